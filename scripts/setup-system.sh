@@ -1,0 +1,18 @@
+#!/bin/sh
+# Installs the Debian packages the tests and a real cluster need:
+#   etcd-server (the MDS store in a real cluster; tests start their own members),
+#   fuse3 (fusermount3 and the fuse module helpers), bindfs (the FUSE passthrough baseline).
+# Safe to run again; does nothing when everything is present.
+set -e
+need=""
+command -v etcd >/dev/null 2>&1 || need="$need etcd-server"
+command -v etcdctl >/dev/null 2>&1 || need="$need etcd-client"
+command -v fusermount3 >/dev/null 2>&1 || need="$need fuse3"
+command -v bindfs >/dev/null 2>&1 || need="$need bindfs"
+if [ -n "$need" ]; then
+  SUDO=""
+  [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $need
+fi
+echo "system packages present: etcd $(etcd --version 2>/dev/null | head -1 | awk '{print $3}'), $(fusermount3 -V 2>/dev/null)"

@@ -1,0 +1,4 @@
+export * from './status.ts';
+export * from './time.ts';
+export * from './checksum.ts';
+export * from './log.ts';
