@@ -44,6 +44,7 @@ const ERRNO: Partial<Record<StatusCode, number>> = {
   [StatusCode.NOT_SUPPORTED]: E.EOPNOTSUPP,
   [StatusCode.ID_OUT_OF_RANGE]: E.EINVAL,
   [StatusCode.STALE]: E.ESTALE,
+  [StatusCode.TOO_MANY_SYMLINKS]: E.ELOOP,
   [StatusCode.TIMEOUT]: E.ETIMEDOUT,
   [StatusCode.CANCELLED]: E.ECANCELED,
   [StatusCode.UNKNOWN_METHOD]: E.ENOSYS,
