@@ -1,0 +1,393 @@
+// FsCore: the file system by inode id — the operations the FUSE layer calls one to one, and on
+// which the path API (fs.ts) is built. Every method is one or two metaserver calls routed by
+// MetaClient; link counts are kept by the servers.
+import { create } from '@bufbuild/protobuf';
+import { FileType, type PartitionInfo } from '../gen/common_pb.ts';
+import {
+  InodeAttrSchema,
+  RenameFlags,
+  SetAttrMask,
+  type ChunkSlice,
+  type Dentry,
+  type Inode,
+  type InodeAttr,
+} from '../gen/metaserver_pb.ts';
+import { CurveError, StatusCode, systemClock, type Clock } from '../common/index.ts';
+import { TtlCache } from './cache.ts';
+import { checkName } from './names.ts';
+import type { MetaClient } from './meta-client.ts';
+import { modeBitsOfType } from './attr.ts';
+
+export const ROOT_INODE_ID = 1;
+
+export interface Caller {
+  uid: number;
+  gid: number;
+}
+
+export interface CreateArgs {
+  type: FileType;
+  /** Permission bits (and optionally S_IFMT, which must agree with type). */
+  mode: number;
+  uid: number;
+  gid: number;
+  rdev?: number;
+  symlink?: string;
+}
+
+export interface SetAttrArgs {
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  size?: number;
+  /** [sec, nsec]; 'now' stamps the current time. */
+  atime?: [number, number] | 'now';
+  mtime?: [number, number] | 'now';
+}
+
+export interface FsCoreOptions {
+  /** Entry cache TTL in ms (0 = off). */
+  entryTtlMs?: number;
+  /** Attribute cache TTL in ms (0 = off). */
+  attrTtlMs?: number;
+  clock?: Clock;
+  /** Dentries per ListDentry page. */
+  listPageSize?: number;
+}
+
+export interface ListPage {
+  entries: Dentry[];
+  attrs: InodeAttr[];
+  more: boolean;
+}
+
+function timespec(t: [number, number]) {
+  return { sec: t[0], nsec: t[1] };
+}
+
+export class FsCore {
+  readonly meta: MetaClient;
+  private readonly clock: Clock;
+  private readonly entries: TtlCache<string, { ino: number; type: FileType }>;
+  private readonly attrs: TtlCache<number, InodeAttr>;
+  private readonly listPageSize: number;
+
+  constructor(meta: MetaClient, opts: FsCoreOptions = {}) {
+    this.meta = meta;
+    this.clock = opts.clock ?? systemClock;
+    this.entries = new TtlCache(opts.entryTtlMs ?? 1000, this.clock);
+    this.attrs = new TtlCache(opts.attrTtlMs ?? 1000, this.clock);
+    this.listPageSize = opts.listPageSize ?? 1024;
+  }
+
+  now(): { sec: number; nsec: number } {
+    const [sec, nsec] = this.clock.wallTime();
+    return { sec, nsec };
+  }
+
+  private entryKey(parent: number, name: string): string {
+    return `${parent}/${name}`;
+  }
+
+  invalidateEntry(parent: number, name: string): void {
+    this.entries.delete(this.entryKey(parent, name));
+  }
+
+  invalidateAttr(ino: number): void {
+    this.attrs.delete(ino);
+  }
+
+  private remember(attr: InodeAttr | undefined): void {
+    if (attr && attr.inodeId) this.attrs.set(attr.inodeId, attr);
+  }
+
+  // ---- reads ----
+
+  async lookup(parent: number, name: string): Promise<InodeAttr> {
+    checkName(name);
+    const key = this.entryKey(parent, name);
+    const cached = this.entries.get(key);
+    let ino: number;
+    if (cached) {
+      ino = cached.ino;
+    } else {
+      const res = await this.meta.callForInode('getDentry', parent, { parentInodeId: parent, name });
+      if (!res.dentry) throw new CurveError(StatusCode.NOT_FOUND, name);
+      ino = res.dentry.inodeId;
+      this.entries.set(key, { ino, type: res.dentry.type });
+    }
+    try {
+      return await this.getattr(ino);
+    } catch (e) {
+      // A cached entry may point at an inode removed by another client.
+      if (cached && e instanceof CurveError && e.status === StatusCode.NOT_FOUND) {
+        this.entries.delete(key);
+        return this.lookup(parent, name);
+      }
+      throw e;
+    }
+  }
+
+  async getattr(ino: number, fresh = false): Promise<InodeAttr> {
+    if (!fresh) {
+      const cached = this.attrs.get(ino);
+      if (cached) return cached;
+    }
+    const res = await this.meta.callForInode('batchGetInodeAttr', ino, { inodeId: [ino] });
+    const attr = res.attr[0];
+    if (!attr) throw new CurveError(StatusCode.NOT_FOUND, `inode ${ino}`);
+    this.remember(attr);
+    return attr;
+  }
+
+  /** Attributes of many inodes, grouped by partition into one call each. */
+  async batchGetattr(inos: number[]): Promise<Map<number, InodeAttr>> {
+    const groups = new Map<number, number[]>();
+    for (const ino of inos) {
+      const p = this.meta.partitionOf(ino);
+      let g = groups.get(p.partitionId);
+      if (!g) groups.set(p.partitionId, (g = []));
+      g.push(ino);
+    }
+    const out = new Map<number, InodeAttr>();
+    await Promise.all(
+      [...groups.values()].map(async (ids) => {
+        const res = await this.meta.callForInode('batchGetInodeAttr', ids[0]!, { inodeId: ids });
+        for (const a of res.attr) {
+          out.set(a.inodeId, a);
+          this.remember(a);
+        }
+      }),
+    );
+    return out;
+  }
+
+  /** The whole inode, with its block map: always fresh (used by open and reads). */
+  async getInode(ino: number): Promise<Inode> {
+    const res = await this.meta.callForInode('getInode', ino, { inodeId: ino });
+    if (!res.inode || !res.inode.attr) throw new CurveError(StatusCode.NOT_FOUND, `inode ${ino}`);
+    this.remember(res.inode.attr);
+    return res.inode;
+  }
+
+  async readlink(ino: number): Promise<string> {
+    const attr = await this.getattr(ino);
+    if (attr.type !== FileType.TYPE_SYM_LINK) throw new CurveError(StatusCode.WRONG_TYPE, 'not a symlink');
+    return attr.symlink;
+  }
+
+  /** One page of a directory listing after `cursor` (exclusive), in name byte order. */
+  async listPage(dir: number, cursor: string, limit = this.listPageSize, withAttr = false): Promise<ListPage> {
+    const res = await this.meta.callForInode('listDentry', dir, {
+      dirInodeId: dir,
+      last: cursor,
+      count: limit,
+      withAttr,
+    });
+    for (const a of res.attrs) this.remember(a);
+    return { entries: res.dentrys, attrs: res.attrs, more: res.more };
+  }
+
+  /** Every entry of a directory, streamed page by page (for directories of millions of entries). */
+  async *list(dir: number, pageSize = this.listPageSize): AsyncGenerator<Dentry> {
+    let cursor = '';
+    for (;;) {
+      const page = await this.listPage(dir, cursor, pageSize);
+      for (const d of page.entries) yield d;
+      if (!page.more || page.entries.length === 0) return;
+      cursor = page.entries[page.entries.length - 1]!.name;
+    }
+  }
+
+  async getxattr(ino: number, name: string): Promise<Uint8Array> {
+    const res = await this.meta.callForInode('getXAttr', ino, { inodeId: ino, name });
+    return res.value;
+  }
+
+  async listxattr(ino: number): Promise<string[]> {
+    const res = await this.meta.callForInode('listXAttr', ino, { inodeId: ino });
+    return res.names;
+  }
+
+  // ---- namespace mutations ----
+
+  /**
+   * Creates a node under `parent`. Non-directories are placed in the parent's partition and made
+   * by one CreateFile call (inode + dentry in one log entry). Directories go to the least loaded
+   * writable partition (CreateInode there, then CreateDentry in the parent's); when that is the
+   * parent's own partition, CreateFile does both at once.
+   */
+  async create(parent: number, name: string, args: CreateArgs): Promise<InodeAttr> {
+    checkName(name);
+    const mode = (args.mode & 0o7777) | modeBitsOfType(args.type);
+    const time = this.now();
+    const parentPart = this.meta.partitionOf(parent);
+    const isDir = args.type === FileType.TYPE_DIRECTORY;
+    this.invalidateEntry(parent, name);
+    this.invalidateAttr(parent);
+    const attr = await this.meta.withWritablePartition(isDir ? undefined : parentPart, async (p: PartitionInfo) => {
+      if (p.partitionId === parentPart.partitionId) {
+        const res = await this.meta.callPartition('createFile', () => p, {
+          parent,
+          name,
+          type: args.type,
+          mode,
+          uid: args.uid,
+          gid: args.gid,
+          rdev: args.rdev ?? 0,
+          symlink: args.symlink ?? '',
+          time,
+        });
+        this.remember(res.parent);
+        return res.inode!;
+      }
+      return this.createTwoStep(p, parent, name, args, mode, time);
+    });
+    this.remember(attr);
+    this.entries.set(this.entryKey(parent, name), { ino: attr.inodeId, type: attr.type });
+    return attr;
+  }
+
+  private async createTwoStep(
+    p: PartitionInfo,
+    parent: number,
+    name: string,
+    args: CreateArgs,
+    mode: number,
+    time: { sec: number; nsec: number },
+  ): Promise<InodeAttr> {
+    const created = await this.meta.callPartition('createInode', () => p, {
+      parent,
+      type: args.type,
+      mode,
+      uid: args.uid,
+      gid: args.gid,
+      rdev: args.rdev ?? 0,
+      symlink: args.symlink ?? '',
+      length: args.type === FileType.TYPE_SYM_LINK ? Buffer.byteLength(args.symlink ?? '') : 0,
+      time,
+    });
+    const inode = created.inode!;
+    try {
+      const res = await this.meta.callForInode('createDentry', parent, {
+        dentry: { fsId: this.meta.fsId, inodeId: inode.inodeId, parentInodeId: parent, name, type: args.type },
+        time,
+      });
+      this.remember(res.parent);
+    } catch (e) {
+      // Never linked: remove it so nothing is leaked (the reclaimer catches a crash here).
+      await this.meta.callForInode('deleteInode', inode.inodeId, { inodeId: inode.inodeId }).catch(() => undefined);
+      throw e;
+    }
+    return inode;
+  }
+
+  /** unlink(2) of a non-directory. */
+  async unlink(parent: number, name: string): Promise<void> {
+    checkName(name);
+    this.invalidateEntry(parent, name);
+    this.invalidateAttr(parent);
+    const res = await this.meta.callForInode('unlink', parent, { parentInodeId: parent, name, time: this.now() });
+    const ino = res.dentry?.inodeId ?? 0;
+    this.invalidateAttr(ino);
+    if (!res.inodeUnlinked && ino) {
+      await this.meta.callForInode('unlinkInode', ino, { inodeId: ino, parent, time: this.now() });
+    }
+  }
+
+  async rmdir(parent: number, name: string): Promise<void> {
+    checkName(name);
+    this.invalidateEntry(parent, name);
+    this.invalidateAttr(parent);
+    const res = await this.meta.callForInode('rmdir', parent, { parentInodeId: parent, name, time: this.now() });
+    if (res.dentry) this.invalidateAttr(res.dentry.inodeId);
+  }
+
+  /** link(2): a new name for `ino` under `newParent`. */
+  async link(ino: number, newParent: number, newName: string): Promise<InodeAttr> {
+    checkName(newName);
+    const attr = await this.getattr(ino, true);
+    if (attr.type === FileType.TYPE_DIRECTORY) throw new CurveError(StatusCode.NOT_PERMITTED, 'hard link to a directory');
+    const time = this.now();
+    const linked = await this.meta.callForInode('linkInode', ino, { inodeId: ino, newParent, time });
+    try {
+      const res = await this.meta.callForInode('createDentry', newParent, {
+        dentry: { fsId: this.meta.fsId, inodeId: ino, parentInodeId: newParent, name: newName, type: attr.type },
+        time,
+      });
+      this.remember(res.parent);
+    } catch (e) {
+      await this.meta.callForInode('unlinkInode', ino, { inodeId: ino, parent: newParent, time }).catch(() => undefined);
+      throw e;
+    }
+    this.invalidateAttr(newParent);
+    this.entries.set(this.entryKey(newParent, newName), { ino, type: attr.type });
+    this.remember(linked.inode);
+    return linked.inode!;
+  }
+
+  /** rename(2) / renameat2(2) with RENAME_NOREPLACE or RENAME_EXCHANGE. */
+  async rename(oldParent: number, oldName: string, newParent: number, newName: string, flags = 0): Promise<void> {
+    checkName(oldName);
+    checkName(newName);
+    if ((flags & RenameFlags.RENAME_NOREPLACE) && (flags & RenameFlags.RENAME_EXCHANGE)) {
+      throw new CurveError(StatusCode.PARAM_ERROR, 'RENAME_NOREPLACE with RENAME_EXCHANGE');
+    }
+    const newP = this.meta.partitionOf(newParent);
+    this.invalidateEntry(oldParent, oldName);
+    this.invalidateEntry(newParent, newName);
+    this.invalidateAttr(oldParent);
+    this.invalidateAttr(newParent);
+    const res = await this.meta.callForInode('rename', oldParent, {
+      oldParent,
+      oldName,
+      newP: { poolId: newP.poolId, copysetId: newP.copysetId, partitionId: newP.partitionId, fsId: this.meta.fsId },
+      newParent,
+      newName,
+      flags,
+      time: this.now(),
+    });
+    this.invalidateAttr(res.movedInodeId);
+    if (res.replacedInodeId) this.invalidateAttr(res.replacedInodeId);
+  }
+
+  async setattr(ino: number, a: SetAttrArgs): Promise<InodeAttr> {
+    let mask = 0;
+    const now = this.now();
+    const body: Record<string, unknown> = { inodeId: ino, time: now };
+    if (a.mode !== undefined) { mask |= SetAttrMask.SETATTR_MODE; body.mode = a.mode; }
+    if (a.uid !== undefined) { mask |= SetAttrMask.SETATTR_UID; body.uid = a.uid; }
+    if (a.gid !== undefined) { mask |= SetAttrMask.SETATTR_GID; body.gid = a.gid; }
+    if (a.size !== undefined) { mask |= SetAttrMask.SETATTR_SIZE; body.length = a.size; }
+    if (a.atime !== undefined) { mask |= SetAttrMask.SETATTR_ATIME; body.atime = a.atime === 'now' ? now : timespec(a.atime); }
+    if (a.mtime !== undefined) { mask |= SetAttrMask.SETATTR_MTIME; body.mtime = a.mtime === 'now' ? now : timespec(a.mtime); }
+    body.mask = mask;
+    this.invalidateAttr(ino);
+    const res = await this.meta.callForInode('updateInode', ino, body as never);
+    this.remember(res.inode);
+    return res.inode ?? create(InodeAttrSchema, {});
+  }
+
+  async setxattr(ino: number, name: string, value: Uint8Array, flags = 0): Promise<void> {
+    this.invalidateAttr(ino);
+    await this.meta.callForInode('setXAttr', ino, { inodeId: ino, name, value, flags, time: this.now() });
+  }
+
+  async removexattr(ino: number, name: string): Promise<void> {
+    this.invalidateAttr(ino);
+    await this.meta.callForInode('removeXAttr', ino, { inodeId: ino, name, time: this.now() });
+  }
+
+  /** Records slices already stored in the block store, raising the length to `minLength`. */
+  async appendChunks(ino: number, slices: ChunkSlice[], minLength: number): Promise<InodeAttr> {
+    this.invalidateAttr(ino);
+    const res = await this.meta.callForInode('appendChunks', ino, { inodeId: ino, slices, minLength, time: this.now() });
+    this.remember(res.inode);
+    return res.inode!;
+  }
+
+  /** Registers (open=true) or releases an open handle, so an unlinked file is kept until released. */
+  async openHandle(ino: number, sessionId: number, open: boolean): Promise<void> {
+    await this.meta.callForInode('openHandle', ino, { inodeId: ino, sessionId, open });
+  }
+}

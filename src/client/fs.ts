@@ -1,0 +1,399 @@
+// Fs — the SDK: a path API over FsCore, in the spirit of node:fs/promises. Paths are absolute
+// within the file system ("/a/b"; a missing leading "/" means the same). Errors are CurveErrors
+// whose `code` is the errno name the kernel would give (ENOENT, ENOTDIR, EEXIST, ...).
+import { CurveError, StatusCode } from '../common/index.ts';
+import { FileType } from '../gen/common_pb.ts';
+import type { InodeAttr } from '../gen/metaserver_pb.ts';
+import { Stat, type DirEntry } from './attr.ts';
+import { FileHandle, type FileData } from './file.ts';
+import { ROOT_INODE_ID, type FsCore, type SetAttrArgs } from './fs-core.ts';
+import { checkName, splitPath } from './names.ts';
+
+const MAX_SYMLINK_HOPS = 40;
+
+export interface FsOptions {
+  /** Owner of new files and directories. */
+  uid?: number;
+  gid?: number;
+  /** Bits cleared from the mode of new files and directories. */
+  umask?: number;
+  /** Write buffer per open file. */
+  maxBufferBytes?: number;
+  /** Session id that registers open handles (deferred deletion); 0 = do not register. */
+  sessionId?: number;
+}
+
+export type OpenFlags = 'r' | 'r+' | 'w' | 'w+' | 'wx' | 'wx+' | 'a' | 'a+' | 'ax' | 'ax+';
+
+export interface StatFs {
+  blockSize: number;
+  blocks: number;
+  blocksFree: number;
+  files: number;
+  filesFree: number;
+  nameMax: number;
+}
+
+export class Fs {
+  readonly core: FsCore;
+  readonly data: FileData;
+  private readonly uid: number;
+  private readonly gid: number;
+  private readonly umask: number;
+  private readonly maxBufferBytes: number;
+  private readonly sessionId: number;
+
+  constructor(core: FsCore, data: FileData, opts: FsOptions = {}) {
+    this.core = core;
+    this.data = data;
+    this.uid = opts.uid ?? 0;
+    this.gid = opts.gid ?? 0;
+    this.umask = opts.umask ?? 0o022;
+    this.maxBufferBytes = opts.maxBufferBytes ?? 4 * 1024 * 1024;
+    this.sessionId = opts.sessionId ?? 0;
+  }
+
+  // ---- resolution ----
+
+  /** Resolves a path to its inode; `follow` decides whether a final symlink is followed. */
+  async resolve(path: string, follow = true): Promise<InodeAttr> {
+    const queue = splitPath(path);
+    let cur = await this.core.getattr(ROOT_INODE_ID);
+    let hops = 0;
+    while (queue.length > 0) {
+      const name = queue.shift()!;
+      if (cur.type !== FileType.TYPE_DIRECTORY) throw new CurveError(StatusCode.NOT_DIRECTORY, path);
+      if (name === '..') {
+        cur = await this.core.getattr(cur.inodeId === ROOT_INODE_ID ? ROOT_INODE_ID : (cur.parent[0] ?? ROOT_INODE_ID));
+        continue;
+      }
+      const next = await this.core.lookup(cur.inodeId, name);
+      if (next.type === FileType.TYPE_SYM_LINK && (queue.length > 0 || follow)) {
+        if (++hops > MAX_SYMLINK_HOPS) throw new CurveError(StatusCode.TOO_MANY_SYMLINKS, path);
+        const target = next.symlink;
+        if (target.startsWith('/')) cur = await this.core.getattr(ROOT_INODE_ID);
+        queue.unshift(...splitPath(target));
+        continue;
+      }
+      cur = next;
+    }
+    return cur;
+  }
+
+  /** The parent directory of a path and the final name (which must be a valid entry name). */
+  async resolveParent(path: string): Promise<{ parent: InodeAttr; name: string }> {
+    const parts = splitPath(path);
+    const name = parts.pop();
+    if (name === undefined) throw new CurveError(StatusCode.BUSY, 'the root has no parent');
+    if (name === '..') throw new CurveError(StatusCode.INVALID_NAME, path);
+    const parent = await this.resolve('/' + parts.join('/'), true);
+    if (parent.type !== FileType.TYPE_DIRECTORY) throw new CurveError(StatusCode.NOT_DIRECTORY, path);
+    checkName(name);
+    return { parent, name };
+  }
+
+  // ---- metadata ----
+
+  async stat(path: string): Promise<Stat> {
+    return new Stat(await this.resolve(path, true));
+  }
+
+  async lstat(path: string): Promise<Stat> {
+    return new Stat(await this.resolve(path, false));
+  }
+
+  async exists(path: string): Promise<boolean> {
+    try {
+      await this.resolve(path, false);
+      return true;
+    } catch (e) {
+      if (e instanceof CurveError && (e.status === StatusCode.NOT_FOUND || e.status === StatusCode.NOT_DIRECTORY)) return false;
+      throw e;
+    }
+  }
+
+  async mkdir(path: string, opts: { mode?: number; recursive?: boolean } = {}): Promise<void> {
+    const mode = (opts.mode ?? 0o777) & ~this.umask;
+    if (!opts.recursive) {
+      const { parent, name } = await this.resolveParent(path);
+      await this.core.create(parent.inodeId, name, { type: FileType.TYPE_DIRECTORY, mode, uid: this.uid, gid: this.gid });
+      return;
+    }
+    let cur = await this.core.getattr(ROOT_INODE_ID);
+    for (const name of splitPath(path)) {
+      if (name === '..') {
+        cur = await this.core.getattr(cur.parent[0] ?? ROOT_INODE_ID);
+        continue;
+      }
+      try {
+        cur = await this.core.lookup(cur.inodeId, name);
+        if (cur.type === FileType.TYPE_SYM_LINK) cur = await this.resolve(await this.pathOfLink(cur), true);
+        if (cur.type !== FileType.TYPE_DIRECTORY) throw new CurveError(StatusCode.NOT_DIRECTORY, path);
+      } catch (e) {
+        if (!(e instanceof CurveError) || e.status !== StatusCode.NOT_FOUND) throw e;
+        try {
+          cur = await this.core.create(cur.inodeId, name, { type: FileType.TYPE_DIRECTORY, mode, uid: this.uid, gid: this.gid });
+        } catch (e2) {
+          // Lost a race with another creator: use theirs.
+          if (!(e2 instanceof CurveError) || e2.status !== StatusCode.DENTRY_EXIST) throw e2;
+          cur = await this.core.lookup(cur.inodeId, name);
+        }
+      }
+    }
+  }
+
+  private async pathOfLink(link: InodeAttr): Promise<string> {
+    // mkdir -p through a symlink: resolve relative to the link's parent directory.
+    if (link.symlink.startsWith('/')) return link.symlink;
+    const parentPath = await this.pathOf(link.parent[0] ?? ROOT_INODE_ID);
+    return `${parentPath}/${link.symlink}`;
+  }
+
+  /** Some path of a directory inode (walks parents up to the root; for diagnostics and links). */
+  async pathOf(ino: number): Promise<string> {
+    const names: string[] = [];
+    let cur = ino;
+    for (let depth = 0; cur !== ROOT_INODE_ID && depth < 4096; depth++) {
+      const attr = await this.core.getattr(cur);
+      const parent = attr.parent[0] ?? ROOT_INODE_ID;
+      let found: string | undefined;
+      for await (const d of this.core.list(parent)) {
+        if (d.inodeId === cur) {
+          found = d.name;
+          break;
+        }
+      }
+      if (found === undefined) throw new CurveError(StatusCode.NOT_FOUND, `inode ${cur} is not linked`);
+      names.unshift(found);
+      cur = parent;
+    }
+    return '/' + names.join('/');
+  }
+
+  async readdir(path: string): Promise<string[]> {
+    const out: string[] = [];
+    for await (const e of this.opendir(path)) out.push(e.name);
+    return out;
+  }
+
+  /** Streams a directory's entries in name order, page by page. */
+  async *opendir(path: string): AsyncGenerator<DirEntry> {
+    const dir = await this.resolve(path, true);
+    if (dir.type !== FileType.TYPE_DIRECTORY) throw new CurveError(StatusCode.NOT_DIRECTORY, path);
+    for await (const d of this.core.list(dir.inodeId)) yield { name: d.name, ino: d.inodeId, type: d.type };
+  }
+
+  async readlink(path: string): Promise<string> {
+    const attr = await this.resolve(path, false);
+    if (attr.type !== FileType.TYPE_SYM_LINK) throw new CurveError(StatusCode.WRONG_TYPE, `not a symlink: ${path}`);
+    return attr.symlink;
+  }
+
+  async symlink(target: string, path: string): Promise<void> {
+    if (target.length === 0) throw new CurveError(StatusCode.NOT_FOUND, 'empty symlink target');
+    if (target.includes('\0')) throw new CurveError(StatusCode.INVALID_NAME, 'symlink target contains NUL');
+    const { parent, name } = await this.resolveParent(path);
+    await this.core.create(parent.inodeId, name, { type: FileType.TYPE_SYM_LINK, mode: 0o777, uid: this.uid, gid: this.gid, symlink: target });
+  }
+
+  async link(existing: string, newPath: string): Promise<void> {
+    const src = await this.resolve(existing, false);
+    if (src.type === FileType.TYPE_DIRECTORY) throw new CurveError(StatusCode.NOT_PERMITTED, `hard link to directory ${existing}`);
+    const { parent, name } = await this.resolveParent(newPath);
+    await this.core.link(src.inodeId, parent.inodeId, name);
+  }
+
+  async unlink(path: string): Promise<void> {
+    const { parent, name } = await this.resolveParent(path);
+    await this.core.unlink(parent.inodeId, name);
+  }
+
+  async rmdir(path: string): Promise<void> {
+    const { parent, name } = await this.resolveParent(path);
+    await this.core.rmdir(parent.inodeId, name);
+  }
+
+  async rename(from: string, to: string, opts: { noReplace?: boolean; exchange?: boolean } = {}): Promise<void> {
+    const a = await this.resolveParent(from);
+    const b = await this.resolveParent(to);
+    const flags = (opts.noReplace ? 1 : 0) | (opts.exchange ? 2 : 0);
+    await this.core.rename(a.parent.inodeId, a.name, b.parent.inodeId, b.name, flags);
+  }
+
+  private async setattrPath(path: string, a: SetAttrArgs, follow = true): Promise<void> {
+    const attr = await this.resolve(path, follow);
+    await this.core.setattr(attr.inodeId, a);
+  }
+
+  chmod(path: string, mode: number): Promise<void> {
+    return this.setattrPath(path, { mode: mode & 0o7777 });
+  }
+
+  chown(path: string, uid: number, gid: number): Promise<void> {
+    return this.setattrPath(path, { uid, gid });
+  }
+
+  lchown(path: string, uid: number, gid: number): Promise<void> {
+    return this.setattrPath(path, { uid, gid }, false);
+  }
+
+  utimes(path: string, atimeMs: number, mtimeMs: number): Promise<void> {
+    const ts = (ms: number): [number, number] => [Math.floor(ms / 1000), Math.round((ms % 1000) * 1e6)];
+    return this.setattrPath(path, { atime: ts(atimeMs), mtime: ts(mtimeMs) });
+  }
+
+  async truncate(path: string, size = 0): Promise<void> {
+    const attr = await this.resolve(path, true);
+    if (attr.type === FileType.TYPE_DIRECTORY) throw new CurveError(StatusCode.IS_DIRECTORY, path);
+    if (attr.type !== FileType.TYPE_S3 && attr.type !== FileType.TYPE_FILE) throw new CurveError(StatusCode.PARAM_ERROR, path);
+    await this.core.setattr(attr.inodeId, { size });
+  }
+
+  // ---- xattrs ----
+
+  async setxattr(path: string, name: string, value: Uint8Array | string, flags = 0): Promise<void> {
+    const attr = await this.resolve(path, true);
+    await this.core.setxattr(attr.inodeId, name, typeof value === 'string' ? Buffer.from(value) : value, flags);
+  }
+
+  async getxattr(path: string, name: string): Promise<Uint8Array> {
+    return this.core.getxattr((await this.resolve(path, true)).inodeId, name);
+  }
+
+  async listxattr(path: string): Promise<string[]> {
+    return this.core.listxattr((await this.resolve(path, true)).inodeId);
+  }
+
+  async removexattr(path: string, name: string): Promise<void> {
+    await this.core.removexattr((await this.resolve(path, true)).inodeId, name);
+  }
+
+  // ---- data ----
+
+  /** Opens (and with 'w'/'a'/'x' flags creates or truncates) a regular file. */
+  async open(path: string, flags: OpenFlags = 'r', mode = 0o666): Promise<FileHandle> {
+    const creat = flags.startsWith('w') || flags.startsWith('a');
+    const excl = flags.includes('x');
+    const trunc = flags.startsWith('w');
+    let attr: InodeAttr;
+    if (creat) {
+      const { parent, name } = await this.resolveParent(path);
+      try {
+        attr = await this.core.create(parent.inodeId, name, { type: FileType.TYPE_S3, mode: mode & ~this.umask, uid: this.uid, gid: this.gid });
+      } catch (e) {
+        if (excl || !(e instanceof CurveError) || e.status !== StatusCode.DENTRY_EXIST) throw e;
+        attr = await this.resolve(path, true);
+        if (trunc && attr.length > 0 && attr.type !== FileType.TYPE_DIRECTORY) attr = await this.core.setattr(attr.inodeId, { size: 0 });
+      }
+    } else {
+      attr = await this.resolve(path, true);
+    }
+    if (attr.type === FileType.TYPE_DIRECTORY) throw new CurveError(StatusCode.IS_DIRECTORY, path);
+    if (attr.type !== FileType.TYPE_S3 && attr.type !== FileType.TYPE_FILE) throw new CurveError(StatusCode.PARAM_ERROR, `not a regular file: ${path}`);
+    const inode = await this.core.getInode(attr.inodeId);
+    if (this.sessionId) await this.core.openHandle(attr.inodeId, this.sessionId, true);
+    const handle = new FileHandle(this.core, this.data, inode, { maxBufferBytes: this.maxBufferBytes, append: flags.startsWith('a') });
+    if (this.sessionId) {
+      const close = handle.close.bind(handle);
+      handle.close = async () => {
+        try {
+          await close();
+        } finally {
+          await this.core.openHandle(attr.inodeId, this.sessionId, false).catch(() => undefined);
+        }
+      };
+    }
+    return handle;
+  }
+
+  async readFile(path: string): Promise<Uint8Array> {
+    const fh = await this.open(path, 'r');
+    try {
+      return await fh.read(0, fh.size);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  async writeFile(path: string, data: Uint8Array | string, opts: { mode?: number } = {}): Promise<void> {
+    const fh = await this.open(path, 'w', opts.mode ?? 0o666);
+    try {
+      const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+      for (let o = 0; o < bytes.length; o += this.maxBufferBytes) {
+        await fh.write(o, bytes.subarray(o, Math.min(bytes.length, o + this.maxBufferBytes)));
+      }
+    } finally {
+      await fh.close();
+    }
+  }
+
+  async appendFile(path: string, data: Uint8Array | string): Promise<void> {
+    const fh = await this.open(path, 'a');
+    try {
+      await fh.write(null, typeof data === 'string' ? Buffer.from(data) : data);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  // ---- trees ----
+
+  /** rm: files, and with `recursive` whole trees; `force` ignores a missing path. */
+  async rm(path: string, opts: { recursive?: boolean; force?: boolean } = {}): Promise<void> {
+    let attr: InodeAttr;
+    try {
+      attr = await this.resolve(path, false);
+    } catch (e) {
+      if (opts.force && e instanceof CurveError && e.status === StatusCode.NOT_FOUND) return;
+      throw e;
+    }
+    if (attr.type !== FileType.TYPE_DIRECTORY) return this.unlink(path);
+    if (!opts.recursive) throw new CurveError(StatusCode.IS_DIRECTORY, path);
+    await this.removeTree(attr.inodeId);
+    if (splitPath(path).length > 0) await this.rmdir(path);
+  }
+
+  private async removeTree(dir: number): Promise<void> {
+    for (;;) {
+      const page = await this.core.listPage(dir, '', 1024);
+      if (page.entries.length === 0) return;
+      for (const d of page.entries) {
+        if (d.type === FileType.TYPE_DIRECTORY) {
+          await this.removeTree(d.inodeId);
+          await this.core.rmdir(dir, d.name);
+        } else {
+          await this.core.unlink(dir, d.name);
+        }
+      }
+    }
+  }
+
+  /** Recursive copy inside the file system (symlinks copied as links, hard links not preserved). */
+  async cp(from: string, to: string, opts: { recursive?: boolean } = {}): Promise<void> {
+    const src = await this.resolve(from, false);
+    if (src.type === FileType.TYPE_DIRECTORY) {
+      if (!opts.recursive) throw new CurveError(StatusCode.IS_DIRECTORY, from);
+      await this.mkdir(to, { mode: src.mode & 0o7777 });
+      for await (const e of this.opendir(from)) await this.cp(`${from}/${e.name}`, `${to}/${e.name}`, opts);
+      return;
+    }
+    if (src.type === FileType.TYPE_SYM_LINK) return this.symlink(src.symlink, to);
+    await this.writeFile(to, await this.readFile(from), { mode: src.mode & 0o7777 });
+  }
+
+  /** Every path under `path` (depth first), with its attributes. */
+  async *walk(path: string): AsyncGenerator<{ path: string; stat: Stat }> {
+    const attr = await this.resolve(path, false);
+    yield { path, stat: new Stat(attr) };
+    if (attr.type !== FileType.TYPE_DIRECTORY) return;
+    for await (const d of this.core.list(attr.inodeId)) {
+      const child = path === '/' ? `/${d.name}` : `${path}/${d.name}`;
+      yield* this.walk(child);
+    }
+  }
+
+  async statfs(capacityBytes: number, blockSize = 4096): Promise<StatFs> {
+    const blocks = Math.floor((capacityBytes || 2 ** 50) / blockSize);
+    return { blockSize, blocks, blocksFree: blocks, files: 2 ** 40, filesFree: 2 ** 40, nameMax: 255 };
+  }
+}

@@ -1,0 +1,12 @@
+// The client library: MetaClient (routing, leaders, retries), FsCore (by inode), Fs (by path).
+export { MetaClient, type MetaCaller, type MetaClientOptions, type MetaMethod, type MetaBody } from './meta-client.ts';
+export { RpcMetaCaller } from './rpc-caller.ts';
+export { PartitionTable, copysetKey, type CopysetRoute } from './partition-table.ts';
+export { FsCore, ROOT_INODE_ID, type CreateArgs, type SetAttrArgs, type FsCoreOptions, type ListPage } from './fs-core.ts';
+export { Fs, type FsOptions, type OpenFlags, type StatFs } from './fs.ts';
+export { FileHandle, blockMapOf, type FileData, type BlockMap, type Slice } from './file.ts';
+export { Stat, fileTypeOfMode, modeBitsOfType, type DirEntry } from './attr.ts';
+export { checkName, splitPath, NAME_MAX, PATH_MAX } from './names.ts';
+export { TtlCache } from './cache.ts';
+export { backoffDelay, isRetryable, DEFAULT_BACKOFF } from './retry.ts';
+export type { MdsApi, FsView, DataStoreConfig, MountSession } from './mds-api.ts';

@@ -1,0 +1,43 @@
+// What the client needs from the MDS. `MdsAdapter` (mds-adapter.ts) implements it over the MDS's
+// RPC services; tests may implement it directly.
+import type { PartitionInfo } from '../gen/common_pb.ts';
+import type { CopysetRoute } from './partition-table.ts';
+
+export type DataStoreConfig =
+  | { type: 'local'; dir: string }
+  | {
+      type: 's3';
+      endpoint: string;
+      bucket: string;
+      accessKey: string;
+      secretKey: string;
+      region: string;
+      pathStyle: boolean;
+      prefix: string;
+    };
+
+export interface FsView {
+  fsId: number;
+  fsName: string;
+  rootInodeId: number;
+  blockSize: number;
+  chunkSize: number;
+  capacity: number;
+  dataStore: DataStoreConfig;
+}
+
+export interface MountSession {
+  sessionId: number;
+}
+
+export interface MdsApi {
+  getFsInfo(fsName: string): Promise<FsView>;
+  listPartitions(fsId: number): Promise<PartitionInfo[]>;
+  getCopysets(copysets: Array<{ poolId: number; copysetId: number }>): Promise<CopysetRoute[]>;
+  createPartitions(fsId: number, count: number): Promise<PartitionInfo[]>;
+  /** First of `count` consecutive, globally unique chunk ids. */
+  allocateChunkIds(fsId: number, count: number): Promise<number>;
+  mount(fsName: string, mountpoint: { host: string; path: string }): Promise<MountSession>;
+  refreshSession(fsName: string, sessionId: number): Promise<void>;
+  umount(fsName: string, sessionId: number): Promise<void>;
+}

@@ -1,0 +1,240 @@
+// MetaClient: routes every metadata call by inode id -> partition -> copyset -> leader, caches
+// leaders, follows redirects, retries with capped exponential backoff and jitter within a
+// per-call deadline, and keeps the partition table fresh (more partitions from the MDS when the
+// writable ones run out of ids).
+import type { MessageInitShape, MessageShape } from '@bufbuild/protobuf';
+import type { PartitionInfo } from '../gen/common_pb.ts';
+import { MetaServerService } from '../gen/metaserver_pb.ts';
+import type { PartitionRef, RequestId } from '../gen/metaserver_pb.ts';
+import { CurveError, StatusCode, createLogger, systemRandom, type Random } from '../common/index.ts';
+import { PartitionTable, type CopysetRoute } from './partition-table.ts';
+import { backoffDelay, DEFAULT_BACKOFF, isRetryable, sleep, type BackoffOptions } from './retry.ts';
+import type { MdsApi } from './mds-api.ts';
+
+type Svc = typeof MetaServerService;
+export type MetaMethod = keyof Svc['method'];
+export type MetaRequest<M extends MetaMethod> = MessageInitShape<Svc['method'][M]['input']>;
+export type MetaResponse<M extends MetaMethod> = MessageShape<Svc['method'][M]['output']>;
+/** A request without its routing header and request id: the MetaClient fills them. */
+export type MetaBody<M extends MetaMethod> = Omit<MetaRequest<M>, 'p' | 'rid' | '$typeName'>;
+
+/** Sends one call to one replica. Implemented over the framed RPC (rpc-caller.ts). */
+export interface MetaCaller {
+  call<M extends MetaMethod>(
+    address: string,
+    method: M,
+    req: MetaRequest<M>,
+    opts: { timeoutMs: number; signal?: AbortSignal },
+  ): Promise<MetaResponse<M>>;
+}
+
+export interface MetaClientOptions {
+  mds: MdsApi;
+  caller: MetaCaller;
+  fsId: number;
+  /** Idempotence key prefix; unique per client (mount session id). */
+  clientId: number;
+  random?: Random;
+  /** Per-attempt RPC timeout. */
+  attemptTimeoutMs?: number;
+  /** Whole-call deadline, all retries included. */
+  callTimeoutMs?: number;
+  backoff?: BackoffOptions;
+  /** Partitions requested from the MDS at a time when none is writable. */
+  partitionsPerRequest?: number;
+}
+
+const READ_METHODS = new Set<MetaMethod>([
+  'getDentry', 'listDentry', 'getInode', 'batchGetInodeAttr', 'batchGetXAttr', 'getXAttr', 'listXAttr', 'getDirStats',
+]);
+
+const log = createLogger('client');
+
+export class MetaClient {
+  readonly table = new PartitionTable();
+  readonly fsId: number;
+  private readonly mds: MdsApi;
+  private readonly caller: MetaCaller;
+  private readonly random: Random;
+  private readonly attemptTimeoutMs: number;
+  private readonly callTimeoutMs: number;
+  private readonly backoff: BackoffOptions;
+  private readonly partitionsPerRequest: number;
+  private clientId: number;
+  private seq = 0;
+  private refreshing: Promise<void> | undefined;
+  private growing: Promise<void> | undefined;
+
+  constructor(opts: MetaClientOptions) {
+    this.mds = opts.mds;
+    this.caller = opts.caller;
+    this.fsId = opts.fsId;
+    this.clientId = opts.clientId;
+    this.random = opts.random ?? systemRandom;
+    this.attemptTimeoutMs = opts.attemptTimeoutMs ?? 2000;
+    this.callTimeoutMs = opts.callTimeoutMs ?? 30000;
+    this.backoff = opts.backoff ?? DEFAULT_BACKOFF;
+    this.partitionsPerRequest = opts.partitionsPerRequest ?? 3;
+  }
+
+  setClientId(id: number): void {
+    this.clientId = id;
+  }
+
+  /** Loads the partition table and the members of every copyset it names. */
+  async refresh(): Promise<void> {
+    if (!this.refreshing) {
+      this.refreshing = (async () => {
+        try {
+          this.table.setPartitions(await this.mds.listPartitions(this.fsId));
+          await this.refreshCopysets(true);
+        } finally {
+          this.refreshing = undefined;
+        }
+      })();
+    }
+    return this.refreshing;
+  }
+
+  private async refreshCopysets(all: boolean): Promise<void> {
+    const wanted = all
+      ? dedupeCopysets(this.table.partitions())
+      : this.table.missingCopysets();
+    if (wanted.length === 0) return;
+    for (const route of await this.mds.getCopysets(wanted)) this.table.setCopyset(route);
+  }
+
+  partitionOf(inodeId: number): PartitionInfo {
+    const p = this.table.find(inodeId);
+    if (!p) throw new CurveError(StatusCode.PARTITION_NOT_FOUND, `no partition holds inode ${inodeId}`);
+    return p;
+  }
+
+  /** A call routed to the partition that owns `inodeId`. */
+  callForInode<M extends MetaMethod>(method: M, inodeId: number, body: MetaBody<M>, signal?: AbortSignal): Promise<MetaResponse<M>> {
+    return this.callPartition(method, () => this.partitionOf(inodeId), body, signal);
+  }
+
+  /**
+   * A call to a given partition (chosen by `pick`, re-evaluated after a table refresh). Mutations
+   * get one RequestId for all their retries, so the server applies them at most once.
+   */
+  async callPartition<M extends MetaMethod>(
+    method: M,
+    pick: () => PartitionInfo,
+    body: MetaBody<M>,
+    signal?: AbortSignal,
+  ): Promise<MetaResponse<M>> {
+    const deadline = performance.now() + this.callTimeoutMs;
+    const rid = READ_METHODS.has(method) ? undefined : { clientId: this.clientId, seq: ++this.seq };
+    let attempt = 0;
+    let lastError: unknown;
+    for (;;) {
+      if (signal?.aborted) throw new CurveError(StatusCode.CANCELLED, `${method} cancelled`);
+      let partition: PartitionInfo;
+      try {
+        partition = pick();
+      } catch (e) {
+        if (e instanceof CurveError && e.status === StatusCode.PARTITION_NOT_FOUND && attempt === 0) {
+          attempt++;
+          await this.refresh();
+          continue;
+        }
+        throw e;
+      }
+      let route = this.table.copyset(partition.poolId, partition.copysetId);
+      if (!route) {
+        await this.refreshCopysets(false);
+        route = this.table.copyset(partition.poolId, partition.copysetId);
+        if (!route) throw new CurveError(StatusCode.COPYSET_NOTEXIST, `copyset ${partition.poolId}:${partition.copysetId} unknown to the MDS`);
+      }
+      const address = route.leader ?? route.peers[attempt % Math.max(1, route.peers.length)]!;
+      const p = {
+        poolId: partition.poolId,
+        copysetId: partition.copysetId,
+        partitionId: partition.partitionId,
+        fsId: this.fsId,
+      };
+      const req = { ...body, p, ...(rid ? { rid } : {}) } as unknown as MetaRequest<M>;
+      const remaining = deadline - performance.now();
+      if (remaining <= 0) throw lastError instanceof CurveError ? lastError : new CurveError(StatusCode.TIMEOUT, `${method}: deadline passed`);
+      try {
+        const res = await this.caller.call(address, method, req, {
+          timeoutMs: Math.min(this.attemptTimeoutMs * 2 ** Math.min(attempt, 3), remaining),
+          signal,
+        });
+        route.leader = address;
+        return res;
+      } catch (e) {
+        lastError = e;
+        const status = e instanceof CurveError ? e.status : StatusCode.UNAVAILABLE;
+        if (!isRetryable(status)) throw e;
+        attempt++;
+        if (status === StatusCode.NOT_LEADER || status === StatusCode.REDIRECTED) {
+          const hint = e instanceof CurveError ? e.leaderHint : undefined;
+          if (hint && hint !== address) {
+            if (!route.peers.includes(hint)) await this.refreshCopysets(true).catch(() => undefined);
+            const fresh = this.table.copyset(partition.poolId, partition.copysetId) ?? route;
+            fresh.leader = hint;
+            continue; // straight to the leader, no wait
+          }
+        }
+        route.leader = undefined;
+        if (status === StatusCode.PARTITION_NOT_FOUND || status === StatusCode.COPYSET_NOTEXIST) {
+          await this.refresh().catch(() => undefined);
+        }
+        const delay = backoffDelay(attempt, this.backoff, this.random);
+        if (performance.now() + delay >= deadline) throw e;
+        log.debug('retrying', { method, address, status: StatusCode[status], attempt });
+        await sleep(delay, signal);
+      }
+    }
+  }
+
+  /**
+   * Runs `fn` on a writable partition (the least loaded first for directories, or `preferred`
+   * when it is writable). A partition out of ids answers PARTITION_ALLOC_ID_FAIL: mark it
+   * read-only and try the next; when none is left ask the MDS for more.
+   */
+  async withWritablePartition<T>(preferred: PartitionInfo | undefined, fn: (p: PartitionInfo) => Promise<T>): Promise<T> {
+    for (let round = 0; round < 4; round++) {
+      const candidates = this.table.writable();
+      const ordered = preferred && candidates.includes(preferred) ? [preferred, ...candidates.filter((c) => c !== preferred)] : candidates;
+      for (const p of ordered) {
+        try {
+          return await fn(p);
+        } catch (e) {
+          if (e instanceof CurveError && (e.status === StatusCode.PARTITION_ALLOC_ID_FAIL || e.status === StatusCode.PARTITION_DELETING)) {
+            this.table.markReadonly(p.partitionId);
+            continue;
+          }
+          throw e;
+        }
+      }
+      await this.growPartitions();
+    }
+    throw new CurveError(StatusCode.NO_SPACE, 'no writable partition');
+  }
+
+  private async growPartitions(): Promise<void> {
+    if (!this.growing) {
+      this.growing = (async () => {
+        try {
+          await this.mds.createPartitions(this.fsId, this.partitionsPerRequest);
+          await this.refresh();
+        } finally {
+          this.growing = undefined;
+        }
+      })();
+    }
+    return this.growing;
+  }
+}
+
+function dedupeCopysets(parts: readonly PartitionInfo[]): Array<{ poolId: number; copysetId: number }> {
+  const seen = new Map<string, { poolId: number; copysetId: number }>();
+  for (const p of parts) seen.set(`${p.poolId}:${p.copysetId}`, { poolId: p.poolId, copysetId: p.copysetId });
+  return [...seen.values()];
+}
+
+export type { CopysetRoute, PartitionRef, RequestId };
