@@ -1,0 +1,102 @@
+// ChannelPool: one Channel per address, shared by every typed client that talks to it.
+import { create, fromBinary, toBinary, type DescMethod } from '@bufbuild/protobuf';
+import { CurveError, StatusCode, systemClock, systemRandom, type Clock, type Random } from '../common/index.ts';
+import { DEFAULT_MAX_FRAME_BYTES } from './frame.ts';
+import { Channel, type ChannelOptions } from './channel.ts';
+import { methodFullName, methodIdOf } from './method-id.ts';
+import type { BackoffOptions } from './backoff.ts';
+import type { CallOptions, GenService, GenServiceMethods, RpcClient } from './types.ts';
+
+export interface ChannelPoolOptions {
+  maxFrameBytes?: number;
+  /** Deadline of calls that do not pass `timeoutMs` (default 30 s); 0 means none. */
+  defaultTimeoutMs?: number;
+  connectTimeoutMs?: number;
+  backoff?: BackoffOptions;
+  clock?: Clock;
+  random?: Random;
+}
+
+export class ChannelPool {
+  private readonly channels = new Map<string, Channel>();
+  private readonly opts: ChannelOptions;
+  private readonly clients = new WeakMap<object, Map<string, unknown>>();
+  private closed = false;
+
+  constructor(opts: ChannelPoolOptions = {}) {
+    this.opts = {
+      maxFrameBytes: opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
+      defaultTimeoutMs: opts.defaultTimeoutMs ?? 30_000,
+      connectTimeoutMs: opts.connectTimeoutMs ?? 5_000,
+      backoff: opts.backoff ?? {},
+      clock: opts.clock ?? systemClock,
+      random: opts.random ?? systemRandom,
+    };
+  }
+
+  /** The channel for `address` ("host:port"), created on first use. */
+  channel(address: string): Channel {
+    let ch = this.channels.get(address);
+    if (!ch) {
+      if (this.closed) throw new CurveError(StatusCode.UNAVAILABLE, 'channel pool is closed');
+      ch = new Channel(address, this.opts);
+      this.channels.set(address, ch);
+    }
+    return ch;
+  }
+
+  /** A typed client for `service` at `address`. Cheap; clients are cached per (service, address). */
+  client<S extends GenServiceMethods>(service: GenService<S>, address: string): RpcClient<S> {
+    let byAddr = this.clients.get(service);
+    if (!byAddr) this.clients.set(service, (byAddr = new Map()));
+    let client = byAddr.get(address) as RpcClient<S> | undefined;
+    if (!client) {
+      const channel = this.channel(address);
+      const c: Record<string, unknown> = {};
+      for (const method of service.methods) {
+        if (method.methodKind === 'unary') c[method.localName] = unaryCaller(channel, method);
+      }
+      client = c as RpcClient<S>;
+      byAddr.set(address, client);
+    }
+    return client;
+  }
+
+  /**
+   * Calls a method with an already-encoded request and returns the raw response bytes (a view
+   * into the receive buffer: copy it if you keep it long). `method` is "pkg.Service/Method" or its id.
+   */
+  callRaw(address: string, method: string | number, request: Uint8Array, opts?: CallOptions): Promise<Uint8Array> {
+    const id = typeof method === 'number' ? method : methodIdOf(method);
+    const name = typeof method === 'number' ? `method#${method}` : method;
+    return this.channel(address).call(id, name, request, opts, identity);
+  }
+
+  /** Closes every connection; in-flight calls fail with UNAVAILABLE. */
+  close(): void {
+    this.closed = true;
+    for (const ch of this.channels.values()) ch.close();
+    this.channels.clear();
+  }
+}
+
+function identity(b: Buffer): Uint8Array {
+  return b;
+}
+
+function unaryCaller(channel: Channel, method: DescMethod) {
+  const id = methodIdOf(methodFullName(method));
+  const name = methodFullName(method);
+  const input = method.input;
+  const output = method.output;
+  const decode = (payload: Buffer) => fromBinary(output, payload);
+  return (req: unknown, opts?: CallOptions): Promise<unknown> => {
+    let bytes: Uint8Array;
+    try {
+      bytes = toBinary(input, create(input, req as never));
+    } catch (e) {
+      return Promise.reject(new CurveError(StatusCode.PARAM_ERROR, `${name}: cannot encode request: ${String(e)}`));
+    }
+    return channel.call(id, name, bytes, opts, decode);
+  };
+}

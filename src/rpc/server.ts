@@ -1,0 +1,363 @@
+// RpcServer: serves protobuf-es services over the framed protocol. One ServerConnection per TCP
+// connection decodes frames, runs handlers (many at once), answers each call with a status, and
+// applies backpressure by pausing reads while its output is congested or too many calls run.
+import { createServer, type Server, type Socket } from 'node:net';
+import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { CurveError, StatusCode, createLogger, statusName, systemClock } from '../common/index.ts';
+import {
+  DEFAULT_MAX_FRAME_BYTES,
+  FrameDecoder,
+  FrameKind,
+  PREFACE,
+  encodeErrorTrailer,
+  type FrameHandler,
+  type FrameHeader,
+} from './frame.ts';
+import { FrameWriter } from './writer.ts';
+import { methodFullName, methodIdOf } from './method-id.ts';
+import type { CallContext, GenService, GenServiceMethods, RawHandler, ServiceImpl } from './types.ts';
+
+const log = createLogger('rpc-server');
+
+export interface RpcServerOptions {
+  /** Interface to bind; 127.0.0.1 unless configured. */
+  host?: string;
+  /** 0 lets the OS choose (see the value `listen()` returns). */
+  port?: number;
+  /** Largest frame accepted (header included); larger closes the connection. */
+  maxFrameBytes?: number;
+  /** Calls running at once per connection before the server stops reading from it. */
+  maxInflightPerConnection?: number;
+}
+
+interface MethodEntry {
+  name: string;
+  decode: (payload: Buffer) => unknown;
+  invoke: (req: unknown, ctx: CallContext) => unknown;
+  encode: (result: unknown) => Uint8Array;
+}
+
+export class RpcServer {
+  private readonly host: string;
+  private port: number;
+  private readonly maxFrameBytes: number;
+  private readonly maxInflight: number;
+  private readonly methods = new Map<number, MethodEntry>();
+  private readonly connections = new Set<ServerConnection>();
+  private server: Server | undefined;
+
+  constructor(opts: RpcServerOptions = {}) {
+    this.host = opts.host ?? '127.0.0.1';
+    this.port = opts.port ?? 0;
+    this.maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    this.maxInflight = opts.maxInflightPerConnection ?? 4096;
+  }
+
+  /** Serves every method of `service` with `impl`. Only unary methods are supported. */
+  register<S extends GenServiceMethods>(service: GenService<S>, impl: ServiceImpl<S>): this {
+    for (const method of service.methods) {
+      if (method.methodKind !== 'unary') throw new Error(`${methodFullName(method)}: only unary methods are supported`);
+      const fn = (impl as Record<string, (req: unknown, ctx: CallContext) => unknown>)[method.localName];
+      if (typeof fn !== 'function') throw new Error(`${methodFullName(method)}: no implementation for ${method.localName}`);
+      const input = method.input;
+      const output = method.output;
+      this.addMethod(methodFullName(method), {
+        name: methodFullName(method),
+        decode: (payload) => fromBinary(input, payload),
+        invoke: (req, ctx) => fn.call(impl, req, ctx),
+        encode: (result) => toBinary(output, create(output, result as never)),
+      });
+    }
+    return this;
+  }
+
+  /** Serves `fullName` ("pkg.Service/Method") with a handler on raw payload bytes. */
+  registerRaw(fullName: string, handler: RawHandler): this {
+    this.addMethod(fullName, {
+      name: fullName,
+      decode: (payload) => payload,
+      invoke: handler as MethodEntry['invoke'],
+      encode: (r) => r as Uint8Array,
+    });
+    return this;
+  }
+
+  private addMethod(fullName: string, entry: MethodEntry): void {
+    const id = methodIdOf(fullName);
+    const existing = this.methods.get(id);
+    if (existing) throw new Error(`method id collision: ${fullName} and ${existing.name} both hash to ${id}`);
+    this.methods.set(id, entry);
+  }
+
+  /** Starts listening; resolves with the bound port. */
+  listen(): Promise<number> {
+    if (this.server) throw new Error('RpcServer already listening');
+    const server = createServer({ noDelay: true }, (socket) => this.accept(socket));
+    this.server = server;
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.port, this.host, () => {
+        server.off('error', reject);
+        server.on('error', (e) => log.error('server error', { err: String(e) }));
+        const addr = server.address();
+        this.port = typeof addr === 'object' && addr ? addr.port : this.port;
+        resolve(this.port);
+      });
+    });
+  }
+
+  /** "host:port" clients dial. */
+  get address(): string {
+    return `${this.host}:${this.port}`;
+  }
+
+  /** Number of open client connections (for tests and status pages). */
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  /** Stops accepting, tells every client SHUTTING_DOWN, aborts running handlers, closes. */
+  async close(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = undefined;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const c of [...this.connections]) c.shutdown(StatusCode.SHUTTING_DOWN, 'server shutting down');
+    await closed;
+  }
+
+  /** @internal */
+  lookup(methodId: number): MethodEntry | undefined {
+    return this.methods.get(methodId);
+  }
+
+  private accept(socket: Socket): void {
+    const conn = new ServerConnection(this, socket, this.maxFrameBytes, this.maxInflight);
+    this.connections.add(conn);
+    socket.once('close', () => this.connections.delete(conn));
+  }
+}
+
+/** Per-call state for a handler that returned a promise. */
+class ServerCall implements CallContext {
+  private controller: AbortController | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  done = false;
+
+  constructor(
+    readonly callId: number,
+    readonly deadline: number,
+    readonly peer: string,
+  ) {}
+
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.done) this.controller.abort(new CurveError(StatusCode.CANCELLED, 'call finished'));
+      else if (this.deadline !== Infinity) {
+        const left = this.deadline - systemClock.now();
+        if (left <= 0) this.expire();
+        else {
+          this.timer = setTimeout(() => this.expire(), left);
+          this.timer.unref();
+        }
+      }
+    }
+    return this.controller.signal;
+  }
+
+  private expire(): void {
+    this.controller?.abort(new CurveError(StatusCode.TIMEOUT, 'deadline exceeded'));
+  }
+
+  abort(reason: CurveError): void {
+    this.done = true;
+    this.controller?.abort(reason);
+    this.finish();
+  }
+
+  finish(): void {
+    this.done = true;
+    if (this.timer) clearTimeout(this.timer);
+  }
+}
+
+class ServerConnection implements FrameHandler {
+  private readonly decoder: FrameDecoder;
+  private readonly writer = new FrameWriter();
+  private readonly inflight = new Map<number, ServerCall>();
+  private readonly peer: string;
+  private pausedForDrain = false;
+  private paused = false;
+  private closing = false;
+
+  constructor(
+    private readonly server: RpcServer,
+    private readonly socket: Socket,
+    maxFrameBytes: number,
+    private readonly maxInflight: number,
+  ) {
+    this.peer = `${socket.remoteAddress}:${socket.remotePort}`;
+    this.decoder = new FrameDecoder(this, maxFrameBytes);
+    this.writer.attach(socket);
+    this.writer.raw(PREFACE);
+    this.writer.onNeedDrain = () => {
+      if (this.pausedForDrain || socket.destroyed) return;
+      this.pausedForDrain = true;
+      this.updateFlow();
+      socket.once('drain', () => {
+        this.pausedForDrain = false;
+        this.updateFlow();
+      });
+    };
+    socket.on('data', (chunk: Buffer) => this.decoder.push(chunk));
+    socket.on('error', () => {
+      /* 'close' follows; nothing else to do */
+    });
+    socket.on('close', () => this.onClose());
+  }
+
+  onFrame(h: FrameHeader, payload: Buffer): void {
+    if (this.closing) return;
+    switch (h.kind) {
+      case FrameKind.Request:
+        this.onRequest(h.callId, h.methodId, h.timeoutMs, payload);
+        return;
+      case FrameKind.Cancel: {
+        const call = this.inflight.get(h.callId);
+        if (call) {
+          this.inflight.delete(h.callId);
+          call.abort(new CurveError(StatusCode.CANCELLED, 'cancelled by the client'));
+          this.updateFlow();
+        }
+        return;
+      }
+      case FrameKind.Error:
+        // The client reports a protocol error of ours and closes; follow it.
+        this.socket.destroy();
+        return;
+      default:
+        this.decoder.fail(StatusCode.MALFORMED_FRAME, `frame kind ${h.kind} is not valid from a client`, h.callId);
+    }
+  }
+
+  onProtocolError(status: StatusCode, message: string, callId: number): void {
+    log.warn('closing connection after protocol error', { peer: this.peer, status: statusName(status), message });
+    this.shutdown(status, message, callId);
+  }
+
+  /** Sends an Error frame, then closes the connection (only this one). */
+  shutdown(status: StatusCode, message: string, callId = 0): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.writer.frame(FrameKind.Error, status, callId, 0, 0, encodeErrorTrailer(message, undefined));
+    this.writer.flush();
+    this.writer.close();
+    this.abortAll(new CurveError(StatusCode.SHUTTING_DOWN, message));
+    // end() lets the error frame reach the peer; destroy soon after in case it never reads.
+    this.socket.end();
+    this.socket.resume();
+    setTimeout(() => this.socket.destroy(), 1000).unref();
+  }
+
+  private onRequest(callId: number, methodId: number, timeoutMs: number, payload: Buffer): void {
+    const method = this.server.lookup(methodId);
+    if (!method) {
+      this.respondError(callId, StatusCode.UNKNOWN_METHOD, `no method with id ${methodId} on this server`, undefined);
+      return;
+    }
+    let req: unknown;
+    try {
+      req = method.decode(payload);
+    } catch (e) {
+      this.respondError(callId, StatusCode.PARSE_FROM_STRING_FAILED, `${method.name}: bad request payload: ${String(e)}`, undefined);
+      return;
+    }
+    const deadline = timeoutMs === 0 ? Infinity : systemClock.now() + timeoutMs;
+    const call = new ServerCall(callId, deadline, this.peer);
+    let result: unknown;
+    try {
+      result = method.invoke(req, call);
+    } catch (e) {
+      call.finish();
+      this.respondThrown(callId, method.name, e);
+      return;
+    }
+    if (result instanceof Promise) {
+      this.inflight.set(callId, call);
+      if (this.inflight.size >= this.maxInflight) this.updateFlow();
+      result.then(
+        (value) => {
+          if (!this.completeAsync(call)) return;
+          this.respondOk(callId, method, value);
+        },
+        (e) => {
+          if (!this.completeAsync(call)) return;
+          this.respondThrown(callId, method.name, e);
+        },
+      );
+    } else {
+      call.finish();
+      this.respondOk(callId, method, result);
+    }
+  }
+
+  /** Bookkeeping when an async handler settles; false when nobody waits for the answer any more. */
+  private completeAsync(call: ServerCall): boolean {
+    if (call.done) return false; // cancelled or connection gone
+    call.finish();
+    this.inflight.delete(call.callId);
+    this.updateFlow();
+    // Past its deadline the client has already given up: drop the work's answer.
+    return call.deadline === Infinity || systemClock.now() <= call.deadline;
+  }
+
+  private respondOk(callId: number, method: MethodEntry, value: unknown): void {
+    let bytes: Uint8Array;
+    try {
+      bytes = method.encode(value);
+    } catch (e) {
+      this.respondError(callId, StatusCode.SERIALIZE_TO_STRING_FAILED, `${method.name}: cannot encode response: ${String(e)}`, undefined);
+      return;
+    }
+    this.writer.frame(FrameKind.Response, StatusCode.OK, callId, 0, 0, bytes);
+  }
+
+  private respondThrown(callId: number, name: string, e: unknown): void {
+    if (e instanceof CurveError) {
+      const prefix = `${statusName(e.status)}: `;
+      const detail = e.message.startsWith(prefix) ? e.message.slice(prefix.length) : e.message === statusName(e.status) ? '' : e.message;
+      this.respondError(callId, e.status === StatusCode.OK ? StatusCode.UNKNOWN_ERROR : e.status, detail, e.leaderHint);
+      return;
+    }
+    const message = e instanceof Error ? e.message : String(e);
+    log.warn('handler threw', { method: name, err: message });
+    this.respondError(callId, StatusCode.UNKNOWN_ERROR, `${name}: ${message}`, undefined);
+  }
+
+  private respondError(callId: number, status: StatusCode, message: string, leaderHint: string | undefined): void {
+    this.writer.frame(FrameKind.Response, status, callId, 0, 0, encodeErrorTrailer(message, leaderHint));
+  }
+
+  /** Reads from the socket only while output drains and fewer than maxInflight calls run. */
+  private updateFlow(): void {
+    if (this.closing) return;
+    const pause = this.pausedForDrain || this.inflight.size >= this.maxInflight;
+    if (pause !== this.paused) {
+      this.paused = pause;
+      if (pause) this.socket.pause();
+      else this.socket.resume();
+    }
+  }
+
+  private abortAll(reason: CurveError): void {
+    for (const call of this.inflight.values()) call.abort(reason);
+    this.inflight.clear();
+  }
+
+  private onClose(): void {
+    this.closing = true;
+    this.writer.close();
+    this.abortAll(new CurveError(StatusCode.CANCELLED, 'connection closed'));
+  }
+}
