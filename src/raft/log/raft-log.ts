@@ -1,0 +1,487 @@
+// The durable Raft log of one group: a directory of preallocated segment files.
+//
+// Writes are buffered by append()/setHardState()/truncateSuffix()/resetTo() and made durable by
+// sync(), which writes everything buffered with one write per segment and one fdatasync — the
+// group commit the driver relies on (it calls sync once per batch of Readies).
+//
+// Files in the directory:
+//   <sequence, 20 digits>.seg   segments, replayed in sequence order (see format.ts)
+//   <sequence>.seg.tmp          a segment being prepared; deleted at open
+//   <name>.cut                  a segment set aside because an earlier record was bad; never read
+import { open, readdir, rename, unlink, mkdir, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CurveError, StatusCode, createLogger, type Logger } from '../../common/index.ts';
+import type { Entry, HardState } from '../core/types.ts';
+import { fsyncDir, writeFully } from '../durable-fs.ts';
+import {
+  SEGMENT_HEADER_BYTES,
+  RecordType,
+  decodeSegmentHeader,
+  encodeBaseRecord,
+  encodeEntryRecord,
+  encodeHardStateRecord,
+  encodePositionRecord,
+  encodeSegmentHeader,
+  encodeTruncateRecord,
+  parseRecord,
+} from './format.ts';
+import { LogReplay } from './replay.ts';
+
+export interface RaftLogOptions {
+  /** Preallocated size of each segment (a larger record makes its segment grow). Default 64 MiB. */
+  segmentBytes?: number;
+  /**
+   * How a new segment is preallocated: 'zeros' writes zeros over the whole file (blocks are
+   * allocated up front, so appends never allocate), 'truncate' only sets the size (sparse).
+   */
+  preallocate?: 'zeros' | 'truncate';
+  logger?: Logger;
+}
+
+/** What open() had to cut away. Empty `cuts` means the log was clean. */
+export interface LogOpenReport {
+  cuts: LogCut[];
+  /** Leftover temporary files removed at open. */
+  removedTemp: string[];
+}
+
+export interface LogCut {
+  /** Segment file name. */
+  segment: string;
+  /** Byte offset in the segment where the cut was made (0 = the whole segment was set aside). */
+  offset: number;
+  reason: string;
+  /** Later segments renamed to *.cut because they follow the bad record. */
+  setAside: string[];
+  /** Records loaded from this segment before the cut. */
+  recordsBefore: number;
+}
+
+export interface LogOpenResult {
+  log: RaftLog;
+  hardState: HardState;
+  /** Entries in the log, contiguous (may start at or below the latest snapshot's index). */
+  entries: Entry[];
+  /** When the log was emptied by resetTo(): the index/term it continues after. */
+  base: { index: number; term: number } | undefined;
+  report: LogOpenReport;
+}
+
+interface SegmentInfo {
+  sequence: number;
+  name: string;
+  /** Highest entry index written to this segment (0 if none). */
+  maxIndex: number;
+  /** The segment holds a Base record: every earlier segment is obsolete. */
+  hasBase: boolean;
+}
+
+interface PendingRecord {
+  bytes: Uint8Array;
+  /** Entry index, or 0. */
+  index: number;
+  /** The log's last index once this record is applied, when the record changes it. */
+  last?: number;
+  hardState?: HardState;
+  isBase: boolean;
+}
+
+const SEGMENT_NAME = /^(\d{20})\.seg$/;
+const READ_CHUNK = 1 << 20;
+/** How far past the end marker open() looks for bytes that should not be there. */
+const TAIL_PROBE = 64 * 1024;
+
+const segName = (seq: number): string => `${String(seq).padStart(20, '0')}.seg`;
+
+export class RaftLog {
+  private readonly segmentBytes: number;
+  private readonly preallocate: 'zeros' | 'truncate';
+  private readonly log: Logger;
+  private segments: SegmentInfo[] = [];
+  private fh: FileHandle | undefined;
+  /** File offset where the next record goes in the current segment. */
+  private offset = 0;
+  private pending: PendingRecord[] = [];
+  /** Newest hard state placed in a segment, in write order; rewritten at each new segment. */
+  private writtenHardState: HardState;
+  /** The log's last index as of the newest record placed in a segment, in write order. */
+  private writtenLastIndex: number;
+  private lastIndexValue: number;
+  private chain: Promise<void> = Promise.resolve();
+  private spare: Promise<string> | undefined;
+  private closed = false;
+  private failed: Error | undefined;
+
+  private constructor(
+    private readonly dir: string,
+    opts: RaftLogOptions,
+    hardState: HardState,
+    lastIndex: number,
+  ) {
+    this.segmentBytes = opts.segmentBytes ?? 64 << 20;
+    this.preallocate = opts.preallocate ?? 'truncate';
+    this.log = opts.logger ?? createLogger('raft/log');
+    this.writtenHardState = hardState;
+    this.writtenLastIndex = lastIndex;
+    this.lastIndexValue = lastIndex;
+  }
+
+  /** Opens (creating if needed) the log in `dir`, cutting a torn or corrupt tail. */
+  static async open(dir: string, opts: RaftLogOptions = {}): Promise<LogOpenResult> {
+    await mkdir(dir, { recursive: true });
+    const names = (await readdir(dir)).sort();
+    const report: LogOpenReport = { cuts: [], removedTemp: [] };
+    for (const n of names) {
+      if (n.endsWith('.seg.tmp')) {
+        await unlink(join(dir, n));
+        report.removedTemp.push(n);
+      }
+    }
+    const seqs = names.flatMap((n) => {
+      const m = SEGMENT_NAME.exec(n);
+      return m ? [Number(m[1])] : [];
+    });
+    for (let i = 1; i < seqs.length; i++) {
+      if (seqs[i] !== seqs[i - 1]! + 1) {
+        throw new CurveError(StatusCode.STORAGE_INTERNAL_ERROR, `${dir}: segment ${segName(seqs[i - 1]! + 1)} is missing`);
+      }
+    }
+    const replay = new LogReplay();
+    const kept: SegmentInfo[] = [];
+    let tailOffset = SEGMENT_HEADER_BYTES;
+    for (let i = 0; i < seqs.length; i++) {
+      const name = segName(seqs[i]!);
+      const info: SegmentInfo = { sequence: seqs[i]!, name, maxIndex: 0, hasBase: false };
+      const scan = await scanSegment(join(dir, name), info.sequence, (r) => {
+        replay.apply(r, name);
+        if (r.type === RecordType.Entry) info.maxIndex = Math.max(info.maxIndex, r.entry.index);
+        if (r.type === RecordType.Base) info.hasBase = true;
+      });
+      if (scan.cut) {
+        const setAside = seqs.slice(i + 1).map(segName);
+        const cut: LogCut = { segment: name, offset: scan.cut.offset, reason: scan.cut.reason, setAside, recordsBefore: scan.records };
+        for (const later of setAside) await rename(join(dir, later), join(dir, `${later}.cut`));
+        if (scan.cut.offset === 0) {
+          await rename(join(dir, name), join(dir, `${name}.cut`));
+        } else {
+          await zeroTail(join(dir, name), scan.cut.offset, opts.segmentBytes ?? 64 << 20);
+          kept.push(info);
+          tailOffset = scan.cut.offset;
+        }
+        await fsyncDir(dir);
+        report.cuts.push(cut);
+        (opts.logger ?? createLogger('raft/log')).warn('cut the log at a bad record', { dir, ...cut });
+        break;
+      }
+      kept.push(info);
+      tailOffset = scan.end;
+    }
+    const log = new RaftLog(dir, opts, replay.hardState, replay.lastIndex);
+    log.segments = kept;
+    if (kept.length === 0) {
+      const seq = seqs.length > 0 ? seqs[seqs.length - 1]! + 1 : 1;
+      await log.createSegment(seq);
+      log.segments = [{ sequence: seq, name: segName(seq), maxIndex: 0, hasBase: false }];
+      tailOffset = SEGMENT_HEADER_BYTES;
+    }
+    log.fh = await open(join(dir, log.current.name), 'r+');
+    log.offset = tailOffset;
+    const base = replay.base >= 0 && replay.entries.length === 0 ? { index: replay.base, term: replay.baseTerm } : undefined;
+    return { log, hardState: replay.hardState, entries: replay.entries, base, report };
+  }
+
+  /** Index of the last entry appended (durable or buffered); -1 when the log has never held one. */
+  get lastIndex(): number {
+    return this.lastIndexValue;
+  }
+
+  /** Number of segment files in use. */
+  get segmentCount(): number {
+    return this.segments.length;
+  }
+
+  /**
+   * Buffers entries for the next sync(). If entries[0].index ≤ lastIndex, the entries from
+   * there on are replaced (the conflicting suffix is truncated).
+   */
+  append(entries: readonly Entry[]): void {
+    this.checkOpen();
+    if (entries.length === 0) return;
+    const first = entries[0]!.index;
+    if (this.lastIndexValue >= 0 && first > this.lastIndexValue + 1) {
+      throw new CurveError(StatusCode.PARAM_ERROR, `append at ${first} leaves a gap after ${this.lastIndexValue}`);
+    }
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i]!;
+      if (e.index !== first + i) throw new CurveError(StatusCode.PARAM_ERROR, `entries not contiguous at ${e.index}`);
+      this.pending.push({ bytes: encodeEntryRecord(e), index: e.index, last: e.index, isBase: false });
+    }
+    this.lastIndexValue = entries[entries.length - 1]!.index;
+  }
+
+  /** Buffers a hard state for the next sync(). */
+  setHardState(hs: HardState): void {
+    this.checkOpen();
+    this.pending.push({ bytes: encodeHardStateRecord(hs), index: 0, hardState: { ...hs }, isBase: false });
+  }
+
+  /** Buffers the removal of every entry at index ≥ from. */
+  truncateSuffix(from: number): void {
+    this.checkOpen();
+    if (this.lastIndexValue >= 0 && from <= this.lastIndexValue) {
+      this.pending.push({ bytes: encodeTruncateRecord(from), index: 0, last: from - 1, isBase: false });
+      this.lastIndexValue = from - 1;
+    }
+  }
+
+  /** Buffers emptying the log: it continues after (index, term), e.g. after installing a snapshot. */
+  resetTo(index: number, term: number): void {
+    this.checkOpen();
+    this.pending.push({ bytes: encodeBaseRecord(index, term), index: 0, last: index, isBase: true });
+    this.lastIndexValue = index;
+  }
+
+  /** True when records are buffered and not yet written. */
+  get hasPending(): boolean {
+    return this.pending.length > 0;
+  }
+
+  /**
+   * Writes every buffered record and, when `durable`, fdatasyncs: one sync however many records.
+   * Calls are serialised; each resolves when its records (and all before) are written.
+   */
+  sync(durable = true): Promise<void> {
+    const batch = this.pending;
+    this.pending = [];
+    return this.enqueue(() => this.writeBatch(batch, durable));
+  }
+
+  /**
+   * Deletes whole segments that hold only entries ≤ upto (the snapshot covers them). The
+   * segment being written is never deleted. Returns the number of segments removed.
+   */
+  compactPrefix(upto: number): Promise<number> {
+    return this.enqueueValue(async () => {
+      let lastBase = -1;
+      for (let i = 0; i < this.segments.length; i++) if (this.segments[i]!.hasBase) lastBase = i;
+      let n = 0;
+      while (n < this.segments.length - 1) {
+        const s = this.segments[n]!;
+        if (n < lastBase || s.maxIndex <= upto) n++;
+        else break;
+      }
+      // Unlink from the lowest sequence up: a crash leaves a prefix gone, never a hole.
+      for (let i = 0; i < n; i++) await unlink(join(this.dir, this.segments[i]!.name));
+      this.segments = this.segments.slice(n);
+      return n;
+    });
+  }
+
+  /** Waits for queued writes, then closes the files. Buffered, unsynced records are dropped. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.chain.catch(() => undefined);
+    await this.fh?.close();
+    this.fh = undefined;
+    if (this.spare) {
+      const tmp = await this.spare.catch(() => undefined);
+      if (tmp) await unlink(tmp).catch(() => undefined);
+    }
+  }
+
+  private get current(): SegmentInfo {
+    return this.segments[this.segments.length - 1]!;
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new CurveError(StatusCode.STORAGE_CLOSED, `raft log ${this.dir} is closed`);
+    if (this.failed) throw new CurveError(StatusCode.STORAGE_INTERNAL_ERROR, `raft log ${this.dir} failed: ${this.failed.message}`);
+  }
+
+  private enqueue(job: () => Promise<void>): Promise<void> {
+    return this.enqueueValue(job);
+  }
+
+  private enqueueValue<T>(job: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(() => {
+      this.checkOpen();
+      return job();
+    });
+    // A failed write leaves the file in an unknown state: refuse everything after it.
+    this.chain = run.then(
+      () => undefined,
+      (e: unknown) => {
+        this.failed ??= e instanceof Error ? e : new Error(String(e));
+      },
+    );
+    return run;
+  }
+
+  private async writeBatch(batch: PendingRecord[], durable: boolean): Promise<void> {
+    let parts: Uint8Array[] = [];
+    let bytes = 0;
+    for (const r of batch) {
+      const room = this.segmentBytes - (this.offset + bytes);
+      if (r.bytes.length > room && this.offset + bytes > SEGMENT_HEADER_BYTES) {
+        await this.writeParts(parts, bytes);
+        // The old segment must be durable before the next one starts: replay stops at the
+        // first segment's end, and a gap there would lose entries the new segment depends on.
+        await this.fh!.datasync();
+        parts = [];
+        bytes = 0;
+        await this.rotate();
+      }
+      parts.push(r.bytes);
+      bytes += r.bytes.length;
+      if (r.index > 0) this.current.maxIndex = Math.max(this.current.maxIndex, r.index);
+      if (r.isBase) this.current.hasBase = true;
+      if (r.hardState) this.writtenHardState = r.hardState;
+      if (r.last !== undefined) this.writtenLastIndex = r.last;
+    }
+    await this.writeParts(parts, bytes);
+    if (durable && batch.length > 0) await this.fh!.datasync();
+  }
+
+  private async writeParts(parts: Uint8Array[], bytes: number): Promise<void> {
+    if (bytes === 0) return;
+    const buf = parts.length === 1 ? parts[0]! : Buffer.concat(parts, bytes);
+    await writeFully(this.fh!, buf, this.offset);
+    this.offset += bytes;
+  }
+
+  /** Switches to the next segment, which starts with the current hard state. */
+  private async rotate(): Promise<void> {
+    const seq = this.current.sequence + 1;
+    await this.fh!.close();
+    this.fh = undefined;
+    await this.createSegment(seq);
+    this.segments.push({ sequence: seq, name: segName(seq), maxIndex: 0, hasBase: false });
+    this.fh = await open(join(this.dir, segName(seq)), 'r+');
+    this.offset = SEGMENT_HEADER_BYTES;
+    // The hard state and the log's end are restated so that compacting earlier segments never
+    // loses them (the values in effect at this point of the write order, never newer ones).
+    const parts = [encodeHardStateRecord(this.writtenHardState)];
+    if (this.writtenLastIndex >= 0) parts.push(encodePositionRecord(this.writtenLastIndex));
+    const head = Buffer.concat(parts);
+    await writeFully(this.fh, head, this.offset);
+    this.offset += head.length;
+  }
+
+  /** Creates segment `seq` durably (via a preallocated temporary file) and prepares the next. */
+  private async createSegment(seq: number): Promise<void> {
+    const ready = this.spare;
+    this.spare = undefined;
+    let tmp = ready ? await ready.catch(() => undefined) : undefined;
+    if (!tmp || !tmp.endsWith(`${segName(seq)}.tmp`)) {
+      if (tmp) await unlink(tmp).catch(() => undefined);
+      tmp = await this.prepareSegment(seq);
+    }
+    await rename(tmp, join(this.dir, segName(seq)));
+    await fsyncDir(this.dir);
+    if (this.preallocate === 'zeros') {
+      // Zero-filling 64 MiB takes tens of milliseconds: do the next one in the background.
+      this.spare = this.prepareSegment(seq + 1);
+      this.spare.catch(() => undefined);
+    }
+  }
+
+  private async prepareSegment(seq: number): Promise<string> {
+    const tmp = join(this.dir, `${segName(seq)}.tmp`);
+    const fh = await open(tmp, 'w');
+    try {
+      if (this.preallocate === 'zeros') {
+        const zeros = new Uint8Array(Math.min(READ_CHUNK, this.segmentBytes));
+        for (let off = 0; off < this.segmentBytes; off += zeros.length) {
+          await writeFully(fh, zeros.subarray(0, Math.min(zeros.length, this.segmentBytes - off)), off);
+        }
+      } else {
+        await fh.truncate(this.segmentBytes);
+      }
+      await writeFully(fh, encodeSegmentHeader(seq), 0);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    return tmp;
+  }
+}
+
+interface ScanResult {
+  /** Offset just after the last good record. */
+  end: number;
+  records: number;
+  cut?: { offset: number; reason: string };
+}
+
+/**
+ * Reads a segment's records in order, handing each to `onRecord`, and stops at the end marker
+ * or at the first record that is torn or corrupt (never reading past it).
+ */
+async function scanSegment(
+  path: string,
+  expectedSeq: number,
+  onRecord: (r: import('./format.ts').DecodedRecord) => void,
+): Promise<ScanResult> {
+  const fh = await open(path, 'r');
+  try {
+    const size = (await fh.stat()).size;
+    const head = new Uint8Array(SEGMENT_HEADER_BYTES);
+    const { bytesRead } = await fh.read(head, 0, head.length, 0);
+    const h = decodeSegmentHeader(head.subarray(0, bytesRead));
+    if ('error' in h) return { end: 0, records: 0, cut: { offset: 0, reason: `segment header: ${h.error}` } };
+    if (h.sequence !== expectedSeq) {
+      return { end: 0, records: 0, cut: { offset: 0, reason: `segment header names sequence ${h.sequence}` } };
+    }
+    let buf = new Uint8Array(0);
+    let bufStart = SEGMENT_HEADER_BYTES;
+    let pos = SEGMENT_HEADER_BYTES;
+    let records = 0;
+    const fill = async (need: number): Promise<boolean> => {
+      // Re-reads from pos a window of at least `need` bytes; false at end of file.
+      if (bufStart + buf.length >= size) return false;
+      const len = Math.min(Math.max(need, READ_CHUNK), size - pos);
+      const next = new Uint8Array(len);
+      const r = await fh.read(next, 0, len, pos);
+      buf = next.subarray(0, r.bytesRead);
+      bufStart = pos;
+      return true;
+    };
+    for (;;) {
+      if (pos >= size) return { end: pos, records };
+      const p = parseRecord(buf.subarray(pos - bufStart));
+      if (p.kind === 'short') {
+        if (!(await fill(p.need)) || buf.length < p.need) {
+          return { end: pos, records, cut: { offset: pos, reason: `torn record: needs ${p.need} bytes, file ends at ${size}` } };
+        }
+        continue;
+      }
+      if (p.kind === 'bad') return { end: pos, records, cut: { offset: pos, reason: p.reason } };
+      if (p.kind === 'end') {
+        // Bytes after the end marker mean a record whose first bytes were lost: cut them too.
+        const probe = new Uint8Array(Math.min(TAIL_PROBE, size - pos));
+        const r = await fh.read(probe, 0, probe.length, pos);
+        const nz = probe.subarray(0, r.bytesRead).findIndex((x) => x !== 0);
+        if (nz >= 0) return { end: pos, records, cut: { offset: pos, reason: `non-zero bytes ${nz} bytes after the end of the records` } };
+        return { end: pos, records };
+      }
+      onRecord(p.record);
+      records++;
+      pos += p.size;
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Replaces everything from `offset` on with zeros (truncate, then extend sparsely), durably. */
+async function zeroTail(path: string, offset: number, segmentBytes: number): Promise<void> {
+  const fh = await open(path, 'r+');
+  try {
+    await fh.truncate(offset);
+    await fh.truncate(Math.max(offset, segmentBytes));
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}

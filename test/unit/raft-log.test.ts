@@ -1,0 +1,368 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, writeFile, readdir, rm, truncate, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { RaftLog, SEGMENT_HEADER_BYTES } from '../../src/raft/log/index.ts';
+import { encodeEntryRecord } from '../../src/raft/log/format.ts';
+import type { Entry, HardState } from '../../src/raft/core/types.ts';
+
+const te = new TextEncoder();
+const entry = (index: number, term: number, text = `e${index}t${term}`): Entry => ({ index, term, type: 0, data: te.encode(text) });
+const range = (from: number, to: number, term: number): Entry[] => Array.from({ length: to - from + 1 }, (_, i) => entry(from + i, term));
+
+async function tmp(): Promise<string> {
+  return mkdtemp(join(tmpdir(), 'raft-log-'));
+}
+
+function sameEntries(a: Entry[], b: Entry[]): void {
+  assert.deepEqual(
+    a.map((e) => [e.index, e.term, e.type, Buffer.from(e.data).toString('hex')]),
+    b.map((e) => [e.index, e.term, e.type, Buffer.from(e.data).toString('hex')]),
+  );
+}
+
+test('round trip: entries and hard state survive a restart', async () => {
+  const dir = await tmp();
+  const { log, entries, hardState, report } = await RaftLog.open(dir);
+  assert.deepEqual(entries, []);
+  assert.deepEqual(hardState, { term: 0, vote: 0, commit: 0 });
+  assert.deepEqual(report.cuts, []);
+  log.append(range(1, 100, 1));
+  log.setHardState({ term: 1, vote: 2, commit: 50 });
+  await log.sync();
+  log.append([entry(101, 2, 'x'.repeat(5000))]);
+  log.setHardState({ term: 2, vote: 3, commit: 101 });
+  await log.sync();
+  await log.close();
+  const r = await RaftLog.open(dir);
+  sameEntries(r.entries, [...range(1, 100, 1), entry(101, 2, 'x'.repeat(5000))]);
+  assert.deepEqual(r.hardState, { term: 2, vote: 3, commit: 101 });
+  assert.deepEqual(r.report.cuts, []);
+  assert.equal(r.log.lastIndex, 101);
+  await r.log.close();
+  await rm(dir, { recursive: true });
+});
+
+test('records buffered but never synced are not in the log after a restart', async () => {
+  const dir = await tmp();
+  const { log } = await RaftLog.open(dir);
+  log.append(range(1, 3, 1));
+  await log.sync();
+  log.append(range(4, 6, 1));
+  await log.close();
+  const r = await RaftLog.open(dir);
+  sameEntries(r.entries, range(1, 3, 1));
+  await r.log.close();
+  await rm(dir, { recursive: true });
+});
+
+test('a conflicting suffix is replaced, by overlapping append or by truncateSuffix', async () => {
+  const dir = await tmp();
+  const { log } = await RaftLog.open(dir);
+  log.append(range(1, 10, 1));
+  await log.sync();
+  log.append(range(6, 8, 2));
+  await log.sync();
+  assert.equal(log.lastIndex, 8);
+  await log.close();
+  let r = await RaftLog.open(dir);
+  sameEntries(r.entries, [...range(1, 5, 1), ...range(6, 8, 2)]);
+  r.log.truncateSuffix(4);
+  await r.log.sync();
+  assert.equal(r.log.lastIndex, 3);
+  assert.throws(() => r.log.append([entry(9, 3)]), /gap/);
+  r.log.append([entry(4, 3)]);
+  await r.log.sync();
+  await r.log.close();
+  r = await RaftLog.open(dir);
+  sameEntries(r.entries, [...range(1, 3, 1), entry(4, 3)]);
+  await r.log.close();
+  await rm(dir, { recursive: true });
+});
+
+test('segments rotate, and compaction drops whole segments below the snapshot index', async () => {
+  const dir = await tmp();
+  const opts = { segmentBytes: 1024 };
+  const { log } = await RaftLog.open(dir, opts);
+  for (let i = 0; i < 20; i++) {
+    log.append(range(i * 20 + 1, i * 20 + 20, 1));
+    log.setHardState({ term: 1, vote: 1, commit: i * 20 + 20 });
+    await log.sync();
+  }
+  assert.ok(log.segmentCount > 5, `${log.segmentCount} segments`);
+  const before = log.segmentCount;
+  const removed = await log.compactPrefix(200);
+  assert.ok(removed > 0 && removed < before);
+  await log.close();
+  const r = await RaftLog.open(dir, opts);
+  assert.ok(r.entries[0]!.index > 1 && r.entries[0]!.index <= 201, `first ${r.entries[0]!.index}`);
+  sameEntries(r.entries, range(r.entries[0]!.index, 400, 1));
+  // The hard state survives even though the segments it was first written to are gone.
+  assert.deepEqual(r.hardState, { term: 1, vote: 1, commit: 400 });
+  assert.equal((await readdir(dir)).filter((n) => n.endsWith('.seg')).length, before - removed);
+  await r.log.close();
+  await rm(dir, { recursive: true });
+});
+
+test('a record larger than a segment gets a segment of its own', async () => {
+  const dir = await tmp();
+  const opts = { segmentBytes: 4096 };
+  const { log } = await RaftLog.open(dir, opts);
+  const big = entry(2, 1, 'b'.repeat(10000));
+  log.append([entry(1, 1), big, entry(3, 1)]);
+  await log.sync();
+  await log.close();
+  const r = await RaftLog.open(dir, opts);
+  sameEntries(r.entries, [entry(1, 1), big, entry(3, 1)]);
+  await r.log.close();
+  await rm(dir, { recursive: true });
+});
+
+test('resetTo empties the log; earlier segments become deletable whatever their indexes', async () => {
+  const dir = await tmp();
+  const opts = { segmentBytes: 2048 };
+  const { log } = await RaftLog.open(dir, opts);
+  log.append(range(1, 100, 1));
+  await log.sync();
+  log.resetTo(50, 3);
+  log.setHardState({ term: 3, vote: 0, commit: 50 });
+  await log.sync();
+  await log.close();
+  let r = await RaftLog.open(dir, opts);
+  assert.deepEqual(r.entries, []);
+  assert.deepEqual(r.base, { index: 50, term: 3 });
+  assert.equal(r.log.lastIndex, 50);
+  r.log.append(range(51, 60, 3));
+  await r.log.sync();
+  const removed = await r.log.compactPrefix(50);
+  assert.ok(removed > 0);
+  await r.log.close();
+  r = await RaftLog.open(dir, opts);
+  sameEntries(r.entries, range(51, 60, 3));
+  assert.deepEqual(r.hardState, { term: 3, vote: 0, commit: 50 });
+  await r.log.close();
+  await rm(dir, { recursive: true });
+});
+
+/** Writes entries 1..n in one segment; returns the segment path and each record's offset. */
+async function writeLog(dir: string, n: number, opts = {}): Promise<{ path: string; offsets: number[] }> {
+  const { log } = await RaftLog.open(dir, opts);
+  const offsets: number[] = [];
+  let off = SEGMENT_HEADER_BYTES;
+  for (let i = 1; i <= n; i++) {
+    offsets.push(off);
+    off += encodeEntryRecord(entry(i, 1)).length;
+    log.append([entry(i, 1)]);
+    await log.sync();
+  }
+  offsets.push(off);
+  await log.close();
+  const seg = (await readdir(dir)).find((x) => x.endsWith('.seg'))!;
+  return { path: join(dir, seg), offsets };
+}
+
+test('a torn last record is cut and reported at every byte offset (preallocated file)', async () => {
+  const dir = await tmp();
+  const opts = { segmentBytes: 4096, preallocate: 'zeros' as const };
+  const { path, offsets } = await writeLog(dir, 5, opts);
+  const pristine = await readFile(path);
+  const start = offsets[4]!, end = offsets[5]!;
+  for (let k = 0; k < end - start; k++) {
+    const torn = Buffer.from(pristine);
+    torn.fill(0, start + k, end); // the bytes of the record after k never reached the disk
+    await writeFile(path, torn);
+    const r = await RaftLog.open(dir, opts);
+    sameEntries(r.entries, range(1, 4, 1));
+    if (k === 0) assert.deepEqual(r.report.cuts, [], 'nothing of the record was written: a clean end');
+    else {
+      assert.equal(r.report.cuts.length, 1, `offset ${k}`);
+      assert.equal(r.report.cuts[0]!.offset, start);
+      assert.equal(r.report.cuts[0]!.recordsBefore, 4);
+    }
+    // The cut is durable: the log reopens clean and takes new entries where the cut was.
+    r.log.append([entry(5, 2)]);
+    await r.log.sync();
+    await r.log.close();
+    const again = await RaftLog.open(dir, opts);
+    assert.deepEqual(again.report.cuts, []);
+    sameEntries(again.entries, [...range(1, 4, 1), entry(5, 2)]);
+    await again.log.close();
+  }
+  await rm(dir, { recursive: true });
+});
+
+test('a torn last record at the end of the file is cut at every byte offset (grown file)', async () => {
+  const dir = await tmp();
+  // A segment size smaller than the records makes the file grow, so a tear shortens the file.
+  const { offsets } = await writeLog(dir, 5, { segmentBytes: 40 });
+  const files = (await readdir(dir)).filter((n) => n.endsWith('.seg')).sort();
+  assert.equal(files.length, 5);
+  const last = join(dir, files[4]!);
+  const pristine = await readFile(last);
+  const recStart = SEGMENT_HEADER_BYTES + (pristine.length - SEGMENT_HEADER_BYTES - (offsets[5]! - offsets[4]!));
+  for (let k = 1; k < pristine.length - recStart; k++) {
+    await writeFile(last, pristine.subarray(0, recStart + k));
+    const r = await RaftLog.open(dir, { segmentBytes: 40 });
+    sameEntries(r.entries, range(1, 4, 1));
+    assert.equal(r.report.cuts.length, 1, `offset ${k}`);
+    await r.log.close();
+  }
+  await rm(dir, { recursive: true });
+});
+
+test('a flipped byte in a middle record cuts the log there; later records and segments are never loaded', async () => {
+  const dir = await tmp();
+  const small = { segmentBytes: 4096 };
+  const { path, offsets } = await writeLog(dir, 6, small);
+  const pristine = await readFile(path);
+  for (let pos = offsets[2]!; pos < offsets[3]!; pos++) {
+    const bad = Buffer.from(pristine);
+    bad[pos] ^= 0x40;
+    await writeFile(path, bad);
+    const r = await RaftLog.open(dir, small);
+    sameEntries(r.entries, range(1, 2, 1));
+    assert.equal(r.report.cuts.length, 1);
+    assert.equal(r.report.cuts[0]!.offset, offsets[2]);
+    await r.log.close();
+  }
+  await rm(dir, { recursive: true });
+
+  // With several segments, the ones after the bad record are set aside, not read.
+  const dir2 = await tmp();
+  const opts = { segmentBytes: 200 };
+  const { log } = await RaftLog.open(dir2, opts);
+  for (let i = 1; i <= 30; i++) {
+    log.append([entry(i, 1)]);
+    await log.sync();
+  }
+  await log.close();
+  const segs = (await readdir(dir2)).filter((n) => n.endsWith('.seg')).sort();
+  assert.ok(segs.length >= 4);
+  const second = join(dir2, segs[1]!);
+  const b = await readFile(second);
+  b[SEGMENT_HEADER_BYTES + 3] ^= 1;
+  await writeFile(second, b);
+  const r = await RaftLog.open(dir2, opts);
+  assert.equal(r.report.cuts.length, 1);
+  assert.equal(r.report.cuts[0]!.segment, segs[1]);
+  assert.deepEqual(r.report.cuts[0]!.setAside, segs.slice(2));
+  const lastLoaded = r.entries[r.entries.length - 1]!.index;
+  sameEntries(r.entries, range(1, lastLoaded, 1));
+  assert.ok(lastLoaded < 30);
+  const names = await readdir(dir2);
+  for (const s of segs.slice(2)) assert.ok(names.includes(`${s}.cut`));
+  await r.log.close();
+  await rm(dir2, { recursive: true });
+});
+
+test('a segment with a corrupt header is set aside whole', async () => {
+  const dir = await tmp();
+  const { path } = await writeLog(dir, 3);
+  const b = await readFile(path);
+  b[9] ^= 1;
+  await writeFile(path, b);
+  const r = await RaftLog.open(dir);
+  assert.deepEqual(r.entries, []);
+  assert.equal(r.report.cuts[0]!.offset, 0);
+  assert.match(r.report.cuts[0]!.reason, /checksum/);
+  r.log.append(range(1, 2, 2));
+  await r.log.sync();
+  await r.log.close();
+  const again = await RaftLog.open(dir);
+  sameEntries(again.entries, range(1, 2, 2));
+  await again.log.close();
+  await rm(dir, { recursive: true });
+});
+
+test('a file cut short inside the header is reported, not loaded', async () => {
+  const dir = await tmp();
+  const { path } = await writeLog(dir, 3);
+  await truncate(path, 10);
+  const r = await RaftLog.open(dir);
+  assert.equal(r.report.cuts.length, 1);
+  assert.deepEqual(r.entries, []);
+  await r.log.close();
+  assert.ok((await stat(dir)).isDirectory());
+  await rm(dir, { recursive: true });
+});
+
+// Restart after each operation: a model of the log (a plain array) against the real one,
+// closing and reopening the log after every step.
+type Op =
+  | { kind: 'append'; back: number; count: number; term: number }
+  | { kind: 'hs'; commit: number }
+  | { kind: 'truncate'; back: number }
+  | { kind: 'compact'; keep: number }
+  | { kind: 'reset'; ahead: number };
+
+test('restart after each operation gives back exactly what was synced (property)', async () => {
+  const op: fc.Arbitrary<Op> = fc.oneof(
+    fc.record({ kind: fc.constant('append' as const), back: fc.nat(5), count: fc.integer({ min: 1, max: 30 }), term: fc.integer({ min: 1, max: 3 }) }),
+    fc.record({ kind: fc.constant('hs' as const), commit: fc.nat(1000) }),
+    fc.record({ kind: fc.constant('truncate' as const), back: fc.nat(10) }),
+    fc.record({ kind: fc.constant('compact' as const), keep: fc.nat(40) }),
+    fc.record({ kind: fc.constant('reset' as const), ahead: fc.nat(20) }),
+  );
+  await fc.assert(
+    fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 25 }), async (ops) => {
+      const dir = await tmp();
+      const opts = { segmentBytes: 1024 };
+      let model: Entry[] = [];
+      let base = 0;
+      let hs: HardState = { term: 0, vote: 0, commit: 0 };
+      let term = 1;
+      let compacted = 0;
+      let known = false; // the log has had an entry or a reset: it knows where it ends
+      let { log } = await RaftLog.open(dir, opts);
+      try {
+        for (const o of ops) {
+          const last = base + model.length;
+          if (o.kind === 'append') {
+            term = Math.max(term, o.term);
+            // Raft never replaces entries a snapshot already covers.
+            const from = Math.max(base + 1, compacted + 1, last + 1 - o.back);
+            const es = range(from, from + o.count - 1, term);
+            log.append(es);
+            model = [...model.slice(0, from - 1 - base), ...es];
+            known = true;
+          } else if (o.kind === 'hs') {
+            hs = { term, vote: 1, commit: o.commit };
+            log.setHardState(hs);
+          } else if (o.kind === 'truncate') {
+            const from = Math.max(base + 1, compacted + 1, last + 1 - o.back);
+            log.truncateSuffix(from);
+            model = model.slice(0, from - 1 - base);
+          } else if (o.kind === 'compact') {
+            compacted = Math.max(compacted, Math.min(last, base + o.keep));
+            await log.sync();
+            await log.compactPrefix(compacted);
+          } else {
+            base = last + o.ahead;
+            compacted = Math.max(compacted, base);
+            model = [];
+            known = true;
+            log.resetTo(base, term);
+          }
+          await log.sync();
+          await log.close();
+          const r = await RaftLog.open(dir, opts);
+          log = r.log;
+          assert.deepEqual(r.report.cuts, []);
+          assert.deepEqual(r.hardState, hs);
+          // Compaction may keep entries at or below the compaction point: compare the rest.
+          const got = r.entries.filter((e) => e.index > compacted);
+          const want = model.filter((e) => e.index > compacted);
+          sameEntries(got, want);
+          if (r.entries.length > 0) assert.ok(r.entries[0]!.index <= compacted + 1);
+          assert.equal(log.lastIndex, known ? base + model.length : -1);
+        }
+      } finally {
+        await log.close();
+        await rm(dir, { recursive: true });
+      }
+    }),
+    { numRuns: 60 },
+  );
+});
