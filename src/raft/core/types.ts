@@ -115,16 +115,23 @@ export interface RaftMessage {
   from: NodeId;
   to: NodeId;
   term: number;
-  /** Append: prevLogIndex; AppendResp: the index acknowledged (or hint on reject). */
+  /**
+   * Append: prevLogIndex; AppendResp: the index acknowledged (on reject: the rejected
+   * prevLogIndex); (Pre)Vote: candidate's last log index; Heartbeat/HeartbeatResp: the leader's
+   * tick count at send, echoed back (the basis of the read lease).
+   */
   index: number;
-  /** Append: prevLogTerm; (Pre)Vote: candidate's last log term. */
+  /** Append: prevLogTerm; (Pre)Vote: candidate's last log term; AppendResp reject: term at rejectHint. */
   logTerm: number;
   entries: Entry[];
   commit: number;
   reject: boolean;
-  /** AppendResp reject hint: follower's last index. */
+  /** AppendResp reject hint: the follower's guess of the last index where the logs agree. */
   rejectHint: number;
   snapshot?: Snapshot;
-  /** ReadIndex context carried on heartbeats. */
+  /**
+   * ReadIndex context carried on heartbeats (echoed on HeartbeatResp); on (Pre)Vote, the bytes
+   * "transfer" mark a campaign started by TimeoutNow (see CAMPAIGN_TRANSFER).
+   */
   context?: Uint8Array;
 }

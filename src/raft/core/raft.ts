@@ -1,0 +1,837 @@
+// The Raft state machine (after etcd-io/raft raft.go): pure, driven by tick(), step() and the
+// proposal methods; its outputs are `msgs`, `readStates` and the log, which RawNode packs into
+// Ready batches. See docs/raft.md for the design and the safety arguments.
+import { CurveError, StatusCode } from '../../common/index.ts';
+import { resolveConfig, type RaftConfig, type ResolvedRaftConfig } from './config.ts';
+import { applyConfChange, encodeConfChangeEntry, type ConfChange } from './confchange.ts';
+import { RaftInvariantError, RaftLog, cloneConf, entrySize } from './log.ts';
+import { Progress, ProgressState } from './progress.ts';
+import { ReadOnlyQueue } from './readonly.ts';
+import {
+  EntryType,
+  MessageType,
+  Role,
+  type ConfState,
+  type Entry,
+  type NodeId,
+  type RaftMessage,
+  type ReadState,
+  type RestartState,
+  type Snapshot,
+  type SnapshotMeta,
+} from './types.ts';
+
+/** Thrown by propose / readIndex / membership calls on a replica that cannot serve them. */
+export class NotLeaderError extends CurveError {
+  /** The leader this replica knows of (or the transfer target), 0 if none. */
+  readonly leaderId: NodeId;
+  constructor(leaderId: NodeId, detail: string) {
+    super(StatusCode.NOT_LEADER, detail, leaderId ? String(leaderId) : undefined);
+    this.name = 'NotLeaderError';
+    this.leaderId = leaderId;
+  }
+}
+
+/** Context of (Pre)Vote messages of a campaign started by TimeoutNow: bypasses the lease check. */
+export const CAMPAIGN_TRANSFER = new Uint8Array([0x74, 0x72, 0x61, 0x6e, 0x73, 0x66, 0x65, 0x72]); // "transfer"
+
+const EMPTY = new Uint8Array(0);
+
+type Campaign = 'pre' | 'election' | 'transfer';
+
+function isTransfer(ctx: Uint8Array | undefined): boolean {
+  if (!ctx || ctx.length !== CAMPAIGN_TRANSFER.length) return false;
+  for (let i = 0; i < ctx.length; i++) if (ctx[i] !== CAMPAIGN_TRANSFER[i]) return false;
+  return true;
+}
+
+function majority(n: number): number {
+  return Math.floor(n / 2) + 1;
+}
+
+type MsgInit = Partial<RaftMessage> & { to: NodeId; type: MessageType };
+
+export class Raft {
+  readonly id: NodeId;
+  readonly cfg: ResolvedRaftConfig;
+  readonly log: RaftLog;
+  term = 0;
+  vote: NodeId = 0;
+  lead: NodeId = 0;
+  role: Role = Role.Follower;
+  /** Membership: the latest configuration in the log (committed or not). */
+  conf: ConfState;
+  /** Leader only: one Progress per member, in configuration order. */
+  prs = new Map<NodeId, Progress>();
+  msgs: RaftMessage[] = [];
+  readStates: ReadState[] = [];
+  leadTransferee: NodeId = 0;
+  /** Latest snapshot the driver holds (sent to followers behind the compaction point). */
+  latestSnapshot: SnapshotMeta;
+  /** Ticks since this replica started; the clock of the read lease. */
+  ticks = 0;
+
+  private votes = new Map<NodeId, boolean>();
+  private readOnly = new ReadOnlyQueue();
+  /** Reads that arrived before this leader committed an entry of its own term. */
+  private pendingReads: Uint8Array[] = [];
+  private electionElapsed = 0;
+  private heartbeatElapsed = 0;
+  private randomizedElectionTimeout = 0;
+  /** Index of the latest membership change this leader appended. */
+  private pendingConfIndex = 0;
+  private uncommittedBytes = 0;
+  /** Proposals appended since the last broadcast (appends are sent once per Ready, batched). */
+  private appendsPending = false;
+  /**
+   * With the read lease, a restarted replica may have acknowledged a leader's heartbeat just
+   * before it crashed: it refuses votes for one election timeout after start, as if in lease.
+   */
+  private restartGuard: boolean;
+
+  constructor(config: RaftConfig, start: RestartState) {
+    this.cfg = resolveConfig(config);
+    this.id = this.cfg.id;
+    const hs = start.hardState;
+    for (const [k, v] of Object.entries(hs)) {
+      if (!Number.isSafeInteger(v) || v < 0) throw new CurveError(StatusCode.PARAM_ERROR, `hard state ${k} = ${v}`);
+    }
+    this.log = new RaftLog(start);
+    this.term = hs.term;
+    this.vote = hs.vote;
+    this.conf = this.log.lastConf();
+    this.latestSnapshot = { ...start.snapshotMeta, conf: cloneConf(start.snapshotMeta.conf) };
+    this.restartGuard = this.cfg.readOnlyOption === 'lease' && hs.term > 0;
+    this.becomeFollower(this.term, 0);
+  }
+
+  // ---- public entry points -------------------------------------------------------------------
+
+  tick(): void {
+    this.ticks++;
+    if (this.restartGuard && this.ticks >= this.cfg.electionTick) this.restartGuard = false;
+    if (this.role === Role.Leader) this.tickHeartbeat();
+    else this.tickElection();
+    this.afterEvent();
+  }
+
+  step(m: RaftMessage): void {
+    if (m.to !== this.id || m.from === this.id || m.from <= 0) return;
+    this.stepInner(m);
+    this.afterEvent();
+  }
+
+  /** Starts an election now (pre-vote first when enabled). */
+  campaign(): void {
+    this.hup(this.cfg.preVote ? 'pre' : 'election');
+    this.afterEvent();
+  }
+
+  propose(data: Uint8Array): number {
+    this.checkCanPropose();
+    if (data.byteLength === 0) throw new CurveError(StatusCode.PARAM_ERROR, 'empty proposal (reserved for the leader no-op)');
+    const size = data.byteLength;
+    const max = this.cfg.maxUncommittedBytes;
+    if (max > 0 && this.uncommittedBytes > 0 && this.uncommittedBytes + size > max) {
+      throw new CurveError(StatusCode.OVERLOAD, `${this.uncommittedBytes} uncommitted bytes`);
+    }
+    const idx = this.appendEntry([{ index: 0, term: 0, type: EntryType.Normal, data }]);
+    this.afterEvent();
+    return idx;
+  }
+
+  proposeConfChange(cc: ConfChange): number {
+    this.checkCanPropose();
+    if (this.pendingConfIndex > this.log.committed) {
+      throw new CurveError(
+        StatusCode.BUSY,
+        `membership change at index ${this.pendingConfIndex} not committed yet (commit ${this.log.committed})`,
+      );
+    }
+    const conf = applyConfChange(this.conf, cc);
+    const change: ConfChange = { type: cc.type, nodeId: cc.nodeId };
+    if (cc.context && cc.context.length > 0) change.context = cc.context.slice();
+    const data = encodeConfChangeEntry({ change, conf });
+    const idx = this.appendEntry([{ index: 0, term: 0, type: EntryType.ConfChange, data }]);
+    this.pendingConfIndex = idx;
+    this.afterEvent();
+    return idx;
+  }
+
+  transferLeader(to: NodeId): void {
+    if (this.role !== Role.Leader) throw new NotLeaderError(this.lead, 'transfer must be asked of the leader');
+    if (!Number.isSafeInteger(to) || to <= 0) throw new CurveError(StatusCode.PARAM_ERROR, `invalid node id ${to}`);
+    if (to === this.id) {
+      this.leadTransferee = 0;
+      return;
+    }
+    if (!this.conf.voters.includes(to)) throw new CurveError(StatusCode.PARAM_ERROR, `node ${to} is not a voter`);
+    if (this.leadTransferee === to) return;
+    this.leadTransferee = to;
+    // The transfer must finish within one election timeout, or it is abandoned.
+    this.electionElapsed = 0;
+    const pr = this.prs.get(to)!;
+    if (pr.match === this.log.lastIndex()) this.send({ to, type: MessageType.TimeoutNow });
+    else this.sendAppend(to);
+    this.afterEvent();
+  }
+
+  readIndex(ctx: Uint8Array): void {
+    if (this.role !== Role.Leader) throw new NotLeaderError(this.lead, 'reads are served by the leader');
+    if (!this.committedEntryInCurrentTerm()) {
+      // The commit index is only known to be current once this term's no-op commits.
+      this.pendingReads.push(ctx);
+      return;
+    }
+    this.doReadIndex(ctx);
+    this.afterEvent();
+  }
+
+  reportUnreachable(to: NodeId): void {
+    if (this.role !== Role.Leader) return;
+    const pr = this.prs.get(to);
+    if (pr && pr.state === ProgressState.Replicate) pr.becomeProbe();
+  }
+
+  reportSnapshot(to: NodeId, ok: boolean): void {
+    if (this.role !== Role.Leader) return;
+    const pr = this.prs.get(to);
+    if (!pr || pr.state !== ProgressState.Snapshot) return;
+    if (!ok) pr.pendingSnapshot = 0;
+    pr.becomeProbe();
+    // Wait for the next heartbeat answer before probing, as etcd does.
+    pr.probeSent = true;
+  }
+
+  /** Sends the appends batched since the last call (RawNode calls this before building a Ready). */
+  flushAppends(): void {
+    if (!this.appendsPending) return;
+    this.appendsPending = false;
+    if (this.role !== Role.Leader) return;
+    for (const id of this.prs.keys()) {
+      if (id === this.id) continue;
+      while (this.sendAppend(id, false)) {
+        /* pipeline while the window allows */
+      }
+    }
+  }
+
+  compact(snapshotIndex: number, compactTo: number): void {
+    if (compactTo > snapshotIndex) {
+      throw new CurveError(StatusCode.PARAM_ERROR, `compact to ${compactTo} beyond snapshot ${snapshotIndex}`);
+    }
+    const meta = this.log.snapshotMetaAt(snapshotIndex);
+    if (meta.index > this.latestSnapshot.index) this.latestSnapshot = meta;
+    this.log.compact(compactTo);
+  }
+
+  promotable(): boolean {
+    return this.conf.voters.includes(this.id) && !this.log.pendingSnapshot;
+  }
+
+  committedEntryInCurrentTerm(): boolean {
+    return this.log.term(this.log.committed) === this.term;
+  }
+
+  // ---- roles ---------------------------------------------------------------------------------
+
+  private reset(term: number): void {
+    if (this.term !== term) {
+      this.term = term;
+      this.vote = 0;
+    }
+    this.lead = 0;
+    this.electionElapsed = 0;
+    this.heartbeatElapsed = 0;
+    const e = this.cfg.electionTick;
+    this.randomizedElectionTimeout = e + this.cfg.random.int(0, e);
+    this.leadTransferee = 0;
+    this.votes = new Map();
+    this.readOnly = new ReadOnlyQueue();
+    this.pendingReads = [];
+    this.pendingConfIndex = 0;
+    this.uncommittedBytes = 0;
+    this.appendsPending = false;
+    this.prs = new Map();
+  }
+
+  private becomeFollower(term: number, lead: NodeId): void {
+    this.reset(term);
+    this.lead = lead;
+    this.role = Role.Follower;
+  }
+
+  private becomePreCandidate(): void {
+    if (this.role === Role.Leader) throw new RaftInvariantError('leader cannot become pre-candidate');
+    // A pre-candidate changes neither term nor vote.
+    this.votes = new Map();
+    this.lead = 0;
+    this.role = Role.PreCandidate;
+  }
+
+  private becomeCandidate(): void {
+    if (this.role === Role.Leader) throw new RaftInvariantError('leader cannot become candidate');
+    this.reset(this.term + 1);
+    this.vote = this.id;
+    this.role = Role.Candidate;
+  }
+
+  private becomeLeader(): void {
+    if (this.role === Role.Follower) throw new RaftInvariantError('follower cannot become leader directly');
+    this.reset(this.term);
+    this.lead = this.id;
+    this.role = Role.Leader;
+    this.rebuildProgress(new Map());
+    const self = this.prs.get(this.id);
+    if (self) {
+      self.match = this.log.lastIndex();
+      self.becomeReplicate();
+      self.recentActive = true;
+    }
+    // The no-op of the new term: commits everything before it (§5.4.2) and, until it is
+    // committed, blocks membership changes (the fix to the single-server change bug).
+    this.appendEntry([{ index: 0, term: 0, type: EntryType.Normal, data: EMPTY }]);
+    this.pendingConfIndex = this.log.lastIndex();
+  }
+
+  /** Rebuilds leader progress for the current configuration, reusing what is known. */
+  private rebuildProgress(old: Map<NodeId, Progress>): void {
+    const next = new Map<NodeId, Progress>();
+    const add = (id: NodeId, learner: boolean) => {
+      let pr = old.get(id);
+      if (pr) {
+        pr.isLearner = learner;
+      } else {
+        pr = new Progress(id, this.log.lastIndex() + 1, learner, this.cfg.maxInflightMsgs, this.cfg.maxInflightBytes);
+        if (id === this.id) pr.match = this.log.lastIndex();
+        // A member that was just added gets the benefit of the doubt for check-quorum.
+        pr.recentActive = old.size > 0;
+      }
+      next.set(id, pr);
+    };
+    for (const v of this.conf.voters) add(v, false);
+    for (const l of this.conf.learners) add(l, true);
+    this.prs = next;
+  }
+
+  /** Call after every log mutation: the configuration is the latest one in the log. */
+  private syncConf(): void {
+    const c = this.log.lastConf();
+    if (c === this.conf) return;
+    this.conf = c;
+    if (this.role === Role.Leader) {
+      this.rebuildProgress(this.prs);
+      if (this.leadTransferee && !c.voters.includes(this.leadTransferee)) this.leadTransferee = 0;
+    }
+  }
+
+  // ---- ticks ---------------------------------------------------------------------------------
+
+  private tickElection(): void {
+    this.electionElapsed++;
+    if (this.promotable() && this.electionElapsed >= this.randomizedElectionTimeout) {
+      this.electionElapsed = 0;
+      this.hup(this.cfg.preVote ? 'pre' : 'election');
+    }
+  }
+
+  private tickHeartbeat(): void {
+    this.heartbeatElapsed++;
+    this.electionElapsed++;
+    if (this.electionElapsed >= this.cfg.electionTick) {
+      this.electionElapsed = 0;
+      if (this.cfg.checkQuorum && !this.quorumActive()) {
+        this.becomeFollower(this.term, 0);
+        return;
+      }
+      this.leadTransferee = 0; // a transfer not done within an election timeout is abandoned
+    }
+    for (const pr of this.prs.values()) {
+      if (pr.state === ProgressState.Snapshot && ++pr.snapshotTicks >= this.cfg.snapshotStallTicks) pr.becomeProbe();
+    }
+    if (this.heartbeatElapsed >= this.cfg.heartbeatTick) {
+      this.heartbeatElapsed = 0;
+      this.bcastHeartbeat(this.readOnly.lastPendingCtx());
+    }
+  }
+
+  /** Check-quorum: did a quorum of voters talk to us since the last check? Resets the marks. */
+  private quorumActive(): boolean {
+    let active = 0;
+    for (const v of this.conf.voters) {
+      if (v === this.id || this.prs.get(v)?.recentActive) active++;
+    }
+    for (const pr of this.prs.values()) if (pr.id !== this.id) pr.recentActive = false;
+    return active >= majority(this.conf.voters.length);
+  }
+
+  // ---- elections -----------------------------------------------------------------------------
+
+  private hup(t: Campaign): void {
+    if (this.role === Role.Leader) return;
+    if (!this.promotable()) return;
+    this.campaign0(t);
+  }
+
+  private campaign0(t: Campaign): void {
+    let type: MessageType;
+    let term: number;
+    if (t === 'pre') {
+      this.becomePreCandidate();
+      type = MessageType.PreVote;
+      term = this.term + 1;
+    } else {
+      this.becomeCandidate();
+      type = MessageType.Vote;
+      term = this.term;
+    }
+    this.votes.set(this.id, true);
+    if (this.voteResult() === 'won') {
+      if (t === 'pre') this.campaign0('election');
+      else this.becomeLeader();
+      return;
+    }
+    for (const v of this.conf.voters) {
+      if (v === this.id) continue;
+      const m: MsgInit = { to: v, type, term, index: this.log.lastIndex(), logTerm: this.log.lastTerm() };
+      if (t === 'transfer') m.context = CAMPAIGN_TRANSFER;
+      this.send(m);
+    }
+  }
+
+  private voteResult(): 'won' | 'lost' | 'pending' {
+    let granted = 0;
+    let rejected = 0;
+    for (const v of this.conf.voters) {
+      const g = this.votes.get(v);
+      if (g === true) granted++;
+      else if (g === false) rejected++;
+    }
+    const q = majority(this.conf.voters.length);
+    if (granted >= q) return 'won';
+    if (rejected > this.conf.voters.length - q) return 'lost';
+    return 'pending';
+  }
+
+  /** A follower that heard from a leader within the election timeout refuses to vote. */
+  private inLease(): boolean {
+    return (
+      this.cfg.checkQuorum &&
+      this.electionElapsed < this.cfg.electionTick &&
+      (this.lead !== 0 || this.restartGuard)
+    );
+  }
+
+  // ---- message handling ----------------------------------------------------------------------
+
+  private stepInner(m: RaftMessage): void {
+    if (m.term > this.term) {
+      if ((m.type === MessageType.Vote || m.type === MessageType.PreVote) && !isTransfer(m.context) && this.inLease()) {
+        return; // ignore: we have a live leader (this is what stops a rejoining node disrupting)
+      }
+      if (m.type === MessageType.PreVote) {
+        // never change term for a pre-vote
+      } else if (m.type === MessageType.PreVoteResp && !m.reject) {
+        // a granted pre-vote carries the term we would campaign in
+      } else if (m.type === MessageType.Append || m.type === MessageType.Heartbeat || m.type === MessageType.Snapshot) {
+        this.becomeFollower(m.term, m.from);
+      } else {
+        this.becomeFollower(m.term, 0);
+      }
+    } else if (m.term < this.term) {
+      if ((this.cfg.checkQuorum || this.cfg.preVote) && (m.type === MessageType.Heartbeat || m.type === MessageType.Append)) {
+        // A stale leader (or one cut off while we moved on): our higher term makes it step down.
+        this.send({ to: m.from, type: MessageType.AppendResp });
+      } else if (m.type === MessageType.PreVote) {
+        this.send({ to: m.from, type: MessageType.PreVoteResp, reject: true });
+      }
+      return;
+    }
+
+    if (m.type === MessageType.Vote || m.type === MessageType.PreVote) {
+      this.handleVote(m);
+      return;
+    }
+    switch (this.role) {
+      case Role.Leader:
+        this.stepLeader(m);
+        break;
+      case Role.Candidate:
+      case Role.PreCandidate:
+        this.stepCandidate(m);
+        break;
+      default:
+        this.stepFollower(m);
+    }
+  }
+
+  private handleVote(m: RaftMessage): void {
+    const respType = m.type === MessageType.Vote ? MessageType.VoteResp : MessageType.PreVoteResp;
+    const canVote =
+      this.vote === m.from ||
+      (this.vote === 0 && this.lead === 0) ||
+      (m.type === MessageType.PreVote && m.term > this.term);
+    if (canVote && this.log.isUpToDate(m.index, m.logTerm)) {
+      this.send({ to: m.from, type: respType, term: m.term });
+      if (m.type === MessageType.Vote) {
+        this.electionElapsed = 0;
+        this.vote = m.from;
+      }
+    } else {
+      this.send({ to: m.from, type: respType, reject: true });
+    }
+  }
+
+  private stepLeader(m: RaftMessage): void {
+    switch (m.type) {
+      case MessageType.AppendResp:
+        this.handleAppendResp(m);
+        break;
+      case MessageType.HeartbeatResp:
+        this.handleHeartbeatResp(m);
+        break;
+      default:
+        // Append/Heartbeat/Snapshot of our own term cannot come from another leader; votes
+        // answers of a finished election and TimeoutNow are ignored.
+        break;
+    }
+  }
+
+  private stepCandidate(m: RaftMessage): void {
+    const myResp = this.role === Role.PreCandidate ? MessageType.PreVoteResp : MessageType.VoteResp;
+    switch (m.type) {
+      case MessageType.Append:
+        this.becomeFollower(m.term, m.from);
+        this.handleAppend(m);
+        return;
+      case MessageType.Heartbeat:
+        this.becomeFollower(m.term, m.from);
+        this.handleHeartbeat(m);
+        return;
+      case MessageType.Snapshot:
+        this.becomeFollower(m.term, m.from);
+        this.handleSnapshot(m);
+        return;
+      default:
+        if (m.type !== myResp) return;
+        if (!this.votes.has(m.from)) this.votes.set(m.from, !m.reject);
+        switch (this.voteResult()) {
+          case 'won':
+            if (this.role === Role.PreCandidate) {
+              this.campaign0('election');
+            } else {
+              this.becomeLeader();
+              this.bcastAppend();
+            }
+            break;
+          case 'lost':
+            this.becomeFollower(this.term, 0);
+            break;
+          default:
+        }
+    }
+  }
+
+  private stepFollower(m: RaftMessage): void {
+    switch (m.type) {
+      case MessageType.Append:
+        this.electionElapsed = 0;
+        this.lead = m.from;
+        this.handleAppend(m);
+        break;
+      case MessageType.Heartbeat:
+        this.electionElapsed = 0;
+        this.lead = m.from;
+        this.handleHeartbeat(m);
+        break;
+      case MessageType.Snapshot:
+        this.electionElapsed = 0;
+        this.lead = m.from;
+        this.handleSnapshot(m);
+        break;
+      case MessageType.TimeoutNow:
+        // Leadership transfer: campaign at once, without pre-vote, past the followers' lease.
+        this.hup('transfer');
+        break;
+      default:
+    }
+  }
+
+  private handleAppend(m: RaftMessage): void {
+    if (m.index < this.log.committed) {
+      this.send({ to: m.from, type: MessageType.AppendResp, index: this.log.committed });
+      return;
+    }
+    const last = this.log.maybeAppend(m.index, m.logTerm, m.commit, m.entries);
+    if (last !== undefined) {
+      this.syncConf();
+      this.send({ to: m.from, type: MessageType.AppendResp, index: last });
+      return;
+    }
+    // Reject, with a hint that lets the leader skip a whole conflicting term per round trip.
+    const [hintIndex, hintTerm] = this.log.findConflictByTerm(Math.min(m.index, this.log.lastIndex()), m.logTerm);
+    this.send({
+      to: m.from,
+      type: MessageType.AppendResp,
+      index: m.index,
+      reject: true,
+      rejectHint: hintIndex,
+      logTerm: hintTerm,
+    });
+  }
+
+  private handleHeartbeat(m: RaftMessage): void {
+    this.log.commitTo(m.commit);
+    const resp: MsgInit = { to: m.from, type: MessageType.HeartbeatResp, index: m.index };
+    if (m.context && m.context.length > 0) resp.context = m.context;
+    this.send(resp);
+  }
+
+  private handleSnapshot(m: RaftMessage): void {
+    const s = m.snapshot;
+    if (!s) return;
+    if (this.restore(s)) {
+      this.send({ to: m.from, type: MessageType.AppendResp, index: this.log.lastIndex() });
+    } else {
+      this.send({ to: m.from, type: MessageType.AppendResp, index: this.log.committed });
+    }
+  }
+
+  private restore(s: Snapshot): boolean {
+    if (s.meta.index <= this.log.committed) return false;
+    if (this.log.matchTerm(s.meta.index, s.meta.term)) {
+      // We already hold the snapshot's last entry: just learn that it is committed.
+      this.log.commitTo(s.meta.index);
+      return false;
+    }
+    this.log.restore(s);
+    this.latestSnapshot = { ...s.meta, conf: cloneConf(s.meta.conf) };
+    this.syncConf();
+    return true;
+  }
+
+  private handleAppendResp(m: RaftMessage): void {
+    const pr = this.prs.get(m.from);
+    if (!pr) return;
+    pr.recentActive = true;
+    if (m.reject) {
+      let hint = m.rejectHint;
+      if (m.logTerm > 0) hint = this.log.findConflictByTerm(m.rejectHint, m.logTerm)[0];
+      if (pr.maybeDecrTo(m.index, hint)) {
+        if (pr.state === ProgressState.Replicate) pr.becomeProbe();
+        this.sendAppend(m.from);
+      }
+      return;
+    }
+    const oldPaused = pr.isPaused();
+    if (pr.maybeUpdate(m.index) || (pr.match === m.index && pr.state === ProgressState.Probe)) {
+      if (pr.state === ProgressState.Probe) {
+        pr.becomeReplicate();
+      } else if (pr.state === ProgressState.Snapshot && pr.match + 1 >= this.log.firstIndex()) {
+        pr.becomeProbe();
+        pr.becomeReplicate();
+      } else if (pr.state === ProgressState.Replicate) {
+        pr.inflights.freeLE(m.index);
+      }
+      if (this.maybeCommit()) this.bcastAppend();
+      else if (oldPaused) this.sendAppend(m.from);
+      while (this.sendAppend(m.from, false)) {
+        /* keep the pipeline full */
+      }
+      if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) {
+        this.send({ to: m.from, type: MessageType.TimeoutNow });
+      }
+    }
+  }
+
+  private handleHeartbeatResp(m: RaftMessage): void {
+    const pr = this.prs.get(m.from);
+    if (!pr) return;
+    pr.recentActive = true;
+    pr.probeSent = false;
+    if (m.index > pr.heartbeatAckTick && m.index <= this.ticks) pr.heartbeatAckTick = m.index;
+    if (pr.state === ProgressState.Replicate && pr.inflights.full()) pr.inflights.freeFirstOne();
+    if (pr.match < this.log.lastIndex()) this.sendAppend(m.from);
+    if (!m.context || m.context.length === 0) return;
+    const acks = this.readOnly.recvAck(m.from, m.context);
+    if (!acks || !this.hasQuorum(acks)) return;
+    for (const rs of this.readOnly.advance(m.context)) this.readStates.push(rs);
+  }
+
+  // ---- replication ---------------------------------------------------------------------------
+
+  /** Leader: appends entries of the current term; returns the last index. */
+  private appendEntry(ents: Entry[]): number {
+    let li = this.log.lastIndex();
+    for (const e of ents) {
+      e.term = this.term;
+      e.index = ++li;
+      this.uncommittedBytes += e.data.byteLength;
+    }
+    this.log.append(ents);
+    this.syncConf();
+    this.prs.get(this.id)?.maybeUpdate(li);
+    this.appendsPending = true;
+    this.maybeCommit();
+    return li;
+  }
+
+  /** Commit the highest index a quorum of voters holds, if it is of the current term (§5.4.2). */
+  private maybeCommit(): boolean {
+    const voters = this.conf.voters;
+    if (voters.length === 0) return false;
+    const matches = voters.map((v) => this.prs.get(v)?.match ?? 0).sort((a, b) => b - a);
+    const idx = matches[majority(voters.length) - 1]!;
+    if (idx <= this.log.committed || this.log.term(idx) !== this.term) return false;
+    const old = this.log.committed;
+    this.log.commitTo(idx);
+    for (let i = old + 1; i <= idx; i++) {
+      const e = this.log.entry(i);
+      if (e && e.term === this.term) this.uncommittedBytes -= e.data.byteLength;
+    }
+    if (this.uncommittedBytes < 0) this.uncommittedBytes = 0;
+    if (this.pendingReads.length > 0) {
+      const reads = this.pendingReads;
+      this.pendingReads = [];
+      for (const ctx of reads) this.doReadIndex(ctx);
+    }
+    return true;
+  }
+
+  private sendAppend(to: NodeId, sendIfEmpty = true): boolean {
+    const pr = this.prs.get(to);
+    if (!pr || to === this.id || pr.isPaused()) return false;
+    const prevIndex = pr.next - 1;
+    const prevTerm = this.log.term(prevIndex);
+    const ents = this.log.slice(pr.next, this.log.lastIndex() + 1, this.cfg.maxSizePerMsg);
+    if (prevIndex > this.log.lastIndex()) throw new RaftInvariantError(`progress ${to} next ${pr.next} beyond log`);
+    if (prevTerm === undefined || ents === undefined) {
+      // The follower needs entries we compacted: send the latest snapshot (the driver attaches
+      // the state-machine bytes, see RawNode docs).
+      if (!pr.recentActive) return false;
+      const meta = this.latestSnapshot;
+      this.send({
+        to,
+        type: MessageType.Snapshot,
+        snapshot: { meta: { ...meta, conf: cloneConf(meta.conf) }, data: EMPTY },
+      });
+      pr.becomeSnapshot(meta.index);
+      return true;
+    }
+    if (ents.length === 0 && !sendIfEmpty) return false;
+    this.send({ to, type: MessageType.Append, index: prevIndex, logTerm: prevTerm, entries: ents, commit: this.log.committed });
+    if (ents.length > 0) {
+      if (pr.state === ProgressState.Replicate) {
+        const last = ents[ents.length - 1]!.index;
+        let bytes = 0;
+        for (const e of ents) bytes += entrySize(e);
+        pr.optimisticUpdate(last);
+        pr.inflights.add(last, bytes);
+      } else if (pr.state === ProgressState.Probe) {
+        pr.probeSent = true;
+      }
+    }
+    return true;
+  }
+
+  private bcastAppend(): void {
+    for (const id of this.prs.keys()) if (id !== this.id) this.sendAppend(id);
+  }
+
+  private bcastHeartbeat(ctx: Uint8Array | undefined): void {
+    for (const pr of this.prs.values()) {
+      if (pr.id === this.id) continue;
+      const m: MsgInit = {
+        to: pr.id,
+        type: MessageType.Heartbeat,
+        // Never tell a follower a commit index beyond what it is known to hold.
+        commit: Math.min(pr.match, this.log.committed),
+        // The leader's tick at send time, echoed back: the basis of the read lease.
+        index: this.ticks,
+      };
+      if (ctx) m.context = ctx;
+      this.send(m);
+    }
+  }
+
+  // ---- reads ---------------------------------------------------------------------------------
+
+  private doReadIndex(ctx: Uint8Array): void {
+    const voters = this.conf.voters;
+    if (voters.length === 1 && voters[0] === this.id) {
+      this.readStates.push({ index: this.log.committed, requestCtx: ctx });
+      return;
+    }
+    if (this.cfg.readOnlyOption === 'lease' && this.leaseValid()) {
+      this.readStates.push({ index: this.log.committed, requestCtx: ctx });
+      return;
+    }
+    if (!this.readOnly.add(this.log.committed, ctx)) return;
+    this.readOnly.recvAck(this.id, ctx);
+    this.bcastHeartbeat(ctx);
+  }
+
+  /**
+   * The lease holds while a quorum acknowledged heartbeats sent at most electionTick − 2 ticks
+   * ago: each such follower refuses votes until electionTick of its own ticks after receipt.
+   */
+  leaseValid(): boolean {
+    if (this.role !== Role.Leader || this.leadTransferee) return false;
+    const voters = this.conf.voters;
+    const sent = voters
+      .map((v) => (v === this.id ? this.ticks : (this.prs.get(v)?.heartbeatAckTick ?? -Infinity)))
+      .sort((a, b) => b - a);
+    const s = sent[majority(voters.length) - 1]!;
+    return this.ticks - s <= this.cfg.electionTick - 2;
+  }
+
+  private hasQuorum(ids: Set<NodeId>): boolean {
+    let n = 0;
+    for (const v of this.conf.voters) if (ids.has(v)) n++;
+    return n >= majority(this.conf.voters.length);
+  }
+
+  // ---- helpers -------------------------------------------------------------------------------
+
+  private checkCanPropose(): void {
+    if (this.role !== Role.Leader) throw new NotLeaderError(this.lead, `replica ${this.id} is not the leader`);
+    if (this.leadTransferee) throw new NotLeaderError(this.leadTransferee, 'leadership transfer in progress');
+  }
+
+  private send(m: MsgInit): void {
+    this.msgs.push({
+      from: this.id,
+      term: this.term,
+      index: 0,
+      logTerm: 0,
+      entries: [],
+      commit: 0,
+      reject: false,
+      rejectHint: 0,
+      ...m,
+    });
+  }
+
+  /** A leader that committed its own removal hands over and steps down. */
+  private afterEvent(): void {
+    if (
+      this.role === Role.Leader &&
+      !this.conf.voters.includes(this.id) &&
+      this.log.lastConfIndex() <= this.log.committed
+    ) {
+      this.flushAppends();
+      this.bcastAppend(); // let the others learn the commit index
+      let best = 0;
+      let bestMatch = -1;
+      for (const v of this.conf.voters) {
+        const m = this.prs.get(v)?.match ?? 0;
+        if (m > bestMatch) {
+          best = v;
+          bestMatch = m;
+        }
+      }
+      if (best && bestMatch === this.log.lastIndex()) this.send({ to: best, type: MessageType.TimeoutNow });
+      this.becomeFollower(this.term, 0);
+    }
+  }
+}
