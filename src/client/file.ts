@@ -4,6 +4,7 @@
 import { CurveError, StatusCode } from '../common/index.ts';
 import type { ChunkSlice, Inode } from '../gen/metaserver_pb.ts';
 import type { FsCore } from './fs-core.ts';
+import type { FileDataIO } from '../data/index.ts';
 
 /** Plain slice, as the data layer sees it. */
 export interface Slice {
@@ -21,7 +22,7 @@ export type BlockMap = Map<number, Slice[]>;
 export interface FileData {
   write(inodeId: number, offset: number, data: Uint8Array): Promise<Slice[]>;
   read(inodeId: number, blockMap: BlockMap, fileLength: number, offset: number, length: number): Promise<Uint8Array>;
-  readonly chunkSize: number;
+  readonly layout: { chunkSize: number; blockSize: number };
 }
 
 export function blockMapOf(inode: Inode): BlockMap {
@@ -101,7 +102,7 @@ export class FileHandle {
     const slices = await this.data.write(this.ino, offset, bytes);
     const attr = await this.core.appendChunks(this.ino, slices as ChunkSlice[], offset + bytes.length);
     for (const s of slices) {
-      const idx = Math.floor(s.offset / this.data.chunkSize);
+      const idx = Math.floor(s.offset / this.data.layout.chunkSize);
       let list = this.blockMap.get(idx);
       if (!list) this.blockMap.set(idx, (list = []));
       list.push(plainSlice(s));
@@ -151,3 +152,7 @@ function concat(parts: Uint8Array[], total: number): Uint8Array {
   }
   return out;
 }
+
+// FileDataIO from src/data is the production FileData; this line fails to compile if they drift.
+const _fits: (d: FileDataIO) => FileData = (d) => d;
+void _fits;

@@ -1,0 +1,89 @@
+// How CLI commands talk to people and scripts: readable tables, --json, progress on stderr, and
+// exit codes scripts can branch on.
+import { CurveError, StatusCode } from '../common/index.ts';
+
+/** Exit codes of every `curvefs` command (also listed in `curvefs --help`). */
+export const EXIT = {
+  OK: 0,
+  ERROR: 1,
+  USAGE: 2,
+  NOT_FOUND: 3,
+  EXISTS: 4,
+  UNAVAILABLE: 5,
+  INVALID: 6,
+} as const;
+
+export const EXIT_HELP = `Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 already exists, 5 cluster unavailable, 6 invalid input or corrupt file.`;
+
+export function exitCodeOf(e: unknown): number {
+  if (!(e instanceof CurveError)) return EXIT.ERROR;
+  switch (e.code) {
+    case 'ENOENT':
+      return EXIT.NOT_FOUND;
+    case 'EEXIST':
+      return EXIT.EXISTS;
+    case 'EINVAL':
+    case 'ENAMETOOLONG':
+    case 'ENOTDIR':
+    case 'EISDIR':
+      return EXIT.INVALID;
+  }
+  switch (e.status) {
+    case StatusCode.UNAVAILABLE:
+    case StatusCode.TIMEOUT:
+    case StatusCode.NOT_LEADER:
+      return EXIT.UNAVAILABLE;
+  }
+  return EXIT.ERROR;
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2) + '\n');
+}
+
+/** A plain aligned table. */
+export function printTable(headers: string[], rows: Array<Array<string | number>>): void {
+  const cells = [headers, ...rows.map((r) => r.map(String))];
+  const widths = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  for (const [n, r] of cells.entries()) {
+    process.stdout.write(r.map((c, i) => (c ?? '').padEnd(widths[i]!)).join('  ').trimEnd() + '\n');
+    if (n === 0) process.stdout.write(widths.map((w) => '-'.repeat(w)).join('  ') + '\n');
+  }
+}
+
+export function humanBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return i === 0 ? `${n} B` : `${v.toFixed(1)} ${units[i]}`;
+}
+
+/** A progress line on stderr (only when stderr is a terminal). */
+export class Progress {
+  private last = 0;
+  private readonly tty = process.stderr.isTTY === true;
+  constructor(private readonly label: string, private readonly total: number) {}
+  update(done: number, extra = ''): void {
+    if (!this.tty) return;
+    const now = Date.now();
+    if (now - this.last < 100 && done < this.total) return;
+    this.last = now;
+    const pct = this.total > 0 ? Math.min(100, Math.floor((done / this.total) * 100)) : 100;
+    const bar = '#'.repeat(Math.floor(pct / 5)).padEnd(20, '.');
+    process.stderr.write(`\r${this.label} [${bar}] ${pct}% ${extra}`);
+  }
+  done(): void {
+    if (this.tty) process.stderr.write('\n');
+  }
+}
+
+export function fail(e: unknown): never {
+  const msg = e instanceof Error ? e.message : String(e);
+  const code = e instanceof CurveError ? ` (${e.code})` : '';
+  process.stderr.write(`curvefs: ${msg}${code}\n`);
+  process.exit(exitCodeOf(e));
+}
