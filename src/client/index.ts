@@ -10,3 +10,4 @@ export { checkName, splitPath, NAME_MAX, PATH_MAX } from './names.ts';
 export { TtlCache } from './cache.ts';
 export { backoffDelay, isRetryable, DEFAULT_BACKOFF } from './retry.ts';
 export type { MdsApi, FsView, DataStoreConfig, MountSession } from './mds-api.ts';
+export { connectFs, openBlockStore, type ConnectOptions, type Connection } from './connect.ts';

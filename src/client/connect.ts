@@ -1,0 +1,94 @@
+// One call from "MDS addresses + fs name" to a working SDK: fetch the fs, open its block store,
+// load the partition table, register a mount session, and keep the session alive.
+import { CurveError, StatusCode, systemClock, systemRandom, createLogger } from '../common/index.ts';
+import { BlockCache, FileDataIO, LocalBlockStore, S3BlockStore, type BlockStore } from '../data/index.ts';
+import { ChannelPool } from '../rpc/index.ts';
+import { hostname } from 'node:os';
+import { MetaClient } from './meta-client.ts';
+import { RpcMetaCaller } from './rpc-caller.ts';
+import { FsCore } from './fs-core.ts';
+import { Fs } from './fs.ts';
+import type { DataStoreConfig, FsView, MdsApi } from './mds-api.ts';
+
+const log = createLogger('client');
+
+export interface ConnectOptions {
+  mds: MdsApi;
+  fsName: string;
+  /** Where this client is mounted (recorded by the MDS); the SDK uses host + "sdk:<pid>". */
+  mountpoint?: { host: string; path: string };
+  entryTtlMs?: number;
+  attrTtlMs?: number;
+  /** Bytes of whole objects cached for reads (0 = no cache). */
+  readCacheBytes?: number;
+  pool?: ChannelPool;
+  /** Session refresh period; the MDS expires sessions silent for several periods. */
+  refreshMs?: number;
+}
+
+export interface Connection {
+  fs: Fs;
+  core: FsCore;
+  meta: MetaClient;
+  view: FsView;
+  sessionId: number;
+  store: BlockStore;
+  close(): Promise<void>;
+}
+
+export async function openBlockStore(cfg: DataStoreConfig): Promise<BlockStore> {
+  if (cfg.type === 'local') return LocalBlockStore.open(cfg.dir);
+  return new S3BlockStore({
+    bucket: cfg.bucket,
+    endpoint: cfg.endpoint || undefined,
+    region: cfg.region || undefined,
+    forcePathStyle: cfg.pathStyle,
+    credentials: cfg.accessKey ? { accessKeyId: cfg.accessKey, secretAccessKey: cfg.secretKey } : undefined,
+    keyPrefix: cfg.prefix || undefined,
+  });
+}
+
+export async function connectFs(opts: ConnectOptions): Promise<Connection> {
+  const view = await opts.mds.getFsInfo(opts.fsName);
+  const mountpoint = opts.mountpoint ?? { host: hostname(), path: `sdk:${process.pid}` };
+  const session = await opts.mds.mount(opts.fsName, mountpoint);
+  const pool = opts.pool ?? new ChannelPool();
+  const meta = new MetaClient({
+    mds: opts.mds,
+    caller: new RpcMetaCaller(pool),
+    fsId: view.fsId,
+    clientId: session.sessionId,
+    random: systemRandom,
+  });
+  await meta.refresh();
+  if (meta.table.partitions().length === 0) throw new CurveError(StatusCode.PARTITION_NOT_FOUND, `fs ${opts.fsName} has no partitions`);
+  const store = await openBlockStore(view.dataStore);
+  const data = new FileDataIO(store, {
+    fsId: view.fsId,
+    chunkSize: view.chunkSize,
+    blockSize: view.blockSize,
+    allocChunkIds: (n) => opts.mds.allocateChunkIds(view.fsId, n),
+    cache: opts.readCacheBytes ? new BlockCache(opts.readCacheBytes) : undefined,
+  });
+  const core = new FsCore(meta, { entryTtlMs: opts.entryTtlMs, attrTtlMs: opts.attrTtlMs, clock: systemClock });
+  const fs = new Fs(core, data, { sessionId: session.sessionId, maxBufferBytes: view.blockSize });
+  const refreshMs = opts.refreshMs ?? 4000;
+  const timer = setInterval(() => {
+    opts.mds.refreshSession(opts.fsName, session.sessionId).catch((e) => log.warn('session refresh failed', { error: String(e) }));
+  }, refreshMs);
+  timer.unref();
+  return {
+    fs,
+    core,
+    meta,
+    view,
+    sessionId: session.sessionId,
+    store,
+    async close() {
+      clearInterval(timer);
+      await opts.mds.umount(opts.fsName, session.sessionId).catch(() => undefined);
+      await store.close();
+      if (!opts.pool) pool.close();
+    },
+  };
+}
