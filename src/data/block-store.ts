@@ -26,7 +26,10 @@ export interface BlockStore {
   get(key: string, offset?: number, length?: number): Promise<Uint8Array>;
   /** Removes the objects; keys that do not exist are ignored. */
   delete(keys: readonly string[]): Promise<void>;
-  /** Every object whose key starts with `prefix`, in ascending key order. */
+  /**
+   * Every object whose key starts with `prefix`, each once, in no promised order (the local
+   * store and S3 happen to list in ascending key order; some S3 look-alikes do not).
+   */
   list(prefix: string): AsyncIterable<BlockEntry>;
   /** Size of the object, or undefined if it does not exist. */
   head(key: string): Promise<BlockInfo | undefined>;

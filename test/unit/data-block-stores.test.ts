@@ -28,6 +28,15 @@ blockStoreConformance('local directory', async () => {
   };
 });
 
+test('local and memory stores: a ranged read of an empty object is empty', () => withDir(async (dir) => {
+  for (const store of [new MemoryBlockStore(), await LocalBlockStore.open(dir)]) {
+    await store.put('empty', new Uint8Array(0));
+    assert.equal((await store.get('empty', 0, 10)).length, 0);
+    assert.equal((await store.get('empty', 0)).length, 0);
+    await rejectsWith(store.get('empty', 1), StatusCode.PARAM_ERROR);
+  }
+}));
+
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'curvefs-blocks-'));
   try {
