@@ -22,6 +22,7 @@
 // Old bytes are never overwritten in place, so stale records cannot resurface after a crash.
 import { crc32c } from '../../common/index.ts';
 import type { Entry, EntryType, HardState } from '../core/types.ts';
+import { getU64, putU64 } from '../bytes.ts';
 
 export const SEGMENT_MAGIC = 'CFSRLOG1';
 export const SEGMENT_VERSION = 1;
@@ -38,21 +39,6 @@ export const enum RecordType {
   Truncate = 3,
   Base = 4,
   Position = 5,
-}
-
-const TWO32 = 0x1_0000_0000;
-
-export function putU64(view: DataView, off: number, n: number): void {
-  view.setUint32(off, n % TWO32, true);
-  view.setUint32(off + 4, Math.floor(n / TWO32), true);
-}
-
-/** Reads a u64 that must be a safe integer; returns -1 when it is not (the caller reports). */
-export function getU64(view: DataView, off: number): number {
-  const lo = view.getUint32(off, true);
-  const hi = view.getUint32(off + 4, true);
-  if (hi >= 0x20_0000) return -1;
-  return hi * TWO32 + lo;
 }
 
 export function encodeSegmentHeader(sequence: number): Uint8Array {
