@@ -15,6 +15,7 @@ import {
 } from './frame.ts';
 import { FrameWriter } from './writer.ts';
 import { Backoff, type BackoffOptions } from './backoff.ts';
+import { DeadlineWheel, type Expirable } from './deadline-wheel.ts';
 
 export interface ChannelOptions {
   maxFrameBytes: number;
@@ -22,16 +23,24 @@ export interface ChannelOptions {
   defaultTimeoutMs: number;
   /** Give up on a TCP connect after this long. */
   connectTimeoutMs: number;
+  /**
+   * When a call times out on a connection that has been silent for longer than the call's
+   * timeout, the channel pings; no answer within this long and the connection is dropped
+   * (a peer that vanished without a FIN/RST would otherwise hold it for TCP keepalive's ~11 min).
+   */
+  pingTimeoutMs: number;
   backoff: BackoffOptions;
   clock: Clock;
   random: Random;
+  /** Shared by the pool's channels: one timer for every call's deadline. */
+  deadlines: DeadlineWheel<PendingCall>;
 }
 
 export type Decode<T> = (payload: Buffer) => T;
 
 /** One outstanding call. A class (not closures) so a call costs one object and one promise. */
-class PendingCall {
-  timer: NodeJS.Timeout | undefined;
+export class PendingCall implements Expirable {
+  wheelSlot: Set<Expirable> | undefined;
   onAbort: (() => void) | undefined;
   /** Request bytes while waiting for the socket to drain; dropped once sent. */
   payload: Uint8Array | undefined;
@@ -54,14 +63,14 @@ class PendingCall {
     if (this.settled) return false;
     this.settled = true;
     this.payload = undefined;
-    if (this.timer) clearTimeout(this.timer);
+    if (this.wheelSlot) this.channel.deadlines.remove(this);
     if (this.onAbort) this.signal!.removeEventListener('abort', this.onAbort);
     return true;
   }
 }
 
-function onCallTimeout(call: PendingCall): void {
-  call.channel.giveUp(call, new CurveError(StatusCode.TIMEOUT, `${call.name} to ${call.channel.address} timed out after ${call.timeoutMs} ms`));
+export function onCallTimeout(call: PendingCall): void {
+  call.channel.timedOut(call);
 }
 
 export class Channel implements FrameHandler {
@@ -76,6 +85,8 @@ export class Channel implements FrameHandler {
   private sendQueue: PendingCall[] = [];
   private nextCallId = 1;
   private retryAt = 0;
+  private lastReceiveAt = 0;
+  private probing = false;
   private lastError = '';
   private readonly backoff: Backoff;
   private readonly host: string;
@@ -87,6 +98,10 @@ export class Channel implements FrameHandler {
   ) {
     [this.host, this.port] = parseAddress(address);
     this.backoff = new Backoff(opts.random, opts.backoff);
+  }
+
+  get deadlines(): DeadlineWheel<PendingCall> {
+    return this.opts.deadlines;
   }
 
   /** Calls waiting for an answer (tests and metrics). */
@@ -110,7 +125,7 @@ export class Channel implements FrameHandler {
       const callId = this.allocateCallId();
       const call = new PendingCall(this, callId, methodId, name, timeoutMs, signal, decode, resolve as (v: unknown) => void, reject);
       this.calls.set(callId, call);
-      if (timeoutMs > 0) call.timer = setTimeout(onCallTimeout, timeoutMs, call);
+      if (timeoutMs > 0) this.opts.deadlines.add(call, timeoutMs);
       if (signal) {
         call.onAbort = () => this.giveUp(call, new CurveError(StatusCode.CANCELLED, `${name} cancelled`));
         signal.addEventListener('abort', call.onAbort, { once: true });
@@ -122,6 +137,23 @@ export class Channel implements FrameHandler {
         this.writer!.frame(FrameKind.Request, StatusCode.OK, callId, methodId, timeoutMs, payload);
       }
     });
+  }
+
+  /** A call's deadline passed: reject it, and check the connection if it has gone quiet. */
+  timedOut(call: PendingCall): void {
+    this.giveUp(call, new CurveError(StatusCode.TIMEOUT, `${call.name} to ${this.address} timed out after ${call.timeoutMs} ms`));
+    const socket = this.socket;
+    if (!socket || !this.connected || this.probing) return;
+    const sentAt = this.opts.clock.now();
+    if (sentAt - this.lastReceiveAt <= call.timeoutMs) return;
+    this.probing = true;
+    this.writer!.frame(FrameKind.Ping, StatusCode.OK, 1, 0, 0);
+    setTimeout(() => {
+      this.probing = false;
+      if (this.socket !== socket || this.lastReceiveAt >= sentAt) return;
+      this.lastError = `no answer to ping within ${this.opts.pingTimeoutMs} ms`;
+      this.drop(new CurveError(StatusCode.UNAVAILABLE, `${this.address} unresponsive (${this.lastError})`));
+    }, this.opts.pingTimeoutMs).unref();
   }
 
   /** The caller stopped waiting (timeout or abort): reject, and tell the server if it has the call. */
@@ -168,6 +200,7 @@ export class Channel implements FrameHandler {
       call.reject(new CurveError(h.status, trailer.message || undefined, trailer.leaderHint || undefined));
       return;
     }
+    if (h.kind === FrameKind.Pong) return; // liveness already noted on receipt
     if (h.kind === FrameKind.Error) {
       const trailer = decodeErrorTrailer(payload);
       const message = `${this.address} closed the connection: ${trailer?.message ?? 'unknown reason'}`;
@@ -230,7 +263,10 @@ export class Channel implements FrameHandler {
       this.connected = true;
       this.backoff.reset();
     });
-    socket.on('data', (chunk: Buffer) => decoder.push(chunk));
+    socket.on('data', (chunk: Buffer) => {
+      this.lastReceiveAt = this.opts.clock.now();
+      decoder.push(chunk);
+    });
     socket.on('error', (e: NodeJS.ErrnoException) => {
       this.lastError = e.code ?? e.message;
     });

@@ -23,6 +23,10 @@ export const enum FrameKind {
   Cancel = 3,
   /** Either way: a connection-level error (bad frame, shutting down); the sender closes next. */
   Error = 4,
+  /** Client → server: are you there? Answered by Pong with the same call id. */
+  Ping = 5,
+  /** Server → client: answer to Ping. */
+  Pong = 6,
 }
 
 export interface FrameHeader {
@@ -189,7 +193,7 @@ export class FrameDecoder {
       }
       if (avail >= 6) {
         const kind = buf[off + 4]!;
-        if (kind < FrameKind.Request || kind > FrameKind.Error) {
+        if (kind < FrameKind.Request || kind > FrameKind.Pong) {
           return this.fail(StatusCode.MALFORMED_FRAME, `unknown frame kind ${kind}`, 0);
         }
         if (buf[off + 5] !== 0) return this.fail(StatusCode.MALFORMED_FRAME, `reserved flags ${buf[off + 5]} set`, 0);

@@ -22,3 +22,11 @@ export type {
   ServiceImplOf,
   UnaryHandler,
 } from './types.ts';
+export {
+  GrpcEndpoint,
+  grpcServiceDefinition,
+  grpcMethodDefinition,
+  GRPC_STATUS_KEY,
+  GRPC_LEADER_KEY,
+  type GrpcEndpointOptions,
+} from './grpc.ts';

@@ -1,8 +1,9 @@
 // ChannelPool: one Channel per address, shared by every typed client that talks to it.
 import { create, fromBinary, toBinary, type DescMethod } from '@bufbuild/protobuf';
-import { CurveError, StatusCode, systemClock, systemRandom, type Clock, type Random } from '../common/index.ts';
+import { CurveError, StatusCode, systemClock, systemRandom, systemTimer, type Clock, type Random, type Timer } from '../common/index.ts';
 import { DEFAULT_MAX_FRAME_BYTES } from './frame.ts';
-import { Channel, type ChannelOptions } from './channel.ts';
+import { Channel, onCallTimeout, type ChannelOptions } from './channel.ts';
+import { DeadlineWheel } from './deadline-wheel.ts';
 import { methodFullName, methodIdOf } from './method-id.ts';
 import type { BackoffOptions } from './backoff.ts';
 import type { CallOptions, GenService, GenServiceMethods, RpcClient } from './types.ts';
@@ -12,9 +13,14 @@ export interface ChannelPoolOptions {
   /** Deadline of calls that do not pass `timeoutMs` (default 30 s); 0 means none. */
   defaultTimeoutMs?: number;
   connectTimeoutMs?: number;
+  /** See ChannelOptions.pingTimeoutMs (default 2000). */
+  pingTimeoutMs?: number;
   backoff?: BackoffOptions;
   clock?: Clock;
+  timer?: Timer;
   random?: Random;
+  /** Granularity of call deadlines (a call times out up to this much late). */
+  deadlineResolutionMs?: number;
 }
 
 export class ChannelPool {
@@ -24,13 +30,16 @@ export class ChannelPool {
   private closed = false;
 
   constructor(opts: ChannelPoolOptions = {}) {
+    const clock = opts.clock ?? systemClock;
     this.opts = {
       maxFrameBytes: opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
       defaultTimeoutMs: opts.defaultTimeoutMs ?? 30_000,
       connectTimeoutMs: opts.connectTimeoutMs ?? 5_000,
+      pingTimeoutMs: opts.pingTimeoutMs ?? 2_000,
       backoff: opts.backoff ?? {},
-      clock: opts.clock ?? systemClock,
+      clock,
       random: opts.random ?? systemRandom,
+      deadlines: new DeadlineWheel(clock, opts.timer ?? systemTimer, onCallTimeout, opts.deadlineResolutionMs ?? 5),
     };
   }
 

@@ -8,6 +8,7 @@ import {
   DEFAULT_MAX_FRAME_BYTES,
   FrameDecoder,
   FrameKind,
+  HEADER_BYTES,
   PREFACE,
   encodeErrorTrailer,
   type FrameHandler,
@@ -194,7 +195,7 @@ class ServerConnection implements FrameHandler {
   constructor(
     private readonly server: RpcServer,
     private readonly socket: Socket,
-    maxFrameBytes: number,
+    private readonly maxFrameBytes: number,
     private readonly maxInflight: number,
   ) {
     this.peer = `${socket.remoteAddress}:${socket.remotePort}`;
@@ -232,6 +233,9 @@ class ServerConnection implements FrameHandler {
         }
         return;
       }
+      case FrameKind.Ping:
+        this.writer.frame(FrameKind.Pong, StatusCode.OK, h.callId, 0, 0);
+        return;
       case FrameKind.Error:
         // The client reports a protocol error of ours and closes; follow it.
         this.socket.destroy();
@@ -318,6 +322,11 @@ class ServerConnection implements FrameHandler {
       bytes = method.encode(value);
     } catch (e) {
       this.respondError(callId, StatusCode.SERIALIZE_TO_STRING_FAILED, `${method.name}: cannot encode response: ${String(e)}`, undefined);
+      return;
+    }
+    if (HEADER_BYTES + bytes.length > this.maxFrameBytes) {
+      // The client would have to close the connection over it; fail just this call instead.
+      this.respondError(callId, StatusCode.FRAME_TOO_LARGE, `${method.name}: response of ${bytes.length} bytes exceeds the frame limit of ${this.maxFrameBytes}`, undefined);
       return;
     }
     this.writer.frame(FrameKind.Response, StatusCode.OK, callId, 0, 0, bytes);

@@ -4,7 +4,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { connect, type Socket } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { CurveError, StatusCode } from '../../src/common/index.ts';
 import { ChannelPool, RpcServer, methodIdOf } from '../../src/rpc/index.ts';
@@ -239,6 +239,40 @@ test('garbage bytes get MALFORMED_FRAME and close only that connection', async (
     assert.match(decodeErrorTrailer(errFrame.payload)!.message, re, what);
   }
   assert.equal((await bystander.echo({ text: 'after' })).text, 'after');
+});
+
+test("a response over the server's frame limit fails only that call with FRAME_TOO_LARGE", async () => {
+  const limit = 1024 * 1024;
+  const { address } = await startServer({ maxFrameBytes: limit });
+  const client = newPool().client(RpcTestService, address);
+  // The request just fits; the echo adds the peer address and so does not.
+  const other = client.echo({ text: 'neighbour' });
+  const e = await rejectsWith(client.echo({ data: new Uint8Array(limit - 26) }), StatusCode.FRAME_TOO_LARGE);
+  assert.match(e.message, /response of \d+ bytes/);
+  assert.equal((await other).text, 'neighbour');
+  assert.equal((await client.echo({ text: 'after' })).text, 'after');
+});
+
+test('a peer that stops answering (no FIN, no RST) is detected by ping and dropped', async () => {
+  // Speaks the preface, then reads and ignores everything: a stand-in for a vanished host.
+  const sockets: Socket[] = [];
+  const blackhole = createServer((s) => {
+    sockets.push(s);
+    s.write(PREFACE);
+    s.on('data', () => {});
+  });
+  blackhole.listen(0, '127.0.0.1');
+  await once(blackhole, 'listening');
+  cleanups.push(() => {
+    for (const s of sockets) s.destroy();
+    blackhole.close();
+  });
+  const port = (blackhole.address() as { port: number }).port;
+  const client = newPool({ pingTimeoutMs: 100 }).client(RpcTestService, `127.0.0.1:${port}`);
+  const waiting = client.hang({ tag: 'forever' }, { timeoutMs: 0 });
+  await rejectsWith(client.echo({}, { timeoutMs: 30 }), StatusCode.TIMEOUT);
+  const e = await rejectsWith(waiting, StatusCode.UNAVAILABLE);
+  assert.match(e.message, /no answer to ping/);
 });
 
 test('the client reconnects after the server process restarts; calls in flight fail with UNAVAILABLE', async () => {

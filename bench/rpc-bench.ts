@@ -1,0 +1,119 @@
+// RPC benchmark: calls/s and latency percentiles of a small unary echo at concurrency 1, 16 and
+// 128, over the framed protocol (src/rpc) and, in the same run, the same service over grpc-js.
+// The server runs in this process, the client in a child process (so each side has its own core).
+//   npx tsx bench/rpc-bench.ts            (RPC_BENCH_SECONDS=3 per cell by default)
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type * as grpcTypes from '@grpc/grpc-js';
+import { ChannelPool, GrpcEndpoint, RpcServer, grpcMethodDefinition, type ServiceImplOf } from '../src/rpc/index.ts';
+import { CurveError, StatusCode } from '../src/common/index.ts';
+import { RpcTestService, type EchoRequest } from '../src/gen/rpctest_pb.ts';
+
+const CONCURRENCY = [1, 16, 128];
+const SECONDS = Number(process.env.RPC_BENCH_SECONDS ?? 3);
+const WARMUP_MS = 700;
+const TIMEOUT_MS = 10_000;
+
+interface Cell {
+  transport: 'framed' | 'grpc';
+  concurrency: number;
+  calls: number;
+  seconds: number;
+  p50us: number;
+  p99us: number;
+}
+
+const impl: ServiceImplOf<typeof RpcTestService> = {
+  echo: (req) => ({ text: req.text, seq: req.seq }),
+  hang: () => {
+    throw new CurveError(StatusCode.NOT_SUPPORTED, 'not in the benchmark');
+  },
+  fail: () => {
+    throw new CurveError(StatusCode.NOT_SUPPORTED, 'not in the benchmark');
+  },
+};
+
+async function runServer(): Promise<void> {
+  const framed = new RpcServer().register(RpcTestService, impl);
+  const framedPort = await framed.listen();
+  const grpcServer = new GrpcEndpoint().register(RpcTestService, impl);
+  const grpcPort = await grpcServer.listen();
+
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), 'client', String(framedPort), String(grpcPort)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout.on('data', (c) => (out += String(c)));
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  await framed.close();
+  await grpcServer.close();
+  if (code !== 0) throw new Error(`client process failed (${code})`);
+  const cells: Cell[] = JSON.parse(out);
+
+  const rate = (c: Cell) => c.calls / c.seconds;
+  console.log(`RPC echo benchmark, ${SECONDS} s per cell, client and server in separate processes (node ${process.version})`);
+  console.log('');
+  console.log('| concurrency | framed calls/s | framed p50 µs | framed p99 µs | grpc-js calls/s | grpc-js p50 µs | grpc-js p99 µs | ratio |');
+  console.log('|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const c of CONCURRENCY) {
+    const f = cells.find((x) => x.transport === 'framed' && x.concurrency === c)!;
+    const g = cells.find((x) => x.transport === 'grpc' && x.concurrency === c)!;
+    console.log(
+      `| ${c} | ${Math.round(rate(f))} | ${f.p50us.toFixed(0)} | ${f.p99us.toFixed(0)} | ${Math.round(rate(g))} | ${g.p50us.toFixed(0)} | ${g.p99us.toFixed(0)} | ${(rate(f) / rate(g)).toFixed(1)}× |`,
+    );
+  }
+}
+
+/** Runs `call` from `concurrency` loops for WARMUP_MS, then measures for SECONDS. */
+async function measure(concurrency: number, call: (seq: number) => Promise<unknown>): Promise<Omit<Cell, 'transport'>> {
+  let recording = false;
+  let stop = false;
+  const latencies: number[] = [];
+  let seq = 0;
+  const loop = async () => {
+    while (!stop) {
+      const t0 = performance.now();
+      await call(seq++);
+      if (recording) latencies.push(performance.now() - t0);
+    }
+  };
+  const loops = Array.from({ length: concurrency }, loop);
+  await new Promise((r) => setTimeout(r, WARMUP_MS));
+  recording = true;
+  const start = performance.now();
+  await new Promise((r) => setTimeout(r, SECONDS * 1000));
+  recording = false;
+  const seconds = (performance.now() - start) / 1000;
+  const calls = latencies.length;
+  stop = true;
+  await Promise.all(loops);
+  latencies.sort((a, b) => a - b);
+  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))]! * 1000;
+  return { concurrency, calls, seconds, p50us: pct(0.5), p99us: pct(0.99) };
+}
+
+async function runClient(framedPort: number, grpcPort: number): Promise<void> {
+  const pool = new ChannelPool();
+  const framed = pool.client(RpcTestService, `127.0.0.1:${framedPort}`);
+  const grpc: typeof grpcTypes = await import('@grpc/grpc-js');
+  const gclient = new grpc.Client(`127.0.0.1:${grpcPort}`, grpc.credentials.createInsecure());
+  const echoDef = grpcMethodDefinition(RpcTestService.method.echo);
+  const grpcEcho = (req: Partial<EchoRequest>) =>
+    new Promise<unknown>((resolve, reject) =>
+      gclient.makeUnaryRequest(echoDef.path, echoDef.requestSerialize, echoDef.responseDeserialize, req, { deadline: Date.now() + TIMEOUT_MS }, (err, res) =>
+        err ? reject(err) : resolve(res),
+      ),
+    );
+
+  const cells: Cell[] = [];
+  for (const c of CONCURRENCY) {
+    cells.push({ transport: 'framed', ...(await measure(c, (seq) => framed.echo({ text: 'hello', seq }, { timeoutMs: TIMEOUT_MS }))) });
+    cells.push({ transport: 'grpc', ...(await measure(c, (seq) => grpcEcho({ text: 'hello', seq }))) });
+  }
+  pool.close();
+  gclient.close();
+  process.stdout.write(JSON.stringify(cells));
+}
+
+if (process.argv[2] === 'client') await runClient(Number(process.argv[3]), Number(process.argv[4]));
+else await runServer();
