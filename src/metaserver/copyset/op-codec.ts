@@ -1,0 +1,185 @@
+// The payload of a copyset's Raft log entries: one logical operation, applied deterministically
+// by every replica. Layout (CurveFS's `[u32 BE opType][u32 BE len][protobuf]` plus a version
+// byte in front, so the format can change without guessing):
+//
+//   u8 version (1) | u32 BE opType | u32 BE payloadLength | payload (protobuf of the op's message)
+//
+// The Raft log record around it carries its own length and CRC-32C. Op types are never
+// renumbered; a replica that meets an unknown op type or version stops applying (it must not
+// guess), which `decodeOp` reports as PARSE_FROM_STRING_FAILED.
+import { fromBinary, toBinary, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
+import { CurveError, StatusCode } from '../../common/index.ts';
+import {
+  AppendChunksRequestSchema,
+  CreateDentryRequestSchema,
+  CreateFileRequestSchema,
+  CreateInodeRequestSchema,
+  CreatePartitionRequestSchema,
+  CreateRootInodeRequestSchema,
+  DeleteDentryRequestSchema,
+  DeleteInodeRequestSchema,
+  DeletePartitionRequestSchema,
+  ExpireSessionsEntrySchema,
+  LinkInodeRequestSchema,
+  LockRequestSchema,
+  OpenHandleRequestSchema,
+  RemoveXAttrRequestSchema,
+  RenameEntrySchema,
+  ReplaceChunksRequestSchema,
+  RmdirRequestSchema,
+  SetXAttrRequestSchema,
+  TxDecideEntrySchema,
+  TxFinishRequestSchema,
+  TxForgetEntrySchema,
+  TxPrepareRequestSchema,
+  TxRecordSchema,
+  UnlinkInodeRequestSchema,
+  UnlinkRequestSchema,
+  UpdateInodeRequestSchema,
+} from '../../gen/metaserver_pb.ts';
+
+export const OP_CODEC_VERSION = 1;
+export const OP_HEADER_BYTES = 9;
+
+/** Operation types of the copyset log. Append only; never reorder or reuse a number. */
+export const enum OpType {
+  // client mutations: the payload is the request as the client sent it (with the leader's time)
+  CreateInode = 1,
+  CreateFile = 2,
+  CreateRootInode = 3,
+  CreateDentry = 4,
+  DeleteDentry = 5,
+  Unlink = 6,
+  Rmdir = 7,
+  LinkInode = 8,
+  UnlinkInode = 9,
+  UpdateInode = 10,
+  DeleteInode = 11,
+  SetXAttr = 12,
+  RemoveXAttr = 13,
+  AppendChunks = 14,
+  ReplaceChunks = 15,
+  Rename = 16,
+  OpenHandle = 17,
+  Lock = 18,
+  // admin
+  CreatePartition = 30,
+  DeletePartition = 31,
+  // multi-partition transactions (docs/rename.md)
+  TxBegin = 40,
+  TxPrepare = 41,
+  TxDecide = 42,
+  TxFinish = 43,
+  TxForget = 44,
+  // housekeeping proposed by the leader
+  ExpireSessions = 50,
+}
+
+const SCHEMAS = {
+  [OpType.CreateInode]: CreateInodeRequestSchema,
+  [OpType.CreateFile]: CreateFileRequestSchema,
+  [OpType.CreateRootInode]: CreateRootInodeRequestSchema,
+  [OpType.CreateDentry]: CreateDentryRequestSchema,
+  [OpType.DeleteDentry]: DeleteDentryRequestSchema,
+  [OpType.Unlink]: UnlinkRequestSchema,
+  [OpType.Rmdir]: RmdirRequestSchema,
+  [OpType.LinkInode]: LinkInodeRequestSchema,
+  [OpType.UnlinkInode]: UnlinkInodeRequestSchema,
+  [OpType.UpdateInode]: UpdateInodeRequestSchema,
+  [OpType.DeleteInode]: DeleteInodeRequestSchema,
+  [OpType.SetXAttr]: SetXAttrRequestSchema,
+  [OpType.RemoveXAttr]: RemoveXAttrRequestSchema,
+  [OpType.AppendChunks]: AppendChunksRequestSchema,
+  [OpType.ReplaceChunks]: ReplaceChunksRequestSchema,
+  [OpType.Rename]: RenameEntrySchema,
+  [OpType.OpenHandle]: OpenHandleRequestSchema,
+  [OpType.Lock]: LockRequestSchema,
+  [OpType.CreatePartition]: CreatePartitionRequestSchema,
+  [OpType.DeletePartition]: DeletePartitionRequestSchema,
+  [OpType.TxBegin]: TxRecordSchema,
+  [OpType.TxPrepare]: TxPrepareRequestSchema,
+  [OpType.TxDecide]: TxDecideEntrySchema,
+  [OpType.TxFinish]: TxFinishRequestSchema,
+  [OpType.TxForget]: TxForgetEntrySchema,
+  [OpType.ExpireSessions]: ExpireSessionsEntrySchema,
+} as const satisfies Record<OpType, DescMessage>;
+
+type Schemas = typeof SCHEMAS;
+
+/** A decoded log operation: its type and its message, typed together. */
+export type Op = { [T in OpType]: { type: T; msg: MessageShape<Schemas[T]> } }[OpType];
+export type OpOf<T extends OpType> = Extract<Op, { type: T }>;
+
+export function opName(type: number): string {
+  return OP_NAMES.get(type) ?? `op#${type}`;
+}
+const OP_NAMES = new Map<number, string>([
+  [OpType.CreateInode, 'CreateInode'],
+  [OpType.CreateFile, 'CreateFile'],
+  [OpType.CreateRootInode, 'CreateRootInode'],
+  [OpType.CreateDentry, 'CreateDentry'],
+  [OpType.DeleteDentry, 'DeleteDentry'],
+  [OpType.Unlink, 'Unlink'],
+  [OpType.Rmdir, 'Rmdir'],
+  [OpType.LinkInode, 'LinkInode'],
+  [OpType.UnlinkInode, 'UnlinkInode'],
+  [OpType.UpdateInode, 'UpdateInode'],
+  [OpType.DeleteInode, 'DeleteInode'],
+  [OpType.SetXAttr, 'SetXAttr'],
+  [OpType.RemoveXAttr, 'RemoveXAttr'],
+  [OpType.AppendChunks, 'AppendChunks'],
+  [OpType.ReplaceChunks, 'ReplaceChunks'],
+  [OpType.Rename, 'Rename'],
+  [OpType.OpenHandle, 'OpenHandle'],
+  [OpType.Lock, 'Lock'],
+  [OpType.CreatePartition, 'CreatePartition'],
+  [OpType.DeletePartition, 'DeletePartition'],
+  [OpType.TxBegin, 'TxBegin'],
+  [OpType.TxPrepare, 'TxPrepare'],
+  [OpType.TxDecide, 'TxDecide'],
+  [OpType.TxFinish, 'TxFinish'],
+  [OpType.TxForget, 'TxForget'],
+  [OpType.ExpireSessions, 'ExpireSessions'],
+]);
+
+export function encodeOp<T extends OpType>(type: T, msg: MessageShape<Schemas[T]>): Uint8Array {
+  const schema = SCHEMAS[type] as DescMessage;
+  const payload = toBinary(schema, msg as never);
+  const out = new Uint8Array(OP_HEADER_BYTES + payload.length);
+  const view = new DataView(out.buffer);
+  out[0] = OP_CODEC_VERSION;
+  view.setUint32(1, type, false);
+  view.setUint32(5, payload.length, false);
+  out.set(payload, OP_HEADER_BYTES);
+  return out;
+}
+
+/** Decodes a log entry payload; throws PARSE_FROM_STRING_FAILED with the reason. */
+export function decodeOp(bytes: Uint8Array): Op {
+  if (bytes.length < OP_HEADER_BYTES) throw bad(`entry of ${bytes.length} bytes is shorter than the ${OP_HEADER_BYTES}-byte header`);
+  if (bytes[0] !== OP_CODEC_VERSION) throw bad(`op codec version ${bytes[0]} is not ${OP_CODEC_VERSION}`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const type = view.getUint32(1, false);
+  const len = view.getUint32(5, false);
+  if (len !== bytes.length - OP_HEADER_BYTES)
+    throw bad(`${opName(type)}: payload length ${len} but ${bytes.length - OP_HEADER_BYTES} bytes follow the header`);
+  const schema = (SCHEMAS as Record<number, DescMessage | undefined>)[type];
+  if (!schema) throw bad(`unknown op type ${type}`);
+  let msg: unknown;
+  try {
+    msg = fromBinary(schema, bytes.subarray(OP_HEADER_BYTES));
+  } catch (e) {
+    throw bad(`${opName(type)}: bad protobuf payload: ${(e as Error).message}`);
+  }
+  return { type, msg } as Op;
+}
+
+/** Reads only the op type (for metrics and routing without a full decode). */
+export function peekOpType(bytes: Uint8Array): number {
+  if (bytes.length < OP_HEADER_BYTES || bytes[0] !== OP_CODEC_VERSION) return -1;
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(1, false);
+}
+
+function bad(message: string): CurveError {
+  return new CurveError(StatusCode.PARSE_FROM_STRING_FAILED, message);
+}

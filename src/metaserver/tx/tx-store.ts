@@ -1,0 +1,222 @@
+// Replicated transaction state of one copyset (docs/rename.md §2): coordinator records,
+// participant prepare records, abort tombstones, the locks they hold, and the outcomes of
+// finished transactions by request id. Pure data: changed only by applied log entries, so every
+// replica holds the same locks; part of the copyset snapshot.
+import { type TxId, type TxPart, type TxPrepared, type TxRecord } from '../../gen/metaserver_pb.ts';
+import type { StatusCode } from '../../common/index.ts';
+
+export type LockRole = 'coordinator' | 'participant';
+
+export interface LockHolder {
+  tx: string;
+  role: LockRole;
+}
+
+export interface InodeLockHolder extends LockHolder {
+  seal: boolean;
+}
+
+/** Outcome of a finished transaction, kept so a retried request gets it again. */
+export interface TxOutcome {
+  status: StatusCode;
+  movedInode: number;
+  replacedInode: number;
+}
+
+/** Bounds of the remembered history (FIFO, deterministic). */
+export const MAX_OUTCOMES = 8192;
+export const MAX_TOMBSTONES = 8192;
+
+export function txKey(id: TxId | undefined): string {
+  return id ? `${id.partitionId}:${id.index}` : '0:0';
+}
+
+export function ridKey(clientId: number, seq: number): string {
+  return `${clientId}:${seq}`;
+}
+
+export function dentryLockKey(fsId: number, parent: number, name: string): string {
+  return `${fsId}:${parent}:${name}`;
+}
+
+function dirKey(fsId: number, parent: number): string {
+  return `${fsId}:${parent}`;
+}
+
+function inodeKey(fsId: number, ino: number): string {
+  return `${fsId}:${ino}`;
+}
+
+/** Key of a participant record: the participant partition and the tx. */
+export function preparedKey(partitionId: number, id: TxId | undefined): string {
+  return `${partitionId}@${txKey(id)}`;
+}
+
+export class TxStore {
+  /** Coordinator records by tx key. */
+  readonly records = new Map<string, TxRecord>();
+  /** Coordinator records by request id (in-progress and decided-but-not-forgotten). */
+  private readonly byRid = new Map<string, string>();
+  /** Participant records by preparedKey. */
+  readonly prepared = new Map<string, TxPrepared>();
+  /** Participant abort tombstones (preparedKey → insertion order). */
+  readonly tombstones = new Map<string, true>();
+  /** Outcomes of forgotten transactions by request id. */
+  readonly outcomes = new Map<string, TxOutcome>();
+
+  private readonly dentryLocks = new Map<string, LockHolder>();
+  private readonly dirLockCount = new Map<string, number>();
+  private readonly inodeLocks = new Map<string, InodeLockHolder>();
+  private readonly fsLocks = new Map<number, string>();
+
+  // ---- locks -----------------------------------------------------------------------------
+
+  dentryLock(fsId: number, parent: number, name: string): LockHolder | undefined {
+    return this.dentryLocks.get(dentryLockKey(fsId, parent, name));
+  }
+
+  /** True when some key under directory `parent` is locked (an entry may be arriving). */
+  hasLocksUnder(fsId: number, parent: number): boolean {
+    return (this.dirLockCount.get(dirKey(fsId, parent)) ?? 0) > 0;
+  }
+
+  inodeLock(fsId: number, ino: number): InodeLockHolder | undefined {
+    return this.inodeLocks.get(inodeKey(fsId, ino));
+  }
+
+  fsLock(fsId: number): string | undefined {
+    return this.fsLocks.get(fsId);
+  }
+
+  get lockCount(): number {
+    return this.dentryLocks.size + this.inodeLocks.size + this.fsLocks.size;
+  }
+
+  /**
+   * The first lock of `part` held by another transaction than `tx`, as a description, or
+   * undefined when `part` can be locked by `tx`.
+   */
+  conflict(fsId: number, part: TxPart, tx: string): string | undefined {
+    for (const d of part.dentries) {
+      const h = this.dentryLock(fsId, d.parent, d.name);
+      if (h && h.tx !== tx) return `dentry (${d.parent}, ${JSON.stringify(d.name)}) is locked by tx ${h.tx}`;
+    }
+    for (const i of part.inodes) {
+      const h = this.inodeLock(fsId, i.inode);
+      if (h && h.tx !== tx) return `inode ${i.inode} is locked by tx ${h.tx}`;
+    }
+    if (part.fsLock) {
+      const h = this.fsLocks.get(fsId);
+      if (h !== undefined && h !== tx) return `the rename lock of fs ${fsId} is held by tx ${h}`;
+    }
+    return undefined;
+  }
+
+  lockPart(fsId: number, part: TxPart, tx: string, role: LockRole): void {
+    for (const d of part.dentries) {
+      const k = dentryLockKey(fsId, d.parent, d.name);
+      if (this.dentryLocks.has(k)) continue;
+      this.dentryLocks.set(k, { tx, role });
+      const dk = dirKey(fsId, d.parent);
+      this.dirLockCount.set(dk, (this.dirLockCount.get(dk) ?? 0) + 1);
+    }
+    for (const i of part.inodes) this.inodeLocks.set(inodeKey(fsId, i.inode), { tx, role, seal: i.seal });
+    if (part.fsLock) this.fsLocks.set(fsId, tx);
+  }
+
+  unlockPart(fsId: number, part: TxPart, tx: string): void {
+    for (const d of part.dentries) {
+      const k = dentryLockKey(fsId, d.parent, d.name);
+      if (this.dentryLocks.get(k)?.tx !== tx) continue;
+      this.dentryLocks.delete(k);
+      const dk = dirKey(fsId, d.parent);
+      const n = (this.dirLockCount.get(dk) ?? 1) - 1;
+      if (n <= 0) this.dirLockCount.delete(dk);
+      else this.dirLockCount.set(dk, n);
+    }
+    for (const i of part.inodes) {
+      const k = inodeKey(fsId, i.inode);
+      if (this.inodeLocks.get(k)?.tx === tx) this.inodeLocks.delete(k);
+    }
+    if (part.fsLock && this.fsLocks.get(fsId) === tx) this.fsLocks.delete(fsId);
+  }
+
+  // ---- coordinator records -----------------------------------------------------------------
+
+  addRecord(rec: TxRecord): void {
+    const k = txKey(rec.id);
+    this.records.set(k, rec);
+    if (rec.rid) this.byRid.set(ridKey(rec.rid.clientId, rec.rid.seq), k);
+  }
+
+  recordByRid(clientId: number, seq: number): TxRecord | undefined {
+    const k = this.byRid.get(ridKey(clientId, seq));
+    return k === undefined ? undefined : this.records.get(k);
+  }
+
+  /** Drops a finished record, keeping its outcome for retries. */
+  forget(k: string): void {
+    const rec = this.records.get(k);
+    if (!rec) return;
+    this.records.delete(k);
+    if (rec.rid) {
+      const rk = ridKey(rec.rid.clientId, rec.rid.seq);
+      if (this.byRid.get(rk) === k) this.byRid.delete(rk);
+      this.remember(rk, {
+        status: rec.error,
+        movedInode: rec.movedInode,
+        replacedInode: rec.replacedInode,
+      });
+    }
+  }
+
+  remember(rk: string, outcome: TxOutcome): void {
+    this.outcomes.delete(rk);
+    this.outcomes.set(rk, outcome);
+    if (this.outcomes.size > MAX_OUTCOMES) this.outcomes.delete(this.outcomes.keys().next().value!);
+  }
+
+  outcome(clientId: number, seq: number): TxOutcome | undefined {
+    return this.outcomes.get(ridKey(clientId, seq));
+  }
+
+  // ---- participant records -------------------------------------------------------------------
+
+  addPrepared(partitionId: number, rec: TxPrepared): void {
+    this.prepared.set(preparedKey(partitionId, rec.id), rec);
+  }
+
+  removePrepared(partitionId: number, id: TxId | undefined): TxPrepared | undefined {
+    const k = preparedKey(partitionId, id);
+    const rec = this.prepared.get(k);
+    this.prepared.delete(k);
+    return rec;
+  }
+
+  addTombstone(partitionId: number, id: TxId | undefined): void {
+    const k = preparedKey(partitionId, id);
+    this.tombstones.delete(k);
+    this.tombstones.set(k, true);
+    if (this.tombstones.size > MAX_TOMBSTONES) this.tombstones.delete(this.tombstones.keys().next().value!);
+  }
+
+  isTombstoned(partitionId: number, id: TxId | undefined): boolean {
+    return this.tombstones.has(preparedKey(partitionId, id));
+  }
+
+  /** Drops everything a deleted partition held. */
+  dropPartition(partitionId: number, fsId: number): void {
+    for (const [k, rec] of [...this.records]) {
+      if (rec.id?.partitionId === partitionId) {
+        if (rec.local) this.unlockPart(fsId, rec.local, k);
+        this.forget(k);
+      }
+    }
+    for (const [k, rec] of [...this.prepared]) {
+      if (rec.part?.p?.partitionId === partitionId) {
+        this.unlockPart(fsId, rec.part, txKey(rec.id));
+        this.prepared.delete(k);
+      }
+    }
+  }
+}
