@@ -12,3 +12,4 @@ export * from './compaction.ts';
 export * from './object-key.ts';
 export * from './block-cache.ts';
 export * from './file-io.ts';
+export { WriteBuffer, type WriteBufferOptions } from './write-buffer.ts';
