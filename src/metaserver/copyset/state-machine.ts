@@ -18,8 +18,7 @@ import {
   type RenameEntry,
   type RequestId,
 } from '../../gen/metaserver_pb.ts';
-import { Partition } from '../partition/partition.ts';
-import { ROOT_INODE_ID, type ChunkAppend, type ChunkSlice, type PartitionOp, type Timestamp } from '../partition/types.ts';
+import { Partition, ROOT_INODE_ID, type ChunkAppend, type ChunkSlice, type PartitionOp, type Timestamp } from '../partition/index.ts';
 import { TxStore } from '../tx/tx-store.ts';
 import { applyTxOp, isTxOp, buildRenameFollowups } from '../tx/tx-apply.ts';
 import { decodeOp, OpType, type Op } from './op-codec.ts';

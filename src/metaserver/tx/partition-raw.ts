@@ -4,8 +4,7 @@
 // partition's owner: a `move: true` flag on DeleteDentryOp that skips the emptiness check and
 // never unlinks), this reaches into the partition's own helpers, doing exactly what
 // deleteDentry does after its checks. Deterministic like every apply.
-import type { Partition } from '../partition/partition.ts';
-import { FileType, StatusCode, type Timestamp } from '../partition/types.ts';
+import { FileType, StatusCode, type Partition, type Timestamp } from '../partition/index.ts';
 
 interface PartitionInternals {
   writableDir(id: number): { remove(name: string, cow: unknown): number; bytes: number };

@@ -20,8 +20,7 @@ import {
   type TxPart,
   type TxRecord,
 } from '../../gen/metaserver_pb.ts';
-import type { Partition } from '../partition/partition.ts';
-import { ROOT_INODE_ID, type RenameResult, type Timestamp } from '../partition/types.ts';
+import { ROOT_INODE_ID, type Partition, type RenameResult, type Timestamp } from '../partition/index.ts';
 import type { CopysetStateMachine, SmResult } from '../copyset/state-machine.ts';
 import { OpType, type Op, type OpOf } from '../copyset/op-codec.ts';
 import { removeEntryForMove } from './partition-raw.ts';

@@ -2,7 +2,7 @@
 // participant prepare records, abort tombstones, the locks they hold, and the outcomes of
 // finished transactions by request id. Pure data: changed only by applied log entries, so every
 // replica holds the same locks; part of the copyset snapshot.
-import { type TxId, type TxPart, type TxPrepared, type TxRecord } from '../../gen/metaserver_pb.ts';
+import { TxState, type TxId, type TxPart, type TxPrepared, type TxRecord } from '../../gen/metaserver_pb.ts';
 import type { StatusCode } from '../../common/index.ts';
 
 export type LockRole = 'coordinator' | 'participant';
@@ -59,10 +59,10 @@ export class TxStore {
   private readonly byRid = new Map<string, string>();
   /** Participant records by preparedKey. */
   readonly prepared = new Map<string, TxPrepared>();
-  /** Participant abort tombstones (preparedKey → insertion order). */
-  readonly tombstones = new Map<string, true>();
-  /** Outcomes of forgotten transactions by request id. */
-  readonly outcomes = new Map<string, TxOutcome>();
+  /** Participant tombstones of finished transactions (preparedKey → which), oldest first. */
+  readonly tombstones = new Map<string, { partitionId: number; id: TxId }>();
+  /** Outcomes of forgotten transactions by request id, oldest first. */
+  readonly outcomes = new Map<string, TxOutcome & { clientId: number; seq: number }>();
 
   private readonly dentryLocks = new Map<string, LockHolder>();
   private readonly dirLockCount = new Map<string, number>();
@@ -162,7 +162,7 @@ export class TxStore {
     if (rec.rid) {
       const rk = ridKey(rec.rid.clientId, rec.rid.seq);
       if (this.byRid.get(rk) === k) this.byRid.delete(rk);
-      this.remember(rk, {
+      this.remember(rec.rid.clientId, rec.rid.seq, {
         status: rec.error,
         movedInode: rec.movedInode,
         replacedInode: rec.replacedInode,
@@ -170,9 +170,10 @@ export class TxStore {
     }
   }
 
-  remember(rk: string, outcome: TxOutcome): void {
+  remember(clientId: number, seq: number, outcome: TxOutcome): void {
+    const rk = ridKey(clientId, seq);
     this.outcomes.delete(rk);
-    this.outcomes.set(rk, outcome);
+    this.outcomes.set(rk, { ...outcome, clientId, seq });
     if (this.outcomes.size > MAX_OUTCOMES) this.outcomes.delete(this.outcomes.keys().next().value!);
   }
 
@@ -194,14 +195,27 @@ export class TxStore {
   }
 
   addTombstone(partitionId: number, id: TxId | undefined): void {
+    if (!id) return;
     const k = preparedKey(partitionId, id);
     this.tombstones.delete(k);
-    this.tombstones.set(k, true);
+    this.tombstones.set(k, { partitionId, id });
     if (this.tombstones.size > MAX_TOMBSTONES) this.tombstones.delete(this.tombstones.keys().next().value!);
   }
 
   isTombstoned(partitionId: number, id: TxId | undefined): boolean {
     return this.tombstones.has(preparedKey(partitionId, id));
+  }
+
+  /** Re-takes the locks of every undecided record (after loading a snapshot). */
+  relock(fsOf: (partitionId: number) => number | undefined): void {
+    for (const [k, rec] of this.records) {
+      const fsId = rec.local?.p ? fsOf(rec.local.p.partitionId) : undefined;
+      if (rec.state === TxState.TX_PREPARING && rec.local && fsId !== undefined) this.lockPart(fsId, rec.local, k, 'coordinator');
+    }
+    for (const rec of this.prepared.values()) {
+      const fsId = rec.part?.p ? fsOf(rec.part.p.partitionId) : undefined;
+      if (rec.part && fsId !== undefined) this.lockPart(fsId, rec.part, txKey(rec.id), 'participant');
+    }
   }
 
   /** Drops everything a deleted partition held. */
