@@ -11,3 +11,4 @@ export { TtlCache } from './cache.ts';
 export { backoffDelay, isRetryable, DEFAULT_BACKOFF } from './retry.ts';
 export type { MdsApi, FsView, DataStoreConfig, MountSession } from './mds-api.ts';
 export { connectFs, openBlockStore, type ConnectOptions, type Connection } from './connect.ts';
+export { MdsAdapter, fsViewOf, dataStoreOf, peerAddress, type MdsConnector } from './mds-adapter.ts';

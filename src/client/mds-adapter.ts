@@ -1,0 +1,94 @@
+// MdsApi over the MDS's RPC services (MdsService, TopologyService).
+import { MdsService, type DataStore, type FsInfo } from '../gen/mds_pb.ts';
+import { TopologyService } from '../gen/topology_pb.ts';
+import { CurveError, StatusCode } from '../common/index.ts';
+import type { GenService, GenServiceMethods, RpcClient } from '../rpc/index.ts';
+import type { DataStoreConfig, FsView, MdsApi, MountSession } from './mds-api.ts';
+import type { CopysetRoute } from './partition-table.ts';
+import type { PartitionInfo } from '../gen/common_pb.ts';
+
+/** Gives a client for a service on the current MDS leader (rotating and following hints). */
+export interface MdsConnector {
+  client<S extends GenServiceMethods>(service: GenService<S>): RpcClient<S>;
+}
+
+export function dataStoreOf(ds: DataStore | undefined): DataStoreConfig {
+  const k = ds?.kind;
+  if (k?.case === 'local') return { type: 'local', dir: k.value.dir };
+  if (k?.case === 's3') {
+    const s = k.value;
+    return { type: 's3', endpoint: s.endpoint, bucket: s.bucketName, accessKey: s.ak, secretKey: s.sk, region: s.region, pathStyle: s.pathStyle, prefix: s.prefix };
+  }
+  throw new CurveError(StatusCode.PARAM_ERROR, 'fs has no data store');
+}
+
+export function fsViewOf(info: FsInfo): FsView {
+  return {
+    fsId: info.fsId,
+    fsName: info.fsName,
+    rootInodeId: info.rootInodeId || 1,
+    blockSize: info.blockSize,
+    chunkSize: info.chunkSize,
+    capacity: info.capacity,
+    dataStore: dataStoreOf(info.dataStore),
+  };
+}
+
+/** "ip:port:0" (peer form) -> "ip:port". */
+export function peerAddress(address: string): string {
+  const parts = address.split(':');
+  return parts.length >= 3 ? parts.slice(0, -1).join(':') : address;
+}
+
+export class MdsAdapter implements MdsApi {
+  constructor(private readonly conn: MdsConnector) {}
+
+  private get mds() {
+    return this.conn.client(MdsService);
+  }
+
+  private get topo() {
+    return this.conn.client(TopologyService);
+  }
+
+  async getFsInfo(fsName: string): Promise<FsView> {
+    const res = await this.mds.getFsInfo({ fsName });
+    if (!res.fsInfo) throw new CurveError(StatusCode.FS_NOT_FOUND, fsName);
+    return fsViewOf(res.fsInfo);
+  }
+
+  async listPartitions(fsId: number): Promise<PartitionInfo[]> {
+    return (await this.topo.listPartition({ fsId })).partitionInfoList;
+  }
+
+  async getCopysets(copysets: Array<{ poolId: number; copysetId: number }>): Promise<CopysetRoute[]> {
+    const res = await this.topo.getCopysetsInfo({ copysetKeys: copysets });
+    return res.copysetValues.map((c) => ({
+      poolId: c.poolId,
+      copysetId: c.copysetId,
+      peers: c.peers.map((p) => peerAddress(p.address)),
+      leader: c.leaderPeer?.address ? peerAddress(c.leaderPeer.address) : undefined,
+    }));
+  }
+
+  async createPartitions(fsId: number, count: number): Promise<PartitionInfo[]> {
+    return (await this.topo.createPartition({ fsId, count })).partitionInfoList;
+  }
+
+  async allocateChunkIds(fsId: number, count: number): Promise<number> {
+    return (await this.mds.allocateS3Chunk({ fsId, chunkIdNum: count })).beginChunkId;
+  }
+
+  async mount(fsName: string, mp: { host: string; path: string }): Promise<MountSession> {
+    const res = await this.mds.mountFs({ fsName, mountpoint: { hostname: mp.host, port: process.pid, path: mp.path, cto: true } });
+    return { sessionId: res.sessionId };
+  }
+
+  async refreshSession(fsName: string, sessionId: number): Promise<void> {
+    await this.mds.refreshSession({ fsName, sessionId });
+  }
+
+  async umount(fsName: string, sessionId: number): Promise<void> {
+    await this.mds.umountFs({ fsName, sessionId });
+  }
+}
