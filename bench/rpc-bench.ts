@@ -21,6 +21,9 @@ interface Cell {
   seconds: number;
   p50us: number;
   p99us: number;
+  /** CPU time (user + system) per call in the client process, and in the server process. */
+  clientCpuUs: number;
+  serverCpuUs?: number;
 }
 
 const impl: ServiceImplOf<typeof RpcTestService> = {
@@ -40,27 +43,40 @@ async function runServer(): Promise<void> {
   const grpcPort = await grpcServer.listen();
 
   const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), 'client', String(framedPort), String(grpcPort)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+  });
+  // The client marks each measured window; the server's CPU time over it is charged to that cell.
+  const serverCpu: number[] = [];
+  let cpuAtStart = process.cpuUsage();
+  child.on('message', (m) => {
+    if (m === 'start') cpuAtStart = process.cpuUsage();
+    else if (m === 'end') {
+      const d = process.cpuUsage(cpuAtStart);
+      serverCpu.push(d.user + d.system);
+    }
   });
   let out = '';
-  child.stdout.on('data', (c) => (out += String(c)));
+  child.stdout!.on('data', (c) => (out += String(c)));
   const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
   await framed.close();
   await grpcServer.close();
   if (code !== 0) throw new Error(`client process failed (${code})`);
   const cells: Cell[] = JSON.parse(out);
+  cells.forEach((c, i) => (c.serverCpuUs = serverCpu[i]! / c.calls));
 
   const rate = (c: Cell) => c.calls / c.seconds;
   console.log(`RPC echo benchmark, ${SECONDS} s per cell, client and server in separate processes (node ${process.version})`);
+  console.log('CPU µs/call is independent of other load on the machine; calls/s and latency are not.');
   console.log('');
-  console.log('| concurrency | framed calls/s | framed p50 µs | framed p99 µs | grpc-js calls/s | grpc-js p50 µs | grpc-js p99 µs | ratio |');
-  console.log('|---:|---:|---:|---:|---:|---:|---:|---:|');
+  console.log('| concurrency | framed calls/s | p50 µs | p99 µs | CPU µs/call client + server | grpc-js calls/s | p50 µs | p99 µs | CPU µs/call client + server | ratio calls/s | ratio CPU/call |');
+  console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const c of CONCURRENCY) {
     const f = cells.find((x) => x.transport === 'framed' && x.concurrency === c)!;
     const g = cells.find((x) => x.transport === 'grpc' && x.concurrency === c)!;
-    console.log(
-      `| ${c} | ${Math.round(rate(f))} | ${f.p50us.toFixed(0)} | ${f.p99us.toFixed(0)} | ${Math.round(rate(g))} | ${g.p50us.toFixed(0)} | ${g.p99us.toFixed(0)} | ${(rate(f) / rate(g)).toFixed(1)}× |`,
-    );
+    const cpu = (x: Cell) => x.clientCpuUs + x.serverCpuUs!;
+    const cols = (x: Cell) =>
+      `${Math.round(rate(x))} | ${x.p50us.toFixed(0)} | ${x.p99us.toFixed(0)} | ${x.clientCpuUs.toFixed(1)} + ${x.serverCpuUs!.toFixed(1)}`;
+    console.log(`| ${c} | ${cols(f)} | ${cols(g)} | ${(rate(f) / rate(g)).toFixed(1)}× | ${(cpu(g) / cpu(f)).toFixed(1)}× |`);
   }
 }
 
@@ -80,16 +96,20 @@ async function measure(concurrency: number, call: (seq: number) => Promise<unkno
   const loops = Array.from({ length: concurrency }, loop);
   await new Promise((r) => setTimeout(r, WARMUP_MS));
   recording = true;
+  process.send!('start');
+  const cpu0 = process.cpuUsage();
   const start = performance.now();
   await new Promise((r) => setTimeout(r, SECONDS * 1000));
   recording = false;
+  process.send!('end');
+  const cpu = process.cpuUsage(cpu0);
   const seconds = (performance.now() - start) / 1000;
   const calls = latencies.length;
   stop = true;
   await Promise.all(loops);
   latencies.sort((a, b) => a - b);
   const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))]! * 1000;
-  return { concurrency, calls, seconds, p50us: pct(0.5), p99us: pct(0.99) };
+  return { concurrency, calls, seconds, p50us: pct(0.5), p99us: pct(0.99), clientCpuUs: (cpu.user + cpu.system) / calls };
 }
 
 async function runClient(framedPort: number, grpcPort: number): Promise<void> {
@@ -113,6 +133,7 @@ async function runClient(framedPort: number, grpcPort: number): Promise<void> {
   pool.close();
   gclient.close();
   process.stdout.write(JSON.stringify(cells));
+  process.disconnect();
 }
 
 if (process.argv[2] === 'client') await runClient(Number(process.argv[3]), Number(process.argv[4]));

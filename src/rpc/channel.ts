@@ -104,6 +104,11 @@ export class Channel implements FrameHandler {
     return this.opts.deadlines;
   }
 
+  /** Calls whose request waits for the socket to drain (tests and metrics). */
+  get queued(): number {
+    return this.sendQueue.length;
+  }
+
   /** Calls waiting for an answer (tests and metrics). */
   get inflight(): number {
     return this.calls.size;

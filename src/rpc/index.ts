@@ -4,7 +4,7 @@
 //   const res = await mds.getFsInfo({ fsName: 'x' }, { timeoutMs: 1000 });
 // Failures reject with CurveError (TIMEOUT, CANCELLED, UNAVAILABLE, or the server's status;
 // NOT_LEADER / REDIRECTED carry `leaderHint`). Wire format: docs/formats.md "RPC frame".
-export { RpcServer, type RpcServerOptions } from './server.ts';
+export { RpcServer, type RpcServerOptions, type RpcServerStats } from './server.ts';
 export { ChannelPool, type ChannelPoolOptions } from './pool.ts';
 export { Channel, parseAddress } from './channel.ts';
 export { Backoff, type BackoffOptions } from './backoff.ts';

@@ -27,7 +27,10 @@ export interface RpcServerOptions {
   port?: number;
   /** Largest frame accepted (header included); larger closes the connection. */
   maxFrameBytes?: number;
-  /** Calls running at once per connection before the server stops reading from it. */
+  /**
+   * Calls running at once per connection; beyond it requests are refused with OVERLOAD (the
+   * connection keeps being read, so cancel frames still arrive and free slots). Default 10000.
+   */
   maxInflightPerConnection?: number;
 }
 
@@ -36,6 +39,16 @@ interface MethodEntry {
   decode: (payload: Buffer) => unknown;
   invoke: (req: unknown, ctx: CallContext) => unknown;
   encode: (result: unknown) => Uint8Array;
+}
+
+export interface RpcServerStats {
+  connections: number;
+  /** Async handlers running now. */
+  inflight: number;
+  /** Connections not being read because their output is congested (the peer reads too slowly). */
+  pausedConnections: number;
+  /** Requests received since start. */
+  calls: number;
 }
 
 export class RpcServer {
@@ -51,7 +64,7 @@ export class RpcServer {
     this.host = opts.host ?? '127.0.0.1';
     this.port = opts.port ?? 0;
     this.maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
-    this.maxInflight = opts.maxInflightPerConnection ?? 4096;
+    this.maxInflight = opts.maxInflightPerConnection ?? 10_000;
   }
 
   /** Serves every method of `service` with `impl`. Only unary methods are supported. */
@@ -116,6 +129,20 @@ export class RpcServer {
   get connectionCount(): number {
     return this.connections.size;
   }
+
+  /** Counters for status pages and tests. */
+  stats(): RpcServerStats {
+    let inflight = 0;
+    let paused = 0;
+    for (const c of this.connections) {
+      inflight += c.inflightCount;
+      if (c.isPaused) paused++;
+    }
+    return { connections: this.connections.size, inflight, pausedConnections: paused, calls: this.callCount };
+  }
+
+  /** @internal counted by connections */
+  callCount = 0;
 
   /** Stops accepting, tells every client SHUTTING_DOWN, aborts running handlers, closes. */
   async close(): Promise<void> {
@@ -218,6 +245,14 @@ class ServerConnection implements FrameHandler {
     socket.on('close', () => this.onClose());
   }
 
+  get inflightCount(): number {
+    return this.inflight.size;
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
   onFrame(h: FrameHeader, payload: Buffer): void {
     if (this.closing) return;
     switch (h.kind) {
@@ -229,7 +264,6 @@ class ServerConnection implements FrameHandler {
         if (call) {
           this.inflight.delete(h.callId);
           call.abort(new CurveError(StatusCode.CANCELLED, 'cancelled by the client'));
-          this.updateFlow();
         }
         return;
       }
@@ -265,6 +299,11 @@ class ServerConnection implements FrameHandler {
   }
 
   private onRequest(callId: number, methodId: number, timeoutMs: number, payload: Buffer): void {
+    this.server.callCount++;
+    if (this.inflight.size >= this.maxInflight) {
+      this.respondError(callId, StatusCode.OVERLOAD, `more than ${this.maxInflight} calls running on this connection`, undefined);
+      return;
+    }
     const method = this.server.lookup(methodId);
     if (!method) {
       this.respondError(callId, StatusCode.UNKNOWN_METHOD, `no method with id ${methodId} on this server`, undefined);
@@ -289,7 +328,6 @@ class ServerConnection implements FrameHandler {
     }
     if (result instanceof Promise) {
       this.inflight.set(callId, call);
-      if (this.inflight.size >= this.maxInflight) this.updateFlow();
       result.then(
         (value) => {
           if (!this.completeAsync(call)) return;
@@ -311,7 +349,6 @@ class ServerConnection implements FrameHandler {
     if (call.done) return false; // cancelled or connection gone
     call.finish();
     this.inflight.delete(call.callId);
-    this.updateFlow();
     // Past its deadline the client has already given up: drop the work's answer.
     return call.deadline === Infinity || systemClock.now() <= call.deadline;
   }
@@ -348,10 +385,13 @@ class ServerConnection implements FrameHandler {
     this.writer.frame(FrameKind.Response, status, callId, 0, 0, encodeErrorTrailer(message, leaderHint));
   }
 
-  /** Reads from the socket only while output drains and fewer than maxInflight calls run. */
+  /**
+   * Reads from the socket only while its output drains: a peer that does not read its answers
+   * stops being served instead of growing our write buffer without bound.
+   */
   private updateFlow(): void {
     if (this.closing) return;
-    const pause = this.pausedForDrain || this.inflight.size >= this.maxInflight;
+    const pause = this.pausedForDrain;
     if (pause !== this.paused) {
       this.paused = pause;
       if (pause) this.socket.pause();
