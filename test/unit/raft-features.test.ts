@@ -122,6 +122,22 @@ describe('membership change (single-server, effective on append)', () => {
     assert.deepEqual(c.node(3).applied, ['after']);
   });
 
+  it('a leader removed by an uncommitted entry can still campaign and finish the change', () => {
+    // 1 appends its own removal, loses contact and steps down (check-quorum). 2 alone cannot win:
+    // under the old configuration it needs 1's vote, and 1's log is longer. 1 is out of its
+    // latest configuration but must still campaign (dissertation §4.2.2), not counting itself.
+    const c = new Cluster([1, 2]);
+    const l = c.elect(1);
+    c.isolate(2);
+    l.raw.proposeConfChange({ type: ConfChangeType.RemoveNode, nodeId: 1 });
+    c.tick(1, 20);
+    assert.equal(l.raw.role, Role.Follower);
+    c.heal();
+    c.tickAll(60);
+    assert.equal(c.leader().id, 2);
+    assert.deepEqual(c.node(2).raw.status().conf, { voters: [2], learners: [] });
+  });
+
   it('replaces a member: add learner, promote, remove the old one', () => {
     const c = new Cluster([1, 2, 3]);
     const l = c.elect(1);

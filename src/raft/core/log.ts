@@ -257,10 +257,10 @@ export class RaftLog {
 
   snapshotMetaAt(index: number): SnapshotMeta {
     const term = this.term(index);
-    if (term === undefined || index > this.applied) {
+    if (term === undefined || index > this.committed) {
       throw new CurveError(
         StatusCode.PARAM_ERROR,
-        `no snapshot meta at ${index}: log holds [${this.offsetIndex}, ${this.lastIndex()}], applied ${this.applied}`,
+        `no snapshot meta at ${index}: log holds [${this.offsetIndex}, ${this.lastIndex()}], commit ${this.committed}`,
       );
     }
     return { index, term, conf: cloneConf(this.confAt(index)) };

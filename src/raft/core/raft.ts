@@ -88,6 +88,12 @@ export class Raft {
    * before it crashed: it refuses votes for one election timeout after start, as if in lease.
    */
   private restartGuard: boolean;
+  /**
+   * This leader sent TimeoutNow in its term: the target's forced campaign ignores followers'
+   * leases (and a delayed or duplicated TimeoutNow may arrive after the transfer was abandoned),
+   * so the read lease is void until the term ends.
+   */
+  private timeoutNowSent = false;
 
   constructor(config: RaftConfig, start: RestartState) {
     this.cfg = resolveConfig(config);
@@ -225,8 +231,16 @@ export class Raft {
     this.log.compact(compactTo);
   }
 
+  /**
+   * May this replica campaign? A voter of the latest configuration may; so may a replica that an
+   * uncommitted entry removes (dissertation §4.2.2): its log may be the only one that can still
+   * win, and it must be able to lead until the removal commits. Its own vote never counts.
+   */
   promotable(): boolean {
-    return this.conf.voters.includes(this.id) && !this.log.pendingSnapshot;
+    if (this.log.pendingSnapshot) return false;
+    if (this.conf.voters.includes(this.id)) return true;
+    const ci = this.log.lastConfIndex();
+    return ci > this.log.committed && this.log.confAt(ci - 1).voters.includes(this.id);
   }
 
   committedEntryInCurrentTerm(): boolean {
@@ -253,6 +267,7 @@ export class Raft {
     this.uncommittedBytes = 0;
     this.appendsPending = false;
     this.prs = new Map();
+    this.timeoutNowSent = false;
   }
 
   private becomeFollower(term: number, lead: NodeId): void {
@@ -776,7 +791,7 @@ export class Raft {
    * ago: each such follower refuses votes until electionTick of its own ticks after receipt.
    */
   leaseValid(): boolean {
-    if (this.role !== Role.Leader || this.leadTransferee) return false;
+    if (this.role !== Role.Leader || this.leadTransferee || this.timeoutNowSent) return false;
     const voters = this.conf.voters;
     const sent = voters
       .map((v) => (v === this.id ? this.ticks : (this.prs.get(v)?.heartbeatAckTick ?? -Infinity)))
@@ -799,6 +814,7 @@ export class Raft {
   }
 
   private send(m: MsgInit): void {
+    if (m.type === MessageType.TimeoutNow) this.timeoutNowSent = true;
     this.msgs.push({
       from: this.id,
       term: this.term,

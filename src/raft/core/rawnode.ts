@@ -131,7 +131,7 @@ export class RawNode {
     this.raft.reportSnapshot(to, ok);
   }
 
-  /** Meta (term and membership) of the state at `index` ≤ applied, for a snapshot taken there. */
+  /** Meta (term and membership) of the state at `index` ≤ commit, for a snapshot taken there. */
   snapshotMetaAt(index: number): SnapshotMeta {
     return this.raft.log.snapshotMetaAt(index);
   }
