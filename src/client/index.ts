@@ -12,3 +12,4 @@ export { backoffDelay, isRetryable, DEFAULT_BACKOFF } from './retry.ts';
 export type { MdsApi, FsView, DataStoreConfig, MountSession } from './mds-api.ts';
 export { connectFs, openBlockStore, type ConnectOptions, type Connection } from './connect.ts';
 export { MdsAdapter, fsViewOf, dataStoreOf, peerAddress, type MdsConnector } from './mds-adapter.ts';
+export { RotatingMdsConnector, type RotatingMdsOptions } from './mds-connector.ts';
