@@ -314,8 +314,9 @@ export class Simulation {
     // 1. persist
     const disk = n.disk;
     if (rd.snapshot) {
+      // An installed snapshot replaces the whole log: entries after it were of the old history.
       disk.snapshot = rd.snapshot;
-      disk.entries = disk.entries.filter((e) => e.index > rd.snapshot!.meta.index);
+      disk.entries = [];
     }
     if (rd.entries.length > 0) {
       const first = rd.entries[0]!.index;

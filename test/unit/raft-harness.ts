@@ -213,7 +213,7 @@ export class Cluster {
     const s = n.store;
     if (rd.snapshot) {
       s.snapshot = rd.snapshot;
-      s.entries = s.entries.filter((e) => e.index > rd.snapshot!.meta.index);
+      s.entries = []; // an installed snapshot replaces the whole log
     }
     if (rd.entries.length > 0) {
       const first = rd.entries[0]!.index;

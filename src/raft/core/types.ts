@@ -67,7 +67,8 @@ export interface SoftState {
 
 /**
  * One batch of work for the driver. Order the driver must follow:
- *  1. persist `snapshot` (if any), `entries` (appending, truncating any conflicting suffix from
+ *  1. persist `snapshot` (if any; it replaces the whole log, which restarts after
+ *     snapshot.meta.index), `entries` (appending, truncating any conflicting suffix from
  *     entries[0].index) and `hardState` (if any) — synced when `mustSync`;
  *  2. send `messages`;
  *  3. apply `snapshot` (if any) then `committedEntries` to the state machine, in order;
