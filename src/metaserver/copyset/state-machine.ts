@@ -76,6 +76,8 @@ export class CopysetStateMachine {
   /** Applies one committed log entry. Never throws for bad input: that is an error result. */
   apply(index: number, data: Uint8Array): SmResult {
     this.appliedIndex = index;
+    // A new leader's empty entry.
+    if (data.length === 0) return { status: StatusCode.OK };
     let op: Op;
     try {
       op = decodeOp(data);
@@ -85,6 +87,8 @@ export class CopysetStateMachine {
     const locksBefore = this.tx.lockCount;
     const r = this.applyOp(index, op);
     if (this.tx.lockCount < locksBefore) this.locksReleased();
+    // The proposer of a refused entry waits for the next release after this one.
+    if (r.status === StatusCode.TX_KEY_LOCKED) return { ...r, lockEpoch: this.lockEpoch } as SmResult;
     return r;
   }
 
@@ -384,8 +388,8 @@ export class CopysetStateMachine {
       flags: r.flags, time: ts(r.time),
     });
     if (res.status !== StatusCode.OK || res.noop) return res;
-    buildRenameFollowups(this, part, entry, res);
-    return res;
+    const followup = buildRenameFollowups(this, part, entry, res);
+    return followup ? ok({ ...res, followup }) : res;
   }
 
   /**

@@ -250,7 +250,7 @@ function commitPart(part: Partition, txPart: TxPart, t: Timestamp, rec: TxRecord
  * After a one-entry rename: the shares of inodes that live in other partitions (their parent
  * lists, a replaced file's link) become a decided record whose follow-ups the leader delivers.
  */
-export function buildRenameFollowups(sm: CopysetStateMachine, part: Partition, entry: RenameEntry, res: RenameResult): void {
+export function buildRenameFollowups(sm: CopysetStateMachine, part: Partition, entry: RenameEntry, res: RenameResult): TxId | undefined {
   const r = entry.req!;
   const shares = new Map<number, TxPart>();
   const add = (ino: number, unlinkParent: number, linkParent: number): void => {
@@ -264,7 +264,7 @@ export function buildRenameFollowups(sm: CopysetStateMachine, part: Partition, e
   if (!res.moved.local && moved) add(res.moved.ino, r.oldParent, r.newParent);
   if (res.exchanged && !res.exchanged.local && moved) add(res.exchanged.ino, r.newParent, r.oldParent);
   if (res.replaced && !res.replaced.unlinked && !part.owns(res.replaced.ino)) add(res.replaced.ino, r.newParent, 0);
-  if (shares.size === 0) return;
+  if (shares.size === 0) return undefined;
   const rec = create(TxRecordSchema, {
     id: create(TxIdSchema, { partitionId: part.partitionId, index: sm.appliedIndex }),
     rid: r.rid,
@@ -277,6 +277,7 @@ export function buildRenameFollowups(sm: CopysetStateMachine, part: Partition, e
     replacedInode: res.replaced?.ino ?? 0,
   });
   sm.tx.addRecord(rec);
+  return rec.id;
 }
 
 export type { TxId };

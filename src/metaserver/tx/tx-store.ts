@@ -43,6 +43,12 @@ function dirKey(fsId: number, parent: number): string {
   return `${fsId}:${parent}`;
 }
 
+function bump(m: Map<string, number>, k: string, d: number): void {
+  const n = (m.get(k) ?? 0) + d;
+  if (n <= 0) m.delete(k);
+  else m.set(k, n);
+}
+
 function inodeKey(fsId: number, ino: number): string {
   return `${fsId}:${ino}`;
 }
@@ -66,6 +72,8 @@ export class TxStore {
 
   private readonly dentryLocks = new Map<string, LockHolder>();
   private readonly dirLockCount = new Map<string, number>();
+  /** Same, participant locks only (their old values may no longer be true: readers wait). */
+  private readonly dirParticipantLockCount = new Map<string, number>();
   private readonly inodeLocks = new Map<string, InodeLockHolder>();
   private readonly fsLocks = new Map<number, string>();
 
@@ -78,6 +86,11 @@ export class TxStore {
   /** True when some key under directory `parent` is locked (an entry may be arriving). */
   hasLocksUnder(fsId: number, parent: number): boolean {
     return (this.dirLockCount.get(dirKey(fsId, parent)) ?? 0) > 0;
+  }
+
+  /** True when a participant lock is held on a key under `parent` (listings wait). */
+  hasParticipantLocksUnder(fsId: number, parent: number): boolean {
+    return (this.dirParticipantLockCount.get(dirKey(fsId, parent)) ?? 0) > 0;
   }
 
   inodeLock(fsId: number, ino: number): InodeLockHolder | undefined {
@@ -118,7 +131,8 @@ export class TxStore {
       if (this.dentryLocks.has(k)) continue;
       this.dentryLocks.set(k, { tx, role });
       const dk = dirKey(fsId, d.parent);
-      this.dirLockCount.set(dk, (this.dirLockCount.get(dk) ?? 0) + 1);
+      bump(this.dirLockCount, dk, 1);
+      if (role === 'participant') bump(this.dirParticipantLockCount, dk, 1);
     }
     for (const i of part.inodes) this.inodeLocks.set(inodeKey(fsId, i.inode), { tx, role, seal: i.seal });
     if (part.fsLock) this.fsLocks.set(fsId, tx);
@@ -127,12 +141,12 @@ export class TxStore {
   unlockPart(fsId: number, part: TxPart, tx: string): void {
     for (const d of part.dentries) {
       const k = dentryLockKey(fsId, d.parent, d.name);
-      if (this.dentryLocks.get(k)?.tx !== tx) continue;
+      const h = this.dentryLocks.get(k);
+      if (h?.tx !== tx) continue;
       this.dentryLocks.delete(k);
       const dk = dirKey(fsId, d.parent);
-      const n = (this.dirLockCount.get(dk) ?? 1) - 1;
-      if (n <= 0) this.dirLockCount.delete(dk);
-      else this.dirLockCount.set(dk, n);
+      bump(this.dirLockCount, dk, -1);
+      if (h.role === 'participant') bump(this.dirParticipantLockCount, dk, -1);
     }
     for (const i of part.inodes) {
       const k = inodeKey(fsId, i.inode);
@@ -149,12 +163,17 @@ export class TxStore {
     if (rec.rid) this.byRid.set(ridKey(rec.rid.clientId, rec.rid.seq), k);
   }
 
+  /** The live (undecided or committed) record of a request; aborted ones do not count. */
   recordByRid(clientId: number, seq: number): TxRecord | undefined {
     const k = this.byRid.get(ridKey(clientId, seq));
-    return k === undefined ? undefined : this.records.get(k);
+    const rec = k === undefined ? undefined : this.records.get(k);
+    return rec && rec.state !== TxState.TX_ABORTED ? rec : undefined;
   }
 
-  /** Drops a finished record, keeping its outcome for retries. */
+  /**
+   * Drops a finished record. A committed one leaves its outcome for retries; an aborted one
+   * leaves nothing (nothing was applied, so a retry runs again).
+   */
   forget(k: string): void {
     const rec = this.records.get(k);
     if (!rec) return;
@@ -162,7 +181,7 @@ export class TxStore {
     if (rec.rid) {
       const rk = ridKey(rec.rid.clientId, rec.rid.seq);
       if (this.byRid.get(rk) === k) this.byRid.delete(rk);
-      this.remember(rec.rid.clientId, rec.rid.seq, {
+      if (rec.state === TxState.TX_COMMITTED) this.remember(rec.rid.clientId, rec.rid.seq, {
         status: rec.error,
         movedInode: rec.movedInode,
         replacedInode: rec.replacedInode,

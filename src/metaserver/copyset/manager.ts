@@ -1,0 +1,105 @@
+// The copysets this metaserver hosts: creation (idempotent: the same peers again is OK),
+// removal, lookup, and the consensus group behind each (from a GroupFactory: Raft in a real
+// metaserver, LocalGroup in unit tests).
+import { CurveError, StatusCode, createLogger, systemClock, systemTimer, type Clock, type Timer } from '../../common/index.ts';
+import type { Peer } from '../../gen/common_pb.ts';
+import { Copyset } from './copyset.ts';
+import { copysetGroupId } from './group-id.ts';
+import { LocalGroup, type ConsensusGroup } from './group.ts';
+
+const log = createLogger('metaserver-copysets');
+
+export interface GroupFactory {
+  /** Starts (or reopens from disk) the consensus group of `cs` with `peers`. */
+  open(cs: Copyset, peers: Peer[]): Promise<ConsensusGroup>;
+  /** Stops the group and deletes its data. */
+  destroy(cs: Copyset): Promise<void>;
+  /** Copysets found on disk from an earlier run ([poolId, copysetId, peers]). */
+  existing?(): Promise<Array<{ poolId: number; copysetId: number; peers: Peer[] }>>;
+}
+
+/** Single-replica groups that apply at once (tests, tools). */
+export const localGroupFactory: GroupFactory = {
+  async open(cs) {
+    return new LocalGroup((i, d) => cs.apply(i, d));
+  },
+  async destroy() {},
+};
+
+function samePeers(a: Peer[], b: Peer[]): boolean {
+  const key = (l: Peer[]): string => l.map((p) => `${p.id}@${p.address}`).sort().join(',');
+  return key(a) === key(b);
+}
+
+export class CopysetManager {
+  private readonly copysets = new Map<number, Copyset>();
+  private readonly opening = new Map<number, Promise<Copyset>>();
+
+  constructor(
+    private readonly factory: GroupFactory,
+    private readonly clock: Clock = systemClock,
+    private readonly timer: Timer = systemTimer,
+    /** Called after a copyset is opened (metrics, leader hooks). */
+    private readonly onOpen?: (cs: Copyset) => void,
+  ) {}
+
+  get(poolId: number, copysetId: number): Copyset | undefined {
+    if (!Number.isInteger(poolId) || !Number.isInteger(copysetId) || poolId < 0 || copysetId < 0) return undefined;
+    if (poolId >= 2 ** 21 || copysetId >= 2 ** 32) return undefined;
+    return this.copysets.get(copysetGroupId(poolId, copysetId));
+  }
+
+  list(): Copyset[] {
+    return [...this.copysets.values()].sort((a, b) => a.groupId - b.groupId);
+  }
+
+  /** Creates a copyset, or accepts a repeat with the same peers; other peers → PARAM_ERROR. */
+  async create(poolId: number, copysetId: number, peers: Peer[]): Promise<Copyset> {
+    if (peers.length === 0) throw new CurveError(StatusCode.PARAM_ERROR, `copyset ${poolId}:${copysetId} without peers`);
+    for (const p of peers) {
+      if (!Number.isSafeInteger(p.id) || p.id <= 0 || !/^[^:\s]+:\d+(:\d+)?$/.test(p.address)) {
+        throw new CurveError(StatusCode.PARAM_ERROR, `bad peer ${p.id}@${JSON.stringify(p.address)}`);
+      }
+    }
+    const gid = copysetGroupId(poolId, copysetId);
+    const pending = this.opening.get(gid);
+    if (pending) await pending.catch(() => undefined);
+    const old = this.copysets.get(gid);
+    if (old) {
+      if (samePeers(old.peers, peers)) return old;
+      throw new CurveError(StatusCode.PARAM_ERROR, `copyset ${poolId}:${copysetId} exists with other peers`);
+    }
+    return this.open(poolId, copysetId, peers);
+  }
+
+  /** Reopens every copyset found on disk. */
+  async reopenExisting(): Promise<number> {
+    const list = (await this.factory.existing?.()) ?? [];
+    for (const c of list) await this.open(c.poolId, c.copysetId, c.peers);
+    return list.length;
+  }
+
+  private open(poolId: number, copysetId: number, peers: Peer[]): Promise<Copyset> {
+    const gid = copysetGroupId(poolId, copysetId);
+    const p = (async () => {
+      const cs = new Copyset(poolId, copysetId, this.clock, this.timer);
+      cs.peers = peers;
+      cs.group = await this.factory.open(cs, peers);
+      this.copysets.set(gid, cs);
+      this.onOpen?.(cs);
+      log.info('copyset open', { copyset: cs.name, peers: peers.map((x) => x.address) });
+      return cs;
+    })();
+    this.opening.set(gid, p);
+    return p.finally(() => this.opening.delete(gid));
+  }
+
+  async remove(poolId: number, copysetId: number): Promise<boolean> {
+    const cs = this.get(poolId, copysetId);
+    if (!cs) return false;
+    this.copysets.delete(cs.groupId);
+    await this.factory.destroy(cs);
+    log.info('copyset removed', { copyset: cs.name });
+    return true;
+  }
+}

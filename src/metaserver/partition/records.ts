@@ -1,0 +1,640 @@
+// The key/value records of a partition inside a CURVEFS snapshot (docs/formats.md, "CURVEFS
+// snapshot"). Keys: record type (1 byte), partition id (u32 BE), then the fixed-width big-endian
+// ids and name bytes of the record, so byte order = namespace order and a directory's entries
+// are one contiguous key range. Values: LEB128 varints and length-prefixed bytes.
+import { Out, In, DecodeError, readU32be, readU64be } from './bytes.ts';
+import { Directory } from './directory.ts';
+import {
+  F_ATIME,
+  F_CTIME,
+  F_LENGTH,
+  F_MTIME,
+  F_PARENT,
+  F64_STRIDE,
+  InodeExtra,
+  PAGE_SIZE,
+  U_ATIME_NS,
+  U_CTIME_NS,
+  U_GID,
+  U_MODE,
+  U_MTIME_NS,
+  U_NLINK,
+  U_UID,
+  U32_STRIDE,
+  type Page,
+} from './inode-store.ts';
+import { checkName, readUtf8, utf8Length, writeUtf8, compareNames } from './names.ts';
+import { Partition, typeMode } from './partition.ts';
+import { ClientWindow } from './request-table.ts';
+import { FileType, PartitionStatus, S_IFMT, type ChunkSlice, type OpResult } from './types.ts';
+import type { PartitionView } from './view.ts';
+
+/** Record types, in the order they appear in a snapshot (the first key byte). */
+export const RecordType = {
+  PARTITION: 1,
+  INODE: 2,
+  CHUNKS: 3,
+  DENTRY: 4,
+  DELETED: 5,
+  REQUESTS: 6,
+} as const;
+export type RecordType = (typeof RecordType)[keyof typeof RecordType];
+export const RECORD_TYPES: readonly RecordType[] = [1, 2, 3, 4, 5, 6];
+export const RECORD_NAMES: Record<number, string> = {
+  1: 'partition',
+  2: 'inode',
+  3: 'chunks',
+  4: 'dentry',
+  5: 'deleted',
+  6: 'requests',
+};
+
+/** Inode record flag: the directory is sealed. */
+const FLAG_SEALED = 1;
+
+const enc = new TextEncoder();
+
+// ---------------------------------------------------------------------------------------------
+// encoding
+
+/** Starts a pair whose key is `keyLen` bytes; returns where the value length goes. */
+function beginKey(w: Out, type: number, pid: number, keyLen: number): void {
+  w.u32le(keyLen);
+  w.u8(type);
+  w.u32be(pid);
+}
+function beginValue(w: Out): number {
+  const at = w.pos;
+  w.pos += 4;
+  return at;
+}
+function endValue(w: Out, at: number): void {
+  w.patch32le(at, w.pos - at - 4);
+}
+
+/**
+ * Writes the records of one type of a frozen partition into `w`, yielding whenever `w` holds a
+ * chunk's worth of bytes (the caller takes the chunk and resumes). Returns the pair count.
+ */
+export function* encodeRecords(view: PartitionView, type: RecordType, w: Out): Generator<void, number> {
+  switch (type) {
+    case RecordType.PARTITION:
+      return yield* encodePartition(view, w);
+    case RecordType.INODE:
+      return yield* encodeInodes(view, w);
+    case RecordType.CHUNKS:
+      return yield* encodeChunks(view, w);
+    case RecordType.DENTRY:
+      return yield* encodeDentries(view, w);
+    case RecordType.DELETED:
+      return yield* encodeDeleted(view, w);
+    case RecordType.REQUESTS:
+      return yield* encodeRequests(view, w);
+  }
+}
+
+function* encodePartition(v: PartitionView, w: Out): Generator<void, number> {
+  w.reserve(128);
+  beginKey(w, RecordType.PARTITION, v.partitionId, 5);
+  const at = beginValue(w);
+  w.varint(v.fsId);
+  w.varint(v.start);
+  w.varint(v.end);
+  w.varint(v.nextId);
+  w.varint(v.status);
+  w.varint(v.useClock);
+  w.varint(v.limits.maxClients);
+  w.varint(v.limits.window);
+  w.varint(v.inodeCount);
+  w.varint(v.dentryCount);
+  w.varint(v.chunkLists);
+  w.varint(v.deletedCount);
+  w.varint(v.clients.length);
+  endValue(w, at);
+  return 1;
+}
+
+/** Visits the existing inode slots of a frozen page table in id order. */
+function* slots(v: PartitionView): Generator<[Page, number, number]> {
+  const pages = v.pages;
+  for (let pn = 0; pn < pages.length; pn++) {
+    const p = pages[pn];
+    if (p === undefined) continue;
+    const base = v.start + pn * PAGE_SIZE;
+    for (let i = 0; i < p.cap; i++) if (p.type[i] !== 0) yield [p, i, base + i];
+  }
+}
+
+function* encodeInodes(v: PartitionView, w: Out): Generator<void, number> {
+  let n = 0;
+  const pages = v.pages;
+  for (let pn = 0; pn < pages.length; pn++) {
+    const p = pages[pn];
+    if (p === undefined) continue;
+    const base = v.start + pn * PAGE_SIZE;
+    const f64 = p.f64;
+    const u32 = p.u32;
+    for (let i = 0; i < p.cap; i++) {
+      const type = p.type[i]!;
+      if (type === 0) continue;
+      const ex = p.extras?.[i];
+      const dir = p.dirs?.[i];
+      let bound = 160;
+      if (ex !== undefined) {
+        bound += ex.symlink.length * 3 + (ex.parents?.length ?? 0) * 9;
+        if (ex.xattrs) for (const [k, val] of ex.xattrs) bound += k.length * 3 + val.length + 10;
+      }
+      if (w.full(bound)) yield;
+      w.reserve(bound);
+      beginKey(w, RecordType.INODE, v.partitionId, 13);
+      w.u64be(base + i);
+      const at = beginValue(w);
+      const f = i * F64_STRIDE;
+      const u = i * U32_STRIDE;
+      w.u8(type);
+      w.varint(u32[u + U_MODE]!);
+      w.varint(u32[u + U_UID]!);
+      w.varint(u32[u + U_GID]!);
+      w.varint(u32[u + U_NLINK]!);
+      w.varint(f64[f + F_LENGTH]!);
+      w.varint(f64[f + F_CTIME]!);
+      w.varint(u32[u + U_CTIME_NS]!);
+      w.varint(f64[f + F_MTIME]!);
+      w.varint(u32[u + U_MTIME_NS]!);
+      w.varint(f64[f + F_ATIME]!);
+      w.varint(u32[u + U_ATIME_NS]!);
+      w.varint(ex?.rdev ?? 0);
+      w.varint(ex?.dtime ?? 0);
+      w.u8(dir?.sealed ? FLAG_SEALED : 0);
+      w.varint(dir?.bytes ?? 0);
+      const p0 = f64[f + F_PARENT]!;
+      const more = ex?.parents;
+      w.varint(p0 === 0 ? 0 : 1 + (more?.length ?? 0));
+      if (p0 !== 0) {
+        w.varint(p0);
+        if (more) for (const x of more) w.varint(x);
+      }
+      const sym = ex?.symlink ?? '';
+      w.varint(utf8Length(sym));
+      w.pos = writeUtf8(sym, w.buf, w.pos);
+      const xs = ex?.xattrs;
+      if (xs) {
+        const names = [...xs.keys()].sort(compareNames);
+        w.varint(names.length);
+        for (const k of names) {
+          const val = xs.get(k)!;
+          w.varint(utf8Length(k));
+          w.pos = writeUtf8(k, w.buf, w.pos);
+          w.varint(val.length);
+          w.bytes(val);
+        }
+      } else {
+        w.varint(0);
+      }
+      endValue(w, at);
+      n++;
+    }
+  }
+  return n;
+}
+
+function* encodeChunks(v: PartitionView, w: Out): Generator<void, number> {
+  let n = 0;
+  for (const [p, i, ino] of slots(v)) {
+    const chunks = p.extras?.[i]?.chunks;
+    if (!chunks) continue;
+    for (const index of [...chunks.keys()].sort((a, b) => a - b)) {
+      const list = chunks.get(index)!;
+      const bound = 40 + list.length * 50;
+      if (w.full(bound)) yield;
+      w.reserve(bound);
+      beginKey(w, RecordType.CHUNKS, v.partitionId, 21);
+      w.u64be(ino);
+      w.u64be(index);
+      const at = beginValue(w);
+      w.varint(list.length);
+      for (const s of list) {
+        w.varint(s.chunkId);
+        w.varint(s.compaction);
+        w.varint(s.offset);
+        w.varint(s.len);
+        w.varint(s.size);
+        w.u8(s.zero ? 1 : 0);
+      }
+      endValue(w, at);
+      n++;
+    }
+  }
+  return n;
+}
+
+function* encodeDentries(v: PartitionView, w: Out): Generator<void, number> {
+  let n = 0;
+  const pid = v.partitionId;
+  const pages = v.pages;
+  for (let pn = 0; pn < pages.length; pn++) {
+    const p = pages[pn];
+    if (p === undefined || p.dirs === null) continue;
+    const base = v.start + pn * PAGE_SIZE;
+    for (let i = 0; i < p.dirs.length; i++) {
+      const d = p.dirs[i];
+      if (d === undefined || p.type[i] === 0) continue;
+      const parent = base + i;
+      for (const leaf of d.leaves) {
+        for (let k = 0; k < leaf.n; k++) {
+          const name = leaf.names[k]!;
+          const bound = 40 + name.length * 3;
+          if (w.full(bound)) yield;
+          w.reserve(bound);
+          const keyAt = w.pos;
+          w.pos += 4;
+          w.u8(RecordType.DENTRY);
+          w.u32be(pid);
+          w.u64be(parent);
+          w.pos = writeUtf8(name, w.buf, w.pos);
+          w.patch32le(keyAt, w.pos - keyAt - 4);
+          const at = beginValue(w);
+          w.varint(leaf.inos[k]!);
+          w.u8(leaf.types[k]!);
+          endValue(w, at);
+          n++;
+        }
+      }
+    }
+  }
+  return n;
+}
+
+function* encodeDeleted(v: PartitionView, w: Out): Generator<void, number> {
+  let n = 0;
+  for (const [p, i, ino] of slots(v)) {
+    if (p.u32[i * U32_STRIDE + U_NLINK] !== 0) continue;
+    if (w.full(40)) yield;
+    w.reserve(40);
+    beginKey(w, RecordType.DELETED, v.partitionId, 13);
+    w.u64be(ino);
+    const at = beginValue(w);
+    w.varint(p.extras?.[i]?.dtime ?? 0);
+    endValue(w, at);
+    n++;
+  }
+  return n;
+}
+
+function* encodeRequests(v: PartitionView, w: Out): Generator<void, number> {
+  let n = 0;
+  for (const [clientId, win] of v.clients) {
+    const results = [...win.results].map(([seq, r]) => [seq, enc.encode(JSON.stringify(r))] as const);
+    let bound = 60;
+    for (const [, b] of results) bound += b.length + 20;
+    if (w.full(bound)) yield;
+    w.reserve(bound);
+    beginKey(w, RecordType.REQUESTS, v.partitionId, 13);
+    w.u64be(clientId);
+    const at = beginValue(w);
+    w.varint(win.lastUse);
+    w.varint(win.floor);
+    w.varint(results.length);
+    for (const [seq, b] of results) {
+      w.varint(seq);
+      w.varint(b.length);
+      w.bytes(b);
+    }
+    endValue(w, at);
+    n++;
+  }
+  return n;
+}
+
+// ---------------------------------------------------------------------------------------------
+// loading
+
+/** Raised for a pair that does not decode into valid state. */
+export class RecordError extends Error {}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+interface Expected {
+  inodes: number;
+  dentries: number;
+  chunkLists: number;
+  deleted: number;
+  clients: number;
+}
+
+/**
+ * Builds Partitions from the pairs of a snapshot, in key order. Nothing it builds is visible to
+ * anyone until finish() succeeds (and the container's checksum matched).
+ */
+export class SnapshotLoader {
+  readonly partitions = new Map<number, Partition>();
+  private readonly expected = new Map<number, Expected>();
+  private readonly clients = new Map<number, [number, ClientWindow][]>();
+  private readonly useClocks = new Map<number, number>();
+  private prevKey = new Uint8Array(0);
+  private prevKeyLen = 0;
+  private readonly counts = new Map<number, number[]>();
+
+  /** Applies one pair: key = buf[ks, ke), value = buf[vs, ve). */
+  pair(buf: Uint8Array, ks: number, ke: number, vs: number, ve: number): void {
+    this.checkOrder(buf, ks, ke);
+    if (ke - ks < 5) throw new RecordError('key shorter than 5 bytes');
+    const type = buf[ks]!;
+    const pid = readU32be(buf, ks + 1);
+    try {
+      if (type === RecordType.PARTITION) {
+        if (ke - ks !== 5) throw new RecordError('partition key must be 5 bytes');
+        this.loadPartition(pid, new In(buf, vs, ve));
+        return;
+      }
+      const p = this.partitions.get(pid);
+      if (p === undefined) throw new RecordError(`record for partition ${pid} before its partition record`);
+      const c = this.counts.get(pid)!;
+      c[type] = (c[type] ?? 0) + 1;
+      const v = new In(buf, vs, ve);
+      switch (type) {
+        case RecordType.INODE:
+          this.loadInode(p, keyId(buf, ks, ke, 13), v);
+          break;
+        case RecordType.CHUNKS:
+          this.loadChunks(p, buf, ks, ke, v);
+          break;
+        case RecordType.DENTRY:
+          this.loadDentry(p, buf, ks, ke, v);
+          break;
+        case RecordType.DELETED:
+          this.loadDeleted(p, keyId(buf, ks, ke, 13), v);
+          break;
+        case RecordType.REQUESTS:
+          this.loadRequests(pid, keyId(buf, ks, ke, 13), v);
+          break;
+        default:
+          throw new RecordError(`unknown record type ${type}`);
+      }
+      v.done();
+    } catch (e) {
+      if (e instanceof DecodeError || e instanceof RangeError || e instanceof TypeError || e instanceof SyntaxError) {
+        throw new RecordError(`${RECORD_NAMES[type] ?? `type ${type}`} record of partition ${pid}: ${e.message}`);
+      }
+      throw e;
+    }
+  }
+
+  /** Cross-record checks; returns the partitions by id. */
+  finish(): Map<number, Partition> {
+    for (const [pid, p] of this.partitions) {
+      const exp = this.expected.get(pid)!;
+      const c = this.counts.get(pid)!;
+      const got: Expected = {
+        inodes: c[RecordType.INODE] ?? 0,
+        dentries: c[RecordType.DENTRY] ?? 0,
+        chunkLists: c[RecordType.CHUNKS] ?? 0,
+        deleted: c[RecordType.DELETED] ?? 0,
+        clients: c[RecordType.REQUESTS] ?? 0,
+      };
+      for (const k of Object.keys(exp) as (keyof Expected)[]) {
+        if (exp[k] !== got[k]) throw new RecordError(`partition ${pid}: ${got[k]} ${k} records, its partition record says ${exp[k]}`);
+      }
+      if (p.deleted.size !== countUnlinked(p)) throw new RecordError(`partition ${pid}: deletion list does not match the nlink-0 inodes`);
+      p.requests.load(this.clients.get(pid) ?? [], this.useClocks.get(pid)!);
+    }
+    return this.partitions;
+  }
+
+  private checkOrder(buf: Uint8Array, ks: number, ke: number): void {
+    const len = ke - ks;
+    const prev = this.prevKey;
+    const pl = this.prevKeyLen;
+    const n = len < pl ? len : pl;
+    let c = 0;
+    for (let k = 0; k < n; k++) {
+      c = buf[ks + k]! - prev[k]!;
+      if (c !== 0) break;
+    }
+    if (c === 0) c = len - pl;
+    if (c <= 0 && pl > 0) throw new RecordError('keys out of order or duplicated');
+    if (prev.length < len) this.prevKey = new Uint8Array(Math.max(len, 64));
+    this.prevKey.set(buf.subarray(ks, ke));
+    this.prevKeyLen = len;
+  }
+
+  private loadPartition(pid: number, v: In): void {
+    const fsId = v.varint();
+    const start = v.varint();
+    const end = v.varint();
+    const nextId = v.varint();
+    const status = v.varint();
+    const useClock = v.varint();
+    const maxClients = v.varint();
+    const window = v.varint();
+    const exp: Expected = {
+      inodes: v.varint(),
+      dentries: v.varint(),
+      chunkLists: v.varint(),
+      deleted: v.varint(),
+      clients: v.varint(),
+    };
+    v.done();
+    if (status < PartitionStatus.READWRITE || status > PartitionStatus.DELETING) throw new RecordError(`partition ${pid}: bad status ${status}`);
+    if (maxClients < 1 || window < 1) throw new RecordError(`partition ${pid}: bad request-table limits`);
+    if (nextId < start) throw new RecordError(`partition ${pid}: nextId below the range`);
+    let p: Partition;
+    try {
+      p = new Partition({ partitionId: pid, fsId, start, end, nextId, status, requestLimits: { maxClients, window } });
+    } catch (e) {
+      throw new RecordError(`partition ${pid}: ${(e as Error).message}`);
+    }
+    this.partitions.set(pid, p);
+    this.expected.set(pid, exp);
+    this.counts.set(pid, []);
+    this.useClocks.set(pid, useClock);
+  }
+
+  private loadInode(p: Partition, ino: number, v: In): void {
+    if (!p.owns(ino)) throw new RecordError(`inode ${ino} outside the range`);
+    const type = v.u8();
+    if (type < FileType.TYPE_DIRECTORY || type > FileType.TYPE_BLOCK_DEVICE) throw new RecordError(`inode ${ino}: bad type ${type}`);
+    const mode = v.varint();
+    const uid = v.varint();
+    const gid = v.varint();
+    const nlink = v.varint();
+    if ((mode & S_IFMT) !== typeMode(type) || mode > 0o177777) throw new RecordError(`inode ${ino}: mode does not match type`);
+    if (uid > 0xffffffff || gid > 0xffffffff || nlink > 0xffffffff) throw new RecordError(`inode ${ino}: bad uid/gid/nlink`);
+    const length = v.varint();
+    const ctime = v.varint();
+    const ctimeNs = ns(v);
+    const mtime = v.varint();
+    const mtimeNs = ns(v);
+    const atime = v.varint();
+    const atimeNs = ns(v);
+    const rdev = v.varint();
+    const dtime = v.varint();
+    const flags = v.u8();
+    const dirBytes = v.varint();
+    if (flags & ~FLAG_SEALED || (type !== FileType.TYPE_DIRECTORY && (flags !== 0 || dirBytes !== 0))) {
+      throw new RecordError(`inode ${ino}: directory fields on a non-directory`);
+    }
+    const np = v.varint();
+    if (np > 65536) throw new RecordError(`inode ${ino}: ${np} parents`);
+    const parents: number[] = [];
+    for (let k = 0; k < np; k++) {
+      const x = v.varint();
+      if (x === 0) throw new RecordError(`inode ${ino}: parent 0`);
+      parents.push(x);
+    }
+    const symBytes = v.take(v.varint());
+    const symlink = symBytes.length > 0 ? utf8.decode(symBytes) : '';
+    if ((type === FileType.TYPE_SYM_LINK) !== (symlink !== '')) throw new RecordError(`inode ${ino}: symlink target does not match type`);
+    const nx = v.varint();
+    let xattrs: Map<string, Uint8Array> | null = null;
+    let xattrBytes = 0;
+    let prevName: string | undefined;
+    for (let k = 0; k < nx; k++) {
+      const nb = v.take(v.varint());
+      const name = utf8.decode(nb);
+      const val = v.take(v.varint()).slice();
+      if (prevName !== undefined && compareNames(prevName, name) >= 0) throw new RecordError(`inode ${ino}: xattr names out of order`);
+      prevName = name;
+      xattrs ??= new Map();
+      xattrs.set(name, val);
+      xattrBytes += nb.length + val.length;
+    }
+    if (p.store.exists(ino)) throw new RecordError(`inode ${ino} twice`);
+
+    const page = p.store.writable(ino);
+    const i = p.store.index(ino);
+    const f = i * F64_STRIDE;
+    const u = i * U32_STRIDE;
+    page.f64[f + F_LENGTH] = length;
+    page.f64[f + F_CTIME] = ctime;
+    page.f64[f + F_MTIME] = mtime;
+    page.f64[f + F_ATIME] = atime;
+    page.f64[f + F_PARENT] = parents.length > 0 ? parents[0]! : 0;
+    page.u32[u + U_CTIME_NS] = ctimeNs;
+    page.u32[u + U_MTIME_NS] = mtimeNs;
+    page.u32[u + U_ATIME_NS] = atimeNs;
+    page.u32[u + U_UID] = uid;
+    page.u32[u + U_GID] = gid;
+    page.u32[u + U_MODE] = mode;
+    page.u32[u + U_NLINK] = nlink;
+    page.type[i] = type;
+    const ex = new InodeExtra(symlink, rdev, dtime, parents.length > 1 ? parents.slice(1) : null, xattrs, xattrBytes, null);
+    if (!ex.isEmpty) {
+      page.extras ??= [];
+      page.extras[i] = ex;
+    }
+    if (flags !== 0 || dirBytes !== 0) {
+      page.dirs ??= [];
+      const d = new Directory(p.cow.epoch);
+      d.sealed = (flags & FLAG_SEALED) !== 0;
+      d.bytes = dirBytes;
+      page.dirs[i] = d;
+    }
+    p.inodeCount++;
+    p.typeCounts[type]!++;
+  }
+
+  private loadChunks(p: Partition, buf: Uint8Array, ks: number, ke: number, v: In): void {
+    if (ke - ks !== 21) throw new RecordError('chunks key must be 21 bytes');
+    const ino = readU64be(buf, ks + 5);
+    const index = readU64be(buf, ks + 13);
+    if (ino < 0 || index < 0) throw new RecordError('id beyond 2^53');
+    if (!p.owns(ino) || !p.store.exists(ino)) throw new RecordError(`chunks of missing inode ${ino}`);
+    const page = p.store.page(ino)!;
+    const i = p.store.index(ino);
+    const type = page.type[i]!;
+    if (type !== FileType.TYPE_S3 && type !== FileType.TYPE_FILE) throw new RecordError(`chunks of non-file inode ${ino}`);
+    const n = v.varint();
+    if (n === 0) throw new RecordError(`empty chunk list of inode ${ino}`);
+    const list: ChunkSlice[] = [];
+    for (let k = 0; k < n; k++) {
+      const chunkId = v.varint();
+      const compaction = v.varint();
+      const offset = v.varint();
+      const len = v.varint();
+      const size = v.varint();
+      const z = v.u8();
+      if (z > 1) throw new RecordError('bad zero flag');
+      list.push({ chunkId, compaction, offset, len, size, zero: z === 1 });
+    }
+    const ex = page.extras?.[i] ?? InodeExtra.EMPTY;
+    const chunks = new Map(ex.chunks ?? []);
+    chunks.set(index, list);
+    page.extras ??= [];
+    page.extras[i] = ex.with({ chunks });
+    p.chunkLists++;
+  }
+
+  private loadDentry(p: Partition, buf: Uint8Array, ks: number, ke: number, v: In): void {
+    if (ke - ks < 14) throw new RecordError('dentry key too short');
+    const parent = readU64be(buf, ks + 5);
+    if (parent < 0 || !p.owns(parent) || !p.store.exists(parent)) throw new RecordError(`dentry under missing inode ${parent}`);
+    const page = p.store.page(parent)!;
+    const i = p.store.index(parent);
+    if (page.type[i] !== FileType.TYPE_DIRECTORY) throw new RecordError(`dentry under non-directory ${parent}`);
+    const name = readUtf8(buf, ks + 13, ke);
+    if (checkName(name) !== 0) throw new RecordError(`invalid dentry name under ${parent}`);
+    const ino = v.varint();
+    const type = v.u8();
+    if (ino === 0 || type < FileType.TYPE_DIRECTORY || type > FileType.TYPE_BLOCK_DEVICE) throw new RecordError(`bad dentry ${parent}/${name}`);
+    page.dirs ??= [];
+    let d = page.dirs[i];
+    if (d === undefined) {
+      d = new Directory(p.cow.epoch);
+      page.dirs[i] = d;
+    }
+    d.appendSorted(name, ino, type, p.cow.epoch);
+    p.dentryCount++;
+  }
+
+  private loadDeleted(p: Partition, ino: number, v: In): void {
+    const dtime = v.varint();
+    if (!p.owns(ino) || !p.store.exists(ino)) throw new RecordError(`deletion entry for missing inode ${ino}`);
+    const page = p.store.page(ino)!;
+    const i = p.store.index(ino);
+    if (page.u32[i * U32_STRIDE + U_NLINK] !== 0) throw new RecordError(`deletion entry for linked inode ${ino}`);
+    if ((page.extras?.[i]?.dtime ?? 0) !== dtime) throw new RecordError(`deletion entry of inode ${ino} disagrees on dtime`);
+    p.deleted.set(ino, dtime);
+  }
+
+  private loadRequests(pid: number, clientId: number, v: In): void {
+    const lastUse = v.varint();
+    const floor = v.varint();
+    const n = v.varint();
+    const results = new Map<number, OpResult>();
+    for (let k = 0; k < n; k++) {
+      const seq = v.varint();
+      const json = utf8.decode(v.take(v.varint()));
+      const r = JSON.parse(json) as OpResult;
+      if (r === null || typeof r !== 'object' || typeof r.status !== 'number') throw new RecordError(`bad stored result of client ${clientId}`);
+      results.set(seq, r);
+    }
+    let list = this.clients.get(pid);
+    if (list === undefined) this.clients.set(pid, (list = []));
+    list.push([clientId, new ClientWindow(0, floor, lastUse, results)]);
+  }
+}
+
+function ns(v: In): number {
+  const x = v.varint();
+  if (x >= 1e9) throw new DecodeError('nanoseconds ≥ 1e9');
+  return x;
+}
+
+/** The u64 id after type + partition id in a key of exactly `len` bytes. */
+function keyId(buf: Uint8Array, ks: number, ke: number, len: number): number {
+  if (ke - ks !== len) throw new RecordError(`key must be ${len} bytes`);
+  const id = readU64be(buf, ks + 5);
+  if (id < 0) throw new RecordError('id beyond 2^53');
+  return id;
+}
+
+function countUnlinked(p: Partition): number {
+  let n = 0;
+  for (const page of p.store.pages) {
+    if (page === undefined) continue;
+    for (let i = 0; i < page.cap; i++) if (page.type[i] !== 0 && page.u32[i * U32_STRIDE + U_NLINK] === 0) n++;
+  }
+  return n;
+}
+

@@ -1,0 +1,201 @@
+// One metaserver process's parts wired together: the RPC server (MetaServerService,
+// CopysetService, the internal transaction service, and Raft's own service when the group
+// factory adds it), the copysets, the transaction coordinator and its recovery, the reclaimer,
+// and the metrics endpoint.
+import { createServer, type Server } from 'node:http';
+import { CurveError, StatusCode, createLogger, systemClock, systemTimer, type Clock, type Timer } from '../common/index.ts';
+import { PeerSchema, type Peer } from '../gen/common_pb.ts';
+import { CopysetService, MetaServerInternalService, MetaServerService } from '../gen/metaserver_pb.ts';
+import { ChannelPool, RpcServer } from '../rpc/index.ts';
+import { create } from '@bufbuild/protobuf';
+import { adminImpl } from './copyset/admin-service.ts';
+import type { Copyset } from './copyset/copyset.ts';
+import { CopysetManager, type GroupFactory } from './copyset/manager.ts';
+import { DiscoveryRouter, RpcCluster, type Cluster, type Router } from './cluster.ts';
+import { MetaService } from './service.ts';
+import { TxCoordinator, type CoordinatorOptions } from './tx/coordinator.ts';
+import { OpMetrics, SnapshotMetrics, renderCopysets, type CopysetGauges } from './metrics.ts';
+
+const log = createLogger('metaserver');
+
+export interface MetaServerOptions {
+  /** "host:port" to listen on; port 0 lets the OS choose. */
+  listen: string;
+  /** This metaserver's id (from MDS registration, or given). */
+  id: number;
+  /**
+   * Builds the consensus groups once the listen address is known (Raft in a real process;
+   * `localGroupFactory` for single-replica tests). May register extra services on `rpc`.
+   */
+  groups: (ctx: { rpc: RpcServer; pool: ChannelPool; self: Peer }) => GroupFactory | Promise<GroupFactory>;
+  /** Where partitions live; default: discovery from the copysets' peers plus `seeds`. */
+  router?: Router;
+  seeds?: string[];
+  /** Port for GET /metrics (Prometheus text); undefined = no metrics server, 0 = any port. */
+  metricsPort?: number;
+  clock?: Clock;
+  timer?: Timer;
+  defaultTimeoutMs?: number;
+  chunkSizeOf?: (fsId: number) => number;
+  coordinator?: Partial<CoordinatorOptions>;
+}
+
+export class MetaServer {
+  readonly rpc: RpcServer;
+  readonly pool = new ChannelPool();
+  readonly metrics = new OpMetrics();
+  readonly snapshotMetrics = new SnapshotMetrics();
+  manager!: CopysetManager;
+  service!: MetaService;
+  coordinator!: TxCoordinator;
+  cluster!: Cluster;
+  router!: Router;
+  private host: string;
+  private port: number;
+  private metricsServer: Server | undefined;
+  private metricsAddr = '';
+  private readonly clock: Clock;
+  private readonly timer: Timer;
+  private stopped = false;
+
+  constructor(private readonly opts: MetaServerOptions) {
+    const m = /^(.*):(\d+)$/.exec(opts.listen);
+    if (!m) throw new CurveError(StatusCode.PARAM_ERROR, `bad listen address ${JSON.stringify(opts.listen)}`);
+    this.host = m[1]!;
+    this.port = Number(m[2]);
+    this.rpc = new RpcServer({ host: this.host, port: this.port });
+    this.clock = opts.clock ?? systemClock;
+    this.timer = opts.timer ?? systemTimer;
+  }
+
+  get id(): number {
+    return this.opts.id;
+  }
+
+  /** "host:port" of the RPC server (after start). */
+  get address(): string {
+    return `${this.host}:${this.port}`;
+  }
+
+  get metricsAddress(): string {
+    return this.metricsAddr;
+  }
+
+  self(): Peer {
+    return create(PeerSchema, { id: this.opts.id, address: `${this.address}:0` });
+  }
+
+  async start(): Promise<void> {
+    // Bind first: the port is part of this replica's identity in its copysets.
+    this.port = await this.rpc.listen();
+    const factory = await this.opts.groups({ rpc: this.rpc, pool: this.pool, self: this.self() });
+    this.manager = new CopysetManager(factory, this.clock, this.timer);
+    this.router =
+      this.opts.router ??
+      new DiscoveryRouter(this.pool, () => [
+        this.address,
+        ...(this.opts.seeds ?? []),
+        ...this.manager.list().flatMap((cs) => cs.peers.map((p) => p.address)),
+      ]);
+    const local: { meta?: MetaService } = {};
+    this.cluster = new RpcCluster({
+      pool: this.pool,
+      router: this.router,
+      clock: this.clock,
+      local: {
+        copyset: (p, c) => this.manager.get(p, c),
+        get meta() {
+          return local.meta!.impl();
+        },
+        get internal() {
+          return local.meta!.internalImpl();
+        },
+      },
+    });
+    this.coordinator = new TxCoordinator({ cluster: this.cluster, clock: this.clock, timer: this.timer, ...this.opts.coordinator });
+    this.service = new MetaService({
+      copysets: this.manager,
+      coordinator: this.coordinator,
+      clock: this.clock,
+      defaultTimeoutMs: this.opts.defaultTimeoutMs,
+      chunkSizeOf: this.opts.chunkSizeOf,
+      metrics: this.metrics,
+    });
+    local.meta = this.service;
+    this.rpc.register(MetaServerService, this.service.impl());
+    this.rpc.register(MetaServerInternalService, this.service.internalImpl());
+    this.rpc.register(CopysetService, adminImpl({ manager: this.manager, self: () => this.self(), clock: this.clock, defaultTimeoutMs: this.opts.defaultTimeoutMs }));
+    const reopened = await this.manager.reopenExisting();
+    this.coordinator.startRecovery(() => this.manager.list());
+    if (this.opts.metricsPort !== undefined) await this.startMetrics(this.opts.metricsPort);
+    log.info('metaserver started', { id: this.opts.id, address: this.address, copysets: reopened, metrics: this.metricsAddr });
+  }
+
+  copysets(): Copyset[] {
+    return this.manager.list();
+  }
+
+  /** Prometheus text of every metric. */
+  renderMetrics(): string {
+    const out: string[] = [];
+    this.metrics.render(out);
+    const gauges: CopysetGauges[] = this.manager.list().map((cs) => {
+      const st = cs.group.status();
+      let inodes = 0;
+      let dentries = 0;
+      for (const p of cs.sm.partitions.values()) {
+        inodes += p.inodeCount;
+        dentries += p.dentryCount;
+      }
+      return {
+        copyset: cs.name,
+        role: st.role,
+        term: st.term,
+        leaderId: st.leaderId,
+        commitIndex: st.commitIndex,
+        appliedIndex: st.appliedIndex,
+        firstIndex: st.firstIndex,
+        lastIndex: st.lastIndex,
+        snapshotIndex: st.snapshotIndex,
+        logBytes: st.logBytes,
+        partitions: cs.sm.partitions.size,
+        inodes,
+        dentries,
+        txRecords: cs.sm.tx.records.size,
+        txLocks: cs.sm.tx.lockCount,
+      };
+    });
+    renderCopysets(out, gauges);
+    this.snapshotMetrics.render(out);
+    return out.join('\n') + '\n';
+  }
+
+  private startMetrics(port: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const srv = createServer((req, res) => {
+        if (req.url === '/metrics' || req.url?.startsWith('/metrics?')) {
+          res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+          res.end(this.renderMetrics());
+        } else {
+          res.writeHead(404).end('not found\n');
+        }
+      });
+      srv.once('error', reject);
+      srv.listen(port, this.host, () => {
+        const a = srv.address();
+        this.metricsAddr = typeof a === 'object' && a ? `${this.host}:${a.port}` : '';
+        this.metricsServer = srv;
+        resolve();
+      });
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.coordinator?.stopRecovery();
+    await this.rpc.close();
+    this.pool.close();
+    if (this.metricsServer) await new Promise<void>((r) => this.metricsServer!.close(() => r()));
+  }
+}

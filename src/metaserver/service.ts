@@ -1,0 +1,359 @@
+// MetaServerService: the client's data path. Every call names its copyset and partition; a
+// replica that does not lead answers NOT_LEADER with the leader's address (from the consensus
+// group); reads are linearizable (ReadIndex, then local state); mutations go through the log
+// with the proposer's time stamped in, and are idempotent by RequestId (partition request table).
+// Rename and cross-partition rmdir are run by the transaction coordinator (tx/coordinator.ts).
+import { create } from '@bufbuild/protobuf';
+import { CurveError, StatusCode, systemClock, type Clock } from '../common/index.ts';
+import { FileType, TimespecSchema, type Timespec } from '../gen/common_pb.ts';
+import {
+  ChunkSliceListSchema,
+  DentrySchema,
+  InodeAttrSchema,
+  InodeSchema,
+  MetaServerInternalService,
+  MetaServerService,
+  XAttrSchema,
+  type Dentry,
+  type InodeAttr,
+  type PartitionRef,
+} from '../gen/metaserver_pb.ts';
+import type { ServiceImplOf } from '../rpc/types.ts';
+import type { DentryInfo, InodeAttr as PInodeAttr, Partition } from './partition/index.ts';
+import type { Copyset } from './copyset/copyset.ts';
+import { OpType } from './copyset/op-codec.ts';
+import type { CopysetStateMachine, SmResult } from './copyset/state-machine.ts';
+import { DEFAULT_CHUNK_SIZE } from './copyset/state-machine.ts';
+import type { TxCoordinator } from './tx/coordinator.ts';
+import { txKey } from './tx/tx-store.ts';
+import type { OpMetrics } from './metrics.ts';
+
+/** Finds hosted copysets. */
+export interface CopysetRegistry {
+  get(poolId: number, copysetId: number): Copyset | undefined;
+}
+
+export interface ServiceOptions {
+  copysets: CopysetRegistry;
+  coordinator: TxCoordinator;
+  clock?: Clock;
+  /** Deadline for calls that carry none, and the longest wait for a transaction lock. */
+  defaultTimeoutMs?: number;
+  /** Chunk size of an fs (from the MDS fs info); default 64 MiB. */
+  chunkSizeOf?: (fsId: number) => number;
+  /** Entries per ListDentry page when the request says 0. */
+  defaultListLimit?: number;
+  metrics?: OpMetrics;
+}
+
+export const DEFAULT_LIST_LIMIT = 65536;
+
+/** Error results become CurveErrors (the RPC layer puts the status in the frame). */
+export function check<R extends { status: StatusCode; message?: string }>(r: R): Extract<R, { status: StatusCode.OK }> {
+  if (r.status !== StatusCode.OK) throw new CurveError(r.status, r.message);
+  return r as Extract<R, { status: StatusCode.OK }>;
+}
+
+function checkSm(r: SmResult): SmResult {
+  if (r.status !== StatusCode.OK) throw new CurveError(r.status, r.message);
+  return r;
+}
+
+export function wireAttr(a: PInodeAttr): InodeAttr {
+  return create(InodeAttrSchema, a);
+}
+
+export function wireDentry(fsId: number, d: DentryInfo): Dentry {
+  return create(DentrySchema, { fsId, inodeId: d.ino, parentInodeId: d.parent, name: d.name, type: d.type });
+}
+
+function safeId(x: number, what: string): void {
+  if (!Number.isSafeInteger(x) || x < 0) throw new CurveError(StatusCode.PARAM_ERROR, `bad ${what} ${x}`);
+}
+
+export class MetaService {
+  private readonly copysets: CopysetRegistry;
+  private readonly coordinator: TxCoordinator;
+  private readonly clock: Clock;
+  private readonly defaultTimeoutMs: number;
+  private readonly chunkSizeOf: (fsId: number) => number;
+  private readonly listLimit: number;
+  private readonly metrics: OpMetrics | undefined;
+
+  constructor(opts: ServiceOptions) {
+    this.copysets = opts.copysets;
+    this.coordinator = opts.coordinator;
+    this.clock = opts.clock ?? systemClock;
+    this.defaultTimeoutMs = opts.defaultTimeoutMs ?? 10_000;
+    this.chunkSizeOf = opts.chunkSizeOf ?? (() => DEFAULT_CHUNK_SIZE);
+    this.listLimit = opts.defaultListLimit ?? DEFAULT_LIST_LIMIT;
+    this.metrics = opts.metrics;
+  }
+
+  /** The copyset of `p`, which must be hosted here. */
+  copysetOf(p: PartitionRef | undefined): Copyset {
+    if (!p) throw new CurveError(StatusCode.PARAM_ERROR, 'request without a partition header');
+    const cs = this.copysets.get(p.poolId, p.copysetId);
+    if (!cs) throw new CurveError(StatusCode.COPYSET_NOTEXIST, `copyset ${p.poolId}:${p.copysetId} is not on this metaserver`);
+    return cs;
+  }
+
+  deadline(ctxDeadline: number | undefined): number {
+    const d = this.clock.now() + this.defaultTimeoutMs;
+    return ctxDeadline !== undefined && Number.isFinite(ctxDeadline) ? Math.min(ctxDeadline, d) : d;
+  }
+
+  now(t: Timespec | undefined): Timespec {
+    if (t && (t.sec !== 0 || t.nsec !== 0)) return t;
+    const [sec, nsec] = this.clock.wallTime();
+    return create(TimespecSchema, { sec, nsec });
+  }
+
+  private partitionIn(sm: CopysetStateMachine, p: PartitionRef | undefined): Partition {
+    const part = sm.partition(p);
+    if ('status' in part && !('partitionId' in part)) throw new CurveError(part.status, part.message);
+    return part as Partition;
+  }
+
+  /** Timed wrapper for metrics. */
+  private async timed<T>(op: string, fn: () => Promise<T>): Promise<T> {
+    if (!this.metrics) return fn();
+    const start = this.clock.now();
+    try {
+      const r = await fn();
+      this.metrics.observe(op, this.clock.now() - start, StatusCode.OK);
+      return r;
+    } catch (e) {
+      this.metrics.observe(op, this.clock.now() - start, e instanceof CurveError ? e.status : StatusCode.UNKNOWN_ERROR);
+      throw e;
+    }
+  }
+
+  /** A linearizable read of partition `p`, waiting while `blocked` names a participant lock. */
+  private read<R>(op: string, p: PartitionRef | undefined, deadline: number, fn: (part: Partition, sm: CopysetStateMachine) => R, blocked?: (sm: CopysetStateMachine, fsId: number) => string | undefined): Promise<R> {
+    return this.timed(op, async () => {
+      const cs = this.copysetOf(p);
+      return cs.read(
+        (sm) => fn(this.partitionIn(sm, p), sm),
+        deadline,
+        blocked ? (sm) => blocked(sm, p!.fsId) : undefined,
+      );
+    });
+  }
+
+  private mutate(op: string, p: PartitionRef | undefined, deadline: number, type: OpType, msg: unknown): Promise<SmResult> {
+    return this.timed(op, async () => {
+      const cs = this.copysetOf(p);
+      return checkSm(await cs.proposeWaiting(type as never, msg as never, deadline));
+    });
+  }
+
+  /** The RPC implementation. */
+  impl(): ServiceImplOf<typeof MetaServerService> {
+    const participantDentry = (parent: number, name: string) => (sm: CopysetStateMachine, fsId: number) => {
+      const h = sm.tx.dentryLock(fsId, parent, name);
+      return h?.role === 'participant' ? `(${parent}, ${JSON.stringify(name)}) is being renamed by tx ${h.tx}` : undefined;
+    };
+    const participantInodes = (ids: readonly number[]) => (sm: CopysetStateMachine, fsId: number) => {
+      for (const id of ids) {
+        const h = sm.tx.inodeLock(fsId, id);
+        if (h?.role === 'participant') return `inode ${id} is being renamed by tx ${h.tx}`;
+      }
+      return undefined;
+    };
+    return {
+      getDentry: (req, ctx) =>
+        this.read('GetDentry', req.p, this.deadline(ctx.deadline), (part) => {
+          const r = check(part.getDentry(req.parentInodeId, req.name));
+          return { dentry: wireDentry(part.fsId, r.dentry) };
+        }, participantDentry(req.parentInodeId, req.name)),
+
+      listDentry: (req, ctx) =>
+        this.read('ListDentry', req.p, this.deadline(ctx.deadline), (part) => {
+          const limit = req.count > 0 ? req.count : this.listLimit;
+          const r = check(part.listDentry(req.dirInodeId, { startAfter: req.last || undefined, limit, onlyDir: req.onlyDir }));
+          const attrs = req.withAttr ? part.batchGetInodeAttr(r.entries.filter((e) => part.owns(e.ino)).map((e) => e.ino)).map(wireAttr) : [];
+          return { dentrys: r.entries.map((e) => wireDentry(part.fsId, e)), attrs, more: r.more };
+        }, (sm, fsId) => (sm.tx.hasParticipantLocksUnder(fsId, req.dirInodeId) ? `an entry of ${req.dirInodeId} is being renamed` : undefined)),
+
+      getInode: (req, ctx) =>
+        this.read('GetInode', req.p, this.deadline(ctx.deadline), (part) => {
+          const r = check(part.getInode(req.inodeId));
+          const { xattrs, chunks, ...attr } = r.inode;
+          const wire = create(InodeSchema, { attr: wireAttr(attr) });
+          for (const [k, v] of chunks) wire.chunks[k] = create(ChunkSliceListSchema, { slices: v });
+          for (const [k, v] of xattrs) wire.xattr[k] = v;
+          return { inode: wire };
+        }, participantInodes([req.inodeId])),
+
+      batchGetInodeAttr: (req, ctx) =>
+        this.read('BatchGetInodeAttr', req.p, this.deadline(ctx.deadline), (part) => {
+          for (const id of req.inodeId) safeId(id, 'inode id');
+          return { attr: part.batchGetInodeAttr(req.inodeId).map(wireAttr) };
+        }, participantInodes(req.inodeId)),
+
+      batchGetXAttr: (req, ctx) =>
+        this.read('BatchGetXAttr', req.p, this.deadline(ctx.deadline), (part) => {
+          const xattr = [];
+          for (const id of req.inodeId) {
+            safeId(id, 'inode id');
+            const names = part.listXattr(id);
+            if (names.status !== StatusCode.OK) continue;
+            const x = create(XAttrSchema, { inodeId: id, fsId: part.fsId });
+            for (const n of names.names) {
+              const v = part.getXattr(id, n);
+              if (v.status === StatusCode.OK) x.xattrs[n] = v.value;
+            }
+            xattr.push(x);
+          }
+          return { xattr };
+        }),
+
+      getXAttr: (req, ctx) =>
+        this.read('GetXAttr', req.p, this.deadline(ctx.deadline), (part) => ({ value: check(part.getXattr(req.inodeId, req.name)).value })),
+
+      listXAttr: (req, ctx) =>
+        this.read('ListXAttr', req.p, this.deadline(ctx.deadline), (part) => ({ names: check(part.listXattr(req.inodeId)).names })),
+
+      getDirStats: (req, ctx) =>
+        this.read('GetDirStats', req.p, this.deadline(ctx.deadline), (part) => ({ stats: check(part.dirStats(req.inodeId)).stats })),
+
+      createInode: async (req, ctx) => {
+        const r = (await this.mutate('CreateInode', req.p, this.deadline(ctx.deadline), OpType.CreateInode, { ...req, time: this.now(req.time) })) as SmResult & { inode: PInodeAttr };
+        return { inode: wireAttr(r.inode) };
+      },
+
+      createFile: async (req, ctx) => {
+        const r = (await this.mutate('CreateFile', req.p, this.deadline(ctx.deadline), OpType.CreateFile, { ...req, time: this.now(req.time) })) as SmResult & {
+          inode: PInodeAttr;
+          parent: PInodeAttr;
+        };
+        return { inode: wireAttr(r.inode), parent: wireAttr(r.parent) };
+      },
+
+      createRootInode: async (req, ctx) => {
+        await this.mutate('CreateRootInode', req.p, this.deadline(ctx.deadline), OpType.CreateRootInode, { ...req, time: this.now(req.time) });
+        return {};
+      },
+
+      createDentry: async (req, ctx) => {
+        if (!req.dentry) throw new CurveError(StatusCode.PARAM_ERROR, 'CreateDentry without a dentry');
+        const r = (await this.mutate('CreateDentry', req.p, this.deadline(ctx.deadline), OpType.CreateDentry, { ...req, time: this.now(req.time) })) as SmResult & {
+          parent: PInodeAttr;
+        };
+        return { parent: wireAttr(r.parent) };
+      },
+
+      deleteDentry: async (req, ctx) => {
+        const r = (await this.mutate('DeleteDentry', req.p, this.deadline(ctx.deadline), OpType.DeleteDentry, { ...req, time: this.now(req.time) })) as SmResult & {
+          dentry: DentryInfo;
+        };
+        return { dentry: wireDentry(req.p!.fsId, r.dentry) };
+      },
+
+      unlink: async (req, ctx) => {
+        const r = (await this.mutate('Unlink', req.p, this.deadline(ctx.deadline), OpType.Unlink, { ...req, time: this.now(req.time) })) as SmResult & {
+          dentry: DentryInfo;
+          effect: { unlinked: boolean };
+          inode?: PInodeAttr;
+        };
+        return { dentry: wireDentry(req.p!.fsId, r.dentry), inodeUnlinked: r.effect.unlinked, inode: r.inode ? wireAttr(r.inode) : undefined };
+      },
+
+      rmdir: (req, ctx) =>
+        this.timed('Rmdir', async () => {
+          const cs = this.copysetOf(req.p);
+          return this.coordinator.rmdir(cs, { ...req, time: this.now(req.time) }, this.deadline(ctx.deadline));
+        }),
+
+      linkInode: async (req, ctx) => {
+        const r = (await this.mutate('LinkInode', req.p, this.deadline(ctx.deadline), OpType.LinkInode, { ...req, time: this.now(req.time) })) as SmResult & { inode: PInodeAttr };
+        return { inode: wireAttr(r.inode) };
+      },
+
+      unlinkInode: async (req, ctx) => {
+        const r = (await this.mutate('UnlinkInode', req.p, this.deadline(ctx.deadline), OpType.UnlinkInode, { ...req, time: this.now(req.time) })) as SmResult & { inode: PInodeAttr };
+        return { inode: wireAttr(r.inode) };
+      },
+
+      updateInode: async (req, ctx) => {
+        const r = (await this.mutate('UpdateInode', req.p, this.deadline(ctx.deadline), OpType.UpdateInode, { ...req, time: this.now(req.time) })) as SmResult & { inode: PInodeAttr };
+        return { inode: wireAttr(r.inode) };
+      },
+
+      deleteInode: async (req, ctx) => {
+        await this.mutate('DeleteInode', req.p, this.deadline(ctx.deadline), OpType.DeleteInode, req);
+        return {};
+      },
+
+      setXAttr: async (req, ctx) => {
+        await this.mutate('SetXAttr', req.p, this.deadline(ctx.deadline), OpType.SetXAttr, { ...req, time: this.now(req.time) });
+        return {};
+      },
+
+      removeXAttr: async (req, ctx) => {
+        await this.mutate('RemoveXAttr', req.p, this.deadline(ctx.deadline), OpType.RemoveXAttr, { ...req, time: this.now(req.time) });
+        return {};
+      },
+
+      appendChunks: async (req, ctx) => {
+        const chunkSize = req.chunkSize > 0 ? req.chunkSize : this.chunkSizeOf(req.p?.fsId ?? 0);
+        const r = (await this.mutate('AppendChunks', req.p, this.deadline(ctx.deadline), OpType.AppendChunks, { ...req, chunkSize, time: this.now(req.time) })) as SmResult & {
+          inode: PInodeAttr;
+        };
+        return { inode: wireAttr(r.inode) };
+      },
+
+      replaceChunks: async (req, ctx) => {
+        await this.mutate('ReplaceChunks', req.p, this.deadline(ctx.deadline), OpType.ReplaceChunks, req);
+        return {};
+      },
+
+      rename: (req, ctx) =>
+        this.timed('Rename', async () => {
+          const cs = this.copysetOf(req.p);
+          return this.coordinator.rename(cs, { ...req, time: this.now(req.time) }, this.deadline(ctx.deadline));
+        }),
+
+      openHandle: async (req, ctx) => {
+        await this.mutate('OpenHandle', req.p, this.deadline(ctx.deadline), OpType.OpenHandle, req);
+        return {};
+      },
+
+      lock: async (req, ctx) => {
+        const deadline = this.deadline(ctx.deadline);
+        if (req.testOnly) {
+          return this.read('Lock', req.p, deadline, (part, sm) => {
+            if (!req.lock) throw new CurveError(StatusCode.PARAM_ERROR, 'Lock without a lock');
+            check(part.getInodeAttr(req.inodeId));
+            const out = sm.locksOf(part.partitionId).test(req.inodeId, req.lock);
+            return { granted: out.granted, conflict: out.conflict };
+          });
+        }
+        const r = (await this.mutate('Lock', req.p, deadline, OpType.Lock, req)) as SmResult & { granted: boolean; conflict?: never };
+        return { granted: r.granted, conflict: r.conflict };
+      },
+    };
+  }
+
+  /** Transaction calls from other metaservers (docs/rename.md). */
+  internalImpl(): ServiceImplOf<typeof MetaServerInternalService> {
+    return {
+      txPrepare: async (req, ctx) => {
+        const p = req.tx?.part?.p;
+        await this.mutate('TxPrepare', p, this.deadline(ctx.deadline), OpType.TxPrepare, req);
+        return {};
+      },
+      txFinish: async (req, ctx) => {
+        await this.timed('TxFinish', async () => {
+          const cs = this.copysetOf(req.p);
+          // Finishing releases locks: never refused for a lock, so no waiting.
+          checkSm(await cs.propose(OpType.TxFinish, req, Math.max(1, this.deadline(ctx.deadline) - this.clock.now())));
+        });
+        return {};
+      },
+    };
+  }
+}
+
+export { txKey, FileType };
