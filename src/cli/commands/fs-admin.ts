@@ -1,0 +1,114 @@
+// `curvefs fs create|list|info|delete`: file systems on the MDS.
+import type { Command } from 'commander';
+import { resolve } from 'node:path';
+import { MdsService, FsStatus, type FsInfo } from '../../gen/mds_pb.ts';
+import { humanBytes, printJson, printTable } from '../output.ts';
+import { openMds, type GlobalOptions } from '../context.ts';
+
+type Globals = () => GlobalOptions;
+
+function parseSize(s: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgtp]?)i?b?$/i.exec(s.trim());
+  if (!m) throw new Error(`bad size ${JSON.stringify(s)} (e.g. 4MiB, 64M, 1G, 4096)`);
+  const mult = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40, p: 2 ** 50 }[m[2]!.toLowerCase() as '' | 'k'];
+  return Math.round(parseFloat(m[1]!) * mult);
+}
+
+export function fsInfoJson(f: FsInfo) {
+  const ds = f.dataStore?.kind;
+  return {
+    id: f.fsId,
+    name: f.fsName,
+    status: FsStatus[f.status],
+    blockSize: f.blockSize,
+    chunkSize: f.chunkSize,
+    capacity: f.capacity,
+    mounts: f.mountpoints.map((m) => `${m.mountpoint?.hostname}:${m.mountpoint?.port}:${m.mountpoint?.path}`),
+    dataStore: ds?.case === 'local' ? { local: ds.value.dir } : ds?.case === 's3' ? { s3: `${ds.value.endpoint}/${ds.value.bucketName}/${ds.value.prefix}` } : null,
+  };
+}
+
+export function registerFsCommands(program: Command, g: Globals): void {
+  const fs = program.command('fs').description('create, list, inspect and delete file systems');
+
+  fs.command('create')
+    .description('create a file system')
+    .argument('<name>', 'lower-case letters, digits and single dashes')
+    .option('--block-size <size>', 'block size', '4MiB')
+    .option('--chunk-size <size>', 'chunk size', '64MiB')
+    .option('--capacity <size>', 'capacity (0 = unlimited)', '0')
+    .option('--local-dir <dir>', 'store blocks in this local directory')
+    .option('--s3-endpoint <url>', 'S3 endpoint (e.g. http://127.0.0.1:9000)')
+    .option('--s3-bucket <bucket>')
+    .option('--s3-access-key <ak>', 'S3 access key', process.env.AWS_ACCESS_KEY_ID ?? '')
+    .option('--s3-secret-key <sk>', 'S3 secret key', process.env.AWS_SECRET_ACCESS_KEY ?? '')
+    .option('--s3-region <region>', 'S3 region', 'us-east-1')
+    .option('--s3-path-style', 'path-style S3 URLs')
+    .option('--s3-prefix <prefix>', 'object key prefix', '')
+    .option('--partitions <n>', 'initial partitions (0 = MDS default)', '0')
+    .action(async (name: string, o: Record<string, string | boolean | undefined>) => {
+      const mds = openMds(g());
+      try {
+        const dataStore = o.s3Bucket
+          ? { kind: { case: 's3' as const, value: { endpoint: String(o.s3Endpoint ?? ''), bucketName: String(o.s3Bucket), ak: String(o.s3AccessKey ?? ''), sk: String(o.s3SecretKey ?? ''), region: String(o.s3Region ?? ''), pathStyle: Boolean(o.s3PathStyle), prefix: String(o.s3Prefix ?? '') } } }
+          : { kind: { case: 'local' as const, value: { dir: resolve(String(o.localDir ?? `${g().dir ?? '.curvefs'}/data`)) } } };
+        const res = await mds.connector.client(MdsService).createFs({
+          fsName: name,
+          blockSize: parseSize(String(o.blockSize)),
+          chunkSize: parseSize(String(o.chunkSize)),
+          capacity: parseSize(String(o.capacity)),
+          dataStore,
+          partitionCount: parseInt(String(o.partitions), 10),
+        });
+        if (g().json) printJson(fsInfoJson(res.fsInfo!));
+        else process.stdout.write(`created fs ${name} (id ${res.fsInfo?.fsId})\n`);
+      } finally {
+        mds.close();
+      }
+    });
+
+  fs.command('list')
+    .description('list file systems')
+    .action(async () => {
+      const mds = openMds(g());
+      try {
+        const res = await mds.connector.client(MdsService).listClusterFsInfo({});
+        const rows = res.fsInfo.map(fsInfoJson);
+        if (g().json) return printJson(rows);
+        printTable(['id', 'name', 'status', 'block', 'chunk', 'capacity', 'mounts'], rows.map((r) => [
+          r.id, r.name, r.status, humanBytes(r.blockSize), humanBytes(r.chunkSize), r.capacity ? humanBytes(r.capacity) : 'unlimited', r.mounts.length,
+        ]));
+      } finally {
+        mds.close();
+      }
+    });
+
+  fs.command('info')
+    .description('show one file system')
+    .argument('<name>')
+    .action(async (name: string) => {
+      const mds = openMds(g());
+      try {
+        const res = await mds.connector.client(MdsService).getFsInfo({ fsName: name });
+        const info = fsInfoJson(res.fsInfo!);
+        if (g().json) return printJson(info);
+        for (const [k, v] of Object.entries(info)) process.stdout.write(`${k.padEnd(10)} ${typeof v === 'object' ? JSON.stringify(v) : v}\n`);
+      } finally {
+        mds.close();
+      }
+    });
+
+  fs.command('delete')
+    .description('delete a file system (refused while mounted; data reclaimed in the background)')
+    .argument('<name>')
+    .action(async (name: string) => {
+      const mds = openMds(g());
+      try {
+        await mds.connector.client(MdsService).deleteFs({ fsName: name });
+        if (!g().json) process.stdout.write(`deleting fs ${name}\n`);
+        else printJson({ deleted: name });
+      } finally {
+        mds.close();
+      }
+    });
+}

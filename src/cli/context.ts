@@ -1,0 +1,69 @@
+// What every cluster-talking command needs: the MDS addresses (flag, environment, or the
+// cluster file `curvefs up` writes), a connection to one fs, and cleanup.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ChannelPool } from '../rpc/index.ts';
+import { connectFs, MdsAdapter, RotatingMdsConnector, type Connection } from '../client/index.ts';
+
+export const DEFAULT_DIR = '.curvefs';
+export const DEFAULT_FS = 'curvefs';
+
+export interface GlobalOptions {
+  mds?: string;
+  fs?: string;
+  json?: boolean;
+  dir?: string;
+}
+
+/** The cluster file written by `curvefs up` (its directory's cluster.json). */
+export interface ClusterFile {
+  mdsAddrs: string[];
+  dashboard: string;
+  metaservers: Array<{ listen: string; metrics: string }>;
+  fsName: string;
+  mountpoint?: string;
+}
+
+export function readClusterFile(dir = DEFAULT_DIR): ClusterFile | undefined {
+  const p = join(dir, 'cluster.json');
+  if (!existsSync(p)) return undefined;
+  return JSON.parse(readFileSync(p, 'utf8')) as ClusterFile;
+}
+
+export function mdsAddrsOf(g: GlobalOptions): string[] {
+  const flag = g.mds ?? process.env.CURVEFS_MDS;
+  if (flag) return flag.split(',').map((s) => s.trim()).filter(Boolean);
+  return readClusterFile(g.dir)?.mdsAddrs ?? ['127.0.0.1:6700'];
+}
+
+export function fsNameOf(g: GlobalOptions): string {
+  return g.fs ?? process.env.CURVEFS_FS ?? readClusterFile(g.dir)?.fsName ?? DEFAULT_FS;
+}
+
+export interface MdsSession {
+  pool: ChannelPool;
+  connector: RotatingMdsConnector;
+  adapter: MdsAdapter;
+  close(): void;
+}
+
+export function openMds(g: GlobalOptions): MdsSession {
+  const pool = new ChannelPool();
+  const connector = new RotatingMdsConnector(pool, mdsAddrsOf(g), { callTimeoutMs: 15_000 });
+  return { pool, connector, adapter: new MdsAdapter(connector), close: () => pool.close() };
+}
+
+/** Runs `fn` with a connection to the fs, closing it afterwards whatever happens. */
+export async function withFs<T>(g: GlobalOptions, fn: (c: Connection) => Promise<T>): Promise<T> {
+  const mds = openMds(g);
+  try {
+    const conn = await connectFs({ mds: mds.adapter, fsName: fsNameOf(g), pool: mds.pool, entryTtlMs: 0, attrTtlMs: 0 });
+    try {
+      return await fn(conn);
+    } finally {
+      await conn.close();
+    }
+  } finally {
+    mds.close();
+  }
+}

@@ -1,0 +1,34 @@
+// The `curvefs` command. Each subcommand lives in commands/; heavy modules load only when their
+// command runs, so `curvefs --help` and scripts stay quick.
+import { Command } from 'commander';
+import { EXIT_HELP, fail } from './output.ts';
+import type { GlobalOptions } from './context.ts';
+import { registerFileCommands } from './commands/files.ts';
+import { registerFsCommands } from './commands/fs-admin.ts';
+import { registerClusterCommands } from './commands/cluster.ts';
+
+const program = new Command();
+program
+  .name('curvefs')
+  .description('curvefs-ts: a POSIX distributed file system (CurveFS design) — cluster, file systems, files, mounts')
+  .option('--mds <addrs>', 'MDS addresses, comma separated (default: $CURVEFS_MDS, the cluster file of `curvefs up`, or 127.0.0.1:6700)')
+  .option('--fs <name>', 'file system for file commands (default: $CURVEFS_FS or "curvefs")')
+  .option('--dir <dir>', 'cluster directory of `curvefs up` (default .curvefs)')
+  .option('--json', 'machine-readable output')
+  .addHelpText('after', `\n${EXIT_HELP}`)
+  .showHelpAfterError()
+  .exitOverride((err) => {
+    process.exit(err.exitCode === 0 ? 0 : err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? 0 : 2);
+  });
+
+const globals = (): GlobalOptions => program.opts<GlobalOptions>();
+
+registerClusterCommands(program, globals);
+registerFsCommands(program, globals);
+registerFileCommands(program, globals);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  fail(e);
+}
