@@ -1,0 +1,767 @@
+// RaftNode: hosts many Raft groups in one process. It owns the shared tick, each group's log and
+// snapshot storage, and the transport, and runs the core's Ready cycle for all groups at once:
+//
+//   round: collect a Ready from every group that has one
+//          1. persist all of them — appends buffered per group log, then one fdatasync per log,
+//             all logs syncing in parallel (group commit across proposals and across groups)
+//          2. send: every message bound for the same peer, from every group, in one batch
+//          3. apply committed entries (settling the proposers' promises) and reads
+//          4. advance
+//   rounds run back to back while work arrives; proposals and messages that arrive during a
+//   round's fdatasync are batched into the next.
+//
+// Time, timers and randomness are injected, so the same driver runs in a simulation.
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  CurveError,
+  StatusCode,
+  createLogger,
+  systemClock,
+  systemRandom,
+  systemTimer,
+  type Clock,
+  type Logger,
+  type Random,
+  type Timer,
+  type TimerHandle,
+} from '../common/index.ts';
+import {
+  ConfChangeType,
+  NotLeaderError,
+  RawNode,
+  decodeConfChangeEntry,
+  type ConfChange,
+  type RaftConfig,
+  type RaftStatus,
+} from './core/index.ts';
+import { EntryType, MessageType, Role, type ConfState, type Entry, type NodeId, type RaftMessage, type Ready, type SnapshotMeta } from './core/types.ts';
+import { RaftLog, type RaftLogOptions, type LogOpenReport } from './log/index.ts';
+import { SnapshotStore, type SnapshotOpenReport } from './snapshot/index.ts';
+import { AddressBook } from './address-book.ts';
+import { Group, type Waiter } from './driver/group.ts';
+import { readGroupMeta, writeGroupMeta } from './driver/group-meta.ts';
+import type { StateMachine } from './state-machine.ts';
+import type { GroupMessage, RaftTransport, SnapshotChunk } from './transport.ts';
+
+export interface RaftNodeOptions {
+  /** This replica's id in every group it hosts. */
+  id: NodeId;
+  /** Each group keeps its files in dataDir/group-<id>/. */
+  dataDir: string;
+  transport: RaftTransport;
+  /** NodeId -> "host:port"; NOT_LEADER errors carry the leader's address from here. */
+  addresses?: AddressBook;
+  /** Milliseconds per tick (default 100: with electionTick 10, a 1–2 s election timeout). */
+  tickMs?: number;
+  electionTick?: number;
+  heartbeatTick?: number;
+  /** Further core settings (pre-vote, check-quorum, read lease, flow control). */
+  raft?: Omit<RaftConfig, 'id' | 'random' | 'electionTick' | 'heartbeatTick'>;
+  /** Deadline of propose/read/changeMembership unless the call gives one (default 10 s). */
+  requestTimeoutMs?: number;
+  /** Take a snapshot once this many entries were applied since the last one (default 100,000). */
+  snapshotEntries?: number;
+  /** ... or once this many bytes of entries were applied since the last one (default 64 MiB). */
+  snapshotBytes?: number;
+  /** Entries kept in memory behind a snapshot, so slightly slow followers need no snapshot (default 1,000). */
+  snapshotKeepEntries?: number;
+  /** Batches in flight to one peer before further ones are dropped (Raft retransmits; default 256). */
+  maxInflightBatchesPerPeer?: number;
+  log?: RaftLogOptions;
+  /**
+   * Called when a membership change that removes this replica is applied here (the group stays
+   * open; the owner decides when to removeGroup({destroy})). A removed replica often never applies
+   * its own removal — the leader stops talking to it once the change is appended — so whoever
+   * removed it should also tell it directly.
+   */
+  onRemoved?: (groupId: number) => void;
+  clock?: Clock;
+  timer?: Timer;
+  random?: Random;
+  logger?: Logger;
+}
+
+export interface RequestOptions {
+  timeoutMs?: number;
+}
+
+export interface MembershipChange extends ConfChange {
+  /** Address of the node being added; recorded in the address book of every replica. */
+  address?: string;
+}
+
+export interface GroupStatus extends RaftStatus {
+  groupId: number;
+  leaderAddress: string | undefined;
+  snapshotIndex: number;
+  pendingProposals: number;
+}
+
+/** What addGroup found on disk and had to repair. */
+export interface GroupOpenReport {
+  log: LogOpenReport;
+  snapshot: SnapshotOpenReport;
+  restoredSnapshot: SnapshotMeta | undefined;
+  /** The log held entries of a history the snapshot replaced; they were dropped. */
+  logReset: boolean;
+}
+
+const EMPTY = new Uint8Array(0);
+const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.length).toString('hex');
+
+export class RaftNode {
+  readonly id: NodeId;
+  readonly addresses: AddressBook;
+  private readonly opts: Required<Pick<RaftNodeOptions, 'tickMs' | 'electionTick' | 'heartbeatTick' | 'requestTimeoutMs' | 'snapshotEntries' | 'snapshotBytes' | 'snapshotKeepEntries' | 'maxInflightBatchesPerPeer'>>;
+  private readonly groups = new Map<number, Group>();
+  private readonly clock: Clock;
+  private readonly timer: Timer;
+  private readonly random: Random;
+  private readonly log: Logger;
+  private readonly transport: RaftTransport;
+  private readonly inflightToPeer = new Map<NodeId, number>();
+  private tickHandle: TimerHandle | undefined;
+  private loop: Promise<void> | undefined;
+  /** The round being run, if any (closing a group waits for it). */
+  private currentRound: Promise<boolean> | undefined;
+  private again = false;
+  private stopped = false;
+
+  constructor(private readonly cfg: RaftNodeOptions) {
+    this.id = cfg.id;
+    this.addresses = cfg.addresses ?? new AddressBook();
+    this.clock = cfg.clock ?? systemClock;
+    this.timer = cfg.timer ?? systemTimer;
+    this.random = cfg.random ?? systemRandom;
+    this.log = cfg.logger ?? createLogger(`raft/node-${cfg.id}`);
+    this.transport = cfg.transport;
+    this.opts = {
+      tickMs: cfg.tickMs ?? 100,
+      electionTick: cfg.electionTick ?? 10,
+      heartbeatTick: cfg.heartbeatTick ?? 1,
+      requestTimeoutMs: cfg.requestTimeoutMs ?? 10_000,
+      snapshotEntries: cfg.snapshotEntries ?? 100_000,
+      snapshotBytes: cfg.snapshotBytes ?? 64 << 20,
+      snapshotKeepEntries: cfg.snapshotKeepEntries ?? 1000,
+      maxInflightBatchesPerPeer: cfg.maxInflightBatchesPerPeer ?? 256,
+    };
+    this.transport.listen({
+      onMessages: (batch) => this.onMessages(batch),
+      onSnapshotChunk: (c) => this.onSnapshotChunk(c),
+    });
+    this.tickHandle = this.timer.setInterval(() => this.onTick(), this.opts.tickMs);
+  }
+
+  // ---- groups ------------------------------------------------------------------------------
+
+  /**
+   * Opens (or creates) group `groupId` on this node. `peers` are the initial voters of a new
+   * group (the same list on every initial member); a replica that joins an existing group passes
+   * []. After a restart the stored membership wins and `peers` is ignored. Restores the state
+   * machine from the newest snapshot; the log after it is replayed through apply().
+   */
+  async addGroup(groupId: number, peers: NodeId[], sm: StateMachine): Promise<GroupOpenReport> {
+    this.checkRunning();
+    if (!Number.isSafeInteger(groupId) || groupId < 0) throw new CurveError(StatusCode.PARAM_ERROR, `invalid group id ${groupId}`);
+    if (this.groups.has(groupId)) throw new CurveError(StatusCode.PARAM_ERROR, `group ${groupId} is already open`);
+    const dir = join(this.cfg.dataDir, `group-${groupId}`);
+    await mkdir(dir, { recursive: true });
+    let meta = await readGroupMeta(dir);
+    if (!meta) {
+      meta = { groupId, initialConf: { voters: [...new Set(peers)].sort((a, b) => a - b), learners: [] } };
+      await writeGroupMeta(dir, meta);
+    }
+    const { store: snaps, report: snapReport } = await SnapshotStore.open(join(dir, 'snap'), this.log);
+    const opened = await RaftLog.open(join(dir, 'log'), { logger: this.log, ...this.cfg.log });
+    try {
+      const snapMeta: SnapshotMeta = snaps.latest ?? { index: 0, term: 0, conf: meta.initialConf };
+      if (snaps.latest) await sm.restore(snaps.readData());
+      const { entries, reset } = await entriesAfterSnapshot(opened.log, opened.entries, snapMeta);
+      const node = new RawNode(
+        { ...this.cfg.raft, id: this.id, random: this.random, electionTick: this.opts.electionTick, heartbeatTick: this.opts.heartbeatTick },
+        { hardState: opened.hardState, snapshotMeta: snapMeta, entries, applied: snapMeta.index },
+      );
+      if (this.groups.has(groupId)) throw new CurveError(StatusCode.PARAM_ERROR, `group ${groupId} is already open`);
+      const g = new Group(groupId, dir, node, opened.log, snaps, sm, snapMeta.index);
+      this.groups.set(groupId, g);
+      this.kick();
+      return { log: opened.report, snapshot: snapReport, restoredSnapshot: snaps.latest, logReset: reset };
+    } catch (e) {
+      await opened.log.close();
+      throw e;
+    }
+  }
+
+  /**
+   * Closes group `groupId` on this node; its waiting requests fail with GROUP_REMOVED. With
+   * `destroy`, its files are deleted too (the replica was removed from the group).
+   */
+  async removeGroup(groupId: number, opts: { destroy?: boolean } = {}): Promise<void> {
+    const g = this.groups.get(groupId);
+    if (!g) throw new CurveError(StatusCode.COPYSET_NOTEXIST, `group ${groupId} is not open here`);
+    g.removed = true;
+    this.groups.delete(groupId);
+    g.failAll(new CurveError(StatusCode.GROUP_REMOVED, `group ${groupId} was removed from node ${this.id}`));
+    await this.closeGroup(g);
+    if (opts.destroy) await rm(g.dir, { recursive: true, force: true });
+  }
+
+  hasGroup(groupId: number): boolean {
+    return this.groups.has(groupId);
+  }
+
+  groupIds(): number[] {
+    return [...this.groups.keys()];
+  }
+
+  // ---- requests ----------------------------------------------------------------------------
+
+  /**
+   * Replicates `data` and applies it; settles with the state machine's result (or its error)
+   * once applied here. Fails with NOT_LEADER (leaderHint: the leader's address when known),
+   * TIMEOUT (outcome unknown), GROUP_REMOVED or SHUTTING_DOWN.
+   */
+  propose(groupId: number, data: Uint8Array, opts: RequestOptions = {}): Promise<unknown> {
+    let g: Group;
+    let index: number;
+    try {
+      g = this.group(groupId);
+      index = g.node.propose(data);
+    } catch (e) {
+      return Promise.reject(this.translate(e));
+    }
+    const term = g.node.term;
+    this.kick();
+    return new Promise((resolve, reject) => {
+      g.proposals.set(index, { term, resolve, reject, deadline: this.deadline(opts) });
+    });
+  }
+
+  /**
+   * Resolves once a linearizable read may be served from this replica's state machine: the
+   * leader confirmed its leadership (ReadIndex) and applied everything committed before the call.
+   */
+  read(groupId: number, opts: RequestOptions = {}): Promise<void> {
+    let g: Group;
+    try {
+      g = this.group(groupId);
+      if (g.node.role !== Role.Leader) throw new NotLeaderError(g.node.leader, 'reads are served by the leader');
+    } catch (e) {
+      return Promise.reject(this.translate(e));
+    }
+    this.kick();
+    return new Promise((resolve, reject) => {
+      g.readQueue.push({ resolve, reject, deadline: this.deadline(opts) });
+    });
+  }
+
+  /** Adds or removes one member; resolves with the new membership once the change is applied here. */
+  changeMembership(groupId: number, change: MembershipChange, opts: RequestOptions = {}): Promise<ConfState> {
+    let g: Group;
+    let index: number;
+    try {
+      g = this.group(groupId);
+      const cc: ConfChange = { type: change.type, nodeId: change.nodeId };
+      if (change.address) cc.context = new TextEncoder().encode(change.address);
+      index = g.node.proposeConfChange(cc);
+    } catch (e) {
+      return Promise.reject(this.translate(e));
+    }
+    const term = g.node.term;
+    this.kick();
+    return new Promise((resolve, reject) => {
+      g.proposals.set(index, { term, resolve: resolve as (v: unknown) => void, reject, deadline: this.deadline(opts) });
+    });
+  }
+
+  /** Asks this replica (the leader) to hand leadership to `to`; watch status() for the outcome. */
+  transferLeader(groupId: number, to: NodeId): void {
+    try {
+      this.group(groupId).node.transferLeader(to);
+    } catch (e) {
+      throw this.translate(e);
+    }
+    this.kick();
+  }
+
+  /** Starts an election on this replica now (tests, tools; normally elections start on timeout). */
+  campaign(groupId: number): void {
+    this.group(groupId).node.campaign();
+    this.kick();
+  }
+
+  status(groupId: number): GroupStatus {
+    const g = this.group(groupId);
+    const s = g.node.status();
+    return {
+      ...s,
+      applied: g.applied,
+      groupId,
+      leaderAddress: s.leader ? this.addressOf(s.leader) : undefined,
+      snapshotIndex: g.snapshotIndex,
+      pendingProposals: g.proposals.size,
+    };
+  }
+
+  /** Stops ticking and processing, fails waiting requests with SHUTTING_DOWN and closes storage. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.tickHandle) this.timer.clear(this.tickHandle);
+    const err = new CurveError(StatusCode.SHUTTING_DOWN, `raft node ${this.id} is stopping`);
+    const groups = [...this.groups.values()];
+    this.groups.clear();
+    for (const g of groups) {
+      g.removed = true;
+      g.failAll(err);
+    }
+    await Promise.all(groups.map((g) => this.closeGroup(g)));
+  }
+
+  // ---- the Ready cycle ---------------------------------------------------------------------
+
+  /** Schedules a round (coalesced: one loop runs rounds back to back while there is work). */
+  private kick(): void {
+    if (this.stopped) return;
+    if (this.loop) {
+      this.again = true;
+      return;
+    }
+    this.loop = Promise.resolve()
+      .then(() => this.runRounds())
+      .catch((e: unknown) => this.log.error('raft loop failed', { error: String(e), stack: (e as Error).stack }))
+      .finally(() => {
+        this.loop = undefined;
+        if (this.again) this.kick();
+      });
+  }
+
+  private async runRounds(): Promise<void> {
+    do {
+      this.again = false;
+      for (;;) {
+        if (this.stopped) break;
+        this.currentRound = this.round();
+        if (!(await this.currentRound)) break;
+      }
+    } while (this.again && !this.stopped);
+  }
+
+  private async round(): Promise<boolean> {
+    const work: [Group, Ready][] = [];
+    for (const g of this.groups.values()) {
+      if (g.failed) continue;
+      this.issueReads(g);
+      if (g.node.hasReady()) work.push([g, g.node.ready()]);
+    }
+    if (work.length === 0) return false;
+
+    // 1. Persist, every group's log synced at once.
+    await Promise.all(work.map(([g, rd]) => this.persist(g, rd)));
+
+    // 2. Send, one batch per peer.
+    const byPeer = new Map<NodeId, GroupMessage[]>();
+    for (const [g, rd] of work) {
+      if (g.failed || g.removed) continue;
+      for (const m of rd.messages) {
+        if (m.type === MessageType.Snapshot) {
+          this.sendSnapshot(g, m);
+          continue;
+        }
+        let batch = byPeer.get(m.to);
+        if (!batch) byPeer.set(m.to, (batch = []));
+        batch.push({ groupId: g.id, msg: m });
+      }
+    }
+    for (const [to, batch] of byPeer) this.sendBatch(to, batch);
+
+    // 3. Apply, 4. advance.
+    for (const [g, rd] of work) {
+      if (g.failed || g.removed) continue;
+      try {
+        await this.apply(g, rd);
+      } catch (e) {
+        this.failGroup(g, e);
+        continue;
+      }
+      if (g.removed) continue;
+      g.node.advance();
+      this.maybeSnapshot(g);
+    }
+    return true;
+  }
+
+  private async persist(g: Group, rd: Ready): Promise<void> {
+    try {
+      if (rd.snapshot) {
+        const meta = rd.snapshot.meta;
+        const key = `${meta.index}-${meta.term}`;
+        const rx = g.received.get(key);
+        if (!rx) throw new CurveError(StatusCode.STORAGE_INTERNAL_ERROR, `snapshot ${key} to install was never received`);
+        g.received.delete(key);
+        // The snapshot first, then the log reset: a crash in between restarts from the new
+        // snapshot and drops the stale log (entriesAfterSnapshot).
+        await rx.install();
+        for (const other of g.received.values()) await other.abort();
+        g.received.clear();
+        g.log.resetTo(meta.index, meta.term);
+      }
+      if (rd.entries.length > 0) g.log.append(rd.entries);
+      if (rd.hardState) g.log.setHardState(rd.hardState);
+      if (g.log.hasPending) await g.log.sync(rd.mustSync || rd.snapshot !== undefined);
+      if (rd.snapshot) await g.log.compactPrefix(rd.snapshot.meta.index);
+    } catch (e) {
+      this.failGroup(g, e);
+    }
+  }
+
+  private async apply(g: Group, rd: Ready): Promise<void> {
+    if (rd.softState) {
+      const wasLeader = g.role === Role.Leader;
+      g.role = rd.softState.role;
+      g.leader = rd.softState.leader;
+      if (wasLeader && g.role !== Role.Leader) {
+        g.failReads(this.notLeader(g.leader, `node ${this.id} lost leadership of group ${g.id}`));
+      }
+      g.sm.onRoleChange?.(g.role, g.leader, g.node.term);
+    }
+    if (rd.snapshot) {
+      const meta = rd.snapshot.meta;
+      await g.sm.restore(g.snaps.readData());
+      g.applied = meta.index;
+      g.snapshotIndex = meta.index;
+      g.bytesSinceSnapshot = 0;
+      const lost = this.notLeader(g.leader, `replaced by a snapshot at ${meta.index}; outcome unknown`);
+      for (const [i, p] of g.proposals) {
+        if (i <= meta.index) {
+          g.proposals.delete(i);
+          p.reject(lost);
+        }
+      }
+    }
+    for (const e of rd.committedEntries) {
+      if (g.removed) return;
+      let result: unknown;
+      let error: Error | undefined;
+      if (e.type === EntryType.ConfChange) {
+        const cc = decodeConfChangeEntry(e.data);
+        if (cc.change.context && cc.change.context.length > 0 && cc.change.type !== ConfChangeType.RemoveNode) {
+          this.addresses.set(cc.change.nodeId, new TextDecoder().decode(cc.change.context));
+        }
+        g.sm.onConfChange?.(cc, e.index);
+        result = cc.conf;
+        if (cc.change.type === ConfChangeType.RemoveNode && cc.change.nodeId === this.id) this.cfg.onRemoved?.(g.id);
+      } else if (e.data.length > 0) {
+        try {
+          result = g.sm.apply(e);
+          if (result instanceof Promise) result = await result;
+        } catch (err) {
+          error = err instanceof Error ? err : new Error(String(err));
+        }
+      }
+      g.applied = e.index;
+      g.bytesSinceSnapshot += e.data.length;
+      this.settleProposal(g, e, result, error);
+    }
+    for (const rs of rd.readStates) {
+      const key = hex(rs.requestCtx);
+      const waiters = g.readsByCtx.get(key);
+      if (!waiters) continue;
+      g.readsByCtx.delete(key);
+      g.readsAwaitingApply.push({ index: rs.index, waiters });
+    }
+    if (g.readsAwaitingApply.length > 0) {
+      g.readsAwaitingApply.sort((a, b) => a.index - b.index);
+      while (g.readsAwaitingApply.length > 0 && g.readsAwaitingApply[0]!.index <= g.applied) {
+        for (const w of g.readsAwaitingApply.shift()!.waiters) w.resolve();
+      }
+    }
+  }
+
+  private settleProposal(g: Group, e: Entry, result: unknown, error: Error | undefined): void {
+    const p = g.proposals.get(e.index);
+    if (!p) return;
+    g.proposals.delete(e.index);
+    if (p.term !== e.term) {
+      p.reject(this.notLeader(g.leader, `entry ${e.index} was replaced by another leader's`));
+    } else if (error) {
+      p.reject(error);
+    } else {
+      p.resolve(result);
+    }
+  }
+
+  /** Hands the reads queued since the last round to the core as one ReadIndex request. */
+  private issueReads(g: Group): void {
+    if (g.readQueue.length === 0) return;
+    const waiters = g.readQueue;
+    g.readQueue = [];
+    const ctx = new Uint8Array(8);
+    new DataView(ctx.buffer).setFloat64(0, ++g.readCounter);
+    try {
+      g.node.readIndex(ctx);
+      g.readsByCtx.set(hex(ctx), waiters);
+    } catch (e) {
+      const err = this.translate(e);
+      for (const w of waiters) w.reject(err);
+    }
+  }
+
+  private failGroup(g: Group, e: unknown): void {
+    if (g.failed) return;
+    g.failed = e instanceof Error ? e : new Error(String(e));
+    this.log.error('raft group stopped: storage or state machine failed', { group: g.id, error: g.failed.message });
+    g.failAll(new CurveError(StatusCode.STORAGE_INTERNAL_ERROR, `group ${g.id} failed: ${g.failed.message}`));
+  }
+
+  // ---- snapshots ---------------------------------------------------------------------------
+
+  /** Starts a snapshot in the background once enough was applied since the last one. */
+  private maybeSnapshot(g: Group): void {
+    if (g.snapshotTask || g.removed || g.failed) return;
+    if (g.applied - g.snapshotIndex < this.opts.snapshotEntries && g.bytesSinceSnapshot < this.opts.snapshotBytes) return;
+    if (g.applied <= g.snapshotIndex) return;
+    const meta = g.node.snapshotMetaAt(g.applied);
+    const source = g.sm.snapshot();
+    const bytesBefore = g.bytesSinceSnapshot;
+    g.bytesSinceSnapshot = 0;
+    g.snapshotTask = (async () => {
+      const w = await g.snaps.createWriter(meta);
+      try {
+        await source(w);
+        await w.commit();
+      } catch (e) {
+        await w.abort();
+        throw e;
+      }
+      g.snapshotIndex = Math.max(g.snapshotIndex, meta.index);
+      if (g.removed) return;
+      // The core may have moved past this snapshot (a newer one from the leader): then there
+      // is nothing left to compact.
+      if (g.node.status().firstIndex - 1 <= meta.index) {
+        g.node.compact(meta.index, Math.max(0, meta.index - this.opts.snapshotKeepEntries));
+      }
+      await g.log.compactPrefix(meta.index);
+    })()
+      .catch((e: unknown) => {
+        g.bytesSinceSnapshot += bytesBefore;
+        this.log.warn('snapshot failed', { group: g.id, index: meta.index, error: String(e) });
+      })
+      .finally(() => {
+        g.snapshotTask = undefined;
+        this.kick();
+      });
+  }
+
+  /** Streams the current snapshot file to a follower that needs it. */
+  private sendSnapshot(g: Group, m: RaftMessage): void {
+    if (g.sendingSnapshot.has(m.to)) return;
+    g.sendingSnapshot.add(m.to);
+    void (async () => {
+      let ok = false;
+      let chunks: AsyncGenerator<Uint8Array> | undefined;
+      try {
+        const s = await g.snaps.openForSend();
+        chunks = s.chunks;
+        const header: RaftMessage = { ...m, snapshot: { meta: s.meta, data: EMPTY } };
+        await this.transport.sendSnapshot(m.to, g.id, header, chunks);
+        ok = true;
+      } catch (e) {
+        this.log.warn('snapshot send failed', { group: g.id, to: m.to, error: String(e) });
+      } finally {
+        await chunks?.return(undefined);
+        g.sendingSnapshot.delete(m.to);
+        if (!g.removed && !this.stopped) {
+          g.node.reportSnapshot(m.to, ok);
+          this.kick();
+        }
+      }
+    })();
+  }
+
+  private async onSnapshotChunk(c: SnapshotChunk): Promise<void> {
+    const g = this.groups.get(c.groupId);
+    if (!g || this.stopped) throw new CurveError(StatusCode.COPYSET_NOTEXIST, `group ${c.groupId} is not open on node ${this.id}`);
+    const from = c.msg.from;
+    let rx = g.receiving.get(from);
+    if (c.offset === 0) {
+      if (rx) await rx.abort();
+      rx = await g.snaps.createReceiver();
+      g.receiving.set(from, rx);
+    }
+    if (!rx) throw new CurveError(StatusCode.PARAM_ERROR, `no snapshot transfer from ${from} in progress`);
+    try {
+      if (c.data.length > 0) await rx.write(c.offset, c.data);
+      if (!c.done) return;
+      g.receiving.delete(from);
+      const meta = await rx.finish();
+      const want = c.msg.snapshot?.meta;
+      if (!want || want.index !== meta.index || want.term !== meta.term) {
+        throw new CurveError(StatusCode.PARAM_ERROR, `snapshot file ${meta.index}/${meta.term} does not match its message`);
+      }
+    } catch (e) {
+      g.receiving.delete(from);
+      await rx.abort();
+      throw e;
+    }
+    if (g.removed || this.stopped) {
+      await rx.abort();
+      return;
+    }
+    const meta = rx.meta!;
+    const key = `${meta.index}-${meta.term}`;
+    await g.received.get(key)?.abort();
+    g.received.set(key, rx);
+    g.node.step({ ...c.msg, snapshot: { meta, data: EMPTY } });
+    this.kick();
+  }
+
+  // ---- transport -----------------------------------------------------------------------------
+
+  private sendBatch(to: NodeId, batch: GroupMessage[]): void {
+    const n = this.inflightToPeer.get(to) ?? 0;
+    if (n >= this.opts.maxInflightBatchesPerPeer) {
+      this.unreachable(to, batch);
+      return;
+    }
+    this.inflightToPeer.set(to, n + 1);
+    this.transport.send(to, batch).then(
+      () => this.inflightToPeer.set(to, (this.inflightToPeer.get(to) ?? 1) - 1),
+      () => {
+        this.inflightToPeer.set(to, (this.inflightToPeer.get(to) ?? 1) - 1);
+        this.unreachable(to, batch);
+      },
+    );
+  }
+
+  private unreachable(to: NodeId, batch: GroupMessage[]): void {
+    const seen = new Set<number>();
+    for (const { groupId } of batch) {
+      if (seen.has(groupId)) continue;
+      seen.add(groupId);
+      this.groups.get(groupId)?.node.reportUnreachable(to);
+    }
+  }
+
+  private onMessages(batch: GroupMessage[]): void {
+    if (this.stopped) return;
+    for (const { groupId, msg } of batch) {
+      const g = this.groups.get(groupId);
+      if (!g || g.failed) continue;
+      try {
+        g.node.step(msg);
+      } catch (e) {
+        // A message the core cannot accept (a bug or a corrupt peer): drop it, keep the group.
+        this.log.error('raft step failed', { group: groupId, from: msg.from, type: msg.type, error: String(e) });
+      }
+    }
+    this.kick();
+  }
+
+  private onTick(): void {
+    if (this.stopped) return;
+    const now = this.clock.now();
+    for (const g of this.groups.values()) {
+      if (g.failed) continue;
+      g.node.tick();
+      this.expire(g, now);
+    }
+    this.kick();
+  }
+
+  /** Fails requests whose deadline passed. */
+  private expire(g: Group, now: number): void {
+    const timeout = (what: string) => new CurveError(StatusCode.TIMEOUT, `${what} in group ${g.id} timed out`);
+    for (const [i, p] of g.proposals) {
+      if (p.deadline <= now) {
+        g.proposals.delete(i);
+        p.reject(timeout(`proposal at index ${i}`));
+      }
+    }
+    const expired = (w: Waiter<void>) => {
+      if (w.deadline > now) return true;
+      w.reject(timeout('read'));
+      return false;
+    };
+    g.readQueue = g.readQueue.filter(expired);
+    for (const [k, ws] of g.readsByCtx) {
+      const left = ws.filter(expired);
+      if (left.length === 0) g.readsByCtx.delete(k);
+      else g.readsByCtx.set(k, left);
+    }
+    g.readsAwaitingApply = g.readsAwaitingApply
+      .map((r) => ({ index: r.index, waiters: r.waiters.filter(expired) }))
+      .filter((r) => r.waiters.length > 0);
+  }
+
+  // ---- helpers -------------------------------------------------------------------------------
+
+  private group(groupId: number): Group {
+    this.checkRunning();
+    const g = this.groups.get(groupId);
+    if (!g) throw new CurveError(StatusCode.COPYSET_NOTEXIST, `group ${groupId} is not open on node ${this.id}`);
+    if (g.failed) throw new CurveError(StatusCode.STORAGE_INTERNAL_ERROR, `group ${groupId} failed: ${g.failed.message}`);
+    return g;
+  }
+
+  private checkRunning(): void {
+    if (this.stopped) throw new CurveError(StatusCode.SHUTTING_DOWN, `raft node ${this.id} is stopped`);
+  }
+
+  private deadline(opts: RequestOptions): number {
+    return this.clock.now() + (opts.timeoutMs ?? this.opts.requestTimeoutMs);
+  }
+
+  private addressOf(id: NodeId): string | undefined {
+    return this.addresses.get(id);
+  }
+
+  private notLeader(leader: NodeId, detail: string): CurveError {
+    const addr = leader ? this.addressOf(leader) : undefined;
+    return new CurveError(StatusCode.NOT_LEADER, `${detail}${leader ? ` (leader: node ${leader})` : ''}`, addr);
+  }
+
+  private translate(e: unknown): Error {
+    if (e instanceof NotLeaderError) return this.notLeader(e.leaderId, e.message.replace(/^NOT_LEADER: /, ''));
+    return e instanceof Error ? e : new Error(String(e));
+  }
+
+  private async closeGroup(g: Group): Promise<void> {
+    // The group is out of the map, so later rounds skip it; let the current one finish with it.
+    await this.currentRound?.catch(() => undefined);
+    await g.snapshotTask;
+    for (const rx of [...g.receiving.values(), ...g.received.values()]) await rx.abort();
+    g.receiving.clear();
+    g.received.clear();
+    await g.log.close();
+  }
+}
+
+/**
+ * The log entries that follow the snapshot, and whether the log had to be reset. The snapshot
+ * is made durable before the log is reset to it, so after a crash the log may still hold the
+ * history the snapshot replaced: it is dropped here.
+ */
+async function entriesAfterSnapshot(log: RaftLog, entries: Entry[], snap: SnapshotMeta): Promise<{ entries: Entry[]; reset: boolean }> {
+  if (snap.index === 0) return { entries, reset: false };
+  let kept: Entry[] = [];
+  if (entries.length > 0) {
+    const first = entries[0]!.index;
+    const last = entries[entries.length - 1]!.index;
+    if (first > snap.index + 1) {
+      throw new CurveError(StatusCode.STORAGE_INTERNAL_ERROR, `log starts at ${first}, after snapshot ${snap.index}: entries are missing`);
+    }
+    if (last >= snap.index) {
+      const at = first <= snap.index ? entries[snap.index - first]! : undefined;
+      // first === snap.index + 1: the log was compacted exactly at this snapshot, so it follows it.
+      if (!at || at.term === snap.term) kept = entries.slice(Math.max(0, snap.index + 1 - first));
+    }
+  }
+  if (kept.length === 0 && log.lastIndex !== snap.index) {
+    log.resetTo(snap.index, snap.term);
+    await log.sync();
+    return { entries: [], reset: true };
+  }
+  return { entries: kept, reset: false };
+}
