@@ -38,6 +38,9 @@ export interface ChannelOptions {
 
 export type Decode<T> = (payload: Buffer) => T;
 
+/** Longest deadline the u32 wire field carries (~49 days); longer means none. */
+const MAX_TIMEOUT_MS = 0xffffffff;
+
 /** One outstanding call. A class (not closures) so a call costs one object and one promise. */
 export class PendingCall implements Expirable {
   wheelSlot: Set<Expirable> | undefined;
@@ -119,6 +122,10 @@ export class Channel implements FrameHandler {
       if (this.closed) return reject(new CurveError(StatusCode.UNAVAILABLE, `${name}: channel to ${this.address} is closed`));
       const signal = opts?.signal;
       if (signal?.aborted) return reject(new CurveError(StatusCode.CANCELLED, `${name} cancelled before it was sent`));
+      let timeoutMs = opts?.timeoutMs ?? this.opts.defaultTimeoutMs;
+      // Callers pass what is left of a larger budget: nothing left means fail now.
+      if (timeoutMs < 0 || Number.isNaN(timeoutMs)) return reject(new CurveError(StatusCode.TIMEOUT, `${name}: deadline already passed`));
+      timeoutMs = timeoutMs > MAX_TIMEOUT_MS ? 0 : Math.ceil(timeoutMs);
       if (HEADER_BYTES + payload.length > this.opts.maxFrameBytes) {
         return reject(new CurveError(StatusCode.FRAME_TOO_LARGE, `${name}: request of ${payload.length} bytes exceeds the frame limit of ${this.opts.maxFrameBytes}`));
       }
@@ -126,7 +133,6 @@ export class Channel implements FrameHandler {
         const wait = Math.max(0, Math.ceil(this.retryAt - this.opts.clock.now()));
         return reject(new CurveError(StatusCode.UNAVAILABLE, `${name}: ${this.address} unreachable (${this.lastError}); next attempt in ${wait} ms`));
       }
-      const timeoutMs = opts?.timeoutMs ?? this.opts.defaultTimeoutMs;
       const callId = this.allocateCallId();
       const call = new PendingCall(this, callId, methodId, name, timeoutMs, signal, decode, resolve as (v: unknown) => void, reject);
       this.calls.set(callId, call);
@@ -163,8 +169,8 @@ export class Channel implements FrameHandler {
 
   /** The caller stopped waiting (timeout or abort): reject, and tell the server if it has the call. */
   giveUp(call: PendingCall, err: CurveError): void {
-    if (!call.settle()) return;
     const wasQueued = call.payload !== undefined;
+    if (!call.settle()) return;
     this.calls.delete(call.callId);
     if (!wasQueued && this.writer) {
       this.writer.frame(FrameKind.Cancel, StatusCode.OK, call.callId, call.methodId, 0);

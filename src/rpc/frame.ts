@@ -77,6 +77,18 @@ export function decodeErrorTrailer(payload: Uint8Array): ErrorTrailer | undefine
   };
 }
 
+/**
+ * The payload as bytes that own their memory when it is a small part of a larger receive buffer.
+ * protobuf-es decodes `bytes` fields as views into its input, so a message kept for long (a Raft
+ * entry, an xattr value) would otherwise pin a whole socket read (up to 64 KiB) per message.
+ */
+export function compactPayload(payload: Buffer): Uint8Array {
+  if (payload.buffer.byteLength <= 2 * payload.length + 64) return payload;
+  const own = new Uint8Array(payload.length);
+  own.set(payload);
+  return own;
+}
+
 /** Writes a frame header at `off` of `buf`; the payload of `payloadBytes` must follow. */
 export function writeHeader(
   buf: Buffer,

@@ -1,7 +1,7 @@
 // ChannelPool: one Channel per address, shared by every typed client that talks to it.
 import { create, fromBinary, toBinary, type DescMethod } from '@bufbuild/protobuf';
 import { CurveError, StatusCode, systemClock, systemRandom, systemTimer, type Clock, type Random, type Timer } from '../common/index.ts';
-import { DEFAULT_MAX_FRAME_BYTES } from './frame.ts';
+import { DEFAULT_MAX_FRAME_BYTES, compactPayload } from './frame.ts';
 import { Channel, onCallTimeout, type ChannelOptions } from './channel.ts';
 import { DeadlineWheel } from './deadline-wheel.ts';
 import { methodFullName, methodIdOf } from './method-id.ts';
@@ -98,7 +98,7 @@ function unaryCaller(channel: Channel, method: DescMethod) {
   const name = methodFullName(method);
   const input = method.input;
   const output = method.output;
-  const decode = (payload: Buffer) => fromBinary(output, payload);
+  const decode = (payload: Buffer) => fromBinary(output, compactPayload(payload));
   return (req: unknown, opts?: CallOptions): Promise<unknown> => {
     let bytes: Uint8Array;
     try {

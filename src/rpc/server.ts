@@ -10,6 +10,7 @@ import {
   FrameKind,
   HEADER_BYTES,
   PREFACE,
+  compactPayload,
   encodeErrorTrailer,
   type FrameHandler,
   type FrameHeader,
@@ -77,7 +78,7 @@ export class RpcServer {
       const output = method.output;
       this.addMethod(methodFullName(method), {
         name: methodFullName(method),
-        decode: (payload) => fromBinary(input, payload),
+        decode: (payload) => fromBinary(input, compactPayload(payload)),
         invoke: (req, ctx) => fn.call(impl, req, ctx),
         encode: (result) => toBinary(output, create(output, result as never)),
       });

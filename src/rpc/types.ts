@@ -35,7 +35,10 @@ export type ServiceImpl<S extends GenServiceMethods> = {
 export type RawHandler = (payload: Uint8Array, ctx: CallContext) => HandlerResult<Uint8Array>;
 
 export interface CallOptions {
-  /** Deadline relative to now; defaults to the pool's `defaultTimeoutMs`. 0 means no deadline. */
+  /**
+   * Deadline relative to now; defaults to the pool's `defaultTimeoutMs`. 0 or Infinity means no
+   * deadline; a negative value (an exhausted budget) fails at once with TIMEOUT.
+   */
   timeoutMs?: number;
   /** Aborting it rejects the call with CANCELLED and tells the server to stop. */
   signal?: AbortSignal;

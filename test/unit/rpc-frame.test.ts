@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import { SeededRandom, StatusCode } from '../../src/common/index.ts';
 import { Backoff, methodIdOf, parseAddress } from '../../src/rpc/index.ts';
 import {
+  compactPayload,
   FrameDecoder,
   FrameKind,
   HEADER_BYTES,
@@ -138,4 +139,13 @@ test('addresses parse in host:port, CurveFS peer and IPv6 forms', () => {
   assert.deepEqual(parseAddress('127.0.0.1:6700:0'), ['127.0.0.1', 6700]);
   assert.deepEqual(parseAddress('[::1]:6700'), ['::1', 6700]);
   assert.throws(() => parseAddress('nohost'), /bad address/);
+});
+
+test('small payloads inside a large receive buffer are copied out; large ones are not', () => {
+  const chunk = Buffer.alloc(64 * 1024, 7);
+  const small = compactPayload(chunk.subarray(100, 140));
+  assert.equal(small.buffer.byteLength, 40);
+  assert.deepEqual([...small], new Array(40).fill(7));
+  const whole = chunk.subarray(10);
+  assert.equal(compactPayload(whole), whole);
 });
