@@ -100,6 +100,8 @@ export interface PartitionConfig {
   nextId?: number;
   status?: PartitionStatus;
   requestLimits?: RequestTableLimits;
+  /** Hard links per non-directory inode (default MAX_LINKS); part of the snapshot. */
+  maxLinks?: number;
 }
 
 export interface PartitionInfoView {
@@ -222,6 +224,7 @@ export class Partition {
   readonly end: number;
   nextId: number;
   status: PartitionStatus;
+  readonly maxLinks: number;
 
   // Internal state, shared with view.ts and snapshot-records.ts (same folder); not exported.
   readonly cow = new Cow();
@@ -246,6 +249,8 @@ export class Partition {
     this.end = cfg.end;
     this.nextId = cfg.nextId ?? Math.max(cfg.start, FIRST_NORMAL_ID);
     this.status = cfg.status ?? (this.nextId > this.end ? PartitionStatus.READONLY : PartitionStatus.READWRITE);
+    this.maxLinks = cfg.maxLinks ?? MAX_LINKS;
+    if (!isU32(this.maxLinks) || this.maxLinks < 1) throw new RangeError('bad maxLinks');
     this.store = new InodeStore(cfg.start, this.cow);
     this.requests = new RequestTable(cfg.requestLimits ?? DEFAULT_REQUEST_LIMITS, this.cow);
   }
@@ -695,7 +700,7 @@ export class Partition {
     const nlink = this.nlinkOf(op.ino);
     if (nlink === 0) return err(StatusCode.NOT_FOUND, `inode ${op.ino} has no links left`);
     if (this.typeOf(op.ino) === FileType.TYPE_DIRECTORY) return err(StatusCode.NOT_PERMITTED, 'hard link to a directory');
-    if (nlink >= MAX_LINKS) return err(StatusCode.TOO_MANY_LINKS, `inode ${op.ino} has ${nlink} links`);
+    if (nlink >= this.maxLinks) return err(StatusCode.TOO_MANY_LINKS, `inode ${op.ino} has ${nlink} links`);
     this.setNlink(op.ino, nlink + 1);
     const parents = this.parentsOf(op.ino);
     parents.push(op.parent);

@@ -105,6 +105,7 @@ function* encodePartition(v: PartitionView, w: Out): Generator<void, number> {
   w.varint(v.useClock);
   w.varint(v.limits.maxClients);
   w.varint(v.limits.window);
+  w.varint(v.maxLinks);
   w.varint(v.inodeCount);
   w.varint(v.dentryCount);
   w.varint(v.chunkLists);
@@ -427,6 +428,7 @@ export class SnapshotLoader {
     const useClock = v.varint();
     const maxClients = v.varint();
     const window = v.varint();
+    const maxLinks = v.varint();
     const exp: Expected = {
       inodes: v.varint(),
       dentries: v.varint(),
@@ -436,11 +438,11 @@ export class SnapshotLoader {
     };
     v.done();
     if (status < PartitionStatus.READWRITE || status > PartitionStatus.DELETING) throw new RecordError(`partition ${pid}: bad status ${status}`);
-    if (maxClients < 1 || window < 1) throw new RecordError(`partition ${pid}: bad request-table limits`);
+    if (maxClients < 1 || window < 1 || maxLinks < 1 || maxLinks > 0xffffffff) throw new RecordError(`partition ${pid}: bad request-table limits`);
     if (nextId < start) throw new RecordError(`partition ${pid}: nextId below the range`);
     let p: Partition;
     try {
-      p = new Partition({ partitionId: pid, fsId, start, end, nextId, status, requestLimits: { maxClients, window } });
+      p = new Partition({ partitionId: pid, fsId, start, end, nextId, status, requestLimits: { maxClients, window }, maxLinks });
     } catch (e) {
       throw new RecordError(`partition ${pid}: ${(e as Error).message}`);
     }

@@ -12,6 +12,7 @@ interface Frozen {
   readonly end: number;
   readonly nextId: number;
   readonly status: PartitionStatus;
+  readonly maxLinks: number;
   readonly inodeCount: number;
   readonly dentryCount: number;
   readonly chunkLists: number;
@@ -27,6 +28,7 @@ export class PartitionView {
   readonly end: number;
   readonly nextId: number;
   readonly status: PartitionStatus;
+  readonly maxLinks: number;
   readonly inodeCount: number;
   readonly dentryCount: number;
   readonly chunkLists: number;
@@ -46,6 +48,7 @@ export class PartitionView {
     this.end = source.end;
     this.nextId = source.nextId;
     this.status = source.status;
+    this.maxLinks = source.maxLinks;
     this.inodeCount = source.inodeCount;
     this.dentryCount = source.dentryCount;
     this.chunkLists = source.chunkLists;
