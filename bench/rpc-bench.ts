@@ -66,7 +66,7 @@ async function runServer(): Promise<void> {
 
   const rate = (c: Cell) => c.calls / c.seconds;
   console.log(`RPC echo benchmark, ${SECONDS} s per cell, client and server in separate processes (node ${process.version})`);
-  console.log('CPU µs/call is independent of other load on the machine; calls/s and latency are not.');
+  console.log('CPU µs/call (user + system, per process) varies less with other load on the machine than calls/s and latency.');
   console.log('');
   console.log('| concurrency | framed calls/s | p50 µs | p99 µs | CPU µs/call client + server | grpc-js calls/s | p50 µs | p99 µs | CPU µs/call client + server | ratio calls/s | ratio CPU/call |');
   console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');

@@ -31,7 +31,10 @@ export type ServiceImpl<S extends GenServiceMethods> = {
   [K in keyof S]: UnaryHandler<S[K]>;
 };
 
-/** Untyped handler on raw payload bytes (e.g. Raft messages that the caller encodes itself). */
+/**
+ * Untyped handler on raw payload bytes (e.g. Raft messages that the caller encodes itself). The
+ * payload is a view into the connection's receive buffer: copy what you keep for long.
+ */
 export type RawHandler = (payload: Uint8Array, ctx: CallContext) => HandlerResult<Uint8Array>;
 
 export interface CallOptions {
