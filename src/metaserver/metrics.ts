@@ -99,7 +99,7 @@ export interface CopysetGauges {
   firstIndex: number;
   lastIndex: number;
   snapshotIndex: number;
-  logBytes: number;
+  logEntries: number;
   partitions: number;
   inodes: number;
   dentries: number;
@@ -123,7 +123,7 @@ export function renderCopysets(out: string[], list: CopysetGauges[]): void {
   gauge('curvefs_copyset_first_index', 'First index kept in the log.', (g) => g.firstIndex);
   gauge('curvefs_copyset_last_index', 'Last index in the log.', (g) => g.lastIndex);
   gauge('curvefs_copyset_snapshot_index', 'Index of the newest snapshot.', (g) => g.snapshotIndex);
-  gauge('curvefs_copyset_log_bytes', 'Log bytes written since the newest snapshot.', (g) => g.logBytes);
+  gauge('curvefs_copyset_log_entries', 'Log entries after the newest snapshot.', (g) => g.logEntries);
   gauge('curvefs_copyset_partitions', 'Partitions hosted.', (g) => g.partitions);
   gauge('curvefs_copyset_inodes', 'Inodes in the copyset.', (g) => g.inodes);
   gauge('curvefs_copyset_dentries', 'Dentries in the copyset.', (g) => g.dentries);

@@ -21,8 +21,11 @@ const log = createLogger('metaserver');
 export interface MetaServerOptions {
   /** "host:port" to listen on; port 0 lets the OS choose. */
   listen: string;
-  /** This metaserver's id (from MDS registration, or given). */
-  id: number;
+  /**
+   * This metaserver's id: a number, or a function of the bound "host:port" (MDS registration
+   * needs the port, which is only known after binding when listening on port 0).
+   */
+  id: number | ((address: string) => Promise<number>);
   /**
    * Builds the consensus groups once the listen address is known (Raft in a real process;
    * `localGroupFactory` for single-replica tests). May register extra services on `rpc`.
@@ -57,6 +60,7 @@ export class MetaServer {
   private readonly clock: Clock;
   private readonly timer: Timer;
   private stopped = false;
+  private myId = 0;
 
   constructor(private readonly opts: MetaServerOptions) {
     const m = /^(.*):(\d+)$/.exec(opts.listen);
@@ -69,7 +73,7 @@ export class MetaServer {
   }
 
   get id(): number {
-    return this.opts.id;
+    return this.myId;
   }
 
   /** "host:port" of the RPC server (after start). */
@@ -82,12 +86,13 @@ export class MetaServer {
   }
 
   self(): Peer {
-    return create(PeerSchema, { id: this.opts.id, address: `${this.address}:0` });
+    return create(PeerSchema, { id: this.myId, address: `${this.address}:0` });
   }
 
   async start(): Promise<void> {
     // Bind first: the port is part of this replica's identity in its copysets.
     this.port = await this.rpc.listen();
+    this.myId = typeof this.opts.id === 'number' ? this.opts.id : await this.opts.id(this.address);
     const factory = await this.opts.groups({ rpc: this.rpc, pool: this.pool, self: this.self() });
     this.manager = new CopysetManager(factory, this.clock, this.timer);
     this.router =
@@ -128,7 +133,7 @@ export class MetaServer {
     const reopened = await this.manager.reopenExisting();
     this.coordinator.startRecovery(() => this.manager.list());
     if (this.opts.metricsPort !== undefined) await this.startMetrics(this.opts.metricsPort);
-    log.info('metaserver started', { id: this.opts.id, address: this.address, copysets: reopened, metrics: this.metricsAddr });
+    log.info('metaserver started', { id: this.myId, address: this.address, copysets: reopened, metrics: this.metricsAddr });
   }
 
   copysets(): Copyset[] {
@@ -157,7 +162,7 @@ export class MetaServer {
         firstIndex: st.firstIndex,
         lastIndex: st.lastIndex,
         snapshotIndex: st.snapshotIndex,
-        logBytes: st.logBytes,
+        logEntries: st.logEntries,
         partitions: cs.sm.partitions.size,
         inodes,
         dentries,

@@ -15,8 +15,8 @@ export interface GroupStatus {
   firstIndex: number;
   lastIndex: number;
   snapshotIndex: number;
-  /** Bytes of log since the last snapshot. */
-  logBytes: number;
+  /** Log entries after the newest snapshot. */
+  logEntries: number;
   /** Voters: metaserver id and address. */
   peers: { id: number; address: string }[];
 }
@@ -67,7 +67,7 @@ export class LocalGroup implements ConsensusGroup {
       firstIndex: 1,
       lastIndex: this.index,
       snapshotIndex: 0,
-      logBytes: 0,
+      logEntries: this.index,
       peers: [{ id: 1, address: this.address }],
     };
   }

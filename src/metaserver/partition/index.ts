@@ -5,7 +5,7 @@ export { Partition, typeMode, type PartitionConfig, type PartitionInfoView } fro
 export { PartitionView } from './view.ts';
 export { DEFAULT_REQUEST_LIMITS, type RequestTableLimits } from './request-table.ts';
 export { checkName, compareNames, utf8Length } from './names.ts';
-export { RecordType, RECORD_NAMES, RECORD_TYPES } from './records.ts';
+export { RecordType, RECORD_NAMES, RECORD_TYPES, describeRecord, type RecordDescription } from './records.ts';
 export {
   SNAPSHOT_MAGIC,
   SNAPSHOT_VERSION,

@@ -657,8 +657,11 @@ export class Partition {
     if (op.expectDir === true && !isDir) return err(StatusCode.NOT_DIRECTORY, `${JSON.stringify(op.name)} is not a directory`);
     if (op.expectDir === false && isDir) return err(StatusCode.IS_DIRECTORY, `${JSON.stringify(op.name)} is a directory`);
     const local = this.isLocal(ino);
-    if (isDir && local && (this.dir(ino)?.entries ?? 0) > 0) return err(StatusCode.DIRECTORY_NOT_EMPTY, `directory ${ino} is not empty`);
-    const unlink = op.unlinkInode === true && local && this.nlinkOf(ino) > 0;
+    const move = op.move === true;
+    if (isDir && local && !move && (this.dir(ino)?.entries ?? 0) > 0) {
+      return err(StatusCode.DIRECTORY_NOT_EMPTY, `directory ${ino} is not empty`);
+    }
+    const unlink = op.unlinkInode === true && !move && local && this.nlinkOf(ino) > 0;
 
     const bytes = this.childBytes(ino, type, op.length);
     const w = this.writableDir(op.parent);

@@ -640,3 +640,98 @@ function countUnlinked(p: Partition): number {
   return n;
 }
 
+
+// ---------------------------------------------------------------------------------------------
+// description (for `curvefs inspect --dump`)
+
+export interface RecordDescription {
+  type: string;
+  partition: number;
+  key: Record<string, unknown>;
+  value: Record<string, unknown>;
+}
+
+/** Decodes one pair into plain fields without building state; throws RecordError if it cannot. */
+export function describeRecord(buf: Uint8Array, ks: number, ke: number, vs: number, ve: number): RecordDescription {
+  if (ke - ks < 5) throw new RecordError('key shorter than 5 bytes');
+  const type = buf[ks]!;
+  const partition = readU32be(buf, ks + 1);
+  const v = new In(buf, vs, ve);
+  const key: Record<string, unknown> = {};
+  const value: Record<string, unknown> = {};
+  try {
+    switch (type) {
+      case RecordType.PARTITION:
+        for (const k of ['fsId', 'start', 'end', 'nextId', 'status', 'useClock', 'maxClients', 'window', 'maxLinks', 'inodes', 'dentries', 'chunkLists', 'deleted', 'clients']) {
+          value[k] = v.varint();
+        }
+        value.status = PartitionStatus[value.status as number] ?? value.status;
+        break;
+      case RecordType.INODE: {
+        key.ino = keyId(buf, ks, ke, 13);
+        value.type = FileType[v.u8()];
+        for (const k of ['mode', 'uid', 'gid', 'nlink', 'length', 'ctime', 'ctimeNs', 'mtime', 'mtimeNs', 'atime', 'atimeNs', 'rdev', 'dtime']) value[k] = v.varint();
+        value.mode = '0' + (value.mode as number).toString(8);
+        value.sealed = (v.u8() & FLAG_SEALED) !== 0;
+        value.dirBytes = v.varint();
+        const np = v.varint();
+        const parents: number[] = [];
+        for (let k = 0; k < np; k++) parents.push(v.varint());
+        value.parent = parents;
+        const sym = v.take(v.varint());
+        if (sym.length > 0) value.symlink = utf8.decode(sym);
+        const nx = v.varint();
+        const xattrs: Record<string, string> = {};
+        for (let k = 0; k < nx; k++) {
+          const name = utf8.decode(v.take(v.varint()));
+          xattrs[name] = Buffer.from(v.take(v.varint())).toString('base64');
+        }
+        if (nx > 0) value.xattrsBase64 = xattrs;
+        break;
+      }
+      case RecordType.CHUNKS: {
+        if (ke - ks !== 21) throw new RecordError('chunks key must be 21 bytes');
+        key.ino = readU64be(buf, ks + 5);
+        key.index = readU64be(buf, ks + 13);
+        const n = v.varint();
+        const slices = [];
+        for (let k = 0; k < n; k++) {
+          slices.push({ chunkId: v.varint(), compaction: v.varint(), offset: v.varint(), len: v.varint(), size: v.varint(), zero: v.u8() === 1 });
+        }
+        value.slices = slices;
+        break;
+      }
+      case RecordType.DENTRY:
+        if (ke - ks < 14) throw new RecordError('dentry key too short');
+        key.parent = readU64be(buf, ks + 5);
+        key.name = utf8.decode(buf.subarray(ks + 13, ke));
+        value.ino = v.varint();
+        value.type = FileType[v.u8()];
+        break;
+      case RecordType.DELETED:
+        key.ino = keyId(buf, ks, ke, 13);
+        value.dtime = v.varint();
+        break;
+      case RecordType.REQUESTS: {
+        key.clientId = keyId(buf, ks, ke, 13);
+        value.lastUse = v.varint();
+        value.floor = v.varint();
+        const n = v.varint();
+        const results: Record<string, unknown> = {};
+        for (let k = 0; k < n; k++) {
+          const seq = v.varint();
+          results[seq] = JSON.parse(utf8.decode(v.take(v.varint())));
+        }
+        value.results = results;
+        break;
+      }
+      default:
+        throw new RecordError(`unknown record type ${type}`);
+    }
+    v.done();
+  } catch (e) {
+    if (e instanceof RecordError) throw e;
+    throw new RecordError(`${RECORD_NAMES[type] ?? `type ${type}`} record of partition ${partition}: ${(e as Error).message}`);
+  }
+  return { type: RECORD_NAMES[type]!, partition, key, value };
+}

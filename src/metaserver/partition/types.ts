@@ -237,6 +237,11 @@ export interface DeleteDentryOp extends OpBase {
   ino?: number;
   expectDir?: boolean;
   unlinkInode?: boolean;
+  /**
+   * The entry is moving to another directory (commit of a cross-partition rename): the
+   * empty-directory check is skipped and the child never loses a link (unlinkInode is ignored).
+   */
+  move?: boolean;
   /** Length of a regular-file child that lives in another partition. */
   length?: number;
   time: Timestamp;

@@ -1,0 +1,198 @@
+// Copysets on the multi-group RaftNode (src/raft): one Raft group per copyset, group id
+// (poolId << 32 | copysetId). The copyset's state machine is applied in log order; snapshots
+// stream its image (copyset/snapshot.ts) while apply continues; restart = newest valid
+// snapshot, then the log after it (RaftNode.addGroup). Which copysets exist is kept in a small
+// file per copyset (<dir>/<pool>-<copyset>.conf: magic, version, CRC-32C), so a restart reopens
+// them before the MDS is reachable.
+import { mkdir, readdir, readFile, rename, rm, writeFile, open } from 'node:fs/promises';
+import { join } from 'node:path';
+import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { CurveError, StatusCode, createLogger, crc32c, systemClock, type Clock } from '../../common/index.ts';
+import type { Peer } from '../../gen/common_pb.ts';
+import { CopysetConfSchema } from '../../gen/metaserver_pb.ts';
+import { ConfChangeType, Role, type RaftNode } from '../../raft/index.ts';
+import type { StateMachine } from '../../raft/index.ts';
+import { dialAddress } from '../cluster.ts';
+import type { SnapshotMetrics } from '../metrics.ts';
+import type { Copyset } from './copyset.ts';
+import type { ConsensusGroup, GroupStatus } from './group.ts';
+import type { GroupFactory } from './manager.ts';
+import { captureSnapshot, loadCopysetSnapshot } from './snapshot.ts';
+import type { SmResult } from './state-machine.ts';
+
+const log = createLogger('metaserver-raft');
+
+const CONF_MAGIC = new TextEncoder().encode('CSCONF01');
+const CONF_VERSION = 1;
+
+export class RaftGroup implements ConsensusGroup {
+  /** Tracked from role changes, so the hot path never builds a status object. */
+  leader = false;
+
+  constructor(
+    readonly node: RaftNode,
+    readonly groupId: number,
+  ) {}
+
+  async propose(data: Uint8Array, timeoutMs?: number): Promise<SmResult> {
+    return (await this.node.propose(this.groupId, data, { timeoutMs })) as SmResult;
+  }
+
+  readBarrier(timeoutMs?: number): Promise<void> {
+    return this.node.read(this.groupId, { timeoutMs });
+  }
+
+  isLeader(): boolean {
+    return this.leader;
+  }
+
+  status(): GroupStatus {
+    const s = this.node.status(this.groupId);
+    return {
+      role: s.role === Role.Leader ? 'leader' : s.role === Role.Follower ? 'follower' : 'candidate',
+      term: s.term,
+      leaderId: s.leader,
+      leaderAddress: s.leaderAddress,
+      commitIndex: s.commit,
+      appliedIndex: s.applied,
+      firstIndex: s.firstIndex,
+      lastIndex: s.lastIndex,
+      snapshotIndex: s.snapshotIndex,
+      logEntries: Math.max(0, s.lastIndex - s.snapshotIndex),
+      peers: s.conf.voters.map((id) => ({ id, address: `${this.node.addresses.get(id) ?? ''}:0` })),
+    };
+  }
+
+  /** Moves to `peers` one change at a time: additions first, then removals. */
+  async changePeers(peers: { id: number; address: string }[]): Promise<void> {
+    const cur = new Set(this.node.status(this.groupId).conf.voters);
+    const want = new Set(peers.map((p) => p.id));
+    for (const p of peers) {
+      if (cur.has(p.id)) continue;
+      await this.node.changeMembership(this.groupId, { type: ConfChangeType.AddVoter, nodeId: p.id, address: dialAddress(p.address) });
+    }
+    for (const id of cur) {
+      if (!want.has(id)) await this.node.changeMembership(this.groupId, { type: ConfChangeType.RemoveNode, nodeId: id });
+    }
+  }
+
+  async transferLeader(to: number): Promise<void> {
+    this.node.transferLeader(this.groupId, to);
+  }
+}
+
+export interface RaftGroupFactoryOptions {
+  node: RaftNode;
+  /** Directory of the copyset configuration files. */
+  confDir: string;
+  snapshotMetrics?: SnapshotMetrics;
+  clock?: Clock;
+  /** Called when this replica becomes leader of a copyset (recovery of its transactions). */
+  onLeader?: (cs: Copyset) => void;
+  /** Called when a membership change removed this replica from a copyset. */
+  onRemoved?: (cs: Copyset) => void;
+}
+
+function confPath(dir: string, poolId: number, copysetId: number): string {
+  return join(dir, `${poolId}-${copysetId}.conf`);
+}
+
+async function writeConf(dir: string, poolId: number, copysetId: number, peers: Peer[]): Promise<void> {
+  const body = toBinary(CopysetConfSchema, create(CopysetConfSchema, { poolId, copysetId, peers }));
+  const out = new Uint8Array(CONF_MAGIC.length + 8 + body.length + 4);
+  const v = new DataView(out.buffer);
+  out.set(CONF_MAGIC, 0);
+  v.setUint32(CONF_MAGIC.length, CONF_VERSION, true);
+  v.setUint32(CONF_MAGIC.length + 4, body.length, true);
+  out.set(body, CONF_MAGIC.length + 8);
+  v.setUint32(out.length - 4, crc32c(out.subarray(0, out.length - 4)), true);
+  const path = confPath(dir, poolId, copysetId);
+  await writeFile(`${path}.tmp`, out);
+  const fh = await open(`${path}.tmp`, 'r');
+  await fh.sync();
+  await fh.close();
+  await rename(`${path}.tmp`, path);
+}
+
+/** Reads a copyset configuration file; throws on a torn or foreign file. */
+export async function readConf(path: string): Promise<{ poolId: number; copysetId: number; peers: Peer[] }> {
+  const b = await readFile(path);
+  const bad = (why: string): CurveError => new CurveError(StatusCode.STORAGE_INTERNAL_ERROR, `${path}: ${why}`);
+  if (b.length < CONF_MAGIC.length + 12) throw bad('too short');
+  for (let i = 0; i < CONF_MAGIC.length; i++) if (b[i] !== CONF_MAGIC[i]) throw bad('bad magic');
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const version = v.getUint32(CONF_MAGIC.length, true);
+  if (version !== CONF_VERSION) throw bad(`unsupported version ${version}`);
+  const len = v.getUint32(CONF_MAGIC.length + 4, true);
+  if (CONF_MAGIC.length + 8 + len + 4 !== b.length) throw bad('length mismatch');
+  if (crc32c(b.subarray(0, b.length - 4)) !== v.getUint32(b.length - 4, true)) throw bad('checksum mismatch');
+  const c = fromBinary(CopysetConfSchema, b.subarray(CONF_MAGIC.length + 8, b.length - 4));
+  return { poolId: c.poolId, copysetId: c.copysetId, peers: c.peers };
+}
+
+export function raftGroupFactory(opts: RaftGroupFactoryOptions): GroupFactory {
+  const clock = opts.clock ?? systemClock;
+  const node = opts.node;
+  return {
+    async open(cs, peers) {
+      await mkdir(opts.confDir, { recursive: true });
+      for (const p of peers) if (p.id !== node.id || !node.addresses.get(p.id)) node.addresses.set(p.id, dialAddress(p.address));
+      const group = new RaftGroup(node, cs.groupId);
+      const sm: StateMachine = {
+        apply: (e) => cs.apply(e.index, e.data),
+        snapshot: () => {
+          const write = captureSnapshot(cs.sm);
+          return async (sink) => {
+            const t0 = clock.now();
+            const s = await write(sink);
+            opts.snapshotMetrics?.record(cs.name, (clock.now() - t0) / 1000, s.bytes + s.extrasBytes);
+            log.info('snapshot written', { copyset: cs.name, bytes: s.bytes + s.extrasBytes, pairs: s.pairs, ms: Math.round(clock.now() - t0) });
+          };
+        },
+        restore: async (data) => {
+          cs.replaceState(await loadCopysetSnapshot(cs.poolId, cs.copysetId, data));
+        },
+        onConfChange: (cc) => {
+          cs.epoch++;
+          const members = [...cc.conf.voters, ...cc.conf.learners];
+          if (!members.includes(node.id)) opts.onRemoved?.(cs);
+          else {
+            cs.peers = cc.conf.voters.map((id) => ({ $typeName: 'curvefs.common.Peer', id, address: `${node.addresses.get(id) ?? ''}:0` }));
+            void writeConf(opts.confDir, cs.poolId, cs.copysetId, cs.peers).catch((e: unknown) => log.warn('cannot save copyset conf', { copyset: cs.name, error: String(e) }));
+          }
+        },
+        onRoleChange: (role) => {
+          const was = group.leader;
+          group.leader = role === Role.Leader;
+          if (group.leader && !was) opts.onLeader?.(cs);
+        },
+      };
+      // The configuration file first: a crash after it reopens the group; before it, the MDS
+      // creates it again.
+      await writeConf(opts.confDir, cs.poolId, cs.copysetId, peers);
+      await node.addGroup(cs.groupId, peers.map((p) => p.id), sm);
+      return group;
+    },
+    async destroy(cs) {
+      if (node.hasGroup(cs.groupId)) await node.removeGroup(cs.groupId, { destroy: true });
+      await rm(confPath(opts.confDir, cs.poolId, cs.copysetId), { force: true });
+    },
+    async existing() {
+      let names: string[] = [];
+      try {
+        names = await readdir(opts.confDir);
+      } catch {
+        return [];
+      }
+      const out = [];
+      for (const n of names.filter((x) => x.endsWith('.conf')).sort()) {
+        try {
+          out.push(await readConf(join(opts.confDir, n)));
+        } catch (e) {
+          log.error('skipping an unreadable copyset configuration', { file: n, error: String(e) });
+        }
+      }
+      return out;
+    },
+  };
+}

@@ -1,0 +1,200 @@
+// The metaserver process (`curvefs metaserver`): hosts copysets (Raft groups of partitions) and
+// serves MetaServerService, CopysetService, the internal transaction service and Raft.
+//
+//   runMetaserver({ listen: '127.0.0.1:16701', dataDir: 'D', mdsAddrs: ['127.0.0.1:6700'] })
+//   runMetaserver({ listen: '127.0.0.1:0', dataDir: 'D', id: 1 })        without an MDS (tests)
+//
+// As a script:
+//   npx tsx src/metaserver/main.ts --listen 127.0.0.1:16701 --data-dir D --mds 127.0.0.1:6700[,..]
+//     [--metrics-port P] [--id N] [--config file.json]
+// It prints one line `METASERVER_READY {"id":..,"address":"..","metrics":".."}` once serving,
+// and stops cleanly on SIGTERM/SIGINT.
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Command } from 'commander';
+import { CurveError, StatusCode, createLogger } from '../common/index.ts';
+import { MdsClient } from '../mds/client.ts';
+import { AddressBook, RaftNode, RpcRaftTransport } from '../raft/index.ts';
+import { raftGroupFactory } from './copyset/raft-group.ts';
+import type { GroupFactory } from './copyset/manager.ts';
+import { loadIdentity, saveIdentity, type Identity } from './identity.ts';
+import { HeartbeatLoop, registerWithMds } from './mds-link.ts';
+import { MetaServer } from './server.ts';
+import type { TxStep } from './tx/coordinator.ts';
+
+const log = createLogger('metaserver-main');
+
+export interface RunMetaserverOptions {
+  /** "host:port"; port 0 lets the OS choose (see the handle's address). */
+  listen: string;
+  dataDir: string;
+  /** MDS addresses; without them `id` must be given and copysets are created by admin RPCs. */
+  mdsAddrs?: string[];
+  /** Metaserver id when running without an MDS (kept in metaserver.dat afterwards). */
+  id?: number;
+  /** Prometheus metrics on this port (0 = any); undefined = none. */
+  metricsPort?: number;
+  /** Heartbeat period (default 10 s). */
+  heartbeatMs?: number;
+  /** Raft timing: ms per tick (default 50) and ticks to an election (default 10). */
+  raftTickMs?: number;
+  electionTicks?: number;
+  /** Snapshot after this many entries / bytes applied since the last one. */
+  snapshotEntries?: number;
+  snapshotBytes?: number;
+  /** Seed addresses of other metaservers (routing without an MDS). */
+  peers?: string[];
+  /** Crash injection for tests: exit(9) at this transaction step (once), see tx/coordinator.ts. */
+  crashAt?: TxStep;
+  requestTimeoutMs?: number;
+}
+
+export interface MetaserverHandle {
+  id: number;
+  address: string;
+  metricsAddress: string;
+  server: MetaServer;
+  stop(): Promise<void>;
+}
+
+export async function runMetaserver(opts: RunMetaserverOptions): Promise<MetaserverHandle> {
+  await mkdir(opts.dataDir, { recursive: true });
+  const mdsAddrs = (opts.mdsAddrs ?? []).filter((a) => a.length > 0);
+  const mds = mdsAddrs.length > 0 ? new MdsClient({ addresses: mdsAddrs }) : undefined;
+  let identity: Identity | undefined;
+  let raft: RaftNode | undefined;
+  const server: MetaServer = new MetaServer({
+    listen: opts.listen,
+    id: async (address) => {
+      if (mds) identity = await registerWithMds(mds, opts.dataDir, address);
+      else {
+        identity = await loadIdentity(opts.dataDir);
+        if (!identity) {
+          if (!opts.id) throw new CurveError(StatusCode.PARAM_ERROR, 'without an MDS, give the metaserver an id (--id)');
+          identity = { id: opts.id, token: '' };
+          await saveIdentity(opts.dataDir, identity);
+        } else if (opts.id && opts.id !== identity.id) {
+          throw new CurveError(StatusCode.PARAM_ERROR, `${opts.dataDir} belongs to metaserver ${identity.id}, not ${opts.id}`);
+        }
+      }
+      return identity.id;
+    },
+    seeds: opts.peers,
+    metricsPort: opts.metricsPort,
+    defaultTimeoutMs: opts.requestTimeoutMs,
+    coordinator: opts.crashAt
+      ? {
+          stepHook: (step) => {
+            if (step === opts.crashAt) {
+              log.warn('crash injected', { step });
+              process.kill(process.pid, 'SIGKILL');
+            }
+          },
+        }
+      : undefined,
+    groups: ({ rpc, pool, self }): GroupFactory => {
+      const addresses = new AddressBook([[self.id, self.address.replace(/:0$/, '')]]);
+      const transport = new RpcRaftTransport({ self: self.id, server: rpc, pool, addresses });
+      raft = new RaftNode({
+        id: self.id,
+        dataDir: join(opts.dataDir, 'raft'),
+        transport,
+        addresses,
+        tickMs: opts.raftTickMs ?? 50,
+        electionTick: opts.electionTicks ?? 10,
+        heartbeatTick: 1,
+        snapshotEntries: opts.snapshotEntries,
+        snapshotBytes: opts.snapshotBytes,
+        requestTimeoutMs: opts.requestTimeoutMs,
+      });
+      return raftGroupFactory({
+        node: raft,
+        confDir: join(opts.dataDir, 'copysets'),
+        snapshotMetrics: server.snapshotMetrics,
+        onLeader: (cs) => void server.coordinator?.recover(cs),
+        onRemoved: (cs) => {
+          log.info('removed from copyset by a membership change', { copyset: cs.name });
+          setTimeout(() => void server.manager.remove(cs.poolId, cs.copysetId).catch(() => undefined), 0);
+        },
+      });
+    },
+  });
+  await server.start();
+  const hb = mds && identity ? new HeartbeatLoop({ mds, server, identity, intervalMs: opts.heartbeatMs }) : undefined;
+  hb?.start();
+  let stopping: Promise<void> | undefined;
+  return {
+    id: server.id,
+    address: server.address,
+    metricsAddress: server.metricsAddress,
+    server,
+    stop: () =>
+      (stopping ??= (async () => {
+        hb?.stop();
+        await server.stop();
+        await raft?.stop();
+        mds?.close();
+      })()),
+  };
+}
+
+interface CliOptions {
+  listen?: string;
+  dataDir?: string;
+  mds?: string;
+  metricsPort?: string;
+  id?: string;
+  config?: string;
+  peers?: string;
+  heartbeatMs?: string;
+  crashAt?: string;
+  snapshotEntries?: string;
+}
+
+async function cli(argv: string[]): Promise<void> {
+  const program = new Command()
+    .name('curvefs metaserver')
+    .description('Run a metaserver: copysets of partitions on Raft, the metadata service')
+    .option('--listen <host:port>', 'RPC address (port 0: any)')
+    .option('--data-dir <dir>', 'data directory (Raft logs, snapshots, metaserver.dat)')
+    .option('--mds <addrs>', 'comma-separated MDS addresses')
+    .option('--metrics-port <port>', 'serve Prometheus metrics on this port')
+    .option('--id <n>', 'metaserver id when running without an MDS')
+    .option('--peers <addrs>', 'other metaservers to learn routes from (without an MDS)')
+    .option('--heartbeat-ms <ms>', 'heartbeat period')
+    .option('--snapshot-entries <n>', 'snapshot after this many applied entries')
+    .option('--crash-at <step>', 'tests: SIGKILL self at a transaction step')
+    .option('--config <file>', 'JSON file with the same options (flags win)')
+    .parse(argv);
+  const o = program.opts<CliOptions>();
+  const file = o.config ? (JSON.parse(await readFile(o.config, 'utf8')) as Partial<RunMetaserverOptions>) : {};
+  const num = (v: string | undefined): number | undefined => (v === undefined ? undefined : Number(v));
+  const opts: RunMetaserverOptions = {
+    ...file,
+    listen: o.listen ?? file.listen ?? '127.0.0.1:16701',
+    dataDir: o.dataDir ?? file.dataDir ?? '',
+    mdsAddrs: o.mds ? o.mds.split(',') : file.mdsAddrs,
+    metricsPort: num(o.metricsPort) ?? file.metricsPort,
+    id: num(o.id) ?? file.id,
+    peers: o.peers ? o.peers.split(',') : file.peers,
+    heartbeatMs: num(o.heartbeatMs) ?? file.heartbeatMs,
+    snapshotEntries: num(o.snapshotEntries) ?? file.snapshotEntries,
+    crashAt: (o.crashAt as TxStep | undefined) ?? file.crashAt,
+  };
+  if (!opts.dataDir) throw new Error('--data-dir is required');
+  const h = await runMetaserver(opts);
+  process.stdout.write(`METASERVER_READY ${JSON.stringify({ id: h.id, address: h.address, metrics: h.metricsAddress })}\n`);
+  const shutdown = (): void => {
+    void h.stop().then(() => process.exit(0));
+  };
+  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', shutdown);
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  cli(process.argv).catch((e: unknown) => {
+    process.stderr.write(`metaserver: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(1);
+  });
+}

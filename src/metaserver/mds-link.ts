@@ -1,0 +1,219 @@
+// The metaserver's side of the MDS: registration (id + token, kept in metaserver.dat) and the
+// heartbeat loop. A heartbeat reports every copyset (epoch, leader, peers, partitions with
+// nextId and counts, term) plus memory use; the answer carries membership changes for copysets
+// this replica leads (executed through Raft) and the live mount sessions, from which the
+// partitions learn which sessions expired (their open handles and locks are dropped).
+import { create } from '@bufbuild/protobuf';
+import { hostname } from 'node:os';
+import { CurveError, StatusCode, createLogger, systemClock, systemTimer, type Clock, type Timer, type TimerHandle } from '../common/index.ts';
+import { PeerSchema, type Peer } from '../gen/common_pb.ts';
+import {
+  ConfigChangeInfoSchema,
+  ConfigChangeType,
+  CopySetInfoSchema,
+  MetaServerSpaceStatusSchema,
+  type CopySetConf,
+  type CopySetInfo,
+  type MetaServerHeartbeatResponse,
+} from '../gen/heartbeat_pb.ts';
+import type { MdsClient } from '../mds/client.ts';
+import type { Copyset } from './copyset/copyset.ts';
+import { OpType } from './copyset/op-codec.ts';
+import { loadIdentity, saveIdentity, type Identity } from './identity.ts';
+import type { MetaServer } from './server.ts';
+
+const log = createLogger('metaserver-mds');
+
+/** Registers with the MDS unless `dataDir` already holds an identity. */
+export async function registerWithMds(mds: MdsClient, dataDir: string, address: string, opts: { retries?: number; delayMs?: number } = {}): Promise<Identity> {
+  const saved = await loadIdentity(dataDir);
+  if (saved) return saved;
+  const [ip, port] = splitAddress(address);
+  const retries = opts.retries ?? 100;
+  let last: unknown;
+  for (let i = 0; i < retries; i++) {
+    try {
+      const r = await mds.topology.registMetaServer({ hostName: hostname(), internalIp: ip, internalPort: port, externalIp: ip, externalPort: port });
+      const idn = { id: r.metaserverId, token: r.token };
+      await saveIdentity(dataDir, idn);
+      log.info('registered with the MDS', { id: idn.id, address });
+      return idn;
+    } catch (e) {
+      last = e;
+      if (e instanceof CurveError && e.status === StatusCode.TOPO_METASERVER_EXIST) throw e;
+      await new Promise((r) => setTimeout(r, opts.delayMs ?? 1000));
+    }
+  }
+  throw last instanceof Error ? last : new CurveError(StatusCode.UNAVAILABLE, 'could not register with the MDS');
+}
+
+export function splitAddress(a: string): [string, number] {
+  const m = /^(.*):(\d+)$/.exec(a);
+  if (!m) throw new CurveError(StatusCode.PARAM_ERROR, `bad address ${JSON.stringify(a)}`);
+  return [m[1]!, Number(m[2])];
+}
+
+export interface HeartbeatOptions {
+  mds: MdsClient;
+  server: MetaServer;
+  identity: Identity;
+  intervalMs?: number;
+  clock?: Clock;
+  timer?: Timer;
+}
+
+/** A config change this replica started on behalf of the MDS, reported until it finishes. */
+interface ChangeInProgress {
+  type: ConfigChangeType;
+  peer: Peer;
+  finished: boolean;
+  err: string;
+}
+
+export class HeartbeatLoop {
+  private handle: TimerHandle | undefined;
+  private running = false;
+  private readonly startTime: number;
+  private readonly changes = new Map<number, ChangeInProgress>();
+  private readonly clock: Clock;
+  private readonly timer: Timer;
+  sent = 0;
+  failures = 0;
+
+  constructor(private readonly opts: HeartbeatOptions) {
+    this.clock = opts.clock ?? systemClock;
+    this.timer = opts.timer ?? systemTimer;
+    this.startTime = Math.floor(this.clock.wallTime()[0]);
+  }
+
+  start(): void {
+    const every = this.opts.intervalMs ?? 10_000;
+    this.handle = this.timer.setInterval(() => void this.beat(), every);
+    void this.beat();
+  }
+
+  stop(): void {
+    if (this.handle) this.timer.clear(this.handle);
+    this.handle = undefined;
+  }
+
+  /** One heartbeat; returns the MDS's answer (tests call it directly). */
+  async beat(): Promise<MetaServerHeartbeatResponse | undefined> {
+    if (this.running) return undefined;
+    this.running = true;
+    try {
+      const s = this.opts.server;
+      const [ip, port] = splitAddress(s.address);
+      const copysets = s.copysets();
+      const infos = copysets.map((cs) => this.info(cs));
+      const mem = process.memoryUsage();
+      const res = await this.opts.mds.heartbeat.metaServerHeartbeat(
+        {
+          metaserverId: this.opts.identity.id,
+          token: this.opts.identity.token,
+          ip,
+          port,
+          startTime: this.startTime,
+          copysetInfos: infos,
+          leaderCount: copysets.filter((c) => c.isLeader()).length,
+          copysetCount: copysets.length,
+          spaceStatus: create(MetaServerSpaceStatusSchema, { memoryUsedByte: mem.rss, memoryThresholdByte: 0 }),
+        },
+        { deadlineMs: 5000 },
+      );
+      this.sent++;
+      await this.act(res);
+      return res;
+    } catch (e) {
+      this.failures++;
+      log.warn('heartbeat failed', { error: String(e) });
+      return undefined;
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private info(cs: Copyset): CopySetInfo {
+    const st = cs.group.status();
+    const leader = st.peers.find((p) => p.id === st.leaderId);
+    const change = this.changes.get(cs.groupId);
+    return create(CopySetInfoSchema, {
+      poolId: cs.poolId,
+      copysetId: cs.copysetId,
+      peers: st.peers.map((p) => create(PeerSchema, p)),
+      epoch: cs.epoch,
+      leaderPeer: leader ? create(PeerSchema, leader) : undefined,
+      partitionInfoList: cs.sm.partitionInfos(),
+      configChangeInfo: change ? create(ConfigChangeInfoSchema, { peer: change.peer, type: change.type, finished: change.finished, errMsg: change.err }) : undefined,
+      isCopysetLoading: false,
+      term: st.term,
+    });
+  }
+
+  private async act(res: MetaServerHeartbeatResponse): Promise<void> {
+    const s = this.opts.server;
+    for (const conf of res.needUpdateCopysets) {
+      const cs = s.manager.get(conf.poolId, conf.copysetId);
+      if (!cs) continue;
+      if (conf.epoch === 0 && conf.peers.length === 0) {
+        log.warn('the MDS does not know this copyset: removing the replica', { copyset: cs.name });
+        await s.manager.remove(conf.poolId, conf.copysetId).catch((e: unknown) => log.warn('remove failed', { error: String(e) }));
+        continue;
+      }
+      if (conf.epoch !== cs.epoch) continue;
+      if (conf.type === ConfigChangeType.CONFIG_CHANGE_NONE) continue;
+      if (!cs.isLeader()) continue;
+      void this.execute(cs, conf);
+    }
+    // Sessions the MDS no longer lists have ended.
+    const live = new Set(res.liveSessionIds);
+    const max = res.maxSessionId;
+    if (max > 0) {
+      for (const cs of s.copysets()) {
+        if (!cs.isLeader()) continue;
+        const held = new Set<number>();
+        for (const t of cs.sm.handles.values()) for (const id of t.allSessions()) held.add(id);
+        for (const t of cs.sm.fileLocks.values()) for (const [, locks] of t.entries()) for (const l of locks) held.add(l.sessionId);
+        const dead = [...held].filter((id) => id <= max && !live.has(id));
+        if (dead.length > 0) {
+          void cs.propose(OpType.ExpireSessions, { $typeName: 'curvefs.metaserver.ExpireSessionsEntry', sessionIds: dead }).catch(() => undefined);
+        }
+      }
+    }
+  }
+
+  private async execute(cs: Copyset, conf: CopySetConf): Promise<void> {
+    if (this.changes.get(cs.groupId)?.finished === false) return;
+    const item = conf.configchangeItem;
+    if (!item) return;
+    const change: ChangeInProgress = { type: conf.type, peer: item, finished: false, err: '' };
+    this.changes.set(cs.groupId, change);
+    try {
+      const cur = cs.group.status().peers;
+      switch (conf.type) {
+        case ConfigChangeType.TRANSFER_LEADER:
+          await cs.group.transferLeader(item.id);
+          break;
+        case ConfigChangeType.ADD_PEER:
+          await cs.group.changePeers([...cur, { id: item.id, address: item.address }]);
+          break;
+        case ConfigChangeType.REMOVE_PEER:
+          await cs.group.changePeers(cur.filter((p) => p.id !== item.id));
+          break;
+        case ConfigChangeType.CHANGE_PEER: {
+          const old = conf.oldPeer?.id ?? 0;
+          await cs.group.changePeers([...cur.filter((p) => p.id !== old), { id: item.id, address: item.address }]);
+          break;
+        }
+        default:
+          break;
+      }
+      change.finished = true;
+      log.info('config change done', { copyset: cs.name, type: ConfigChangeType[conf.type], peer: item.id });
+    } catch (e) {
+      change.finished = true;
+      change.err = String(e);
+      log.warn('config change failed', { copyset: cs.name, type: ConfigChangeType[conf.type], error: String(e) });
+    }
+  }
+}
