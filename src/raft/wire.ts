@@ -49,6 +49,7 @@ export function unpackEntries(b: Uint8Array): Entry[] {
     out.push({ index: index++, term, type: type as EntryType, data: b.subarray(o, o + len) });
     o += len;
   }
+  if (out.length === 0) throw bad('a first index but no entry');
   if (!Number.isSafeInteger(index)) throw bad('index out of range');
   return out;
 }

@@ -5,6 +5,11 @@
 import type { Entry } from '../../src/raft/core/types.ts';
 import type { SnapshotSink, SnapshotSource, StateMachine } from '../../src/raft/state-machine.ts';
 
+/** Raw RPC methods of test/helpers/raft-kv-server.ts. */
+export const KV_PROPOSE = 'curvefs.rafttest.Kv/Propose';
+export const KV_DUMP = 'curvefs.rafttest.Kv/Dump';
+export const KV_STATUS = 'curvefs.rafttest.Kv/Status';
+
 export type KvCommand = { op: 'put'; key: string; value: string } | { op: 'fail' };
 
 export const encodeKv = (c: KvCommand): Uint8Array => new TextEncoder().encode(JSON.stringify(c));
@@ -46,6 +51,15 @@ export class KvStateMachine implements StateMachine {
 export async function waitFor(pred: () => boolean, ms = 20_000, what = 'condition'): Promise<void> {
   const end = Date.now() + ms;
   while (!pred()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** Like waitFor, for an asynchronous predicate. */
+export async function waitForAsync(pred: () => Promise<boolean>, ms = 20_000, what = 'condition'): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await pred())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 5));
   }

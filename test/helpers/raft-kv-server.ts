@@ -1,0 +1,85 @@
+// A process that hosts one replica of a Raft KV group over the real RPC transport, for the
+// real-process tests and benchmarks (test/integration/raft-process.test.ts, bench/raft-commit.ts).
+//
+//   node --import tsx test/helpers/raft-kv-server.ts --id 1 --dir D [--port P] [--peers 1=h:p,2=h:p,3=h:p]
+//        [--tick-ms 100] [--election-tick 10] [--snapshot-entries N]
+//
+// It listens (port 0 = chosen by the OS) and prints "READY <port>". Without --peers it then
+// reads one line "PEERS 1=h:p,2=h:p,3=h:p" from stdin (so every replica can listen on an OS port
+// first). It serves RaftService and a small JSON KV service of raw methods:
+//   curvefs.rafttest.Kv/Propose  body: a KV command (test/helpers/raft-kv.ts) -> {"prev": ...}
+//   curvefs.rafttest.Kv/Dump     -> {"applied", "data": [[k, v]...]} of this replica (local)
+//   curvefs.rafttest.Kv/Status   -> {"role", "leader", "term", "commit", "applied"}
+// NOT_LEADER answers carry the leader's address.
+import { createInterface } from 'node:readline';
+import { ChannelPool, RpcServer } from '../../src/rpc/index.ts';
+import { AddressBook, RaftNode, RpcRaftTransport, Role } from '../../src/raft/index.ts';
+import { KV_DUMP, KV_PROPOSE, KV_STATUS, KvStateMachine } from './raft-kv.ts';
+
+const GROUP = 1;
+
+function arg(name: string, dflt?: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  if (i >= 0 && i + 1 < process.argv.length) return process.argv[i + 1]!;
+  if (dflt === undefined) throw new Error(`missing --${name}`);
+  return dflt;
+}
+
+function parsePeers(s: string): [number, string][] {
+  return s.split(',').map((p) => {
+    const [id, addr] = p.split('=');
+    return [Number(id), addr!];
+  });
+}
+
+async function main(): Promise<void> {
+  const id = Number(arg('id'));
+  const server = new RpcServer({ host: '127.0.0.1', port: Number(arg('port', '0')) });
+  const pool = new ChannelPool({ backoff: { initialMs: 50, maxMs: 500 }, connectTimeoutMs: 1000 });
+  const addresses = new AddressBook();
+  const transport = new RpcRaftTransport({ self: id, server, pool, addresses });
+  const sm = new KvStateMachine();
+  const node = new RaftNode({
+    id,
+    dataDir: arg('dir'),
+    transport,
+    addresses,
+    tickMs: Number(arg('tick-ms', '100')),
+    electionTick: Number(arg('election-tick', '10')),
+    snapshotEntries: Number(arg('snapshot-entries', '100000')),
+  });
+  const enc = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
+  server.registerRaw(KV_PROPOSE, async (body) => enc({ prev: await node.propose(GROUP, body.slice()) }));
+  server.registerRaw(KV_DUMP, () => enc({ applied: node.status(GROUP).applied, data: [...sm.data] }));
+  server.registerRaw(KV_STATUS, () => {
+    const s = node.status(GROUP);
+    return enc({ role: s.role === Role.Leader ? 'leader' : 'other', leader: s.leader, term: s.term, commit: s.commit, applied: s.applied });
+  });
+  const port = await server.listen();
+  process.stdout.write(`READY ${port}\n`);
+
+  let peers = process.argv.includes('--peers') ? arg('peers') : undefined;
+  if (!peers) {
+    const rl = createInterface({ input: process.stdin });
+    peers = await new Promise<string>((resolve) => rl.once('line', (l) => resolve(l.replace(/^PEERS /, ''))));
+    rl.close();
+  }
+  const members = parsePeers(peers);
+  for (const [pid, addr] of members) addresses.set(pid, addr);
+  const report = await node.addGroup(GROUP, members.map(([pid]) => pid).sort((a, b) => a - b), sm);
+  if (report.log.cuts.length > 0) process.stderr.write(`log cut at open: ${JSON.stringify(report.log.cuts)}\n`);
+  process.stdout.write('STARTED\n');
+
+  const shutdown = async () => {
+    await node.stop();
+    await server.close();
+    pool.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown());
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`raft-kv-server failed: ${(e as Error).stack ?? String(e)}\n`);
+  process.exit(1);
+});
