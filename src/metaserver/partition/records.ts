@@ -494,7 +494,7 @@ export class SnapshotLoader {
     for (let k = 0; k < nx; k++) {
       const nb = v.take(v.varint());
       const name = utf8.decode(nb);
-      const val = v.take(v.varint()).slice();
+      const val = copyBytes(v.take(v.varint()));
       if (prevName !== undefined && compareNames(prevName, name) >= 0) throw new RecordError(`inode ${ino}: xattr names out of order`);
       prevName = name;
       xattrs ??= new Map();
@@ -615,6 +615,13 @@ export class SnapshotLoader {
     if (list === undefined) this.clients.set(pid, (list = []));
     list.push([clientId, new ClientWindow(0, floor, lastUse, results)]);
   }
+}
+
+/** A fresh Uint8Array (never a view: the input may be a Buffer whose slice() aliases it). */
+function copyBytes(src: Uint8Array): Uint8Array {
+  const out = new Uint8Array(src.length);
+  out.set(src);
+  return out;
 }
 
 function ns(v: In): number {
