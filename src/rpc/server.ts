@@ -167,7 +167,7 @@ export class RpcServer {
   }
 }
 
-/** Per-call state for a handler that returned a promise. */
+/** Per-call state: the handler's context, and for async handlers their cancellation. */
 class ServerCall implements CallContext {
   private controller: AbortController | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -327,14 +327,14 @@ class ServerConnection implements FrameHandler {
       this.respondThrown(callId, method.name, e);
       return;
     }
-    if (result instanceof Promise) {
+    if (isThenable(result)) {
       this.inflight.set(callId, call);
       result.then(
-        (value) => {
+        (value: unknown) => {
           if (!this.completeAsync(call)) return;
           this.respondOk(callId, method, value);
         },
-        (e) => {
+        (e: unknown) => {
           if (!this.completeAsync(call)) return;
           this.respondThrown(callId, method.name, e);
         },
@@ -410,4 +410,8 @@ class ServerConnection implements FrameHandler {
     this.writer.close();
     this.abortAll(new CurveError(StatusCode.CANCELLED, 'connection closed'));
   }
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return v instanceof Promise || (typeof v === 'object' && v !== null && typeof (v as PromiseLike<unknown>).then === 'function');
 }

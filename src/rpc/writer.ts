@@ -6,12 +6,14 @@ import type { Socket } from 'node:net';
 import type { StatusCode } from '../common/index.ts';
 import { FrameKind, HEADER_BYTES, writeHeader } from './frame.ts';
 
-const SLAB_BYTES = 256 * 1024;
+/** Slabs start small (idle connections stay cheap) and double while traffic fills them. */
+const MIN_SLAB_BYTES = 8 * 1024;
+const MAX_SLAB_BYTES = 256 * 1024;
 /** Payloads at least this large are written by reference instead of copied into the slab. */
 const COPY_LIMIT = 32 * 1024;
 
 export class FrameWriter {
-  private slab = Buffer.allocUnsafe(SLAB_BYTES);
+  private slab = Buffer.allocUnsafe(MIN_SLAB_BYTES);
   /** Start of the bytes in `slab` not yet handed to the socket. */
   private start = 0;
   private end = 0;
@@ -102,7 +104,7 @@ export class FrameWriter {
   private reserve(n: number): void {
     if (this.end + n <= this.slab.length) return;
     this.cut();
-    this.slab = Buffer.allocUnsafe(Math.max(SLAB_BYTES, n));
+    this.slab = Buffer.allocUnsafe(Math.max(Math.min(this.slab.length * 2, MAX_SLAB_BYTES), n));
     this.start = this.end = 0;
   }
 
