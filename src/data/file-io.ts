@@ -6,7 +6,7 @@ import { CurveError, StatusCode } from '../common/index.ts';
 import type { BlockStore } from './block-store.ts';
 import type { BlockCache } from './block-cache.ts';
 import {
-  DEFAULT_BLOCK_SIZE, DEFAULT_CHUNK_SIZE, checkFileRange, checkLayout, objectsOf, splitAtChunks,
+  DEFAULT_BLOCK_SIZE, DEFAULT_CHUNK_SIZE, checkFileRange, checkLayout, objectRef, objectsOf, splitAtChunks,
   type BlockMap, type ChunkSlice, type DataLayout, type ObjectRef,
 } from './layout.ts';
 import { objectReads, planRead, type ReadPiece } from './read-plan.ts';
@@ -24,6 +24,11 @@ export interface FileDataIOOptions {
   cache?: BlockCache;
   /** Object puts or gets in flight per call (default 8). */
   concurrency?: number;
+  /**
+   * With a cache: after a read, fetch this many following objects of the last slice read into
+   * the cache in the background, so a sequential reader finds them there (default 0).
+   */
+  readaheadObjects?: number;
 }
 
 export interface CompactionResult {
@@ -131,8 +136,27 @@ export class FileDataIO {
     const end = Math.min(fileLength, offset + length);
     if (end <= offset) return new Uint8Array(0);
     const out = new Uint8Array(end - offset);
-    await this.readPieces(inodeId, planRead(map, offset, end - offset, this.layout), out, offset);
+    const pieces = planRead(map, offset, end - offset, this.layout);
+    await this.readPieces(inodeId, pieces, out, offset);
+    this.readahead(inodeId, pieces);
     return out;
+  }
+
+  /** Warms the cache with the objects that follow the last one read, within the same slice. */
+  private readahead(inodeId: number, pieces: readonly ReadPiece[]): void {
+    const n = this.opts.readaheadObjects ?? 0;
+    const cache = this.opts.cache;
+    const last = pieces[pieces.length - 1];
+    if (!cache || n <= 0 || !last?.slice) return;
+    const s = last.slice;
+    const bs = this.layout.blockSize;
+    const lastBlock = Math.floor((last.offset + last.len - 1 - s.offset) / bs);
+    const stored = Math.ceil(Math.min(s.size, s.len) / bs);
+    for (let b = lastBlock + 1; b <= lastBlock + n && b < stored; b++) {
+      const ref = objectRef(s, b, this.layout);
+      const key = this.keyOf(inodeId, ref);
+      void cache.getOrLoad(key, () => this.store.get(key)).catch(() => undefined);
+    }
   }
 
   /**

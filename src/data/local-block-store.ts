@@ -40,6 +40,7 @@ export class LocalBlockStore implements BlockStore {
   private readonly objectsDir: string;
   private readonly tmpDir: string;
   private readonly fsync: boolean;
+  private readonly dirSyncs = new Map<string, { running: Promise<void>; next: Promise<void> | undefined }>();
 
   private constructor(readonly dir: string, opts: LocalBlockStoreOptions) {
     this.objectsDir = join(dir, 'objects');
@@ -149,13 +150,27 @@ export class LocalBlockStore implements BlockStore {
     }
   }
 
-  private async syncDir(dir: string): Promise<void> {
-    const fh = await open(dir, 'r');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
+  /**
+   * fsync of a directory, shared by concurrent callers (group commit): a caller joins the next
+   * sync that starts after its call, never one already running (which may predate its rename).
+   */
+  private syncDir(dir: string): Promise<void> {
+    const state = this.dirSyncs.get(dir);
+    if (state?.next) return state.next;
+    const start = (): Promise<void> => {
+      const cur = this.dirSyncs.get(dir)!;
+      cur.next = undefined;
+      cur.running = fsyncDir(dir).finally(() => {
+        if (this.dirSyncs.get(dir) === cur && cur.next === undefined) this.dirSyncs.delete(dir);
+      });
+      return cur.running;
+    };
+    if (!state) {
+      this.dirSyncs.set(dir, { running: Promise.resolve(), next: undefined });
+      return start();
     }
+    state.next = state.running.catch(() => undefined).then(start);
+    return state.next;
   }
 
   async get(key: string, offset?: number, length?: number): Promise<Uint8Array> {
@@ -352,6 +367,15 @@ async function writeFully(fh: FileHandle, parts: Uint8Array[]): Promise<void> {
       skip = 0;
     }
     pending = rest;
+  }
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
   }
 }
 

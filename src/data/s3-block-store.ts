@@ -12,7 +12,8 @@ import {
   S3Client, PutObjectCommand, GetObjectCommand, HeadObjectCommand, DeleteObjectsCommand, ListObjectsCommand,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
-import { CurveError, StatusCode, crc32c } from '../common/index.ts';
+import { CurveError, StatusCode } from '../common/index.ts';
+import { crc32cFast as crc32c } from './crc32c-fast.ts';
 import {
   checkKey, checkPrefix, checkRange, closedError,
   type BlockEntry, type BlockInfo, type BlockStore,

@@ -49,6 +49,8 @@ export class WriteBuffer {
   private seq = 0;
   private idChain: Promise<void> = Promise.resolve();
   private lock: Promise<void> = Promise.resolve();
+  /** Calls holding or waiting for `lock`. */
+  private queued = 0;
   private failure: unknown;
   private readonly maxBytes: number;
 
@@ -80,10 +82,12 @@ export class WriteBuffer {
     const prev = this.lock;
     let release!: () => void;
     this.lock = new Promise((r) => (release = r));
+    this.queued++;
     await prev;
     try {
       return await fn();
     } finally {
+      this.queued--;
       release();
     }
   }
@@ -95,18 +99,34 @@ export class WriteBuffer {
   /** Buffers `data` at `offset`. Resolves once it is buffered (uploads may still be running). */
   write(offset: number, data: Uint8Array): Promise<void> {
     checkFileRange(offset, data.length);
-    // Copy now: the caller may reuse its buffer as soon as we return.
-    const copy = Uint8Array.from(data);
+    if (this.queued === 0) {
+      // Nothing ahead of us: copy straight into the pages, in call order, with no extra copy.
+      if (this.failure !== undefined) return Promise.reject(this.failure);
+      this.applyWrite(offset, data);
+      if (this.bufferedBytes <= this.maxBytes) return Promise.resolve();
+      return this.exclusive(() => this.shrinkToBound());
+    }
+    // Queued behind a flush or a bounded write: copy now, the caller may reuse its buffer.
+    const copy = data.slice();
     return this.exclusive(async () => {
       this.throwIfFailed();
-      for (const part of splitAtChunks(offset, copy.length, this.io.layout)) {
-        this.applyPart(part.offset, copy.subarray(part.offset - offset, part.offset - offset + part.len));
-      }
-      while (this.bufferedBytes > this.maxBytes && this.extents.length > 0) {
-        await this.seal(this.extents[0]!);
-      }
-      this.throwIfFailed();
+      this.applyWrite(offset, copy);
+      await this.shrinkToBound();
     });
+  }
+
+  private applyWrite(offset: number, data: Uint8Array): void {
+    for (const part of splitAtChunks(offset, data.length, this.io.layout)) {
+      this.applyPart(part.offset, data.subarray(part.offset - offset, part.offset - offset + part.len));
+    }
+  }
+
+  /** Seals the oldest extents until the buffered bytes are within the bound. */
+  private async shrinkToBound(): Promise<void> {
+    while (this.bufferedBytes > this.maxBytes && this.extents.length > 0) {
+      await this.seal(this.extents[0]!);
+    }
+    this.throwIfFailed();
   }
 
   private applyPart(offset: number, bytes: Uint8Array): void {
@@ -148,8 +168,11 @@ export class WriteBuffer {
       const n = Math.min(bs - inPage, bytes.length - src);
       let buf = x.pages[page];
       if (!buf || buf.length < inPage + n) {
-        // Grow geometrically so a small file does not pin a whole block of memory.
-        const grown = new Uint8Array(Math.min(bs, Math.max(inPage + n, (buf?.length ?? 0) * 2)));
+        // Grow geometrically so a small file does not pin a whole block of memory; past a
+        // quarter block, take the whole block at once (a sequential writer will fill it).
+        const need = inPage + n;
+        // Not zeroed: only bytes [start, end) of an extent are ever read, and all were written.
+        const grown = Buffer.allocUnsafeSlow(need >= bs / 4 ? bs : Math.min(bs, Math.max(need, (buf?.length ?? 0) * 2)));
         if (buf) grown.set(buf);
         x.pages[page] = buf = grown;
       }
