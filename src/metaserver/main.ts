@@ -9,6 +9,7 @@
 //     [--metrics-port P] [--id N] [--config file.json]
 // It prints one line `METASERVER_READY {"id":..,"address":"..","metrics":".."}` once serving,
 // and stops cleanly on SIGTERM/SIGINT.
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -45,8 +46,13 @@ export interface RunMetaserverOptions {
   snapshotBytes?: number;
   /** Seed addresses of other metaservers (routing without an MDS). */
   peers?: string[];
-  /** Crash injection for tests: exit(9) at this transaction step (once), see tx/coordinator.ts. */
+  /** Crash injection for tests: SIGKILL self at this transaction step, see tx/coordinator.ts. */
   crashAt?: TxStep;
+  /**
+   * Crash injection for tests: at each transaction step, if this file names the step, delete the
+   * file and SIGKILL self (arm it by writing the step's name into the file).
+   */
+  crashFile?: string;
   requestTimeoutMs?: number;
 }
 
@@ -83,16 +89,22 @@ export async function runMetaserver(opts: RunMetaserverOptions): Promise<Metaser
     seeds: opts.peers,
     metricsPort: opts.metricsPort,
     defaultTimeoutMs: opts.requestTimeoutMs,
-    coordinator: opts.crashAt
-      ? {
-          stepHook: (step) => {
-            if (step === opts.crashAt) {
-              log.warn('crash injected', { step });
-              process.kill(process.pid, 'SIGKILL');
-            }
-          },
-        }
-      : undefined,
+    coordinator:
+      opts.crashAt || opts.crashFile
+        ? {
+            stepHook: (step) => {
+              let armed = step === opts.crashAt;
+              if (!armed && opts.crashFile && existsSync(opts.crashFile)) {
+                armed = readFileSync(opts.crashFile, 'utf8').trim() === step;
+                if (armed) rmSync(opts.crashFile, { force: true });
+              }
+              if (armed) {
+                log.warn('crash injected', { step });
+                process.kill(process.pid, 'SIGKILL');
+              }
+            },
+          }
+        : undefined,
     groups: ({ rpc, pool, self }): GroupFactory => {
       const addresses = new AddressBook([[self.id, self.address.replace(/:0$/, '')]]);
       const transport = new RpcRaftTransport({ self: self.id, server: rpc, pool, addresses });
@@ -149,10 +161,12 @@ interface CliOptions {
   peers?: string;
   heartbeatMs?: string;
   crashAt?: string;
+  crashFile?: string;
   snapshotEntries?: string;
 }
 
-async function cli(argv: string[]): Promise<void> {
+/** The `curvefs metaserver` command line (argv as process.argv: two leading entries). */
+export async function cli(argv: string[]): Promise<void> {
   const program = new Command()
     .name('curvefs metaserver')
     .description('Run a metaserver: copysets of partitions on Raft, the metadata service')
@@ -165,6 +179,7 @@ async function cli(argv: string[]): Promise<void> {
     .option('--heartbeat-ms <ms>', 'heartbeat period')
     .option('--snapshot-entries <n>', 'snapshot after this many applied entries')
     .option('--crash-at <step>', 'tests: SIGKILL self at a transaction step')
+    .option('--crash-file <path>', 'tests: SIGKILL self at the transaction step named in this file')
     .option('--config <file>', 'JSON file with the same options (flags win)')
     .parse(argv);
   const o = program.opts<CliOptions>();
@@ -181,6 +196,7 @@ async function cli(argv: string[]): Promise<void> {
     heartbeatMs: num(o.heartbeatMs) ?? file.heartbeatMs,
     snapshotEntries: num(o.snapshotEntries) ?? file.snapshotEntries,
     crashAt: (o.crashAt as TxStep | undefined) ?? file.crashAt,
+    crashFile: o.crashFile ?? file.crashFile,
   };
   if (!opts.dataDir) throw new Error('--data-dir is required');
   const h = await runMetaserver(opts);

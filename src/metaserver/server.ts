@@ -125,6 +125,7 @@ export class MetaServer {
       defaultTimeoutMs: this.opts.defaultTimeoutMs,
       chunkSizeOf: this.opts.chunkSizeOf,
       metrics: this.metrics,
+      stepHook: this.opts.coordinator?.stepHook ? (step) => void this.opts.coordinator!.stepHook!(step) : undefined,
     });
     local.meta = this.service;
     this.rpc.register(MetaServerService, this.service.impl());

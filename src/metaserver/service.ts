@@ -24,7 +24,7 @@ import type { Copyset } from './copyset/copyset.ts';
 import { OpType } from './copyset/op-codec.ts';
 import type { CopysetStateMachine, SmResult } from './copyset/state-machine.ts';
 import { DEFAULT_CHUNK_SIZE } from './copyset/state-machine.ts';
-import type { TxCoordinator } from './tx/coordinator.ts';
+import type { TxCoordinator, TxStep } from './tx/coordinator.ts';
 import { txKey } from './tx/tx-store.ts';
 import type { OpMetrics } from './metrics.ts';
 
@@ -44,6 +44,8 @@ export interface ServiceOptions {
   /** Entries per ListDentry page when the request says 0. */
   defaultListLimit?: number;
   metrics?: OpMetrics;
+  /** Test hook: called after a participant applied a prepare or a finish (crash injection). */
+  stepHook?: (step: TxStep) => void;
 }
 
 export const DEFAULT_LIST_LIMIT = 65536;
@@ -79,8 +81,12 @@ export class MetaService {
   private readonly chunkSizeOf: (fsId: number) => number;
   private readonly listLimit: number;
   private readonly metrics: OpMetrics | undefined;
+  private readonly stepHook: ((step: TxStep) => void) | undefined;
+  private implCache: ServiceImplOf<typeof MetaServerService> | undefined;
+  private internalCache: ServiceImplOf<typeof MetaServerInternalService> | undefined;
 
   constructor(opts: ServiceOptions) {
+    this.stepHook = opts.stepHook;
     this.copysets = opts.copysets;
     this.coordinator = opts.coordinator;
     this.clock = opts.clock ?? systemClock;
@@ -150,6 +156,10 @@ export class MetaService {
 
   /** The RPC implementation. */
   impl(): ServiceImplOf<typeof MetaServerService> {
+    return (this.implCache ??= this.buildImpl());
+  }
+
+  private buildImpl(): ServiceImplOf<typeof MetaServerService> {
     const participantDentry = (parent: number, name: string) => (sm: CopysetStateMachine, fsId: number) => {
       const h = sm.tx.dentryLock(fsId, parent, name);
       return h?.role === 'participant' ? `(${parent}, ${JSON.stringify(name)}) is being renamed by tx ${h.tx}` : undefined;
@@ -338,10 +348,15 @@ export class MetaService {
 
   /** Transaction calls from other metaservers (docs/rename.md). */
   internalImpl(): ServiceImplOf<typeof MetaServerInternalService> {
+    return (this.internalCache ??= this.buildInternal());
+  }
+
+  private buildInternal(): ServiceImplOf<typeof MetaServerInternalService> {
     return {
       txPrepare: async (req, ctx) => {
         const p = req.tx?.part?.p;
         await this.mutate('TxPrepare', p, this.deadline(ctx.deadline), OpType.TxPrepare, req);
+        this.stepHook?.('participant-prepared');
         return {};
       },
       txFinish: async (req, ctx) => {
@@ -350,6 +365,7 @@ export class MetaService {
           // Finishing releases locks: never refused for a lock, so no waiting.
           checkSm(await cs.propose(OpType.TxFinish, req, Math.max(1, this.deadline(ctx.deadline) - this.clock.now())));
         });
+        this.stepHook?.('participant-finished');
         return {};
       },
     };

@@ -123,6 +123,10 @@ export class In {
   varint(): number {
     const b = this.buf;
     let p = this.pos;
+    if (p < this.end && b[p]! < 0x80) {
+      this.pos = p + 1;
+      return b[p]!;
+    }
     let v = 0;
     let mul = 1;
     for (let k = 0; k < 8; k++) {

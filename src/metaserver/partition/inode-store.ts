@@ -87,12 +87,16 @@ export class Page {
   ) {}
 
   static create(epoch: number, cap: number): Page {
+    // One allocation for the three arrays (allocating fresh memory dominates page creation).
+    const f64Bytes = cap * F64_STRIDE * 8;
+    const u32Bytes = cap * U32_STRIDE * 4;
+    const buf = new ArrayBuffer(f64Bytes + u32Bytes + cap);
     return new Page(
       epoch,
       cap,
-      new Float64Array(cap * F64_STRIDE),
-      new Uint32Array(cap * U32_STRIDE),
-      new Uint8Array(cap),
+      new Float64Array(buf, 0, cap * F64_STRIDE),
+      new Uint32Array(buf, f64Bytes, cap * U32_STRIDE),
+      new Uint8Array(buf, f64Bytes + u32Bytes, cap),
       null,
       null,
     );
@@ -153,7 +157,9 @@ export class InodeStore {
     let p = this.pages[pn];
     const cow = this.cow;
     if (p === undefined) {
-      p = Page.create(cow.epoch, Math.max(16, nextPow2(i + 1)));
+      // Ids are handed out in order, so only a partition's first page grows gradually (small
+      // partitions stay small); later pages are allocated whole.
+      p = Page.create(cow.epoch, pn === 0 ? Math.max(16, nextPow2(i + 1)) : PAGE_SIZE);
       this.pages[pn] = p;
       return p;
     }

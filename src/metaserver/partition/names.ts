@@ -61,6 +61,16 @@ export function compareNames(a: string, b: string): number {
 }
 
 /**
+ * True when `name` has no UTF-16 unit ≥ U+D800. Comparing such a name with any other string by
+ * JS's native `<` gives UTF-8 byte order (the fix-up in compareNames needs both sides ≥ U+D800
+ * at the first difference), and native comparison of flat strings is a memcmp.
+ */
+export function isPlainName(name: string): boolean {
+  for (let i = 0; i < name.length; i++) if (name.charCodeAt(i) >= 0xd800) return false;
+  return true;
+}
+
+/**
  * Writes the UTF-8 form of `s` (well-formed) at `buf[pos]`; returns the new position. The caller
  * has reserved 3 bytes per UTF-16 unit.
  */
@@ -91,18 +101,23 @@ export function writeUtf8(s: string, buf: Uint8Array, pos: number): number {
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
-/** Decodes UTF-8 bytes [start, end) of `buf`; throws on invalid UTF-8. ASCII takes a fast path. */
+/**
+ * Decodes UTF-8 bytes [start, end) of `buf`; throws on invalid UTF-8. ASCII takes a fast path
+ * (Buffer's latin1Slice when `buf` is a Buffer; snapshot readers get Buffers from fs streams).
+ */
 export function readUtf8(buf: Uint8Array, start: number, end: number): string {
-  if (end - start <= 32) {
-    let ascii = true;
-    for (let i = start; i < end; i++) {
-      if (buf[i]! >= 0x80) {
-        ascii = false;
-        break;
-      }
+  let ascii = true;
+  for (let i = start; i < end; i++) {
+    if (buf[i]! >= 0x80) {
+      ascii = false;
+      break;
     }
+  }
+  if (ascii) {
+    const latin1 = (buf as { latin1Slice?: (s: number, e: number) => string }).latin1Slice;
+    if (latin1 !== undefined) return latin1.call(buf, start, end);
     // fromCharCode.apply builds a flat string (`+=` would build a rope that keeps its parts).
-    if (ascii) return String.fromCharCode.apply(null, buf.subarray(start, end) as unknown as number[]);
+    if (end - start <= 1024) return String.fromCharCode.apply(null, buf.subarray(start, end) as unknown as number[]);
   }
   return strictUtf8.decode(buf.subarray(start, end));
 }

@@ -31,6 +31,7 @@ import {
   DIR_LENGTH,
   FileType,
   FIRST_NORMAL_ID,
+  MAX_INODE_ID,
   MAX_LINKS,
   MAX_SYMLINK_BYTES,
   MAX_XATTR_NAME_BYTES,
@@ -121,7 +122,7 @@ function err(status: ErrorResult['status'], message: string): ErrorResult {
 }
 
 function isId(x: unknown): x is number {
-  return typeof x === 'number' && Number.isSafeInteger(x) && x >= 1;
+  return typeof x === 'number' && Number.isSafeInteger(x) && x >= 1 && x < MAX_INODE_ID;
 }
 function isU64(x: unknown): x is number {
   return typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
@@ -240,8 +241,8 @@ export class Partition {
 
   constructor(cfg: PartitionConfig) {
     if (!isU32(cfg.partitionId) || !isU32(cfg.fsId)) throw new RangeError('partitionId and fsId are u32');
-    if (!isU64(cfg.start) || !isU64(cfg.end) || cfg.end < cfg.start || cfg.end - cfg.start >= 2 ** 32) {
-      throw new RangeError(`bad inode range [${cfg.start}, ${cfg.end}] (at most 2^32 ids)`);
+    if (!isU64(cfg.start) || !isU64(cfg.end) || cfg.end < cfg.start || cfg.end - cfg.start >= 2 ** 32 || cfg.end >= MAX_INODE_ID) {
+      throw new RangeError(`bad inode range [${cfg.start}, ${cfg.end}] (at most 2^32 ids, below 2^48)`);
     }
     this.partitionId = cfg.partitionId;
     this.fsId = cfg.fsId;

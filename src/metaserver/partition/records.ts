@@ -26,7 +26,7 @@ import {
 import { checkName, readUtf8, utf8Length, writeUtf8, compareNames } from './names.ts';
 import { Partition, typeMode } from './partition.ts';
 import { ClientWindow } from './request-table.ts';
-import { FileType, PartitionStatus, S_IFMT, type ChunkSlice, type OpResult } from './types.ts';
+import { FileType, MAX_INODE_ID, PartitionStatus, S_IFMT, StatusCode, type ChunkSlice, type OpResult } from './types.ts';
 import type { PartitionView } from './view.ts';
 
 /** Record types, in the order they appear in a snapshot (the first key byte). */
@@ -242,8 +242,10 @@ function* encodeDentries(v: PartitionView, w: Out): Generator<void, number> {
       if (d === undefined || p.type[i] === 0) continue;
       const parent = base + i;
       for (const leaf of d.leaves) {
-        for (let k = 0; k < leaf.n; k++) {
-          const name = leaf.names[k]!;
+        const names = leaf.names;
+        const vals = leaf.vals;
+        for (let k = 0; k < names.length; k++) {
+          const name = names[k]!;
           const bound = 40 + name.length * 3;
           if (w.full(bound)) yield;
           w.reserve(bound);
@@ -255,8 +257,9 @@ function* encodeDentries(v: PartitionView, w: Out): Generator<void, number> {
           w.pos = writeUtf8(name, w.buf, w.pos);
           w.patch32le(keyAt, w.pos - keyAt - 4);
           const at = beginValue(w);
-          w.varint(leaf.inos[k]!);
-          w.u8(leaf.types[k]!);
+          const val = vals[k]!;
+          w.varint(Math.floor(val / 16));
+          w.u8(val % 16);
           endValue(w, at);
           n++;
         }
@@ -334,7 +337,13 @@ export class SnapshotLoader {
   private readonly useClocks = new Map<number, number>();
   private prevKey = new Uint8Array(0);
   private prevKeyLen = 0;
+  /** Record counts per partition, indexed by record type. */
   private readonly counts = new Map<number, number[]>();
+  // The partition of the previous pair (pairs come grouped by partition within a type).
+  private lastPid = -1;
+  private lastPartition: Partition | undefined;
+  private lastCounts: number[] = [];
+  private readonly v = new In(new Uint8Array(0), 0, 0);
 
   /** Applies one pair: key = buf[ks, ke), value = buf[vs, ve). */
   pair(buf: Uint8Array, ks: number, ke: number, vs: number, ve: number): void {
@@ -342,17 +351,24 @@ export class SnapshotLoader {
     if (ke - ks < 5) throw new RecordError('key shorter than 5 bytes');
     const type = buf[ks]!;
     const pid = readU32be(buf, ks + 1);
+    const v = this.v;
+    v.buf = buf;
+    v.pos = vs;
+    v.end = ve;
     try {
       if (type === RecordType.PARTITION) {
         if (ke - ks !== 5) throw new RecordError('partition key must be 5 bytes');
-        this.loadPartition(pid, new In(buf, vs, ve));
+        this.loadPartition(pid, v);
         return;
       }
-      const p = this.partitions.get(pid);
-      if (p === undefined) throw new RecordError(`record for partition ${pid} before its partition record`);
-      const c = this.counts.get(pid)!;
-      c[type] = (c[type] ?? 0) + 1;
-      const v = new In(buf, vs, ve);
+      if (pid !== this.lastPid) {
+        this.lastPartition = this.partitions.get(pid);
+        if (this.lastPartition === undefined) throw new RecordError(`record for partition ${pid} before its partition record`);
+        this.lastPid = pid;
+        this.lastCounts = this.counts.get(pid)!;
+      }
+      const p = this.lastPartition!;
+      if (type >= 1 && type <= 6) this.lastCounts[type]!++;
       switch (type) {
         case RecordType.INODE:
           this.loadInode(p, keyId(buf, ks, ke, 13), v);
@@ -415,7 +431,8 @@ export class SnapshotLoader {
     if (c === 0) c = len - pl;
     if (c <= 0 && pl > 0) throw new RecordError('keys out of order or duplicated');
     if (prev.length < len) this.prevKey = new Uint8Array(Math.max(len, 64));
-    this.prevKey.set(buf.subarray(ks, ke));
+    const dst = this.prevKey;
+    for (let k = 0; k < len; k++) dst[k] = buf[ks + k]!;
     this.prevKeyLen = len;
   }
 
@@ -448,7 +465,7 @@ export class SnapshotLoader {
     }
     this.partitions.set(pid, p);
     this.expected.set(pid, exp);
-    this.counts.set(pid, []);
+    this.counts.set(pid, [0, 0, 0, 0, 0, 0, 0]);
     this.useClocks.set(pid, useClock);
   }
 
@@ -478,14 +495,16 @@ export class SnapshotLoader {
     }
     const np = v.varint();
     if (np > 65536) throw new RecordError(`inode ${ino}: ${np} parents`);
-    const parents: number[] = [];
+    let parent0 = 0;
+    let more: number[] | null = null;
     for (let k = 0; k < np; k++) {
       const x = v.varint();
       if (x === 0) throw new RecordError(`inode ${ino}: parent 0`);
-      parents.push(x);
+      if (k === 0) parent0 = x;
+      else (more ??= []).push(x);
     }
-    const symBytes = v.take(v.varint());
-    const symlink = symBytes.length > 0 ? utf8.decode(symBytes) : '';
+    const symLen = v.varint();
+    const symlink = symLen > 0 ? utf8.decode(v.take(symLen)) : '';
     if ((type === FileType.TYPE_SYM_LINK) !== (symlink !== '')) throw new RecordError(`inode ${ino}: symlink target does not match type`);
     const nx = v.varint();
     let xattrs: Map<string, Uint8Array> | null = null;
@@ -511,7 +530,7 @@ export class SnapshotLoader {
     page.f64[f + F_CTIME] = ctime;
     page.f64[f + F_MTIME] = mtime;
     page.f64[f + F_ATIME] = atime;
-    page.f64[f + F_PARENT] = parents.length > 0 ? parents[0]! : 0;
+    page.f64[f + F_PARENT] = parent0;
     page.u32[u + U_CTIME_NS] = ctimeNs;
     page.u32[u + U_MTIME_NS] = mtimeNs;
     page.u32[u + U_ATIME_NS] = atimeNs;
@@ -520,10 +539,9 @@ export class SnapshotLoader {
     page.u32[u + U_MODE] = mode;
     page.u32[u + U_NLINK] = nlink;
     page.type[i] = type;
-    const ex = new InodeExtra(symlink, rdev, dtime, parents.length > 1 ? parents.slice(1) : null, xattrs, xattrBytes, null);
-    if (!ex.isEmpty) {
+    if (symlink !== '' || rdev !== 0 || dtime !== 0 || more !== null || xattrs !== null) {
       page.extras ??= [];
-      page.extras[i] = ex;
+      page.extras[i] = new InodeExtra(symlink, rdev, dtime, more, xattrs, xattrBytes, null);
     }
     if (flags !== 0 || dirBytes !== 0) {
       page.dirs ??= [];
@@ -575,10 +593,10 @@ export class SnapshotLoader {
     const i = p.store.index(parent);
     if (page.type[i] !== FileType.TYPE_DIRECTORY) throw new RecordError(`dentry under non-directory ${parent}`);
     const name = readUtf8(buf, ks + 13, ke);
-    if (checkName(name) !== 0) throw new RecordError(`invalid dentry name under ${parent}`);
+    if (checkName(name) !== StatusCode.OK) throw new RecordError(`invalid dentry name under ${parent}`);
     const ino = v.varint();
     const type = v.u8();
-    if (ino === 0 || type < FileType.TYPE_DIRECTORY || type > FileType.TYPE_BLOCK_DEVICE) throw new RecordError(`bad dentry ${parent}/${name}`);
+    if (ino === 0 || ino >= MAX_INODE_ID || type < FileType.TYPE_DIRECTORY || type > FileType.TYPE_BLOCK_DEVICE) throw new RecordError(`bad dentry ${parent}/${name}`);
     page.dirs ??= [];
     let d = page.dirs[i];
     if (d === undefined) {

@@ -172,7 +172,7 @@ const enum State {
 export class SnapshotParser {
   private state = State.HEADER;
   private readonly crc = new Crc64();
-  private carry = new Uint8Array(0);
+  private carry: Buffer = Buffer.alloc(0);
   private carryLen = 0;
   /** File offset of the first byte not yet consumed. */
   private offset = 0;
@@ -182,7 +182,9 @@ export class SnapshotParser {
 
   constructor(private readonly visitor: PairVisitor) {}
 
-  push(chunk: Uint8Array): void {
+  push(input: Uint8Array): void {
+    // A Buffer view (no copy) gives visitors Buffer's fast string decoding.
+    const chunk = Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
     let off = 0;
     // Complete an item that straddles the previous chunk boundary.
     while (this.carryLen > 0 && off < chunk.length) {
@@ -223,7 +225,7 @@ export class SnapshotParser {
 
   private appendCarry(src: Uint8Array, off: number, n: number): void {
     if (this.carry.length < this.carryLen + n) {
-      const b = new Uint8Array(Math.max(this.carryLen + n, this.carry.length * 2, 256));
+      const b = Buffer.alloc(Math.max(this.carryLen + n, this.carry.length * 2, 256));
       b.set(this.carry.subarray(0, this.carryLen));
       this.carry = b;
     }
@@ -272,22 +274,9 @@ export class SnapshotParser {
           this.offset += HEADER_BYTES;
           this.state = this.remaining > 0 ? State.PAIRS : State.EOF;
           break;
-        case State.PAIRS: {
-          const kl = readU32le(b, off);
-          const ks = off + 4;
-          const vs = ks + kl + 4;
-          const ve = off + need;
-          try {
-            this.visitor.pair(b, ks, ks + kl, vs, ve);
-          } catch (e) {
-            if (e instanceof RecordError) this.fail('malformed-pair', e.message);
-            throw e;
-          }
-          off = ve;
-          this.offset += need;
-          if (--this.remaining === 0) this.state = State.EOF;
+        case State.PAIRS:
+          off = this.pairs(b, off, end);
           break;
-        }
         case State.EOF:
           if (b[off] !== SNAPSHOT_EOF) {
             this.fail('malformed-pair', `expected the EOF marker 0xFF after ${this.header!.pairCount} pairs, found 0x${b[off]!.toString(16)}`);
@@ -315,6 +304,39 @@ export class SnapshotParser {
     }
     if (this.state !== State.DONE && this.state !== State.CHECKSUM) this.crc.update(b.subarray(crcFrom, off));
     return off - start;
+  }
+
+  /** The hot loop: visits every complete pair in b[off, end); returns where it stopped. */
+  private pairs(b: Uint8Array, off: number, end: number): number {
+    const visitor = this.visitor;
+    let remaining = this.remaining;
+    let offset = this.offset;
+    try {
+      while (remaining > 0 && end - off >= 4) {
+        const kl = b[off]! | (b[off + 1]! << 8) | (b[off + 2]! << 16) | (b[off + 3]! << 24);
+        if (kl <= 0 || kl > MAX_KEY_BYTES) break; // need() reports it
+        const ks = off + 4;
+        const ke = ks + kl;
+        if (end - ke < 4) break;
+        const vl = (b[ke]! | (b[ke + 1]! << 8) | (b[ke + 2]! << 16) | (b[ke + 3]! << 24)) >>> 0;
+        if (vl > MAX_VALUE_BYTES) break;
+        const ve = ke + 4 + vl;
+        if (ve > end) break;
+        this.offset = offset;
+        visitor.pair(b, ks, ke, ke + 4, ve);
+        offset += ve - off;
+        off = ve;
+        remaining--;
+      }
+    } catch (e) {
+      if (e instanceof RecordError) this.fail('malformed-pair', e.message);
+      throw e;
+    } finally {
+      this.remaining = remaining;
+      this.offset = offset;
+    }
+    if (remaining === 0) this.state = State.EOF;
+    return off;
   }
 
   private parseHeader(b: Uint8Array, off: number): void {

@@ -9,6 +9,8 @@ export { FileType, PartitionStatus, StatusCode };
 export const ROOT_INODE_ID = 1;
 export const RECYCLE_INODE_ID = 2;
 export const FIRST_NORMAL_ID = 3;
+/** Inode ids stay below 2^48 (directory entries pack id × 16 + type into one exact double). */
+export const MAX_INODE_ID = 2 ** 48;
 
 export const MAX_NAME_BYTES = 255;
 /** Longest symlink target (PATH_MAX). */

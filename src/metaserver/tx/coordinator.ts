@@ -55,7 +55,7 @@ class Replan extends Error {
 }
 
 /** Crash-injection points for tests: the hook may throw or kill the process. */
-export type TxStep = 'after-begin' | 'after-prepare' | 'after-decide' | 'after-finish';
+export type TxStep = 'after-begin' | 'after-prepare' | 'after-decide' | 'after-finish' | 'participant-prepared' | 'participant-finished';
 
 export interface CoordinatorOptions {
   cluster: Cluster;
@@ -65,7 +65,7 @@ export interface CoordinatorOptions {
   recoveryIntervalMs?: number;
   random?: Random;
   /** Test hook called at each protocol step of a transaction. */
-  stepHook?: (step: TxStep, rec: TxRecord) => void | Promise<void>;
+  stepHook?: (step: TxStep, rec?: TxRecord) => void | Promise<void>;
 }
 
 function partRef(part: Partition, cs: Copyset): PartitionRef {
