@@ -202,6 +202,8 @@ export class Simulation {
   private opSeq = 0;
   private leaderOfTerm = new Map<number, NodeId>();
   private appliedAt = new Map<number, { term: number; hash: number }>();
+  /** Client operations whose command some replica applied (so it took effect). */
+  private appliedOps = new Set<number>();
   private hash = 0x811c9dc5;
   private verbose: ((line: string) => void) | undefined;
   readonly stats: Record<string, number> = {
@@ -218,6 +220,7 @@ export class Simulation {
     snapshotsSent: 0,
     opsOk: 0,
     opsUnknown: 0,
+    opsUnknownApplied: 0,
     readsDropped: 0,
   };
 
@@ -395,6 +398,7 @@ export class Simulation {
     }
     if (e.data.length === 0) return; // leader no-op
     const cmd = decodeCommand(e.data);
+    this.appliedOps.add(cmd.opId);
     const out = n.kv.apply(cmd.input);
     if (pending) {
       if (pending.term === e.term && pending.op.id === cmd.opId) this.complete(pending.op, out);
@@ -735,7 +739,11 @@ export class Simulation {
         this.stats.opsUnknown!++;
       }
     }
-    const ops: Operation<KvInput, string>[] = this.history.map((o) => ({
+    // A write whose client gave up and that no replica applied by the end (when everything has
+    // converged) never took effect: drop it. Unknown outcomes otherwise blow up the search.
+    const known = this.history.filter((o) => o.output !== undefined || this.appliedOps.has(o.id));
+    this.stats.opsUnknownApplied = known.filter((o) => o.output === undefined).length;
+    const ops: Operation<KvInput, string>[] = known.map((o) => ({
       clientId: o.client,
       input: o.input,
       call: o.call,

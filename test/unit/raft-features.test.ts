@@ -302,6 +302,39 @@ describe('ReadIndex (§6.4 of the dissertation)', () => {
     assert.equal(l.readStates.length, 2, 'lease lapsed: the read waits for a quorum');
   });
 
+  it('lease: a restarted replica refuses votes for one election timeout', () => {
+    // It may have acknowledged the leader's heartbeat just before crashing: the leader's lease
+    // counts on that promise.
+    const c = new Cluster([1, 2, 3], { readOnlyOption: 'lease' });
+    c.elect(1);
+    c.tickAll(1);
+    c.isolate(1);
+    c.crash(2);
+    c.restart(2);
+    c.elect(3);
+    assert.equal(c.leaders().filter((n) => n.id !== 1).length, 0, 'no vote from the restarted replica');
+    c.tick(2, 10);
+    c.elect(3);
+    assert.equal(c.node(3).raw.role, Role.Leader);
+  });
+
+  it('lease: void for the rest of the term once TimeoutNow was sent', () => {
+    const c = new Cluster([1, 2, 3], { readOnlyOption: 'lease' });
+    const l = c.elect(1);
+    c.tickAll(1);
+    c.cutLink(1, 2);
+    l.raw.transferLeader(2); // TimeoutNow lost
+    c.tick(1, 10); // transfer abandoned
+    assert.equal(l.raw.status().leadTransferee, 0);
+    c.heal();
+    c.tickAll(1);
+    c.delivered = [];
+    l.raw.readIndex(bytes('after-transfer'));
+    c.settle();
+    assert.equal(l.readStates.length, 1);
+    assert.ok(c.delivered.some((m) => m.type === MessageType.Heartbeat && m.context?.length), 'confirmed by a quorum');
+  });
+
   it('a follower refuses reads with NOT_LEADER', () => {
     const c = new Cluster([1, 2, 3]);
     c.elect(1);
