@@ -50,6 +50,10 @@ export interface Scenario {
   snapshotEvery: number;
   maxSizePerMsg: number;
   maxInflightMsgs: number;
+  /** Share of gets among client operations. */
+  readRatio: number;
+  /** Probability that a client ignores its leader hint and asks a random replica (finds stale leaders). */
+  clientSpread: number;
   /**
    * A deliberately broken driver, to prove the checks catch what they claim to:
    *  'skip-sync': never makes a Ready durable (a crash forgets votes and acknowledged entries);
@@ -85,6 +89,8 @@ export function scenarioFor(seed: number, overrides: Partial<Scenario> = {}): Sc
     snapshotEvery: r.int(5, 60),
     maxSizePerMsg: r.next() < 0.5 ? 1 << 20 : r.int(1, 400),
     maxInflightMsgs: r.int(1, 64),
+    clientSpread: r.next() < 0.5 ? 0 : r.next() * 0.7,
+    readRatio: 0.2 + r.next() * 0.6,
     ...overrides,
   };
 }
@@ -499,11 +505,11 @@ export class Simulation {
     const id = ++this.opSeq;
     const x = r.next();
     const input: KvInput =
-      x < 0.3
-        ? { kind: 'put', key, value: `p${id};` }
-        : x < 0.6
-          ? { kind: 'append', key, value: `a${id};` }
-          : { kind: 'get', key };
+      x < this.sc.readRatio
+        ? { kind: 'get', key }
+        : r.next() < 0.5
+          ? { kind: 'put', key, value: `p${id};` }
+          : { kind: 'append', key, value: `a${id};` };
     return { id, client: c.id, input, call: this.now, ret: Infinity, output: undefined, viaLog: r.next() < 0.3, attempts: 0 };
   }
 
@@ -514,7 +520,7 @@ export class Simulation {
   private submit(c: Client): void {
     const op = c.op!;
     op.attempts++;
-    let target = this.nodes.get(c.leaderHint);
+    let target = this.rng.next() < this.sc.clientSpread ? undefined : this.nodes.get(c.leaderHint);
     if (!target || !target.up || target.removed) {
       const ups = this.upNodes();
       if (ups.length === 0) {
