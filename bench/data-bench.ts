@@ -35,16 +35,23 @@ function check(i: number, got: Uint8Array): void {
   }
 }
 
+/** Runs `fn`, prints MiB/s and process CPU ms per MiB (user + system, all threads). */
 async function timed(name: string, fn: () => Promise<void>): Promise<number> {
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   await fn();
+  const cpu = process.cpuUsage(c0);
   const s = (performance.now() - t0) / 1000;
   const mbs = SIZE / MiB / s;
-  console.log(`${name.padEnd(52)} ${mbs.toFixed(0).padStart(6)} MiB/s  (${s.toFixed(2)} s)`);
+  const cpuPerMiB = (cpu.user + cpu.system) / 1000 / (SIZE / MiB);
+  cpuMsPerMiB[name] = cpuPerMiB;
+  console.log(`${name.padEnd(52)} ${mbs.toFixed(0).padStart(6)} MiB/s  (${s.toFixed(2)} s, CPU ${cpuPerMiB.toFixed(2)} ms/MiB)`);
   return mbs;
 }
+const cpuMsPerMiB: Record<string, number> = {};
 
 const root = args.includes('--dir') ? arg('--dir', '') : await mkdtemp(join(tmpdir(), 'curvefs-data-bench-'));
+console.log(`load average ${(await import('node:os')).loadavg().map((l) => l.toFixed(1)).join(' ')}`);
 console.log(`data-bench: ${SIZE / MiB} MiB sequential, ${IO / MiB} MiB per call, dir ${root}`);
 const results: Record<string, number> = {};
 try {

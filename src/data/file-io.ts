@@ -135,8 +135,14 @@ export class FileDataIO {
     checkFileRange(0, fileLength);
     const end = Math.min(fileLength, offset + length);
     if (end <= offset) return new Uint8Array(0);
-    const out = new Uint8Array(end - offset);
     const pieces = planRead(map, offset, end - offset, this.layout);
+    const single = pieces.length === 1 && !this.opts.cache ? objectReads(pieces[0]!, this.layout) : [];
+    if (single.length === 1 && single[0]!.len === end - offset) {
+      // The whole range is one ranged get of one object: hand its buffer over, no copy.
+      const r = single[0]!;
+      return this.fetch(this.keyOf(inodeId, r.ref), r.ref.size, r.objectOffset, r.len);
+    }
+    const out = Buffer.allocUnsafe(end - offset); // readPieces writes every byte
     await this.readPieces(inodeId, pieces, out, offset);
     this.readahead(inodeId, pieces);
     return out;
@@ -160,13 +166,17 @@ export class FileDataIO {
   }
 
   /**
-   * Fills `out` (whose first byte is file offset `outOffset`) with the slice pieces' bytes.
-   * Zero pieces are skipped: `out` must already hold zeros there.
+   * Writes every byte of the pieces into `out` (whose first byte is file offset `outOffset`):
+   * slice bytes from their objects, zeros for holes and zero slices.
    */
   async readPieces(inodeId: number, pieces: readonly ReadPiece[], out: Uint8Array, outOffset: number): Promise<void> {
     const jobs: (() => Promise<void>)[] = [];
     for (const piece of pieces) {
-      for (const r of objectReads(piece, this.layout)) {
+      const reads = objectReads(piece, this.layout);
+      // Zeros wherever no object read lands: holes, zero slices, bytes a slice never stored.
+      const stored = reads.length === 0 ? piece.offset : reads[reads.length - 1]!.fileOffset + reads[reads.length - 1]!.len;
+      out.fill(0, stored - outOffset, piece.offset + piece.len - outOffset);
+      for (const r of reads) {
         const key = this.keyOf(inodeId, r.ref);
         jobs.push(async () => {
           const bytes = await this.fetch(key, r.ref.size, r.objectOffset, r.len);

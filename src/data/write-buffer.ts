@@ -171,8 +171,8 @@ export class WriteBuffer {
         // Grow geometrically so a small file does not pin a whole block of memory; past a
         // quarter block, take the whole block at once (a sequential writer will fill it).
         const need = inPage + n;
-        // Not zeroed: only bytes [start, end) of an extent are ever read, and all were written.
-        const grown = Buffer.allocUnsafeSlow(need >= bs / 4 ? bs : Math.min(bs, Math.max(need, (buf?.length ?? 0) * 2)));
+        const size = need >= bs / 4 ? bs : Math.min(bs, Math.max(need, (buf?.length ?? 0) * 2));
+        const grown = takePage(size);
         if (buf) grown.set(buf);
         x.pages[page] = buf = grown;
       }
@@ -239,6 +239,7 @@ export class WriteBuffer {
     // Swap in one synchronous step, so a reader sees the extent or the slice, never neither.
     this.extents = this.extents.filter((e) => e !== x);
     this.sealed.push({ seq: x.seq, slice: { chunkId, compaction: 0, offset: x.start, len, size: len, zero: false } });
+    for (const page of x.pages) givePage(page);
     x.pages = [];
   }
 
@@ -266,7 +267,8 @@ export class WriteBuffer {
     checkFileRange(0, fileLength);
     const end = Math.min(fileLength, offset + length);
     if (end <= offset) return new Uint8Array(0);
-    const out = new Uint8Array(end - offset);
+    // Not zeroed: every byte is written below (memory pieces here, the rest by readPieces).
+    const out = Buffer.allocUnsafe(end - offset);
     const layers: Layer<BufferItem>[] = [
       ...this.sealed.map((s) => ({ offset: s.slice.offset, len: s.slice.len, rank: s.seq, item: { sealed: s.slice } })),
       ...this.extents.map((x) => ({ offset: x.start, len: x.end - x.start, rank: x.seq, item: { extent: x } })),
@@ -293,4 +295,29 @@ export class WriteBuffer {
     await this.io.readPieces(this.inodeId, fromStore, out, offset);
     return out;
   }
+}
+
+// Whole-block pages are recycled: a fresh multi-MiB buffer costs page faults on first touch
+// (measured as most of the write path's CPU), a reused one is plain memcpy. Pages are returned
+// only after their extent is sealed, when no upload or reader still refers to them.
+const POOL_MAX_BYTES = 64 * 1024 * 1024;
+const pool = new Map<number, Uint8Array[]>();
+let pooledBytes = 0;
+
+function takePage(size: number): Uint8Array {
+  const page = pool.get(size)?.pop();
+  if (page) {
+    pooledBytes -= size;
+    return page;
+  }
+  // Not zeroed: only bytes [start, end) of an extent are ever read, and all were written.
+  return Buffer.allocUnsafe(size);
+}
+
+function givePage(page: Uint8Array): void {
+  if (page.length < 256 * 1024 || pooledBytes + page.length > POOL_MAX_BYTES) return;
+  let list = pool.get(page.length);
+  if (!list) pool.set(page.length, (list = []));
+  list.push(page);
+  pooledBytes += page.length;
 }
