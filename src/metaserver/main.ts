@@ -22,6 +22,9 @@ import type { GroupFactory } from './copyset/manager.ts';
 import { loadIdentity, saveIdentity, type Identity } from './identity.ts';
 import { HeartbeatLoop, registerWithMds } from './mds-link.ts';
 import { MetaServer } from './server.ts';
+import { CachedFsData, mdsFsData } from './reclaim/fs-data.ts';
+import { create } from '@bufbuild/protobuf';
+import { DataStoreSchema } from '../gen/mds_pb.ts';
 import type { TxStep } from './tx/coordinator.ts';
 
 const log = createLogger('metaserver-main');
@@ -54,6 +57,11 @@ export interface RunMetaserverOptions {
    */
   crashFile?: string;
   requestTimeoutMs?: number;
+  /** Without an MDS: the local block-store directory of each fs, for deleting reclaimed data. */
+  dataStores?: Record<string, string>;
+  /** Seconds after an unlink before an unopened inode's data is deleted (default 30). */
+  reclaimGraceSec?: number;
+  reclaimIntervalMs?: number;
 }
 
 export interface MetaserverHandle {
@@ -87,6 +95,16 @@ export async function runMetaserver(opts: RunMetaserverOptions): Promise<Metaser
       return identity.id;
     },
     seeds: opts.peers,
+    reclaim: {
+      data: mds
+        ? mdsFsData(mds)
+        : new CachedFsData(async (fsId) => {
+            const d = opts.dataStores?.[String(fsId)];
+            return d ? { store: create(DataStoreSchema, { kind: { case: 'local', value: { dir: d } } }), chunkSize: 0, blockSize: 0 } : undefined;
+          }),
+      graceSec: opts.reclaimGraceSec,
+      intervalMs: opts.reclaimIntervalMs,
+    },
     metricsPort: opts.metricsPort,
     defaultTimeoutMs: opts.requestTimeoutMs,
     coordinator:

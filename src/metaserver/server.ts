@@ -15,6 +15,8 @@ import { DiscoveryRouter, RpcCluster, type Cluster, type Router } from './cluste
 import { MetaService } from './service.ts';
 import { TxCoordinator, type CoordinatorOptions } from './tx/coordinator.ts';
 import { OpMetrics, SnapshotMetrics, renderCopysets, type CopysetGauges } from './metrics.ts';
+import { Reclaimer } from './reclaim/reclaimer.ts';
+import type { FsDataProvider } from './reclaim/fs-data.ts';
 
 const log = createLogger('metaserver');
 
@@ -41,6 +43,8 @@ export interface MetaServerOptions {
   defaultTimeoutMs?: number;
   chunkSizeOf?: (fsId: number) => number;
   coordinator?: Partial<CoordinatorOptions>;
+  /** Deferred deletion: where fs data lives, and timing. */
+  reclaim?: { data?: FsDataProvider; graceSec?: number; intervalMs?: number };
 }
 
 export class MetaServer {
@@ -53,6 +57,7 @@ export class MetaServer {
   coordinator!: TxCoordinator;
   cluster!: Cluster;
   router!: Router;
+  reclaimer!: Reclaimer;
   private host: string;
   private port: number;
   private metricsServer: Server | undefined;
@@ -133,6 +138,15 @@ export class MetaServer {
     this.rpc.register(CopysetService, adminImpl({ manager: this.manager, self: () => this.self(), clock: this.clock, defaultTimeoutMs: this.opts.defaultTimeoutMs }));
     const reopened = await this.manager.reopenExisting();
     this.coordinator.startRecovery(() => this.manager.list());
+    this.reclaimer = new Reclaimer({
+      copysets: () => this.manager.list(),
+      data: this.opts.reclaim?.data,
+      graceSec: this.opts.reclaim?.graceSec,
+      intervalMs: this.opts.reclaim?.intervalMs,
+      clock: this.clock,
+      timer: this.timer,
+    });
+    this.reclaimer.start();
     if (this.opts.metricsPort !== undefined) await this.startMetrics(this.opts.metricsPort);
     log.info('metaserver started', { id: this.myId, address: this.address, copysets: reopened, metrics: this.metricsAddr });
   }
@@ -200,6 +214,8 @@ export class MetaServer {
     if (this.stopped) return;
     this.stopped = true;
     this.coordinator?.stopRecovery();
+    this.reclaimer?.stop();
+    await this.opts.reclaim?.data?.close();
     await this.rpc.close();
     this.pool.close();
     if (this.metricsServer) await new Promise<void>((r) => this.metricsServer!.close(() => r()));

@@ -73,6 +73,10 @@ export const enum OpType {
   TxForget = 44,
   // housekeeping proposed by the leader
   ExpireSessions = 50,
+  /** The reclaimer claims an nlink-0 inode: no handle may open it any more (DeleteInodeRequest). */
+  MarkReclaim = 51,
+  /** Drops a DELETING partition whose data was deleted (DeletePartitionRequest). */
+  DropPartition = 52,
 }
 
 const SCHEMAS = {
@@ -102,6 +106,8 @@ const SCHEMAS = {
   [OpType.TxFinish]: TxFinishRequestSchema,
   [OpType.TxForget]: TxForgetEntrySchema,
   [OpType.ExpireSessions]: ExpireSessionsEntrySchema,
+  [OpType.MarkReclaim]: DeleteInodeRequestSchema,
+  [OpType.DropPartition]: DeletePartitionRequestSchema,
 } as const satisfies Record<OpType, DescMessage>;
 
 type Schemas = typeof SCHEMAS;
@@ -140,6 +146,8 @@ const OP_NAMES = new Map<number, string>([
   [OpType.TxFinish, 'TxFinish'],
   [OpType.TxForget, 'TxForget'],
   [OpType.ExpireSessions, 'ExpireSessions'],
+  [OpType.MarkReclaim, 'MarkReclaim'],
+  [OpType.DropPartition, 'DropPartition'],
 ]);
 
 export function encodeOp<T extends OpType>(type: T, msg: MessageShape<Schemas[T]>): Uint8Array {

@@ -13,6 +13,7 @@ import {
   CopysetSnapshotExtrasSchema,
   FileLockRecordSchema,
   OpenHandleRecordSchema,
+  ReclaimRecordSchema,
   TxOutcomeRecordSchema,
   TxPreparedAtSchema,
   TxTombstoneSchema,
@@ -55,6 +56,9 @@ export function encodeExtras(sm: CopysetStateMachine): Uint8Array {
     for (const [inode, sessionId, count] of table.entries()) {
       extras.handles.push(create(OpenHandleRecordSchema, { partitionId: pid, inode, sessionId, count }));
     }
+  }
+  for (const [pid, set] of [...sm.reclaiming].sort((a, b) => a[0] - b[0])) {
+    for (const inode of [...set].sort((a, b) => a - b)) extras.reclaiming.push(create(ReclaimRecordSchema, { partitionId: pid, inode }));
   }
   for (const [pid, table] of [...sm.fileLocks].sort((a, b) => a[0] - b[0])) {
     for (const [inode, locks] of table.entries()) {
@@ -156,6 +160,11 @@ export async function loadCopysetSnapshot(
   tx.relock((pid) => sm.partitions.get(pid)?.fsId);
   for (const h of extras.handles) sm.handlesOf(h.partitionId).load(h.inode, h.sessionId, h.count);
   for (const l of extras.fileLocks) sm.locksOf(l.partitionId).load(l.inode, l.locks);
+  for (const r of extras.reclaiming) {
+    let set = sm.reclaiming.get(r.partitionId);
+    if (!set) sm.reclaiming.set(r.partitionId, (set = new Set()));
+    set.add(r.inode);
+  }
   return sm;
 }
 

@@ -61,6 +61,8 @@ export class CopysetStateMachine {
   readonly tx = new TxStore();
   readonly handles = new Map<number, OpenHandleTable>();
   readonly fileLocks = new Map<number, FileLockTable>();
+  /** Per partition: nlink-0 inodes the reclaimer claimed (their blocks are being deleted). */
+  readonly reclaiming = new Map<number, Set<number>>();
   appliedIndex = 0;
   private readonly lockListeners = new Set<() => void>();
   /** Bumped whenever a transaction releases locks (waiters compare it). */
@@ -120,6 +122,13 @@ export class CopysetStateMachine {
         return this.deletePartition(op.msg.p);
       case OpType.ExpireSessions:
         return this.expireSessions(op.msg.sessionIds);
+      case OpType.DropPartition: {
+        const part = this.partition(op.msg.p);
+        if (!(part instanceof Partition)) return part.status === StatusCode.PARTITION_NOT_FOUND ? { status: StatusCode.OK } : part;
+        if (part.status !== PartitionStatus.DELETING) return fail(StatusCode.PARAM_ERROR, `partition ${part.partitionId} is not being deleted`);
+        this.dropPartition(part);
+        return { status: StatusCode.OK };
+      }
       default:
         break;
     }
@@ -205,8 +214,22 @@ export class CopysetStateMachine {
         if (res.status === StatusCode.OK) {
           this.handles.get(part.partitionId)?.drop(r.inodeId);
           this.fileLocks.get(part.partitionId)?.drop(r.inodeId);
+          this.reclaiming.get(part.partitionId)?.delete(r.inodeId);
         }
         return res;
+      }
+      case OpType.MarkReclaim: {
+        const r = op.msg;
+        const a = part.getInodeAttr(r.inodeId);
+        if (a.status !== StatusCode.OK) return a;
+        if (a.inode.nlink !== 0) return fail(StatusCode.BUSY, `inode ${r.inodeId} still has links`);
+        if (this.handles.get(part.partitionId)?.isOpen(r.inodeId)) return fail(StatusCode.BUSY, `inode ${r.inodeId} is open`);
+        const locked = this.inodeLocked(fsId, r.inodeId);
+        if (locked) return locked;
+        let set = this.reclaiming.get(part.partitionId);
+        if (!set) this.reclaiming.set(part.partitionId, (set = new Set()));
+        set.add(r.inodeId);
+        return { status: StatusCode.OK };
       }
       case OpType.SetXAttr: {
         const r = op.msg;
@@ -235,6 +258,8 @@ export class CopysetStateMachine {
         if (r.open) {
           const a = part.getInodeAttr(r.inodeId);
           if (a.status !== StatusCode.OK) return a;
+          // Once the reclaimer claimed it, its blocks may be gone: nobody may open it again.
+          if (this.reclaiming.get(part.partitionId)?.has(r.inodeId)) return fail(StatusCode.NOT_FOUND, `inode ${r.inodeId} is being reclaimed`);
           table.open(r.inodeId, r.sessionId);
         } else {
           table.release(r.inodeId, r.sessionId);
@@ -461,6 +486,7 @@ export class CopysetStateMachine {
     this.partitions.delete(part.partitionId);
     this.handles.delete(part.partitionId);
     this.fileLocks.delete(part.partitionId);
+    this.reclaiming.delete(part.partitionId);
     this.tx.dropPartition(part.partitionId, part.fsId);
   }
 

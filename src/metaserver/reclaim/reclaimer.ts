@@ -1,0 +1,145 @@
+// Deferred deletion (docs/architecture.md §6), run by the leader of each copyset: an inode whose
+// link count reached 0 is reclaimed once no open handle holds it (handles of expired sessions
+// are dropped by ExpireSessions) and a grace period since its dtime has passed. Per inode:
+//   1. MarkReclaim (log entry): refused while a handle is open; afterwards nobody can open it;
+//   2. delete its blocks through the fs's block store (every object under the inode's prefix);
+//   3. DeleteInode (log entry).
+// A leader that dies between the steps leaves the inode marked; the next leader repeats 2 and 3
+// (deleting missing objects is fine). Partitions being deleted (DELETING) have the blocks of all
+// their files deleted, then are dropped (DropPartition).
+import { create } from '@bufbuild/protobuf';
+import { StatusCode, createLogger, systemClock, systemTimer, type Clock, type Timer, type TimerHandle } from '../../common/index.ts';
+import { FileType, PartitionStatus } from '../../gen/common_pb.ts';
+import { DeleteInodeRequestSchema, DeletePartitionRequestSchema, PartitionRefSchema } from '../../gen/metaserver_pb.ts';
+import type { Partition } from '../partition/index.ts';
+import type { Copyset } from '../copyset/copyset.ts';
+import { OpType } from '../copyset/op-codec.ts';
+import type { FsDataProvider } from './fs-data.ts';
+
+const log = createLogger('metaserver-reclaim');
+
+export interface ReclaimerOptions {
+  copysets: () => Iterable<Copyset>;
+  data?: FsDataProvider;
+  clock?: Clock;
+  timer?: Timer;
+  /** Pass period (default 5 s). */
+  intervalMs?: number;
+  /** Seconds after dtime before an unlinked inode is reclaimed (default 30). */
+  graceSec?: number;
+  /** Inodes per copyset per pass (default 1000). */
+  batch?: number;
+}
+
+export interface ReclaimStats {
+  reclaimed: number;
+  skippedOpen: number;
+  failures: number;
+  partitionsDropped: number;
+}
+
+export class Reclaimer {
+  private handle: TimerHandle | undefined;
+  private running: Promise<void> | undefined;
+  private readonly clock: Clock;
+  private readonly timer: Timer;
+  readonly stats: ReclaimStats = { reclaimed: 0, skippedOpen: 0, failures: 0, partitionsDropped: 0 };
+
+  constructor(private readonly opts: ReclaimerOptions) {
+    this.clock = opts.clock ?? systemClock;
+    this.timer = opts.timer ?? systemTimer;
+  }
+
+  start(): void {
+    this.handle = this.timer.setInterval(() => void this.runOnce(), this.opts.intervalMs ?? 5000);
+  }
+
+  stop(): void {
+    if (this.handle) this.timer.clear(this.handle);
+    this.handle = undefined;
+  }
+
+  /** One pass over every copyset this process leads (concurrent calls share the pass). */
+  runOnce(): Promise<void> {
+    if (!this.running) {
+      this.running = (async () => {
+        for (const cs of this.opts.copysets()) {
+          if (!cs.isLeader()) continue;
+          try {
+            await this.reclaimCopyset(cs);
+          } catch (e) {
+            this.stats.failures++;
+            log.warn('reclaim pass failed', { copyset: cs.name, error: String(e) });
+          }
+        }
+      })().finally(() => {
+        this.running = undefined;
+      });
+    }
+    return this.running;
+  }
+
+  private async reclaimCopyset(cs: Copyset): Promise<void> {
+    const now = this.clock.wallTime()[0];
+    const grace = this.opts.graceSec ?? 30;
+    let budget = this.opts.batch ?? 1000;
+    for (const part of [...cs.sm.partitions.values()]) {
+      if (part.status === PartitionStatus.DELETING) {
+        await this.dropDeleting(cs, part);
+        continue;
+      }
+      const marked = cs.sm.reclaiming.get(part.partitionId) ?? new Set<number>();
+      for (const { ino, dtime } of part.deletionList()) {
+        if (budget-- <= 0) return;
+        if (!marked.has(ino)) {
+          if (now - dtime < grace) continue;
+          if (cs.sm.handles.get(part.partitionId)?.isOpen(ino)) {
+            this.stats.skippedOpen++;
+            continue;
+          }
+          if (cs.sm.tx.inodeLock(part.fsId, ino)) continue;
+          const m = await cs.propose(OpType.MarkReclaim, this.req(cs, part, ino));
+          if (m.status !== StatusCode.OK) continue;
+        }
+        await this.deleteData(part, ino);
+        const d = await cs.propose(OpType.DeleteInode, this.req(cs, part, ino));
+        if (d.status === StatusCode.OK) this.stats.reclaimed++;
+        else log.warn('DeleteInode refused', { copyset: cs.name, ino, status: StatusCode[d.status], message: d.message });
+      }
+    }
+  }
+
+  private req(cs: Copyset, part: Partition, ino: number) {
+    return create(DeleteInodeRequestSchema, {
+      p: create(PartitionRefSchema, { poolId: cs.poolId, copysetId: cs.copysetId, partitionId: part.partitionId, fsId: part.fsId }),
+      inodeId: ino,
+    });
+  }
+
+  private async deleteData(part: Partition, ino: number): Promise<void> {
+    const a = part.getInodeAttr(ino);
+    if (a.status !== StatusCode.OK) return;
+    if (a.inode.type !== FileType.TYPE_S3 && a.inode.type !== FileType.TYPE_FILE) return;
+    const io = await this.opts.data?.forFs(part.fsId);
+    if (!io) return;
+    const chunks = part.getChunks(ino);
+    await io.deleteAll(ino, chunks.status === StatusCode.OK ? chunks.chunks : undefined);
+  }
+
+  private async dropDeleting(cs: Copyset, part: Partition): Promise<void> {
+    for (let ino = part.start; ino < part.nextId && ino <= part.end; ino++) {
+      if (part.getInodeAttr(ino).status !== StatusCode.OK) continue;
+      await this.deleteData(part, ino);
+    }
+    const r = await cs.propose(
+      OpType.DropPartition,
+      create(DeletePartitionRequestSchema, {
+        p: create(PartitionRefSchema, { poolId: cs.poolId, copysetId: cs.copysetId, partitionId: part.partitionId, fsId: part.fsId }),
+      }),
+    );
+    if (r.status === StatusCode.OK) {
+      this.stats.partitionsDropped++;
+      log.info('partition data deleted and partition dropped', { copyset: cs.name, partition: part.partitionId });
+    }
+  }
+}
