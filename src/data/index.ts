@@ -5,6 +5,7 @@ export { crc32cFast } from './crc32c-fast.ts';
 export { LocalBlockStore, type LocalBlockStoreOptions } from './local-block-store.ts';
 export { MemoryBlockStore } from './memory-block-store.ts';
 export { S3BlockStore, type S3BlockStoreOptions } from './s3-block-store.ts';
+export { openBlockStore, type BlockStoreConfig } from './open-store.ts';
 export * from './layout.ts';
 export * from './overlay.ts';
 export * from './read-plan.ts';

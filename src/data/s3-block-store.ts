@@ -8,10 +8,11 @@
 // from services whose overwrites are not atomic (s3rver) or from a damaged transfer.
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
-import {
-  S3Client, PutObjectCommand, GetObjectCommand, HeadObjectCommand, DeleteObjectsCommand, ListObjectsCommand,
-  type S3ClientConfig,
-} from '@aws-sdk/client-s3';
+// Type-only: the SDK itself (~0.7 s to import) loads in open(), so code that only ever uses the
+// local store does not pay for it.
+import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
+
+type Sdk = typeof import('@aws-sdk/client-s3');
 import { CurveError, StatusCode } from '../common/index.ts';
 import { crc32cFast as crc32c } from './crc32c-fast.ts';
 import {
@@ -83,11 +84,16 @@ export class S3BlockStore implements BlockStore {
   private readonly keyPrefix: string;
   private closed = false;
 
-  constructor(opts: S3BlockStoreOptions) {
+  /** Loads the AWS SDK and creates the client (no request is sent until the first call). */
+  static async open(opts: S3BlockStoreOptions): Promise<S3BlockStore> {
     if (!opts.bucket) throw new CurveError(StatusCode.PARAM_ERROR, 'S3 block store needs a bucket');
+    checkPrefix(opts.keyPrefix ?? '');
+    return new S3BlockStore(await import('@aws-sdk/client-s3'), opts);
+  }
+
+  private constructor(private readonly sdk: Sdk, opts: S3BlockStoreOptions) {
     this.bucket = opts.bucket;
     this.keyPrefix = opts.keyPrefix ?? '';
-    checkPrefix(this.keyPrefix);
     const agentOpts = { keepAlive: true, maxSockets: opts.maxSockets ?? 64 };
     const config: S3ClientConfig = {
       region: opts.region ?? 'us-east-1',
@@ -103,7 +109,7 @@ export class S3BlockStore implements BlockStore {
     };
     if (opts.endpoint) config.endpoint = opts.endpoint;
     if (opts.credentials) config.credentials = opts.credentials;
-    this.client = new S3Client(config);
+    this.client = new sdk.S3Client(config);
   }
 
   private ensureOpen(): void {
@@ -118,7 +124,7 @@ export class S3BlockStore implements BlockStore {
     this.ensureOpen();
     checkKey(key);
     try {
-      await this.client.send(new PutObjectCommand({
+      await this.client.send(new this.sdk.PutObjectCommand({
         Bucket: this.bucket, Key: this.fullKey(key), Body: bytes, ContentLength: bytes.length,
         Metadata: { [CRC_META]: crc32c(bytes).toString(16) },
       }));
@@ -139,7 +145,7 @@ export class S3BlockStore implements BlockStore {
       let bytes: Uint8Array;
       let res;
       try {
-        res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key), Range: range }));
+        res = await this.client.send(new this.sdk.GetObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key), Range: range }));
         bytes = await res.Body!.transformToByteArray();
       } catch (e) {
         // 416: the range starts at or past the end (S3 also says so for any range of an empty object).
@@ -175,7 +181,7 @@ export class S3BlockStore implements BlockStore {
     this.ensureOpen();
     checkKey(key);
     try {
-      const res = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key) }));
+      const res = await this.client.send(new this.sdk.HeadObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key) }));
       return { size: res.ContentLength ?? 0 };
     } catch (e) {
       const mapped = mapError(e, `head ${key}`);
@@ -191,7 +197,7 @@ export class S3BlockStore implements BlockStore {
       const batch = keys.slice(i, i + DELETE_BATCH);
       let res;
       try {
-        res = await this.client.send(new DeleteObjectsCommand({
+        res = await this.client.send(new this.sdk.DeleteObjectsCommand({
           Bucket: this.bucket,
           Delete: { Objects: batch.map((k) => ({ Key: this.fullKey(k) })), Quiet: true },
         }));
@@ -217,7 +223,7 @@ export class S3BlockStore implements BlockStore {
     for (;;) {
       let res;
       try {
-        res = await this.client.send(new ListObjectsCommand({ Bucket: this.bucket, Prefix: this.fullKey(prefix), Marker: marker }));
+        res = await this.client.send(new this.sdk.ListObjectsCommand({ Bucket: this.bucket, Prefix: this.fullKey(prefix), Marker: marker }));
       } catch (e) {
         throw mapError(e, `list ${prefix}`);
       }

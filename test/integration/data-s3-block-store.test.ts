@@ -3,7 +3,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { StatusCode } from '../../src/common/index.ts';
-import { S3BlockStore, FileDataIO, appendSlices, type BlockMap } from '../../src/data/index.ts';
+import { S3BlockStore, FileDataIO, appendSlices, openBlockStore, type BlockMap, type S3BlockStoreOptions } from '../../src/data/index.ts';
 import { blockStoreConformance, pattern, rejectsWith } from '../helpers/block-store-conformance.ts';
 import { startS3rver, type S3rverHandle } from '../helpers/s3rver.ts';
 
@@ -14,16 +14,20 @@ after(async () => {
 });
 
 let prefixes = 0;
-async function openStore(extra: Partial<ConstructorParameters<typeof S3BlockStore>[0]> = {}): Promise<S3BlockStore> {
+async function openStore(extra: Partial<S3BlockStoreOptions> = {}): Promise<S3BlockStore> {
   const s = await s3();
-  return new S3BlockStore({
+  return S3BlockStore.open({
     bucket: s.bucket, endpoint: s.endpoint, forcePathStyle: true, credentials: s.credentials,
     keyPrefix: `run${prefixes++}/`, ...extra,
   });
 }
 
 blockStoreConformance('s3 (s3rver)', async () => {
-  const store = await openStore();
+  const s = await s3();
+  const store = await openBlockStore({
+    kind: 's3', bucket: s.bucket, endpoint: s.endpoint, forcePathStyle: true, credentials: s.credentials,
+    keyPrefix: `run${prefixes++}/`,
+  });
   return { store, cleanup: () => store.close() };
 });
 
@@ -81,7 +85,7 @@ test('s3: an unreachable service is UNAVAILABLE after the retries', async () => 
   const s = await s3();
   // A port nothing listens on: the server's own port after we know it is closed is racy, so
   // use port 1 on loopback (privileged, never an S3 service in tests).
-  const store = new S3BlockStore({
+  const store = await S3BlockStore.open({
     bucket: s.bucket, endpoint: 'http://127.0.0.1:1', forcePathStyle: true, credentials: s.credentials, maxAttempts: 2,
   });
   try {
@@ -94,7 +98,7 @@ test('s3: an unreachable service is UNAVAILABLE after the retries', async () => 
 
 test('s3: a missing bucket is a storage error, not NOT_FOUND of the object', async () => {
   const s = await s3();
-  const store = new S3BlockStore({ bucket: 'no-such-bucket', endpoint: s.endpoint, forcePathStyle: true, credentials: s.credentials });
+  const store = await S3BlockStore.open({ bucket: 'no-such-bucket', endpoint: s.endpoint, forcePathStyle: true, credentials: s.credentials });
   try {
     await assert.rejects(store.put('k', pattern(1, 1)), (e: { status: StatusCode }) => e.status !== StatusCode.OK);
   } finally {
