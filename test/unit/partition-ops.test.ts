@@ -527,3 +527,15 @@ test('determinism: the same ops give the same digest on two replicas', async () 
   };
   assert.equal(build(), build());
 });
+
+test('deleteDentry move: a non-empty directory leaves without losing links', () => {
+  const p = newPartition();
+  const d = mkdir(p, 1, 'd');
+  mkfile(p, d, 'inside');
+  const r = ok(p.apply({ kind: 'deleteDentry', fsId: FS, parent: 1, name: 'd', ino: d, move: true, unlinkInode: true, time: at(1) }));
+  assert.equal(r.effect.unlinked, false);
+  assert.equal(ok(p.getInodeAttr(d)).inode.nlink, 2);
+  assert.equal(ok(p.getInodeAttr(1)).inode.nlink, 2);
+  assert.equal(ok(p.dirStats(d)).stats.entries, 1);
+  assert.deepEqual(p.deletionList(), []);
+});
