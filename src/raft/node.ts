@@ -408,7 +408,10 @@ export class RaftNode {
         g.log.resetTo(meta.index, meta.term);
       }
       if (rd.entries.length > 0) g.log.append(rd.entries);
-      if (rd.hardState) g.log.setHardState(rd.hardState);
+      // A hard state that changed only its commit index (mustSync false) need not be written:
+      // after a restart the commit index is learned again from the leader. Written with the
+      // next entries or term/vote change, it costs nothing extra.
+      if (rd.hardState && (rd.mustSync || g.log.hasPending)) g.log.setHardState(rd.hardState);
       if (g.log.hasPending) await g.log.sync(rd.mustSync || rd.snapshot !== undefined);
       if (rd.snapshot) await g.log.compactPrefix(rd.snapshot.meta.index);
     } catch (e) {
