@@ -20,7 +20,7 @@ import { AddressBook, RaftNode, RpcRaftTransport } from '../raft/index.ts';
 import { raftGroupFactory } from './copyset/raft-group.ts';
 import type { GroupFactory } from './copyset/manager.ts';
 import { loadIdentity, saveIdentity, type Identity } from './identity.ts';
-import { HeartbeatLoop, registerWithMds } from './mds-link.ts';
+import { HeartbeatLoop, MdsRouter, registerWithMds } from './mds-link.ts';
 import { MetaServer } from './server.ts';
 import { CachedFsData, mdsFsData } from './reclaim/fs-data.ts';
 import { create } from '@bufbuild/protobuf';
@@ -95,6 +95,7 @@ export async function runMetaserver(opts: RunMetaserverOptions): Promise<Metaser
       return identity.id;
     },
     seeds: opts.peers,
+    router: mds ? new MdsRouter(mds) : undefined,
     reclaim: {
       data: mds
         ? mdsFsData(mds)

@@ -217,3 +217,41 @@ export class HeartbeatLoop {
     }
   }
 }
+
+/** A Router answered from the MDS's topology (partitions of an fs, members of a copyset). */
+export class MdsRouter {
+  private partitions = new Map<number, { start: number; end: number; poolId: number; copysetId: number; partitionId: number }[]>();
+  private readonly members_ = new Map<string, string[]>();
+
+  constructor(private readonly mds: MdsClient) {}
+
+  invalidate(): void {
+    this.partitions.clear();
+    this.members_.clear();
+  }
+
+  async locate(fsId: number, ino: number): Promise<import('../gen/metaserver_pb.ts').PartitionRef> {
+    for (let pass = 0; pass < 2; pass++) {
+      let list = this.partitions.get(fsId);
+      if (!list || pass === 1) {
+        const r = await this.mds.topology.listPartition({ fsId });
+        list = r.partitionInfoList.map((p) => ({ start: p.start, end: p.end, poolId: p.poolId, copysetId: p.copysetId, partitionId: p.partitionId }));
+        this.partitions.set(fsId, list);
+      }
+      const p = list.find((x) => ino >= x.start && ino <= x.end);
+      if (p) return { $typeName: 'curvefs.metaserver.PartitionRef', poolId: p.poolId, copysetId: p.copysetId, partitionId: p.partitionId, fsId };
+    }
+    throw new CurveError(StatusCode.PARTITION_NOT_FOUND, `no partition of fs ${fsId} holds inode ${ino}`);
+  }
+
+  async members(poolId: number, copysetId: number): Promise<string[]> {
+    const key = `${poolId}:${copysetId}`;
+    let m = this.members_.get(key);
+    if (!m) {
+      const r = await this.mds.topology.getMetaServerListInCopysets({ poolId, copysetId: [copysetId] });
+      m = (r.csInfo.find((c) => c.copysetId === copysetId)?.csLocs ?? []).map((l) => `${l.externalIp || l.internalIp}:${l.externalPort || l.internalPort}`);
+      this.members_.set(key, m);
+    }
+    return m;
+  }
+}

@@ -118,10 +118,6 @@ export class Page {
 export class Cow {
   epoch = 1;
   liveViews = 0;
-  /** True when an object last written in `epoch` must be copied before a write. */
-  mustCopy(objEpoch: number): boolean {
-    return objEpoch !== this.epoch && this.liveViews > 0;
-  }
 }
 
 export class InodeStore {

@@ -471,6 +471,7 @@ export class SnapshotLoader {
 
   private loadInode(p: Partition, ino: number, v: In): void {
     if (!p.owns(ino)) throw new RecordError(`inode ${ino} outside the range`);
+    if (ino >= p.nextId) throw new RecordError(`inode ${ino} at or beyond nextId ${p.nextId}`);
     const type = v.u8();
     if (type < FileType.TYPE_DIRECTORY || type > FileType.TYPE_BLOCK_DEVICE) throw new RecordError(`inode ${ino}: bad type ${type}`);
     const mode = v.varint();

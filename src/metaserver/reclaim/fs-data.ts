@@ -25,7 +25,7 @@ export async function openStore(ds: DataStore): Promise<BlockStore> {
   if (k.case === 'local') return LocalBlockStore.open(k.value.dir);
   if (k.case === 's3') {
     const s = k.value;
-    return new S3BlockStore({
+    return S3BlockStore.open({
       bucket: s.bucketName,
       endpoint: s.endpoint || undefined,
       region: s.region || undefined,
