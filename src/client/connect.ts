@@ -1,7 +1,7 @@
 // One call from "MDS addresses + fs name" to a working SDK: fetch the fs, open its block store,
 // load the partition table, register a mount session, and keep the session alive.
 import { CurveError, StatusCode, systemClock, systemRandom, createLogger } from '../common/index.ts';
-import { BlockCache, FileDataIO, LocalBlockStore, S3BlockStore, type BlockStore } from '../data/index.ts';
+import { BlockCache, FileDataIO, openBlockStore, type BlockStore } from '../data/index.ts';
 import { ChannelPool } from '../rpc/index.ts';
 import { hostname } from 'node:os';
 import { MetaClient } from './meta-client.ts';
@@ -36,9 +36,11 @@ export interface Connection {
   close(): Promise<void>;
 }
 
-export async function openBlockStore(cfg: DataStoreConfig): Promise<BlockStore> {
-  if (cfg.type === 'local') return LocalBlockStore.open(cfg.dir);
-  return new S3BlockStore({
+/** The block store an fs's data-store settings name (src/data's opener does the work). */
+export function openFsBlockStore(cfg: DataStoreConfig): Promise<BlockStore> {
+  if (cfg.type === 'local') return openBlockStore({ kind: 'local', dir: cfg.dir });
+  return openBlockStore({
+    kind: 's3',
     bucket: cfg.bucket,
     endpoint: cfg.endpoint || undefined,
     region: cfg.region || undefined,
@@ -62,7 +64,7 @@ export async function connectFs(opts: ConnectOptions): Promise<Connection> {
   });
   await meta.refresh();
   if (meta.table.partitions().length === 0) throw new CurveError(StatusCode.PARTITION_NOT_FOUND, `fs ${opts.fsName} has no partitions`);
-  const store = await openBlockStore(view.dataStore);
+  const store = await openFsBlockStore(view.dataStore);
   const data = new FileDataIO(store, {
     fsId: view.fsId,
     chunkSize: view.chunkSize,

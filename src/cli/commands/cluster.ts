@@ -1,11 +1,102 @@
 // Cluster commands: run the processes (mds, metaserver, up), look at them (status), and
 // inspect snapshot files.
 import type { Command } from 'commander';
-import type { GlobalOptions } from '../context.ts';
+import { DEFAULT_DIR, DEFAULT_FS, type GlobalOptions } from '../context.ts';
+import { fail } from '../output.ts';
 
 type Globals = () => GlobalOptions;
 
 export function registerClusterCommands(program: Command, g: Globals): void {
-  void program;
-  void g;
+  program
+    .command('up')
+    .description('run a whole cluster on this machine (MDS + metaservers), create the default fs; Ctrl-C stops it')
+    .option('--metaservers <n>', 'metaserver processes', '3')
+    .option('--etcd <urls>', 'use these etcd endpoints instead of the embedded store')
+    .option('--fs-name <name>', 'default file system', DEFAULT_FS)
+    .option('--no-mount', 'do not mount the fs even when FUSE is available')
+    .option('--mount-dir <dir>', 'where to mount the default fs (default <dir>/mnt)')
+    .action(async (o: { metaservers: string; etcd?: string; fsName: string; mount: boolean; mountDir?: string }) => {
+      const { up } = await import('./up.ts');
+      const dir = g().dir ?? DEFAULT_DIR;
+      const cluster = await up({ dir, metaservers: parseInt(o.metaservers, 10), etcd: o.etcd, fsName: o.fsName });
+      let unmount: (() => Promise<void>) | undefined;
+      if (o.mount) {
+        const { tryMountDefault } = await import('./up-mount.ts');
+        unmount = await tryMountDefault(cluster.file, o.mountDir ?? `${dir}/mnt`);
+      }
+      process.stdout.write('cluster is up; Ctrl-C to stop\n');
+      let stopping = false;
+      const shutdown = async (): Promise<void> => {
+        if (stopping) return;
+        stopping = true;
+        process.stdout.write('stopping...\n');
+        try {
+          await unmount?.();
+        } finally {
+          await cluster.stop();
+        }
+        process.exit(0);
+      };
+      process.on('SIGINT', () => void shutdown().catch(fail));
+      process.on('SIGTERM', () => void shutdown().catch(fail));
+    });
+
+  program
+    .command('mds')
+    .description('run an MDS (embedded store in --data-dir, or etcd with --etcd)')
+    .option('--listen <host:port>', 'RPC address', '127.0.0.1:6700')
+    .option('--advertise <host:port>', 'address published to clients (default: --listen)')
+    .option('--data-dir <dir>', 'embedded store directory (one-machine clusters)')
+    .option('--etcd <urls>', 'etcd endpoints, comma separated')
+    .option('--lease-ttl <sec>', 'election lease TTL in seconds', '5')
+    .option('--dashboard-port <port>', 'status page, /metrics and /api/status on this port')
+    .option('--dashboard-host <host>', 'address of the status page', '127.0.0.1')
+    .action(async (o: { listen: string; advertise?: string; dataDir?: string; etcd?: string; leaseTtl: string; dashboardPort?: string; dashboardHost: string }) => {
+      const { runMds } = await import('../../mds/main.ts');
+      const h = await runMds({
+        listen: o.listen,
+        advertise: o.advertise,
+        dataDir: o.dataDir,
+        etcdEndpoints: o.etcd ? o.etcd.split(',') : undefined,
+        leaseTtlSec: Number(o.leaseTtl),
+        dashboardPort: o.dashboardPort === undefined ? undefined : Number(o.dashboardPort),
+        dashboardHost: o.dashboardHost,
+      });
+      process.stdout.write(`MDS_READY ${JSON.stringify({ address: h.address, dashboard: h.dashboardAddress })}\n`);
+      const shutdown = (): void => void h.stop().then(() => process.exit(0), fail);
+      process.once('SIGTERM', shutdown);
+      process.once('SIGINT', shutdown);
+    });
+
+  program
+    .command('metaserver')
+    .description('run a metaserver (see `curvefs metaserver --help`)')
+    .allowUnknownOption()
+    .helpOption(false)
+    .argument('[args...]')
+    .action(async (args: string[]) => {
+      const { cli } = await import('../../metaserver/main.ts');
+      // The top-level program owns --mds; hand it on to the metaserver's own parser.
+      const mds = g().mds ? ['--mds', g().mds!] : [];
+      await cli(['node', 'curvefs metaserver', ...args, ...mds]);
+    });
+
+  program
+    .command('status')
+    .description('MDS leader and standbys, metaservers, copysets (leader, replicas, lag), file systems')
+    .action(async () => {
+      const { status } = await import('./status.ts');
+      await status(g());
+    });
+
+  program
+    .command('inspect')
+    .description('check a CURVEFS snapshot file: header, counts, checksum verdict')
+    .argument('<file>')
+    .option('--dump', 'print every entry')
+    .action(async (file: string, o: { dump?: boolean }) => {
+      const { inspectCommand } = await import('../inspect.ts');
+      const code = await inspectCommand(file, { dump: o.dump, json: g().json });
+      if (code !== 0) process.exit(code);
+    });
 }

@@ -1,0 +1,167 @@
+// `curvefs up`: a whole cluster on this machine — an MDS and N metaservers as child processes
+// (embedded store unless etcd endpoints are given), the default fs created, everything printed,
+// Ctrl-C stops it all cleanly; running it again reuses the data and the ports.
+import { existsSync, mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import { ChannelPool } from '../../rpc/index.ts';
+import { MdsService } from '../../gen/mds_pb.ts';
+import { TopologyService, OnlineState } from '../../gen/topology_pb.ts';
+import { CurveError, StatusCode } from '../../common/index.ts';
+import { RotatingMdsConnector } from '../../client/index.ts';
+import { Supervisor, type ManagedProcess } from '../supervisor.ts';
+import type { ClusterFile } from '../context.ts';
+
+export interface UpOptions {
+  dir: string;
+  metaservers: number;
+  etcd?: string;
+  fsName: string;
+  mount?: string | false;
+  /** Resolve when the cluster is up (tests); otherwise wait for a signal. */
+  foreground?: boolean;
+  log?: (line: string) => void;
+}
+
+interface PortPlan {
+  mds: number;
+  dashboard: number;
+  metaservers: Array<{ port: number; metrics: number }>;
+}
+
+async function portFree(port: number): Promise<boolean> {
+  return new Promise((res) => {
+    const s = createServer();
+    s.once('error', () => res(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => res(true)));
+  });
+}
+
+async function anyFreePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => res(port));
+    });
+  });
+}
+
+/** CurveFS's default ports when free, else ports the OS picks; kept in the cluster file. */
+async function planPorts(n: number, previous: PortPlan | undefined): Promise<PortPlan> {
+  if (previous && previous.metaservers.length >= n) return { ...previous, metaservers: previous.metaservers.slice(0, n) };
+  const pick = async (preferred: number, taken: Set<number>): Promise<number> => {
+    let p = preferred;
+    if (taken.has(p) || !(await portFree(p))) {
+      do p = await anyFreePort();
+      while (taken.has(p));
+    }
+    taken.add(p);
+    return p;
+  };
+  const taken = new Set<number>();
+  const plan: PortPlan = { mds: await pick(6700, taken), dashboard: await pick(7700, taken), metaservers: [] };
+  for (let i = 0; i < n; i++) {
+    const prev = previous?.metaservers[i];
+    plan.metaservers.push({ port: await pick(prev?.port ?? 16701 + i, taken), metrics: await pick(prev?.metrics ?? 9101 + i, taken) });
+  }
+  return plan;
+}
+
+async function waitFor<T>(what: string, deadlineMs: number, probe: () => Promise<T | undefined>, proc?: ManagedProcess[]): Promise<T> {
+  const end = performance.now() + deadlineMs;
+  let last: unknown;
+  for (let delay = 50; ; delay = Math.min(delay * 2, 500)) {
+    for (const p of proc ?? []) {
+      if (p.child.exitCode !== null) throw new Error(`${p.name} exited with code ${p.child.exitCode} while waiting for ${what}; see ${p.logFile}`);
+    }
+    try {
+      const v = await probe();
+      if (v !== undefined) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (performance.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, delay));
+  }
+}
+
+export interface RunningCluster {
+  file: ClusterFile;
+  supervisor: Supervisor;
+  stop(): Promise<void>;
+}
+
+export async function up(opts: UpOptions): Promise<RunningCluster> {
+  const say = opts.log ?? ((l: string) => process.stdout.write(l + '\n'));
+  const dir = resolve(opts.dir);
+  mkdirSync(dir, { recursive: true });
+  const planFile = join(dir, 'ports.json');
+  const previous = existsSync(planFile) ? (JSON.parse(readFileSync(planFile, 'utf8')) as PortPlan) : undefined;
+  const plan = await planPorts(opts.metaservers, previous);
+  if (previous && !(await portFree(plan.mds))) {
+    throw new Error(`port ${plan.mds} of this cluster's MDS is in use: is \`curvefs up\` already running for ${dir}?`);
+  }
+  writeFileSync(planFile + '.tmp', JSON.stringify(plan, null, 2));
+  renameSync(planFile + '.tmp', planFile);
+
+  const sup = new Supervisor(join(dir, 'logs'));
+  const mdsAddr = `127.0.0.1:${plan.mds}`;
+  const mdsArgs = ['mds', '--listen', mdsAddr, '--dashboard-port', String(plan.dashboard)];
+  if (opts.etcd) mdsArgs.push('--etcd', opts.etcd);
+  else mdsArgs.push('--data-dir', join(dir, 'mds'));
+  const pool = new ChannelPool({ connectTimeoutMs: 1000, backoff: { initialMs: 20, maxMs: 200 } });
+  const mds = new RotatingMdsConnector(pool, [mdsAddr], { callTimeoutMs: 2000, attemptTimeoutMs: 1000 });
+  const stop = async (): Promise<void> => {
+    pool.close();
+    await sup.stopAll();
+  };
+  try {
+    const mdsProc = sup.start('mds', mdsArgs);
+    await waitFor('the MDS', 30_000, async () => (await mds.client(MdsService).listClusterFsInfo({})) && true, [mdsProc]);
+    say(`mds         ${mdsAddr}  (dashboard http://127.0.0.1:${plan.dashboard}/, log ${mdsProc.logFile})`);
+
+    const msProcs = plan.metaservers.map((m, i) =>
+      sup.start(`metaserver${i + 1}`, [
+        'metaserver', '--listen', `127.0.0.1:${m.port}`, '--data-dir', join(dir, `metaserver${i + 1}`),
+        '--mds', mdsAddr, '--metrics-port', String(m.metrics),
+      ]),
+    );
+    await waitFor(`${opts.metaservers} metaservers online`, 60_000, async () => {
+      const res = await mds.client(TopologyService).listMetaServer({});
+      const online = res.metaserverInfos.filter((m) => m.onlineState === OnlineState.ONLINE).length;
+      return online >= opts.metaservers ? true : undefined;
+    }, [mdsProc, ...msProcs]);
+    plan.metaservers.forEach((m, i) => say(`metaserver${i + 1} 127.0.0.1:${m.port}  (metrics http://127.0.0.1:${m.metrics}/metrics)`));
+
+    const fsInfo = await waitFor(`fs ${opts.fsName}`, 60_000, async () => {
+      try {
+        return (await mds.client(MdsService).getFsInfo({ fsName: opts.fsName })).fsInfo;
+      } catch (e) {
+        if (!(e instanceof CurveError) || e.status !== StatusCode.FS_NOT_FOUND) throw e;
+      }
+      return (
+        await mds.client(MdsService).createFs({
+          fsName: opts.fsName,
+          dataStore: { kind: { case: 'local', value: { dir: join(dir, 'data') } } },
+        })
+      ).fsInfo;
+    }, [mdsProc, ...msProcs]);
+    say(`fs          ${fsInfo.fsName} (id ${fsInfo.fsId}), blocks in ${join(dir, 'data')}`);
+
+    const file: ClusterFile = {
+      mdsAddrs: [mdsAddr],
+      dashboard: `http://127.0.0.1:${plan.dashboard}/`,
+      metaservers: plan.metaservers.map((m) => ({ listen: `127.0.0.1:${m.port}`, metrics: `127.0.0.1:${m.metrics}` })),
+      fsName: opts.fsName,
+    };
+    writeFileSync(join(dir, 'cluster.json'), JSON.stringify(file, null, 2) + '\n');
+    say(`cluster file ${join(dir, 'cluster.json')} — try: curvefs --dir ${opts.dir} status`);
+    sup.onUnexpectedExit = (p, code) => say(`${p.name} exited unexpectedly (code ${code}); see ${p.logFile}`);
+    return { file, supervisor: sup, stop };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
