@@ -2,9 +2,11 @@
 // snapshot storage, and the transport, and runs the core's Ready cycle for all groups at once:
 //
 //   round: collect a Ready from every group that has one
+//          0. send leader traffic (appends, heartbeats) at once, in parallel with the disk
 //          1. persist all of them — appends buffered per group log, then one fdatasync per log,
 //             all logs syncing in parallel (group commit across proposals and across groups)
-//          2. send: every message bound for the same peer, from every group, in one batch
+//          2. send the rest (acknowledgements, votes): every message bound for the same peer,
+//             from every group, in one batch
 //          3. apply committed entries (settling the proposers' promises) and reads
 //          4. advance
 //   rounds run back to back while work arrives; proposals and messages that arrive during a
@@ -357,24 +359,15 @@ export class RaftNode {
     }
     if (work.length === 0) return false;
 
+    // 0. A leader's own messages go out while its disk write runs (Raft thesis §10.2.1). Safe
+    //    because rounds are sequential: a commit that counts this leader's new entries can only
+    //    leave this node (in a later round's messages, or as an applied result) after this
+    //    round's fdatasync. Everything else — acknowledgements, votes — waits for the disk.
+    this.send(work, true);
     // 1. Persist, every group's log synced at once.
     await Promise.all(work.map(([g, rd]) => this.persist(g, rd)));
-
-    // 2. Send, one batch per peer.
-    const byPeer = new Map<NodeId, GroupMessage[]>();
-    for (const [g, rd] of work) {
-      if (g.failed || g.removed) continue;
-      for (const m of rd.messages) {
-        if (m.type === MessageType.Snapshot) {
-          this.sendSnapshot(g, m);
-          continue;
-        }
-        let batch = byPeer.get(m.to);
-        if (!batch) byPeer.set(m.to, (batch = []));
-        batch.push({ groupId: g.id, msg: m });
-      }
-    }
-    for (const [to, batch] of byPeer) this.sendBatch(to, batch);
+    // 2. Send the rest, one batch per peer.
+    this.send(work, false);
 
     // 3. Apply, 4. advance.
     for (const [g, rd] of work) {
@@ -390,6 +383,25 @@ export class RaftNode {
       this.maybeSnapshot(g);
     }
     return true;
+  }
+
+  /** Sends the messages of a round that are (`early`) or are not leader traffic, one batch per peer. */
+  private send(work: [Group, Ready][], early: boolean): void {
+    const byPeer = new Map<NodeId, GroupMessage[]>();
+    for (const [g, rd] of work) {
+      if (g.failed || g.removed) continue;
+      for (const m of rd.messages) {
+        if (isLeaderTraffic(m) !== early) continue;
+        if (m.type === MessageType.Snapshot) {
+          this.sendSnapshot(g, m);
+          continue;
+        }
+        let batch = byPeer.get(m.to);
+        if (!batch) byPeer.set(m.to, (batch = []));
+        batch.push({ groupId: g.id, msg: m });
+      }
+    }
+    for (const [to, batch] of byPeer) this.sendBatch(to, batch);
   }
 
   private async persist(g: Group, rd: Ready): Promise<void> {
@@ -739,6 +751,11 @@ export class RaftNode {
     g.received.clear();
     await g.log.close();
   }
+}
+
+/** Messages only a leader sends: they acknowledge nothing, so they need not wait for the disk. */
+function isLeaderTraffic(m: RaftMessage): boolean {
+  return m.type === MessageType.Append || m.type === MessageType.Heartbeat || m.type === MessageType.Snapshot || m.type === MessageType.TimeoutNow;
 }
 
 /**
