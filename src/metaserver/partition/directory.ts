@@ -238,6 +238,13 @@ export class Directory {
     }
   }
 
+  /** Appends a whole leaf of names greater than every present name (snapshot load). */
+  appendLeaf(names: string[], vals: number[], epoch: number): void {
+    this.hintName = undefined;
+    for (const v of vals) this.count(v % 16, 1);
+    this.leaves.push(new Leaf(epoch, names, vals));
+  }
+
   /** Last name, or undefined when empty. */
   lastName(): string | undefined {
     const leaf = this.leaves[this.leaves.length - 1];

@@ -3,7 +3,7 @@
 // ids and name bytes of the record, so byte order = namespace order and a directory's entries
 // are one contiguous key range. Values: LEB128 varints and length-prefixed bytes.
 import { Out, In, DecodeError, readU32be, readU64be } from './bytes.ts';
-import { Directory } from './directory.ts';
+import { Directory, LEAF_MAX } from './directory.ts';
 import {
   F_ATIME,
   F_CTIME,
@@ -23,10 +23,10 @@ import {
   U32_STRIDE,
   type Page,
 } from './inode-store.ts';
-import { checkName, readUtf8, utf8Length, writeUtf8, compareNames } from './names.ts';
+import { checkName, isPlainName, readUtf8, utf8Length, writeUtf8, compareNames } from './names.ts';
 import { Partition, typeMode } from './partition.ts';
 import { ClientWindow } from './request-table.ts';
-import { FileType, MAX_INODE_ID, PartitionStatus, S_IFMT, StatusCode, type ChunkSlice, type OpResult } from './types.ts';
+import { FileType, MAX_INODE_ID, MAX_NAME_BYTES, PartitionStatus, S_IFMT, StatusCode, type ChunkSlice, type OpResult } from './types.ts';
 import type { PartitionView } from './view.ts';
 
 /** Record types, in the order they appear in a snapshot (the first key byte). */
@@ -335,8 +335,17 @@ export class SnapshotLoader {
   private readonly expected = new Map<number, Expected>();
   private readonly clients = new Map<number, [number, ClientWindow][]>();
   private readonly useClocks = new Map<number, number>();
-  private prevKey = new Uint8Array(0);
-  private prevKeyLen = 0;
+  // Key order, part 2: the ids (and name) of the previous key of the same type and partition.
+  private orderType = 0;
+  private orderPid = -1;
+  private orderFirst = true;
+  private orderA = 0;
+  private orderB = 0;
+  private orderName = '';
+  // Dentries of the directory being filled, appended a whole leaf at a time.
+  private fillDir: Directory | undefined;
+  private fillNames: string[] = [];
+  private fillVals: number[] = [];
   /** Record counts per partition, indexed by record type. */
   private readonly counts = new Map<number, number[]>();
   // The partition of the previous pair (pairs come grouped by partition within a type).
@@ -347,10 +356,20 @@ export class SnapshotLoader {
 
   /** Applies one pair: key = buf[ks, ke), value = buf[vs, ve). */
   pair(buf: Uint8Array, ks: number, ke: number, vs: number, ve: number): void {
-    this.checkOrder(buf, ks, ke);
     if (ke - ks < 5) throw new RecordError('key shorter than 5 bytes');
     const type = buf[ks]!;
     const pid = readU32be(buf, ks + 1);
+    // Key order, part 1: (type, partition) never decreases; equal pairs compare their ids below.
+    if (type !== this.orderType || pid !== this.orderPid) {
+      if (type < this.orderType || (type === this.orderType && pid < this.orderPid)) throw new RecordError('keys out of order');
+      this.flushFill();
+      this.fillDir = undefined;
+      this.orderType = type;
+      this.orderPid = pid;
+      this.orderFirst = true;
+    } else if (type === RecordType.PARTITION) {
+      throw new RecordError('keys out of order or duplicated');
+    }
     const v = this.v;
     v.buf = buf;
     v.pos = vs;
@@ -370,21 +389,30 @@ export class SnapshotLoader {
       const p = this.lastPartition!;
       if (type >= 1 && type <= 6) this.lastCounts[type]!++;
       switch (type) {
-        case RecordType.INODE:
-          this.loadInode(p, keyId(buf, ks, ke, 13), v);
+        case RecordType.INODE: {
+          const ino = keyId(buf, ks, ke, 13);
+          this.ordered(ino, 0);
+          this.loadInode(p, ino, v);
           break;
+        }
         case RecordType.CHUNKS:
           this.loadChunks(p, buf, ks, ke, v);
           break;
         case RecordType.DENTRY:
           this.loadDentry(p, buf, ks, ke, v);
           break;
-        case RecordType.DELETED:
-          this.loadDeleted(p, keyId(buf, ks, ke, 13), v);
+        case RecordType.DELETED: {
+          const ino = keyId(buf, ks, ke, 13);
+          this.ordered(ino, 0);
+          this.loadDeleted(p, ino, v);
           break;
-        case RecordType.REQUESTS:
-          this.loadRequests(pid, keyId(buf, ks, ke, 13), v);
+        }
+        case RecordType.REQUESTS: {
+          const client = keyId(buf, ks, ke, 13);
+          this.ordered(client, 0);
+          this.loadRequests(pid, client, v);
           break;
+        }
         default:
           throw new RecordError(`unknown record type ${type}`);
       }
@@ -399,6 +427,7 @@ export class SnapshotLoader {
 
   /** Cross-record checks; returns the partitions by id. */
   finish(): Map<number, Partition> {
+    this.flushFill();
     for (const [pid, p] of this.partitions) {
       const exp = this.expected.get(pid)!;
       const c = this.counts.get(pid)!;
@@ -418,22 +447,23 @@ export class SnapshotLoader {
     return this.partitions;
   }
 
-  private checkOrder(buf: Uint8Array, ks: number, ke: number): void {
-    const len = ke - ks;
-    const prev = this.prevKey;
-    const pl = this.prevKeyLen;
-    const n = len < pl ? len : pl;
-    let c = 0;
-    for (let k = 0; k < n; k++) {
-      c = buf[ks + k]! - prev[k]!;
-      if (c !== 0) break;
+  /** Strictly increasing (a, b) within one record type and partition. */
+  private ordered(a: number, b: number): void {
+    if (!this.orderFirst && (a < this.orderA || (a === this.orderA && b <= this.orderB))) {
+      throw new RecordError('keys out of order or duplicated');
     }
-    if (c === 0) c = len - pl;
-    if (c <= 0 && pl > 0) throw new RecordError('keys out of order or duplicated');
-    if (prev.length < len) this.prevKey = new Uint8Array(Math.max(len, 64));
-    const dst = this.prevKey;
-    for (let k = 0; k < len; k++) dst[k] = buf[ks + k]!;
-    this.prevKeyLen = len;
+    this.orderFirst = false;
+    this.orderA = a;
+    this.orderB = b;
+  }
+
+  /** Moves the dentries gathered for the current directory into it as one leaf. */
+  private flushFill(): void {
+    if (this.fillDir !== undefined && this.fillNames.length > 0) {
+      this.fillDir.appendLeaf(this.fillNames.slice(), this.fillVals.slice(), 0);
+    }
+    this.fillNames.length = 0;
+    this.fillVals.length = 0;
   }
 
   private loadPartition(pid: number, v: In): void {
@@ -560,6 +590,7 @@ export class SnapshotLoader {
     const ino = readU64be(buf, ks + 5);
     const index = readU64be(buf, ks + 13);
     if (ino < 0 || index < 0) throw new RecordError('id beyond 2^53');
+    this.ordered(ino, index);
     if (!p.owns(ino) || !p.store.exists(ino)) throw new RecordError(`chunks of missing inode ${ino}`);
     const page = p.store.page(ino)!;
     const i = p.store.index(ino);
@@ -587,24 +618,39 @@ export class SnapshotLoader {
   }
 
   private loadDentry(p: Partition, buf: Uint8Array, ks: number, ke: number, v: In): void {
-    if (ke - ks < 14) throw new RecordError('dentry key too short');
+    const nameLen = ke - ks - 13;
+    if (nameLen < 1 || nameLen > MAX_NAME_BYTES) throw new RecordError('dentry key with a bad name length');
     const parent = readU64be(buf, ks + 5);
-    if (parent < 0 || !p.owns(parent) || !p.store.exists(parent)) throw new RecordError(`dentry under missing inode ${parent}`);
-    const page = p.store.page(parent)!;
-    const i = p.store.index(parent);
-    if (page.type[i] !== FileType.TYPE_DIRECTORY) throw new RecordError(`dentry under non-directory ${parent}`);
     const name = readUtf8(buf, ks + 13, ke);
+    // Order: by parent, then by name (UTF-8 byte order = compareNames).
+    const sameParent = !this.orderFirst && parent === this.orderA;
+    if (!this.orderFirst && (parent < this.orderA || (sameParent && !namesAscending(this.orderName, name)))) {
+      throw new RecordError('keys out of order or duplicated');
+    }
+    if (!sameParent) {
+      this.flushFill();
+      if (parent < 0 || !p.owns(parent) || !p.store.exists(parent)) throw new RecordError(`dentry under missing inode ${parent}`);
+      const page = p.store.page(parent)!;
+      const i = p.store.index(parent);
+      if (page.type[i] !== FileType.TYPE_DIRECTORY) throw new RecordError(`dentry under non-directory ${parent}`);
+      page.dirs ??= [];
+      let d = page.dirs[i];
+      if (d === undefined) {
+        d = new Directory(p.cow.epoch);
+        page.dirs[i] = d;
+      }
+      this.fillDir = d;
+    }
+    this.orderFirst = false;
+    this.orderA = parent;
+    this.orderName = name;
     if (checkName(name) !== StatusCode.OK) throw new RecordError(`invalid dentry name under ${parent}`);
     const ino = v.varint();
     const type = v.u8();
     if (ino === 0 || ino >= MAX_INODE_ID || type < FileType.TYPE_DIRECTORY || type > FileType.TYPE_BLOCK_DEVICE) throw new RecordError(`bad dentry ${parent}/${name}`);
-    page.dirs ??= [];
-    let d = page.dirs[i];
-    if (d === undefined) {
-      d = new Directory(p.cow.epoch);
-      page.dirs[i] = d;
-    }
-    d.appendSorted(name, ino, type, p.cow.epoch);
+    this.fillNames.push(name);
+    this.fillVals.push(ino * 16 + type);
+    if (this.fillNames.length === LEAF_MAX) this.flushFill();
     p.dentryCount++;
   }
 
@@ -641,6 +687,11 @@ function copyBytes(src: Uint8Array): Uint8Array {
   const out = new Uint8Array(src.length);
   out.set(src);
   return out;
+}
+
+/** a < b in UTF-8 byte order (native comparison when b has no unit ≥ U+D800). */
+function namesAscending(a: string, b: string): boolean {
+  return isPlainName(b) ? a < b : compareNames(a, b) < 0;
 }
 
 function ns(v: In): number {
