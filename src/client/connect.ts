@@ -11,6 +11,7 @@ import { Fs } from './fs.ts';
 import type { DataStoreConfig, FsView, MdsApi } from './mds-api.ts';
 
 const log = createLogger('client');
+let sdkSessions = 0;
 
 export interface ConnectOptions {
   mds: MdsApi;
@@ -52,7 +53,7 @@ export function openFsBlockStore(cfg: DataStoreConfig): Promise<BlockStore> {
 
 export async function connectFs(opts: ConnectOptions): Promise<Connection> {
   const view = await opts.mds.getFsInfo(opts.fsName);
-  const mountpoint = opts.mountpoint ?? { host: hostname(), path: `sdk:${process.pid}` };
+  const mountpoint = opts.mountpoint ?? { host: hostname(), path: `sdk:${process.pid}:${++sdkSessions}` };
   const session = await opts.mds.mount(opts.fsName, mountpoint);
   const pool = opts.pool ?? new ChannelPool();
   const meta = new MetaClient({

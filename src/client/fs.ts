@@ -11,6 +11,12 @@ import { checkName, splitPath } from './names.ts';
 
 const MAX_SYMLINK_HOPS = 40;
 
+/** For `.then(ok, notFound)`: false on ENOENT, rethrow anything else. */
+function notFound(e: unknown): false {
+  if (e instanceof CurveError && e.status === StatusCode.NOT_FOUND) return false;
+  throw e;
+}
+
 export interface FsOptions {
   /** Owner of new files and directories. */
   uid?: number;
@@ -196,10 +202,14 @@ export class Fs {
     await this.core.create(parent.inodeId, name, { type: FileType.TYPE_SYM_LINK, mode: 0o777, uid: this.uid, gid: this.gid, symlink: target });
   }
 
+  /** link(2), checking in the kernel's order: the old path, then the new one (EEXIST), then EPERM for a directory. */
   async link(existing: string, newPath: string): Promise<void> {
     const src = await this.resolve(existing, false);
-    if (src.type === FileType.TYPE_DIRECTORY) throw new CurveError(StatusCode.NOT_PERMITTED, `hard link to directory ${existing}`);
     const { parent, name } = await this.resolveParent(newPath);
+    if (await this.core.lookup(parent.inodeId, name).then(() => true, notFound)) {
+      throw new CurveError(StatusCode.DENTRY_EXIST, newPath);
+    }
+    if (src.type === FileType.TYPE_DIRECTORY) throw new CurveError(StatusCode.NOT_PERMITTED, `hard link to directory ${existing}`);
     await this.core.link(src.inodeId, parent.inodeId, name);
   }
 

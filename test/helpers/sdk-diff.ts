@@ -173,40 +173,51 @@ export function localTarget(root: string): DiffTarget {
     },
     async stat(p, follow) {
       const s = follow ? await nodefs.stat(at(p)) : await nodefs.lstat(at(p));
-      return { type: typeOf(s), size: s.isDirectory() ? 0 : s.size, mode: s.mode & 0o7777, nlink: s.nlink };
+      // An absolute target is stored with the scratch root in front: report the length the
+      // link would have inside the fs.
+      const size = s.isSymbolicLink() ? Buffer.byteLength(await this.readlink(p)) : s.isDirectory() ? 0 : s.size;
+      return { type: typeOf(s), size, mode: s.mode & 0o7777, nlink: s.nlink };
     },
     readdir: (p) => nodefs.readdir(at(p)),
     chmod: (p, mode) => nodefs.chmod(at(p), mode),
   };
 }
 
-/** The curvefs SDK. */
-export function sdkTarget(fs: Fs): DiffTarget {
+/** The curvefs SDK, rooted at `root` inside the fs (each run can use its own directory). */
+export function sdkTarget(fs: Fs, root = ''): DiffTarget {
+  const at = (p: string) => root + p;
+  const readlink = async (p: string): Promise<string> => {
+    const t = await fs.readlink(at(p));
+    return root && t.startsWith(root + '/') ? t.slice(root.length) : t;
+  };
+  const stat = async (p: string, follow: boolean): Promise<StatView> => {
+    const s = follow ? await fs.stat(at(p)) : await fs.lstat(at(p));
+    // As for the local side: the length the link has relative to this run's root.
+    const size = s.isSymbolicLink() ? Buffer.byteLength(await readlink(p)) : s.isDirectory() ? 0 : s.size;
+    return { type: typeOf(s), size, mode: s.mode & 0o7777, nlink: s.nlink };
+  };
   return {
     name: 'sdk',
-    mkdir: (p, mode) => fs.mkdir(p, { mode }),
-    writeFile: (p, d) => fs.writeFile(p, d),
+    mkdir: (p, mode) => fs.mkdir(at(p), { mode }),
+    writeFile: (p, d) => fs.writeFile(at(p), d),
     async writeAt(p, offset, d) {
-      const fh = await fs.open(p, 'r+');
+      const fh = await fs.open(at(p), 'r+');
       try {
         await fh.write(offset, d);
       } finally {
         await fh.close();
       }
     },
-    readFile: (p) => fs.readFile(p),
-    truncate: (p, size) => fs.truncate(p, size),
-    unlink: (p) => fs.unlink(p),
-    rmdir: (p) => fs.rmdir(p),
-    rename: (a, b) => fs.rename(a, b),
-    link: (a, b) => fs.link(a, b),
-    symlink: (t, p) => fs.symlink(t, p),
-    readlink: (p) => fs.readlink(p),
-    async stat(p, follow) {
-      const s = follow ? await fs.stat(p) : await fs.lstat(p);
-      return { type: typeOf(s), size: s.isDirectory() ? 0 : s.size, mode: s.mode & 0o7777, nlink: s.nlink };
-    },
-    readdir: (p) => fs.readdir(p),
-    chmod: (p, mode) => fs.chmod(p, mode),
+    readFile: (p) => fs.readFile(at(p)),
+    truncate: (p, size) => fs.truncate(at(p), size),
+    unlink: (p) => fs.unlink(at(p)),
+    rmdir: (p) => fs.rmdir(at(p)),
+    rename: (a, b) => fs.rename(at(a), at(b)),
+    link: (a, b) => fs.link(at(a), at(b)),
+    symlink: (t, p) => fs.symlink(t.startsWith('/') ? root + t : t, at(p)),
+    readlink,
+    stat,
+    readdir: (p) => fs.readdir(at(p)),
+    chmod: (p, mode) => fs.chmod(at(p), mode),
   };
 }

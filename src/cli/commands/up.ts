@@ -18,8 +18,8 @@ export interface UpOptions {
   etcd?: string;
   fsName: string;
   mount?: string | false;
-  /** Resolve when the cluster is up (tests); otherwise wait for a signal. */
-  foreground?: boolean;
+  /** Ports chosen by the OS instead of CurveFS's defaults (tests, several clusters at once). */
+  fresh?: boolean;
   log?: (line: string) => void;
 }
 
@@ -49,11 +49,11 @@ async function anyFreePort(): Promise<number> {
 }
 
 /** CurveFS's default ports when free, else ports the OS picks; kept in the cluster file. */
-async function planPorts(n: number, previous: PortPlan | undefined): Promise<PortPlan> {
+async function planPorts(n: number, previous: PortPlan | undefined, anyPort = false): Promise<PortPlan> {
   if (previous && previous.metaservers.length >= n) return { ...previous, metaservers: previous.metaservers.slice(0, n) };
   const pick = async (preferred: number, taken: Set<number>): Promise<number> => {
     let p = preferred;
-    if (taken.has(p) || !(await portFree(p))) {
+    if (anyPort || taken.has(p) || !(await portFree(p))) {
       do p = await anyFreePort();
       while (taken.has(p));
     }
@@ -99,7 +99,7 @@ export async function up(opts: UpOptions): Promise<RunningCluster> {
   mkdirSync(dir, { recursive: true });
   const planFile = join(dir, 'ports.json');
   const previous = existsSync(planFile) ? (JSON.parse(readFileSync(planFile, 'utf8')) as PortPlan) : undefined;
-  const plan = await planPorts(opts.metaservers, previous);
+  const plan = await planPorts(opts.metaservers, previous, opts.fresh);
   if (previous && !(await portFree(plan.mds))) {
     throw new Error(`port ${plan.mds} of this cluster's MDS is in use: is \`curvefs up\` already running for ${dir}?`);
   }

@@ -1,0 +1,138 @@
+// End to end through real processes (an MDS and 3 metaservers started by `curvefs up`'s code):
+// the SDK against the kernel's own file system on random operation sequences (also across a
+// kill -9 of a metaserver), the CLI, and bad input.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, linkSync, symlinkSync, rmSync, readlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startCluster, type TestCluster } from '../helpers/cluster.ts';
+import { generateOps, localTarget, runOp, sdkTarget, snapshotTree, type DiffTarget } from '../helpers/sdk-diff.ts';
+import type { Connection } from '../../src/client/index.ts';
+import type { CurveError } from '../../src/common/index.ts';
+
+let cluster: TestCluster;
+let conn: Connection;
+const scratch = mkdtempSync(join(tmpdir(), 'curvefs-e2e-local-'));
+
+before(async () => {
+  cluster = await startCluster({ fsName: 'e2e' });
+  conn = await cluster.connect();
+});
+
+after(async () => {
+  await cluster?.stop();
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+async function differential(seed: number, count: number, during?: (i: number) => Promise<void>): Promise<void> {
+  const localRoot = join(scratch, `seed${seed}`);
+  mkdirSync(localRoot);
+  await conn.fs.mkdir(`/seed${seed}`);
+  const local: DiffTarget = localTarget(localRoot);
+  const sdk: DiffTarget = sdkTarget(conn.fs, `/seed${seed}`);
+  const ops = generateOps(seed, count);
+  for (const [i, op] of ops.entries()) {
+    await during?.(i);
+    const want = await runOp(local, op);
+    const got = await runOp(sdk, op);
+    assert.equal(got, want, `seed ${seed} op ${i} ${JSON.stringify(op)}`);
+  }
+  assert.deepEqual(await snapshotTree(sdk), await snapshotTree(local), `seed ${seed}: final trees differ`);
+}
+
+describe('SDK against the kernel file system', () => {
+  for (const seed of [1, 2, 3]) {
+    test(`random sequence, seed ${seed}`, () => differential(seed, 150));
+  }
+
+  test('a metaserver killed with SIGKILL midway changes nothing in the outcome', async () => {
+    await differential(4, 150, async (i) => {
+      if (i === 50) await cluster.killMetaserver(2);
+    });
+  });
+});
+
+describe('bad input gets the kernel errno', () => {
+  const codeOf = async (fn: () => Promise<unknown>) => {
+    try {
+      await fn();
+      return 'ok';
+    } catch (e) {
+      return (e as CurveError).code;
+    }
+  };
+
+  test('names and paths', async () => {
+    const fs = conn.fs;
+    assert.equal(await codeOf(() => fs.mkdir('/bad\0name')), 'EINVAL');
+    assert.equal(await codeOf(() => fs.mkdir('/' + 'n'.repeat(256))), 'ENAMETOOLONG');
+    assert.equal(await codeOf(() => fs.writeFile('/' + 'n'.repeat(255), 'x')), 'ok');
+    assert.equal(await codeOf(() => fs.stat('/missing/x')), 'ENOENT');
+    await fs.writeFile('/plain', 'x');
+    assert.equal(await codeOf(() => fs.stat('/plain/x')), 'ENOTDIR');
+    assert.equal(await codeOf(() => fs.mkdir('/plain')), 'EEXIST');
+    assert.equal(await codeOf(() => fs.rmdir('/plain')), 'ENOTDIR');
+    assert.equal(await codeOf(() => fs.unlink('/')), 'EBUSY');
+    await fs.mkdir('/full');
+    await fs.writeFile('/full/f', 'x');
+    assert.equal(await codeOf(() => fs.rmdir('/full')), 'ENOTEMPTY');
+    assert.equal(await codeOf(() => fs.unlink('/full')), 'EISDIR');
+    assert.equal(await codeOf(() => fs.rename('/full', '/full/f/inside')), 'ENOTDIR');
+    assert.equal(await codeOf(() => fs.readFile('/full')), 'EISDIR');
+  });
+
+  test('a missing fs is ENOENT (CLI exit code 3)', () => {
+    const r = cluster.cli(['--fs', 'nope', 'ls', '/']);
+    assert.equal(r.status, 3, r.stderr);
+    assert.match(r.stderr, /FS_NOT_FOUND/);
+  });
+});
+
+describe('CLI', () => {
+  test('put and get of a tree with hard links and symlinks round-trips', () => {
+    const src = join(scratch, 'tree');
+    mkdirSync(join(src, 'sub/deep'), { recursive: true });
+    writeFileSync(join(src, 'a.txt'), 'alpha\n');
+    writeFileSync(join(src, 'sub/deep/big.bin'), Buffer.alloc(5 * 1024 * 1024 + 17, 7));
+    symlinkSync('a.txt', join(src, 'link'));
+    linkSync(join(src, 'a.txt'), join(src, 'sub/hard'));
+    let r = cluster.cli(['put', src, '/imported']);
+    assert.equal(r.status, 0, r.stderr);
+    r = cluster.cli(['--json', 'du', '/imported']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).bytes, 6 + 5 * 1024 * 1024 + 17 + 6);
+    const back = join(scratch, 'back');
+    r = cluster.cli(['get', '/imported', back]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(readFileSync(join(back, 'a.txt'), 'utf8'), 'alpha\n');
+    assert.deepEqual(readFileSync(join(back, 'sub/deep/big.bin')), readFileSync(join(src, 'sub/deep/big.bin')));
+    assert.equal(readlinkSync(join(back, 'link')), 'a.txt');
+    r = cluster.cli(['cat', '/imported/sub/hard']);
+    assert.equal(r.stdout, 'alpha\n');
+  });
+
+  test('exit codes scripts can use', () => {
+    assert.equal(cluster.cli(['cat', '/no/such/file']).status, 3);
+    assert.equal(cluster.cli(['mkdir', '/twice']).status, 0);
+    assert.equal(cluster.cli(['mkdir', '/twice']).status, 4);
+    assert.equal(cluster.cli(['mkdir', '/' + 'x'.repeat(300)]).status, 6);
+    assert.equal(cluster.cli(['no-such-command']).status, 2);
+    const ls = cluster.cli(['--json', 'ls', '/']);
+    assert.equal(ls.status, 0);
+    assert.ok((JSON.parse(ls.stdout) as Array<{ path: string }>).some((e) => e.path === '/twice'));
+  });
+
+  test('mv across directories and fs create/list/delete', () => {
+    assert.equal(cluster.cli(['mkdir', '-p', '/m1/x', '/m2']).status, 0);
+    assert.equal(cluster.cli(['mv', '/m1/x', '/m2/y']).status, 0);
+    assert.equal(cluster.cli(['stat', '/m2/y']).status, 0);
+    assert.equal(cluster.cli(['stat', '/m1/x']).status, 3);
+    assert.equal(cluster.cli(['fs', 'create', 'second', '--local-dir', join(cluster.dir, 'data2')]).status, 0);
+    assert.equal(cluster.cli(['fs', 'create', 'second']).status, 4);
+    assert.equal(cluster.cli(['fs', 'create', 'Bad_Name']).status, 6);
+    const list = JSON.parse(cluster.cli(['--json', 'fs', 'list']).stdout) as Array<{ name: string }>;
+    assert.deepEqual(list.map((f) => f.name).sort(), ['e2e', 'second']);
+    assert.equal(cluster.cli(['fs', 'delete', 'second']).status, 0);
+  });
+});
