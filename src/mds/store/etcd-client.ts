@@ -1,11 +1,13 @@
 // Construction of npm `etcd3` clients for the MDS. Two defaults of the library are replaced:
 //  - its circuit breaker (after 3 failures a host is skipped for 5 s) and global retry policy:
-//    a 5 s breaker would keep the MDS from noticing that etcd is back for longer than a lease;
-//    here a failed host is skipped for 500 ms and a call is retried on another host only when
-//    its connection failed;
+//    a 5 s breaker would keep the MDS from noticing that etcd is back for longer than a lease.
+//    Here a call is retried on the next host (the pool walks a shuffled host list) only when its
+//    connection failed (UNAVAILABLE: usually the call never reached etcd; every MDS write is a
+//    guarded transaction, so a repeat is harmless), so a dead member of a 3-member cluster
+//    costs one refused connection; a timed-out call is not repeated;
 //  - unary calls have no deadline: every unary call made through these clients gets
 //    `opTimeoutMs`, so a call to an unreachable etcd fails instead of hanging.
-import { Etcd3, GRPCUnavailableError, isRecoverableError, type IOptions } from 'etcd3';
+import { Etcd3, GRPCUnavailableError, type IOptions } from 'etcd3';
 
 export interface EtcdClientOptions {
   endpoints: string[];
@@ -21,33 +23,13 @@ type Policy = NonNullable<NonNullable<IOptions['faultHandling']>['global']>;
 
 const noEvent = () => ({ dispose: () => undefined });
 
-/**
- * Per host: after a connection-level failure the host is skipped for `skipMs` (the pool then
- * tries the next host), so one dead member of a 3-member cluster does not fail a third of all
- * calls. Unlike the library's breaker the pause is short, so a returning etcd is used at once.
- */
-function hostPolicy(skipMs: number): Policy {
-  let skipUntil = 0;
-  return {
-    execute: async (fn: (ctx: { signal: AbortSignal }) => unknown) => {
-      if (Date.now() < skipUntil) throw new HostSkipped();
-      try {
-        return await fn({ signal: new AbortController().signal });
-      } catch (e) {
-        if (isRecoverableError(e as Error)) skipUntil = Date.now() + skipMs;
-        throw e;
-      }
-    },
-    onSuccess: noEvent,
-    onFailure: noEvent,
-  } as unknown as Policy;
-}
-
-class HostSkipped extends Error {
-  constructor() {
-    super('etcd host skipped after a recent failure');
-  }
-}
+/** Per host: run the call once. (The library's breaker would skip a host for 5 s after three
+ *  failures — longer than a lease; it is also fed by cancelled watches.) */
+const passThrough = {
+  execute: async (fn: (ctx: { signal: AbortSignal }) => unknown) => fn({ signal: new AbortController().signal }),
+  onSuccess: noEvent,
+  onFailure: noEvent,
+} as unknown as Policy;
 
 /** Whole call: one more attempt (on the next host) when the connection failed before the call
  *  reached etcd. */
@@ -58,7 +40,7 @@ function globalPolicy(attempts: number): Policy {
         try {
           return await fn({ signal: new AbortController().signal });
         } catch (e) {
-          if (i + 1 >= attempts || !(e instanceof GRPCUnavailableError || e instanceof HostSkipped)) throw e;
+          if (i + 1 >= attempts || !(e instanceof GRPCUnavailableError)) throw e;
         }
       }
     },
@@ -73,7 +55,7 @@ export function createEtcdClient(opts: EtcdClientOptions): Etcd3 {
   return new Etcd3({
     hosts: opts.endpoints.map((e) => e.replace(/^https?:\/\//, '')),
     dialTimeout: opts.dialTimeoutMs ?? opTimeoutMs,
-    faultHandling: { host: () => hostPolicy(500), global: globalPolicy(Math.max(2, opts.endpoints.length)) },
+    faultHandling: { host: () => passThrough, global: globalPolicy(Math.max(2, opts.endpoints.length)) },
     defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + opTimeoutMs }),
     grpcOptions: {
       'grpc.keepalive_time_ms': keepaliveMs,

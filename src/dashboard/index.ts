@@ -1,0 +1,4 @@
+// The MDS status page: HTML, Prometheus metrics and JSON over HTTP.
+export { startDashboard, type Dashboard } from './server.ts';
+export { renderHtml, renderMetrics } from './render.ts';
+export type { MdsStatus, ClusterStatus } from './types.ts';

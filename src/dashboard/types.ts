@@ -1,0 +1,25 @@
+// The status document an MDS serves at /api/status and renders at / and /metrics. Any MDS
+// answers (a standby reports its role and the leader's address; `cluster` only on the leader).
+export interface MdsStatus {
+  role: 'leader' | 'loading' | 'follower';
+  address: string;
+  leaderAddress: string | null;
+  /** Term being served (election key revision), 0 when not serving. */
+  term: number;
+  /** Milliseconds the current lease still allows serving (null when not leader, -1 = unbounded). */
+  leaseValidForMs: number | null;
+  store: 'etcd' | 'embedded';
+  pid: number;
+  uptimeSec: number;
+  cluster: ClusterStatus | null;
+}
+
+export interface ClusterStatus {
+  clusterId: string;
+  fs: { fsId: number; name: string; status: string; mounts: number; partitions: number; capacity: number; usedBytes: number }[];
+  metaservers: { id: number; address: string; state: string; copysets: number; leaders: number; lastHeartbeatMsAgo: number }[];
+  copysets: { id: string; members: number[]; leader: number; epoch: number; healthy: boolean; partitions: number; change: string | null }[];
+  partitions: number;
+  heartbeats: number;
+  sessions: number;
+}

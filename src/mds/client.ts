@@ -1,0 +1,130 @@
+// MdsClient: typed calls to "the MDS" given the list of MDS addresses. Clients, metaservers and
+// tools use it. It remembers which address served last, follows NOT_LEADER hints, rotates
+// through the list on UNAVAILABLE / TIMEOUT / NOT_LEADER without a hint, and retries with capped,
+// jittered backoff until the call's deadline (CurveFS's RPCExcutorRetryPolicy, digest §7.4, with
+// the leader hint added). Other statuses are the answer and are thrown at once.
+//
+//   const mds = new MdsClient({ addresses: ['127.0.0.1:6700', '127.0.0.1:6701'] });
+//   const { fsInfo } = await mds.mds.getFsInfo({ fsName: 'fs1' });
+//   await mds.heartbeat.metaServerHeartbeat(req, { deadlineMs: 2000 });
+import type { MessageInitShape, MessageShape } from '@bufbuild/protobuf';
+import { CurveError, StatusCode, systemRandom, type Random } from '../common/index.ts';
+import { HeartbeatService } from '../gen/heartbeat_pb.ts';
+import { MdsService } from '../gen/mds_pb.ts';
+import { TopologyService } from '../gen/topology_pb.ts';
+import { ChannelPool, type GenService, type GenServiceMethods } from '../rpc/index.ts';
+
+export interface MdsClientOptions {
+  /** MDS addresses ("host:port"); hints may add others. */
+  addresses: string[];
+  /** Shared pool (else the client owns one and closes it in close()). */
+  pool?: ChannelPool;
+  /** Total time for one call, retries included (default 16 s, CurveFS's budget). */
+  deadlineMs?: number;
+  /** Timeout of one attempt (default 2 s). */
+  attemptTimeoutMs?: number;
+  /** First retry pause; doubles per full rotation up to maxBackoffMs (defaults 50 / 1000 ms). */
+  backoffMs?: number;
+  maxBackoffMs?: number;
+  random?: Random;
+}
+
+export interface MdsCallOptions {
+  /** Overrides the client's total deadline for this call. */
+  deadlineMs?: number;
+  signal?: AbortSignal;
+}
+
+/** Statuses that mean "ask another MDS / try again later". */
+const ROTATE = new Set<StatusCode>([StatusCode.NOT_LEADER, StatusCode.REDIRECTED, StatusCode.UNAVAILABLE, StatusCode.TIMEOUT, StatusCode.SHUTTING_DOWN]);
+
+export type MdsMethods<S extends GenServiceMethods> = {
+  [K in keyof S]: (req: MessageInitShape<S[K]['input']>, opts?: MdsCallOptions) => Promise<MessageShape<S[K]['output']>>;
+};
+
+export class MdsClient {
+  readonly mds: MdsMethods<(typeof MdsService)['method']>;
+  readonly topology: MdsMethods<(typeof TopologyService)['method']>;
+  readonly heartbeat: MdsMethods<(typeof HeartbeatService)['method']>;
+  private readonly addresses: string[];
+  private current = 0;
+  private readonly pool: ChannelPool;
+  private readonly ownPool: boolean;
+  private readonly random: Random;
+
+  constructor(private readonly opts: MdsClientOptions) {
+    if (opts.addresses.length === 0) throw new CurveError(StatusCode.PARAM_ERROR, 'MdsClient needs at least one MDS address');
+    this.addresses = [...opts.addresses];
+    this.pool = opts.pool ?? new ChannelPool();
+    this.ownPool = !opts.pool;
+    this.random = opts.random ?? systemRandom;
+    this.mds = this.bind(MdsService);
+    this.topology = this.bind(TopologyService);
+    this.heartbeat = this.bind(HeartbeatService);
+  }
+
+  /** The address that answered last (the leader, as far as this client knows). */
+  get leader(): string {
+    return this.addresses[this.current]!;
+  }
+
+  close(): void {
+    if (this.ownPool) this.pool.close();
+  }
+
+  private bind<S extends GenServiceMethods>(service: GenService<S>): MdsMethods<S> {
+    const out: Record<string, unknown> = {};
+    for (const m of service.methods) {
+      out[m.localName] = (req: unknown, o?: MdsCallOptions) =>
+        this.call((addr, timeoutMs) => {
+          const client = this.pool.client(service, addr) as unknown as Record<string, (r: unknown, c: unknown) => Promise<unknown>>;
+          return client[m.localName]!(req, { timeoutMs, signal: o?.signal });
+        }, o);
+    }
+    return out as MdsMethods<S>;
+  }
+
+  private async call<T>(attempt: (addr: string, timeoutMs: number) => Promise<T>, o?: MdsCallOptions): Promise<T> {
+    const deadline = Date.now() + (o?.deadlineMs ?? this.opts.deadlineMs ?? 16_000);
+    const attemptTimeout = this.opts.attemptTimeoutMs ?? 2000;
+    let backoff = this.opts.backoffMs ?? 50;
+    const maxBackoff = this.opts.maxBackoffMs ?? 1000;
+    let sinceRotationStart = 0;
+    let last: unknown;
+    for (;;) {
+      const left = deadline - Date.now();
+      if (left <= 0) break;
+      const addr = this.addresses[this.current]!;
+      try {
+        return await attempt(addr, Math.max(1, Math.min(attemptTimeout, left)));
+      } catch (e) {
+        if (!(e instanceof CurveError) || !ROTATE.has(e.status)) throw e;
+        if (o?.signal?.aborted) throw e;
+        last = e;
+        const hint = e.leaderHint ? normalise(e.leaderHint) : undefined;
+        if (hint && hint !== addr) {
+          let i = this.addresses.indexOf(hint);
+          if (i < 0) i = this.addresses.push(hint) - 1;
+          this.current = i;
+          continue; // a hint is worth an immediate try
+        }
+        this.current = (this.current + 1) % this.addresses.length;
+        if (++sinceRotationStart >= this.addresses.length) {
+          // Every address refused: nobody leads right now (an election). Wait, then go round again.
+          sinceRotationStart = 0;
+          const pause = Math.min(backoff * (0.5 + this.random.next() / 2), Math.max(0, deadline - Date.now()));
+          await new Promise((r) => setTimeout(r, pause));
+          backoff = Math.min(backoff * 2, maxBackoff);
+        }
+      }
+    }
+    if (last instanceof CurveError) throw new CurveError(last.status, `no MDS answered within the deadline (last: ${last.message})`, last.leaderHint);
+    throw new CurveError(StatusCode.TIMEOUT, 'no MDS answered within the deadline');
+  }
+}
+
+/** "host:port" from a hint that may be a peer string "host:port:idx". */
+function normalise(hint: string): string {
+  const parts = hint.split(':');
+  return parts.length >= 3 ? `${parts[0]}:${parts[1]}` : hint;
+}

@@ -1,0 +1,42 @@
+// The MDS keyspace (etcd or the embedded store). Ids are zero-padded to 10 digits so that a
+// prefix listing returns records in id order. Values are protobuf messages (src/gen).
+//
+//   /curvefs/mds/fs/<fsId>                   FsInfo
+//   /curvefs/mds/fsname/<name>               fsId (decimal) — keeps names unique; freed at DeleteFs
+//   /curvefs/mds/usage/<fsId>                bytes used (decimal), from clients' RefreshSession deltas
+//   /curvefs/mds/id/<kind>                   highest id reserved so far (decimal)
+//   /curvefs/mds/topo/pool/<id>              PoolInfo
+//   /curvefs/mds/topo/zone/<id>              ZoneInfo
+//   /curvefs/mds/topo/server/<id>            ServerInfo
+//   /curvefs/mds/topo/metaserver/<id>        MetaServerData
+//   /curvefs/mds/topo/copyset/<pool>/<id>    CopysetData
+//   /curvefs/mds/topo/partition/<id>         PartitionInfo (common.proto; counts not stored)
+//   /curvefs/mds/topo/cluster                ClusterData
+//   /curvefs/mds/election/<lease hex>        leader address (election key; see election/)
+export const ROOT = '/curvefs/mds/';
+
+export function pad(id: number): string {
+  return String(id).padStart(10, '0');
+}
+
+export const keys = {
+  fs: (id: number) => `${ROOT}fs/${pad(id)}`,
+  fsPrefix: `${ROOT}fs/`,
+  fsName: (name: string) => `${ROOT}fsname/${name}`,
+  id: (kind: string) => `${ROOT}id/${kind}`,
+  usage: (fsId: number) => `${ROOT}usage/${pad(fsId)}`,
+  usagePrefix: `${ROOT}usage/`,
+  pool: (id: number) => `${ROOT}topo/pool/${pad(id)}`,
+  poolPrefix: `${ROOT}topo/pool/`,
+  zone: (id: number) => `${ROOT}topo/zone/${pad(id)}`,
+  zonePrefix: `${ROOT}topo/zone/`,
+  server: (id: number) => `${ROOT}topo/server/${pad(id)}`,
+  serverPrefix: `${ROOT}topo/server/`,
+  metaserver: (id: number) => `${ROOT}topo/metaserver/${pad(id)}`,
+  metaserverPrefix: `${ROOT}topo/metaserver/`,
+  copyset: (poolId: number, copysetId: number) => `${ROOT}topo/copyset/${pad(poolId)}/${pad(copysetId)}`,
+  copysetPrefix: `${ROOT}topo/copyset/`,
+  partition: (id: number) => `${ROOT}topo/partition/${pad(id)}`,
+  partitionPrefix: `${ROOT}topo/partition/`,
+  cluster: `${ROOT}topo/cluster`,
+};

@@ -1,0 +1,238 @@
+// The MDS process: store (etcd, or the embedded file store), election, RPC services, status page.
+//
+//   runMds({ listen: '127.0.0.1:6700', dataDir: 'D' })                       one machine
+//   runMds({ listen: '10.0.0.1:6700', etcdEndpoints: ['http://10.0.0.9:2379'] })   a cluster
+//
+// Every MDS listens on its RPC port; standbys answer NOT_LEADER with the leader's address.
+// As a script: npx tsx src/mds/main.ts --listen 127.0.0.1:6700 --data-dir D [--etcd URLS]
+//   [--dashboard-port P] (see --help).
+import { pathToFileURL } from 'node:url';
+import { Command } from 'commander';
+import { createLogger, systemRandom, systemTimer, type Random, type Timer } from '../common/index.ts';
+import { startDashboard, type Dashboard, type MdsStatus } from '../dashboard/index.ts';
+import { HeartbeatService } from '../gen/heartbeat_pb.ts';
+import { MdsService } from '../gen/mds_pb.ts';
+import { TopologyService } from '../gen/topology_pb.ts';
+import { ChannelPool, RpcServer } from '../rpc/index.ts';
+import { DEFAULT_ELECTION_PREFIX, EmbeddedElector, EtcdElector, type Elector } from './election/index.ts';
+import type { DataReclaimer } from './fs/fs-manager.ts';
+import { LeaderJournal } from './journal.ts';
+import { MdsNode } from './node.ts';
+import { tuning as makeTuning, type MdsTuning } from './options.ts';
+import { heartbeatService, mdsService, topologyService } from './service.ts';
+import { mdsStatus } from './status.ts';
+import { EmbeddedStore, EtcdStore, type KvStore } from './store/index.ts';
+import { RpcMetaserverAdmin } from './topology/metaserver-admin.ts';
+
+const log = createLogger('mds');
+
+export interface RunMdsOptions {
+  /** "host:port" of the RPC server; port 0 lets the OS choose. */
+  listen: string;
+  /** Address published to clients and in the election key (default: the address listened on). */
+  advertise?: string;
+  /** etcd client URLs; without them the MDS runs on the embedded store in `dataDir`. */
+  etcdEndpoints?: string[];
+  /** Directory of the embedded store (required without etcd). */
+  dataDir?: string;
+  /** Election lease TTL in seconds (default 5, CurveFS's leader.sessionInterSec). */
+  leaseTtlSec?: number;
+  /** Safety margin of the lease (default max(300 ms, 20 % of the TTL)). */
+  leaseMarginMs?: number;
+  /** Lease keepalive period (default TTL / 5). */
+  keepaliveMs?: number;
+  /** Deadline of each etcd call (default min(2 s, keepalive period)). */
+  etcdOpTimeoutMs?: number;
+  electionPrefix?: string;
+  /** Port of the status page (HTML, /metrics, /api/status); undefined = none, 0 = OS chooses. */
+  dashboardPort?: number;
+  dashboardHost?: string;
+  tuning?: Partial<MdsTuning>;
+  /** Append leadership intervals here (tests and benchmarks). */
+  journalPath?: string;
+  /** Deletes a deleted fs's blocks from its data store. */
+  reclaimData?: DataReclaimer;
+  timer?: Timer;
+  random?: Random;
+}
+
+export interface MdsHandle {
+  /** "host:port" clients and metaservers use. */
+  address: string;
+  dashboardAddress: string | undefined;
+  node: MdsNode;
+  status(): MdsStatus;
+  /** Stops serving (resigning by default: a standby takes over at once), then closes everything. */
+  stop(opts?: { resign?: boolean }): Promise<void>;
+}
+
+export async function runMds(opts: RunMdsOptions): Promise<MdsHandle> {
+  const etcd = (opts.etcdEndpoints ?? []).filter((e) => e.length > 0);
+  if (etcd.length === 0 && !opts.dataDir) throw new Error('runMds: give etcd endpoints or a data directory for the embedded store');
+  const timer = opts.timer ?? systemTimer;
+  const random = opts.random ?? systemRandom;
+  const [host, port] = listenAddress(opts.listen);
+  const server = new RpcServer({ host, port });
+  // Services are registered before listening; they answer UNAVAILABLE until the node exists.
+  const ref: { node?: MdsNode } = {};
+  server.register(MdsService, mdsService(() => ref.node));
+  server.register(TopologyService, topologyService(() => ref.node));
+  server.register(HeartbeatService, heartbeatService(() => ref.node));
+  await server.listen();
+  const address = opts.advertise ?? server.address;
+
+  const ttlSec = opts.leaseTtlSec ?? 5;
+  let store: KvStore;
+  let elector: Elector;
+  if (etcd.length > 0) {
+    const keepaliveMs = opts.keepaliveMs ?? (ttlSec * 1000) / 5;
+    const opTimeoutMs = opts.etcdOpTimeoutMs ?? Math.min(2000, keepaliveMs);
+    store = new EtcdStore({ endpoints: etcd, opTimeoutMs });
+    elector = new EtcdElector({
+      endpoints: etcd,
+      address,
+      prefix: opts.electionPrefix ?? DEFAULT_ELECTION_PREFIX,
+      ttlSec,
+      marginMs: opts.leaseMarginMs,
+      keepaliveMs,
+      opTimeoutMs,
+      timer,
+      random,
+    });
+  } else {
+    store = await EmbeddedStore.open(opts.dataDir!);
+    elector = new EmbeddedElector(store, address, opts.electionPrefix ?? DEFAULT_ELECTION_PREFIX);
+  }
+
+  const pool = new ChannelPool({ defaultTimeoutMs: 5000 });
+  const node = new MdsNode({
+    address,
+    store,
+    elector,
+    admin: new RpcMetaserverAdmin(pool, { timer }),
+    timer,
+    random,
+    tuning: makeTuning(opts.tuning),
+    reclaimData: opts.reclaimData,
+    journal: opts.journalPath ? new LeaderJournal(opts.journalPath, address) : undefined,
+    // After losing a term, etcd connections may be dead (a partition): dial again.
+    onDeposed: () => (store instanceof EtcdStore ? store.reconnect() : undefined),
+  });
+  ref.node = node;
+  node.start();
+  const started = node;
+
+  const status = () => mdsStatus(started, address, store.kind);
+  let dashboard: Dashboard | undefined;
+  if (opts.dashboardPort !== undefined) dashboard = await startDashboard({ host: opts.dashboardHost ?? host, port: opts.dashboardPort, status });
+  log.info('MDS started', { address, store: store.kind, dashboard: dashboard?.address, ttlSec: etcd.length > 0 ? ttlSec : undefined });
+
+  let stopping: Promise<void> | undefined;
+  return {
+    address,
+    dashboardAddress: dashboard?.address,
+    node: started,
+    status,
+    stop: (o = {}) =>
+      (stopping ??= (async () => {
+        await started.stop(o.resign !== false);
+        await server.close();
+        await dashboard?.close();
+        pool.close();
+        await store.close();
+        log.info('MDS stopped', { address });
+      })()),
+  };
+}
+
+/** "host:port" → [host, port]; port 0 is allowed (the OS chooses). */
+function listenAddress(addr: string): [string, number] {
+  const i = addr.lastIndexOf(':');
+  const host = i > 0 ? addr.slice(0, i).replace(/^\[|\]$/g, '') : '';
+  const port = Number(addr.slice(i + 1));
+  if (!host || !Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`bad listen address ${JSON.stringify(addr)} (want host:port)`);
+  return [host, port];
+}
+
+/** Parses `curvefs mds` / `src/mds/main.ts` flags into runMds options. */
+export function parseMdsArgs(argv: string[]): RunMdsOptions {
+  const cmd = new Command('mds')
+    .description('run an MDS (metadata management service)')
+    .requiredOption('--listen <host:port>', 'RPC address', '127.0.0.1:6700')
+    .option('--advertise <host:port>', 'address published to clients (default: --listen)')
+    .option('--etcd <urls>', 'comma-separated etcd client URLs (default: embedded store)')
+    .option('--data-dir <dir>', 'directory of the embedded store')
+    .option('--lease-ttl <sec>', 'election lease TTL in seconds', '5')
+    .option('--lease-margin-ms <ms>', 'step down this long before the lease can expire')
+    .option('--keepalive-ms <ms>', 'lease keepalive period')
+    .option('--dashboard-port <port>', 'status page port (HTML, /metrics, /api/status)')
+    .option('--dashboard-host <host>', 'status page interface')
+    .option('--journal <file>', 'append leadership intervals to this file (tests)')
+    .option('--unstable-after-ms <ms>', 'metaserver silence before UNSTABLE')
+    .option('--offline-after-ms <ms>', 'metaserver silence before OFFLINE (then its copysets heal elsewhere)')
+    .option('--session-timeout-ms <ms>', 'mount session timeout')
+    .option('--session-scan-ms <ms>', 'session expiry scan period')
+    .option('--fs-scan-ms <ms>', 'deleted fs reclaim period')
+    .option('--schedule-interval-ms <ms>', 'recovery scheduler period')
+    .option('--clean-follower-after-ms <ms>', 'leader time before stray replicas are told to leave')
+    .option('--partitions-per-fs <n>', 'partitions created with a new fs')
+    .option('--min-writable-partitions <n>', 'read-write partitions with room to keep per fs')
+    .option('--replicas <n>', 'replicas per copyset in the default pool')
+    .exitOverride();
+  cmd.parse(argv, { from: 'user' });
+  const o = cmd.opts<Record<string, string | undefined>>();
+  const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
+  const t: Partial<MdsTuning> = {};
+  const setNum = (k: keyof MdsTuning, v: string | undefined) => {
+    if (v !== undefined) (t as Record<string, number>)[k] = Number(v);
+  };
+  setNum('unstableAfterMs', o.unstableAfterMs);
+  setNum('offlineAfterMs', o.offlineAfterMs);
+  setNum('sessionTimeoutMs', o.sessionTimeoutMs);
+  setNum('sessionScanMs', o.sessionScanMs);
+  setNum('fsScanMs', o.fsScanMs);
+  setNum('scheduleIntervalMs', o.scheduleIntervalMs);
+  setNum('cleanFollowerAfterMs', o.cleanFollowerAfterMs);
+  setNum('partitionsPerFs', o.partitionsPerFs);
+  setNum('minWritablePartitions', o.minWritablePartitions);
+  setNum('replicaNum', o.replicas);
+  return {
+    listen: o.listen!,
+    advertise: o.advertise,
+    etcdEndpoints: o.etcd ? o.etcd.split(',').map((s) => s.trim()) : undefined,
+    dataDir: o.dataDir,
+    leaseTtlSec: num(o.leaseTtl),
+    leaseMarginMs: num(o.leaseMarginMs),
+    keepaliveMs: num(o.keepaliveMs),
+    dashboardPort: num(o.dashboardPort),
+    dashboardHost: o.dashboardHost,
+    journalPath: o.journal,
+    tuning: t,
+  };
+}
+
+/** Runs an MDS until SIGTERM/SIGINT, then resigns and exits. */
+export async function mdsMain(argv: string[]): Promise<void> {
+  const handle = await runMds(parseMdsArgs(argv));
+  // A line on stdout that tools and tests can wait for.
+  process.stdout.write(`MDS listening on ${handle.address}${handle.dashboardAddress ? ` dashboard ${handle.dashboardAddress}` : ''}\n`);
+  const shutdown = (sig: string) => {
+    log.info(`${sig}: stopping`);
+    handle.stop({ resign: true }).then(
+      () => process.exit(0),
+      (e) => {
+        log.error('stop failed', { error: String(e) });
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  mdsMain(process.argv.slice(2)).catch((e) => {
+    process.stderr.write(`mds: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(1);
+  });
+}

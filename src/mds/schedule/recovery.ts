@@ -1,0 +1,134 @@
+// Healing without an operator: a pure function of (topology view, operators in flight, now) →
+// new membership-change operators, plus the coordinator step that turns an operator and a
+// leader's heartbeat report into the instruction for that leader (digest §6.8 RecoverScheduler
+// and Coordinator).
+//
+//  - A copyset with a member whose metaserver is OFFLINE (silent past the offline bound) and a
+//    live majority gets CHANGE_PEER(offline → target); a copyset with more members than its pool's
+//    replica count gets REMOVE_PEER(offline) instead.
+//  - The target is chosen like any replica (placement.ts): distinct zone, else server, else
+//    process, least loaded; at most `maxOpsPerMetaserver` operators involve one target at once.
+//  - An operator is done when the leader reports the new membership; it fails when the leader
+//    reports an error or when it exceeds its time limit; a failed operator is dropped, and the
+//    next planning round starts over.
+import type { Random } from '../../common/index.ts';
+import { OnlineState } from '../../gen/topology_pb.ts';
+import { chooseReplicas, type PlacementCandidate } from '../topology/placement.ts';
+
+export interface MetaserverView extends PlacementCandidate {
+  poolId: number;
+  state: OnlineState;
+}
+
+export interface CopysetView {
+  poolId: number;
+  copysetId: number;
+  epoch: number;
+  members: number[];
+  replicaNum: number;
+}
+
+export type OperatorType = 'change_peer' | 'remove_peer';
+
+export interface Operator {
+  poolId: number;
+  copysetId: number;
+  type: OperatorType;
+  oldPeer: number;
+  /** change_peer only. */
+  newPeer: number;
+  /** The copyset's epoch when planned. */
+  startEpoch: number;
+  createdAt: number;
+  deadline: number;
+  /** The copyset node exists on newPeer (the driver created it); instructions wait for this. */
+  prepared: boolean;
+}
+
+export interface RecoveryOptions {
+  changePeerTimeoutMs: number;
+  removePeerTimeoutMs: number;
+  maxOpsPerMetaserver: number;
+}
+
+export const DEFAULT_RECOVERY_OPTIONS: RecoveryOptions = {
+  changePeerTimeoutMs: 1_800_000,
+  removePeerTimeoutMs: 300_000,
+  maxOpsPerMetaserver: 1,
+};
+
+export function opKey(poolId: number, copysetId: number): string {
+  return `${poolId}:${copysetId}`;
+}
+
+/** New operators for copysets that lost a member; never more than one per copyset. */
+export function planRecovery(
+  copysets: readonly CopysetView[],
+  metaservers: readonly MetaserverView[],
+  inFlight: readonly Operator[],
+  now: number,
+  random: Random,
+  opts: RecoveryOptions = DEFAULT_RECOVERY_OPTIONS,
+): Operator[] {
+  const byId = new Map(metaservers.map((m) => [m.id, m]));
+  const busy = new Set(inFlight.map((o) => opKey(o.poolId, o.copysetId)));
+  const targetLoad = new Map<number, number>();
+  for (const o of inFlight) if (o.type === 'change_peer') targetLoad.set(o.newPeer, (targetLoad.get(o.newPeer) ?? 0) + 1);
+  const planned: Operator[] = [];
+  const ordered = [...copysets].sort((a, b) => a.poolId - b.poolId || a.copysetId - b.copysetId);
+  for (const cs of ordered) {
+    if (busy.has(opKey(cs.poolId, cs.copysetId))) continue;
+    const offline = cs.members.filter((id) => (byId.get(id)?.state ?? OnlineState.OFFLINE) === OnlineState.OFFLINE);
+    if (offline.length === 0) continue;
+    // A membership change needs a quorum of the current members.
+    if (offline.length * 2 >= cs.members.length) continue;
+    const oldPeer = offline[0]!;
+    if (cs.members.length > cs.replicaNum) {
+      planned.push({ ...base(cs, now), type: 'remove_peer', oldPeer, newPeer: 0, deadline: now + opts.removePeerTimeoutMs, prepared: true });
+      continue;
+    }
+    const staying = cs.members.filter((id) => id !== oldPeer).map((id) => byId.get(id)).filter((m): m is MetaserverView => m !== undefined);
+    const candidates = metaservers.filter(
+      (m) => m.poolId === cs.poolId && m.state === OnlineState.ONLINE && !cs.members.includes(m.id) && (targetLoad.get(m.id) ?? 0) < opts.maxOpsPerMetaserver,
+    );
+    const pick = chooseReplicas(candidates, 1, random, staying);
+    if (!pick) continue;
+    const newPeer = pick.ids[0]!;
+    targetLoad.set(newPeer, (targetLoad.get(newPeer) ?? 0) + 1);
+    planned.push({ ...base(cs, now), type: 'change_peer', oldPeer, newPeer, deadline: now + opts.changePeerTimeoutMs, prepared: false });
+  }
+  return planned;
+}
+
+function base(cs: CopysetView, now: number) {
+  return { poolId: cs.poolId, copysetId: cs.copysetId, startEpoch: cs.epoch, createdAt: now };
+}
+
+/** What the leader of a copyset reported about itself. */
+export interface LeaderReport {
+  epoch: number;
+  members: number[];
+  /** A change the leader is running: its target and whether it finished (with an error). */
+  change?: { peer: number; finished: boolean; error?: string };
+}
+
+export type CoordinatorStep =
+  | { kind: 'done' }
+  | { kind: 'failed'; reason: string }
+  | { kind: 'wait' }
+  /** Tell the leader to run the operator's change now. */
+  | { kind: 'instruct' };
+
+/** Decides what an operator needs given the leader's latest report. */
+export function coordinate(op: Operator, report: LeaderReport, now: number): CoordinatorStep {
+  const hasOld = report.members.includes(op.oldPeer);
+  if (op.type === 'change_peer' ? !hasOld && report.members.includes(op.newPeer) : !hasOld) return { kind: 'done' };
+  if (now > op.deadline) return { kind: 'failed', reason: 'time limit exceeded' };
+  if (report.epoch > op.startEpoch) return { kind: 'failed', reason: `membership changed differently (epoch ${op.startEpoch} → ${report.epoch})` };
+  if (report.change) {
+    if (report.change.error) return { kind: 'failed', reason: `leader reported: ${report.change.error}` };
+    if (!report.change.finished) return { kind: 'wait' };
+  }
+  if (!op.prepared) return { kind: 'wait' };
+  return { kind: 'instruct' };
+}

@@ -1,0 +1,231 @@
+// The MDS's RPC services: MdsService, TopologyService, HeartbeatService. Every call first asks
+// the node for the term it may serve under (NOT_LEADER with the leader's address otherwise);
+// handlers are thin: checks of the request, then the term's managers.
+import { CurveError, StatusCode } from '../common/index.ts';
+import { HeartbeatService } from '../gen/heartbeat_pb.ts';
+import { MdsService } from '../gen/mds_pb.ts';
+import { TopologyService, type Copyset } from '../gen/topology_pb.ts';
+import type { ServiceImplOf } from '../rpc/index.ts';
+import type { MdsNode } from './node.ts';
+import type { MdsTerm } from './term.ts';
+import { csKey } from './topology/topology.ts';
+import { copysetForClient, copysetInfo, copysetLocation, metaServerInfo } from './topology/views.ts';
+
+function id32(x: number, what: string): number {
+  if (!(Number.isInteger(x) && x > 0 && x <= 0xffffffff)) throw new CurveError(StatusCode.PARAM_ERROR, `invalid ${what} ${x}`);
+  return x;
+}
+
+/** The node serving the calls; UNAVAILABLE while the process is still starting. */
+export type NodeRef = () => MdsNode | undefined;
+
+function serving(ref: NodeRef): MdsTerm {
+  const node = ref();
+  if (!node) throw new CurveError(StatusCode.UNAVAILABLE, 'MDS is starting');
+  return node.serving();
+}
+
+export function mdsService(ref: NodeRef): ServiceImplOf<typeof MdsService> {
+  const term = () => serving(ref);
+  return {
+    async createFs(req) {
+      return { fsInfo: await term().fs.createFs(req) };
+    },
+    getFsInfo(req) {
+      return { fsInfo: term().fs.get({ fsId: req.fsId, fsName: req.fsName }) };
+    },
+    listClusterFsInfo() {
+      return { fsInfo: term().fs.list() };
+    },
+    async updateFsInfo(req) {
+      return { fsInfo: await term().fs.updateFs(req.fsName, req.capacity) };
+    },
+    async deleteFs(req) {
+      await term().fs.deleteFs(req.fsName);
+      return {};
+    },
+    async mountFs(req) {
+      const t = term();
+      const r = await t.fs.mount(req.fsName, req.mountpoint);
+      return { fsInfo: r.fs, sessionId: r.sessionId, sessionTimeoutMs: t.fs.opts.sessionTimeoutMs };
+    },
+    async umountFs(req) {
+      await term().fs.umount(req.fsName, req.sessionId, req.mountpoint);
+      return {};
+    },
+    async refreshSession(req) {
+      const t = term();
+      const r = await t.fs.refresh(req.fsName, req.sessionId, req.mountpoint, req.fsDeltaBytes);
+      return {
+        enableSumInDir: r.fs.enableSumInDir,
+        fsCapacity: r.fs.capacity,
+        fsUsedBytes: t.fs.usedBytes(r.fs.fsId),
+        sessionValid: r.valid,
+        sessionTimeoutMs: t.fs.opts.sessionTimeoutMs,
+      };
+    },
+    async allocateS3Chunk(req) {
+      return { beginChunkId: await term().fs.allocateChunks(id32(req.fsId, 'fs id'), req.chunkIdNum) };
+    },
+  };
+}
+
+export function topologyService(ref: NodeRef): ServiceImplOf<typeof TopologyService> {
+  const term = () => serving(ref);
+  const now = () => ref()!.clock.now();
+  const metaserver = (t: MdsTerm, id: number) => {
+    const ms = t.topo.metaservers.get(id);
+    if (!ms) throw new CurveError(StatusCode.TOPO_METASERVER_NOT_FOUND, `metaserver ${id} not found`);
+    return ms;
+  };
+  const server = (t: MdsTerm, id: number) => {
+    const s = t.topo.servers.get(id);
+    if (!s) throw new CurveError(StatusCode.TOPO_SERVER_NOT_FOUND, `server ${id} not found`);
+    return s;
+  };
+  return {
+    async registMetaServer(req) {
+      const ms = await term().topo.registMetaServer(req);
+      return { metaserverId: ms.metaserverId, token: ms.token };
+    },
+    listMetaServer(req) {
+      const t = term();
+      if (req.serverId) server(t, req.serverId);
+      const list = [...t.topo.metaservers.values()].filter((m) => !req.serverId || m.serverId === req.serverId).sort((a, b) => a.metaserverId - b.metaserverId);
+      return { metaserverInfos: list.map((m) => metaServerInfo(t.topo, m, now())) };
+    },
+    getMetaServer(req) {
+      const t = term();
+      const ms = req.metaserverId ? metaserver(t, req.metaserverId) : t.topo.metaserverByAddr(req.hostIp, req.port);
+      if (!ms) throw new CurveError(StatusCode.TOPO_METASERVER_NOT_FOUND, `no metaserver at ${req.hostIp}:${req.port}`);
+      return { metaserverInfo: metaServerInfo(t.topo, ms, now()) };
+    },
+    async deleteMetaServer(req) {
+      await term().topo.deleteMetaServer(id32(req.metaserverId, 'metaserver id'));
+      return {};
+    },
+    async registServer(req) {
+      return { serverId: (await term().topo.registServer(req)).serverId };
+    },
+    getServer(req) {
+      const t = term();
+      const s = req.serverId ? server(t, req.serverId) : t.topo.serverByHost(req.hostName);
+      if (!s) throw new CurveError(StatusCode.TOPO_SERVER_NOT_FOUND, `server ${req.hostName} not found`);
+      return { serverInfo: s };
+    },
+    async deleteServer(req) {
+      await term().topo.deleteServer(id32(req.serverId, 'server id'));
+      return {};
+    },
+    listZoneServer(req) {
+      const t = term();
+      let zoneId = req.zoneId;
+      if (!zoneId) {
+        const pool = t.topo.poolByName(req.poolName);
+        if (!pool) throw new CurveError(StatusCode.TOPO_POOL_NOT_FOUND, `pool ${req.poolName} not found`);
+        zoneId = t.topo.zoneByName(pool.poolId, req.zoneName)?.zoneId ?? 0;
+      }
+      if (!t.topo.zones.has(zoneId)) throw new CurveError(StatusCode.TOPO_ZONE_NOT_FOUND, `zone ${req.zoneId || req.zoneName} not found`);
+      return { serverInfo: [...t.topo.servers.values()].filter((s) => s.zoneId === zoneId) };
+    },
+    async createZone(req) {
+      return { zoneInfo: await term().topo.createZone(req.zoneName, req.poolName) };
+    },
+    async deleteZone(req) {
+      await term().topo.deleteZone(id32(req.zoneId, 'zone id'));
+      return {};
+    },
+    getZone(req) {
+      const z = term().topo.zones.get(req.zoneId);
+      if (!z) throw new CurveError(StatusCode.TOPO_ZONE_NOT_FOUND, `zone ${req.zoneId} not found`);
+      return { zoneInfo: z };
+    },
+    listPoolZone(req) {
+      const t = term();
+      if (!t.topo.pools.has(req.poolId)) throw new CurveError(StatusCode.TOPO_POOL_NOT_FOUND, `pool ${req.poolId} not found`);
+      return { zones: [...t.topo.zones.values()].filter((z) => z.poolId === req.poolId) };
+    },
+    async createPool(req) {
+      const replicas = req.replicaNum || 3;
+      return { poolInfo: await term().topo.createPool(req.poolName, replicas, req.zoneNum || replicas, req.copysetNum) };
+    },
+    async deletePool(req) {
+      await term().topo.deletePool(id32(req.poolId, 'pool id'));
+      return {};
+    },
+    getPool(req) {
+      const p = term().topo.pools.get(req.poolId);
+      if (!p) throw new CurveError(StatusCode.TOPO_POOL_NOT_FOUND, `pool ${req.poolId} not found`);
+      return { poolInfo: p };
+    },
+    listPool() {
+      return { poolInfos: [...term().topo.pools.values()] };
+    },
+    getMetaServerListInCopysets(req) {
+      const t = term();
+      return {
+        csInfo: req.copysetId.map((id) => {
+          const cs = t.topo.copysets.get(csKey(req.poolId, id));
+          if (!cs) throw new CurveError(StatusCode.TOPO_COPYSET_NOT_FOUND, `copyset ${req.poolId}:${id} not found`);
+          return copysetLocation(t.topo, cs);
+        }),
+      };
+    },
+    async createPartition(req) {
+      const t = term();
+      return { partitionInfoList: await t.fs.createPartitions(id32(req.fsId, 'fs id'), req.count || 3) };
+    },
+    async deletePartition(req) {
+      await term().fs.deletePartition(id32(req.partitionId, 'partition id'));
+      return {};
+    },
+    listPartition(req) {
+      const t = term();
+      t.fs.get({ fsId: id32(req.fsId, 'fs id') });
+      return { partitionInfoList: t.topo.partitionsOfFs(req.fsId).map((p) => t.topo.partitionWithStats(p)) };
+    },
+    getCopysetOfPartition(req) {
+      const t = term();
+      const copysetMap: Record<number, Copyset> = {};
+      for (const id of req.partitionId) {
+        const p = t.topo.partitions.get(id);
+        if (!p) throw new CurveError(StatusCode.TOPO_PARTITION_NOT_FOUND, `partition ${id} not found`);
+        const cs = t.topo.copysets.get(csKey(p.poolId, p.copysetId));
+        if (!cs) throw new CurveError(StatusCode.TOPO_COPYSET_NOT_FOUND, `copyset ${p.poolId}:${p.copysetId} not found`);
+        copysetMap[id] = copysetForClient(t.topo, cs);
+      }
+      return { copysetMap };
+    },
+    getCopysetsInfo(req) {
+      const t = term();
+      const out = [];
+      for (const k of req.copysetKeys) {
+        const cs = t.topo.copysets.get(csKey(k.poolId, k.copysetId));
+        if (cs) out.push(copysetInfo(t.topo, cs, t.recovery, now()));
+      }
+      return { copysetValues: out };
+    },
+    listCopysetInfo() {
+      const t = term();
+      return { copysetValues: [...t.topo.copysets.values()].map((cs) => copysetInfo(t.topo, cs, t.recovery, now())) };
+    },
+    listTopology() {
+      const t = term();
+      return {
+        clusterId: t.topo.cluster.clusterId,
+        pools: [...t.topo.pools.values()],
+        zones: [...t.topo.zones.values()],
+        servers: [...t.topo.servers.values()],
+        metaservers: [...t.topo.metaservers.values()].map((m) => metaServerInfo(t.topo, m, now())),
+      };
+    },
+  };
+}
+
+export function heartbeatService(ref: NodeRef): ServiceImplOf<typeof HeartbeatService> {
+  return {
+    metaServerHeartbeat(req) {
+      return serving(ref).heartbeat.handle(req);
+    },
+  };
+}

@@ -1,0 +1,68 @@
+// The status document of this MDS (dashboard, `curvefs` status commands).
+import type { ClusterStatus, MdsStatus } from '../dashboard/index.ts';
+import { FsStatus } from '../gen/mds_pb.ts';
+import { OnlineState } from '../gen/topology_pb.ts';
+import type { MdsNode } from './node.ts';
+import { csKey } from './topology/topology.ts';
+
+const started = Date.now();
+
+export function mdsStatus(node: MdsNode, address: string, store: 'etcd' | 'embedded'): MdsStatus {
+  const t = node.current();
+  const until = node.validUntil();
+  const now = node.clock.now();
+  let cluster: ClusterStatus | null = null;
+  if (t) {
+    const topo = t.topo;
+    cluster = {
+      clusterId: topo.cluster.clusterId,
+      fs: t.fs.list().map((f) => ({
+        fsId: f.fsId,
+        name: f.fsName,
+        status: FsStatus[f.status] ?? String(f.status),
+        mounts: f.mountpoints.length,
+        partitions: topo.partitionsOfFs(f.fsId).length,
+        capacity: f.capacity,
+        usedBytes: t.fs.usedBytes(f.fsId),
+      })),
+      metaservers: [...topo.metaservers.values()].map((m) => {
+        const rt = topo.msRuntime.get(m.metaserverId);
+        return {
+          id: m.metaserverId,
+          address: `${m.internalIp}:${m.internalPort}`,
+          state: OnlineState[topo.onlineState(m.metaserverId, now)] ?? '?',
+          copysets: topo.copysetsOf(m.metaserverId).length,
+          leaders: rt?.leaderCount ?? 0,
+          lastHeartbeatMsAgo: rt?.heard ? Math.round(now - rt.lastSeen) : -1,
+        };
+      }),
+      copysets: [...topo.copysets.values()].map((cs) => {
+        const k = csKey(cs.poolId, cs.copysetId);
+        const op = t.recovery.operators.get(k);
+        return {
+          id: k,
+          members: [...cs.metaserverIds],
+          leader: topo.csRuntime.get(k)?.leaderId ?? 0,
+          epoch: cs.epoch,
+          healthy: cs.metaserverIds.every((id) => topo.onlineState(id, now) === OnlineState.ONLINE),
+          partitions: topo.partitionsOfCopyset(cs.poolId, cs.copysetId).length,
+          change: op ? `${op.type} ${op.oldPeer}→${op.newPeer || '-'}${op.prepared ? '' : ' (preparing)'}` : null,
+        };
+      }),
+      partitions: topo.partitions.size,
+      heartbeats: t.heartbeat.received,
+      sessions: t.fs.liveSessionIds().length,
+    };
+  }
+  return {
+    role: node.role(),
+    address,
+    leaderAddress: node.leaderAddress() ?? null,
+    term: t?.leadership.term ?? 0,
+    leaseValidForMs: t ? (Number.isFinite(until) ? Math.max(0, Math.round(until - now)) : -1) : null,
+    store,
+    pid: process.pid,
+    uptimeSec: Math.round((Date.now() - started) / 1000),
+    cluster,
+  };
+}

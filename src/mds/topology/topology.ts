@@ -1,0 +1,434 @@
+// The cluster topology of one leadership term: pools → zones → servers → metaservers, copysets
+// and partitions. Loaded from the store when this MDS becomes leader; every change is written
+// (fenced) first and applied in memory after the write succeeded, so memory never runs ahead of
+// the store. Runtime facts that heartbeats bring (liveness, leaders, partition counters) live
+// only in memory and are rebuilt by the next heartbeats after a failover.
+import { create, fromBinary, toBinary, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
+import { CurveError, StatusCode, type Clock, type Random } from '../../common/index.ts';
+import { PartitionInfoSchema, PartitionStatus, PeerSchema, type PartitionInfo, type Peer } from '../../gen/common_pb.ts';
+import {
+  ClusterDataSchema,
+  CopysetDataSchema,
+  MetaServerDataSchema,
+  OnlineState,
+  PoolInfoSchema,
+  ServerInfoSchema,
+  ZoneInfoSchema,
+  type ClusterData,
+  type CopysetData,
+  type MetaServerData,
+  type PoolInfo,
+  type ServerInfo,
+  type ZoneInfo,
+} from '../../gen/topology_pb.ts';
+import type { FencedStore } from '../fenced-store.ts';
+import type { IdAllocator } from '../id-allocator.ts';
+import { keys } from '../keys.ts';
+import type { KvOp } from '../store/index.ts';
+
+export const DEFAULT_POOL = 'defaultpool';
+
+export interface TopologyOptions {
+  /** Silence after which a metaserver is UNSTABLE (CurveFS 30 s). */
+  unstableAfterMs: number;
+  /** Silence after which it is OFFLINE and its copysets are healed elsewhere (CurveFS 30 min). */
+  offlineAfterMs: number;
+  /** Replicas per copyset of the default pool. */
+  replicaNum: number;
+}
+
+export interface TopologyIds {
+  pool: IdAllocator;
+  zone: IdAllocator;
+  server: IdAllocator;
+  metaserver: IdAllocator;
+  copyset: IdAllocator;
+  partition: IdAllocator;
+}
+
+/** What heartbeats told us about a metaserver. */
+export interface MetaServerRuntime {
+  lastSeen: number;
+  heard: boolean;
+  startTime: number;
+  leaderCount: number;
+  diskUsed: number;
+  diskThreshold: number;
+  memoryUsed: number;
+  memoryThreshold: number;
+}
+
+/** What the copyset's leader told us. */
+export interface CopysetRuntime {
+  leaderId: number;
+  term: number;
+  reportedAt: number;
+  /** Partition counters by id, from the leader's report. */
+  partitions: Map<number, { nextId: number; inodeNum: number; dentryNum: number; status: PartitionStatus }>;
+}
+
+export function csKey(poolId: number, copysetId: number): string {
+  return `${poolId}:${copysetId}`;
+}
+
+function encode<D extends DescMessage>(schema: D, msg: MessageShape<D>): Uint8Array {
+  return toBinary(schema, msg);
+}
+
+const te = new TextEncoder();
+
+export class Topology {
+  readonly pools = new Map<number, PoolInfo>();
+  readonly zones = new Map<number, ZoneInfo>();
+  readonly servers = new Map<number, ServerInfo>();
+  readonly metaservers = new Map<number, MetaServerData>();
+  readonly copysets = new Map<string, CopysetData>();
+  readonly partitions = new Map<number, PartitionInfo>();
+  cluster: ClusterData = create(ClusterDataSchema);
+  readonly msRuntime = new Map<number, MetaServerRuntime>();
+  readonly csRuntime = new Map<string, CopysetRuntime>();
+
+  private constructor(
+    private readonly store: FencedStore,
+    private readonly ids: TopologyIds,
+    private readonly clock: Clock,
+    private readonly random: Random,
+    readonly opts: TopologyOptions,
+  ) {}
+
+  static async load(store: FencedStore, ids: TopologyIds, clock: Clock, random: Random, opts: TopologyOptions): Promise<Topology> {
+    const t = new Topology(store, ids, clock, random, opts);
+    const read = async <D extends DescMessage>(prefix: string, schema: D) =>
+      (await store.list(prefix)).map((e) => fromBinary(schema, e.value) as MessageShape<D>);
+    for (const p of await read(keys.poolPrefix, PoolInfoSchema)) t.pools.set(p.poolId, p);
+    for (const z of await read(keys.zonePrefix, ZoneInfoSchema)) t.zones.set(z.zoneId, z);
+    for (const s of await read(keys.serverPrefix, ServerInfoSchema)) t.servers.set(s.serverId, s);
+    for (const m of await read(keys.metaserverPrefix, MetaServerDataSchema)) t.metaservers.set(m.metaserverId, m);
+    for (const c of await read(keys.copysetPrefix, CopysetDataSchema)) t.copysets.set(csKey(c.poolId, c.copysetId), c);
+    for (const p of await read(keys.partitionPrefix, PartitionInfoSchema)) t.partitions.set(p.partitionId, p);
+    const cluster = await store.get(keys.cluster);
+    if (cluster) {
+      t.cluster = fromBinary(ClusterDataSchema, cluster.value);
+    } else {
+      const id = Array.from({ length: 4 }, () => t.random.int(0, 0x10000).toString(16).padStart(4, '0')).join('-');
+      const c = create(ClusterDataSchema, { clusterId: id });
+      await store.commit([{ type: 'put', key: keys.cluster, value: encode(ClusterDataSchema, c) }], [{ key: keys.cluster, target: 'createRevision', equals: 0 }]);
+      t.cluster = c;
+    }
+    // Every metaserver starts "just seen" (CurveFS does the same): a new leader must not declare
+    // the whole cluster offline before the first heartbeats arrive.
+    const now = clock.now();
+    for (const id of t.metaservers.keys()) t.msRuntime.set(id, freshRuntime(now));
+    return t;
+  }
+
+  // ---- queries ----
+
+  onlineState(metaserverId: number, now = this.clock.now()): OnlineState {
+    const rt = this.msRuntime.get(metaserverId);
+    if (!rt) return OnlineState.OFFLINE;
+    const silent = now - rt.lastSeen;
+    if (silent < this.opts.unstableAfterMs) return OnlineState.ONLINE;
+    if (silent < this.opts.offlineAfterMs) return OnlineState.UNSTABLE;
+    return OnlineState.OFFLINE;
+  }
+
+  poolByName(name: string): PoolInfo | undefined {
+    for (const p of this.pools.values()) if (p.poolName === name) return p;
+    return undefined;
+  }
+
+  zoneByName(poolId: number, name: string): ZoneInfo | undefined {
+    for (const z of this.zones.values()) if (z.poolId === poolId && z.zoneName === name) return z;
+    return undefined;
+  }
+
+  serverByHost(hostName: string): ServerInfo | undefined {
+    for (const s of this.servers.values()) if (s.hostName === hostName) return s;
+    return undefined;
+  }
+
+  serverByIp(ip: string): ServerInfo | undefined {
+    for (const s of this.servers.values()) if (s.internalIp === ip || s.externalIp === ip) return s;
+    return undefined;
+  }
+
+  metaserverByAddr(ip: string, port: number): MetaServerData | undefined {
+    for (const m of this.metaservers.values()) if (m.internalIp === ip && m.internalPort === port) return m;
+    return undefined;
+  }
+
+  /** Copysets a metaserver is a member of. */
+  copysetsOf(metaserverId: number): CopysetData[] {
+    return [...this.copysets.values()].filter((c) => c.metaserverIds.includes(metaserverId));
+  }
+
+  partitionsOfCopyset(poolId: number, copysetId: number): PartitionInfo[] {
+    return [...this.partitions.values()].filter((p) => p.poolId === poolId && p.copysetId === copysetId);
+  }
+
+  partitionsOfFs(fsId: number): PartitionInfo[] {
+    return [...this.partitions.values()].filter((p) => p.fsId === fsId).sort((a, b) => a.start - b.start);
+  }
+
+  /** "ip:port:0" of a metaserver, as Raft and clients name it (the internal address). */
+  peerOf(metaserverId: number): Peer {
+    const m = this.metaservers.get(metaserverId);
+    return create(PeerSchema, { id: metaserverId, address: m ? `${m.internalIp}:${m.internalPort}:0` : '' });
+  }
+
+  /** "ip:port" the MDS uses for admin calls to a metaserver. */
+  adminAddress(metaserverId: number): string | undefined {
+    const m = this.metaservers.get(metaserverId);
+    return m ? `${m.internalIp}:${m.internalPort}` : undefined;
+  }
+
+  // ---- pools, zones, servers ----
+
+  async createPool(name: string, replicaNum: number, zoneNum: number, copysetNum: number): Promise<PoolInfo> {
+    if (!name) throw new CurveError(StatusCode.PARAM_ERROR, 'pool name is empty');
+    if (!(replicaNum >= 1 && replicaNum <= 7)) throw new CurveError(StatusCode.PARAM_ERROR, `replica count ${replicaNum} is not in [1, 7]`);
+    if (this.poolByName(name)) throw new CurveError(StatusCode.TOPO_POOL_EXIST, `pool ${name} exists`);
+    const pool = create(PoolInfoSchema, {
+      poolId: await this.ids.pool.allocate(),
+      poolName: name,
+      createTimeMs: Date.now(),
+      replicaNum,
+      zoneNum: zoneNum || replicaNum,
+      copysetNum,
+    });
+    await this.store.commit([{ type: 'put', key: keys.pool(pool.poolId), value: encode(PoolInfoSchema, pool) }]);
+    this.pools.set(pool.poolId, pool);
+    return pool;
+  }
+
+  async createZone(zoneName: string, poolName: string): Promise<ZoneInfo> {
+    if (!zoneName) throw new CurveError(StatusCode.PARAM_ERROR, 'zone name is empty');
+    const pool = this.poolByName(poolName);
+    if (!pool) throw new CurveError(StatusCode.TOPO_POOL_NOT_FOUND, `pool ${poolName} not found`);
+    if (this.zoneByName(pool.poolId, zoneName)) throw new CurveError(StatusCode.TOPO_NAME_DUPLICATED, `zone ${zoneName} exists in pool ${poolName}`);
+    const zone = create(ZoneInfoSchema, { zoneId: await this.ids.zone.allocate(), zoneName, poolId: pool.poolId, poolName: pool.poolName });
+    await this.store.commit([{ type: 'put', key: keys.zone(zone.zoneId), value: encode(ZoneInfoSchema, zone) }]);
+    this.zones.set(zone.zoneId, zone);
+    return zone;
+  }
+
+  async registServer(req: {
+    hostName: string;
+    internalIp: string;
+    internalPort: number;
+    externalIp: string;
+    externalPort: number;
+    zoneName: string;
+    poolName: string;
+  }): Promise<ServerInfo> {
+    if (!req.hostName || !req.internalIp) throw new CurveError(StatusCode.PARAM_ERROR, 'server host name and internal ip are required');
+    const pool = this.poolByName(req.poolName);
+    if (!pool) throw new CurveError(StatusCode.TOPO_POOL_NOT_FOUND, `pool ${req.poolName} not found`);
+    const zone = this.zoneByName(pool.poolId, req.zoneName);
+    if (!zone) throw new CurveError(StatusCode.TOPO_ZONE_NOT_FOUND, `zone ${req.zoneName} not found in pool ${req.poolName}`);
+    if (this.serverByHost(req.hostName)) throw new CurveError(StatusCode.TOPO_NAME_DUPLICATED, `server ${req.hostName} exists`);
+    const server = create(ServerInfoSchema, {
+      serverId: await this.ids.server.allocate(),
+      hostName: req.hostName,
+      internalIp: req.internalIp,
+      internalPort: req.internalPort,
+      externalIp: req.externalIp || req.internalIp,
+      externalPort: req.externalPort,
+      zoneId: zone.zoneId,
+      zoneName: zone.zoneName,
+      poolId: pool.poolId,
+      poolName: pool.poolName,
+    });
+    await this.store.commit([{ type: 'put', key: keys.server(server.serverId), value: encode(ServerInfoSchema, server) }]);
+    this.servers.set(server.serverId, server);
+    return server;
+  }
+
+  async deleteServer(serverId: number): Promise<void> {
+    if (!this.servers.has(serverId)) throw new CurveError(StatusCode.TOPO_SERVER_NOT_FOUND, `server ${serverId} not found`);
+    if ([...this.metaservers.values()].some((m) => m.serverId === serverId)) {
+      throw new CurveError(StatusCode.TOPO_CANNOT_REMOVE_WHEN_NOT_EMPTY, `server ${serverId} still has metaservers`);
+    }
+    await this.store.commit([{ type: 'delete', key: keys.server(serverId) }]);
+    this.servers.delete(serverId);
+  }
+
+  async deleteZone(zoneId: number): Promise<void> {
+    if (!this.zones.has(zoneId)) throw new CurveError(StatusCode.TOPO_ZONE_NOT_FOUND, `zone ${zoneId} not found`);
+    if ([...this.servers.values()].some((s) => s.zoneId === zoneId)) throw new CurveError(StatusCode.TOPO_CANNOT_REMOVE_WHEN_NOT_EMPTY, `zone ${zoneId} still has servers`);
+    await this.store.commit([{ type: 'delete', key: keys.zone(zoneId) }]);
+    this.zones.delete(zoneId);
+  }
+
+  async deletePool(poolId: number): Promise<void> {
+    if (!this.pools.has(poolId)) throw new CurveError(StatusCode.TOPO_POOL_NOT_FOUND, `pool ${poolId} not found`);
+    if ([...this.zones.values()].some((z) => z.poolId === poolId) || [...this.copysets.values()].some((c) => c.poolId === poolId)) {
+      throw new CurveError(StatusCode.TOPO_CANNOT_REMOVE_WHEN_NOT_EMPTY, `pool ${poolId} still has zones or copysets`);
+    }
+    await this.store.commit([{ type: 'delete', key: keys.pool(poolId) }]);
+    this.pools.delete(poolId);
+  }
+
+  // ---- metaservers ----
+
+  /**
+   * Registers a metaserver (digest §6.7). Idempotent for a live metaserver at the same address
+   * that holds no copysets. A host without a server record gets one on the fly: pool
+   * `defaultpool`, zone `zone-<ip>`, server `server-<ip>` — one zone per host, so replicas spread
+   * over hosts when there are several, and over processes on one machine.
+   */
+  async registMetaServer(req: { hostName: string; internalIp: string; internalPort: number; externalIp: string; externalPort: number }): Promise<MetaServerData> {
+    if (!req.internalIp || !(req.internalPort > 0 && req.internalPort < 65536)) {
+      throw new CurveError(StatusCode.PARAM_ERROR, `invalid metaserver address ${req.internalIp}:${req.internalPort}`);
+    }
+    const externalIp = req.externalIp || req.internalIp;
+    const externalPort = req.externalPort || req.internalPort;
+    const existing = this.metaserverByAddr(req.internalIp, req.internalPort);
+    if (existing && this.onlineState(existing.metaserverId) !== OnlineState.OFFLINE) {
+      if (this.copysetsOf(existing.metaserverId).length > 0) {
+        throw new CurveError(StatusCode.TOPO_METASERVER_EXIST, `metaserver ${existing.metaserverId} at ${req.internalIp}:${req.internalPort} exists and holds copysets`);
+      }
+      return existing;
+    }
+    const server = this.serverByIp(req.internalIp) ?? (await this.autoServer(req.hostName, req.internalIp, externalIp));
+    const ms = create(MetaServerDataSchema, {
+      metaserverId: await this.ids.metaserver.allocate(),
+      hostname: req.hostName || req.internalIp,
+      token: Array.from({ length: 8 }, () => String.fromCharCode(97 + this.random.int(0, 26))).join(''),
+      internalIp: req.internalIp,
+      internalPort: req.internalPort,
+      externalIp,
+      externalPort,
+      serverId: server.serverId,
+    });
+    await this.store.commit([{ type: 'put', key: keys.metaserver(ms.metaserverId), value: encode(MetaServerDataSchema, ms) }]);
+    this.metaservers.set(ms.metaserverId, ms);
+    this.msRuntime.set(ms.metaserverId, freshRuntime(this.clock.now()));
+    return ms;
+  }
+
+  private async autoServer(hostName: string, ip: string, externalIp: string): Promise<ServerInfo> {
+    const pool = this.poolByName(DEFAULT_POOL) ?? (await this.createPool(DEFAULT_POOL, this.opts.replicaNum, this.opts.replicaNum, 0));
+    const zoneName = `zone-${ip}`;
+    const zone = this.zoneByName(pool.poolId, zoneName) ?? (await this.createZone(zoneName, pool.poolName));
+    return this.registServer({
+      hostName: `server-${ip}`,
+      internalIp: ip,
+      internalPort: 0,
+      externalIp,
+      externalPort: 0,
+      zoneName: zone.zoneName,
+      poolName: pool.poolName,
+    }).catch((e) => {
+      if (hostName && e instanceof CurveError && e.status === StatusCode.TOPO_NAME_DUPLICATED) return this.serverByHost(`server-${ip}`)!;
+      throw e;
+    });
+  }
+
+  async deleteMetaServer(id: number): Promise<void> {
+    if (!this.metaservers.has(id)) throw new CurveError(StatusCode.TOPO_METASERVER_NOT_FOUND, `metaserver ${id} not found`);
+    if (this.onlineState(id) !== OnlineState.OFFLINE) throw new CurveError(StatusCode.TOPO_CANNOT_REMOVE_NOT_OFFLINE, `metaserver ${id} is not offline`);
+    if (this.copysetsOf(id).length > 0) throw new CurveError(StatusCode.TOPO_CANNOT_REMOVE_WHEN_NOT_EMPTY, `metaserver ${id} still holds copysets`);
+    await this.store.commit([{ type: 'delete', key: keys.metaserver(id) }]);
+    this.metaservers.delete(id);
+    this.msRuntime.delete(id);
+  }
+
+  // ---- copysets ----
+
+  async addCopyset(poolId: number, metaserverIds: number[]): Promise<CopysetData> {
+    const cs = create(CopysetDataSchema, { poolId, copysetId: await this.ids.copyset.allocate(), epoch: 0, metaserverIds });
+    await this.putCopyset(cs);
+    return cs;
+  }
+
+  /** Stores a new membership (a higher epoch reported by the leader). */
+  async putCopyset(cs: CopysetData): Promise<void> {
+    await this.store.commit([{ type: 'put', key: keys.copyset(cs.poolId, cs.copysetId), value: encode(CopysetDataSchema, cs) }]);
+    this.copysets.set(csKey(cs.poolId, cs.copysetId), cs);
+  }
+
+  async removeCopyset(poolId: number, copysetId: number): Promise<void> {
+    await this.store.commit([{ type: 'delete', key: keys.copyset(poolId, copysetId) }]);
+    this.copysets.delete(csKey(poolId, copysetId));
+    this.csRuntime.delete(csKey(poolId, copysetId));
+  }
+
+  // ---- partitions ----
+
+  /** The inode range of the next partition of `fsId`: [start, start + 2^20 − 1]. */
+  nextRangeStart(fsId: number): number {
+    return this.cluster.fsNextInodeId[fsId] ?? 0;
+  }
+
+  /** Stores a new partition and advances the fs's next range, in one transaction. */
+  async addPartition(p: PartitionInfo): Promise<void> {
+    const cluster = create(ClusterDataSchema, { clusterId: this.cluster.clusterId, fsNextInodeId: { ...this.cluster.fsNextInodeId, [p.fsId]: p.end + 1 } });
+    await this.store.commit([
+      { type: 'put', key: keys.partition(p.partitionId), value: encode(PartitionInfoSchema, stored(p)) },
+      { type: 'put', key: keys.cluster, value: encode(ClusterDataSchema, cluster) },
+    ]);
+    this.partitions.set(p.partitionId, p);
+    this.cluster = cluster;
+  }
+
+  async setPartitionStatus(partitionId: number, status: PartitionStatus): Promise<void> {
+    const p = this.partitions.get(partitionId);
+    if (!p) throw new CurveError(StatusCode.TOPO_PARTITION_NOT_FOUND, `partition ${partitionId} not found`);
+    if (p.status === status) return;
+    const next = { ...p, status };
+    await this.store.commit([{ type: 'put', key: keys.partition(partitionId), value: encode(PartitionInfoSchema, stored(next)) }]);
+    this.partitions.set(partitionId, next);
+  }
+
+  /** Removes partition records; `dropFsRange` also forgets the fs's next-range counter (fs gone). */
+  async removePartitions(ids: number[], extra: KvOp[] = [], dropFsRange?: number): Promise<void> {
+    const ops: KvOp[] = ids.map((id) => ({ type: 'delete', key: keys.partition(id) }) as KvOp).concat(extra);
+    let cluster = this.cluster;
+    if (dropFsRange !== undefined && dropFsRange in this.cluster.fsNextInodeId) {
+      const rest = { ...this.cluster.fsNextInodeId };
+      delete rest[dropFsRange];
+      cluster = create(ClusterDataSchema, { clusterId: this.cluster.clusterId, fsNextInodeId: rest });
+      ops.push({ type: 'put', key: keys.cluster, value: encode(ClusterDataSchema, cluster) });
+    }
+    if (ops.length > 0) await this.store.commit(ops);
+    for (const id of ids) this.partitions.delete(id);
+    this.cluster = cluster;
+  }
+
+  // ---- heartbeat facts ----
+
+  touch(metaserverId: number, facts: Partial<MetaServerRuntime>): void {
+    const rt = this.msRuntime.get(metaserverId) ?? freshRuntime(this.clock.now());
+    Object.assign(rt, facts, { lastSeen: this.clock.now(), heard: true });
+    this.msRuntime.set(metaserverId, rt);
+  }
+
+  csRuntimeOf(poolId: number, copysetId: number): CopysetRuntime {
+    const k = csKey(poolId, copysetId);
+    let rt = this.csRuntime.get(k);
+    if (!rt) this.csRuntime.set(k, (rt = { leaderId: 0, term: 0, reportedAt: 0, partitions: new Map() }));
+    return rt;
+  }
+
+  /** A partition with the counters last reported by its copyset's leader. */
+  partitionWithStats(p: PartitionInfo): PartitionInfo {
+    const s = this.csRuntime.get(csKey(p.poolId, p.copysetId))?.partitions.get(p.partitionId);
+    if (!s) return p;
+    return { ...p, nextId: s.nextId, inodeNum: s.inodeNum, dentryNum: s.dentryNum };
+  }
+
+  encodeValue(value: string): Uint8Array {
+    return te.encode(value);
+  }
+}
+
+function freshRuntime(now: number): MetaServerRuntime {
+  return { lastSeen: now, heard: false, startTime: 0, leaderCount: 0, diskUsed: 0, diskThreshold: 0, memoryUsed: 0, memoryThreshold: 0 };
+}
+
+/** The persisted form of a partition: counters are heartbeat facts and are not stored. */
+function stored(p: PartitionInfo): PartitionInfo {
+  return create(PartitionInfoSchema, { ...p, nextId: 0, inodeNum: 0, dentryNum: 0 });
+}

@@ -1,0 +1,134 @@
+// MDS processes for integration tests and benchmarks: `node --import tsx src/mds/main.ts` on
+// fixed loopback ports (chosen free by the test, kept across restarts), each appending its
+// leadership intervals to its own journal file. Status comes from the dashboard's /api/status.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { request } from 'node:http';
+import { join, resolve } from 'node:path';
+import type { MdsStatus } from '../../src/dashboard/index.ts';
+import { freePort } from './etcd.ts';
+
+const REPO = resolve(import.meta.dirname, '..', '..');
+
+export interface MdsProcessOptions {
+  /** etcd URLs this MDS talks to (maybe through proxies); empty = embedded store in dataDir. */
+  etcd: string[];
+  dataDir?: string;
+  journal: string;
+  ttlSec?: number;
+  /** More flags for src/mds/main.ts. */
+  args?: string[];
+  /** Log level of the child (CURVEFS_LOG); default "warn". */
+  logLevel?: string;
+}
+
+export class MdsProcess {
+  proc: ChildProcess | undefined;
+  readonly log: string[] = [];
+  exited: Promise<void> = Promise.resolve();
+
+  private constructor(
+    readonly port: number,
+    readonly dashboardPort: number,
+    private readonly opts: MdsProcessOptions,
+  ) {}
+
+  static async spawn(opts: MdsProcessOptions): Promise<MdsProcess> {
+    const p = new MdsProcess(await freePort(), await freePort(), opts);
+    await p.start();
+    return p;
+  }
+
+  get address(): string {
+    return `127.0.0.1:${this.port}`;
+  }
+
+  get running(): boolean {
+    return this.proc !== undefined;
+  }
+
+  /** Starts the process; resolves when it listens. */
+  async start(): Promise<void> {
+    if (this.proc) return;
+    const args = [
+      '--import',
+      'tsx',
+      join(REPO, 'src/mds/main.ts'),
+      '--listen',
+      this.address,
+      '--dashboard-port',
+      String(this.dashboardPort),
+      '--journal',
+      this.opts.journal,
+      '--lease-ttl',
+      String(this.opts.ttlSec ?? 2),
+      ...(this.opts.etcd.length > 0 ? ['--etcd', this.opts.etcd.join(',')] : ['--data-dir', this.opts.dataDir!]),
+      ...(this.opts.args ?? []),
+    ];
+    const proc = spawn(process.execPath, args, {
+      cwd: REPO,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, CURVEFS_LOG: this.opts.logLevel ?? 'warn' },
+    });
+    this.proc = proc;
+    this.exited = new Promise((r) => proc.once('exit', () => r()));
+    proc.once('exit', () => {
+      if (this.proc === proc) this.proc = undefined;
+    });
+    const keep = (c: Buffer) => {
+      this.log.push(c.toString());
+      if (this.log.length > 400) this.log.shift();
+    };
+    proc.stderr!.on('data', keep);
+    await new Promise<void>((resolveReady, reject) => {
+      let out = '';
+      proc.stdout!.on('data', (c: Buffer) => {
+        keep(c);
+        out += c.toString();
+        if (out.includes('MDS listening on')) resolveReady();
+      });
+      proc.once('exit', (code, sig) => reject(new Error(`MDS exited during start (code ${code}, signal ${sig}): ${this.log.join('').slice(-3000)}`)));
+    });
+  }
+
+  /** SIGKILL; resolves when the process is gone. */
+  async kill9(): Promise<void> {
+    const p = this.proc;
+    if (!p) return;
+    p.kill('SIGKILL');
+    await this.exited;
+  }
+
+  /** SIGTERM (the MDS resigns and exits); resolves when the process is gone. */
+  async stop(): Promise<void> {
+    const p = this.proc;
+    if (!p) return;
+    p.kill('SIGTERM');
+    await this.exited;
+  }
+
+  /** The MDS's /api/status, or undefined when it does not answer within `timeoutMs`. */
+  status(timeoutMs = 1000): Promise<MdsStatus | undefined> {
+    if (!this.proc) return Promise.resolve(undefined);
+    return new Promise((resolveStatus) => {
+      const req = request({ host: '127.0.0.1', port: this.dashboardPort, path: '/api/status', timeout: timeoutMs }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c) => (body += c));
+        res.on('end', () => {
+          try {
+            resolveStatus(JSON.parse(body) as MdsStatus);
+          } catch {
+            resolveStatus(undefined);
+          }
+        });
+      });
+      req.on('timeout', () => req.destroy());
+      req.on('error', () => resolveStatus(undefined));
+      req.end();
+    });
+  }
+
+  logs(): string {
+    return this.log.join('');
+  }
+}
