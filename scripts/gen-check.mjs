@@ -4,11 +4,14 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { delimiter, join, relative, resolve } from 'node:path';
 
 const out = mkdtempSync(join(tmpdir(), 'curvefs-gen-'));
-const buf = join('node_modules', '.bin', 'buf');
-const r = spawnSync(buf, ['generate', '--output', out], { stdio: 'inherit' });
+const bin = resolve('node_modules', '.bin');
+// buf finds the protoc-gen-es plugin on PATH (npm scripts put node_modules/.bin there; plain
+// `node scripts/...` does not).
+const env = { ...process.env, PATH: `${bin}${delimiter}${process.env.PATH ?? ''}` };
+const r = spawnSync(join(bin, 'buf'), ['generate', '--output', out], { stdio: 'inherit', env });
 if (r.status !== 0) process.exit(r.status ?? 1);
 
 function list(dir, base = dir, acc = []) {
