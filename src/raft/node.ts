@@ -7,7 +7,8 @@
 //             all logs syncing in parallel (group commit across proposals and across groups)
 //          2. send the rest (acknowledgements, votes): every message bound for the same peer,
 //             from every group, in one batch
-//          3. apply committed entries (settling the proposers' promises) and reads
+//          3. apply committed entries (settling the proposers' promises) and reads — those an
+//             earlier round already made durable here are applied during the write of step 1
 //          4. advance
 //   rounds run back to back while work arrives; proposals and messages that arrive during a
 //   round's fdatasync are batched into the next.
@@ -185,7 +186,8 @@ export class RaftNode {
         { hardState: opened.hardState, snapshotMeta: snapMeta, entries, applied: snapMeta.index },
       );
       if (this.groups.has(groupId)) throw new CurveError(StatusCode.PARAM_ERROR, `group ${groupId} is already open`);
-      const g = new Group(groupId, dir, node, opened.log, snaps, sm, snapMeta.index);
+      const durable = entries.length > 0 ? entries[entries.length - 1]!.index : snapMeta.index;
+      const g = new Group(groupId, dir, node, opened.log, snaps, sm, snapMeta.index, durable);
       this.groups.set(groupId, g);
       this.kick();
       return { log: opened.report, snapshot: snapReport, restoredSnapshot: snaps.latest, logReset: reset };
@@ -365,24 +367,44 @@ export class RaftNode {
     //    round's fdatasync. Everything else — acknowledgements, votes — waits for the disk.
     this.send(work, true);
     // 1. Persist, every group's log synced at once.
-    await Promise.all(work.map(([g, rd]) => this.persist(g, rd)));
-    // 2. Send the rest, one batch per peer.
+    const persisted = Promise.all(work.map(([g, rd]) => this.persist(g, rd)));
+    // 3a. Committed entries that an earlier round already made durable here are applied while
+    //     this round's write runs: waiting for it would add a disk sync to every commit.
+    const appliedEarly = new Set<Group>();
+    for (const [g, rd] of work) {
+      if (!this.durableAlready(g, rd)) continue;
+      appliedEarly.add(g);
+      await this.applyOrFail(g, rd);
+    }
+    await persisted;
+    // 2. Send the rest (acknowledgements must not outrun the disk), one batch per peer.
     this.send(work, false);
-
-    // 3. Apply, 4. advance.
+    // 3b. Apply what waited for this round's write, 4. advance.
     for (const [g, rd] of work) {
       if (g.failed || g.removed) continue;
-      try {
-        await this.apply(g, rd);
-      } catch (e) {
-        this.failGroup(g, e);
-        continue;
-      }
-      if (g.removed) continue;
+      if (!appliedEarly.has(g) && !(await this.applyOrFail(g, rd))) continue;
+      if (g.removed || g.failed) continue;
       g.node.advance();
       this.maybeSnapshot(g);
     }
     return true;
+  }
+
+  /** True when every entry `rd` hands out for applying was persisted by an earlier round. */
+  private durableAlready(g: Group, rd: Ready): boolean {
+    if (rd.snapshot || g.failed || g.removed) return false;
+    const ce = rd.committedEntries;
+    return ce.length === 0 || ce[ce.length - 1]!.index <= g.durableIndex;
+  }
+
+  private async applyOrFail(g: Group, rd: Ready): Promise<boolean> {
+    try {
+      await this.apply(g, rd);
+      return true;
+    } catch (e) {
+      this.failGroup(g, e);
+      return false;
+    }
   }
 
   /** Sends the messages of a round that are (`early`) or are not leader traffic, one batch per peer. */
@@ -425,6 +447,8 @@ export class RaftNode {
       // next entries or term/vote change, it costs nothing extra.
       if (rd.hardState && (rd.mustSync || g.log.hasPending)) g.log.setHardState(rd.hardState);
       if (g.log.hasPending) await g.log.sync(rd.mustSync || rd.snapshot !== undefined);
+      if (rd.snapshot) g.durableIndex = rd.snapshot.meta.index;
+      if (rd.entries.length > 0) g.durableIndex = rd.entries[rd.entries.length - 1]!.index;
       if (rd.snapshot) await g.log.compactPrefix(rd.snapshot.meta.index);
     } catch (e) {
       this.failGroup(g, e);

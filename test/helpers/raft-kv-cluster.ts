@@ -32,8 +32,12 @@ export interface KvClusterOptions {
   tickMs?: number;
   electionTick?: number;
   snapshotEntries?: number;
+  /** How log segments are preallocated (RaftLogOptions.preallocate). */
+  prealloc?: 'truncate' | 'zeros';
   /** Where replica i keeps its files: dataDir/r<i>. */
   dataDir: string;
+  /** Extra node flags for the replica processes (e.g. --cpu-prof for profiling). */
+  nodeArgs?: string[];
 }
 
 export class KvProcessCluster {
@@ -82,9 +86,9 @@ export class KvProcessCluster {
 
   private spawn(id: number, withPeers: boolean): { ready: Promise<number>; started: Promise<void> } {
     const r = this.replicas.get(id)!;
-    const args = ['--import', 'tsx', SERVER, '--id', String(id), '--dir', r.dir, '--port', String(r.port)];
+    const args = [...(this.opts.nodeArgs ?? []), '--import', 'tsx', SERVER, '--id', String(id), '--dir', r.dir, '--port', String(r.port)];
     args.push('--tick-ms', String(this.opts.tickMs ?? 100), '--election-tick', String(this.opts.electionTick ?? 10));
-    args.push('--snapshot-entries', String(this.opts.snapshotEntries ?? 100_000));
+    args.push('--snapshot-entries', String(this.opts.snapshotEntries ?? 100_000), '--prealloc', this.opts.prealloc ?? 'truncate');
     if (withPeers) args.push('--peers', this.peers());
     const proc = spawn(process.execPath, args, { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, CURVEFS_LOG: process.env.CURVEFS_LOG ?? 'warn' } });
     r.proc = proc;
@@ -165,6 +169,15 @@ export class KvProcessCluster {
   private idOf(address: string): number {
     for (const id of this.ids) if (this.address(id) === address) return id;
     return 0;
+  }
+
+  /** SIGTERM: a clean stop (the replica closes its storage and exits). */
+  async terminate(id: number): Promise<void> {
+    const r = this.replicas.get(id)!;
+    if (!r.proc) return;
+    r.proc.kill('SIGTERM');
+    await r.exited;
+    r.proc = undefined;
   }
 
   async stopAll(): Promise<void> {

@@ -7,6 +7,10 @@ import fc from 'fast-check';
 import { RaftLog, SEGMENT_HEADER_BYTES } from '../../src/raft/log/index.ts';
 import { encodeEntryRecord } from '../../src/raft/log/format.ts';
 import type { Entry, HardState } from '../../src/raft/core/types.ts';
+import type { Logger } from '../../src/common/index.ts';
+
+// The cuts these tests provoke are expected: keep their warnings out of the test output.
+const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => quiet };
 
 const te = new TextEncoder();
 const entry = (index: number, term: number, text = `e${index}t${term}`): Entry => ({ index, term, type: 0, data: te.encode(text) });
@@ -25,7 +29,7 @@ function sameEntries(a: Entry[], b: Entry[]): void {
 
 test('round trip: entries and hard state survive a restart', async () => {
   const dir = await tmp();
-  const { log, entries, hardState, report } = await RaftLog.open(dir);
+  const { log, entries, hardState, report } = await RaftLog.open(dir, { logger: quiet });
   assert.deepEqual(entries, []);
   assert.deepEqual(hardState, { term: 0, vote: 0, commit: 0 });
   assert.deepEqual(report.cuts, []);
@@ -36,7 +40,7 @@ test('round trip: entries and hard state survive a restart', async () => {
   log.setHardState({ term: 2, vote: 3, commit: 101 });
   await log.sync();
   await log.close();
-  const r = await RaftLog.open(dir);
+  const r = await RaftLog.open(dir, { logger: quiet });
   sameEntries(r.entries, [...range(1, 100, 1), entry(101, 2, 'x'.repeat(5000))]);
   assert.deepEqual(r.hardState, { term: 2, vote: 3, commit: 101 });
   assert.deepEqual(r.report.cuts, []);
@@ -47,12 +51,12 @@ test('round trip: entries and hard state survive a restart', async () => {
 
 test('records buffered but never synced are not in the log after a restart', async () => {
   const dir = await tmp();
-  const { log } = await RaftLog.open(dir);
+  const { log } = await RaftLog.open(dir, { logger: quiet });
   log.append(range(1, 3, 1));
   await log.sync();
   log.append(range(4, 6, 1));
   await log.close();
-  const r = await RaftLog.open(dir);
+  const r = await RaftLog.open(dir, { logger: quiet });
   sameEntries(r.entries, range(1, 3, 1));
   await r.log.close();
   await rm(dir, { recursive: true });
@@ -60,14 +64,14 @@ test('records buffered but never synced are not in the log after a restart', asy
 
 test('a conflicting suffix is replaced, by overlapping append or by truncateSuffix', async () => {
   const dir = await tmp();
-  const { log } = await RaftLog.open(dir);
+  const { log } = await RaftLog.open(dir, { logger: quiet });
   log.append(range(1, 10, 1));
   await log.sync();
   log.append(range(6, 8, 2));
   await log.sync();
   assert.equal(log.lastIndex, 8);
   await log.close();
-  let r = await RaftLog.open(dir);
+  let r = await RaftLog.open(dir, { logger: quiet });
   sameEntries(r.entries, [...range(1, 5, 1), ...range(6, 8, 2)]);
   r.log.truncateSuffix(4);
   await r.log.sync();
@@ -76,7 +80,7 @@ test('a conflicting suffix is replaced, by overlapping append or by truncateSuff
   r.log.append([entry(4, 3)]);
   await r.log.sync();
   await r.log.close();
-  r = await RaftLog.open(dir);
+  r = await RaftLog.open(dir, { logger: quiet });
   sameEntries(r.entries, [...range(1, 3, 1), entry(4, 3)]);
   await r.log.close();
   await rm(dir, { recursive: true });
@@ -85,7 +89,7 @@ test('a conflicting suffix is replaced, by overlapping append or by truncateSuff
 test('segments rotate, and compaction drops whole segments below the snapshot index', async () => {
   const dir = await tmp();
   const opts = { segmentBytes: 1024 };
-  const { log } = await RaftLog.open(dir, opts);
+  const { log } = await RaftLog.open(dir, { ...opts, logger: quiet });
   for (let i = 0; i < 20; i++) {
     log.append(range(i * 20 + 1, i * 20 + 20, 1));
     log.setHardState({ term: 1, vote: 1, commit: i * 20 + 20 });
@@ -96,7 +100,7 @@ test('segments rotate, and compaction drops whole segments below the snapshot in
   const removed = await log.compactPrefix(200);
   assert.ok(removed > 0 && removed < before);
   await log.close();
-  const r = await RaftLog.open(dir, opts);
+  const r = await RaftLog.open(dir, { ...opts, logger: quiet });
   assert.ok(r.entries[0]!.index > 1 && r.entries[0]!.index <= 201, `first ${r.entries[0]!.index}`);
   sameEntries(r.entries, range(r.entries[0]!.index, 400, 1));
   // The hard state survives even though the segments it was first written to are gone.
@@ -109,12 +113,12 @@ test('segments rotate, and compaction drops whole segments below the snapshot in
 test('a record larger than a segment gets a segment of its own', async () => {
   const dir = await tmp();
   const opts = { segmentBytes: 4096 };
-  const { log } = await RaftLog.open(dir, opts);
+  const { log } = await RaftLog.open(dir, { ...opts, logger: quiet });
   const big = entry(2, 1, 'b'.repeat(10000));
   log.append([entry(1, 1), big, entry(3, 1)]);
   await log.sync();
   await log.close();
-  const r = await RaftLog.open(dir, opts);
+  const r = await RaftLog.open(dir, { ...opts, logger: quiet });
   sameEntries(r.entries, [entry(1, 1), big, entry(3, 1)]);
   await r.log.close();
   await rm(dir, { recursive: true });
@@ -123,14 +127,14 @@ test('a record larger than a segment gets a segment of its own', async () => {
 test('resetTo empties the log; earlier segments become deletable whatever their indexes', async () => {
   const dir = await tmp();
   const opts = { segmentBytes: 2048 };
-  const { log } = await RaftLog.open(dir, opts);
+  const { log } = await RaftLog.open(dir, { ...opts, logger: quiet });
   log.append(range(1, 100, 1));
   await log.sync();
   log.resetTo(50, 3);
   log.setHardState({ term: 3, vote: 0, commit: 50 });
   await log.sync();
   await log.close();
-  let r = await RaftLog.open(dir, opts);
+  let r = await RaftLog.open(dir, { ...opts, logger: quiet });
   assert.deepEqual(r.entries, []);
   assert.deepEqual(r.base, { index: 50, term: 3 });
   assert.equal(r.log.lastIndex, 50);
@@ -139,7 +143,7 @@ test('resetTo empties the log; earlier segments become deletable whatever their 
   const removed = await r.log.compactPrefix(50);
   assert.ok(removed > 0);
   await r.log.close();
-  r = await RaftLog.open(dir, opts);
+  r = await RaftLog.open(dir, { ...opts, logger: quiet });
   sameEntries(r.entries, range(51, 60, 3));
   assert.deepEqual(r.hardState, { term: 3, vote: 0, commit: 50 });
   await r.log.close();
@@ -148,7 +152,7 @@ test('resetTo empties the log; earlier segments become deletable whatever their 
 
 /** Writes entries 1..n in one segment; returns the segment path and each record's offset. */
 async function writeLog(dir: string, n: number, opts = {}): Promise<{ path: string; offsets: number[] }> {
-  const { log } = await RaftLog.open(dir, opts);
+  const { log } = await RaftLog.open(dir, { ...opts, logger: quiet });
   const offsets: number[] = [];
   let off = SEGMENT_HEADER_BYTES;
   for (let i = 1; i <= n; i++) {
@@ -173,7 +177,7 @@ test('a torn last record is cut and reported at every byte offset (preallocated 
     const torn = Buffer.from(pristine);
     torn.fill(0, start + k, end); // the bytes of the record after k never reached the disk
     await writeFile(path, torn);
-    const r = await RaftLog.open(dir, opts);
+    const r = await RaftLog.open(dir, { ...opts, logger: quiet });
     sameEntries(r.entries, range(1, 4, 1));
     if (k === 0) assert.deepEqual(r.report.cuts, [], 'nothing of the record was written: a clean end');
     else {
@@ -185,7 +189,7 @@ test('a torn last record is cut and reported at every byte offset (preallocated 
     r.log.append([entry(5, 2)]);
     await r.log.sync();
     await r.log.close();
-    const again = await RaftLog.open(dir, opts);
+    const again = await RaftLog.open(dir, { ...opts, logger: quiet });
     assert.deepEqual(again.report.cuts, []);
     sameEntries(again.entries, [...range(1, 4, 1), entry(5, 2)]);
     await again.log.close();
@@ -204,7 +208,7 @@ test('a torn last record at the end of the file is cut at every byte offset (gro
   const recStart = SEGMENT_HEADER_BYTES + (pristine.length - SEGMENT_HEADER_BYTES - (offsets[5]! - offsets[4]!));
   for (let k = 1; k < pristine.length - recStart; k++) {
     await writeFile(last, pristine.subarray(0, recStart + k));
-    const r = await RaftLog.open(dir, { segmentBytes: 40 });
+    const r = await RaftLog.open(dir, { segmentBytes: 40, logger: quiet });
     sameEntries(r.entries, range(1, 4, 1));
     assert.equal(r.report.cuts.length, 1, `offset ${k}`);
     await r.log.close();
@@ -221,7 +225,7 @@ test('a flipped byte in a middle record cuts the log there; later records and se
     const bad = Buffer.from(pristine);
     bad[pos] ^= 0x40;
     await writeFile(path, bad);
-    const r = await RaftLog.open(dir, small);
+    const r = await RaftLog.open(dir, { ...small, logger: quiet });
     sameEntries(r.entries, range(1, 2, 1));
     assert.equal(r.report.cuts.length, 1);
     assert.equal(r.report.cuts[0]!.offset, offsets[2]);
@@ -232,7 +236,7 @@ test('a flipped byte in a middle record cuts the log there; later records and se
   // With several segments, the ones after the bad record are set aside, not read.
   const dir2 = await tmp();
   const opts = { segmentBytes: 200 };
-  const { log } = await RaftLog.open(dir2, opts);
+  const { log } = await RaftLog.open(dir2, { ...opts, logger: quiet });
   for (let i = 1; i <= 30; i++) {
     log.append([entry(i, 1)]);
     await log.sync();
@@ -244,7 +248,7 @@ test('a flipped byte in a middle record cuts the log there; later records and se
   const b = await readFile(second);
   b[SEGMENT_HEADER_BYTES + 3] ^= 1;
   await writeFile(second, b);
-  const r = await RaftLog.open(dir2, opts);
+  const r = await RaftLog.open(dir2, { ...opts, logger: quiet });
   assert.equal(r.report.cuts.length, 1);
   assert.equal(r.report.cuts[0]!.segment, segs[1]);
   assert.deepEqual(r.report.cuts[0]!.setAside, segs.slice(2));
@@ -263,14 +267,14 @@ test('a segment with a corrupt header is set aside whole', async () => {
   const b = await readFile(path);
   b[9] ^= 1;
   await writeFile(path, b);
-  const r = await RaftLog.open(dir);
+  const r = await RaftLog.open(dir, { logger: quiet });
   assert.deepEqual(r.entries, []);
   assert.equal(r.report.cuts[0]!.offset, 0);
   assert.match(r.report.cuts[0]!.reason, /checksum/);
   r.log.append(range(1, 2, 2));
   await r.log.sync();
   await r.log.close();
-  const again = await RaftLog.open(dir);
+  const again = await RaftLog.open(dir, { logger: quiet });
   sameEntries(again.entries, range(1, 2, 2));
   await again.log.close();
   await rm(dir, { recursive: true });
@@ -280,7 +284,7 @@ test('a file cut short inside the header is reported, not loaded', async () => {
   const dir = await tmp();
   const { path } = await writeLog(dir, 3);
   await truncate(path, 10);
-  const r = await RaftLog.open(dir);
+  const r = await RaftLog.open(dir, { logger: quiet });
   assert.equal(r.report.cuts.length, 1);
   assert.deepEqual(r.entries, []);
   await r.log.close();
@@ -315,7 +319,7 @@ test('restart after each operation gives back exactly what was synced (property)
       let term = 1;
       let compacted = 0;
       let known = false; // the log has had an entry or a reset: it knows where it ends
-      let { log } = await RaftLog.open(dir, opts);
+      let { log } = await RaftLog.open(dir, { ...opts, logger: quiet });
       try {
         for (const o of ops) {
           const last = base + model.length;
@@ -347,7 +351,7 @@ test('restart after each operation gives back exactly what was synced (property)
           }
           await log.sync();
           await log.close();
-          const r = await RaftLog.open(dir, opts);
+          const r = await RaftLog.open(dir, { ...opts, logger: quiet });
           log = r.log;
           assert.deepEqual(r.report.cuts, []);
           assert.deepEqual(r.hardState, hs);

@@ -5,6 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SnapshotStore } from '../../src/raft/snapshot/index.ts';
 import type { SnapshotMeta } from '../../src/raft/core/types.ts';
+import type { Logger } from '../../src/common/index.ts';
+
+// The corrupt files these tests plant are expected: keep their warnings out of the test output.
+const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => quiet };
 
 const meta = (index: number, term = 1): SnapshotMeta => ({ index, term, conf: { voters: [1, 2, 3], learners: [4] } });
 
@@ -39,12 +43,12 @@ async function writeSnap(store: SnapshotStore, m: SnapshotMeta, data: Uint8Array
 
 test('a streamed snapshot round-trips: meta, membership and bytes', async () => {
   const dir = await tmp();
-  const { store } = await SnapshotStore.open(dir);
+  const { store } = await SnapshotStore.open(dir, quiet);
   assert.equal(store.latest, undefined);
   const data = bytes(3_000_000, 7); // spans several write buffers
   await writeSnap(store, meta(100, 3), data);
   assert.deepEqual(store.latest, meta(100, 3));
-  const again = await SnapshotStore.open(dir);
+  const again = await SnapshotStore.open(dir, quiet);
   assert.deepEqual(again.store.latest, meta(100, 3));
   assert.deepEqual(again.report, { corrupt: [], removed: [] });
   assert.ok((await collect(again.store.readData())).equals(data));
@@ -53,9 +57,9 @@ test('a streamed snapshot round-trips: meta, membership and bytes', async () => 
 
 test('an empty snapshot is valid', async () => {
   const dir = await tmp();
-  const { store } = await SnapshotStore.open(dir);
+  const { store } = await SnapshotStore.open(dir, quiet);
   await writeSnap(store, { index: 5, term: 1, conf: { voters: [], learners: [] } }, new Uint8Array(0));
-  const r = await SnapshotStore.open(dir);
+  const r = await SnapshotStore.open(dir, quiet);
   assert.deepEqual(r.store.latest, { index: 5, term: 1, conf: { voters: [], learners: [] } });
   assert.equal((await collect(r.store.readData())).length, 0);
   await rm(dir, { recursive: true });
@@ -63,13 +67,13 @@ test('an empty snapshot is valid', async () => {
 
 test('a newer snapshot replaces the older one only once it is durable', async () => {
   const dir = await tmp();
-  const { store } = await SnapshotStore.open(dir);
+  const { store } = await SnapshotStore.open(dir, quiet);
   await writeSnap(store, meta(10), bytes(1000, 1));
   const w = await store.createWriter(meta(20));
   await w.write(bytes(500, 2));
   // Not committed: the old one is still the snapshot, on disk and after a restart.
   assert.equal(store.latest!.index, 10);
-  const mid = await SnapshotStore.open(dir);
+  const mid = await SnapshotStore.open(dir, quiet);
   assert.equal(mid.store.latest!.index, 10);
   assert.equal(mid.report.removed.length, 1, 'the unfinished temporary file is removed at open');
   await w.abort();
@@ -82,7 +86,7 @@ test('a newer snapshot replaces the older one only once it is durable', async ()
 
 test('an aborted writer leaves nothing behind', async () => {
   const dir = await tmp();
-  const { store } = await SnapshotStore.open(dir);
+  const { store } = await SnapshotStore.open(dir, quiet);
   const w = await store.createWriter(meta(3));
   await w.write(bytes(100, 3));
   await w.abort();
@@ -92,7 +96,7 @@ test('an aborted writer leaves nothing behind', async () => {
 
 test('a corrupt or torn newest file is set aside and reported; the older valid one is loaded', async () => {
   const dir = await tmp();
-  const { store } = await SnapshotStore.open(dir);
+  const { store } = await SnapshotStore.open(dir, quiet);
   await writeSnap(store, meta(10), bytes(5000, 1));
   const older = (await readdir(dir)).find((n) => n.endsWith('.snap'))!;
   const olderBytes = await readFile(join(dir, older));
@@ -107,7 +111,7 @@ test('a corrupt or torn newest file is set aside and reported; the older valid o
     const bad = Buffer.from(newerBytes);
     bad[pos] ^= 0x10;
     await writeFile(join(dir, newer), bad);
-    const r = await SnapshotStore.open(dir);
+    const r = await SnapshotStore.open(dir, quiet);
     assert.equal(r.store.latest?.index, 10, `flip at ${pos}`);
     assert.equal(r.report.corrupt.length, 1);
     assert.equal(r.report.corrupt[0]!.file, newer);
@@ -119,7 +123,7 @@ test('a corrupt or torn newest file is set aside and reported; the older valid o
     await mkdir(dir);
     await writeFile(join(dir, newer), newerBytes);
     await truncate(join(dir, newer), len);
-    const r = await SnapshotStore.open(dir);
+    const r = await SnapshotStore.open(dir, quiet);
     assert.equal(r.store.latest, undefined, `length ${len}`);
     assert.equal(r.report.corrupt.length, 1);
   }
@@ -128,8 +132,8 @@ test('a corrupt or torn newest file is set aside and reported; the older valid o
 
 test('a snapshot file is sent in chunks and received, checked and installed on the other side', async () => {
   const a = await tmp(), b = await tmp();
-  const src = (await SnapshotStore.open(a)).store;
-  const dst = (await SnapshotStore.open(b)).store;
+  const src = (await SnapshotStore.open(a, quiet)).store;
+  const dst = (await SnapshotStore.open(b, quiet)).store;
   const data = bytes(2_500_000, 9);
   await writeSnap(src, meta(42, 7), data);
   const send = await src.openForSend();
@@ -152,8 +156,8 @@ test('a snapshot file is sent in chunks and received, checked and installed on t
 
 test('a receiver refuses out-of-order chunks and a damaged file', async () => {
   const a = await tmp(), b = await tmp();
-  const src = (await SnapshotStore.open(a)).store;
-  const dst = (await SnapshotStore.open(b)).store;
+  const src = (await SnapshotStore.open(a, quiet)).store;
+  const dst = (await SnapshotStore.open(b, quiet)).store;
   await writeSnap(src, meta(5), bytes(10_000, 4));
   const whole = await collect((await src.openForSend()).chunks);
   const rx = await dst.createReceiver();
@@ -173,8 +177,8 @@ test('a receiver refuses out-of-order chunks and a damaged file', async () => {
 
 test('installing a snapshot older than the current one is refused', async () => {
   const a = await tmp(), b = await tmp();
-  const src = (await SnapshotStore.open(a)).store;
-  const dst = (await SnapshotStore.open(b)).store;
+  const src = (await SnapshotStore.open(a, quiet)).store;
+  const dst = (await SnapshotStore.open(b, quiet)).store;
   await writeSnap(src, meta(5), bytes(100, 4));
   await writeSnap(dst, meta(9), bytes(100, 5));
   const rx = await dst.createReceiver();

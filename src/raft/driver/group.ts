@@ -30,6 +30,8 @@ export class Group {
   readCounter = 0;
 
   applied: number;
+  /** Last log index known to be on this replica's disk (persisted by an earlier round). */
+  durableIndex: number;
   /** Index of the newest durable snapshot, and bytes applied since it. */
   snapshotIndex: number;
   bytesSinceSnapshot = 0;
@@ -56,8 +58,10 @@ export class Group {
     readonly snaps: SnapshotStore,
     readonly sm: StateMachine,
     startIndex: number,
+    durableIndex: number,
   ) {
     this.applied = startIndex;
+    this.durableIndex = durableIndex;
     this.snapshotIndex = startIndex;
     this.role = node.role;
   }
