@@ -172,6 +172,8 @@ class ServerCall implements CallContext {
   private controller: AbortController | undefined;
   private timer: NodeJS.Timeout | undefined;
   done = false;
+  /** The deadline timer fired (it may fire up to a millisecond before `deadline` by the clock). */
+  expired = false;
 
   constructor(
     readonly callId: number,
@@ -196,6 +198,7 @@ class ServerCall implements CallContext {
   }
 
   private expire(): void {
+    this.expired = true;
     this.controller?.abort(new CurveError(StatusCode.TIMEOUT, 'deadline exceeded'));
   }
 
@@ -351,7 +354,7 @@ class ServerConnection implements FrameHandler {
     call.finish();
     this.inflight.delete(call.callId);
     // Past its deadline the client has already given up: drop the work's answer.
-    return call.deadline === Infinity || systemClock.now() <= call.deadline;
+    return !call.expired && (call.deadline === Infinity || systemClock.now() <= call.deadline);
   }
 
   private respondOk(callId: number, method: MethodEntry, value: unknown): void {
