@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs the Debian packages the tests and a real cluster need:
 #   etcd-server (the MDS store in a real cluster; tests start their own members),
-#   fuse3 (fusermount3 and the fuse module helpers), bindfs (the FUSE passthrough baseline).
+#   fuse3 (fusermount3 and the fuse module helpers), bindfs (the FUSE passthrough baseline),
+#   redis-server (the metadata benchmark's baseline, bench/metaserver-bench.ts).
 # Safe to run again; does nothing when everything is present.
 set -e
 need=""
@@ -9,6 +10,7 @@ command -v etcd >/dev/null 2>&1 || need="$need etcd-server"
 command -v etcdctl >/dev/null 2>&1 || need="$need etcd-client"
 command -v fusermount3 >/dev/null 2>&1 || need="$need fuse3"
 command -v bindfs >/dev/null 2>&1 || need="$need bindfs"
+command -v redis-server >/dev/null 2>&1 || need="$need redis-server"
 if [ -n "$need" ]; then
   SUDO=""
   [ "$(id -u)" = 0 ] || SUDO=sudo

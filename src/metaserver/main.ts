@@ -44,6 +44,12 @@ export interface RunMetaserverOptions {
   /** Raft timing: ms per tick (default 50) and ticks to an election (default 10). */
   raftTickMs?: number;
   electionTicks?: number;
+  /**
+   * How a leader confirms a read is linearizable: 'lease' (default; answers at once while a
+   * quorum acknowledged a recent heartbeat, as CurveFS's leader lease) or 'safe' (ReadIndex: a
+   * heartbeat round per batch of reads).
+   */
+  readMode?: 'lease' | 'safe';
   /** Snapshot after this many entries / bytes applied since the last one. */
   snapshotEntries?: number;
   snapshotBytes?: number;
@@ -135,6 +141,7 @@ export async function runMetaserver(opts: RunMetaserverOptions): Promise<Metaser
         tickMs: opts.raftTickMs ?? 50,
         electionTick: opts.electionTicks ?? 10,
         heartbeatTick: 1,
+        raft: { readOnlyOption: opts.readMode ?? 'lease', checkQuorum: true },
         snapshotEntries: opts.snapshotEntries,
         snapshotBytes: opts.snapshotBytes,
         requestTimeoutMs: opts.requestTimeoutMs,
@@ -182,6 +189,7 @@ interface CliOptions {
   crashAt?: string;
   crashFile?: string;
   snapshotEntries?: string;
+  readMode?: string;
 }
 
 /** The `curvefs metaserver` command line (argv as process.argv: two leading entries). */
@@ -197,6 +205,7 @@ export async function cli(argv: string[]): Promise<void> {
     .option('--peers <addrs>', 'other metaservers to learn routes from (without an MDS)')
     .option('--heartbeat-ms <ms>', 'heartbeat period')
     .option('--snapshot-entries <n>', 'snapshot after this many applied entries')
+    .option('--read-mode <mode>', "linearizable reads: 'lease' (default) or 'safe' (ReadIndex)")
     .option('--crash-at <step>', 'tests: SIGKILL self at a transaction step')
     .option('--crash-file <path>', 'tests: SIGKILL self at the transaction step named in this file')
     .option('--config <file>', 'JSON file with the same options (flags win)')
@@ -214,6 +223,7 @@ export async function cli(argv: string[]): Promise<void> {
     peers: o.peers ? o.peers.split(',') : file.peers,
     heartbeatMs: num(o.heartbeatMs) ?? file.heartbeatMs,
     snapshotEntries: num(o.snapshotEntries) ?? file.snapshotEntries,
+    readMode: (o.readMode as 'lease' | 'safe' | undefined) ?? file.readMode,
     crashAt: (o.crashAt as TxStep | undefined) ?? file.crashAt,
     crashFile: o.crashFile ?? file.crashFile,
   };

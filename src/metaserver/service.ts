@@ -3,7 +3,7 @@
 // group); reads are linearizable (ReadIndex, then local state); mutations go through the log
 // with the proposer's time stamped in, and are idempotent by RequestId (partition request table).
 // Rename and cross-partition rmdir are run by the transaction coordinator (tx/coordinator.ts).
-import { create } from '@bufbuild/protobuf';
+import { create, type MessageInitShape } from '@bufbuild/protobuf';
 import { CurveError, StatusCode, systemClock, type Clock } from '../common/index.ts';
 import { FileType, TimespecSchema, type Timespec } from '../gen/common_pb.ts';
 import {
@@ -14,8 +14,6 @@ import {
   MetaServerInternalService,
   MetaServerService,
   XAttrSchema,
-  type Dentry,
-  type InodeAttr,
   type PartitionRef,
 } from '../gen/metaserver_pb.ts';
 import type { ServiceImplOf } from '../rpc/types.ts';
@@ -61,12 +59,16 @@ function checkSm(r: SmResult): SmResult {
   return r;
 }
 
-export function wireAttr(a: PInodeAttr): InodeAttr {
-  return create(InodeAttrSchema, a);
+/**
+ * Response parts are plain init objects: the RPC layer builds the message once when it encodes
+ * (building it here too would copy every field twice per call).
+ */
+export function wireAttr(a: PInodeAttr): MessageInitShape<typeof InodeAttrSchema> {
+  return a;
 }
 
-export function wireDentry(fsId: number, d: DentryInfo): Dentry {
-  return create(DentrySchema, { fsId, inodeId: d.ino, parentInodeId: d.parent, name: d.name, type: d.type });
+export function wireDentry(fsId: number, d: DentryInfo): MessageInitShape<typeof DentrySchema> {
+  return { fsId, inodeId: d.ino, parentInodeId: d.parent, name: d.name, type: d.type };
 }
 
 function safeId(x: number, what: string): void {
