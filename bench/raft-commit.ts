@@ -43,10 +43,20 @@ interface LoadResult {
   p50: number;
   p99: number;
   errors: number;
+  /** CPU µs per commit: leader process, each follower (average), the client. */
+  cpu?: { leader: number; follower: number; client: number };
 }
 
-/** Runs `inflight` closed-loop workers; counts what completes in the measured window. */
-async function load(inflight: number, op: (seq: number) => Promise<unknown>, seconds: number): Promise<LoadResult> {
+/**
+ * Runs `inflight` closed-loop workers; counts what completes in the measured window. `cpu`
+ * samples the servers' CPU counters at the window's edges.
+ */
+async function load(
+  inflight: number,
+  op: (seq: number) => Promise<unknown>,
+  seconds: number,
+  cpu?: () => Promise<number[]>,
+): Promise<LoadResult> {
   const warmupMs = 2000;
   let phase: 'warm' | 'measure' | 'done' = 'warm';
   const lat: number[] = [];
@@ -66,14 +76,24 @@ async function load(inflight: number, op: (seq: number) => Promise<unknown>, sec
   const workers = Array.from({ length: inflight }, worker);
   await sleep(warmupMs);
   phase = 'measure';
+  const cpu0 = await cpu?.();
+  const client0 = process.cpuUsage();
   const t0 = performance.now();
   await sleep(seconds * 1000);
   const elapsed = (performance.now() - t0) / 1000;
   const n = lat.length;
+  const client = process.cpuUsage(client0);
+  const cpu1 = await cpu?.();
   phase = 'done';
   await Promise.all(workers);
   lat.sort((a, b) => a - b);
-  return { inflight, perSec: n / elapsed, p50: pct(lat, 50), p99: pct(lat, 99), errors };
+  const r: LoadResult = { inflight, perSec: n / elapsed, p50: pct(lat, 50), p99: pct(lat, 99), errors };
+  if (cpu0 && cpu1) {
+    // cpu() lists the leader first.
+    const d = cpu1.map((x, i) => (x - cpu0[i]!) / n);
+    r.cpu = { leader: d[0]!, follower: (d[1]! + d[2]!) / 2, client: (client.user + client.system) / n };
+  }
+  return r;
 }
 
 /** A put command whose encoded entry is exactly ENTRY_BYTES long. */
@@ -89,10 +109,16 @@ async function benchRaft(dir: string): Promise<{ loads: LoadResult[]; failovers:
   try {
     await c.propose(entryFor(0), Date.now() + 30_000);
     const loads: LoadResult[] = [];
+    const cpu = async () => {
+      const leader = await c.findLeader();
+      const order = [leader, ...c.ids.filter((x) => x !== leader)];
+      return Promise.all(order.map(async (id) => (await c.status(id)).cpuUs));
+    };
     for (const n of INFLIGHT) {
-      const r = await load(n, (s) => c.propose(entryFor(s), Date.now() + 30_000), SECONDS);
+      const r = await load(n, (s) => c.propose(entryFor(s), Date.now() + 30_000), SECONDS, cpu);
       loads.push(r);
-      console.log(`raft   in flight ${String(n).padStart(4)}: ${r.perSec.toFixed(0).padStart(7)} commits/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  errors ${r.errors}`);
+      const cpuText = r.cpu ? `  cpu µs/commit leader ${r.cpu.leader.toFixed(1)} follower ${r.cpu.follower.toFixed(1)} client ${r.cpu.client.toFixed(1)}` : '';
+      console.log(`raft   in flight ${String(n).padStart(4)}: ${r.perSec.toFixed(0).padStart(7)} commits/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  errors ${r.errors}${cpuText}`);
     }
     const failovers: number[] = [];
     for (let k = 0; k < KILLS; k++) {

@@ -18,6 +18,8 @@ export interface ReplicaStatus {
   term: number;
   commit: number;
   applied: number;
+  /** CPU time the replica process has used (user + system, µs). */
+  cpuUs: number;
 }
 
 interface Replica {

@@ -9,7 +9,7 @@
 // first). It serves RaftService and a small JSON KV service of raw methods:
 //   curvefs.rafttest.Kv/Propose  body: a KV command (test/helpers/raft-kv.ts) -> {"prev": ...}
 //   curvefs.rafttest.Kv/Dump     -> {"applied", "data": [[k, v]...]} of this replica (local)
-//   curvefs.rafttest.Kv/Status   -> {"role", "leader", "term", "commit", "applied"}
+//   curvefs.rafttest.Kv/Status   -> {"role", "leader", "term", "commit", "applied", "cpuUs"}
 // NOT_LEADER answers carry the leader's address.
 import { createInterface } from 'node:readline';
 import { ChannelPool, RpcServer } from '../../src/rpc/index.ts';
@@ -54,7 +54,8 @@ async function main(): Promise<void> {
   server.registerRaw(KV_DUMP, () => enc({ applied: node.status(GROUP).applied, data: [...sm.data] }));
   server.registerRaw(KV_STATUS, () => {
     const s = node.status(GROUP);
-    return enc({ role: s.role === Role.Leader ? 'leader' : 'other', leader: s.leader, term: s.term, commit: s.commit, applied: s.applied });
+    const cpu = process.cpuUsage();
+    return enc({ role: s.role === Role.Leader ? 'leader' : 'other', leader: s.leader, term: s.term, commit: s.commit, applied: s.applied, cpuUs: cpu.user + cpu.system });
   });
   const port = await server.listen();
   process.stdout.write(`READY ${port}\n`);
