@@ -2,7 +2,7 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['src/gen/**', 'dist/**', 'node_modules/**'] },
+  { ignores: ['src/gen/**', 'dist/**', 'node_modules/**', 'bench/out/**'] },
   ...tseslint.configs.recommended,
   {
     rules: {
