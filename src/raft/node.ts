@@ -118,6 +118,8 @@ export class RaftNode {
   readonly addresses: AddressBook;
   private readonly opts: Required<Pick<RaftNodeOptions, 'tickMs' | 'electionTick' | 'heartbeatTick' | 'requestTimeoutMs' | 'snapshotEntries' | 'snapshotBytes' | 'snapshotKeepEntries' | 'maxInflightBatchesPerPeer'>>;
   private readonly groups = new Map<number, Group>();
+  /** Groups whose addGroup() is reading their files. */
+  private readonly opening = new Set<number>();
   private readonly clock: Clock;
   private readonly timer: Timer;
   private readonly random: Random;
@@ -167,7 +169,16 @@ export class RaftNode {
   async addGroup(groupId: number, peers: NodeId[], sm: StateMachine): Promise<GroupOpenReport> {
     this.checkRunning();
     if (!Number.isSafeInteger(groupId) || groupId < 0) throw new CurveError(StatusCode.PARAM_ERROR, `invalid group id ${groupId}`);
-    if (this.groups.has(groupId)) throw new CurveError(StatusCode.PARAM_ERROR, `group ${groupId} is already open`);
+    if (this.groups.has(groupId) || this.opening.has(groupId)) throw new CurveError(StatusCode.PARAM_ERROR, `group ${groupId} is already open`);
+    this.opening.add(groupId);
+    try {
+      return await this.openGroup(groupId, peers, sm);
+    } finally {
+      this.opening.delete(groupId);
+    }
+  }
+
+  private async openGroup(groupId: number, peers: NodeId[], sm: StateMachine): Promise<GroupOpenReport> {
     const dir = join(this.cfg.dataDir, `group-${groupId}`);
     await mkdir(dir, { recursive: true });
     let meta = await readGroupMeta(dir);
@@ -185,7 +196,7 @@ export class RaftNode {
         { ...this.cfg.raft, id: this.id, random: this.random, electionTick: this.opts.electionTick, heartbeatTick: this.opts.heartbeatTick },
         { hardState: opened.hardState, snapshotMeta: snapMeta, entries, applied: snapMeta.index },
       );
-      if (this.groups.has(groupId)) throw new CurveError(StatusCode.PARAM_ERROR, `group ${groupId} is already open`);
+      this.checkRunning();
       const durable = entries.length > 0 ? entries[entries.length - 1]!.index : snapMeta.index;
       const g = new Group(groupId, dir, node, opened.log, snaps, sm, snapMeta.index, durable);
       this.groups.set(groupId, g);
