@@ -72,7 +72,8 @@ async function drive(op: (worker: number, k: number) => Promise<void>): Promise<
           continue;
         }
         const t1 = performance.now();
-        if (t0 >= measureFrom && t1 <= end) lat.push(t1 - t0);
+        // Completions inside the window count (a long op that started before it still counts).
+        if (t1 >= measureFrom && t1 <= end) lat.push(t1 - t0);
         if (job.op === 'failover' && t1 - t0 > 50) slow.push([wall, t1 - t0]);
       }
     }),
@@ -125,14 +126,19 @@ async function curvefs(): Promise<LoadResult> {
   const r = await drive(async (w, k) => {
     switch (job.op) {
       case 'create': {
-        const ci = await call((c) => c.createInode({ p, rid: rid(), parent: cfg.createDir, type: FileType.TYPE_S3, mode: 0o644 }));
-        await call((c) => c.createDentry({ p, rid: rid(), dentry: { fsId: p.fsId, inodeId: ci.inode!.inodeId, parentInodeId: cfg.createDir, name: `${job.prefix}-${k}`, type: FileType.TYPE_S3 } }));
+        // One request id per request, kept across retries (idempotence).
+        const r1 = rid();
+        const ci = await call((c) => c.createInode({ p, rid: r1, parent: cfg.createDir, type: FileType.TYPE_S3, mode: 0o644 }));
+        const r2 = rid();
+        await call((c) => c.createDentry({ p, rid: r2, dentry: { fsId: p.fsId, inodeId: ci.inode!.inodeId, parentInodeId: cfg.createDir, name: `${job.prefix}-${k}`, type: FileType.TYPE_S3 } }));
         return;
       }
       case 'createFile':
-      case 'failover':
-        await call((c) => c.createFile({ p, rid: rid(), parent: cfg.createDir, name: `${job.prefix}-${k}`, type: FileType.TYPE_S3, mode: 0o644 }));
+      case 'failover': {
+        const r1 = rid();
+        await call((c) => c.createFile({ p, rid: r1, parent: cfg.createDir, name: `${job.prefix}-${k}`, type: FileType.TYPE_S3, mode: 0o644 }));
         return;
+      }
       case 'lookup':
         await call((c) => c.getDentry({ p, parentInodeId: cfg.lookupDir, name: `n${pick(cfg.lookupNames)}` }));
         return;

@@ -48,6 +48,8 @@ export interface MetaserverClusterOptions {
   /** Extra command-line flags for replica i (e.g. ['--crash-at', 'after-decide']). */
   args?: (index: number) => string[];
   env?: NodeJS.ProcessEnv;
+  /** Node flags before the script (e.g. ['--cpu-prof', '--cpu-prof-dir', dir]). */
+  nodeArgs?: string[];
   /** First metaserver id (ids are consecutive; default 1). */
   firstId?: number;
 }
@@ -81,7 +83,7 @@ export class MetaserverCluster {
   }
 
   private spawn(p: MetaserverProcess, extra: string[] = []): Promise<void> {
-    const args = ['--import', 'tsx', MAIN, '--listen', p.address, '--data-dir', p.dir, '--metrics-port', '0'];
+    const args = [...(this.opts.nodeArgs ?? []), '--import', 'tsx', MAIN, '--listen', p.address, '--data-dir', p.dir, '--metrics-port', '0'];
     if (this.opts.mdsAddrs?.length) args.push('--mds', this.opts.mdsAddrs.join(','), '--heartbeat-ms', '500');
     else args.push('--id', String(p.id));
     args.push(...(this.opts.args?.(p.index) ?? []), ...extra);

@@ -435,10 +435,21 @@ export class TxCoordinator {
     }
   }
 
-  /** Sends the decision to every participant; true when all applied it. */
+  /**
+   * Sends the decision to every participant; true when all applied it. The holder of the fs
+   * rename lock is told last, once the others (the moved directory's parent pointer among them)
+   * applied the decision.
+   */
   private async finishAll(cs: Copyset, rec: TxRecord, commit: boolean, deadline: number): Promise<boolean> {
+    const first = rec.participants.filter((pp) => !pp.part?.fsLock);
+    const last = rec.participants.filter((pp) => pp.part?.fsLock);
+    if (!(await this.finishSome(rec, first, commit, deadline))) return false;
+    return this.finishSome(rec, last, commit, deadline);
+  }
+
+  private async finishSome(rec: TxRecord, list: TxRecord['participants'], commit: boolean, deadline: number): Promise<boolean> {
     const results = await Promise.all(
-      rec.participants.map(async (pp) => {
+      list.map(async (pp) => {
         const part = pp.part!;
         try {
           await this.cluster.finish(part.p!, {
@@ -457,7 +468,6 @@ export class TxCoordinator {
         }
       }),
     );
-    void cs;
     return results.every(Boolean);
   }
 

@@ -79,7 +79,10 @@ export function applyTxOp(sm: CopysetStateMachine, index: number, op: TxOp): SmR
         rec.state = TxState.TX_ABORTED;
         rec.error = op.msg.error === StatusCode.OK ? StatusCode.TX_FAILED : op.msg.error;
       }
-      sm.tx.unlockPart(part.fsId, rec.local!, k);
+      // The fs rename lock stays until TxForget, i.e. until every participant applied the
+      // decision: the moved directory's parent pointer must be current before another directory
+      // move may walk the tree (docs/rename.md §3.3).
+      sm.tx.unlockPart(part.fsId, create(TxPartSchema, { ...rec.local!, fsLock: false }), k);
       return ok({ state: rec.state, warnings });
     }
     case OpType.TxFinish: {
@@ -109,6 +112,8 @@ export function applyTxOp(sm: CopysetStateMachine, index: number, op: TxOp): SmR
         const k = txKey(id);
         const rec = sm.tx.records.get(k);
         if (rec && rec.state !== TxState.TX_PREPARING) {
+          const part = rec.local?.p ? sm.partitions.get(rec.local.p.partitionId) : undefined;
+          if (part && rec.local?.fsLock) sm.tx.unlockPart(part.fsId, rec.local, k);
           sm.tx.forget(k);
           forgotten++;
         }

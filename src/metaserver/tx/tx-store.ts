@@ -229,7 +229,10 @@ export class TxStore {
   relock(fsOf: (partitionId: number) => number | undefined): void {
     for (const [k, rec] of this.records) {
       const fsId = rec.local?.p ? fsOf(rec.local.p.partitionId) : undefined;
-      if (rec.state === TxState.TX_PREPARING && rec.local && fsId !== undefined) this.lockPart(fsId, rec.local, k, 'coordinator');
+      if (!rec.local || fsId === undefined) continue;
+      if (rec.state === TxState.TX_PREPARING) this.lockPart(fsId, rec.local, k, 'coordinator');
+      // A decided record keeps the fs rename lock until it is forgotten.
+      else if (rec.local.fsLock) this.lockPart(fsId, { ...rec.local, dentries: [], inodes: [] }, k, 'coordinator');
     }
     for (const rec of this.prepared.values()) {
       const fsId = rec.part?.p ? fsOf(rec.part.p.partitionId) : undefined;
