@@ -89,7 +89,7 @@ export class MdsClient {
     const attemptTimeout = this.opts.attemptTimeoutMs ?? 2000;
     let backoff = this.opts.backoffMs ?? 50;
     const maxBackoff = this.opts.maxBackoffMs ?? 1000;
-    let sinceRotationStart = 0;
+    let failures = 0;
     let last: unknown;
     for (;;) {
       const left = deadline - Date.now();
@@ -103,15 +103,17 @@ export class MdsClient {
         last = e;
         const hint = e.leaderHint ? normalise(e.leaderHint) : undefined;
         if (hint && hint !== addr) {
+          // Follow the hint next (no pause: it is usually right).
           let i = this.addresses.indexOf(hint);
           if (i < 0) i = this.addresses.push(hint) - 1;
           this.current = i;
-          continue; // a hint is worth an immediate try
+        } else {
+          this.current = (this.current + 1) % this.addresses.length;
         }
-        this.current = (this.current + 1) % this.addresses.length;
-        if (++sinceRotationStart >= this.addresses.length) {
-          // Every address refused: nobody leads right now (an election). Wait, then go round again.
-          sinceRotationStart = 0;
+        if (++failures >= this.addresses.length) {
+          // As many refusals as addresses: nobody serves right now (an election, a leader still
+          // loading). Pause, then go round again.
+          failures = 0;
           const pause = Math.min(backoff * (0.5 + this.random.next() / 2), Math.max(0, deadline - Date.now()));
           await new Promise((r) => setTimeout(r, pause));
           backoff = Math.min(backoff * 2, maxBackoff);

@@ -7,7 +7,7 @@
 // As a script: npx tsx src/mds/main.ts --listen 127.0.0.1:6700 --data-dir D [--etcd URLS]
 //   [--dashboard-port P] (see --help).
 import { pathToFileURL } from 'node:url';
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { createLogger, systemRandom, systemTimer, type Random, type Timer } from '../common/index.ts';
 import { startDashboard, type Dashboard, type MdsStatus } from '../dashboard/index.ts';
 import { HeartbeatService } from '../gen/heartbeat_pb.ts';
@@ -16,6 +16,7 @@ import { TopologyService } from '../gen/topology_pb.ts';
 import { ChannelPool, RpcServer } from '../rpc/index.ts';
 import { DEFAULT_ELECTION_PREFIX, EmbeddedElector, EtcdElector, type Elector } from './election/index.ts';
 import type { DataReclaimer } from './fs/fs-manager.ts';
+import { reclaimBlocks } from './fs/reclaim-data.ts';
 import { LeaderJournal } from './journal.ts';
 import { MdsNode } from './node.ts';
 import { tuning as makeTuning, type MdsTuning } from './options.ts';
@@ -41,7 +42,7 @@ export interface RunMdsOptions {
   leaseMarginMs?: number;
   /** Lease keepalive period (default TTL / 5). */
   keepaliveMs?: number;
-  /** Deadline of each etcd call (default min(2 s, keepalive period)). */
+  /** Deadline of each etcd call (default min(2 s, (TTL − margin) / 2)). */
   etcdOpTimeoutMs?: number;
   electionPrefix?: string;
   /** Port of the status page (HTML, /metrics, /api/status); undefined = none, 0 = OS chooses. */
@@ -50,8 +51,9 @@ export interface RunMdsOptions {
   tuning?: Partial<MdsTuning>;
   /** Append leadership intervals here (tests and benchmarks). */
   journalPath?: string;
-  /** Deletes a deleted fs's blocks from its data store. */
-  reclaimData?: DataReclaimer;
+  /** Deletes a deleted fs's blocks from its data store (default: every object under the fs's
+   *  prefix in its local directory or S3 bucket; `false` leaves the data alone). */
+  reclaimData?: DataReclaimer | false;
   timer?: Timer;
   random?: Random;
 }
@@ -86,21 +88,27 @@ export async function runMds(opts: RunMdsOptions): Promise<MdsHandle> {
   let elector: Elector;
   if (etcd.length > 0) {
     const keepaliveMs = opts.keepaliveMs ?? (ttlSec * 1000) / 5;
-    const opTimeoutMs = opts.etcdOpTimeoutMs ?? Math.min(2000, keepaliveMs);
+    const marginMs = opts.leaseMarginMs ?? Math.max(300, ttlSec * 200);
+    const opTimeoutMs = opts.etcdOpTimeoutMs ?? Math.min(2000, (ttlSec * 1000 - marginMs) / 2);
     store = new EtcdStore({ endpoints: etcd, opTimeoutMs });
     elector = new EtcdElector({
       endpoints: etcd,
       address,
       prefix: opts.electionPrefix ?? DEFAULT_ELECTION_PREFIX,
       ttlSec,
-      marginMs: opts.leaseMarginMs,
+      marginMs,
       keepaliveMs,
       opTimeoutMs,
       timer,
       random,
     });
   } else {
-    store = await EmbeddedStore.open(opts.dataDir!);
+    try {
+      store = await EmbeddedStore.open(opts.dataDir!);
+    } catch (e) {
+      await server.close();
+      throw e;
+    }
     elector = new EmbeddedElector(store, address, opts.electionPrefix ?? DEFAULT_ELECTION_PREFIX);
   }
 
@@ -113,7 +121,7 @@ export async function runMds(opts: RunMdsOptions): Promise<MdsHandle> {
     timer,
     random,
     tuning: makeTuning(opts.tuning),
-    reclaimData: opts.reclaimData,
+    reclaimData: opts.reclaimData === false ? undefined : (opts.reclaimData ?? reclaimBlocks),
     journal: opts.journalPath ? new LeaderJournal(opts.journalPath, address) : undefined,
     // After losing a term, etcd connections may be dead (a partition): dial again.
     onDeposed: () => (store instanceof EtcdStore ? store.reconnect() : undefined),
@@ -232,6 +240,8 @@ export async function mdsMain(argv: string[]): Promise<void> {
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   mdsMain(process.argv.slice(2)).catch((e) => {
+    // commander has already printed help / usage errors.
+    if (e instanceof CommanderError) process.exit(e.exitCode);
     process.stderr.write(`mds: ${e instanceof Error ? e.message : String(e)}\n`);
     process.exit(1);
   });

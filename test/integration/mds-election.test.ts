@@ -37,10 +37,9 @@ test('a deposed leader cannot write: its fence fails in etcd; it notices and ste
   const raw = createEtcdClient({ endpoints: etcd.endpoints() });
   try {
     a.start();
-    await waitFor(() => a.current(), 'a to lead');
+    const fenceA = (await waitFor(() => a.current(), 'a to lead')).fence;
     b.start();
     await waitFor(() => b.leaderAddress() === 'a', 'b to see a');
-    const fenceA = a.current()!.fence;
     const writeA = new FencedStore(store, fenceA);
     await writeA.commit([{ type: 'put', key: `${prefix}-data`, value: te.encode('by a') }]);
     // Remove a's key behind its back, as etcd does when a lease expires.

@@ -15,6 +15,7 @@ import { OnlineState } from '../../src/gen/topology_pb.ts';
 import { MdsClient, PARTITION_SIZE, ROOT_MODE, runMds, type MdsHandle } from '../../src/mds/index.ts';
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import type { CreateFsRequestSchema } from '../../src/gen/mds_pb.ts';
+import { LocalBlockStore, objectKey } from '../../src/data/index.ts';
 import { freePort, waitFor } from '../helpers/etcd.ts';
 import { FakeMetaserver, FakeWorld } from '../helpers/fake-metaserver.ts';
 
@@ -74,6 +75,20 @@ async function rejects(p: Promise<unknown>, status: StatusCode): Promise<void> {
     return true;
   });
 }
+
+test('CreateFs without metaservers fails with TOPO_NOT_ENOUGH_METASERVERS and leaves nothing behind', async () => {
+  const lone = await runMds({ listen: '127.0.0.1:0', dataDir: join(dir, 'lone') });
+  const c = new MdsClient({ addresses: [lone.address] });
+  try {
+    await rejects(c.mds.createFs(fsReq('nowhere')), StatusCode.TOPO_NOT_ENOUGH_METASERVERS);
+    assert.deepEqual((await c.mds.listClusterFsInfo({})).fsInfo, []);
+    // The name is free again.
+    await rejects(c.mds.getFsInfo({ fsName: 'nowhere' }), StatusCode.FS_NOT_FOUND);
+  } finally {
+    c.close();
+    await lone.stop();
+  }
+});
 
 test('metaservers register without any admin step: default pool, one zone and server per host', async () => {
   const topo = await client.topology.listTopology({});
@@ -224,8 +239,14 @@ test('a partition running out of ids gets successors allocated ahead of need', a
   await waitFor(async () => (await client.topology.listPartition({ fsId: fsInfo!.fsId })).partitionInfoList.length >= 4, 'partitions allocated ahead of need');
 });
 
-test('DeleteFs frees the name at once and reclaims partitions in the background', async () => {
+test('DeleteFs frees the name at once and reclaims partitions and file data in the background', async () => {
   const parts = (await client.topology.listPartition({ fsId: fs1Id })).partitionInfoList;
+  // File data of fs1 (and, in the same directory, an object of another fs that must stay).
+  const blocks = await LocalBlockStore.open(join(dir, 'data', 'fs1'));
+  const mine = objectKey(fs1Id, 7, { chunkIndex: 0, chunkId: 1, blockIndex: 0, compaction: 0 });
+  const other = objectKey(fs1Id + 1000, 7, { chunkIndex: 0, chunkId: 1, blockIndex: 0, compaction: 0 });
+  await blocks.put(mine, new Uint8Array([1, 2, 3]));
+  await blocks.put(other, new Uint8Array([4]));
   await client.mds.deleteFs({ fsName: 'fs1' });
   await rejects(client.mds.getFsInfo({ fsName: 'fs1' }), StatusCode.FS_NOT_FOUND);
   await rejects(client.mds.deleteFs({ fsName: 'fs1' }), StatusCode.FS_NOT_FOUND);
@@ -238,6 +259,9 @@ test('DeleteFs frees the name at once and reclaims partitions in the background'
     }
   }, 'the deleted fs to be reclaimed');
   for (const p of parts) assert.equal(world.group(p.poolId, p.copysetId)!.partitions.has(p.partitionId), false);
+  assert.equal(await blocks.head(mine), undefined);
+  assert.deepEqual(await blocks.head(other), { size: 1 });
+  await blocks.close();
   const reborn = await client.mds.createFs(fsReq('fs1'));
   assert.ok(reborn.fsInfo!.fsId > fs1Id);
   // Ranges of a new fs start again at 0 (ranges are per fs).

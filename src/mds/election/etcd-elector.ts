@@ -34,7 +34,8 @@ export interface EtcdElectorOptions {
   marginMs?: number;
   /** Keepalive period (ms). Default TTL / 5. */
   keepaliveMs?: number;
-  /** Deadline of each etcd call (ms). Default min(2000, keepaliveMs). */
+  /** Deadline of each etcd call (ms). Default min(2000, (TTL − margin) / 2): a slow etcd (or a
+   *  loaded host) gets time to answer, and one answer per lease window is enough. */
   opTimeoutMs?: number;
   /** Pause before a new campaign after a failed one (ms, randomised ±50 %). Default 200. */
   retryMs?: number;
@@ -95,7 +96,7 @@ export class EtcdElector implements Elector {
     const ttlMs = this.ttlSec * 1000;
     this.marginMs = opts.marginMs ?? Math.max(300, ttlMs * 0.2);
     this.keepaliveMs = opts.keepaliveMs ?? ttlMs / 5;
-    this.opTimeoutMs = opts.opTimeoutMs ?? Math.min(2000, this.keepaliveMs);
+    this.opTimeoutMs = opts.opTimeoutMs ?? Math.min(2000, (ttlMs - this.marginMs) / 2);
     this.retryMs = opts.retryMs ?? 200;
     if (!(this.keepaliveMs < ttlMs - this.marginMs)) {
       throw new RangeError(`keepalive period ${this.keepaliveMs} ms must be shorter than TTL − margin (${ttlMs - this.marginMs} ms)`);
@@ -136,7 +137,13 @@ export class EtcdElector implements Elector {
     return this.current() ? this.opts.address : this.observed;
   }
 
-  async stop(opts: { resign?: boolean } = {}): Promise<void> {
+  private stopping: Promise<void> | undefined;
+
+  stop(opts: { resign?: boolean } = {}): Promise<void> {
+    return (this.stopping ??= this.doStop(opts));
+  }
+
+  private async doStop(opts: { resign?: boolean }): Promise<void> {
     this.running = false;
     const s = this.session;
     if (s) {
@@ -278,20 +285,21 @@ export class EtcdElector implements Elector {
 
   /** Returns when `pred` is deleted (watch), after one poll period, or throws when `s` ends. */
   private async waitDeleted(s: Session, pred: IKeyValue, revision: number): Promise<void> {
-    const watcher = await this.alive(s, s.client.watch().key(pred.key).startRevision(String(revision + 1)).only('delete').create()).catch((e) => {
-      if (e instanceof SessionLost) throw e;
-      return undefined; // the poll below still notices the deletion
-    });
+    // watcher() attaches synchronously, so the watcher is always in hand to cancel: a pending
+    // create() abandoned by an ending session would stay in the client's watch manager, which
+    // then retries its stream forever.
+    const watcher = s.client.watch().key(pred.key).startRevision(String(revision + 1)).only('delete').watcher();
+    watcher.on('error', () => undefined); // the poll below still notices the deletion
+    let h: TimerHandle | undefined;
     try {
-      let h: TimerHandle | undefined;
       const deleted = new Promise<void>((resolve) => {
-        watcher?.on('delete', () => resolve());
+        watcher.on('delete', () => resolve());
         h = this.timer.setTimeout(resolve, this.keepaliveMs);
       });
       await this.alive(s, deleted);
-      if (h) this.timer.clear(h);
     } finally {
-      void watcher?.cancel().catch(() => undefined);
+      if (h) this.timer.clear(h);
+      void watcher.cancel().catch(() => undefined);
     }
   }
 

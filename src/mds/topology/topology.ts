@@ -284,8 +284,12 @@ export class Topology {
     }
     const externalIp = req.externalIp || req.internalIp;
     const externalPort = req.externalPort || req.internalPort;
-    const existing = this.metaserverByAddr(req.internalIp, req.internalPort);
-    if (existing && this.onlineState(existing.metaserverId) !== OnlineState.OFFLINE) {
+    // A live metaserver at this address (an OFFLINE one at the same address is a dead
+    // predecessor: the newcomer gets a new id).
+    const existing = [...this.metaservers.values()].find(
+      (m) => m.internalIp === req.internalIp && m.internalPort === req.internalPort && this.onlineState(m.metaserverId) !== OnlineState.OFFLINE,
+    );
+    if (existing) {
       if (this.copysetsOf(existing.metaserverId).length > 0) {
         throw new CurveError(StatusCode.TOPO_METASERVER_EXIST, `metaserver ${existing.metaserverId} at ${req.internalIp}:${req.internalPort} exists and holds copysets`);
       }
