@@ -77,7 +77,7 @@ async function main(): Promise<void> {
     const ino = apply(OpType.CreateFile, create(CreateFileRequestSchema, { p: P, parent: 1, name: `d${d}`, type: FileType.TYPE_DIRECTORY, mode: 0o755, time: { sec: 1, nsec: 0 } })).inode!.inodeId;
     dirs.push(ino);
     for (let f = 0; f < PER_DIR && d * PER_DIR + f < FILES; f++) {
-      apply(OpType.CreateFile, create(CreateFileRequestSchema, { p: P, parent: ino, name: `f${f}`, type: FileType.TYPE_S3, mode: 0o644, time: { sec: 1, nsec: 0 } }));
+      apply(OpType.CreateFile, create(CreateFileRequestSchema, { p: P, parent: ino, name: `n${f}`, type: FileType.TYPE_S3, mode: 0o644, time: { sec: 1, nsec: 0 } }));
     }
     if (d % 100 === 0) await new Promise((r) => setImmediate(r));
   }

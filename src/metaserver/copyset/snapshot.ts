@@ -25,6 +25,11 @@ export const COPYSET_SNAPSHOT_MAGIC = 'CURVECS';
 export const COPYSET_SNAPSHOT_VERSION = 1;
 const MAGIC = new TextEncoder().encode(COPYSET_SNAPSHOT_MAGIC);
 const PREAMBLE = MAGIC.length + 8;
+/**
+ * Bytes encoded between two yields to the event loop while a snapshot streams: small enough that
+ * requests interleave with the encoder (a chunk costs well under a millisecond).
+ */
+export const SNAPSHOT_CHUNK_BYTES = 64 * 1024;
 /** Largest extras section a reader accepts. */
 export const MAX_EXTRAS_BYTES = 512 * 1024 * 1024;
 
@@ -92,7 +97,7 @@ export function captureSnapshot(sm: CopysetStateMachine): (sink: SnapshotSinkLik
   return async (sink) => {
     try {
       await sink.write(extras);
-      const summary = await writeSnapshotViews(views, sink);
+      const summary = await writeSnapshotViews(views, sink, SNAPSHOT_CHUNK_BYTES);
       return { ...summary, extrasBytes: extras.length };
     } finally {
       release();
