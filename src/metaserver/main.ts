@@ -53,6 +53,8 @@ export interface RunMetaserverOptions {
   /** Snapshot after this many entries / bytes applied since the last one. */
   snapshotEntries?: number;
   snapshotBytes?: number;
+  /** Log entries kept behind a snapshot for slow followers (default 1,000). */
+  snapshotKeepEntries?: number;
   /** Seed addresses of other metaservers (routing without an MDS). */
   peers?: string[];
   /** Crash injection for tests: SIGKILL self at this transaction step, see tx/coordinator.ts. */
@@ -144,6 +146,7 @@ export async function runMetaserver(opts: RunMetaserverOptions): Promise<Metaser
         raft: { readOnlyOption: opts.readMode ?? 'lease', checkQuorum: true },
         snapshotEntries: opts.snapshotEntries,
         snapshotBytes: opts.snapshotBytes,
+        snapshotKeepEntries: opts.snapshotKeepEntries,
         requestTimeoutMs: opts.requestTimeoutMs,
       });
       return raftGroupFactory({
@@ -189,6 +192,7 @@ interface CliOptions {
   crashAt?: string;
   crashFile?: string;
   snapshotEntries?: string;
+  snapshotKeep?: string;
   readMode?: string;
 }
 
@@ -205,6 +209,7 @@ export async function cli(argv: string[]): Promise<void> {
     .option('--peers <addrs>', 'other metaservers to learn routes from (without an MDS)')
     .option('--heartbeat-ms <ms>', 'heartbeat period')
     .option('--snapshot-entries <n>', 'snapshot after this many applied entries')
+    .option('--snapshot-keep <n>', 'log entries kept behind a snapshot for slow followers')
     .option('--read-mode <mode>', "linearizable reads: 'lease' (default) or 'safe' (ReadIndex)")
     .option('--crash-at <step>', 'tests: SIGKILL self at a transaction step')
     .option('--crash-file <path>', 'tests: SIGKILL self at the transaction step named in this file')
@@ -223,6 +228,7 @@ export async function cli(argv: string[]): Promise<void> {
     peers: o.peers ? o.peers.split(',') : file.peers,
     heartbeatMs: num(o.heartbeatMs) ?? file.heartbeatMs,
     snapshotEntries: num(o.snapshotEntries) ?? file.snapshotEntries,
+    snapshotKeepEntries: num(o.snapshotKeep) ?? file.snapshotKeepEntries,
     readMode: (o.readMode as 'lease' | 'safe' | undefined) ?? file.readMode,
     crashAt: (o.crashAt as TxStep | undefined) ?? file.crashAt,
     crashFile: o.crashFile ?? file.crashFile,

@@ -126,6 +126,11 @@ export class MetaserverCluster {
     return this.waitLeader(poolId, copysetId);
   }
 
+  /** Tells the helper which replicas hold a copyset now (after a membership change). */
+  setMembers(poolId: number, copysetId: number, members: number[]): void {
+    this.members.set(`${poolId}:${copysetId}`, members.map((i) => this.procs[i]!.address));
+  }
+
   /** The leader's address, waiting (polling GetLeader) until the live members agree on one. */
   async waitLeader(poolId: number, copysetId: number, timeoutMs = 20_000): Promise<string> {
     const key = `${poolId}:${copysetId}`;
