@@ -8,7 +8,7 @@ import { MetaClient } from './meta-client.ts';
 import { RpcMetaCaller } from './rpc-caller.ts';
 import { FsCore } from './fs-core.ts';
 import { Fs } from './fs.ts';
-import type { DataStoreConfig, FsView, MdsApi } from './mds-api.ts';
+import type { FsView, MdsApi } from './mds-api.ts';
 
 const log = createLogger('client');
 let sdkSessions = 0;
@@ -37,20 +37,6 @@ export interface Connection {
   close(): Promise<void>;
 }
 
-/** The block store an fs's data-store settings name (src/data's opener does the work). */
-export function openFsBlockStore(cfg: DataStoreConfig): Promise<BlockStore> {
-  if (cfg.type === 'local') return openBlockStore({ kind: 'local', dir: cfg.dir });
-  return openBlockStore({
-    kind: 's3',
-    bucket: cfg.bucket,
-    endpoint: cfg.endpoint || undefined,
-    region: cfg.region || undefined,
-    forcePathStyle: cfg.pathStyle,
-    credentials: cfg.accessKey ? { accessKeyId: cfg.accessKey, secretAccessKey: cfg.secretKey } : undefined,
-    keyPrefix: cfg.prefix || undefined,
-  });
-}
-
 export async function connectFs(opts: ConnectOptions): Promise<Connection> {
   const view = await opts.mds.getFsInfo(opts.fsName);
   const mountpoint = opts.mountpoint ?? { host: hostname(), path: `sdk:${process.pid}:${++sdkSessions}` };
@@ -65,7 +51,7 @@ export async function connectFs(opts: ConnectOptions): Promise<Connection> {
   });
   await meta.refresh();
   if (meta.table.partitions().length === 0) throw new CurveError(StatusCode.PARTITION_NOT_FOUND, `fs ${opts.fsName} has no partitions`);
-  const store = await openFsBlockStore(view.dataStore);
+  const store = await openBlockStore(view.dataStore);
   const data = new FileDataIO(store, {
     fsId: view.fsId,
     chunkSize: view.chunkSize,

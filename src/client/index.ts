@@ -10,6 +10,6 @@ export { checkName, splitPath, NAME_MAX, PATH_MAX } from './names.ts';
 export { TtlCache } from './cache.ts';
 export { backoffDelay, isRetryable, DEFAULT_BACKOFF } from './retry.ts';
 export type { MdsApi, FsView, DataStoreConfig, MountSession } from './mds-api.ts';
-export { connectFs, openFsBlockStore, type ConnectOptions, type Connection } from './connect.ts';
+export { connectFs, type ConnectOptions, type Connection } from './connect.ts';
 export { MdsAdapter, fsViewOf, dataStoreOf, peerAddress, type MdsConnector } from './mds-adapter.ts';
 export { RotatingMdsConnector, type RotatingMdsOptions } from './mds-connector.ts';

@@ -3,7 +3,8 @@ import { MdsService, type DataStore, type FsInfo } from '../gen/mds_pb.ts';
 import { TopologyService } from '../gen/topology_pb.ts';
 import { CurveError, StatusCode } from '../common/index.ts';
 import type { GenService, GenServiceMethods, RpcClient } from '../rpc/index.ts';
-import type { DataStoreConfig, FsView, MdsApi, MountSession } from './mds-api.ts';
+import type { FsView, MdsApi, MountSession } from './mds-api.ts';
+import { blockStoreConfigOf, type BlockStoreConfig } from '../data/index.ts';
 import type { CopysetRoute } from './partition-table.ts';
 import type { PartitionInfo } from '../gen/common_pb.ts';
 
@@ -12,14 +13,10 @@ export interface MdsConnector {
   client<S extends GenServiceMethods>(service: GenService<S>): RpcClient<S>;
 }
 
-export function dataStoreOf(ds: DataStore | undefined): DataStoreConfig {
-  const k = ds?.kind;
-  if (k?.case === 'local') return { type: 'local', dir: k.value.dir };
-  if (k?.case === 's3') {
-    const s = k.value;
-    return { type: 's3', endpoint: s.endpoint, bucket: s.bucketName, accessKey: s.ak, secretKey: s.sk, region: s.region, pathStyle: s.pathStyle, prefix: s.prefix };
-  }
-  throw new CurveError(StatusCode.PARAM_ERROR, 'fs has no data store');
+export function dataStoreOf(ds: DataStore | undefined): BlockStoreConfig {
+  const config = blockStoreConfigOf(ds);
+  if (!config) throw new CurveError(StatusCode.PARAM_ERROR, 'fs has no data store');
+  return config;
 }
 
 export function fsViewOf(info: FsInfo): FsView {

@@ -2,19 +2,10 @@
 // RPC services; tests may implement it directly.
 import type { PartitionInfo } from '../gen/common_pb.ts';
 import type { CopysetRoute } from './partition-table.ts';
+import type { BlockStoreConfig } from '../data/index.ts';
 
-export type DataStoreConfig =
-  | { type: 'local'; dir: string }
-  | {
-      type: 's3';
-      endpoint: string;
-      bucket: string;
-      accessKey: string;
-      secretKey: string;
-      region: string;
-      pathStyle: boolean;
-      prefix: string;
-    };
+/** Where an fs's blocks live (src/data's block store configuration). */
+export type DataStoreConfig = BlockStoreConfig;
 
 export interface FsView {
   fsId: number;

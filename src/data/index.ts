@@ -15,3 +15,4 @@ export * from './object-key.ts';
 export * from './block-cache.ts';
 export * from './file-io.ts';
 export { WriteBuffer, type WriteBufferOptions } from './write-buffer.ts';
+export { blockStoreConfigOf } from './fs-store-config.ts';

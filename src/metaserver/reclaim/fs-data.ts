@@ -3,7 +3,7 @@
 // an MDS. Block stores are opened once per fs and kept.
 import { CurveError, StatusCode, createLogger } from '../../common/index.ts';
 import type { DataStore } from '../../gen/mds_pb.ts';
-import { FileDataIO, LocalBlockStore, S3BlockStore, type BlockStore } from '../../data/index.ts';
+import { FileDataIO, blockStoreConfigOf, openBlockStore, type BlockStore } from '../../data/index.ts';
 import type { MdsClient } from '../../mds/client.ts';
 
 const log = createLogger('metaserver-fsdata');
@@ -21,20 +21,9 @@ export interface FsLayout {
 }
 
 export async function openStore(ds: DataStore): Promise<BlockStore> {
-  const k = ds.kind;
-  if (k.case === 'local') return LocalBlockStore.open(k.value.dir);
-  if (k.case === 's3') {
-    const s = k.value;
-    return S3BlockStore.open({
-      bucket: s.bucketName,
-      endpoint: s.endpoint || undefined,
-      region: s.region || undefined,
-      forcePathStyle: s.pathStyle,
-      credentials: s.ak ? { accessKeyId: s.ak, secretAccessKey: s.sk } : undefined,
-      keyPrefix: s.prefix || undefined,
-    });
-  }
-  throw new CurveError(StatusCode.PARAM_ERROR, 'fs without a data store kind');
+  const config = blockStoreConfigOf(ds);
+  if (!config) throw new CurveError(StatusCode.PARAM_ERROR, 'fs without a data store kind');
+  return openBlockStore(config);
 }
 
 /** Data I/O for reclaiming: it never writes, so chunk ids are never allocated. */
