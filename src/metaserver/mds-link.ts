@@ -199,10 +199,12 @@ export class HeartbeatLoop {
           break;
         case ConfigChangeType.REMOVE_PEER:
           await cs.group.changePeers(cur.filter((p) => p.id !== item.id));
+          this.opts.server.tellRemoved(cs.poolId, cs.copysetId, [item]);
           break;
         case ConfigChangeType.CHANGE_PEER: {
           const old = conf.oldPeer?.id ?? 0;
           await cs.group.changePeers([...cur.filter((p) => p.id !== old), { id: item.id, address: item.address }]);
+          if (conf.oldPeer) this.opts.server.tellRemoved(cs.poolId, cs.copysetId, [conf.oldPeer]);
           break;
         }
         default:

@@ -11,7 +11,7 @@ import { create } from '@bufbuild/protobuf';
 import { adminImpl } from './copyset/admin-service.ts';
 import type { Copyset } from './copyset/copyset.ts';
 import { CopysetManager, type GroupFactory } from './copyset/manager.ts';
-import { DiscoveryRouter, RpcCluster, type Cluster, type Router } from './cluster.ts';
+import { DiscoveryRouter, RpcCluster, dialAddress, type Cluster, type Router } from './cluster.ts';
 import { MetaService } from './service.ts';
 import { TxCoordinator, type CoordinatorOptions } from './tx/coordinator.ts';
 import { OpMetrics, SnapshotMetrics, renderCopysets, type CopysetGauges } from './metrics.ts';
@@ -135,7 +135,16 @@ export class MetaServer {
     local.meta = this.service;
     this.rpc.register(MetaServerService, this.service.impl());
     this.rpc.register(MetaServerInternalService, this.service.internalImpl());
-    this.rpc.register(CopysetService, adminImpl({ manager: this.manager, self: () => this.self(), clock: this.clock, defaultTimeoutMs: this.opts.defaultTimeoutMs }));
+    this.rpc.register(
+      CopysetService,
+      adminImpl({
+        manager: this.manager,
+        self: () => this.self(),
+        clock: this.clock,
+        defaultTimeoutMs: this.opts.defaultTimeoutMs,
+        onRemoved: (poolId, copysetId, removed) => this.tellRemoved(poolId, copysetId, removed),
+      }),
+    );
     const reopened = await this.manager.reopenExisting();
     this.coordinator.startRecovery(() => this.manager.list());
     this.reclaimer = new Reclaimer({
@@ -149,6 +158,17 @@ export class MetaServer {
     this.reclaimer.start();
     if (this.opts.metricsPort !== undefined) await this.startMetrics(this.opts.metricsPort);
     log.info('metaserver started', { id: this.myId, address: this.address, copysets: reopened, metrics: this.metricsAddr });
+  }
+
+  /** Best effort: asks replicas removed from a copyset to delete their copy. */
+  tellRemoved(poolId: number, copysetId: number, removed: Peer[]): void {
+    for (const p of removed) {
+      if (p.id === this.myId) continue;
+      void this.pool
+        .client(CopysetService, dialAddress(p.address))
+        .deleteCopysetNode({ poolId, copysetId }, { timeoutMs: 5000 })
+        .catch((e: unknown) => log.info('could not tell a removed replica to drop its copy', { copyset: `${poolId}-${copysetId}`, peer: p.address, error: String(e) }));
+    }
   }
 
   copysets(): Copyset[] {

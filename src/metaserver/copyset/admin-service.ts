@@ -16,6 +16,11 @@ export interface AdminOptions {
   self: () => Peer;
   clock?: Clock;
   defaultTimeoutMs?: number;
+  /**
+   * After a membership change: tells replicas that left to drop their copy (a removed replica
+   * may never apply the entry that removed it; with an MDS its heartbeat would tell it too).
+   */
+  onRemoved?: (poolId: number, copysetId: number, removed: Peer[]) => void;
 }
 
 /** Status of one copyset as this replica sees it. */
@@ -88,6 +93,8 @@ export function adminImpl(opts: AdminOptions): ServiceImplOf<typeof CopysetServi
       const old = cs.group.status().peers.map((p) => create(PeerSchema, p));
       await cs.group.changePeers(req.newPeers.map((p) => ({ id: p.id, address: p.address })));
       cs.peers = req.newPeers;
+      const removed = old.filter((o) => !req.newPeers.some((n) => n.id === o.id));
+      if (removed.length > 0) opts.onRemoved?.(req.poolId, req.copysetId, removed);
       return { oldPeers: old, newPeers: req.newPeers };
     },
     transferLeader: async (req) => {
