@@ -18,7 +18,8 @@ import {
   RecordType,
   decodeSegmentHeader,
   encodeBaseRecord,
-  encodeEntryRecord,
+  entryRecordSize,
+  writeEntryRecord,
   encodeHardStateRecord,
   encodePositionRecord,
   encodeSegmentHeader,
@@ -77,7 +78,10 @@ interface SegmentInfo {
 }
 
 interface PendingRecord {
-  bytes: Uint8Array;
+  /** The encoded record; entries are encoded at write time, into the batch's buffer. */
+  bytes?: Uint8Array;
+  entry?: Entry;
+  size: number;
   /** Entry index, or 0. */
   index: number;
   /** The log's last index once this record is applied, when the record changes it. */
@@ -91,6 +95,10 @@ const READ_CHUNK = 1 << 20;
 /** How far past the end marker open() looks for bytes that should not be there. */
 const TAIL_PROBE = 64 * 1024;
 
+function record(bytes: Uint8Array, rest: Omit<PendingRecord, 'bytes' | 'size'>): PendingRecord {
+  return { bytes, size: bytes.length, ...rest };
+}
+
 const segName = (seq: number): string => `${String(seq).padStart(20, '0')}.seg`;
 
 export class RaftLog {
@@ -101,6 +109,8 @@ export class RaftLog {
   private fh: FileHandle | undefined;
   /** File offset where the next record goes in the current segment. */
   private offset = 0;
+  /** Offset after the records a segment starts with (header; restated hard state, position). */
+  private segmentDataStart = SEGMENT_HEADER_BYTES;
   private pending: PendingRecord[] = [];
   /** Newest hard state placed in a segment, in write order; rewritten at each new segment. */
   private writtenHardState: HardState;
@@ -214,7 +224,7 @@ export class RaftLog {
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i]!;
       if (e.index !== first + i) throw new CurveError(StatusCode.PARAM_ERROR, `entries not contiguous at ${e.index}`);
-      this.pending.push({ bytes: encodeEntryRecord(e), index: e.index, last: e.index, isBase: false });
+      this.pending.push({ entry: e, size: entryRecordSize(e), index: e.index, last: e.index, isBase: false });
     }
     this.lastIndexValue = entries[entries.length - 1]!.index;
   }
@@ -222,14 +232,14 @@ export class RaftLog {
   /** Buffers a hard state for the next sync(). */
   setHardState(hs: HardState): void {
     this.checkOpen();
-    this.pending.push({ bytes: encodeHardStateRecord(hs), index: 0, hardState: { ...hs }, isBase: false });
+    this.pending.push(record(encodeHardStateRecord(hs), { index: 0, hardState: { ...hs }, isBase: false }));
   }
 
   /** Buffers the removal of every entry at index ≥ from. */
   truncateSuffix(from: number): void {
     this.checkOpen();
     if (this.lastIndexValue >= 0 && from <= this.lastIndexValue) {
-      this.pending.push({ bytes: encodeTruncateRecord(from), index: 0, last: from - 1, isBase: false });
+      this.pending.push(record(encodeTruncateRecord(from), { index: 0, last: from - 1, isBase: false }));
       this.lastIndexValue = from - 1;
     }
   }
@@ -237,7 +247,7 @@ export class RaftLog {
   /** Buffers emptying the log: it continues after (index, term), e.g. after installing a snapshot. */
   resetTo(index: number, term: number): void {
     this.checkOpen();
-    this.pending.push({ bytes: encodeBaseRecord(index, term), index: 0, last: index, isBase: true });
+    this.pending.push(record(encodeBaseRecord(index, term), { index: 0, last: index, isBase: true }));
     this.lastIndexValue = index;
   }
 
@@ -319,35 +329,44 @@ export class RaftLog {
   }
 
   private async writeBatch(batch: PendingRecord[], durable: boolean): Promise<void> {
-    let parts: Uint8Array[] = [];
-    let bytes = 0;
-    for (const r of batch) {
-      const room = this.segmentBytes - (this.offset + bytes);
-      if (r.bytes.length > room && this.offset + bytes > SEGMENT_HEADER_BYTES) {
-        await this.writeParts(parts, bytes);
+    let i = 0;
+    while (i < batch.length) {
+      // The records that fit in the current segment (at least one when it holds none yet).
+      let bytes = 0;
+      let j = i;
+      while (j < batch.length) {
+        const size = batch[j]!.size;
+        // A record too big for any segment still goes in, alone, into a fresh one.
+        if (this.offset + bytes + size > this.segmentBytes && this.offset + bytes > this.segmentDataStart) break;
+        bytes += size;
+        j++;
+      }
+      if (j > i) {
+        const buf = Buffer.allocUnsafe(bytes);
+        const view = new DataView(buf.buffer, buf.byteOffset, buf.length);
+        let off = 0;
+        for (let k = i; k < j; k++) {
+          const r = batch[k]!;
+          if (r.entry) writeEntryRecord(buf, view, off, r.entry);
+          else buf.set(r.bytes!, off);
+          off += r.size;
+          if (r.index > 0) this.current.maxIndex = Math.max(this.current.maxIndex, r.index);
+          if (r.isBase) this.current.hasBase = true;
+          if (r.hardState) this.writtenHardState = r.hardState;
+          if (r.last !== undefined) this.writtenLastIndex = r.last;
+        }
+        await writeFully(this.fh!, buf, this.offset);
+        this.offset += bytes;
+        i = j;
+      }
+      if (i < batch.length) {
         // The old segment must be durable before the next one starts: replay stops at the
         // first segment's end, and a gap there would lose entries the new segment depends on.
         await this.fh!.datasync();
-        parts = [];
-        bytes = 0;
         await this.rotate();
       }
-      parts.push(r.bytes);
-      bytes += r.bytes.length;
-      if (r.index > 0) this.current.maxIndex = Math.max(this.current.maxIndex, r.index);
-      if (r.isBase) this.current.hasBase = true;
-      if (r.hardState) this.writtenHardState = r.hardState;
-      if (r.last !== undefined) this.writtenLastIndex = r.last;
     }
-    await this.writeParts(parts, bytes);
     if (durable && batch.length > 0) await this.fh!.datasync();
-  }
-
-  private async writeParts(parts: Uint8Array[], bytes: number): Promise<void> {
-    if (bytes === 0) return;
-    const buf = parts.length === 1 ? parts[0]! : Buffer.concat(parts, bytes);
-    await writeFully(this.fh!, buf, this.offset);
-    this.offset += bytes;
   }
 
   /** Switches to the next segment, which starts with the current hard state. */
@@ -366,6 +385,7 @@ export class RaftLog {
     const head = Buffer.concat(parts);
     await writeFully(this.fh, head, this.offset);
     this.offset += head.length;
+    this.segmentDataStart = this.offset;
   }
 
   /** Creates segment `seq` durably (via a preallocated temporary file) and prepares the next. */
