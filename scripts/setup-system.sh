@@ -2,7 +2,9 @@
 # Installs the Debian packages the tests and a real cluster need:
 #   etcd-server (the MDS store in a real cluster; tests start their own members),
 #   fuse3 (fusermount3 and the fuse module helpers), bindfs (the FUSE passthrough baseline),
-#   redis-server (the metadata benchmark's baseline, bench/metaserver-bench.ts).
+#   redis-server (the metadata benchmark's baseline, bench/metaserver-bench.ts),
+#   attr, gcc, make, git, sqlite3 (the FUSE tests: xattr tools, the differential test's helper,
+#   and the real programs run on the mount).
 # Safe to run again; does nothing when everything is present.
 set -e
 need=""
@@ -11,6 +13,11 @@ command -v etcdctl >/dev/null 2>&1 || need="$need etcd-client"
 command -v fusermount3 >/dev/null 2>&1 || need="$need fuse3"
 command -v bindfs >/dev/null 2>&1 || need="$need bindfs"
 command -v redis-server >/dev/null 2>&1 || need="$need redis-server"
+command -v setfattr >/dev/null 2>&1 || need="$need attr"
+command -v cc >/dev/null 2>&1 || need="$need gcc"
+command -v make >/dev/null 2>&1 || need="$need make"
+command -v git >/dev/null 2>&1 || need="$need git"
+command -v sqlite3 >/dev/null 2>&1 || need="$need sqlite3"
 if [ -n "$need" ]; then
   SUDO=""
   [ "$(id -u)" = 0 ] || SUDO=sudo

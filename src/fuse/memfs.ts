@@ -75,6 +75,8 @@ interface MemNode {
   xattrs: Map<string, Uint8Array>;
   /** Regular files: page index → 4 KiB page. */
   pages?: Map<number, Uint8Array>;
+  /** Pages allocated by fallocate and not written since: counted in st_blocks, holes to SEEK_DATA (as tmpfs). */
+  unwritten?: Set<number>;
   /** Symlinks. */
   target?: string;
   /** Directories: name → child, in cookie order (Map keeps insertion order). */
@@ -331,6 +333,7 @@ export class MemFs implements FuseOps {
       for (const idx of [...pages.keys()]) {
         if (idx >= keep) {
           pages.delete(idx);
+          n.unwritten?.delete(idx);
           this.usedPages--;
         }
       }
@@ -562,6 +565,7 @@ export class MemFs implements FuseOps {
         this.usedPages++;
       }
       page.set(data.subarray(pos - offset, pos - offset + len), inPage);
+      n.unwritten?.delete(idx);
       pos += len;
     }
     if (end > n.size) n.size = end;
@@ -601,6 +605,7 @@ export class MemFs implements FuseOps {
       for (const idx of [...n.pages.keys()]) {
         if (idx >= first && idx < last) {
           n.pages.delete(idx);
+          n.unwritten?.delete(idx);
           this.usedPages--;
         }
       }
@@ -625,6 +630,7 @@ export class MemFs implements FuseOps {
       if (!n.pages.has(idx)) {
         if (this.usedPages >= this.capacity / PAGE) throw new Errno(E.ENOSPC);
         n.pages.set(idx, new Uint8Array(PAGE));
+        (n.unwritten ??= new Set()).add(idx);
         this.usedPages++;
       }
     }
@@ -642,11 +648,12 @@ export class MemFs implements FuseOps {
     if (!n.pages || offset >= n.size) throw new Errno(E.ENXIO);
     let idx = Math.floor(offset / PAGE);
     const lastIdx = Math.ceil(n.size / PAGE);
+    const data = (i: number) => n.pages!.has(i) && !n.unwritten?.has(i);
     if (whence === SEEK_DATA) {
-      for (; idx < lastIdx; idx++) if (n.pages.has(idx)) return Math.max(offset, idx * PAGE);
+      for (; idx < lastIdx; idx++) if (data(idx)) return Math.max(offset, idx * PAGE);
       throw new Errno(E.ENXIO);
     }
-    for (; idx < lastIdx; idx++) if (!n.pages.has(idx)) return Math.min(n.size, Math.max(offset, idx * PAGE));
+    for (; idx < lastIdx; idx++) if (!data(idx)) return Math.min(n.size, Math.max(offset, idx * PAGE));
     return n.size;
   }
 

@@ -7,7 +7,7 @@
 
 import { spawn } from 'node:child_process';
 import { constants as fsConstants } from 'node:fs';
-import { access, readFile, stat } from 'node:fs/promises';
+import { access, readFile, stat, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 
 /** Why mounting cannot work here, or null when it can. */
@@ -84,20 +84,40 @@ export async function unmountDir(dir: string, opts: { lazy?: boolean } = {}): Pr
   }
 }
 
-/** The mount entry at `dir` from /proc/self/mountinfo, if any. */
-export async function mountInfo(dir: string): Promise<{ fsType: string; source: string } | null> {
+/** The mount entry at `dir` from /proc/self/mountinfo, if any (read without touching the mount). */
+export async function mountInfo(dir: string): Promise<{ fsType: string; source: string; dev: string } | null> {
   const target = resolve(dir);
   const text = await readFile('/proc/self/mountinfo', 'utf8');
-  let found: { fsType: string; source: string } | null = null;
+  let found: { fsType: string; source: string; dev: string } | null = null;
   for (const line of text.split('\n')) {
     const parts = line.split(' ');
     if (parts.length < 10) continue;
     const point = unescapeMount(parts[4]!);
     if (point !== target) continue;
     const dash = parts.indexOf('-');
-    found = { fsType: parts[dash + 1]!, source: unescapeMount(parts[dash + 2]!) };
+    found = { fsType: parts[dash + 1]!, source: unescapeMount(parts[dash + 2]!), dev: parts[2]! };
   }
   return found; // the last one is the top of the stack
+}
+
+/**
+ * Aborts the FUSE connection behind the mount at `dir` through the fusectl file system
+ * (/sys/fs/fuse/connections/N/abort): every waiting and future request fails with ENOTCONN.
+ * The way out when a server hangs, or dies while its own threads wait on its mount.
+ * Returns false when `dir` is not a FUSE mount.
+ */
+export async function abortConnection(dir: string): Promise<boolean> {
+  const info = await mountInfo(dir);
+  if (!info || !info.fsType.startsWith('fuse')) return false;
+  const minor = info.dev.split(':')[1]!;
+  const ctl = '/sys/fs/fuse/connections';
+  try {
+    await access(`${ctl}/${minor}/abort`);
+  } catch {
+    await runCommand('mount', ['-t', 'fusectl', 'fusectl', ctl]);
+  }
+  await writeFile(`${ctl}/${minor}/abort`, '1');
+  return true;
 }
 function unescapeMount(s: string): string {
   return s.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));

@@ -5,8 +5,13 @@
 //          ◀─writev(2)── main thread: Dispatcher → ops → one write per reply
 //
 // The session ends when every reader saw ENODEV (the file system was unmounted, by us or by
-// anyone); `closed` resolves then. Never make synchronous fs calls on the mount from the
-// serving process: the main thread would wait for a reply only it can send.
+// anyone); `closed` resolves then.
+//
+// The main thread answers every request, so the serving process must never block it on its own
+// mount: no synchronous fs calls on the mount, and no spawning of child processes while this
+// process holds files open on the mount (exec(2) in the child closes the inherited close-on-exec
+// descriptors, each close sends FLUSH, and node's spawn blocks the main thread until that exec
+// is done: a deadlock). Serve mounts from a process of their own, as `curvefs mount` does.
 
 import { closeSync, openSync, writeSync, writevSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
 import { join } from 'node:path';
 import { FUSE_MAX_MINOR } from '../../src/fuse/index.ts';
-import { mountMemFs, run, sh, type TestMount } from '../helpers/fuse.ts';
+import { mountMemFs, run, sh, waitFor, type TestMount } from '../helpers/fuse.ts';
 import type { MemFs } from '../../src/fuse/index.ts';
 
 describe('fuse mount of memfs', () => {
@@ -189,11 +189,3 @@ describe('fuse mount of memfs', () => {
     assert.equal(again.code, 0, 'released when the holder closed it');
   });
 });
-
-async function waitFor(pred: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
