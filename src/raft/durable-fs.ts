@@ -1,5 +1,6 @@
 // Small helpers for crash-safe file handling shared by the Raft log and snapshot stores.
-import { open, rename } from 'node:fs/promises';
+import { access, open, rename } from 'node:fs/promises';
+import { join } from 'node:path';
 
 /** Makes the directory's entries (creates, renames, deletes) durable. */
 export async function fsyncDir(dir: string): Promise<void> {
@@ -27,5 +28,22 @@ export async function writeFully(
   while (done < data.length) {
     const { bytesWritten } = await fh.write(data, done, data.length - done, position + done);
     done += bytesWritten;
+  }
+}
+
+/**
+ * Renames `name` in `dir` to `name` + `suffix` (".cut", ".corrupt") to set it aside, adding a
+ * counter when an earlier file was set aside under the same name, so no evidence is overwritten.
+ * Returns the new name.
+ */
+export async function setAside(dir: string, name: string, suffix: string): Promise<string> {
+  for (let n = 0; ; n++) {
+    const target = n === 0 ? `${name}${suffix}` : `${name}${suffix}.${n}`;
+    try {
+      await access(join(dir, target));
+    } catch {
+      await rename(join(dir, name), join(dir, target));
+      return target;
+    }
   }
 }

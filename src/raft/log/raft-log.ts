@@ -12,7 +12,7 @@ import { open, readdir, rename, unlink, mkdir, type FileHandle } from 'node:fs/p
 import { join } from 'node:path';
 import { CurveError, StatusCode, createLogger, type Logger } from '../../common/index.ts';
 import type { Entry, HardState } from '../core/types.ts';
-import { fsyncDir, writeFully } from '../durable-fs.ts';
+import { fsyncDir, setAside, writeFully } from '../durable-fs.ts';
 import {
   SEGMENT_HEADER_BYTES,
   RecordType,
@@ -168,11 +168,11 @@ export class RaftLog {
         if (r.type === RecordType.Base) info.hasBase = true;
       });
       if (scan.cut) {
-        const setAside = seqs.slice(i + 1).map(segName);
-        const cut: LogCut = { segment: name, offset: scan.cut.offset, reason: scan.cut.reason, setAside, recordsBefore: scan.records };
-        for (const later of setAside) await rename(join(dir, later), join(dir, `${later}.cut`));
+        const setAsideNames = seqs.slice(i + 1).map(segName);
+        const cut: LogCut = { segment: name, offset: scan.cut.offset, reason: scan.cut.reason, setAside: setAsideNames, recordsBefore: scan.records };
+        for (const later of setAsideNames) await setAside(dir, later, '.cut');
         if (scan.cut.offset === 0) {
-          await rename(join(dir, name), join(dir, `${name}.cut`));
+          await setAside(dir, name, '.cut');
         } else {
           await zeroTail(join(dir, name), scan.cut.offset, opts.segmentBytes ?? 64 << 20);
           kept.push(info);

@@ -8,7 +8,7 @@ import { open, readdir, rename, unlink, mkdir, type FileHandle } from 'node:fs/p
 import { join } from 'node:path';
 import { Crc64, CurveError, StatusCode, createLogger, type Logger } from '../../common/index.ts';
 import type { SnapshotMeta } from '../core/types.ts';
-import { fsyncDir, writeFully } from '../durable-fs.ts';
+import { fsyncDir, setAside, writeFully } from '../durable-fs.ts';
 import {
   TRAILER_BYTES,
   decodeSnapshotHeader,
@@ -68,14 +68,14 @@ export class SnapshotStore {
       }
       const checked = await verifySnapshotFile(join(dir, n));
       if ('error' in checked) {
-        await rename(join(dir, n), join(dir, `${n}.corrupt`));
+        await setAside(dir, n, '.corrupt');
         report.corrupt.push({ file: n, reason: checked.error });
         store.log.warn('snapshot file failed its checks; set aside', { dir, file: n, reason: checked.error });
         continue;
       }
       const m = SNAP_NAME.exec(n)!;
       if (Number(m[1]) !== checked.meta.index || Number(m[2]) !== checked.meta.term) {
-        await rename(join(dir, n), join(dir, `${n}.corrupt`));
+        await setAside(dir, n, '.corrupt');
         report.corrupt.push({ file: n, reason: 'file name does not match its header' });
         continue;
       }
