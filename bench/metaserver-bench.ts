@@ -87,6 +87,10 @@ async function main(): Promise<void> {
     results.push({ system, op, c, r });
     console.error(`${system} ${op} c=${c}: ${r.rate.toFixed(0)}/s p50 ${r.p50us} µs p99 ${r.p99us} µs errors ${r.errors}`);
   };
+  // Warm-up (not recorded): JIT and connections of every process on the write and read paths.
+  await load({ system: 'curvefs', op: 'createFile', concurrency: 16, seconds: 3, warmupSeconds: 0, prefix: 'warm', curvefs: curvefsCfg(++clientId) });
+  await load({ system: 'curvefs', op: 'create', concurrency: 16, seconds: 2, warmupSeconds: 0, prefix: 'warm2', curvefs: curvefsCfg(++clientId) });
+  await load({ system: 'curvefs', op: 'lookup', concurrency: 16, seconds: 2, warmupSeconds: 0, prefix: 'warm3', curvefs: curvefsCfg(++clientId) });
   for (const c of CONC) {
     for (const op of ['create', 'createFile', 'lookup', 'getattr', 'list'] as const) await cell('curvefs', op, c);
     for (const op of ['create', 'lookup'] as const) await cell('etcd', op, c);
@@ -96,11 +100,15 @@ async function main(): Promise<void> {
   // ---- failover ----
   const stalls: number[] = [];
   if (FAILOVERS > 0) {
-    const job: LoadJob = { system: 'curvefs', op: 'failover', concurrency: 16, seconds: FAILOVERS * 6 + 2, warmupSeconds: 0, prefix: 'failover', curvefs: curvefsCfg(++clientId) };
+    // Long enough for every kill/restart cycle (a restart takes seconds on a loaded machine);
+    // kills after the load ended are not counted.
+    const loadSeconds = FAILOVERS * 15 + 5;
+    const loadEnd = Date.now() + loadSeconds * 1000;
+    const job: LoadJob = { system: 'curvefs', op: 'failover', concurrency: 16, seconds: loadSeconds, warmupSeconds: 0, prefix: 'failover', curvefs: curvefsCfg(++clientId) };
     const running = load(job);
     const kills: number[] = [];
     await new Promise((r) => setTimeout(r, 2000));
-    for (let i = 0; i < FAILOVERS; i++) {
+    for (let i = 0; i < FAILOVERS && Date.now() < loadEnd - 8000; i++) {
       const l = await ms.waitLeader(1, 1);
       const idx = ms.procs.findIndex((p) => p.address === l);
       kills.push(Date.now());
