@@ -6,6 +6,7 @@ import type { GlobalOptions } from './context.ts';
 import { registerFileCommands } from './commands/files.ts';
 import { registerFsCommands } from './commands/fs-admin.ts';
 import { registerClusterCommands } from './commands/cluster.ts';
+import { registerMountCommands } from './commands/mount.ts';
 
 const program = new Command();
 program
@@ -26,6 +27,7 @@ const globals = (): GlobalOptions => program.opts<GlobalOptions>();
 registerClusterCommands(program, globals);
 registerFsCommands(program, globals);
 registerFileCommands(program, globals);
+registerMountCommands(program, globals);
 
 try {
   await program.parseAsync(process.argv);

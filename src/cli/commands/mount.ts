@@ -1,0 +1,221 @@
+// `curvefs mount FS DIR` and `curvefs umount DIR`.
+//
+// mount runs in the foreground until the file system is unmounted (by `curvefs umount`, umount(8)
+// or Ctrl-C / SIGTERM, which unmount cleanly: open files are saved and the mount session ends).
+// --daemon detaches: the command returns once the mount is up, the serving process logs to
+// --log-file and keeps its pid in --pid-file. A mount whose process died ("Transport endpoint is
+// not connected") is cleared by running `curvefs mount` on the directory again, or by umount.
+import { fork } from 'node:child_process';
+import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { mountInfo, unmountDir } from '../../fuse/index.ts';
+import { mountCurvefs, MountError, type CurvefsMount } from '../../mount/index.ts';
+import { EXIT, exitCodeOf } from '../output.ts';
+import { mdsAddrsOf, type GlobalOptions } from '../context.ts';
+
+type Globals = () => GlobalOptions;
+
+/** Set in the environment of the detached child of `mount --daemon`. */
+const DAEMON_CHILD_ENV = 'CURVEFS_MOUNT_DAEMON_CHILD';
+
+interface MountCmdOptions {
+  mds?: string;
+  entryTimeout: string;
+  attrTimeout: string;
+  readCache: string;
+  daemon?: boolean;
+  logFile?: string;
+  pidFile?: string;
+  debug?: boolean;
+}
+
+/** Default pid/log file of the mount at `dir` (the same for mount and umount). */
+function defaultFile(dir: string, ext: 'pid' | 'log'): string {
+  return join(tmpdir(), `curvefs-mount${dir.replace(/[^A-Za-z0-9._-]/g, '_')}.${ext}`);
+}
+
+function nonNegative(name: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) {
+    process.stderr.write(`curvefs: ${name} must be a number >= 0, got ${JSON.stringify(v)}\n`);
+    process.exit(EXIT.USAGE);
+  }
+  return n;
+}
+
+function mountFailure(e: unknown): never {
+  const msg = e instanceof Error ? e.message : String(e);
+  process.stderr.write(`curvefs: ${msg}\n`);
+  if (e instanceof MountError) process.exit(e.reason === 'mountpoint' ? EXIT.INVALID : EXIT.ERROR);
+  process.exit(exitCodeOf(e));
+}
+
+export function registerMountCommands(program: Command, g: Globals): void {
+  program
+    .command('mount')
+    .description('mount a file system with FUSE; runs until unmounted (--daemon: in the background)')
+    .argument('<fs>', 'file system name')
+    .argument('<dir>', 'mount point: an existing directory')
+    .option('--mds <addrs>', 'MDS addresses, comma separated (default: the global --mds)')
+    .option('--entry-timeout <sec>', 'how long the kernel caches names (seconds)', '1')
+    .option('--attr-timeout <sec>', 'how long the kernel caches attributes (seconds)', '1')
+    .option('--read-cache <MiB>', 'memory for cached data objects (MiB)', '256')
+    .option('--daemon', 'detach once mounted; logs go to --log-file, the pid to --pid-file')
+    .option('--log-file <file>', 'log of a --daemon mount (default: in the temp directory)')
+    .option('--pid-file <file>', 'pid file of a --daemon mount (default: in the temp directory)')
+    .option('--debug', 'log every FUSE request')
+    .action(async (fsName: string, dirArg: string, o: MountCmdOptions) => {
+      const dir = resolve(dirArg);
+      const globals: GlobalOptions = { ...g(), ...(o.mds ? { mds: o.mds } : {}) };
+      const entryTimeoutSec = nonNegative('--entry-timeout', o.entryTimeout);
+      const attrTimeoutSec = nonNegative('--attr-timeout', o.attrTimeout);
+      const readCacheBytes = nonNegative('--read-cache', o.readCache) * 1024 * 1024;
+      const pidFile = resolve(o.pidFile ?? defaultFile(dir, 'pid'));
+      const logFile = resolve(o.logFile ?? defaultFile(dir, 'log'));
+      if (o.daemon && process.env[DAEMON_CHILD_ENV] !== '1') return startDaemon(dir, pidFile, logFile);
+
+      let m: CurvefsMount;
+      try {
+        m = await mountCurvefs({
+          mdsAddrs: mdsAddrsOf(globals),
+          fsName,
+          mountpoint: dir,
+          entryTimeoutSec,
+          attrTimeoutSec,
+          readCacheBytes,
+          fuse: { debug: o.debug === true },
+        });
+      } catch (e) {
+        if (process.send) process.send({ error: e instanceof Error ? e.message : String(e), code: exitCodeOfMount(e) });
+        mountFailure(e);
+      }
+      const daemon = process.env[DAEMON_CHILD_ENV] === '1';
+      if (daemon) {
+        writeFileSync(pidFile, `${process.pid}\n`);
+        process.send?.({ ready: true, pid: process.pid, sessionId: m.sessionId });
+        process.disconnect?.();
+      } else {
+        process.stdout.write(`mounted ${fsName} at ${dir} (session ${m.sessionId}); Ctrl-C or \`curvefs umount ${dir}\` unmounts\n`);
+      }
+      let stopping = false;
+      const onSignal = (sig: NodeJS.Signals) => {
+        if (stopping) return;
+        stopping = true;
+        process.stderr.write(`${sig}: unmounting ${dir}\n`);
+        m.unmount().catch(async (e: unknown) => {
+          process.stderr.write(`curvefs: ${e instanceof Error ? e.message : String(e)}; detaching lazily (the mount goes once no longer busy)\n`);
+          await m.unmount({ lazy: true }).catch(() => undefined);
+        });
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      await m.closed;
+      if (daemon) rmSync(pidFile, { force: true });
+      process.stdout.write(`unmounted ${dir}\n`);
+      process.exit(EXIT.OK);
+    });
+
+  program
+    .command('umount')
+    .description('unmount a curvefs mount (also one whose process died)')
+    .argument('<dir>', 'mount point')
+    .option('--lazy', 'detach now even if busy; the mount goes once no longer in use')
+    .option('--pid-file <file>', 'pid file of a --daemon mount, to wait for its process to finish')
+    .action(async (dirArg: string, o: { lazy?: boolean; pidFile?: string }) => {
+      const dir = resolve(dirArg);
+      const info = await mountInfo(dir);
+      if (!info) {
+        process.stderr.write(`curvefs: nothing is mounted at ${dir}\n`);
+        process.exit(EXIT.NOT_FOUND);
+      }
+      if (!info.fsType.startsWith('fuse')) {
+        process.stderr.write(`curvefs: ${dir} is a ${info.fsType} mount, not a curvefs (FUSE) mount\n`);
+        process.exit(EXIT.INVALID);
+      }
+      const pidFile = resolve(o.pidFile ?? defaultFile(dir, 'pid'));
+      const pid = readPid(pidFile);
+      const stale = await isStale(dir);
+      try {
+        await unmountDir(dir, { lazy: o.lazy === true || stale });
+      } catch (e) {
+        process.stderr.write(`curvefs: ${e instanceof Error ? e.message : String(e)}${o.lazy ? '' : ' (busy? --lazy detaches it anyway)'}\n`);
+        process.exit(EXIT.ERROR);
+      }
+      // A daemon saves open files and ends its session after the unmount: wait for it.
+      if (pid !== undefined && !stale) await waitForExit(pid, 60_000);
+      process.stdout.write(`unmounted ${dir}${stale ? ' (its process had died)' : ''}\n`);
+    });
+}
+
+function exitCodeOfMount(e: unknown): number {
+  if (e instanceof MountError) return e.reason === 'mountpoint' ? EXIT.INVALID : EXIT.ERROR;
+  return exitCodeOf(e);
+}
+
+/** A mount whose serving process died answers "Transport endpoint is not connected". */
+async function isStale(dir: string): Promise<boolean> {
+  try {
+    await stat(dir);
+    return false;
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    return code === 'ENOTCONN' || code === 'ECONNABORTED';
+  }
+}
+
+function readPid(file: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(file, 'utf8').trim());
+    return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function waitForExit(pid: number, timeoutMs: number): Promise<void> {
+  const end = performance.now() + timeoutMs;
+  for (let delay = 10; alive(pid); delay = Math.min(delay * 2, 200)) {
+    if (performance.now() > end) {
+      process.stderr.write(`curvefs: mount process ${pid} is still running after the unmount\n`);
+      return;
+    }
+    await new Promise((r) => setTimeout(r, delay));
+  }
+}
+
+/** Runs this same command detached, returns once it reports the mount up (or failed). */
+async function startDaemon(dir: string, pidFile: string, logFile: string): Promise<void> {
+  const log = openSync(logFile, 'a');
+  const args = process.argv.slice(2).filter((a) => a !== '--daemon');
+  const child = fork(process.argv[1]!, args, {
+    detached: true,
+    stdio: ['ignore', log, log, 'ipc'],
+    env: { ...process.env, [DAEMON_CHILD_ENV]: '1' },
+    execArgv: process.execArgv,
+  });
+  closeSync(log);
+  const outcome = await new Promise<{ ready?: boolean; pid?: number; error?: string; code?: number }>((resolvePromise) => {
+    child.once('message', (m) => resolvePromise(m as { ready?: boolean; pid?: number; error?: string; code?: number }));
+    child.once('exit', (code) => resolvePromise({ error: `the mount process exited with code ${code}; see ${logFile}`, code: code ?? EXIT.ERROR }));
+  });
+  if (!outcome.ready) {
+    process.stderr.write(`curvefs: ${outcome.error}\n`);
+    process.exit(outcome.code || EXIT.ERROR);
+  }
+  child.unref();
+  child.disconnect();
+  process.stdout.write(`mounted at ${dir} (daemon pid ${outcome.pid}, log ${logFile}, pid file ${pidFile})\n`);
+  process.exit(EXIT.OK);
+}

@@ -1,0 +1,133 @@
+// Mounting a curvefs file system: connect to the fs through the MDS, build the FUSE ops, mount
+// them with the kernel, and on the way out save every open file and end the mount session.
+//
+//   const m = await mountCurvefs({ mdsAddrs: ['127.0.0.1:6700'], fsName: 'curvefs', mountpoint: '/mnt/c' });
+//   ...
+//   await m.unmount();      // or: someone runs umount; `m.closed` resolves when all is saved
+//
+// The serving process must never touch the mount with synchronous fs calls (its main thread
+// answers the kernel).
+import { stat } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import { createLogger } from '../common/index.ts';
+import { connectFs, MdsAdapter, RotatingMdsConnector, type Connection } from '../client/index.ts';
+import { FileDataIO } from '../data/index.ts';
+import { fusePreflight, mountFuse, recoverStaleMount, type FuseMount, type MountFuseOptions } from '../fuse/index.ts';
+import { ChannelPool } from '../rpc/index.ts';
+import { CurvefsOps, type CurvefsOpsOptions } from './curvefs-ops.ts';
+
+const log = createLogger('mount');
+
+export interface MountCurvefsOptions {
+  mdsAddrs: string[];
+  fsName: string;
+  mountpoint: string;
+  /** Kernel dentry cache timeout (seconds). Default 1. */
+  entryTimeoutSec?: number;
+  /** Kernel attribute cache timeout (seconds). Default 1. */
+  attrTimeoutSec?: number;
+  /** Bytes of data objects cached for reads. Default 256 MiB. */
+  readCacheBytes?: number;
+  /** Write buffering, open registration, listing page size. */
+  ops?: CurvefsOpsOptions;
+  /** FUSE session knobs (reader threads, debug log, allow_other ...). */
+  fuse?: Omit<MountFuseOptions, 'entryTimeoutSec' | 'attrTimeoutSec' | 'unmountOnSignal'>;
+}
+
+export interface CurvefsMount {
+  readonly mountpoint: string;
+  readonly fsName: string;
+  /** The MDS mount session (also the owner of this mount's locks and open registrations). */
+  readonly sessionId: number;
+  readonly ops: CurvefsOps;
+  readonly fuse: FuseMount;
+  /** Unmounts (lazy: detach even while busy) and waits until everything is saved and closed. */
+  unmount(opts?: { lazy?: boolean }): Promise<void>;
+  /** Resolves once the mount is gone (unmounted by anyone), its files saved and its session ended. */
+  readonly closed: Promise<void>;
+}
+
+/** Why a mount could not be made, with the message to show. */
+export class MountError extends Error {
+  constructor(
+    message: string,
+    /** 'fuse': no root or /dev/fuse; 'mountpoint': bad directory; 'cluster': MDS or fs problem. */
+    readonly reason: 'fuse' | 'mountpoint' | 'cluster',
+  ) {
+    super(message);
+    this.name = 'MountError';
+  }
+}
+
+export async function mountCurvefs(o: MountCurvefsOptions): Promise<CurvefsMount> {
+  const mountpoint = resolve(o.mountpoint);
+  const problem = await fusePreflight();
+  if (problem) throw new MountError(`cannot mount FUSE: ${problem}`, 'fuse');
+  // A mount whose serving process died answers ENOTCONN: detach it so the directory is usable.
+  if (await recoverStaleMount(mountpoint)) log.warn('cleared a stale mount left by a dead process', { mountpoint });
+  try {
+    const s = await stat(mountpoint);
+    if (!s.isDirectory()) throw new MountError(`mount point ${mountpoint} is not a directory`, 'mountpoint');
+  } catch (e) {
+    if (e instanceof MountError) throw e;
+    throw new MountError(`mount point ${mountpoint}: ${(e as Error).message}`, 'mountpoint');
+  }
+
+  const pool = new ChannelPool();
+  let conn: Connection | undefined;
+  try {
+    const mds = new MdsAdapter(new RotatingMdsConnector(pool, o.mdsAddrs, { callTimeoutMs: 15_000 }));
+    conn = await connectFs({
+      mds,
+      fsName: o.fsName,
+      pool,
+      mountpoint: { host: hostname(), path: mountpoint },
+      // The kernel caches entries and attributes; the client library must not add a second layer.
+      entryTtlMs: 0,
+      attrTtlMs: 0,
+      readCacheBytes: o.readCacheBytes ?? 256 * 1024 * 1024,
+    });
+    const data = conn.fs.data;
+    if (!(data instanceof FileDataIO)) throw new Error('the connection has no FileDataIO');
+    const ops = new CurvefsOps({ core: conn.core, data, sessionId: conn.sessionId, view: conn.view }, o.ops);
+    const fuse = await mountFuse({
+      mountpoint,
+      ops,
+      fsName: o.fsName,
+      subtype: 'curvefs',
+      options: {
+        ...o.fuse,
+        entryTimeoutSec: o.entryTimeoutSec ?? 1,
+        attrTimeoutSec: o.attrTimeoutSec ?? 1,
+        unmountOnSignal: false,
+      },
+    });
+    const c = conn;
+    const closed = fuse.closed.then(async () => {
+      await ops.shutdown().catch((e: unknown) => log.error('saving open files at unmount failed', { error: String(e) }));
+      await c.close();
+      pool.close();
+      log.info('unmounted', { mountpoint, fs: o.fsName });
+    });
+    log.info('mounted', { mountpoint, fs: o.fsName, session: conn.sessionId });
+    return {
+      mountpoint,
+      fsName: o.fsName,
+      sessionId: conn.sessionId,
+      ops,
+      fuse,
+      closed,
+      async unmount(opts = {}) {
+        await fuse.unmount(opts);
+        await closed;
+      },
+    };
+  } catch (e) {
+    await conn?.close().catch(() => undefined);
+    pool.close();
+    if (e instanceof MountError) throw e;
+    if (e instanceof Error && e.message.startsWith('cannot mount FUSE')) throw new MountError(e.message, 'fuse');
+    throw e;
+  }
+}

@@ -1,0 +1,236 @@
+// The data state of one regular file open in this mount, shared by every open handle of it:
+// the block map and length as of open (close-to-open: re-read at every open), a write buffer,
+// and the commits that turn buffered writes into slices in the inode.
+//
+//   write ──▶ WriteBuffer (full blocks upload at once) ──commit──▶ AppendChunks (one log entry)
+//
+// A commit runs on fsync, on close (FLUSH), when `commitBytes` were written since the last one,
+// and `commitAgeMs` after the first write since the last one. Reads see buffered data
+// (read-your-writes) and slices of a commit in flight (they enter the local block map the moment
+// the buffer hands them over). Truncate, fallocate and commits run one at a time, in order.
+//
+// A failed upload or commit poisons the file: the data is lost (as with a failed writeback in the
+// kernel), and the next fsync or close reports the error.
+import { createLogger, systemClock, type Clock } from '../common/index.ts';
+import { blockMapOf, type FsCore } from '../client/index.ts';
+import { appendSlices, WriteBuffer, type BlockMap, type ChunkSlice, type FileDataIO } from '../data/index.ts';
+import type { Inode, InodeAttr } from '../gen/metaserver_pb.ts';
+import { allocationOf, type Allocation } from './allocation.ts';
+
+const log = createLogger('mount');
+
+export interface OpenFileOptions {
+  /** Bytes written since the last commit that trigger one. */
+  commitBytes: number;
+  /** Age of the oldest uncommitted write that triggers a commit (ms). */
+  commitAgeMs: number;
+  /** WriteBuffer bound: buffered bytes above which writes wait for uploads. */
+  bufferBytes: number;
+  clock?: Clock;
+}
+
+export type Timespec = { sec: number; nsec: number };
+
+export class OpenFile {
+  readonly ino: number;
+  /** Attributes as last seen from the metaserver (open, commit, truncate). */
+  attr: InodeAttr;
+  /** Committed slices plus those of a commit in flight. */
+  map: BlockMap;
+  private length: number;
+  private buf: WriteBuffer | undefined;
+  /** Byte ranges written since the last commit began, and those of the commit in flight. */
+  private dirty: [number, number][] = [];
+  private committing: [number, number][] = [];
+  private dirtySince: number | undefined;
+  /** Time of the latest write not yet committed: the file's mtime until the commit. */
+  dirtyMtime: Timespec | undefined;
+  private sinceCommit = 0;
+  private chain: Promise<unknown> = Promise.resolve();
+  private appendChain: Promise<unknown> = Promise.resolve();
+  private ageTimer: NodeJS.Timeout | undefined;
+  private failure: unknown;
+  private readonly clock: Clock;
+  /** Open handles of this mount on the file. */
+  handles = 0;
+  /** Set once the open is registered with the metaserver (keeps an unlinked inode alive). */
+  registration: Promise<void> | undefined;
+  registerTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly core: FsCore,
+    private readonly io: FileDataIO,
+    inode: Inode,
+    private readonly opts: OpenFileOptions,
+  ) {
+    this.attr = inode.attr!;
+    this.ino = this.attr.inodeId;
+    this.length = this.attr.length;
+    this.map = blockMapOf(inode);
+    this.clock = opts.clock ?? systemClock;
+  }
+
+  /** The file's size as this mount sees it: committed length or the end of buffered data. */
+  get size(): number {
+    return Math.max(this.length, this.buf?.end ?? 0);
+  }
+
+  /** Writes not yet in the inode (buffered or being committed). */
+  get dirtyData(): boolean {
+    return this.dirty.length > 0 || this.committing.length > 0 || (this.buf !== undefined && !this.buf.empty);
+  }
+
+  /** Data and allocated byte ranges (committed, in flight and buffered). */
+  allocation(): Allocation {
+    return allocationOf(this.map, [...this.committing, ...this.dirty]);
+  }
+
+  private now(): Timespec {
+    const [sec, nsec] = this.clock.wallTime();
+    return { sec, nsec };
+  }
+
+  private throwIfFailed(): void {
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  /** Replaces the state with a fresh inode (open, after truncate); only when nothing is dirty. */
+  reset(inode: Inode): void {
+    this.attr = inode.attr!;
+    this.length = this.attr.length;
+    this.map = blockMapOf(inode);
+  }
+
+  async write(offset: number, data: Uint8Array, append: boolean): Promise<number> {
+    this.throwIfFailed();
+    const buf = (this.buf ??= new WriteBuffer(this.io, this.ino, { maxBytes: this.opts.bufferBytes }));
+    if (append) {
+      // O_APPEND: the offset is the size once every earlier append is in the buffer.
+      const run = this.appendChain.then(async () => {
+        const at = this.size;
+        await buf.write(at, data);
+        return at;
+      });
+      this.appendChain = run.catch(() => undefined);
+      offset = await run;
+    } else {
+      await buf.write(offset, data);
+    }
+    this.noteWrite(offset, data.byteLength);
+    if (this.sinceCommit >= this.opts.commitBytes) await this.commit();
+    return data.byteLength;
+  }
+
+  private noteWrite(offset: number, len: number): void {
+    const end = offset + len;
+    const last = this.dirty[this.dirty.length - 1];
+    if (last && offset <= last[1] && end >= last[0]) {
+      last[0] = Math.min(last[0], offset);
+      last[1] = Math.max(last[1], end);
+    } else {
+      this.dirty.push([offset, end]);
+    }
+    this.dirtyMtime = this.now();
+    this.sinceCommit += len;
+    if (this.dirtySince === undefined) {
+      this.dirtySince = this.clock.now();
+      this.ageTimer = setTimeout(() => {
+        this.ageTimer = undefined;
+        this.commit().catch((e: unknown) => log.warn('background commit failed', { ino: this.ino, error: String(e) }));
+      }, this.opts.commitAgeMs);
+      this.ageTimer.unref();
+    }
+  }
+
+  async read(offset: number, size: number): Promise<Uint8Array> {
+    const length = this.size;
+    if (offset >= length || size <= 0) return new Uint8Array(0);
+    if (this.buf && !this.buf.empty) return this.buf.read(this.map, length, offset, size);
+    return this.io.read(this.ino, this.map, length, offset, size);
+  }
+
+  /** Runs `fn` after every earlier commit, truncate and fallocate, and before later ones. */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(fn);
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Makes every write so far part of the inode (fsync, close). */
+  commit(): Promise<void> {
+    return this.exclusive(() => this.commitNow());
+  }
+
+  /** The commit itself; call only inside `exclusive`. */
+  async commitNow(): Promise<void> {
+    this.throwIfFailed();
+    if (this.ageTimer) clearTimeout(this.ageTimer);
+    this.ageTimer = undefined;
+    this.dirtySince = undefined;
+    const buf = this.buf;
+    if (!buf || buf.empty) {
+      this.dirty = [];
+      return;
+    }
+    const time = this.dirtyMtime ?? this.now();
+    this.committing = this.dirty;
+    this.dirty = [];
+    this.sinceCommit = 0;
+    this.dirtyMtime = undefined;
+    let slices: ChunkSlice[];
+    try {
+      slices = await buf.flush();
+    } catch (e) {
+      this.failure = e;
+      throw e;
+    }
+    let end = 0;
+    for (const s of slices) end = Math.max(end, s.offset + s.len);
+    await this.appendNow(slices, end, time);
+  }
+
+  /**
+   * Adds stored slices (or zero slices) to the inode and the local map, raising the length to
+   * `minLength`; call only inside `exclusive`.
+   */
+  async appendNow(slices: ChunkSlice[], minLength: number, time: Timespec = this.now()): Promise<void> {
+    // Visible to reads at once: the objects are stored.
+    appendSlices(this.map, slices, this.io.layout);
+    this.length = Math.max(this.length, minLength);
+    this.committing = [];
+    try {
+      const res = await this.core.meta.callForInode('appendChunks', this.ino, {
+        inodeId: this.ino,
+        slices,
+        minLength,
+        time,
+      });
+      if (res.inode) this.attr = res.inode;
+    } catch (e) {
+      this.failure = e;
+      throw e;
+    }
+  }
+
+  /** Re-reads the inode (after a truncate); call only inside `exclusive`, with nothing dirty. */
+  async reloadNow(): Promise<void> {
+    this.reset(await this.core.getInode(this.ino));
+  }
+
+  /** The error that poisoned the file, if any (reported once by fsync/close, then kept). */
+  get error(): unknown {
+    return this.failure;
+  }
+
+  /** Last handle closed: commits what is left and stops timers. */
+  async close(): Promise<void> {
+    if (this.registerTimer) clearTimeout(this.registerTimer);
+    this.registerTimer = undefined;
+    try {
+      await this.commit();
+    } finally {
+      if (this.ageTimer) clearTimeout(this.ageTimer);
+      this.ageTimer = undefined;
+    }
+  }
+}

@@ -1,0 +1,120 @@
+// A whole curvefs cluster on loopback for end-to-end tests of the mount: one MDS process
+// (src/mds/main.ts, embedded store) and N metaserver processes registered with it, plus file
+// systems created through the MDS. Metaservers can be killed (SIGKILL) and restarted through
+// `metaservers` (test/helpers/metaserver-cluster.ts).
+//
+//   const c = await CurvefsCluster.start({ dir });
+//   await c.createFs('f1');
+//   ... mountCurvefs({ mdsAddrs: c.mdsAddrs, fsName: 'f1', mountpoint }) ...
+//   await c.stop();
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ChannelPool } from '../../src/rpc/index.ts';
+import { RotatingMdsConnector } from '../../src/client/index.ts';
+import { MdsService } from '../../src/gen/mds_pb.ts';
+import { OnlineState, TopologyService } from '../../src/gen/topology_pb.ts';
+import { MetaserverCluster } from './metaserver-cluster.ts';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const MDS_MAIN = join(ROOT, 'src', 'mds', 'main.ts');
+
+export interface CurvefsClusterOptions {
+  dir: string;
+  metaservers?: number;
+  /** Extra flags for the MDS. */
+  mdsArgs?: string[];
+  /** Extra flags for metaserver i. */
+  metaserverArgs?: (index: number) => string[];
+}
+
+/** Polls `probe` until it returns a value (not undefined) or the deadline passes. */
+export async function waitUntil<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const end = performance.now() + timeoutMs;
+  let last: unknown;
+  for (let delay = 20; ; delay = Math.min(delay * 2, 250)) {
+    try {
+      const v = await probe();
+      if (v !== undefined) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (performance.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, delay));
+  }
+}
+
+export class CurvefsCluster {
+  readonly pool = new ChannelPool({ connectTimeoutMs: 1000, backoff: { initialMs: 20, maxMs: 200 } });
+  readonly mds: RotatingMdsConnector;
+  private readonly mdsLog: string[] = [];
+
+  private constructor(
+    readonly dir: string,
+    private readonly mdsProc: ChildProcess,
+    readonly mdsAddrs: string[],
+    readonly metaservers: MetaserverCluster,
+  ) {
+    this.mds = new RotatingMdsConnector(this.pool, mdsAddrs, { callTimeoutMs: 20_000, attemptTimeoutMs: 2000 });
+  }
+
+  static async start(opts: CurvefsClusterOptions): Promise<CurvefsCluster> {
+    const n = opts.metaservers ?? 3;
+    const mdsLog: string[] = [];
+    const proc = spawn(
+      process.execPath,
+      ['--import', 'tsx', MDS_MAIN, '--listen', '127.0.0.1:0', '--data-dir', join(opts.dir, 'mds'), ...(opts.mdsArgs ?? [])],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    createInterface({ input: proc.stderr! }).on('line', (l) => {
+      mdsLog.push(l);
+      if (mdsLog.length > 200) mdsLog.shift();
+    });
+    const addr = await new Promise<string>((resolve, reject) => {
+      createInterface({ input: proc.stdout! }).on('line', (l) => {
+        const m = /MDS listening on (\S+)/.exec(l);
+        if (m) resolve(m[1]!);
+      });
+      proc.once('exit', (code) => reject(new Error(`MDS exited with ${code} before it was ready:\n${mdsLog.join('\n')}`)));
+    });
+    let ms: MetaserverCluster;
+    try {
+      ms = await MetaserverCluster.start({ n, dir: opts.dir, mdsAddrs: [addr], args: opts.metaserverArgs });
+    } catch (e) {
+      proc.kill('SIGKILL');
+      throw e;
+    }
+    const c = new CurvefsCluster(opts.dir, proc, [addr], ms);
+    c.mdsLog.push(...mdsLog);
+    try {
+      await waitUntil(`${n} metaservers online`, 60_000, async () => {
+        const res = await c.mds.client(TopologyService).listMetaServer({});
+        return res.metaserverInfos.filter((m) => m.onlineState === OnlineState.ONLINE).length >= n ? true : undefined;
+      });
+    } catch (e) {
+      await c.stop();
+      throw e;
+    }
+    return c;
+  }
+
+  /** Creates a file system whose blocks live in a local directory under the cluster's dir. */
+  async createFs(fsName: string): Promise<number> {
+    const res = await this.mds.client(MdsService).createFs({
+      fsName,
+      dataStore: { kind: { case: 'local', value: { dir: join(this.dir, `data-${fsName}`) } } },
+    });
+    return res.fsInfo!.fsId;
+  }
+
+  async stop(): Promise<void> {
+    await this.metaservers.stop().catch(() => undefined);
+    if (this.mdsProc.exitCode === null && this.mdsProc.signalCode === null) {
+      const exited = new Promise((r) => this.mdsProc.once('exit', r));
+      this.mdsProc.kill('SIGTERM');
+      await exited;
+    }
+    this.pool.close();
+  }
+}
