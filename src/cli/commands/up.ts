@@ -119,7 +119,7 @@ export async function up(opts: UpOptions): Promise<RunningCluster> {
   };
   try {
     const mdsProc = sup.start('mds', mdsArgs);
-    await waitFor('the MDS', 30_000, async () => (await mds.client(MdsService).listClusterFsInfo({})) && true, [mdsProc]);
+    await waitFor('the MDS', 120_000, async () => (await mds.client(MdsService).listClusterFsInfo({})) && true, [mdsProc]);
     say(`mds         ${mdsAddr}  (dashboard http://127.0.0.1:${plan.dashboard}/, log ${mdsProc.logFile})`);
 
     const msProcs = plan.metaservers.map((m, i) =>
@@ -128,14 +128,14 @@ export async function up(opts: UpOptions): Promise<RunningCluster> {
         '--mds', mdsAddr, '--metrics-port', String(m.metrics),
       ]),
     );
-    await waitFor(`${opts.metaservers} metaservers online`, 60_000, async () => {
+    await waitFor(`${opts.metaservers} metaservers online`, 120_000, async () => {
       const res = await mds.client(TopologyService).listMetaServer({});
       const online = res.metaserverInfos.filter((m) => m.onlineState === OnlineState.ONLINE).length;
       return online >= opts.metaservers ? true : undefined;
     }, [mdsProc, ...msProcs]);
     plan.metaservers.forEach((m, i) => say(`metaserver${i + 1} 127.0.0.1:${m.port}  (metrics http://127.0.0.1:${m.metrics}/metrics)`));
 
-    const fsInfo = await waitFor(`fs ${opts.fsName}`, 60_000, async () => {
+    const fsInfo = await waitFor(`fs ${opts.fsName}`, 120_000, async () => {
       try {
         return (await mds.client(MdsService).getFsInfo({ fsName: opts.fsName })).fsInfo;
       } catch (e) {
