@@ -295,7 +295,11 @@ test('a metaserver that stays offline has its copysets healed onto another one',
   assert.equal(changes.length, affected);
   for (const c of changes) {
     const g = world.groups.get(c.copyset)!;
-    for (const p of g.peers) assert.ok(world.nodes.get(p.id)!.replicas.has(c.copyset), 'the new member holds a replica');
+    for (const p of g.peers) {
+      assert.ok(world.nodes.get(p.id)!.replicas.has(c.copyset), 'the new member holds a replica');
+      // The instruction names the new peer with its Raft address.
+      assert.equal(p.address, `${world.nodes.get(p.id)!.address}:0`);
+    }
   }
   const state = (await client.topology.getMetaServer({ metaserverId: victimId })).metaserverInfo!;
   assert.equal(state.onlineState, OnlineState.OFFLINE);

@@ -106,6 +106,10 @@ test('the coordinator instructs once prepared, waits while the change runs, and 
   op.prepared = true;
   assert.equal(coordinate(op, { epoch: 1, members: [1, 2, 3] }, 10).kind, 'instruct');
   assert.equal(coordinate(op, { epoch: 1, members: [1, 2, 3], change: { peer: 4, finished: false } }, 10).kind, 'wait');
+  // An old attempt's error (before we instructed) or a change about another peer does not count.
+  assert.equal(coordinate(op, { epoch: 1, members: [1, 2, 3], change: { peer: 4, finished: true, error: 'old' } }, 10).kind, 'instruct');
+  assert.equal(coordinate(op, { epoch: 1, members: [1, 2, 3], change: { peer: 9, finished: false } }, 10).kind, 'instruct');
+  op.instructed = true;
   assert.equal(coordinate(op, { epoch: 1, members: [1, 2, 3], change: { peer: 4, finished: true, error: 'boom' } }, 10).kind, 'failed');
   assert.equal(coordinate(op, { epoch: 2, members: [1, 2, 4] }, 10).kind, 'done');
   assert.equal(coordinate(op, { epoch: 2, members: [1, 2, 5] }, 10).kind, 'failed');

@@ -80,6 +80,7 @@ export class RecoveryDriver {
       case 'wait':
         return undefined;
       case 'instruct':
+        op.instructed = true;
         return create(CopySetConfSchema, {
           poolId: op.poolId,
           copysetId: op.copysetId,

@@ -43,6 +43,8 @@ export interface Operator {
   deadline: number;
   /** The copyset node exists on newPeer (the driver created it); instructions wait for this. */
   prepared: boolean;
+  /** The leader was told to run the change at least once. */
+  instructed?: boolean;
 }
 
 export interface RecoveryOptions {
@@ -125,9 +127,12 @@ export function coordinate(op: Operator, report: LeaderReport, now: number): Coo
   if (op.type === 'change_peer' ? !hasOld && report.members.includes(op.newPeer) : !hasOld) return { kind: 'done' };
   if (now > op.deadline) return { kind: 'failed', reason: 'time limit exceeded' };
   if (report.epoch > op.startEpoch) return { kind: 'failed', reason: `membership changed differently (epoch ${op.startEpoch} → ${report.epoch})` };
-  if (report.change) {
-    if (report.change.error) return { kind: 'failed', reason: `leader reported: ${report.change.error}` };
+  // A change the leader reports is ours only if it concerns our target peer; an error counts only
+  // after we instructed (a leader may still report an old attempt's failure).
+  const target = op.type === 'change_peer' ? op.newPeer : op.oldPeer;
+  if (report.change && report.change.peer === target) {
     if (!report.change.finished) return { kind: 'wait' };
+    if (report.change.error && op.instructed) return { kind: 'failed', reason: `leader reported: ${report.change.error}` };
   }
   if (!op.prepared) return { kind: 'wait' };
   return { kind: 'instruct' };
