@@ -328,7 +328,9 @@ export class MemFs implements FuseOps {
 
   private truncate(n: MemNode, size: number): void {
     const pages = n.pages!;
-    if (size < n.size) {
+    // Not growing (even to the same size): drop every page past the new end, including pages
+    // fallocated beyond EOF with KEEP_SIZE — as tmpfs does.
+    if (size <= n.size) {
       const keep = Math.ceil(size / PAGE);
       for (const idx of [...pages.keys()]) {
         if (idx >= keep) {
@@ -518,7 +520,7 @@ export class MemFs implements FuseOps {
     if (n.children) throw new Errno(E.EISDIR);
     const acc = flags & O_ACCMODE;
     if (flags & O_TRUNC && (acc === O_WRONLY || acc === O_RDWR) && n.pages) {
-      if (n.size !== 0 || n.pages.size !== 0) this.truncate(n, 0);
+      this.truncate(n, 0);
       this.touchM(n);
     }
     return this.openNode(n, flags);

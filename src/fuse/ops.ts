@@ -10,17 +10,24 @@
 // with EILSEQ before it reaches the ops.
 
 import { constants as osConstants } from 'node:os';
-import { errnoName } from '../common/index.ts';
 
 export const E = osConstants.errno;
+const NAMES = new Map<number, string>();
+for (const [name, value] of Object.entries(E)) if (!NAMES.has(value)) NAMES.set(value, name);
 
-/** A failure with a positive errno number. */
+/**
+ * A failure with a positive errno number. Thrown on hot paths (every negative lookup), so it
+ * captures no stack trace: the errno and the message say what happened.
+ */
 export class Errno extends Error {
   readonly errno: number;
   readonly code: string;
   constructor(errno: number, message?: string) {
-    const code = errnoName(errno);
+    const code = NAMES.get(errno) ?? `E${errno}`;
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(message ? `${code}: ${message}` : code);
+    Error.stackTraceLimit = limit;
     this.name = 'Errno';
     this.errno = errno;
     this.code = code;

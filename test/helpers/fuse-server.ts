@@ -19,7 +19,10 @@ try {
     await m.unmount().catch(() => m.unmount({ lazy: true }));
   };
   process.on('message', (msg: { cmd?: string }) => {
-    if (msg.cmd === 'stats') send({ stats: { ...m.stats(), inodes: fs.inodeCount, handles: fs.openHandleCount } });
+    if (msg.cmd === 'stats') {
+      const cpu = process.cpuUsage();
+      send({ stats: { ...m.stats(), inodes: fs.inodeCount, handles: fs.openHandleCount, cpuMicros: cpu.user + cpu.system } });
+    }
     if (msg.cmd === 'unmount') void stop();
   });
   // The test process went away: do not leave the mount behind.

@@ -57,8 +57,8 @@ export interface ServedMount {
   /** The serving process (to kill it in tests). */
   child: ChildProcess;
   negotiated: { major: number; minor: number; flags: number; maxWrite: number };
-  /** Server-side counters: requests, in-flight, kernel-referenced nodes, live inodes, open handles. */
-  stats(): Promise<{ requests: number; inFlight: number; nodes: number; inodes: number; handles: number }>;
+  /** Server-side counters: requests, in-flight, kernel-referenced nodes, live inodes, open handles, CPU used (µs). */
+  stats(): Promise<{ requests: number; inFlight: number; nodes: number; inodes: number; handles: number; cpuMicros: number }>;
   /** Unmounts, waits for the server to exit and removes the temp directory. Safe to call twice. */
   stop(): Promise<void>;
 }
