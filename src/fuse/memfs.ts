@@ -634,6 +634,9 @@ export class MemFs implements FuseOps {
         n.pages.set(idx, new Uint8Array(PAGE));
         (n.unwritten ??= new Set()).add(idx);
         this.usedPages++;
+      } else {
+        // tmpfs: a second fallocate over a page fallocated earlier initialises it (now data).
+        n.unwritten?.delete(idx);
       }
     }
     if (!(mode & FALLOC_FL_KEEP_SIZE) && end > n.size) {
