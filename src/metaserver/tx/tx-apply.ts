@@ -23,7 +23,6 @@ import {
 import { ROOT_INODE_ID, type Partition, type RenameResult, type Timestamp } from '../partition/index.ts';
 import type { CopysetStateMachine, SmResult } from '../copyset/state-machine.ts';
 import { OpType, type Op, type OpOf } from '../copyset/op-codec.ts';
-import { removeEntryForMove } from './partition-raw.ts';
 import { txKey, type LockRole } from './tx-store.ts';
 
 export type TxOp = OpOf<OpType.TxBegin> | OpOf<OpType.TxPrepare> | OpOf<OpType.TxDecide> | OpOf<OpType.TxFinish> | OpOf<OpType.TxForget>;
@@ -229,7 +228,11 @@ function commitPart(part: Partition, txPart: TxPart, t: Timestamp, rec: TxRecord
         if (d.setInode === 0 && rec?.kind === TxKind.TX_RMDIR) {
           note('rmdir', part.apply({ kind: 'deleteDentry', fsId, parent: d.parent, name: d.name, ino: d.expectInode, expectDir: true, time: t }));
         } else {
-          note('remove', removeEntryForMove(part, d.parent, d.name, d.expectInode, d.expectLength, t));
+          // The entry moves (or is replaced): no emptiness check, the child keeps its links.
+          note('remove', part.apply({
+            kind: 'deleteDentry', fsId, parent: d.parent, name: d.name, ino: d.expectInode, move: true,
+            length: d.expectLength || undefined, time: t,
+          }));
         }
       }
       if (d.setInode !== 0 && d.setInode !== d.expectInode) {
