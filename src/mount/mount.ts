@@ -65,8 +65,8 @@ export async function mountCurvefs(o: MountCurvefsOptions): Promise<CurvefsMount
   const problem = await fusePreflight();
   if (problem) throw new MountError(`cannot mount FUSE: ${problem}`, 'fuse');
   // A mount whose serving process died answers ENOTCONN: detach it so the directory is usable.
-  if (await recoverStaleMount(mountpoint)) log.warn('cleared a stale mount left by a dead process', { mountpoint });
   try {
+    if (await recoverStaleMount(mountpoint)) log.warn('cleared a stale mount left by a dead process', { mountpoint });
     const s = await stat(mountpoint);
     if (!s.isDirectory()) throw new MountError(`mount point ${mountpoint} is not a directory`, 'mountpoint');
   } catch (e) {

@@ -51,6 +51,8 @@ export class OpenFile {
   private ageTimer: NodeJS.Timeout | undefined;
   private failure: unknown;
   private readonly clock: Clock;
+  /** Extended attributes as of open (kept current by this mount's own changes). */
+  xattrs: Map<string, Uint8Array>;
   /** Open handles of this mount on the file. */
   handles = 0;
   /** Set once the open is registered with the metaserver (keeps an unlinked inode alive). */
@@ -67,6 +69,7 @@ export class OpenFile {
     this.ino = this.attr.inodeId;
     this.length = this.attr.length;
     this.map = blockMapOf(inode);
+    this.xattrs = new Map(Object.entries(inode.xattr));
     this.clock = opts.clock ?? systemClock;
   }
 
@@ -99,6 +102,7 @@ export class OpenFile {
     this.attr = inode.attr!;
     this.length = this.attr.length;
     this.map = blockMapOf(inode);
+    this.xattrs = new Map(Object.entries(inode.xattr));
   }
 
   async write(offset: number, data: Uint8Array, append: boolean): Promise<number> {
