@@ -275,8 +275,9 @@ export class FsCore {
       });
       this.remember(res.parent);
     } catch (e) {
-      // Never linked: remove it so nothing is leaked (the reclaimer catches a crash here).
-      await this.meta.callForInode('deleteInode', inode.inodeId, { inodeId: inode.inodeId }).catch(() => undefined);
+      // Never linked: drop its link so the reclaimer deletes it (DeleteInode refuses an inode
+      // that still has links).
+      await this.meta.callForInode('unlinkInode', inode.inodeId, { inodeId: inode.inodeId, parent, time }).catch(() => undefined);
       throw e;
     }
     return inode;

@@ -43,29 +43,13 @@ export function registerClusterCommands(program: Command, g: Globals): void {
 
   program
     .command('mds')
-    .description('run an MDS (embedded store in --data-dir, or etcd with --etcd)')
-    .option('--listen <host:port>', 'RPC address', '127.0.0.1:6700')
-    .option('--advertise <host:port>', 'address published to clients (default: --listen)')
-    .option('--data-dir <dir>', 'embedded store directory (one-machine clusters)')
-    .option('--etcd <urls>', 'etcd endpoints, comma separated')
-    .option('--lease-ttl <sec>', 'election lease TTL in seconds', '5')
-    .option('--dashboard-port <port>', 'status page, /metrics and /api/status on this port')
-    .option('--dashboard-host <host>', 'address of the status page', '127.0.0.1')
-    .action(async (o: { listen: string; advertise?: string; dataDir?: string; etcd?: string; leaseTtl: string; dashboardPort?: string; dashboardHost: string }) => {
-      const { runMds } = await import('../../mds/main.ts');
-      const h = await runMds({
-        listen: o.listen,
-        advertise: o.advertise,
-        dataDir: o.dataDir,
-        etcdEndpoints: o.etcd ? o.etcd.split(',') : undefined,
-        leaseTtlSec: Number(o.leaseTtl),
-        dashboardPort: o.dashboardPort === undefined ? undefined : Number(o.dashboardPort),
-        dashboardHost: o.dashboardHost,
-      });
-      process.stdout.write(`MDS_READY ${JSON.stringify({ address: h.address, dashboard: h.dashboardAddress })}\n`);
-      const shutdown = (): void => void h.stop().then(() => process.exit(0), fail);
-      process.once('SIGTERM', shutdown);
-      process.once('SIGINT', shutdown);
+    .description('run an MDS (see `curvefs mds --help`: embedded store in --data-dir, or etcd with --etcd)')
+    .allowUnknownOption()
+    .helpOption(false)
+    .argument('[args...]')
+    .action(async (args: string[]) => {
+      const { mdsMain } = await import('../../mds/main.ts');
+      await mdsMain(args);
     });
 
   program
