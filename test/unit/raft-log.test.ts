@@ -370,3 +370,41 @@ test('restart after each operation gives back exactly what was synced (property)
     { numRuns: 60 },
   );
 });
+
+test('an entry rewritten just before compaction removed its segment is read back (regression, CI seed -1491544268)', async () => {
+  const dir = await tmp();
+  const opts = { segmentBytes: 1024, logger: quiet };
+  let { log } = await RaftLog.open(dir, opts);
+  const reopen = async () => {
+    await log.sync();
+    await log.close();
+    const r = await RaftLog.open(dir, opts);
+    log = r.log;
+    return r;
+  };
+  try {
+    // The counterexample's exact steps: with these sizes the first segment is full after
+    // entry 30, so the rewrite of entry 30 opens the second segment.
+    log.resetTo(0, 1);
+    await reopen();
+    log.resetTo(0, 1);
+    await reopen();
+    log.append(range(1, 30, 1));
+    await reopen();
+    log.append(range(30, 30, 2));
+    await reopen();
+    assert.equal(log.segmentCount, 2);
+    assert.equal(await log.compactPrefix(30), 1);
+    const r = await reopen();
+    assert.deepEqual(r.report.cuts, []);
+    sameEntries(r.entries.filter((e) => e.index >= 30), range(30, 30, 2));
+    assert.equal(log.lastIndex, 30);
+    log.resetTo(30, 2);
+    const r2 = await reopen();
+    assert.equal(r2.entries.length, 0);
+    assert.equal(log.lastIndex, 30);
+  } finally {
+    await log.close();
+    await rm(dir, { recursive: true });
+  }
+});

@@ -11,6 +11,8 @@ export class LogReplay {
   /** Index just before entries[0]; -1 while unknown (no Base record seen and no entry yet). */
   base = -1;
   baseTerm = 0;
+  /** True while the base came from the first kept segment's Position record (a compacted prefix). */
+  private baseFromPosition = false;
   hardState: HardState = { term: 0, vote: 0, commit: 0 };
 
   get lastIndex(): number {
@@ -27,10 +29,13 @@ export class LogReplay {
         this.entries = [];
         this.base = r.index;
         this.baseTerm = r.term;
+        this.baseFromPosition = false;
         return;
       case RecordType.Position:
-        if (this.base < 0) this.base = r.lastIndex;
-        else if (r.lastIndex !== this.lastIndex) {
+        if (this.base < 0) {
+          this.base = r.lastIndex;
+          this.baseFromPosition = true;
+        } else if (r.lastIndex !== this.lastIndex) {
           throw new CurveError(StatusCode.STORAGE_INTERNAL_ERROR, `${where}: segment starts after ${r.lastIndex} but the log ends at ${this.lastIndex}`);
         }
         return;
@@ -44,6 +49,13 @@ export class LogReplay {
         if (this.base < 0) {
           this.base = e.index - 1;
           this.entries.push(e);
+          return;
+        }
+        if (e.index <= this.base && this.baseFromPosition) {
+          // The entry rewrites a suffix that began in a segment compaction removed: everything
+          // below it was covered by the snapshot, and an entry always replaces what follows it.
+          this.base = e.index - 1;
+          this.entries = [e];
           return;
         }
         if (e.index <= this.base) {
