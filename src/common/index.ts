@@ -2,3 +2,4 @@ export * from './status.ts';
 export * from './time.ts';
 export * from './checksum.ts';
 export * from './log.ts';
+export * from './process.ts';

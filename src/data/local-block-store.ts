@@ -11,7 +11,7 @@
 import { mkdir, open, readdir, rename, rmdir, stat, unlink, writeFile, readFile, type FileHandle } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { CurveError, StatusCode, crc32c } from '../common/index.ts';
+import { CurveError, StatusCode, crc32c, processAlive } from '../common/index.ts';
 import {
   checkKey, checkPrefix, checkRange, closedError,
   type BlockEntry, type BlockInfo, type BlockStore,
@@ -379,11 +379,3 @@ async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}

@@ -7,19 +7,12 @@ import assert from 'node:assert/strict';
 import * as fsp from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { processAlive as alive } from '../../src/common/index.ts';
 import { mountInfo } from '../../src/fuse/index.ts';
 import { CurvefsCluster, waitUntil } from '../helpers/curvefs-cluster.ts';
 import { CURVEFS_BIN, MountProc, runCurvefs } from '../helpers/curvefs-mount-proc.ts';
 import { run } from '../helpers/fuse.ts';
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('curvefs mount and umount', () => {
   let base: string;

@@ -21,3 +21,27 @@ test('seeded random replays', () => {
   const a = new SeededRandom(42), b = new SeededRandom(42);
   for (let i = 0; i < 100; i++) assert.equal(a.next(), b.next());
 });
+
+test('processAlive and readPidFile: live and exited pids, valid and invalid pid files', async () => {
+  const { processAlive, readPidFile } = await import('../../src/common/index.ts');
+  const { spawnSync } = await import('node:child_process');
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  assert.equal(processAlive(process.pid), true);
+  const exited = spawnSync(process.execPath, ['-e', 'process.exit(0)']).pid;
+  assert.equal(processAlive(exited), false);
+  const dir = mkdtempSync(join(tmpdir(), 'pidfile-'));
+  try {
+    const f = join(dir, 'pid');
+    assert.equal(readPidFile(f), undefined);
+    writeFileSync(f, '4242\n');
+    assert.equal(readPidFile(f), 4242);
+    for (const bad of ['', 'abc', '-3', '0', '1.5', '99999999999999999999']) {
+      writeFileSync(f, bad);
+      assert.equal(readPidFile(f), undefined, JSON.stringify(bad));
+    }
+  } finally {
+    rmSync(dir, { recursive: true });
+  }
+});

@@ -6,13 +6,14 @@
 // --log-file and keeps its pid in --pid-file. A mount whose process died ("Transport endpoint is
 // not connected") is cleared by running `curvefs mount` on the directory again, or by umount.
 import { fork } from 'node:child_process';
-import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { mountInfo, unmountDir } from '../../fuse/index.ts';
 import { mountCurvefs, MountError, type CurvefsMount } from '../../mount/index.ts';
+import { processAlive, readPidFile } from '../../common/index.ts';
 import { EXIT, exitCodeOf } from '../output.ts';
 import { mdsAddrsOf, type GlobalOptions } from '../context.ts';
 
@@ -136,7 +137,7 @@ export function registerMountCommands(program: Command, g: Globals): void {
         process.exit(EXIT.INVALID);
       }
       const pidFile = resolve(o.pidFile ?? defaultFile(dir, 'pid'));
-      const pid = readPid(pidFile);
+      const pid = readPidFile(pidFile);
       const stale = await isStale(dir);
       try {
         await unmountDir(dir, { lazy: o.lazy === true || stale });
@@ -166,27 +167,10 @@ async function isStale(dir: string): Promise<boolean> {
   }
 }
 
-function readPid(file: string): number | undefined {
-  try {
-    const pid = Number(readFileSync(file, 'utf8').trim());
-    return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function waitForExit(pid: number, timeoutMs: number): Promise<void> {
   const end = performance.now() + timeoutMs;
-  for (let delay = 10; alive(pid); delay = Math.min(delay * 2, 200)) {
+  for (let delay = 10; processAlive(pid); delay = Math.min(delay * 2, 200)) {
     if (performance.now() > end) {
       process.stderr.write(`curvefs: mount process ${pid} is still running after the unmount\n`);
       return;

@@ -1,8 +1,8 @@
 // An exclusive lock on a data directory: a file created with O_EXCL that holds the owner's pid.
 // Node has no flock(2); a lock left by a dead process (kill -9) is recognised because its pid no
 // longer exists and is taken over.
-import { openSync, writeSync, closeSync, readFileSync, unlinkSync, fsyncSync } from 'node:fs';
-import { CurveError, StatusCode } from '../../common/index.ts';
+import { openSync, writeSync, closeSync, unlinkSync, fsyncSync } from 'node:fs';
+import { CurveError, StatusCode, processAlive, readPidFile } from '../../common/index.ts';
 
 export class LockFile {
   private constructor(readonly path: string) {}
@@ -18,8 +18,8 @@ export class LockFile {
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       }
-      const owner = readOwner(path);
-      if (owner !== undefined && owner !== process.pid && alive(owner)) {
+      const owner = readPidFile(path);
+      if (owner !== undefined && owner !== process.pid && processAlive(owner)) {
         throw new CurveError(StatusCode.BUSY, `${path} is held by running process ${owner}`);
       }
       if (owner === process.pid) throw new CurveError(StatusCode.BUSY, `${path} is already held by this process`);
@@ -35,27 +35,10 @@ export class LockFile {
 
   release(): void {
     try {
-      if (readOwner(this.path) === process.pid) unlinkSync(this.path);
+      if (readPidFile(this.path) === process.pid) unlinkSync(this.path);
     } catch {
       // already gone
     }
   }
 }
 
-function readOwner(path: string): number | undefined {
-  try {
-    const pid = Number.parseInt(readFileSync(path, 'utf8').trim(), 10);
-    return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
