@@ -55,7 +55,12 @@ export interface RaftNodeOptions {
   transport: RaftTransport;
   /** NodeId -> "host:port"; NOT_LEADER errors carry the leader's address from here. */
   addresses?: AddressBook;
-  /** Milliseconds per tick (default 100: with electionTick 10, a 1–2 s election timeout). */
+  /**
+   * Milliseconds per tick. Default 50: with electionTick 10 the election timeout is randomized in
+   * [0.5 s, 1 s) and followers' vote lease is 0.4 s, so a leader's death is noticed in 0.5–1 s
+   * (the metaservers' setting too); heartbeats every tick cost one small message per group and
+   * follower every 50 ms, batched per peer.
+   */
   tickMs?: number;
   electionTick?: number;
   heartbeatTick?: number;
@@ -111,6 +116,8 @@ export interface GroupOpenReport {
 }
 
 const EMPTY = new Uint8Array(0);
+/** See RaftNodeOptions.tickMs. */
+const DEFAULT_TICK_MS = 50;
 const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.length).toString('hex');
 
 export class RaftNode {
@@ -142,7 +149,7 @@ export class RaftNode {
     this.log = cfg.logger ?? createLogger(`raft/node-${cfg.id}`);
     this.transport = cfg.transport;
     this.opts = {
-      tickMs: cfg.tickMs ?? 100,
+      tickMs: cfg.tickMs ?? DEFAULT_TICK_MS,
       electionTick: cfg.electionTick ?? 10,
       heartbeatTick: cfg.heartbeatTick ?? 1,
       requestTimeoutMs: cfg.requestTimeoutMs ?? 10_000,
@@ -192,6 +199,7 @@ export class RaftNode {
       const snapMeta: SnapshotMeta = snaps.latest ?? { index: 0, term: 0, conf: meta.initialConf };
       if (snaps.latest) await sm.restore(snaps.readData());
       const { entries, reset } = await entriesAfterSnapshot(opened.log, opened.entries, snapMeta);
+      this.learnAddresses(entries);
       const node = new RawNode(
         { ...this.cfg.raft, id: this.id, random: this.random, electionTick: this.opts.electionTick, heartbeatTick: this.opts.heartbeatTick },
         { hardState: opened.hardState, snapshotMeta: snapMeta, entries, applied: snapMeta.index },
@@ -371,6 +379,9 @@ export class RaftNode {
       if (g.node.hasReady()) work.push([g, g.node.ready()]);
     }
     if (work.length === 0) return false;
+    // The core adopts a configuration when its entry is appended, not when it commits, and may
+    // send to a new member in this very Ready: the transport must know the address by now.
+    for (const [, rd] of work) this.learnAddresses(rd.entries);
 
     // 0. A leader's own messages go out while its disk write runs (Raft thesis §10.2.1). Safe
     //    because rounds are sequential: a commit that counts this leader's new entries can only
@@ -539,6 +550,15 @@ export class RaftNode {
       p.reject(error);
     } else {
       p.resolve(result);
+    }
+  }
+
+  /** Records the address carried by every membership change among `entries` (added members only). */
+  private learnAddresses(entries: readonly Entry[]): void {
+    for (const e of entries) {
+      if (e.type !== EntryType.ConfChange) continue;
+      const cc = decodeConfChangeEntry(e.data).change;
+      if (cc.type !== ConfChangeType.RemoveNode && cc.context && cc.context.length > 0) this.addresses.set(cc.nodeId, new TextDecoder().decode(cc.context));
     }
   }
 

@@ -9,7 +9,8 @@
 //  - The target is chosen like any replica (placement.ts): distinct zone, else server, else
 //    process, least loaded; at most `maxOpsPerMetaserver` operators involve one target at once.
 //  - An operator is done when the leader reports the new membership; it fails when the leader
-//    reports an error or when it exceeds its time limit; a failed operator is dropped, and the
+//    reports an error, when the epoch moved on while no change of ours runs, or when it exceeds
+//    its time limit; a failed operator is dropped, and the
 //    next planning round starts over.
 import type { Random } from '../../common/index.ts';
 import { OnlineState } from '../../gen/topology_pb.ts';
@@ -126,14 +127,15 @@ export function coordinate(op: Operator, report: LeaderReport, now: number): Coo
   const hasOld = report.members.includes(op.oldPeer);
   if (op.type === 'change_peer' ? !hasOld && report.members.includes(op.newPeer) : !hasOld) return { kind: 'done' };
   if (now > op.deadline) return { kind: 'failed', reason: 'time limit exceeded' };
-  if (report.epoch > op.startEpoch) return { kind: 'failed', reason: `membership changed differently (epoch ${op.startEpoch} → ${report.epoch})` };
   // A change the leader reports is ours only if it concerns our target peer; an error counts only
   // after we instructed (a leader may still report an old attempt's failure).
   const target = op.type === 'change_peer' ? op.newPeer : op.oldPeer;
-  if (report.change && report.change.peer === target) {
-    if (!report.change.finished) return { kind: 'wait' };
-    if (report.change.error && op.instructed) return { kind: 'failed', reason: `leader reported: ${report.change.error}` };
-  }
+  const ours = report.change !== undefined && report.change.peer === target;
+  // A CHANGE_PEER runs as several committed steps (learner, promotion, removal), each raising
+  // the epoch: while ours is running, a higher epoch is its own progress.
+  if (ours && !report.change!.finished) return { kind: 'wait' };
+  if (report.epoch > op.startEpoch) return { kind: 'failed', reason: `membership changed differently (epoch ${op.startEpoch} → ${report.epoch})` };
+  if (ours && report.change!.error && op.instructed) return { kind: 'failed', reason: `leader reported: ${report.change!.error}` };
   if (!op.prepared) return { kind: 'wait' };
   return { kind: 'instruct' };
 }

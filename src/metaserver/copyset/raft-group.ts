@@ -7,7 +7,7 @@
 import { mkdir, readdir, readFile, rename, rm, writeFile, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
-import { CurveError, StatusCode, createLogger, crc32c, systemClock, type Clock } from '../../common/index.ts';
+import { CurveError, StatusCode, createLogger, crc32c, systemClock, systemTimer, type Clock, type Timer } from '../../common/index.ts';
 import type { Peer } from '../../gen/common_pb.ts';
 import { CopysetConfSchema } from '../../gen/metaserver_pb.ts';
 import { ConfChangeType, Role, type RaftNode } from '../../raft/index.ts';
@@ -25,6 +25,15 @@ const log = createLogger('metaserver-raft');
 const CONF_MAGIC = new TextEncoder().encode('CSCONF01');
 const CONF_VERSION = 1;
 
+export interface MembershipOptions {
+  /** How long a new member may take to catch up as a learner before the change fails (default 10 min). */
+  catchUpTimeoutMs: number;
+  /** How often the leader looks at the learner's progress while it catches up (default 100 ms). */
+  catchUpPollMs: number;
+}
+
+export const DEFAULT_MEMBERSHIP_OPTIONS: MembershipOptions = { catchUpTimeoutMs: 600_000, catchUpPollMs: 100 };
+
 export class RaftGroup implements ConsensusGroup {
   /** Tracked from role changes, so the hot path never builds a status object. */
   leader = false;
@@ -32,6 +41,9 @@ export class RaftGroup implements ConsensusGroup {
   constructor(
     readonly node: RaftNode,
     readonly groupId: number,
+    private readonly opts: MembershipOptions = DEFAULT_MEMBERSHIP_OPTIONS,
+    private readonly clock: Clock = systemClock,
+    private readonly timer: Timer = systemTimer,
   ) {}
 
   async propose(data: Uint8Array, timeoutMs?: number): Promise<SmResult> {
@@ -63,16 +75,60 @@ export class RaftGroup implements ConsensusGroup {
     };
   }
 
-  /** Moves to `peers` one change at a time: additions first, then removals. */
+  /**
+   * Moves the voters to `peers`, one single-server change at a time, never giving up the quorum
+   * the group has now (one of its members may be dead — that is why it is being replaced):
+   *   1. each new member joins as a learner — it does not count for commits — and the leader
+   *      replicates to it (a snapshot install, then the log) until it has caught up;
+   *   2. then it is promoted to voter: with the dead member still in the configuration the
+   *      quorum grows by one, but the promoted member acknowledges at once, since it is current;
+   *   3. then the members that leave are removed; last, learners nobody asked for (left by an
+   *      interrupted earlier attempt) are removed too.
+   * Adding the new member straight as a voter instead would count a member that is still empty
+   * (and, with one of three dead, make the group wait for it before committing anything).
+   * Each step is committed before the next; an attempt that stops half-way is resumed by
+   * calling again (a member that is already a learner is not added twice).
+   */
   async changePeers(peers: { id: number; address: string }[]): Promise<void> {
-    const cur = new Set(this.node.status(this.groupId).conf.voters);
     const want = new Set(peers.map((p) => p.id));
     for (const p of peers) {
-      if (cur.has(p.id)) continue;
+      const conf = this.node.status(this.groupId).conf;
+      if (conf.voters.includes(p.id)) continue;
+      if (!conf.learners.includes(p.id)) {
+        await this.node.changeMembership(this.groupId, { type: ConfChangeType.AddLearner, nodeId: p.id, address: dialAddress(p.address) });
+      }
+      await this.waitCaughtUp(p.id);
       await this.node.changeMembership(this.groupId, { type: ConfChangeType.AddVoter, nodeId: p.id, address: dialAddress(p.address) });
     }
-    for (const id of cur) {
+    const conf = this.node.status(this.groupId).conf;
+    for (const id of [...conf.voters, ...conf.learners]) {
       if (!want.has(id)) await this.node.changeMembership(this.groupId, { type: ConfChangeType.RemoveNode, nodeId: id });
+    }
+  }
+
+  /**
+   * Resolves once learner `id` has what the leader had: first everything up to the leader's last
+   * index when the wait starts (the bulk: a snapshot install and the log after it), then
+   * everything up to the last index when that first round ended (what arrived meanwhile). Writes
+   * keep arriving, so "equal to the leader's log right now" may never hold; two rounds leave only
+   * the lag of one round trip. Fails with NOT_LEADER when this replica stops leading, and with
+   * TIMEOUT after `catchUpTimeoutMs`.
+   */
+  private async waitCaughtUp(id: number): Promise<void> {
+    const deadline = this.clock.now() + this.opts.catchUpTimeoutMs;
+    for (let round = 0; round < 2; round++) {
+      const target = this.node.status(this.groupId).lastIndex;
+      for (;;) {
+        const st = this.node.status(this.groupId);
+        if (st.role !== Role.Leader || !st.progress) throw new CurveError(StatusCode.NOT_LEADER, `copyset group ${this.groupId}: leadership lost while learner ${id} caught up`, st.leaderAddress);
+        const pr = st.progress.find((x) => x.id === id);
+        if (!pr) throw new CurveError(StatusCode.PARAM_ERROR, `node ${id} left copyset group ${this.groupId} while catching up`);
+        if (pr.match >= target) break;
+        if (this.clock.now() > deadline) {
+          throw new CurveError(StatusCode.TIMEOUT, `learner ${id} of copyset group ${this.groupId} is at ${pr.match}, leader at ${target}: not caught up in ${this.opts.catchUpTimeoutMs} ms`);
+        }
+        await new Promise<void>((resolve) => this.timer.setTimeout(resolve, this.opts.catchUpPollMs));
+      }
     }
   }
 
@@ -87,6 +143,9 @@ export interface RaftGroupFactoryOptions {
   confDir: string;
   snapshotMetrics?: SnapshotMetrics;
   clock?: Clock;
+  timer?: Timer;
+  /** How membership changes wait for a new member to catch up. */
+  membership?: MembershipOptions;
   /** Called when this replica becomes leader of a copyset (recovery of its transactions). */
   onLeader?: (cs: Copyset) => void;
   /** Called when a membership change removed this replica from a copyset. */
@@ -137,7 +196,7 @@ export function raftGroupFactory(opts: RaftGroupFactoryOptions): GroupFactory {
     async open(cs, peers) {
       await mkdir(opts.confDir, { recursive: true });
       for (const p of peers) if (p.id !== node.id || !node.addresses.get(p.id)) node.addresses.set(p.id, dialAddress(p.address));
-      const group = new RaftGroup(node, cs.groupId);
+      const group = new RaftGroup(node, cs.groupId, opts.membership, clock, opts.timer);
       const sm: StateMachine = {
         apply: (e) => cs.apply(e.index, e.data),
         snapshot: () => {
@@ -154,9 +213,11 @@ export function raftGroupFactory(opts: RaftGroupFactoryOptions): GroupFactory {
         },
         onConfChange: (cc) => {
           cs.epoch++;
+          // Only the entry that removes this replica means it left: a replica that joined late
+          // replays older changes whose membership does not list it yet.
           const members = [...cc.conf.voters, ...cc.conf.learners];
-          if (!members.includes(node.id)) opts.onRemoved?.(cs);
-          else {
+          if (cc.change.type === ConfChangeType.RemoveNode && cc.change.nodeId === node.id) opts.onRemoved?.(cs);
+          else if (members.includes(node.id)) {
             cs.peers = cc.conf.voters.map((id) => ({ $typeName: 'curvefs.common.Peer', id, address: `${node.addresses.get(id) ?? ''}:0` }));
             void writeConf(opts.confDir, cs.poolId, cs.copysetId, cs.peers).catch((e: unknown) => log.warn('cannot save copyset conf', { copyset: cs.name, error: String(e) }));
           }
