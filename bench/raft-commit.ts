@@ -2,7 +2,7 @@
 // fdatasync (test/helpers/raft-kv-server.ts), 100-byte entries, and in the same run a 3-member
 // etcd cluster (Debian's etcd) with a put stream as the reference.
 //
-//   npx tsx bench/raft-commit.ts [--seconds 10] [--kills 20] [--no-etcd] [--tick-ms 100] [--election-tick 10]
+//   npx tsx bench/raft-commit.ts [--seconds 10] [--kills 20] [--no-etcd] [--tick-ms MS] [--election-tick N]
 //                                [--prealloc truncate|zeros]
 //
 // Commit = the leader applied the entry and answered the client (our propose resolves after
@@ -22,8 +22,9 @@ function arg(name: string, dflt: string): string {
 }
 const SECONDS = Number(arg('seconds', '10'));
 const KILLS = Number(arg('kills', '20'));
-const TICK_MS = Number(arg('tick-ms', '100'));
-const ELECTION_TICK = Number(arg('election-tick', '10'));
+// Unset: RaftNode's defaults (the "default timeouts" of the failover target).
+const TICK_MS = process.argv.includes('--tick-ms') ? Number(arg('tick-ms', '')) : undefined;
+const ELECTION_TICK = process.argv.includes('--election-tick') ? Number(arg('election-tick', '')) : undefined;
 const WITH_ETCD = !process.argv.includes('--no-etcd');
 const PREALLOC = arg('prealloc', 'truncate') === 'zeros' ? 'zeros' : 'truncate';
 const INFLIGHT = [1, 64, 1024];
@@ -212,7 +213,7 @@ function summary(name: string, xs: number[]): string {
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'raft-bench-'));
   try {
-    console.log(`raft-commit: ${ENTRY_BYTES}-byte entries, ${SECONDS} s per level, tick ${TICK_MS} ms x election ${ELECTION_TICK}, segments preallocated by ${PREALLOC}`);
+    console.log(`raft-commit: ${ENTRY_BYTES}-byte entries, ${SECONDS} s per level, tick ${TICK_MS ?? 'default (50)'} ms x election ${ELECTION_TICK ?? 'default (10)'}, segments preallocated by ${PREALLOC}`);
     const raft = await benchRaft(dir);
     const etcd = WITH_ETCD ? await benchEtcd() : undefined;
     console.log('\n| in flight | raft commits/s | p50 ms | p99 ms | etcd puts/s | p50 ms | p99 ms | raft/etcd |');

@@ -31,6 +31,7 @@ interface Replica {
 }
 
 export interface KvClusterOptions {
+  /** Default: RaftNode's (50 ms × 10 ticks). */
   tickMs?: number;
   electionTick?: number;
   snapshotEntries?: number;
@@ -89,7 +90,8 @@ export class KvProcessCluster {
   private spawn(id: number, withPeers: boolean): { ready: Promise<number>; started: Promise<void> } {
     const r = this.replicas.get(id)!;
     const args = [...(this.opts.nodeArgs ?? []), '--import', 'tsx', SERVER, '--id', String(id), '--dir', r.dir, '--port', String(r.port)];
-    args.push('--tick-ms', String(this.opts.tickMs ?? 100), '--election-tick', String(this.opts.electionTick ?? 10));
+    if (this.opts.tickMs !== undefined) args.push('--tick-ms', String(this.opts.tickMs));
+    if (this.opts.electionTick !== undefined) args.push('--election-tick', String(this.opts.electionTick));
     args.push('--snapshot-entries', String(this.opts.snapshotEntries ?? 100_000), '--prealloc', this.opts.prealloc ?? 'truncate');
     if (withPeers) args.push('--peers', this.peers());
     const proc = spawn(process.execPath, args, { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, CURVEFS_LOG: process.env.CURVEFS_LOG ?? 'warn' } });

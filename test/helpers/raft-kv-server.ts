@@ -2,7 +2,7 @@
 // real-process tests and benchmarks (test/integration/raft-process.test.ts, bench/raft-commit.ts).
 //
 //   node --import tsx test/helpers/raft-kv-server.ts --id 1 --dir D [--port P] [--peers 1=h:p,2=h:p,3=h:p]
-//        [--tick-ms 100] [--election-tick 10] [--snapshot-entries N] [--prealloc truncate|zeros]
+//        [--tick-ms MS] [--election-tick N] (RaftNode's defaults: 50, 10) [--snapshot-entries N] [--prealloc truncate|zeros]
 //
 // It listens (port 0 = chosen by the OS) and prints "READY <port>". Without --peers it then
 // reads one line "PEERS 1=h:p,2=h:p,3=h:p" from stdin (so every replica can listen on an OS port
@@ -44,8 +44,9 @@ async function main(): Promise<void> {
     dataDir: arg('dir'),
     transport,
     addresses,
-    tickMs: Number(arg('tick-ms', '100')),
-    electionTick: Number(arg('election-tick', '10')),
+    // RaftNode's defaults unless given (the bench's "default timeouts").
+    tickMs: process.argv.includes('--tick-ms') ? Number(arg('tick-ms')) : undefined,
+    electionTick: process.argv.includes('--election-tick') ? Number(arg('election-tick')) : undefined,
     snapshotEntries: Number(arg('snapshot-entries', '100000')),
     log: { preallocate: arg('prealloc', 'truncate') === 'zeros' ? 'zeros' : 'truncate' },
   });

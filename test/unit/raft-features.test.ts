@@ -290,9 +290,10 @@ describe('ReadIndex (§6.4 of the dissertation)', () => {
     c.settle();
     assert.equal(l.readStates.length, 1);
     assert.ok(!c.delivered.some((m) => m.type === MessageType.Heartbeat));
-    // The last acknowledged heartbeat was sent at tick 1; the lease covers electionTick − 2 ticks.
+    // The last acknowledged heartbeat was sent at tick 1; the lease covers electionTick − 4 ticks
+    // (followers' vote lease, electionTick − 2, less two ticks of phase and delivery).
     c.isolate(1);
-    c.tick(1, 8);
+    c.tick(1, 6);
     l.raw.readIndex(bytes('edge'));
     c.settle();
     assert.equal(l.readStates.length, 2, 'still within the lease');
@@ -313,7 +314,7 @@ describe('ReadIndex (§6.4 of the dissertation)', () => {
     c.restart(2);
     c.elect(3);
     assert.equal(c.leaders().filter((n) => n.id !== 1).length, 0, 'no vote from the restarted replica');
-    c.tick(2, 10);
+    c.tick(2, 8); // one vote lease: electionTick − 2
     c.elect(3);
     assert.equal(c.node(3).raw.role, Role.Leader);
   });
@@ -345,6 +346,14 @@ describe('ReadIndex (§6.4 of the dissertation)', () => {
     assert.throws(() => new Cluster([1], { readOnlyOption: 'lease', checkQuorum: false }), (e) =>
       isCurveError(e, StatusCode.PARAM_ERROR),
     );
+  });
+
+  it('the vote lease (electionTick − 2) must outlast the heartbeat interval, the read lease a tick', () => {
+    const bad = (e: unknown) => isCurveError(e, StatusCode.PARAM_ERROR);
+    assert.throws(() => new Cluster([1], { electionTick: 4, heartbeatTick: 2 }), bad);
+    assert.doesNotThrow(() => new Cluster([1], { electionTick: 5, heartbeatTick: 2 }));
+    assert.throws(() => new Cluster([1], { electionTick: 4, readOnlyOption: 'lease' }), bad);
+    assert.doesNotThrow(() => new Cluster([1], { electionTick: 5, readOnlyOption: 'lease' }));
   });
 });
 

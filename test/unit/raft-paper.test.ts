@@ -305,6 +305,47 @@ describe('pre-vote and check-quorum (§9.6)', () => {
     assert.throws(() => l.raw.propose(bytes('x')), NotLeaderError);
   });
 
+  describe('vote lease vs. the first randomized timeout (failover without a lost round)', () => {
+    // Every replica draws the smallest randomized timeout, electionTick (10) ticks.
+    const lowest = { random: { next: () => 0, int: (lo: number) => lo } };
+
+    /**
+     * Leader 1 sends its last heartbeat to 2 and 3 and dies. 2's timer fires after 10 of its own
+     * ticks; by then 3 has counted `peerTicks` ticks since its last leader message (tick phases
+     * differ between processes, and 3's last message may have arrived a tick after 2's).
+     */
+    function failover(peerTicks: number): Cluster {
+      const c = new Cluster([1, 2, 3], lowest);
+      const l = c.elect(1);
+      c.tickAll(1);
+      assert.equal(l.raw.role, Role.Leader);
+      c.crash(1);
+      c.tick(3, peerTicks);
+      c.tick(2, 9);
+      assert.equal(c.node(2).raw.role, Role.Follower, 'timer not fired yet');
+      c.tick(2, 1);
+      return c;
+    }
+
+    it('a peer that heard the same heartbeat grants the pre-vote of the first to time out (phase one tick behind)', () => {
+      const c = failover(9);
+      assert.equal(c.node(2).raw.role, Role.Leader, 'elected on its first timeout');
+      assert.equal(c.node(3).raw.leader, 2);
+    });
+
+    it('a peer whose last leader message arrived a tick later grants it too', () => {
+      const c = failover(8);
+      assert.equal(c.node(2).raw.role, Role.Leader, 'elected on its first timeout');
+      assert.equal(c.node(3).raw.leader, 2);
+    });
+
+    it('a peer that heard the leader three ticks later is still in lease and ignores it', () => {
+      const c = failover(7);
+      assert.equal(c.node(2).raw.role, Role.PreCandidate, 'refused: the lease still protects a live leader');
+      assert.equal(c.node(3).raw.leader, 1);
+    });
+  });
+
   it('check-quorum: followers in lease ignore a disruptive vote request', () => {
     const c = new Cluster([1, 2, 3], { preVote: false });
     const l = c.elect(1);

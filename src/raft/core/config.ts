@@ -5,10 +5,10 @@ import type { NodeId } from './types.ts';
 /**
  * How a leader confirms it may serve a read.
  *  - 'safe': ReadIndex with a heartbeat round to a quorum for every batch of reads.
- *  - 'lease': answer at once while a quorum acknowledged a heartbeat sent less than
- *    electionTick − 2 ticks ago (requires checkQuorum; assumes ticks advance at the same rate on
- *    every replica, within a tick per election timeout). Falls back to 'safe' when the lease
- *    lapsed.
+ *  - 'lease': answer at once while a quorum acknowledged a heartbeat sent at most
+ *    voteLeaseTicks − 2 = electionTick − 4 ticks ago (requires checkQuorum; assumes ticks advance
+ *    at the same rate on every replica, within a tick per election timeout). Falls back to 'safe'
+ *    when the lease lapsed.
  */
 export type ReadOnlyOption = 'safe' | 'lease';
 
@@ -16,7 +16,10 @@ export interface RaftConfig {
   id: NodeId;
   /** Source of the randomized election timeout. */
   random: Random;
-  /** Ticks without a leader before a follower campaigns (randomized in [e, 2e)). Default 10. */
+  /**
+   * Ticks without a leader before a follower campaigns (randomized in [e, 2e)). Default 10. Must
+   * be at least heartbeatTick + 3: followers' vote lease is electionTick − 2 ticks.
+   */
   electionTick?: number;
   /** Ticks between leader heartbeats. Default 1. */
   heartbeatTick?: number;
@@ -41,6 +44,26 @@ export interface RaftConfig {
 
 export type ResolvedRaftConfig = Required<RaftConfig>;
 
+/**
+ * Ticks between the smallest randomized election timeout (electionTick) and the end of a
+ * follower's vote lease. Tick phases differ between processes, and the last leader message may
+ * reach one follower a tick after another (a lost or slower message): with a lease as long as
+ * the timeout, the first follower to time out (a draw of electionTick) found its peer still one
+ * tick inside its lease, was ignored, and waited a whole second timeout. Two ticks cover both.
+ */
+export const VOTE_LEASE_MARGIN_TICKS = 2;
+
+/**
+ * Check-quorum's follower lease: a follower that heard from its leader less than this many of
+ * its own ticks ago ignores (pre-)vote requests of higher terms. Strictly below the smallest
+ * randomized election timeout, so a peer whose timer fired is not refused by a follower that
+ * heard the same (or a one-tick-later) leader message; the leader's read lease is derived from
+ * it (see Raft.leaseValid) and so is a restarted replica's vote guard.
+ */
+export function voteLeaseTicks(c: ResolvedRaftConfig): number {
+  return c.electionTick - VOTE_LEASE_MARGIN_TICKS;
+}
+
 export function resolveConfig(c: RaftConfig): ResolvedRaftConfig {
   const electionTick = c.electionTick ?? 10;
   const r: ResolvedRaftConfig = {
@@ -61,11 +84,15 @@ export function resolveConfig(c: RaftConfig): ResolvedRaftConfig {
   const bad = (why: string) => new CurveError(StatusCode.PARAM_ERROR, `raft config: ${why}`);
   if (!Number.isSafeInteger(r.id) || r.id <= 0) throw bad(`id ${r.id} must be a positive integer`);
   if (!Number.isInteger(r.heartbeatTick) || r.heartbeatTick <= 0) throw bad('heartbeatTick must be > 0');
-  if (!Number.isInteger(r.electionTick) || r.electionTick <= r.heartbeatTick) throw bad('electionTick must be > heartbeatTick');
+  if (!Number.isInteger(r.electionTick) || r.electionTick < r.heartbeatTick + VOTE_LEASE_MARGIN_TICKS + 1) {
+    // The vote lease (electionTick − 2) must outlast the gap between heartbeats.
+    throw bad(`electionTick must be >= heartbeatTick + ${VOTE_LEASE_MARGIN_TICKS + 1}`);
+  }
   if (r.maxInflightMsgs <= 0) throw bad('maxInflightMsgs must be > 0');
   if (r.maxSizePerMsg <= 0) throw bad('maxSizePerMsg must be > 0');
   if (r.readOnlyOption !== 'safe' && r.readOnlyOption !== 'lease') throw bad(`readOnlyOption ${String(r.readOnlyOption)}`);
   if (r.readOnlyOption === 'lease' && !r.checkQuorum) throw bad("readOnlyOption 'lease' requires checkQuorum");
-  if (r.readOnlyOption === 'lease' && r.electionTick < 4) throw bad("readOnlyOption 'lease' needs electionTick >= 4");
+  // The read lease covers voteLeaseTicks − 2 ticks; at least one.
+  if (r.readOnlyOption === 'lease' && voteLeaseTicks(r) - 2 < 1) throw bad("readOnlyOption 'lease' needs electionTick >= 5");
   return r;
 }

@@ -2,7 +2,7 @@
 // proposal methods; its outputs are `msgs`, `readStates` and the log, which RawNode packs into
 // Ready batches. See docs/raft.md for the design and the safety arguments.
 import { CurveError, StatusCode } from '../../common/index.ts';
-import { resolveConfig, type RaftConfig, type ResolvedRaftConfig } from './config.ts';
+import { resolveConfig, voteLeaseTicks, type RaftConfig, type ResolvedRaftConfig } from './config.ts';
 import { applyConfChange, encodeConfChangeEntry, type ConfChange } from './confchange.ts';
 import { RaftInvariantError, RaftLog, cloneConf, entrySize } from './log.ts';
 import { Progress, ProgressState } from './progress.ts';
@@ -85,7 +85,7 @@ export class Raft {
   private appendsPending = false;
   /**
    * With the read lease, a restarted replica may have acknowledged a leader's heartbeat just
-   * before it crashed: it refuses votes for one election timeout after start, as if in lease.
+   * before it crashed: it refuses votes for one vote lease after start, as if in lease.
    */
   private restartGuard: boolean;
   /**
@@ -115,7 +115,7 @@ export class Raft {
 
   tick(): void {
     this.ticks++;
-    if (this.restartGuard && this.ticks >= this.cfg.electionTick) this.restartGuard = false;
+    if (this.restartGuard && this.ticks >= voteLeaseTicks(this.cfg)) this.restartGuard = false;
     if (this.role === Role.Leader) this.tickHeartbeat();
     else this.tickElection();
     this.afterEvent();
@@ -428,13 +428,18 @@ export class Raft {
     return 'pending';
   }
 
-  /** A follower that heard from a leader within the election timeout refuses to vote. */
+  /**
+   * Check-quorum's vote lease: a follower that heard from a leader less than voteLeaseTicks ago
+   * ignores (pre-)votes of higher terms. The bound sits two ticks below the smallest randomized
+   * election timeout, so the follower whose timer fires first is not refused by a peer that heard
+   * the same leader message (tick phases differ) or one a tick later — before, such a refusal
+   * cost a whole second election timeout. A leader is always in lease: check-quorum, not a
+   * candidate, deposes it.
+   */
   private inLease(): boolean {
-    return (
-      this.cfg.checkQuorum &&
-      this.electionElapsed < this.cfg.electionTick &&
-      (this.lead !== 0 || this.restartGuard)
-    );
+    if (!this.cfg.checkQuorum) return false;
+    if (this.role === Role.Leader) return true;
+    return this.electionElapsed < voteLeaseTicks(this.cfg) && (this.lead !== 0 || this.restartGuard);
   }
 
   // ---- message handling ----------------------------------------------------------------------
@@ -787,8 +792,10 @@ export class Raft {
   }
 
   /**
-   * The lease holds while a quorum acknowledged heartbeats sent at most electionTick − 2 ticks
-   * ago: each such follower refuses votes until electionTick of its own ticks after receipt.
+   * The lease holds while a quorum acknowledged heartbeats sent at most voteLeaseTicks − 2 ticks
+   * ago (electionTick − 4): each such follower refuses votes until voteLeaseTicks of its own
+   * ticks after receipt, which is at least voteLeaseTicks − 1 tick periods; a heartbeat sent
+   * during leader tick s is less than k + 1 periods old at leader tick s + k.
    */
   leaseValid(): boolean {
     if (this.role !== Role.Leader || this.leadTransferee || this.timeoutNowSent) return false;
@@ -797,7 +804,7 @@ export class Raft {
       .map((v) => (v === this.id ? this.ticks : (this.prs.get(v)?.heartbeatAckTick ?? -Infinity)))
       .sort((a, b) => b - a);
     const s = sent[majority(voters.length) - 1]!;
-    return this.ticks - s <= this.cfg.electionTick - 2;
+    return this.ticks - s <= voteLeaseTicks(this.cfg) - 2;
   }
 
   private hasQuorum(ids: Set<NodeId>): boolean {
