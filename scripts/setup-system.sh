@@ -4,7 +4,8 @@
 #   fuse3 (fusermount3 and the fuse module helpers), bindfs (the FUSE passthrough baseline),
 #   redis-server (the metadata benchmark's baseline, bench/metaserver-bench.ts),
 #   attr, gcc, make, git, sqlite3 (the FUSE tests: xattr tools, the differential test's helper,
-#   and the real programs run on the mount).
+#   and the real programs run on the mount),
+#   fio (the curvefs mount's data benchmark, bench/fuse-curvefs.ts).
 # Safe to run again; does nothing when everything is present.
 set -e
 need=""
@@ -18,6 +19,7 @@ command -v cc >/dev/null 2>&1 || need="$need gcc"
 command -v make >/dev/null 2>&1 || need="$need make"
 command -v git >/dev/null 2>&1 || need="$need git"
 command -v sqlite3 >/dev/null 2>&1 || need="$need sqlite3"
+command -v fio >/dev/null 2>&1 || need="$need fio"
 if [ -n "$need" ]; then
   SUDO=""
   [ "$(id -u)" = 0 ] || SUDO=sudo

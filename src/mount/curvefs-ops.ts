@@ -87,7 +87,10 @@ const CAPABILITY_XATTR = 'security.capability';
 /** What the ops need from a connection (connectFs's result fits). */
 export interface CurvefsConnection {
   core: FsCore;
+  /** Data I/O for writes and sequential reads (a whole-object cache with readahead). */
   data: FileDataIO;
+  /** Data I/O for random reads (no cache: ranged reads of the bytes asked for). */
+  randomData?: FileDataIO;
   sessionId: number;
   view: FsView;
 }
@@ -154,6 +157,7 @@ function checkXattrName(name: string): void {
 export class CurvefsOps implements FuseOps {
   private readonly core: FsCore;
   private readonly io: FileDataIO;
+  private readonly randomIo: FileDataIO | undefined;
   private readonly sessionId: number;
   private readonly view: FsView;
   readonly locks: ClusterLocks;
@@ -176,6 +180,7 @@ export class CurvefsOps implements FuseOps {
   constructor(conn: CurvefsConnection, opts: CurvefsOpsOptions = {}) {
     this.core = conn.core;
     this.io = conn.data;
+    this.randomIo = conn.randomData;
     this.sessionId = conn.sessionId;
     this.view = conn.view;
     if (conn.view.rootInodeId !== ROOT) throw new Error(`fs root inode is ${conn.view.rootInodeId}, the mount needs ${ROOT}`);
@@ -514,6 +519,7 @@ export class CurvefsOps implements FuseOps {
         commitBytes: this.opts.commitBytes,
         commitAgeMs: this.opts.commitAgeMs,
         bufferBytes: this.opts.bufferBytes,
+        randomIo: this.randomIo,
       });
       this.files.set(ino, file);
     }

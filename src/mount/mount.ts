@@ -12,9 +12,10 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { createLogger } from '../common/index.ts';
 import { connectFs, MdsAdapter, RotatingMdsConnector, type Connection } from '../client/index.ts';
-import { FileDataIO } from '../data/index.ts';
+import { BlockCache, FileDataIO } from '../data/index.ts';
 import { fusePreflight, mountFuse, recoverStaleMount, type FuseMount, type MountFuseOptions } from '../fuse/index.ts';
 import { ChannelPool } from '../rpc/index.ts';
+import { CacheFirstStore } from './cache-first-store.ts';
 import { CurvefsOps, type CurvefsOpsOptions } from './curvefs-ops.ts';
 
 const log = createLogger('mount');
@@ -29,6 +30,8 @@ export interface MountCurvefsOptions {
   attrTimeoutSec?: number;
   /** Bytes of data objects cached for reads. Default 256 MiB. */
   readCacheBytes?: number;
+  /** Objects read ahead of a sequential reader. Default 4. */
+  readaheadObjects?: number;
   /** Write buffering, open registration, listing page size. */
   ops?: CurvefsOpsOptions;
   /** FUSE session knobs (reader threads, debug log, allow_other ...). */
@@ -86,11 +89,17 @@ export async function mountCurvefs(o: MountCurvefsOptions): Promise<CurvefsMount
       // The kernel caches entries and attributes; the client library must not add a second layer.
       entryTtlMs: 0,
       attrTtlMs: 0,
-      readCacheBytes: o.readCacheBytes ?? 256 * 1024 * 1024,
+      readCacheBytes: 0,
     });
-    const data = conn.fs.data;
-    if (!(data instanceof FileDataIO)) throw new Error('the connection has no FileDataIO');
-    const ops = new CurvefsOps({ core: conn.core, data, sessionId: conn.sessionId, view: conn.view }, o.ops);
+    // Two views of the fs's block store: sequential access through a cache of whole objects
+    // with readahead, random access by ranged reads of just the bytes asked for.
+    const v = conn.view;
+    const layout = { fsId: v.fsId, chunkSize: v.chunkSize, blockSize: v.blockSize, allocChunkIds: (n: number) => mds.allocateChunkIds(v.fsId, n) };
+    const cacheBytes = o.readCacheBytes ?? 256 * 1024 * 1024;
+    const cache = cacheBytes > 0 ? new BlockCache(cacheBytes) : undefined;
+    const data = new FileDataIO(conn.store, { ...layout, cache, readaheadObjects: cache ? (o.readaheadObjects ?? 4) : 0 });
+    const randomData = new FileDataIO(cache ? new CacheFirstStore(conn.store, cache) : conn.store, layout);
+    const ops = new CurvefsOps({ core: conn.core, data, randomData, sessionId: conn.sessionId, view: conn.view }, o.ops);
     const fuse = await mountFuse({
       mountpoint,
       ops,

@@ -18,6 +18,7 @@ import type { Inode, InodeAttr } from '../gen/metaserver_pb.ts';
 import { allocationOf, type Allocation } from './allocation.ts';
 
 const log = createLogger('mount');
+const SEQUENTIAL_SLACK = 2 * 1024 * 1024;
 
 export interface OpenFileOptions {
   /** Bytes written since the last commit that trigger one. */
@@ -26,6 +27,11 @@ export interface OpenFileOptions {
   commitAgeMs: number;
   /** WriteBuffer bound: buffered bytes above which writes wait for uploads. */
   bufferBytes: number;
+  /**
+   * Data I/O for reads that do not follow the previous one (random access): ranged reads of just
+   * the bytes asked for, where the main I/O caches whole objects and reads ahead.
+   */
+  randomIo?: FileDataIO;
   clock?: Clock;
 }
 
@@ -51,6 +57,8 @@ export class OpenFile {
   private ageTimer: NodeJS.Timeout | undefined;
   private failure: unknown;
   private readonly clock: Clock;
+  /** End of the last read: a read starting near it continues a sequential scan. */
+  private lastReadEnd = 0;
   /** Extended attributes as of open (kept current by this mount's own changes). */
   xattrs: Map<string, Uint8Array>;
   /** Open handles of this mount on the file. */
@@ -150,7 +158,11 @@ export class OpenFile {
     const length = this.size;
     if (offset >= length || size <= 0) return new Uint8Array(0);
     if (this.buf && !this.buf.empty) return this.buf.read(this.map, length, offset, size);
-    return this.io.read(this.ino, this.map, length, offset, size);
+    // The kernel's readahead keeps a few reads in flight, so "sequential" allows some slack.
+    const sequential = offset === 0 || Math.abs(offset - this.lastReadEnd) <= SEQUENTIAL_SLACK;
+    this.lastReadEnd = offset + size;
+    const io = sequential || !this.opts.randomIo ? this.io : this.opts.randomIo;
+    return io.read(this.ino, this.map, length, offset, size);
   }
 
   /** Runs `fn` after every earlier commit, truncate and fallocate, and before later ones. */
