@@ -75,6 +75,8 @@ export async function connectFs(opts: ConnectOptions): Promise<Connection> {
     store,
     async close() {
       clearInterval(timer);
+      // Handle releases still in flight reach the metaservers before the session ends.
+      await fs.settle().catch(() => undefined);
       await opts.mds.umount(opts.fsName, session.sessionId).catch(() => undefined);
       await store.close();
       if (!opts.pool) pool.close();

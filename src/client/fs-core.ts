@@ -55,6 +55,13 @@ export interface FsCoreOptions {
   listPageSize?: number;
 }
 
+/** A directory entry as a path walk sees it; `cached` says it came from the entry cache. */
+export interface EntryRef {
+  ino: number;
+  type: FileType;
+  cached: boolean;
+}
+
 export interface ListPage {
   entries: Dentry[];
   attrs: InodeAttr[];
@@ -103,25 +110,33 @@ export class FsCore {
 
   // ---- reads ----
 
-  async lookup(parent: number, name: string): Promise<InodeAttr> {
+  /**
+   * The entry `name` of `parent` — its inode id and type, from the dentry alone (one GetDentry,
+   * or the entry cache). Path walks need no more than this for the directories they pass through.
+   * `fresh` skips the entry cache.
+   */
+  async lookupEntry(parent: number, name: string, fresh = false): Promise<EntryRef> {
     checkName(name);
     const key = this.entryKey(parent, name);
-    const cached = this.entries.get(key);
-    let ino: number;
-    if (cached) {
-      ino = cached.ino;
-    } else {
-      const res = await this.meta.callForInode('getDentry', parent, { parentInodeId: parent, name });
-      if (!res.dentry) throw new CurveError(StatusCode.NOT_FOUND, name);
-      ino = res.dentry.inodeId;
-      this.entries.set(key, { ino, type: res.dentry.type });
+    if (!fresh) {
+      const cached = this.entries.get(key);
+      if (cached) return { ino: cached.ino, type: cached.type, cached: true };
     }
+    const res = await this.meta.callForInode('getDentry', parent, { parentInodeId: parent, name });
+    if (!res.dentry) throw new CurveError(StatusCode.NOT_FOUND, name);
+    this.entries.set(key, { ino: res.dentry.inodeId, type: res.dentry.type });
+    return { ino: res.dentry.inodeId, type: res.dentry.type, cached: false };
+  }
+
+  /** The entry's inode attributes (GetDentry, then the inode's attributes). */
+  async lookup(parent: number, name: string): Promise<InodeAttr> {
+    const entry = await this.lookupEntry(parent, name);
     try {
-      return await this.getattr(ino);
+      return await this.getattr(entry.ino);
     } catch (e) {
       // A cached entry may point at an inode removed by another client.
-      if (cached && e instanceof CurveError && e.status === StatusCode.NOT_FOUND) {
-        this.entries.delete(key);
+      if (entry.cached && e instanceof CurveError && e.status === StatusCode.NOT_FOUND) {
+        this.invalidateEntry(parent, name);
         return this.lookup(parent, name);
       }
       throw e;

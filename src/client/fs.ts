@@ -1,15 +1,31 @@
 // Fs — the SDK: a path API over FsCore, in the spirit of node:fs/promises. Paths are absolute
 // within the file system ("/a/b"; a missing leading "/" means the same). Errors are CurveErrors
 // whose `code` is the errno name the kernel would give (ENOENT, ENOTDIR, EEXIST, ...).
-import { CurveError, StatusCode } from '../common/index.ts';
+import { create } from '@bufbuild/protobuf';
+import { CurveError, StatusCode, createLogger } from '../common/index.ts';
 import { FileType } from '../gen/common_pb.ts';
-import type { InodeAttr } from '../gen/metaserver_pb.ts';
+import { InodeSchema, type Inode, type InodeAttr } from '../gen/metaserver_pb.ts';
 import { Stat, type DirEntry } from './attr.ts';
 import { FileHandle, type FileData } from './file.ts';
 import { ROOT_INODE_ID, type FsCore, type SetAttrArgs } from './fs-core.ts';
 import { checkName, splitPath } from './names.ts';
 
 const MAX_SYMLINK_HOPS = 40;
+const log = createLogger('client');
+
+/** Where a path walk stands: an inode id and its type (what a dentry says). */
+interface WalkNode {
+  ino: number;
+  type: FileType;
+}
+
+const ROOT_NODE: WalkNode = { ino: ROOT_INODE_ID, type: FileType.TYPE_DIRECTORY };
+
+/** open(2)'s type check: a directory gives EISDIR; anything else not a regular file is refused. */
+function checkRegular(type: FileType, path: string): void {
+  if (type === FileType.TYPE_DIRECTORY) throw new CurveError(StatusCode.IS_DIRECTORY, path);
+  if (type !== FileType.TYPE_S3 && type !== FileType.TYPE_FILE) throw new CurveError(StatusCode.PARAM_ERROR, `not a regular file: ${path}`);
+}
 
 /** For `.then(ok, notFound)`: false on ENOENT, rethrow anything else. */
 function notFound(e: unknown): false {
@@ -60,42 +76,82 @@ export class Fs {
   }
 
   // ---- resolution ----
+  //
+  // A walk passes through directories knowing only their inode id and type, both of which the
+  // dentry carries: one GetDentry per component, no attribute fetch for the root or the
+  // directories on the way. Attributes are fetched only where they are needed (the final node,
+  // a symlink's target, the parent of a "..").
 
   /** Resolves a path to its inode; `follow` decides whether a final symlink is followed. */
   async resolve(path: string, follow = true): Promise<InodeAttr> {
-    const queue = splitPath(path);
-    let cur = await this.core.getattr(ROOT_INODE_ID);
+    return this.retryingStaleEntries(async (fresh) => {
+      const node = await this.walkPath(splitPath(path), follow, fresh, path);
+      return this.core.getattr(node.ino);
+    });
+  }
+
+  /** The parent directory of a path and the final name (which must be a valid entry name). */
+  async resolveParent(path: string): Promise<{ parent: InodeAttr; name: string }> {
+    const { parentIno, name } = await this.parentOf(path);
+    return { parent: await this.core.getattr(parentIno), name };
+  }
+
+  /** Like resolveParent, but only the parent's inode id (what namespace calls need). */
+  private async parentOf(path: string): Promise<{ parentIno: number; name: string }> {
+    const parts = splitPath(path);
+    const name = parts.pop();
+    if (name === undefined) throw new CurveError(StatusCode.BUSY, 'the root has no parent');
+    if (name === '..') throw new CurveError(StatusCode.INVALID_NAME, path);
+    const parent = await this.retryingStaleEntries((fresh) => this.walkPath(parts, true, fresh, path));
+    if (parent.type !== FileType.TYPE_DIRECTORY) throw new CurveError(StatusCode.NOT_DIRECTORY, path);
+    checkName(name);
+    return { parentIno: parent.ino, name };
+  }
+
+  /**
+   * Runs a walk; when it fails with ENOENT after using cached entries (one may name an inode
+   * another client removed), runs it once more bypassing the entry cache. With caches off
+   * (TTL 0) nothing is cached and this is a single run.
+   */
+  private async retryingStaleEntries<T>(run: (fresh: boolean) => Promise<T>): Promise<T> {
+    const before = this.cachedEntriesUsed;
+    try {
+      return await run(false);
+    } catch (e) {
+      if (this.cachedEntriesUsed === before || !(e instanceof CurveError) || e.status !== StatusCode.NOT_FOUND) throw e;
+      return run(true);
+    }
+  }
+
+  /** Counts walk steps answered by the entry cache (for retryingStaleEntries). */
+  private cachedEntriesUsed = 0;
+
+  private async walkPath(components: string[], follow: boolean, fresh: boolean, path: string): Promise<WalkNode> {
+    const queue = [...components];
+    let cur: WalkNode = ROOT_NODE;
     let hops = 0;
     while (queue.length > 0) {
       const name = queue.shift()!;
       if (cur.type !== FileType.TYPE_DIRECTORY) throw new CurveError(StatusCode.NOT_DIRECTORY, path);
       if (name === '..') {
-        cur = await this.core.getattr(cur.inodeId === ROOT_INODE_ID ? ROOT_INODE_ID : (cur.parent[0] ?? ROOT_INODE_ID));
+        if (cur.ino !== ROOT_INODE_ID) {
+          const attr = await this.core.getattr(cur.ino);
+          cur = { ino: attr.parent[0] ?? ROOT_INODE_ID, type: FileType.TYPE_DIRECTORY };
+        }
         continue;
       }
-      const next = await this.core.lookup(cur.inodeId, name);
-      if (next.type === FileType.TYPE_SYM_LINK && (queue.length > 0 || follow)) {
+      const entry = await this.core.lookupEntry(cur.ino, name, fresh);
+      if (entry.cached) this.cachedEntriesUsed++;
+      if (entry.type === FileType.TYPE_SYM_LINK && (queue.length > 0 || follow)) {
         if (++hops > MAX_SYMLINK_HOPS) throw new CurveError(StatusCode.TOO_MANY_SYMLINKS, path);
-        const target = next.symlink;
-        if (target.startsWith('/')) cur = await this.core.getattr(ROOT_INODE_ID);
+        const target = (await this.core.getattr(entry.ino)).symlink;
+        if (target.startsWith('/')) cur = ROOT_NODE;
         queue.unshift(...splitPath(target));
         continue;
       }
-      cur = next;
+      cur = { ino: entry.ino, type: entry.type };
     }
     return cur;
-  }
-
-  /** The parent directory of a path and the final name (which must be a valid entry name). */
-  async resolveParent(path: string): Promise<{ parent: InodeAttr; name: string }> {
-    const parts = splitPath(path);
-    const name = parts.pop();
-    if (name === undefined) throw new CurveError(StatusCode.BUSY, 'the root has no parent');
-    if (name === '..') throw new CurveError(StatusCode.INVALID_NAME, path);
-    const parent = await this.resolve('/' + parts.join('/'), true);
-    if (parent.type !== FileType.TYPE_DIRECTORY) throw new CurveError(StatusCode.NOT_DIRECTORY, path);
-    checkName(name);
-    return { parent, name };
   }
 
   // ---- metadata ----
@@ -121,8 +177,8 @@ export class Fs {
   async mkdir(path: string, opts: { mode?: number; recursive?: boolean } = {}): Promise<void> {
     const mode = (opts.mode ?? 0o777) & ~this.umask;
     if (!opts.recursive) {
-      const { parent, name } = await this.resolveParent(path);
-      await this.core.create(parent.inodeId, name, { type: FileType.TYPE_DIRECTORY, mode, uid: this.uid, gid: this.gid });
+      const { parentIno, name } = await this.parentOf(path);
+      await this.core.create(parentIno, name, { type: FileType.TYPE_DIRECTORY, mode, uid: this.uid, gid: this.gid });
       return;
     }
     let cur = await this.core.getattr(ROOT_INODE_ID);
@@ -198,36 +254,36 @@ export class Fs {
   async symlink(target: string, path: string): Promise<void> {
     if (target.length === 0) throw new CurveError(StatusCode.NOT_FOUND, 'empty symlink target');
     if (target.includes('\0')) throw new CurveError(StatusCode.INVALID_NAME, 'symlink target contains NUL');
-    const { parent, name } = await this.resolveParent(path);
-    await this.core.create(parent.inodeId, name, { type: FileType.TYPE_SYM_LINK, mode: 0o777, uid: this.uid, gid: this.gid, symlink: target });
+    const { parentIno, name } = await this.parentOf(path);
+    await this.core.create(parentIno, name, { type: FileType.TYPE_SYM_LINK, mode: 0o777, uid: this.uid, gid: this.gid, symlink: target });
   }
 
   /** link(2), checking in the kernel's order: the old path, then the new one (EEXIST), then EPERM for a directory. */
   async link(existing: string, newPath: string): Promise<void> {
     const src = await this.resolve(existing, false);
-    const { parent, name } = await this.resolveParent(newPath);
-    if (await this.core.lookup(parent.inodeId, name).then(() => true, notFound)) {
+    const { parentIno, name } = await this.parentOf(newPath);
+    if (await this.core.lookupEntry(parentIno, name, true).then(() => true, notFound)) {
       throw new CurveError(StatusCode.DENTRY_EXIST, newPath);
     }
     if (src.type === FileType.TYPE_DIRECTORY) throw new CurveError(StatusCode.NOT_PERMITTED, `hard link to directory ${existing}`);
-    await this.core.link(src.inodeId, parent.inodeId, name);
+    await this.core.link(src.inodeId, parentIno, name);
   }
 
   async unlink(path: string): Promise<void> {
-    const { parent, name } = await this.resolveParent(path);
-    await this.core.unlink(parent.inodeId, name);
+    const { parentIno, name } = await this.parentOf(path);
+    await this.core.unlink(parentIno, name);
   }
 
   async rmdir(path: string): Promise<void> {
-    const { parent, name } = await this.resolveParent(path);
-    await this.core.rmdir(parent.inodeId, name);
+    const { parentIno, name } = await this.parentOf(path);
+    await this.core.rmdir(parentIno, name);
   }
 
   async rename(from: string, to: string, opts: { noReplace?: boolean; exchange?: boolean } = {}): Promise<void> {
-    const a = await this.resolveParent(from);
-    const b = await this.resolveParent(to);
+    const a = await this.parentOf(from);
+    const b = await this.parentOf(to);
     const flags = (opts.noReplace ? 1 : 0) | (opts.exchange ? 2 : 0);
-    await this.core.rename(a.parent.inodeId, a.name, b.parent.inodeId, b.name, flags);
+    await this.core.rename(a.parentIno, a.name, b.parentIno, b.name, flags);
   }
 
   private async setattrPath(path: string, a: SetAttrArgs, follow = true): Promise<void> {
@@ -280,40 +336,84 @@ export class Fs {
 
   // ---- data ----
 
-  /** Opens (and with 'w'/'a'/'x' flags creates or truncates) a regular file. */
+  /**
+   * Opens (and with 'w'/'a'/'x' flags creates or truncates) a regular file. Round trips: the
+   * parent walk, then for a new file one CreateFile (its answer is the whole inode: a new file
+   * has no blocks and no xattrs); for an existing one GetInode, always fresh (close-to-open). With
+   * a session, the handle is registered (deferred deletion) before open returns.
+   */
   async open(path: string, flags: OpenFlags = 'r', mode = 0o666): Promise<FileHandle> {
     const creat = flags.startsWith('w') || flags.startsWith('a');
     const excl = flags.includes('x');
     const trunc = flags.startsWith('w');
-    let attr: InodeAttr;
+    let inode: Inode;
     if (creat) {
-      const { parent, name } = await this.resolveParent(path);
+      const { parentIno, name } = await this.parentOf(path);
+      let created: InodeAttr | undefined;
       try {
-        attr = await this.core.create(parent.inodeId, name, { type: FileType.TYPE_S3, mode: mode & ~this.umask, uid: this.uid, gid: this.gid });
+        created = await this.core.create(parentIno, name, { type: FileType.TYPE_S3, mode: mode & ~this.umask, uid: this.uid, gid: this.gid });
       } catch (e) {
         if (excl || !(e instanceof CurveError) || e.status !== StatusCode.DENTRY_EXIST) throw e;
-        attr = await this.resolve(path, true);
-        if (trunc && attr.length > 0 && attr.type !== FileType.TYPE_DIRECTORY) attr = await this.core.setattr(attr.inodeId, { size: 0 });
+      }
+      if (created) {
+        inode = create(InodeSchema, { attr: created });
+        if (this.sessionId) await this.core.openHandle(created.inodeId, this.sessionId, true);
+      } else {
+        let attr = await this.resolve(path, true);
+        checkRegular(attr.type, path);
+        if (trunc && attr.length > 0) attr = await this.core.setattr(attr.inodeId, { size: 0 });
+        inode = await this.loadRegistered(attr.inodeId);
       }
     } else {
-      attr = await this.resolve(path, true);
+      inode = await this.retryingStaleEntries(async (fresh) => {
+        const node = await this.walkPath(splitPath(path), true, fresh, path);
+        checkRegular(node.type, path);
+        return this.loadRegistered(node.ino);
+      });
     }
-    if (attr.type === FileType.TYPE_DIRECTORY) throw new CurveError(StatusCode.IS_DIRECTORY, path);
-    if (attr.type !== FileType.TYPE_S3 && attr.type !== FileType.TYPE_FILE) throw new CurveError(StatusCode.PARAM_ERROR, `not a regular file: ${path}`);
-    const inode = await this.core.getInode(attr.inodeId);
-    if (this.sessionId) await this.core.openHandle(attr.inodeId, this.sessionId, true);
     const handle = new FileHandle(this.core, this.data, inode, { maxBufferBytes: this.maxBufferBytes, append: flags.startsWith('a') });
     if (this.sessionId) {
+      const ino = handle.ino;
       const close = handle.close.bind(handle);
       handle.close = async () => {
         try {
           await close();
         } finally {
-          await this.core.openHandle(attr.inodeId, this.sessionId, false).catch(() => undefined);
+          this.releaseHandle(ino);
         }
       };
     }
     return handle;
+  }
+
+  /** The whole inode, fresh, with this session's open handle registered (both at once). */
+  private async loadRegistered(ino: number): Promise<Inode> {
+    if (!this.sessionId) return this.core.getInode(ino);
+    const [inode, registered] = await Promise.allSettled([this.core.getInode(ino), this.core.openHandle(ino, this.sessionId, true)]);
+    if (inode.status === 'fulfilled' && registered.status === 'fulfilled') return inode.value;
+    if (registered.status === 'fulfilled') this.releaseHandle(ino);
+    throw inode.status === 'rejected' ? inode.reason : (registered as PromiseRejectedResult).reason;
+  }
+
+  /**
+   * Releases an open handle in the background: close returns once the data is flushed, and the
+   * release only decides when an unlinked inode may be reclaimed, which nobody can observe through
+   * a name. Releases commute with registrations (the servers count handles per session), and
+   * `settle()` waits for those still in flight.
+   */
+  private releaseHandle(ino: number): void {
+    const p: Promise<void> = this.core
+      .openHandle(ino, this.sessionId, false)
+      .catch((e) => log.warn('releasing an open handle failed (the session expiry drops it)', { ino, error: String(e) }))
+      .finally(() => this.releasing.delete(p));
+    this.releasing.add(p);
+  }
+
+  private readonly releasing = new Set<Promise<void>>();
+
+  /** Waits until every closed handle's release reached the metaservers (call before umount). */
+  async settle(): Promise<void> {
+    while (this.releasing.size > 0) await Promise.all([...this.releasing]);
   }
 
   async readFile(path: string): Promise<Uint8Array> {
