@@ -58,14 +58,23 @@ export class MdsAdapter implements MdsApi {
     return (await this.topo.listPartition({ fsId })).partitionInfoList;
   }
 
+  /**
+   * Members of the copysets by their client-facing (external) addresses — a metaserver may serve
+   * Raft on an internal network and clients on another — with the leader as last reported.
+   */
   async getCopysets(copysets: Array<{ poolId: number; copysetId: number }>): Promise<CopysetRoute[]> {
-    const res = await this.topo.getCopysetsInfo({ copysetKeys: copysets });
-    return res.copysetValues.map((c) => ({
-      poolId: c.poolId,
-      copysetId: c.copysetId,
-      peers: c.peers.map((p) => peerAddress(p.address)),
-      leader: c.leaderPeer?.address ? peerAddress(c.leaderPeer.address) : undefined,
-    }));
+    const byPool = new Map<number, number[]>();
+    for (const c of copysets) byPool.set(c.poolId, [...(byPool.get(c.poolId) ?? []), c.copysetId]);
+    const out: CopysetRoute[] = [];
+    for (const [poolId, copysetId] of byPool) {
+      const res = await this.topo.getMetaServerListInCopysets({ poolId, copysetId });
+      for (const c of res.csInfo) {
+        const address = (l: (typeof c.csLocs)[number]) => `${l.externalIp || l.internalIp}:${l.externalPort || l.internalPort}`;
+        const leader = c.csLocs.find((l) => l.metaserverId === c.leaderId);
+        out.push({ poolId: c.poolId, copysetId: c.copysetId, peers: c.csLocs.map(address), leader: c.leaderId && leader ? address(leader) : undefined });
+      }
+    }
+    return out;
   }
 
   async createPartitions(fsId: number, count: number): Promise<PartitionInfo[]> {
