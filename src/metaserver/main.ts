@@ -53,6 +53,8 @@ export interface RunMetaserverOptions {
   /** Snapshot after this many entries / bytes applied since the last one. */
   snapshotEntries?: number;
   snapshotBytes?: number;
+  /** ... or once this long passed since the last one and anything was applied (default 1 hour). */
+  snapshotIntervalMs?: number;
   /** Log entries kept behind a snapshot for slow followers (default 1,000). */
   snapshotKeepEntries?: number;
   /** Seed addresses of other metaservers (routing without an MDS). */
@@ -146,6 +148,7 @@ export async function runMetaserver(opts: RunMetaserverOptions): Promise<Metaser
         raft: { readOnlyOption: opts.readMode ?? 'lease', checkQuorum: true },
         snapshotEntries: opts.snapshotEntries,
         snapshotBytes: opts.snapshotBytes,
+        snapshotIntervalMs: opts.snapshotIntervalMs ?? 3_600_000,
         snapshotKeepEntries: opts.snapshotKeepEntries,
         requestTimeoutMs: opts.requestTimeoutMs,
       });
@@ -193,6 +196,7 @@ interface CliOptions {
   crashFile?: string;
   snapshotEntries?: string;
   snapshotKeep?: string;
+  snapshotIntervalMs?: string;
   readMode?: string;
 }
 
@@ -209,6 +213,7 @@ export async function cli(argv: string[]): Promise<void> {
     .option('--peers <addrs>', 'other metaservers to learn routes from (without an MDS)')
     .option('--heartbeat-ms <ms>', 'heartbeat period')
     .option('--snapshot-entries <n>', 'snapshot after this many applied entries')
+    .option('--snapshot-interval-ms <ms>', 'snapshot a copyset at least this often while it changes (default 1 hour)')
     .option('--snapshot-keep <n>', 'log entries kept behind a snapshot for slow followers')
     .option('--read-mode <mode>', "linearizable reads: 'lease' (default) or 'safe' (ReadIndex)")
     .option('--crash-at <step>', 'tests: SIGKILL self at a transaction step')
@@ -229,6 +234,7 @@ export async function cli(argv: string[]): Promise<void> {
     heartbeatMs: num(o.heartbeatMs) ?? file.heartbeatMs,
     snapshotEntries: num(o.snapshotEntries) ?? file.snapshotEntries,
     snapshotKeepEntries: num(o.snapshotKeep) ?? file.snapshotKeepEntries,
+    snapshotIntervalMs: num(o.snapshotIntervalMs) ?? file.snapshotIntervalMs,
     readMode: (o.readMode as 'lease' | 'safe' | undefined) ?? file.readMode,
     crashAt: (o.crashAt as TxStep | undefined) ?? file.crashAt,
     crashFile: o.crashFile ?? file.crashFile,

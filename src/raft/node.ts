@@ -72,6 +72,12 @@ export interface RaftNodeOptions {
   snapshotEntries?: number;
   /** ... or once this many bytes of entries were applied since the last one (default 64 MiB). */
   snapshotBytes?: number;
+  /**
+   * ... or once this many milliseconds passed since the last one (or since the group opened) and
+   * anything was applied since: a quiet group's log is still compacted, and a restart replays at
+   * most this much history (default 1 hour, like braft's snapshot_interval; 0 = no age bound).
+   */
+  snapshotIntervalMs?: number;
   /** Entries kept in memory behind a snapshot, so slightly slow followers need no snapshot (default 1,000). */
   snapshotKeepEntries?: number;
   /** Batches in flight to one peer before further ones are dropped (Raft retransmits; default 256). */
@@ -123,7 +129,7 @@ const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.len
 export class RaftNode {
   readonly id: NodeId;
   readonly addresses: AddressBook;
-  private readonly opts: Required<Pick<RaftNodeOptions, 'tickMs' | 'electionTick' | 'heartbeatTick' | 'requestTimeoutMs' | 'snapshotEntries' | 'snapshotBytes' | 'snapshotKeepEntries' | 'maxInflightBatchesPerPeer'>>;
+  private readonly opts: Required<Pick<RaftNodeOptions, 'tickMs' | 'electionTick' | 'heartbeatTick' | 'requestTimeoutMs' | 'snapshotEntries' | 'snapshotBytes' | 'snapshotIntervalMs' | 'snapshotKeepEntries' | 'maxInflightBatchesPerPeer'>>;
   private readonly groups = new Map<number, Group>();
   /** Groups whose addGroup() is reading their files. */
   private readonly opening = new Set<number>();
@@ -155,6 +161,7 @@ export class RaftNode {
       requestTimeoutMs: cfg.requestTimeoutMs ?? 10_000,
       snapshotEntries: cfg.snapshotEntries ?? 100_000,
       snapshotBytes: cfg.snapshotBytes ?? 64 << 20,
+      snapshotIntervalMs: cfg.snapshotIntervalMs ?? 3_600_000,
       snapshotKeepEntries: cfg.snapshotKeepEntries ?? 1000,
       maxInflightBatchesPerPeer: cfg.maxInflightBatchesPerPeer ?? 256,
     };
@@ -207,6 +214,7 @@ export class RaftNode {
       this.checkRunning();
       const durable = entries.length > 0 ? entries[entries.length - 1]!.index : snapMeta.index;
       const g = new Group(groupId, dir, node, opened.log, snaps, sm, snapMeta.index, durable);
+      g.snapshotAt = this.clock.now();
       this.groups.set(groupId, g);
       this.kick();
       return { log: opened.report, snapshot: snapReport, restoredSnapshot: snaps.latest, logReset: reset };
@@ -493,6 +501,7 @@ export class RaftNode {
       g.applied = meta.index;
       g.snapshotIndex = meta.index;
       g.bytesSinceSnapshot = 0;
+      g.snapshotAt = this.clock.now();
       const lost = this.notLeader(g.leader, `replaced by a snapshot at ${meta.index}; outcome unknown`);
       for (const [i, p] of g.proposals) {
         if (i <= meta.index) {
@@ -590,12 +599,14 @@ export class RaftNode {
   /** Starts a snapshot in the background once enough was applied since the last one. */
   private maybeSnapshot(g: Group): void {
     if (g.snapshotTask || g.removed || g.failed) return;
-    if (g.applied - g.snapshotIndex < this.opts.snapshotEntries && g.bytesSinceSnapshot < this.opts.snapshotBytes) return;
+    const aged = this.opts.snapshotIntervalMs > 0 && this.clock.now() - g.snapshotAt >= this.opts.snapshotIntervalMs;
+    if (g.applied - g.snapshotIndex < this.opts.snapshotEntries && g.bytesSinceSnapshot < this.opts.snapshotBytes && !aged) return;
     if (g.applied <= g.snapshotIndex) return;
     const meta = g.node.snapshotMetaAt(g.applied);
     const source = g.sm.snapshot();
     const bytesBefore = g.bytesSinceSnapshot;
     g.bytesSinceSnapshot = 0;
+    g.snapshotAt = this.clock.now();
     g.snapshotTask = (async () => {
       const w = await g.snaps.createWriter(meta);
       try {
@@ -736,6 +747,9 @@ export class RaftNode {
       if (g.failed) continue;
       g.node.tick();
       this.expire(g, now);
+      // A quiet group may run no round for a long time: its age bound is checked here — only
+      // between rounds, when the state machine is exactly at g.applied.
+      if (!this.loop) this.maybeSnapshot(g);
     }
     this.kick();
   }

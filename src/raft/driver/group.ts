@@ -35,6 +35,8 @@ export class Group {
   /** Index of the newest durable snapshot, and bytes applied since it. */
   snapshotIndex: number;
   bytesSinceSnapshot = 0;
+  /** When (RaftNode's clock) the newest snapshot was started or installed, or the group opened. */
+  snapshotAt = 0;
   snapshotTask: Promise<void> | undefined;
 
   role: Role;

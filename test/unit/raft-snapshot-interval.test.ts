@@ -1,0 +1,115 @@
+// RaftNode's age bound on snapshots (snapshotIntervalMs), on an injected clock and timer: no
+// snapshot before the interval (entry and byte bounds far away), one once it has passed, none
+// while nothing was applied since, and the next one an interval after the previous.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SeededRandom, type Clock, type Timer, type TimerHandle } from '../../src/common/index.ts';
+import { RaftNode } from '../../src/raft/node.ts';
+import { LocalNetwork } from '../../src/raft/local-transport.ts';
+import { Role } from '../../src/raft/index.ts';
+import { KvStateMachine, encodeKv, waitFor } from '../helpers/raft-kv.ts';
+
+/** Time that moves only when the test says so; due callbacks run in order of their due time. */
+class ManualTime implements Clock, Timer {
+  private t = 0;
+  private seq = 0;
+  private readonly items = new Map<number, { at: number; every: number; fn: () => void }>();
+  now(): number {
+    return this.t;
+  }
+  wallTime(): [number, number] {
+    return [Math.floor(this.t / 1000), (this.t % 1000) * 1e6];
+  }
+  setTimeout(fn: () => void, ms: number): TimerHandle {
+    const id = ++this.seq;
+    this.items.set(id, { at: this.t + ms, every: 0, fn });
+    return { id };
+  }
+  setInterval(fn: () => void, ms: number): TimerHandle {
+    const id = ++this.seq;
+    this.items.set(id, { at: this.t + ms, every: ms, fn });
+    return { id };
+  }
+  clear(h: TimerHandle): void {
+    this.items.delete(h.id as number);
+  }
+  /** Moves time forward `ms` in `step`s, running what falls due and letting I/O proceed after each. */
+  async advance(ms: number, step = 100): Promise<void> {
+    for (const end = this.t + ms; this.t < end; ) {
+      this.t = Math.min(end, this.t + step);
+      for (;;) {
+        const due = [...this.items].filter(([, x]) => x.at <= this.t).sort((a, b) => a[1].at - b[1].at || a[0] - b[0])[0];
+        if (!due) break;
+        const [id, x] = due;
+        if (x.every > 0) x.at += x.every;
+        else this.items.delete(id);
+        x.fn();
+      }
+      await new Promise((r) => setImmediate(r));
+    }
+  }
+}
+
+class CountingKv extends KvStateMachine {
+  snapshots = 0;
+  override snapshot() {
+    this.snapshots++;
+    return super.snapshot();
+  }
+}
+
+const G = 1;
+const INTERVAL = 60_000;
+
+test('a group snapshots once snapshotIntervalMs passed and something was applied since', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'raft-snap-age-'));
+  const time = new ManualTime();
+  const node = new RaftNode({
+    id: 1,
+    dataDir: dir,
+    transport: new LocalNetwork().transport(1),
+    clock: time,
+    timer: time,
+    random: new SeededRandom(3),
+    tickMs: 100,
+    snapshotEntries: 1e9,
+    snapshotBytes: 1e12,
+    snapshotIntervalMs: INTERVAL,
+  });
+  try {
+    const sm = new CountingKv();
+    await node.addGroup(G, [1], sm);
+    for (let i = 0; i < 1000 && node.status(G).role !== Role.Leader; i++) await time.advance(100);
+    assert.equal(node.status(G).role, Role.Leader);
+    const put = (k: string) => node.propose(G, encodeKv({ op: 'put', key: k, value: k }));
+    await put('a');
+    await put('b');
+
+    // The interval counts from the group's opening, at time 0.
+    await time.advance(INTERVAL - 1000 - time.now());
+    assert.equal(sm.snapshots, 0, 'no snapshot before the interval');
+    assert.equal(node.status(G).snapshotIndex, 0);
+
+    await time.advance(1100);
+    const applied = node.status(G).applied;
+    await waitFor(() => node.status(G).snapshotIndex === applied, 60_000, 'the snapshot at the applied index');
+    assert.equal(sm.snapshots, 1);
+
+    // Nothing applied since: another interval takes no snapshot.
+    await time.advance(INTERVAL + 1000);
+    assert.equal(sm.snapshots, 1);
+
+    // Something applied: the next tick past the interval takes one.
+    await put('c');
+    await time.advance(100);
+    const next = node.status(G).applied;
+    await waitFor(() => node.status(G).snapshotIndex === next, 60_000, 'the second snapshot');
+    assert.equal(sm.snapshots, 2);
+  } finally {
+    await node.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
