@@ -94,11 +94,22 @@ export class RaftGroup implements ConsensusGroup {
     for (const p of peers) {
       const conf = this.node.status(this.groupId).conf;
       if (conf.voters.includes(p.id)) continue;
+      const t0 = this.clock.now();
       if (!conf.learners.includes(p.id)) {
         await this.node.changeMembership(this.groupId, { type: ConfChangeType.AddLearner, nodeId: p.id, address: dialAddress(p.address) });
       }
+      const t1 = this.clock.now();
       await this.waitCaughtUp(p.id);
+      const t2 = this.clock.now();
       await this.node.changeMembership(this.groupId, { type: ConfChangeType.AddVoter, nodeId: p.id, address: dialAddress(p.address) });
+      log.info('new member caught up as a learner and promoted', {
+        group: this.groupId,
+        node: p.id,
+        learnerMs: Math.round(t1 - t0),
+        catchUpMs: Math.round(t2 - t1),
+        promoteMs: Math.round(this.clock.now() - t2),
+        index: this.node.status(this.groupId).lastIndex,
+      });
     }
     const conf = this.node.status(this.groupId).conf;
     for (const id of [...conf.voters, ...conf.learners]) {
