@@ -17,6 +17,8 @@ export interface MountProcOptions {
   /** Extra flags for `curvefs mount` (e.g. ['--entry-timeout', '0']). */
   args?: string[];
   env?: NodeJS.ProcessEnv;
+  /** Flags for node itself (e.g. ['--cpu-prof'], which NODE_OPTIONS does not accept). */
+  nodeArgs?: string[];
 }
 
 export class MountProc {
@@ -33,7 +35,7 @@ export class MountProc {
   static async start(opts: MountProcOptions): Promise<MountProc> {
     const proc = spawn(
       process.execPath,
-      [CURVEFS_BIN, '--mds', opts.mdsAddrs.join(','), 'mount', opts.fsName, opts.dir, ...(opts.args ?? [])],
+      [...(opts.nodeArgs ?? []), CURVEFS_BIN, '--mds', opts.mdsAddrs.join(','), 'mount', opts.fsName, opts.dir, ...(opts.args ?? [])],
       { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } },
     );
     const m = new MountProc(opts, proc);
