@@ -1,11 +1,11 @@
 // Healing after a metaserver loss, with real processes and nobody stepping in: one MDS (embedded
-// store, short offline bound) and 4 metaservers. An fs's copyset of 3 holds files; one of its
-// replicas is killed with SIGKILL; the MDS must notice, create a replica on the 4th metaserver
-// and have the leader run the change (learner → caught up → voter → dead member removed), while
-// a writer keeps creating files. Afterwards a second original replica is killed: the group of
-// the last original and the new replica must still commit (the new replica votes and
-// acknowledges), and every file written before, during and after the heal must be readable at
-// the new replica once it leads.
+// store, short offline bound) and 4 metaservers. An fs's copyset of 3 holds files; its leader is
+// killed with SIGKILL (bench/mds-heal.ts kills a follower); the survivors elect a leader, the MDS
+// notices the loss, creates a replica on the 4th metaserver and has the new leader run the change
+// (learner → caught up → voter → dead member removed), while a writer keeps creating files.
+// Afterwards a second original replica is killed: the group of the last original and the new
+// replica must still commit (the new replica votes and acknowledges), and every file written
+// before, during and after the heal must be readable at the new replica once it leads.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -90,7 +90,9 @@ test('a lost replica is replaced on the spare metaserver while writes continue; 
   const original = await members();
   assert.equal(original.length, 3);
   const leaderAddr = await c.waitLeader(p.poolId, p.copysetId, LONG);
-  const victim = c.procs.find((x) => original.includes(x.id) && x.address !== leaderAddr)!;
+  // The leader itself: the survivors elect a new one, which then runs the change for the MDS.
+  const victim = c.procs.find((x) => x.address === leaderAddr)!;
+  assert.ok(original.includes(victim.id));
   const spare = c.procs.find((x) => !original.includes(x.id))!;
 
   // A writer that keeps going through the heal; any write that fails for good fails the test.
