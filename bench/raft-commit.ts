@@ -9,7 +9,7 @@
 // apply, so this is at least as strict as etcd's put). Failover = time from kill -9 of the leader
 // to the first proposal committed by its successor, probed by a client that retries every 5 ms.
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { KvProcessCluster } from '../test/helpers/raft-kv-cluster.ts';
@@ -214,8 +214,12 @@ async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'raft-bench-'));
   try {
     console.log(`raft-commit: ${ENTRY_BYTES}-byte entries, ${SECONDS} s per level, tick ${TICK_MS ?? 'default (50)'} ms x election ${ELECTION_TICK ?? 'default (10)'}, segments preallocated by ${PREALLOC}`);
+    const load = () => loadavg().map((x) => x.toFixed(1)).join(' ');
+    console.log(`load average at start: ${load()}`);
     const raft = await benchRaft(dir);
+    console.log(`load average after raft: ${load()}`);
     const etcd = WITH_ETCD ? await benchEtcd() : undefined;
+    if (etcd) console.log(`load average after etcd: ${load()}`);
     console.log('\n| in flight | raft commits/s | p50 ms | p99 ms | etcd puts/s | p50 ms | p99 ms | raft/etcd |');
     console.log('|---:|---:|---:|---:|---:|---:|---:|---:|');
     raft.loads.forEach((r, i) => {

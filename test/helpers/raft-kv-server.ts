@@ -50,7 +50,8 @@ async function main(): Promise<void> {
     snapshotEntries: Number(arg('snapshot-entries', '100000')),
     log: { preallocate: arg('prealloc', 'truncate') === 'zeros' ? 'zeros' : 'truncate' },
   });
-  const enc = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
+  const utf8 = new TextEncoder();
+  const enc = (v: unknown) => utf8.encode(JSON.stringify(v));
   server.registerRaw(KV_PROPOSE, async (body) => enc({ prev: await node.propose(GROUP, body.slice()) }));
   server.registerRaw(KV_DUMP, () => enc({ applied: node.status(GROUP).applied, data: [...sm.data] }));
   server.registerRaw(KV_STATUS, () => {

@@ -81,6 +81,8 @@ export class Raft {
   /** Index of the latest membership change this leader appended. */
   private pendingConfIndex = 0;
   private uncommittedBytes = 0;
+  /** Scratch space of quorumMatch. */
+  private readonly matchScratch: number[] = [];
   /** Proposals appended since the last broadcast (appends are sent once per Ready, batched). */
   private appendsPending = false;
   /**
@@ -696,12 +698,31 @@ export class Raft {
     return li;
   }
 
+  /** The highest index stored by a quorum of voters (0 without voters). */
+  private quorumMatch(): number {
+    const voters = this.conf.voters;
+    const n = voters.length;
+    if (n === 0) return 0;
+    // Called for every acknowledgement and every proposal: sorted in place in a reused array
+    // (insertion sort, descending; groups have 3 or 5 voters).
+    const m = this.matchScratch;
+    m.length = n;
+    for (let i = 0; i < n; i++) {
+      const x = this.prs.get(voters[i]!)?.match ?? 0;
+      let j = i - 1;
+      while (j >= 0 && m[j]! < x) {
+        m[j + 1] = m[j]!;
+        j--;
+      }
+      m[j + 1] = x;
+    }
+    return m[majority(n) - 1]!;
+  }
+
   /** Commit the highest index a quorum of voters holds, if it is of the current term (§5.4.2). */
   private maybeCommit(): boolean {
-    const voters = this.conf.voters;
-    if (voters.length === 0) return false;
-    const matches = voters.map((v) => this.prs.get(v)?.match ?? 0).sort((a, b) => b - a);
-    const idx = matches[majority(voters.length) - 1]!;
+    if (this.conf.voters.length === 0) return false;
+    const idx = this.quorumMatch();
     if (idx <= this.log.committed || this.log.term(idx) !== this.term) return false;
     const old = this.log.committed;
     this.log.commitTo(idx);
