@@ -62,11 +62,13 @@ export function humanBytes(n: number): string {
   return i === 0 ? `${n} B` : `${v.toFixed(1)} ${units[i]}`;
 }
 
-/** A progress line on stderr (only when stderr is a terminal). */
+/** A progress line on stderr: only when stderr is a terminal and `enabled` (off for --json). */
 export class Progress {
   private last = 0;
-  private readonly tty = process.stderr.isTTY === true;
-  constructor(private readonly label: string, private readonly total: number) {}
+  private readonly tty: boolean;
+  constructor(private readonly label: string, private readonly total: number, enabled = true) {
+    this.tty = enabled && process.stderr.isTTY === true;
+  }
   update(done: number, extra = ''): void {
     if (!this.tty) return;
     const now = Date.now();

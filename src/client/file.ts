@@ -41,6 +41,12 @@ export interface FileHandleOptions {
   /** Flush the write buffer once it holds this many bytes. */
   maxBufferBytes: number;
   append: boolean;
+  /**
+   * Flushes under way at once (write-behind): a full buffer starts storing its objects while the
+   * writer fills the next one; the block-map commits still happen one at a time in write order.
+   * Memory held is at most this many buffers plus the one being filled. Default 4.
+   */
+  flushesInFlight?: number;
 }
 
 export class FileHandle {
@@ -48,10 +54,26 @@ export class FileHandle {
   private length: number;
   private blockMap: BlockMap;
   private bufOffset = 0;
-  private bufChunks: Uint8Array[] = [];
+  /** The write buffer: bytes [0, bufBytes) are file bytes from bufOffset on. */
+  private buf: Uint8Array | undefined;
   private bufBytes = 0;
+  /**
+   * Full-size buffers whose flush has stored its objects, kept for reuse: a sequential writer
+   * cycles through a few buffers instead of allocating (and page-faulting) fresh memory for
+   * every block. Block stores keep no reference to the bytes once a put resolved.
+   */
+  private readonly spare: Uint8Array[] = [];
   private closed = false;
-  private flushing: Promise<void> = Promise.resolve();
+  /** Flushes started and not yet committed (or failed). Each settles without rejecting. */
+  private readonly inFlight = new Set<Promise<void>>();
+  /** The last flush's commit: the next commit waits for it, so slices land in write order. */
+  private commitChain: Promise<void> = Promise.resolve();
+  /** End of the bytes handed to flushes not yet committed (the file's size includes them). */
+  private inFlightEnd = 0;
+  /** The first error of a background flush, reported by the next call that waits. */
+  private failure: { error: unknown } | undefined;
+  /** Flushes failed so far: a flush queued before a failure commits nothing after it. */
+  private failures = 0;
 
   constructor(
     private readonly core: FsCore,
@@ -65,7 +87,7 @@ export class FileHandle {
   }
 
   get size(): number {
-    return Math.max(this.length, this.bufBytes ? this.bufOffset + this.bufBytes : 0);
+    return Math.max(this.length, this.inFlight.size ? this.inFlightEnd : 0, this.bufBytes ? this.bufOffset + this.bufBytes : 0);
   }
 
   private check(): void {
@@ -74,45 +96,106 @@ export class FileHandle {
 
   async write(offset: number | null, data: Uint8Array): Promise<number> {
     this.check();
+    this.throwFailure();
     if (data.length === 0) return 0;
     const at = this.opts.append || offset === null ? this.size : offset;
     if (!Number.isSafeInteger(at) || at < 0) throw new CurveError(StatusCode.PARAM_ERROR, 'bad offset');
-    if (this.bufBytes && at !== this.bufOffset + this.bufBytes) await this.flush();
-    if (!this.bufBytes) this.bufOffset = at;
-    // Copy: the caller may reuse its buffer (FUSE does).
-    this.bufChunks.push(Uint8Array.from(data));
-    this.bufBytes += data.length;
-    if (this.bufBytes >= this.opts.maxBufferBytes) await this.flush();
+    if (this.bufBytes && at !== this.bufOffset + this.bufBytes) await this.startFlush();
+    // Copy: the caller may reuse its buffer once write resolves (FUSE does).
+    const max = this.opts.maxBufferBytes;
+    for (let done = 0; done < data.length; ) {
+      if (!this.bufBytes) this.bufOffset = at + done;
+      const n = Math.min(data.length - done, max - this.bufBytes);
+      this.reserve(this.bufBytes + n);
+      this.buf!.set(data.subarray(done, done + n), this.bufBytes);
+      this.bufBytes += n;
+      done += n;
+      if (this.bufBytes >= max) await this.startFlush();
+    }
     return data.length;
   }
 
-  /** Stores buffered bytes as a slice and records it in the inode. */
-  async flush(): Promise<void> {
-    const run = this.flushing.then(() => this.flushNow());
-    this.flushing = run.catch(() => undefined);
-    return run;
+  /** Makes the write buffer hold at least `need` bytes (≤ maxBufferBytes), keeping its content. */
+  private reserve(need: number): void {
+    const cap = this.buf?.length ?? 0;
+    if (need <= cap) return;
+    const max = this.opts.maxBufferBytes;
+    // Small writers get a small buffer that doubles as it fills; full-size ones come from spares.
+    const next = this.spare.pop() ?? new Uint8Array(Math.min(max, Math.max(need, 64 * 1024, cap * 2)));
+    if (this.bufBytes) next.set(this.buf!.subarray(0, this.bufBytes));
+    this.buf = next;
   }
 
-  private async flushNow(): Promise<void> {
+  /** Stores buffered bytes as slices and records them in the inode; resolves once all are recorded. */
+  async flush(): Promise<void> {
+    await this.startFlush();
+    while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
+    this.throwFailure();
+  }
+
+  private throwFailure(): void {
+    const f = this.failure;
+    if (!f) return;
+    this.failure = undefined;
+    throw f.error;
+  }
+
+  /**
+   * Hands the buffer to a new flush, first waiting while the flushes under way are at their
+   * limit. The flush stores its objects at once and commits its slices after the previous
+   * flush's commit; once one flush failed, the flushes queued behind it commit nothing (a later
+   * write must not land without an earlier one) and the error is reported once.
+   */
+  private async startFlush(): Promise<void> {
+    const limit = Math.max(1, this.opts.flushesInFlight ?? 4);
+    while (this.inFlight.size >= limit) await Promise.race(this.inFlight);
+    this.throwFailure();
     if (!this.bufBytes) return;
     const offset = this.bufOffset;
-    const bytes = concat(this.bufChunks, this.bufBytes);
-    this.bufChunks = [];
+    const owned = this.buf!;
+    const bytes = owned.subarray(0, this.bufBytes);
+    this.buf = undefined;
     this.bufBytes = 0;
-    const slices = await this.data.write(this.ino, offset, bytes);
-    const attr = await this.core.appendChunks(this.ino, slices as ChunkSlice[], offset + bytes.length);
-    for (const s of slices) {
-      const idx = Math.floor(s.offset / this.data.layout.chunkSize);
-      let list = this.blockMap.get(idx);
-      if (!list) this.blockMap.set(idx, (list = []));
-      list.push(plainSlice(s));
-    }
-    this.length = attr.length;
+    this.inFlightEnd = this.inFlight.size ? Math.max(this.inFlightEnd, offset + bytes.length) : offset + bytes.length;
+    const stored = this.data.write(this.ino, offset, bytes);
+    const limitSpares = limit + 1;
+    void stored.then(
+      () => this.recycle(owned, limitSpares),
+      () => this.recycle(owned, limitSpares),
+    );
+    const failuresBefore = this.failures;
+    const done: Promise<void> = this.commitChain
+      .then(async () => {
+        if (this.failures !== failuresBefore) {
+          stored.catch(() => undefined);
+          return;
+        }
+        const slices = await stored;
+        const attr = await this.core.appendChunks(this.ino, slices as ChunkSlice[], offset + bytes.length);
+        for (const s of slices) {
+          const idx = Math.floor(s.offset / this.data.layout.chunkSize);
+          let list = this.blockMap.get(idx);
+          if (!list) this.blockMap.set(idx, (list = []));
+          list.push(plainSlice(s));
+        }
+        this.length = attr.length;
+      })
+      .catch((error: unknown) => {
+        this.failures++;
+        this.failure ??= { error };
+      })
+      .finally(() => this.inFlight.delete(done));
+    this.commitChain = done;
+    this.inFlight.add(done);
+  }
+
+  private recycle(buf: Uint8Array, keep: number): void {
+    if (!this.closed && buf.length === this.opts.maxBufferBytes && this.spare.length < keep) this.spare.push(buf);
   }
 
   async read(offset: number, length: number): Promise<Uint8Array> {
     this.check();
-    if (this.bufBytes) await this.flush();
+    if (this.bufBytes || this.inFlight.size || this.failure) await this.flush();
     if (offset >= this.length || length <= 0) return new Uint8Array(0);
     const n = Math.min(length, this.length - offset);
     return this.data.read(this.ino, this.blockMap, this.length, offset, n);
@@ -138,19 +221,9 @@ export class FileHandle {
       await this.flush();
     } finally {
       this.closed = true;
+      this.spare.length = 0;
     }
   }
-}
-
-function concat(parts: Uint8Array[], total: number): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  const out = new Uint8Array(total);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 // FileDataIO from src/data is the production FileData; this line fails to compile if they drift.

@@ -1,10 +1,10 @@
 // File commands that work through the SDK, no mount needed:
 // ls stat mkdir put get cat rm mv ln tree du.
 import * as local from 'node:fs/promises';
-import { createReadStream } from 'node:fs';
+import { once } from 'node:events';
 import { join, basename } from 'node:path';
 import type { Command } from 'commander';
-import type { Fs, Stat } from '../../client/index.ts';
+import type { FileHandle, Fs, Stat } from '../../client/index.ts';
 import { humanBytes, printJson, printTable, Progress } from '../output.ts';
 import { withFs, type GlobalOptions } from '../context.ts';
 
@@ -43,15 +43,20 @@ async function putTree(fs: Fs, src: string, dst: string, progress: Progress, don
     await fs.symlink(await local.readlink(src), dst);
   } else if (st.isFile()) {
     const fh = await fs.open(dst, 'w', st.mode & 0o7777);
+    const inp = await local.open(src, 'r');
     try {
-      let offset = 0;
-      for await (const chunk of createReadStream(src, { highWaterMark: 4 * 1024 * 1024 })) {
-        await fh.write(offset, chunk as Buffer);
-        offset += (chunk as Buffer).length;
-        done.bytes += (chunk as Buffer).length;
+      // One reused read buffer: the SDK copies what it is given into its own write buffers.
+      const buf = Buffer.allocUnsafe(READ_STEP);
+      for (let offset = 0; ; ) {
+        const { bytesRead } = await inp.read(buf, 0, buf.length, offset);
+        if (bytesRead === 0) break;
+        await fh.write(offset, buf.subarray(0, bytesRead));
+        offset += bytesRead;
+        done.bytes += bytesRead;
         progress.update(done.bytes, humanBytes(done.bytes));
       }
     } finally {
+      await inp.close();
       await fh.close();
     }
   }
@@ -68,17 +73,44 @@ async function getTree(fs: Fs, src: string, dst: string, progress: Progress, don
     const out = await local.open(dst, 'w', st.mode & 0o7777);
     const fh = await fs.open(src, 'r');
     try {
-      const step = 4 * 1024 * 1024;
-      for (let off = 0; off < fh.size; off += step) {
-        const buf = await fh.read(off, step);
+      await copyOut(fh, fh.size, async (buf, off) => {
         await out.write(buf, 0, buf.length, off);
         done.bytes += buf.length;
         progress.update(done.bytes, humanBytes(done.bytes));
-      }
+      });
     } finally {
       await fh.close();
       await out.close();
     }
+  }
+}
+
+/** Bytes per read of `get` and `cat`, and reads kept in flight (bounded memory: their product). */
+const READ_STEP = 4 * 1024 * 1024;
+const READS_IN_FLIGHT = 4;
+
+/**
+ * Reads a file front to back with a few reads in flight (the next blocks are fetched while one
+ * is written out) and hands each piece to `sink` in order.
+ */
+async function copyOut(fh: FileHandle, size: number, sink: (buf: Uint8Array, offset: number) => Promise<void>): Promise<void> {
+  const reads: Array<Promise<Uint8Array>> = [];
+  let next = 0;
+  const issue = () => {
+    for (; reads.length < READS_IN_FLIGHT && next < size; next += READ_STEP) reads.push(fh.read(next, READ_STEP));
+  };
+  try {
+    for (let off = 0; off < size; ) {
+      issue();
+      const buf = await reads.shift()!;
+      if (buf.length === 0) break;
+      issue();
+      await sink(buf, off);
+      off += buf.length;
+    }
+  } finally {
+    // Reads still in flight after a failure must not become unhandled rejections.
+    for (const r of reads) r.catch(() => undefined);
   }
 }
 
@@ -153,7 +185,7 @@ export function registerFileCommands(program: Command, g: Globals): void {
           if (st.isDirectory()) target = join2(dst, basename(src));
         }
         const total = await localSize(src);
-        const progress = new Progress(`put ${basename(src)}`, total);
+        const progress = new Progress(`put ${basename(src)}`, total, !g().json);
         const done = { bytes: 0 };
         await putTree(fs, src, target, progress, done);
         progress.done();
@@ -176,7 +208,7 @@ export function registerFileCommands(program: Command, g: Globals): void {
         }
         let total = 0;
         for await (const e of fs.walk(src)) if (e.stat.isFile()) total += e.stat.size;
-        const progress = new Progress(`get ${basename(src)}`, total);
+        const progress = new Progress(`get ${basename(src)}`, total, !g().json);
         const done = { bytes: 0 };
         await getTree(fs, src, target, progress, done);
         progress.done();
@@ -193,7 +225,9 @@ export function registerFileCommands(program: Command, g: Globals): void {
         for (const p of paths) {
           const fh = await fs.open(p, 'r');
           try {
-            for (let off = 0; off < fh.size; off += 4 * 1024 * 1024) process.stdout.write(await fh.read(off, 4 * 1024 * 1024));
+            await copyOut(fh, fh.size, async (buf) => {
+              if (!process.stdout.write(buf)) await once(process.stdout, 'drain');
+            });
           } finally {
             await fh.close();
           }
