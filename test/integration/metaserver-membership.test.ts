@@ -96,7 +96,13 @@ test('every member restarted: state comes back from snapshot plus log', async ()
 test('ChangePeers replaces a dead member: the new one joins as a learner, catches up, and the group keeps its quorum', async () => {
   // Members are 0, 1, 3; member 1 dies and is replaced by 2 (whose old copy was dropped above).
   await c.kill(1);
-  await createFiles(15);
+  await createFiles(15).catch(async (e: unknown) => {
+    for (const x of c.procs.filter((q) => q.proc)) {
+      const st = await c.pool.client(CopysetService, x.address).getCopysetStatus({ poolId: 1, copysetId: 1 }, { timeoutMs: 2000 }).catch((err: unknown) => String(err));
+      process.stderr.write(`replica ${x.index} (id ${x.id}): ${JSON.stringify(st, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v)).slice(0, 600)}\n${x.stderr.slice(-15).join('\n')}\n`);
+    }
+    throw e;
+  });
   const peers = [c.peer(0), c.peer(2), c.peer(3)];
   await c.pool.client(CopysetService, c.procs[2]!.address).createCopysetNode({ copysets: [{ poolId: 1, copysetId: 1, peers }] });
   await c.admin(1, 1, (cl, o) => cl.changePeers({ poolId: 1, copysetId: 1, newPeers: peers }, { ...o, timeoutMs: 120_000 }));

@@ -211,7 +211,12 @@ export function raftGroupFactory(opts: RaftGroupFactoryOptions): GroupFactory {
       const sm: StateMachine = {
         apply: (e) => cs.apply(e.index, e.data),
         snapshot: () => {
-          const write = captureSnapshot(cs.sm);
+          const conf = node.status(cs.groupId).conf;
+          const members = [...conf.voters, ...conf.learners].flatMap((id) => {
+            const address = node.addresses.get(id);
+            return address ? [{ id, address }] : [];
+          });
+          const write = captureSnapshot(cs.sm, members);
           return async (sink) => {
             const t0 = clock.now();
             const s = await write(sink);
@@ -220,7 +225,13 @@ export function raftGroupFactory(opts: RaftGroupFactoryOptions): GroupFactory {
           };
         },
         restore: async (data) => {
-          cs.replaceState(await loadCopysetSnapshot(cs.poolId, cs.copysetId, data));
+          // The image's members may include some added in the log it replaced: learn their addresses
+          // (this replica's own stays as it is).
+          cs.replaceState(
+            await loadCopysetSnapshot(cs.poolId, cs.copysetId, data, (members) => {
+              for (const m of members) if (m.id !== node.id) node.addresses.set(m.id, m.address);
+            }),
+          );
         },
         onConfChange: (cc) => {
           cs.epoch++;

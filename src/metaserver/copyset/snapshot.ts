@@ -9,6 +9,7 @@
 // synchronously, so the image is the state at that instant while apply continues.
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { crc32c } from '../../common/index.ts';
+import { PeerSchema } from '../../gen/common_pb.ts';
 import {
   CopysetSnapshotExtrasSchema,
   FileLockRecordSchema,
@@ -44,8 +45,14 @@ export interface SnapshotSinkLike {
   write(chunk: Uint8Array): void | Promise<void>;
 }
 
-/** Encodes the extras section (header included) of `sm` as it is now. */
-export function encodeExtras(sm: CopysetStateMachine): Uint8Array {
+/** A Raft member's id and "ip:port", as kept in an image. */
+export interface MemberAddress {
+  id: number;
+  address: string;
+}
+
+/** Encodes the extras section (header included) of `sm` as it is now, with the members' addresses. */
+export function encodeExtras(sm: CopysetStateMachine, members: readonly MemberAddress[] = []): Uint8Array {
   const tx = sm.tx;
   const extras = create(CopysetSnapshotExtrasSchema, {
     poolId: sm.poolId,
@@ -56,6 +63,7 @@ export function encodeExtras(sm: CopysetStateMachine): Uint8Array {
     outcomes: [...tx.outcomes.values()].map((o) => create(TxOutcomeRecordSchema, o)),
     handles: [],
     fileLocks: [],
+    memberAddresses: members.map((m) => create(PeerSchema, { id: m.id, address: m.address })),
   });
   for (const [pid, table] of [...sm.handles].sort((a, b) => a[0] - b[0])) {
     for (const [inode, sessionId, count] of table.entries()) {
@@ -85,8 +93,8 @@ export function encodeExtras(sm: CopysetStateMachine): Uint8Array {
  * Captures `sm` now and returns a function that streams the image into a sink (the partitions
  * are frozen views, released when streaming ends or fails).
  */
-export function captureSnapshot(sm: CopysetStateMachine): (sink: SnapshotSinkLike) => Promise<SnapshotSummary & { extrasBytes: number }> {
-  const extras = encodeExtras(sm);
+export function captureSnapshot(sm: CopysetStateMachine, members: readonly MemberAddress[] = []): (sink: SnapshotSinkLike) => Promise<SnapshotSummary & { extrasBytes: number }> {
+  const extras = encodeExtras(sm, members);
   const views = [...sm.partitions.values()].map((p) => p.freeze());
   let released = false;
   const release = (): void => {
@@ -108,11 +116,13 @@ export function captureSnapshot(sm: CopysetStateMachine): (sink: SnapshotSinkLik
 /**
  * Reads an image into a fresh state machine for (poolId, copysetId). Throws
  * CopysetSnapshotError / SnapshotFormatError on any problem; nothing half-loaded escapes.
+ * `onMembers` receives the members' addresses the image carries (checked before anything loads).
  */
 export async function loadCopysetSnapshot(
   poolId: number,
   copysetId: number,
   source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  onMembers?: (members: MemberAddress[]) => void,
 ): Promise<CopysetStateMachine> {
   const it = toAsyncIterator(source);
   let buf: Uint8Array = new Uint8Array(0);
@@ -144,6 +154,10 @@ export async function loadCopysetSnapshot(
   if (extras.poolId !== poolId || extras.copysetId !== copysetId) {
     throw new CopysetSnapshotError(`image of copyset ${extras.poolId}:${extras.copysetId}, expected ${poolId}:${copysetId}`);
   }
+  const members = extras.memberAddresses.map((m) => ({ id: m.id, address: m.address }));
+  for (const m of members) {
+    if (!Number.isSafeInteger(m.id) || m.id <= 0 || !/^[^:\s]+:\d+$/.test(m.address)) throw new CopysetSnapshotError(`bad member address ${m.id}@${JSON.stringify(m.address)}`);
+  }
   const rest = buf.subarray(PREAMBLE + len + 4);
   const partitions = await loadSnapshot(
     (async function* () {
@@ -170,6 +184,7 @@ export async function loadCopysetSnapshot(
     if (!set) sm.reclaiming.set(r.partitionId, (set = new Set()));
     set.add(r.inode);
   }
+  onMembers?.(members);
   return sm;
 }
 
