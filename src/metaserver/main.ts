@@ -198,6 +198,8 @@ interface CliOptions {
   snapshotKeep?: string;
   snapshotIntervalMs?: string;
   readMode?: string;
+  reclaimIntervalMs?: string;
+  reclaimGraceSec?: string;
 }
 
 /** The `curvefs metaserver` command line (argv as process.argv: two leading entries). */
@@ -216,6 +218,8 @@ export async function cli(argv: string[]): Promise<void> {
     .option('--snapshot-interval-ms <ms>', 'snapshot a copyset at least this often while it changes (default 1 hour)')
     .option('--snapshot-keep <n>', 'log entries kept behind a snapshot for slow followers')
     .option('--read-mode <mode>', "linearizable reads: 'lease' (default) or 'safe' (ReadIndex)")
+    .option('--reclaim-interval-ms <ms>', 'period of the pass that reclaims unlinked inodes and their data (default 5000)')
+    .option('--reclaim-grace-sec <s>', 'seconds after an inode is unlinked before it may be reclaimed (default 30)')
     .option('--crash-at <step>', 'tests: SIGKILL self at a transaction step')
     .option('--crash-file <path>', 'tests: SIGKILL self at the transaction step named in this file')
     .option('--config <file>', 'JSON file with the same options (flags win)')
@@ -236,6 +240,8 @@ export async function cli(argv: string[]): Promise<void> {
     snapshotKeepEntries: num(o.snapshotKeep) ?? file.snapshotKeepEntries,
     snapshotIntervalMs: num(o.snapshotIntervalMs) ?? file.snapshotIntervalMs,
     readMode: (o.readMode as 'lease' | 'safe' | undefined) ?? file.readMode,
+    reclaimIntervalMs: num(o.reclaimIntervalMs) ?? file.reclaimIntervalMs,
+    reclaimGraceSec: num(o.reclaimGraceSec) ?? file.reclaimGraceSec,
     crashAt: (o.crashAt as TxStep | undefined) ?? file.crashAt,
     crashFile: o.crashFile ?? file.crashFile,
   };

@@ -22,12 +22,15 @@ let ref: MetaServer;
 const pool = new ChannelPool();
 const P: PartitionRef = { $typeName: 'curvefs.metaserver.PartitionRef', poolId: 1, copysetId: 1, partitionId: 1, fsId: 1 };
 const T = (k: number) => ({ sec: 1_700_000_000 + k, nsec: k });
+const NO_RECLAIM_MS = 24 * 3600 * 1000;
 
 before(async () => {
-  c = await MetaserverCluster.start({ n: 3, dir });
+  // No reclaim pass during the test: it removes unlinked inodes on a timer, so when it runs in one
+  // service and not yet in the other, an unlinked directory is still listable in one only.
+  c = await MetaserverCluster.start({ n: 3, dir, args: () => ['--reclaim-interval-ms', String(NO_RECLAIM_MS)] });
   await c.createCopyset(1, 1);
   await c.createPartition({ fsId: 1, poolId: 1, copysetId: 1, partitionId: 1, start: 0, end: 9999 });
-  ref = new MetaServer({ listen: '127.0.0.1:0', id: 1, groups: () => localGroupFactory });
+  ref = new MetaServer({ listen: '127.0.0.1:0', id: 1, groups: () => localGroupFactory, reclaim: { intervalMs: NO_RECLAIM_MS } });
   await ref.start();
   const admin = pool.client(CopysetService, ref.address);
   await admin.createCopysetNode({ copysets: [{ poolId: 1, copysetId: 1, peers: [ref.self()] }] });
