@@ -188,7 +188,10 @@ export class MetaserverCluster {
         }
       }
       try {
-        return await fn(addr, { timeoutMs: 3000 });
+        // An attempt may take seconds on a loaded machine (a cross-copyset rename waits for the
+        // fs rename lock behind others); a retry carries the same request id, so it is safe, but
+        // retrying too early only adds load.
+        return await fn(addr, { timeoutMs: Math.max(1, Math.min(10_000, deadline - performance.now())) });
       } catch (e) {
         lastError = e;
         if (!(e instanceof CurveError) || !RETRY.has(e.status)) throw e;
