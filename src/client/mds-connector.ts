@@ -1,8 +1,11 @@
 // Talks to whichever MDS serves: tries the configured addresses in turn, jumps to the leader a
-// standby names (NOT_LEADER carries its address), and retries with backoff within a deadline.
-import { CurveError, StatusCode, systemRandom, type Random } from '../common/index.ts';
-import type { ChannelPool, GenService, GenServiceMethods, RpcClient } from '../rpc/index.ts';
-import { backoffDelay, DEFAULT_BACKOFF, sleep } from './retry.ts';
+// standby names (NOT_LEADER carries its address), and retries with backoff within a deadline —
+// the policy of src/rpc/address-rotation.ts, the same one MdsClient (src/mds) follows.
+import type { Random } from '../common/index.ts';
+import {
+  AddressRotation, MDS_RETRY_STATUSES,
+  type ChannelPool, type GenService, type GenServiceMethods, type RpcClient,
+} from '../rpc/index.ts';
 import type { MdsConnector } from './mds-adapter.ts';
 
 export interface RotatingMdsOptions {
@@ -11,14 +14,8 @@ export interface RotatingMdsOptions {
   random?: Random;
 }
 
-const RETRY_ON = new Set<StatusCode>([
-  StatusCode.NOT_LEADER, StatusCode.REDIRECTED, StatusCode.UNAVAILABLE, StatusCode.TIMEOUT,
-  StatusCode.SHUTTING_DOWN, StatusCode.OVERLOAD,
-]);
-
 export class RotatingMdsConnector implements MdsConnector {
-  private current = 0;
-  private readonly addrs: string[];
+  private readonly rotation: AddressRotation;
   private readonly clients = new WeakMap<object, unknown>();
 
   constructor(
@@ -26,8 +23,7 @@ export class RotatingMdsConnector implements MdsConnector {
     addrs: string[],
     private readonly opts: RotatingMdsOptions = {},
   ) {
-    if (addrs.length === 0) throw new CurveError(StatusCode.PARAM_ERROR, 'no MDS address given');
-    this.addrs = [...addrs];
+    this.rotation = new AddressRotation(addrs);
   }
 
   client<S extends GenServiceMethods>(service: GenService<S>): RpcClient<S> {
@@ -42,27 +38,21 @@ export class RotatingMdsConnector implements MdsConnector {
     return c;
   }
 
-  private async call<S extends GenServiceMethods>(service: GenService<S>, method: string, req: unknown, timeoutMs?: number): Promise<unknown> {
-    const random = this.opts.random ?? systemRandom;
-    const deadline = performance.now() + (timeoutMs ?? this.opts.callTimeoutMs ?? 20_000);
-    for (let attempt = 0; ; attempt++) {
-      const addr = this.addrs[this.current % this.addrs.length]!;
-      const client = this.pool.client(service, addr) as unknown as Record<string, (r: unknown, o: unknown) => Promise<unknown>>;
-      try {
-        return await client[method]!(req, { timeoutMs: Math.max(1, Math.min(this.opts.attemptTimeoutMs ?? 5000, deadline - performance.now())) });
-      } catch (e) {
-        if (!(e instanceof CurveError) || !RETRY_ON.has(e.status)) throw e;
-        const hint = e.leaderHint;
-        if (hint && hint !== addr) {
-          if (!this.addrs.includes(hint)) this.addrs.push(hint);
-          this.current = this.addrs.indexOf(hint);
-        } else {
-          this.current = (this.current + 1) % this.addrs.length;
-        }
-        const delay = attempt < this.addrs.length ? 0 : backoffDelay(attempt - this.addrs.length, DEFAULT_BACKOFF, random);
-        if (performance.now() + delay >= deadline) throw e;
-        if (delay) await sleep(delay);
-      }
-    }
+  private call<S extends GenServiceMethods>(service: GenService<S>, method: string, req: unknown, timeoutMs?: number): Promise<unknown> {
+    return this.rotation.call(
+      (addr, attemptTimeoutMs) => {
+        const client = this.pool.client(service, addr) as unknown as Record<string, (r: unknown, o: unknown) => Promise<unknown>>;
+        return client[method]!(req, { timeoutMs: attemptTimeoutMs });
+      },
+      {
+        deadlineMs: timeoutMs ?? this.opts.callTimeoutMs ?? 20_000,
+        attemptTimeoutMs: this.opts.attemptTimeoutMs ?? 5000,
+        backoffMs: 20,
+        maxBackoffMs: 1000,
+        retryOn: MDS_RETRY_STATUSES,
+        random: this.opts.random,
+        serverName: 'MDS',
+      },
+    );
   }
 }

@@ -2,7 +2,8 @@
 // tools use it. It remembers which address served last, follows NOT_LEADER hints, rotates
 // through the list on UNAVAILABLE / TIMEOUT / NOT_LEADER without a hint, and retries with capped,
 // jittered backoff until the call's deadline (CurveFS's RPCExcutorRetryPolicy, digest §7.4, with
-// the leader hint added). Other statuses are the answer and are thrown at once.
+// the leader hint added; the policy itself is src/rpc/address-rotation.ts, shared with the client
+// library's RotatingMdsConnector). Other statuses are the answer and are thrown at once.
 //
 //   const mds = new MdsClient({ addresses: ['127.0.0.1:6700', '127.0.0.1:6701'] });
 //   const { fsInfo } = await mds.mds.getFsInfo({ fsName: 'fs1' });
@@ -12,7 +13,7 @@ import { CurveError, StatusCode, systemRandom, type Random } from '../common/ind
 import { HeartbeatService } from '../gen/heartbeat_pb.ts';
 import { MdsService } from '../gen/mds_pb.ts';
 import { TopologyService } from '../gen/topology_pb.ts';
-import { ChannelPool, type GenService, type GenServiceMethods } from '../rpc/index.ts';
+import { AddressRotation, ChannelPool, MDS_RETRY_STATUSES, type GenService, type GenServiceMethods } from '../rpc/index.ts';
 
 export interface MdsClientOptions {
   /** MDS addresses ("host:port"); hints may add others. */
@@ -35,9 +36,6 @@ export interface MdsCallOptions {
   signal?: AbortSignal;
 }
 
-/** Statuses that mean "ask another MDS / try again later". */
-const ROTATE = new Set<StatusCode>([StatusCode.NOT_LEADER, StatusCode.REDIRECTED, StatusCode.UNAVAILABLE, StatusCode.TIMEOUT, StatusCode.SHUTTING_DOWN]);
-
 export type MdsMethods<S extends GenServiceMethods> = {
   [K in keyof S]: (req: MessageInitShape<S[K]['input']>, opts?: MdsCallOptions) => Promise<MessageShape<S[K]['output']>>;
 };
@@ -46,15 +44,14 @@ export class MdsClient {
   readonly mds: MdsMethods<(typeof MdsService)['method']>;
   readonly topology: MdsMethods<(typeof TopologyService)['method']>;
   readonly heartbeat: MdsMethods<(typeof HeartbeatService)['method']>;
-  private readonly addresses: string[];
-  private current = 0;
+  private readonly rotation: AddressRotation;
   private readonly pool: ChannelPool;
   private readonly ownPool: boolean;
   private readonly random: Random;
 
   constructor(private readonly opts: MdsClientOptions) {
     if (opts.addresses.length === 0) throw new CurveError(StatusCode.PARAM_ERROR, 'MdsClient needs at least one MDS address');
-    this.addresses = [...opts.addresses];
+    this.rotation = new AddressRotation(opts.addresses);
     this.pool = opts.pool ?? new ChannelPool();
     this.ownPool = !opts.pool;
     this.random = opts.random ?? systemRandom;
@@ -65,7 +62,7 @@ export class MdsClient {
 
   /** The address that answered last (the leader, as far as this client knows). */
   get leader(): string {
-    return this.addresses[this.current]!;
+    return this.rotation.leader;
   }
 
   close(): void {
@@ -84,49 +81,16 @@ export class MdsClient {
     return out as MdsMethods<S>;
   }
 
-  private async call<T>(attempt: (addr: string, timeoutMs: number) => Promise<T>, o?: MdsCallOptions): Promise<T> {
-    const deadline = Date.now() + (o?.deadlineMs ?? this.opts.deadlineMs ?? 16_000);
-    const attemptTimeout = this.opts.attemptTimeoutMs ?? 2000;
-    let backoff = this.opts.backoffMs ?? 50;
-    const maxBackoff = this.opts.maxBackoffMs ?? 1000;
-    let failures = 0;
-    let last: unknown;
-    for (;;) {
-      const left = deadline - Date.now();
-      if (left <= 0) break;
-      const addr = this.addresses[this.current]!;
-      try {
-        return await attempt(addr, Math.max(1, Math.min(attemptTimeout, left)));
-      } catch (e) {
-        if (!(e instanceof CurveError) || !ROTATE.has(e.status)) throw e;
-        if (o?.signal?.aborted) throw e;
-        last = e;
-        const hint = e.leaderHint ? normalise(e.leaderHint) : undefined;
-        if (hint && hint !== addr) {
-          // Follow the hint next (no pause: it is usually right).
-          let i = this.addresses.indexOf(hint);
-          if (i < 0) i = this.addresses.push(hint) - 1;
-          this.current = i;
-        } else {
-          this.current = (this.current + 1) % this.addresses.length;
-        }
-        if (++failures >= this.addresses.length) {
-          // As many refusals as addresses: nobody serves right now (an election, a leader still
-          // loading). Pause, then go round again.
-          failures = 0;
-          const pause = Math.min(backoff * (0.5 + this.random.next() / 2), Math.max(0, deadline - Date.now()));
-          await new Promise((r) => setTimeout(r, pause));
-          backoff = Math.min(backoff * 2, maxBackoff);
-        }
-      }
-    }
-    if (last instanceof CurveError) throw new CurveError(last.status, `no MDS answered within the deadline (last: ${last.message})`, last.leaderHint);
-    throw new CurveError(StatusCode.TIMEOUT, 'no MDS answered within the deadline');
+  private call<T>(attempt: (addr: string, timeoutMs: number) => Promise<T>, o?: MdsCallOptions): Promise<T> {
+    return this.rotation.call(attempt, {
+      deadlineMs: o?.deadlineMs ?? this.opts.deadlineMs ?? 16_000,
+      attemptTimeoutMs: this.opts.attemptTimeoutMs ?? 2000,
+      backoffMs: this.opts.backoffMs ?? 50,
+      maxBackoffMs: this.opts.maxBackoffMs ?? 1000,
+      retryOn: MDS_RETRY_STATUSES,
+      random: this.random,
+      signal: o?.signal,
+      serverName: 'MDS',
+    });
   }
-}
-
-/** "host:port" from a hint that may be a peer string "host:port:idx". */
-function normalise(hint: string): string {
-  const parts = hint.split(':');
-  return parts.length >= 3 ? `${parts[0]}:${parts[1]}` : hint;
 }

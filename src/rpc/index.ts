@@ -8,6 +8,7 @@ export { RpcServer, type RpcServerOptions, type RpcServerStats } from './server.
 export { ChannelPool, type ChannelPoolOptions } from './pool.ts';
 export { Channel, parseAddress } from './channel.ts';
 export { Backoff, type BackoffOptions } from './backoff.ts';
+export { AddressRotation, RotationDeadlineError, MDS_RETRY_STATUSES, type RotationCallOptions } from './address-rotation.ts';
 export { methodIdOf, methodFullName, methodIdOfDesc } from './method-id.ts';
 export { DEFAULT_MAX_FRAME_BYTES } from './frame.ts';
 export type {
