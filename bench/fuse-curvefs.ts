@@ -5,16 +5,25 @@
 //  - data (fio, psync, one job): a 1 GiB file written sequentially in 1 MiB blocks (fsync at the
 //    end) and read back after a remount (cold caches), then, after another remount, 4 KiB random
 //    reads and random writes over it for a fixed duration each.
+//  - the same metadata calls the mount makes, issued by the client library in this process
+//    (no FUSE, one caller, --sdk-files files): what the cluster costs without the kernel hop.
+//    create = GetDentry (the kernel's negative LOOKUP) + CreateFile; stat = GetDentry + GetInode
+//    (LOOKUP of a regular file); rename = 2 GetDentry (source, target) + Rename; unlink = Unlink.
 // The cluster is an MDS and 3 metaservers on this machine (embedded store, local block store
 // on the same disk); `curvefs mount` runs in its own process with default options.
-//   npx tsx bench/fuse-curvefs.ts [--files N] [--procs 1,4] [--data-mib 1024] [--fio-seconds 20] [--skip-data]
+//   npx tsx bench/fuse-curvefs.ts [--files N] [--procs 1,4] [--data-mib 1024] [--fio-seconds 20] [--skip-data] [--sdk-files 2000]
 //       [--cluster-on disk|tmpfs] [--cpu-prof DIR]
 import { fork } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { hostname } from 'node:os';
+import { CurveError, StatusCode } from '../src/common/index.ts';
+import { connectFs, MdsAdapter, RotatingMdsConnector } from '../src/client/index.ts';
 import { unmountDir } from '../src/fuse/index.ts';
+import { FileType } from '../src/gen/common_pb.ts';
+import { ChannelPool } from '../src/rpc/index.ts';
 import { CurvefsCluster } from '../test/helpers/curvefs-cluster.ts';
 import { MountProc } from '../test/helpers/curvefs-mount-proc.ts';
 import { sh } from '../test/helpers/fuse.ts';
@@ -28,6 +37,7 @@ const PROCS = arg('procs', '1,4').split(',').map(Number);
 const DATA_MIB = Number(arg('data-mib', '1024'));
 const FIO_SECONDS = Number(arg('fio-seconds', '20'));
 const SKIP_DATA = process.argv.includes('--skip-data');
+const SDK_FILES = Number(arg('sdk-files', '2000'));
 /** With --cpu-prof DIR, the mount process writes a V8 CPU profile there when it exits. */
 const CPU_PROF = arg('cpu-prof', '');
 /**
@@ -76,6 +86,53 @@ async function metadata(root: string, procs: number, serverPid: () => number): P
   }
   for (const w of ws) w.kill();
   return { rates, cpu };
+}
+
+/** The mount's metadata calls for each phase, through the client library (no FUSE), one caller. */
+async function sdkMetadata(mdsAddrs: string[], n: number): Promise<Partial<Rates>> {
+  const pool = new ChannelPool();
+  const mds = new MdsAdapter(new RotatingMdsConnector(pool, mdsAddrs, { callTimeoutMs: 15_000 }));
+  const conn = await connectFs({ mds, fsName: 'bench', pool, mountpoint: { host: hostname(), path: 'bench-sdk' }, entryTtlMs: 0, attrTtlMs: 0 });
+  const core = conn.core;
+  const getDentry = (parent: number, name: string) => core.meta.callForInode('getDentry', parent, { parentInodeId: parent, name });
+  // The kernel's LOOKUP of a name that does not exist yet: NOT_FOUND is its answer.
+  const negativeLookup = (parent: number, name: string) =>
+    getDentry(parent, name).then(
+      () => {
+        throw new Error(`${name} exists`);
+      },
+      (e: unknown) => {
+        if (!(e instanceof CurveError && e.status === StatusCode.NOT_FOUND)) throw e;
+      },
+    );
+  const rates: Partial<Rates> = {};
+  const phase = async (name: Phase, fn: (i: number) => Promise<unknown>) => {
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) await fn(i);
+    rates[name] = n / ((performance.now() - t0) / 1000);
+  };
+  try {
+    const dir = (await core.create(1, 'sdk', { type: FileType.TYPE_DIRECTORY, mode: 0o755, uid: 0, gid: 0 })).inodeId;
+    await phase('create', async (i) => {
+      await negativeLookup(dir, `file-${i}`);
+      await core.create(dir, `file-${i}`, { type: FileType.TYPE_S3, mode: 0o644, uid: 0, gid: 0 });
+    });
+    await phase('stat', async (i) => {
+      const d = await getDentry(dir, `file-${i}`);
+      await core.getInode(d.dentry!.inodeId);
+    });
+    await phase('rename', async (i) => {
+      await getDentry(dir, `file-${i}`);
+      await negativeLookup(dir, `moved-${i}`);
+      await core.rename(dir, `file-${i}`, dir, `moved-${i}`);
+    });
+    await phase('unlink', (i) => core.unlink(dir, `moved-${i}`));
+    await core.rmdir(1, 'sdk');
+  } finally {
+    await conn.close();
+    pool.close();
+  }
+  return rates;
 }
 
 interface DataResult {
@@ -135,19 +192,22 @@ try {
   m = await mount();
   console.log(`fuse-curvefs: ${FILES} files, ${DATA_MIB} MiB data, cluster on ${CLUSTER_ON}, load ${(await sh('cat /proc/loadavg')).trim()}`);
   const rows: string[] = [];
+  const sdk = SDK_FILES > 0 ? await sdkMetadata(mdsAddrs, SDK_FILES) : {};
+  console.log(`sdk done, load ${(await sh('cat /proc/loadavg')).trim()}`);
   for (const procs of PROCS) {
     const b = await metadata(join(bind, `run-${procs}`), procs, () => bindPid);
     const c = await metadata(join(mnt, `run-${procs}`), procs, () => m!.proc.pid!);
     for (const phase of PHASES) {
       const f = (x: number) => Math.round(x).toString();
-      rows.push(`| ${procs} | ${phase} | ${f(b.rates[phase])} | ${f(c.rates[phase])} | ${(c.rates[phase] / b.rates[phase]).toFixed(2)} | ${f(b.cpu[phase])} | ${f(c.cpu[phase])} |`);
+      const viaSdk = procs === 1 && sdk[phase] !== undefined ? f(sdk[phase]) : '';
+      rows.push(`| ${procs} | ${phase} | ${f(b.rates[phase])} | ${f(c.rates[phase])} | ${(c.rates[phase] / b.rates[phase]).toFixed(2)} | ${viaSdk} | ${f(b.cpu[phase])} | ${f(c.cpu[phase])} |`);
     }
     await rm(join(bind, `run-${procs}`), { recursive: true, force: true });
     await rm(join(mnt, `run-${procs}`), { recursive: true, force: true });
     console.log(`procs ${procs} done, load ${(await sh('cat /proc/loadavg')).trim()}`);
   }
-  console.log('| procs | op | bindfs ops/s | curvefs ops/s | curvefs / bindfs | bindfs CPU µs/op | curvefs mount CPU µs/op |');
-  console.log('|---:|---|---:|---:|---:|---:|---:|');
+  console.log('| procs | op | bindfs ops/s | curvefs ops/s | curvefs / bindfs | same calls via SDK ops/s | bindfs CPU µs/op | curvefs mount CPU µs/op |');
+  console.log('|---:|---|---:|---:|---:|---:|---:|---:|');
   for (const row of rows) console.log(row);
 
   if (!SKIP_DATA) {
