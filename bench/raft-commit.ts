@@ -7,7 +7,8 @@
 //
 // Commit = the leader applied the entry and answered the client (our propose resolves after
 // apply, so this is at least as strict as etcd's put). Failover = time from kill -9 of the leader
-// to the first proposal committed by its successor, probed by a client that retries every 5 ms.
+// to the first proposal committed by its successor, probed by a client that retries every 5 ms
+// (each probe waits up to PROBE_DEADLINE_MS for its commit).
 import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +29,12 @@ const ELECTION_TICK = process.argv.includes('--election-tick') ? Number(arg('ele
 const WITH_ETCD = !process.argv.includes('--no-etcd');
 const PREALLOC = arg('prealloc', 'truncate') === 'zeros' ? 'zeros' : 'truncate';
 const INFLIGHT = [1, 64, 1024];
+/**
+ * Deadline of one failover probe. Long enough that a proposal the successor accepted is counted
+ * when it commits even on a busy machine (with 300 ms, a commit slower than that was retried and
+ * the failover time grew by a whole extra commit); a replica that is not the leader answers at once.
+ */
+const PROBE_DEADLINE_MS = 2000;
 const ENTRY_BYTES = 100;
 const KEYS = 10_000;
 
@@ -138,7 +145,7 @@ async function benchRaft(dir: string): Promise<{ loads: LoadResult[]; failovers:
       for (let s = 0; !t1; s++) {
         for (const id of others) {
           try {
-            await c.pool.callRaw(c.address(id), KV_PROPOSE, entryFor(s), { timeoutMs: 300 });
+            await c.pool.callRaw(c.address(id), KV_PROPOSE, entryFor(s), { timeoutMs: PROBE_DEADLINE_MS });
             t1 = performance.now();
             break;
           } catch {
@@ -184,7 +191,7 @@ async function benchEtcd(): Promise<{ loads: LoadResult[]; failovers: number[] }
       while (!t1) {
         for (const cl of clients) {
           try {
-            await Promise.race([cl.put('probe').value('x').exec(), sleep(300).then(() => Promise.reject(new Error('timeout')))]);
+            await Promise.race([cl.put('probe').value('x').exec(), sleep(PROBE_DEADLINE_MS).then(() => Promise.reject(new Error('timeout')))]);
             t1 = performance.now();
             break;
           } catch {
