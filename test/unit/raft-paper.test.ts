@@ -346,6 +346,36 @@ describe('pre-vote and check-quorum (§9.6)', () => {
     });
   });
 
+  it('two survivors whose timers fire together do not split the vote: the lower id wins in one round', () => {
+    const c = new Cluster([1, 2, 3]);
+    const l = c.elect(1);
+    const term = l.raw.term;
+    c.tickAll(1);
+    c.crash(1);
+    // Both pre-campaign before either hears the other (same tick, same log).
+    c.node(2).raw.campaign();
+    c.node(3).raw.campaign();
+    c.settle();
+    assert.equal(c.node(2).raw.role, Role.Leader);
+    assert.equal(c.node(2).raw.term, term + 1, 'one election, no split vote');
+    assert.equal(c.node(3).raw.leader, 2);
+  });
+
+  it('a pre-candidate still grants the pre-vote of a peer with a longer log', () => {
+    const c = new Cluster([1, 2, 3]);
+    const l = c.elect(1);
+    const term = l.raw.term;
+    c.cutLink(1, 2);
+    l.raw.propose(bytes('only-on-3'));
+    c.settle();
+    c.crash(1);
+    c.node(2).raw.campaign();
+    c.node(3).raw.campaign();
+    c.settle();
+    assert.equal(c.node(3).raw.role, Role.Leader, 'the longer log wins');
+    assert.equal(c.node(3).raw.term, term + 1);
+  });
+
   it('check-quorum: followers in lease ignore a disruptive vote request', () => {
     const c = new Cluster([1, 2, 3], { preVote: false });
     const l = c.elect(1);

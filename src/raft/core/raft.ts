@@ -493,7 +493,7 @@ export class Raft {
       this.vote === m.from ||
       (this.vote === 0 && this.lead === 0) ||
       (m.type === MessageType.PreVote && m.term > this.term);
-    if (canVote && this.log.isUpToDate(m.index, m.logTerm)) {
+    if (canVote && this.log.isUpToDate(m.index, m.logTerm) && !this.preVoteTieLost(m)) {
       this.send({ to: m.from, type: respType, term: m.term });
       if (m.type === MessageType.Vote) {
         this.electionElapsed = 0;
@@ -502,6 +502,26 @@ export class Raft {
     } else {
       this.send({ to: m.from, type: respType, reject: true });
     }
+  }
+
+  /**
+   * Two survivors whose timers fired together (within a message delay) would each grant the
+   * other's pre-vote, both stand for the same term and split the vote, costing another election
+   * timeout — the slowest failovers on a busy machine. A pre-candidate therefore refuses the
+   * concurrent pre-vote of a peer with exactly its own log and a higher id, for the term it is
+   * itself pre-campaigning for; that peer grants ours, and our Vote then makes it a follower.
+   * Pre-votes change no term or vote, so this touches liveness only; the refusal lasts while we
+   * are a pre-candidate, and a peer whose grant we never hear could not lead us either.
+   */
+  private preVoteTieLost(m: RaftMessage): boolean {
+    return (
+      m.type === MessageType.PreVote &&
+      this.role === Role.PreCandidate &&
+      m.term === this.term + 1 &&
+      m.from > this.id &&
+      m.index === this.log.lastIndex() &&
+      m.logTerm === this.log.lastTerm()
+    );
   }
 
   private stepLeader(m: RaftMessage): void {
