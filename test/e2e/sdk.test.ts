@@ -8,7 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startCluster, type TestCluster } from '../helpers/cluster.ts';
 import { generateOps, localTarget, runOp, sdkTarget, snapshotTree, type DiffTarget } from '../helpers/sdk-diff.ts';
-import type { Connection } from '../../src/client/index.ts';
+import { connectFs, MdsAdapter, RotatingMdsConnector, type Connection } from '../../src/client/index.ts';
+import { ChannelPool } from '../../src/rpc/index.ts';
+import { MetaServerService } from '../../src/gen/metaserver_pb.ts';
 import type { CurveError } from '../../src/common/index.ts';
 
 let cluster: TestCluster;
@@ -89,6 +91,67 @@ describe('bad input gets the kernel errno', () => {
   });
 });
 
+/** A connection whose metaserver calls are counted by method (through a wrapped channel pool). */
+async function countingConnection(): Promise<{ conn: Connection; counts: Map<string, number>; close(): Promise<void> }> {
+  const pool = new ChannelPool();
+  const counts = new Map<string, number>();
+  const plain = pool.client.bind(pool);
+  pool.client = ((service: Parameters<typeof plain>[0], address: string) => {
+    const client = plain(service, address) as unknown as Record<string, unknown>;
+    if (service !== MetaServerService) return client;
+    return new Proxy(client, {
+      get(target, key) {
+        const f = target[key as string];
+        if (typeof f !== 'function') return f;
+        return (...args: unknown[]) => {
+          counts.set(String(key), (counts.get(String(key)) ?? 0) + 1);
+          return (f as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+  }) as typeof pool.client;
+  const c = await connectFs({ mds: new MdsAdapter(new RotatingMdsConnector(pool, cluster.mdsAddrs)), fsName: cluster.fsName, pool, entryTtlMs: 0, attrTtlMs: 0 });
+  return { conn: c, counts, close: async () => { await c.close(); pool.close(); } };
+}
+
+describe('round trips and open handles (caches off)', () => {
+  test('a walk needs one GetDentry per component; a created file opens without a GetInode', async () => {
+    const { conn: c, counts, close } = await countingConnection();
+    try {
+      await c.fs.mkdir('/rt');
+      await c.fs.mkdir('/rt/d');
+      counts.clear();
+      await c.fs.writeFile('/rt/d/f', 'x');
+      await c.fs.settle();
+      assert.equal(counts.get('getDentry'), 2, 'the parent walk: rt, d');
+      assert.equal(counts.get('getInode'), undefined, 'CreateFile answered with the inode');
+      assert.equal(counts.get('batchGetInodeAttr'), undefined, 'no attributes of the root or of rt, d');
+      assert.equal(counts.get('createFile'), 1);
+      counts.clear();
+      assert.equal((await c.fs.stat('/rt/d/f')).size, 1);
+      assert.deepEqual(Object.fromEntries(counts), { getDentry: 3, batchGetInodeAttr: 1 });
+      counts.clear();
+      await c.fs.unlink('/rt/d/f');
+      assert.deepEqual(Object.fromEntries(counts), { getDentry: 2, unlink: 1 });
+    } finally {
+      await close();
+    }
+  });
+
+  test('a file another client unlinks stays readable and writable through an open handle', async () => {
+    const other = await cluster.connect();
+    await conn.fs.writeFile('/held', 'kept data');
+    const fh = await conn.fs.open('/held', 'r+');
+    await other.fs.unlink('/held');
+    await fh.write(9, Buffer.from('!'));
+    await fh.flush();
+    assert.equal(Buffer.from(await fh.read(0, 100)).toString(), 'kept data!');
+    await fh.close();
+    await conn.fs.settle();
+    await assert.rejects(conn.fs.stat('/held'), (e: CurveError) => e.code === 'ENOENT');
+  });
+});
+
 describe('CLI', () => {
   test('put and get of a tree with hard links and symlinks round-trips', () => {
     const src = join(scratch, 'tree');
@@ -97,8 +160,10 @@ describe('CLI', () => {
     writeFileSync(join(src, 'sub/deep/big.bin'), Buffer.alloc(5 * 1024 * 1024 + 17, 7));
     symlinkSync('a.txt', join(src, 'link'));
     linkSync(join(src, 'a.txt'), join(src, 'sub/hard'));
-    let r = cluster.cli(['put', src, '/imported']);
+    let r = cluster.cli(['--json', 'put', src, '/imported']);
     assert.equal(r.status, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).bytes, 6 + 5 * 1024 * 1024 + 17 + 6, 'with --json, stdout is only the JSON');
+    assert.equal(r.stderr, '', 'no progress output when not a terminal');
     r = cluster.cli(['--json', 'du', '/imported']);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(JSON.parse(r.stdout).bytes, 6 + 5 * 1024 * 1024 + 17 + 6);
