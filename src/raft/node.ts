@@ -140,6 +140,13 @@ export class RaftNode {
   private readonly transport: RaftTransport;
   private readonly inflightToPeer = new Map<NodeId, number>();
   private tickHandle: TimerHandle | undefined;
+  /**
+   * Tick periods the clock says passed (tickCount, counted up to lastTickAt) — not timer
+   * callbacks: a process starved of CPU for seconds gets one late callback, and a leader counting
+   * callbacks would think its read lease younger than it is (see tickGroup).
+   */
+  private tickCount = 0;
+  private lastTickAt: number;
   private loop: Promise<void> | undefined;
   /** The round being run, if any (closing a group waits for it). */
   private currentRound: Promise<boolean> | undefined;
@@ -169,6 +176,7 @@ export class RaftNode {
       onMessages: (batch) => this.onMessages(batch),
       onSnapshotChunk: (c) => this.onSnapshotChunk(c),
     });
+    this.lastTickAt = this.clock.now();
     this.tickHandle = this.timer.setInterval(() => this.onTick(), this.opts.tickMs);
   }
 
@@ -215,6 +223,7 @@ export class RaftNode {
       const durable = entries.length > 0 ? entries[entries.length - 1]!.index : snapMeta.index;
       const g = new Group(groupId, dir, node, opened.log, snaps, sm, snapMeta.index, durable);
       g.snapshotAt = this.clock.now();
+      g.ticked = this.tickCount;
       this.groups.set(groupId, g);
       this.kick();
       return { log: opened.report, snapshot: snapReport, restoredSnapshot: snaps.latest, logReset: reset };
@@ -579,6 +588,10 @@ export class RaftNode {
     const ctx = new Uint8Array(8);
     new DataView(ctx.buffer).setFloat64(0, ++g.readCounter);
     try {
+      // The lease is judged on the core's ticks: bring them to the clock first (the tick timer
+      // may not have run for a while — a long synchronous stretch, a starved process).
+      this.advanceTicks();
+      this.tickGroup(g, false);
       g.node.readIndex(ctx);
       g.readsByCtx.set(hex(ctx), waiters);
     } catch (e) {
@@ -743,15 +756,42 @@ export class RaftNode {
   private onTick(): void {
     if (this.stopped) return;
     const now = this.clock.now();
+    this.advanceTicks();
     for (const g of this.groups.values()) {
       if (g.failed) continue;
-      g.node.tick();
+      this.tickGroup(g, true);
       this.expire(g, now);
       // A quiet group may run no round for a long time: its age bound is checked here — only
       // between rounds, when the state machine is exactly at g.applied.
       if (!this.loop) this.maybeSnapshot(g);
     }
     this.kick();
+  }
+
+  /** Adds to tickCount the whole tick periods the clock says passed since the last counted one. */
+  private advanceTicks(): void {
+    const due = Math.floor((this.clock.now() - this.lastTickAt) / this.opts.tickMs);
+    if (due <= 0) return;
+    this.lastTickAt += due * this.opts.tickMs;
+    this.tickCount += due;
+  }
+
+  /**
+   * Brings g's core to the clock. A leader gets every tick the clock owes it: its read lease and
+   * check-quorum must see real time. Any other replica gets one tick per timer callback, however
+   * late: a starved follower then waits longer in real time before campaigning and refuses votes
+   * longer — the safe direction for the lease, and no elections caused by a busy machine alone.
+   * After a very long pause every timer of a leader has expired anyway; a few election
+   * timeouts' worth of ticks has the same effect as all of them.
+   */
+  private tickGroup(g: Group, timerCallback: boolean): void {
+    const owed = this.tickCount - g.ticked;
+    g.ticked = this.tickCount;
+    if (g.node.role !== Role.Leader) {
+      if (timerCallback) g.node.tick();
+      return;
+    }
+    for (let k = Math.min(owed, 4 * this.opts.electionTick); k > 0; k--) g.node.tick();
   }
 
   /** Fails requests whose deadline passed. */

@@ -37,6 +37,8 @@ export class Group {
   bytesSinceSnapshot = 0;
   /** When (RaftNode's clock) the newest snapshot was started or installed, or the group opened. */
   snapshotAt = 0;
+  /** The node's tick count this group's core has been ticked to (RaftNode.tickCount). */
+  ticked = 0;
   snapshotTask: Promise<void> | undefined;
 
   role: Role;
