@@ -7,6 +7,7 @@
 //
 //   npx tsx bench/metaserver-bench.ts
 //   BENCH_SECONDS=5 BENCH_CONC=1,16,256 BENCH_FAILOVERS=8 npx tsx bench/metaserver-bench.ts
+//   BENCH_CONC= BENCH_FAILOVERS=10 npx tsx bench/metaserver-bench.ts     (failover only)
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
 import { tmpdir, loadavg } from 'node:os';
@@ -19,7 +20,8 @@ import { EtcdCluster, freePort, waitFor } from '../test/helpers/etcd.ts';
 import { Resp, type LoadJob, type LoadResult } from './metaserver-load.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
-const CONC = (process.env.BENCH_CONC ?? '1,16,256').split(',').map(Number);
+/** BENCH_CONC= (empty) runs only the failover part. */
+const CONC = (process.env.BENCH_CONC ?? '1,16,256').split(',').filter((x) => x !== '').map(Number);
 const FAILOVERS = Number(process.env.BENCH_FAILOVERS ?? 8);
 const LOOKUP_NAMES = 10_000;
 const dir = mkdtempSync(join(tmpdir(), 'ms-bench-'));

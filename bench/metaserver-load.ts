@@ -279,8 +279,9 @@ async function redis(): Promise<LoadResult> {
 const run = job.system === 'curvefs' ? curvefs : job.system === 'etcd' ? etcd : redis;
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) run().then(
   (r) => {
-    process.stdout.write(`${JSON.stringify(r)}\n`);
-    process.exit(0);
+    // Exit once the line is flushed: stdout to a pipe is asynchronous, and a failover result
+    // (hundreds of KiB of slow ops at high load) was cut off by an immediate exit.
+    process.stdout.write(`${JSON.stringify(r)}\n`, () => process.exit(0));
   },
   (e: unknown) => {
     process.stderr.write(`load failed: ${e instanceof Error ? e.stack : String(e)}\n`);
