@@ -21,6 +21,14 @@ export interface MountProcOptions {
   nodeArgs?: string[];
 }
 
+/** Mount processes still running: asked to unmount if the test process exits without stopping them. */
+const live = new Set<ChildProcess>();
+process.once('exit', () => {
+  // A test process that ends early (a failure before its after hook, a runner cancel) must not
+  // leave mounts served by orphans: SIGTERM makes each unmount cleanly and exit.
+  for (const p of live) p.kill('SIGTERM');
+});
+
 export class MountProc {
   readonly output: string[] = [];
   readonly exited: Promise<number | null>;
@@ -38,6 +46,8 @@ export class MountProc {
       [...(opts.nodeArgs ?? []), CURVEFS_BIN, '--mds', opts.mdsAddrs.join(','), 'mount', opts.fsName, opts.dir, ...(opts.args ?? [])],
       { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } },
     );
+    live.add(proc);
+    proc.once('exit', () => live.delete(proc));
     const m = new MountProc(opts, proc);
     const keep = (l: string) => {
       m.output.push(l);
