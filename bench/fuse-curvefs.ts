@@ -68,7 +68,7 @@ async function bindfsPid(mountpoint: string): Promise<number> {
 
 async function metadata(root: string, procs: number, serverPid: () => number): Promise<{ rates: Rates; cpu: Rates }> {
   const per = Math.floor(FILES / procs);
-  const worker = fileURLToPath(new URL('./fuse-curvefs-worker.mjs', import.meta.url));
+  const worker = fileURLToPath(new URL('./fuse-meta-worker.mjs', import.meta.url));
   const ws = Array.from({ length: procs }, (_, i) => fork(worker, [join(root, `w${i}`), String(per)], { stdio: 'inherit' }));
   await Promise.all(ws.map((w) => new Promise((r) => w.once('message', r))));
   const rates = {} as Rates;

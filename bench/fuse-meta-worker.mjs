@@ -1,5 +1,6 @@
-// One worker process of bench/fuse-meta.ts: runs each phase on its own directory when told to,
-// with synchronous fs calls (this process does not serve any mount), and reports when done.
+// One worker process of bench/fuse-meta.ts and bench/fuse-curvefs.ts: runs each metadata phase on
+// its own directory when told to, with synchronous fs calls (this process serves no mount), and
+// reports when done with the phase's own time.
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 
