@@ -167,7 +167,17 @@ function confPath(dir: string, poolId: number, copysetId: number): string {
   return join(dir, `${poolId}-${copysetId}.conf`);
 }
 
-async function writeConf(dir: string, poolId: number, copysetId: number, peers: Peer[]): Promise<void> {
+/** Conf writes in progress, by path: each waits for the one before (see writeConf). */
+const confWrites = new Map<string, Promise<void>>();
+
+/**
+ * Saves a copyset's configuration (temp file, fsync, rename). Writes to one path run one after
+ * another in call order, so the file ends with the newest peers: membership changes applied in a
+ * burst (learner, promotion, removal) used to write the same temp file at once, and a restart
+ * then found a torn file and skipped the copyset.
+ */
+export function writeConf(dir: string, poolId: number, copysetId: number, peers: Peer[]): Promise<void> {
+  const path = confPath(dir, poolId, copysetId);
   const body = toBinary(CopysetConfSchema, create(CopysetConfSchema, { poolId, copysetId, peers }));
   const out = new Uint8Array(CONF_MAGIC.length + 8 + body.length + 4);
   const v = new DataView(out.buffer);
@@ -176,12 +186,20 @@ async function writeConf(dir: string, poolId: number, copysetId: number, peers: 
   v.setUint32(CONF_MAGIC.length + 4, body.length, true);
   out.set(body, CONF_MAGIC.length + 8);
   v.setUint32(out.length - 4, crc32c(out.subarray(0, out.length - 4)), true);
-  const path = confPath(dir, poolId, copysetId);
-  await writeFile(`${path}.tmp`, out);
-  const fh = await open(`${path}.tmp`, 'r');
-  await fh.sync();
-  await fh.close();
-  await rename(`${path}.tmp`, path);
+  const before = confWrites.get(path) ?? Promise.resolve();
+  const run = before.catch(() => undefined).then(async () => {
+    await writeFile(`${path}.tmp`, out);
+    const fh = await open(`${path}.tmp`, 'r');
+    await fh.sync();
+    await fh.close();
+    await rename(`${path}.tmp`, path);
+  });
+  confWrites.set(path, run);
+  const forget = (): void => {
+    if (confWrites.get(path) === run) confWrites.delete(path);
+  };
+  run.then(forget, forget);
+  return run;
 }
 
 /** Reads a copyset configuration file; throws on a torn or foreign file. */
