@@ -17,7 +17,7 @@ import { FileType } from '../src/gen/common_pb.ts';
 import type { PartitionRef } from '../src/gen/metaserver_pb.ts';
 import { MetaserverCluster } from '../test/helpers/metaserver-cluster.ts';
 import { EtcdCluster, freePort, waitFor } from '../test/helpers/etcd.ts';
-import { Resp, type LoadJob, type LoadResult } from './metaserver-load.ts';
+import { Resp, runLoad as load, type LoadJob, type LoadResult } from './metaserver-load.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 /** BENCH_CONC= (empty) runs only the failover part. */
@@ -27,15 +27,6 @@ const LOOKUP_NAMES = 10_000;
 const dir = mkdtempSync(join(tmpdir(), 'ms-bench-'));
 const P = { poolId: 1, copysetId: 1, partitionId: 1, fsId: 1 };
 const PR: PartitionRef = { $typeName: 'curvefs.metaserver.PartitionRef', ...P };
-
-function load(job: LoadJob): Promise<LoadResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'metaserver-load.ts'), JSON.stringify(job)], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout!.on('data', (d) => (out += d));
-    child.once('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop()!) as LoadResult) : reject(new Error(`load exited ${code}`))));
-  });
-}
 
 async function main(): Promise<void> {
   console.error(`load average at start: ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);

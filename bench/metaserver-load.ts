@@ -9,7 +9,9 @@
 //   etcd:    create = one transaction: if the dentry key is absent, put it and the inode key;
 //            lookup = get of a dentry key
 //   redis:   create = MULTI, HSETNX dentry hash field, SET inode key, EXEC; lookup = HGET
+import { spawn } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Etcd3 } from 'etcd3';
 import { CurveError, StatusCode } from '../src/common/index.ts';
@@ -28,6 +30,16 @@ export interface LoadJob {
   curvefs?: { members: string[]; p: { poolId: number; copysetId: number; partitionId: number; fsId: number }; createDir: number; lookupDir: number; lookupNames: number; listDir: number; clientId: number };
   etcd?: { endpoints: string[]; lookupNames: number };
   redis?: { port: number; lookupNames: number };
+}
+
+/** Runs `job` in a separate load process (this file as a script) and returns its result line. */
+export function runLoad(job: LoadJob): Promise<LoadResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'metaserver-load.ts'), JSON.stringify(job)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout!.on('data', (d) => (out += d));
+    child.once('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop()!) as LoadResult) : reject(new Error(`load exited ${code}`))));
+  });
 }
 
 export interface LoadResult {

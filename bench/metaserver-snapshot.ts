@@ -6,7 +6,6 @@
 // partitions, chunks written with awaits in between) is written to a file and fsynced.
 //
 //   npx tsx bench/metaserver-snapshot.ts            (SNAP_FILES=1000000 by default)
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
@@ -19,21 +18,12 @@ import { MetaServer } from '../src/metaserver/server.ts';
 import { localGroupFactory } from '../src/metaserver/copyset/manager.ts';
 import { encodeOp, OpType } from '../src/metaserver/copyset/op-codec.ts';
 import { captureSnapshot } from '../src/metaserver/copyset/snapshot.ts';
-import type { LoadJob, LoadResult } from './metaserver-load.ts';
+import { runLoad as load, type LoadJob } from './metaserver-load.ts';
 
 const FILES = Number(process.env.SNAP_FILES ?? 1_000_000);
 const PER_DIR = 1000;
 const dir = mkdtempSync(join(tmpdir(), 'ms-snap-'));
 const P = { poolId: 1, copysetId: 1, partitionId: 1, fsId: 1 };
-
-function load(job: LoadJob): Promise<LoadResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'metaserver-load.ts'), JSON.stringify(job)], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout!.on('data', (d) => (out += d));
-    child.once('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop()!) as LoadResult) : reject(new Error(`load exited ${code}`))));
-  });
-}
 
 async function writeSnapshotFile(server: MetaServer, path: string): Promise<{ ms: number; bytes: number }> {
   const cs = server.manager.get(1, 1)!;
