@@ -3,3 +3,4 @@ export * from './time.ts';
 export * from './checksum.ts';
 export * from './log.ts';
 export * from './process.ts';
+export * from './poll.ts';

@@ -11,6 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { pollUntil } from '../../src/common/index.ts';
 import { ChannelPool } from '../../src/rpc/index.ts';
 import { RotatingMdsConnector } from '../../src/client/index.ts';
 import { MdsService } from '../../src/gen/mds_pb.ts';
@@ -30,19 +31,8 @@ export interface CurvefsClusterOptions {
 }
 
 /** Polls `probe` until it returns a value (not undefined) or the deadline passes. */
-export async function waitUntil<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const end = performance.now() + timeoutMs;
-  let last: unknown;
-  for (let delay = 20; ; delay = Math.min(delay * 2, 250)) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (performance.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, delay));
-  }
+export function waitUntil<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  return pollUntil(what, timeoutMs, probe);
 }
 
 export class CurvefsCluster {

@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { ChannelPool } from '../../rpc/index.ts';
 import { MdsService } from '../../gen/mds_pb.ts';
 import { TopologyService, OnlineState } from '../../gen/topology_pb.ts';
-import { CurveError, StatusCode } from '../../common/index.ts';
+import { CurveError, StatusCode, pollUntil } from '../../common/index.ts';
 import { RotatingMdsConnector } from '../../client/index.ts';
 import { Supervisor, type ManagedProcess } from '../supervisor.ts';
 import type { ClusterFile } from '../context.ts';
@@ -69,22 +69,13 @@ async function planPorts(n: number, previous: PortPlan | undefined, anyPort = fa
   return plan;
 }
 
-async function waitFor<T>(what: string, deadlineMs: number, probe: () => Promise<T | undefined>, proc?: ManagedProcess[]): Promise<T> {
-  const end = performance.now() + deadlineMs;
-  let last: unknown;
-  for (let delay = 50; ; delay = Math.min(delay * 2, 500)) {
+function waitFor<T>(what: string, deadlineMs: number, probe: () => Promise<T | undefined>, proc?: ManagedProcess[]): Promise<T> {
+  const check = (): void => {
     for (const p of proc ?? []) {
       if (p.child.exitCode !== null) throw new Error(`${p.name} exited with code ${p.child.exitCode} while waiting for ${what}; see ${p.logFile}`);
     }
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (performance.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, delay));
-  }
+  };
+  return pollUntil(what, deadlineMs, probe, { minDelayMs: 50, maxDelayMs: 500, check });
 }
 
 export interface RunningCluster {
