@@ -64,12 +64,17 @@ export class MdsAdapter implements MdsApi {
    */
   async getCopysets(copysets: Array<{ poolId: number; copysetId: number }>): Promise<CopysetRoute[]> {
     const byPool = new Map<number, number[]>();
-    for (const c of copysets) byPool.set(c.poolId, [...(byPool.get(c.poolId) ?? []), c.copysetId]);
+    for (const c of copysets) {
+      const ids = byPool.get(c.poolId);
+      if (ids) ids.push(c.copysetId);
+      else byPool.set(c.poolId, [c.copysetId]);
+    }
     const out: CopysetRoute[] = [];
     for (const [poolId, copysetId] of byPool) {
       const res = await this.topo.getMetaServerListInCopysets({ poolId, copysetId });
       for (const c of res.csInfo) {
-        const address = (l: (typeof c.csLocs)[number]) => `${l.externalIp || l.internalIp}:${l.externalPort || l.internalPort}`;
+        // The MDS records the internal address as the external one when a metaserver gives none.
+        const address = (l: (typeof c.csLocs)[number]) => `${l.externalIp}:${l.externalPort}`;
         const leader = c.csLocs.find((l) => l.metaserverId === c.leaderId);
         out.push({ poolId: c.poolId, copysetId: c.copysetId, peers: c.csLocs.map(address), leader: c.leaderId && leader ? address(leader) : undefined });
       }
