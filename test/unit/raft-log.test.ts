@@ -2,9 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, writeFile, readdir, rm, truncate, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { RaftLog, SEGMENT_HEADER_BYTES } from '../../src/raft/log/index.ts';
+import { RaftLog, LogDamagedError, SEGMENT_HEADER_BYTES } from '../../src/raft/log/index.ts';
 import { encodeEntryRecord } from '../../src/raft/log/format.ts';
 import type { Entry, HardState } from '../../src/raft/core/types.ts';
 import type { Logger } from '../../src/common/index.ts';
@@ -216,24 +217,31 @@ test('a torn last record at the end of the file is cut at every byte offset (gro
   await rm(dir, { recursive: true });
 });
 
-test('a flipped byte in a middle record cuts the log there; later records and segments are never loaded', async () => {
+test('a flipped byte in any record but a torn final one stops the open, naming the file and offset', async () => {
   const dir = await tmp();
   const small = { segmentBytes: 4096 };
   const { path, offsets } = await writeLog(dir, 6, small);
   const pristine = await readFile(path);
+  const seg = path.slice(dir.length + 1);
+  // Every byte of record 3 of 6 (synced long ago; records 4..6 follow it), three bit positions:
+  // type, length, payload and checksum damage are all refused, the file is left untouched.
   for (let pos = offsets[2]!; pos < offsets[3]!; pos++) {
-    const bad = Buffer.from(pristine);
-    bad[pos] ^= 0x40;
-    await writeFile(path, bad);
-    const r = await RaftLog.open(dir, { ...small, logger: quiet });
-    sameEntries(r.entries, range(1, 2, 1));
-    assert.equal(r.report.cuts.length, 1);
-    assert.equal(r.report.cuts[0]!.offset, offsets[2]);
-    await r.log.close();
+    for (const bit of [0x01, 0x40, 0x80]) {
+      const bad = Buffer.from(pristine);
+      bad[pos]! ^= bit;
+      await writeFile(path, bad);
+      await assert.rejects(RaftLog.open(dir, { ...small, logger: quiet }), (e: Error) => {
+        assert.ok(e instanceof LogDamagedError, String(e));
+        assert.equal(e.segment, seg);
+        assert.equal(e.offset, offsets[2], `byte ${pos - offsets[2]!} bit ${bit}: ${e.message}`);
+        return true;
+      });
+      assert.deepEqual(await readFile(path), bad, 'nothing cut or zeroed');
+    }
   }
   await rm(dir, { recursive: true });
 
-  // With several segments, the ones after the bad record are set aside, not read.
+  // With several segments, damage in any but the last is refused, wherever it is.
   const dir2 = await tmp();
   const opts = { segmentBytes: 200 };
   const { log } = await RaftLog.open(dir2, { ...opts, logger: quiet });
@@ -246,49 +254,59 @@ test('a flipped byte in a middle record cuts the log there; later records and se
   assert.ok(segs.length >= 4);
   const second = join(dir2, segs[1]!);
   const b = await readFile(second);
-  b[SEGMENT_HEADER_BYTES + 3] ^= 1;
+  b[SEGMENT_HEADER_BYTES + 3]! ^= 1;
   await writeFile(second, b);
-  const r = await RaftLog.open(dir2, { ...opts, logger: quiet });
-  assert.equal(r.report.cuts.length, 1);
-  assert.equal(r.report.cuts[0]!.segment, segs[1]);
-  assert.deepEqual(r.report.cuts[0]!.setAside, segs.slice(2));
-  const lastLoaded = r.entries[r.entries.length - 1]!.index;
-  sameEntries(r.entries, range(1, lastLoaded, 1));
-  assert.ok(lastLoaded < 30);
-  const names = await readdir(dir2);
-  for (const s of segs.slice(2)) assert.ok(names.includes(`${s}.cut`));
-  await r.log.close();
+  await assert.rejects(RaftLog.open(dir2, { ...opts, logger: quiet }), new RegExp(`${segs[1]!.replace('.', '\\.')} at offset ${SEGMENT_HEADER_BYTES}: .*later segment`));
+  assert.deepEqual((await readdir(dir2)).sort(), segs, 'no segment set aside');
   await rm(dir2, { recursive: true });
 });
 
-test('a segment with a corrupt header is set aside whole', async () => {
+test('a torn final write whose middle sector did not land is cut; a lost last sector too', async () => {
   const dir = await tmp();
-  const { path } = await writeLog(dir, 3);
-  const b = await readFile(path);
-  b[9] ^= 1;
-  await writeFile(path, b);
-  const r = await RaftLog.open(dir, { logger: quiet });
-  assert.deepEqual(r.entries, []);
-  assert.equal(r.report.cuts[0]!.offset, 0);
-  assert.match(r.report.cuts[0]!.reason, /checksum/);
-  r.log.append(range(1, 2, 2));
-  await r.log.sync();
-  await r.log.close();
-  const again = await RaftLog.open(dir, { logger: quiet });
-  sameEntries(again.entries, range(1, 2, 2));
-  await again.log.close();
+  const opts = { segmentBytes: 8192, preallocate: 'zeros' as const, logger: quiet };
+  const { log } = await RaftLog.open(dir, opts);
+  log.append(range(1, 3, 1));
+  await log.sync();
+  // One write of two records spanning sectors 1..5 of the file.
+  const big = (i: number) => entry(i, 1, String(i).repeat(1000));
+  log.append([big(4), big(5)]);
+  await log.sync();
+  await log.close();
+  const path = join(dir, (await readdir(dir)).find((n) => n.endsWith('.seg'))!);
+  const pristine = await readFile(path);
+  const start = SEGMENT_HEADER_BYTES + 3 * encodeEntryRecord(entry(1, 1)).length;
+  const end = start + 2 * encodeEntryRecord(big(4)).length;
+  for (let sector = Math.ceil(start / 512); sector * 512 < end; sector++) {
+    const torn = Buffer.from(pristine);
+    torn.fill(0, sector * 512, sector * 512 + 512); // this sector of the last write never landed
+    await writeFile(path, torn);
+    const r = await RaftLog.open(dir, opts);
+    assert.equal(r.report.cuts.length, 1, `sector ${sector}`);
+    const kept = sector * 512 >= start + encodeEntryRecord(big(4)).length ? [...range(1, 3, 1), big(4)] : range(1, 3, 1);
+    sameEntries(r.entries, kept);
+    await r.log.close();
+    await writeFile(path, pristine);
+  }
   await rm(dir, { recursive: true });
 });
 
-test('a file cut short inside the header is reported, not loaded', async () => {
+test('a segment with a corrupt header stops the open (segments are created whole, by rename)', async () => {
+  const dir = await tmp();
+  const { path } = await writeLog(dir, 3);
+  const b = await readFile(path);
+  b[9]! ^= 1;
+  await writeFile(path, b);
+  await assert.rejects(RaftLog.open(dir, { logger: quiet }), /offset 0: segment header: header checksum mismatch/);
+  assert.deepEqual(await readFile(path), b);
+  await rm(dir, { recursive: true });
+});
+
+test('a file cut short inside the header stops the open', async () => {
   const dir = await tmp();
   const { path } = await writeLog(dir, 3);
   await truncate(path, 10);
-  const r = await RaftLog.open(dir, { logger: quiet });
-  assert.equal(r.report.cuts.length, 1);
-  assert.deepEqual(r.entries, []);
-  await r.log.close();
-  assert.ok((await stat(dir)).isDirectory());
+  await assert.rejects(RaftLog.open(dir, { logger: quiet }), /header truncated/);
+  assert.equal((await stat(path)).size, 10);
   await rm(dir, { recursive: true });
 });
 
@@ -408,3 +426,39 @@ test('an entry rewritten just before compaction removed its segment is read back
     await rm(dir, { recursive: true });
   }
 });
+
+test('scenario 4: one flipped bit in segment 2 of 16 stops the open with the file and offset, and changes nothing on disk', async () => {
+  const dir = await tmp();
+  const opts = { segmentBytes: 400, logger: quiet };
+  const { log } = await RaftLog.open(dir, opts);
+  for (let i = 1; log.segmentCount < 16; i++) {
+    log.append([entry(i, 1)]);
+    log.setHardState({ term: 1, vote: 1, commit: i });
+    await log.sync();
+  }
+  await log.close();
+  const segs = (await readdir(dir)).filter((n) => n.endsWith('.seg')).sort();
+  assert.equal(segs.length, 16);
+  const second = join(dir, segs[1]!);
+  const b = await readFile(second);
+  // The first record after the restated hard state and position: an entry synced long ago.
+  const pos = SEGMENT_HEADER_BYTES + 33 + 17 + 9 + 3;
+  b[pos]! ^= 0x10;
+  await writeFile(second, b);
+  const before = await snapshotDir(dir);
+  await assert.rejects(RaftLog.open(dir, opts), (e: Error & { code?: number }) => {
+    assert.match(e.message, new RegExp(`${segs[1]!.replace('.', '\\.')}.* offset ${SEGMENT_HEADER_BYTES + 33 + 17}\\b`));
+    assert.match(e.message, /checksum/);
+    return true;
+  });
+  // Nothing was cut, zeroed or set aside: the evidence stays for whoever repairs the replica.
+  assert.deepEqual(await snapshotDir(dir), before);
+  await rm(dir, { recursive: true });
+});
+
+/** Every file in `dir` with its bytes (hex digest of content), for "nothing changed" checks. */
+async function snapshotDir(dir: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const n of (await readdir(dir)).sort()) out[n] = createHash('sha256').update(await readFile(join(dir, n))).digest('hex');
+  return out;
+}

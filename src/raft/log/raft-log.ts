@@ -7,12 +7,13 @@
 // Files in the directory:
 //   <sequence, 20 digits>.seg   segments, replayed in sequence order (see format.ts)
 //   <sequence>.seg.tmp          a segment being prepared; deleted at open
-//   <name>.cut                  a segment set aside because an earlier record was bad; never read
+//   <name>.cut                  set aside by versions that cut at any bad record; never read
 import { open, readdir, rename, unlink, mkdir, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CurveError, StatusCode, createLogger, type Logger } from '../../common/index.ts';
 import type { Entry, HardState } from '../core/types.ts';
-import { fsyncDir, setAside, writeFully } from '../durable-fs.ts';
+import { fsyncDir, writeFully } from '../durable-fs.ts';
+import { isTornWrite, type DamageKind } from './damage.ts';
 import {
   SEGMENT_HEADER_BYTES,
   RecordType,
@@ -39,7 +40,7 @@ export interface RaftLogOptions {
   logger?: Logger;
 }
 
-/** What open() had to cut away. Empty `cuts` means the log was clean. */
+/** What open() had to cut away: at most a torn final write. Empty `cuts` means the log was clean. */
 export interface LogOpenReport {
   cuts: LogCut[];
   /** Leftover temporary files removed at open. */
@@ -49,11 +50,9 @@ export interface LogOpenReport {
 export interface LogCut {
   /** Segment file name. */
   segment: string;
-  /** Byte offset in the segment where the cut was made (0 = the whole segment was set aside). */
+  /** Byte offset in the segment where the cut was made. */
   offset: number;
   reason: string;
-  /** Later segments renamed to *.cut because they follow the bad record. */
-  setAside: string[];
   /** Records loaded from this segment before the cut. */
   recordsBefore: number;
 }
@@ -101,6 +100,23 @@ function record(bytes: Uint8Array, rest: Omit<PendingRecord, 'bytes' | 'size'>):
 
 const segName = (seq: number): string => `${String(seq).padStart(20, '0')}.seg`;
 
+/**
+ * The log is damaged somewhere a crash cannot explain: this replica must not run on it (it may
+ * have lost a vote or acknowledged entries) and is to be rebuilt from its peers.
+ */
+export class LogDamagedError extends CurveError {
+  constructor(
+    readonly dir: string,
+    readonly segment: string,
+    readonly offset: number,
+    readonly reason: string,
+    why: string,
+  ) {
+    super(StatusCode.STORAGE_INTERNAL_ERROR, `raft log ${dir} is damaged: ${segment} at offset ${offset}: ${reason} (${why}); the replica must be rebuilt from its peers`);
+    this.name = 'LogDamagedError';
+  }
+}
+
 export class RaftLog {
   private readonly segmentBytes: number;
   private readonly preallocate: 'zeros' | 'truncate';
@@ -136,7 +152,12 @@ export class RaftLog {
     this.lastIndexValue = lastIndex;
   }
 
-  /** Opens (creating if needed) the log in `dir`, cutting a torn or corrupt tail. */
+  /**
+   * Opens (creating if needed) the log in `dir`, cutting a torn final write (reported). Any other
+   * damage — a bad record before the last segment's tail, a bad segment header, a missing segment,
+   * records that contradict each other — throws LogDamagedError (STORAGE_INTERNAL_ERROR) naming
+   * the file and offset, and changes nothing on disk.
+   */
   static async open(dir: string, opts: RaftLogOptions = {}): Promise<LogOpenResult> {
     await mkdir(dir, { recursive: true });
     const names = (await readdir(dir)).sort();
@@ -168,19 +189,21 @@ export class RaftLog {
         if (r.type === RecordType.Base) info.hasBase = true;
       });
       if (scan.cut) {
-        const setAsideNames = seqs.slice(i + 1).map(segName);
-        const cut: LogCut = { segment: name, offset: scan.cut.offset, reason: scan.cut.reason, setAside: setAsideNames, recordsBefore: scan.records };
-        for (const later of setAsideNames) await setAside(dir, later, '.cut');
-        if (scan.cut.offset === 0) {
-          await setAside(dir, name, '.cut');
-        } else {
-          await zeroTail(join(dir, name), scan.cut.offset, opts.segmentBytes ?? 64 << 20);
-          kept.push(info);
-          tailOffset = scan.cut.offset;
+        // Only a torn final write may be cut: anything else is damage to records that were
+        // synced (and perhaps acknowledged), and cutting it would roll back a vote or drop
+        // committed entries. Stop instead, and leave every file as it is for the repair.
+        const last = i === seqs.length - 1;
+        const torn = last && scan.cut.kind !== 'header' && isTornWrite(await readFrom(join(dir, name), scan.cut.offset), scan.cut.offset, scan.cut.kind);
+        if (!torn) {
+          throw new LogDamagedError(dir, name, scan.cut.offset, scan.cut.reason, last ? 'not a torn final write' : `${seqs.length - 1 - i} later segment(s) follow it`);
         }
+        const cut: LogCut = { segment: name, offset: scan.cut.offset, reason: scan.cut.reason, recordsBefore: scan.records };
+        await zeroTail(join(dir, name), scan.cut.offset, opts.segmentBytes ?? 64 << 20);
         await fsyncDir(dir);
+        kept.push(info);
+        tailOffset = scan.cut.offset;
         report.cuts.push(cut);
-        (opts.logger ?? createLogger('raft/log')).warn('cut the log at a bad record', { dir, ...cut });
+        (opts.logger ?? createLogger('raft/log')).warn('cut a torn final write off the log', { dir, ...cut });
         break;
       }
       kept.push(info);
@@ -431,7 +454,7 @@ interface ScanResult {
   /** Offset just after the last good record. */
   end: number;
   records: number;
-  cut?: { offset: number; reason: string };
+  cut?: { offset: number; reason: string; kind: DamageKind | 'header' };
 }
 
 /**
@@ -449,9 +472,9 @@ async function scanSegment(
     const head = new Uint8Array(SEGMENT_HEADER_BYTES);
     const { bytesRead } = await fh.read(head, 0, head.length, 0);
     const h = decodeSegmentHeader(head.subarray(0, bytesRead));
-    if ('error' in h) return { end: 0, records: 0, cut: { offset: 0, reason: `segment header: ${h.error}` } };
+    if ('error' in h) return { end: 0, records: 0, cut: { offset: 0, reason: `segment header: ${h.error}`, kind: 'header' } };
     if (h.sequence !== expectedSeq) {
-      return { end: 0, records: 0, cut: { offset: 0, reason: `segment header names sequence ${h.sequence}` } };
+      return { end: 0, records: 0, cut: { offset: 0, reason: `segment header names sequence ${h.sequence}`, kind: 'header' } };
     }
     let buf = new Uint8Array(0);
     let bufStart = SEGMENT_HEADER_BYTES;
@@ -472,23 +495,41 @@ async function scanSegment(
       const p = parseRecord(buf.subarray(pos - bufStart));
       if (p.kind === 'short') {
         if (!(await fill(p.need)) || buf.length < p.need) {
-          return { end: pos, records, cut: { offset: pos, reason: `torn record: needs ${p.need} bytes, file ends at ${size}` } };
+          return { end: pos, records, cut: { offset: pos, reason: `record cut short: needs ${p.need} bytes, file ends at ${size}`, kind: 'short' } };
         }
         continue;
       }
-      if (p.kind === 'bad') return { end: pos, records, cut: { offset: pos, reason: p.reason } };
+      if (p.kind === 'bad') return { end: pos, records, cut: { offset: pos, reason: p.reason, kind: 'bad' } };
       if (p.kind === 'end') {
         // Bytes after the end marker mean a record whose first bytes were lost: cut them too.
         const probe = new Uint8Array(Math.min(TAIL_PROBE, size - pos));
         const r = await fh.read(probe, 0, probe.length, pos);
         const nz = probe.subarray(0, r.bytesRead).findIndex((x) => x !== 0);
-        if (nz >= 0) return { end: pos, records, cut: { offset: pos, reason: `non-zero bytes ${nz} bytes after the end of the records` } };
+        if (nz >= 0) return { end: pos, records, cut: { offset: pos, reason: `non-zero bytes ${nz} bytes after the end of the records`, kind: 'end' } };
         return { end: pos, records };
       }
       onRecord(p.record);
       records++;
       pos += p.size;
     }
+  } finally {
+    await fh.close();
+  }
+}
+
+/** The bytes of `path` from `offset` to the end of the file (only read when a bad spot was found). */
+async function readFrom(path: string, offset: number): Promise<Uint8Array> {
+  const fh = await open(path, 'r');
+  try {
+    const size = (await fh.stat()).size;
+    const b = new Uint8Array(Math.max(0, size - offset));
+    let done = 0;
+    while (done < b.length) {
+      const { bytesRead } = await fh.read(b, done, b.length - done, offset + done);
+      if (bytesRead === 0) break;
+      done += bytesRead;
+    }
+    return b.subarray(0, done);
   } finally {
     await fh.close();
   }
