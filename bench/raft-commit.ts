@@ -3,7 +3,15 @@
 // etcd cluster (Debian's etcd) with a put stream as the reference.
 //
 //   npx tsx bench/raft-commit.ts [--seconds 10] [--kills 20] [--no-etcd] [--tick-ms MS] [--election-tick N]
-//                                [--prealloc truncate|zeros]
+//                                [--prealloc truncate|zeros] [--inflight 1,64,1024] [--floor-n 1000]
+//                                [--log-sync dsync,fdatasync]
+//
+// --log-sync runs the Raft part once per listed RaftLogOptions.syncMode, back to back (an A/B in
+// one run; default: dsync only).
+//
+// First the floor, in the same run (bench/floor.ts): pwrite+fdatasync of 100 B and 4 KiB into a
+// preallocated file, and the loopback RPC round trip to a replica; the commit latencies are then
+// printed as ratios to it.
 //
 // Commit = the leader applied the entry and answered the client (our propose resolves after
 // apply, so this is at least as strict as etcd's put). Failover = time from kill -9 of the leader
@@ -14,7 +22,8 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { KvProcessCluster } from '../test/helpers/raft-kv-cluster.ts';
-import { KV_PROPOSE, encodeKv } from '../test/helpers/raft-kv.ts';
+import { KV_PING, KV_PROPOSE, encodeKv } from '../test/helpers/raft-kv.ts';
+import { diskFloor, fmt, rpcFloor, type Percentiles } from './floor.ts';
 import { EtcdCluster } from '../test/helpers/etcd.ts';
 
 function arg(name: string, dflt: string): string {
@@ -28,7 +37,9 @@ const TICK_MS = process.argv.includes('--tick-ms') ? Number(arg('tick-ms', '')) 
 const ELECTION_TICK = process.argv.includes('--election-tick') ? Number(arg('election-tick', '')) : undefined;
 const WITH_ETCD = !process.argv.includes('--no-etcd');
 const PREALLOC = arg('prealloc', 'truncate') === 'zeros' ? 'zeros' : 'truncate';
-const INFLIGHT = [1, 64, 1024];
+const INFLIGHT = arg('inflight', '1,64,1024').split(',').map(Number);
+const FLOOR_N = Number(arg('floor-n', '1000'));
+const LOG_SYNC = arg('log-sync', 'dsync').split(',').map((m) => (m === 'fdatasync' ? 'fdatasync' : 'dsync'));
 /**
  * Deadline of one failover probe. Long enough that a proposal the successor accepted is counted
  * when it commits even on a busy machine (with 300 ms, a commit slower than that was retried and
@@ -114,11 +125,31 @@ const ENTRIES = Array.from({ length: KEYS }, (_, i) => {
 });
 const entryFor = (seq: number): Uint8Array => ENTRIES[seq % KEYS]!;
 
-async function benchRaft(dir: string): Promise<{ loads: LoadResult[]; failovers: number[] }> {
-  const c = new KvProcessCluster({ dataDir: dir, tickMs: TICK_MS, electionTick: ELECTION_TICK, prealloc: PREALLOC });
+interface Floor {
+  fsync100: Percentiles;
+  fsync4k: Percentiles;
+  rpc: Percentiles;
+}
+
+async function measureFloor(dir: string, c: KvProcessCluster): Promise<Floor> {
+  const fsync100 = await diskFloor(dir, 100, FLOOR_N, PREALLOC, 'sync');
+  const fsync4k = await diskFloor(dir, 4096, FLOOR_N, PREALLOC, 'sync');
+  const leader = await c.findLeader();
+  const empty = new Uint8Array(0);
+  const rpc = await rpcFloor(() => c.pool.callRaw(c.address(leader), KV_PING, empty, { timeoutMs: 5000 }), FLOOR_N * 2);
+  console.log(`floor  pwrite+fdatasync 100 B: ${fmt(fsync100)}   4 KiB: ${fmt(fsync4k)}   (${FLOOR_N} each, ${PREALLOC} preallocation)`);
+  console.log(`floor  loopback RPC round trip: ${fmt(rpc)}`);
+  return { fsync100, fsync4k, rpc };
+}
+
+async function benchRaft(dir: string, logSync: 'dsync' | 'fdatasync'): Promise<{ loads: LoadResult[]; failovers: number[]; floor: Floor }> {
+  console.log(`raft   log sync mode: ${logSync}`);
+  const c = new KvProcessCluster({ dataDir: dir, tickMs: TICK_MS, electionTick: ELECTION_TICK, prealloc: PREALLOC, logSync });
   await c.start();
   try {
     await c.propose(entryFor(0), Date.now() + 30_000);
+    const floor = await measureFloor(dir, c);
+    const target = 2 * (floor.fsync100.p50 + floor.rpc.p50);
     const loads: LoadResult[] = [];
     const cpu = async () => {
       const leader = await c.findLeader();
@@ -130,6 +161,10 @@ async function benchRaft(dir: string): Promise<{ loads: LoadResult[]; failovers:
       loads.push(r);
       const cpuText = r.cpu ? `  cpu µs/commit leader ${r.cpu.leader.toFixed(1)} follower ${r.cpu.follower.toFixed(1)} client ${r.clientCpu.toFixed(1)}` : '';
       console.log(`raft   in flight ${String(n).padStart(4)}: ${r.perSec.toFixed(0).padStart(7)} commits/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  errors ${r.errors}${cpuText}`);
+      if (n === 1) {
+        const unit = floor.fsync100.p50 + floor.rpc.p50;
+        console.log(`raft   in flight    1: p50 = ${(r.p50 / unit).toFixed(2)} × (fsync p50 + RPC p50 = ${unit.toFixed(3)} ms); target ≤ 2× = ${target.toFixed(3)} ms: ${r.p50 <= target ? 'met' : 'not met'}`);
+      }
     }
     const failovers: number[] = [];
     for (let k = 0; k < KILLS; k++) {
@@ -158,7 +193,7 @@ async function benchRaft(dir: string): Promise<{ loads: LoadResult[]; failovers:
       console.log(`raft   failover ${k + 1}/${KILLS}: ${(t1 - t0).toFixed(0)} ms`);
       await c.restart(leader);
     }
-    return { loads, failovers };
+    return { loads, failovers, floor };
   } finally {
     await c.stopAll();
   }
@@ -213,6 +248,7 @@ async function benchEtcd(): Promise<{ loads: LoadResult[]; failovers: number[] }
 }
 
 function summary(name: string, xs: number[]): string {
+  if (xs.length === 0) return `${name}: not measured`;
   const s = [...xs].sort((a, b) => a - b);
   return `${name}: n=${s.length} p50 ${pct(s, 50).toFixed(0)} ms, p99 ${pct(s, 99).toFixed(0)} ms, max ${s[s.length - 1]!.toFixed(0)} ms`;
 }
@@ -223,20 +259,28 @@ async function main(): Promise<void> {
     console.log(`raft-commit: ${ENTRY_BYTES}-byte entries, ${SECONDS} s per level, tick ${TICK_MS ?? 'default (50)'} ms x election ${ELECTION_TICK ?? 'default (10)'}, segments preallocated by ${PREALLOC}`);
     const load = () => loadavg().map((x) => x.toFixed(1)).join(' ');
     console.log(`load average at start: ${load()}`);
-    const raft = await benchRaft(dir);
-    console.log(`load average after raft: ${load()}`);
+    const runs: { mode: string; raft: Awaited<ReturnType<typeof benchRaft>> }[] = [];
+    for (const mode of LOG_SYNC) {
+      runs.push({ mode, raft: await benchRaft(join(dir, mode), mode) });
+      console.log(`load average after raft (${mode}): ${load()}`);
+    }
     const etcd = WITH_ETCD ? await benchEtcd() : undefined;
     if (etcd) console.log(`load average after etcd: ${load()}`);
-    console.log('\n| in flight | raft commits/s | p50 ms | p99 ms | etcd puts/s | p50 ms | p99 ms | raft/etcd |');
-    console.log('|---:|---:|---:|---:|---:|---:|---:|---:|');
-    raft.loads.forEach((r, i) => {
-      const e = etcd?.loads[i];
-      const ratio = e ? (r.perSec / e.perSec).toFixed(2) : '—';
-      console.log(
-        `| ${r.inflight} | ${r.perSec.toFixed(0)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${e ? e.perSec.toFixed(0) : '—'} | ${e ? e.p50.toFixed(2) : '—'} | ${e ? e.p99.toFixed(2) : '—'} | ${ratio} |`,
-      );
-    });
-    console.log(summary('raft failover', raft.failovers));
+    for (const { mode, raft } of runs) {
+      const f = raft.floor;
+      const unit = f.fsync100.p50 + f.rpc.p50;
+      console.log(`\nlog sync ${mode}; floor: fsync 100 B p50 ${f.fsync100.p50.toFixed(3)} / p99 ${f.fsync100.p99.toFixed(3)} ms, 4 KiB p50 ${f.fsync4k.p50.toFixed(3)} / p99 ${f.fsync4k.p99.toFixed(3)} ms, RPC RTT p50 ${f.rpc.p50.toFixed(3)} / p99 ${f.rpc.p99.toFixed(3)} ms`);
+      console.log('| in flight | raft commits/s | p50 ms | p50 / (fsync+RTT) | p99 ms | etcd puts/s | p50 ms | p99 ms | raft/etcd |');
+      console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+      raft.loads.forEach((r, i) => {
+        const e = etcd?.loads[i];
+        const ratio = e ? (r.perSec / e.perSec).toFixed(2) : '—';
+        console.log(
+          `| ${r.inflight} | ${r.perSec.toFixed(0)} | ${r.p50.toFixed(2)} | ${(r.p50 / unit).toFixed(2)} | ${r.p99.toFixed(2)} | ${e ? e.perSec.toFixed(0) : '—'} | ${e ? e.p50.toFixed(2) : '—'} | ${e ? e.p99.toFixed(2) : '—'} | ${ratio} |`,
+        );
+      });
+      console.log(summary(`raft failover (${mode})`, raft.failovers));
+    }
     if (etcd) console.log(summary('etcd failover', etcd.failovers));
   } finally {
     await rm(dir, { recursive: true, force: true });

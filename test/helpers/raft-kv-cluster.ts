@@ -37,6 +37,8 @@ export interface KvClusterOptions {
   snapshotEntries?: number;
   /** How log segments are preallocated (RaftLogOptions.preallocate). */
   prealloc?: 'truncate' | 'zeros';
+  /** How the log makes writes durable (RaftLogOptions.syncMode). */
+  logSync?: 'dsync' | 'fdatasync';
   /** Where replica i keeps its files: dataDir/r<i>. */
   dataDir: string;
   /** Extra node flags for the replica processes (e.g. --cpu-prof for profiling). */
@@ -92,7 +94,7 @@ export class KvProcessCluster {
     const args = [...(this.opts.nodeArgs ?? []), '--import', 'tsx', SERVER, '--id', String(id), '--dir', r.dir, '--port', String(r.port)];
     if (this.opts.tickMs !== undefined) args.push('--tick-ms', String(this.opts.tickMs));
     if (this.opts.electionTick !== undefined) args.push('--election-tick', String(this.opts.electionTick));
-    args.push('--snapshot-entries', String(this.opts.snapshotEntries ?? 100_000), '--prealloc', this.opts.prealloc ?? 'truncate');
+    args.push('--snapshot-entries', String(this.opts.snapshotEntries ?? 100_000), '--prealloc', this.opts.prealloc ?? 'truncate', '--log-sync', this.opts.logSync ?? 'dsync');
     if (withPeers) args.push('--peers', this.peers());
     const proc = spawn(process.execPath, args, { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, CURVEFS_LOG: process.env.CURVEFS_LOG ?? 'warn' } });
     r.proc = proc;

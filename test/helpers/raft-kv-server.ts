@@ -3,6 +3,7 @@
 //
 //   node --import tsx test/helpers/raft-kv-server.ts --id 1 --dir D [--port P] [--peers 1=h:p,2=h:p,3=h:p]
 //        [--tick-ms MS] [--election-tick N] (RaftNode's defaults: 50, 10) [--snapshot-entries N] [--prealloc truncate|zeros]
+//        [--log-sync dsync|fdatasync] (RaftLogOptions.syncMode)
 //
 // It listens (port 0 = chosen by the OS) and prints "READY <port>". Without --peers it then
 // reads one line "PEERS 1=h:p,2=h:p,3=h:p" from stdin (so every replica can listen on an OS port
@@ -10,11 +11,12 @@
 //   curvefs.rafttest.Kv/Propose  body: a KV command (test/helpers/raft-kv.ts) -> {"prev": ...}
 //   curvefs.rafttest.Kv/Dump     -> {"applied", "data": [[k, v]...]} of this replica (local)
 //   curvefs.rafttest.Kv/Status   -> {"role", "leader", "term", "commit", "applied", "cpuUs"}
+//   curvefs.rafttest.Kv/Ping     -> empty (the RPC round trip alone)
 // NOT_LEADER answers carry the leader's address.
 import { createInterface } from 'node:readline';
 import { ChannelPool, RpcServer } from '../../src/rpc/index.ts';
 import { AddressBook, RaftNode, RpcRaftTransport, Role } from '../../src/raft/index.ts';
-import { KV_DUMP, KV_PROPOSE, KV_STATUS, KvStateMachine } from './raft-kv.ts';
+import { KV_DUMP, KV_PING, KV_PROPOSE, KV_STATUS, KvStateMachine } from './raft-kv.ts';
 
 const GROUP = 1;
 
@@ -48,11 +50,13 @@ async function main(): Promise<void> {
     tickMs: process.argv.includes('--tick-ms') ? Number(arg('tick-ms')) : undefined,
     electionTick: process.argv.includes('--election-tick') ? Number(arg('election-tick')) : undefined,
     snapshotEntries: Number(arg('snapshot-entries', '100000')),
-    log: { preallocate: arg('prealloc', 'truncate') === 'zeros' ? 'zeros' : 'truncate' },
+    log: { preallocate: arg('prealloc', 'truncate') === 'zeros' ? 'zeros' : 'truncate', syncMode: arg('log-sync', 'dsync') === 'fdatasync' ? 'fdatasync' : 'dsync' },
   });
   const utf8 = new TextEncoder();
   const enc = (v: unknown) => utf8.encode(JSON.stringify(v));
   server.registerRaw(KV_PROPOSE, async (body) => enc({ prev: await node.propose(GROUP, body.slice()) }));
+  const empty = new Uint8Array(0);
+  server.registerRaw(KV_PING, () => empty);
   server.registerRaw(KV_DUMP, () => enc({ applied: node.status(GROUP).applied, data: [...sm.data] }));
   server.registerRaw(KV_STATUS, () => {
     const s = node.status(GROUP);

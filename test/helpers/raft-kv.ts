@@ -9,6 +9,8 @@ import type { SnapshotSink, SnapshotSource, StateMachine } from '../../src/raft/
 export const KV_PROPOSE = 'curvefs.rafttest.Kv/Propose';
 export const KV_DUMP = 'curvefs.rafttest.Kv/Dump';
 export const KV_STATUS = 'curvefs.rafttest.Kv/Status';
+/** Answers at once with an empty body: the RPC round trip alone (the bench's floor). */
+export const KV_PING = 'curvefs.rafttest.Kv/Ping';
 
 export type KvCommand = { op: 'put'; key: string; value: string } | { op: 'fail' };
 

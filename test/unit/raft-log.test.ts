@@ -319,75 +319,78 @@ type Op =
   | { kind: 'compact'; keep: number }
   | { kind: 'reset'; ahead: number };
 
-test('restart after each operation gives back exactly what was synced (property)', async () => {
-  const op: fc.Arbitrary<Op> = fc.oneof(
-    fc.record({ kind: fc.constant('append' as const), back: fc.nat(5), count: fc.integer({ min: 1, max: 30 }), term: fc.integer({ min: 1, max: 3 }) }),
-    fc.record({ kind: fc.constant('hs' as const), commit: fc.nat(1000) }),
-    fc.record({ kind: fc.constant('truncate' as const), back: fc.nat(10) }),
-    fc.record({ kind: fc.constant('compact' as const), keep: fc.nat(40) }),
-    fc.record({ kind: fc.constant('reset' as const), ahead: fc.nat(20) }),
-  );
-  await fc.assert(
-    fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 25 }), async (ops) => {
-      const dir = await tmp();
-      const opts = { segmentBytes: 1024 };
-      let model: Entry[] = [];
-      let base = 0;
-      let hs: HardState = { term: 0, vote: 0, commit: 0 };
-      let term = 1;
-      let compacted = 0;
-      let known = false; // the log has had an entry or a reset: it knows where it ends
-      let { log } = await RaftLog.open(dir, { ...opts, logger: quiet });
-      try {
-        for (const o of ops) {
-          const last = base + model.length;
-          if (o.kind === 'append') {
-            term = Math.max(term, o.term);
-            // Raft never replaces entries a snapshot already covers.
-            const from = Math.max(base + 1, compacted + 1, last + 1 - o.back);
-            const es = range(from, from + o.count - 1, term);
-            log.append(es);
-            model = [...model.slice(0, from - 1 - base), ...es];
-            known = true;
-          } else if (o.kind === 'hs') {
-            hs = { term, vote: 1, commit: o.commit };
-            log.setHardState(hs);
-          } else if (o.kind === 'truncate') {
-            const from = Math.max(base + 1, compacted + 1, last + 1 - o.back);
-            log.truncateSuffix(from);
-            model = model.slice(0, from - 1 - base);
-          } else if (o.kind === 'compact') {
-            compacted = Math.max(compacted, Math.min(last, base + o.keep));
+// Both ways of making a write durable (O_DSYNC writes; pwrite then fdatasync).
+for (const syncMode of ['dsync', 'fdatasync'] as const) {
+  test(`restart after each operation gives back exactly what was synced (property, ${syncMode})`, async () => {
+    const op: fc.Arbitrary<Op> = fc.oneof(
+      fc.record({ kind: fc.constant('append' as const), back: fc.nat(5), count: fc.integer({ min: 1, max: 30 }), term: fc.integer({ min: 1, max: 3 }) }),
+      fc.record({ kind: fc.constant('hs' as const), commit: fc.nat(1000) }),
+      fc.record({ kind: fc.constant('truncate' as const), back: fc.nat(10) }),
+      fc.record({ kind: fc.constant('compact' as const), keep: fc.nat(40) }),
+      fc.record({ kind: fc.constant('reset' as const), ahead: fc.nat(20) }),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 25 }), async (ops) => {
+        const dir = await tmp();
+        const opts = { segmentBytes: 1024, syncMode };
+        let model: Entry[] = [];
+        let base = 0;
+        let hs: HardState = { term: 0, vote: 0, commit: 0 };
+        let term = 1;
+        let compacted = 0;
+        let known = false; // the log has had an entry or a reset: it knows where it ends
+        let { log } = await RaftLog.open(dir, { ...opts, logger: quiet });
+        try {
+          for (const o of ops) {
+            const last = base + model.length;
+            if (o.kind === 'append') {
+              term = Math.max(term, o.term);
+              // Raft never replaces entries a snapshot already covers.
+              const from = Math.max(base + 1, compacted + 1, last + 1 - o.back);
+              const es = range(from, from + o.count - 1, term);
+              log.append(es);
+              model = [...model.slice(0, from - 1 - base), ...es];
+              known = true;
+            } else if (o.kind === 'hs') {
+              hs = { term, vote: 1, commit: o.commit };
+              log.setHardState(hs);
+            } else if (o.kind === 'truncate') {
+              const from = Math.max(base + 1, compacted + 1, last + 1 - o.back);
+              log.truncateSuffix(from);
+              model = model.slice(0, from - 1 - base);
+            } else if (o.kind === 'compact') {
+              compacted = Math.max(compacted, Math.min(last, base + o.keep));
+              await log.sync();
+              await log.compactPrefix(compacted);
+            } else {
+              base = last + o.ahead;
+              compacted = Math.max(compacted, base);
+              model = [];
+              known = true;
+              log.resetTo(base, term);
+            }
             await log.sync();
-            await log.compactPrefix(compacted);
-          } else {
-            base = last + o.ahead;
-            compacted = Math.max(compacted, base);
-            model = [];
-            known = true;
-            log.resetTo(base, term);
+            await log.close();
+            const r = await RaftLog.open(dir, { ...opts, logger: quiet });
+            log = r.log;
+            assert.deepEqual(r.report.cuts, []);
+            assert.deepEqual(r.hardState, hs);
+            // Compaction may keep entries at or below the compaction point: compare the rest.
+            const got = r.entries.filter((e) => e.index > compacted);
+            const want = model.filter((e) => e.index > compacted);
+            sameEntries(got, want);
+            if (r.entries.length > 0) assert.ok(r.entries[0]!.index <= compacted + 1);
+            assert.equal(log.lastIndex, known ? base + model.length : -1);
           }
-          await log.sync();
+        } finally {
           await log.close();
-          const r = await RaftLog.open(dir, { ...opts, logger: quiet });
-          log = r.log;
-          assert.deepEqual(r.report.cuts, []);
-          assert.deepEqual(r.hardState, hs);
-          // Compaction may keep entries at or below the compaction point: compare the rest.
-          const got = r.entries.filter((e) => e.index > compacted);
-          const want = model.filter((e) => e.index > compacted);
-          sameEntries(got, want);
-          if (r.entries.length > 0) assert.ok(r.entries[0]!.index <= compacted + 1);
-          assert.equal(log.lastIndex, known ? base + model.length : -1);
+          await rm(dir, { recursive: true });
         }
-      } finally {
-        await log.close();
-        await rm(dir, { recursive: true });
-      }
-    }),
-    { numRuns: 60 },
-  );
-});
+      }),
+      { numRuns: 60 },
+    );
+  });
+}
 
 test('an entry rewritten just before compaction removed its segment is read back (regression, CI seed -1491544268)', async () => {
   const dir = await tmp();

@@ -1,13 +1,20 @@
 // The durable Raft log of one group: a directory of preallocated segment files.
 //
 // Writes are buffered by append()/setHardState()/truncateSuffix()/resetTo() and made durable by
-// sync(), which writes everything buffered with one write per segment and one fdatasync — the
-// group commit the driver relies on (it calls sync once per batch of Readies).
+// sync(), which writes everything buffered with one write per segment — the group commit the
+// driver relies on (it calls sync once per batch of Readies).
+//
+// How a write is made durable (RaftLogOptions.syncMode): by default the segment is opened O_DSYNC,
+// so one pwrite returns only once its bytes are on disk — one threadpool job per sync. With
+// 'fdatasync' a pwrite job is followed by an fdatasync job, and between the two the completion
+// goes through the main thread's event loop: a hop that cost ~30–50 µs on an idle machine and
+// far more on a busy one, on every follower's commit path (docs/benchmarks.md, Raft section).
 //
 // Files in the directory:
 //   <sequence, 20 digits>.seg   segments, replayed in sequence order (see format.ts)
 //   <sequence>.seg.tmp          a segment being prepared; deleted at open
 //   <name>.cut                  set aside by versions that cut at any bad record; never read
+import { constants } from 'node:fs';
 import { open, readdir, rename, unlink, mkdir, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CurveError, StatusCode, createLogger, type Logger } from '../../common/index.ts';
@@ -37,6 +44,11 @@ export interface RaftLogOptions {
    * allocated up front, so appends never allocate), 'truncate' only sets the size (sparse).
    */
   preallocate?: 'zeros' | 'truncate';
+  /**
+   * How sync() makes writes durable: 'dsync' (default) opens segments O_DSYNC so the write itself
+   * waits for the disk; 'fdatasync' writes, then fdatasyncs (two threadpool jobs).
+   */
+  syncMode?: 'dsync' | 'fdatasync';
   logger?: Logger;
 }
 
@@ -120,6 +132,7 @@ export class LogDamagedError extends CurveError {
 export class RaftLog {
   private readonly segmentBytes: number;
   private readonly preallocate: 'zeros' | 'truncate';
+  private readonly dsync: boolean;
   private readonly log: Logger;
   private segments: SegmentInfo[] = [];
   private fh: FileHandle | undefined;
@@ -146,6 +159,7 @@ export class RaftLog {
   ) {
     this.segmentBytes = opts.segmentBytes ?? 64 << 20;
     this.preallocate = opts.preallocate ?? 'truncate';
+    this.dsync = (opts.syncMode ?? 'dsync') === 'dsync';
     this.log = opts.logger ?? createLogger('raft/log');
     this.writtenHardState = hardState;
     this.writtenLastIndex = lastIndex;
@@ -217,7 +231,7 @@ export class RaftLog {
       log.segments = [{ sequence: seq, name: segName(seq), maxIndex: 0, hasBase: false }];
       tailOffset = SEGMENT_HEADER_BYTES;
     }
-    log.fh = await open(join(dir, log.current.name), 'r+');
+    log.fh = await log.openSegment(log.current.name);
     log.offset = tailOffset;
     const base = replay.base >= 0 && replay.entries.length === 0 ? { index: replay.base, term: replay.baseTerm } : undefined;
     return { log, hardState: replay.hardState, entries: replay.entries, base, report };
@@ -280,7 +294,8 @@ export class RaftLog {
   }
 
   /**
-   * Writes every buffered record and, when `durable`, fdatasyncs: one sync however many records.
+   * Writes every buffered record, durably when `durable` (always, in 'dsync' mode): one write and
+   * one sync however many records.
    * Calls are serialised; each resolves when its records (and all before) are written.
    */
   sync(durable = true): Promise<void> {
@@ -385,11 +400,18 @@ export class RaftLog {
       if (i < batch.length) {
         // The old segment must be durable before the next one starts: replay stops at the
         // first segment's end, and a gap there would lose entries the new segment depends on.
-        await this.fh!.datasync();
+        // (O_DSYNC: every write already was.)
+        if (!this.dsync) await this.fh!.datasync();
         await this.rotate();
       }
     }
-    if (durable && batch.length > 0) await this.fh!.datasync();
+    // O_DSYNC writes are durable when they return, so even a sync(false) batch is.
+    if (durable && batch.length > 0 && !this.dsync) await this.fh!.datasync();
+  }
+
+  /** Opens a segment for appending; O_DSYNC in 'dsync' mode (see the header). */
+  private openSegment(name: string): Promise<FileHandle> {
+    return open(join(this.dir, name), this.dsync ? constants.O_RDWR | constants.O_DSYNC : 'r+');
   }
 
   /** Switches to the next segment, which starts with the current hard state. */
@@ -399,7 +421,7 @@ export class RaftLog {
     this.fh = undefined;
     await this.createSegment(seq);
     this.segments.push({ sequence: seq, name: segName(seq), maxIndex: 0, hasBase: false });
-    this.fh = await open(join(this.dir, segName(seq)), 'r+');
+    this.fh = await this.openSegment(segName(seq));
     this.offset = SEGMENT_HEADER_BYTES;
     // The hard state and the log's end are restated so that compacting earlier segments never
     // loses them (the values in effect at this point of the write order, never newer ones).
