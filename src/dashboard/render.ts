@@ -20,7 +20,7 @@ export function renderMetrics(s: MdsStatus): string {
     const states = ['ONLINE', 'UNSTABLE', 'OFFLINE'];
     gauge('curvefs_mds_metaservers', 'Metaservers by online state.', states.map((st) => [`{state="${st.toLowerCase()}"}`, c.metaservers.filter((m) => m.state === st).length]));
     gauge('curvefs_mds_copysets', 'Copysets.', [['', c.copysets.length]]);
-    gauge('curvefs_mds_copysets_unhealthy', 'Copysets with a member that is not online.', [['', c.copysets.filter((x) => !x.healthy).length]]);
+    gauge('curvefs_mds_copysets_unhealthy', 'Copysets with a member that is not online or whose replica is broken.', [['', c.copysets.filter((x) => !x.healthy).length]]);
     gauge('curvefs_mds_copysets_changing', 'Copysets with a membership change in flight.', [['', c.copysets.filter((x) => x.change).length]]);
     gauge('curvefs_mds_partitions', 'Partitions.', [['', c.partitions]]);
     gauge('curvefs_mds_sessions', 'Live mount sessions.', [['', c.sessions]]);
@@ -44,7 +44,7 @@ export function renderHtml(s: MdsStatus): string {
   const body = c
     ? `<h2>File systems</h2>${table(['id', 'name', 'status', 'mounts', 'partitions', 'capacity', 'used bytes'], c.fs.map((f) => [f.fsId, f.name, f.status, f.mounts, f.partitions, f.capacity || 'unlimited', f.usedBytes]))}
 <h2>Metaservers</h2>${table(['id', 'address', 'state', 'copysets', 'leaders', 'last heartbeat (ms ago)'], c.metaservers.map((m) => [m.id, m.address, m.state, m.copysets, m.leaders, m.lastHeartbeatMsAgo < 0 ? '—' : m.lastHeartbeatMsAgo]))}
-<h2>Copysets</h2>${table(['copyset', 'members', 'leader', 'epoch', 'healthy', 'partitions', 'change in flight'], c.copysets.map((x) => [x.id, x.members.join(', '), x.leader || '?', x.epoch, x.healthy ? 'yes' : 'NO', x.partitions, x.change ?? '']))}
+<h2>Copysets</h2>${table(['copyset', 'members', 'leader', 'epoch', 'healthy', 'partitions', 'change in flight'], c.copysets.map((x) => [x.id, x.members.map((m) => (x.broken.includes(m) ? `${m} (BROKEN)` : String(m))).join(', '), x.leader || '?', x.epoch, x.healthy ? 'yes' : 'NO', x.partitions, x.change ?? '']))}
 <p>cluster ${esc(c.clusterId)} · ${c.partitions} partitions · ${c.sessions} sessions · ${c.heartbeats} heartbeats this term</p>`
     : `<p>This MDS is not serving. Leader: ${s.leaderAddress ? `<b>${esc(s.leaderAddress)}</b>` : 'unknown'}.</p>`;
   return `<!doctype html><html><head><meta charset="utf-8"><meta http-equiv="refresh" content="5"><title>curvefs MDS ${esc(s.address)}</title>

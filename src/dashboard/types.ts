@@ -18,7 +18,7 @@ export interface ClusterStatus {
   clusterId: string;
   fs: { fsId: number; name: string; status: string; mounts: number; partitions: number; capacity: number; usedBytes: number }[];
   metaservers: { id: number; address: string; state: string; copysets: number; leaders: number; lastHeartbeatMsAgo: number }[];
-  copysets: { id: string; members: number[]; leader: number; epoch: number; healthy: boolean; partitions: number; change: string | null }[];
+  copysets: { id: string; members: number[]; leader: number; epoch: number; healthy: boolean; /** Members whose replica cannot open (damaged storage). */ broken: number[]; partitions: number; change: string | null }[];
   partitions: number;
   heartbeats: number;
   sessions: number;

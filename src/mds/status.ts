@@ -39,12 +39,14 @@ export function mdsStatus(node: MdsNode, address: string, store: 'etcd' | 'embed
       copysets: [...topo.copysets.values()].map((cs) => {
         const k = csKey(cs.poolId, cs.copysetId);
         const op = t.recovery.operators.get(k);
+        const broken = [...(topo.csRuntime.get(k)?.broken.keys() ?? [])].filter((id) => cs.metaserverIds.includes(id));
         return {
           id: k,
           members: [...cs.metaserverIds],
           leader: topo.csRuntime.get(k)?.leaderId ?? 0,
           epoch: cs.epoch,
-          healthy: cs.metaserverIds.every((id) => topo.onlineState(id, now) === OnlineState.ONLINE),
+          healthy: broken.length === 0 && cs.metaserverIds.every((id) => topo.onlineState(id, now) === OnlineState.ONLINE),
+          broken,
           partitions: topo.partitionsOfCopyset(cs.poolId, cs.copysetId).length,
           change: op ? `${op.type} ${op.oldPeer}→${op.newPeer || '-'}${op.prepared ? '' : ' (preparing)'}` : null,
         };

@@ -155,6 +155,7 @@ export async function runMetaserver(opts: RunMetaserverOptions): Promise<Metaser
       return raftGroupFactory({
         node: raft,
         confDir: join(opts.dataDir, 'copysets'),
+        raftDataDir: join(opts.dataDir, 'raft'),
         snapshotMetrics: server.snapshotMetrics,
         onLeader: (cs) => void server.coordinator?.recover(cs),
         onRemoved: (cs) => {

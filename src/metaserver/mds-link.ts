@@ -106,6 +106,9 @@ export class HeartbeatLoop {
       const [ip, port] = splitAddress(s.address);
       const copysets = s.copysets();
       const infos = copysets.map((cs) => this.info(cs));
+      for (const b of s.manager.broken()) {
+        infos.push(create(CopySetInfoSchema, { poolId: b.poolId, copysetId: b.copysetId, peers: b.peers.map((p) => create(PeerSchema, p)), broken: b.error || 'cannot open' }));
+      }
       const mem = process.memoryUsage();
       const res = await this.opts.mds.heartbeat.metaServerHeartbeat(
         {
@@ -154,7 +157,15 @@ export class HeartbeatLoop {
     const s = this.opts.server;
     for (const conf of res.needUpdateCopysets) {
       const cs = s.manager.get(conf.poolId, conf.copysetId);
-      if (!cs) continue;
+      if (!cs) {
+        // A broken replica here that the MDS no longer counts as a member (it was replaced, or the
+        // copyset is gone): its files can go.
+        const me = this.opts.identity.id;
+        if (!conf.peers.some((p) => p.id === me)) {
+          await s.manager.dropBroken(conf.poolId, conf.copysetId).catch((e: unknown) => log.warn('could not remove a broken replica', { error: String(e) }));
+        }
+        continue;
+      }
       if (conf.epoch === 0 && conf.peers.length === 0) {
         log.warn('the MDS does not know this copyset: removing the replica', { copyset: cs.name });
         await s.manager.remove(conf.poolId, conf.copysetId).catch((e: unknown) => log.warn('remove failed', { error: String(e) }));

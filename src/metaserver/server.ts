@@ -157,7 +157,7 @@ export class MetaServer {
     });
     this.reclaimer.start();
     if (this.opts.metricsPort !== undefined) await this.startMetrics(this.opts.metricsPort);
-    log.info('metaserver started', { id: this.myId, address: this.address, copysets: reopened, metrics: this.metricsAddr });
+    log.info('metaserver started', { id: this.myId, address: this.address, copysets: reopened, broken: this.manager.broken().length, metrics: this.metricsAddr });
   }
 
   /** Best effort: asks replicas removed from a copyset to delete their copy. */

@@ -78,6 +78,15 @@ test('an offline member is replaced on a live metaserver outside the copyset', (
   assert.deepEqual([ops[0]!.type, ops[0]!.oldPeer, ops[0]!.newPeer, ops[0]!.startEpoch, ops[0]!.prepared], ['change_peer', 3, 4, 1, false]);
 });
 
+test('a member whose replica is broken (cannot open) is replaced like an offline one, though its metaserver is online', () => {
+  const msv = [view(1, 1), view(2, 2), view(3, 3), view(4, 3, OnlineState.ONLINE, 0)];
+  const ops = planRecovery([{ ...cs(10, [1, 2, 3]), broken: [2] }], msv, [], 1000, new SeededRandom(1));
+  assert.deepEqual(ops.map((o) => [o.type, o.oldPeer, o.newPeer]), [['change_peer', 2, 4]]);
+  // A broken member and an offline one leave no majority: nothing to do.
+  const down = [view(1, 1), view(2, 2), view(3, 3, OnlineState.OFFLINE), view(4, 4)];
+  assert.deepEqual(planRecovery([{ ...cs(10, [1, 2, 3]), broken: [2] }], down, [], 0, new SeededRandom(1)), []);
+});
+
 test('no change without a live majority, for unstable members, or while an operator runs', () => {
   const msv = [view(1, 1), view(2, 2, OnlineState.OFFLINE), view(3, 3, OnlineState.OFFLINE), view(4, 4)];
   assert.deepEqual(planRecovery([cs(10, [1, 2, 3])], msv, [], 0, new SeededRandom(1)), []);

@@ -41,6 +41,8 @@ export async function status(g: GlobalOptions): Promise<void> {
       copysets.copysetValues.map(async (c) => {
         const replicas = await Promise.all(
           c.peers.map(async (p) => {
+            // Its metaserver reported that the replica cannot open (damaged storage).
+            if (c.brokenIds.includes(p.id)) return { id: p.id, state: 'BROKEN', committed: 0, applied: 0 };
             try {
               const st = await pool.client(CopysetService, peerAddress(p.address)).getCopysetStatus({ poolId: c.poolId, copysetId: c.copysetId }, { timeoutMs: 1500 });
               return { id: p.id, state: st.status?.state ?? '?', committed: st.status?.committedIndex ?? 0, applied: st.status?.appliedIndex ?? 0 };
@@ -56,7 +58,7 @@ export async function status(g: GlobalOptions): Promise<void> {
           epoch: c.epoch,
           healthy: c.healthy,
           partitions: c.partitionIds.length,
-          replicas: replicas.map((r) => ({ ...r, lag: r.state === 'unreachable' ? null : commit - r.applied })),
+          replicas: replicas.map((r) => ({ ...r, lag: r.state === 'unreachable' || r.state === 'BROKEN' ? null : commit - r.applied })),
         };
       }),
     );

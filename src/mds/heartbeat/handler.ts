@@ -6,6 +6,9 @@
 //    wins; a lower epoch is a stale leader and is ignored); ask the recovery driver whether the
 //    leader should start a membership change; note partitions that turned read-only or are
 //    running out of ids (more partitions are allocated ahead of need);
+//  - the reporter's replica is broken (it could not open: damaged storage) → mark it, so healing
+//    replaces it like a dead member (schedule/recovery.ts); once it is no longer a member, answer
+//    with the membership so it deletes its files;
 //  - the reporter is a follower no longer among the members (and not the target of a change in
 //    flight) → answer with the real membership, so it removes itself — only after this MDS has
 //    led for `cleanFollowerAfterMs`, so that a fresh leader never acts on half-known state.
@@ -87,9 +90,23 @@ export class HeartbeatHandler {
       return create(CopySetConfSchema, { poolId: info.poolId, copysetId: info.copysetId, epoch: 0, peers: [] });
     }
     const reportedMembers = info.peers.map((p) => p.id);
+    const member = record.metaserverIds.includes(reporter);
+    const rt = this.topo.csRuntimeOf(info.poolId, info.copysetId);
+    if (info.broken) {
+      if (member) {
+        if (!rt.broken.has(reporter)) log.error('a copyset replica cannot open; it will be replaced', { copyset: k, metaserver: reporter, reason: info.broken });
+        rt.broken.set(reporter, info.broken);
+        return undefined;
+      }
+      // Replaced already: the membership without it tells the reporter to delete its files.
+      rt.broken.delete(reporter);
+      if (this.clock.now() - this.since < this.opts.cleanFollowerAfterMs) return undefined;
+      return create(CopySetConfSchema, { poolId: record.poolId, copysetId: record.copysetId, epoch: record.epoch, peers: this.allocator.peers(record.metaserverIds) });
+    }
+    // A healthy report from a replica once marked broken (repaired, or created anew).
+    if (rt.broken.has(reporter)) rt.broken.delete(reporter);
     if (info.leaderPeer?.id === reporter) {
       if (info.epoch < record.epoch) return undefined; // a stale leader; the real one will report
-      const rt = this.topo.csRuntimeOf(info.poolId, info.copysetId);
       rt.leaderId = reporter;
       rt.term = info.term;
       rt.reportedAt = this.clock.now();
@@ -105,7 +122,6 @@ export class HeartbeatHandler {
         change: change && change.type !== 0 ? { peer: change.peer?.id ?? 0, finished: change.finished, error: change.errMsg || undefined } : undefined,
       });
     }
-    const member = record.metaserverIds.includes(reporter);
     if (!member && record.epoch >= info.epoch && !this.recovery.isTarget(k, reporter) && this.clock.now() - this.since >= this.opts.cleanFollowerAfterMs) {
       log.info('reporter is not a member of the copyset; sending the membership', { copyset: k, reporter });
       return create(CopySetConfSchema, { poolId: record.poolId, copysetId: record.copysetId, epoch: record.epoch, peers: this.allocator.peers(record.metaserverIds) });

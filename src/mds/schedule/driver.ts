@@ -105,6 +105,7 @@ export class RecoveryDriver {
       epoch: cs.epoch,
       members: [...cs.metaserverIds],
       replicaNum: this.topo.pools.get(cs.poolId)?.replicaNum ?? cs.metaserverIds.length,
+      broken: [...this.topo.csRuntimeOf(cs.poolId, cs.copysetId).broken.keys()],
     }));
   }
 

@@ -3,8 +3,9 @@
 // leader's heartbeat report into the instruction for that leader (digest §6.8 RecoverScheduler
 // and Coordinator).
 //
-//  - A copyset with a member whose metaserver is OFFLINE (silent past the offline bound) and a
-//    live majority gets CHANGE_PEER(offline → target); a copyset with more members than its pool's
+//  - A copyset with a member whose metaserver is OFFLINE (silent past the offline bound), or whose
+//    replica is broken (its metaserver reports it cannot open: damaged storage), and a live
+//    majority gets CHANGE_PEER(offline → target); a copyset with more members than its pool's
 //    replica count gets REMOVE_PEER(offline) instead.
 //  - The target is chosen like any replica (placement.ts): distinct zone, else server, else
 //    process, least loaded; at most `maxOpsPerMetaserver` operators involve one target at once.
@@ -27,6 +28,8 @@ export interface CopysetView {
   epoch: number;
   members: number[];
   replicaNum: number;
+  /** Members whose replica cannot open (damaged storage): replaced like offline ones. */
+  broken?: number[];
 }
 
 export type OperatorType = 'change_peer' | 'remove_peer';
@@ -81,7 +84,7 @@ export function planRecovery(
   const ordered = [...copysets].sort((a, b) => a.poolId - b.poolId || a.copysetId - b.copysetId);
   for (const cs of ordered) {
     if (busy.has(opKey(cs.poolId, cs.copysetId))) continue;
-    const offline = cs.members.filter((id) => (byId.get(id)?.state ?? OnlineState.OFFLINE) === OnlineState.OFFLINE);
+    const offline = cs.members.filter((id) => (byId.get(id)?.state ?? OnlineState.OFFLINE) === OnlineState.OFFLINE || (cs.broken?.includes(id) ?? false));
     if (offline.length === 0) continue;
     // A membership change needs a quorum of the current members.
     if (offline.length * 2 >= cs.members.length) continue;

@@ -65,6 +65,11 @@ export interface CopysetRuntime {
   reportedAt: number;
   /** Partition counters by id, from the leader's report. */
   partitions: Map<number, { nextId: number; inodeNum: number; dentryNum: number; status: PartitionStatus }>;
+  /**
+   * Members whose replica cannot open (damaged storage), as their own metaserver reports it, with
+   * the reason; healing replaces them like dead members. In memory: heartbeats rebuild it.
+   */
+  broken: Map<number, string>;
 }
 
 export function csKey(poolId: number, copysetId: number): string {
@@ -412,7 +417,7 @@ export class Topology {
   csRuntimeOf(poolId: number, copysetId: number): CopysetRuntime {
     const k = csKey(poolId, copysetId);
     let rt = this.csRuntime.get(k);
-    if (!rt) this.csRuntime.set(k, (rt = { leaderId: 0, term: 0, reportedAt: 0, partitions: new Map() }));
+    if (!rt) this.csRuntime.set(k, (rt = { leaderId: 0, term: 0, reportedAt: 0, partitions: new Map(), broken: new Map() }));
     return rt;
   }
 

@@ -49,6 +49,7 @@ function leaderPeer(topo: Topology, cs: CopysetData): Peer | undefined {
 
 export function copysetInfo(topo: Topology, cs: CopysetData, recovery: RecoveryDriver | undefined, now: number): CopysetInfo {
   const op = recovery?.operators.get(csKey(cs.poolId, cs.copysetId));
+  const broken = [...(topo.csRuntime.get(csKey(cs.poolId, cs.copysetId))?.broken.keys() ?? [])].filter((id) => cs.metaserverIds.includes(id));
   return create(CopysetInfoSchema, {
     poolId: cs.poolId,
     copysetId: cs.copysetId,
@@ -58,7 +59,8 @@ export function copysetInfo(topo: Topology, cs: CopysetData, recovery: RecoveryD
     partitionIds: topo.partitionsOfCopyset(cs.poolId, cs.copysetId).map((p) => p.partitionId),
     oldPeer: op ? topo.peerOf(op.oldPeer) : undefined,
     candidatePeer: op && op.type === 'change_peer' ? topo.peerOf(op.newPeer) : undefined,
-    healthy: cs.metaserverIds.every((id) => topo.onlineState(id, now) === OnlineState.ONLINE),
+    healthy: broken.length === 0 && cs.metaserverIds.every((id) => topo.onlineState(id, now) === OnlineState.ONLINE),
+    brokenIds: broken,
   });
 }
 

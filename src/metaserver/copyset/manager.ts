@@ -16,6 +16,18 @@ export interface GroupFactory {
   destroy(cs: Copyset): Promise<void>;
   /** Copysets found on disk from an earlier run ([poolId, copysetId, peers]). */
   existing?(): Promise<Array<{ poolId: number; copysetId: number; peers: Peer[] }>>;
+  /** Deletes the files of a replica that could not be opened (no group is running for it). */
+  destroyBroken?(poolId: number, copysetId: number): Promise<void>;
+}
+
+/** A copyset replica found on disk that could not be opened: its storage is damaged. */
+export interface BrokenCopyset {
+  poolId: number;
+  copysetId: number;
+  /** The membership it last recorded. */
+  peers: Peer[];
+  /** Why it could not open (names the file and offset when the Raft log is damaged). */
+  error: string;
 }
 
 /** Single-replica groups that apply at once (tests, tools). */
@@ -34,6 +46,7 @@ function samePeers(a: Peer[], b: Peer[]): boolean {
 export class CopysetManager {
   private readonly copysets = new Map<number, Copyset>();
   private readonly opening = new Map<number, Promise<Copyset>>();
+  private readonly brokenReplicas = new Map<number, BrokenCopyset>();
 
   constructor(
     private readonly factory: GroupFactory,
@@ -62,6 +75,8 @@ export class CopysetManager {
       }
     }
     const gid = copysetGroupId(poolId, copysetId);
+    const broken = this.brokenReplicas.get(gid);
+    if (broken) throw new CurveError(StatusCode.STORAGE_INTERNAL_ERROR, `copyset ${poolId}:${copysetId} has a broken replica here: ${broken.error}`);
     const pending = this.opening.get(gid);
     if (pending) await pending.catch(() => undefined);
     const old = this.copysets.get(gid);
@@ -72,11 +87,41 @@ export class CopysetManager {
     return this.open(poolId, copysetId, peers);
   }
 
-  /** Reopens every copyset found on disk. */
+  /**
+   * Reopens every copyset found on disk. One that cannot open (damaged storage) does not stop the
+   * others: it is logged at ERROR and kept in broken(), which the heartbeat reports to the MDS so
+   * the replica is replaced from its peers. Its files stay until the MDS says it is no longer a
+   * member (dropBroken).
+   */
   async reopenExisting(): Promise<number> {
     const list = (await this.factory.existing?.()) ?? [];
-    for (const c of list) await this.open(c.poolId, c.copysetId, c.peers);
-    return list.length;
+    let opened = 0;
+    for (const c of list) {
+      try {
+        await this.open(c.poolId, c.copysetId, c.peers);
+        opened++;
+      } catch (e) {
+        const error = e instanceof Error ? e.message : String(e);
+        this.brokenReplicas.set(copysetGroupId(c.poolId, c.copysetId), { poolId: c.poolId, copysetId: c.copysetId, peers: c.peers, error });
+        log.error('copyset replica cannot open: it takes no part in its group until the MDS replaces it', { copyset: `${c.poolId}-${c.copysetId}`, error });
+      }
+    }
+    return opened;
+  }
+
+  /** Replicas that could not be opened. */
+  broken(): BrokenCopyset[] {
+    return [...this.brokenReplicas.values()];
+  }
+
+  /** Deletes a broken replica's files (the MDS no longer lists this metaserver as a member). */
+  async dropBroken(poolId: number, copysetId: number): Promise<boolean> {
+    const gid = copysetGroupId(poolId, copysetId);
+    if (!this.brokenReplicas.has(gid)) return false;
+    await this.factory.destroyBroken?.(poolId, copysetId);
+    this.brokenReplicas.delete(gid);
+    log.info('broken copyset replica removed', { copyset: `${poolId}-${copysetId}` });
+    return true;
   }
 
   private open(poolId: number, copysetId: number, peers: Peer[]): Promise<Copyset> {

@@ -15,6 +15,7 @@ import type { StateMachine } from '../../raft/index.ts';
 import { dialAddress } from '../cluster.ts';
 import type { SnapshotMetrics } from '../metrics.ts';
 import type { Copyset } from './copyset.ts';
+import { copysetGroupId } from './group-id.ts';
 import type { ConsensusGroup, GroupStatus } from './group.ts';
 import type { GroupFactory } from './manager.ts';
 import { captureSnapshot, loadCopysetSnapshot } from './snapshot.ts';
@@ -152,6 +153,11 @@ export interface RaftGroupFactoryOptions {
   node: RaftNode;
   /** Directory of the copyset configuration files. */
   confDir: string;
+  /**
+   * The RaftNode's dataDir: a broken replica (one whose group could not open) is deleted from
+   * there, as <raftDataDir>/group-<id> (RaftNode's layout, docs/raft.md), when the MDS drops it.
+   */
+  raftDataDir?: string;
   snapshotMetrics?: SnapshotMetrics;
   clock?: Clock;
   timer?: Timer;
@@ -277,6 +283,12 @@ export function raftGroupFactory(opts: RaftGroupFactoryOptions): GroupFactory {
     async destroy(cs) {
       if (node.hasGroup(cs.groupId)) await node.removeGroup(cs.groupId, { destroy: true });
       await rm(confPath(opts.confDir, cs.poolId, cs.copysetId), { force: true });
+    },
+    async destroyBroken(poolId, copysetId) {
+      // The configuration first: a crash in between leaves group files no copyset names, never
+      // a configuration whose group would be opened (and found broken) again.
+      await rm(confPath(opts.confDir, poolId, copysetId), { force: true });
+      if (opts.raftDataDir) await rm(join(opts.raftDataDir, `group-${copysetGroupId(poolId, copysetId)}`), { recursive: true, force: true });
     },
     async existing() {
       let names: string[] = [];
