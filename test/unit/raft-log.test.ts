@@ -290,6 +290,40 @@ test('a torn final write whose middle sector did not land is cut; a lost last se
   await rm(dir, { recursive: true });
 });
 
+for (const preallocate of ['truncate', 'zeros'] as const) {
+  test(`stale bytes far past a clean end (a torn write whose first sectors were lost) are cleared at open (${preallocate})`, async () => {
+    const dir = await tmp();
+    const opts = { segmentBytes: 256 * 1024, preallocate, logger: quiet };
+    const { log } = await RaftLog.open(dir, opts);
+    log.append(range(1, 3, 1));
+    await log.sync();
+    await log.close();
+    const path = join(dir, (await readdir(dir)).find((n) => n.endsWith('.seg'))!);
+    const b = await readFile(path);
+    // A sector of a write that never finished, far past the end of the records (out of reach of
+    // the end-marker probe) and where records never reach before the segment fills up.
+    b.fill(0x77, opts.segmentBytes - 512, opts.segmentBytes);
+    await writeFile(path, b);
+    let r = await RaftLog.open(dir, opts);
+    assert.deepEqual(r.report.cuts, []);
+    sameEntries(r.entries, range(1, 3, 1));
+    // Records now fill the segment up to near the stale sector and go on in the next one; the
+    // first segment must still open once it is no longer the last.
+    const big = (i: number) => entry(i, 1, 'x'.repeat(4000));
+    for (let i = 4; r.log.segmentCount < 2; i++) {
+      r.log.append([big(i)]);
+      await r.log.sync();
+    }
+    const last = r.log.lastIndex;
+    await r.log.close();
+    r = await RaftLog.open(dir, opts);
+    assert.equal(r.log.lastIndex, last);
+    assert.deepEqual(r.report.cuts, []);
+    await r.log.close();
+    await rm(dir, { recursive: true });
+  });
+}
+
 test('a segment with a corrupt header stops the open (segments are created whole, by rename)', async () => {
   const dir = await tmp();
   const { path } = await writeLog(dir, 3);

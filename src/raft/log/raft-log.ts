@@ -222,6 +222,7 @@ export class RaftLog {
       }
       kept.push(info);
       tailOffset = scan.end;
+      if (i === seqs.length - 1) await clearStaleTail(join(dir, name), scan.end, opts.preallocate ?? 'truncate');
     }
     const log = new RaftLog(dir, opts, replay.hardState, replay.lastIndex);
     log.segments = kept;
@@ -534,6 +535,43 @@ async function scanSegment(
       records++;
       pos += p.size;
     }
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * The last segment ended cleanly at `end` (zeros for TAIL_PROBE bytes after it), but a torn
+ * final write whose first sectors were lost while later ones landed can leave bytes further on.
+ * New records go at `end`; if such bytes stayed, this segment — once no longer the last — would
+ * show data after its end marker and refuse to open. So they are cleared now: a sparse segment
+ * whose allocated blocks reach past the probe is cut back to `end` and extended again (metadata
+ * only); a zero-filled one is read through and, only if it holds any, zero-filled again.
+ */
+async function clearStaleTail(path: string, end: number, preallocate: 'zeros' | 'truncate'): Promise<void> {
+  const fh = await open(path, 'r+');
+  try {
+    const st = await fh.stat();
+    const allocated = st.blocks * 512;
+    if (allocated <= end + TAIL_PROBE + 4096) return; // nothing can lie past the probe
+    // Sparse, with blocks past the probe: only stale bytes can be there.
+    let stale = allocated < st.size - TAIL_PROBE;
+    if (!stale) {
+      // Fully allocated (zero-filled): look.
+      const buf = new Uint8Array(READ_CHUNK);
+      for (let off = end + TAIL_PROBE; off < st.size && !stale; off += buf.length) {
+        const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, st.size - off), off);
+        stale = buf.subarray(0, bytesRead).some((x) => x !== 0);
+      }
+    }
+    if (!stale) return;
+    await fh.truncate(end);
+    await fh.truncate(st.size);
+    if (preallocate === 'zeros') {
+      const zeros = new Uint8Array(READ_CHUNK);
+      for (let off = end; off < st.size; off += zeros.length) await writeFully(fh, zeros.subarray(0, Math.min(zeros.length, st.size - off)), off);
+    }
+    await fh.sync();
   } finally {
     await fh.close();
   }
