@@ -19,9 +19,10 @@
 // longer by a flip still has the next (valid) record after it. What cannot be told apart — as in
 // etcd's WAL, whose rule this refines — is a flip in a record whose payload itself holds an aligned
 // run of 512 zero bytes, or a flip that lengthens the very last record past D: both read as torn.
-// The other way round, one torn shape is refused: a write that began with the last byte of a
-// sector (a record's type byte), that sector lost and the record's other bytes landed — it is
-// exactly a flipped type byte of a synced record (the replica is then rebuilt from its peers).
+// The other way round, one rare torn shape is refused: a write that began within a record
+// header's length of a sector's end, that sector lost and the record's other bytes landed (those
+// the lost sector held being zeros anyway) — it is exactly a flipped type byte of a synced record
+// (the replica is then rebuilt from its peers).
 import { RecordType, parseRecord } from './format.ts';
 
 /** The unit a disk writes atomically at the least; a torn write loses whole sectors. */
