@@ -165,18 +165,23 @@ export class HeartbeatLoop {
       if (!cs.isLeader()) continue;
       void this.execute(cs, conf);
     }
-    // Sessions the MDS no longer lists have ended.
+    // Sessions the MDS no longer lists have ended. When one still holds something in a copyset
+    // (request windows, open handles, file locks), its leader proposes the MDS's view of sessions
+    // as a log entry, so every replica drops the same state at the same point of the log and
+    // refuses that session's requests from then on (docs/architecture.md §2).
     const live = new Set(res.liveSessionIds);
     const max = res.maxSessionId;
     if (max > 0) {
       for (const cs of s.copysets()) {
         if (!cs.isLeader()) continue;
-        const held = new Set<number>();
-        for (const t of cs.sm.handles.values()) for (const id of t.allSessions()) held.add(id);
-        for (const t of cs.sm.fileLocks.values()) for (const [, locks] of t.entries()) for (const l of locks) held.add(l.sessionId);
-        const dead = [...held].filter((id) => id <= max && !live.has(id));
+        const dead = [...cs.sm.sessionsWithState()].filter((id) => id <= max && !live.has(id));
         if (dead.length > 0) {
-          void cs.propose(OpType.ExpireSessions, { $typeName: 'curvefs.metaserver.ExpireSessionsEntry', sessionIds: dead }).catch(() => undefined);
+          void cs.propose(OpType.ExpireSessions, {
+            $typeName: 'curvefs.metaserver.ExpireSessionsEntry',
+            sessionIds: dead.sort((a, b) => a - b),
+            maxSessionId: max,
+            liveSessionIds: [...live].sort((a, b) => a - b),
+          }).catch(() => undefined);
         }
       }
     }
