@@ -15,6 +15,7 @@ import { encodeOp, OpType } from '../../src/metaserver/copyset/op-codec.ts';
 import { captureSnapshot, loadCopysetSnapshot } from '../../src/metaserver/copyset/snapshot.ts';
 import { TxCoordinator } from '../../src/metaserver/tx/coordinator.ts';
 import type { Cluster } from '../../src/metaserver/cluster.ts';
+import { sessionExpiryEntry } from '../../src/metaserver/mds-link.ts';
 
 const T = { sec: 100, nsec: 5 };
 const FS = 7;
@@ -56,15 +57,21 @@ test('[H] scenario 1: an ended session loses its request windows through a repli
   }
   assert.equal(h.apply<Ino>(OpType.UnlinkInode, unlink).inode.nlink, 1);
   assert.equal(h.nlink(1, f), 1);
-  // The MDS says session 5 ended (every id up to 3000 but 6 and the others is gone).
+  // The MDS's heartbeat answer says session 5 ended (of the ids up to 3000 only 6 and the 2,000
+  // others live): the leader proposes the view, because session 5 still holds a window here.
   const live = [6, ...Array.from({ length: 2000 }, (_, k) => 100 + k)];
-  const r = h.apply(OpType.ExpireSessions, create(pb.ExpireSessionsEntrySchema, { maxSessionId: 3000, liveSessionIds: live }));
+  assert.equal(sessionExpiryEntry(h.cs.sm, 0, []), undefined, 'no MDS view yet: nothing ends');
+  assert.equal(sessionExpiryEntry(h.cs.sm, 3000, [5, ...live]), undefined, 'every session with state is live');
+  const entry = sessionExpiryEntry(h.cs.sm, 3000, live)!;
+  assert.deepEqual(entry.sessionIds, [5]);
+  const r = h.apply(OpType.ExpireSessions, entry);
   assert.equal(r.status, StatusCode.OK);
   assert.equal((r as SmResult & { windows: number }).windows, 1);
   const again = h.apply(OpType.UnlinkInode, unlink);
   assert.equal(StatusCode[again.status], 'SESSION_EXPIRED');
   assert.match(again.message ?? '', /session 5 has expired/);
   assert.equal(h.nlink(1, f), 1);
+  assert.equal(sessionExpiryEntry(h.cs.sm, 3000, live), undefined, 'nothing left to expire');
   // The view travels in the snapshot: a replica built from it refuses the same retry.
   const chunks: Uint8Array[] = [];
   await captureSnapshot(h.cs.sm)({ write: (c) => void chunks.push(c.slice()) });
