@@ -23,11 +23,12 @@ import {
   type RmdirRequest,
   type RmdirResponse,
   type TxId,
+  type UnlinkRequest,
   type TxPart,
   type TxRecord,
 } from '../../gen/metaserver_pb.ts';
 import type { MessageInitShape } from '@bufbuild/protobuf';
-import { RenameResponseSchema, RmdirResponseSchema } from '../../gen/metaserver_pb.ts';
+import { RenameResponseSchema, RmdirResponseSchema, UnlinkResponseSchema } from '../../gen/metaserver_pb.ts';
 import { checkName, ROOT_INODE_ID, sessionExpired, type Partition, type RenameResult } from '../partition/index.ts';
 import type { Copyset } from '../copyset/copyset.ts';
 import { OpType } from '../copyset/op-codec.ts';
@@ -43,6 +44,7 @@ const RENAME_EXCHANGE = 2;
 
 type RenameOut = MessageInitShape<typeof RenameResponseSchema>;
 type RmdirOut = MessageInitShape<typeof RmdirResponseSchema>;
+type RemoteUnlinkOut = MessageInitShape<typeof UnlinkResponseSchema>;
 
 /** A conflict that makes the coordinator plan again (after waiting a little). */
 class Replan extends Error {
@@ -324,6 +326,51 @@ export class TxCoordinator {
         });
         await this.runTx(cs, { kind: 'tx', rec, moves: [] }, deadline);
         return dentryOut(c);
+      } catch (e) {
+        if (!(e instanceof Replan)) throw e;
+        await this.backoff(cs, e, attempt, deadline);
+      }
+    }
+  }
+
+  // ---- unlink of a remote inode -------------------------------------------------------------------
+
+  /**
+   * unlink(2) of a name whose inode lives in another partition, as one transaction (dentry
+   * removed here, the link dropped there), so that no client step is left to crash before
+   * (issue [H] scenario 4; docs/rename.md §4a). Undefined when the one-entry Unlink applies: the
+   * inode is local, the name is missing or a directory (the Unlink op gives the precise error),
+   * or this request already has a result (the Unlink op returns it from the request table).
+   */
+  async unlinkRemote(cs: Copyset, req: UnlinkRequest, deadline: number): Promise<RemoteUnlinkOut | undefined> {
+    await cs.group.readBarrier(this.remaining(deadline));
+    if (await this.knownOutcome(cs, req.p, req.rid, deadline)) return undefined;
+    for (let attempt = 0; ; attempt++) {
+      const part = this.partition(cs, req.p);
+      const d = part.getDentry(req.parentInodeId, req.name);
+      if (d.status !== StatusCode.OK || d.dentry.type === FileType.TYPE_DIRECTORY || part.owns(d.dentry.ino)) return undefined;
+      const x = d.dentry.ino;
+      const type = d.dentry.type;
+      try {
+        const xRef = await this.cluster.locate(part.fsId, x);
+        const len = isRegular(type) ? (await this.cluster.getInodeAttr(xRef, x, deadline)).length : 0;
+        const rec = create(TxRecordSchema, {
+          rid: req.rid,
+          kind: TxKind.TX_UNLINK,
+          local: create(TxPartSchema, {
+            p: partRef(part, cs),
+            dentries: [create(TxDentryActionSchema, { parent: req.parentInodeId, name: req.name, expectInode: x, expectType: type, expectLength: len })],
+          }),
+          participants: [create(TxParticipantSchema, {
+            part: create(TxPartSchema, { p: xRef, inodes: [create(TxInodeActionSchema, { inode: x, unlinkParent: req.parentInodeId })] }),
+            prepared: true,
+          })],
+          time: req.time,
+          movedInode: x,
+          beganMs: this.clock.wallTime()[0] * 1000,
+        });
+        await this.runTx(cs, { kind: 'tx', rec, moves: [] }, deadline);
+        return { dentry: { fsId: part.fsId, inodeId: x, parentInodeId: req.parentInodeId, name: req.name, type }, inodeUnlinked: true };
       } catch (e) {
         if (!(e instanceof Replan)) throw e;
         await this.backoff(cs, e, attempt, deadline);

@@ -164,6 +164,15 @@ function finishHere(sm: CopysetStateMachine, part: Partition, m: TxFinishRequest
  */
 export function txResult(rec: TxRecord): OpResult {
   if (rec.kind === TxKind.TX_RMDIR) return { status: StatusCode.OK, dentry: { ino: rec.movedInode } } as unknown as OpResult;
+  if (rec.kind === TxKind.TX_UNLINK) {
+    // The shape of the one-entry Unlink's result, which a retry through that op returns.
+    const d = rec.local?.dentries[0];
+    return {
+      status: StatusCode.OK,
+      dentry: { parent: d?.parent ?? 0, name: d?.name ?? '', ino: rec.movedInode, type: d?.expectType ?? 0 },
+      effect: { unlinked: true },
+    } as unknown as OpResult;
+  }
   return {
     status: StatusCode.OK,
     moved: { ino: rec.movedInode },
