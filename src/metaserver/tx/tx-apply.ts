@@ -108,12 +108,9 @@ export function applyTxOp(sm: CopysetStateMachine, index: number, op: TxOp): SmR
       if (!('partitionId' in part)) return part;
       if (!m.id) return fail(StatusCode.PARAM_ERROR, 'TxFinish without a tx');
       if (!isIndex(m.coordinatorFloor)) return fail(StatusCode.PARAM_ERROR, `bad coordinator floor ${m.coordinatorFloor}`);
-      const pid = part.partitionId;
-      const warnings: string[] = [];
-      const r = finishHere(sm, part, m, warnings);
+      const r = finishHere(sm, part, m, []);
       // After this tx's own record was handled: the floor is below every tx still open.
       sm.tx.advanceFloor(m.id.partitionId, m.coordinatorFloor);
-      void pid;
       return r;
     }
     case OpType.TxForget: {
