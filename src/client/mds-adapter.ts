@@ -96,7 +96,10 @@ export class MdsAdapter implements MdsApi {
   }
 
   async refreshSession(fsName: string, sessionId: number): Promise<void> {
-    await this.mds.refreshSession({ fsName, sessionId });
+    const res = await this.mds.refreshSession({ fsName, sessionId });
+    // An ended session is not revived (its request windows are gone on the metaservers, which
+    // now refuse its mutations with SESSION_EXPIRED): say so instead of failing silently.
+    if (!res.sessionValid) throw new CurveError(StatusCode.SESSION_EXPIRED, `session ${sessionId} of fs ${fsName} has ended; mount again`);
   }
 
   async umount(fsName: string, sessionId: number): Promise<void> {

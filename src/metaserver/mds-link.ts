@@ -18,6 +18,8 @@ import {
 } from '../gen/heartbeat_pb.ts';
 import type { MdsClient } from '../mds/client.ts';
 import type { Copyset } from './copyset/copyset.ts';
+import type { CopysetStateMachine } from './copyset/state-machine.ts';
+import { ExpireSessionsEntrySchema, type ExpireSessionsEntry } from '../gen/metaserver_pb.ts';
 import { OpType } from './copyset/op-codec.ts';
 import { loadIdentity, saveIdentity, type Identity } from './identity.ts';
 import type { MetaServer } from './server.ts';
@@ -176,20 +178,14 @@ export class HeartbeatLoop {
       if (!cs.isLeader()) continue;
       void this.execute(cs, conf);
     }
-    // Sessions the MDS no longer lists have ended.
-    const live = new Set(res.liveSessionIds);
-    const max = res.maxSessionId;
-    if (max > 0) {
-      for (const cs of s.copysets()) {
-        if (!cs.isLeader()) continue;
-        const held = new Set<number>();
-        for (const t of cs.sm.handles.values()) for (const id of t.allSessions()) held.add(id);
-        for (const t of cs.sm.fileLocks.values()) for (const [, locks] of t.entries()) for (const l of locks) held.add(l.sessionId);
-        const dead = [...held].filter((id) => id <= max && !live.has(id));
-        if (dead.length > 0) {
-          void cs.propose(OpType.ExpireSessions, { $typeName: 'curvefs.metaserver.ExpireSessionsEntry', sessionIds: dead }).catch(() => undefined);
-        }
-      }
+    // Sessions the MDS no longer lists have ended. When one still holds something in a copyset
+    // (request windows, open handles, file locks), its leader proposes the MDS's view of sessions
+    // as a log entry, so every replica drops the same state at the same point of the log and
+    // refuses that session's requests from then on (docs/architecture.md §2).
+    for (const cs of s.copysets()) {
+      if (!cs.isLeader()) continue;
+      const entry = sessionExpiryEntry(cs.sm, res.maxSessionId, res.liveSessionIds);
+      if (entry) void cs.propose(OpType.ExpireSessions, entry).catch(() => undefined);
     }
   }
 
@@ -267,4 +263,21 @@ export class MdsRouter {
     }
     return m;
   }
+}
+
+/**
+ * The ExpireSessions entry a copyset's leader proposes after a heartbeat answer, or undefined
+ * when no ended session holds anything there. The MDS's view (largest id handed out, live ids)
+ * travels in the entry, so every replica drops the same state at the same log position.
+ */
+export function sessionExpiryEntry(sm: CopysetStateMachine, maxSessionId: number, liveSessionIds: readonly number[]): ExpireSessionsEntry | undefined {
+  if (!(maxSessionId > 0)) return undefined;
+  const live = new Set(liveSessionIds);
+  const dead = [...sm.sessionsWithState()].filter((id) => id <= maxSessionId && !live.has(id));
+  if (dead.length === 0) return undefined;
+  return create(ExpireSessionsEntrySchema, {
+    sessionIds: dead.sort((a, b) => a - b),
+    maxSessionId,
+    liveSessionIds: [...live].sort((a, b) => a - b),
+  });
 }

@@ -263,14 +263,21 @@ export class MetaService {
         return { dentry: wireDentry(req.p!.fsId, r.dentry) };
       },
 
-      unlink: async (req, ctx) => {
-        const r = (await this.mutate('Unlink', req.p, this.deadline(ctx.deadline), OpType.Unlink, { ...req, time: this.now(req.time) })) as SmResult & {
-          dentry: DentryInfo;
-          effect: { unlinked: boolean };
-          inode?: PInodeAttr;
-        };
-        return { dentry: wireDentry(req.p!.fsId, r.dentry), inodeUnlinked: r.effect.unlinked, inode: r.inode ? wireAttr(r.inode) : undefined };
-      },
+      unlink: (req, ctx) =>
+        this.timed('Unlink', async () => {
+          const deadline = this.deadline(ctx.deadline);
+          const time = this.now(req.time);
+          const cs = this.copysetOf(req.p);
+          // A name whose inode lives elsewhere: one transaction drops both (no second client step).
+          const viaTx = await this.coordinator.unlinkRemote(cs, { ...req, time }, deadline);
+          if (viaTx) return viaTx;
+          const r = checkSm(await cs.proposeWaiting(OpType.Unlink, { ...req, time }, deadline)) as SmResult & {
+            dentry: DentryInfo;
+            effect: { unlinked: boolean };
+            inode?: PInodeAttr;
+          };
+          return { dentry: wireDentry(req.p!.fsId, r.dentry), inodeUnlinked: r.effect.unlinked, inode: r.inode ? wireAttr(r.inode) : undefined };
+        }),
 
       rmdir: (req, ctx) =>
         this.timed('Rmdir', async () => {

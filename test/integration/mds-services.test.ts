@@ -215,10 +215,13 @@ test('mounts and sessions: conflicts, DeleteFs refused while mounted, expiry of 
   assert.equal(info.mountpoints[0]!.sessionId, m1.sessionId);
   assert.equal(info.mountNum, 1);
   await waitFor(() => !fakes[0]!.liveSessions.includes(m2.sessionId), 'the expired session to leave heartbeat replies');
-  // The expired client comes back: it is registered again under its session id.
+  // The expired client comes back: its session stays ended (the metaservers dropped its request
+  // windows, so its old requests must not be retried); it mounts again under a new id.
   const back = await client.mds.refreshSession({ fsName: 'fs1', sessionId: m2.sessionId, mountpoint: mp('/mnt/b') });
-  assert.equal(back.sessionValid, true);
-  assert.equal((await client.mds.getFsInfo({ fsName: 'fs1' })).fsInfo!.mountpoints.length, 2);
+  assert.equal(back.sessionValid, false);
+  assert.equal((await client.mds.getFsInfo({ fsName: 'fs1' })).fsInfo!.mountpoints.length, 1);
+  const again = await client.mds.mountFs({ fsName: 'fs1', mountpoint: mp('/mnt/b') });
+  assert.ok(again.sessionId > m2.sessionId);
   const unknown = await client.mds.refreshSession({ fsName: 'fs1', sessionId: 987654 });
   assert.equal(unknown.sessionValid, false);
   refreshing = false;

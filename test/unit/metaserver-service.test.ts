@@ -200,3 +200,28 @@ test('metrics render per-op histograms and copyset state', () => {
   assert.match(text, /curvefs_metaserver_request_seconds_bucket\{op="CreateFile",le="0.001"\}/);
   assert.match(text, /curvefs_copyset_applied_index\{copyset="1-1"\} \d+/);
 });
+
+test('[H] scenario 4: unlink of a name whose inode lives in another copyset drops the link in the same call (no second client step to crash before)', async () => {
+  const x = (await meta.createInode({ p: P20, rid: rid(), parent: 1, type: FileType.TYPE_S3, mode: 0o644, time: T })).inode!.inodeId;
+  await meta.createDentry({ p: P10, rid: rid(), dentry: { fsId: FS, inodeId: x, parentInodeId: 1, name: 'u1', type: FileType.TYPE_S3 }, time: T });
+  await meta.linkInode({ p: P20, rid: rid(), inodeId: x, newParent: 1, time: T });
+  await meta.createDentry({ p: P10, rid: rid(), dentry: { fsId: FS, inodeId: x, parentInodeId: 1, name: 'u2', type: FileType.TYPE_S3 }, time: T });
+  assert.equal((await meta.getInode({ p: P20, inodeId: x })).inode!.attr!.nlink, 2);
+  const req = { p: P10, rid: rid(), parentInodeId: 1, name: 'u1', time: T };
+  const res = await meta.unlink(req);
+  assert.equal(res.dentry!.inodeId, x);
+  assert.equal(res.inodeUnlinked, true, 'the client would have to send UnlinkInode itself: a crash now leaks a link');
+  assert.equal((await meta.getInode({ p: P20, inodeId: x })).inode!.attr!.nlink, 1);
+  assert.equal(await lookup(1, 'u1'), undefined);
+  // A retry (reply lost) gets the same answer and changes nothing.
+  const again = await meta.unlink(req);
+  assert.equal(again.inodeUnlinked, true);
+  assert.equal(again.dentry!.inodeId, x);
+  assert.equal((await meta.getInode({ p: P20, inodeId: x })).inode!.attr!.nlink, 1);
+  assert.equal(await lookup(1, 'u2'), x);
+  // The last name: the inode reaches nlink 0 (the deletion list), in the same call.
+  assert.equal((await meta.unlink({ p: P10, rid: rid(), parentInodeId: 1, name: 'u2', time: T })).inodeUnlinked, true);
+  assert.equal((await meta.getInode({ p: P20, inodeId: x })).inode!.attr!.nlink, 0);
+  // Errors are the local unlink's: a missing name, a directory.
+  assert.equal(await status(meta.unlink({ p: P10, rid: rid(), parentInodeId: 1, name: 'u2', time: T })), StatusCode.NOT_FOUND);
+});

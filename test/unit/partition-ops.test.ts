@@ -503,17 +503,39 @@ test('requestId: a retried mutation returns the first result and applies once', 
   assert.equal(p.apply(bad).status, StatusCode.DENTRY_EXIST);
 });
 
-test('requestId window: evicted sequences are STALE, evicted clients apply again', () => {
-  const p = new Partition({ partitionId: 1, fsId: FS, start: 0, end: 1000, requestLimits: { maxClients: 2, window: 3 } });
+test('requestId window: evicted sequences are STALE; clients are never evicted by other clients', () => {
+  const p = new Partition({ partitionId: 1, fsId: FS, start: 0, end: 1000, requestLimits: { window: 3 } });
   ok(p.apply({ kind: 'createRootInode', fsId: FS, mode: 0o755, uid: 0, gid: 0, time: T0 }));
   const op = (clientId: number, seq: number) =>
     ({ kind: 'adjustDirStats', fsId: FS, ino: 1, bytesDelta: 1, requestId: { clientId, seq } }) as const;
   for (let s = 1; s <= 4; s++) ok(p.apply(op(1, s)));
   assert.equal(p.apply(op(1, 1)).status, StatusCode.STALE);
   assert.equal(ok(p.apply(op(1, 2))).stats.bytes, 2); // retained: the first answer
-  ok(p.apply(op(2, 1)));
-  ok(p.apply(op(3, 1))); // evicts client 1 (least recently used)
-  assert.equal(ok(p.apply(op(1, 2))).stats.bytes, 7);
+  for (let c = 2; c < 50; c++) ok(p.apply(op(c, 1)));
+  assert.equal(ok(p.apply(op(1, 2))).stats.bytes, 2);
+  assert.equal(p.requests.clients.size, 49);
+});
+
+test('requestId and sessions: an ended session loses its window and its retries are refused', () => {
+  const p = newPartition();
+  const f = mkfile(p, 1, 'a');
+  ok(p.apply({ kind: 'link', fsId: FS, ino: f, parent: 1, time: at(1) }));
+  const unlink = { kind: 'unlink' as const, fsId: FS, ino: f, parent: 1, time: at(2), requestId: { clientId: 7, seq: 1 } };
+  assert.equal(ok(p.apply(unlink)).inode.nlink, 1);
+  // The MDS says sessions up to 9 exist and 8, 9 are live: 7 ended.
+  p.requests.sessions.update(9, [8, 9]);
+  assert.equal(p.requests.dropExpired(), 1);
+  rejects(p, unlink, StatusCode.SESSION_EXPIRED);
+  rejects(p, { ...unlink, requestId: { clientId: 7, seq: 2 } }, StatusCode.SESSION_EXPIRED);
+  assert.equal(ok(p.getInodeAttr(f)).inode.nlink, 1);
+  // Live sessions and sessions newer than the MDS's list are served.
+  ok(p.apply({ kind: 'setattr', fsId: FS, ino: f, mask: SetAttr.UID, uid: 5, time: at(3), requestId: { clientId: 8, seq: 1 } }));
+  ok(p.apply({ kind: 'setattr', fsId: FS, ino: f, mask: SetAttr.UID, uid: 6, time: at(3), requestId: { clientId: 10, seq: 1 } }));
+  // A restarted MDS may report a lower max: what the copyset knew ended stays ended.
+  p.requests.sessions.update(8, [8]);
+  assert.equal(p.requests.sessions.max, 9);
+  assert.equal(p.requests.sessions.expired(9), true);
+  assert.equal(p.requests.sessions.expired(8), false);
 });
 
 test('determinism: the same ops give the same digest on two replicas', async () => {
@@ -538,4 +560,34 @@ test('deleteDentry move: a non-empty directory leaves without losing links', () 
   assert.equal(ok(p.getInodeAttr(1)).inode.nlink, 2);
   assert.equal(ok(p.dirStats(d)).stats.entries, 1);
   assert.deepEqual(p.deletionList(), []);
+});
+
+test('[H] scenario 1: a retried unlink, link or createInode after 1,024 other clients is not applied twice', () => {
+  const p = newPartition();
+  const d = mkdir(p, 1, 'd');
+  const f = mkfile(p, 1, 'a');
+  ok(p.apply({ kind: 'link', fsId: FS, ino: f, parent: d, time: at(1) })); // two names: a and d/b
+  const others = (): void => {
+    for (let c = 1000; c < 1000 + 1024; c++) ok(p.apply({ kind: 'adjustDirStats', fsId: FS, ino: 1, bytesDelta: 0, requestId: { clientId: c, seq: 1 } }));
+  };
+  // rm a: nlink 2 -> 1, the reply is lost; 1,024 other clients write; the retry must not unlink again.
+  const unlink = { kind: 'unlink' as const, fsId: FS, ino: f, parent: 1, time: at(2), requestId: { clientId: 7, seq: 1 } };
+  assert.equal(ok(p.apply(unlink)).inode.nlink, 1);
+  others();
+  assert.equal(ok(p.apply(unlink)).inode.nlink, 1);
+  assert.equal(ok(p.getInodeAttr(f)).inode.nlink, 1);
+  assert.deepEqual(p.deletionList(), []);
+  // A retried link must not leak a link.
+  const link = { kind: 'link' as const, fsId: FS, ino: f, parent: 1, time: at(3), requestId: { clientId: 7, seq: 2 } };
+  assert.equal(ok(p.apply(link)).inode.nlink, 2);
+  others();
+  assert.equal(ok(p.apply(link)).inode.nlink, 2);
+  assert.equal(ok(p.getInodeAttr(f)).inode.nlink, 2);
+  // A retried createInode must not make an orphan.
+  const mk = { kind: 'createInode' as const, fsId: FS, parent: 1, type: FileType.TYPE_DIRECTORY, mode: 0o755, uid: 0, gid: 0, time: at(4), requestId: { clientId: 7, seq: 3 } };
+  const inodes = p.stats().inodes;
+  const first = ok(p.apply(mk)).inode.inodeId;
+  others();
+  assert.equal(ok(p.apply(mk)).inode.inodeId, first);
+  assert.equal(p.stats().inodes, inodes + 1);
 });

@@ -23,7 +23,7 @@ const slice = (chunkId: number, offset: number, len: number) => ({ chunkId, comp
 
 /** A partition using every kind of state the snapshot has to carry. */
 function richPartition(partitionId = 1, range: [number, number] = [0, 1 << 20]): Partition {
-  const p = new Partition({ partitionId, fsId: FS, start: range[0], end: range[1], requestLimits: { maxClients: 8, window: 4 } });
+  const p = new Partition({ partitionId, fsId: FS, start: range[0], end: range[1], requestLimits: { window: 4 } });
   if (range[0] <= 1) ok(p.apply({ kind: 'createRootInode', fsId: FS, mode: 0o755, uid: 0, gid: 0, time: T0 }));
   const top = range[0] <= 1 ? 1 : ok(p.apply({ kind: 'createInode', fsId: FS, parent: 1, type: FileType.TYPE_DIRECTORY, mode: 0o755, uid: 0, gid: 0, time: T0 })).inode.inodeId;
   const d = mkdir(p, top, 'dir');
@@ -102,7 +102,7 @@ test('round trip keeps the request table: a retry after reload returns the first
   const stale = { kind: 'adjustDirStats' as const, fsId: FS, ino: 3, bytesDelta: 1, requestId: { clientId: 2 ** 40, seq: 1 } };
   assert.equal(q.apply(stale).status, StatusCode.STALE);
   assert.equal(p.apply(stale).status, StatusCode.STALE);
-  // Further ops keep the replicas identical (LRU order and use clock were restored).
+  // Further ops keep the replicas identical.
   for (let c = 10; c < 20; c++) {
     const op = { kind: 'adjustDirStats' as const, fsId: FS, ino: 3, bytesDelta: 1, requestId: { clientId: c, seq: 1 } };
     assert.deepEqual(q.apply(op), p.apply(op));
@@ -221,8 +221,8 @@ test('wrong magic and version have their own errors', async () => {
   magic.set(enc('CURVEFX'), 0);
   await assert.rejects(loadSnapshotBytes(magic), /bad magic at byte 6/);
   const version = good.slice();
-  version[7] = 2;
-  await assert.rejects(loadSnapshotBytes(version), /unsupported version at byte 7: version 2/);
+  version[7] = 3;
+  await assert.rejects(loadSnapshotBytes(version), /unsupported version at byte 7: version 3/);
 });
 
 test('files: atomic write, load, inspect', async () => {
@@ -270,7 +270,7 @@ test('files: atomic write, load, inspect', async () => {
     assert.equal(codeJson, 0);
     assert.equal(codeImage, 0);
     assert.match(text, /copyset image \(CURVECS extras skipped\)/);
-    assert.match(text, /magic CURVEFS {2}version 1 {2}pairs \d+/);
+    assert.match(text, /magic CURVEFS {2}version 2 {2}pairs \d+/);
     assert.match(text, /checksum CRC-64\/XZ 0x[0-9a-f]{16}: OK/);
     assert.match(text, /dentry p1 \{"parent":3,"name":"file"\} \{"ino":4,"type":"TYPE_S3"\}/);
     assert.match(text, /INVALID \(checksum-mismatch/);

@@ -306,8 +306,12 @@ export class FsManager {
     this.sessions.delete(gone.sessionId);
   }
 
-  /** Keeps a session alive; re-registers an expired one when the client comes back. */
-  refresh(fsName: string, sessionId: number, mp: Mountpoint | undefined, deltaBytes: number): Promise<{ fs: FsInfo; valid: boolean }> {
+  /**
+   * Keeps a session alive. An ended session is never revived (valid: false; the client mounts
+   * again and gets a new id): the metaservers dropped its request windows when it ended, so
+   * reviving its id would let an old retry apply twice (docs/architecture.md §2).
+   */
+  refresh(fsName: string, sessionId: number, _mp: Mountpoint | undefined, deltaBytes: number): Promise<{ fs: FsInfo; valid: boolean }> {
     validateFsName(fsName);
     if (!Number.isSafeInteger(sessionId) || sessionId <= 0) throw new CurveError(StatusCode.PARAM_ERROR, `invalid session id ${sessionId}`);
     if (!Number.isSafeInteger(deltaBytes)) throw new CurveError(StatusCode.PARAM_ERROR, `invalid byte delta ${deltaBytes}`);
@@ -323,18 +327,7 @@ export class FsManager {
       s.lastRefresh = this.clock.now();
       return Promise.resolve({ fs, valid: true });
     }
-    if (!mp || fs.status !== FsStatus.FS_INITED || sessionId > this.maxSessionId) return Promise.resolve({ fs, valid: false });
-    const point = checkMountpoint(mp);
-    return this.locks.run(`name:${fsName}`, async () => {
-      const cur = this.get({ fsName });
-      if (this.sessions.has(sessionId)) return { fs: cur, valid: true };
-      if (cur.mountpoints.some((x) => sameMount(x.mountpoint!, point))) return { fs: cur, valid: false };
-      const session = create(MountSessionSchema, { mountpoint: point, sessionId, mountedAtMs: Date.now() });
-      const next = await this.put({ ...cur, mountpoints: [...cur.mountpoints, session], mountNum: cur.mountpoints.length + 1 });
-      this.sessions.set(sessionId, { fsId: cur.fsId, sessionId, mountpoint: point, lastRefresh: this.clock.now() });
-      log.info('session re-registered', { fs: fsName, sessionId });
-      return { fs: next, valid: true };
-    });
+    return Promise.resolve({ fs, valid: false });
   }
 
   /** Ends sessions silent past the timeout and stores changed usage counters. */

@@ -1,7 +1,7 @@
 // A copyset's snapshot image: a small header section with the copyset's own replicated state
 // (transactions, open handles, file locks), then the CURVEFS stream of all its partitions.
 //
-//   "CURVECS" (7) | version u32 LE (1) | length u32 LE | CopysetSnapshotExtras (protobuf)
+//   "CURVECS" (7) | version u32 LE (2) | length u32 LE | CopysetSnapshotExtras (protobuf)
 //   | CRC-32C u32 LE of every preceding byte | CURVEFS snapshot (docs/formats.md)
 //
 // The CURVEFS part carries its own CRC-64 and EOF marker; Raft's snapshot file adds its meta.
@@ -18,12 +18,16 @@ import {
   TxOutcomeRecordSchema,
   TxPreparedAtSchema,
   TxTombstoneSchema,
+  TxFloorSchema,
 } from '../../gen/metaserver_pb.ts';
 import { loadSnapshot, writeSnapshotViews, type Partition, type SnapshotSummary } from '../partition/index.ts';
 import { CopysetStateMachine } from './state-machine.ts';
 
 export const COPYSET_SNAPSHOT_MAGIC = 'CURVECS';
-export const COPYSET_SNAPSHOT_VERSION = 1;
+// Version 2 adds the session view and the coordinators' tx floors to the extras (issue [H]);
+// a version-1 image still loads (it knew neither: an empty view, no floors).
+export const COPYSET_SNAPSHOT_VERSION = 2;
+const OLDEST_COPYSET_SNAPSHOT_VERSION = 1;
 const MAGIC = new TextEncoder().encode(COPYSET_SNAPSHOT_MAGIC);
 const PREAMBLE = MAGIC.length + 8;
 /**
@@ -64,6 +68,9 @@ export function encodeExtras(sm: CopysetStateMachine, members: readonly MemberAd
     handles: [],
     fileLocks: [],
     memberAddresses: members.map((m) => create(PeerSchema, { id: m.id, address: m.address })),
+    sessionMax: sm.sessions.max,
+    liveSessions: [...sm.sessions.live].sort((a, b) => a - b),
+    txFloors: [...tx.floors].sort((a, b) => a[0] - b[0]).map(([coordinatorPartitionId, index]) => create(TxFloorSchema, { coordinatorPartitionId, index })),
   });
   for (const [pid, table] of [...sm.handles].sort((a, b) => a[0] - b[0])) {
     for (const [inode, sessionId, count] of table.entries()) {
@@ -139,7 +146,7 @@ export async function loadCopysetSnapshot(
   }
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const version = view.getUint32(MAGIC.length, true);
-  if (version !== COPYSET_SNAPSHOT_VERSION) throw new CopysetSnapshotError(`unsupported version ${version}`);
+  if (version < OLDEST_COPYSET_SNAPSHOT_VERSION || version > COPYSET_SNAPSHOT_VERSION) throw new CopysetSnapshotError(`unsupported version ${version}`);
   const len = view.getUint32(MAGIC.length + 4, true);
   if (len > MAX_EXTRAS_BYTES) throw new CopysetSnapshotError(`extras section of ${len} bytes is too large`);
   await fill(PREAMBLE + len + 4);
@@ -158,6 +165,9 @@ export async function loadCopysetSnapshot(
   for (const m of members) {
     if (!Number.isSafeInteger(m.id) || m.id <= 0 || !/^[^:\s]+:\d+$/.test(m.address)) throw new CopysetSnapshotError(`bad member address ${m.id}@${JSON.stringify(m.address)}`);
   }
+  const u = (x: number): boolean => Number.isSafeInteger(x) && x >= 0;
+  if (!u(extras.sessionMax) || !extras.liveSessions.every(u)) throw new CopysetSnapshotError('bad session id in the session view');
+  for (const f of extras.txFloors) if (!u(f.index)) throw new CopysetSnapshotError(`bad tx floor ${f.index} of coordinator ${f.coordinatorPartitionId}`);
   const rest = buf.subarray(PREAMBLE + len + 4);
   const partitions = await loadSnapshot(
     (async function* () {
@@ -170,10 +180,12 @@ export async function loadCopysetSnapshot(
     })(),
   );
   const sm = new CopysetStateMachine(poolId, copysetId);
-  for (const [id, p] of partitions) sm.partitions.set(id, p);
+  sm.sessions.update(extras.sessionMax, extras.liveSessions);
+  for (const [, p] of partitions) sm.addPartition(p);
   const tx = sm.tx;
   for (const rec of extras.records) tx.addRecord(rec);
   for (const p of extras.prepared) if (p.tx) tx.addPrepared(p.partitionId, p.tx);
+  for (const f of extras.txFloors) tx.floors.set(f.coordinatorPartitionId, f.index);
   for (const t of extras.tombstones) tx.addTombstone(t.partitionId, t.id);
   for (const o of extras.outcomes) tx.remember(o.clientId, o.seq, { status: o.status, movedInode: o.movedInode, replacedInode: o.replacedInode });
   tx.relock((pid) => sm.partitions.get(pid)?.fsId);

@@ -18,7 +18,7 @@ import {
   type RenameEntry,
   type RequestId,
 } from '../../gen/metaserver_pb.ts';
-import { Partition, ROOT_INODE_ID, type ChunkAppend, type ChunkSlice, type PartitionOp, type Timestamp } from '../partition/index.ts';
+import { Partition, ROOT_INODE_ID, SessionView, type ChunkAppend, type ChunkSlice, type PartitionOp, type Timestamp } from '../partition/index.ts';
 import { TxStore } from '../tx/tx-store.ts';
 import { applyTxOp, isTxOp, buildRenameFollowups } from '../tx/tx-apply.ts';
 import { decodeOp, OpType, type Op } from './op-codec.ts';
@@ -63,6 +63,12 @@ export class CopysetStateMachine {
   readonly fileLocks = new Map<number, FileLockTable>();
   /** Per partition: nlink-0 inodes the reclaimer claimed (their blocks are being deleted). */
   readonly reclaiming = new Map<number, Set<number>>();
+  /**
+   * The MDS's mount sessions as this copyset last learnt them (replicated: ExpireSessions
+   * entries); shared by every partition's request table, which refuses requests of ended
+   * sessions (docs/architecture.md §2 "Idempotent mutations").
+   */
+  readonly sessions = new SessionView();
   appliedIndex = 0;
   private readonly lockListeners = new Set<() => void>();
   /** Bumped whenever a transaction releases locks (waiters compare it). */
@@ -121,7 +127,7 @@ export class CopysetStateMachine {
       case OpType.DeletePartition:
         return this.deletePartition(op.msg.p);
       case OpType.ExpireSessions:
-        return this.expireSessions(op.msg.sessionIds);
+        return this.expireSessions(op.msg.sessionIds, op.msg.maxSessionId, op.msg.liveSessionIds);
       case OpType.DropPartition: {
         const part = this.partition(op.msg.p);
         if (!(part instanceof Partition)) return part.status === StatusCode.PARTITION_NOT_FOUND ? { status: StatusCode.OK } : part;
@@ -467,8 +473,14 @@ export class CopysetStateMachine {
     } catch (e) {
       return fail(StatusCode.PARAM_ERROR, (e as Error).message);
     }
-    this.partitions.set(info.partitionId, p);
+    this.addPartition(p);
     return { status: StatusCode.OK };
+  }
+
+  /** Adds a partition (created or loaded from a snapshot); its request table shares the session view. */
+  addPartition(p: Partition): void {
+    p.requests.sessions = this.sessions;
+    this.partitions.set(p.partitionId, p);
   }
 
   private deletePartition(ref: PartitionRef | undefined): SmResult {
@@ -490,13 +502,37 @@ export class CopysetStateMachine {
     this.tx.dropPartition(part.partitionId, part.fsId);
   }
 
-  private expireSessions(ids: number[]): SmResult {
+  /**
+   * Sessions that ended. `ids` name them one by one (their handles and locks go); a view
+   * (`max` > 0 and the live ids) says every session up to `max` that is not live has ended: its
+   * request windows, handles and locks go, and its requests are refused from now on.
+   */
+  private expireSessions(ids: number[], max: number, live: number[]): SmResult {
+    const isSession = (x: number): boolean => Number.isSafeInteger(x) && x >= 0;
+    if (!ids.every(isSession) || !isSession(max) || !live.every(isSession)) return fail(StatusCode.PARAM_ERROR, 'bad session id in ExpireSessions');
+    if (max > 0) this.sessions.update(max, live);
     const set = new Set(ids);
+    const ended = (id: number): boolean => set.has(id) || this.sessions.expired(id);
     let handles = 0;
     let locks = 0;
-    for (const t of this.handles.values()) handles += t.expireSessions(set);
-    for (const t of this.fileLocks.values()) locks += t.expireSessions(set);
-    return ok({ handles, locks });
+    let windows = 0;
+    for (const t of this.handles.values()) handles += t.expireSessions(new Set([...t.allSessions()].filter(ended)));
+    for (const t of this.fileLocks.values()) {
+      const held = new Set<number>();
+      for (const [, list] of t.entries()) for (const l of list) if (ended(l.sessionId)) held.add(l.sessionId);
+      locks += t.expireSessions(held);
+    }
+    for (const p of this.partitions.values()) windows += p.requests.dropExpired();
+    return ok({ handles, locks, windows });
+  }
+
+  /** Sessions that hold something here (request windows, open handles, file locks). */
+  sessionsWithState(): Set<number> {
+    const out = new Set<number>();
+    for (const p of this.partitions.values()) for (const id of p.requests.clients.keys()) out.add(id);
+    for (const t of this.handles.values()) for (const id of t.allSessions()) out.add(id);
+    for (const t of this.fileLocks.values()) for (const [, locks] of t.entries()) for (const l of locks) out.add(l.sessionId);
+    return out;
   }
 
   // ---- reads ---------------------------------------------------------------------------------

@@ -1,9 +1,9 @@
 // The partition state machine of the metaserver and its CURVEFS snapshot codec. Pure: no clock,
 // no I/O, no randomness (snapshot streams go through a sink / an iterable the caller provides).
 export * from './types.ts';
-export { Partition, typeMode, type PartitionConfig, type PartitionInfoView } from './partition.ts';
+export { Partition, sessionExpired, typeMode, type PartitionConfig, type PartitionInfoView } from './partition.ts';
 export { PartitionView } from './view.ts';
-export { DEFAULT_REQUEST_LIMITS, type RequestTableLimits } from './request-table.ts';
+export { DEFAULT_REQUEST_LIMITS, SessionView, type RequestTableLimits } from './request-table.ts';
 export { checkName, compareNames, utf8Length } from './names.ts';
 export { RecordType, RECORD_NAMES, RECORD_TYPES, describeRecord, type RecordDescription } from './records.ts';
 export {

@@ -121,6 +121,11 @@ function err(status: ErrorResult['status'], message: string): ErrorResult {
   return { status, message };
 }
 
+/** A request of a session that ended: its window is gone, so a retry could apply twice. */
+export function sessionExpired(clientId: number, seq: number): ErrorResult {
+  return err(StatusCode.SESSION_EXPIRED, `request ${clientId}/${seq}: session ${clientId} has expired; register a new session`);
+}
+
 function isId(x: unknown): x is number {
   return typeof x === 'number' && Number.isSafeInteger(x) && x >= 1 && x < MAX_INODE_ID;
 }
@@ -283,6 +288,7 @@ export class Partition {
       const seen = this.requests.lookup(rid.clientId, rid.seq);
       if (seen.kind === 'duplicate') return seen.result;
       if (seen.kind === 'stale') return err(StatusCode.STALE, `request ${rid.clientId}/${rid.seq} is older than the retained window`);
+      if (seen.kind === 'expired') return sessionExpired(rid.clientId, rid.seq);
     }
     const result = this.dispatch(op);
     if (rid !== undefined) this.requests.record(rid.clientId, rid.seq, result);

@@ -102,8 +102,9 @@ function* encodePartition(v: PartitionView, w: Out): Generator<void, number> {
   w.varint(v.end);
   w.varint(v.nextId);
   w.varint(v.status);
-  w.varint(v.useClock);
-  w.varint(v.limits.maxClients);
+  // Two reserved fields (version 1: the LRU clock and client bound of the request table).
+  w.varint(0);
+  w.varint(0);
   w.varint(v.limits.window);
   w.varint(v.maxLinks);
   w.varint(v.inodeCount);
@@ -308,7 +309,7 @@ function* encodeRequests(v: PartitionView, w: Out): Generator<void, number> {
     beginKey(w, RecordType.REQUESTS, v.partitionId, 13);
     w.u64be(clientId);
     const at = beginValue(w);
-    w.varint(win.lastUse);
+    w.varint(0); // reserved (version 1: the client's LRU stamp)
     w.varint(win.floor);
     w.varint(results.length);
     for (const [seq, b] of results) {
@@ -346,7 +347,6 @@ export class SnapshotLoader {
   readonly partitions = new Map<number, Partition>();
   private readonly expected = new Map<number, Expected>();
   private readonly clients = new Map<number, [number, ClientWindow][]>();
-  private readonly useClocks = new Map<number, number>();
   // Key order, part 2: the ids (and name) of the previous key of the same type and partition.
   private orderType = 0;
   private orderPid = -1;
@@ -454,7 +454,7 @@ export class SnapshotLoader {
         if (exp[k] !== got[k]) throw new RecordError(`partition ${pid}: ${got[k]} ${k} records, its partition record says ${exp[k]}`);
       }
       if (p.deleted.size !== countUnlinked(p)) throw new RecordError(`partition ${pid}: deletion list does not match the nlink-0 inodes`);
-      p.requests.load(this.clients.get(pid) ?? [], this.useClocks.get(pid)!);
+      p.requests.load(this.clients.get(pid) ?? []);
     }
     return this.partitions;
   }
@@ -484,8 +484,8 @@ export class SnapshotLoader {
     const end = v.varint();
     const nextId = v.varint();
     const status = v.varint();
-    const useClock = v.varint();
-    const maxClients = v.varint();
+    v.varint(); // reserved (version 1: LRU clock)
+    v.varint(); // reserved (version 1: client bound)
     const window = v.varint();
     const maxLinks = v.varint();
     const exp: Expected = {
@@ -497,18 +497,17 @@ export class SnapshotLoader {
     };
     v.done();
     if (status < PartitionStatus.READWRITE || status > PartitionStatus.DELETING) throw new RecordError(`partition ${pid}: bad status ${status}`);
-    if (maxClients < 1 || window < 1 || maxLinks < 1 || maxLinks > 0xffffffff) throw new RecordError(`partition ${pid}: bad request-table limits`);
+    if (window < 1 || maxLinks < 1 || maxLinks > 0xffffffff) throw new RecordError(`partition ${pid}: bad request-table limits`);
     if (nextId < start) throw new RecordError(`partition ${pid}: nextId below the range`);
     let p: Partition;
     try {
-      p = new Partition({ partitionId: pid, fsId, start, end, nextId, status, requestLimits: { maxClients, window }, maxLinks });
+      p = new Partition({ partitionId: pid, fsId, start, end, nextId, status, requestLimits: { window }, maxLinks });
     } catch (e) {
       throw new RecordError(`partition ${pid}: ${(e as Error).message}`);
     }
     this.partitions.set(pid, p);
     this.expected.set(pid, exp);
     this.counts.set(pid, [0, 0, 0, 0, 0, 0, 0]);
-    this.useClocks.set(pid, useClock);
   }
 
   private loadInode(p: Partition, ino: number, v: In): void {
@@ -677,7 +676,7 @@ export class SnapshotLoader {
   }
 
   private loadRequests(pid: number, clientId: number, v: In): void {
-    const lastUse = v.varint();
+    v.varint(); // reserved (version 1: LRU stamp)
     const floor = v.varint();
     const n = v.varint();
     const results = new Map<number, OpResult>();
@@ -690,7 +689,7 @@ export class SnapshotLoader {
     }
     let list = this.clients.get(pid);
     if (list === undefined) this.clients.set(pid, (list = []));
-    list.push([clientId, new ClientWindow(0, floor, lastUse, results)]);
+    list.push([clientId, new ClientWindow(0, floor, results)]);
   }
 }
 
@@ -751,7 +750,7 @@ export function describeRecord(buf: Uint8Array, ks: number, ke: number, vs: numb
   try {
     switch (type) {
       case RecordType.PARTITION:
-        for (const k of ['fsId', 'start', 'end', 'nextId', 'status', 'useClock', 'maxClients', 'window', 'maxLinks', 'inodes', 'dentries', 'chunkLists', 'deleted', 'clients']) {
+        for (const k of ['fsId', 'start', 'end', 'nextId', 'status', 'reserved1', 'reserved2', 'window', 'maxLinks', 'inodes', 'dentries', 'chunkLists', 'deleted', 'clients']) {
           value[k] = v.varint();
         }
         value.status = PartitionStatus[value.status as number] ?? value.status;
@@ -803,7 +802,7 @@ export function describeRecord(buf: Uint8Array, ks: number, ke: number, vs: numb
         break;
       case RecordType.REQUESTS: {
         key.clientId = keyId(buf, ks, ke, 13);
-        value.lastUse = v.varint();
+        value.reserved = v.varint();
         value.floor = v.varint();
         const n = v.varint();
         const results: Record<string, unknown> = {};

@@ -11,7 +11,10 @@ import type { Partition } from './partition.ts';
 import type { PartitionView } from './view.ts';
 
 export const SNAPSHOT_MAGIC = 'CURVEFS';
-export const SNAPSHOT_VERSION = 1;
+// Version 2: the request table's LRU fields are reserved (windows live as long as their session);
+// the layout is that of version 1, which this reader still loads (its LRU fields are ignored).
+export const SNAPSHOT_VERSION = 2;
+const OLDEST_READABLE_VERSION = 1;
 export const SNAPSHOT_EOF = 0xff;
 export const HEADER_BYTES = 19;
 /** Longest key a reader accepts (real keys are ≤ 268 bytes). */
@@ -346,7 +349,7 @@ export class SnapshotParser {
       }
     }
     const version = readU32le(b, off + 7);
-    if (version !== SNAPSHOT_VERSION) this.fail('unsupported-version', `version ${version} (this reader knows ${SNAPSHOT_VERSION})`, 7);
+    if (version < OLDEST_READABLE_VERSION || version > SNAPSHOT_VERSION) this.fail('unsupported-version', `version ${version} (this reader knows ${SNAPSHOT_VERSION})`, 7);
     const count = readU64le(b, off + 11);
     if (count < 0) this.fail('malformed-pair', 'pair count beyond 2^53', 11);
     this.remaining = count;

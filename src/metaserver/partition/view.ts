@@ -18,7 +18,7 @@ interface Frozen {
   readonly chunkLists: number;
   readonly deleted: ReadonlyMap<number, number>;
   readonly cow: { liveViews: number };
-  readonly requests: { useClock: number; limits: RequestTableLimits };
+  readonly requests: { limits: RequestTableLimits };
 }
 
 export class PartitionView {
@@ -33,7 +33,6 @@ export class PartitionView {
   readonly dentryCount: number;
   readonly chunkLists: number;
   readonly deletedCount: number;
-  readonly useClock: number;
   readonly limits: RequestTableLimits;
   private released = false;
 
@@ -53,7 +52,6 @@ export class PartitionView {
     this.dentryCount = source.dentryCount;
     this.chunkLists = source.chunkLists;
     this.deletedCount = source.deleted.size;
-    this.useClock = source.requests.useClock;
     this.limits = { ...source.requests.limits };
   }
 

@@ -23,17 +23,19 @@ import {
   type RmdirRequest,
   type RmdirResponse,
   type TxId,
+  type UnlinkRequest,
   type TxPart,
   type TxRecord,
 } from '../../gen/metaserver_pb.ts';
 import type { MessageInitShape } from '@bufbuild/protobuf';
-import { RenameResponseSchema, RmdirResponseSchema } from '../../gen/metaserver_pb.ts';
-import { checkName, ROOT_INODE_ID, type Partition, type RenameResult } from '../partition/index.ts';
+import { RenameResponseSchema, RmdirResponseSchema, UnlinkResponseSchema } from '../../gen/metaserver_pb.ts';
+import { checkName, ROOT_INODE_ID, sessionExpired, type Partition, type RenameResult } from '../partition/index.ts';
 import type { Copyset } from '../copyset/copyset.ts';
 import { OpType } from '../copyset/op-codec.ts';
 import { MAX_DEPTH, type SmResult } from '../copyset/state-machine.ts';
 import type { Cluster } from '../cluster.ts';
 import { ridKey, txKey } from './tx-store.ts';
+import { outcomeOf } from './tx-apply.ts';
 
 const log = createLogger('metaserver-tx');
 
@@ -42,6 +44,7 @@ const RENAME_EXCHANGE = 2;
 
 type RenameOut = MessageInitShape<typeof RenameResponseSchema>;
 type RmdirOut = MessageInitShape<typeof RmdirResponseSchema>;
+type RemoteUnlinkOut = MessageInitShape<typeof UnlinkResponseSchema>;
 
 /** A conflict that makes the coordinator plan again (after waiting a little). */
 class Replan extends Error {
@@ -330,6 +333,51 @@ export class TxCoordinator {
     }
   }
 
+  // ---- unlink of a remote inode -------------------------------------------------------------------
+
+  /**
+   * unlink(2) of a name whose inode lives in another partition, as one transaction (dentry
+   * removed here, the link dropped there), so that no client step is left to crash before
+   * (issue [H] scenario 4; docs/rename.md §4a). Undefined when the one-entry Unlink applies: the
+   * inode is local, the name is missing or a directory (the Unlink op gives the precise error),
+   * or this request already has a result (the Unlink op returns it from the request table).
+   */
+  async unlinkRemote(cs: Copyset, req: UnlinkRequest, deadline: number): Promise<RemoteUnlinkOut | undefined> {
+    await cs.group.readBarrier(this.remaining(deadline));
+    if (await this.knownOutcome(cs, req.p, req.rid, deadline)) return undefined;
+    for (let attempt = 0; ; attempt++) {
+      const part = this.partition(cs, req.p);
+      const d = part.getDentry(req.parentInodeId, req.name);
+      if (d.status !== StatusCode.OK || d.dentry.type === FileType.TYPE_DIRECTORY || part.owns(d.dentry.ino)) return undefined;
+      const x = d.dentry.ino;
+      const type = d.dentry.type;
+      try {
+        const xRef = await this.cluster.locate(part.fsId, x);
+        const len = isRegular(type) ? (await this.cluster.getInodeAttr(xRef, x, deadline)).length : 0;
+        const rec = create(TxRecordSchema, {
+          rid: req.rid,
+          kind: TxKind.TX_UNLINK,
+          local: create(TxPartSchema, {
+            p: partRef(part, cs),
+            dentries: [create(TxDentryActionSchema, { parent: req.parentInodeId, name: req.name, expectInode: x, expectType: type, expectLength: len })],
+          }),
+          participants: [create(TxParticipantSchema, {
+            part: create(TxPartSchema, { p: xRef, inodes: [create(TxInodeActionSchema, { inode: x, unlinkParent: req.parentInodeId })] }),
+            prepared: true,
+          })],
+          time: req.time,
+          movedInode: x,
+          beganMs: this.clock.wallTime()[0] * 1000,
+        });
+        await this.runTx(cs, { kind: 'tx', rec, moves: [] }, deadline);
+        return { dentry: { fsId: part.fsId, inodeId: x, parentInodeId: req.parentInodeId, name: req.name, type }, inodeUnlinked: true };
+      } catch (e) {
+        if (!(e instanceof Replan)) throw e;
+        await this.backoff(cs, e, attempt, deadline);
+      }
+    }
+  }
+
   // ---- the transaction ------------------------------------------------------------------------
 
   /** Runs a planned transaction to its decision; returns the committed record or throws. */
@@ -362,7 +410,7 @@ export class TxCoordinator {
       const lockFirst = participants.filter((p) => p.fsLock);
       const rest = participants.filter((p) => !p.fsLock);
       for (const p of lockFirst) {
-        const s = await this.prepareOne(rec, p, deadline);
+        const s = await this.prepareOne(cs, rec, p, deadline);
         if (s.status !== StatusCode.OK) ({ status, detail } = s);
       }
       if (status === StatusCode.OK && plan.moves.length > 0) {
@@ -370,7 +418,7 @@ export class TxCoordinator {
         if (s.status !== StatusCode.OK) ({ status, detail } = s);
       }
       if (status === StatusCode.OK) {
-        const results = await Promise.all(rest.map((p) => this.prepareOne(rec, p, deadline)));
+        const results = await Promise.all(rest.map((p) => this.prepareOne(cs, rec, p, deadline)));
         const bad = results.find((r) => r.status !== StatusCode.OK);
         if (bad) ({ status, detail } = bad);
       }
@@ -394,9 +442,13 @@ export class TxCoordinator {
     }
   }
 
-  private async prepareOne(rec: TxRecord, part: TxPart, deadline: number): Promise<{ status: StatusCode; detail: string }> {
+  private async prepareOne(cs: Copyset, rec: TxRecord, part: TxPart, deadline: number): Promise<{ status: StatusCode; detail: string }> {
     try {
-      await this.cluster.prepare(part.p!, { $typeName: 'curvefs.metaserver.TxPrepareRequest', tx: { $typeName: 'curvefs.metaserver.TxPrepared', id: rec.id, coordinator: rec.local!.p, part, time: rec.time } }, deadline);
+      await this.cluster.prepare(part.p!, {
+        $typeName: 'curvefs.metaserver.TxPrepareRequest',
+        tx: { $typeName: 'curvefs.metaserver.TxPrepared', id: rec.id, coordinator: rec.local!.p, part, time: rec.time },
+        coordinatorFloor: coordinatorFloor(cs, rec.id!.partitionId),
+      }, deadline);
       return { status: StatusCode.OK, detail: '' };
     } catch (e) {
       if (e instanceof CurveError) return { status: e.status === StatusCode.TIMEOUT ? StatusCode.TX_TIMEOUT : e.status, detail: e.message };
@@ -436,20 +488,44 @@ export class TxCoordinator {
   }
 
   /**
-   * Sends the decision to every participant; true when all applied it. The holder of the fs
-   * rename lock is told last, once the others (the moved directory's parent pointer among them)
-   * applied the decision.
+   * Sends the decision to every participant that has not acknowledged it yet; true when all
+   * have. Acknowledgements are recorded in the record (a TxForget entry with acks), so neither
+   * this leader nor a later one sends the decision again to a participant that applied it — a
+   * participant forgets its tombstone once the coordinator's floor passes the transaction. The
+   * holder of the fs rename lock is told last, once the others (the moved directory's parent
+   * pointer among them) applied the decision.
    */
   private async finishAll(cs: Copyset, rec: TxRecord, commit: boolean, deadline: number): Promise<boolean> {
-    const first = rec.participants.filter((pp) => !pp.part?.fsLock);
-    const last = rec.participants.filter((pp) => pp.part?.fsLock);
-    if (!(await this.finishSome(rec, first, commit, deadline))) return false;
-    return this.finishSome(rec, last, commit, deadline);
+    const first = await this.finishSome(cs, rec, rec.participants.filter((pp) => !pp.part?.fsLock), commit, deadline);
+    let acked = first.acked;
+    if (first.all) {
+      const lockHolders = rec.participants.filter((pp) => pp.part?.fsLock);
+      const last = await this.finishSome(cs, rec, lockHolders, commit, deadline);
+      // Everyone acknowledged: the caller forgets the record, which needs no acks.
+      if (last.all) return true;
+      acked = [...acked, ...last.acked];
+    }
+    if (acked.length > 0) {
+      await cs.propose(OpType.TxForget, {
+        $typeName: 'curvefs.metaserver.TxForgetEntry',
+        ids: [],
+        acks: acked.map((partitionId) => ({ $typeName: 'curvefs.metaserver.TxAck', id: rec.id, partitionId })),
+      }).catch((e: unknown) => log.debug('recording acknowledgements failed; those participants hear again', { tx: txKey(rec.id), error: String(e) }));
+    }
+    return false;
   }
 
-  private async finishSome(rec: TxRecord, list: TxRecord['participants'], commit: boolean, deadline: number): Promise<boolean> {
+  private async finishSome(
+    cs: Copyset,
+    rec: TxRecord,
+    list: TxRecord['participants'],
+    commit: boolean,
+    deadline: number,
+  ): Promise<{ all: boolean; acked: number[] }> {
+    const floor = coordinatorFloor(cs, rec.id!.partitionId);
+    const todo = list.filter((pp) => !pp.acked);
     const results = await Promise.all(
-      list.map(async (pp) => {
+      todo.map(async (pp) => {
         const part = pp.part!;
         try {
           await this.cluster.finish(part.p!, {
@@ -460,6 +536,7 @@ export class TxCoordinator {
             time: rec.time,
             part: pp.prepared ? undefined : part,
             unprepared: !pp.prepared,
+            coordinatorFloor: floor,
           }, deadline);
           return true;
         } catch (e) {
@@ -468,12 +545,12 @@ export class TxCoordinator {
         }
       }),
     );
-    return results.every(Boolean);
+    return { all: results.every(Boolean), acked: todo.filter((_, i) => results[i]).map((pp) => pp.part!.p!.partitionId) };
   }
 
   private async forget(cs: Copyset, id: TxId): Promise<void> {
     try {
-      await cs.propose(OpType.TxForget, { $typeName: 'curvefs.metaserver.TxForgetEntry', ids: [id] });
+      await cs.propose(OpType.TxForget, { $typeName: 'curvefs.metaserver.TxForgetEntry', ids: [id], acks: [] });
     } catch (e) {
       log.debug('forget failed; recovery retries', { tx: txKey(id), error: String(e) });
     }
@@ -486,7 +563,8 @@ export class TxCoordinator {
       if (cur && cur.state === TxState.TX_COMMITTED) return cur;
       if (cur && cur.state === TxState.TX_ABORTED) throw new Replan(StatusCode.TX_ROLLBACKED, 'the earlier attempt aborted');
       if (!cur) {
-        const out = rec.rid ? cs.sm.tx.outcome(rec.rid.clientId, rec.rid.seq) : undefined;
+        const part = cs.sm.partition(rec.local?.p);
+        const out = rec.rid && 'partitionId' in part ? outcomeOf(cs.sm, part, rec.rid.clientId, rec.rid.seq) : undefined;
         if (out) return create(TxRecordSchema, { ...rec, state: TxState.TX_COMMITTED, movedInode: out.movedInode, replacedInode: out.replacedInode });
         throw new Replan(StatusCode.TX_ROLLBACKED, 'the earlier attempt left no outcome');
       }
@@ -511,6 +589,10 @@ export class TxCoordinator {
     const seen = part.requests.lookup(rid.clientId, rid.seq);
     if (seen.kind === 'duplicate') return { result: seen.result as SmResult };
     if (seen.kind === 'stale') throw new CurveError(StatusCode.STALE, `request ${rid.clientId}/${rid.seq} is older than the retained window`);
+    if (seen.kind === 'expired') {
+      const e = sessionExpired(rid.clientId, rid.seq);
+      throw new CurveError(e.status, e.message);
+    }
     const out = cs.sm.tx.outcome(rid.clientId, rid.seq);
     if (out) return out;
     const rec = cs.sm.tx.recordByRid(rid.clientId, rid.seq);
@@ -600,6 +682,21 @@ export class TxCoordinator {
     if (t <= 0) return Promise.reject(new CurveError(StatusCode.TX_INPROGRESS, 'deadline passed while waiting for a transaction'));
     return new Promise((r) => this.timer.setTimeout(r, t));
   }
+}
+
+/**
+ * The floor a coordinator partition announces to its participants: every transaction of it with
+ * a log index at or below it is decided and acknowledged by all participants (records are
+ * forgotten only then). Below the oldest record it still holds, or its applied index when it
+ * holds none (a later TxBegin gets a higher index). Read from applied state, so a lagging or
+ * deposed leader can only announce a lower floor, which participants ignore.
+ */
+export function coordinatorFloor(cs: Copyset, partitionId: number): number {
+  let floor = cs.sm.appliedIndex;
+  for (const rec of cs.sm.tx.records.values()) {
+    if (rec.id?.partitionId === partitionId && rec.id.index - 1 < floor) floor = rec.id.index - 1;
+  }
+  return Math.max(0, floor);
 }
 
 function lengthOf(part: Partition, ino: number): number {

@@ -18,12 +18,13 @@ import {
   type RenameEntry,
   type TxId,
   type TxPart,
+  type TxFinishRequest,
   type TxRecord,
 } from '../../gen/metaserver_pb.ts';
-import { ROOT_INODE_ID, type Partition, type RenameResult, type Timestamp } from '../partition/index.ts';
+import { ROOT_INODE_ID, sessionExpired, type OpResult, type Partition, type RenameResult, type Timestamp } from '../partition/index.ts';
 import type { CopysetStateMachine, SmResult } from '../copyset/state-machine.ts';
 import { OpType, type Op, type OpOf } from '../copyset/op-codec.ts';
-import { txKey, type LockRole } from './tx-store.ts';
+import { txKey, type LockRole, type TxOutcome } from './tx-store.ts';
 
 export type TxOp = OpOf<OpType.TxBegin> | OpOf<OpType.TxPrepare> | OpOf<OpType.TxDecide> | OpOf<OpType.TxFinish> | OpOf<OpType.TxForget>;
 
@@ -53,10 +54,22 @@ export function applyTxOp(sm: CopysetStateMachine, index: number, op: TxOp): SmR
       const part = sm.partition(prepared.part.p);
       if (!('partitionId' in part)) return part;
       const pid = part.partitionId;
-      if (sm.tx.isTombstoned(pid, prepared.id)) return fail(StatusCode.TX_ROLLBACKED, `tx ${txKey(prepared.id)} already finished here`);
-      if (sm.tx.prepared.has(`${pid}@${txKey(prepared.id)}`)) return ok({});
+      const floor = op.msg.coordinatorFloor;
+      if (!isIndex(floor)) return fail(StatusCode.PARAM_ERROR, `bad coordinator floor ${floor}`);
+      const coordinator = prepared.id.partitionId;
+      // A Prepare of a finished tx (a duplicate, or one that lost the race with an abort) must
+      // not take locks: nobody would ever release them.
+      if (sm.tx.isTombstoned(pid, prepared.id)) {
+        sm.tx.advanceFloor(coordinator, floor);
+        return fail(StatusCode.TX_ROLLBACKED, `tx ${txKey(prepared.id)} already finished here`);
+      }
+      if (sm.tx.prepared.has(`${pid}@${txKey(prepared.id)}`)) {
+        sm.tx.advanceFloor(coordinator, floor);
+        return ok({});
+      }
       const k = txKey(prepared.id);
       const bad = checkPart(sm, part, prepared.part, k);
+      sm.tx.advanceFloor(coordinator, floor);
       if (bad) return bad;
       lockPart(sm, part, prepared.part, k, 'participant');
       sm.tx.addPrepared(pid, prepared);
@@ -73,6 +86,11 @@ export function applyTxOp(sm: CopysetStateMachine, index: number, op: TxOp): SmR
       if (op.msg.commit) {
         commitPart(part, rec.local!, ts(rec.time), rec, warnings);
         rec.state = TxState.TX_COMMITTED;
+        // The outcome joins the request's window in the coordinator partition's request table:
+        // a retry finds it for as long as the client's session lives, like any other mutation.
+        if (rec.rid && (rec.rid.clientId !== 0 || rec.rid.seq !== 0) && part.requests.lookup(rec.rid.clientId, rec.rid.seq).kind === 'new') {
+          part.requests.record(rec.rid.clientId, rec.rid.seq, txResult(rec));
+        }
       } else {
         abortPart(part, rec.local!, ts(rec.time));
         rec.state = TxState.TX_ABORTED;
@@ -88,24 +106,16 @@ export function applyTxOp(sm: CopysetStateMachine, index: number, op: TxOp): SmR
       const m = op.msg;
       const part = sm.partition(m.p);
       if (!('partitionId' in part)) return part;
-      const pid = part.partitionId;
-      const warnings: string[] = [];
-      if (m.unprepared) {
-        // A one-entry rename's follow-up: apply once.
-        if (!m.part || sm.tx.isTombstoned(pid, m.id)) return ok({ applied: false });
-        commitPart(part, m.part, ts(m.time), undefined, warnings);
-        sm.tx.addTombstone(pid, m.id);
-        return ok({ applied: true, warnings });
-      }
-      const rec = sm.tx.removePrepared(pid, m.id);
-      sm.tx.addTombstone(pid, m.id);
-      if (!rec || !rec.part) return ok({ applied: false });
-      if (m.commit) commitPart(part, rec.part, ts(rec.time), undefined, warnings);
-      else abortPart(part, rec.part, ts(rec.time));
-      sm.tx.unlockPart(part.fsId, rec.part, txKey(m.id));
-      return ok({ applied: true, warnings });
+      if (!m.id) return fail(StatusCode.PARAM_ERROR, 'TxFinish without a tx');
+      if (!isIndex(m.coordinatorFloor)) return fail(StatusCode.PARAM_ERROR, `bad coordinator floor ${m.coordinatorFloor}`);
+      const r = finishHere(sm, part, m, []);
+      // After this tx's own record was handled: the floor is below every tx still open.
+      sm.tx.advanceFloor(m.id.partitionId, m.coordinatorFloor);
+      return r;
     }
     case OpType.TxForget: {
+      let acked = 0;
+      for (const a of op.msg.acks) if (sm.tx.ack(txKey(a.id), a.partitionId)) acked++;
       let forgotten = 0;
       for (const id of op.msg.ids) {
         const k = txKey(id);
@@ -117,9 +127,64 @@ export function applyTxOp(sm: CopysetStateMachine, index: number, op: TxOp): SmR
           forgotten++;
         }
       }
-      return ok({ forgotten });
+      return ok({ forgotten, acked });
     }
   }
+}
+
+function isIndex(x: number): boolean {
+  return Number.isSafeInteger(x) && x >= 0;
+}
+
+/** A participant applies a decision (or a one-entry rename's share), once. */
+function finishHere(sm: CopysetStateMachine, part: Partition, m: TxFinishRequest, warnings: string[]): SmResult {
+  const pid = part.partitionId;
+  if (m.unprepared) {
+    // A one-entry rename's follow-up: apply once.
+    if (!m.part || sm.tx.isTombstoned(pid, m.id)) return ok({ applied: false });
+    commitPart(part, m.part, ts(m.time), undefined, warnings);
+    sm.tx.addTombstone(pid, m.id);
+    return ok({ applied: true, warnings });
+  }
+  const rec = sm.tx.removePrepared(pid, m.id);
+  sm.tx.addTombstone(pid, m.id);
+  if (!rec || !rec.part) return ok({ applied: false });
+  if (m.commit) commitPart(part, rec.part, ts(rec.time), undefined, warnings);
+  else abortPart(part, rec.part, ts(rec.time));
+  sm.tx.unlockPart(part.fsId, rec.part, txKey(m.id));
+  return ok({ applied: true, warnings });
+}
+
+/**
+ * What a committed transaction answers a retry of its request, in the shape of the one-entry
+ * op's result (rename: moved/replaced inodes; rmdir: the removed dentry's inode).
+ */
+export function txResult(rec: TxRecord): OpResult {
+  if (rec.kind === TxKind.TX_RMDIR) return { status: StatusCode.OK, dentry: { ino: rec.movedInode } } as unknown as OpResult;
+  if (rec.kind === TxKind.TX_UNLINK) {
+    // The shape of the one-entry Unlink's result, which a retry through that op returns.
+    const d = rec.local?.dentries[0];
+    return {
+      status: StatusCode.OK,
+      dentry: { parent: d?.parent ?? 0, name: d?.name ?? '', ino: rec.movedInode, type: d?.expectType ?? 0 },
+      effect: { unlinked: true },
+    } as unknown as OpResult;
+  }
+  return {
+    status: StatusCode.OK,
+    moved: { ino: rec.movedInode },
+    ...(rec.replacedInode ? { replaced: { ino: rec.replacedInode } } : {}),
+  } as unknown as OpResult;
+}
+
+/** The first outcome of a request, as (moved, replaced) inodes, when it is known. */
+export function outcomeOf(sm: CopysetStateMachine, part: Partition, clientId: number, seq: number): TxOutcome | undefined {
+  const seen = part.requests.lookup(clientId, seq);
+  if (seen.kind === 'duplicate') {
+    const r = seen.result as { status: StatusCode; moved?: { ino: number }; replaced?: { ino: number }; exchanged?: { ino: number }; dentry?: { ino: number } };
+    return { status: r.status, movedInode: r.moved?.ino ?? r.dentry?.ino ?? 0, replacedInode: r.replaced?.ino ?? r.exchanged?.ino ?? 0 };
+  }
+  return sm.tx.outcome(clientId, seq);
 }
 
 function begin(sm: CopysetStateMachine, index: number, rec: TxRecord): SmResult {
@@ -129,10 +194,11 @@ function begin(sm: CopysetStateMachine, index: number, rec: TxRecord): SmResult 
   if (rec.rid && (rec.rid.clientId !== 0 || rec.rid.seq !== 0)) {
     const running = sm.tx.recordByRid(rec.rid.clientId, rec.rid.seq);
     if (running) return ok({ txId: running.id, state: running.state, joined: true });
-    const done = sm.tx.outcome(rec.rid.clientId, rec.rid.seq);
-    if (done) return ok({ finished: done });
     const seen = part.requests.lookup(rec.rid.clientId, rec.rid.seq);
-    if (seen.kind === 'duplicate') return ok({ finished: { status: seen.result.status, result: seen.result } });
+    if (seen.kind === 'expired') return sessionExpired(rec.rid.clientId, rec.rid.seq);
+    if (seen.kind === 'stale') return fail(StatusCode.STALE, `request ${rec.rid.clientId}/${rec.rid.seq} is older than the retained window`);
+    const done = outcomeOf(sm, part, rec.rid.clientId, rec.rid.seq);
+    if (done) return ok({ finished: done });
   }
   const id = create(TxIdSchema, { partitionId: part.partitionId, index });
   const k = txKey(id);

@@ -23,9 +23,8 @@ export interface TxOutcome {
   replacedInode: number;
 }
 
-/** Bounds of the remembered history (FIFO, deterministic). */
+/** Bound of the outcomes loaded from a version-1 image (no new ones are added). */
 export const MAX_OUTCOMES = 8192;
-export const MAX_TOMBSTONES = 8192;
 
 export function txKey(id: TxId | undefined): string {
   return id ? `${id.partitionId}:${id.index}` : '0:0';
@@ -65,9 +64,24 @@ export class TxStore {
   private readonly byRid = new Map<string, string>();
   /** Participant records by preparedKey. */
   readonly prepared = new Map<string, TxPrepared>();
-  /** Participant tombstones of finished transactions (preparedKey → which), oldest first. */
+  /**
+   * Participant tombstones of finished transactions (preparedKey → which), oldest first. Never
+   * evicted by count (a resent decision or a duplicated Prepare may arrive any time before the
+   * coordinator forgets the transaction): a tombstone goes when its coordinator's floor passes it.
+   */
   readonly tombstones = new Map<string, { partitionId: number; id: TxId }>();
-  /** Outcomes of forgotten transactions by request id, oldest first. */
+  /** The same tombstone keys by coordinator partition, for pruning at a floor. */
+  private readonly tombstonesByCoordinator = new Map<number, Set<string>>();
+  /**
+   * Per coordinator partition: every one of its transactions with a log index at or below this
+   * is decided and acknowledged by all its participants (the coordinator says so in each
+   * Prepare and decision it sends), so it counts as finished here without a tombstone.
+   */
+  readonly floors = new Map<number, number>();
+  /**
+   * Outcomes of transactions forgotten before version 2 (loaded from an old image). Outcomes
+   * now live in the coordinator partition's request table, recorded at the commit.
+   */
   readonly outcomes = new Map<string, TxOutcome & { clientId: number; seq: number }>();
 
   private readonly dentryLocks = new Map<string, LockHolder>();
@@ -181,12 +195,21 @@ export class TxStore {
     if (rec.rid) {
       const rk = ridKey(rec.rid.clientId, rec.rid.seq);
       if (this.byRid.get(rk) === k) this.byRid.delete(rk);
-      if (rec.state === TxState.TX_COMMITTED) this.remember(rec.rid.clientId, rec.rid.seq, {
-        status: rec.error,
-        movedInode: rec.movedInode,
-        replacedInode: rec.replacedInode,
-      });
     }
+  }
+
+  /** Marks a participant of a decided record as having applied the decision. */
+  ack(k: string, partitionId: number): boolean {
+    const rec = this.records.get(k);
+    if (!rec || rec.state === TxState.TX_PREPARING) return false;
+    let changed = false;
+    for (const pp of rec.participants) {
+      if (pp.part?.p?.partitionId === partitionId && !pp.acked) {
+        pp.acked = true;
+        changed = true;
+      }
+    }
+    return changed;
   }
 
   remember(clientId: number, seq: number, outcome: TxOutcome): void {
@@ -214,15 +237,41 @@ export class TxStore {
   }
 
   addTombstone(partitionId: number, id: TxId | undefined): void {
-    if (!id) return;
+    if (!id || this.belowFloor(id)) return;
     const k = preparedKey(partitionId, id);
-    this.tombstones.delete(k);
     this.tombstones.set(k, { partitionId, id });
-    if (this.tombstones.size > MAX_TOMBSTONES) this.tombstones.delete(this.tombstones.keys().next().value!);
+    let set = this.tombstonesByCoordinator.get(id.partitionId);
+    if (!set) this.tombstonesByCoordinator.set(id.partitionId, (set = new Set()));
+    set.add(k);
   }
 
+  /** True when tx `id` finished at participant `partitionId` (a tombstone, or below its coordinator's floor). */
   isTombstoned(partitionId: number, id: TxId | undefined): boolean {
-    return this.tombstones.has(preparedKey(partitionId, id));
+    return (id !== undefined && this.belowFloor(id)) || this.tombstones.has(preparedKey(partitionId, id));
+  }
+
+  private belowFloor(id: TxId): boolean {
+    return id.index <= (this.floors.get(id.partitionId) ?? 0);
+  }
+
+  /**
+   * Raises coordinator `coordinator`'s floor (never lowers it: a deposed leader may send an older
+   * one) and drops the tombstones it covers. Records still prepared are kept: they wait for
+   * their decision whatever the floor says.
+   */
+  advanceFloor(coordinator: number, floor: number): void {
+    if (!Number.isSafeInteger(floor) || floor <= (this.floors.get(coordinator) ?? 0)) return;
+    this.floors.set(coordinator, floor);
+    const set = this.tombstonesByCoordinator.get(coordinator);
+    if (!set) return;
+    for (const k of set) {
+      const t = this.tombstones.get(k);
+      if (t && t.id.index <= floor) {
+        this.tombstones.delete(k);
+        set.delete(k);
+      }
+    }
+    if (set.size === 0) this.tombstonesByCoordinator.delete(coordinator);
   }
 
   /** Re-takes the locks of every undecided record (after loading a snapshot). */
