@@ -269,7 +269,13 @@ export class FsCore {
    * parent's own partition, CreateFile does both at once.
    */
   async create(parent: number, name: string, args: CreateArgs): Promise<InodeAttr> {
+    return (await this.createWithParent(parent, name, args)).attr;
+  }
+
+  /** create, also answering the parent directory's attributes after it (when the servers sent them). */
+  async createWithParent(parent: number, name: string, args: CreateArgs): Promise<{ attr: InodeAttr; parent?: InodeAttr }> {
     checkName(name);
+    let parentAttr: InodeAttr | undefined;
     const mode = (args.mode & 0o7777) | modeBitsOfType(args.type);
     const time = this.now();
     const parentPart = this.meta.partitionOf(parent);
@@ -290,13 +296,16 @@ export class FsCore {
           time,
         });
         this.remember(res.parent);
+        parentAttr = res.parent;
         return res.inode!;
       }
-      return this.createTwoStep(p, parent, name, args, mode, time);
+      const two = await this.createTwoStep(p, parent, name, args, mode, time);
+      parentAttr = two.parent;
+      return two.inode;
     });
     this.remember(attr);
     this.entries.set(this.entryKey(parent, name), { ino: attr.inodeId, type: attr.type });
-    return attr;
+    return { attr, parent: parentAttr };
   }
 
   private async createTwoStep(
@@ -306,7 +315,7 @@ export class FsCore {
     args: CreateArgs,
     mode: number,
     time: { sec: number; nsec: number },
-  ): Promise<InodeAttr> {
+  ): Promise<{ inode: InodeAttr; parent?: InodeAttr }> {
     const created = await this.meta.callPartition('createInode', () => p, {
       parent,
       type: args.type,
@@ -319,27 +328,30 @@ export class FsCore {
       time,
     });
     const inode = created.inode!;
+    let parentAttr: InodeAttr | undefined;
     try {
       const res = await this.meta.callForInode('createDentry', parent, {
         dentry: { fsId: this.meta.fsId, inodeId: inode.inodeId, parentInodeId: parent, name, type: args.type },
         time,
       });
       this.remember(res.parent);
+      parentAttr = res.parent;
     } catch (e) {
       // Never linked: drop its link so the reclaimer deletes it (DeleteInode refuses an inode
       // that still has links).
       await this.meta.callForInode('unlinkInode', inode.inodeId, { inodeId: inode.inodeId, parent, time }).catch(() => undefined);
       throw e;
     }
-    return inode;
+    return { inode, parent: parentAttr };
   }
 
   /**
    * unlink(2) of a non-directory: one Unlink (dentry and link in one log entry) when the inode
    * lives in the parent's partition, else Unlink then UnlinkInode in the inode's. When that was
    * the last name of an inode this client holds open, its open is registered before returning.
+   * Answers the parent directory's attributes after the unlink (when the servers sent them).
    */
-  async unlink(parent: number, name: string): Promise<void> {
+  async unlink(parent: number, name: string): Promise<{ parent?: InodeAttr }> {
     checkName(name);
     this.invalidateEntry(parent, name);
     this.invalidateAttr(parent);
@@ -351,14 +363,18 @@ export class FsCore {
       after = (await this.meta.callForInode('unlinkInode', ino, { inodeId: ino, parent, time: this.now() })).inode;
     }
     if (ino && this.opens?.isOpen(ino) && (after?.nlink ?? 0) === 0) await this.opens.lostName(ino);
+    this.remember(res.parent);
+    return { parent: res.parent };
   }
 
-  async rmdir(parent: number, name: string): Promise<void> {
+  /** rmdir(2); answers the removed directory's inode id. */
+  async rmdir(parent: number, name: string): Promise<number> {
     checkName(name);
     this.invalidateEntry(parent, name);
     this.invalidateAttr(parent);
     const res = await this.meta.callForInode('rmdir', parent, { parentInodeId: parent, name, time: this.now() });
     if (res.dentry) this.invalidateAttr(res.dentry.inodeId);
+    return res.dentry?.inodeId ?? 0;
   }
 
   /** link(2): a new name for `ino` under `newParent`. */
@@ -385,7 +401,8 @@ export class FsCore {
   }
 
   /** rename(2) / renameat2(2) with RENAME_NOREPLACE or RENAME_EXCHANGE. */
-  async rename(oldParent: number, oldName: string, newParent: number, newName: string, flags = 0): Promise<void> {
+  /** rename(2) / renameat2(2); answers the moved inode's id and the replaced (or exchanged) one's, 0 when none. */
+  async rename(oldParent: number, oldName: string, newParent: number, newName: string, flags = 0): Promise<{ moved: number; replaced: number }> {
     checkName(oldName);
     checkName(newName);
     if ((flags & RenameFlags.RENAME_NOREPLACE) && (flags & RenameFlags.RENAME_EXCHANGE)) {
@@ -411,6 +428,7 @@ export class FsCore {
       // The replaced inode lost a name, maybe its last (its link count is not in the answer).
       if (!(flags & RenameFlags.RENAME_EXCHANGE)) await this.opens?.lostName(res.replacedInodeId);
     }
+    return { moved: res.movedInodeId, replaced: res.replacedInodeId };
   }
 
   async setattr(ino: number, a: SetAttrArgs): Promise<InodeAttr> {

@@ -279,8 +279,14 @@ export class MetaService {
           dentry: DentryInfo;
           effect: { unlinked: boolean };
           inode?: PInodeAttr;
+          parent?: PInodeAttr;
         };
-        return { dentry: wireDentry(req.p!.fsId, r.dentry), inodeUnlinked: r.effect.unlinked, inode: r.inode ? wireAttr(r.inode) : undefined };
+        return {
+          dentry: wireDentry(req.p!.fsId, r.dentry),
+          inodeUnlinked: r.effect.unlinked,
+          inode: r.inode ? wireAttr(r.inode) : undefined,
+          parent: r.parent ? wireAttr(r.parent) : undefined,
+        };
       },
 
       rmdir: (req, ctx) =>

@@ -73,6 +73,7 @@ import {
   type Allocation,
 } from './allocation.ts';
 import { ClusterLocks } from './cluster-locks.ts';
+import { DirChangeAttrs } from './dir-attrs.ts';
 import { DirCursor, type ListedEntry } from './dir-cursor.ts';
 import { OpenFile } from './open-file.ts';
 
@@ -106,7 +107,10 @@ export interface CurvefsOpsOptions {
   commitAgeMs?: number;
   /** Per-file write buffer bound (bytes). Default 64 MiB. */
   bufferBytes?: number;
-  /** How long a directory's mode/group is trusted for setgid inheritance (ms). Default 1000. */
+  /**
+   * How long a directory's mode/group is trusted for setgid inheritance, and its attributes as
+   * answered by this mount's own change to it (ms): keep at the kernel's attribute timeout. Default 1000.
+   */
   dirInfoTtlMs?: number;
   /** Entries per ListDentry page. Default 512. */
   listPageSize?: number;
@@ -190,6 +194,8 @@ export class CurvefsOps implements FuseOps {
   /** Mode and group of directories, for setgid inheritance. */
   private readonly dirInfo = new Map<number, { mode: number; gid: number; at: number }>();
   private readonly opts: Required<CurvefsOpsOptions>;
+  /** Directories' attributes as this mount's own last change answered them (dir-attrs.ts). */
+  private readonly dirAttrs: DirChangeAttrs<InodeAttr>;
 
   constructor(conn: CurvefsConnection, opts: CurvefsOpsOptions = {}) {
     this.core = conn.core;
@@ -206,6 +212,7 @@ export class CurvefsOps implements FuseOps {
       dirInfoTtlMs: opts.dirInfoTtlMs ?? 1000,
       listPageSize: opts.listPageSize ?? 512,
     };
+    this.dirAttrs = new DirChangeAttrs(this.opts.dirInfoTtlMs);
   }
 
   /** Open handles and open files (for tests and status). */
@@ -329,10 +336,16 @@ export class CurvefsOps implements FuseOps {
   }
 
   async getattr(_ctx: RequestContext, ino: number): Promise<AttrReply> {
+    const dir = this.dirAttrs.get(ino);
+    if (dir) return { attr: this.toAttr(dir, 0) };
     return { attr: await this.attrOf(ino) };
   }
 
-  async setattr(_ctx: RequestContext, ino: number, set: SetAttrRequest): Promise<AttrReply> {
+  setattr(_ctx: RequestContext, ino: number, set: SetAttrRequest): Promise<AttrReply> {
+    return this.dirAttrs.change(ino, () => this.setattrNow(ino, set), () => undefined);
+  }
+
+  private async setattrNow(ino: number, set: SetAttrRequest): Promise<AttrReply> {
     const args: SetAttrArgs = {};
     if (set.mode !== undefined) args.mode = set.mode & 0o7777;
     if (set.uid !== undefined) args.uid = set.uid;
@@ -447,7 +460,11 @@ export class CurvefsOps implements FuseOps {
     const { gid, setgid } = await this.inherit(ctx, parent);
     let bits = mode & 0o7777;
     if (setgid && type === FileType.TYPE_DIRECTORY) bits |= S_ISGID;
-    const a = await this.core.create(parent, name, { type, mode: bits, uid: ctx.uid, gid, ...extra });
+    const { attr: a } = await this.dirAttrs.change(
+      parent,
+      () => this.core.createWithParent(parent, name, { type, mode: bits, uid: ctx.uid, gid, ...extra }),
+      (r) => r.parent,
+    );
     this.types.set(a.inodeId, a.type);
     if (isRegular(a.type)) this.blocks.set(a.inodeId, 0);
     return a;
@@ -485,7 +502,7 @@ export class CurvefsOps implements FuseOps {
   }
 
   async link(_ctx: RequestContext, ino: number, newParent: number, newName: string): Promise<Entry> {
-    const a = await this.core.link(ino, newParent, newName);
+    const a = await this.dirAttrs.change(newParent, () => this.core.link(ino, newParent, newName), () => undefined);
     return this.entry(await this.attrAfterChange(a, false));
   }
 
@@ -493,20 +510,31 @@ export class CurvefsOps implements FuseOps {
 
   async unlink(_ctx: RequestContext, parent: number, name: string): Promise<void> {
     checkName(name);
-    await this.core.unlink(parent, name); // registers an open file here whose last name this was
+    // FsCore registers an open file here whose last name this was.
+    await this.dirAttrs.change(parent, () => this.core.unlink(parent, name), (r) => r.parent);
   }
 
   async rmdir(_ctx: RequestContext, parent: number, name: string): Promise<void> {
     if (name === '.') throw new Errno(E.EINVAL);
     if (name === '..') throw new Errno(E.ENOTEMPTY);
-    await this.core.rmdir(parent, name);
+    const gone = await this.dirAttrs.change(parent, () => this.core.rmdir(parent, name), () => undefined);
+    this.dirAttrs.drop(gone);
   }
 
   async rename(_ctx: RequestContext, parent: number, name: string, newParent: number, newName: string, flags: number): Promise<void> {
     if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE)) throw new Errno(E.EINVAL, 'rename flags');
     checkName(name);
     checkName(newName);
-    await this.core.rename(parent, name, newParent, newName, flags); // registers a replaced file open here
+    // FsCore registers a replaced file open here. Both directories change (and the moved
+    // directory's "..", which is not cached here).
+    const run = () => this.core.rename(parent, name, newParent, newName, flags);
+    const none = () => undefined;
+    const r = parent === newParent
+      ? await this.dirAttrs.change(parent, run, none)
+      : await this.dirAttrs.change(parent, () => this.dirAttrs.change(newParent, run, none), none);
+    // Their ctime (and a directory's "..") changed too.
+    this.dirAttrs.drop(r.moved);
+    if (r.replaced) this.dirAttrs.drop(r.replaced);
   }
 
   // ---- open files ----
@@ -798,7 +826,7 @@ export class CurvefsOps implements FuseOps {
 
   async setxattr(_ctx: RequestContext, ino: number, name: string, value: Uint8Array, flags: number): Promise<void> {
     checkXattrName(name);
-    await this.core.setxattr(ino, name, value, flags);
+    await this.dirAttrs.change(ino, () => this.core.setxattr(ino, name, value, flags), () => undefined);
     this.files.get(ino)?.xattrs.set(name, Uint8Array.from(value));
   }
 
@@ -821,7 +849,7 @@ export class CurvefsOps implements FuseOps {
 
   async removexattr(_ctx: RequestContext, ino: number, name: string): Promise<void> {
     checkXattrName(name);
-    await this.core.removexattr(ino, name);
+    await this.dirAttrs.change(ino, () => this.core.removexattr(ino, name), () => undefined);
     this.files.get(ino)?.xattrs.delete(name);
   }
 
