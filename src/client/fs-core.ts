@@ -380,10 +380,11 @@ export class FsCore {
   /** link(2): a new name for `ino` under `newParent`. */
   async link(ino: number, newParent: number, newName: string): Promise<InodeAttr> {
     checkName(newName);
-    const attr = await this.getattr(ino, true);
-    if (attr.type === FileType.TYPE_DIRECTORY) throw new CurveError(StatusCode.NOT_PERMITTED, 'hard link to a directory');
     const time = this.now();
+    // LinkInode refuses a directory (NOT_PERMITTED) and answers the type the dentry needs: no
+    // attribute fetch first (it carried the inode's whole parent list, O(links)).
     const linked = await this.meta.callForInode('linkInode', ino, { inodeId: ino, newParent, time });
+    const attr = linked.inode!;
     try {
       const res = await this.meta.callForInode('createDentry', newParent, {
         dentry: { fsId: this.meta.fsId, inodeId: ino, parentInodeId: newParent, name: newName, type: attr.type },
