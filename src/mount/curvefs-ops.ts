@@ -493,6 +493,7 @@ export class CurvefsOps implements FuseOps {
       // Someone else created the name since the kernel looked: open theirs (unless O_EXCL).
       if (!(e instanceof CurveError) || e.status !== StatusCode.DENTRY_EXIST || flags & O_EXCL) throw e;
       const entry = await this.lookup(ctx, parent, name);
+      if (entry.attr.ino === 0) throw new Errno(E.ENOENT, name); // and removed again since
       if ((entry.attr.mode & S_IFMT) === S_IFDIR) throw new Errno(E.EISDIR, name);
       return { entry, open: await this.open(ctx, entry.attr.ino, flags) };
     }
