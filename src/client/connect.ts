@@ -82,6 +82,7 @@ export async function connectFs(opts: ConnectOptions): Promise<Connection> {
     async close() {
       clearInterval(timer);
       // Handle releases still in flight reach the metaservers before the session ends.
+      core.opens?.stopTimers();
       await fs.settle().catch(() => undefined);
       await opts.mds.umount(opts.fsName, session.sessionId).catch(() => undefined);
       await store.close();

@@ -117,6 +117,14 @@ export class OpenRegistry {
     return release;
   }
 
+  /** The session is ending: no more delayed registrations (its end releases everything anyway). */
+  stopTimers(): void {
+    for (const s of this.open.values()) {
+      if (s.timer) clearTimeout(s.timer);
+      s.timer = undefined;
+    }
+  }
+
   /** Waits until every release made so far reached the metaservers (before the session ends). */
   async settle(): Promise<void> {
     while (this.releasing.size > 0) await Promise.all([...this.releasing.values()]);

@@ -121,3 +121,12 @@ test('a failed registration is retried at the next chance, and a failed open of 
   await opens.closed(15);
   assert.deepEqual(calls, ['register 14', 'register 15', 'register 15', 'release 15']);
 });
+
+test('after stopTimers (the session is ending) no delayed registration is made', async () => {
+  const r = recorder();
+  const opens = new OpenRegistry(r.call, SESSION, { registerAfterMs: 5000 });
+  await opens.opened(16, 1);
+  opens.stopTimers();
+  mock.timers.tick(10_000);
+  assert.deepEqual(r.calls, []);
+});
