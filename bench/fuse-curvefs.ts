@@ -7,8 +7,9 @@
 //    reads and random writes over it for a fixed duration each.
 //  - the same metadata calls the mount makes, issued by the client library in this process
 //    (no FUSE, one caller, --sdk-files files): what the cluster costs without the kernel hop.
-//    create = GetDentry (the kernel's negative LOOKUP) + CreateFile; stat = GetDentry + GetInode
-//    (LOOKUP of a regular file); rename = 2 GetDentry (source, target) + Rename; unlink = Unlink.
+//    create = GetDentry (the kernel's negative LOOKUP) + CreateFile; stat = GetDentry that brings
+//    the inode (LOOKUP of a regular file); rename = 2 GetDentry (source, target) + Rename;
+//    unlink = Unlink.
 // The cluster is an MDS and 3 metaservers on this machine (embedded store, local block store
 // on the same disk); `curvefs mount` runs in its own process with default options.
 //   npx tsx bench/fuse-curvefs.ts [--files N] [--procs 1,4] [--data-mib 1024] [--fio-seconds 20] [--skip-data] [--sdk-files 2000]
@@ -117,12 +118,9 @@ async function sdkMetadata(mdsAddrs: string[], n: number): Promise<Partial<Rates
       await negativeLookup(dir, `file-${i}`);
       await core.create(dir, `file-${i}`, { type: FileType.TYPE_S3, mode: 0o644, uid: 0, gid: 0 });
     });
-    await phase('stat', async (i) => {
-      const d = await getDentry(dir, `file-${i}`);
-      await core.getInode(d.dentry!.inodeId);
-    });
+    await phase('stat', (i) => core.lookupInode(dir, `file-${i}`));
     await phase('rename', async (i) => {
-      await getDentry(dir, `file-${i}`);
+      await core.lookupInode(dir, `file-${i}`);
       await negativeLookup(dir, `moved-${i}`);
       await core.rename(dir, `file-${i}`, dir, `moved-${i}`);
     });

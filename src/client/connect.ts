@@ -23,6 +23,11 @@ export interface ConnectOptions {
   /** Bytes of whole objects cached for reads (0 = no cache). */
   readCacheBytes?: number;
   pool?: ChannelPool;
+  /**
+   * Register an open with the metaserver this long after it is made (ms; 0 = at once). Must stay
+   * below the metaservers' reclaim grace (30 s): see open-registry.ts. Default 5000.
+   */
+  registerOpenAfterMs?: number;
   /** Session refresh period; the MDS expires sessions silent for several periods. */
   refreshMs?: number;
 }
@@ -60,7 +65,8 @@ export async function connectFs(opts: ConnectOptions): Promise<Connection> {
     cache: opts.readCacheBytes ? new BlockCache(opts.readCacheBytes) : undefined,
   });
   const core = new FsCore(meta, { entryTtlMs: opts.entryTtlMs, attrTtlMs: opts.attrTtlMs, clock: systemClock });
-  const fs = new Fs(core, data, { sessionId: session.sessionId, maxBufferBytes: view.blockSize });
+  core.trackOpens(session.sessionId, { registerAfterMs: opts.registerOpenAfterMs });
+  const fs = new Fs(core, data, { maxBufferBytes: view.blockSize });
   const refreshMs = opts.refreshMs ?? 4000;
   const timer = setInterval(() => {
     opts.mds.refreshSession(opts.fsName, session.sessionId).catch((e) => log.warn('session refresh failed', { error: String(e) }));
@@ -76,6 +82,7 @@ export async function connectFs(opts: ConnectOptions): Promise<Connection> {
     async close() {
       clearInterval(timer);
       // Handle releases still in flight reach the metaservers before the session ends.
+      core.opens?.stopTimers();
       await fs.settle().catch(() => undefined);
       await opts.mds.umount(opts.fsName, session.sessionId).catch(() => undefined);
       await store.close();

@@ -17,6 +17,7 @@ import { TtlCache } from './cache.ts';
 import { checkName } from './names.ts';
 import type { MetaClient } from './meta-client.ts';
 import { modeBitsOfType } from './attr.ts';
+import { OpenRegistry, type OpenRegistryOptions } from './open-registry.ts';
 
 export const ROOT_INODE_ID = 1;
 
@@ -55,11 +56,16 @@ export interface FsCoreOptions {
   listPageSize?: number;
 }
 
-/** A directory entry as a path walk sees it; `cached` says it came from the entry cache. */
+/**
+ * A directory entry as a path walk sees it; `cached` says it came from the entry cache. `attr`,
+ * when asked for, is the inode's attributes read with the dentry (when the inode lives in the
+ * parent's partition; absent otherwise and for cached entries).
+ */
 export interface EntryRef {
   ino: number;
   type: FileType;
   cached: boolean;
+  attr?: InodeAttr;
 }
 
 export interface ListPage {
@@ -78,6 +84,11 @@ export class FsCore {
   private readonly entries: TtlCache<string, { ino: number; type: FileType }>;
   private readonly attrs: TtlCache<number, InodeAttr>;
   private readonly listPageSize: number;
+  /**
+   * Opens held by this client (set by trackOpens): unlink and rename register an open inode
+   * whose last name they remove, so it outlives the name.
+   */
+  opens: OpenRegistry | undefined;
 
   constructor(meta: MetaClient, opts: FsCoreOptions = {}) {
     this.meta = meta;
@@ -85,6 +96,12 @@ export class FsCore {
     this.entries = new TtlCache(opts.entryTtlMs ?? 1000, this.clock);
     this.attrs = new TtlCache(opts.attrTtlMs ?? 1000, this.clock);
     this.listPageSize = opts.listPageSize ?? 1024;
+  }
+
+  /** Tracks this client's opens under mount session `sessionId` (see open-registry.ts). */
+  trackOpens(sessionId: number, opts: OpenRegistryOptions = {}): OpenRegistry {
+    this.opens = new OpenRegistry((ino, session, open) => this.openHandle(ino, session, open), sessionId, opts);
+    return this.opens;
   }
 
   now(): { sec: number; nsec: number } {
@@ -113,24 +130,43 @@ export class FsCore {
   /**
    * The entry `name` of `parent` — its inode id and type, from the dentry alone (one GetDentry,
    * or the entry cache). Path walks need no more than this for the directories they pass through.
-   * `fresh` skips the entry cache.
+   * `fresh` skips the entry cache; `withAttr` asks for the inode's attributes in the same call.
    */
-  async lookupEntry(parent: number, name: string, fresh = false): Promise<EntryRef> {
+  async lookupEntry(parent: number, name: string, fresh = false, withAttr = false): Promise<EntryRef> {
     checkName(name);
     const key = this.entryKey(parent, name);
     if (!fresh) {
       const cached = this.entries.get(key);
       if (cached) return { ino: cached.ino, type: cached.type, cached: true };
     }
-    const res = await this.meta.callForInode('getDentry', parent, { parentInodeId: parent, name });
+    const res = await this.meta.callForInode('getDentry', parent, { parentInodeId: parent, name, withAttr });
     if (!res.dentry) throw new CurveError(StatusCode.NOT_FOUND, name);
     this.entries.set(key, { ino: res.dentry.inodeId, type: res.dentry.type });
-    return { ino: res.dentry.inodeId, type: res.dentry.type, cached: false };
+    const attr = res.inode?.attr;
+    this.remember(attr);
+    return { ino: res.dentry.inodeId, type: res.dentry.type, cached: false, attr };
   }
 
-  /** The entry's inode attributes (GetDentry, then the inode's attributes). */
+  /**
+   * The entry `name` of `parent` with its whole inode (attributes and block map): one GetDentry
+   * when the inode lives in the parent's partition, else GetDentry then GetInode. Always fresh.
+   */
+  async lookupInode(parent: number, name: string): Promise<Inode> {
+    checkName(name);
+    const res = await this.meta.callForInode('getDentry', parent, { parentInodeId: parent, name, withAttr: true, withChunks: true });
+    if (!res.dentry) throw new CurveError(StatusCode.NOT_FOUND, name);
+    this.entries.set(this.entryKey(parent, name), { ino: res.dentry.inodeId, type: res.dentry.type });
+    if (res.inode?.attr) {
+      this.remember(res.inode.attr);
+      return res.inode;
+    }
+    return this.getInode(res.dentry.inodeId);
+  }
+
+  /** The entry's inode attributes (one GetDentry when the inode lives in the parent's partition). */
   async lookup(parent: number, name: string): Promise<InodeAttr> {
-    const entry = await this.lookupEntry(parent, name);
+    const entry = await this.lookupEntry(parent, name, false, true);
+    if (entry.attr) return entry.attr;
     try {
       return await this.getattr(entry.ino);
     } catch (e) {
@@ -233,7 +269,13 @@ export class FsCore {
    * parent's own partition, CreateFile does both at once.
    */
   async create(parent: number, name: string, args: CreateArgs): Promise<InodeAttr> {
+    return (await this.createWithParent(parent, name, args)).attr;
+  }
+
+  /** create, also answering the parent directory's attributes after it (when the servers sent them). */
+  async createWithParent(parent: number, name: string, args: CreateArgs): Promise<{ attr: InodeAttr; parent?: InodeAttr }> {
     checkName(name);
+    let parentAttr: InodeAttr | undefined;
     const mode = (args.mode & 0o7777) | modeBitsOfType(args.type);
     const time = this.now();
     const parentPart = this.meta.partitionOf(parent);
@@ -254,13 +296,16 @@ export class FsCore {
           time,
         });
         this.remember(res.parent);
+        parentAttr = res.parent;
         return res.inode!;
       }
-      return this.createTwoStep(p, parent, name, args, mode, time);
+      const two = await this.createTwoStep(p, parent, name, args, mode, time);
+      parentAttr = two.parent;
+      return two.inode;
     });
     this.remember(attr);
     this.entries.set(this.entryKey(parent, name), { ino: attr.inodeId, type: attr.type });
-    return attr;
+    return { attr, parent: parentAttr };
   }
 
   private async createTwoStep(
@@ -270,7 +315,7 @@ export class FsCore {
     args: CreateArgs,
     mode: number,
     time: { sec: number; nsec: number },
-  ): Promise<InodeAttr> {
+  ): Promise<{ inode: InodeAttr; parent?: InodeAttr }> {
     const created = await this.meta.callPartition('createInode', () => p, {
       parent,
       type: args.type,
@@ -283,49 +328,63 @@ export class FsCore {
       time,
     });
     const inode = created.inode!;
+    let parentAttr: InodeAttr | undefined;
     try {
       const res = await this.meta.callForInode('createDentry', parent, {
         dentry: { fsId: this.meta.fsId, inodeId: inode.inodeId, parentInodeId: parent, name, type: args.type },
         time,
       });
       this.remember(res.parent);
+      parentAttr = res.parent;
     } catch (e) {
       // Never linked: drop its link so the reclaimer deletes it (DeleteInode refuses an inode
       // that still has links).
       await this.meta.callForInode('unlinkInode', inode.inodeId, { inodeId: inode.inodeId, parent, time }).catch(() => undefined);
       throw e;
     }
-    return inode;
+    return { inode, parent: parentAttr };
   }
 
-  /** unlink(2) of a non-directory. */
-  async unlink(parent: number, name: string): Promise<void> {
+  /**
+   * unlink(2) of a non-directory: one Unlink (dentry and link in one log entry) when the inode
+   * lives in the parent's partition, else Unlink then UnlinkInode in the inode's. When that was
+   * the last name of an inode this client holds open, its open is registered before returning.
+   * Answers the parent directory's attributes after the unlink (when the servers sent them).
+   */
+  async unlink(parent: number, name: string): Promise<{ parent?: InodeAttr }> {
     checkName(name);
     this.invalidateEntry(parent, name);
     this.invalidateAttr(parent);
     const res = await this.meta.callForInode('unlink', parent, { parentInodeId: parent, name, time: this.now() });
     const ino = res.dentry?.inodeId ?? 0;
     this.invalidateAttr(ino);
+    let after = res.inodeUnlinked ? res.inode : undefined;
     if (!res.inodeUnlinked && ino) {
-      await this.meta.callForInode('unlinkInode', ino, { inodeId: ino, parent, time: this.now() });
+      after = (await this.meta.callForInode('unlinkInode', ino, { inodeId: ino, parent, time: this.now() })).inode;
     }
+    if (ino && this.opens?.isOpen(ino) && (after?.nlink ?? 0) === 0) await this.opens.lostName(ino);
+    this.remember(res.parent);
+    return { parent: res.parent };
   }
 
-  async rmdir(parent: number, name: string): Promise<void> {
+  /** rmdir(2); answers the removed directory's inode id. */
+  async rmdir(parent: number, name: string): Promise<number> {
     checkName(name);
     this.invalidateEntry(parent, name);
     this.invalidateAttr(parent);
     const res = await this.meta.callForInode('rmdir', parent, { parentInodeId: parent, name, time: this.now() });
     if (res.dentry) this.invalidateAttr(res.dentry.inodeId);
+    return res.dentry?.inodeId ?? 0;
   }
 
   /** link(2): a new name for `ino` under `newParent`. */
   async link(ino: number, newParent: number, newName: string): Promise<InodeAttr> {
     checkName(newName);
-    const attr = await this.getattr(ino, true);
-    if (attr.type === FileType.TYPE_DIRECTORY) throw new CurveError(StatusCode.NOT_PERMITTED, 'hard link to a directory');
     const time = this.now();
+    // LinkInode refuses a directory (NOT_PERMITTED) and answers the type the dentry needs: no
+    // attribute fetch first (it carried the inode's whole parent list, O(links)).
     const linked = await this.meta.callForInode('linkInode', ino, { inodeId: ino, newParent, time });
+    const attr = linked.inode!;
     try {
       const res = await this.meta.callForInode('createDentry', newParent, {
         dentry: { fsId: this.meta.fsId, inodeId: ino, parentInodeId: newParent, name: newName, type: attr.type },
@@ -343,7 +402,8 @@ export class FsCore {
   }
 
   /** rename(2) / renameat2(2) with RENAME_NOREPLACE or RENAME_EXCHANGE. */
-  async rename(oldParent: number, oldName: string, newParent: number, newName: string, flags = 0): Promise<void> {
+  /** rename(2) / renameat2(2); answers the moved inode's id and the replaced (or exchanged) one's, 0 when none. */
+  async rename(oldParent: number, oldName: string, newParent: number, newName: string, flags = 0): Promise<{ moved: number; replaced: number }> {
     checkName(oldName);
     checkName(newName);
     if ((flags & RenameFlags.RENAME_NOREPLACE) && (flags & RenameFlags.RENAME_EXCHANGE)) {
@@ -364,7 +424,12 @@ export class FsCore {
       time: this.now(),
     });
     this.invalidateAttr(res.movedInodeId);
-    if (res.replacedInodeId) this.invalidateAttr(res.replacedInodeId);
+    if (res.replacedInodeId) {
+      this.invalidateAttr(res.replacedInodeId);
+      // The replaced inode lost a name, maybe its last (its link count is not in the answer).
+      if (!(flags & RenameFlags.RENAME_EXCHANGE)) await this.opens?.lostName(res.replacedInodeId);
+    }
+    return { moved: res.movedInodeId, replaced: res.replacedInodeId };
   }
 
   async setattr(ino: number, a: SetAttrArgs): Promise<InodeAttr> {

@@ -2,7 +2,7 @@
 // within the file system ("/a/b"; a missing leading "/" means the same). Errors are CurveErrors
 // whose `code` is the errno name the kernel would give (ENOENT, ENOTDIR, EEXIST, ...).
 import { create } from '@bufbuild/protobuf';
-import { CurveError, StatusCode, createLogger } from '../common/index.ts';
+import { CurveError, StatusCode } from '../common/index.ts';
 import { FileType } from '../gen/common_pb.ts';
 import { InodeSchema, type Inode, type InodeAttr } from '../gen/metaserver_pb.ts';
 import { Stat, type DirEntry } from './attr.ts';
@@ -11,12 +11,13 @@ import { ROOT_INODE_ID, type FsCore, type SetAttrArgs } from './fs-core.ts';
 import { checkName, splitPath } from './names.ts';
 
 const MAX_SYMLINK_HOPS = 40;
-const log = createLogger('client');
 
 /** Where a path walk stands: an inode id and its type (what a dentry says). */
 interface WalkNode {
   ino: number;
   type: FileType;
+  /** The node's attributes when its dentry brought them (see FsCore.lookupEntry). */
+  attr?: InodeAttr;
 }
 
 const ROOT_NODE: WalkNode = { ino: ROOT_INODE_ID, type: FileType.TYPE_DIRECTORY };
@@ -41,8 +42,6 @@ export interface FsOptions {
   umask?: number;
   /** Write buffer per open file. */
   maxBufferBytes?: number;
-  /** Session id that registers open handles (deferred deletion); 0 = do not register. */
-  sessionId?: number;
 }
 
 export type OpenFlags = 'r' | 'r+' | 'w' | 'w+' | 'wx' | 'wx+' | 'a' | 'a+' | 'ax' | 'ax+';
@@ -63,7 +62,6 @@ export class Fs {
   private readonly gid: number;
   private readonly umask: number;
   private readonly maxBufferBytes: number;
-  private readonly sessionId: number;
 
   constructor(core: FsCore, data: FileData, opts: FsOptions = {}) {
     this.core = core;
@@ -72,7 +70,6 @@ export class Fs {
     this.gid = opts.gid ?? 0;
     this.umask = opts.umask ?? 0o022;
     this.maxBufferBytes = opts.maxBufferBytes ?? 4 * 1024 * 1024;
-    this.sessionId = opts.sessionId ?? 0;
   }
 
   // ---- resolution ----
@@ -86,7 +83,7 @@ export class Fs {
   async resolve(path: string, follow = true): Promise<InodeAttr> {
     return this.retryingStaleEntries(async (fresh) => {
       const node = await this.walkPath(splitPath(path), follow, fresh, path);
-      return this.core.getattr(node.ino);
+      return node.attr ?? this.core.getattr(node.ino);
     });
   }
 
@@ -140,16 +137,18 @@ export class Fs {
         }
         continue;
       }
-      const entry = await this.core.lookupEntry(cur.ino, name, fresh);
+      // With the attributes when the inode lives in the directory's partition (files, usually):
+      // the last component's stat, or a symlink's target, then costs no second round trip.
+      const entry = await this.core.lookupEntry(cur.ino, name, fresh, true);
       if (entry.cached) this.cachedEntriesUsed++;
       if (entry.type === FileType.TYPE_SYM_LINK && (queue.length > 0 || follow)) {
         if (++hops > MAX_SYMLINK_HOPS) throw new CurveError(StatusCode.TOO_MANY_SYMLINKS, path);
-        const target = (await this.core.getattr(entry.ino)).symlink;
+        const target = (entry.attr ?? (await this.core.getattr(entry.ino))).symlink;
         if (target.startsWith('/')) cur = ROOT_NODE;
         queue.unshift(...splitPath(target));
         continue;
       }
-      cur = { ino: entry.ino, type: entry.type };
+      cur = { ino: entry.ino, type: entry.type, attr: entry.attr };
     }
     return cur;
   }
@@ -339,8 +338,9 @@ export class Fs {
   /**
    * Opens (and with 'w'/'a'/'x' flags creates or truncates) a regular file. Round trips: the
    * parent walk, then for a new file one CreateFile (its answer is the whole inode: a new file
-   * has no blocks and no xattrs); for an existing one GetInode, always fresh (close-to-open). With
-   * a session, the handle is registered (deferred deletion) before open returns.
+   * has no blocks and no xattrs); for an existing one GetInode, always fresh (close-to-open).
+   * The open is not registered with the metaserver here (FsCore.opens decides when: see
+   * open-registry.ts), so a create is one commit.
    */
   async open(path: string, flags: OpenFlags = 'r', mode = 0o666): Promise<FileHandle> {
     const creat = flags.startsWith('w') || flags.startsWith('a');
@@ -357,63 +357,41 @@ export class Fs {
       }
       if (created) {
         inode = create(InodeSchema, { attr: created });
-        if (this.sessionId) await this.core.openHandle(created.inodeId, this.sessionId, true);
       } else {
         let attr = await this.resolve(path, true);
         checkRegular(attr.type, path);
         if (trunc && attr.length > 0) attr = await this.core.setattr(attr.inodeId, { size: 0 });
-        inode = await this.loadRegistered(attr.inodeId);
+        inode = await this.core.getInode(attr.inodeId);
       }
     } else {
       inode = await this.retryingStaleEntries(async (fresh) => {
         const node = await this.walkPath(splitPath(path), true, fresh, path);
         checkRegular(node.type, path);
-        return this.loadRegistered(node.ino);
+        return this.core.getInode(node.ino);
       });
     }
     const handle = new FileHandle(this.core, this.data, inode, { maxBufferBytes: this.maxBufferBytes, append: flags.startsWith('a') });
-    if (this.sessionId) {
+    const opens = this.core.opens;
+    if (opens) {
       const ino = handle.ino;
+      await opens.opened(ino, inode.attr!.nlink);
       const close = handle.close.bind(handle);
       handle.close = async () => {
         try {
           await close();
         } finally {
-          this.releaseHandle(ino);
+          // In the background: close returns once the data is saved; a release only decides
+          // when an unlinked inode may be reclaimed, which nobody observes through a name.
+          void opens.closed(ino);
         }
       };
     }
     return handle;
   }
 
-  /** The whole inode, fresh, with this session's open handle registered (both at once). */
-  private async loadRegistered(ino: number): Promise<Inode> {
-    if (!this.sessionId) return this.core.getInode(ino);
-    const [inode, registered] = await Promise.allSettled([this.core.getInode(ino), this.core.openHandle(ino, this.sessionId, true)]);
-    if (inode.status === 'fulfilled' && registered.status === 'fulfilled') return inode.value;
-    if (registered.status === 'fulfilled') this.releaseHandle(ino);
-    throw inode.status === 'rejected' ? inode.reason : (registered as PromiseRejectedResult).reason;
-  }
-
-  /**
-   * Releases an open handle in the background: close returns once the data is flushed, and the
-   * release only decides when an unlinked inode may be reclaimed, which nobody can observe through
-   * a name. Releases commute with registrations (the servers count handles per session), and
-   * `settle()` waits for those still in flight.
-   */
-  private releaseHandle(ino: number): void {
-    const p: Promise<void> = this.core
-      .openHandle(ino, this.sessionId, false)
-      .catch((e) => log.warn('releasing an open handle failed (the session expiry drops it)', { ino, error: String(e) }))
-      .finally(() => this.releasing.delete(p));
-    this.releasing.add(p);
-  }
-
-  private readonly releasing = new Set<Promise<void>>();
-
   /** Waits until every closed handle's release reached the metaservers (call before umount). */
   async settle(): Promise<void> {
-    while (this.releasing.size > 0) await Promise.all([...this.releasing]);
+    await this.core.opens?.settle();
   }
 
   async readFile(path: string): Promise<Uint8Array> {

@@ -3,6 +3,7 @@ export { MetaClient, type MetaCaller, type MetaClientOptions, type MetaMethod, t
 export { RpcMetaCaller } from './rpc-caller.ts';
 export { PartitionTable, copysetKey, type CopysetRoute } from './partition-table.ts';
 export { FsCore, ROOT_INODE_ID, type CreateArgs, type SetAttrArgs, type FsCoreOptions, type ListPage } from './fs-core.ts';
+export { OpenRegistry, type OpenRegistryOptions, type OpenHandleCall } from './open-registry.ts';
 export { Fs, type FsOptions, type OpenFlags, type StatFs } from './fs.ts';
 export { FileHandle, blockMapOf, type FileData, type BlockMap, type Slice } from './file.ts';
 export { Stat, fileTypeOfMode, modeBitsOfType, type DirEntry } from './attr.ts';

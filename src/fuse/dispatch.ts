@@ -558,6 +558,11 @@ export class Dispatcher {
     );
   }
   private replyEntry(ctx: Context, e: Entry): void {
+    if (e.attr.ino === 0) {
+      // A negative entry: the kernel caches "no such name" for the entry timeout, takes no reference.
+      if (this.finish(ctx)) this.send(ctx, 0, [this.scratch.subarray(0, this.encodeEntry(0, e))]);
+      return;
+    }
     if (!this.finish(ctx)) return this.forgetUnsent(e.attr.ino);
     const n = this.encodeEntry(0, e);
     if (this.send(ctx, 0, [this.scratch.subarray(0, n)])) this.nodes.ref(e.attr.ino);

@@ -165,6 +165,10 @@ export const XATTR_REPLACE = 2;
 // ---- one small interface per capability ----
 
 export interface LookupOps {
+  /**
+   * An entry whose `attr.ino` is 0 is a negative answer: the kernel remembers that the name does
+   * not exist for the entry timeout (throwing ENOENT makes it ask again at the next access).
+   */
   lookup(ctx: RequestContext, parent: number, name: string): MaybePromise<Entry>;
   /**
    * The kernel dropped its last reference to `ino` (its lookup count reached zero); `nlookup`

@@ -175,9 +175,20 @@ export class MetaService {
     };
     return {
       getDentry: (req, ctx) =>
-        this.read('GetDentry', req.p, this.deadline(ctx.deadline), (part) => {
+        this.read('GetDentry', req.p, this.deadline(ctx.deadline), (part, sm) => {
           const r = check(part.getDentry(req.parentInodeId, req.name));
-          return { dentry: wireDentry(part.fsId, r.dentry) };
+          const dentry = wireDentry(part.fsId, r.dentry);
+          if (!(req.withAttr || req.withChunks) || !part.owns(r.dentry.ino)) return { dentry };
+          // The same read answers the inode: stat through a lookup is one round trip. A dentry
+          // whose inode is being renamed answers without it (the client then asks GetInode,
+          // which waits for the rename like any read of that inode).
+          if (sm.tx.inodeLock(part.fsId, r.dentry.ino)?.role === 'participant') return { dentry };
+          const i = part.getInode(r.dentry.ino);
+          if (i.status !== StatusCode.OK) return { dentry };
+          const { xattrs: _x, chunks, ...attr } = i.inode;
+          const inode = create(InodeSchema, { attr: wireAttr(attr) });
+          if (req.withChunks) for (const [k, v] of chunks) inode.chunks[k] = create(ChunkSliceListSchema, { slices: v });
+          return { dentry, inode };
         }, participantDentry(req.parentInodeId, req.name)),
 
       listDentry: (req, ctx) =>
@@ -275,8 +286,14 @@ export class MetaService {
             dentry: DentryInfo;
             effect: { unlinked: boolean };
             inode?: PInodeAttr;
+            parent?: PInodeAttr;
           };
-          return { dentry: wireDentry(req.p!.fsId, r.dentry), inodeUnlinked: r.effect.unlinked, inode: r.inode ? wireAttr(r.inode) : undefined };
+          return {
+            dentry: wireDentry(req.p!.fsId, r.dentry),
+            inodeUnlinked: r.effect.unlinked,
+            inode: r.inode ? wireAttr(r.inode) : undefined,
+            parent: r.parent ? wireAttr(r.parent) : undefined,
+          };
         }),
 
       rmdir: (req, ctx) =>

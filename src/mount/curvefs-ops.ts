@@ -13,19 +13,23 @@
 //    request the kernel sends sees the metaserver's current state.
 //  - Close-to-open: open re-reads the inode (length and block map) and keeps the kernel's page
 //    cache only when the file did not change since this mount last saw it.
-//  - Open-unlinked files: an open is registered with the metaserver (OpenHandle), which keeps an
-//    nlink-0 inode until the last release. Registration is lazy — `registerOpenAfterMs` after
-//    open, at once when this mount unlinks or replaces an open file or opens an nlink-0 inode —
-//    because the metaserver reclaims unlinked inodes only after a grace period (30 s by
-//    default), and most opens (create, write, close) end well before it; this saves two Raft
-//    writes per short-lived open.
+//  - Open-unlinked files: the client's open registry (FsCore.opens, src/client/open-registry.ts)
+//    registers an open with the metaserver (OpenHandle) only when it can matter — when this
+//    mount removes the last name of a file open here (FsCore's unlink and rename do it), when
+//    an nlink-0 inode is opened, or once an open has lasted a few seconds (another client may
+//    unlink it; the metaserver's reclaim grace covers that delay) — so a create is one commit.
+//  - Lookups answer with the inode read with its dentry (one round trip when the inode lives
+//    in the parent's partition). A missing name is answered as a negative entry (node id 0)
+//    that the kernel keeps for the entry timeout: creates through this mount replace it in the
+//    kernel's cache at once; another client's create becomes visible here within the entry
+//    timeout, as a changed entry already does.
 //  - st_blocks, SEEK_DATA and SEEK_HOLE follow tmpfs (allocation.ts), page by page. The block
 //    map cannot hold slices past the file's length (AppendChunks raises the length to cover
 //    them), so pages preallocated past the end (FALLOC_FL_KEEP_SIZE) are remembered by this
 //    mount only, until a truncate cuts them or the mount ends.
 import { create } from '@bufbuild/protobuf';
 import { CurveError, StatusCode, createLogger } from '../common/index.ts';
-import { blockMapOf, checkName, modeBitsOfType, type FsCore, type FsView, type SetAttrArgs } from '../client/index.ts';
+import { blockMapOf, checkName, modeBitsOfType, type FsCore, type FsView, type OpenRegistry, type SetAttrArgs } from '../client/index.ts';
 import type { FileDataIO } from '../data/index.ts';
 import { FileType } from '../gen/common_pb.ts';
 import { InodeSchema, type Inode, type InodeAttr } from '../gen/metaserver_pb.ts';
@@ -69,6 +73,7 @@ import {
   type Allocation,
 } from './allocation.ts';
 import { ClusterLocks } from './cluster-locks.ts';
+import { DirChangeAttrs } from './dir-attrs.ts';
 import { DirCursor, type ListedEntry } from './dir-cursor.ts';
 import { OpenFile } from './open-file.ts';
 
@@ -102,9 +107,10 @@ export interface CurvefsOpsOptions {
   commitAgeMs?: number;
   /** Per-file write buffer bound (bytes). Default 64 MiB. */
   bufferBytes?: number;
-  /** Register an open with the metaserver this long after open (ms); 0 = at open. Default 5000. */
-  registerOpenAfterMs?: number;
-  /** How long a directory's mode/group is trusted for setgid inheritance (ms). Default 1000. */
+  /**
+   * How long a directory's mode/group is trusted for setgid inheritance, and its attributes as
+   * answered by this mount's own change to it (ms): keep at the kernel's attribute timeout. Default 1000.
+   */
   dirInfoTtlMs?: number;
   /** Entries per ListDentry page. Default 512. */
   listPageSize?: number;
@@ -154,13 +160,25 @@ function checkXattrName(name: string): void {
   if (!/^(user|trusted|security)\./.test(name)) throw new Errno(E.EOPNOTSUPP, `xattr namespace of ${name}`);
 }
 
+/**
+ * The answer to a lookup of a missing name: node id 0 with the entry timeout, which the kernel
+ * keeps as a negative dentry (no LOOKUP for the name until it expires or a create here fills it).
+ */
+const NEGATIVE_ENTRY: Entry = {
+  attr: {
+    ino: 0, size: 0, blocks: 0, atimeSec: 0, atimeNsec: 0, mtimeSec: 0, mtimeNsec: 0, ctimeSec: 0, ctimeNsec: 0,
+    mode: 0, nlink: 0, uid: 0, gid: 0, rdev: 0, blksize: PAGE_SIZE,
+  },
+};
+
 export class CurvefsOps implements FuseOps {
   private readonly core: FsCore;
   private readonly io: FileDataIO;
   private readonly randomIo: FileDataIO | undefined;
-  private readonly sessionId: number;
   private readonly view: FsView;
   readonly locks: ClusterLocks;
+  /** This client's opens and their registrations (shared with FsCore's unlink and rename). */
+  private readonly opens: OpenRegistry;
   private readonly handles = new Map<number, HandleState>();
   private nextFh = 1;
   /** Regular files open in this mount, by inode. */
@@ -176,23 +194,25 @@ export class CurvefsOps implements FuseOps {
   /** Mode and group of directories, for setgid inheritance. */
   private readonly dirInfo = new Map<number, { mode: number; gid: number; at: number }>();
   private readonly opts: Required<CurvefsOpsOptions>;
+  /** Directories' attributes as this mount's own last change answered them (dir-attrs.ts). */
+  private readonly dirAttrs: DirChangeAttrs<InodeAttr>;
 
   constructor(conn: CurvefsConnection, opts: CurvefsOpsOptions = {}) {
     this.core = conn.core;
     this.io = conn.data;
     this.randomIo = conn.randomData;
-    this.sessionId = conn.sessionId;
     this.view = conn.view;
     if (conn.view.rootInodeId !== ROOT) throw new Error(`fs root inode is ${conn.view.rootInodeId}, the mount needs ${ROOT}`);
     this.locks = new ClusterLocks(conn.core.meta, conn.sessionId);
+    this.opens = conn.core.opens ?? conn.core.trackOpens(conn.sessionId);
     this.opts = {
       commitBytes: opts.commitBytes ?? 16 * 1024 * 1024,
       commitAgeMs: opts.commitAgeMs ?? 5000,
       bufferBytes: opts.bufferBytes ?? 64 * 1024 * 1024,
-      registerOpenAfterMs: opts.registerOpenAfterMs ?? 5000,
       dirInfoTtlMs: opts.dirInfoTtlMs ?? 1000,
       listPageSize: opts.listPageSize ?? 512,
     };
+    this.dirAttrs = new DirChangeAttrs(this.opts.dirInfoTtlMs);
   }
 
   /** Open handles and open files (for tests and status). */
@@ -294,10 +314,18 @@ export class CurvefsOps implements FuseOps {
       return this.entry(await this.attrOf(parent === ROOT ? ROOT : (p.parent[0] ?? ROOT)));
     }
     checkName(name);
-    const res = await this.core.meta.callForInode('getDentry', parent, { parentInodeId: parent, name });
-    if (!res.dentry) throw new Errno(E.ENOENT, name);
-    this.types.set(res.dentry.inodeId, res.dentry.type);
-    return this.entry(await this.attrOf(res.dentry.inodeId, res.dentry.type));
+    let inode: Inode;
+    try {
+      inode = await this.core.lookupInode(parent, name);
+    } catch (e) {
+      if (e instanceof CurveError && e.status === StatusCode.NOT_FOUND) return NEGATIVE_ENTRY;
+      throw e;
+    }
+    const a = inode.attr!;
+    this.types.set(a.inodeId, a.type);
+    const file = this.files.get(a.inodeId);
+    if (file) return this.entry(this.openFileAttr(file, a));
+    return this.entry(isRegular(a.type) ? this.inodeAttr(inode) : this.toAttr(a, 0));
   }
 
   forget(ino: number): void {
@@ -308,10 +336,16 @@ export class CurvefsOps implements FuseOps {
   }
 
   async getattr(_ctx: RequestContext, ino: number): Promise<AttrReply> {
+    const dir = this.dirAttrs.get(ino);
+    if (dir) return { attr: this.toAttr(dir, 0) };
     return { attr: await this.attrOf(ino) };
   }
 
-  async setattr(_ctx: RequestContext, ino: number, set: SetAttrRequest): Promise<AttrReply> {
+  setattr(_ctx: RequestContext, ino: number, set: SetAttrRequest): Promise<AttrReply> {
+    return this.dirAttrs.change(ino, () => this.setattrNow(ino, set), () => undefined);
+  }
+
+  private async setattrNow(ino: number, set: SetAttrRequest): Promise<AttrReply> {
     const args: SetAttrArgs = {};
     if (set.mode !== undefined) args.mode = set.mode & 0o7777;
     if (set.uid !== undefined) args.uid = set.uid;
@@ -426,7 +460,11 @@ export class CurvefsOps implements FuseOps {
     const { gid, setgid } = await this.inherit(ctx, parent);
     let bits = mode & 0o7777;
     if (setgid && type === FileType.TYPE_DIRECTORY) bits |= S_ISGID;
-    const a = await this.core.create(parent, name, { type, mode: bits, uid: ctx.uid, gid, ...extra });
+    const { attr: a } = await this.dirAttrs.change(
+      parent,
+      () => this.core.createWithParent(parent, name, { type, mode: bits, uid: ctx.uid, gid, ...extra }),
+      (r) => r.parent,
+    );
     this.types.set(a.inodeId, a.type);
     if (isRegular(a.type)) this.blocks.set(a.inodeId, 0);
     return a;
@@ -455,6 +493,7 @@ export class CurvefsOps implements FuseOps {
       // Someone else created the name since the kernel looked: open theirs (unless O_EXCL).
       if (!(e instanceof CurveError) || e.status !== StatusCode.DENTRY_EXIST || flags & O_EXCL) throw e;
       const entry = await this.lookup(ctx, parent, name);
+      if (entry.attr.ino === 0) throw new Errno(E.ENOENT, name); // and removed again since
       if ((entry.attr.mode & S_IFMT) === S_IFDIR) throw new Errno(E.EISDIR, name);
       return { entry, open: await this.open(ctx, entry.attr.ino, flags) };
     }
@@ -464,49 +503,39 @@ export class CurvefsOps implements FuseOps {
   }
 
   async link(_ctx: RequestContext, ino: number, newParent: number, newName: string): Promise<Entry> {
-    const a = await this.core.link(ino, newParent, newName);
+    const a = await this.dirAttrs.change(newParent, () => this.core.link(ino, newParent, newName), () => undefined);
     return this.entry(await this.attrAfterChange(a, false));
   }
 
   // ---- removing names ----
 
-  /**
-   * Before a name is unlinked or replaced: if it names a file open in this mount whose open is
-   * not registered yet, register it now, so the inode outlives its last name.
-   */
-  private async protectOpen(parent: number, name: string): Promise<void> {
-    let unregistered = false;
-    for (const f of this.files.values()) if (!f.registration) unregistered = true;
-    if (!unregistered) return;
-    let ino: number;
-    try {
-      const res = await this.core.meta.callForInode('getDentry', parent, { parentInodeId: parent, name });
-      ino = res.dentry?.inodeId ?? 0;
-    } catch {
-      return; // the operation itself will report the problem
-    }
-    const file = this.files.get(ino);
-    if (file) await this.register(file);
-  }
-
   async unlink(_ctx: RequestContext, parent: number, name: string): Promise<void> {
     checkName(name);
-    await this.protectOpen(parent, name);
-    await this.core.unlink(parent, name);
+    // FsCore registers an open file here whose last name this was.
+    await this.dirAttrs.change(parent, () => this.core.unlink(parent, name), (r) => r.parent);
   }
 
   async rmdir(_ctx: RequestContext, parent: number, name: string): Promise<void> {
     if (name === '.') throw new Errno(E.EINVAL);
     if (name === '..') throw new Errno(E.ENOTEMPTY);
-    await this.core.rmdir(parent, name);
+    const gone = await this.dirAttrs.change(parent, () => this.core.rmdir(parent, name), () => undefined);
+    this.dirAttrs.drop(gone);
   }
 
   async rename(_ctx: RequestContext, parent: number, name: string, newParent: number, newName: string, flags: number): Promise<void> {
     if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE)) throw new Errno(E.EINVAL, 'rename flags');
     checkName(name);
     checkName(newName);
-    if (!(flags & (RENAME_NOREPLACE | RENAME_EXCHANGE))) await this.protectOpen(newParent, newName);
-    await this.core.rename(parent, name, newParent, newName, flags);
+    // FsCore registers a replaced file open here. Both directories change (and the moved
+    // directory's "..", which is not cached here).
+    const run = () => this.core.rename(parent, name, newParent, newName, flags);
+    const none = () => undefined;
+    const r = parent === newParent
+      ? await this.dirAttrs.change(parent, run, none)
+      : await this.dirAttrs.change(parent, () => this.dirAttrs.change(newParent, run, none), none);
+    // Their ctime (and a directory's "..") changed too.
+    this.dirAttrs.drop(r.moved);
+    if (r.replaced) this.dirAttrs.drop(r.replaced);
   }
 
   // ---- open files ----
@@ -526,36 +555,15 @@ export class CurvefsOps implements FuseOps {
     return file;
   }
 
-  private register(file: OpenFile): Promise<void> {
-    if (file.registerTimer) clearTimeout(file.registerTimer);
-    file.registerTimer = undefined;
-    if (!file.registration) {
-      const p = this.core.openHandle(file.ino, this.sessionId, true);
-      file.registration = p;
-      p.catch((e: unknown) => {
-        if (file.registration === p) file.registration = undefined;
-        log.warn('registering an open file failed', { ino: file.ino, error: String(e) });
-      });
-    }
-    return file.registration;
-  }
-
   /** A new handle on `file` (already in `files`). */
   private async openHandle(file: OpenFile, flags: number, keepCache: boolean): Promise<OpenReply> {
     file.handles++;
     const fh = this.nextFh++;
     this.handles.set(fh, { kind: 'file', ino: file.ino, flags, file });
     try {
-      if (this.opts.registerOpenAfterMs <= 0 || file.attr.nlink === 0) await this.register(file);
-      else if (!file.registration && !file.registerTimer) {
-        file.registerTimer = setTimeout(() => {
-          file.registerTimer = undefined;
-          if (this.files.get(file.ino) === file) this.register(file).catch(() => undefined);
-        }, this.opts.registerOpenAfterMs);
-        file.registerTimer.unref();
-      }
+      await this.opens.opened(file.ino, file.attr.nlink);
     } catch (e) {
-      await this.releaseHandle(fh);
+      await this.releaseHandle(fh, false);
       throw e;
     }
     return { fh, keepCache };
@@ -633,14 +641,17 @@ export class CurvefsOps implements FuseOps {
     await this.releaseHandle(fh);
   }
 
-  private async releaseHandle(fh: number): Promise<void> {
+  /** Drops handle `fh`; `opened` says the open registry counted it (it did unless opening failed). */
+  private async releaseHandle(fh: number, opened = true): Promise<void> {
     const h = this.handles.get(fh);
     if (!h || h.kind !== 'file') return;
     this.handles.delete(fh);
     const file = h.file;
-    if (--file.handles > 0) return;
+    const released = opened ? this.opens.closed(file.ino) : Promise.resolve();
+    if (--file.handles > 0) return released;
     if (this.files.get(file.ino) === file) this.files.delete(file.ino);
     await this.closeFile(file);
+    await released;
   }
 
   private async closeFile(file: OpenFile): Promise<void> {
@@ -651,14 +662,6 @@ export class CurvefsOps implements FuseOps {
     }
     this.lastSeen.set(file.ino, signature(file.attr));
     this.blocks.set(file.ino, blocksOf(this.allocationOf(file).allocated));
-    if (file.registration) {
-      const registered = await file.registration.then(() => true, () => false);
-      if (registered) {
-        await this.core
-          .openHandle(file.ino, this.sessionId, false)
-          .catch((e: unknown) => log.warn('releasing an open file failed', { ino: file.ino, error: String(e) }));
-      }
-    }
   }
 
   async fallocate(_ctx: RequestContext, _ino: number, fh: number, offset: number, length: number, mode: number): Promise<void> {
@@ -824,7 +827,7 @@ export class CurvefsOps implements FuseOps {
 
   async setxattr(_ctx: RequestContext, ino: number, name: string, value: Uint8Array, flags: number): Promise<void> {
     checkXattrName(name);
-    await this.core.setxattr(ino, name, value, flags);
+    await this.dirAttrs.change(ino, () => this.core.setxattr(ino, name, value, flags), () => undefined);
     this.files.get(ino)?.xattrs.set(name, Uint8Array.from(value));
   }
 
@@ -847,7 +850,7 @@ export class CurvefsOps implements FuseOps {
 
   async removexattr(_ctx: RequestContext, ino: number, name: string): Promise<void> {
     checkXattrName(name);
-    await this.core.removexattr(ino, name);
+    await this.dirAttrs.change(ino, () => this.core.removexattr(ino, name), () => undefined);
     this.files.get(ino)?.xattrs.delete(name);
   }
 
@@ -870,8 +873,10 @@ export class CurvefsOps implements FuseOps {
   /** Saves every open file's data and releases its registration (the mount is going away). */
   async shutdown(): Promise<void> {
     const files = [...this.files.values()];
+    for (const h of this.handles.values()) if (h.kind === 'file') void this.opens.closed(h.ino);
     this.files.clear();
     this.handles.clear();
     await Promise.all(files.map((f) => this.closeFile(f)));
+    await this.opens.settle();
   }
 }

@@ -99,7 +99,9 @@ export async function mountCurvefs(o: MountCurvefsOptions): Promise<CurvefsMount
     const cache = cacheBytes > 0 ? new BlockCache(cacheBytes) : undefined;
     const data = new FileDataIO(conn.store, { ...layout, cache, readaheadObjects: cache ? (o.readaheadObjects ?? 4) : 0 });
     const randomData = new FileDataIO(cache ? new CacheFirstStore(conn.store, cache) : conn.store, layout);
-    const ops = new CurvefsOps({ core: conn.core, data, randomData, sessionId: conn.sessionId, view: conn.view }, o.ops);
+    // What the mount keeps of a directory's attributes lives no longer than the kernel's copy would.
+    const dirInfoTtlMs = (o.attrTimeoutSec ?? 1) * 1000;
+    const ops = new CurvefsOps({ core: conn.core, data, randomData, sessionId: conn.sessionId, view: conn.view }, { dirInfoTtlMs, ...o.ops });
     const fuse = await mountFuse({
       mountpoint,
       ops,

@@ -63,9 +63,6 @@ export class OpenFile {
   xattrs: Map<string, Uint8Array>;
   /** Open handles of this mount on the file. */
   handles = 0;
-  /** Set once the open is registered with the metaserver (keeps an unlinked inode alive). */
-  registration: Promise<void> | undefined;
-  registerTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly core: FsCore,
@@ -240,8 +237,6 @@ export class OpenFile {
 
   /** Last handle closed: commits what is left and stops timers. */
   async close(): Promise<void> {
-    if (this.registerTimer) clearTimeout(this.registerTimer);
-    this.registerTimer = undefined;
     try {
       await this.commit();
     } finally {

@@ -11,7 +11,7 @@ import { generateOps, localTarget, runOp, sdkTarget, snapshotTree, type DiffTarg
 import { connectFs, MdsAdapter, RotatingMdsConnector, type Connection } from '../../src/client/index.ts';
 import { ChannelPool } from '../../src/rpc/index.ts';
 import { MetaServerService } from '../../src/gen/metaserver_pb.ts';
-import type { CurveError } from '../../src/common/index.ts';
+import { pollUntil, type CurveError } from '../../src/common/index.ts';
 
 let cluster: TestCluster;
 let conn: Connection;
@@ -92,7 +92,7 @@ describe('bad input gets the kernel errno', () => {
 });
 
 /** A connection whose metaserver calls are counted by method (through a wrapped channel pool). */
-async function countingConnection(): Promise<{ conn: Connection; counts: Map<string, number>; close(): Promise<void> }> {
+async function countingConnection(registerOpenAfterMs?: number): Promise<{ conn: Connection; counts: Map<string, number>; close(): Promise<void> }> {
   const pool = new ChannelPool();
   const counts = new Map<string, number>();
   const plain = pool.client.bind(pool);
@@ -110,12 +110,12 @@ async function countingConnection(): Promise<{ conn: Connection; counts: Map<str
       },
     });
   }) as typeof pool.client;
-  const c = await connectFs({ mds: new MdsAdapter(new RotatingMdsConnector(pool, cluster.mdsAddrs)), fsName: cluster.fsName, pool, entryTtlMs: 0, attrTtlMs: 0 });
+  const c = await connectFs({ mds: new MdsAdapter(new RotatingMdsConnector(pool, cluster.mdsAddrs)), fsName: cluster.fsName, pool, entryTtlMs: 0, attrTtlMs: 0, registerOpenAfterMs });
   return { conn: c, counts, close: async () => { await c.close(); pool.close(); } };
 }
 
 describe('round trips and open handles (caches off)', () => {
-  test('a walk needs one GetDentry per component; a created file opens without a GetInode', async () => {
+  test('a walk needs one GetDentry per component; a create is one commit; stat is the walk alone; unlink one commit', async () => {
     const { conn: c, counts, close } = await countingConnection();
     try {
       await c.fs.mkdir('/rt');
@@ -127,9 +127,14 @@ describe('round trips and open handles (caches off)', () => {
       assert.equal(counts.get('getInode'), undefined, 'CreateFile answered with the inode');
       assert.equal(counts.get('batchGetInodeAttr'), undefined, 'no attributes of the root or of rt, d');
       assert.equal(counts.get('createFile'), 1);
+      assert.equal(counts.get('openHandle'), undefined, 'a short open is never registered');
+      counts.clear();
+      await (await c.fs.open('/rt/d/g', 'w')).close();
+      await c.fs.settle();
+      assert.deepEqual(Object.fromEntries(counts), { getDentry: 2, createFile: 1 }, 'an empty create is the walk and one commit');
       counts.clear();
       assert.equal((await c.fs.stat('/rt/d/f')).size, 1);
-      assert.deepEqual(Object.fromEntries(counts), { getDentry: 3, batchGetInodeAttr: 1 });
+      assert.deepEqual(Object.fromEntries(counts), { getDentry: 3 }, 'the file\'s dentry brought its attributes');
       counts.clear();
       await c.fs.unlink('/rt/d/f');
       assert.deepEqual(Object.fromEntries(counts), { getDentry: 2, unlink: 1 });
@@ -138,17 +143,54 @@ describe('round trips and open handles (caches off)', () => {
     }
   });
 
+  test('unlinking a file this client holds open registers the open (one commit), released at close', async () => {
+    const { conn: c, counts, close } = await countingConnection();
+    try {
+      await c.fs.writeFile('/mine', 'still here');
+      const fh = await c.fs.open('/mine', 'r');
+      counts.clear();
+      await c.fs.unlink('/mine');
+      assert.deepEqual(Object.fromEntries(counts), { unlink: 1, openHandle: 1 });
+      assert.equal(Buffer.from(await fh.read(0, 100)).toString(), 'still here');
+      await fh.close();
+      await c.fs.settle();
+      assert.equal(counts.get('openHandle'), 2, 'the release');
+      // Replacing an open file by rename registers it the same way.
+      await c.fs.writeFile('/old', 'old');
+      await c.fs.writeFile('/new', 'new');
+      const held = await c.fs.open('/old', 'r');
+      counts.clear();
+      await c.fs.rename('/new', '/old');
+      assert.equal(counts.get('openHandle'), 1);
+      assert.equal(Buffer.from(await held.read(0, 10)).toString(), 'old');
+      await held.close();
+      await c.fs.settle();
+      assert.equal(counts.get('openHandle'), 2);
+    } finally {
+      await close();
+    }
+  });
+
   test('a file another client unlinks stays readable and writable through an open handle', async () => {
+    // The cross-client guarantee: an open is registered within registerOpenAfterMs of being made
+    // (here 1 ms; 5 s by default), well inside the reclaim grace (30 s) that follows another
+    // client's unlink; the metaserver side (no reclaim while registered) is
+    // test/unit/metaserver-reclaim.test.ts.
     const other = await cluster.connect();
+    const { conn: holder, counts, close } = await countingConnection(1);
     await conn.fs.writeFile('/held', 'kept data');
-    const fh = await conn.fs.open('/held', 'r+');
+    const fh = await holder.fs.open('/held', 'r+');
+    await pollUntil('the open registered', 10_000, async () => (counts.get('openHandle') === 1 && holder.core.opens!.counts.registered === 1 ? true : undefined));
     await other.fs.unlink('/held');
     await fh.write(9, Buffer.from('!'));
     await fh.flush();
     assert.equal(Buffer.from(await fh.read(0, 100)).toString(), 'kept data!');
     await fh.close();
-    await conn.fs.settle();
+    await holder.fs.settle();
+    assert.equal(counts.get('openHandle'), 2, 'registered once, released once');
     await assert.rejects(conn.fs.stat('/held'), (e: CurveError) => e.code === 'ENOENT');
+    await close();
+    await other.close();
   });
 });
 

@@ -128,7 +128,7 @@ test('random workload: replicated service answers exactly like the reference', a
         break;
       case 12:
         method = 'getDentry';
-        req = { p: P, parentInodeId: pick(inos), name: pick(names) };
+        req = { p: P, parentInodeId: pick(inos), name: pick(names), withAttr: rnd.next() < 0.5, withChunks: rnd.next() < 0.3 };
         break;
       case 13:
         method = 'listDentry';
@@ -150,4 +150,23 @@ test('random workload: replicated service answers exactly like the reference', a
   const oks = [...kinds.keys()].filter((k) => k.endsWith(':OK')).length;
   const errs = [...kinds.keys()].filter((k) => !k.endsWith(':OK')).length;
   assert.ok(oks >= 10 && errs >= 10, `coverage: ${JSON.stringify([...kinds])}`);
+});
+
+test('GetDentry with_attr answers the inode read with the dentry (with_chunks: and its block map, never xattrs)', async () => {
+  const [created] = await both('createFile', { p: P, rid: { clientId: 4, seq: 1 }, parent: 1, name: 'probe', type: FileType.TYPE_S3, mode: 0o644, time: T(1000) });
+  assert.equal(created.status, 'OK');
+  const ino = (created.body as { inode: { inodeId: number } }).inode.inodeId;
+  await both('appendChunks', { p: P, rid: { clientId: 4, seq: 2 }, inodeId: ino, slices: [{ chunkId: 9, offset: 0, len: 4096, size: 4096 }], minLength: 0, time: T(1001) });
+  await both('setXAttr', { p: P, rid: { clientId: 4, seq: 3 }, inodeId: ino, name: 'user.k', value: new Uint8Array([1]), flags: 0, time: T(1002) });
+  const [whole] = await both('getInode', { p: P, inodeId: ino });
+  const inode = (whole.body as { inode: { attr: unknown; chunks: unknown } }).inode;
+  for (const [req, want] of [
+    [{}, undefined],
+    [{ withAttr: true }, { $typeName: 'curvefs.metaserver.Inode', attr: inode.attr, chunks: {}, xattr: {} }],
+    [{ withAttr: true, withChunks: true }, { $typeName: 'curvefs.metaserver.Inode', attr: inode.attr, chunks: inode.chunks, xattr: {} }],
+  ] as const) {
+    const [a, b] = await both('getDentry', { p: P, parentInodeId: 1, name: 'probe', ...req });
+    assert.deepEqual(b, a);
+    assert.deepEqual((a.body as { inode?: unknown }).inode, want, JSON.stringify(req));
+  }
 });

@@ -126,6 +126,20 @@ test('MKDIR then LOOKUP return entries and count kernel references; FORGET drops
   assert.equal(d.nodes.lookupCount(ino), 0);
 });
 
+test('a lookup answered with node id 0 is a negative entry: sent with the entry timeout, no reference counted', async () => {
+  const zeroAttr = { ino: 0, size: 0, blocks: 0, atimeSec: 0, atimeNsec: 0, mtimeSec: 0, mtimeNsec: 0, ctimeSec: 0, ctimeNsec: 0, mode: 0, nlink: 0, uid: 0, gid: 0, rdev: 0, blksize: 4096 };
+  const { d, replies } = harness({ lookup: () => ({ attr: zeroAttr, entryTimeoutSec: 7 }) });
+  d.handle(req(Op.LOOKUP, 6, 1, [cstr('missing')]));
+  await flush();
+  const r = replies.at(-1)!;
+  assert.equal(r.error, 0);
+  assert.equal(r.body.length, abi.ENTRY_OUT_SIZE);
+  const dv = new DataView(r.body.buffer);
+  assert.equal(abi.u64(dv, 0), 0, 'nodeid 0');
+  assert.equal(abi.u64(dv, 16), 7, 'entry_valid');
+  assert.equal(d.nodes.lookupCount(0), 0);
+});
+
 test('unknown and unimplemented opcodes answer ENOSYS', () => {
   const { d, replies } = harness({});
   d.handle(req(Op.BMAP, 2, 1, [new Uint8Array(16)]));

@@ -1,0 +1,77 @@
+// A directory's attributes as answered by this mount's own change to it (CreateFile, Unlink and
+// CreateDentry answer with the parent's new attributes).
+//
+// Why: the kernel drops its cached attributes of a directory after every change made through it
+// and, with default_permissions, asks for them again (GETATTR) before the next path walk through
+// that directory — one more round trip per create or unlink. The change's own answer is the
+// directory as of that change, so the mount answers that GETATTR from it, for no longer than the
+// kernel would have cached it (`ttlMs`, the attribute timeout).
+//
+// Only when no other change of this mount to the directory overlapped: answers of concurrent
+// changes may arrive in any order, and the last to arrive need not be the last applied.
+// Changes whose answers carry no directory attributes (rename, rmdir, link, setattr, xattrs)
+// drop what is kept (`drop`).
+interface DirState<A> {
+  /** Changes of this directory in flight. */
+  inFlight: number;
+  /** Changes started so far: tells a change whether another one began while it ran. */
+  started: number;
+  attr?: A;
+  at: number;
+}
+
+export class DirChangeAttrs<A> {
+  private readonly dirs = new Map<number, DirState<A>>();
+
+  constructor(
+    private readonly ttlMs: number,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  /** Runs `fn`, a change of directory `dir`; `parentOf` reads the directory's new attributes from its result. */
+  async change<T>(dir: number, fn: () => Promise<T>, parentOf: (r: T) => A | undefined): Promise<T> {
+    let s = this.dirs.get(dir);
+    if (!s) this.dirs.set(dir, (s = { inFlight: 0, started: 0, at: 0 }));
+    s.inFlight++;
+    const mine = ++s.started;
+    s.attr = undefined;
+    try {
+      const r = await fn();
+      const a = parentOf(r);
+      if (a !== undefined && s.inFlight === 1 && s.started === mine) {
+        s.attr = a;
+        s.at = this.now();
+      }
+      return r;
+    } finally {
+      s.inFlight--;
+      if (s.inFlight === 0 && s.attr === undefined && this.dirs.get(dir) === s) this.dirs.delete(dir);
+    }
+  }
+
+  /** The attributes the last change of `dir` answered, while still within the timeout. */
+  get(dir: number): A | undefined {
+    const s = this.dirs.get(dir);
+    if (!s?.attr) return undefined;
+    if (this.now() - s.at > this.ttlMs) {
+      s.attr = undefined;
+      if (s.inFlight === 0) this.dirs.delete(dir);
+      return undefined;
+    }
+    return s.attr;
+  }
+
+  /** Forgets `dir`'s attributes (it changed in a way whose answer did not carry them). */
+  drop(dir: number): void {
+    const s = this.dirs.get(dir);
+    if (!s) return;
+    s.attr = undefined;
+    // A change in flight now must not keep its answer either: count the drop as a change.
+    s.started++;
+    if (s.inFlight === 0) this.dirs.delete(dir);
+  }
+
+  get size(): number {
+    return this.dirs.size;
+  }
+}

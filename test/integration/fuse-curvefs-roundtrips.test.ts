@@ -1,0 +1,111 @@
+// Round trips the curvefs mount makes per system call, counted at the metaserver caller: the
+// mount's ops served by this process (so only async fs calls touch the mount) over a real
+// 3-replica cluster. Pins: a create is one commit (no open registration); a lookup is one
+// GetDentry that brings the inode; a missing name is cached by the kernel (negative entry) and
+// a create through the mount replaces it at once; unlink is one commit, plus one registration
+// only when the file is open here; the GETATTR of a directory the kernel sends (default_permissions)
+// before walking through it after a change is answered from that change's own answer.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fsp from 'node:fs/promises';
+import { join } from 'node:path';
+import { pollUntil } from '../../src/common/index.ts';
+import { FileDataIO } from '../../src/data/index.ts';
+import { CurvefsOps } from '../../src/mount/index.ts';
+import type { Connection, MetaCaller } from '../../src/client/index.ts';
+import { startCluster, type TestCluster } from '../helpers/cluster.ts';
+import { mountForTest, type TestMount } from '../helpers/fuse.ts';
+
+let cluster: TestCluster;
+let conn: Connection;
+let m: TestMount & { ops: CurvefsOps };
+const counts = new Map<string, number>();
+const counted = () => Object.fromEntries([...counts].sort());
+
+before(async () => {
+  cluster = await startCluster({ fsName: 'rt' });
+  conn = await cluster.connect();
+  const holder = conn.meta as unknown as { caller: MetaCaller };
+  const inner = holder.caller;
+  holder.caller = {
+    call(address, method, req, opts) {
+      counts.set(method, (counts.get(method) ?? 0) + 1);
+      return inner.call(address, method, req, opts);
+    },
+  };
+  const v = conn.view;
+  const data = new FileDataIO(conn.store, { fsId: v.fsId, chunkSize: v.chunkSize, blockSize: v.blockSize, allocChunkIds: async () => { throw new Error('no data is written in this test'); } });
+  // Long timeouts: what the kernel (and the mount, for a parent's setgid) caches must not expire
+  // between two calls of one test.
+  const ops = new CurvefsOps({ core: conn.core, data, sessionId: conn.sessionId, view: v }, { dirInfoTtlMs: 600_000 });
+  m = await mountForTest(ops, { entryTimeoutSec: 600, attrTimeoutSec: 600 });
+  await fsp.mkdir(join(m.dir, 'd'));
+});
+
+after(async () => {
+  await m?.cleanup();
+  await conn?.close();
+  await cluster?.stop();
+});
+
+test('a create is the negative lookup and one CreateFile; no open registration', async () => {
+  counts.clear();
+  await (await fsp.open(join(m.dir, 'd', 'f'), 'w')).close();
+  assert.deepEqual(counted(), { createFile: 1, getDentry: 1 }, 'the negative lookup and the create; the root\'s attributes came with mkdir d');
+});
+
+test('a missing name is looked up once (negative entry), and a create here makes it exist at once', async () => {
+  const p = join(m.dir, 'd', 'missing');
+  counts.clear();
+  await assert.rejects(fsp.stat(p), { code: 'ENOENT' });
+  await assert.rejects(fsp.stat(p), { code: 'ENOENT' });
+  await assert.rejects(fsp.open(p, 'r'), { code: 'ENOENT' });
+  assert.deepEqual(counted(), { getDentry: 1 }, 'the second and third lookups came from the negative entry');
+  // Not O_EXCL: for an exclusive create the kernel revalidates a cached negative entry (LOOKUP_EXCL).
+  await (await fsp.open(p, 'w')).close();
+  assert.equal((await fsp.stat(p)).size, 0);
+  assert.deepEqual(counted(), { createFile: 1, getDentry: 1 }, 'the create replaced the negative entry in the kernel (no lookup)');
+});
+
+test('a rename drops what the mount kept of the directory (its answer carries no directory attributes)', async () => {
+  // What is kept also expires with the attribute timeout (here 600 s; mount-dir-attrs.test.ts).
+  await fsp.writeFile(join(m.dir, 'd', 'r1'), '');
+  await fsp.rename(join(m.dir, 'd', 'r1'), join(m.dir, 'd', 'r2'));
+  counts.clear();
+  await fsp.stat(join(m.dir, 'd', 'r2'));
+  assert.deepEqual(counted(), { batchGetInodeAttr: 1, getInode: 1 }, 'd\'s attributes, and r2\'s (its ctime changed), are read from the metaserver');
+});
+
+test('stat of a name the kernel does not know is one GetDentry (it brings the inode)', async () => {
+  await conn.fs.writeFile('/d/by-sdk', 'abc'); // created behind the kernel's back
+  await fsp.stat(join(m.dir, 'd')); // d's attributes are current again
+  counts.clear();
+  const st = await fsp.stat(join(m.dir, 'd', 'by-sdk'));
+  assert.equal(st.size, 3);
+  assert.equal(st.blocks, 8, 'st_blocks from the block map that came with the dentry');
+  assert.deepEqual(counted(), { getDentry: 1 });
+});
+
+test('unlink is one commit; of a file open here, one more to register the open (released at close)', async () => {
+  const p = join(m.dir, 'd', 'f');
+  await fsp.stat(p);
+  await fsp.stat(join(m.dir, 'd'));
+  counts.clear();
+  await fsp.unlink(p);
+  assert.deepEqual(counted(), { unlink: 1 });
+
+  await conn.fs.writeFile('/d/held', 'kept');
+  const h = await fsp.open(join(m.dir, 'd', 'held'), 'r');
+  await fsp.stat(join(m.dir, 'd')); // d changed (unlink f)
+  counts.clear();
+  await fsp.unlink(join(m.dir, 'd', 'held'));
+  assert.deepEqual(counted(), { openHandle: 1, unlink: 1 });
+  const buf = Buffer.alloc(10);
+  const { bytesRead } = await h.read(buf, 0, 10, 0);
+  assert.equal(buf.subarray(0, bytesRead).toString(), 'kept');
+  await h.close();
+  // The kernel sends RELEASE after close returns: wait for the release to reach the metaserver.
+  await pollUntil('the release of the open', 10_000, async () => (counts.get('openHandle') === 2 && conn.core.opens!.size === 0 ? true : undefined));
+  await conn.core.opens!.settle();
+  assert.equal(conn.core.opens!.counts.released, 1);
+});
