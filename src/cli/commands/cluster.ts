@@ -2,6 +2,7 @@
 // inspect snapshot files.
 import type { Command } from 'commander';
 import { DEFAULT_DIR, DEFAULT_FS, type GlobalOptions } from '../context.ts';
+import { intArg } from '../../common/index.ts';
 import { fail } from '../output.ts';
 
 type Globals = () => GlobalOptions;
@@ -10,15 +11,15 @@ export function registerClusterCommands(program: Command, g: Globals): void {
   program
     .command('up')
     .description('run a whole cluster on this machine (MDS + metaservers), create the default fs; Ctrl-C stops it')
-    .option('--metaservers <n>', 'metaserver processes', '3')
+    .option('--metaservers <n>', 'metaserver processes', intArg('a count', { min: 1 }), 3)
     .option('--etcd <urls>', 'use these etcd endpoints instead of the embedded store')
     .option('--fs-name <name>', 'default file system', DEFAULT_FS)
     .option('--no-mount', 'do not mount the fs even when FUSE is available')
     .option('--mount-dir <dir>', 'where to mount the default fs (default <dir>/mnt)')
-    .action(async (o: { metaservers: string; etcd?: string; fsName: string; mount: boolean; mountDir?: string }) => {
+    .action(async (o: { metaservers: number; etcd?: string; fsName: string; mount: boolean; mountDir?: string }) => {
       const { up } = await import('./up.ts');
       const dir = g().dir ?? DEFAULT_DIR;
-      const cluster = await up({ dir, metaservers: parseInt(o.metaservers, 10), etcd: o.etcd, fsName: o.fsName });
+      const cluster = await up({ dir, metaservers: o.metaservers, etcd: o.etcd, fsName: o.fsName });
       let unmount: (() => Promise<void>) | undefined;
       if (o.mount) {
         const { tryMountDefault } = await import('./up-mount.ts');
@@ -75,7 +76,7 @@ export function registerClusterCommands(program: Command, g: Globals): void {
 
   program
     .command('inspect')
-    .description('check a CURVEFS snapshot file: header, counts, checksum verdict')
+    .description('check a CURVEFS snapshot file: header, counts, checksum verdict (exit 6: corrupt, 3: missing)')
     .argument('<file>')
     .option('--dump', 'print every entry')
     .action(async (file: string, o: { dump?: boolean }) => {
