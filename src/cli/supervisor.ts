@@ -10,10 +10,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync, closeSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { PidDir } from './pidfiles.ts';
+import { packageRoot } from './version.ts';
 
-export const CURVEFS_BIN = fileURLToPath(new URL('../../bin/curvefs.mjs', import.meta.url));
+/** The launcher children run: it picks the compiled dist/ or the sources, as for the user. */
+export const CURVEFS_BIN = join(packageRoot(), 'bin', 'curvefs.mjs');
 
 /** Restart delays: doubling from the first, capped; back to the first after a long healthy run. */
 export interface RestartPolicy {
