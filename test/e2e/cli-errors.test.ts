@@ -93,12 +93,13 @@ describe('curvefs CLI: bad input, precise errors, exit codes', () => {
     assert.equal(st.mode, '700');
   });
 
-  test('numbers are parsed strictly: tree -L abc, tree -L 2x, mds --offline-after-ms 30s, up --metaservers 0', async () => {
+  test('numbers are parsed strictly: tree -L abc, mds --offline-after-ms 30s, metaserver --heartbeat-ms 1s, up --metaservers 0, …', async () => {
     for (const [args, pattern] of [
       [['tree', '-L', 'abc'], /--level <n>.*'abc' is invalid\. Expected a depth: a whole number >= 1\./],
       [['tree', '-L', '2x'], /'2x' is invalid/],
       [['mds', '--offline-after-ms', '30s', '--data-dir', join(base, 'never')], /--offline-after-ms <ms>.*'30s' is invalid\. Expected milliseconds/],
       [['up', '--metaservers', '0', '--dir', join(base, 'never')], /--metaservers <n>.*'0' is invalid/],
+      [['metaserver', '--heartbeat-ms', '1s', '--data-dir', join(base, 'never')], /--heartbeat-ms <ms>.*'1s' is invalid\. Expected milliseconds/],
       [['fs', 'create', 'x', '--block-size', '4Q'], /--block-size <size>.*'4Q' is invalid/],
       [['mount', 'errfs', base, '--attr-timeout', '-1'], /--attr-timeout <sec>.*'-1' is invalid/],
     ] as const) {
