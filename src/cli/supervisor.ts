@@ -45,8 +45,6 @@ export class Supervisor {
   readonly pids: PidDir;
   /** Lines for the operator (restarts); `up` prints them. */
   log: (line: string) => void = () => undefined;
-  /** Called when a child exits while the cluster is not stopping (before any restart). */
-  onUnexpectedExit: (p: ManagedProcess, code: number | null, signal: NodeJS.Signals | null) => void = () => undefined;
 
   constructor(
     private readonly logDir: string,
@@ -84,11 +82,10 @@ export class Supervisor {
         this.pids.remove(p.name);
         resolve(code);
         if (this.stopping || p.stopRequested) return;
-        this.onUnexpectedExit(p, code, signal);
-        if (!this.restart) return;
+        const how = signal ? `signal ${signal}` : `code ${code}`;
+        if (!this.restart) return this.log(`${p.name} exited unexpectedly (${how}); see ${p.logFile}`);
         const policy = this.restart;
         const delay = performance.now() - startedAt >= policy.resetAfterMs ? policy.initialDelayMs : nextDelayMs;
-        const how = signal ? `signal ${signal}` : `code ${code}`;
         this.log(`${p.name} exited unexpectedly (${how}); restarting in ${(delay / 1000).toFixed(1)} s (restart ${p.restarts + 1}); see ${p.logFile}`);
         const t = setTimeout(() => {
           this.timers.delete(t);
