@@ -31,8 +31,11 @@ export const errorFormat = { json: false };
 export function exitCodeOf(e: unknown): number {
   if (e instanceof CliError) return e.exitCode;
   if (e instanceof CommanderError) return commanderExitCode(e);
-  if (!(e instanceof CurveError)) return EXIT.ERROR;
-  switch (e.code) {
+  // A local file's error (put of a missing source, get into a missing directory) means the same
+  // as the fs's: ENOENT is "not found" whichever side it came from.
+  const local = !(e instanceof CurveError) && typeof (e as NodeJS.ErrnoException)?.syscall === 'string';
+  if (!(e instanceof CurveError) && !local) return EXIT.ERROR;
+  switch ((e as { code?: string }).code) {
     case 'ENOENT':
       return EXIT.NOT_FOUND;
     case 'EEXIST':
@@ -43,7 +46,8 @@ export function exitCodeOf(e: unknown): number {
     case 'EISDIR':
       return EXIT.INVALID;
   }
-  switch (e.status) {
+  if (local) return EXIT.ERROR;
+  switch ((e as CurveError).status) {
     case StatusCode.UNAVAILABLE:
     case StatusCode.TIMEOUT:
     case StatusCode.NOT_LEADER:
@@ -106,7 +110,7 @@ export function commanderExitCode(e: CommanderError): number {
 /** Writes an error as the user asked (text or --json) on stderr. */
 export function reportError(message: string, code: string, exitCode: number): void {
   if (errorFormat.json) process.stderr.write(JSON.stringify({ error: { message, code, exitCode } }) + '\n');
-  else process.stderr.write(`curvefs: ${message}${code !== 'error' && code !== 'usage' ? ` (${code})` : ''}\n`);
+  else process.stderr.write(`curvefs: ${message}${code === 'error' || code === 'usage' || message.startsWith(code) ? '' : ` (${code})`}\n`);
 }
 
 export function fail(e: unknown): never {
@@ -116,15 +120,21 @@ export function fail(e: unknown): never {
     process.exit(exitCode);
   }
   const msg = e instanceof Error ? e.message : String(e);
-  const code = e instanceof CurveError || e instanceof CliError ? e.code : 'error';
-  reportError(msg, code, exitCode);
+  reportError(msg, errorCodeOf(e), exitCode);
   process.exit(exitCode);
 }
 
+/** The short code of an error for scripts: an errno name (ENOENT …), 'usage', or 'error'. */
+function errorCodeOf(e: unknown): string {
+  if (e instanceof CurveError || e instanceof CliError) return e.code;
+  const local = e as NodeJS.ErrnoException;
+  return typeof local?.syscall === 'string' && typeof local.code === 'string' ? local.code : 'error';
+}
+
 /**
- * A reader that stops early (\`curvefs ls -l / | head\`) closes the pipe: the next write fails
+ * A reader that stops early (`curvefs ls -l / | head`) closes the pipe: the next write fails
  * with EPIPE, which is the reader's choice, not an error. Without a handler Node prints a stack
- * trace. File commands end quietly with 0 (like \`ls\` dying of SIGPIPE, minus the noise); a
+ * trace. File commands end quietly with 0 (like `ls` dying of SIGPIPE, minus the noise); a
  * long-running command (up, mount) replaces the action to keep serving.
  */
 export const brokenPipe = { onClosed: (): void => process.exit(EXIT.OK) };

@@ -75,6 +75,16 @@ describe('curvefs CLI: bad input, precise errors, exit codes', () => {
     assert.match(e.error.message, /\S/);
   });
 
+  test('a local file missing is "not found" (3) like a missing path in the fs', async () => {
+    const r = await cli('--json', 'put', join(base, 'no-such-local-file'), '/');
+    assert.equal(r.code, 3, r.stderr);
+    const e = JSON.parse(r.stderr) as { error: { message: string; code: string; exitCode: number } };
+    assert.deepEqual([e.error.code, e.error.exitCode], ['ENOENT', 3]);
+    const text = await cli('put', join(base, 'no-such-local-file'), '/');
+    assert.equal(text.code, 3);
+    assert.match(text.stderr, /^curvefs: ENOENT: no such file or directory, lstat '.*no-such-local-file'\n$/);
+  });
+
   test('--json: a usage error is JSON too, exit 2', async () => {
     const r = await runCurvefs(['--json', 'tree', '-L', 'abc']);
     assert.equal(r.code, 2);
