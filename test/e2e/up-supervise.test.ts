@@ -1,5 +1,5 @@
 // `curvefs up` keeps its cluster running and stops it cleanly: a child that dies on its own
-// (metaserver, mount) is restarted and logged; Ctrl-C at the terminal is a clean stop, reported
+// (metaserver, MDS, mount) is restarted and logged; Ctrl-C at the terminal is a clean stop, reported
 // as one; a start that fails stops everything it started.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -27,7 +27,7 @@ describe('curvefs up: restarts and stops', () => {
     if (base) await fsp.rm(base, { recursive: true, force: true });
   });
 
-  test('a crashed metaserver and a crashed mount are restarted; Ctrl-C stops everything cleanly', async () => {
+  test('a crashed metaserver, MDS and mount are restarted; Ctrl-C stops everything cleanly', async () => {
     const dir = join(base, 'a');
     const up = UpProc.start(dir);
     ups.push(up);
@@ -43,6 +43,16 @@ describe('curvefs up: restarts and stops', () => {
     assert.equal(pidRecords(dir).get('metaserver2')!.pid, Number(newPid));
     await pollUntil('3 metaservers online', 60_000, async () => {
       const r = await runCurvefs(['--dir', dir, '--json', 'status']);
+      const doc = JSON.parse(r.stdout) as { metaservers: Array<{ state: string }> };
+      return doc.metaservers.filter((m) => m.state === 'ONLINE').length === 3 ? true : undefined;
+    });
+
+    await kill9(pidRecords(dir).get('mds')!);
+    await up.waitForLine(/^mds exited unexpectedly \(signal SIGKILL\); restarting in/);
+    await up.waitForLine(/^mds restarted \(pid \d+\)$/);
+    await pollUntil('the restarted MDS answering, 3 metaservers online', 60_000, async () => {
+      const r = await runCurvefs(['--dir', dir, '--json', 'status']);
+      if (r.code !== 0) return undefined;
       const doc = JSON.parse(r.stdout) as { metaservers: Array<{ state: string }> };
       return doc.metaservers.filter((m) => m.state === 'ONLINE').length === 3 ? true : undefined;
     });
