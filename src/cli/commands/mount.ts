@@ -14,7 +14,7 @@ import type { Command } from 'commander';
 import { mountInfo, unmountDir } from '../../fuse/index.ts';
 import { mountCurvefs, MountError, type CurvefsMount } from '../../mount/index.ts';
 import { nonNegativeArg, processAlive, readPidFile } from '../../common/index.ts';
-import { CliError, EXIT, exitCodeOf, reportError } from '../output.ts';
+import { brokenPipe, CliError, EXIT, exitCodeOf, reportError } from '../output.ts';
 import { ensureMdsReachable, mdsAddrsOf, type GlobalOptions } from '../context.ts';
 
 type Globals = () => GlobalOptions;
@@ -72,6 +72,9 @@ export function registerMountCommands(program: Command, g: Globals): void {
     .option('--pid-file <file>', 'pid file of a --daemon mount (default: in the temp directory)')
     .option('--debug', 'log every FUSE request')
     .action(async (fsName: string, dirArg: string, o: MountCmdOptions) => {
+      // A closed stdout or stderr must not end the process serving the mount: it would leave a
+      // dead mount behind instead of unmounting.
+      brokenPipe.onClosed = () => undefined;
       const dir = resolve(dirArg);
       const globals: GlobalOptions = { ...g(), ...(o.mds ? { mds: o.mds } : {}) };
       const entryTimeoutSec = o.entryTimeout;
