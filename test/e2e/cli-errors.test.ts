@@ -9,6 +9,7 @@ import * as fsp from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pollUntil } from '../../src/common/index.ts';
 import { mountInfo } from '../../src/fuse/index.ts';
 import { CurvefsCluster } from '../helpers/curvefs-cluster.ts';
 import { CURVEFS_BIN, MountProc, runCurvefs } from '../helpers/curvefs-mount-proc.ts';
@@ -64,6 +65,23 @@ describe('curvefs CLI: bad input, precise errors, exit codes', () => {
       assert.equal(r.code, 0);
     });
   }
+
+  test('a foreground mount whose output pipes are closed still unmounts cleanly on SIGTERM', async () => {
+    const dir = join(base, 'mnt-closed-pipes');
+    await fsp.mkdir(dir);
+    const p = spawn(process.execPath, [CURVEFS_BIN, '--mds', mds, 'mount', 'errfs', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const exited = new Promise<number | null>((r) => p.once('exit', (code) => r(code)));
+    cleanups.push(async () => {
+      p.kill('SIGKILL');
+      if (await mountInfo(dir)) await runCurvefs(['umount', '--lazy', dir]);
+    });
+    await pollUntil('the mount', 60_000, async () => ((await mountInfo(dir)) ? true : undefined));
+    p.stdout!.destroy();
+    p.stderr!.destroy();
+    p.kill('SIGTERM'); // the mount reports it on stderr, now a broken pipe
+    assert.equal(await exited, 0);
+    assert.equal(await mountInfo(dir), null, 'unmounted, not left dead');
+  });
 
   test('--json: a failing command reports one JSON object on stderr with the exit code', async () => {
     const r = await cli('--json', 'stat', '/no/such/entry');
