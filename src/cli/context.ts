@@ -1,7 +1,9 @@
 // What every cluster-talking command needs: the MDS addresses (flag, environment, or the
 // cluster file `curvefs up` writes), a connection to one fs, and cleanup.
 import { existsSync, readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
+import { CurveError, StatusCode } from '../common/index.ts';
 import { ChannelPool } from '../rpc/index.ts';
 import { connectFs, MdsAdapter, RotatingMdsConnector, type Connection } from '../client/index.ts';
 
@@ -47,15 +49,53 @@ export interface MdsSession {
   close(): void;
 }
 
-export function openMds(g: GlobalOptions): MdsSession {
+/** How long one MDS address may take to accept a TCP connection before it counts as down. */
+const PROBE_TIMEOUT_MS = 2000;
+
+/** Why `addr` does not accept a TCP connection, or undefined when it does. */
+function probe(addr: string): Promise<string | undefined> {
+  const i = addr.lastIndexOf(':');
+  const host = addr.slice(0, i).replace(/^\[|\]$/g, '') || '127.0.0.1';
+  const port = Number(addr.slice(i + 1));
+  if (i < 0 || !Number.isInteger(port) || port <= 0 || port > 65535) return Promise.resolve(`not host:port`);
+  return new Promise((resolve) => {
+    const s = connect({ host, port });
+    const done = (why: string | undefined) => {
+      s.destroy();
+      resolve(why);
+    };
+    s.setTimeout(PROBE_TIMEOUT_MS, () => done(`no answer in ${PROBE_TIMEOUT_MS} ms`));
+    s.once('connect', () => done(undefined));
+    s.once('error', (e: NodeJS.ErrnoException) => done(e.code ?? e.message));
+  });
+}
+
+/**
+ * Fails at once, with what to do, when no MDS address accepts a connection. The RPC layer would
+ * retry "connection refused" until its call deadline (15 s) — right for an MDS that is failing
+ * over, useless when nothing is running, which is by far the common case at a terminal.
+ */
+export async function ensureMdsReachable(addrs: string[]): Promise<void> {
+  const why = await Promise.all(addrs.map(probe));
+  if (why.some((w) => w === undefined)) return;
+  const detail = addrs.map((a, i) => `${a}: ${why[i]}`).join(', ');
+  throw new CurveError(
+    StatusCode.UNAVAILABLE,
+    `no MDS reachable (${detail}); is the cluster running? Start one with \`curvefs up\`, or give its addresses with --mds or $CURVEFS_MDS`,
+  );
+}
+
+export async function openMds(g: GlobalOptions): Promise<MdsSession> {
+  const addrs = mdsAddrsOf(g);
+  await ensureMdsReachable(addrs);
   const pool = new ChannelPool();
-  const connector = new RotatingMdsConnector(pool, mdsAddrsOf(g), { callTimeoutMs: 15_000 });
+  const connector = new RotatingMdsConnector(pool, addrs, { callTimeoutMs: 15_000 });
   return { pool, connector, adapter: new MdsAdapter(connector), close: () => pool.close() };
 }
 
 /** Runs `fn` with a connection to the fs, closing it afterwards whatever happens. */
 export async function withFs<T>(g: GlobalOptions, fn: (c: Connection) => Promise<T>): Promise<T> {
-  const mds = openMds(g);
+  const mds = await openMds(g);
   try {
     const conn = await connectFs({ mds: mds.adapter, fsName: fsNameOf(g), pool: mds.pool, entryTtlMs: 0, attrTtlMs: 0 });
     try {

@@ -1,7 +1,8 @@
 // `curvefs inspect FILE [--dump] [--json]`: checks a CURVEFS snapshot file and prints its header,
 // record counts per type and partition, and the checksum verdict; --dump also prints every
 // entry. A copyset snapshot image (a "CURVECS" extras section before the CURVEFS stream) is
-// accepted too: the section is skipped. Exit code 0 = valid file, 1 = invalid or unreadable.
+// accepted too: the section is skipped. Exit code (as `curvefs --help` lists them): 0 valid,
+// 6 corrupt (not a snapshot, bad checksum, torn), 3 missing, 1 unreadable for another reason.
 // Standalone: npx tsx src/cli/inspect.ts FILE [--dump] [--json]
 import { open } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
@@ -112,7 +113,14 @@ export async function inspectCommand(file: string, opts: InspectOptions = {}): P
       out(`UNREADABLE: ${problem.message}`);
     }
   }
-  return problem === undefined ? 0 : 1;
+  return inspectExitCode(problem);
+}
+
+/** 0 valid, 6 corrupt, 3 missing, 1 unreadable otherwise (permissions, a directory, I/O). */
+function inspectExitCode(problem: Error | undefined): number {
+  if (problem === undefined) return 0;
+  if (problem instanceof SnapshotFormatError) return 6;
+  return (problem as NodeJS.ErrnoException).code === 'ENOENT' ? 3 : 1;
 }
 
 // Standalone use.

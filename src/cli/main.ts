@@ -1,25 +1,40 @@
 // The `curvefs` command. Each subcommand lives in commands/; heavy modules load only when their
 // command runs, so `curvefs --help` and scripts stay quick.
-import { Command } from 'commander';
-import { EXIT_HELP, fail } from './output.ts';
+import { Command, CommanderError } from 'commander';
+import { EXIT_HELP, commanderExitCode, errorFormat, fail, handleBrokenPipes, reportError } from './output.ts';
 import type { GlobalOptions } from './context.ts';
 import { registerFileCommands } from './commands/files.ts';
 import { registerFsCommands } from './commands/fs-admin.ts';
 import { registerClusterCommands } from './commands/cluster.ts';
 import { registerMountCommands } from './commands/mount.ts';
+import { versionLine } from './version.ts';
+
+handleBrokenPipes();
+// Known before parsing, so that even a usage error comes out as JSON for a script.
+errorFormat.json = process.argv.slice(2).includes('--json');
 
 const program = new Command();
 program
   .name('curvefs')
   .description('curvefs-ts: a POSIX distributed file system (CurveFS design) — cluster, file systems, files, mounts')
+  .version(versionLine(), '-V, --version', 'print the version and exit')
   .option('--mds <addrs>', 'MDS addresses, comma separated (default: $CURVEFS_MDS, the cluster file of `curvefs up`, or 127.0.0.1:6700)')
   .option('--fs <name>', 'file system for file commands (default: $CURVEFS_FS or "curvefs")')
   .option('--dir <dir>', 'cluster directory of `curvefs up` (default .curvefs)')
-  .option('--json', 'machine-readable output')
+  .option('--json', 'machine-readable output (errors too)')
   .addHelpText('after', `\n${EXIT_HELP}`)
-  .showHelpAfterError()
-  .exitOverride((err) => {
-    process.exit(err.exitCode === 0 ? 0 : err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? 0 : 2);
+  // A hint, not the whole help: the error line is what the user needs to see.
+  .showHelpAfterError(errorFormat.json ? false : '(see `curvefs help [command]`)')
+  .configureOutput({
+    // Under --json, usage errors are reported by the exit handler below, as JSON.
+    outputError: (str, write) => {
+      if (!errorFormat.json) write(str);
+    },
+  })
+  .exitOverride((err: CommanderError) => {
+    const code = commanderExitCode(err);
+    if (errorFormat.json && code !== 0) reportError(err.message.replace(/^error: /, ''), 'usage', code);
+    process.exit(code);
   });
 
 const globals = (): GlobalOptions => program.opts<GlobalOptions>();

@@ -1,5 +1,6 @@
 // How CLI commands talk to people and scripts: readable tables, --json, progress on stderr, and
 // exit codes scripts can branch on.
+import { CommanderError } from 'commander';
 import { CurveError, StatusCode } from '../common/index.ts';
 
 /** Exit codes of every `curvefs` command (also listed in `curvefs --help`). */
@@ -13,11 +14,28 @@ export const EXIT = {
   INVALID: 6,
 } as const;
 
-export const EXIT_HELP = `Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 already exists, 5 cluster unavailable, 6 invalid input or corrupt file.`;
+export const EXIT_HELP = `Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 already exists, 5 cluster unavailable, 6 invalid input or corrupt file.
+With --json, an error is one JSON object on stderr: {"error": {"message", "code", "exitCode"}}.`;
+
+/** An error whose exit code the command chose (a refused mount point, a corrupt file). */
+export class CliError extends Error {
+  override readonly name = 'CliError';
+  constructor(message: string, readonly exitCode: number, readonly code = 'error') {
+    super(message);
+  }
+}
+
+/** Whether errors are written as JSON: set by main from --json before any command runs. */
+export const errorFormat = { json: false };
 
 export function exitCodeOf(e: unknown): number {
-  if (!(e instanceof CurveError)) return EXIT.ERROR;
-  switch (e.code) {
+  if (e instanceof CliError) return e.exitCode;
+  if (e instanceof CommanderError) return commanderExitCode(e);
+  // A local file's error (put of a missing source, get into a missing directory) means the same
+  // as the fs's: ENOENT is "not found" whichever side it came from.
+  const local = !(e instanceof CurveError) && typeof (e as NodeJS.ErrnoException)?.syscall === 'string';
+  if (!(e instanceof CurveError) && !local) return EXIT.ERROR;
+  switch ((e as { code?: string }).code) {
     case 'ENOENT':
       return EXIT.NOT_FOUND;
     case 'EEXIST':
@@ -28,7 +46,8 @@ export function exitCodeOf(e: unknown): number {
     case 'EISDIR':
       return EXIT.INVALID;
   }
-  switch (e.status) {
+  if (local) return EXIT.ERROR;
+  switch ((e as CurveError).status) {
     case StatusCode.UNAVAILABLE:
     case StatusCode.TIMEOUT:
     case StatusCode.NOT_LEADER:
@@ -83,9 +102,48 @@ export class Progress {
   }
 }
 
+/** Help and --version end a command successfully; every other commander error is a usage error. */
+export function commanderExitCode(e: CommanderError): number {
+  return e.code === 'commander.helpDisplayed' || e.code === 'commander.help' || e.code === 'commander.version' ? EXIT.OK : EXIT.USAGE;
+}
+
+/** Writes an error as the user asked (text or --json) on stderr. */
+export function reportError(message: string, code: string, exitCode: number): void {
+  if (errorFormat.json) process.stderr.write(JSON.stringify({ error: { message, code, exitCode } }) + '\n');
+  else process.stderr.write(`curvefs: ${message}${code === 'error' || code === 'usage' || message.startsWith(code) ? '' : ` (${code})`}\n`);
+}
+
 export function fail(e: unknown): never {
+  const exitCode = exitCodeOf(e);
+  if (e instanceof CommanderError) {
+    // Commander printed help or its own message already (as JSON under --json: see main.ts).
+    process.exit(exitCode);
+  }
   const msg = e instanceof Error ? e.message : String(e);
-  const code = e instanceof CurveError ? ` (${e.code})` : '';
-  process.stderr.write(`curvefs: ${msg}${code}\n`);
-  process.exit(exitCodeOf(e));
+  reportError(msg, errorCodeOf(e), exitCode);
+  process.exit(exitCode);
+}
+
+/** The short code of an error for scripts: an errno name (ENOENT …), 'usage', or 'error'. */
+function errorCodeOf(e: unknown): string {
+  if (e instanceof CurveError || e instanceof CliError) return e.code;
+  const local = e as NodeJS.ErrnoException;
+  return typeof local?.syscall === 'string' && typeof local.code === 'string' ? local.code : 'error';
+}
+
+/**
+ * A reader that stops early (`curvefs ls -l / | head`) closes the pipe: the next write fails
+ * with EPIPE, which is the reader's choice, not an error. Without a handler Node prints a stack
+ * trace. File commands end quietly with 0 (like `ls` dying of SIGPIPE, minus the noise); a
+ * long-running command (up, mount) replaces the action to keep serving.
+ */
+export const brokenPipe = { onClosed: (): void => process.exit(EXIT.OK) };
+
+export function handleBrokenPipes(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') return brokenPipe.onClosed();
+      throw e;
+    });
+  }
 }

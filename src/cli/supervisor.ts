@@ -1,60 +1,125 @@
-// Starts and stops the processes of a one-machine cluster (`curvefs up`): each a child running
-// `curvefs <role> ...`, its output appended to a log file, stopped with SIGTERM (then SIGKILL
-// after a grace period) in reverse start order.
+// Starts, restarts and stops the processes of a one-machine cluster (`curvefs up`): each a child
+// running `curvefs <role> ...`, its output appended to a log file, its pid in a pid file (so the
+// next `up` finds it if this one is killed), restarted with backoff when it dies on its own, and
+// stopped with SIGTERM (then SIGKILL after a grace period) in reverse start order.
+//
+// Children run in their own process group: a Ctrl-C at the terminal reaches only `up`, which
+// then stops them in order (the mount first, while the metaservers and the MDS can still take
+// its last writes). Were they in the terminal's group, all would get SIGINT at once and `up`
+// would see its children die "unexpectedly".
 import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync, closeSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { PidDir } from './pidfiles.ts';
+import { packageRoot } from './version.ts';
 
-export const CURVEFS_BIN = fileURLToPath(new URL('../../bin/curvefs.mjs', import.meta.url));
+/** The launcher children run: it picks the compiled dist/ or the sources, as for the user. */
+export const CURVEFS_BIN = join(packageRoot(), 'bin', 'curvefs.mjs');
+
+/** Restart delays: doubling from the first, capped; back to the first after a long healthy run. */
+export interface RestartPolicy {
+  initialDelayMs: number;
+  maxDelayMs: number;
+  /** A child that ran this long before dying is restarted after the initial delay again. */
+  resetAfterMs: number;
+}
+
+export const DEFAULT_RESTART: RestartPolicy = { initialDelayMs: 1000, maxDelayMs: 30_000, resetAfterMs: 60_000 };
 
 export interface ManagedProcess {
   name: string;
+  /** The current incarnation (replaced at each restart). */
   child: ChildProcess;
   logFile: string;
+  /** Settles when the current incarnation exits. */
   exited: Promise<number | null>;
+  restarts: number;
+  /** Set once this child is being stopped on purpose: its exit is not a crash. */
+  stopRequested: boolean;
 }
 
 export class Supervisor {
   private readonly procs: ManagedProcess[] = [];
+  private readonly timers = new Set<NodeJS.Timeout>();
   private stopping = false;
-  /** Called when a child exits while the cluster is not stopping. */
-  onUnexpectedExit: (p: ManagedProcess, code: number | null) => void = () => undefined;
+  readonly pids: PidDir;
+  /** Lines for the operator (restarts); `up` prints them. */
+  log: (line: string) => void = () => undefined;
 
-  constructor(private readonly logDir: string) {
+  constructor(
+    private readonly logDir: string,
+    pidDir: string,
+    private readonly restart: RestartPolicy | false = DEFAULT_RESTART,
+  ) {
     mkdirSync(logDir, { recursive: true });
+    this.pids = new PidDir(pidDir);
+  }
+
+  get isStopping(): boolean {
+    return this.stopping;
   }
 
   start(name: string, args: string[], env: NodeJS.ProcessEnv = {}): ManagedProcess {
-    const logFile = join(this.logDir, `${name}.log`);
-    const fd = openSync(logFile, 'a');
+    const p = { name, logFile: join(this.logDir, `${name}.log`), restarts: 0, stopRequested: false } as ManagedProcess;
+    this.spawnInto(p, args, env, this.restart ? this.restart.initialDelayMs : 0);
+    this.procs.push(p);
+    return p;
+  }
+
+  private spawnInto(p: ManagedProcess, args: string[], env: NodeJS.ProcessEnv, nextDelayMs: number): void {
+    const fd = openSync(p.logFile, 'a');
     const child = spawn(process.execPath, [CURVEFS_BIN, ...args], {
       stdio: ['ignore', fd, fd],
       env: { ...process.env, ...env },
+      detached: true,
     });
     closeSync(fd);
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    const p: ManagedProcess = { name, child, logFile, exited };
-    exited.then((code) => {
-      if (!this.stopping) this.onUnexpectedExit(p, code);
-    });
-    this.procs.push(p);
-    return p;
+    const startedAt = performance.now();
+    p.child = child;
+    if (child.pid !== undefined) this.pids.write(p.name, child.pid);
+    p.exited = new Promise<number | null>((resolve) =>
+      child.once('exit', (code, signal) => {
+        this.pids.remove(p.name);
+        resolve(code);
+        if (this.stopping || p.stopRequested) return;
+        const how = signal ? `signal ${signal}` : `code ${code}`;
+        if (!this.restart) return this.log(`${p.name} exited unexpectedly (${how}); see ${p.logFile}`);
+        const policy = this.restart;
+        const delay = performance.now() - startedAt >= policy.resetAfterMs ? policy.initialDelayMs : nextDelayMs;
+        this.log(`${p.name} exited unexpectedly (${how}); restarting in ${(delay / 1000).toFixed(1)} s (restart ${p.restarts + 1}); see ${p.logFile}`);
+        const t = setTimeout(() => {
+          this.timers.delete(t);
+          if (this.stopping || p.stopRequested) return;
+          p.restarts++;
+          this.spawnInto(p, args, env, Math.min(delay * 2, policy.maxDelayMs));
+          this.log(`${p.name} restarted (pid ${p.child.pid})`);
+        }, delay);
+        this.timers.add(t);
+      }),
+    );
   }
 
   processes(): readonly ManagedProcess[] {
     return this.procs;
   }
 
-  /** SIGTERM in reverse start order, SIGKILL whatever is left after `graceMs`. */
+  /** SIGTERM in reverse start order, SIGKILL whatever is left after `graceMs`; no more restarts. */
   async stopAll(graceMs = 10_000): Promise<void> {
     this.stopping = true;
-    for (const p of [...this.procs].reverse()) {
-      if (p.child.exitCode !== null || p.child.signalCode !== null) continue;
-      p.child.kill('SIGTERM');
-      const timer = setTimeout(() => p.child.kill('SIGKILL'), graceMs);
-      await p.exited;
-      clearTimeout(timer);
-    }
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    for (const p of [...this.procs].reverse()) await this.stopOne(p, graceMs);
+  }
+
+  /** Stops one child for good (no restart), e.g. the mount before the cluster. */
+  async stopOne(p: ManagedProcess, graceMs = 10_000): Promise<void> {
+    p.stopRequested = true;
+    const i = this.procs.indexOf(p);
+    if (i >= 0) this.procs.splice(i, 1);
+    if (p.child.exitCode !== null || p.child.signalCode !== null) return;
+    p.child.kill('SIGTERM');
+    const timer = setTimeout(() => p.child.kill('SIGKILL'), graceMs);
+    await p.exited;
+    clearTimeout(timer);
   }
 }

@@ -4,3 +4,4 @@ export * from './checksum.ts';
 export * from './log.ts';
 export * from './process.ts';
 export * from './poll.ts';
+export * from './cli-args.ts';

@@ -8,7 +8,7 @@
 //   [--dashboard-port P] (see --help).
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError } from 'commander';
-import { createLogger, systemRandom, systemTimer, type Random, type Timer } from '../common/index.ts';
+import { createLogger, intArg, parseMs, parsePort, systemRandom, systemTimer, type Random, type Timer } from '../common/index.ts';
 import { startDashboard, type Dashboard, type MdsStatus } from '../dashboard/index.ts';
 import { HeartbeatService } from '../gen/heartbeat_pb.ts';
 import { MdsService } from '../gen/mds_pb.ts';
@@ -162,37 +162,62 @@ function listenAddress(addr: string): [string, number] {
   return [host, port];
 }
 
-/** Parses `curvefs mds` / `src/mds/main.ts` flags into runMds options. */
+/** The flags of `curvefs mds` as commander hands them over (numbers already parsed). */
+interface MdsFlags {
+  listen: string;
+  advertise?: string;
+  etcd?: string;
+  dataDir?: string;
+  dashboardHost?: string;
+  journal?: string;
+  leaseTtl?: number;
+  leaseMarginMs?: number;
+  keepaliveMs?: number;
+  dashboardPort?: number;
+  unstableAfterMs?: number;
+  offlineAfterMs?: number;
+  sessionTimeoutMs?: number;
+  sessionScanMs?: number;
+  fsScanMs?: number;
+  scheduleIntervalMs?: number;
+  cleanFollowerAfterMs?: number;
+  partitionsPerFs?: number;
+  minWritablePartitions?: number;
+  replicas?: number;
+}
+
+/** Parses `curvefs mds` / `src/mds/main.ts` flags into runMds options. Numbers are parsed
+ *  strictly (src/common/cli-args.ts): `--offline-after-ms 30s` is a usage error, not NaN. */
 export function parseMdsArgs(argv: string[]): RunMdsOptions {
-  const cmd = new Command('mds')
+  const count = intArg('a count', { min: 1 });
+  const cmd = new Command('curvefs mds')
     .description('run an MDS (metadata management service)')
     .requiredOption('--listen <host:port>', 'RPC address', '127.0.0.1:6700')
     .option('--advertise <host:port>', 'address published to clients (default: --listen)')
     .option('--etcd <urls>', 'comma-separated etcd client URLs (default: embedded store)')
     .option('--data-dir <dir>', 'directory of the embedded store')
-    .option('--lease-ttl <sec>', 'election lease TTL in seconds', '5')
-    .option('--lease-margin-ms <ms>', 'step down this long before the lease can expire')
-    .option('--keepalive-ms <ms>', 'lease keepalive period')
-    .option('--dashboard-port <port>', 'status page port (HTML, /metrics, /api/status)')
+    .option('--lease-ttl <sec>', 'election lease TTL in seconds (default 5)', intArg('seconds', { min: 1 }))
+    .option('--lease-margin-ms <ms>', 'step down this long before the lease can expire', parseMs)
+    .option('--keepalive-ms <ms>', 'lease keepalive period', parseMs)
+    .option('--dashboard-port <port>', 'status page port (HTML, /metrics, /api/status)', parsePort)
     .option('--dashboard-host <host>', 'status page interface')
     .option('--journal <file>', 'append leadership intervals to this file (tests)')
-    .option('--unstable-after-ms <ms>', 'metaserver silence before UNSTABLE')
-    .option('--offline-after-ms <ms>', 'metaserver silence before OFFLINE (then its copysets heal elsewhere)')
-    .option('--session-timeout-ms <ms>', 'mount session timeout')
-    .option('--session-scan-ms <ms>', 'session expiry scan period')
-    .option('--fs-scan-ms <ms>', 'deleted fs reclaim period')
-    .option('--schedule-interval-ms <ms>', 'recovery scheduler period')
-    .option('--clean-follower-after-ms <ms>', 'leader time before stray replicas are told to leave')
-    .option('--partitions-per-fs <n>', 'partitions created with a new fs')
-    .option('--min-writable-partitions <n>', 'read-write partitions with room to keep per fs')
-    .option('--replicas <n>', 'replicas per copyset in the default pool')
+    .option('--unstable-after-ms <ms>', 'metaserver silence before UNSTABLE', parseMs)
+    .option('--offline-after-ms <ms>', 'metaserver silence before OFFLINE (then its copysets heal elsewhere)', parseMs)
+    .option('--session-timeout-ms <ms>', 'mount session timeout', parseMs)
+    .option('--session-scan-ms <ms>', 'session expiry scan period', parseMs)
+    .option('--fs-scan-ms <ms>', 'deleted fs reclaim period', parseMs)
+    .option('--schedule-interval-ms <ms>', 'recovery scheduler period', parseMs)
+    .option('--clean-follower-after-ms <ms>', 'leader time before stray replicas are told to leave', parseMs)
+    .option('--partitions-per-fs <n>', 'partitions created with a new fs', count)
+    .option('--min-writable-partitions <n>', 'read-write partitions with room to keep per fs', count)
+    .option('--replicas <n>', 'replicas per copyset in the default pool', count)
     .exitOverride();
   cmd.parse(argv, { from: 'user' });
-  const o = cmd.opts<Record<string, string | undefined>>();
-  const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
+  const o = cmd.opts<MdsFlags>();
   const t: Partial<MdsTuning> = {};
-  const setNum = (k: keyof MdsTuning, v: string | undefined) => {
-    if (v !== undefined) (t as Record<string, number>)[k] = Number(v);
+  const setNum = (k: keyof MdsTuning, v: number | undefined) => {
+    if (v !== undefined) (t as Record<string, number>)[k] = v;
   };
   setNum('unstableAfterMs', o.unstableAfterMs);
   setNum('offlineAfterMs', o.offlineAfterMs);
@@ -205,14 +230,14 @@ export function parseMdsArgs(argv: string[]): RunMdsOptions {
   setNum('minWritablePartitions', o.minWritablePartitions);
   setNum('replicaNum', o.replicas);
   return {
-    listen: o.listen!,
+    listen: o.listen,
     advertise: o.advertise,
     etcdEndpoints: o.etcd ? o.etcd.split(',').map((s) => s.trim()) : undefined,
     dataDir: o.dataDir,
-    leaseTtlSec: num(o.leaseTtl),
-    leaseMarginMs: num(o.leaseMarginMs),
-    keepaliveMs: num(o.keepaliveMs),
-    dashboardPort: num(o.dashboardPort),
+    leaseTtlSec: o.leaseTtl,
+    leaseMarginMs: o.leaseMarginMs,
+    keepaliveMs: o.keepaliveMs,
+    dashboardPort: o.dashboardPort,
     dashboardHost: o.dashboardHost,
     journalPath: o.journal,
     tuning: t,

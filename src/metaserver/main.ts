@@ -14,7 +14,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command } from 'commander';
-import { CurveError, StatusCode, createLogger } from '../common/index.ts';
+import { CurveError, StatusCode, createLogger, intArg, parseMs, parsePort } from '../common/index.ts';
 import { MdsClient } from '../mds/client.ts';
 import { AddressBook, RaftNode, RpcRaftTransport } from '../raft/index.ts';
 import { raftGroupFactory } from './copyset/raft-group.ts';
@@ -188,19 +188,19 @@ interface CliOptions {
   listen?: string;
   dataDir?: string;
   mds?: string;
-  metricsPort?: string;
-  id?: string;
+  metricsPort?: number;
+  id?: number;
   config?: string;
   peers?: string;
-  heartbeatMs?: string;
+  heartbeatMs?: number;
   crashAt?: string;
   crashFile?: string;
-  snapshotEntries?: string;
-  snapshotKeep?: string;
-  snapshotIntervalMs?: string;
+  snapshotEntries?: number;
+  snapshotKeep?: number;
+  snapshotIntervalMs?: number;
   readMode?: string;
-  reclaimIntervalMs?: string;
-  reclaimGraceSec?: string;
+  reclaimIntervalMs?: number;
+  reclaimGraceSec?: number;
 }
 
 /** The `curvefs metaserver` command line (argv as process.argv: two leading entries). */
@@ -211,38 +211,37 @@ export async function cli(argv: string[]): Promise<void> {
     .option('--listen <host:port>', 'RPC address (port 0: any)')
     .option('--data-dir <dir>', 'data directory (Raft logs, snapshots, metaserver.dat)')
     .option('--mds <addrs>', 'comma-separated MDS addresses')
-    .option('--metrics-port <port>', 'serve Prometheus metrics on this port')
-    .option('--id <n>', 'metaserver id when running without an MDS')
+    .option('--metrics-port <port>', 'serve Prometheus metrics on this port', parsePort)
+    .option('--id <n>', 'metaserver id when running without an MDS', intArg('an id', { min: 1 }))
     .option('--peers <addrs>', 'other metaservers to learn routes from (without an MDS)')
-    .option('--heartbeat-ms <ms>', 'heartbeat period')
-    .option('--snapshot-entries <n>', 'snapshot after this many applied entries')
-    .option('--snapshot-interval-ms <ms>', 'snapshot a copyset at least this often while it changes (default 1 hour)')
-    .option('--snapshot-keep <n>', 'log entries kept behind a snapshot for slow followers')
+    .option('--heartbeat-ms <ms>', 'heartbeat period', parseMs)
+    .option('--snapshot-entries <n>', 'snapshot after this many applied entries', intArg('a count', { min: 1 }))
+    .option('--snapshot-interval-ms <ms>', 'snapshot a copyset at least this often while it changes (default 1 hour)', parseMs)
+    .option('--snapshot-keep <n>', 'log entries kept behind a snapshot for slow followers', intArg('a count'))
     .option('--read-mode <mode>', "linearizable reads: 'lease' (default) or 'safe' (ReadIndex)")
-    .option('--reclaim-interval-ms <ms>', 'period of the pass that reclaims unlinked inodes and their data (default 5000)')
-    .option('--reclaim-grace-sec <s>', 'seconds after an inode is unlinked before it may be reclaimed (default 30)')
+    .option('--reclaim-interval-ms <ms>', 'period of the pass that reclaims unlinked inodes and their data (default 5000)', parseMs)
+    .option('--reclaim-grace-sec <s>', 'seconds after an inode is unlinked before it may be reclaimed (default 30)', intArg('seconds'))
     .option('--crash-at <step>', 'tests: SIGKILL self at a transaction step')
     .option('--crash-file <path>', 'tests: SIGKILL self at the transaction step named in this file')
     .option('--config <file>', 'JSON file with the same options (flags win)')
     .parse(argv);
   const o = program.opts<CliOptions>();
   const file = o.config ? (JSON.parse(await readFile(o.config, 'utf8')) as Partial<RunMetaserverOptions>) : {};
-  const num = (v: string | undefined): number | undefined => (v === undefined ? undefined : Number(v));
   const opts: RunMetaserverOptions = {
     ...file,
     listen: o.listen ?? file.listen ?? '127.0.0.1:16701',
     dataDir: o.dataDir ?? file.dataDir ?? '',
     mdsAddrs: o.mds ? o.mds.split(',') : file.mdsAddrs,
-    metricsPort: num(o.metricsPort) ?? file.metricsPort,
-    id: num(o.id) ?? file.id,
+    metricsPort: o.metricsPort ?? file.metricsPort,
+    id: o.id ?? file.id,
     peers: o.peers ? o.peers.split(',') : file.peers,
-    heartbeatMs: num(o.heartbeatMs) ?? file.heartbeatMs,
-    snapshotEntries: num(o.snapshotEntries) ?? file.snapshotEntries,
-    snapshotKeepEntries: num(o.snapshotKeep) ?? file.snapshotKeepEntries,
-    snapshotIntervalMs: num(o.snapshotIntervalMs) ?? file.snapshotIntervalMs,
+    heartbeatMs: o.heartbeatMs ?? file.heartbeatMs,
+    snapshotEntries: o.snapshotEntries ?? file.snapshotEntries,
+    snapshotKeepEntries: o.snapshotKeep ?? file.snapshotKeepEntries,
+    snapshotIntervalMs: o.snapshotIntervalMs ?? file.snapshotIntervalMs,
     readMode: (o.readMode as 'lease' | 'safe' | undefined) ?? file.readMode,
-    reclaimIntervalMs: num(o.reclaimIntervalMs) ?? file.reclaimIntervalMs,
-    reclaimGraceSec: num(o.reclaimGraceSec) ?? file.reclaimGraceSec,
+    reclaimIntervalMs: o.reclaimIntervalMs ?? file.reclaimIntervalMs,
+    reclaimGraceSec: o.reclaimGraceSec ?? file.reclaimGraceSec,
     crashAt: (o.crashAt as TxStep | undefined) ?? file.crashAt,
     crashFile: o.crashFile ?? file.crashFile,
   };

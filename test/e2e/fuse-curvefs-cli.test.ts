@@ -6,12 +6,14 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fsp from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { processAlive as alive } from '../../src/common/index.ts';
 import { mountInfo } from '../../src/fuse/index.ts';
 import { CurvefsCluster, waitUntil } from '../helpers/curvefs-cluster.ts';
 import { CURVEFS_BIN, MountProc, runCurvefs } from '../helpers/curvefs-mount-proc.ts';
 import { run } from '../helpers/fuse.ts';
+
+const CHECKOUT = join(import.meta.dirname, '..', '..');
 
 
 describe('curvefs mount and umount', () => {
@@ -111,7 +113,23 @@ describe('curvefs mount and umount', () => {
 
   test('mount without root fails with a clear message and exit code 1', async () => {
     const dir = await mountDir('nonroot');
-    const r = await run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, CURVEFS_BIN, '--mds', mds, 'mount', 'clifs', dir], {
+    // As nobody (uid 65534): no root, no capabilities. nobody must be able to read curvefs
+    // itself, and a checkout under /root or in a 0700 directory is closed to it (the test then
+    // failed on "Cannot find module" instead of on what it checks). A user who runs curvefs can
+    // read its install; here a read-only bindfs view of the checkout, world-readable, stands in
+    // for that. (A capability such as CAP_DAC_READ_SEARCH does not do: module resolution uses
+    // access(2), which checks the real uid without capabilities.)
+    const view = join(base, 'checkout-view');
+    await fsp.mkdir(view);
+    const b = await run('bindfs', ['-r', '--perms=a+rX', CHECKOUT, view]);
+    assert.equal(b.code, 0, b.stderr);
+    cleanups.push(() => run('umount', [view]));
+    const bin = join(view, relative(CHECKOUT, CURVEFS_BIN));
+    const asNobody = ['--reuid=65534', '--regid=65534', '--clear-groups'];
+    const r = await run('setpriv', [...asNobody, process.execPath, bin, '--mds', mds, 'mount', 'clifs', dir], {
+      // Started in a directory nobody may enter (this one) esbuild, which tsx spawns with its
+      // cwd, fails with EACCES: a real user runs curvefs from a directory of its own.
+      cwd: view,
       env: { ...process.env, HOME: '/tmp' },
     });
     assert.equal(r.code, 1, r.stderr);

@@ -25,7 +25,8 @@ export interface TestCluster {
 export async function startCluster(opts: { metaservers?: number; fsName?: string } = {}): Promise<TestCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'curvefs-e2e-'));
   const fsName = opts.fsName ?? 'e2e';
-  const running = await up({ dir, metaservers: opts.metaservers ?? 3, fsName, log: () => undefined, fresh: true });
+  // No restarts: killMetaserver means the metaserver stays down.
+  const running = await up({ dir, metaservers: opts.metaservers ?? 3, fsName, log: () => undefined, fresh: true, restart: false });
   const pools: ChannelPool[] = [];
   const conns: Connection[] = [];
   const mdsAddrs = running.file.mdsAddrs;

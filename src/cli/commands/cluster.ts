@@ -2,7 +2,7 @@
 // inspect snapshot files.
 import type { Command } from 'commander';
 import { DEFAULT_DIR, DEFAULT_FS, type GlobalOptions } from '../context.ts';
-import { fail } from '../output.ts';
+import { intArg } from '../../common/index.ts';
 
 type Globals = () => GlobalOptions;
 
@@ -10,35 +10,15 @@ export function registerClusterCommands(program: Command, g: Globals): void {
   program
     .command('up')
     .description('run a whole cluster on this machine (MDS + metaservers), create the default fs; Ctrl-C stops it')
-    .option('--metaservers <n>', 'metaserver processes', '3')
+    .option('--metaservers <n>', 'metaserver processes', intArg('a count', { min: 1 }), 3)
     .option('--etcd <urls>', 'use these etcd endpoints instead of the embedded store')
     .option('--fs-name <name>', 'default file system', DEFAULT_FS)
     .option('--no-mount', 'do not mount the fs even when FUSE is available')
     .option('--mount-dir <dir>', 'where to mount the default fs (default <dir>/mnt)')
-    .action(async (o: { metaservers: string; etcd?: string; fsName: string; mount: boolean; mountDir?: string }) => {
-      const { up } = await import('./up.ts');
-      const dir = g().dir ?? DEFAULT_DIR;
-      const cluster = await up({ dir, metaservers: parseInt(o.metaservers, 10), etcd: o.etcd, fsName: o.fsName });
-      let unmount: (() => Promise<void>) | undefined;
-      if (o.mount) {
-        const { tryMountDefault } = await import('./up-mount.ts');
-        unmount = await tryMountDefault(cluster.file, o.mountDir ?? `${dir}/mnt`);
-      }
-      process.stdout.write('cluster is up; Ctrl-C to stop\n');
-      let stopping = false;
-      const shutdown = async (): Promise<void> => {
-        if (stopping) return;
-        stopping = true;
-        process.stdout.write('stopping...\n');
-        try {
-          await unmount?.();
-        } finally {
-          await cluster.stop();
-        }
-        process.exit(0);
-      };
-      process.on('SIGINT', () => void shutdown().catch(fail));
-      process.on('SIGTERM', () => void shutdown().catch(fail));
+    .option('--fresh-ports', "ports chosen by the OS instead of CurveFS's defaults (several clusters on one machine)")
+    .action(async (o: { metaservers: number; etcd?: string; fsName: string; mount: boolean; mountDir?: string; freshPorts?: boolean }) => {
+      const { upCommand } = await import('./up-command.ts');
+      await upCommand({ ...o, dir: g().dir ?? DEFAULT_DIR });
     });
 
   program
@@ -75,7 +55,7 @@ export function registerClusterCommands(program: Command, g: Globals): void {
 
   program
     .command('inspect')
-    .description('check a CURVEFS snapshot file: header, counts, checksum verdict')
+    .description('check a CURVEFS snapshot file: header, counts, checksum verdict (exit 6: corrupt, 3: missing)')
     .argument('<file>')
     .option('--dump', 'print every entry')
     .action(async (file: string, o: { dump?: boolean }) => {

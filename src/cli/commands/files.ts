@@ -5,6 +5,7 @@ import { once } from 'node:events';
 import { join, basename } from 'node:path';
 import type { Command } from 'commander';
 import type { FileHandle, Fs, Stat } from '../../client/index.ts';
+import { intArg, parseOctalMode } from '../../common/index.ts';
 import { humanBytes, printJson, printTable, Progress } from '../output.ts';
 import { withFs, type GlobalOptions } from '../context.ts';
 
@@ -165,10 +166,10 @@ export function registerFileCommands(program: Command, g: Globals): void {
     .description('create directories')
     .argument('<paths...>')
     .option('-p, --parents', 'create missing parents, no error if it exists')
-    .option('-m, --mode <octal>', 'permission bits', '755')
-    .action(async (paths: string[], o: { parents?: boolean; mode: string }) => {
+    .option('-m, --mode <octal>', 'permission bits in octal', parseOctalMode, 0o755)
+    .action(async (paths: string[], o: { parents?: boolean; mode: number }) => {
       await withFs(g(), async ({ fs }) => {
-        for (const p of paths) await fs.mkdir(p, { recursive: o.parents, mode: parseInt(o.mode, 8) });
+        for (const p of paths) await fs.mkdir(p, { recursive: o.parents, mode: o.mode });
       });
     });
 
@@ -281,10 +282,10 @@ export function registerFileCommands(program: Command, g: Globals): void {
     .command('tree')
     .description('show a directory tree')
     .argument('[path]', 'root of the tree', '/')
-    .option('-L, --level <n>', 'maximum depth', '64')
-    .action(async (path: string, o: { level: string }) => {
+    .option('-L, --level <n>', 'maximum depth', intArg('a depth', { min: 1 }), 64)
+    .action(async (path: string, o: { level: number }) => {
       await withFs(g(), async ({ fs }) => {
-        const max = parseInt(o.level, 10);
+        const max = o.level;
         const lines: Array<{ path: string; depth: number; type: string }> = [];
         const walk = async (p: string, depth: number, prefix: string): Promise<void> => {
           if (depth >= max) return;

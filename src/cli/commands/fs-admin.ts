@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { MdsService, FsStatus, type FsInfo } from '../../gen/mds_pb.ts';
+import { intArg, OptionValueError } from '../../common/index.ts';
 import { humanBytes, printJson, printTable } from '../output.ts';
 import { openMds, type GlobalOptions } from '../context.ts';
 
@@ -9,7 +10,7 @@ type Globals = () => GlobalOptions;
 
 function parseSize(s: string): number {
   const m = /^(\d+(?:\.\d+)?)\s*([kmgtp]?)i?b?$/i.exec(s.trim());
-  if (!m) throw new Error(`bad size ${JSON.stringify(s)} (e.g. 4MiB, 64M, 1G, 4096)`);
+  if (!m) throw new OptionValueError('Expected a size (e.g. 4MiB, 64M, 1G, 4096).');
   const mult = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40, p: 2 ** 50 }[m[2]!.toLowerCase() as '' | 'k'];
   return Math.round(parseFloat(m[1]!) * mult);
 }
@@ -34,9 +35,9 @@ export function registerFsCommands(program: Command, g: Globals): void {
   fs.command('create')
     .description('create a file system')
     .argument('<name>', 'lower-case letters, digits and single dashes')
-    .option('--block-size <size>', 'block size', '4MiB')
-    .option('--chunk-size <size>', 'chunk size', '64MiB')
-    .option('--capacity <size>', 'capacity (0 = unlimited)', '0')
+    .option('--block-size <size>', 'block size', parseSize, parseSize('4MiB'))
+    .option('--chunk-size <size>', 'chunk size', parseSize, parseSize('64MiB'))
+    .option('--capacity <size>', 'capacity (0 = unlimited)', parseSize, 0)
     .option('--local-dir <dir>', 'store blocks in this local directory')
     .option('--s3-endpoint <url>', 'S3 endpoint (e.g. http://127.0.0.1:9000)')
     .option('--s3-bucket <bucket>')
@@ -45,20 +46,20 @@ export function registerFsCommands(program: Command, g: Globals): void {
     .option('--s3-region <region>', 'S3 region', 'us-east-1')
     .option('--s3-path-style', 'path-style S3 URLs')
     .option('--s3-prefix <prefix>', 'object key prefix', '')
-    .option('--partitions <n>', 'initial partitions (0 = MDS default)', '0')
-    .action(async (name: string, o: Record<string, string | boolean | undefined>) => {
-      const mds = openMds(g());
+    .option('--partitions <n>', 'initial partitions (0 = MDS default)', intArg('a partition count'), 0)
+    .action(async (name: string, o: Record<string, string | number | boolean | undefined>) => {
+      const mds = await openMds(g());
       try {
         const dataStore = o.s3Bucket
           ? { kind: { case: 's3' as const, value: { endpoint: String(o.s3Endpoint ?? ''), bucketName: String(o.s3Bucket), ak: String(o.s3AccessKey ?? ''), sk: String(o.s3SecretKey ?? ''), region: String(o.s3Region ?? ''), pathStyle: Boolean(o.s3PathStyle), prefix: String(o.s3Prefix ?? '') } } }
           : { kind: { case: 'local' as const, value: { dir: resolve(String(o.localDir ?? `${g().dir ?? '.curvefs'}/data`)) } } };
         const res = await mds.connector.client(MdsService).createFs({
           fsName: name,
-          blockSize: parseSize(String(o.blockSize)),
-          chunkSize: parseSize(String(o.chunkSize)),
-          capacity: parseSize(String(o.capacity)),
+          blockSize: Number(o.blockSize),
+          chunkSize: Number(o.chunkSize),
+          capacity: Number(o.capacity),
           dataStore,
-          partitionCount: parseInt(String(o.partitions), 10),
+          partitionCount: Number(o.partitions),
         });
         if (g().json) printJson(fsInfoJson(res.fsInfo!));
         else process.stdout.write(`created fs ${name} (id ${res.fsInfo?.fsId})\n`);
@@ -70,7 +71,7 @@ export function registerFsCommands(program: Command, g: Globals): void {
   fs.command('list')
     .description('list file systems')
     .action(async () => {
-      const mds = openMds(g());
+      const mds = await openMds(g());
       try {
         const res = await mds.connector.client(MdsService).listClusterFsInfo({});
         const rows = res.fsInfo.map(fsInfoJson);
@@ -87,7 +88,7 @@ export function registerFsCommands(program: Command, g: Globals): void {
     .description('show one file system')
     .argument('<name>')
     .action(async (name: string) => {
-      const mds = openMds(g());
+      const mds = await openMds(g());
       try {
         const res = await mds.connector.client(MdsService).getFsInfo({ fsName: name });
         const info = fsInfoJson(res.fsInfo!);
@@ -102,7 +103,7 @@ export function registerFsCommands(program: Command, g: Globals): void {
     .description('delete a file system (refused while mounted; data reclaimed in the background)')
     .argument('<name>')
     .action(async (name: string) => {
-      const mds = openMds(g());
+      const mds = await openMds(g());
       try {
         await mds.connector.client(MdsService).deleteFs({ fsName: name });
         if (!g().json) process.stdout.write(`deleting fs ${name}\n`);

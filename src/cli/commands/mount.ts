@@ -13,9 +13,9 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { mountInfo, unmountDir } from '../../fuse/index.ts';
 import { mountCurvefs, MountError, type CurvefsMount } from '../../mount/index.ts';
-import { processAlive, readPidFile } from '../../common/index.ts';
-import { EXIT, exitCodeOf } from '../output.ts';
-import { mdsAddrsOf, type GlobalOptions } from '../context.ts';
+import { nonNegativeArg, processAlive, readPidFile } from '../../common/index.ts';
+import { brokenPipe, CliError, EXIT, exitCodeOf, reportError } from '../output.ts';
+import { ensureMdsReachable, mdsAddrsOf, type GlobalOptions } from '../context.ts';
 
 type Globals = () => GlobalOptions;
 
@@ -24,9 +24,9 @@ const DAEMON_CHILD_ENV = 'CURVEFS_MOUNT_DAEMON_CHILD';
 
 interface MountCmdOptions {
   mds?: string;
-  entryTimeout: string;
-  attrTimeout: string;
-  readCache: string;
+  entryTimeout: number;
+  attrTimeout: number;
+  readCache: number;
   daemon?: boolean;
   logFile?: string;
   pidFile?: string;
@@ -38,20 +38,23 @@ function defaultFile(dir: string, ext: 'pid' | 'log'): string {
   return join(tmpdir(), `curvefs-mount${dir.replace(/[^A-Za-z0-9._-]/g, '_')}.${ext}`);
 }
 
-function nonNegative(name: string, v: string): number {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) {
-    process.stderr.write(`curvefs: ${name} must be a number >= 0, got ${JSON.stringify(v)}\n`);
-    process.exit(EXIT.USAGE);
-  }
-  return n;
-}
-
 function mountFailure(e: unknown): never {
   const msg = e instanceof Error ? e.message : String(e);
-  process.stderr.write(`curvefs: ${msg}\n`);
-  if (e instanceof MountError) process.exit(e.reason === 'mountpoint' ? EXIT.INVALID : EXIT.ERROR);
-  process.exit(exitCodeOf(e));
+  const code = exitCodeOfMount(e);
+  reportError(msg, e instanceof CliError ? e.code : 'error', code);
+  process.exit(code);
+}
+
+/**
+ * Refuses a directory something live is mounted on: a second FUSE mount would stack on top,
+ * hiding the first while its process keeps serving it. A dead mount (its server gone,
+ * ENOTCONN) is not refused: mounting clears it (src/mount).
+ */
+async function refuseMounted(dir: string): Promise<void> {
+  const info = await mountInfo(dir);
+  if (info && !(await isStale(dir))) {
+    throw new CliError(`${dir} is already a mount point (${info.fsType} ${info.source}); unmount it first (\`curvefs umount ${dir}\`)`, EXIT.EXISTS, 'EBUSY');
+  }
 }
 
 export function registerMountCommands(program: Command, g: Globals): void {
@@ -61,21 +64,31 @@ export function registerMountCommands(program: Command, g: Globals): void {
     .argument('<fs>', 'file system name')
     .argument('<dir>', 'mount point: an existing directory')
     .option('--mds <addrs>', 'MDS addresses, comma separated (default: the global --mds)')
-    .option('--entry-timeout <sec>', 'how long the kernel caches names (seconds)', '1')
-    .option('--attr-timeout <sec>', 'how long the kernel caches attributes (seconds)', '1')
-    .option('--read-cache <MiB>', 'memory for cached data objects (MiB)', '256')
+    .option('--entry-timeout <sec>', 'how long the kernel caches names (seconds)', nonNegativeArg('seconds'), 1)
+    .option('--attr-timeout <sec>', 'how long the kernel caches attributes (seconds)', nonNegativeArg('seconds'), 1)
+    .option('--read-cache <MiB>', 'memory for cached data objects (MiB)', nonNegativeArg('MiB'), 256)
     .option('--daemon', 'detach once mounted; logs go to --log-file, the pid to --pid-file')
     .option('--log-file <file>', 'log of a --daemon mount (default: in the temp directory)')
     .option('--pid-file <file>', 'pid file of a --daemon mount (default: in the temp directory)')
     .option('--debug', 'log every FUSE request')
     .action(async (fsName: string, dirArg: string, o: MountCmdOptions) => {
+      // A closed stdout or stderr must not end the process serving the mount: it would leave a
+      // dead mount behind instead of unmounting.
+      brokenPipe.onClosed = () => undefined;
       const dir = resolve(dirArg);
       const globals: GlobalOptions = { ...g(), ...(o.mds ? { mds: o.mds } : {}) };
-      const entryTimeoutSec = nonNegative('--entry-timeout', o.entryTimeout);
-      const attrTimeoutSec = nonNegative('--attr-timeout', o.attrTimeout);
-      const readCacheBytes = nonNegative('--read-cache', o.readCache) * 1024 * 1024;
+      const entryTimeoutSec = o.entryTimeout;
+      const attrTimeoutSec = o.attrTimeout;
+      const readCacheBytes = o.readCache * 1024 * 1024;
       const pidFile = resolve(o.pidFile ?? defaultFile(dir, 'pid'));
       const logFile = resolve(o.logFile ?? defaultFile(dir, 'log'));
+      try {
+        // Checked before forking a daemon too, so that its caller sees the refusal.
+        await refuseMounted(dir);
+        await ensureMdsReachable(mdsAddrsOf(globals));
+      } catch (e) {
+        mountFailure(e);
+      }
       if (o.daemon && process.env[DAEMON_CHILD_ENV] !== '1') return startDaemon(dir, pidFile, logFile);
 
       let m: CurvefsMount;
@@ -153,6 +166,7 @@ export function registerMountCommands(program: Command, g: Globals): void {
 
 function exitCodeOfMount(e: unknown): number {
   if (e instanceof MountError) return e.reason === 'mountpoint' ? EXIT.INVALID : EXIT.ERROR;
+  if (e instanceof CliError) return e.exitCode;
   return exitCodeOf(e);
 }
 

@@ -8,7 +8,7 @@ import { CopysetService } from '../../gen/metaserver_pb.ts';
 import { CurveError, StatusCode } from '../../common/index.ts';
 import { peerAddress, RotatingMdsConnector } from '../../client/index.ts';
 import { humanBytes, printJson, printTable } from '../output.ts';
-import { mdsAddrsOf, type GlobalOptions } from '../context.ts';
+import { ensureMdsReachable, mdsAddrsOf, type GlobalOptions } from '../context.ts';
 import { fsInfoJson } from './fs-admin.ts';
 
 async function mdsRoles(pool: ChannelPool, addrs: string[]) {
@@ -26,9 +26,10 @@ async function mdsRoles(pool: ChannelPool, addrs: string[]) {
 }
 
 export async function status(g: GlobalOptions): Promise<void> {
+  const addrs = mdsAddrsOf(g);
+  await ensureMdsReachable(addrs);
   const pool = new ChannelPool({ connectTimeoutMs: 1000 });
   try {
-    const addrs = mdsAddrsOf(g);
     const roles = await mdsRoles(pool, addrs);
     const mds = new RotatingMdsConnector(pool, addrs, { callTimeoutMs: 5000 });
     const topo = mds.client(TopologyService);

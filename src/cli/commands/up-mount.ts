@@ -1,9 +1,12 @@
-// Mounting the default fs for `curvefs up`: a `curvefs mount` child process (so a FUSE problem
-// can never take the cluster down), started only when FUSE can work here.
-import { accessSync, constants, mkdirSync, readFileSync } from 'node:fs';
+// Mounting the default fs for `curvefs up`: a `curvefs mount` child process of the cluster's
+// supervisor (so a FUSE problem can never take the cluster down, and a crashed mount is
+// restarted like any other child), started only when FUSE can work here.
+import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { pollUntil } from '../../common/index.ts';
+import { mountInfo, recoverStaleMount } from '../../fuse/index.ts';
 import type { ClusterFile } from '../context.ts';
-import { Supervisor } from '../supervisor.ts';
+import type { Supervisor } from '../supervisor.ts';
 
 export function fuseUnavailableReason(): string | undefined {
   if (process.getuid?.() !== 0) return 'mounting needs root';
@@ -15,31 +18,50 @@ export function fuseUnavailableReason(): string | undefined {
   return undefined;
 }
 
-export function isMounted(dir: string): boolean {
-  const abs = resolve(dir);
-  const mounts = readFileSync('/proc/self/mounts', 'utf8');
-  return mounts.split('\n').some((l) => l.split(' ')[1] === abs);
+/**
+ * Makes `dir` mountable: a mount left by a process that died (every `up` process killed with
+ * -9: "Transport endpoint is not connected", on which even mkdir fails) is detached lazily; a
+ * live mount there is someone else's and refused.
+ */
+async function prepareMountPoint(dir: string, say: (line: string) => void): Promise<void> {
+  try {
+    if (await recoverStaleMount(dir)) say(`mount       cleared the dead mount at ${dir} (its process had died)`);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+  const live = await mountInfo(dir);
+  if (live) throw new Error(`cannot mount at ${dir}: ${live.fsType} ${live.source} is mounted there; unmount it, or give --mount-dir or --no-mount`);
+  if (statSync(dir, { throwIfNoEntry: false })?.isDirectory() === false) throw new Error(`cannot mount at ${dir}: not a directory`);
+  mkdirSync(dir, { recursive: true });
 }
 
-/** Mounts the fs in a child process; returns how to unmount, or undefined (with a message) when FUSE is unavailable. */
-export async function tryMountDefault(file: ClusterFile, dir: string, logDir = resolve(dir, '..', 'logs')): Promise<(() => Promise<void>) | undefined> {
+/**
+ * Mounts the fs in a supervised child; returns once mounted (true) or when mounting is not
+ * possible here (false, with a message: the CLI and SDK work without a mount). Throws when the
+ * mount point cannot be used.
+ */
+export async function mountDefault(file: ClusterFile, dirArg: string, sup: Supervisor, say: (line: string) => void): Promise<boolean> {
+  const dir = resolve(dirArg);
   const why = fuseUnavailableReason();
   if (why) {
-    process.stdout.write(`mount       skipped: ${why} (the CLI and SDK work without a mount)\n`);
-    return undefined;
+    say(`mount       skipped: ${why} (the CLI and SDK work without a mount)`);
+    return false;
   }
-  mkdirSync(dir, { recursive: true });
-  const sup = new Supervisor(logDir);
+  await prepareMountPoint(dir, say);
   const p = sup.start('mount', ['--mds', file.mdsAddrs.join(','), 'mount', file.fsName, dir]);
-  const end = performance.now() + 30_000;
-  while (!isMounted(dir)) {
-    if (p.child.exitCode !== null || performance.now() > end) {
-      process.stdout.write(`mount       failed (see ${p.logFile}); the CLI and SDK still work\n`);
-      await sup.stopAll();
-      return undefined;
-    }
-    await new Promise((r) => setTimeout(r, 100));
+  try {
+    await pollUntil('the mount', 60_000, async () => ((await mountInfo(dir))?.fsType === 'fuse.curvefs' ? true : undefined), {
+      minDelayMs: 20,
+      maxDelayMs: 200,
+      check: () => {
+        if (p.child.exitCode !== null || p.child.signalCode !== null) throw new Error(`the mount process exited with code ${p.child.exitCode}`);
+      },
+    });
+  } catch (e) {
+    await sup.stopOne(p);
+    say(`mount       failed: ${(e as Error).message} (see ${p.logFile}); the CLI and SDK still work`);
+    return false;
   }
-  process.stdout.write(`mount       ${resolve(dir)} (fs ${file.fsName})\n`);
-  return () => sup.stopAll();
+  say(`mount       ${dir} (fs ${file.fsName}, log ${p.logFile})`);
+  return true;
 }

@@ -9,7 +9,8 @@ import { MdsService } from '../../gen/mds_pb.ts';
 import { TopologyService, OnlineState } from '../../gen/topology_pb.ts';
 import { CurveError, StatusCode, pollUntil } from '../../common/index.ts';
 import { RotatingMdsConnector } from '../../client/index.ts';
-import { Supervisor, type ManagedProcess } from '../supervisor.ts';
+import { DEFAULT_RESTART, Supervisor, type ManagedProcess } from '../supervisor.ts';
+import { recordAlive, stopRecorded, type PidDir } from '../pidfiles.ts';
 import type { ClusterFile } from '../context.ts';
 
 export interface UpOptions {
@@ -21,6 +22,37 @@ export interface UpOptions {
   /** Ports chosen by the OS instead of CurveFS's defaults (tests, several clusters at once). */
   fresh?: boolean;
   log?: (line: string) => void;
+  /** Restart a child that dies on its own, with backoff (default true). */
+  restart?: boolean;
+  /** The supervisor to start children with (`curvefs up` makes it first, to stop them on Ctrl-C). */
+  supervisor?: Supervisor;
+}
+
+/** Stop order of processes a dead `up` left behind: the mount, metaservers, then the MDS. */
+function stopRank(name: string): number {
+  if (name === 'mount') return 0;
+  if (name === 'mds') return 2;
+  return 1;
+}
+
+/**
+ * Finds processes of an earlier `up` on this directory through their pid files. A live `up`
+ * means the cluster is running: refused. Children of an `up` that died (kill -9, a crash, a
+ * closed terminal) hold the ports and data directories, so they are stopped — SIGTERM in the
+ * usual order, which lets an orphaned mount unmount cleanly while the MDS still answers.
+ */
+export async function stopOrphans(pids: PidDir, say: (line: string) => void): Promise<void> {
+  const records = pids.all();
+  const owner = records.find((r) => r.name === 'up');
+  if (owner && owner.pid !== process.pid && recordAlive(owner)) {
+    throw new Error(`\`curvefs up\` is already running for ${resolve(pids.dir, '..')} (pid ${owner.pid}); Ctrl-C it, or kill ${owner.pid}`);
+  }
+  const orphans = records.filter((r) => r.name !== 'up' && recordAlive(r)).sort((a, b) => stopRank(a.name) - stopRank(b.name) || b.name.localeCompare(a.name));
+  for (const r of orphans) {
+    const how = await stopRecorded(r, 10_000);
+    say(`${r.name.padEnd(11)} ${how} pid ${r.pid}, left running by a \`curvefs up\` that died`);
+  }
+  for (const r of records) if (r.name !== 'up') pids.remove(r.name);
 }
 
 interface PortPlan {
@@ -90,14 +122,16 @@ export async function up(opts: UpOptions): Promise<RunningCluster> {
   mkdirSync(dir, { recursive: true });
   const planFile = join(dir, 'ports.json');
   const previous = existsSync(planFile) ? (JSON.parse(readFileSync(planFile, 'utf8')) as PortPlan) : undefined;
+  const sup = opts.supervisor ?? new Supervisor(join(dir, 'logs'), join(dir, 'pids'), opts.restart === false ? false : DEFAULT_RESTART);
+  sup.log = say;
+  await stopOrphans(sup.pids, say);
   const plan = await planPorts(opts.metaservers, previous, opts.fresh);
   if (previous && !(await portFree(plan.mds))) {
-    throw new Error(`port ${plan.mds} of this cluster's MDS is in use: is \`curvefs up\` already running for ${dir}?`);
+    throw new Error(`port ${plan.mds} of this cluster's MDS is in use by another program (${planFile} keeps the ports of ${dir}; remove it to pick new ones)`);
   }
   writeFileSync(planFile + '.tmp', JSON.stringify(plan, null, 2));
   renameSync(planFile + '.tmp', planFile);
 
-  const sup = new Supervisor(join(dir, 'logs'));
   const mdsAddr = `127.0.0.1:${plan.mds}`;
   const mdsArgs = ['mds', '--listen', mdsAddr, '--dashboard-port', String(plan.dashboard)];
   if (opts.etcd) mdsArgs.push('--etcd', opts.etcd);
@@ -149,7 +183,6 @@ export async function up(opts: UpOptions): Promise<RunningCluster> {
     };
     writeFileSync(join(dir, 'cluster.json'), JSON.stringify(file, null, 2) + '\n');
     say(`cluster file ${join(dir, 'cluster.json')} — try: curvefs --dir ${opts.dir} status`);
-    sup.onUnexpectedExit = (p, code) => say(`${p.name} exited unexpectedly (code ${code}); see ${p.logFile}`);
     return { file, supervisor: sup, stop };
   } catch (e) {
     await stop();
