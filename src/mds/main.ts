@@ -130,7 +130,10 @@ export async function runMds(opts: RunMdsOptions): Promise<MdsHandle> {
   node.start();
   const started = node;
 
-  const status = () => mdsStatus(started, address, store.kind);
+  const status = () => {
+    const { connections, bufferedBytes, bufferedBytesPeak, closedFrameTimeout, closedOverBudget, refusedPerPeer } = server.stats();
+    return { ...mdsStatus(started, address, store.kind), rpc: { connections, bufferedBytes, bufferedBytesPeak, closedFrameTimeout, closedOverBudget, refusedPerPeer } };
+  };
   let dashboard: Dashboard | undefined;
   if (opts.dashboardPort !== undefined) dashboard = await startDashboard({ host: opts.dashboardHost ?? host, port: opts.dashboardPort, status });
   log.info('MDS started', { address, store: store.kind, dashboard: dashboard?.address, ttlSec: etcd.length > 0 ? ttlSec : undefined });

@@ -132,6 +132,7 @@ export class FrameDecoder {
   private need: number;
   private prefaceSeen = false;
   private failed = false;
+  private frames = 0;
   private readonly header: FrameHeader = { kind: FrameKind.Request, status: 0, callId: 0, methodId: 0, timeoutMs: 0 };
 
   constructor(
@@ -143,6 +144,26 @@ export class FrameDecoder {
 
   get broken(): boolean {
     return this.failed;
+  }
+
+  /** Bytes held for a frame (or preface) not yet complete: what a stalled peer costs us. */
+  get pendingBytes(): number {
+    return this.buffered;
+  }
+
+  /** Whether the preface has been received. */
+  get prefaceComplete(): boolean {
+    return this.prefaceSeen;
+  }
+
+  /** Frames decoded so far. */
+  get framesDecoded(): number {
+    return this.frames;
+  }
+
+  /** True while the peer is inside a frame or has not completed its preface. */
+  get incomplete(): boolean {
+    return !this.failed && (this.buffered > 0 || !this.prefaceSeen);
   }
 
   push(chunk: Buffer): void {
@@ -157,7 +178,10 @@ export class FrameDecoder {
     }
     const end = this.parse(chunk);
     if (end < chunk.length && !this.failed) {
-      const rest = chunk.subarray(end);
+      // The start of the next frame; copied when it is a small part of a large (concatenated)
+      // buffer, so that what we count as buffered is what we actually keep alive.
+      let rest = chunk.subarray(end);
+      if (chunk.length > 65536 && rest.length * 2 < chunk.length) rest = Buffer.from(rest);
       this.chunks.push(rest);
       this.buffered = rest.length;
     }
@@ -224,6 +248,7 @@ export class FrameDecoder {
       }
       const payload = buf.subarray(off + HEADER_BYTES, off + total);
       off += total;
+      this.frames++;
       this.handler.onFrame(h, payload);
       if (this.failed) return off;
     }
