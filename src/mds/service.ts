@@ -9,6 +9,7 @@ import type { ServiceImplOf } from '../rpc/index.ts';
 import type { MdsNode } from './node.ts';
 import type { MdsTerm } from './term.ts';
 import { csKey } from './topology/topology.ts';
+import { redactFsInfo } from './auth/redact.ts';
 import { copysetForClient, copysetInfo, copysetLocation, metaServerInfo } from './topology/views.ts';
 
 function id32(x: number, what: string): number {
@@ -35,7 +36,8 @@ export function mdsService(ref: NodeRef): ServiceImplOf<typeof MdsService> {
       return { fsInfo: term().fs.get({ fsId: req.fsId, fsName: req.fsName }) };
     },
     listClusterFsInfo() {
-      return { fsInfo: term().fs.list() };
+      // A listing is for operators and tools: never the data store's credentials.
+      return { fsInfo: term().fs.list().map(redactFsInfo) };
     },
     async updateFsInfo(req) {
       return { fsInfo: await term().fs.updateFs(req.fsName, req.capacity) };
