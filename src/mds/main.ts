@@ -21,6 +21,7 @@ import { LeaderJournal } from './journal.ts';
 import { MdsNode } from './node.ts';
 import { tuning as makeTuning, type MdsTuning } from './options.ts';
 import { heartbeatService, mdsService, topologyService } from './service.ts';
+import { ClusterKey, FsAccess, MDS_RULES, tokenAuth } from './auth/index.ts';
 import { mdsStatus } from './status.ts';
 import { EmbeddedStore, EtcdStore, type KvStore } from './store/index.ts';
 import { RpcMetaserverAdmin } from './topology/metaserver-admin.ts';
@@ -54,6 +55,11 @@ export interface RunMdsOptions {
   /** Deletes a deleted fs's blocks from its data store (default: every object under the fs's
    *  prefix in its local directory or S3 bucket; `false` leaves the data alone). */
   reclaimData?: DataReclaimer | false;
+  /**
+   * File of the cluster key (docs/security.md): with it every caller must present a token derived
+   * from it, and each method needs a role. Without it anyone who reaches the port is admin.
+   */
+  authKeyFile?: string;
   timer?: Timer;
   random?: Random;
 }
@@ -74,11 +80,14 @@ export async function runMds(opts: RunMdsOptions): Promise<MdsHandle> {
   const timer = opts.timer ?? systemTimer;
   const random = opts.random ?? systemRandom;
   const [host, port] = listenAddress(opts.listen);
-  const server = new RpcServer({ host, port });
+  const key = opts.authKeyFile ? ClusterKey.load(opts.authKeyFile) : undefined;
+  if (!key) log.warn('no --auth-key-file: authentication is OFF, anyone who reaches this port is admin (docs/security.md)');
+  const server = new RpcServer({ host, port, auth: key ? tokenAuth(key, MDS_RULES) : undefined });
+  const access = new FsAccess(key !== undefined);
   // Services are registered before listening; they answer UNAVAILABLE until the node exists.
   const ref: { node?: MdsNode } = {};
-  server.register(MdsService, mdsService(() => ref.node));
-  server.register(TopologyService, topologyService(() => ref.node));
+  server.register(MdsService, mdsService(() => ref.node, access));
+  server.register(TopologyService, topologyService(() => ref.node, access));
   server.register(HeartbeatService, heartbeatService(() => ref.node));
   await server.listen();
   const address = opts.advertise ?? server.address;
@@ -112,7 +121,8 @@ export async function runMds(opts: RunMdsOptions): Promise<MdsHandle> {
     elector = new EmbeddedElector(store, address, opts.electionPrefix ?? DEFAULT_ELECTION_PREFIX);
   }
 
-  const pool = new ChannelPool({ defaultTimeoutMs: 5000 });
+  // Calls to metaservers (copyset creation, membership changes) carry the cluster role.
+  const pool = new ChannelPool({ defaultTimeoutMs: 5000, credential: key?.token({ role: 'cluster' }) });
   const node = new MdsNode({
     address,
     store,
@@ -179,6 +189,7 @@ export function parseMdsArgs(argv: string[]): RunMdsOptions {
     .option('--dashboard-port <port>', 'status page port (HTML, /metrics, /api/status)')
     .option('--dashboard-host <host>', 'status page interface')
     .option('--journal <file>', 'append leadership intervals to this file (tests)')
+    .option('--auth-key-file <file>', 'cluster key (mode 0600): callers need tokens derived from it (docs/security.md)')
     .option('--unstable-after-ms <ms>', 'metaserver silence before UNSTABLE')
     .option('--offline-after-ms <ms>', 'metaserver silence before OFFLINE (then its copysets heal elsewhere)')
     .option('--session-timeout-ms <ms>', 'mount session timeout')
@@ -218,6 +229,7 @@ export function parseMdsArgs(argv: string[]): RunMdsOptions {
     dashboardPort: num(o.dashboardPort),
     dashboardHost: o.dashboardHost,
     journalPath: o.journal,
+    authKeyFile: o.authKeyFile,
     tuning: t,
   };
 }

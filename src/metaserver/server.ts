@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:http';
 import { CurveError, StatusCode, createLogger, systemClock, systemTimer, type Clock, type Timer } from '../common/index.ts';
 import { PeerSchema, type Peer } from '../gen/common_pb.ts';
 import { CopysetService, MetaServerInternalService, MetaServerService } from '../gen/metaserver_pb.ts';
-import { ChannelPool, RpcServer } from '../rpc/index.ts';
+import { ChannelPool, RpcServer, type RpcAuth } from '../rpc/index.ts';
 import { create } from '@bufbuild/protobuf';
 import { adminImpl } from './copyset/admin-service.ts';
 import type { Copyset } from './copyset/copyset.ts';
@@ -45,11 +45,15 @@ export interface MetaServerOptions {
   coordinator?: Partial<CoordinatorOptions>;
   /** Deferred deletion: where fs data lives, and timing. */
   reclaim?: { data?: FsDataProvider; graceSec?: number; intervalMs?: number };
+  /** Who may call what on this metaserver (docs/security.md); default: everyone everything. */
+  auth?: RpcAuth;
+  /** Token presented to other metaservers (Raft, transactions); default $CURVEFS_TOKEN_FILE's. */
+  credential?: string;
 }
 
 export class MetaServer {
   readonly rpc: RpcServer;
-  readonly pool = new ChannelPool();
+  readonly pool: ChannelPool;
   readonly metrics = new OpMetrics();
   readonly snapshotMetrics = new SnapshotMetrics();
   manager!: CopysetManager;
@@ -72,7 +76,8 @@ export class MetaServer {
     if (!m) throw new CurveError(StatusCode.PARAM_ERROR, `bad listen address ${JSON.stringify(opts.listen)}`);
     this.host = m[1]!;
     this.port = Number(m[2]);
-    this.rpc = new RpcServer({ host: this.host, port: this.port });
+    this.rpc = new RpcServer({ host: this.host, port: this.port, auth: opts.auth });
+    this.pool = new ChannelPool({ credential: opts.credential });
     this.clock = opts.clock ?? systemClock;
     this.timer = opts.timer ?? systemTimer;
   }

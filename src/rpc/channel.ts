@@ -34,6 +34,8 @@ export interface ChannelOptions {
   random: Random;
   /** Shared by the pool's channels: one timer for every call's deadline. */
   deadlines: DeadlineWheel<PendingCall>;
+  /** Sent in an Auth frame after the preface of every connection (docs/security.md). */
+  credential: Buffer | undefined;
 }
 
 export type Decode<T> = (payload: Buffer) => T;
@@ -262,6 +264,7 @@ export class Channel implements FrameHandler {
     this.congested = false;
     writer.attach(socket);
     writer.raw(PREFACE);
+    if (this.opts.credential) writer.frame(FrameKind.Auth, StatusCode.OK, 0, 0, 0, this.opts.credential);
     writer.onNeedDrain = () => {
       if (this.socket !== socket || this.congested) return;
       this.congested = true;

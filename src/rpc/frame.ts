@@ -27,6 +27,11 @@ export const enum FrameKind {
   Ping = 5,
   /** Server → client: answer to Ping. */
   Pong = 6,
+  /**
+   * Client → server, at most once, before any request: the payload is the client's credential
+   * (a token, UTF-8). Call id 0; never answered — each later call is judged by it (docs/security.md).
+   */
+  Auth = 7,
 }
 
 export interface FrameHeader {
@@ -229,7 +234,7 @@ export class FrameDecoder {
       }
       if (avail >= 6) {
         const kind = buf[off + 4]!;
-        if (kind < FrameKind.Request || kind > FrameKind.Pong) {
+        if (kind < FrameKind.Request || kind > FrameKind.Auth) {
           return this.fail(StatusCode.MALFORMED_FRAME, `unknown frame kind ${kind}`, 0);
         }
         if (buf[off + 5] !== 0) return this.fail(StatusCode.MALFORMED_FRAME, `reserved flags ${buf[off + 5]} set`, 0);
@@ -243,7 +248,7 @@ export class FrameDecoder {
       h.callId = buf.readUInt32LE(off + 8);
       h.methodId = buf.readUInt32LE(off + 12);
       h.timeoutMs = buf.readUInt32LE(off + 16);
-      if (h.callId === 0 && h.kind !== FrameKind.Error) {
+      if (h.callId === 0 && h.kind !== FrameKind.Error && h.kind !== FrameKind.Auth) {
         return this.fail(StatusCode.MALFORMED_FRAME, 'call id 0 is reserved', 0);
       }
       const payload = buf.subarray(off + HEADER_BYTES, off + total);

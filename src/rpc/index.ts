@@ -11,9 +11,12 @@ export { Backoff, type BackoffOptions } from './backoff.ts';
 export { AddressRotation, RotationDeadlineError, MDS_RETRY_STATUSES, type RotationCallOptions } from './address-rotation.ts';
 export { methodIdOf, methodFullName, methodIdOfDesc } from './method-id.ts';
 export { DEFAULT_MAX_FRAME_BYTES } from './frame.ts';
+export { defaultCredential, readTokenFile, TOKEN_FILE_ENV } from './credential.ts';
 export type {
   CallContext,
   CallOptions,
+  Principal,
+  RpcAuth,
   GenService,
   GenServiceMethods,
   RawHandler,

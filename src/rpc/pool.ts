@@ -4,6 +4,7 @@ import { CurveError, StatusCode, systemClock, systemRandom, systemTimer, type Cl
 import { DEFAULT_MAX_FRAME_BYTES, compactPayload } from './frame.ts';
 import { Channel, onCallTimeout, type ChannelOptions } from './channel.ts';
 import { DeadlineWheel } from './deadline-wheel.ts';
+import { defaultCredential } from './credential.ts';
 import { methodFullName, methodIdOf } from './method-id.ts';
 import type { BackoffOptions } from './backoff.ts';
 import type { CallOptions, GenService, GenServiceMethods, RpcClient } from './types.ts';
@@ -21,6 +22,11 @@ export interface ChannelPoolOptions {
   random?: Random;
   /** Granularity of call deadlines (a call times out up to this much late). */
   deadlineResolutionMs?: number;
+  /**
+   * Credential (a token) presented on every connection; servers with auth judge calls by it.
+   * Default: the token file named by $CURVEFS_TOKEN_FILE, if set (credential.ts).
+   */
+  credential?: string;
 }
 
 export class ChannelPool {
@@ -40,6 +46,7 @@ export class ChannelPool {
       clock,
       random: opts.random ?? systemRandom,
       deadlines: new DeadlineWheel(clock, opts.timer ?? systemTimer, onCallTimeout, opts.deadlineResolutionMs ?? 5),
+      credential: credentialBytes(opts.credential ?? defaultCredential()),
     };
   }
 
@@ -87,6 +94,10 @@ export class ChannelPool {
     for (const ch of this.channels.values()) ch.close();
     this.channels.clear();
   }
+}
+
+function credentialBytes(c: string | undefined): Buffer | undefined {
+  return c ? Buffer.from(c, 'utf8') : undefined;
 }
 
 function identity(b: Buffer): Uint8Array {

@@ -17,7 +17,7 @@ import {
 } from './frame.ts';
 import { FrameWriter } from './writer.ts';
 import { methodFullName, methodIdOf } from './method-id.ts';
-import type { CallContext, GenService, GenServiceMethods, RawHandler, ServiceImpl } from './types.ts';
+import type { CallContext, GenService, GenServiceMethods, Principal, RawHandler, RpcAuth, ServiceImpl } from './types.ts';
 
 const log = createLogger('rpc-server');
 
@@ -47,7 +47,12 @@ export interface RpcServerOptions {
   maxBufferedBytes?: number;
   /** Open connections per peer IP address (default 1024); more get OVERLOAD and are closed. */
   maxConnectionsPerPeer?: number;
+  /** Who may call what (docs/security.md); without it every caller may call everything. */
+  auth?: RpcAuth;
 }
+
+/** Longest credential an Auth frame may carry. */
+const MAX_CREDENTIAL_BYTES = 4096;
 
 export const DEFAULT_FRAME_TIMEOUT_MS = 30_000;
 export const DEFAULT_MAX_BUFFERED_BYTES = 256 * 1024 * 1024;
@@ -89,6 +94,8 @@ export class RpcServer {
   readonly frameTimeoutMs: number;
   private readonly maxBufferedBytes: number;
   private readonly maxPerPeer: number;
+  /** @internal read by connections */
+  readonly auth: RpcAuth | undefined;
   private readonly perPeer = new Map<string, number>();
   private sweeper: NodeJS.Timeout | undefined;
   private buffered = 0;
@@ -109,6 +116,7 @@ export class RpcServer {
     this.frameTimeoutMs = positive(opts.frameTimeoutMs ?? DEFAULT_FRAME_TIMEOUT_MS, 'frameTimeoutMs');
     this.maxBufferedBytes = positive(opts.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES, 'maxBufferedBytes');
     this.maxPerPeer = positive(opts.maxConnectionsPerPeer ?? DEFAULT_MAX_CONNECTIONS_PER_PEER, 'maxConnectionsPerPeer');
+    this.auth = opts.auth;
   }
 
   /** Serves every method of `service` with `impl`. Only unary methods are supported. */
@@ -274,6 +282,7 @@ class ServerCall implements CallContext {
     readonly callId: number,
     readonly deadline: number,
     readonly peer: string,
+    readonly principal: Principal | undefined,
   ) {}
 
   get signal(): AbortSignal {
@@ -319,6 +328,11 @@ class ServerConnection implements FrameHandler {
   private closing = false;
   /** Partial-frame bytes this connection has accounted with the server. */
   private accounted = 0;
+  /** Set by the Auth frame (when the server has an RpcAuth). */
+  private principal: Principal | undefined;
+  private authFailure: string | undefined;
+  private authSeen = false;
+  private requestSeen = false;
   /** When the current preface / frame began (`systemClock.now()`), or -1 between frames. */
   private frameStartedAt: number;
 
@@ -404,6 +418,9 @@ class ServerConnection implements FrameHandler {
       case FrameKind.Ping:
         this.writer.frame(FrameKind.Pong, StatusCode.OK, h.callId, 0, 0);
         return;
+      case FrameKind.Auth:
+        this.onAuth(payload);
+        return;
       case FrameKind.Error:
         // The client reports a protocol error of ours and closes; follow it.
         this.socket.destroy();
@@ -433,8 +450,28 @@ class ServerConnection implements FrameHandler {
     setTimeout(() => this.socket.destroy(), 1000).unref();
   }
 
+  private onAuth(payload: Buffer): void {
+    if (this.authSeen || this.requestSeen) {
+      this.decoder.fail(StatusCode.MALFORMED_FRAME, 'an Auth frame may come only once, before any request', 0);
+      return;
+    }
+    if (payload.length > MAX_CREDENTIAL_BYTES) {
+      this.decoder.fail(StatusCode.MALFORMED_FRAME, `credential of ${payload.length} bytes exceeds ${MAX_CREDENTIAL_BYTES}`, 0);
+      return;
+    }
+    this.authSeen = true;
+    const auth = this.server.auth;
+    if (!auth) return; // a server without auth accepts callers with or without credentials
+    const r = auth.authenticate(payload.toString('utf8'));
+    if ('error' in r) {
+      this.authFailure = r.error;
+      log.warn('credential refused', { peer: this.peer, reason: r.error });
+    } else this.principal = r;
+  }
+
   private onRequest(callId: number, methodId: number, timeoutMs: number, payload: Buffer): void {
     this.server.callCount++;
+    this.requestSeen = true;
     if (this.inflight.size >= this.maxInflight) {
       this.respondError(callId, StatusCode.OVERLOAD, `more than ${this.maxInflight} calls running on this connection`, undefined);
       return;
@@ -444,6 +481,15 @@ class ServerConnection implements FrameHandler {
       this.respondError(callId, StatusCode.UNKNOWN_METHOD, `no method with id ${methodId} on this server`, undefined);
       return;
     }
+    const auth = this.server.auth;
+    if (auth) {
+      try {
+        auth.authorize(method.name, this.principal, this.authFailure);
+      } catch (e) {
+        this.respondThrown(callId, method.name, e);
+        return;
+      }
+    }
     let req: unknown;
     try {
       req = method.decode(payload);
@@ -452,7 +498,7 @@ class ServerConnection implements FrameHandler {
       return;
     }
     const deadline = timeoutMs === 0 ? Infinity : systemClock.now() + timeoutMs;
-    const call = new ServerCall(callId, deadline, this.peer);
+    const call = new ServerCall(callId, deadline, this.peer, this.principal);
     let result: unknown;
     try {
       result = method.invoke(req, call);
