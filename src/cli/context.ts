@@ -2,7 +2,7 @@
 // cluster file `curvefs up` writes), a connection to one fs, and cleanup.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ChannelPool } from '../rpc/index.ts';
+import { ChannelPool, TOKEN_FILE_ENV } from '../rpc/index.ts';
 import { connectFs, MdsAdapter, RotatingMdsConnector, type Connection } from '../client/index.ts';
 
 export const DEFAULT_DIR = '.curvefs';
@@ -13,6 +13,7 @@ export interface GlobalOptions {
   fs?: string;
   json?: boolean;
   dir?: string;
+  tokenFile?: string;
 }
 
 /** The cluster file written by `curvefs up` (its directory's cluster.json). */
@@ -22,12 +23,27 @@ export interface ClusterFile {
   metaservers: Array<{ listen: string; metrics: string }>;
   fsName: string;
   mountpoint?: string;
+  /** Token files `curvefs up` wrote (mode 0600): the operator's and the default fs's clients'. */
+  auth?: { adminTokenFile: string; fsTokenFile: string };
 }
 
 export function readClusterFile(dir = DEFAULT_DIR): ClusterFile | undefined {
   const p = join(dir, 'cluster.json');
   if (!existsSync(p)) return undefined;
   return JSON.parse(readFileSync(p, 'utf8')) as ClusterFile;
+}
+
+/**
+ * Makes every RPC pool of this process present a token: --token-file, else $CURVEFS_TOKEN_FILE,
+ * else the admin token of the cluster directory when `curvefs up` wrote one (docs/security.md) —
+ * that one only when the MDS addresses come from the same directory, so that the admin token of
+ * one cluster is never sent to another.
+ */
+export function useCredential(g: GlobalOptions): void {
+  if (g.tokenFile) process.env[TOKEN_FILE_ENV] = g.tokenFile;
+  if (process.env[TOKEN_FILE_ENV] || g.mds || process.env.CURVEFS_MDS) return;
+  const file = readClusterFile(g.dir)?.auth?.adminTokenFile;
+  if (file && existsSync(file)) process.env[TOKEN_FILE_ENV] = file;
 }
 
 export function mdsAddrsOf(g: GlobalOptions): string[] {

@@ -2,11 +2,12 @@
 // command runs, so `curvefs --help` and scripts stay quick.
 import { Command } from 'commander';
 import { EXIT_HELP, fail } from './output.ts';
-import type { GlobalOptions } from './context.ts';
+import { useCredential, type GlobalOptions } from './context.ts';
 import { registerFileCommands } from './commands/files.ts';
 import { registerFsCommands } from './commands/fs-admin.ts';
 import { registerClusterCommands } from './commands/cluster.ts';
 import { registerMountCommands } from './commands/mount.ts';
+import { registerAuthCommands } from './commands/auth.ts';
 
 const program = new Command();
 program
@@ -16,6 +17,7 @@ program
   .option('--fs <name>', 'file system for file commands (default: $CURVEFS_FS or "curvefs")')
   .option('--dir <dir>', 'cluster directory of `curvefs up` (default .curvefs)')
   .option('--json', 'machine-readable output')
+  .option('--token-file <file>', 'credential for the cluster (default: $CURVEFS_TOKEN_FILE, or the admin token `curvefs up` wrote)')
   .addHelpText('after', `\n${EXIT_HELP}`)
   .showHelpAfterError()
   .exitOverride((err) => {
@@ -23,11 +25,14 @@ program
   });
 
 const globals = (): GlobalOptions => program.opts<GlobalOptions>();
+// Before any command opens a connection: which token its pools present.
+program.hook('preAction', () => useCredential(globals()));
 
 registerClusterCommands(program, globals);
 registerFsCommands(program, globals);
 registerFileCommands(program, globals);
 registerMountCommands(program, globals);
+registerAuthCommands(program);
 
 try {
   await program.parseAsync(process.argv);

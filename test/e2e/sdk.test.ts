@@ -3,7 +3,9 @@
 // kill -9 of a metaserver), the CLI, and bad input.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, linkSync, symlinkSync, rmSync, readlinkSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, linkSync, symlinkSync, rmSync, readlinkSync, readdirSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { CURVEFS_BIN } from '../../src/cli/supervisor.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startCluster, type TestCluster } from '../helpers/cluster.ts';
@@ -93,7 +95,7 @@ describe('bad input gets the kernel errno', () => {
 
 /** A connection whose metaserver calls are counted by method (through a wrapped channel pool). */
 async function countingConnection(): Promise<{ conn: Connection; counts: Map<string, number>; close(): Promise<void> }> {
-  const pool = new ChannelPool();
+  const pool = new ChannelPool({ credential: cluster.fsToken });
   const counts = new Map<string, number>();
   const plain = pool.client.bind(pool);
   pool.client = ((service: Parameters<typeof plain>[0], address: string) => {
@@ -199,5 +201,25 @@ describe('CLI', () => {
     const list = JSON.parse(cluster.cli(['--json', 'fs', 'list']).stdout) as Array<{ name: string }>;
     assert.deepEqual(list.map((f) => f.name).sort(), ['e2e', 'second']);
     assert.equal(cluster.cli(['fs', 'delete', 'second']).status, 0);
+  });
+});
+
+describe('credentials of `curvefs up` (issue [L])', () => {
+  test('the cluster key and tokens are private, the CLI of the cluster directory uses them, others are refused', () => {
+    const auth = join(cluster.dir, 'auth');
+    assert.equal((statSync(auth).mode & 0o777).toString(8), '700');
+    for (const f of readdirSync(auth)) assert.equal((statSync(join(auth, f)).mode & 0o777).toString(8), '600', f);
+    const run = (args: string[]) =>
+      spawnSync(process.execPath, [CURVEFS_BIN, ...args], { encoding: 'utf8', env: { ...process.env, CURVEFS_LOG: 'warn', CURVEFS_TOKEN_FILE: '', CURVEFS_MDS: '' } });
+    const listed = run(['--dir', cluster.dir, '--json', 'fs', 'list']);
+    assert.equal(listed.status, 0, listed.stderr);
+    assert.ok((JSON.parse(listed.stdout) as Array<{ name: string }>).some((f) => f.name === cluster.fsName), listed.stdout);
+    const anonymous = run(['--mds', cluster.mdsAddrs.join(','), 'fs', 'delete', cluster.fsName]);
+    assert.notEqual(anonymous.status, 0);
+    assert.match(anonymous.stderr, /UNAUTHENTICATED/);
+    const fsClient = run(['--mds', cluster.mdsAddrs.join(','), '--token-file', join(auth, `fs-${cluster.fsName}.token`), 'fs', 'delete', cluster.fsName]);
+    assert.notEqual(fsClient.status, 0);
+    assert.match(fsClient.stderr, /FORBIDDEN/);
+    assert.equal(cluster.cli(['stat', '/']).status, 0, 'the fs is still there');
   });
 });

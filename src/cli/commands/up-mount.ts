@@ -30,7 +30,9 @@ export async function tryMountDefault(file: ClusterFile, dir: string, logDir = r
   }
   mkdirSync(dir, { recursive: true });
   const sup = new Supervisor(logDir);
-  const p = sup.start('mount', ['--mds', file.mdsAddrs.join(','), 'mount', file.fsName, dir]);
+  // The mount is a client of its fs only: it gets the fs token, not the operator's.
+  const token = file.auth ? ['--token-file', file.auth.fsTokenFile] : [];
+  const p = sup.start('mount', ['--mds', file.mdsAddrs.join(','), ...token, 'mount', file.fsName, dir]);
   const end = performance.now() + 30_000;
   while (!isMounted(dir)) {
     if (p.child.exitCode !== null || performance.now() > end) {
