@@ -12,8 +12,9 @@ import { startCluster, type TestCluster } from '../helpers/cluster.ts';
 import { generateOps, localTarget, runOp, sdkTarget, snapshotTree, type DiffTarget } from '../helpers/sdk-diff.ts';
 import { connectFs, MdsAdapter, RotatingMdsConnector, type Connection } from '../../src/client/index.ts';
 import { ChannelPool } from '../../src/rpc/index.ts';
-import { MetaServerService } from '../../src/gen/metaserver_pb.ts';
-import type { CurveError } from '../../src/common/index.ts';
+import { CopysetService, MetaServerService } from '../../src/gen/metaserver_pb.ts';
+import { RaftService } from '../../src/gen/raft_pb.ts';
+import { StatusCode, type CurveError } from '../../src/common/index.ts';
 
 let cluster: TestCluster;
 let conn: Connection;
@@ -221,5 +222,37 @@ describe('credentials of `curvefs up` (issue [L])', () => {
     assert.notEqual(fsClient.status, 0);
     assert.match(fsClient.stderr, /FORBIDDEN/);
     assert.equal(cluster.cli(['stat', '/']).status, 0, 'the fs is still there');
+  });
+});
+
+describe('metaservers of `curvefs up` check credentials (issue [L])', () => {
+  test('TransferLeader, ChangePeers and DeleteCopysetNode need the cluster or admin role; Raft needs the cluster role', async () => {
+    const ms = cluster.running.file.metaservers[0]!.listen;
+    const anonymous = new ChannelPool({ credential: '' });
+    const fsClient = new ChannelPool({ credential: cluster.fsToken });
+    try {
+      const statusOf = async (p: Promise<unknown>) => {
+        try {
+          await p;
+          return 'OK';
+        } catch (e) {
+          return StatusCode[(e as CurveError).status];
+        }
+      };
+      const cs = { poolId: 1, copysetId: 1 };
+      for (const [pool, want] of [[anonymous, 'UNAUTHENTICATED'], [fsClient, 'FORBIDDEN']] as const) {
+        const c = pool.client(CopysetService, ms);
+        assert.equal(await statusOf(c.transferLeader({ ...cs, transferee: { id: 2, address: 'x' } })), want);
+        assert.equal(await statusOf(c.changePeers({ ...cs, newPeers: [] })), want);
+        assert.equal(await statusOf(c.deleteCopysetNode(cs)), want);
+        assert.equal(await statusOf(pool.client(RaftService, ms).send({})), want);
+      }
+      assert.equal(await statusOf(anonymous.client(MetaServerService, ms).getInode({ inodeId: 1 })), 'UNAUTHENTICATED');
+      // Nothing changed: the fs still works through its client.
+      assert.ok(await conn.fs.stat('/'));
+    } finally {
+      anonymous.close();
+      fsClient.close();
+    }
   });
 });
