@@ -212,6 +212,16 @@ export class MetaServer {
     });
     renderCopysets(out, gauges);
     this.snapshotMetrics.render(out);
+    // The RPC server's resource bounds (src/rpc/server.ts): what stalled or greedy peers cost.
+    const r = this.rpc.stats();
+    out.push('# HELP curvefs_metaserver_rpc_buffered_bytes Bytes held for partial RPC frames, all connections.', '# TYPE curvefs_metaserver_rpc_buffered_bytes gauge');
+    out.push(`curvefs_metaserver_rpc_buffered_bytes ${r.bufferedBytes}`);
+    out.push('# HELP curvefs_metaserver_rpc_buffered_bytes_peak Highest bytes held for partial RPC frames since start.', '# TYPE curvefs_metaserver_rpc_buffered_bytes_peak gauge');
+    out.push(`curvefs_metaserver_rpc_buffered_bytes_peak ${r.bufferedBytesPeak}`);
+    out.push('# HELP curvefs_metaserver_rpc_connections_closed_total RPC connections closed or refused by a resource bound.', '# TYPE curvefs_metaserver_rpc_connections_closed_total counter');
+    out.push(`curvefs_metaserver_rpc_connections_closed_total{reason="frame_timeout"} ${r.closedFrameTimeout}`);
+    out.push(`curvefs_metaserver_rpc_connections_closed_total{reason="buffer_budget"} ${r.closedOverBudget}`);
+    out.push(`curvefs_metaserver_rpc_connections_closed_total{reason="per_peer_cap"} ${r.refusedPerPeer}`);
     return out.join('\n') + '\n';
   }
 

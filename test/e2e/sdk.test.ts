@@ -250,6 +250,8 @@ describe('metaservers of `curvefs up` check credentials (issue [L])', () => {
       assert.equal(await statusOf(anonymous.client(MetaServerService, ms).getInode({ inodeId: 1 })), 'UNAUTHENTICATED');
       // Nothing changed: the fs still works through its client.
       assert.ok(await conn.fs.stat('/'));
+      const metrics = await fetch(`http://${cluster.running.file.metaservers[0]!.metrics}/metrics`).then((r) => r.text());
+      assert.match(metrics, /^curvefs_metaserver_rpc_connections_closed_total\{reason="buffer_budget"\} 0$/m);
     } finally {
       anonymous.close();
       fsClient.close();

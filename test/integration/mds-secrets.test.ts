@@ -113,6 +113,8 @@ test('ListClusterFsInfo, the status page, /api/status and /metrics never carry t
     const body = await httpGet(mds.dashboardAddress!, path);
     assert.ok(!body.includes(SECRET) && !body.includes(ACCESS), `${path} shows a credential`);
   }
+  // The RPC bounds are counted where operators look (issue [L] finding 5).
+  assert.match(await httpGet(mds.dashboardAddress!, '/metrics'), /^curvefs_mds_rpc_connections_closed_total\{reason="frame_timeout"\} 0$/m);
 });
 
 test("the embedded store's files are readable by their owner only", () => {
