@@ -8,6 +8,7 @@ import { registerFsCommands } from './commands/fs-admin.ts';
 import { registerClusterCommands } from './commands/cluster.ts';
 import { registerMountCommands } from './commands/mount.ts';
 import { registerAuthCommands } from './commands/auth.ts';
+import { registerCertsCommand } from './commands/certs.ts';
 
 const program = new Command();
 program
@@ -33,6 +34,7 @@ registerFsCommands(program, globals);
 registerFileCommands(program, globals);
 registerMountCommands(program, globals);
 registerAuthCommands(program);
+registerCertsCommand(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -12,6 +12,7 @@ export { AddressRotation, RotationDeadlineError, MDS_RETRY_STATUSES, type Rotati
 export { methodIdOf, methodFullName, methodIdOfDesc } from './method-id.ts';
 export { DEFAULT_MAX_FRAME_BYTES } from './frame.ts';
 export { defaultCredential, readTokenFile, TOKEN_FILE_ENV } from './credential.ts';
+export { loadTlsConfig, type TlsConfig } from './tls.ts';
 export type {
   CallContext,
   CallOptions,

@@ -5,6 +5,7 @@ import { DEFAULT_MAX_FRAME_BYTES, compactPayload } from './frame.ts';
 import { Channel, onCallTimeout, type ChannelOptions } from './channel.ts';
 import { DeadlineWheel } from './deadline-wheel.ts';
 import { defaultCredential } from './credential.ts';
+import type { TlsConfig } from './tls.ts';
 import { methodFullName, methodIdOf } from './method-id.ts';
 import type { BackoffOptions } from './backoff.ts';
 import type { CallOptions, GenService, GenServiceMethods, RpcClient } from './types.ts';
@@ -27,6 +28,8 @@ export interface ChannelPoolOptions {
    * Default: the token file named by $CURVEFS_TOKEN_FILE, if set (credential.ts).
    */
   credential?: string;
+  /** Mutual TLS with the cluster CA for every connection (tls.ts). */
+  tls?: TlsConfig;
 }
 
 export class ChannelPool {
@@ -47,6 +50,7 @@ export class ChannelPool {
       random: opts.random ?? systemRandom,
       deadlines: new DeadlineWheel(clock, opts.timer ?? systemTimer, onCallTimeout, opts.deadlineResolutionMs ?? 5),
       credential: credentialBytes(opts.credential ?? defaultCredential()),
+      tls: opts.tls,
     };
   }
 

@@ -2,6 +2,8 @@
 // connection decodes frames, runs handlers (many at once), answers each call with a status, and
 // applies backpressure by pausing reads while its output is congested or too many calls run.
 import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import type { TlsConfig } from './tls.ts';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { CurveError, StatusCode, createLogger, statusName, systemClock } from '../common/index.ts';
 import {
@@ -49,6 +51,8 @@ export interface RpcServerOptions {
   maxConnectionsPerPeer?: number;
   /** Who may call what (docs/security.md); without it every caller may call everything. */
   auth?: RpcAuth;
+  /** Mutual TLS: only peers with a certificate signed by `tls.ca` connect (tls.ts). */
+  tls?: TlsConfig;
 }
 
 /** Longest credential an Auth frame may carry. */
@@ -94,6 +98,7 @@ export class RpcServer {
   readonly frameTimeoutMs: number;
   private readonly maxBufferedBytes: number;
   private readonly maxPerPeer: number;
+  private readonly tls: TlsConfig | undefined;
   /** @internal read by connections */
   readonly auth: RpcAuth | undefined;
   private readonly perPeer = new Map<string, number>();
@@ -117,6 +122,7 @@ export class RpcServer {
     this.maxBufferedBytes = positive(opts.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES, 'maxBufferedBytes');
     this.maxPerPeer = positive(opts.maxConnectionsPerPeer ?? DEFAULT_MAX_CONNECTIONS_PER_PEER, 'maxConnectionsPerPeer');
     this.auth = opts.auth;
+    this.tls = opts.tls;
   }
 
   /** Serves every method of `service` with `impl`. Only unary methods are supported. */
@@ -158,7 +164,15 @@ export class RpcServer {
   /** Starts listening; resolves with the bound port. */
   listen(): Promise<number> {
     if (this.server) throw new Error('RpcServer already listening');
-    const server = createServer({ noDelay: true }, (socket) => this.accept(socket));
+    const t = this.tls;
+    const server = t
+      ? createTlsServer(
+          // A handshake counts against the preface's time like any other incomplete start.
+          { ca: t.ca, cert: t.cert, key: t.key, requestCert: true, rejectUnauthorized: true, handshakeTimeout: this.frameTimeoutMs, noDelay: true },
+          (socket) => this.accept(socket),
+        )
+      : createServer({ noDelay: true }, (socket) => this.accept(socket));
+    if (t) server.on('tlsClientError', (e, socket) => log.warn('TLS handshake refused', { peer: `${socket.remoteAddress}:${socket.remotePort}`, err: e.message }));
     this.server = server;
     return new Promise((resolve, reject) => {
       server.once('error', reject);
