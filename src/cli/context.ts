@@ -2,7 +2,7 @@
 // cluster file `curvefs up` writes), a connection to one fs, and cleanup.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ChannelPool, TOKEN_FILE_ENV } from '../rpc/index.ts';
+import { ChannelPool, TLS_DIR_ENV, TLS_NAME_ENV, TOKEN_FILE_ENV } from '../rpc/index.ts';
 import { connectFs, MdsAdapter, RotatingMdsConnector, type Connection } from '../client/index.ts';
 
 export const DEFAULT_DIR = '.curvefs';
@@ -25,6 +25,8 @@ export interface ClusterFile {
   mountpoint?: string;
   /** Token files `curvefs up` wrote (mode 0600): the operator's and the default fs's clients'. */
   auth?: { adminTokenFile: string; fsTokenFile: string };
+  /** The CA and certificates of `curvefs up` (the CLI uses "admin", the mount "mount"). */
+  tls?: { dir: string };
 }
 
 export function readClusterFile(dir = DEFAULT_DIR): ClusterFile | undefined {
@@ -34,16 +36,22 @@ export function readClusterFile(dir = DEFAULT_DIR): ClusterFile | undefined {
 }
 
 /**
- * Makes every RPC pool of this process present a token: --token-file, else $CURVEFS_TOKEN_FILE,
- * else the admin token of the cluster directory when `curvefs up` wrote one (docs/security.md) —
- * that one only when the MDS addresses come from the same directory, so that the admin token of
- * one cluster is never sent to another.
+ * Makes every RPC pool of this process present a token and a TLS certificate: --token-file, else
+ * $CURVEFS_TOKEN_FILE, and $CURVEFS_TLS_DIR + $CURVEFS_TLS_NAME; else
+ * the admin token and certificate of the cluster directory when `curvefs up` wrote them
+ * (docs/security.md) — those only when the MDS addresses come from the same directory, so that
+ * the admin token of one cluster is never sent to another.
  */
 export function useCredential(g: GlobalOptions): void {
   if (g.tokenFile) process.env[TOKEN_FILE_ENV] = g.tokenFile;
-  if (process.env[TOKEN_FILE_ENV] || g.mds || process.env.CURVEFS_MDS) return;
-  const file = readClusterFile(g.dir)?.auth?.adminTokenFile;
-  if (file && existsSync(file)) process.env[TOKEN_FILE_ENV] = file;
+  if (g.mds || process.env.CURVEFS_MDS) return;
+  const cluster = readClusterFile(g.dir);
+  const file = cluster?.auth?.adminTokenFile;
+  if (!process.env[TOKEN_FILE_ENV] && file && existsSync(file)) process.env[TOKEN_FILE_ENV] = file;
+  if (!process.env[TLS_DIR_ENV] && cluster?.tls) {
+    process.env[TLS_DIR_ENV] = cluster.tls.dir;
+    process.env[TLS_NAME_ENV] = 'admin';
+  }
 }
 
 export function mdsAddrsOf(g: GlobalOptions): string[] {

@@ -13,7 +13,7 @@ import { startDashboard, type Dashboard, type MdsStatus } from '../dashboard/ind
 import { HeartbeatService } from '../gen/heartbeat_pb.ts';
 import { MdsService } from '../gen/mds_pb.ts';
 import { TopologyService } from '../gen/topology_pb.ts';
-import { ChannelPool, RpcServer } from '../rpc/index.ts';
+import { ChannelPool, RpcServer, loadTlsConfig, tlsOption } from '../rpc/index.ts';
 import { DEFAULT_ELECTION_PREFIX, EmbeddedElector, EtcdElector, type Elector } from './election/index.ts';
 import type { DataReclaimer } from './fs/fs-manager.ts';
 import { reclaimBlocks } from './fs/reclaim-data.ts';
@@ -60,6 +60,8 @@ export interface RunMdsOptions {
    * from it, and each method needs a role. Without it anyone who reaches the port is admin.
    */
   authKeyFile?: string;
+  /** Mutual TLS: the directory of `curvefs certs` and this MDS's certificate name in it. */
+  tls?: { dir: string; name: string };
   timer?: Timer;
   random?: Random;
 }
@@ -82,7 +84,8 @@ export async function runMds(opts: RunMdsOptions): Promise<MdsHandle> {
   const [host, port] = listenAddress(opts.listen);
   const key = opts.authKeyFile ? ClusterKey.load(opts.authKeyFile) : undefined;
   if (!key) log.warn('no --auth-key-file: authentication is OFF, anyone who reaches this port is admin (docs/security.md)');
-  const server = new RpcServer({ host, port, auth: key ? tokenAuth(key, MDS_RULES) : undefined });
+  const tls = opts.tls ? loadTlsConfig(opts.tls.dir, opts.tls.name) : undefined;
+  const server = new RpcServer({ host, port, auth: key ? tokenAuth(key, MDS_RULES) : undefined, tls });
   const access = new FsAccess(key !== undefined);
   // Services are registered before listening; they answer UNAVAILABLE until the node exists.
   const ref: { node?: MdsNode } = {};
@@ -122,7 +125,7 @@ export async function runMds(opts: RunMdsOptions): Promise<MdsHandle> {
   }
 
   // Calls to metaservers (copyset creation, membership changes) carry the cluster role.
-  const pool = new ChannelPool({ defaultTimeoutMs: 5000, credential: key?.token({ role: 'cluster' }) });
+  const pool = new ChannelPool({ defaultTimeoutMs: 5000, credential: key?.token({ role: 'cluster' }), tls: tls ?? false });
   const node = new MdsNode({
     address,
     store,
@@ -190,6 +193,8 @@ export function parseMdsArgs(argv: string[]): RunMdsOptions {
     .option('--dashboard-host <host>', 'status page interface')
     .option('--journal <file>', 'append leadership intervals to this file (tests)')
     .option('--auth-key-file <file>', 'cluster key (mode 0600): callers need tokens derived from it (docs/security.md)')
+    .option('--tls-dir <dir>', 'mutual TLS: the directory of `curvefs certs` (with --tls-name)')
+    .option('--tls-name <name>', "mutual TLS: this MDS's certificate name in --tls-dir")
     .option('--unstable-after-ms <ms>', 'metaserver silence before UNSTABLE')
     .option('--offline-after-ms <ms>', 'metaserver silence before OFFLINE (then its copysets heal elsewhere)')
     .option('--session-timeout-ms <ms>', 'mount session timeout')
@@ -230,6 +235,7 @@ export function parseMdsArgs(argv: string[]): RunMdsOptions {
     dashboardHost: o.dashboardHost,
     journalPath: o.journal,
     authKeyFile: o.authKeyFile,
+    tls: tlsOption(o.tlsDir, o.tlsName),
     tuning: t,
   };
 }

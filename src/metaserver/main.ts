@@ -17,7 +17,7 @@ import { Command } from 'commander';
 import { CurveError, StatusCode, createLogger } from '../common/index.ts';
 import { MdsClient } from '../mds/client.ts';
 import { ClusterKey, METASERVER_RULES, tokenAuth } from '../mds/auth/index.ts';
-import { ChannelPool } from '../rpc/index.ts';
+import { ChannelPool, loadTlsConfig, tlsOption } from '../rpc/index.ts';
 import { AddressBook, RaftNode, RpcRaftTransport } from '../raft/index.ts';
 import { raftGroupFactory } from './copyset/raft-group.ts';
 import type { GroupFactory } from './copyset/manager.ts';
@@ -79,6 +79,8 @@ export interface RunMetaserverOptions {
    * this metaserver presents the cluster token to the MDS and its peers.
    */
   authKeyFile?: string;
+  /** Mutual TLS: the directory of `curvefs certs` and this metaserver's certificate name in it. */
+  tls?: { dir: string; name: string };
 }
 
 export interface MetaserverHandle {
@@ -96,7 +98,8 @@ export async function runMetaserver(opts: RunMetaserverOptions): Promise<Metaser
   if (!key) log.warn('no --auth-key-file: authentication is OFF, anyone who reaches this port may call anything (docs/security.md)');
   const credential = key?.token({ role: 'cluster' });
   // The MDS client's own pool carries the cluster token (not $CURVEFS_TOKEN_FILE's).
-  const mdsPool = mdsAddrs.length > 0 && credential ? new ChannelPool({ credential }) : undefined;
+  const tls = opts.tls ? loadTlsConfig(opts.tls.dir, opts.tls.name) : undefined;
+  const mdsPool = mdsAddrs.length > 0 && (credential || tls) ? new ChannelPool({ credential, tls: tls ?? false }) : undefined;
   const mds = mdsAddrs.length > 0 ? new MdsClient({ addresses: mdsAddrs, pool: mdsPool }) : undefined;
   let identity: Identity | undefined;
   let raft: RaftNode | undefined;
@@ -119,6 +122,7 @@ export async function runMetaserver(opts: RunMetaserverOptions): Promise<Metaser
     seeds: opts.peers,
     auth: key ? tokenAuth(key, METASERVER_RULES) : undefined,
     credential,
+    tls,
     router: mds ? new MdsRouter(mds) : undefined,
     reclaim: {
       data: mds
@@ -216,6 +220,8 @@ interface CliOptions {
   reclaimIntervalMs?: string;
   reclaimGraceSec?: string;
   authKeyFile?: string;
+  tlsDir?: string;
+  tlsName?: string;
 }
 
 /** The `curvefs metaserver` command line (argv as process.argv: two leading entries). */
@@ -239,6 +245,8 @@ export async function cli(argv: string[]): Promise<void> {
     .option('--crash-at <step>', 'tests: SIGKILL self at a transaction step')
     .option('--crash-file <path>', 'tests: SIGKILL self at the transaction step named in this file')
     .option('--auth-key-file <file>', 'cluster key (mode 0600); callers need tokens derived from it (docs/security.md)')
+    .option('--tls-dir <dir>', 'mutual TLS: the directory of `curvefs certs` (with --tls-name)')
+    .option('--tls-name <name>', "mutual TLS: this metaserver's certificate name in --tls-dir")
     .option('--config <file>', 'JSON file with the same options (flags win)')
     .parse(argv);
   const o = program.opts<CliOptions>();
@@ -262,6 +270,7 @@ export async function cli(argv: string[]): Promise<void> {
     crashAt: (o.crashAt as TxStep | undefined) ?? file.crashAt,
     crashFile: o.crashFile ?? file.crashFile,
     authKeyFile: o.authKeyFile ?? file.authKeyFile,
+    tls: o.tlsDir || o.tlsName ? tlsOption(o.tlsDir, o.tlsName) : file.tls,
   };
   if (!opts.dataDir) throw new Error('--data-dir is required');
   const h = await runMetaserver(opts);

@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:http';
 import { CurveError, StatusCode, createLogger, systemClock, systemTimer, type Clock, type Timer } from '../common/index.ts';
 import { PeerSchema, type Peer } from '../gen/common_pb.ts';
 import { CopysetService, MetaServerInternalService, MetaServerService } from '../gen/metaserver_pb.ts';
-import { ChannelPool, RpcServer, type RpcAuth } from '../rpc/index.ts';
+import { ChannelPool, RpcServer, type RpcAuth, type TlsConfig } from '../rpc/index.ts';
 import { create } from '@bufbuild/protobuf';
 import { adminImpl } from './copyset/admin-service.ts';
 import type { Copyset } from './copyset/copyset.ts';
@@ -49,6 +49,8 @@ export interface MetaServerOptions {
   auth?: RpcAuth;
   /** Token presented to other metaservers (Raft, transactions); default $CURVEFS_TOKEN_FILE's. */
   credential?: string;
+  /** Mutual TLS for this server and the connections it makes (src/rpc/tls.ts). */
+  tls?: TlsConfig;
 }
 
 export class MetaServer {
@@ -76,8 +78,8 @@ export class MetaServer {
     if (!m) throw new CurveError(StatusCode.PARAM_ERROR, `bad listen address ${JSON.stringify(opts.listen)}`);
     this.host = m[1]!;
     this.port = Number(m[2]);
-    this.rpc = new RpcServer({ host: this.host, port: this.port, auth: opts.auth });
-    this.pool = new ChannelPool({ credential: opts.credential });
+    this.rpc = new RpcServer({ host: this.host, port: this.port, auth: opts.auth, tls: opts.tls });
+    this.pool = new ChannelPool({ credential: opts.credential, tls: opts.tls ?? false });
     this.clock = opts.clock ?? systemClock;
     this.timer = opts.timer ?? systemTimer;
   }

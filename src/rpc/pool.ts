@@ -4,7 +4,7 @@ import { CurveError, StatusCode, systemClock, systemRandom, systemTimer, type Cl
 import { DEFAULT_MAX_FRAME_BYTES, compactPayload } from './frame.ts';
 import { Channel, onCallTimeout, type ChannelOptions } from './channel.ts';
 import { DeadlineWheel } from './deadline-wheel.ts';
-import { defaultCredential } from './credential.ts';
+import { defaultCredential, defaultTls } from './credential.ts';
 import type { TlsConfig } from './tls.ts';
 import { methodFullName, methodIdOf } from './method-id.ts';
 import type { BackoffOptions } from './backoff.ts';
@@ -28,8 +28,11 @@ export interface ChannelPoolOptions {
    * Default: the token file named by $CURVEFS_TOKEN_FILE, if set (credential.ts).
    */
   credential?: string;
-  /** Mutual TLS with the cluster CA for every connection (tls.ts). */
-  tls?: TlsConfig;
+  /**
+   * Mutual TLS with the cluster CA for every connection (tls.ts). Default: the certificate named
+   * by $CURVEFS_TLS_DIR / $CURVEFS_TLS_NAME, if set; `false` means plain TCP whatever is set.
+   */
+  tls?: TlsConfig | false;
 }
 
 export class ChannelPool {
@@ -50,7 +53,7 @@ export class ChannelPool {
       random: opts.random ?? systemRandom,
       deadlines: new DeadlineWheel(clock, opts.timer ?? systemTimer, onCallTimeout, opts.deadlineResolutionMs ?? 5),
       credential: credentialBytes(opts.credential ?? defaultCredential()),
-      tls: opts.tls,
+      tls: opts.tls === false ? undefined : (opts.tls ?? defaultTls()),
     };
   }
 

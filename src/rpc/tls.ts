@@ -29,3 +29,10 @@ export function loadTlsConfig(dir: string, name: string): TlsConfig {
 export function skipHostnameCheck(): undefined {
   return undefined;
 }
+
+/** The `--tls-dir` / `--tls-name` flags of the MDS and metaserver: both or neither. */
+export function tlsOption(dir: string | undefined, name: string | undefined): { dir: string; name: string } | undefined {
+  if (!dir && !name) return undefined;
+  if (!dir || !name) throw new Error('give both --tls-dir and --tls-name (or neither)');
+  return { dir, name };
+}

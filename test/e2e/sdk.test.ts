@@ -96,7 +96,7 @@ describe('bad input gets the kernel errno', () => {
 
 /** A connection whose metaserver calls are counted by method (through a wrapped channel pool). */
 async function countingConnection(): Promise<{ conn: Connection; counts: Map<string, number>; close(): Promise<void> }> {
-  const pool = new ChannelPool({ credential: cluster.fsToken });
+  const pool = new ChannelPool({ credential: cluster.fsToken, tls: cluster.tls });
   const counts = new Map<string, number>();
   const plain = pool.client.bind(pool);
   pool.client = ((service: Parameters<typeof plain>[0], address: string) => {
@@ -210,15 +210,22 @@ describe('credentials of `curvefs up` (issue [L])', () => {
     const auth = join(cluster.dir, 'auth');
     assert.equal((statSync(auth).mode & 0o777).toString(8), '700');
     for (const f of readdirSync(auth)) assert.equal((statSync(join(auth, f)).mode & 0o777).toString(8), '600', f);
-    const run = (args: string[]) =>
-      spawnSync(process.execPath, [CURVEFS_BIN, ...args], { encoding: 'utf8', env: { ...process.env, CURVEFS_LOG: 'warn', CURVEFS_TOKEN_FILE: '', CURVEFS_MDS: '' } });
-    const listed = run(['--dir', cluster.dir, '--json', 'fs', 'list']);
+    const run = (args: string[], tls = true) =>
+      spawnSync(process.execPath, [CURVEFS_BIN, ...args], {
+        encoding: 'utf8',
+        env: { ...process.env, CURVEFS_LOG: 'warn', CURVEFS_TOKEN_FILE: '', CURVEFS_MDS: '', CURVEFS_TLS_DIR: tls ? cluster.running.file.tls!.dir : '', CURVEFS_TLS_NAME: tls ? 'admin' : '' },
+      });
+    const listed = run(['--dir', cluster.dir, '--json', 'fs', 'list'], false);
     assert.equal(listed.status, 0, listed.stderr);
     assert.ok((JSON.parse(listed.stdout) as Array<{ name: string }>).some((f) => f.name === cluster.fsName), listed.stdout);
     const anonymous = run(['--mds', cluster.mdsAddrs.join(','), 'fs', 'delete', cluster.fsName]);
     assert.notEqual(anonymous.status, 0);
     assert.match(anonymous.stderr, /UNAUTHENTICATED/);
     const fsClient = run(['--mds', cluster.mdsAddrs.join(','), '--token-file', join(auth, `fs-${cluster.fsName}.token`), 'fs', 'delete', cluster.fsName]);
+    // Without a certificate of the cluster's CA nothing gets through, not even with the admin token.
+    const plain = run(['--mds', cluster.mdsAddrs.join(','), '--token-file', join(auth, 'admin.token'), 'fs', 'delete', cluster.fsName], false);
+    assert.notEqual(plain.status, 0);
+    assert.match(plain.stderr, /UNAVAILABLE|TIMEOUT/);
     assert.notEqual(fsClient.status, 0);
     assert.match(fsClient.stderr, /FORBIDDEN/);
     assert.equal(cluster.cli(['stat', '/']).status, 0, 'the fs is still there');
@@ -228,8 +235,8 @@ describe('credentials of `curvefs up` (issue [L])', () => {
 describe('metaservers of `curvefs up` check credentials (issue [L])', () => {
   test('TransferLeader, ChangePeers and DeleteCopysetNode need the cluster or admin role; Raft needs the cluster role', async () => {
     const ms = cluster.running.file.metaservers[0]!.listen;
-    const anonymous = new ChannelPool({ credential: '' });
-    const fsClient = new ChannelPool({ credential: cluster.fsToken });
+    const anonymous = new ChannelPool({ credential: '', tls: cluster.tls });
+    const fsClient = new ChannelPool({ credential: cluster.fsToken, tls: cluster.tls });
     try {
       const statusOf = async (p: Promise<unknown>) => {
         try {

@@ -32,7 +32,8 @@ export async function tryMountDefault(file: ClusterFile, dir: string, logDir = r
   const sup = new Supervisor(logDir);
   // The mount is a client of its fs only: it gets the fs token, not the operator's.
   const token = file.auth ? ['--token-file', file.auth.fsTokenFile] : [];
-  const p = sup.start('mount', ['--mds', file.mdsAddrs.join(','), ...token, 'mount', file.fsName, dir]);
+  const tls = file.tls ? { CURVEFS_TLS_DIR: file.tls.dir, CURVEFS_TLS_NAME: 'mount' } : {};
+  const p = sup.start('mount', ['--mds', file.mdsAddrs.join(','), ...token, 'mount', file.fsName, dir], tls);
   const end = performance.now() + 30_000;
   while (!isMounted(dir)) {
     if (p.child.exitCode !== null || performance.now() > end) {

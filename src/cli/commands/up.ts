@@ -4,7 +4,8 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
-import { ChannelPool, readTokenFile } from '../../rpc/index.ts';
+import { ChannelPool, loadTlsConfig, readTokenFile } from '../../rpc/index.ts';
+import { makeCerts } from './certs.ts';
 import { ClusterKey, writeSecret } from '../../mds/index.ts';
 import { MdsService } from '../../gen/mds_pb.ts';
 import { TopologyService, OnlineState } from '../../gen/topology_pb.ts';
@@ -102,6 +103,22 @@ function clusterCredentials(dir: string, fsName: string): { keyFile: string; adm
   return { keyFile, adminTokenFile, fsTokenFile };
 }
 
+/**
+ * Mutual TLS for every connection of the cluster: a CA and certificates (mds, metaserverN, admin
+ * for the CLI, mount) in <dir>/tls, made with openssl on first use. Without openssl the cluster
+ * runs on plain TCP, and says so.
+ */
+function clusterCertificates(dir: string, metaservers: number, say: (l: string) => void): { dir: string } | undefined {
+  const tlsDir = join(dir, 'tls');
+  try {
+    makeCerts(tlsDir, ['mds', 'admin', 'mount', ...Array.from({ length: metaservers }, (_, i) => `metaserver${i + 1}`)]);
+    return { dir: tlsDir };
+  } catch (e) {
+    say(`tls         off: ${(e as Error).message}`);
+    return undefined;
+  }
+}
+
 export async function up(opts: UpOptions): Promise<RunningCluster> {
   const say = opts.log ?? ((l: string) => process.stdout.write(l + '\n'));
   const dir = resolve(opts.dir);
@@ -116,12 +133,14 @@ export async function up(opts: UpOptions): Promise<RunningCluster> {
   renameSync(planFile + '.tmp', planFile);
 
   const auth = clusterCredentials(dir, opts.fsName);
+  const tls = clusterCertificates(dir, opts.metaservers, say);
+  const tlsArgs = (name: string) => (tls ? ['--tls-dir', tls.dir, '--tls-name', name] : []);
   const sup = new Supervisor(join(dir, 'logs'));
   const mdsAddr = `127.0.0.1:${plan.mds}`;
-  const mdsArgs = ['mds', '--listen', mdsAddr, '--dashboard-port', String(plan.dashboard), '--auth-key-file', auth.keyFile];
+  const mdsArgs = ['mds', '--listen', mdsAddr, '--dashboard-port', String(plan.dashboard), '--auth-key-file', auth.keyFile, ...tlsArgs('mds')];
   if (opts.etcd) mdsArgs.push('--etcd', opts.etcd);
   else mdsArgs.push('--data-dir', join(dir, 'mds'));
-  const pool = new ChannelPool({ connectTimeoutMs: 1000, backoff: { initialMs: 20, maxMs: 200 }, credential: readTokenFile(auth.adminTokenFile) });
+  const pool = new ChannelPool({ connectTimeoutMs: 1000, backoff: { initialMs: 20, maxMs: 200 }, credential: readTokenFile(auth.adminTokenFile), tls: tls ? loadTlsConfig(tls.dir, 'admin') : false });
   const mds = new RotatingMdsConnector(pool, [mdsAddr], { callTimeoutMs: 2000, attemptTimeoutMs: 1000 });
   const stop = async (): Promise<void> => {
     pool.close();
@@ -135,7 +154,7 @@ export async function up(opts: UpOptions): Promise<RunningCluster> {
     const msProcs = plan.metaservers.map((m, i) =>
       sup.start(`metaserver${i + 1}`, [
         'metaserver', '--listen', `127.0.0.1:${m.port}`, '--data-dir', join(dir, `metaserver${i + 1}`),
-        '--mds', mdsAddr, '--metrics-port', String(m.metrics), '--auth-key-file', auth.keyFile,
+        '--mds', mdsAddr, '--metrics-port', String(m.metrics), '--auth-key-file', auth.keyFile, ...tlsArgs(`metaserver${i + 1}`),
       ]),
     );
     await waitFor(`${opts.metaservers} metaservers online`, 120_000, async () => {
@@ -166,6 +185,7 @@ export async function up(opts: UpOptions): Promise<RunningCluster> {
       metaservers: plan.metaservers.map((m) => ({ listen: `127.0.0.1:${m.port}`, metrics: `127.0.0.1:${m.metrics}` })),
       fsName: opts.fsName,
       auth: { adminTokenFile: auth.adminTokenFile, fsTokenFile: auth.fsTokenFile },
+      tls,
     };
     writeFileSync(join(dir, 'cluster.json'), JSON.stringify(file, null, 2) + '\n');
     say(`cluster file ${join(dir, 'cluster.json')} — try: curvefs --dir ${opts.dir} status`);
