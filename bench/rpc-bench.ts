@@ -2,10 +2,16 @@
 // 128, over the framed protocol (src/rpc) and, in the same run, the same service over grpc-js.
 // The server runs in this process, the client in a child process (so each side has its own core).
 //   npx tsx bench/rpc-bench.ts            (RPC_BENCH_SECONDS=3 per cell by default)
+//   npx tsx bench/rpc-bench.ts --tls      both transports over mutual TLS (certificates from
+//                                         `curvefs certs` in a temporary directory)
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type * as grpcTypes from '@grpc/grpc-js';
-import { ChannelPool, GrpcEndpoint, RpcServer, grpcMethodDefinition, type ServiceImplOf } from '../src/rpc/index.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ChannelPool, GrpcEndpoint, RpcServer, grpcMethodDefinition, loadTlsConfig, type ServiceImplOf } from '../src/rpc/index.ts';
+import { makeCerts } from '../src/cli/commands/certs.ts';
 import { CurveError, StatusCode } from '../src/common/index.ts';
 import { RpcTestService, type EchoRequest } from '../src/gen/rpctest_pb.ts';
 
@@ -36,13 +42,16 @@ const impl: ServiceImplOf<typeof RpcTestService> = {
   },
 };
 
-async function runServer(): Promise<void> {
-  const framed = new RpcServer().register(RpcTestService, impl);
+async function runServer(withTls: boolean): Promise<void> {
+  const certDir = withTls ? mkdtempSync(join(tmpdir(), 'curvefs-rpc-bench-')) : '';
+  if (withTls) makeCerts(certDir, ['server', 'client']);
+  const tls = withTls ? loadTlsConfig(certDir, 'server') : undefined;
+  const framed = new RpcServer({ tls }).register(RpcTestService, impl);
   const framedPort = await framed.listen();
-  const grpcServer = new GrpcEndpoint().register(RpcTestService, impl);
+  const grpcServer = new GrpcEndpoint({ tls }).register(RpcTestService, impl);
   const grpcPort = await grpcServer.listen();
 
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), 'client', String(framedPort), String(grpcPort)], {
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), 'client', String(framedPort), String(grpcPort), certDir], {
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
   });
   // The client marks each measured window; the server's CPU time over it is charged to that cell.
@@ -60,12 +69,13 @@ async function runServer(): Promise<void> {
   const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
   await framed.close();
   await grpcServer.close();
+  if (withTls) rmSync(certDir, { recursive: true, force: true });
   if (code !== 0) throw new Error(`client process failed (${code})`);
   const cells: Cell[] = JSON.parse(out);
   cells.forEach((c, i) => (c.serverCpuUs = serverCpu[i]! / c.calls));
 
   const rate = (c: Cell) => c.calls / c.seconds;
-  console.log(`RPC echo benchmark, ${SECONDS} s per cell, client and server in separate processes (node ${process.version})`);
+  console.log(`RPC echo benchmark${withTls ? ', both transports over mutual TLS' : ''}, ${SECONDS} s per cell, client and server in separate processes (node ${process.version})`);
   console.log('CPU µs/call (user + system, per process) varies less with other load on the machine than calls/s and latency.');
   console.log('');
   console.log('| concurrency | framed calls/s | p50 µs | p99 µs | CPU µs/call client + server | grpc-js calls/s | p50 µs | p99 µs | CPU µs/call client + server | ratio calls/s | ratio CPU/call |');
@@ -112,11 +122,13 @@ async function measure(concurrency: number, call: (seq: number) => Promise<unkno
   return { concurrency, calls, seconds, p50us: pct(0.5), p99us: pct(0.99), clientCpuUs: (cpu.user + cpu.system) / calls };
 }
 
-async function runClient(framedPort: number, grpcPort: number): Promise<void> {
-  const pool = new ChannelPool();
+async function runClient(framedPort: number, grpcPort: number, certDir: string): Promise<void> {
+  const tls = certDir ? loadTlsConfig(certDir, 'client') : undefined;
+  const pool = new ChannelPool({ tls });
   const framed = pool.client(RpcTestService, `127.0.0.1:${framedPort}`);
   const grpc: typeof grpcTypes = await import('@grpc/grpc-js');
-  const gclient = new grpc.Client(`127.0.0.1:${grpcPort}`, grpc.credentials.createInsecure());
+  const creds = tls ? grpc.credentials.createSsl(tls.ca, tls.key, tls.cert, { checkServerIdentity: () => undefined }) : grpc.credentials.createInsecure();
+  const gclient = new grpc.Client(`127.0.0.1:${grpcPort}`, creds);
   const echoDef = grpcMethodDefinition(RpcTestService.method.echo);
   const grpcEcho = (req: Partial<EchoRequest>) =>
     new Promise<unknown>((resolve, reject) =>
@@ -136,5 +148,5 @@ async function runClient(framedPort: number, grpcPort: number): Promise<void> {
   process.disconnect();
 }
 
-if (process.argv[2] === 'client') await runClient(Number(process.argv[3]), Number(process.argv[4]));
-else await runServer();
+if (process.argv[2] === 'client') await runClient(Number(process.argv[3]), Number(process.argv[4]), process.argv[5] ?? '');
+else await runServer(process.argv.includes('--tls'));

@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { CurveError, StatusCode } from '../common/index.ts';
-import { ChannelPool } from '../rpc/index.ts';
+import { ChannelPool, TLS_DIR_ENV, TLS_NAME_ENV, TOKEN_FILE_ENV } from '../rpc/index.ts';
 import { connectFs, MdsAdapter, RotatingMdsConnector, type Connection } from '../client/index.ts';
 
 export const DEFAULT_DIR = '.curvefs';
@@ -15,6 +15,7 @@ export interface GlobalOptions {
   fs?: string;
   json?: boolean;
   dir?: string;
+  tokenFile?: string;
 }
 
 /** The cluster file written by `curvefs up` (its directory's cluster.json). */
@@ -24,12 +25,35 @@ export interface ClusterFile {
   metaservers: Array<{ listen: string; metrics: string }>;
   fsName: string;
   mountpoint?: string;
+  /** Token files `curvefs up` wrote (mode 0600): the operator's and the default fs's clients'. */
+  auth?: { adminTokenFile: string; fsTokenFile: string };
+  /** The CA and certificates of `curvefs up` (the CLI uses "admin", the mount "mount"). */
+  tls?: { dir: string };
 }
 
 export function readClusterFile(dir = DEFAULT_DIR): ClusterFile | undefined {
   const p = join(dir, 'cluster.json');
   if (!existsSync(p)) return undefined;
   return JSON.parse(readFileSync(p, 'utf8')) as ClusterFile;
+}
+
+/**
+ * Makes every RPC pool of this process present a token and a TLS certificate: --token-file, else
+ * $CURVEFS_TOKEN_FILE, and $CURVEFS_TLS_DIR + $CURVEFS_TLS_NAME; else
+ * the admin token and certificate of the cluster directory when `curvefs up` wrote them
+ * (docs/security.md) — those only when the MDS addresses come from the same directory, so that
+ * the admin token of one cluster is never sent to another.
+ */
+export function useCredential(g: GlobalOptions): void {
+  if (g.tokenFile) process.env[TOKEN_FILE_ENV] = g.tokenFile;
+  if (g.mds || process.env.CURVEFS_MDS) return;
+  const cluster = readClusterFile(g.dir);
+  const file = cluster?.auth?.adminTokenFile;
+  if (!process.env[TOKEN_FILE_ENV] && file && existsSync(file)) process.env[TOKEN_FILE_ENV] = file;
+  if (!process.env[TLS_DIR_ENV] && cluster?.tls) {
+    process.env[TLS_DIR_ENV] = cluster.tls.dir;
+    process.env[TLS_NAME_ENV] = 'admin';
+  }
 }
 
 export function mdsAddrsOf(g: GlobalOptions): string[] {

@@ -2,11 +2,13 @@
 // command runs, so `curvefs --help` and scripts stay quick.
 import { Command, CommanderError } from 'commander';
 import { EXIT_HELP, commanderExitCode, errorFormat, fail, handleBrokenPipes, reportError } from './output.ts';
-import type { GlobalOptions } from './context.ts';
+import { useCredential, type GlobalOptions } from './context.ts';
 import { registerFileCommands } from './commands/files.ts';
 import { registerFsCommands } from './commands/fs-admin.ts';
 import { registerClusterCommands } from './commands/cluster.ts';
 import { registerMountCommands } from './commands/mount.ts';
+import { registerAuthCommands } from './commands/auth.ts';
+import { registerCertsCommand } from './commands/certs.ts';
 import { versionLine } from './version.ts';
 
 handleBrokenPipes();
@@ -22,6 +24,7 @@ program
   .option('--fs <name>', 'file system for file commands (default: $CURVEFS_FS or "curvefs")')
   .option('--dir <dir>', 'cluster directory of `curvefs up` (default .curvefs)')
   .option('--json', 'machine-readable output (errors too)')
+  .option('--token-file <file>', 'credential for the cluster (default: $CURVEFS_TOKEN_FILE, or the admin token `curvefs up` wrote)')
   .addHelpText('after', `\n${EXIT_HELP}`)
   // A hint, not the whole help: the error line is what the user needs to see.
   .showHelpAfterError(errorFormat.json ? false : '(see `curvefs help [command]`)')
@@ -38,11 +41,15 @@ program
   });
 
 const globals = (): GlobalOptions => program.opts<GlobalOptions>();
+// Before any command opens a connection: which token its pools present.
+program.hook('preAction', () => useCredential(globals()));
 
 registerClusterCommands(program, globals);
 registerFsCommands(program, globals);
 registerFileCommands(program, globals);
 registerMountCommands(program, globals);
+registerAuthCommands(program);
+registerCertsCommand(program);
 
 try {
   await program.parseAsync(process.argv);

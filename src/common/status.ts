@@ -49,6 +49,8 @@ const ERRNO: Partial<Record<StatusCode, number>> = {
   [StatusCode.CANCELLED]: E.ECANCELED,
   [StatusCode.UNKNOWN_METHOD]: E.ENOSYS,
   [StatusCode.UNAVAILABLE]: E.EAGAIN,
+  [StatusCode.UNAUTHENTICATED]: E.EACCES,
+  [StatusCode.FORBIDDEN]: E.EPERM,
 };
 
 export function statusToErrno(code: StatusCode): number {

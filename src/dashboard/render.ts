@@ -14,6 +14,16 @@ export function renderMetrics(s: MdsStatus): string {
   ]);
   gauge('curvefs_mds_term', 'Election term served (0 when not serving).', [['', s.term]]);
   gauge('curvefs_mds_uptime_seconds', 'Seconds since this MDS process started.', [['', s.uptimeSec]]);
+  if (s.rpc) {
+    const r = s.rpc;
+    gauge('curvefs_mds_rpc_connections', 'Open RPC connections.', [['', r.connections]]);
+    gauge('curvefs_mds_rpc_buffered_bytes', 'Bytes held for partial RPC frames, all connections.', [['', r.bufferedBytes]]);
+    gauge('curvefs_mds_rpc_buffered_bytes_peak', 'Highest bytes held for partial RPC frames since start.', [['', r.bufferedBytesPeak]]);
+    lines.push('# HELP curvefs_mds_rpc_connections_closed_total RPC connections closed or refused by a resource bound.', '# TYPE curvefs_mds_rpc_connections_closed_total counter');
+    lines.push(`curvefs_mds_rpc_connections_closed_total{reason="frame_timeout"} ${r.closedFrameTimeout}`);
+    lines.push(`curvefs_mds_rpc_connections_closed_total{reason="buffer_budget"} ${r.closedOverBudget}`);
+    lines.push(`curvefs_mds_rpc_connections_closed_total{reason="per_peer_cap"} ${r.refusedPerPeer}`);
+  }
   const c = s.cluster;
   if (c) {
     gauge('curvefs_mds_fs', 'File systems known to the leader.', [['', c.fs.length]]);

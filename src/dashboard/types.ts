@@ -12,6 +12,17 @@ export interface MdsStatus {
   pid: number;
   uptimeSec: number;
   cluster: ClusterStatus | null;
+  /** The RPC server's resource bounds (connections closed or refused by each). */
+  rpc?: RpcBoundsStatus;
+}
+
+export interface RpcBoundsStatus {
+  connections: number;
+  bufferedBytes: number;
+  bufferedBytesPeak: number;
+  closedFrameTimeout: number;
+  closedOverBudget: number;
+  refusedPerPeer: number;
 }
 
 export interface ClusterStatus {

@@ -11,3 +11,4 @@ export { validateFsName } from './fs/validate.ts';
 export type { JournalEvent } from './journal.ts';
 export * as store from './store/index.ts';
 export * as election from './election/index.ts';
+export { ClusterKey, readTokenFile, writeSecret, FsAccess, MDS_RULES, METASERVER_RULES, tokenAuth, type Rule } from './auth/index.ts';

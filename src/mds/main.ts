@@ -13,7 +13,7 @@ import { startDashboard, type Dashboard, type MdsStatus } from '../dashboard/ind
 import { HeartbeatService } from '../gen/heartbeat_pb.ts';
 import { MdsService } from '../gen/mds_pb.ts';
 import { TopologyService } from '../gen/topology_pb.ts';
-import { ChannelPool, RpcServer } from '../rpc/index.ts';
+import { ChannelPool, RpcServer, loadTlsConfig, tlsOption } from '../rpc/index.ts';
 import { DEFAULT_ELECTION_PREFIX, EmbeddedElector, EtcdElector, type Elector } from './election/index.ts';
 import type { DataReclaimer } from './fs/fs-manager.ts';
 import { reclaimBlocks } from './fs/reclaim-data.ts';
@@ -21,6 +21,7 @@ import { LeaderJournal } from './journal.ts';
 import { MdsNode } from './node.ts';
 import { tuning as makeTuning, type MdsTuning } from './options.ts';
 import { heartbeatService, mdsService, topologyService } from './service.ts';
+import { ClusterKey, FsAccess, MDS_RULES, tokenAuth } from './auth/index.ts';
 import { mdsStatus } from './status.ts';
 import { EmbeddedStore, EtcdStore, type KvStore } from './store/index.ts';
 import { RpcMetaserverAdmin } from './topology/metaserver-admin.ts';
@@ -54,6 +55,13 @@ export interface RunMdsOptions {
   /** Deletes a deleted fs's blocks from its data store (default: every object under the fs's
    *  prefix in its local directory or S3 bucket; `false` leaves the data alone). */
   reclaimData?: DataReclaimer | false;
+  /**
+   * File of the cluster key (docs/security.md): with it every caller must present a token derived
+   * from it, and each method needs a role. Without it anyone who reaches the port is admin.
+   */
+  authKeyFile?: string;
+  /** Mutual TLS: the directory of `curvefs certs` and this MDS's certificate name in it. */
+  tls?: { dir: string; name: string };
   timer?: Timer;
   random?: Random;
 }
@@ -74,11 +82,15 @@ export async function runMds(opts: RunMdsOptions): Promise<MdsHandle> {
   const timer = opts.timer ?? systemTimer;
   const random = opts.random ?? systemRandom;
   const [host, port] = listenAddress(opts.listen);
-  const server = new RpcServer({ host, port });
+  const key = opts.authKeyFile ? ClusterKey.load(opts.authKeyFile) : undefined;
+  if (!key) log.warn('no --auth-key-file: authentication is OFF, anyone who reaches this port is admin (docs/security.md)');
+  const tls = opts.tls ? loadTlsConfig(opts.tls.dir, opts.tls.name) : undefined;
+  const server = new RpcServer({ host, port, auth: key ? tokenAuth(key, MDS_RULES) : undefined, tls });
+  const access = new FsAccess(key !== undefined);
   // Services are registered before listening; they answer UNAVAILABLE until the node exists.
   const ref: { node?: MdsNode } = {};
-  server.register(MdsService, mdsService(() => ref.node));
-  server.register(TopologyService, topologyService(() => ref.node));
+  server.register(MdsService, mdsService(() => ref.node, access));
+  server.register(TopologyService, topologyService(() => ref.node, access));
   server.register(HeartbeatService, heartbeatService(() => ref.node));
   await server.listen();
   const address = opts.advertise ?? server.address;
@@ -112,7 +124,8 @@ export async function runMds(opts: RunMdsOptions): Promise<MdsHandle> {
     elector = new EmbeddedElector(store, address, opts.electionPrefix ?? DEFAULT_ELECTION_PREFIX);
   }
 
-  const pool = new ChannelPool({ defaultTimeoutMs: 5000 });
+  // Calls to metaservers (copyset creation, membership changes) carry the cluster role.
+  const pool = new ChannelPool({ defaultTimeoutMs: 5000, credential: key?.token({ role: 'cluster' }), tls: tls ?? false });
   const node = new MdsNode({
     address,
     store,
@@ -130,7 +143,10 @@ export async function runMds(opts: RunMdsOptions): Promise<MdsHandle> {
   node.start();
   const started = node;
 
-  const status = () => mdsStatus(started, address, store.kind);
+  const status = () => {
+    const { connections, bufferedBytes, bufferedBytesPeak, closedFrameTimeout, closedOverBudget, refusedPerPeer } = server.stats();
+    return { ...mdsStatus(started, address, store.kind), rpc: { connections, bufferedBytes, bufferedBytesPeak, closedFrameTimeout, closedOverBudget, refusedPerPeer } };
+  };
   let dashboard: Dashboard | undefined;
   if (opts.dashboardPort !== undefined) dashboard = await startDashboard({ host: opts.dashboardHost ?? host, port: opts.dashboardPort, status });
   log.info('MDS started', { address, store: store.kind, dashboard: dashboard?.address, ttlSec: etcd.length > 0 ? ttlSec : undefined });
@@ -184,6 +200,9 @@ interface MdsFlags {
   partitionsPerFs?: number;
   minWritablePartitions?: number;
   replicas?: number;
+  authKeyFile?: string;
+  tlsDir?: string;
+  tlsName?: string;
 }
 
 /** Parses `curvefs mds` / `src/mds/main.ts` flags into runMds options. Numbers are parsed
@@ -202,6 +221,9 @@ export function parseMdsArgs(argv: string[]): RunMdsOptions {
     .option('--dashboard-port <port>', 'status page port (HTML, /metrics, /api/status)', parsePort)
     .option('--dashboard-host <host>', 'status page interface')
     .option('--journal <file>', 'append leadership intervals to this file (tests)')
+    .option('--auth-key-file <file>', 'cluster key (mode 0600): callers need tokens derived from it (docs/security.md)')
+    .option('--tls-dir <dir>', 'mutual TLS: the directory of `curvefs certs` (with --tls-name)')
+    .option('--tls-name <name>', "mutual TLS: this MDS's certificate name in --tls-dir")
     .option('--unstable-after-ms <ms>', 'metaserver silence before UNSTABLE', parseMs)
     .option('--offline-after-ms <ms>', 'metaserver silence before OFFLINE (then its copysets heal elsewhere)', parseMs)
     .option('--session-timeout-ms <ms>', 'mount session timeout', parseMs)
@@ -240,6 +262,8 @@ export function parseMdsArgs(argv: string[]): RunMdsOptions {
     dashboardPort: o.dashboardPort,
     dashboardHost: o.dashboardHost,
     journalPath: o.journal,
+    authKeyFile: o.authKeyFile,
+    tls: tlsOption(o.tlsDir, o.tlsName),
     tuning: t,
   };
 }

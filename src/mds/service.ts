@@ -9,6 +9,7 @@ import type { ServiceImplOf } from '../rpc/index.ts';
 import type { MdsNode } from './node.ts';
 import type { MdsTerm } from './term.ts';
 import { csKey } from './topology/topology.ts';
+import { FsAccess, redactFsInfo } from './auth/index.ts';
 import { copysetForClient, copysetInfo, copysetLocation, metaServerInfo } from './topology/views.ts';
 
 function id32(x: number, what: string): number {
@@ -25,17 +26,21 @@ function serving(ref: NodeRef): MdsTerm {
   return node.serving();
 }
 
-export function mdsService(ref: NodeRef): ServiceImplOf<typeof MdsService> {
+/** `access` checks the fs-scoped calls (an fs client may use only its own fs); see auth/policy.ts. */
+export function mdsService(ref: NodeRef, access = new FsAccess(false)): ServiceImplOf<typeof MdsService> {
   const term = () => serving(ref);
   return {
     async createFs(req) {
       return { fsInfo: await term().fs.createFs(req) };
     },
-    getFsInfo(req) {
-      return { fsInfo: term().fs.get({ fsId: req.fsId, fsName: req.fsName }) };
+    getFsInfo(req, ctx) {
+      const fs = term().fs.get({ fsId: req.fsId, fsName: req.fsName });
+      access.check(ctx, fs.fsName, 'GetFsInfo');
+      return { fsInfo: fs };
     },
     listClusterFsInfo() {
-      return { fsInfo: term().fs.list() };
+      // A listing is for operators and tools: never the data store's credentials.
+      return { fsInfo: term().fs.list().map(redactFsInfo) };
     },
     async updateFsInfo(req) {
       return { fsInfo: await term().fs.updateFs(req.fsName, req.capacity) };
@@ -44,16 +49,19 @@ export function mdsService(ref: NodeRef): ServiceImplOf<typeof MdsService> {
       await term().fs.deleteFs(req.fsName);
       return {};
     },
-    async mountFs(req) {
+    async mountFs(req, ctx) {
+      access.check(ctx, req.fsName, 'MountFs');
       const t = term();
       const r = await t.fs.mount(req.fsName, req.mountpoint);
       return { fsInfo: r.fs, sessionId: r.sessionId, sessionTimeoutMs: t.fs.opts.sessionTimeoutMs };
     },
-    async umountFs(req) {
+    async umountFs(req, ctx) {
+      access.check(ctx, req.fsName, 'UmountFs');
       await term().fs.umount(req.fsName, req.sessionId, req.mountpoint);
       return {};
     },
-    async refreshSession(req) {
+    async refreshSession(req, ctx) {
+      access.check(ctx, req.fsName, 'RefreshSession');
       const t = term();
       const r = await t.fs.refresh(req.fsName, req.sessionId, req.mountpoint, req.fsDeltaBytes);
       return {
@@ -64,13 +72,15 @@ export function mdsService(ref: NodeRef): ServiceImplOf<typeof MdsService> {
         sessionTimeoutMs: t.fs.opts.sessionTimeoutMs,
       };
     },
-    async allocateS3Chunk(req) {
-      return { beginChunkId: await term().fs.allocateChunks(id32(req.fsId, 'fs id'), req.chunkIdNum) };
+    async allocateS3Chunk(req, ctx) {
+      const t = term();
+      access.check(ctx, t.fs.get({ fsId: id32(req.fsId, 'fs id') }).fsName, 'AllocateS3Chunk');
+      return { beginChunkId: await t.fs.allocateChunks(req.fsId, req.chunkIdNum) };
     },
   };
 }
 
-export function topologyService(ref: NodeRef): ServiceImplOf<typeof TopologyService> {
+export function topologyService(ref: NodeRef, access = new FsAccess(false)): ServiceImplOf<typeof TopologyService> {
   const term = () => serving(ref);
   const now = () => ref()!.clock.now();
   const metaserver = (t: MdsTerm, id: number) => {
@@ -171,8 +181,9 @@ export function topologyService(ref: NodeRef): ServiceImplOf<typeof TopologyServ
         }),
       };
     },
-    async createPartition(req) {
+    async createPartition(req, ctx) {
       const t = term();
+      access.check(ctx, t.fs.get({ fsId: id32(req.fsId, 'fs id') }).fsName, 'CreatePartition');
       return { partitionInfoList: await t.fs.createPartitions(id32(req.fsId, 'fs id'), req.count || 3) };
     },
     async deletePartition(req) {

@@ -16,6 +16,8 @@ import { pathToFileURL } from 'node:url';
 import { Command } from 'commander';
 import { CurveError, StatusCode, createLogger, intArg, parseMs, parsePort } from '../common/index.ts';
 import { MdsClient } from '../mds/client.ts';
+import { ClusterKey, METASERVER_RULES, tokenAuth } from '../mds/auth/index.ts';
+import { ChannelPool, loadTlsConfig, tlsOption } from '../rpc/index.ts';
 import { AddressBook, RaftNode, RpcRaftTransport } from '../raft/index.ts';
 import { raftGroupFactory } from './copyset/raft-group.ts';
 import type { GroupFactory } from './copyset/manager.ts';
@@ -72,6 +74,13 @@ export interface RunMetaserverOptions {
   /** Seconds after an unlink before an unopened inode's data is deleted (default 30). */
   reclaimGraceSec?: number;
   reclaimIntervalMs?: number;
+  /**
+   * The cluster key (docs/security.md): callers must then present tokens derived from it, and
+   * this metaserver presents the cluster token to the MDS and its peers.
+   */
+  authKeyFile?: string;
+  /** Mutual TLS: the directory of `curvefs certs` and this metaserver's certificate name in it. */
+  tls?: { dir: string; name: string };
 }
 
 export interface MetaserverHandle {
@@ -85,7 +94,13 @@ export interface MetaserverHandle {
 export async function runMetaserver(opts: RunMetaserverOptions): Promise<MetaserverHandle> {
   await mkdir(opts.dataDir, { recursive: true });
   const mdsAddrs = (opts.mdsAddrs ?? []).filter((a) => a.length > 0);
-  const mds = mdsAddrs.length > 0 ? new MdsClient({ addresses: mdsAddrs }) : undefined;
+  const key = opts.authKeyFile ? ClusterKey.load(opts.authKeyFile) : undefined;
+  if (!key) log.warn('no --auth-key-file: authentication is OFF, anyone who reaches this port may call anything (docs/security.md)');
+  const credential = key?.token({ role: 'cluster' });
+  // The MDS client's own pool carries the cluster token (not $CURVEFS_TOKEN_FILE's).
+  const tls = opts.tls ? loadTlsConfig(opts.tls.dir, opts.tls.name) : undefined;
+  const mdsPool = mdsAddrs.length > 0 && (credential || tls) ? new ChannelPool({ credential, tls: tls ?? false }) : undefined;
+  const mds = mdsAddrs.length > 0 ? new MdsClient({ addresses: mdsAddrs, pool: mdsPool }) : undefined;
   let identity: Identity | undefined;
   let raft: RaftNode | undefined;
   const server: MetaServer = new MetaServer({
@@ -105,6 +120,9 @@ export async function runMetaserver(opts: RunMetaserverOptions): Promise<Metaser
       return identity.id;
     },
     seeds: opts.peers,
+    auth: key ? tokenAuth(key, METASERVER_RULES) : undefined,
+    credential,
+    tls,
     router: mds ? new MdsRouter(mds) : undefined,
     reclaim: {
       data: mds
@@ -180,6 +198,7 @@ export async function runMetaserver(opts: RunMetaserverOptions): Promise<Metaser
         await server.stop();
         await raft?.stop();
         mds?.close();
+        mdsPool?.close();
       })()),
   };
 }
@@ -201,6 +220,9 @@ interface CliOptions {
   readMode?: string;
   reclaimIntervalMs?: number;
   reclaimGraceSec?: number;
+  authKeyFile?: string;
+  tlsDir?: string;
+  tlsName?: string;
 }
 
 /** The `curvefs metaserver` command line (argv as process.argv: two leading entries). */
@@ -223,6 +245,9 @@ export async function cli(argv: string[]): Promise<void> {
     .option('--reclaim-grace-sec <s>', 'seconds after an inode is unlinked before it may be reclaimed (default 30)', intArg('seconds'))
     .option('--crash-at <step>', 'tests: SIGKILL self at a transaction step')
     .option('--crash-file <path>', 'tests: SIGKILL self at the transaction step named in this file')
+    .option('--auth-key-file <file>', 'cluster key (mode 0600); callers need tokens derived from it (docs/security.md)')
+    .option('--tls-dir <dir>', 'mutual TLS: the directory of `curvefs certs` (with --tls-name)')
+    .option('--tls-name <name>', "mutual TLS: this metaserver's certificate name in --tls-dir")
     .option('--config <file>', 'JSON file with the same options (flags win)')
     .parse(argv);
   const o = program.opts<CliOptions>();
@@ -244,6 +269,8 @@ export async function cli(argv: string[]): Promise<void> {
     reclaimGraceSec: o.reclaimGraceSec ?? file.reclaimGraceSec,
     crashAt: (o.crashAt as TxStep | undefined) ?? file.crashAt,
     crashFile: o.crashFile ?? file.crashFile,
+    authKeyFile: o.authKeyFile ?? file.authKeyFile,
+    tls: o.tlsDir || o.tlsName ? tlsOption(o.tlsDir, o.tlsName) : file.tls,
   };
   if (!opts.dataDir) throw new Error('--data-dir is required');
   const h = await runMetaserver(opts);

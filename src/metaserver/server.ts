@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:http';
 import { CurveError, StatusCode, createLogger, systemClock, systemTimer, type Clock, type Timer } from '../common/index.ts';
 import { PeerSchema, type Peer } from '../gen/common_pb.ts';
 import { CopysetService, MetaServerInternalService, MetaServerService } from '../gen/metaserver_pb.ts';
-import { ChannelPool, RpcServer } from '../rpc/index.ts';
+import { ChannelPool, RpcServer, type RpcAuth, type TlsConfig } from '../rpc/index.ts';
 import { create } from '@bufbuild/protobuf';
 import { adminImpl } from './copyset/admin-service.ts';
 import type { Copyset } from './copyset/copyset.ts';
@@ -45,11 +45,17 @@ export interface MetaServerOptions {
   coordinator?: Partial<CoordinatorOptions>;
   /** Deferred deletion: where fs data lives, and timing. */
   reclaim?: { data?: FsDataProvider; graceSec?: number; intervalMs?: number };
+  /** Who may call what on this metaserver (docs/security.md); default: everyone everything. */
+  auth?: RpcAuth;
+  /** Token presented to other metaservers (Raft, transactions); default $CURVEFS_TOKEN_FILE's. */
+  credential?: string;
+  /** Mutual TLS for this server and the connections it makes (src/rpc/tls.ts). */
+  tls?: TlsConfig;
 }
 
 export class MetaServer {
   readonly rpc: RpcServer;
-  readonly pool = new ChannelPool();
+  readonly pool: ChannelPool;
   readonly metrics = new OpMetrics();
   readonly snapshotMetrics = new SnapshotMetrics();
   manager!: CopysetManager;
@@ -72,7 +78,8 @@ export class MetaServer {
     if (!m) throw new CurveError(StatusCode.PARAM_ERROR, `bad listen address ${JSON.stringify(opts.listen)}`);
     this.host = m[1]!;
     this.port = Number(m[2]);
-    this.rpc = new RpcServer({ host: this.host, port: this.port });
+    this.rpc = new RpcServer({ host: this.host, port: this.port, auth: opts.auth, tls: opts.tls });
+    this.pool = new ChannelPool({ credential: opts.credential, tls: opts.tls ?? false });
     this.clock = opts.clock ?? systemClock;
     this.timer = opts.timer ?? systemTimer;
   }
@@ -207,6 +214,16 @@ export class MetaServer {
     });
     renderCopysets(out, gauges);
     this.snapshotMetrics.render(out);
+    // The RPC server's resource bounds (src/rpc/server.ts): what stalled or greedy peers cost.
+    const r = this.rpc.stats();
+    out.push('# HELP curvefs_metaserver_rpc_buffered_bytes Bytes held for partial RPC frames, all connections.', '# TYPE curvefs_metaserver_rpc_buffered_bytes gauge');
+    out.push(`curvefs_metaserver_rpc_buffered_bytes ${r.bufferedBytes}`);
+    out.push('# HELP curvefs_metaserver_rpc_buffered_bytes_peak Highest bytes held for partial RPC frames since start.', '# TYPE curvefs_metaserver_rpc_buffered_bytes_peak gauge');
+    out.push(`curvefs_metaserver_rpc_buffered_bytes_peak ${r.bufferedBytesPeak}`);
+    out.push('# HELP curvefs_metaserver_rpc_connections_closed_total RPC connections closed or refused by a resource bound.', '# TYPE curvefs_metaserver_rpc_connections_closed_total counter');
+    out.push(`curvefs_metaserver_rpc_connections_closed_total{reason="frame_timeout"} ${r.closedFrameTimeout}`);
+    out.push(`curvefs_metaserver_rpc_connections_closed_total{reason="buffer_budget"} ${r.closedOverBudget}`);
+    out.push(`curvefs_metaserver_rpc_connections_closed_total{reason="per_peer_cap"} ${r.refusedPerPeer}`);
     return out.join('\n') + '\n';
   }
 

@@ -2,6 +2,8 @@
 // enforces deadlines and cancellation, reconnects lazily with backoff, and fails every in-flight
 // call with UNAVAILABLE when the connection drops.
 import { connect, type Socket } from 'node:net';
+import { connect as connectTls } from 'node:tls';
+import { skipHostnameCheck, type TlsConfig } from './tls.ts';
 import { CurveError, StatusCode, type Clock, type Random } from '../common/index.ts';
 import {
   FrameDecoder,
@@ -34,6 +36,10 @@ export interface ChannelOptions {
   random: Random;
   /** Shared by the pool's channels: one timer for every call's deadline. */
   deadlines: DeadlineWheel<PendingCall>;
+  /** Sent in an Auth frame after the preface of every connection (docs/security.md). */
+  credential: Buffer | undefined;
+  /** Mutual TLS with the cluster CA (tls.ts); undefined = plain TCP. */
+  tls: TlsConfig | undefined;
 }
 
 export type Decode<T> = (payload: Buffer) => T;
@@ -252,7 +258,11 @@ export class Channel implements FrameHandler {
   /** Starts a connection unless in backoff. Frames written before 'connect' are buffered by node. */
   private connect(): boolean {
     if (this.opts.clock.now() < this.retryAt) return false;
-    const socket = connect({ host: this.host, port: this.port, noDelay: true });
+    const t = this.opts.tls;
+    const socket: Socket = t
+      ? connectTls({ host: this.host, port: this.port, ca: t.ca, cert: t.cert, key: t.key, checkServerIdentity: skipHostnameCheck })
+      : connect({ host: this.host, port: this.port, noDelay: true });
+    if (t) socket.setNoDelay(true);
     const writer = new FrameWriter();
     const decoder = new FrameDecoder(this, this.opts.maxFrameBytes);
     this.socket = socket;
@@ -262,13 +272,15 @@ export class Channel implements FrameHandler {
     this.congested = false;
     writer.attach(socket);
     writer.raw(PREFACE);
+    if (this.opts.credential) writer.frame(FrameKind.Auth, StatusCode.OK, 0, 0, 0, this.opts.credential);
     writer.onNeedDrain = () => {
       if (this.socket !== socket || this.congested) return;
       this.congested = true;
       socket.once('drain', () => this.onDrain(socket));
     };
     socket.setTimeout(this.opts.connectTimeoutMs, () => socket.destroy(new Error(`connect timed out after ${this.opts.connectTimeoutMs} ms`)));
-    socket.once('connect', () => {
+    // Over TLS the connection is up once the handshake verified the server's certificate.
+    socket.once(t ? 'secureConnect' : 'connect', () => {
       socket.setTimeout(0);
       socket.setKeepAlive(true, 10_000);
       this.connected = true;

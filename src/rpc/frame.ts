@@ -27,6 +27,11 @@ export const enum FrameKind {
   Ping = 5,
   /** Server → client: answer to Ping. */
   Pong = 6,
+  /**
+   * Client → server, at most once, before any request: the payload is the client's credential
+   * (a token, UTF-8). Call id 0; never answered — each later call is judged by it (docs/security.md).
+   */
+  Auth = 7,
 }
 
 export interface FrameHeader {
@@ -132,6 +137,7 @@ export class FrameDecoder {
   private need: number;
   private prefaceSeen = false;
   private failed = false;
+  private frames = 0;
   private readonly header: FrameHeader = { kind: FrameKind.Request, status: 0, callId: 0, methodId: 0, timeoutMs: 0 };
 
   constructor(
@@ -143,6 +149,26 @@ export class FrameDecoder {
 
   get broken(): boolean {
     return this.failed;
+  }
+
+  /** Bytes held for a frame (or preface) not yet complete: what a stalled peer costs us. */
+  get pendingBytes(): number {
+    return this.buffered;
+  }
+
+  /** Whether the preface has been received. */
+  get prefaceComplete(): boolean {
+    return this.prefaceSeen;
+  }
+
+  /** Frames decoded so far. */
+  get framesDecoded(): number {
+    return this.frames;
+  }
+
+  /** True while the peer is inside a frame or has not completed its preface. */
+  get incomplete(): boolean {
+    return !this.failed && (this.buffered > 0 || !this.prefaceSeen);
   }
 
   push(chunk: Buffer): void {
@@ -157,7 +183,10 @@ export class FrameDecoder {
     }
     const end = this.parse(chunk);
     if (end < chunk.length && !this.failed) {
-      const rest = chunk.subarray(end);
+      // The start of the next frame; copied when it is a small part of a large (concatenated)
+      // buffer, so that what we count as buffered is what we actually keep alive.
+      let rest = chunk.subarray(end);
+      if (chunk.length > 65536 && rest.length * 2 < chunk.length) rest = Buffer.from(rest);
       this.chunks.push(rest);
       this.buffered = rest.length;
     }
@@ -205,7 +234,7 @@ export class FrameDecoder {
       }
       if (avail >= 6) {
         const kind = buf[off + 4]!;
-        if (kind < FrameKind.Request || kind > FrameKind.Pong) {
+        if (kind < FrameKind.Request || kind > FrameKind.Auth) {
           return this.fail(StatusCode.MALFORMED_FRAME, `unknown frame kind ${kind}`, 0);
         }
         if (buf[off + 5] !== 0) return this.fail(StatusCode.MALFORMED_FRAME, `reserved flags ${buf[off + 5]} set`, 0);
@@ -219,11 +248,12 @@ export class FrameDecoder {
       h.callId = buf.readUInt32LE(off + 8);
       h.methodId = buf.readUInt32LE(off + 12);
       h.timeoutMs = buf.readUInt32LE(off + 16);
-      if (h.callId === 0 && h.kind !== FrameKind.Error) {
+      if (h.callId === 0 && h.kind !== FrameKind.Error && h.kind !== FrameKind.Auth) {
         return this.fail(StatusCode.MALFORMED_FRAME, 'call id 0 is reserved', 0);
       }
       const payload = buf.subarray(off + HEADER_BYTES, off + total);
       off += total;
+      this.frames++;
       this.handler.onFrame(h, payload);
       if (this.failed) return off;
     }

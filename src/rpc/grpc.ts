@@ -3,6 +3,7 @@
 // protocol (grpc-js costs ~10× more CPU per call); this exists for reach, not speed.
 // @grpc/grpc-js is loaded on first use, so processes that never open a gRPC port don't need it.
 import type * as grpc from '@grpc/grpc-js';
+import type { TlsConfig } from './tls.ts';
 import { create, fromBinary, toBinary, type DescMethod } from '@bufbuild/protobuf';
 import { CurveError, StatusCode, statusName, systemClock } from '../common/index.ts';
 import type { CallContext, GenService, GenServiceMethods, ServiceImpl } from './types.ts';
@@ -53,6 +54,8 @@ const TO_GRPC_CODE: Partial<Record<StatusCode, number>> = {
 export interface GrpcEndpointOptions {
   host?: string;
   port?: number;
+  /** Mutual TLS with the cluster CA (the same certificates as RpcServer's; tls.ts). */
+  tls?: TlsConfig;
 }
 
 /** A gRPC server over the same services as RpcServer. Binds to 127.0.0.1 unless configured. */
@@ -61,10 +64,12 @@ export class GrpcEndpoint {
   private readonly port: number;
   private readonly services: Array<[GenService<GenServiceMethods>, Record<string, (req: unknown, ctx: CallContext) => unknown>]> = [];
   private server: grpc.Server | undefined;
+  private readonly tls: TlsConfig | undefined;
 
   constructor(opts: GrpcEndpointOptions = {}) {
     this.host = opts.host ?? '127.0.0.1';
     this.port = opts.port ?? 0;
+    this.tls = opts.tls;
   }
 
   register<S extends GenServiceMethods>(service: GenService<S>, impl: ServiceImpl<S>): this {
@@ -85,8 +90,10 @@ export class GrpcEndpoint {
       }
       server.addService(grpcServiceDefinition(service), handlers);
     }
+    const t = this.tls;
+    const creds = t ? g.ServerCredentials.createSsl(t.ca, [{ cert_chain: t.cert, private_key: t.key }], true) : g.ServerCredentials.createInsecure();
     const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(`${this.host}:${this.port}`, g.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+      server.bindAsync(`${this.host}:${this.port}`, creds, (err, p) => (err ? reject(err) : resolve(p))),
     );
     this.server = server;
     return port;

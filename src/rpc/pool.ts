@@ -4,6 +4,8 @@ import { CurveError, StatusCode, systemClock, systemRandom, systemTimer, type Cl
 import { DEFAULT_MAX_FRAME_BYTES, compactPayload } from './frame.ts';
 import { Channel, onCallTimeout, type ChannelOptions } from './channel.ts';
 import { DeadlineWheel } from './deadline-wheel.ts';
+import { defaultCredential, defaultTls } from './credential.ts';
+import type { TlsConfig } from './tls.ts';
 import { methodFullName, methodIdOf } from './method-id.ts';
 import type { BackoffOptions } from './backoff.ts';
 import type { CallOptions, GenService, GenServiceMethods, RpcClient } from './types.ts';
@@ -21,6 +23,16 @@ export interface ChannelPoolOptions {
   random?: Random;
   /** Granularity of call deadlines (a call times out up to this much late). */
   deadlineResolutionMs?: number;
+  /**
+   * Credential (a token) presented on every connection; servers with auth judge calls by it.
+   * Default: the token file named by $CURVEFS_TOKEN_FILE, if set (credential.ts).
+   */
+  credential?: string;
+  /**
+   * Mutual TLS with the cluster CA for every connection (tls.ts). Default: the certificate named
+   * by $CURVEFS_TLS_DIR / $CURVEFS_TLS_NAME, if set; `false` means plain TCP whatever is set.
+   */
+  tls?: TlsConfig | false;
 }
 
 export class ChannelPool {
@@ -40,6 +52,8 @@ export class ChannelPool {
       clock,
       random: opts.random ?? systemRandom,
       deadlines: new DeadlineWheel(clock, opts.timer ?? systemTimer, onCallTimeout, opts.deadlineResolutionMs ?? 5),
+      credential: credentialBytes(opts.credential ?? defaultCredential()),
+      tls: opts.tls === false ? undefined : (opts.tls ?? defaultTls()),
     };
   }
 
@@ -87,6 +101,10 @@ export class ChannelPool {
     for (const ch of this.channels.values()) ch.close();
     this.channels.clear();
   }
+}
+
+function credentialBytes(c: string | undefined): Buffer | undefined {
+  return c ? Buffer.from(c, 'utf8') : undefined;
 }
 
 function identity(b: Buffer): Uint8Array {

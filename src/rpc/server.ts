@@ -2,6 +2,8 @@
 // connection decodes frames, runs handlers (many at once), answers each call with a status, and
 // applies backpressure by pausing reads while its output is congested or too many calls run.
 import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import type { TlsConfig } from './tls.ts';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { CurveError, StatusCode, createLogger, statusName, systemClock } from '../common/index.ts';
 import {
@@ -17,7 +19,7 @@ import {
 } from './frame.ts';
 import { FrameWriter } from './writer.ts';
 import { methodFullName, methodIdOf } from './method-id.ts';
-import type { CallContext, GenService, GenServiceMethods, RawHandler, ServiceImpl } from './types.ts';
+import type { CallContext, GenService, GenServiceMethods, Principal, RawHandler, RpcAuth, ServiceImpl } from './types.ts';
 
 const log = createLogger('rpc-server');
 
@@ -33,7 +35,32 @@ export interface RpcServerOptions {
    * connection keeps being read, so cancel frames still arrive and free slots). Default 10000.
    */
   maxInflightPerConnection?: number;
+  /**
+   * A connection must complete its preface, and every frame it starts, within this long
+   * (default 30 s); otherwise it gets a TIMEOUT error frame and is closed. Connections idle
+   * between frames are not affected (pooled client connections sit idle for long).
+   */
+  frameTimeoutMs?: number;
+  /**
+   * Bytes held for partial frames across all connections (default 256 MiB). The connection whose
+   * data would take the total over it gets an OVERLOAD error frame and is closed, so peers that
+   * announce large frames and stall cannot grow the process without bound.
+   */
+  maxBufferedBytes?: number;
+  /** Open connections per peer IP address (default 1024); more get OVERLOAD and are closed. */
+  maxConnectionsPerPeer?: number;
+  /** Who may call what (docs/security.md); without it every caller may call everything. */
+  auth?: RpcAuth;
+  /** Mutual TLS: only peers with a certificate signed by `tls.ca` connect (tls.ts). */
+  tls?: TlsConfig;
 }
+
+/** Longest credential an Auth frame may carry. */
+const MAX_CREDENTIAL_BYTES = 4096;
+
+export const DEFAULT_FRAME_TIMEOUT_MS = 30_000;
+export const DEFAULT_MAX_BUFFERED_BYTES = 256 * 1024 * 1024;
+export const DEFAULT_MAX_CONNECTIONS_PER_PEER = 1024;
 
 interface MethodEntry {
   name: string;
@@ -50,6 +77,16 @@ export interface RpcServerStats {
   pausedConnections: number;
   /** Requests received since start. */
   calls: number;
+  /** Bytes held now for partial frames, all connections together. */
+  bufferedBytes: number;
+  /** Highest `bufferedBytes` after any read (what the budget bounds). */
+  bufferedBytesPeak: number;
+  /** Connections closed since start because a preface or frame did not complete in time. */
+  closedFrameTimeout: number;
+  /** Connections closed since start because their partial frame went over the buffer budget. */
+  closedOverBudget: number;
+  /** Connections refused since start because their address already had the most allowed. */
+  refusedPerPeer: number;
 }
 
 export class RpcServer {
@@ -57,6 +94,21 @@ export class RpcServer {
   private port: number;
   private readonly maxFrameBytes: number;
   private readonly maxInflight: number;
+  /** @internal read by connections */
+  readonly frameTimeoutMs: number;
+  private readonly maxBufferedBytes: number;
+  private readonly maxPerPeer: number;
+  private readonly tls: TlsConfig | undefined;
+  /** @internal read by connections */
+  readonly auth: RpcAuth | undefined;
+  private readonly perPeer = new Map<string, number>();
+  private sweeper: NodeJS.Timeout | undefined;
+  private buffered = 0;
+  private bufferedPeak = 0;
+  /** @internal counted by connections */
+  closedFrameTimeout = 0;
+  private closedOverBudget = 0;
+  private refusedPerPeer = 0;
   private readonly methods = new Map<number, MethodEntry>();
   private readonly connections = new Set<ServerConnection>();
   private server: Server | undefined;
@@ -66,6 +118,11 @@ export class RpcServer {
     this.port = opts.port ?? 0;
     this.maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     this.maxInflight = opts.maxInflightPerConnection ?? 10_000;
+    this.frameTimeoutMs = positive(opts.frameTimeoutMs ?? DEFAULT_FRAME_TIMEOUT_MS, 'frameTimeoutMs');
+    this.maxBufferedBytes = positive(opts.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES, 'maxBufferedBytes');
+    this.maxPerPeer = positive(opts.maxConnectionsPerPeer ?? DEFAULT_MAX_CONNECTIONS_PER_PEER, 'maxConnectionsPerPeer');
+    this.auth = opts.auth;
+    this.tls = opts.tls;
   }
 
   /** Serves every method of `service` with `impl`. Only unary methods are supported. */
@@ -107,7 +164,15 @@ export class RpcServer {
   /** Starts listening; resolves with the bound port. */
   listen(): Promise<number> {
     if (this.server) throw new Error('RpcServer already listening');
-    const server = createServer({ noDelay: true }, (socket) => this.accept(socket));
+    const t = this.tls;
+    const server = t
+      ? createTlsServer(
+          // A handshake counts against the preface's time like any other incomplete start.
+          { ca: t.ca, cert: t.cert, key: t.key, requestCert: true, rejectUnauthorized: true, handshakeTimeout: this.frameTimeoutMs, noDelay: true },
+          (socket) => this.accept(socket),
+        )
+      : createServer({ noDelay: true }, (socket) => this.accept(socket));
+    if (t) server.on('tlsClientError', (e, socket) => log.warn('TLS handshake refused', { peer: `${socket.remoteAddress}:${socket.remotePort}`, err: e.message }));
     this.server = server;
     return new Promise((resolve, reject) => {
       server.once('error', reject);
@@ -116,6 +181,10 @@ export class RpcServer {
         server.on('error', (e) => log.error('server error', { err: String(e) }));
         const addr = server.address();
         this.port = typeof addr === 'object' && addr ? addr.port : this.port;
+        // One timer for every connection's frame deadline, checked at a quarter of the timeout:
+        // a connection is closed between 1 and 1.25 timeouts after its frame began.
+        this.sweeper = setInterval(() => this.sweep(), Math.max(10, Math.floor(this.frameTimeoutMs / 4)));
+        this.sweeper.unref();
         resolve(this.port);
       });
     });
@@ -139,7 +208,40 @@ export class RpcServer {
       inflight += c.inflightCount;
       if (c.isPaused) paused++;
     }
-    return { connections: this.connections.size, inflight, pausedConnections: paused, calls: this.callCount };
+    return {
+      connections: this.connections.size,
+      inflight,
+      pausedConnections: paused,
+      calls: this.callCount,
+      bufferedBytes: this.buffered,
+      bufferedBytesPeak: this.bufferedPeak,
+      closedFrameTimeout: this.closedFrameTimeout,
+      closedOverBudget: this.closedOverBudget,
+      refusedPerPeer: this.refusedPerPeer,
+    };
+  }
+
+  /**
+   * @internal A connection's partial-frame bytes changed by `delta`. False when the total would go
+   * over the budget: the caller closes that connection (which releases its bytes).
+   */
+  accountBuffered(delta: number): boolean {
+    if (delta > 0 && this.buffered + delta > this.maxBufferedBytes) return false;
+    this.buffered += delta;
+    if (this.buffered > this.bufferedPeak) this.bufferedPeak = this.buffered;
+    return true;
+  }
+
+  /** @internal */
+  overBudget(conn: ServerConnection, wanted: number): void {
+    this.closedOverBudget++;
+    log.warn('closing connection: partial frames over the buffer budget', { peer: conn.peerAddress, wanted, budget: this.maxBufferedBytes });
+    conn.shutdown(StatusCode.OVERLOAD, `server buffer budget of ${this.maxBufferedBytes} bytes for partial frames is exhausted; retry later`);
+  }
+
+  private sweep(): void {
+    const now = systemClock.now();
+    for (const c of this.connections) c.checkFrameDeadline(now);
   }
 
   /** @internal counted by connections */
@@ -150,6 +252,7 @@ export class RpcServer {
     const server = this.server;
     if (!server) return;
     this.server = undefined;
+    if (this.sweeper) clearInterval(this.sweeper);
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     for (const c of [...this.connections]) c.shutdown(StatusCode.SHUTTING_DOWN, 'server shutting down');
     await closed;
@@ -162,8 +265,22 @@ export class RpcServer {
 
   private accept(socket: Socket): void {
     const conn = new ServerConnection(this, socket, this.maxFrameBytes, this.maxInflight);
+    const ip = socket.remoteAddress ?? '';
+    const open = this.perPeer.get(ip) ?? 0;
+    if (open >= this.maxPerPeer) {
+      this.refusedPerPeer++;
+      log.warn('refusing connection: too many from one address', { peer: conn.peerAddress, open });
+      conn.shutdown(StatusCode.OVERLOAD, `${open} connections from ${ip} already open (at most ${this.maxPerPeer})`);
+      return;
+    }
+    this.perPeer.set(ip, open + 1);
     this.connections.add(conn);
-    socket.once('close', () => this.connections.delete(conn));
+    socket.once('close', () => {
+      this.connections.delete(conn);
+      const n = (this.perPeer.get(ip) ?? 1) - 1;
+      if (n > 0) this.perPeer.set(ip, n);
+      else this.perPeer.delete(ip);
+    });
   }
 }
 
@@ -179,6 +296,7 @@ class ServerCall implements CallContext {
     readonly callId: number,
     readonly deadline: number,
     readonly peer: string,
+    readonly principal: Principal | undefined,
   ) {}
 
   get signal(): AbortSignal {
@@ -222,6 +340,15 @@ class ServerConnection implements FrameHandler {
   private pausedForDrain = false;
   private paused = false;
   private closing = false;
+  /** Partial-frame bytes this connection has accounted with the server. */
+  private accounted = 0;
+  /** Set by the Auth frame (when the server has an RpcAuth). */
+  private principal: Principal | undefined;
+  private authFailure: string | undefined;
+  private authSeen = false;
+  private requestSeen = false;
+  /** When the current preface / frame began (`systemClock.now()`), or -1 between frames. */
+  private frameStartedAt: number;
 
   constructor(
     private readonly server: RpcServer,
@@ -231,6 +358,7 @@ class ServerConnection implements FrameHandler {
   ) {
     this.peer = `${socket.remoteAddress}:${socket.remotePort}`;
     this.decoder = new FrameDecoder(this, maxFrameBytes);
+    this.frameStartedAt = systemClock.now();
     this.writer.attach(socket);
     this.writer.raw(PREFACE);
     this.writer.onNeedDrain = () => {
@@ -242,7 +370,7 @@ class ServerConnection implements FrameHandler {
         this.updateFlow();
       });
     };
-    socket.on('data', (chunk: Buffer) => this.decoder.push(chunk));
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', () => {
       /* 'close' follows; nothing else to do */
     });
@@ -251,6 +379,36 @@ class ServerConnection implements FrameHandler {
 
   get inflightCount(): number {
     return this.inflight.size;
+  }
+
+  get peerAddress(): string {
+    return this.peer;
+  }
+
+  private onData(chunk: Buffer): void {
+    const framesBefore = this.decoder.framesDecoded;
+    this.decoder.push(chunk);
+    if (this.closing) return;
+    const delta = this.decoder.pendingBytes - this.accounted;
+    if (delta !== 0) {
+      if (!this.server.accountBuffered(delta)) {
+        this.server.overBudget(this, this.decoder.pendingBytes);
+        return;
+      }
+      this.accounted += delta;
+    }
+    // The deadline runs from the start of each frame: restart it when a frame completed.
+    if (!this.decoder.incomplete) this.frameStartedAt = -1;
+    else if (this.frameStartedAt < 0 || this.decoder.framesDecoded !== framesBefore) this.frameStartedAt = systemClock.now();
+  }
+
+  /** Closes the connection when its preface or current frame started too long ago. */
+  checkFrameDeadline(now: number): void {
+    if (this.closing || this.frameStartedAt < 0 || now - this.frameStartedAt < this.server.frameTimeoutMs) return;
+    this.server.closedFrameTimeout++;
+    const what = this.decoder.prefaceComplete ? 'frame' : 'preface';
+    log.warn(`closing connection: no complete ${what} in time`, { peer: this.peer, buffered: this.decoder.pendingBytes });
+    this.shutdown(StatusCode.TIMEOUT, `no complete ${what} within ${this.server.frameTimeoutMs} ms`);
   }
 
   get isPaused(): boolean {
@@ -274,6 +432,9 @@ class ServerConnection implements FrameHandler {
       case FrameKind.Ping:
         this.writer.frame(FrameKind.Pong, StatusCode.OK, h.callId, 0, 0);
         return;
+      case FrameKind.Auth:
+        this.onAuth(payload);
+        return;
       case FrameKind.Error:
         // The client reports a protocol error of ours and closes; follow it.
         this.socket.destroy();
@@ -292,6 +453,7 @@ class ServerConnection implements FrameHandler {
   shutdown(status: StatusCode, message: string, callId = 0): void {
     if (this.closing) return;
     this.closing = true;
+    this.release();
     this.writer.frame(FrameKind.Error, status, callId, 0, 0, encodeErrorTrailer(message, undefined));
     this.writer.flush();
     this.writer.close();
@@ -302,8 +464,28 @@ class ServerConnection implements FrameHandler {
     setTimeout(() => this.socket.destroy(), 1000).unref();
   }
 
+  private onAuth(payload: Buffer): void {
+    if (this.authSeen || this.requestSeen) {
+      this.decoder.fail(StatusCode.MALFORMED_FRAME, 'an Auth frame may come only once, before any request', 0);
+      return;
+    }
+    if (payload.length > MAX_CREDENTIAL_BYTES) {
+      this.decoder.fail(StatusCode.MALFORMED_FRAME, `credential of ${payload.length} bytes exceeds ${MAX_CREDENTIAL_BYTES}`, 0);
+      return;
+    }
+    this.authSeen = true;
+    const auth = this.server.auth;
+    if (!auth) return; // a server without auth accepts callers with or without credentials
+    const r = auth.authenticate(payload.toString('utf8'));
+    if ('error' in r) {
+      this.authFailure = r.error;
+      log.warn('credential refused', { peer: this.peer, reason: r.error });
+    } else this.principal = r;
+  }
+
   private onRequest(callId: number, methodId: number, timeoutMs: number, payload: Buffer): void {
     this.server.callCount++;
+    this.requestSeen = true;
     if (this.inflight.size >= this.maxInflight) {
       this.respondError(callId, StatusCode.OVERLOAD, `more than ${this.maxInflight} calls running on this connection`, undefined);
       return;
@@ -313,6 +495,15 @@ class ServerConnection implements FrameHandler {
       this.respondError(callId, StatusCode.UNKNOWN_METHOD, `no method with id ${methodId} on this server`, undefined);
       return;
     }
+    const auth = this.server.auth;
+    if (auth) {
+      try {
+        auth.authorize(method.name, this.principal, this.authFailure);
+      } catch (e) {
+        this.respondThrown(callId, method.name, e);
+        return;
+      }
+    }
     let req: unknown;
     try {
       req = method.decode(payload);
@@ -321,7 +512,7 @@ class ServerConnection implements FrameHandler {
       return;
     }
     const deadline = timeoutMs === 0 ? Infinity : systemClock.now() + timeoutMs;
-    const call = new ServerCall(callId, deadline, this.peer);
+    const call = new ServerCall(callId, deadline, this.peer, this.principal);
     let result: unknown;
     try {
       result = method.invoke(req, call);
@@ -408,11 +599,25 @@ class ServerConnection implements FrameHandler {
     this.inflight.clear();
   }
 
+  /** Stops decoding and gives this connection's partial-frame bytes back to the budget. */
+  private release(): void {
+    this.decoder.stop();
+    if (this.accounted !== 0) this.server.accountBuffered(-this.accounted);
+    this.accounted = 0;
+    this.frameStartedAt = -1;
+  }
+
   private onClose(): void {
+    this.release();
     this.closing = true;
     this.writer.close();
     this.abortAll(new CurveError(StatusCode.CANCELLED, 'connection closed'));
   }
+}
+
+function positive(n: number, what: string): number {
+  if (!(n > 0)) throw new Error(`RpcServer: ${what} must be positive, got ${n}`);
+  return n;
 }
 
 function isThenable(v: unknown): v is PromiseLike<unknown> {

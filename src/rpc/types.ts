@@ -16,6 +16,32 @@ export interface CallContext {
   readonly deadline: number;
   /** "ip:port" of the caller. */
   readonly peer: string;
+  /**
+   * Who the caller proved to be (its Auth frame's credential, checked by the server's RpcAuth);
+   * undefined when the server has no RpcAuth or the caller sent no valid credential.
+   */
+  readonly principal?: Principal;
+}
+
+/** An authenticated caller: a role, and for an fs client the one fs it may use. */
+export interface Principal {
+  role: 'admin' | 'cluster' | 'fs';
+  /** For role 'fs': the fs's name. */
+  fsName?: string;
+}
+
+/**
+ * Authentication and authorisation of a server's calls (docs/security.md). Both run on the
+ * event loop for every connection / call: keep them cheap and synchronous.
+ */
+export interface RpcAuth {
+  /** The principal a credential names, or why it names none (sent back to the caller). */
+  authenticate(credential: string): Principal | { error: string };
+  /**
+   * Throws a CurveError (UNAUTHENTICATED, FORBIDDEN) when the caller may not call `method`
+   * ("pkg.Service/Method") at all. `failure` is why its credential was refused, if it sent one.
+   */
+  authorize(method: string, principal: Principal | undefined, failure: string | undefined): void;
 }
 
 export type HandlerResult<T> = T | Promise<T>;

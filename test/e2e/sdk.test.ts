@@ -3,15 +3,18 @@
 // kill -9 of a metaserver), the CLI, and bad input.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, linkSync, symlinkSync, rmSync, readlinkSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, linkSync, symlinkSync, rmSync, readlinkSync, readdirSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { CURVEFS_BIN } from '../../src/cli/supervisor.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startCluster, type TestCluster } from '../helpers/cluster.ts';
 import { generateOps, localTarget, runOp, sdkTarget, snapshotTree, type DiffTarget } from '../helpers/sdk-diff.ts';
 import { connectFs, MdsAdapter, RotatingMdsConnector, type Connection } from '../../src/client/index.ts';
 import { ChannelPool } from '../../src/rpc/index.ts';
-import { MetaServerService } from '../../src/gen/metaserver_pb.ts';
-import { pollUntil, type CurveError } from '../../src/common/index.ts';
+import { CopysetService, MetaServerService } from '../../src/gen/metaserver_pb.ts';
+import { RaftService } from '../../src/gen/raft_pb.ts';
+import { StatusCode, pollUntil, type CurveError } from '../../src/common/index.ts';
 
 let cluster: TestCluster;
 let conn: Connection;
@@ -93,7 +96,7 @@ describe('bad input gets the kernel errno', () => {
 
 /** A connection whose metaserver calls are counted by method (through a wrapped channel pool). */
 async function countingConnection(registerOpenAfterMs?: number): Promise<{ conn: Connection; counts: Map<string, number>; close(): Promise<void> }> {
-  const pool = new ChannelPool();
+  const pool = new ChannelPool({ credential: cluster.fsToken, tls: cluster.tls });
   const counts = new Map<string, number>();
   const plain = pool.client.bind(pool);
   pool.client = ((service: Parameters<typeof plain>[0], address: string) => {
@@ -241,5 +244,66 @@ describe('CLI', () => {
     const list = JSON.parse(cluster.cli(['--json', 'fs', 'list']).stdout) as Array<{ name: string }>;
     assert.deepEqual(list.map((f) => f.name).sort(), ['e2e', 'second']);
     assert.equal(cluster.cli(['fs', 'delete', 'second']).status, 0);
+  });
+});
+
+describe('credentials of `curvefs up` (issue [L])', () => {
+  test('the cluster key and tokens are private, the CLI of the cluster directory uses them, others are refused', () => {
+    const auth = join(cluster.dir, 'auth');
+    assert.equal((statSync(auth).mode & 0o777).toString(8), '700');
+    for (const f of readdirSync(auth)) assert.equal((statSync(join(auth, f)).mode & 0o777).toString(8), '600', f);
+    const run = (args: string[], tls = true) =>
+      spawnSync(process.execPath, [CURVEFS_BIN, ...args], {
+        encoding: 'utf8',
+        env: { ...process.env, CURVEFS_LOG: 'warn', CURVEFS_TOKEN_FILE: '', CURVEFS_MDS: '', CURVEFS_TLS_DIR: tls ? cluster.running.file.tls!.dir : '', CURVEFS_TLS_NAME: tls ? 'admin' : '' },
+      });
+    const listed = run(['--dir', cluster.dir, '--json', 'fs', 'list'], false);
+    assert.equal(listed.status, 0, listed.stderr);
+    assert.ok((JSON.parse(listed.stdout) as Array<{ name: string }>).some((f) => f.name === cluster.fsName), listed.stdout);
+    const anonymous = run(['--mds', cluster.mdsAddrs.join(','), 'fs', 'delete', cluster.fsName]);
+    assert.notEqual(anonymous.status, 0);
+    assert.match(anonymous.stderr, /UNAUTHENTICATED/);
+    const fsClient = run(['--mds', cluster.mdsAddrs.join(','), '--token-file', join(auth, `fs-${cluster.fsName}.token`), 'fs', 'delete', cluster.fsName]);
+    // Without a certificate of the cluster's CA nothing gets through, not even with the admin token.
+    const plain = run(['--mds', cluster.mdsAddrs.join(','), '--token-file', join(auth, 'admin.token'), 'fs', 'delete', cluster.fsName], false);
+    assert.notEqual(plain.status, 0);
+    assert.match(plain.stderr, /UNAVAILABLE|TIMEOUT/);
+    assert.notEqual(fsClient.status, 0);
+    assert.match(fsClient.stderr, /FORBIDDEN/);
+    assert.equal(cluster.cli(['stat', '/']).status, 0, 'the fs is still there');
+  });
+});
+
+describe('metaservers of `curvefs up` check credentials (issue [L])', () => {
+  test('TransferLeader, ChangePeers and DeleteCopysetNode need the cluster or admin role; Raft needs the cluster role', async () => {
+    const ms = cluster.running.file.metaservers[0]!.listen;
+    const anonymous = new ChannelPool({ credential: '', tls: cluster.tls });
+    const fsClient = new ChannelPool({ credential: cluster.fsToken, tls: cluster.tls });
+    try {
+      const statusOf = async (p: Promise<unknown>) => {
+        try {
+          await p;
+          return 'OK';
+        } catch (e) {
+          return StatusCode[(e as CurveError).status];
+        }
+      };
+      const cs = { poolId: 1, copysetId: 1 };
+      for (const [pool, want] of [[anonymous, 'UNAUTHENTICATED'], [fsClient, 'FORBIDDEN']] as const) {
+        const c = pool.client(CopysetService, ms);
+        assert.equal(await statusOf(c.transferLeader({ ...cs, transferee: { id: 2, address: 'x' } })), want);
+        assert.equal(await statusOf(c.changePeers({ ...cs, newPeers: [] })), want);
+        assert.equal(await statusOf(c.deleteCopysetNode(cs)), want);
+        assert.equal(await statusOf(pool.client(RaftService, ms).send({})), want);
+      }
+      assert.equal(await statusOf(anonymous.client(MetaServerService, ms).getInode({ inodeId: 1 })), 'UNAUTHENTICATED');
+      // Nothing changed: the fs still works through its client.
+      assert.ok(await conn.fs.stat('/'));
+      const metrics = await fetch(`http://${cluster.running.file.metaservers[0]!.metrics}/metrics`).then((r) => r.text());
+      assert.match(metrics, /^curvefs_metaserver_rpc_connections_closed_total\{reason="buffer_budget"\} 0$/m);
+    } finally {
+      anonymous.close();
+      fsClient.close();
+    }
   });
 });

@@ -1,12 +1,14 @@
 // A whole cluster for end-to-end tests: `curvefs up`'s own code (an MDS and N metaserver child
-// processes on loopback, the embedded store) in a temporary directory, plus SDK connections.
+// processes on loopback, the embedded store, authentication and mutual TLS on) in a temporary
+// directory, plus
+// SDK connections (with the fs token) and CLI runs (with the admin token).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { up, type RunningCluster } from '../../src/cli/commands/up.ts';
 import { CURVEFS_BIN } from '../../src/cli/supervisor.ts';
-import { ChannelPool } from '../../src/rpc/index.ts';
+import { ChannelPool, loadTlsConfig, readTokenFile, type TlsConfig } from '../../src/rpc/index.ts';
 import { connectFs, MdsAdapter, RotatingMdsConnector, type Connection } from '../../src/client/index.ts';
 
 export interface TestCluster {
@@ -14,6 +16,10 @@ export interface TestCluster {
   running: RunningCluster;
   mdsAddrs: string[];
   fsName: string;
+  /** The fs token `curvefs up` wrote: what an SDK client of the fs presents. */
+  fsToken: string;
+  /** A client certificate of the cluster's CA (mutual TLS), when `curvefs up` made them. */
+  tls: TlsConfig | undefined;
   connect(opts?: { entryTtlMs?: number; attrTtlMs?: number }): Promise<Connection>;
   /** Runs the `curvefs` CLI against this cluster. */
   cli(args: string[], input?: string): { status: number; stdout: string; stderr: string };
@@ -30,13 +36,19 @@ export async function startCluster(opts: { metaservers?: number; fsName?: string
   const pools: ChannelPool[] = [];
   const conns: Connection[] = [];
   const mdsAddrs = running.file.mdsAddrs;
+  const fsToken = readTokenFile(running.file.auth!.fsTokenFile);
+  const tlsDir = running.file.tls?.dir;
+  const tls = tlsDir ? loadTlsConfig(tlsDir, 'mount') : undefined;
   return {
     dir,
     running,
     mdsAddrs,
     fsName,
+    fsToken,
+    tls,
     async connect(o = {}) {
-      const pool = new ChannelPool();
+      // An SDK client of the fs: it presents the fs token `curvefs up` wrote.
+      const pool = new ChannelPool({ credential: fsToken, tls });
       pools.push(pool);
       const mds = new MdsAdapter(new RotatingMdsConnector(pool, mdsAddrs));
       const c = await connectFs({ mds, fsName, pool, entryTtlMs: o.entryTtlMs ?? 0, attrTtlMs: o.attrTtlMs ?? 0 });
@@ -44,10 +56,10 @@ export async function startCluster(opts: { metaservers?: number; fsName?: string
       return c;
     },
     cli(args, input) {
-      const r = spawnSync(process.execPath, [CURVEFS_BIN, '--mds', mdsAddrs.join(','), '--fs', fsName, ...args], {
+      const r = spawnSync(process.execPath, [CURVEFS_BIN, '--mds', mdsAddrs.join(','), '--fs', fsName, '--token-file', running.file.auth!.adminTokenFile, ...args], {
         input,
         encoding: 'utf8',
-        env: { ...process.env, CURVEFS_LOG: 'warn' },
+        env: { ...process.env, CURVEFS_LOG: 'warn', ...(tlsDir ? { CURVEFS_TLS_DIR: tlsDir, CURVEFS_TLS_NAME: 'admin' } : {}) },
       });
       return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
     },

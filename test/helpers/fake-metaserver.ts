@@ -58,6 +58,8 @@ export interface FakeMetaserverOptions {
   mds: string[];
   heartbeatMs?: number;
   host?: string;
+  /** Token presented to the MDS (an MDS with a cluster key needs the cluster token). */
+  credential?: string;
 }
 
 export class FakeMetaserver {
@@ -71,7 +73,7 @@ export class FakeMetaserver {
   readonly replicas = new Set<string>();
   private server: RpcServer | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private readonly pool = new ChannelPool({ defaultTimeoutMs: 2000 });
+  private readonly pool: ChannelPool;
   private readonly mds: MdsClient;
   port = 0;
 
@@ -79,6 +81,7 @@ export class FakeMetaserver {
     private readonly world: FakeWorld,
     private readonly opts: FakeMetaserverOptions,
   ) {
+    this.pool = new ChannelPool({ defaultTimeoutMs: 2000, credential: opts.credential });
     this.mds = new MdsClient({ addresses: opts.mds, pool: this.pool, deadlineMs: 10_000 });
   }
 

@@ -1,5 +1,6 @@
 // `curvefs fs create|list|info|delete`: file systems on the MDS.
 import type { Command } from 'commander';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { MdsService, FsStatus, type FsInfo } from '../../gen/mds_pb.ts';
 import { intArg, OptionValueError } from '../../common/index.ts';
@@ -29,6 +30,21 @@ export function fsInfoJson(f: FsInfo) {
   };
 }
 
+/** The S3 secret key from --s3-secret-key-file or $AWS_SECRET_ACCESS_KEY, never from argv. */
+function s3SecretKey(o: Record<string, string | number | boolean | undefined>): string {
+  if (o.s3SecretKey !== undefined) {
+    throw new Error('--s3-secret-key is refused: a secret on the command line is visible to every local user (ps, /proc); put it in a file readable only by you and give --s3-secret-key-file <file>, or set AWS_SECRET_ACCESS_KEY');
+  }
+  if (typeof o.s3SecretKeyFile === 'string') {
+    try {
+      return readFileSync(o.s3SecretKeyFile, 'utf8').replace(/\r?\n$/, '');
+    } catch (e) {
+      throw new Error(`cannot read the S3 secret key file ${o.s3SecretKeyFile}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    }
+  }
+  return process.env.AWS_SECRET_ACCESS_KEY ?? '';
+}
+
 export function registerFsCommands(program: Command, g: Globals): void {
   const fs = program.command('fs').description('create, list, inspect and delete file systems');
 
@@ -42,16 +58,19 @@ export function registerFsCommands(program: Command, g: Globals): void {
     .option('--s3-endpoint <url>', 'S3 endpoint (e.g. http://127.0.0.1:9000)')
     .option('--s3-bucket <bucket>')
     .option('--s3-access-key <ak>', 'S3 access key', process.env.AWS_ACCESS_KEY_ID ?? '')
-    .option('--s3-secret-key <sk>', 'S3 secret key', process.env.AWS_SECRET_ACCESS_KEY ?? '')
+    .option('--s3-secret-key-file <file>', 'file holding the S3 secret key (default: $AWS_SECRET_ACCESS_KEY)')
+    // Kept only to refuse it precisely: a secret on the command line is visible to every local user.
+    .option('--s3-secret-key <sk>', 'refused: use --s3-secret-key-file or $AWS_SECRET_ACCESS_KEY')
     .option('--s3-region <region>', 'S3 region', 'us-east-1')
     .option('--s3-path-style', 'path-style S3 URLs')
     .option('--s3-prefix <prefix>', 'object key prefix', '')
     .option('--partitions <n>', 'initial partitions (0 = MDS default)', intArg('a partition count'), 0)
     .action(async (name: string, o: Record<string, string | number | boolean | undefined>) => {
+      const sk = o.s3Bucket ? s3SecretKey(o) : '';
       const mds = await openMds(g());
       try {
         const dataStore = o.s3Bucket
-          ? { kind: { case: 's3' as const, value: { endpoint: String(o.s3Endpoint ?? ''), bucketName: String(o.s3Bucket), ak: String(o.s3AccessKey ?? ''), sk: String(o.s3SecretKey ?? ''), region: String(o.s3Region ?? ''), pathStyle: Boolean(o.s3PathStyle), prefix: String(o.s3Prefix ?? '') } } }
+          ? { kind: { case: 's3' as const, value: { endpoint: String(o.s3Endpoint ?? ''), bucketName: String(o.s3Bucket), ak: String(o.s3AccessKey ?? ''), sk, region: String(o.s3Region ?? ''), pathStyle: Boolean(o.s3PathStyle), prefix: String(o.s3Prefix ?? '') } } }
           : { kind: { case: 'local' as const, value: { dir: resolve(String(o.localDir ?? `${g().dir ?? '.curvefs'}/data`)) } } };
         const res = await mds.connector.client(MdsService).createFs({
           fsName: name,

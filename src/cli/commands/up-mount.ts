@@ -48,7 +48,10 @@ export async function mountDefault(file: ClusterFile, dirArg: string, sup: Super
     return false;
   }
   await prepareMountPoint(dir, say);
-  const p = sup.start('mount', ['--mds', file.mdsAddrs.join(','), 'mount', file.fsName, dir]);
+  // The mount is a client of its fs only: it gets the fs token, not the operator's.
+  const token = file.auth ? ['--token-file', file.auth.fsTokenFile] : [];
+  const tls = file.tls ? { CURVEFS_TLS_DIR: file.tls.dir, CURVEFS_TLS_NAME: 'mount' } : {};
+  const p = sup.start('mount', ['--mds', file.mdsAddrs.join(','), ...token, 'mount', file.fsName, dir], tls);
   try {
     await pollUntil('the mount', 60_000, async () => ((await mountInfo(dir))?.fsType === 'fuse.curvefs' ? true : undefined), {
       minDelayMs: 20,

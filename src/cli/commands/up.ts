@@ -4,7 +4,9 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
-import { ChannelPool } from '../../rpc/index.ts';
+import { ChannelPool, loadTlsConfig, readTokenFile } from '../../rpc/index.ts';
+import { makeCerts } from './certs.ts';
+import { ClusterKey, writeSecret } from '../../mds/index.ts';
 import { MdsService } from '../../gen/mds_pb.ts';
 import { TopologyService, OnlineState } from '../../gen/topology_pb.ts';
 import { CurveError, StatusCode, pollUntil } from '../../common/index.ts';
@@ -116,6 +118,39 @@ export interface RunningCluster {
   stop(): Promise<void>;
 }
 
+/**
+ * The cluster key (made on first start) and the tokens derived from it, in <dir>/auth (0700,
+ * files 0600): the key for the MDS and metaservers, the admin token for this CLI, the fs token
+ * for the mount. Tokens are derived, so rewriting them on every start changes nothing.
+ */
+function clusterCredentials(dir: string, fsName: string): { keyFile: string; adminTokenFile: string; fsTokenFile: string } {
+  const authDir = join(dir, 'auth');
+  const keyFile = join(authDir, 'cluster.key');
+  if (!existsSync(keyFile)) ClusterKey.generate().save(keyFile);
+  const key = ClusterKey.load(keyFile);
+  const adminTokenFile = join(authDir, 'admin.token');
+  const fsTokenFile = join(authDir, `fs-${fsName}.token`);
+  writeSecret(adminTokenFile, key.token({ role: 'admin' }) + '\n');
+  writeSecret(fsTokenFile, key.token({ role: 'fs', fsName }) + '\n');
+  return { keyFile, adminTokenFile, fsTokenFile };
+}
+
+/**
+ * Mutual TLS for every connection of the cluster: a CA and certificates (mds, metaserverN, admin
+ * for the CLI, mount) in <dir>/tls, made with openssl on first use. Without openssl the cluster
+ * runs on plain TCP, and says so.
+ */
+function clusterCertificates(dir: string, metaservers: number, say: (l: string) => void): { dir: string } | undefined {
+  const tlsDir = join(dir, 'tls');
+  try {
+    makeCerts(tlsDir, ['mds', 'admin', 'mount', ...Array.from({ length: metaservers }, (_, i) => `metaserver${i + 1}`)]);
+    return { dir: tlsDir };
+  } catch (e) {
+    say(`tls         off: ${(e as Error).message}`);
+    return undefined;
+  }
+}
+
 export async function up(opts: UpOptions): Promise<RunningCluster> {
   const say = opts.log ?? ((l: string) => process.stdout.write(l + '\n'));
   const dir = resolve(opts.dir);
@@ -132,11 +167,14 @@ export async function up(opts: UpOptions): Promise<RunningCluster> {
   writeFileSync(planFile + '.tmp', JSON.stringify(plan, null, 2));
   renameSync(planFile + '.tmp', planFile);
 
+  const auth = clusterCredentials(dir, opts.fsName);
+  const tls = clusterCertificates(dir, opts.metaservers, say);
+  const tlsArgs = (name: string) => (tls ? ['--tls-dir', tls.dir, '--tls-name', name] : []);
   const mdsAddr = `127.0.0.1:${plan.mds}`;
-  const mdsArgs = ['mds', '--listen', mdsAddr, '--dashboard-port', String(plan.dashboard)];
+  const mdsArgs = ['mds', '--listen', mdsAddr, '--dashboard-port', String(plan.dashboard), '--auth-key-file', auth.keyFile, ...tlsArgs('mds')];
   if (opts.etcd) mdsArgs.push('--etcd', opts.etcd);
   else mdsArgs.push('--data-dir', join(dir, 'mds'));
-  const pool = new ChannelPool({ connectTimeoutMs: 1000, backoff: { initialMs: 20, maxMs: 200 } });
+  const pool = new ChannelPool({ connectTimeoutMs: 1000, backoff: { initialMs: 20, maxMs: 200 }, credential: readTokenFile(auth.adminTokenFile), tls: tls ? loadTlsConfig(tls.dir, 'admin') : false });
   const mds = new RotatingMdsConnector(pool, [mdsAddr], { callTimeoutMs: 2000, attemptTimeoutMs: 1000 });
   const stop = async (): Promise<void> => {
     pool.close();
@@ -150,7 +188,7 @@ export async function up(opts: UpOptions): Promise<RunningCluster> {
     const msProcs = plan.metaservers.map((m, i) =>
       sup.start(`metaserver${i + 1}`, [
         'metaserver', '--listen', `127.0.0.1:${m.port}`, '--data-dir', join(dir, `metaserver${i + 1}`),
-        '--mds', mdsAddr, '--metrics-port', String(m.metrics),
+        '--mds', mdsAddr, '--metrics-port', String(m.metrics), '--auth-key-file', auth.keyFile, ...tlsArgs(`metaserver${i + 1}`),
       ]),
     );
     await waitFor(`${opts.metaservers} metaservers online`, 120_000, async () => {
@@ -180,6 +218,8 @@ export async function up(opts: UpOptions): Promise<RunningCluster> {
       dashboard: `http://127.0.0.1:${plan.dashboard}/`,
       metaservers: plan.metaservers.map((m) => ({ listen: `127.0.0.1:${m.port}`, metrics: `127.0.0.1:${m.metrics}` })),
       fsName: opts.fsName,
+      auth: { adminTokenFile: auth.adminTokenFile, fsTokenFile: auth.fsTokenFile },
+      tls,
     };
     writeFileSync(join(dir, 'cluster.json'), JSON.stringify(file, null, 2) + '\n');
     say(`cluster file ${join(dir, 'cluster.json')} — try: curvefs --dir ${opts.dir} status`);

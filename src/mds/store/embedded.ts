@@ -72,7 +72,8 @@ export class EmbeddedStore implements KvStore {
   ) {}
 
   static async open(dir: string, opts: EmbeddedStoreOptions = {}): Promise<EmbeddedStore> {
-    mkdirSync(dir, { recursive: true });
+    // The store holds S3 credentials: owner only (the mode applies when the directory is new).
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
     const lock = LockFile.acquire(join(dir, LOCK_FILE));
     try {
       const state = new MvccMap();
@@ -141,8 +142,11 @@ export class EmbeddedStore implements KvStore {
         }
         offset = scan.end;
       }
-      const fh = await open(logPath, 'a+');
-      const mirror = await open(join(dir, LOG_MIRROR_FILE), 'a+');
+      const fh = await open(logPath, 'a+', 0o600);
+      const mirror = await open(join(dir, LOG_MIRROR_FILE), 'a+', 0o600);
+      // A log created by an older version (mode 0644) is tightened too.
+      await fh.chmod(0o600);
+      await mirror.chmod(0o600);
       if (report.tornTailBytes > 0) {
         log.warn('cut a torn tail from the store log', { file: logPath, bytes: report.tornTailBytes, reason: report.tornTailReason });
       }
@@ -253,8 +257,9 @@ export class EmbeddedStore implements KvStore {
     for (const name of [SNAP_FILE, SNAP_MIRROR_FILE]) {
       const path = join(this.dir, name);
       const tmp = `${path}.tmp`;
-      const fh = await open(tmp, 'w');
+      const fh = await open(tmp, 'w', 0o600);
       try {
+        await fh.chmod(0o600); // a leftover temporary file keeps its old mode through 'w'
         await fh.write(buf);
         await fh.sync();
       } finally {

@@ -1,0 +1,5 @@
+// Authentication and authorisation of the MDS's callers (docs/security.md).
+export { ClusterKey, writeSecret } from './credentials.ts';
+export { readTokenFile } from '../../rpc/index.ts';
+export { FsAccess, MDS_RULES, METASERVER_RULES, ruleOf, tokenAuth, type Rule } from './policy.ts';
+export { redactFsInfo } from './redact.ts';
