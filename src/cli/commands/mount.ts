@@ -31,6 +31,8 @@ interface MountCmdOptions {
   logFile?: string;
   pidFile?: string;
   debug?: boolean;
+  metricsPort?: string;
+  metricsHost?: string;
 }
 
 /** Default pid/log file of the mount at `dir` (the same for mount and umount). */
@@ -42,6 +44,15 @@ function nonNegative(name: string, v: string): number {
   const n = Number(v);
   if (!Number.isFinite(n) || n < 0) {
     process.stderr.write(`curvefs: ${name} must be a number >= 0, got ${JSON.stringify(v)}\n`);
+    process.exit(EXIT.USAGE);
+  }
+  return n;
+}
+
+function portOf(name: string, v: string): number {
+  const n = nonNegative(name, v);
+  if (!Number.isInteger(n) || n > 65535) {
+    process.stderr.write(`curvefs: ${name} must be a port number (0-65535), got ${JSON.stringify(v)}\n`);
     process.exit(EXIT.USAGE);
   }
   return n;
@@ -68,12 +79,15 @@ export function registerMountCommands(program: Command, g: Globals): void {
     .option('--log-file <file>', 'log of a --daemon mount (default: in the temp directory)')
     .option('--pid-file <file>', 'pid file of a --daemon mount (default: in the temp directory)')
     .option('--debug', 'log every FUSE request')
+    .option('--metrics-port <port>', 'serve Prometheus metrics at /metrics on this port (0: any free port)')
+    .option('--metrics-host <host>', 'interface of the metrics endpoint', '127.0.0.1')
     .action(async (fsName: string, dirArg: string, o: MountCmdOptions) => {
       const dir = resolve(dirArg);
       const globals: GlobalOptions = { ...g(), ...(o.mds ? { mds: o.mds } : {}) };
       const entryTimeoutSec = nonNegative('--entry-timeout', o.entryTimeout);
       const attrTimeoutSec = nonNegative('--attr-timeout', o.attrTimeout);
       const readCacheBytes = nonNegative('--read-cache', o.readCache) * 1024 * 1024;
+      const metrics = o.metricsPort === undefined ? undefined : { port: portOf('--metrics-port', o.metricsPort), host: o.metricsHost };
       const pidFile = resolve(o.pidFile ?? defaultFile(dir, 'pid'));
       const logFile = resolve(o.logFile ?? defaultFile(dir, 'log'));
       if (o.daemon && process.env[DAEMON_CHILD_ENV] !== '1') return startDaemon(dir, pidFile, logFile);
@@ -88,6 +102,7 @@ export function registerMountCommands(program: Command, g: Globals): void {
           attrTimeoutSec,
           readCacheBytes,
           fuse: { debug: o.debug === true },
+          metrics,
         });
       } catch (e) {
         if (process.send) process.send({ error: e instanceof Error ? e.message : String(e), code: exitCodeOfMount(e) });
@@ -99,6 +114,7 @@ export function registerMountCommands(program: Command, g: Globals): void {
         process.send?.({ ready: true, pid: process.pid, sessionId: m.sessionId });
         process.disconnect?.();
       } else {
+        if (m.metricsAddress) process.stdout.write(`metrics at http://${m.metricsAddress}/metrics\n`);
         process.stdout.write(`mounted ${fsName} at ${dir} (session ${m.sessionId}); Ctrl-C or \`curvefs umount ${dir}\` unmounts\n`);
       }
       let stopping = false;
