@@ -97,11 +97,11 @@ export async function mountCurvefs(o: MountCurvefsOptions): Promise<CurvefsMount
       attrTtlMs: 0,
       readCacheBytes: 0,
     });
-    // Two views of the fs's block store: sequential access through a cache of whole objects
-    // with readahead, random access by ranged reads of just the bytes asked for.
     // Metrics wrap the store and the ops (src/mount/metrics.ts), loaded only when asked for.
     const mm = o.metrics ? new (await import('./metrics.ts')).MountMetrics() : undefined;
     const store = mm ? mm.instrumentStore(conn.store) : conn.store;
+    // Two views of the fs's block store: sequential access through a cache of whole objects
+    // with readahead, random access by ranged reads of just the bytes asked for.
     const v = conn.view;
     const layout = { fsId: v.fsId, chunkSize: v.chunkSize, blockSize: v.blockSize, allocChunkIds: (n: number) => mds.allocateChunkIds(v.fsId, n) };
     const cacheBytes = o.readCacheBytes ?? 256 * 1024 * 1024;
