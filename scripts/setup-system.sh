@@ -5,7 +5,9 @@
 #   redis-server (the metadata benchmark's baseline, bench/metaserver-bench.ts),
 #   attr, gcc, make, git, sqlite3 (the FUSE tests: xattr tools, the differential test's helper,
 #   and the real programs run on the mount),
-#   fio (the curvefs mount's data benchmark, bench/fuse-curvefs.ts).
+#   fio (the curvefs mount's data benchmark, bench/fuse-curvefs.ts),
+#   prometheus (for promtool: test/e2e/metrics-promtool.test.ts checks every /metrics with it;
+#   installed without its recommends, which would add node-exporter, and only promtool is used).
 # Safe to run again; does nothing when everything is present.
 set -e
 need=""
@@ -20,10 +22,13 @@ command -v make >/dev/null 2>&1 || need="$need make"
 command -v git >/dev/null 2>&1 || need="$need git"
 command -v sqlite3 >/dev/null 2>&1 || need="$need sqlite3"
 command -v fio >/dev/null 2>&1 || need="$need fio"
-if [ -n "$need" ]; then
+lean=""
+command -v promtool >/dev/null 2>&1 || lean="$lean prometheus"
+if [ -n "$need$lean" ]; then
   SUDO=""
   [ "$(id -u)" = 0 ] || SUDO=sudo
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $need
+  [ -z "$need" ] || DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $need
+  [ -z "$lean" ] || DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $lean
 fi
 echo "system packages present: etcd $(etcd --version 2>/dev/null | head -1 | awk '{print $3}'), $(fusermount3 -V 2>/dev/null)"

@@ -1,44 +1,5 @@
-// Renders the status document as a Prometheus text exposition and as a small HTML page.
+// Renders the status document as a small HTML page (the metrics are in metrics.ts).
 import type { MdsStatus } from './types.ts';
-
-export function renderMetrics(s: MdsStatus): string {
-  const lines: string[] = [];
-  const gauge = (name: string, help: string, samples: [string, number][]) => {
-    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`);
-    for (const [labels, v] of samples) lines.push(`${name}${labels} ${Number.isFinite(v) ? v : 0}`);
-  };
-  gauge('curvefs_mds_status', 'Role of this MDS (1 for the current role).', [
-    ['{role="leader"}', s.role === 'leader' ? 1 : 0],
-    ['{role="loading"}', s.role === 'loading' ? 1 : 0],
-    ['{role="follower"}', s.role === 'follower' ? 1 : 0],
-  ]);
-  gauge('curvefs_mds_term', 'Election term served (0 when not serving).', [['', s.term]]);
-  gauge('curvefs_mds_uptime_seconds', 'Seconds since this MDS process started.', [['', s.uptimeSec]]);
-  if (s.rpc) {
-    const r = s.rpc;
-    gauge('curvefs_mds_rpc_connections', 'Open RPC connections.', [['', r.connections]]);
-    gauge('curvefs_mds_rpc_buffered_bytes', 'Bytes held for partial RPC frames, all connections.', [['', r.bufferedBytes]]);
-    gauge('curvefs_mds_rpc_buffered_bytes_peak', 'Highest bytes held for partial RPC frames since start.', [['', r.bufferedBytesPeak]]);
-    lines.push('# HELP curvefs_mds_rpc_connections_closed_total RPC connections closed or refused by a resource bound.', '# TYPE curvefs_mds_rpc_connections_closed_total counter');
-    lines.push(`curvefs_mds_rpc_connections_closed_total{reason="frame_timeout"} ${r.closedFrameTimeout}`);
-    lines.push(`curvefs_mds_rpc_connections_closed_total{reason="buffer_budget"} ${r.closedOverBudget}`);
-    lines.push(`curvefs_mds_rpc_connections_closed_total{reason="per_peer_cap"} ${r.refusedPerPeer}`);
-  }
-  const c = s.cluster;
-  if (c) {
-    gauge('curvefs_mds_fs', 'File systems known to the leader.', [['', c.fs.length]]);
-    const states = ['ONLINE', 'UNSTABLE', 'OFFLINE'];
-    gauge('curvefs_mds_metaservers', 'Metaservers by online state.', states.map((st) => [`{state="${st.toLowerCase()}"}`, c.metaservers.filter((m) => m.state === st).length]));
-    gauge('curvefs_mds_copysets', 'Copysets.', [['', c.copysets.length]]);
-    gauge('curvefs_mds_copysets_unhealthy', 'Copysets with a member that is not online or whose replica is broken.', [['', c.copysets.filter((x) => !x.healthy).length]]);
-    gauge('curvefs_mds_copysets_changing', 'Copysets with a membership change in flight.', [['', c.copysets.filter((x) => x.change).length]]);
-    gauge('curvefs_mds_partitions', 'Partitions.', [['', c.partitions]]);
-    gauge('curvefs_mds_sessions', 'Live mount sessions.', [['', c.sessions]]);
-    lines.push('# HELP curvefs_mds_heartbeats_total Heartbeats handled in this term.', '# TYPE curvefs_mds_heartbeats_total counter', `curvefs_mds_heartbeats_total ${c.heartbeats}`);
-    for (const f of c.fs) lines.push(`curvefs_mds_fs_used_bytes{fs="${f.name}",fs_id="${f.fsId}"} ${f.usedBytes}`);
-  }
-  return lines.join('\n') + '\n';
-}
 
 const esc = (x: unknown) => String(x).replace(/[&<>"]/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[ch]!);
 

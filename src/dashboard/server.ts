@@ -1,7 +1,9 @@
 // The status page an MDS serves over HTTP: `/` (HTML), `/metrics` (Prometheus text) and
 // `/api/status` (JSON). Read-only; it asks its provider for a fresh status on every request.
 import { createServer, type Server } from 'node:http';
-import { renderHtml, renderMetrics } from './render.ts';
+import { answerMetrics } from '../metrics/index.ts';
+import { MdsMetrics } from './metrics.ts';
+import { renderHtml } from './render.ts';
 import type { MdsStatus } from './types.ts';
 
 export interface Dashboard {
@@ -11,6 +13,7 @@ export interface Dashboard {
 }
 
 export async function startDashboard(opts: { host?: string; port: number; status: () => MdsStatus }): Promise<Dashboard> {
+  const metrics = new MdsMetrics();
   const server: Server = createServer((req, res) => {
     let status: MdsStatus;
     try {
@@ -23,7 +26,8 @@ export async function startDashboard(opts: { host?: string; port: number; status
     if (path === '/api/status') {
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(status));
     } else if (path === '/metrics') {
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(renderMetrics(status));
+      metrics.update(status);
+      void answerMetrics(metrics, res);
     } else if (path === '/') {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(renderHtml(status));
     } else {

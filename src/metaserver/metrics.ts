@@ -1,90 +1,22 @@
-// Metaserver metrics in the Prometheus text exposition format (version 0.0.4): per-operation
-// counts and latency histograms, per-copyset Raft state, snapshot durations. Served on the
-// metrics port by main.ts (GET /metrics).
+// Metaserver metrics: per-operation counts and latency histograms, per-copyset Raft state
+// (sampled when scraped), snapshot durations and sizes. Registered in the server's `Metrics`
+// (src/metrics), which serves them with the process's runtime metrics on --metrics-port.
 import { StatusCode, statusName } from '../common/index.ts';
-
-/** Latency buckets, seconds. */
-export const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
-
-export class Histogram {
-  readonly counts: number[];
-  sum = 0;
-  count = 0;
-  constructor(readonly buckets: readonly number[] = LATENCY_BUCKETS) {
-    this.counts = new Array(buckets.length).fill(0);
-  }
-  observe(v: number): void {
-    this.sum += v;
-    this.count++;
-    for (let i = 0; i < this.buckets.length; i++) {
-      if (v <= this.buckets[i]!) {
-        this.counts[i]!++;
-        break;
-      }
-    }
-  }
-  /** Approximate quantile from the buckets (upper bound of the bucket holding it). */
-  quantile(q: number): number {
-    const target = q * this.count;
-    let n = 0;
-    for (let i = 0; i < this.buckets.length; i++) {
-      n += this.counts[i]!;
-      if (n >= target) return this.buckets[i]!;
-    }
-    return Infinity;
-  }
-}
-
-function esc(v: string): string {
-  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
-}
-
-function labels(l: Record<string, string | number>): string {
-  const parts = Object.entries(l).map(([k, v]) => `${k}="${esc(String(v))}"`);
-  return parts.length ? `{${parts.join(',')}}` : '';
-}
-
-/** Writes one histogram's series (cumulative buckets, +Inf, sum, count). */
-export function renderHistogram(out: string[], name: string, l: Record<string, string | number>, h: Histogram): void {
-  let cum = 0;
-  for (let i = 0; i < h.buckets.length; i++) {
-    cum += h.counts[i]!;
-    out.push(`${name}_bucket${labels({ ...l, le: h.buckets[i]! })} ${cum}`);
-  }
-  out.push(`${name}_bucket${labels({ ...l, le: '+Inf' })} ${h.count}`);
-  out.push(`${name}_sum${labels(l)} ${h.sum}`);
-  out.push(`${name}_count${labels(l)} ${h.count}`);
-}
+import type { Counter, Gauge, Histogram, Metrics } from '../metrics/index.ts';
 
 /** Per-operation request counts (by status) and latency. */
 export class OpMetrics {
-  private readonly latency = new Map<string, Histogram>();
-  private readonly counts = new Map<string, number>();
+  private readonly requests: Counter<'op' | 'status'>;
+  private readonly latency: Histogram<'op'>;
+
+  constructor(m: Metrics) {
+    this.requests = m.counter('curvefs_metaserver_requests_total', 'Requests served, by operation and status.', ['op', 'status']);
+    this.latency = m.histogram('curvefs_metaserver_request_seconds', 'Request latency, by operation.', ['op']);
+  }
 
   observe(op: string, ms: number, status: StatusCode): void {
-    let h = this.latency.get(op);
-    if (!h) this.latency.set(op, (h = new Histogram()));
-    h.observe(ms / 1000);
-    const k = `${op}\u0000${statusName(status)}`;
-    this.counts.set(k, (this.counts.get(k) ?? 0) + 1);
-  }
-
-  histogram(op: string): Histogram | undefined {
-    return this.latency.get(op);
-  }
-
-  render(out: string[]): void {
-    out.push('# HELP curvefs_metaserver_requests_total Requests served, by operation and status.');
-    out.push('# TYPE curvefs_metaserver_requests_total counter');
-    for (const [k, n] of [...this.counts].sort()) {
-      const [op, status] = k.split('\u0000') as [string, string];
-      out.push(`curvefs_metaserver_requests_total${labels({ op, status })} ${n}`);
-    }
-    out.push('# HELP curvefs_metaserver_request_seconds Request latency, by operation.');
-    out.push('# TYPE curvefs_metaserver_request_seconds histogram');
-    for (const [op, h] of [...this.latency].sort((a, b) => a[0].localeCompare(b[0]))) {
-      renderHistogram(out, 'curvefs_metaserver_request_seconds', { op }, h);
-    }
+    this.latency.observe({ op }, ms / 1000);
+    this.requests.inc({ op, status: statusName(status) });
   }
 }
 
@@ -107,44 +39,54 @@ export interface CopysetGauges {
   txLocks: number;
 }
 
-export function renderCopysets(out: string[], list: CopysetGauges[]): void {
-  const gauge = (name: string, help: string, get: (g: CopysetGauges) => number): void => {
-    out.push(`# HELP ${name} ${help}`);
-    out.push(`# TYPE ${name} gauge`);
-    for (const g of list) out.push(`${name}${labels({ copyset: g.copyset })} ${get(g)}`);
-  };
-  out.push('# HELP curvefs_copyset_is_leader 1 when this replica leads the copyset.');
-  out.push('# TYPE curvefs_copyset_is_leader gauge');
-  for (const g of list) out.push(`curvefs_copyset_is_leader${labels({ copyset: g.copyset, role: g.role })} ${g.role === 'leader' ? 1 : 0}`);
-  gauge('curvefs_copyset_term', 'Raft term.', (g) => g.term);
-  gauge('curvefs_copyset_leader_id', 'Metaserver id of the leader (0 = unknown).', (g) => g.leaderId);
-  gauge('curvefs_copyset_commit_index', 'Raft commit index.', (g) => g.commitIndex);
-  gauge('curvefs_copyset_applied_index', 'Last applied log index.', (g) => g.appliedIndex);
-  gauge('curvefs_copyset_first_index', 'First index kept in the log.', (g) => g.firstIndex);
-  gauge('curvefs_copyset_last_index', 'Last index in the log.', (g) => g.lastIndex);
-  gauge('curvefs_copyset_snapshot_index', 'Index of the newest snapshot.', (g) => g.snapshotIndex);
-  gauge('curvefs_copyset_log_entries', 'Log entries after the newest snapshot.', (g) => g.logEntries);
-  gauge('curvefs_copyset_partitions', 'Partitions hosted.', (g) => g.partitions);
-  gauge('curvefs_copyset_inodes', 'Inodes in the copyset.', (g) => g.inodes);
-  gauge('curvefs_copyset_dentries', 'Dentries in the copyset.', (g) => g.dentries);
-  gauge('curvefs_copyset_tx_records', 'Transaction records held by this copyset as coordinator.', (g) => g.txRecords);
-  gauge('curvefs_copyset_tx_locks', 'Transaction locks held.', (g) => g.txLocks);
+type Field = Exclude<keyof CopysetGauges, 'copyset' | 'role'>;
+
+const COPYSET_GAUGES: Array<[string, string, Field]> = [
+  ['curvefs_copyset_term', 'Raft term.', 'term'],
+  ['curvefs_copyset_leader_id', 'Metaserver id of the leader (0 = unknown).', 'leaderId'],
+  ['curvefs_copyset_commit_index', 'Raft commit index.', 'commitIndex'],
+  ['curvefs_copyset_applied_index', 'Last applied log index.', 'appliedIndex'],
+  ['curvefs_copyset_first_index', 'First index kept in the log.', 'firstIndex'],
+  ['curvefs_copyset_last_index', 'Last index in the log.', 'lastIndex'],
+  ['curvefs_copyset_snapshot_index', 'Index of the newest snapshot.', 'snapshotIndex'],
+  ['curvefs_copyset_log_entries', 'Log entries after the newest snapshot.', 'logEntries'],
+  ['curvefs_copyset_partitions', 'Partitions hosted.', 'partitions'],
+  ['curvefs_copyset_inodes', 'Inodes in the copyset.', 'inodes'],
+  ['curvefs_copyset_dentries', 'Dentries in the copyset.', 'dentries'],
+  ['curvefs_copyset_tx_records', 'Transaction records held by this copyset as coordinator.', 'txRecords'],
+  ['curvefs_copyset_tx_locks', 'Transaction locks held.', 'txLocks'],
+];
+
+/**
+ * Registers the per-copyset gauges, filled from `sample()` at every scrape. Each scrape starts
+ * from empty series, so a copyset that left this metaserver (or a replica's old role) vanishes.
+ */
+export function registerCopysetGauges(m: Metrics, sample: () => CopysetGauges[]): void {
+  const isLeader = m.gauge('curvefs_copyset_is_leader', '1 when this replica leads the copyset.', ['copyset', 'role']);
+  const gauges = COPYSET_GAUGES.map(([name, help, field]) => ({ g: m.gauge(name, help, ['copyset']), field }));
+  m.beforeScrape(() => {
+    const list = sample();
+    isLeader.reset();
+    for (const x of list) isLeader.set({ copyset: x.copyset, role: x.role }, x.role === 'leader' ? 1 : 0);
+    for (const { g, field } of gauges) {
+      g.reset();
+      for (const x of list) g.set({ copyset: x.copyset }, x[field]);
+    }
+  });
 }
 
 /** Snapshot durations (seconds) and sizes, per copyset. */
 export class SnapshotMetrics {
-  readonly duration = new Histogram([0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300]);
-  lastBytes = new Map<string, number>();
+  private readonly duration: Histogram;
+  private readonly lastBytes: Gauge<'copyset'>;
+
+  constructor(m: Metrics) {
+    this.duration = m.histogram('curvefs_copyset_snapshot_seconds', 'Time to write a copyset snapshot.', [], [0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300]);
+    this.lastBytes = m.gauge('curvefs_copyset_snapshot_bytes', 'Size of the newest snapshot written.', ['copyset']);
+  }
+
   record(copyset: string, seconds: number, bytes: number): void {
     this.duration.observe(seconds);
-    this.lastBytes.set(copyset, bytes);
-  }
-  render(out: string[]): void {
-    out.push('# HELP curvefs_copyset_snapshot_seconds Time to write a copyset snapshot.');
-    out.push('# TYPE curvefs_copyset_snapshot_seconds histogram');
-    renderHistogram(out, 'curvefs_copyset_snapshot_seconds', {}, this.duration);
-    out.push('# HELP curvefs_copyset_snapshot_bytes Size of the newest snapshot written.');
-    out.push('# TYPE curvefs_copyset_snapshot_bytes gauge');
-    for (const [c, b] of this.lastBytes) out.push(`curvefs_copyset_snapshot_bytes${labels({ copyset: c })} ${b}`);
+    this.lastBytes.set({ copyset }, bytes);
   }
 }

@@ -2,11 +2,11 @@
 // CopysetService, the internal transaction service, and Raft's own service when the group
 // factory adds it), the copysets, the transaction coordinator and its recovery, the reclaimer,
 // and the metrics endpoint.
-import { createServer, type Server } from 'node:http';
 import { CurveError, StatusCode, createLogger, systemClock, systemTimer, type Clock, type Timer } from '../common/index.ts';
 import { PeerSchema, type Peer } from '../gen/common_pb.ts';
 import { CopysetService, MetaServerInternalService, MetaServerService } from '../gen/metaserver_pb.ts';
 import { ChannelPool, RpcServer, type RpcAuth, type TlsConfig } from '../rpc/index.ts';
+import { Metrics, RpcBoundsMetrics, serveMetrics, type MetricsServer } from '../metrics/index.ts';
 import { create } from '@bufbuild/protobuf';
 import { adminImpl } from './copyset/admin-service.ts';
 import type { Copyset } from './copyset/copyset.ts';
@@ -14,7 +14,7 @@ import { CopysetManager, type GroupFactory } from './copyset/manager.ts';
 import { DiscoveryRouter, RpcCluster, dialAddress, type Cluster, type Router } from './cluster.ts';
 import { MetaService } from './service.ts';
 import { TxCoordinator, type CoordinatorOptions } from './tx/coordinator.ts';
-import { OpMetrics, SnapshotMetrics, renderCopysets, type CopysetGauges } from './metrics.ts';
+import { OpMetrics, SnapshotMetrics, registerCopysetGauges, type CopysetGauges } from './metrics.ts';
 import { Reclaimer } from './reclaim/reclaimer.ts';
 import type { FsDataProvider } from './reclaim/fs-data.ts';
 
@@ -56,8 +56,10 @@ export interface MetaServerOptions {
 export class MetaServer {
   readonly rpc: RpcServer;
   readonly pool: ChannelPool;
-  readonly metrics = new OpMetrics();
-  readonly snapshotMetrics = new SnapshotMetrics();
+  /** Everything served at /metrics (the process's runtime metrics included). */
+  readonly registry = new Metrics();
+  readonly metrics = new OpMetrics(this.registry);
+  readonly snapshotMetrics = new SnapshotMetrics(this.registry);
   manager!: CopysetManager;
   service!: MetaService;
   coordinator!: TxCoordinator;
@@ -66,8 +68,7 @@ export class MetaServer {
   reclaimer!: Reclaimer;
   private host: string;
   private port: number;
-  private metricsServer: Server | undefined;
-  private metricsAddr = '';
+  private metricsServer: MetricsServer | undefined;
   private readonly clock: Clock;
   private readonly timer: Timer;
   private stopped = false;
@@ -82,6 +83,9 @@ export class MetaServer {
     this.pool = new ChannelPool({ credential: opts.credential, tls: opts.tls ?? false });
     this.clock = opts.clock ?? systemClock;
     this.timer = opts.timer ?? systemTimer;
+    registerCopysetGauges(this.registry, () => this.copysetGauges());
+    const rpcBounds = new RpcBoundsMetrics(this.registry, 'curvefs_metaserver');
+    this.registry.beforeScrape(() => rpcBounds.set(this.rpc.stats()));
   }
 
   get id(): number {
@@ -93,8 +97,9 @@ export class MetaServer {
     return `${this.host}:${this.port}`;
   }
 
+  /** "host:port" of the metrics endpoint ('' when not serving metrics). */
   get metricsAddress(): string {
-    return this.metricsAddr;
+    return this.metricsServer?.address ?? '';
   }
 
   self(): Peer {
@@ -163,8 +168,8 @@ export class MetaServer {
       timer: this.timer,
     });
     this.reclaimer.start();
-    if (this.opts.metricsPort !== undefined) await this.startMetrics(this.opts.metricsPort);
-    log.info('metaserver started', { id: this.myId, address: this.address, copysets: reopened, broken: this.manager.broken().length, metrics: this.metricsAddr });
+    if (this.opts.metricsPort !== undefined) this.metricsServer = await serveMetrics(this.registry, { host: this.host, port: this.opts.metricsPort });
+    log.info('metaserver started', { id: this.myId, address: this.address, copysets: reopened, broken: this.manager.broken().length, metrics: this.metricsAddress });
   }
 
   /** Best effort: asks replicas removed from a copyset to delete their copy. */
@@ -182,11 +187,16 @@ export class MetaServer {
     return this.manager.list();
   }
 
-  /** Prometheus text of every metric. */
-  renderMetrics(): string {
-    const out: string[] = [];
-    this.metrics.render(out);
-    const gauges: CopysetGauges[] = this.manager.list().map((cs) => {
+  /** Prometheus text of every metric (what GET /metrics answers). */
+  renderMetrics(): Promise<string> {
+    return this.registry.text();
+  }
+
+  /** The copysets' state, read at each scrape. */
+  private copysetGauges(): CopysetGauges[] {
+    // Before start() there is no manager yet: nothing to report.
+    if (!this.manager) return [];
+    return this.manager.list().map((cs) => {
       const st = cs.group.status();
       let inodes = 0;
       let dentries = 0;
@@ -212,39 +222,6 @@ export class MetaServer {
         txLocks: cs.sm.tx.lockCount,
       };
     });
-    renderCopysets(out, gauges);
-    this.snapshotMetrics.render(out);
-    // The RPC server's resource bounds (src/rpc/server.ts): what stalled or greedy peers cost.
-    const r = this.rpc.stats();
-    out.push('# HELP curvefs_metaserver_rpc_buffered_bytes Bytes held for partial RPC frames, all connections.', '# TYPE curvefs_metaserver_rpc_buffered_bytes gauge');
-    out.push(`curvefs_metaserver_rpc_buffered_bytes ${r.bufferedBytes}`);
-    out.push('# HELP curvefs_metaserver_rpc_buffered_bytes_peak Highest bytes held for partial RPC frames since start.', '# TYPE curvefs_metaserver_rpc_buffered_bytes_peak gauge');
-    out.push(`curvefs_metaserver_rpc_buffered_bytes_peak ${r.bufferedBytesPeak}`);
-    out.push('# HELP curvefs_metaserver_rpc_connections_closed_total RPC connections closed or refused by a resource bound.', '# TYPE curvefs_metaserver_rpc_connections_closed_total counter');
-    out.push(`curvefs_metaserver_rpc_connections_closed_total{reason="frame_timeout"} ${r.closedFrameTimeout}`);
-    out.push(`curvefs_metaserver_rpc_connections_closed_total{reason="buffer_budget"} ${r.closedOverBudget}`);
-    out.push(`curvefs_metaserver_rpc_connections_closed_total{reason="per_peer_cap"} ${r.refusedPerPeer}`);
-    return out.join('\n') + '\n';
-  }
-
-  private startMetrics(port: number): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const srv = createServer((req, res) => {
-        if (req.url === '/metrics' || req.url?.startsWith('/metrics?')) {
-          res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
-          res.end(this.renderMetrics());
-        } else {
-          res.writeHead(404).end('not found\n');
-        }
-      });
-      srv.once('error', reject);
-      srv.listen(port, this.host, () => {
-        const a = srv.address();
-        this.metricsAddr = typeof a === 'object' && a ? `${this.host}:${a.port}` : '';
-        this.metricsServer = srv;
-        resolve();
-      });
-    });
   }
 
   async stop(): Promise<void> {
@@ -255,6 +232,6 @@ export class MetaServer {
     await this.opts.reclaim?.data?.close();
     await this.rpc.close();
     this.pool.close();
-    if (this.metricsServer) await new Promise<void>((r) => this.metricsServer!.close(() => r()));
+    await this.metricsServer?.close();
   }
 }

@@ -14,6 +14,7 @@ import { createLogger } from '../common/index.ts';
 import { connectFs, MdsAdapter, RotatingMdsConnector, type Connection } from '../client/index.ts';
 import { BlockCache, FileDataIO } from '../data/index.ts';
 import { fusePreflight, mountFuse, recoverStaleMount, type FuseMount, type MountFuseOptions } from '../fuse/index.ts';
+import type { MetricsServer } from '../metrics/index.ts';
 import { ChannelPool } from '../rpc/index.ts';
 import { CacheFirstStore } from './cache-first-store.ts';
 import { CurvefsOps, type CurvefsOpsOptions } from './curvefs-ops.ts';
@@ -36,6 +37,8 @@ export interface MountCurvefsOptions {
   ops?: CurvefsOpsOptions;
   /** FUSE session knobs (reader threads, debug log, allow_other ...). */
   fuse?: Omit<MountFuseOptions, 'entryTimeoutSec' | 'attrTimeoutSec' | 'unmountOnSignal'>;
+  /** Serve Prometheus metrics at http://host:port/metrics (port 0: the OS chooses; host default 127.0.0.1). */
+  metrics?: { port: number; host?: string };
 }
 
 export interface CurvefsMount {
@@ -45,6 +48,8 @@ export interface CurvefsMount {
   readonly sessionId: number;
   readonly ops: CurvefsOps;
   readonly fuse: FuseMount;
+  /** "host:port" of the metrics endpoint, when serving one. */
+  readonly metricsAddress?: string;
   /** Unmounts (lazy: detach even while busy) and waits until everything is saved and closed. */
   unmount(opts?: { lazy?: boolean }): Promise<void>;
   /** Resolves once the mount is gone (unmounted by anyone), its files saved and its session ended. */
@@ -79,6 +84,7 @@ export async function mountCurvefs(o: MountCurvefsOptions): Promise<CurvefsMount
 
   const pool = new ChannelPool();
   let conn: Connection | undefined;
+  let metricsServer: MetricsServer | undefined;
   try {
     const mds = new MdsAdapter(new RotatingMdsConnector(pool, o.mdsAddrs, { callTimeoutMs: 15_000 }));
     conn = await connectFs({
@@ -91,20 +97,28 @@ export async function mountCurvefs(o: MountCurvefsOptions): Promise<CurvefsMount
       attrTtlMs: 0,
       readCacheBytes: 0,
     });
+    // Metrics wrap the store and the ops (src/mount/metrics.ts), loaded only when asked for.
+    const mm = o.metrics ? new (await import('./metrics.ts')).MountMetrics() : undefined;
+    const store = mm ? mm.instrumentStore(conn.store) : conn.store;
     // Two views of the fs's block store: sequential access through a cache of whole objects
     // with readahead, random access by ranged reads of just the bytes asked for.
     const v = conn.view;
     const layout = { fsId: v.fsId, chunkSize: v.chunkSize, blockSize: v.blockSize, allocChunkIds: (n: number) => mds.allocateChunkIds(v.fsId, n) };
     const cacheBytes = o.readCacheBytes ?? 256 * 1024 * 1024;
     const cache = cacheBytes > 0 ? new BlockCache(cacheBytes) : undefined;
-    const data = new FileDataIO(conn.store, { ...layout, cache, readaheadObjects: cache ? (o.readaheadObjects ?? 4) : 0 });
-    const randomData = new FileDataIO(cache ? new CacheFirstStore(conn.store, cache) : conn.store, layout);
+    const data = new FileDataIO(store, { ...layout, cache, readaheadObjects: cache ? (o.readaheadObjects ?? 4) : 0 });
+    const randomData = new FileDataIO(cache ? new CacheFirstStore(store, cache) : store, layout);
     // What the mount keeps of a directory's attributes lives no longer than the kernel's copy would.
     const dirInfoTtlMs = (o.attrTimeoutSec ?? 1) * 1000;
     const ops = new CurvefsOps({ core: conn.core, data, randomData, sessionId: conn.sessionId, view: conn.view }, { dirInfoTtlMs, ...o.ops });
+    if (mm && o.metrics) {
+      if (cache) mm.watchCache(cache);
+      mm.watchOpen(() => ops.stats());
+      metricsServer = await mm.serve({ host: o.metrics.host ?? '127.0.0.1', port: o.metrics.port });
+    }
     const fuse = await mountFuse({
       mountpoint,
-      ops,
+      ops: mm ? mm.instrumentOps(ops) : ops,
       fsName: o.fsName,
       subtype: 'curvefs',
       options: {
@@ -119,15 +133,17 @@ export async function mountCurvefs(o: MountCurvefsOptions): Promise<CurvefsMount
       await ops.shutdown().catch((e: unknown) => log.error('saving open files at unmount failed', { error: String(e) }));
       await c.close();
       pool.close();
+      await metricsServer?.close();
       log.info('unmounted', { mountpoint, fs: o.fsName });
     });
-    log.info('mounted', { mountpoint, fs: o.fsName, session: conn.sessionId });
+    log.info('mounted', { mountpoint, fs: o.fsName, session: conn.sessionId, metrics: metricsServer?.address });
     return {
       mountpoint,
       fsName: o.fsName,
       sessionId: conn.sessionId,
       ops,
       fuse,
+      metricsAddress: metricsServer?.address,
       closed,
       async unmount(opts = {}) {
         await fuse.unmount(opts);
@@ -137,6 +153,7 @@ export async function mountCurvefs(o: MountCurvefsOptions): Promise<CurvefsMount
   } catch (e) {
     await conn?.close().catch(() => undefined);
     pool.close();
+    await metricsServer?.close();
     if (e instanceof MountError) throw e;
     if (e instanceof Error && e.message.startsWith('cannot mount FUSE')) throw new MountError(e.message, 'fuse');
     throw e;

@@ -45,6 +45,8 @@ export class CurvefsCluster {
     private readonly mdsProc: ChildProcess,
     readonly mdsAddrs: string[],
     readonly metaservers: MetaserverCluster,
+    /** The MDS's status page ("host:port"), when started with --dashboard-port. */
+    readonly mdsDashboard: string | undefined,
   ) {
     this.mds = new RotatingMdsConnector(this.pool, mdsAddrs, { callTimeoutMs: 20_000, attemptTimeoutMs: 2000 });
   }
@@ -61,10 +63,10 @@ export class CurvefsCluster {
       mdsLog.push(l);
       if (mdsLog.length > 200) mdsLog.shift();
     });
-    const addr = await new Promise<string>((resolve, reject) => {
+    const [addr, dashboard] = await new Promise<[string, string | undefined]>((resolve, reject) => {
       createInterface({ input: proc.stdout! }).on('line', (l) => {
-        const m = /MDS listening on (\S+)/.exec(l);
-        if (m) resolve(m[1]!);
+        const m = /MDS listening on (\S+)(?: dashboard (\S+))?/.exec(l);
+        if (m) resolve([m[1]!, m[2]]);
       });
       proc.once('exit', (code) => reject(new Error(`MDS exited with ${code} before it was ready:\n${mdsLog.join('\n')}`)));
     });
@@ -75,7 +77,7 @@ export class CurvefsCluster {
       proc.kill('SIGKILL');
       throw e;
     }
-    const c = new CurvefsCluster(opts.dir, proc, [addr], ms);
+    const c = new CurvefsCluster(opts.dir, proc, [addr], ms, dashboard);
     c.mdsLog.push(...mdsLog);
     try {
       await waitUntil(`${n} metaservers online`, 60_000, async () => {

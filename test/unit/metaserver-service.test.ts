@@ -195,9 +195,10 @@ test('locks and open handles', async () => {
   assert.equal(server.manager.get(1, 1)!.sm.handles.get(10)!.isOpen(ino), true);
 });
 
-test('metrics render per-op histograms and copyset state', () => {
-  const text = server.renderMetrics();
-  assert.match(text, /curvefs_metaserver_request_seconds_bucket\{op="CreateFile",le="0.001"\}/);
+test('metrics render per-op histograms and copyset state', async () => {
+  const text = await server.renderMetrics();
+  // Label order is not part of the format (prom-client writes `le` first): match either order.
+  assert.match(text, /^curvefs_metaserver_request_seconds_bucket\{(?=[^}]*\bop="CreateFile")(?=[^}]*\ble="0.001")[^}]*\} \d+$/m);
   assert.match(text, /curvefs_copyset_applied_index\{copyset="1-1"\} \d+/);
 });
 

@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { mountInfo, unmountDir } from '../../fuse/index.ts';
 import { mountCurvefs, MountError, type CurvefsMount } from '../../mount/index.ts';
-import { nonNegativeArg, processAlive, readPidFile } from '../../common/index.ts';
+import { nonNegativeArg, parsePort, processAlive, readPidFile } from '../../common/index.ts';
 import { brokenPipe, CliError, EXIT, exitCodeOf, reportError } from '../output.ts';
 import { ensureMdsReachable, mdsAddrsOf, type GlobalOptions } from '../context.ts';
 
@@ -31,6 +31,8 @@ interface MountCmdOptions {
   logFile?: string;
   pidFile?: string;
   debug?: boolean;
+  metricsPort?: number;
+  metricsHost?: string;
 }
 
 /** Default pid/log file of the mount at `dir` (the same for mount and umount). */
@@ -71,6 +73,8 @@ export function registerMountCommands(program: Command, g: Globals): void {
     .option('--log-file <file>', 'log of a --daemon mount (default: in the temp directory)')
     .option('--pid-file <file>', 'pid file of a --daemon mount (default: in the temp directory)')
     .option('--debug', 'log every FUSE request')
+    .option('--metrics-port <port>', 'serve Prometheus metrics at /metrics on this port (0: any free port)', parsePort)
+    .option('--metrics-host <host>', 'interface of the metrics endpoint', '127.0.0.1')
     .action(async (fsName: string, dirArg: string, o: MountCmdOptions) => {
       // A closed stdout or stderr must not end the process serving the mount: it would leave a
       // dead mount behind instead of unmounting.
@@ -80,6 +84,7 @@ export function registerMountCommands(program: Command, g: Globals): void {
       const entryTimeoutSec = o.entryTimeout;
       const attrTimeoutSec = o.attrTimeout;
       const readCacheBytes = o.readCache * 1024 * 1024;
+      const metrics = o.metricsPort === undefined ? undefined : { port: o.metricsPort, host: o.metricsHost };
       const pidFile = resolve(o.pidFile ?? defaultFile(dir, 'pid'));
       const logFile = resolve(o.logFile ?? defaultFile(dir, 'log'));
       try {
@@ -101,6 +106,7 @@ export function registerMountCommands(program: Command, g: Globals): void {
           attrTimeoutSec,
           readCacheBytes,
           fuse: { debug: o.debug === true },
+          metrics,
         });
       } catch (e) {
         if (process.send) process.send({ error: e instanceof Error ? e.message : String(e), code: exitCodeOfMount(e) });
@@ -112,6 +118,7 @@ export function registerMountCommands(program: Command, g: Globals): void {
         process.send?.({ ready: true, pid: process.pid, sessionId: m.sessionId });
         process.disconnect?.();
       } else {
+        if (m.metricsAddress) process.stdout.write(`metrics at http://${m.metricsAddress}/metrics\n`);
         process.stdout.write(`mounted ${fsName} at ${dir} (session ${m.sessionId}); Ctrl-C or \`curvefs umount ${dir}\` unmounts\n`);
       }
       let stopping = false;
