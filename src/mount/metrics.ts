@@ -63,6 +63,9 @@ export class MountMetrics {
       hist.observe({ op }, (performance.now() - start) / 1000);
       if (op === 'read' && result instanceof Uint8Array) this.readBytes.inc(result.byteLength);
       else if (op === 'write' && typeof result === 'number') this.writtenBytes.inc(result);
+      // A negative entry (node id 0) is the file system's "no such name", answered as a cached
+      // entry rather than an error reply (src/fuse/ops.ts LookupOps): count it as the ENOENT it is.
+      else if (op === 'lookup' && isNegativeEntry(result)) this.opErrors.inc({ op, errno: 'ENOENT' });
     };
     const failed = (start: number, e: unknown): void => {
       hist.observe({ op }, (performance.now() - start) / 1000);
@@ -169,4 +172,8 @@ class TimedBlockStore implements BlockStore {
   close(): Promise<void> {
     return this.store.close();
   }
+}
+
+function isNegativeEntry(r: unknown): boolean {
+  return typeof r === 'object' && r !== null && (r as { attr?: { ino?: number } }).attr?.ino === 0;
 }

@@ -93,7 +93,7 @@ describe('metrics of every process', () => {
     await fh.write(written);
     await fh.sync();
     await fh.close();
-    // A missing name: one LOOKUP answered ENOENT.
+    // A missing name: one LOOKUP answered with a negative entry, counted as ENOENT.
     await assert.rejects(fsp.stat(join(dir, 'missing')), { code: 'ENOENT' });
     // A file stored by the CLI (another client), so the kernel has none of it cached and the
     // mount must read it from the object store.

@@ -72,6 +72,7 @@ test('mount ops wrapper: absent ops stay absent; results, sync throws and reject
       this.calls++; // `this` is the real ops object
       if (name === 'sync-miss') throw new Errno(E.ENOENT);
       if (name === 'async-miss') return Promise.reject(new Errno(E.ENOENT));
+      if (name === 'negative') return Promise.resolve({ attr: { ino: 0 } } as never);
       return Promise.resolve({ attr: { ino: 2 } } as never);
     }
     write(_c: RequestContext, _i: number, _f: number, _o: number, d: Uint8Array) {
@@ -84,11 +85,13 @@ test('mount ops wrapper: absent ops stay absent; results, sync throws and reject
   assert.deepEqual(await ops.lookup!(ctx, 1, 'x'), { attr: { ino: 2 } });
   assert.throws(() => ops.lookup!(ctx, 1, 'sync-miss'), Errno);
   await assert.rejects(Promise.resolve(ops.lookup!(ctx, 1, 'async-miss')), Errno);
+  // A negative entry (node id 0) is a successful reply to the kernel but an ENOENT all the same.
+  assert.deepEqual(await ops.lookup!(ctx, 1, 'negative'), { attr: { ino: 0 } });
   assert.equal(ops.write!(ctx, 2, 1, 0, new Uint8Array(10)), 10);
-  assert.equal(inner.calls, 3);
+  assert.equal(inner.calls, 4);
   const text = await m.registry.text();
-  assert.equal(sampleValue(text, 'curvefs_mount_fuse_op_seconds_count', { op: 'lookup' }), 3);
-  assert.equal(sampleValue(text, 'curvefs_mount_fuse_op_errors_total', { op: 'lookup', errno: 'ENOENT' }), 2);
+  assert.equal(sampleValue(text, 'curvefs_mount_fuse_op_seconds_count', { op: 'lookup' }), 4);
+  assert.equal(sampleValue(text, 'curvefs_mount_fuse_op_errors_total', { op: 'lookup', errno: 'ENOENT' }), 3);
   assert.equal(sampleValue(text, 'curvefs_mount_written_bytes_total'), 10);
 });
 
