@@ -70,6 +70,8 @@ export class Raft {
   latestSnapshot: SnapshotMeta;
   /** Ticks since this replica started; the clock of the read lease. */
   ticks = 0;
+  /** Messages dropped because their sender is not a member of this group (see acceptFrom). */
+  droppedFromNonMembers = 0;
 
   private votes = new Map<NodeId, boolean>();
   private readOnly = new ReadOnlyQueue();
@@ -86,10 +88,15 @@ export class Raft {
   /** Proposals appended since the last broadcast (appends are sent once per Ready, batched). */
   private appendsPending = false;
   /**
-   * With the read lease, a restarted replica may have acknowledged a leader's heartbeat just
-   * before it crashed: it refuses votes for one vote lease after start, as if in lease.
+   * Ticks since this replica last accepted a message from a leader (any term): the clock of its
+   * vote lease. Kept apart from `lead` and `electionElapsed` on purpose: a follower that adopts a
+   * higher term from something other than a leader (a late vote answer) forgets its leader, but
+   * the leader it acknowledged may still be answering lease reads on the strength of that
+   * acknowledgement, so the promise not to vote must outlive the term change. With the read
+   * lease, a restarted replica starts at 0: it may have acknowledged a heartbeat just before it
+   * crashed.
    */
-  private restartGuard: boolean;
+  private sinceLeader: number;
   /**
    * This leader sent TimeoutNow in its term: the target's forced campaign ignores followers'
    * leases (and a delayed or duplicated TimeoutNow may arrive after the transfer was abandoned),
@@ -109,7 +116,7 @@ export class Raft {
     this.vote = hs.vote;
     this.conf = this.log.lastConf();
     this.latestSnapshot = { ...start.snapshotMeta, conf: cloneConf(start.snapshotMeta.conf) };
-    this.restartGuard = this.cfg.readOnlyOption === 'lease' && hs.term > 0;
+    this.sinceLeader = this.cfg.readOnlyOption === 'lease' && hs.term > 0 ? 0 : Infinity;
     this.becomeFollower(this.term, 0);
   }
 
@@ -117,7 +124,7 @@ export class Raft {
 
   tick(): void {
     this.ticks++;
-    if (this.restartGuard && this.ticks >= voteLeaseTicks(this.cfg)) this.restartGuard = false;
+    this.sinceLeader++;
     if (this.role === Role.Leader) this.tickHeartbeat();
     else this.tickElection();
     this.afterEvent();
@@ -125,8 +132,42 @@ export class Raft {
 
   step(m: RaftMessage): void {
     if (m.to !== this.id || m.from === this.id || m.from <= 0) return;
+    if (!this.acceptFrom(m)) {
+      this.droppedFromNonMembers++;
+      return;
+    }
     this.stepInner(m);
     this.afterEvent();
+  }
+
+  /**
+   * Only members talk to a group (issue [L]): a message from a node that is neither a voter nor
+   * a learner of this replica's latest configuration — nor of the one before it, so that a
+   * leader whose removal is still uncommitted keeps leading and can hand over with TimeoutNow
+   * right after it commits — is dropped before its term is looked at: a stranger can neither
+   * depose a leader nor push a term up. One exception: a replica that is not itself a member of
+   * its latest configuration (one joining with an empty configuration, or still replaying a log
+   * that predates its own addition, or one already removed) cannot know who leads, so it takes
+   * leader traffic (Append, Heartbeat, Snapshot) from any sender; heartbeats too, because the
+   * leader unpauses a probe to a new member only on a heartbeat answer. Its log then teaches it
+   * the membership. The transport's authentication is what protects a joining replica.
+   * Also, a learner's message never changes this replica's term: learners do not vote, so a
+   * term above ours that only a learner reports proves nothing, and check-quorum deposes a
+   * leader that really is stale.
+   */
+  private acceptFrom(m: RaftMessage): boolean {
+    const c = this.conf;
+    const isVoter = c.voters.includes(m.from);
+    if (!isVoter && !c.learners.includes(m.from)) {
+      if (!c.voters.includes(this.id) && !c.learners.includes(this.id)) {
+        return m.type === MessageType.Append || m.type === MessageType.Heartbeat || m.type === MessageType.Snapshot;
+      }
+      const ci = this.log.lastConfIndex();
+      if (ci <= this.log.firstIndex() - 1) return false;
+      const prev = this.log.confAt(ci - 1);
+      return prev.voters.includes(m.from) || prev.learners.includes(m.from);
+    }
+    return isVoter || m.term <= this.term;
   }
 
   /** Starts an election now (pre-vote first when enabled). */
@@ -245,6 +286,37 @@ export class Raft {
     return ci > this.log.committed && this.log.confAt(ci - 1).voters.includes(this.id);
   }
 
+  /**
+   * The driver made durable what a Ready handed out: its hard state (`hs`, if it had one) and
+   * its entries (the log's stable index moved). Counts our own vote (a candidate) and our own
+   * copy of the log (a leader), which may win an election or commit entries.
+   */
+  persisted(hs: { term: number; vote: NodeId } | undefined): void {
+    if (hs && this.role === Role.Candidate && hs.term === this.term && hs.vote === this.id && !this.votes.has(this.id)) {
+      this.votes.set(this.id, true);
+      switch (this.voteResult()) {
+        case 'won':
+          this.becomeLeader();
+          this.bcastAppend();
+          break;
+        case 'lost':
+          this.becomeFollower(this.term, 0);
+          break;
+        default:
+      }
+    }
+    if (this.role === Role.Leader) {
+      const self = this.prs.get(this.id);
+      if (self && self.maybeUpdate(this.durableLastIndex()) && this.maybeCommit()) this.bcastAppend();
+    }
+    this.afterEvent();
+  }
+
+  /** The last index known durable in the driver's storage (entries handed out and advanced). */
+  private durableLastIndex(): number {
+    return Math.min(this.log.stableIndex, this.log.lastIndex());
+  }
+
   committedEntryInCurrentTerm(): boolean {
     return this.log.term(this.log.committed) === this.term;
   }
@@ -301,7 +373,7 @@ export class Raft {
     this.rebuildProgress(new Map());
     const self = this.prs.get(this.id);
     if (self) {
-      self.match = this.log.lastIndex();
+      self.match = this.durableLastIndex();
       self.becomeReplicate();
       self.recentActive = true;
     }
@@ -320,7 +392,7 @@ export class Raft {
         pr.isLearner = learner;
       } else {
         pr = new Progress(id, this.log.lastIndex() + 1, learner, this.cfg.maxInflightMsgs, this.cfg.maxInflightBytes);
-        if (id === this.id) pr.match = this.log.lastIndex();
+        if (id === this.id) pr.match = this.durableLastIndex();
         // A member that was just added gets the benefit of the doubt for check-quorum.
         pr.recentActive = old.size > 0;
       }
@@ -402,11 +474,16 @@ export class Raft {
       type = MessageType.Vote;
       term = this.term;
     }
-    this.votes.set(this.id, true);
-    if (this.voteResult() === 'won') {
-      if (t === 'pre') this.campaign0('election');
-      else this.becomeLeader();
-      return;
+    // A pre-vote changes nothing durable: our own counts at once. A real vote counts only once
+    // the new term and the vote for ourselves are durable (persisted(), after the driver wrote
+    // the hard state): a single voter would otherwise win and send messages of a term that a
+    // crash could forget — and win again, with another log.
+    if (t === 'pre') {
+      this.votes.set(this.id, true);
+      if (this.voteResult() === 'won') {
+        this.campaign0('election');
+        return;
+      }
     }
     for (const v of this.conf.voters) {
       if (v === this.id) continue;
@@ -441,15 +518,23 @@ export class Raft {
   private inLease(): boolean {
     if (!this.cfg.checkQuorum) return false;
     if (this.role === Role.Leader) return true;
-    return this.electionElapsed < voteLeaseTicks(this.cfg) && (this.lead !== 0 || this.restartGuard);
+    return this.sinceLeader < voteLeaseTicks(this.cfg);
   }
 
   // ---- message handling ----------------------------------------------------------------------
 
   private stepInner(m: RaftMessage): void {
     if (m.term > this.term) {
-      if ((m.type === MessageType.Vote || m.type === MessageType.PreVote) && !isTransfer(m.context) && this.inLease()) {
+      const fromLeader = m.type === MessageType.Append || m.type === MessageType.Heartbeat || m.type === MessageType.Snapshot;
+      const voteReq = m.type === MessageType.Vote || m.type === MessageType.PreVote;
+      if (voteReq && !isTransfer(m.context) && this.inLease()) {
         return; // ignore: we have a live leader (this is what stops a rejoining node disrupting)
+      }
+      if (!fromLeader && !voteReq && this.role === Role.Follower && this.inLease()) {
+        // A late answer to an old campaign (or any other non-leader message) of a higher term:
+        // a follower in its vote lease stays with its leader. A leader of that term, if there
+        // is one, will make itself known with an append or heartbeat.
+        return;
       }
       if (m.type === MessageType.PreVote) {
         // never change term for a pre-vote
@@ -493,7 +578,11 @@ export class Raft {
       this.vote === m.from ||
       (this.vote === 0 && this.lead === 0) ||
       (m.type === MessageType.PreVote && m.term > this.term);
-    if (canVote && this.log.isUpToDate(m.index, m.logTerm) && !this.preVoteTieLost(m)) {
+    // In its vote lease a replica grants nothing new, whatever the term: a replica that adopted
+    // a term without hearing its leader (a candidate answered with a higher term) has no vote in
+    // it, but the leader it acknowledged a moment ago may be serving lease reads.
+    const leaseBlocks = this.vote !== m.from && !isTransfer(m.context) && this.inLease();
+    if (canVote && !leaseBlocks && this.log.isUpToDate(m.index, m.logTerm) && !this.preVoteTieLost(m)) {
       this.send({ to: m.from, type: respType, term: m.term });
       if (m.type === MessageType.Vote) {
         this.electionElapsed = 0;
@@ -544,14 +633,17 @@ export class Raft {
     switch (m.type) {
       case MessageType.Append:
         this.becomeFollower(m.term, m.from);
+        this.heardLeader(m.from);
         this.handleAppend(m);
         return;
       case MessageType.Heartbeat:
         this.becomeFollower(m.term, m.from);
+        this.heardLeader(m.from);
         this.handleHeartbeat(m);
         return;
       case MessageType.Snapshot:
         this.becomeFollower(m.term, m.from);
+        this.heardLeader(m.from);
         this.handleSnapshot(m);
         return;
       default:
@@ -577,18 +669,15 @@ export class Raft {
   private stepFollower(m: RaftMessage): void {
     switch (m.type) {
       case MessageType.Append:
-        this.electionElapsed = 0;
-        this.lead = m.from;
+        this.heardLeader(m.from);
         this.handleAppend(m);
         break;
       case MessageType.Heartbeat:
-        this.electionElapsed = 0;
-        this.lead = m.from;
+        this.heardLeader(m.from);
         this.handleHeartbeat(m);
         break;
       case MessageType.Snapshot:
-        this.electionElapsed = 0;
-        this.lead = m.from;
+        this.heardLeader(m.from);
         this.handleSnapshot(m);
         break;
       case MessageType.TimeoutNow:
@@ -597,6 +686,12 @@ export class Raft {
         break;
       default:
     }
+  }
+
+  private heardLeader(from: NodeId): void {
+    this.electionElapsed = 0;
+    this.sinceLeader = 0;
+    this.lead = from;
   }
 
   private handleAppend(m: RaftMessage): void {
@@ -712,9 +807,12 @@ export class Raft {
     }
     this.log.append(ents);
     this.syncConf();
-    this.prs.get(this.id)?.maybeUpdate(li);
+    // The leader's own copy counts toward a commit only once the driver reports it durable
+    // (persisted(), from RawNode.advance): the driver sends appends — carrying the commit index
+    // — while its own write runs, so a commit counted on an unsynced copy could reach a learner
+    // or follower and then vanish with a crash (etcd-io/raft acks its own append the same way,
+    // through a storage append response).
     this.appendsPending = true;
-    this.maybeCommit();
     return li;
   }
 

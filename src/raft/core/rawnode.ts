@@ -41,6 +41,8 @@ export interface RaftStatus {
   lastIndex: number;
   conf: ConfState;
   leadTransferee: NodeId;
+  /** Messages dropped because their sender is not a member of the group (see docs/raft.md). */
+  droppedFromNonMembers: number;
   /** Leader only: one per member, in configuration order. */
   progress?: ProgressStatus[];
 }
@@ -194,6 +196,8 @@ export class RawNode {
       log.stableTo(last.index, last.term);
     }
     if (rd.committedEntries.length > 0) log.appliedTo(rd.committedEntries[rd.committedEntries.length - 1]!.index);
+    // What this Ready persisted may count now: our own vote, our own copy of the log.
+    this.raft.persisted(rd.hardState);
   }
 
   status(): RaftStatus {
@@ -210,6 +214,7 @@ export class RawNode {
       lastIndex: r.log.lastIndex(),
       conf: cloneConf(r.conf),
       leadTransferee: r.leadTransferee,
+      droppedFromNonMembers: r.droppedFromNonMembers,
     };
     if (r.role === Role.Leader) {
       s.progress = [...r.prs.values()].map((p) => ({
