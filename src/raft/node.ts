@@ -401,9 +401,10 @@ export class RaftNode {
     for (const [, rd] of work) this.learnAddresses(rd.entries);
 
     // 0. A leader's own messages go out while its disk write runs (Raft thesis §10.2.1). Safe
-    //    because rounds are sequential: a commit that counts this leader's new entries can only
-    //    leave this node (in a later round's messages, or as an applied result) after this
-    //    round's fdatasync. Everything else — acknowledgements, votes — waits for the disk.
+    //    because the core counts the leader's own copy toward a commit, and a candidate's own
+    //    vote toward leadership, only once advance() reports them durable: these appends carry
+    //    no commit index and no term that the disk does not already back. Everything else —
+    //    acknowledgements, votes — waits for the disk.
     this.send(work, true);
     // 1. Persist, every group's log synced at once.
     const persisted = Promise.all(work.map(([g, rd]) => this.persist(g, rd)));
@@ -423,6 +424,9 @@ export class RaftNode {
       if (g.failed || g.removed) continue;
       if (!appliedEarly.has(g) && !(await this.applyOrFail(g, rd))) continue;
       if (g.removed || g.failed) continue;
+      // advance() may commit (the leader's own copy is now durable), which releases reads
+      // waiting for this leader's first commit: their lease is judged on the clock.
+      this.catchUp(g);
       g.node.advance();
       this.maybeSnapshot(g);
     }
@@ -470,14 +474,15 @@ export class RaftNode {
       if (rd.snapshot) {
         const meta = rd.snapshot.meta;
         const key = `${meta.index}-${meta.term}`;
+        // Taken out of `received` before the first await: a newer snapshot that arrives while
+        // this one installs is stepped into the core and kept in `received` for the next round
+        // (onSnapshotChunk drops the files the core did not take).
         const rx = g.received.get(key);
         if (!rx) throw new CurveError(StatusCode.STORAGE_INTERNAL_ERROR, `snapshot ${key} to install was never received`);
         g.received.delete(key);
         // The snapshot first, then the log reset: a crash in between restarts from the new
         // snapshot and drops the stale log (entriesAfterSnapshot).
         await rx.install();
-        for (const other of g.received.values()) await other.abort();
-        g.received.clear();
         g.log.resetTo(meta.index, meta.term);
       }
       if (rd.entries.length > 0) g.log.append(rd.entries);
@@ -522,7 +527,6 @@ export class RaftNode {
     for (const e of rd.committedEntries) {
       if (g.removed) return;
       let result: unknown;
-      let error: Error | undefined;
       if (e.type === EntryType.ConfChange) {
         const cc = decodeConfChangeEntry(e.data);
         if (cc.change.context && cc.change.context.length > 0 && cc.change.type !== ConfChangeType.RemoveNode) {
@@ -536,12 +540,15 @@ export class RaftNode {
           result = g.sm.apply(e);
           if (result instanceof Promise) result = await result;
         } catch (err) {
-          error = err instanceof Error ? err : new Error(String(err));
+          // Not a result: replicas must apply identically, and an exception (a bug, out of
+          // memory) may happen on this replica only. Going on would diverge it silently, so
+          // the group stops here, before this entry counts as applied (as etcd and braft do).
+          throw new ApplyError(g.id, e, err);
         }
       }
       g.applied = e.index;
       g.bytesSinceSnapshot += e.data.length;
-      this.settleProposal(g, e, result, error);
+      this.settleProposal(g, e, result);
     }
     for (const rs of rd.readStates) {
       const key = hex(rs.requestCtx);
@@ -558,14 +565,12 @@ export class RaftNode {
     }
   }
 
-  private settleProposal(g: Group, e: Entry, result: unknown, error: Error | undefined): void {
+  private settleProposal(g: Group, e: Entry, result: unknown): void {
     const p = g.proposals.get(e.index);
     if (!p) return;
     g.proposals.delete(e.index);
     if (p.term !== e.term) {
       p.reject(this.notLeader(g.leader, `entry ${e.index} was replaced by another leader's`));
-    } else if (error) {
-      p.reject(error);
     } else {
       p.resolve(result);
     }
@@ -603,7 +608,17 @@ export class RaftNode {
   private failGroup(g: Group, e: unknown): void {
     if (g.failed) return;
     g.failed = e instanceof Error ? e : new Error(String(e));
-    this.log.error('raft group stopped: storage or state machine failed', { group: g.id, error: g.failed.message });
+    if (e instanceof ApplyError) {
+      this.log.error('raft group stopped: the state machine threw applying an entry; this replica applies nothing more until it is restarted or rebuilt', {
+        group: g.id,
+        index: e.index,
+        term: e.term,
+        error: e.cause instanceof Error ? e.cause.message : String(e.cause),
+        stack: e.cause instanceof Error ? e.cause.stack : undefined,
+      });
+    } else {
+      this.log.error('raft group stopped: storage failed', { group: g.id, error: g.failed.message });
+    }
     g.failAll(new CurveError(StatusCode.STORAGE_INTERNAL_ERROR, `group ${g.id} failed: ${g.failed.message}`));
   }
 
@@ -705,9 +720,20 @@ export class RaftNode {
     }
     const meta = rx.meta!;
     const key = `${meta.index}-${meta.term}`;
-    await g.received.get(key)?.abort();
+    const dup = g.received.get(key);
     g.received.set(key, rx);
+    if (dup) await dup.abort();
     g.node.step({ ...c.msg, snapshot: { meta, data: EMPTY } });
+    // Keep only the file the core now wants installed (a snapshot in a Ready being persisted
+    // was already taken out of `received`): one it refused (old, or from a non-member) or one
+    // it replaced with this newer one is deleted now rather than at close.
+    const want = g.node.pendingSnapshotMeta();
+    const wantKey = want ? `${want.index}-${want.term}` : undefined;
+    for (const [k, other] of [...g.received]) {
+      if (k === wantKey) continue;
+      g.received.delete(k);
+      await other.abort();
+    }
     this.kick();
   }
 
@@ -744,7 +770,12 @@ export class RaftNode {
       const g = this.groups.get(groupId);
       if (!g || g.failed) continue;
       try {
+        // An acknowledgement may commit this leader's first entry and release the reads that
+        // waited for it, judged on the lease: the core's ticks must be the clock's first.
+        this.catchUp(g);
+        const dropped = g.node.droppedFromNonMembers;
         g.node.step(msg);
+        if (g.node.droppedFromNonMembers !== dropped) this.noteDropped(g, msg);
       } catch (e) {
         // A message the core cannot accept (a bug or a corrupt peer): drop it, keep the group.
         this.log.error('raft step failed', { group: groupId, from: msg.from, type: msg.type, error: String(e) });
@@ -766,6 +797,24 @@ export class RaftNode {
       if (!this.loop) this.maybeSnapshot(g);
     }
     this.kick();
+  }
+
+  /**
+   * A message from a node that is not a member of the group was dropped by the core. Logged at
+   * the 1st, 2nd, 4th, 8th … drop per group, so a flood cannot fill the log; the count is in
+   * status().droppedFromNonMembers.
+   */
+  private noteDropped(g: Group, msg: RaftMessage): void {
+    const n = g.node.droppedFromNonMembers;
+    if ((n & (n - 1)) !== 0) return;
+    this.log.warn('raft message from a non-member dropped', { group: g.id, from: msg.from, type: msg.type, term: msg.term, dropped: n });
+  }
+
+  /** Brings g's core to the clock before a step that may judge the read lease (see tickGroup). */
+  private catchUp(g: Group): void {
+    if (g.node.role !== Role.Leader) return;
+    this.advanceTicks();
+    this.tickGroup(g, false);
   }
 
   /** Adds to tickCount the whole tick periods the clock says passed since the last counted one. */
@@ -859,6 +908,22 @@ export class RaftNode {
     g.receiving.clear();
     g.received.clear();
     await g.log.close();
+  }
+}
+
+/** The state machine threw applying a committed entry: the group stops (see apply). */
+class ApplyError extends CurveError {
+  readonly index: number;
+  readonly term: number;
+  constructor(groupId: number, e: Entry, cause: unknown) {
+    super(
+      StatusCode.STORAGE_INTERNAL_ERROR,
+      `state machine of group ${groupId} threw applying entry ${e.index} (term ${e.term}): ${cause instanceof Error ? cause.message : String(cause)}`,
+    );
+    this.name = 'ApplyError';
+    this.index = e.index;
+    this.term = e.term;
+    this.cause = cause;
   }
 }
 

@@ -133,6 +133,16 @@ export class RawNode {
     this.raft.reportSnapshot(to, ok);
   }
 
+  /** Messages dropped because their sender is not a member (cheap; also in status()). */
+  get droppedFromNonMembers(): number {
+    return this.raft.droppedFromNonMembers;
+  }
+
+  /** The snapshot received from the leader that the next Ready will ask to install, if any. */
+  pendingSnapshotMeta(): SnapshotMeta | undefined {
+    return this.raft.log.pendingSnapshot?.meta;
+  }
+
   /** Meta (term and membership) of the state at `index` ≤ commit, for a snapshot taken there. */
   snapshotMetaAt(index: number): SnapshotMeta {
     return this.raft.log.snapshotMetaAt(index);
