@@ -344,6 +344,15 @@ export class RaftNode {
     };
   }
 
+  /**
+   * Resolves once no round is running. For tests and tools on a manual clock: disk writes take
+   * real time, and simulated time that runs ahead of them expires election timers and requests
+   * while an fdatasync is still in flight.
+   */
+  async idle(): Promise<void> {
+    while (this.loop) await this.loop;
+  }
+
   /** Stops ticking and processing, fails waiting requests with SHUTTING_DOWN and closes storage. */
   async stop(): Promise<void> {
     if (this.stopped) return;

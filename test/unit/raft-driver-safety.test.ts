@@ -84,19 +84,13 @@ class Harness {
    * Nodes in `busy` are not waited for (a test holds their disk).
    */
   async idle(busy: NodeId[] = []): Promise<void> {
-    for (;;) {
-      const loops = [...this.nodes]
-        .filter(([id]) => !busy.includes(id))
-        .map(([, n]) => (n as unknown as { loop: Promise<void> | undefined }).loop)
-        .filter((l) => l !== undefined);
-      if (loops.length === 0) {
-        // Let in-flight deliveries (LocalNetwork delivers on a later turn) start their rounds.
-        await new Promise((r) => setImmediate(r));
-        if ([...this.nodes].every(([id, n]) => busy.includes(id) || (n as unknown as { loop: unknown }).loop === undefined)) return;
-        continue;
-      }
-      await Promise.all(loops);
+    const nodes = [...this.nodes].filter(([id]) => !busy.includes(id)).map(([, n]) => n);
+    // Twice, with a turn between: LocalNetwork delivers on a later turn, which may start rounds.
+    for (let i = 0; i < 2; i++) {
+      await Promise.all(nodes.map((n) => n.idle()));
+      await new Promise((r) => setImmediate(r));
     }
+    await Promise.all(nodes.map((n) => n.idle()));
   }
 
   /** Moves time in ticks, each once the nodes are idle, until `pred` holds (at most `ms` of simulated time). */

@@ -183,6 +183,33 @@ describe('[L] finding 1: messages only from members', () => {
     assert.ok(!c.delivered.some((m) => m.to === 99), 'answered a non-member');
   });
 
+  it('a member that lagged behind membership changes follows a leader its log does not name yet', () => {
+    const c = new Cluster([1, 2, 3]);
+    const l = c.elect(1);
+    c.add(4);
+    c.isolate(3);
+    l.raw.proposeConfChange({ type: ConfChangeType.AddLearner, nodeId: 4 });
+    c.tickAll(2);
+    l.raw.proposeConfChange({ type: ConfChangeType.AddVoter, nodeId: 4 });
+    c.tickAll(2);
+    l.raw.transferLeader(4);
+    c.tickAll(2);
+    const n4 = c.node(4);
+    assert.equal(n4.raw.role, Role.Leader);
+    n4.raw.proposeConfChange({ type: ConfChangeType.RemoveNode, nodeId: 1 });
+    c.tickAll(2);
+    n4.raw.propose(bytes('late'));
+    c.tickAll(2);
+    assert.deepEqual(n4.raw.status().conf, { voters: [2, 3, 4], learners: [] });
+    // 3 knows only {1, 2, 3}: 4 is a stranger to it, but 3 has heard no leader for a long time.
+    assert.deepEqual(c.node(3).raw.status().conf.voters, [1, 2, 3]);
+    c.heal();
+    c.isolate(1);
+    c.tickAll(12);
+    assert.deepEqual(c.node(3).applied, c.node(4).applied);
+    assert.ok(c.node(3).applied.includes('late'));
+  });
+
   it('a replica joining with an empty configuration accepts the leader, then only members', () => {
     const c = new Cluster([1]);
     const l = c.elect(1);

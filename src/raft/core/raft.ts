@@ -144,30 +144,39 @@ export class Raft {
    * Only members talk to a group (issue [L]): a message from a node that is neither a voter nor
    * a learner of this replica's latest configuration — nor of the one before it, so that a
    * leader whose removal is still uncommitted keeps leading and can hand over with TimeoutNow
-   * right after it commits — is dropped before its term is looked at: a stranger can neither
-   * depose a leader nor push a term up. One exception: a replica that is not itself a member of
-   * its latest configuration (one joining with an empty configuration, or still replaying a log
-   * that predates its own addition, or one already removed) cannot know who leads, so it takes
-   * leader traffic (Append, Heartbeat, Snapshot) from any sender; heartbeats too, because the
-   * leader unpauses a probe to a new member only on a heartbeat answer. Its log then teaches it
-   * the membership. The transport's authentication is what protects a joining replica.
-   * Also, a learner's message never changes this replica's term: learners do not vote, so a
-   * term above ours that only a learner reports proves nothing, and check-quorum deposes a
-   * leader that really is stale.
+   * right after it commits — is dropped before its term is looked at, so a stranger can neither
+   * depose a leader nor push a term up. Two cases must still hear from nodes their log does not
+   * name yet, and take leader traffic (Append, Heartbeat, Snapshot) and vote requests from them:
+   *  - a replica that is not a member of its own latest configuration: one joining with an empty
+   *    configuration, one replaying a log older than the entry that added it, one removed;
+   *  - a replica that has heard no leader for a vote lease (and leads nothing): one that lagged
+   *    behind membership changes and whose current leader (or a candidate) joined after the
+   *    last change it holds — without this it could never catch up, and a new voter could not
+   *    win the vote the dissertation (§4.1) says it must get.
+   * Once it follows such a leader, it keeps taking that leader's traffic in the same term.
+   * A healthy group's members are all in their lease (or lead), so there a forger is ignored;
+   * a leaderless or joining replica can still be misled until the transport authenticates.
+   * Heartbeats count as leader traffic: a leader unpauses its probe of a new member only on a
+   * heartbeat answer. Finally, a learner's message never raises our term: learners do not vote,
+   * a higher term only a learner reports proves nothing, and check-quorum deposes a leader that
+   * really is stale — otherwise a forger's term could reach the leader through a learner.
    */
   private acceptFrom(m: RaftMessage): boolean {
     const c = this.conf;
     const isVoter = c.voters.includes(m.from);
-    if (!isVoter && !c.learners.includes(m.from)) {
-      if (!c.voters.includes(this.id) && !c.learners.includes(this.id)) {
-        return m.type === MessageType.Append || m.type === MessageType.Heartbeat || m.type === MessageType.Snapshot;
-      }
-      const ci = this.log.lastConfIndex();
-      if (ci <= this.log.firstIndex() - 1) return false;
+    if (isVoter) return true;
+    if (c.learners.includes(m.from)) return m.term <= this.term;
+    const ci = this.log.lastConfIndex();
+    if (ci > this.log.firstIndex() - 1) {
       const prev = this.log.confAt(ci - 1);
-      return prev.voters.includes(m.from) || prev.learners.includes(m.from);
+      if (prev.voters.includes(m.from) || prev.learners.includes(m.from)) return true;
     }
-    return isVoter || m.term <= this.term;
+    const leaderTraffic = m.type === MessageType.Append || m.type === MessageType.Heartbeat || m.type === MessageType.Snapshot;
+    if (!c.voters.includes(this.id) && !c.learners.includes(this.id)) return leaderTraffic;
+    // The leader we already follow (accepted under the rule below) until our log names it.
+    if (leaderTraffic && m.from === this.lead && m.term === this.term) return true;
+    const voteReq = m.type === MessageType.Vote || m.type === MessageType.PreVote;
+    return (leaderTraffic || voteReq) && this.role !== Role.Leader && this.sinceLeader >= voteLeaseTicks(this.cfg);
   }
 
   /** Starts an election now (pre-vote first when enabled). */
