@@ -43,6 +43,7 @@ import { RaftLog, type RaftLogOptions, type LogOpenReport } from './log/index.ts
 import { SnapshotStore, type SnapshotOpenReport } from './snapshot/index.ts';
 import { AddressBook } from './address-book.ts';
 import { Group, type Waiter } from './driver/group.ts';
+import { GroupTicks } from './driver/ticks.ts';
 import { readGroupMeta, writeGroupMeta } from './driver/group-meta.ts';
 import type { StateMachine } from './state-machine.ts';
 import type { GroupMessage, RaftTransport, SnapshotChunk } from './transport.ts';
@@ -140,13 +141,8 @@ export class RaftNode {
   private readonly transport: RaftTransport;
   private readonly inflightToPeer = new Map<NodeId, number>();
   private tickHandle: TimerHandle | undefined;
-  /**
-   * Tick periods the clock says passed (tickCount, counted up to lastTickAt) — not timer
-   * callbacks: a process starved of CPU for seconds gets one late callback, and a leader counting
-   * callbacks would think its read lease younger than it is (see tickGroup).
-   */
-  private tickCount = 0;
-  private lastTickAt: number;
+  /** The clock turned into core ticks (driver/ticks.ts). */
+  private readonly ticks: GroupTicks;
   private loop: Promise<void> | undefined;
   /** The round being run, if any (closing a group waits for it). */
   private currentRound: Promise<boolean> | undefined;
@@ -176,7 +172,7 @@ export class RaftNode {
       onMessages: (batch) => this.onMessages(batch),
       onSnapshotChunk: (c) => this.onSnapshotChunk(c),
     });
-    this.lastTickAt = this.clock.now();
+    this.ticks = new GroupTicks(this.clock, this.opts.tickMs, 4 * this.opts.electionTick);
     this.tickHandle = this.timer.setInterval(() => this.onTick(), this.opts.tickMs);
   }
 
@@ -223,7 +219,7 @@ export class RaftNode {
       const durable = entries.length > 0 ? entries[entries.length - 1]!.index : snapMeta.index;
       const g = new Group(groupId, dir, node, opened.log, snaps, sm, snapMeta.index, durable);
       g.snapshotAt = this.clock.now();
-      g.ticked = this.tickCount;
+      g.ticked = this.ticks.ticks;
       this.groups.set(groupId, g);
       this.kick();
       return { log: opened.report, snapshot: snapReport, restoredSnapshot: snaps.latest, logReset: reset };
@@ -435,7 +431,7 @@ export class RaftNode {
       if (g.removed || g.failed) continue;
       // advance() may commit (the leader's own copy is now durable), which releases reads
       // waiting for this leader's first commit: their lease is judged on the clock.
-      this.catchUp(g);
+      this.ticks.catchUp(g);
       g.node.advance();
       this.maybeSnapshot(g);
     }
@@ -604,8 +600,7 @@ export class RaftNode {
     try {
       // The lease is judged on the core's ticks: bring them to the clock first (the tick timer
       // may not have run for a while — a long synchronous stretch, a starved process).
-      this.advanceTicks();
-      this.tickGroup(g, false);
+      this.ticks.catchUp(g);
       g.node.readIndex(ctx);
       g.readsByCtx.set(hex(ctx), waiters);
     } catch (e) {
@@ -781,7 +776,7 @@ export class RaftNode {
       try {
         // An acknowledgement may commit this leader's first entry and release the reads that
         // waited for it, judged on the lease: the core's ticks must be the clock's first.
-        this.catchUp(g);
+        this.ticks.catchUp(g);
         const dropped = g.node.droppedFromNonMembers;
         g.node.step(msg);
         if (g.node.droppedFromNonMembers !== dropped) this.noteDropped(g, msg);
@@ -796,10 +791,10 @@ export class RaftNode {
   private onTick(): void {
     if (this.stopped) return;
     const now = this.clock.now();
-    this.advanceTicks();
+    this.ticks.advance();
     for (const g of this.groups.values()) {
       if (g.failed) continue;
-      this.tickGroup(g, true);
+      this.ticks.onTimer(g);
       this.expire(g, now);
       // A quiet group may run no round for a long time: its age bound is checked here — only
       // between rounds, when the state machine is exactly at g.applied.
@@ -817,39 +812,6 @@ export class RaftNode {
     const n = g.node.droppedFromNonMembers;
     if ((n & (n - 1)) !== 0) return;
     this.log.warn('raft message from a non-member dropped', { group: g.id, from: msg.from, type: msg.type, term: msg.term, dropped: n });
-  }
-
-  /** Brings g's core to the clock before a step that may judge the read lease (see tickGroup). */
-  private catchUp(g: Group): void {
-    if (g.node.role !== Role.Leader) return;
-    this.advanceTicks();
-    this.tickGroup(g, false);
-  }
-
-  /** Adds to tickCount the whole tick periods the clock says passed since the last counted one. */
-  private advanceTicks(): void {
-    const due = Math.floor((this.clock.now() - this.lastTickAt) / this.opts.tickMs);
-    if (due <= 0) return;
-    this.lastTickAt += due * this.opts.tickMs;
-    this.tickCount += due;
-  }
-
-  /**
-   * Brings g's core to the clock. A leader gets every tick the clock owes it: its read lease and
-   * check-quorum must see real time. Any other replica gets one tick per timer callback, however
-   * late: a starved follower then waits longer in real time before campaigning and refuses votes
-   * longer — the safe direction for the lease, and no elections caused by a busy machine alone.
-   * After a very long pause every timer of a leader has expired anyway; a few election
-   * timeouts' worth of ticks has the same effect as all of them.
-   */
-  private tickGroup(g: Group, timerCallback: boolean): void {
-    const owed = this.tickCount - g.ticked;
-    g.ticked = this.tickCount;
-    if (g.node.role !== Role.Leader) {
-      if (timerCallback) g.node.tick();
-      return;
-    }
-    for (let k = Math.min(owed, 4 * this.opts.electionTick); k > 0; k--) g.node.tick();
   }
 
   /** Fails requests whose deadline passed. */
