@@ -44,6 +44,7 @@ import { SnapshotStore, type SnapshotOpenReport } from './snapshot/index.ts';
 import { AddressBook } from './address-book.ts';
 import { Group, type Waiter } from './driver/group.ts';
 import { GroupTicks } from './driver/ticks.ts';
+import { receiveSnapshotChunk, sendSnapshot, type TransferHost } from './driver/snapshot-transfer.ts';
 import { readGroupMeta, writeGroupMeta } from './driver/group-meta.ts';
 import type { StateMachine } from './state-machine.ts';
 import type { GroupMessage, RaftTransport, SnapshotChunk } from './transport.ts';
@@ -122,7 +123,6 @@ export interface GroupOpenReport {
   logReset: boolean;
 }
 
-const EMPTY = new Uint8Array(0);
 /** See RaftNodeOptions.tickMs. */
 const DEFAULT_TICK_MS = 50;
 const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.length).toString('hex');
@@ -143,6 +143,8 @@ export class RaftNode {
   private tickHandle: TimerHandle | undefined;
   /** The clock turned into core ticks (driver/ticks.ts). */
   private readonly ticks: GroupTicks;
+  /** What snapshot transfers (driver/snapshot-transfer.ts) need of this node. */
+  private readonly transferHost: TransferHost;
   private loop: Promise<void> | undefined;
   /** The round being run, if any (closing a group waits for it). */
   private currentRound: Promise<boolean> | undefined;
@@ -173,6 +175,13 @@ export class RaftNode {
       onSnapshotChunk: (c) => this.onSnapshotChunk(c),
     });
     this.ticks = new GroupTicks(this.clock, this.opts.tickMs, 4 * this.opts.electionTick);
+    this.transferHost = {
+      transport: this.transport,
+      log: this.log,
+      kick: () => this.kick(),
+      stopped: () => this.stopped,
+      noteDropped: (g, msg) => this.noteDropped(g, msg),
+    };
     this.tickHandle = this.timer.setInterval(() => this.onTick(), this.opts.tickMs);
   }
 
@@ -667,78 +676,15 @@ export class RaftNode {
       });
   }
 
-  /** Streams the current snapshot file to a follower that needs it. */
+  /** Streams the current snapshot file to a follower that needs it (driver/snapshot-transfer.ts). */
   private sendSnapshot(g: Group, m: RaftMessage): void {
-    if (g.sendingSnapshot.has(m.to)) return;
-    g.sendingSnapshot.add(m.to);
-    void (async () => {
-      let ok = false;
-      let chunks: AsyncGenerator<Uint8Array> | undefined;
-      try {
-        const s = await g.snaps.openForSend();
-        chunks = s.chunks;
-        const header: RaftMessage = { ...m, snapshot: { meta: s.meta, data: EMPTY } };
-        await this.transport.sendSnapshot(m.to, g.id, header, chunks);
-        ok = true;
-      } catch (e) {
-        this.log.warn('snapshot send failed', { group: g.id, to: m.to, error: String(e) });
-      } finally {
-        await chunks?.return(undefined);
-        g.sendingSnapshot.delete(m.to);
-        if (!g.removed && !this.stopped) {
-          g.node.reportSnapshot(m.to, ok);
-          this.kick();
-        }
-      }
-    })();
+    sendSnapshot(this.transferHost, g, m);
   }
 
   private async onSnapshotChunk(c: SnapshotChunk): Promise<void> {
     const g = this.groups.get(c.groupId);
     if (!g || this.stopped) throw new CurveError(StatusCode.COPYSET_NOTEXIST, `group ${c.groupId} is not open on node ${this.id}`);
-    const from = c.msg.from;
-    let rx = g.receiving.get(from);
-    if (c.offset === 0) {
-      if (rx) await rx.abort();
-      rx = await g.snaps.createReceiver();
-      g.receiving.set(from, rx);
-    }
-    if (!rx) throw new CurveError(StatusCode.PARAM_ERROR, `no snapshot transfer from ${from} in progress`);
-    try {
-      if (c.data.length > 0) await rx.write(c.offset, c.data);
-      if (!c.done) return;
-      g.receiving.delete(from);
-      const meta = await rx.finish();
-      const want = c.msg.snapshot?.meta;
-      if (!want || want.index !== meta.index || want.term !== meta.term) {
-        throw new CurveError(StatusCode.PARAM_ERROR, `snapshot file ${meta.index}/${meta.term} does not match its message`);
-      }
-    } catch (e) {
-      g.receiving.delete(from);
-      await rx.abort();
-      throw e;
-    }
-    if (g.removed || this.stopped) {
-      await rx.abort();
-      return;
-    }
-    const meta = rx.meta!;
-    const key = `${meta.index}-${meta.term}`;
-    const dup = g.received.get(key);
-    g.received.set(key, rx);
-    if (dup) await dup.abort();
-    g.node.step({ ...c.msg, snapshot: { meta, data: EMPTY } });
-    // Keep only the file the core now wants installed (a snapshot in a Ready being persisted
-    // was already taken out of `received`): one it refused (old, or from a non-member) or one
-    // it replaced with this newer one is deleted now rather than at close.
-    const want = g.node.pendingSnapshotMeta();
-    const wantKey = want ? `${want.index}-${want.term}` : undefined;
-    for (const [k, other] of [...g.received]) {
-      if (k === wantKey) continue;
-      g.received.delete(k);
-      await other.abort();
-    }
-    this.kick();
+    await receiveSnapshotChunk(this.transferHost, g, c);
   }
 
   // ---- transport -----------------------------------------------------------------------------
