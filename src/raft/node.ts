@@ -42,9 +42,10 @@ import { EntryType, MessageType, Role, type ConfState, type Entry, type NodeId, 
 import { RaftLog, type RaftLogOptions, type LogOpenReport } from './log/index.ts';
 import { SnapshotStore, type SnapshotOpenReport } from './snapshot/index.ts';
 import { AddressBook } from './address-book.ts';
-import { Group, type Waiter } from './driver/group.ts';
+import { Group } from './driver/group.ts';
 import { GroupTicks } from './driver/ticks.ts';
 import { receiveSnapshotChunk, sendSnapshot, type TransferHost } from './driver/snapshot-transfer.ts';
+import { expireRequests, issueReads, releaseReads, settleProposal } from './driver/requests.ts';
 import { readGroupMeta, writeGroupMeta } from './driver/group-meta.ts';
 import type { StateMachine } from './state-machine.ts';
 import type { GroupMessage, RaftTransport, SnapshotChunk } from './transport.ts';
@@ -125,7 +126,6 @@ export interface GroupOpenReport {
 
 /** See RaftNodeOptions.tickMs. */
 const DEFAULT_TICK_MS = 50;
-const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.length).toString('hex');
 
 export class RaftNode {
   readonly id: NodeId;
@@ -406,7 +406,7 @@ export class RaftNode {
     const work: [Group, Ready][] = [];
     for (const g of this.groups.values()) {
       if (g.failed) continue;
-      this.issueReads(g);
+      issueReads(g, (x) => this.ticks.catchUp(x), (e) => this.translate(e));
       if (g.node.hasReady()) work.push([g, g.node.ready()]);
     }
     if (work.length === 0) return false;
@@ -562,32 +562,9 @@ export class RaftNode {
       }
       g.applied = e.index;
       g.bytesSinceSnapshot += e.data.length;
-      this.settleProposal(g, e, result);
+      settleProposal(g, e, result, (detail) => this.notLeader(g.leader, detail));
     }
-    for (const rs of rd.readStates) {
-      const key = hex(rs.requestCtx);
-      const waiters = g.readsByCtx.get(key);
-      if (!waiters) continue;
-      g.readsByCtx.delete(key);
-      g.readsAwaitingApply.push({ index: rs.index, waiters });
-    }
-    if (g.readsAwaitingApply.length > 0) {
-      g.readsAwaitingApply.sort((a, b) => a.index - b.index);
-      while (g.readsAwaitingApply.length > 0 && g.readsAwaitingApply[0]!.index <= g.applied) {
-        for (const w of g.readsAwaitingApply.shift()!.waiters) w.resolve();
-      }
-    }
-  }
-
-  private settleProposal(g: Group, e: Entry, result: unknown): void {
-    const p = g.proposals.get(e.index);
-    if (!p) return;
-    g.proposals.delete(e.index);
-    if (p.term !== e.term) {
-      p.reject(this.notLeader(g.leader, `entry ${e.index} was replaced by another leader's`));
-    } else {
-      p.resolve(result);
-    }
+    releaseReads(g, rd.readStates);
   }
 
   /** Records the address carried by every membership change among `entries` (added members only). */
@@ -596,25 +573,6 @@ export class RaftNode {
       if (e.type !== EntryType.ConfChange) continue;
       const cc = decodeConfChangeEntry(e.data).change;
       if (cc.type !== ConfChangeType.RemoveNode && cc.context && cc.context.length > 0) this.addresses.set(cc.nodeId, new TextDecoder().decode(cc.context));
-    }
-  }
-
-  /** Hands the reads queued since the last round to the core as one ReadIndex request. */
-  private issueReads(g: Group): void {
-    if (g.readQueue.length === 0) return;
-    const waiters = g.readQueue;
-    g.readQueue = [];
-    const ctx = new Uint8Array(8);
-    new DataView(ctx.buffer).setFloat64(0, ++g.readCounter);
-    try {
-      // The lease is judged on the core's ticks: bring them to the clock first (the tick timer
-      // may not have run for a while — a long synchronous stretch, a starved process).
-      this.ticks.catchUp(g);
-      g.node.readIndex(ctx);
-      g.readsByCtx.set(hex(ctx), waiters);
-    } catch (e) {
-      const err = this.translate(e);
-      for (const w of waiters) w.reject(err);
     }
   }
 
@@ -741,7 +699,7 @@ export class RaftNode {
     for (const g of this.groups.values()) {
       if (g.failed) continue;
       this.ticks.onTimer(g);
-      this.expire(g, now);
+      expireRequests(g, now);
       // A quiet group may run no round for a long time: its age bound is checked here — only
       // between rounds, when the state machine is exactly at g.applied.
       if (!this.loop) this.maybeSnapshot(g);
@@ -758,31 +716,6 @@ export class RaftNode {
     const n = g.node.droppedFromNonMembers;
     if ((n & (n - 1)) !== 0) return;
     this.log.warn('raft message from a non-member dropped', { group: g.id, from: msg.from, type: msg.type, term: msg.term, dropped: n });
-  }
-
-  /** Fails requests whose deadline passed. */
-  private expire(g: Group, now: number): void {
-    const timeout = (what: string) => new CurveError(StatusCode.TIMEOUT, `${what} in group ${g.id} timed out`);
-    for (const [i, p] of g.proposals) {
-      if (p.deadline <= now) {
-        g.proposals.delete(i);
-        p.reject(timeout(`proposal at index ${i}`));
-      }
-    }
-    const expired = (w: Waiter<void>) => {
-      if (w.deadline > now) return true;
-      w.reject(timeout('read'));
-      return false;
-    };
-    g.readQueue = g.readQueue.filter(expired);
-    for (const [k, ws] of g.readsByCtx) {
-      const left = ws.filter(expired);
-      if (left.length === 0) g.readsByCtx.delete(k);
-      else g.readsByCtx.set(k, left);
-    }
-    g.readsAwaitingApply = g.readsAwaitingApply
-      .map((r) => ({ index: r.index, waiters: r.waiters.filter(expired) }))
-      .filter((r) => r.waiters.length > 0);
   }
 
   // ---- helpers -------------------------------------------------------------------------------
