@@ -45,6 +45,10 @@ function isTransfer(ctx: Uint8Array | undefined): boolean {
   return true;
 }
 
+function isLeaderTraffic(t: MessageType): boolean {
+  return t === MessageType.Append || t === MessageType.Heartbeat || t === MessageType.Snapshot || t === MessageType.TimeoutNow;
+}
+
 function majority(n: number): number {
   return Math.floor(n / 2) + 1;
 }
@@ -103,6 +107,12 @@ export class Raft {
    * so the read lease is void until the term ends.
    */
   private timeoutNowSent = false;
+  /**
+   * Quiesced (docs/raft.md "Quiescence"): a leader sends no heartbeats and does no check-quorum;
+   * a follower's election timer and vote-lease counter stand still. Only `ticks` moves, so a
+   * leader's read lease keeps ageing. Any accepted message, any request and `wake()` end it.
+   */
+  quiesced = false;
 
   constructor(config: RaftConfig, start: RestartState) {
     this.cfg = resolveConfig(config);
@@ -124,6 +134,9 @@ export class Raft {
 
   tick(): void {
     this.ticks++;
+    // A quiesced replica's timers stand still: a follower neither campaigns nor lets its vote
+    // lease run out (the leader's read lease only ages, since `ticks` moves: safe both ways).
+    if (this.quiesced) return;
     this.sinceLeader++;
     if (this.role === Role.Leader) this.tickHeartbeat();
     else this.tickElection();
@@ -135,6 +148,12 @@ export class Raft {
     if (!this.acceptFrom(m)) {
       this.droppedFromNonMembers++;
       return;
+    }
+    if (this.quiesced && m.type !== MessageType.Quiesce) {
+      // Our leader talking again needs no answer; anything else (a proposal's append elsewhere,
+      // a vote request, an acknowledgement) means the group is busy: resume, and wake the leader.
+      if (m.from === this.lead && m.term === this.term && isLeaderTraffic(m.type)) this.quiesced = false;
+      else this.wake();
     }
     this.stepInner(m);
     this.afterEvent();
@@ -181,11 +200,13 @@ export class Raft {
 
   /** Starts an election now (pre-vote first when enabled). */
   campaign(): void {
+    this.wake();
     this.hup(this.cfg.preVote ? 'pre' : 'election');
     this.afterEvent();
   }
 
   propose(data: Uint8Array): number {
+    this.wake();
     this.checkCanPropose();
     if (data.byteLength === 0) throw new CurveError(StatusCode.PARAM_ERROR, 'empty proposal (reserved for the leader no-op)');
     const size = data.byteLength;
@@ -199,6 +220,7 @@ export class Raft {
   }
 
   proposeConfChange(cc: ConfChange): number {
+    this.wake();
     this.checkCanPropose();
     if (this.pendingConfIndex > this.log.committed) {
       throw new CurveError(
@@ -217,6 +239,7 @@ export class Raft {
   }
 
   transferLeader(to: NodeId): void {
+    this.wake();
     if (this.role !== Role.Leader) throw new NotLeaderError(this.lead, 'transfer must be asked of the leader');
     if (!Number.isSafeInteger(to) || to <= 0) throw new CurveError(StatusCode.PARAM_ERROR, `invalid node id ${to}`);
     if (to === this.id) {
@@ -235,6 +258,8 @@ export class Raft {
   }
 
   readIndex(ctx: Uint8Array): void {
+    // A request to a quiesced follower wakes it too: if its leader is gone it will campaign.
+    this.wake();
     if (this.role !== Role.Leader) throw new NotLeaderError(this.lead, 'reads are served by the leader');
     if (!this.committedEntryInCurrentTerm()) {
       // The commit index is only known to be current once this term's no-op commits.
@@ -243,6 +268,27 @@ export class Raft {
     }
     this.doReadIndex(ctx);
     this.afterEvent();
+  }
+
+  /**
+   * Ends quiescence: a leader resumes heartbeats (at once, so its followers hear it before their
+   * timers, frozen near zero, run out) and check-quorum from a clean slate; a follower resumes
+   * its timers and tells its leader, which would otherwise stay silent while we time out and
+   * campaign against it. The driver calls this when peer liveness says the leader's process is
+   * gone; the core calls it on any request and any accepted message.
+   */
+  wake(): void {
+    if (!this.quiesced) return;
+    this.quiesced = false;
+    if (this.role === Role.Leader) {
+      this.electionElapsed = 0;
+      this.heartbeatElapsed = 0;
+      // Check-quorum must see fresh answers, not ones from before the pause.
+      for (const pr of this.prs.values()) if (pr.id !== this.id) pr.recentActive = false;
+      this.bcastHeartbeat(undefined);
+    } else if (this.lead) {
+      this.send({ to: this.lead, type: MessageType.Wake });
+    }
   }
 
   reportUnreachable(to: NodeId): void {
@@ -351,6 +397,7 @@ export class Raft {
     this.appendsPending = false;
     this.prs = new Map();
     this.timeoutNowSent = false;
+    this.quiesced = false;
   }
 
   private becomeFollower(term: number, lead: NodeId): void {
@@ -449,7 +496,55 @@ export class Raft {
     }
     if (this.heartbeatElapsed >= this.cfg.heartbeatTick) {
       this.heartbeatElapsed = 0;
-      this.bcastHeartbeat(this.readOnly.lastPendingCtx());
+      if (this.canQuiesce()) this.quiesce();
+      else this.bcastHeartbeat(this.readOnly.lastPendingCtx());
+    }
+  }
+
+  /**
+   * A leader may fall silent when nothing can change without a request: its whole log is
+   * committed, in its term, durable here, and held by every member (voters and learners), each
+   * of which answered the last heartbeat round; no read, proposal or transfer is pending. A
+   * member that is down or behind keeps the group awake (CockroachDB's rule, simplified).
+   */
+  private canQuiesce(): boolean {
+    if (!this.cfg.quiesce || this.leadTransferee || this.appendsPending) return false;
+    if (this.pendingReads.length > 0 || this.readOnly.size > 0) return false;
+    const li = this.log.lastIndex();
+    if (this.log.committed !== li || this.log.term(li) !== this.term || this.durableLastIndex() !== li) return false;
+    if (!this.conf.voters.includes(this.id)) return false;
+    for (const pr of this.prs.values()) {
+      if (pr.id === this.id) continue;
+      if (pr.match !== li || pr.state !== ProgressState.Replicate) return false;
+      if (pr.heartbeatAckTick < this.ticks - this.cfg.heartbeatTick) return false;
+    }
+    return true;
+  }
+
+  /** Tells every member to stop its election timer; carries what it needs to check and commit. */
+  private quiesce(): void {
+    this.quiesced = true;
+    const li = this.log.lastIndex();
+    const lt = this.log.lastTerm();
+    for (const pr of this.prs.values()) {
+      if (pr.id === this.id) continue;
+      this.send({ to: pr.id, type: MessageType.Quiesce, index: li, logTerm: lt, commit: this.log.committed });
+    }
+  }
+
+  /**
+   * A follower quiesces on its leader's word only if its log holds the leader's last entry (log
+   * matching: then it holds the leader's whole log, and the commit index is safe to take).
+   * Otherwise it stays awake and wakes the leader, whose heartbeats then keep it from campaigning.
+   */
+  private handleQuiesce(m: RaftMessage): void {
+    if (m.term !== this.term || this.role !== Role.Follower) return;
+    this.heardLeader(m.from);
+    if (this.log.matchTerm(m.index, m.logTerm)) {
+      this.log.commitTo(Math.min(m.commit, m.index));
+      this.quiesced = true;
+    } else {
+      this.send({ to: m.from, type: MessageType.Wake });
     }
   }
 
@@ -533,6 +628,12 @@ export class Raft {
   // ---- message handling ----------------------------------------------------------------------
 
   private stepInner(m: RaftMessage): void {
+    // Quiescence traffic never changes a term: it only makes sense within the sender's term.
+    if (m.type === MessageType.Quiesce) {
+      this.handleQuiesce(m);
+      return;
+    }
+    if (m.type === MessageType.Wake) return; // step() already woke us
     if (m.term > this.term) {
       const fromLeader = m.type === MessageType.Append || m.type === MessageType.Heartbeat || m.type === MessageType.Snapshot;
       const voteReq = m.type === MessageType.Vote || m.type === MessageType.PreVote;

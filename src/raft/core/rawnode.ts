@@ -43,6 +43,8 @@ export interface RaftStatus {
   leadTransferee: NodeId;
   /** Messages dropped because their sender is not a member of the group (see docs/raft.md). */
   droppedFromNonMembers: number;
+  /** Quiescent: no heartbeats (leader) or no election timer (follower) until woken. */
+  quiesced: boolean;
   /** Leader only: one per member, in configuration order. */
   progress?: ProgressStatus[];
 }
@@ -126,6 +128,19 @@ export class RawNode {
 
   reportUnreachable(to: NodeId): void {
     this.raft.reportUnreachable(to);
+  }
+
+  /**
+   * Ends quiescence (no-op otherwise). Call it when the leader's process is known to be gone
+   * (peer liveness): a quiesced follower's election timer stands still and would never fire.
+   */
+  wake(): void {
+    this.raft.wake();
+  }
+
+  /** Quiescent (docs/raft.md "Quiescence"); cheap. */
+  get quiesced(): boolean {
+    return this.raft.quiesced;
   }
 
   /** Outcome of sending a Snapshot message to `to` (the transport knows; Raft does not). */
@@ -225,6 +240,7 @@ export class RawNode {
       conf: cloneConf(r.conf),
       leadTransferee: r.leadTransferee,
       droppedFromNonMembers: r.droppedFromNonMembers,
+      quiesced: r.quiesced,
     };
     if (r.role === Role.Leader) {
       s.progress = [...r.prs.values()].map((p) => ({
