@@ -44,6 +44,7 @@ import { SnapshotStore, type SnapshotOpenReport } from './snapshot/index.ts';
 import { AddressBook } from './address-book.ts';
 import { Group } from './driver/group.ts';
 import { GroupTicks } from './driver/ticks.ts';
+import { PeerLiveness } from './driver/peer-liveness.ts';
 import { receiveSnapshotChunk, sendSnapshot, type TransferHost } from './driver/snapshot-transfer.ts';
 import { expireRequests, issueReads, releaseReads, settleProposal } from './driver/requests.ts';
 import { readGroupMeta, writeGroupMeta } from './driver/group-meta.ts';
@@ -68,7 +69,13 @@ export interface RaftNodeOptions {
   electionTick?: number;
   heartbeatTick?: number;
   /** Further core settings (pre-vote, check-quorum, read lease, flow control). */
-  raft?: Omit<RaftConfig, 'id' | 'random' | 'electionTick' | 'heartbeatTick'>;
+  raft?: Omit<RaftConfig, 'id' | 'random' | 'electionTick' | 'heartbeatTick' | 'quiesce'>;
+  /**
+   * Quiescence (docs/raft.md): an idle group sends nothing and its followers stop their election
+   * timers; the node sends each peer one small liveness batch per tick instead, and wakes the
+   * quiesced followers of a leader whose process is gone. Default true.
+   */
+  quiesce?: boolean;
   /** Deadline of propose/read/changeMembership unless the call gives one (default 10 s). */
   requestTimeoutMs?: number;
   /** Take a snapshot once this many entries were applied since the last one (default 100,000). */
@@ -130,7 +137,7 @@ const DEFAULT_TICK_MS = 50;
 export class RaftNode {
   readonly id: NodeId;
   readonly addresses: AddressBook;
-  private readonly opts: Required<Pick<RaftNodeOptions, 'tickMs' | 'electionTick' | 'heartbeatTick' | 'requestTimeoutMs' | 'snapshotEntries' | 'snapshotBytes' | 'snapshotIntervalMs' | 'snapshotKeepEntries' | 'maxInflightBatchesPerPeer'>>;
+  private readonly opts: Required<Pick<RaftNodeOptions, 'tickMs' | 'electionTick' | 'heartbeatTick' | 'requestTimeoutMs' | 'snapshotEntries' | 'snapshotBytes' | 'snapshotIntervalMs' | 'snapshotKeepEntries' | 'maxInflightBatchesPerPeer' | 'quiesce'>>;
   private readonly groups = new Map<number, Group>();
   /** Groups whose addGroup() is reading their files. */
   private readonly opening = new Set<number>();
@@ -143,6 +150,10 @@ export class RaftNode {
   private tickHandle: TimerHandle | undefined;
   /** The clock turned into core ticks (driver/ticks.ts). */
   private readonly ticks: GroupTicks;
+  /** Which peer processes seem alive (quiescence: driver/peer-liveness.ts). */
+  private readonly liveness: PeerLiveness;
+  /** Peers sent a batch since the last tick (the others get an empty one: a liveness ping). */
+  private readonly sentThisTick = new Set<NodeId>();
   /** What snapshot transfers (driver/snapshot-transfer.ts) need of this node. */
   private readonly transferHost: TransferHost;
   private loop: Promise<void> | undefined;
@@ -169,9 +180,12 @@ export class RaftNode {
       snapshotIntervalMs: cfg.snapshotIntervalMs ?? 3_600_000,
       snapshotKeepEntries: cfg.snapshotKeepEntries ?? 1000,
       maxInflightBatchesPerPeer: cfg.maxInflightBatchesPerPeer ?? 256,
+      quiesce: cfg.quiesce ?? true,
     };
+    // Silent for half an election timeout: gone (a refused send says so at once).
+    this.liveness = new PeerLiveness(Math.max(2, Math.ceil(this.opts.electionTick / 2)));
     this.transport.listen({
-      onMessages: (batch) => this.onMessages(batch),
+      onMessages: (batch, from) => this.onMessages(batch, from),
       onSnapshotChunk: (c) => this.onSnapshotChunk(c),
     });
     this.ticks = new GroupTicks(this.clock, this.opts.tickMs, 4 * this.opts.electionTick);
@@ -221,7 +235,14 @@ export class RaftNode {
       const { entries, reset } = await entriesAfterSnapshot(opened.log, opened.entries, snapMeta);
       this.learnAddresses(entries);
       const node = new RawNode(
-        { ...this.cfg.raft, id: this.id, random: this.random, electionTick: this.opts.electionTick, heartbeatTick: this.opts.heartbeatTick },
+        {
+          ...this.cfg.raft,
+          id: this.id,
+          random: this.random,
+          electionTick: this.opts.electionTick,
+          heartbeatTick: this.opts.heartbeatTick,
+          quiesce: this.opts.quiesce,
+        },
         { hardState: opened.hardState, snapshotMeta: snapMeta, entries, applied: snapMeta.index },
       );
       this.checkRunning();
@@ -654,6 +675,7 @@ export class RaftNode {
       return;
     }
     this.inflightToPeer.set(to, n + 1);
+    this.sentThisTick.add(to);
     this.transport.send(to, batch).then(
       () => this.inflightToPeer.set(to, (this.inflightToPeer.get(to) ?? 1) - 1),
       () => {
@@ -664,6 +686,7 @@ export class RaftNode {
   }
 
   private unreachable(to: NodeId, batch: GroupMessage[]): void {
+    this.liveness.sendFailed(to);
     const seen = new Set<number>();
     for (const { groupId } of batch) {
       if (seen.has(groupId)) continue;
@@ -672,8 +695,10 @@ export class RaftNode {
     }
   }
 
-  private onMessages(batch: GroupMessage[]): void {
+  private onMessages(batch: GroupMessage[], from: NodeId | undefined): void {
     if (this.stopped) return;
+    if (from !== undefined) this.liveness.heard(from, this.ticks.ticks);
+    if (batch.length === 0) return; // a liveness ping
     for (const { groupId, msg } of batch) {
       const g = this.groups.get(groupId);
       if (!g || g.failed) continue;
@@ -704,7 +729,36 @@ export class RaftNode {
       // between rounds, when the state machine is exactly at g.applied.
       if (!this.loop) this.maybeSnapshot(g);
     }
+    if (this.opts.quiesce) this.watchPeers();
     this.kick();
+  }
+
+  /**
+   * Quiescence's other half: wakes the quiesced followers whose leader's process seems gone
+   * (their election timers stand still and would never fire) and the quiesced leaders with a
+   * member that seems gone (check-quorum must judge whether they still lead; a group with a
+   * dead member stays awake), and pings every peer that shares a group with this node and was
+   * sent nothing since the last tick, so that peer can tell the same about us. One small batch
+   * per peer per tick, however many groups.
+   */
+  private watchPeers(): void {
+    const now = this.ticks.ticks;
+    const peers = new Set<NodeId>();
+    const watch = (g: Group, v: NodeId) => {
+      if (v === this.id) return;
+      peers.add(v);
+      if (!g.node.quiesced) return;
+      const lead = g.node.leader;
+      if ((lead === this.id || lead === v) && this.liveness.gone(v, now)) g.node.wake();
+    };
+    for (const g of this.groups.values()) {
+      if (g.failed) continue;
+      const conf = g.node.conf;
+      for (const v of conf.voters) watch(g, v);
+      for (const v of conf.learners) watch(g, v);
+    }
+    for (const p of peers) if (!this.sentThisTick.has(p)) this.sendBatch(p, []);
+    this.sentThisTick.clear();
   }
 
   /**

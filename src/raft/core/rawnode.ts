@@ -138,7 +138,12 @@ export class RawNode {
     this.raft.wake();
   }
 
-  /** Quiescent (docs/raft.md "Quiescence"); cheap. */
+  /** The latest configuration (a live reference: do not modify); cheap. */
+  get conf(): Readonly<ConfState> {
+    return this.raft.conf;
+  }
+
+    /** Quiescent (docs/raft.md "Quiescence"); cheap. */
   get quiesced(): boolean {
     return this.raft.quiesced;
   }
