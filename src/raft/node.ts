@@ -154,6 +154,11 @@ export class RaftNode {
   private readonly liveness: PeerLiveness;
   /** Peers sent a batch since the last tick (the others get an empty one: a liveness ping). */
   private readonly sentThisTick = new Set<NodeId>();
+  /** Peers sharing a group with this node, as of node tick `peersAt` (see watchPeers). */
+  private peers: Set<NodeId> | undefined;
+  private peersAt = 0;
+  /** Timer callbacks so far: peer liveness's clock (see watchPeers). */
+  private tickCallbacks = 0;
   /** What snapshot transfers (driver/snapshot-transfer.ts) need of this node. */
   private readonly transferHost: TransferHost;
   private loop: Promise<void> | undefined;
@@ -182,8 +187,8 @@ export class RaftNode {
       maxInflightBatchesPerPeer: cfg.maxInflightBatchesPerPeer ?? 256,
       quiesce: cfg.quiesce ?? true,
     };
-    // Silent for half an election timeout: gone (a refused send says so at once).
-    this.liveness = new PeerLiveness(Math.max(2, Math.ceil(this.opts.electionTick / 2)));
+    // Silent for an election timeout's worth of timer callbacks: gone (a refused send says so at once).
+    this.liveness = new PeerLiveness(this.opts.electionTick);
     this.transport.listen({
       onMessages: (batch, from) => this.onMessages(batch, from),
       onSnapshotChunk: (c) => this.onSnapshotChunk(c),
@@ -251,6 +256,7 @@ export class RaftNode {
       g.snapshotAt = this.clock.now();
       g.ticked = this.ticks.ticks;
       this.groups.set(groupId, g);
+      this.peers = undefined; // its members are pinged from the next tick
       this.kick();
       return { log: opened.report, snapshot: snapReport, restoredSnapshot: snaps.latest, logReset: reset };
     } catch (e) {
@@ -697,7 +703,7 @@ export class RaftNode {
 
   private onMessages(batch: GroupMessage[], from: NodeId | undefined): void {
     if (this.stopped) return;
-    if (from !== undefined) this.liveness.heard(from, this.ticks.ticks);
+    if (from !== undefined) this.liveness.heard(from, this.tickCallbacks);
     if (batch.length === 0) return; // a liveness ping
     for (const { groupId, msg } of batch) {
       const g = this.groups.get(groupId);
@@ -742,23 +748,38 @@ export class RaftNode {
    * per peer per tick, however many groups.
    */
   private watchPeers(): void {
-    const now = this.ticks.ticks;
-    const peers = new Set<NodeId>();
-    const watch = (g: Group, v: NodeId) => {
-      if (v === this.id) return;
-      peers.add(v);
-      if (!g.node.quiesced) return;
-      const lead = g.node.leader;
-      if ((lead === this.id || lead === v) && this.liveness.gone(v, now)) g.node.wake();
-    };
-    for (const g of this.groups.values()) {
-      if (g.failed) continue;
-      const conf = g.node.conf;
-      for (const v of conf.voters) watch(g, v);
-      for (const v of conf.learners) watch(g, v);
+    // Silence is counted in timer callbacks, not clock ticks: after a stall (GC, a long round, a
+    // starved process) the timer fires before the pings that queued meanwhile are read, and a
+    // clock-based count would find every peer silent and wake every group at once.
+    const now = ++this.tickCallbacks;
+    // The peer set is recomputed every election timeout (memberships change rarely; a new peer
+    // missed meanwhile only sees us silent for a while, which wakes groups early, no worse).
+    if (!this.peers || now - this.peersAt >= this.opts.electionTick) {
+      this.peers = new Set();
+      this.peersAt = now;
+      for (const g of this.groups.values()) {
+        const conf = g.node.conf;
+        for (const v of conf.voters) if (v !== this.id) this.peers.add(v);
+        for (const v of conf.learners) if (v !== this.id) this.peers.add(v);
+      }
     }
-    for (const p of peers) if (!this.sentThisTick.has(p)) this.sendBatch(p, []);
+    const gone = new Set<NodeId>();
+    for (const p of this.peers) {
+      if (this.liveness.gone(p, now)) gone.add(p);
+      if (!this.sentThisTick.has(p)) this.sendBatch(p, []);
+    }
     this.sentThisTick.clear();
+    if (gone.size === 0) return;
+    for (const g of this.groups.values()) {
+      if (g.failed || !g.node.quiesced) continue;
+      const lead = g.node.leader;
+      if (lead !== this.id) {
+        if (gone.has(lead)) g.node.wake();
+        continue;
+      }
+      const conf = g.node.conf;
+      if (conf.voters.some((v) => gone.has(v)) || conf.learners.some((v) => gone.has(v))) g.node.wake();
+    }
   }
 
   /**

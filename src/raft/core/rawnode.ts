@@ -185,8 +185,11 @@ export class RawNode {
     if (r.log.pendingSnapshot) return true;
     if (r.log.stableIndex < r.log.lastIndex()) return true;
     if (r.log.committed > r.log.applied && r.log.nextCommittedEntries(1).length > 0) return true;
-    if (!sameHard(this.hardState(), this.prevHard)) return true;
-    return !sameSoft(this.softState(), this.prevSoft);
+    // Compared field by field, not through hardState()/softState(): the driver asks every group
+    // every tick, and a thousand idle groups must not allocate.
+    const h = this.prevHard;
+    if (r.term !== h.term || r.vote !== h.vote || r.log.committed !== h.commit) return true;
+    return r.lead !== this.prevSoft.leader || r.role !== this.prevSoft.role;
   }
 
   ready(): Ready {

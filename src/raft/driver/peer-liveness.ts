@@ -5,12 +5,12 @@
 // shares a group with it a batch — an empty one when it has nothing else for that peer — so a
 // live peer is heard at least every tick or so. A peer counts as gone when a send to it failed
 // since it was last heard (a killed process refuses connections at once), or when it has been
-// silent for `silentTicks` (a hung process, a partition). A wrong verdict only wakes groups early:
+// silent for `silentTicks` of this node's timer callbacks (a hung process, a partition). A wrong verdict only wakes groups early:
 // liveness, never safety, depends on it.
 import type { NodeId } from '../core/types.ts';
 
 export class PeerLiveness {
-  /** Node tick count when each peer was last heard (or first asked about). */
+  /** The node's timer-callback count when each peer was last heard (or first asked about). */
   private readonly lastHeard = new Map<NodeId, number>();
   /** Peers a send failed to since they were last heard. */
   private readonly failed = new Set<NodeId>();
