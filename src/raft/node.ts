@@ -72,7 +72,7 @@ export interface RaftNodeOptions {
   raft?: Omit<RaftConfig, 'id' | 'random' | 'electionTick' | 'heartbeatTick' | 'quiesce'>;
   /**
    * Quiescence (docs/raft.md): an idle group sends nothing and its followers stop their election
-   * timers; the node sends each peer one small liveness batch per tick instead, and wakes the
+   * timers; the node sends each peer one small liveness batch every few ticks instead, and wakes the
    * quiesced followers of a leader whose process is gone. Default true.
    */
   quiesce?: boolean;
@@ -152,13 +152,15 @@ export class RaftNode {
   private readonly ticks: GroupTicks;
   /** Which peer processes seem alive (quiescence: driver/peer-liveness.ts). */
   private readonly liveness: PeerLiveness;
-  /** Peers sent a batch since the last tick (the others get an empty one: a liveness ping). */
-  private readonly sentThisTick = new Set<NodeId>();
+  /** Timer-callback count at the last batch sent to each peer (see watchPeers). */
+  private readonly lastSentTo = new Map<NodeId, number>();
   /** Peers sharing a group with this node, as of node tick `peersAt` (see watchPeers). */
   private peers: Set<NodeId> | undefined;
   private peersAt = 0;
   /** Timer callbacks so far: peer liveness's clock (see watchPeers). */
   private tickCallbacks = 0;
+  /** Callbacks between liveness pings to a peer we send nothing else. */
+  private readonly pingEvery: number;
   /** What snapshot transfers (driver/snapshot-transfer.ts) need of this node. */
   private readonly transferHost: TransferHost;
   private loop: Promise<void> | undefined;
@@ -189,6 +191,7 @@ export class RaftNode {
     };
     // Silent for an election timeout's worth of timer callbacks: gone (a refused send says so at once).
     this.liveness = new PeerLiveness(this.opts.electionTick);
+    this.pingEvery = Math.max(1, Math.floor(this.opts.electionTick / 3));
     this.transport.listen({
       onMessages: (batch, from) => this.onMessages(batch, from),
       onSnapshotChunk: (c) => this.onSnapshotChunk(c),
@@ -681,7 +684,7 @@ export class RaftNode {
       return;
     }
     this.inflightToPeer.set(to, n + 1);
-    this.sentThisTick.add(to);
+    this.lastSentTo.set(to, this.tickCallbacks);
     this.transport.send(to, batch).then(
       () => this.inflightToPeer.set(to, (this.inflightToPeer.get(to) ?? 1) - 1),
       () => {
@@ -744,8 +747,8 @@ export class RaftNode {
    * (their election timers stand still and would never fire) and the quiesced leaders with a
    * member that seems gone (check-quorum must judge whether they still lead; a group with a
    * dead member stays awake), and pings every peer that shares a group with this node and was
-   * sent nothing since the last tick, so that peer can tell the same about us. One small batch
-   * per peer per tick, however many groups.
+   * sent nothing for `pingEvery` callbacks, so that peer can tell the same about us. One small
+   * batch per peer every few ticks, however many groups.
    */
   private watchPeers(): void {
     // Silence is counted in timer callbacks, not clock ticks: after a stall (GC, a long round, a
@@ -766,9 +769,11 @@ export class RaftNode {
     const gone = new Set<NodeId>();
     for (const p of this.peers) {
       if (this.liveness.gone(p, now)) gone.add(p);
-      if (!this.sentThisTick.has(p)) this.sendBatch(p, []);
+      // A ping when nothing went to p for a few callbacks: a third of the silence that means
+      // "gone", so a live peer is never judged by one late or lost batch. Each ping is a socket
+      // write on both sides (request and answer), most of what an idle process spends.
+      if (now - (this.lastSentTo.get(p) ?? -Infinity) >= this.pingEvery) this.sendBatch(p, []);
     }
-    this.sentThisTick.clear();
     if (gone.size === 0) return;
     for (const g of this.groups.values()) {
       if (g.failed || !g.node.quiesced) continue;

@@ -1,5 +1,5 @@
-// Quiescence in the driver (RaftNode, issue [G]): idle groups send nothing but one liveness batch
-// per peer per tick, a proposal wakes a group, and the death of a quiesced leader's process is
+// Quiescence in the driver (RaftNode, issue [G]): idle groups send nothing but a liveness batch
+// per peer every few ticks, a proposal wakes a group, and the death of a quiesced leader's process is
 // noticed through peer liveness. Time is a ManualTime: ticks happen only when the test moves it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -126,7 +126,7 @@ async function quiescedCluster(): Promise<Harness> {
   return h;
 }
 
-test('quiesced groups send no Raft message: one liveness batch per peer per tick', async () => {
+test('quiesced groups send no Raft message: at most one liveness batch per peer per tick', async () => {
   const h = await quiescedCluster();
   try {
     for (const c of h.sent.values()) c.batches = c.msgs = 0;

@@ -1,9 +1,9 @@
 // Which peer processes are alive, as far as this node can tell (docs/raft.md "Quiescence").
 //
 // A quiesced follower's election timer stands still, so the death of its leader's process must
-// be noticed by the node, once for all its groups: every tick the node sends each peer that
-// shares a group with it a batch — an empty one when it has nothing else for that peer — so a
-// live peer is heard at least every tick or so. A peer counts as gone when a send to it failed
+// be noticed by the node, once for all its groups: the node sends each peer that shares a group
+// with it a batch at least every electionTick / 3 timer callbacks — an empty one when it has
+// nothing else for that peer — so a live peer is heard several times per silence bound. A peer counts as gone when a send to it failed
 // since it was last heard (a killed process refuses connections at once), or when it has been
 // silent for `silentTicks` of this node's timer callbacks (a hung process, a partition). A wrong verdict only wakes groups early:
 // liveness, never safety, depends on it.
