@@ -3,7 +3,7 @@
 // etcd cluster (Debian's etcd) with a put stream as the reference.
 //
 //   npx tsx bench/raft-commit.ts [--seconds 10] [--kills 20] [--no-etcd] [--tick-ms MS] [--election-tick N]
-//                                [--prealloc truncate|zeros]
+//                                [--prealloc truncate|zeros] [--no-quiesce]
 //
 // Commit = the leader applied the entry and answered the client (our propose resolves after
 // apply, so this is at least as strict as etcd's put). Failover = time from kill -9 of the leader
@@ -27,6 +27,7 @@ const KILLS = Number(arg('kills', '20'));
 const TICK_MS = process.argv.includes('--tick-ms') ? Number(arg('tick-ms', '')) : undefined;
 const ELECTION_TICK = process.argv.includes('--election-tick') ? Number(arg('election-tick', '')) : undefined;
 const WITH_ETCD = !process.argv.includes('--no-etcd');
+const NO_QUIESCE = process.argv.includes('--no-quiesce');
 const PREALLOC = arg('prealloc', 'truncate') === 'zeros' ? 'zeros' : 'truncate';
 const INFLIGHT = [1, 64, 1024];
 /**
@@ -115,7 +116,7 @@ const ENTRIES = Array.from({ length: KEYS }, (_, i) => {
 const entryFor = (seq: number): Uint8Array => ENTRIES[seq % KEYS]!;
 
 async function benchRaft(dir: string): Promise<{ loads: LoadResult[]; failovers: number[] }> {
-  const c = new KvProcessCluster({ dataDir: dir, tickMs: TICK_MS, electionTick: ELECTION_TICK, prealloc: PREALLOC });
+  const c = new KvProcessCluster({ dataDir: dir, tickMs: TICK_MS, electionTick: ELECTION_TICK, prealloc: PREALLOC, noQuiesce: NO_QUIESCE });
   await c.start();
   try {
     await c.propose(entryFor(0), Date.now() + 30_000);
