@@ -154,7 +154,7 @@ export class RaftNode {
   private readonly liveness: PeerLiveness;
   /** Timer-callback count at the last batch sent to each peer (see watchPeers). */
   private readonly lastSentTo = new Map<NodeId, number>();
-  /** Peers sharing a group with this node, as of node tick `peersAt` (see watchPeers). */
+  /** Peers sharing a group with this node, as of timer callback `peersAt` (see watchPeers). */
   private peers: Set<NodeId> | undefined;
   private peersAt = 0;
   /** Timer callbacks so far: peer liveness's clock (see watchPeers). */
