@@ -4,7 +4,7 @@
 //
 //   npx tsx bench/raft-commit.ts [--seconds 10] [--kills 20] [--no-etcd] [--tick-ms MS] [--election-tick N]
 //                                [--prealloc truncate|zeros] [--inflight 1,64,1024] [--floor-n 1000]
-//                                [--log-sync dsync,fdatasync]
+//                                [--log-sync dsync,fdatasync] [--no-quiesce]
 //
 // --log-sync runs the Raft part once per listed RaftLogOptions.syncMode, back to back (an A/B in
 // one run; default: dsync only).
@@ -36,6 +36,7 @@ const KILLS = Number(arg('kills', '20'));
 const TICK_MS = process.argv.includes('--tick-ms') ? Number(arg('tick-ms', '')) : undefined;
 const ELECTION_TICK = process.argv.includes('--election-tick') ? Number(arg('election-tick', '')) : undefined;
 const WITH_ETCD = !process.argv.includes('--no-etcd');
+const NO_QUIESCE = process.argv.includes('--no-quiesce');
 const PREALLOC = arg('prealloc', 'truncate') === 'zeros' ? 'zeros' : 'truncate';
 const INFLIGHT = arg('inflight', '1,64,1024').split(',').map(Number);
 const FLOOR_N = Number(arg('floor-n', '1000'));
@@ -144,7 +145,7 @@ async function measureFloor(dir: string, c: KvProcessCluster): Promise<Floor> {
 
 async function benchRaft(dir: string, logSync: 'dsync' | 'fdatasync'): Promise<{ loads: LoadResult[]; failovers: number[]; floor: Floor }> {
   console.log(`raft   log sync mode: ${logSync}`);
-  const c = new KvProcessCluster({ dataDir: dir, tickMs: TICK_MS, electionTick: ELECTION_TICK, prealloc: PREALLOC, logSync });
+  const c = new KvProcessCluster({ dataDir: dir, tickMs: TICK_MS, electionTick: ELECTION_TICK, prealloc: PREALLOC, logSync, noQuiesce: NO_QUIESCE });
   await c.start();
   try {
     await c.propose(entryFor(0), Date.now() + 30_000);

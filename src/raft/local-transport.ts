@@ -40,7 +40,7 @@ export class LocalNetwork {
 
   private async deliver(from: NodeId, to: NodeId, batch: GroupMessage[]): Promise<void> {
     await new Promise<void>((r) => setImmediate(r));
-    this.reachable(from, to).onMessages(batch);
+    this.reachable(from, to).onMessages(batch, from);
   }
 
   private async stream(from: NodeId, to: NodeId, groupId: number, msg: RaftMessage, chunks: AsyncIterable<Uint8Array>): Promise<void> {

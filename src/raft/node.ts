@@ -42,7 +42,11 @@ import { EntryType, MessageType, Role, type ConfState, type Entry, type NodeId, 
 import { RaftLog, type RaftLogOptions, type LogOpenReport } from './log/index.ts';
 import { SnapshotStore, type SnapshotOpenReport } from './snapshot/index.ts';
 import { AddressBook } from './address-book.ts';
-import { Group, type Waiter } from './driver/group.ts';
+import { Group } from './driver/group.ts';
+import { GroupTicks } from './driver/ticks.ts';
+import { PeerLiveness } from './driver/peer-liveness.ts';
+import { receiveSnapshotChunk, sendSnapshot, type TransferHost } from './driver/snapshot-transfer.ts';
+import { expireRequests, issueReads, releaseReads, settleProposal } from './driver/requests.ts';
 import { readGroupMeta, writeGroupMeta } from './driver/group-meta.ts';
 import type { StateMachine } from './state-machine.ts';
 import type { GroupMessage, RaftTransport, SnapshotChunk } from './transport.ts';
@@ -65,7 +69,13 @@ export interface RaftNodeOptions {
   electionTick?: number;
   heartbeatTick?: number;
   /** Further core settings (pre-vote, check-quorum, read lease, flow control). */
-  raft?: Omit<RaftConfig, 'id' | 'random' | 'electionTick' | 'heartbeatTick'>;
+  raft?: Omit<RaftConfig, 'id' | 'random' | 'electionTick' | 'heartbeatTick' | 'quiesce'>;
+  /**
+   * Quiescence (docs/raft.md): an idle group sends nothing and its followers stop their election
+   * timers; the node sends each peer one small liveness batch every few ticks instead, and wakes the
+   * quiesced followers of a leader whose process is gone. Default true.
+   */
+  quiesce?: boolean;
   /** Deadline of propose/read/changeMembership unless the call gives one (default 10 s). */
   requestTimeoutMs?: number;
   /** Take a snapshot once this many entries were applied since the last one (default 100,000). */
@@ -121,15 +131,13 @@ export interface GroupOpenReport {
   logReset: boolean;
 }
 
-const EMPTY = new Uint8Array(0);
 /** See RaftNodeOptions.tickMs. */
 const DEFAULT_TICK_MS = 50;
-const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.length).toString('hex');
 
 export class RaftNode {
   readonly id: NodeId;
   readonly addresses: AddressBook;
-  private readonly opts: Required<Pick<RaftNodeOptions, 'tickMs' | 'electionTick' | 'heartbeatTick' | 'requestTimeoutMs' | 'snapshotEntries' | 'snapshotBytes' | 'snapshotIntervalMs' | 'snapshotKeepEntries' | 'maxInflightBatchesPerPeer'>>;
+  private readonly opts: Required<Pick<RaftNodeOptions, 'tickMs' | 'electionTick' | 'heartbeatTick' | 'requestTimeoutMs' | 'snapshotEntries' | 'snapshotBytes' | 'snapshotIntervalMs' | 'snapshotKeepEntries' | 'maxInflightBatchesPerPeer' | 'quiesce'>>;
   private readonly groups = new Map<number, Group>();
   /** Groups whose addGroup() is reading their files. */
   private readonly opening = new Set<number>();
@@ -140,13 +148,21 @@ export class RaftNode {
   private readonly transport: RaftTransport;
   private readonly inflightToPeer = new Map<NodeId, number>();
   private tickHandle: TimerHandle | undefined;
-  /**
-   * Tick periods the clock says passed (tickCount, counted up to lastTickAt) — not timer
-   * callbacks: a process starved of CPU for seconds gets one late callback, and a leader counting
-   * callbacks would think its read lease younger than it is (see tickGroup).
-   */
-  private tickCount = 0;
-  private lastTickAt: number;
+  /** The clock turned into core ticks (driver/ticks.ts). */
+  private readonly ticks: GroupTicks;
+  /** Which peer processes seem alive (quiescence: driver/peer-liveness.ts). */
+  private readonly liveness: PeerLiveness;
+  /** Timer-callback count at the last batch sent to each peer (see watchPeers). */
+  private readonly lastSentTo = new Map<NodeId, number>();
+  /** Peers sharing a group with this node, as of timer callback `peersAt` (see watchPeers). */
+  private peers: Set<NodeId> | undefined;
+  private peersAt = 0;
+  /** Timer callbacks so far: peer liveness's clock (see watchPeers). */
+  private tickCallbacks = 0;
+  /** Callbacks between liveness pings to a peer we send nothing else. */
+  private readonly pingEvery: number;
+  /** What snapshot transfers (driver/snapshot-transfer.ts) need of this node. */
+  private readonly transferHost: TransferHost;
   private loop: Promise<void> | undefined;
   /** The round being run, if any (closing a group waits for it). */
   private currentRound: Promise<boolean> | undefined;
@@ -171,12 +187,23 @@ export class RaftNode {
       snapshotIntervalMs: cfg.snapshotIntervalMs ?? 3_600_000,
       snapshotKeepEntries: cfg.snapshotKeepEntries ?? 1000,
       maxInflightBatchesPerPeer: cfg.maxInflightBatchesPerPeer ?? 256,
+      quiesce: cfg.quiesce ?? true,
     };
+    // Silent for an election timeout's worth of timer callbacks: gone (a refused send says so at once).
+    this.liveness = new PeerLiveness(this.opts.electionTick);
+    this.pingEvery = Math.max(1, Math.floor(this.opts.electionTick / 3));
     this.transport.listen({
-      onMessages: (batch) => this.onMessages(batch),
+      onMessages: (batch, from) => this.onMessages(batch, from),
       onSnapshotChunk: (c) => this.onSnapshotChunk(c),
     });
-    this.lastTickAt = this.clock.now();
+    this.ticks = new GroupTicks(this.clock, this.opts.tickMs, 4 * this.opts.electionTick);
+    this.transferHost = {
+      transport: this.transport,
+      log: this.log,
+      kick: () => this.kick(),
+      stopped: () => this.stopped,
+      noteDropped: (g, msg) => this.noteDropped(g, msg),
+    };
     this.tickHandle = this.timer.setInterval(() => this.onTick(), this.opts.tickMs);
   }
 
@@ -216,15 +243,23 @@ export class RaftNode {
       const { entries, reset } = await entriesAfterSnapshot(opened.log, opened.entries, snapMeta);
       this.learnAddresses(entries);
       const node = new RawNode(
-        { ...this.cfg.raft, id: this.id, random: this.random, electionTick: this.opts.electionTick, heartbeatTick: this.opts.heartbeatTick },
+        {
+          ...this.cfg.raft,
+          id: this.id,
+          random: this.random,
+          electionTick: this.opts.electionTick,
+          heartbeatTick: this.opts.heartbeatTick,
+          quiesce: this.opts.quiesce,
+        },
         { hardState: opened.hardState, snapshotMeta: snapMeta, entries, applied: snapMeta.index },
       );
       this.checkRunning();
       const durable = entries.length > 0 ? entries[entries.length - 1]!.index : snapMeta.index;
       const g = new Group(groupId, dir, node, opened.log, snaps, sm, snapMeta.index, durable);
       g.snapshotAt = this.clock.now();
-      g.ticked = this.tickCount;
+      g.ticked = this.ticks.ticks;
       this.groups.set(groupId, g);
+      this.peers = undefined; // its members are pinged from the next tick
       this.kick();
       return { log: opened.report, snapshot: snapReport, restoredSnapshot: snaps.latest, logReset: reset };
     } catch (e) {
@@ -344,6 +379,15 @@ export class RaftNode {
     };
   }
 
+  /**
+   * Resolves once no round is running. For tests and tools on a manual clock: disk writes take
+   * real time, and simulated time that runs ahead of them expires election timers and requests
+   * while an fdatasync is still in flight.
+   */
+  async idle(): Promise<void> {
+    while (this.loop) await this.loop;
+  }
+
   /** Stops ticking and processing, fails waiting requests with SHUTTING_DOWN and closes storage. */
   async stop(): Promise<void> {
     if (this.stopped) return;
@@ -392,7 +436,7 @@ export class RaftNode {
     const work: [Group, Ready][] = [];
     for (const g of this.groups.values()) {
       if (g.failed) continue;
-      this.issueReads(g);
+      issueReads(g, (x) => this.ticks.catchUp(x), (e) => this.translate(e));
       if (g.node.hasReady()) work.push([g, g.node.ready()]);
     }
     if (work.length === 0) return false;
@@ -401,9 +445,10 @@ export class RaftNode {
     for (const [, rd] of work) this.learnAddresses(rd.entries);
 
     // 0. A leader's own messages go out while its disk write runs (Raft thesis §10.2.1). Safe
-    //    because rounds are sequential: a commit that counts this leader's new entries can only
-    //    leave this node (in a later round's messages, or as an applied result) after this
-    //    round's fdatasync. Everything else — acknowledgements, votes — waits for the disk.
+    //    because the core counts the leader's own copy toward a commit, and a candidate's own
+    //    vote toward leadership, only once advance() reports them durable: these appends carry
+    //    no commit index and no term that the disk does not already back. Everything else —
+    //    acknowledgements, votes — waits for the disk.
     this.send(work, true);
     // 1. Persist, every group's log synced at once.
     const persisted = Promise.all(work.map(([g, rd]) => this.persist(g, rd)));
@@ -423,6 +468,9 @@ export class RaftNode {
       if (g.failed || g.removed) continue;
       if (!appliedEarly.has(g) && !(await this.applyOrFail(g, rd))) continue;
       if (g.removed || g.failed) continue;
+      // advance() may commit (the leader's own copy is now durable), which releases reads
+      // waiting for this leader's first commit: their lease is judged on the clock.
+      this.ticks.catchUp(g);
       g.node.advance();
       this.maybeSnapshot(g);
     }
@@ -470,14 +518,15 @@ export class RaftNode {
       if (rd.snapshot) {
         const meta = rd.snapshot.meta;
         const key = `${meta.index}-${meta.term}`;
+        // Taken out of `received` before the first await: a newer snapshot that arrives while
+        // this one installs is stepped into the core and kept in `received` for the next round
+        // (onSnapshotChunk drops the files the core did not take).
         const rx = g.received.get(key);
         if (!rx) throw new CurveError(StatusCode.STORAGE_INTERNAL_ERROR, `snapshot ${key} to install was never received`);
         g.received.delete(key);
         // The snapshot first, then the log reset: a crash in between restarts from the new
         // snapshot and drops the stale log (entriesAfterSnapshot).
         await rx.install();
-        for (const other of g.received.values()) await other.abort();
-        g.received.clear();
         g.log.resetTo(meta.index, meta.term);
       }
       if (rd.entries.length > 0) g.log.append(rd.entries);
@@ -522,7 +571,6 @@ export class RaftNode {
     for (const e of rd.committedEntries) {
       if (g.removed) return;
       let result: unknown;
-      let error: Error | undefined;
       if (e.type === EntryType.ConfChange) {
         const cc = decodeConfChangeEntry(e.data);
         if (cc.change.context && cc.change.context.length > 0 && cc.change.type !== ConfChangeType.RemoveNode) {
@@ -536,39 +584,17 @@ export class RaftNode {
           result = g.sm.apply(e);
           if (result instanceof Promise) result = await result;
         } catch (err) {
-          error = err instanceof Error ? err : new Error(String(err));
+          // Not a result: replicas must apply identically, and an exception (a bug, out of
+          // memory) may happen on this replica only. Going on would diverge it silently, so
+          // the group stops here, before this entry counts as applied (as etcd and braft do).
+          throw new ApplyError(g.id, e, err);
         }
       }
       g.applied = e.index;
       g.bytesSinceSnapshot += e.data.length;
-      this.settleProposal(g, e, result, error);
+      settleProposal(g, e, result, (detail) => this.notLeader(g.leader, detail));
     }
-    for (const rs of rd.readStates) {
-      const key = hex(rs.requestCtx);
-      const waiters = g.readsByCtx.get(key);
-      if (!waiters) continue;
-      g.readsByCtx.delete(key);
-      g.readsAwaitingApply.push({ index: rs.index, waiters });
-    }
-    if (g.readsAwaitingApply.length > 0) {
-      g.readsAwaitingApply.sort((a, b) => a.index - b.index);
-      while (g.readsAwaitingApply.length > 0 && g.readsAwaitingApply[0]!.index <= g.applied) {
-        for (const w of g.readsAwaitingApply.shift()!.waiters) w.resolve();
-      }
-    }
-  }
-
-  private settleProposal(g: Group, e: Entry, result: unknown, error: Error | undefined): void {
-    const p = g.proposals.get(e.index);
-    if (!p) return;
-    g.proposals.delete(e.index);
-    if (p.term !== e.term) {
-      p.reject(this.notLeader(g.leader, `entry ${e.index} was replaced by another leader's`));
-    } else if (error) {
-      p.reject(error);
-    } else {
-      p.resolve(result);
-    }
+    releaseReads(g, rd.readStates);
   }
 
   /** Records the address carried by every membership change among `entries` (added members only). */
@@ -580,30 +606,20 @@ export class RaftNode {
     }
   }
 
-  /** Hands the reads queued since the last round to the core as one ReadIndex request. */
-  private issueReads(g: Group): void {
-    if (g.readQueue.length === 0) return;
-    const waiters = g.readQueue;
-    g.readQueue = [];
-    const ctx = new Uint8Array(8);
-    new DataView(ctx.buffer).setFloat64(0, ++g.readCounter);
-    try {
-      // The lease is judged on the core's ticks: bring them to the clock first (the tick timer
-      // may not have run for a while — a long synchronous stretch, a starved process).
-      this.advanceTicks();
-      this.tickGroup(g, false);
-      g.node.readIndex(ctx);
-      g.readsByCtx.set(hex(ctx), waiters);
-    } catch (e) {
-      const err = this.translate(e);
-      for (const w of waiters) w.reject(err);
-    }
-  }
-
   private failGroup(g: Group, e: unknown): void {
     if (g.failed) return;
     g.failed = e instanceof Error ? e : new Error(String(e));
-    this.log.error('raft group stopped: storage or state machine failed', { group: g.id, error: g.failed.message });
+    if (e instanceof ApplyError) {
+      this.log.error('raft group stopped: the state machine threw applying an entry; this replica applies nothing more until it is restarted or rebuilt', {
+        group: g.id,
+        index: e.index,
+        term: e.term,
+        error: e.cause instanceof Error ? e.cause.message : String(e.cause),
+        stack: e.cause instanceof Error ? e.cause.stack : undefined,
+      });
+    } else {
+      this.log.error('raft group stopped: storage failed', { group: g.id, error: g.failed.message });
+    }
     g.failAll(new CurveError(StatusCode.STORAGE_INTERNAL_ERROR, `group ${g.id} failed: ${g.failed.message}`));
   }
 
@@ -648,67 +664,15 @@ export class RaftNode {
       });
   }
 
-  /** Streams the current snapshot file to a follower that needs it. */
+  /** Streams the current snapshot file to a follower that needs it (driver/snapshot-transfer.ts). */
   private sendSnapshot(g: Group, m: RaftMessage): void {
-    if (g.sendingSnapshot.has(m.to)) return;
-    g.sendingSnapshot.add(m.to);
-    void (async () => {
-      let ok = false;
-      let chunks: AsyncGenerator<Uint8Array> | undefined;
-      try {
-        const s = await g.snaps.openForSend();
-        chunks = s.chunks;
-        const header: RaftMessage = { ...m, snapshot: { meta: s.meta, data: EMPTY } };
-        await this.transport.sendSnapshot(m.to, g.id, header, chunks);
-        ok = true;
-      } catch (e) {
-        this.log.warn('snapshot send failed', { group: g.id, to: m.to, error: String(e) });
-      } finally {
-        await chunks?.return(undefined);
-        g.sendingSnapshot.delete(m.to);
-        if (!g.removed && !this.stopped) {
-          g.node.reportSnapshot(m.to, ok);
-          this.kick();
-        }
-      }
-    })();
+    sendSnapshot(this.transferHost, g, m);
   }
 
   private async onSnapshotChunk(c: SnapshotChunk): Promise<void> {
     const g = this.groups.get(c.groupId);
     if (!g || this.stopped) throw new CurveError(StatusCode.COPYSET_NOTEXIST, `group ${c.groupId} is not open on node ${this.id}`);
-    const from = c.msg.from;
-    let rx = g.receiving.get(from);
-    if (c.offset === 0) {
-      if (rx) await rx.abort();
-      rx = await g.snaps.createReceiver();
-      g.receiving.set(from, rx);
-    }
-    if (!rx) throw new CurveError(StatusCode.PARAM_ERROR, `no snapshot transfer from ${from} in progress`);
-    try {
-      if (c.data.length > 0) await rx.write(c.offset, c.data);
-      if (!c.done) return;
-      g.receiving.delete(from);
-      const meta = await rx.finish();
-      const want = c.msg.snapshot?.meta;
-      if (!want || want.index !== meta.index || want.term !== meta.term) {
-        throw new CurveError(StatusCode.PARAM_ERROR, `snapshot file ${meta.index}/${meta.term} does not match its message`);
-      }
-    } catch (e) {
-      g.receiving.delete(from);
-      await rx.abort();
-      throw e;
-    }
-    if (g.removed || this.stopped) {
-      await rx.abort();
-      return;
-    }
-    const meta = rx.meta!;
-    const key = `${meta.index}-${meta.term}`;
-    await g.received.get(key)?.abort();
-    g.received.set(key, rx);
-    g.node.step({ ...c.msg, snapshot: { meta, data: EMPTY } });
-    this.kick();
+    await receiveSnapshotChunk(this.transferHost, g, c);
   }
 
   // ---- transport -----------------------------------------------------------------------------
@@ -720,6 +684,7 @@ export class RaftNode {
       return;
     }
     this.inflightToPeer.set(to, n + 1);
+    this.lastSentTo.set(to, this.tickCallbacks);
     this.transport.send(to, batch).then(
       () => this.inflightToPeer.set(to, (this.inflightToPeer.get(to) ?? 1) - 1),
       () => {
@@ -730,6 +695,7 @@ export class RaftNode {
   }
 
   private unreachable(to: NodeId, batch: GroupMessage[]): void {
+    this.liveness.sendFailed(to);
     const seen = new Set<number>();
     for (const { groupId } of batch) {
       if (seen.has(groupId)) continue;
@@ -738,13 +704,20 @@ export class RaftNode {
     }
   }
 
-  private onMessages(batch: GroupMessage[]): void {
+  private onMessages(batch: GroupMessage[], from: NodeId | undefined): void {
     if (this.stopped) return;
+    if (from !== undefined) this.liveness.heard(from, this.tickCallbacks);
+    if (batch.length === 0) return; // a liveness ping
     for (const { groupId, msg } of batch) {
       const g = this.groups.get(groupId);
       if (!g || g.failed) continue;
       try {
+        // An acknowledgement may commit this leader's first entry and release the reads that
+        // waited for it, judged on the lease: the core's ticks must be the clock's first.
+        this.ticks.catchUp(g);
+        const dropped = g.node.droppedFromNonMembers;
         g.node.step(msg);
+        if (g.node.droppedFromNonMembers !== dropped) this.noteDropped(g, msg);
       } catch (e) {
         // A message the core cannot accept (a bug or a corrupt peer): drop it, keep the group.
         this.log.error('raft step failed', { group: groupId, from: msg.from, type: msg.type, error: String(e) });
@@ -756,67 +729,73 @@ export class RaftNode {
   private onTick(): void {
     if (this.stopped) return;
     const now = this.clock.now();
-    this.advanceTicks();
+    this.ticks.advance();
     for (const g of this.groups.values()) {
       if (g.failed) continue;
-      this.tickGroup(g, true);
-      this.expire(g, now);
+      this.ticks.onTimer(g);
+      expireRequests(g, now);
       // A quiet group may run no round for a long time: its age bound is checked here — only
       // between rounds, when the state machine is exactly at g.applied.
       if (!this.loop) this.maybeSnapshot(g);
     }
+    if (this.opts.quiesce) this.watchPeers();
     this.kick();
   }
 
-  /** Adds to tickCount the whole tick periods the clock says passed since the last counted one. */
-  private advanceTicks(): void {
-    const due = Math.floor((this.clock.now() - this.lastTickAt) / this.opts.tickMs);
-    if (due <= 0) return;
-    this.lastTickAt += due * this.opts.tickMs;
-    this.tickCount += due;
+  /**
+   * Quiescence's other half: wakes the quiesced followers whose leader's process seems gone
+   * (their election timers stand still and would never fire) and the quiesced leaders with a
+   * member that seems gone (check-quorum must judge whether they still lead; a group with a
+   * dead member stays awake), and pings every peer that shares a group with this node and was
+   * sent nothing for `pingEvery` callbacks, so that peer can tell the same about us. One small
+   * batch per peer every few ticks, however many groups.
+   */
+  private watchPeers(): void {
+    // Silence is counted in timer callbacks, not clock ticks: after a stall (GC, a long round, a
+    // starved process) the timer fires before the pings that queued meanwhile are read, and a
+    // clock-based count would find every peer silent and wake every group at once.
+    const now = ++this.tickCallbacks;
+    // The peer set is recomputed every election timeout (memberships change rarely; a new peer
+    // missed meanwhile only sees us silent for a while, which wakes groups early, no worse).
+    if (!this.peers || now - this.peersAt >= this.opts.electionTick) {
+      this.peers = new Set();
+      this.peersAt = now;
+      for (const g of this.groups.values()) {
+        const conf = g.node.conf;
+        for (const v of conf.voters) if (v !== this.id) this.peers.add(v);
+        for (const v of conf.learners) if (v !== this.id) this.peers.add(v);
+      }
+    }
+    const gone = new Set<NodeId>();
+    for (const p of this.peers) {
+      if (this.liveness.gone(p, now)) gone.add(p);
+      // A ping when nothing went to p for a few callbacks: a third of the silence that means
+      // "gone", so a live peer is never judged by one late or lost batch. Each ping is a socket
+      // write on both sides (request and answer), most of what an idle process spends.
+      if (now - (this.lastSentTo.get(p) ?? -Infinity) >= this.pingEvery) this.sendBatch(p, []);
+    }
+    if (gone.size === 0) return;
+    for (const g of this.groups.values()) {
+      if (g.failed || !g.node.quiesced) continue;
+      const lead = g.node.leader;
+      if (lead !== this.id) {
+        if (gone.has(lead)) g.node.wake();
+        continue;
+      }
+      const conf = g.node.conf;
+      if (conf.voters.some((v) => gone.has(v)) || conf.learners.some((v) => gone.has(v))) g.node.wake();
+    }
   }
 
   /**
-   * Brings g's core to the clock. A leader gets every tick the clock owes it: its read lease and
-   * check-quorum must see real time. Any other replica gets one tick per timer callback, however
-   * late: a starved follower then waits longer in real time before campaigning and refuses votes
-   * longer — the safe direction for the lease, and no elections caused by a busy machine alone.
-   * After a very long pause every timer of a leader has expired anyway; a few election
-   * timeouts' worth of ticks has the same effect as all of them.
+   * A message from a node that is not a member of the group was dropped by the core. Logged at
+   * the 1st, 2nd, 4th, 8th … drop per group, so a flood cannot fill the log; the count is in
+   * status().droppedFromNonMembers.
    */
-  private tickGroup(g: Group, timerCallback: boolean): void {
-    const owed = this.tickCount - g.ticked;
-    g.ticked = this.tickCount;
-    if (g.node.role !== Role.Leader) {
-      if (timerCallback) g.node.tick();
-      return;
-    }
-    for (let k = Math.min(owed, 4 * this.opts.electionTick); k > 0; k--) g.node.tick();
-  }
-
-  /** Fails requests whose deadline passed. */
-  private expire(g: Group, now: number): void {
-    const timeout = (what: string) => new CurveError(StatusCode.TIMEOUT, `${what} in group ${g.id} timed out`);
-    for (const [i, p] of g.proposals) {
-      if (p.deadline <= now) {
-        g.proposals.delete(i);
-        p.reject(timeout(`proposal at index ${i}`));
-      }
-    }
-    const expired = (w: Waiter<void>) => {
-      if (w.deadline > now) return true;
-      w.reject(timeout('read'));
-      return false;
-    };
-    g.readQueue = g.readQueue.filter(expired);
-    for (const [k, ws] of g.readsByCtx) {
-      const left = ws.filter(expired);
-      if (left.length === 0) g.readsByCtx.delete(k);
-      else g.readsByCtx.set(k, left);
-    }
-    g.readsAwaitingApply = g.readsAwaitingApply
-      .map((r) => ({ index: r.index, waiters: r.waiters.filter(expired) }))
-      .filter((r) => r.waiters.length > 0);
+  private noteDropped(g: Group, msg: RaftMessage): void {
+    const n = g.node.droppedFromNonMembers;
+    if ((n & (n - 1)) !== 0) return;
+    this.log.warn('raft message from a non-member dropped', { group: g.id, from: msg.from, type: msg.type, term: msg.term, dropped: n });
   }
 
   // ---- helpers -------------------------------------------------------------------------------
@@ -859,6 +838,22 @@ export class RaftNode {
     g.receiving.clear();
     g.received.clear();
     await g.log.close();
+  }
+}
+
+/** The state machine threw applying a committed entry: the group stops (see apply). */
+class ApplyError extends CurveError {
+  readonly index: number;
+  readonly term: number;
+  constructor(groupId: number, e: Entry, cause: unknown) {
+    super(
+      StatusCode.STORAGE_INTERNAL_ERROR,
+      `state machine of group ${groupId} threw applying entry ${e.index} (term ${e.term}): ${cause instanceof Error ? cause.message : String(cause)}`,
+    );
+    this.name = 'ApplyError';
+    this.index = e.index;
+    this.term = e.term;
+    this.cause = cause;
   }
 }
 

@@ -39,7 +39,7 @@ export class RpcRaftTransport implements RaftTransport {
         const h = this.receiver();
         // Decode the whole batch first: a malformed message rejects the batch and steps nothing.
         const batch = req.msgs.map((g) => ({ groupId: checkGroup(g.groupId), msg: fromWire(g.msg ?? missing()) }));
-        h.onMessages(batch);
+        h.onMessages(batch, Number.isSafeInteger(req.from) && req.from > 0 ? req.from : undefined);
         return {};
       },
       installSnapshotChunk: async (req) => {

@@ -17,8 +17,10 @@ export type SnapshotSource = (sink: SnapshotSink) => Promise<void>;
 export interface StateMachine {
   /**
    * Applies one committed command, in log order, on every replica. Must be deterministic. The
-   * value (or the error thrown) settles the proposer's promise on the replica that proposed it.
-   * A promise is awaited before the next entry is applied.
+   * value settles the proposer's promise on the replica that proposed it: return failures as
+   * values. A thrown exception (or rejected promise) is not a result — it may happen on this
+   * replica only — so the driver stops the group here, naming the entry (docs/raft.md). A
+   * promise is awaited before the next entry is applied.
    */
   apply(entry: Entry): unknown;
   /** Captures the current state (after the last applied entry) for a snapshot. */

@@ -21,8 +21,11 @@ export interface SnapshotChunk {
 }
 
 export interface RaftTransportHandler {
-  /** Messages arrived (steps them into their groups synchronously, in order). */
-  onMessages(batch: GroupMessage[]): void;
+  /**
+   * Messages arrived from node `from` (steps them into their groups synchronously, in order). An
+   * empty batch is a liveness ping: `from` is alive (quiescence, driver/peer-liveness.ts).
+   */
+  onMessages(batch: GroupMessage[], from?: NodeId): void;
   /** A snapshot chunk arrived; resolves once stored (rejects to abort the transfer). */
   onSnapshotChunk(chunk: SnapshotChunk): Promise<void>;
 }

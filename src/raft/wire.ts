@@ -90,7 +90,7 @@ function metaFromWire(s: RaftSnapshotMeta): SnapshotMeta {
 }
 
 export function fromWire(w: RaftMsg): RaftMessage {
-  if (w.type < 1 || w.type > 10) throw new CurveError(StatusCode.PARAM_ERROR, `raft message type ${w.type}`);
+  if (w.type < 1 || w.type > 12) throw new CurveError(StatusCode.PARAM_ERROR, `raft message type ${w.type}`);
   const m: RaftMessage = {
     type: w.type as MessageType,
     from: checkId(w.from, 'from'),

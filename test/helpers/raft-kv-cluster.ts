@@ -20,6 +20,10 @@ export interface ReplicaStatus {
   applied: number;
   /** CPU time the replica process has used (user + system, µs). */
   cpuUs: number;
+  /** Over all the process's groups: how many it leads, how many know no leader, how many are quiesced. */
+  leads: number;
+  leaderless: number;
+  quiesced: number;
 }
 
 interface Replica {
@@ -43,6 +47,10 @@ export interface KvClusterOptions {
   dataDir: string;
   /** Extra node flags for the replica processes (e.g. --cpu-prof for profiling). */
   nodeArgs?: string[];
+  /** Groups per process (default 1; the KV service serves group 1). */
+  groups?: number;
+  /** Turn quiescence off (RaftNodeOptions.quiesce). */
+  noQuiesce?: boolean;
 }
 
 export class KvProcessCluster {
@@ -95,6 +103,8 @@ export class KvProcessCluster {
     if (this.opts.tickMs !== undefined) args.push('--tick-ms', String(this.opts.tickMs));
     if (this.opts.electionTick !== undefined) args.push('--election-tick', String(this.opts.electionTick));
     args.push('--snapshot-entries', String(this.opts.snapshotEntries ?? 100_000), '--prealloc', this.opts.prealloc ?? 'truncate', '--log-sync', this.opts.logSync ?? 'dsync');
+    if (this.opts.groups !== undefined) args.push('--groups', String(this.opts.groups));
+    if (this.opts.noQuiesce) args.push('--no-quiesce');
     if (withPeers) args.push('--peers', this.peers());
     const proc = spawn(process.execPath, args, { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, CURVEFS_LOG: process.env.CURVEFS_LOG ?? 'warn' } });
     r.proc = proc;

@@ -4,13 +4,15 @@
 //   node --import tsx test/helpers/raft-kv-server.ts --id 1 --dir D [--port P] [--peers 1=h:p,2=h:p,3=h:p]
 //        [--tick-ms MS] [--election-tick N] (RaftNode's defaults: 50, 10) [--snapshot-entries N] [--prealloc truncate|zeros]
 //        [--log-sync dsync|fdatasync] (RaftLogOptions.syncMode)
+//        [--groups N] (default 1: groups 1..N, the KV service serves group 1) [--no-quiesce]
 //
 // It listens (port 0 = chosen by the OS) and prints "READY <port>". Without --peers it then
 // reads one line "PEERS 1=h:p,2=h:p,3=h:p" from stdin (so every replica can listen on an OS port
 // first). It serves RaftService and a small JSON KV service of raw methods:
 //   curvefs.rafttest.Kv/Propose  body: a KV command (test/helpers/raft-kv.ts) -> {"prev": ...}
 //   curvefs.rafttest.Kv/Dump     -> {"applied", "data": [[k, v]...]} of this replica (local)
-//   curvefs.rafttest.Kv/Status   -> {"role", "leader", "term", "commit", "applied", "cpuUs"}
+//   curvefs.rafttest.Kv/Status   -> {"role", "leader", "term", "commit", "applied", "cpuUs"} of group 1,
+//                                   and over all groups: "leads", "leaderless", "quiesced" (counts)
 //   curvefs.rafttest.Kv/Ping     -> empty (the RPC round trip alone)
 // NOT_LEADER answers carry the leader's address.
 import { createInterface } from 'node:readline';
@@ -41,6 +43,7 @@ async function main(): Promise<void> {
   const addresses = new AddressBook();
   const transport = new RpcRaftTransport({ self: id, server, pool, addresses });
   const sm = new KvStateMachine();
+  const groups = Number(arg('groups', '1'));
   const node = new RaftNode({
     id,
     dataDir: arg('dir'),
@@ -51,6 +54,7 @@ async function main(): Promise<void> {
     electionTick: process.argv.includes('--election-tick') ? Number(arg('election-tick')) : undefined,
     snapshotEntries: Number(arg('snapshot-entries', '100000')),
     log: { preallocate: arg('prealloc', 'truncate') === 'zeros' ? 'zeros' : 'truncate', syncMode: arg('log-sync', 'dsync') === 'fdatasync' ? 'fdatasync' : 'dsync' },
+    quiesce: !process.argv.includes('--no-quiesce'),
   });
   const utf8 = new TextEncoder();
   const enc = (v: unknown) => utf8.encode(JSON.stringify(v));
@@ -61,7 +65,20 @@ async function main(): Promise<void> {
   server.registerRaw(KV_STATUS, () => {
     const s = node.status(GROUP);
     const cpu = process.cpuUsage();
-    return enc({ role: s.role === Role.Leader ? 'leader' : 'other', leader: s.leader, term: s.term, commit: s.commit, applied: s.applied, cpuUs: cpu.user + cpu.system });
+    let leads = 0;
+    let leaderless = 0;
+    let quiesced = 0;
+    for (let g = 1; g <= groups; g++) {
+      if (!node.hasGroup(g)) continue;
+      const gs = node.status(g);
+      if (gs.role === Role.Leader) leads++;
+      if (gs.leader === 0) leaderless++;
+      if (gs.quiesced) quiesced++;
+    }
+    return enc({
+      role: s.role === Role.Leader ? 'leader' : 'other', leader: s.leader, term: s.term, commit: s.commit, applied: s.applied,
+      cpuUs: cpu.user + cpu.system, leads, leaderless, quiesced,
+    });
   });
   const port = await server.listen();
   process.stdout.write(`READY ${port}\n`);
@@ -74,8 +91,15 @@ async function main(): Promise<void> {
   }
   const members = parsePeers(peers);
   for (const [pid, addr] of members) addresses.set(pid, addr);
-  const report = await node.addGroup(GROUP, members.map(([pid]) => pid).sort((a, b) => a - b), sm);
+  const voters = members.map(([pid]) => pid).sort((a, b) => a - b);
+  const report = await node.addGroup(GROUP, voters, sm);
   if (report.log.cuts.length > 0) process.stderr.write(`log cut at open: ${JSON.stringify(report.log.cuts)}\n`);
+  // Further groups (bench/raft-idle.ts), opened a few at a time.
+  for (let g = GROUP + 1; g <= groups; g += 50) {
+    const batch: Promise<unknown>[] = [];
+    for (let k = g; k < g + 50 && k <= groups; k++) batch.push(node.addGroup(k, voters, new KvStateMachine()));
+    await Promise.all(batch);
+  }
   process.stdout.write('STARTED\n');
 
   const shutdown = async () => {

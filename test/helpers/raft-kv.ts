@@ -1,6 +1,6 @@
 // A tiny key-value state machine for Raft driver tests. Commands are JSON:
 //   {"op":"put","key":k,"value":v}  -> the previous value (or null)
-//   {"op":"fail"}                   -> throws (a deterministic error result)
+//   {"op":"fail"}                   -> throws: a state-machine failure, which stops the group
 // Every apply also appends the key to `order`, so tests can compare histories across replicas.
 import type { Entry } from '../../src/raft/core/types.ts';
 import type { SnapshotSink, SnapshotSource, StateMachine } from '../../src/raft/state-machine.ts';

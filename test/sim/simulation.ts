@@ -47,6 +47,8 @@ export interface Scenario {
   readOnly: 'safe' | 'lease';
   preVote: boolean;
   checkQuorum: boolean;
+  /** Quiescence on, with a peer-liveness oracle standing in for the driver's (wakeIfPeerGone). */
+  quiesce: boolean;
   snapshotEvery: number;
   maxSizePerMsg: number;
   maxInflightMsgs: number;
@@ -91,6 +93,8 @@ export function scenarioFor(seed: number, overrides: Partial<Scenario> = {}): Sc
     maxInflightMsgs: r.int(1, 64),
     clientSpread: r.next() < 0.5 ? 0 : r.next() * 0.7,
     readRatio: 0.2 + r.next() * 0.6,
+    // Drawn last, so every other field of a seed's scenario is what it was before quiescence.
+    quiesce: r.next() < 0.5,
     ...overrides,
   };
 }
@@ -219,6 +223,8 @@ export class Simulation {
     crashes: 0,
     crashesInSync: 0,
     partitions: 0,
+    quiesceMsgs: 0,
+    quiesceWakes: 0,
     elections: 0,
     confChanges: 0,
     transfers: 0,
@@ -277,6 +283,7 @@ export class Simulation {
       preVote: this.sc.preVote,
       checkQuorum: this.sc.checkQuorum,
       readOnlyOption: this.sc.readOnly,
+      quiesce: this.sc.quiesce,
       maxSizePerMsg: this.sc.maxSizePerMsg,
       maxInflightMsgs: this.sc.maxInflightMsgs,
       maxInflightBytes: 1 << 20,
@@ -437,6 +444,28 @@ export class Simulation {
     this.mix(4, n.id, meta.index);
   }
 
+  /**
+   * The driver's peer liveness (src/raft/driver/peer-liveness.ts), as an oracle: a quiesced
+   * follower wakes once its leader is down, destroyed or partitioned away; a quiesced leader once
+   * any member is. Liveness only: the safety checks do not depend on it.
+   */
+  private wakeIfPeerGone(n: SimNode): void {
+    const raw = n.raw!;
+    if (!raw.quiesced) return;
+    const gone = (id: NodeId) => {
+      const p = this.nodes.get(id);
+      return !p || !p.up || p.removed || !this.linked(n.id, id);
+    };
+    const conf = raw.conf;
+    const watched = raw.leader === n.id ? [...conf.voters, ...conf.learners].filter((v) => v !== n.id) : [raw.leader];
+    if (watched.some(gone)) {
+      this.stats.quiesceWakes!++;
+      this.log(() => `wake ${n.id} (peer gone)`);
+      raw.wake();
+      this.drain(n);
+    }
+  }
+
   // ---- network -------------------------------------------------------------------------------
 
   private linked(a: NodeId, b: NodeId): boolean {
@@ -474,6 +503,7 @@ export class Simulation {
     const to = this.nodes.get(m.to);
     const from = this.nodes.get(m.from);
     const ok = to !== undefined && to.up && !to.removed && this.linked(m.from, m.to);
+    if (ok && m.type === MessageType.Quiesce) this.stats.quiesceMsgs!++;
     if (m.type === MessageType.Snapshot && from?.raw) {
       if (ok) {
         to.raw!.step(m);
@@ -685,6 +715,7 @@ export class Simulation {
       }
       // Every replica ticks at the same rate, each with its own phase.
       if ((t + n.id * 3) % TICK === 0) {
+        if (this.sc.quiesce) this.wakeIfPeerGone(n);
         n.raw!.tick();
         this.drain(n);
       }

@@ -39,24 +39,36 @@ test('a leader frozen past its lease does not serve a lease read when it wakes u
       nodes.set(id, node);
       await node.addGroup(G, [1, 2, 3], new KvStateMachine());
     }
+    // Simulated time moves only while every node is idle: their disks are real, and time that
+    // ran ahead of an fdatasync would expire election timers and requests meanwhile.
+    const idle = () => Promise.all([...nodes.values()].map((n) => n.idle()));
     const leaderId = async (): Promise<NodeId | undefined> => {
       for (let i = 0; i < 600; i++) {
         const l = [...nodes].find(([, n]) => n.status(G).role === Role.Leader);
         if (l) return l[0];
+        await idle();
         await time.advance(100);
       }
       return undefined;
     };
+    const settle = async <T>(p: Promise<T>): Promise<T> => {
+      let done = false;
+      void p.then(
+        () => (done = true),
+        () => (done = true),
+      );
+      for (let i = 0; i < 600 && !done; i++) {
+        await idle();
+        if (!done) await time.advance(100);
+      }
+      return p;
+    };
     const l = await leaderId();
     assert.ok(l !== undefined, 'no leader');
     const leader = nodes.get(l)!;
-    const write = leader.propose(G, encodeKv({ op: 'put', key: 'k', value: 'v1' }));
-    await time.advance(300);
-    await write;
+    await settle(leader.propose(G, encodeKv({ op: 'put', key: 'k', value: 'v1' })));
     // Healthy: a read on the leader is served.
-    const healthy = leader.read(G);
-    await time.advance(100);
-    await healthy;
+    await settle(leader.read(G));
 
     // The leader is cut off and its process "wakes up" 3 s later (three times the election
     // timeout): by then the others may have elected a new leader and taken writes. Its tick

@@ -352,6 +352,9 @@ describe('pre-vote and check-quorum (§9.6)', () => {
     const term = l.raw.term;
     c.tickAll(1);
     c.crash(1);
+    // Their vote leases (electionTick − 2 ticks since the leader's last message) run out; a
+    // replica inside its lease refuses pre-votes even while pre-campaigning itself.
+    c.tickAll(8);
     // Both pre-campaign before either hears the other (same tick, same log).
     c.node(2).raw.campaign();
     c.node(3).raw.campaign();
@@ -369,6 +372,7 @@ describe('pre-vote and check-quorum (§9.6)', () => {
     l.raw.propose(bytes('only-on-3'));
     c.settle();
     c.crash(1);
+    c.tickAll(8); // past the vote lease, as when their timers fire
     c.node(2).raw.campaign();
     c.node(3).raw.campaign();
     c.settle();

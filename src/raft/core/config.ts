@@ -40,6 +40,12 @@ export interface RaftConfig {
   readOnlyOption?: ReadOnlyOption;
   /** Ticks a follower may stay in snapshot state with no outcome reported. Default 20 × electionTick. */
   snapshotStallTicks?: number;
+  /**
+   * Quiescence (docs/raft.md "Quiescence"): a leader whose followers all hold its whole log,
+   * with nothing pending, tells them to stop their election timers and stops heartbeating; any
+   * message, request or `wake()` resumes. Default false (the driver turns it on).
+   */
+  quiesce?: boolean;
 }
 
 export type ResolvedRaftConfig = Required<RaftConfig>;
@@ -80,6 +86,7 @@ export function resolveConfig(c: RaftConfig): ResolvedRaftConfig {
     maxUncommittedBytes: c.maxUncommittedBytes ?? 0,
     readOnlyOption: c.readOnlyOption ?? 'safe',
     snapshotStallTicks: c.snapshotStallTicks ?? 20 * electionTick,
+    quiesce: c.quiesce ?? false,
   };
   const bad = (why: string) => new CurveError(StatusCode.PARAM_ERROR, `raft config: ${why}`);
   if (!Number.isSafeInteger(r.id) || r.id <= 0) throw bad(`id ${r.id} must be a positive integer`);

@@ -45,6 +45,10 @@ function isTransfer(ctx: Uint8Array | undefined): boolean {
   return true;
 }
 
+function isLeaderTraffic(t: MessageType): boolean {
+  return t === MessageType.Append || t === MessageType.Heartbeat || t === MessageType.Snapshot || t === MessageType.TimeoutNow;
+}
+
 function majority(n: number): number {
   return Math.floor(n / 2) + 1;
 }
@@ -70,6 +74,8 @@ export class Raft {
   latestSnapshot: SnapshotMeta;
   /** Ticks since this replica started; the clock of the read lease. */
   ticks = 0;
+  /** Messages dropped because their sender is not a member of this group (see acceptFrom). */
+  droppedFromNonMembers = 0;
 
   private votes = new Map<NodeId, boolean>();
   private readOnly = new ReadOnlyQueue();
@@ -86,16 +92,27 @@ export class Raft {
   /** Proposals appended since the last broadcast (appends are sent once per Ready, batched). */
   private appendsPending = false;
   /**
-   * With the read lease, a restarted replica may have acknowledged a leader's heartbeat just
-   * before it crashed: it refuses votes for one vote lease after start, as if in lease.
+   * Ticks since this replica last accepted a message from a leader (any term): the clock of its
+   * vote lease. Kept apart from `lead` and `electionElapsed` on purpose: a follower that adopts a
+   * higher term from something other than a leader (a late vote answer) forgets its leader, but
+   * the leader it acknowledged may still be answering lease reads on the strength of that
+   * acknowledgement, so the promise not to vote must outlive the term change. With the read
+   * lease, a restarted replica starts at 0: it may have acknowledged a heartbeat just before it
+   * crashed.
    */
-  private restartGuard: boolean;
+  private sinceLeader: number;
   /**
    * This leader sent TimeoutNow in its term: the target's forced campaign ignores followers'
    * leases (and a delayed or duplicated TimeoutNow may arrive after the transfer was abandoned),
    * so the read lease is void until the term ends.
    */
   private timeoutNowSent = false;
+  /**
+   * Quiesced (docs/raft.md "Quiescence"): a leader sends no heartbeats and does no check-quorum;
+   * a follower's election timer and vote-lease counter stand still. Only `ticks` moves, so a
+   * leader's read lease keeps ageing. Any accepted message, any request and `wake()` end it.
+   */
+  quiesced = false;
 
   constructor(config: RaftConfig, start: RestartState) {
     this.cfg = resolveConfig(config);
@@ -109,7 +126,7 @@ export class Raft {
     this.vote = hs.vote;
     this.conf = this.log.lastConf();
     this.latestSnapshot = { ...start.snapshotMeta, conf: cloneConf(start.snapshotMeta.conf) };
-    this.restartGuard = this.cfg.readOnlyOption === 'lease' && hs.term > 0;
+    this.sinceLeader = this.cfg.readOnlyOption === 'lease' && hs.term > 0 ? 0 : Infinity;
     this.becomeFollower(this.term, 0);
   }
 
@@ -117,7 +134,10 @@ export class Raft {
 
   tick(): void {
     this.ticks++;
-    if (this.restartGuard && this.ticks >= voteLeaseTicks(this.cfg)) this.restartGuard = false;
+    // A quiesced replica's timers stand still: a follower neither campaigns nor lets its vote
+    // lease run out (the leader's read lease only ages, since `ticks` moves: safe both ways).
+    if (this.quiesced) return;
+    this.sinceLeader++;
     if (this.role === Role.Leader) this.tickHeartbeat();
     else this.tickElection();
     this.afterEvent();
@@ -125,17 +145,68 @@ export class Raft {
 
   step(m: RaftMessage): void {
     if (m.to !== this.id || m.from === this.id || m.from <= 0) return;
+    if (!this.acceptFrom(m)) {
+      this.droppedFromNonMembers++;
+      return;
+    }
+    if (this.quiesced && m.type !== MessageType.Quiesce) {
+      // Our leader talking again needs no answer; anything else (a proposal's append elsewhere,
+      // a vote request, an acknowledgement) means the group is busy: resume, and wake the leader.
+      if (m.from === this.lead && m.term === this.term && isLeaderTraffic(m.type)) this.quiesced = false;
+      else this.wake();
+    }
     this.stepInner(m);
     this.afterEvent();
   }
 
+  /**
+   * Only members talk to a group (issue [L]): a message from a node that is neither a voter nor
+   * a learner of this replica's latest configuration — nor of the one before it, so that a
+   * leader whose removal is still uncommitted keeps leading and can hand over with TimeoutNow
+   * right after it commits — is dropped before its term is looked at, so a stranger can neither
+   * depose a leader nor push a term up. Two cases must still hear from nodes their log does not
+   * name yet, and take leader traffic (Append, Heartbeat, Snapshot) and vote requests from them:
+   *  - a replica that is not a member of its own latest configuration: one joining with an empty
+   *    configuration, one replaying a log older than the entry that added it, one removed;
+   *  - a replica that has heard no leader for a vote lease (and leads nothing): one that lagged
+   *    behind membership changes and whose current leader (or a candidate) joined after the
+   *    last change it holds — without this it could never catch up, and a new voter could not
+   *    win the vote the dissertation (§4.1) says it must get.
+   * Once it follows such a leader, it keeps taking that leader's traffic in the same term.
+   * A healthy group's members are all in their lease (or lead), so there a forger is ignored;
+   * a leaderless or joining replica can still be misled until the transport authenticates.
+   * Heartbeats count as leader traffic: a leader unpauses its probe of a new member only on a
+   * heartbeat answer. Finally, a learner's message never raises our term: learners do not vote,
+   * a higher term only a learner reports proves nothing, and check-quorum deposes a leader that
+   * really is stale — otherwise a forger's term could reach the leader through a learner.
+   */
+  private acceptFrom(m: RaftMessage): boolean {
+    const c = this.conf;
+    const isVoter = c.voters.includes(m.from);
+    if (isVoter) return true;
+    if (c.learners.includes(m.from)) return m.term <= this.term;
+    const ci = this.log.lastConfIndex();
+    if (ci > this.log.firstIndex() - 1) {
+      const prev = this.log.confAt(ci - 1);
+      if (prev.voters.includes(m.from) || prev.learners.includes(m.from)) return true;
+    }
+    const leaderTraffic = m.type === MessageType.Append || m.type === MessageType.Heartbeat || m.type === MessageType.Snapshot;
+    if (!c.voters.includes(this.id) && !c.learners.includes(this.id)) return leaderTraffic;
+    // The leader we already follow (accepted under the rule below) until our log names it.
+    if (leaderTraffic && m.from === this.lead && m.term === this.term) return true;
+    const voteReq = m.type === MessageType.Vote || m.type === MessageType.PreVote;
+    return (leaderTraffic || voteReq) && this.role !== Role.Leader && this.sinceLeader >= voteLeaseTicks(this.cfg);
+  }
+
   /** Starts an election now (pre-vote first when enabled). */
   campaign(): void {
+    this.wake();
     this.hup(this.cfg.preVote ? 'pre' : 'election');
     this.afterEvent();
   }
 
   propose(data: Uint8Array): number {
+    this.wake();
     this.checkCanPropose();
     if (data.byteLength === 0) throw new CurveError(StatusCode.PARAM_ERROR, 'empty proposal (reserved for the leader no-op)');
     const size = data.byteLength;
@@ -149,6 +220,7 @@ export class Raft {
   }
 
   proposeConfChange(cc: ConfChange): number {
+    this.wake();
     this.checkCanPropose();
     if (this.pendingConfIndex > this.log.committed) {
       throw new CurveError(
@@ -167,6 +239,7 @@ export class Raft {
   }
 
   transferLeader(to: NodeId): void {
+    this.wake();
     if (this.role !== Role.Leader) throw new NotLeaderError(this.lead, 'transfer must be asked of the leader');
     if (!Number.isSafeInteger(to) || to <= 0) throw new CurveError(StatusCode.PARAM_ERROR, `invalid node id ${to}`);
     if (to === this.id) {
@@ -185,6 +258,8 @@ export class Raft {
   }
 
   readIndex(ctx: Uint8Array): void {
+    // A request to a quiesced follower wakes it too: if its leader is gone it will campaign.
+    this.wake();
     if (this.role !== Role.Leader) throw new NotLeaderError(this.lead, 'reads are served by the leader');
     if (!this.committedEntryInCurrentTerm()) {
       // The commit index is only known to be current once this term's no-op commits.
@@ -193,6 +268,27 @@ export class Raft {
     }
     this.doReadIndex(ctx);
     this.afterEvent();
+  }
+
+  /**
+   * Ends quiescence: a leader resumes heartbeats (at once, so its followers hear it before their
+   * timers, frozen near zero, run out) and check-quorum from a clean slate; a follower resumes
+   * its timers and tells its leader, which would otherwise stay silent while we time out and
+   * campaign against it. The driver calls this when peer liveness says the leader's process is
+   * gone; the core calls it on any request and any accepted message.
+   */
+  wake(): void {
+    if (!this.quiesced) return;
+    this.quiesced = false;
+    if (this.role === Role.Leader) {
+      this.electionElapsed = 0;
+      this.heartbeatElapsed = 0;
+      // Check-quorum must see fresh answers, not ones from before the pause.
+      for (const pr of this.prs.values()) if (pr.id !== this.id) pr.recentActive = false;
+      this.bcastHeartbeat(undefined);
+    } else if (this.lead) {
+      this.send({ to: this.lead, type: MessageType.Wake });
+    }
   }
 
   reportUnreachable(to: NodeId): void {
@@ -245,6 +341,37 @@ export class Raft {
     return ci > this.log.committed && this.log.confAt(ci - 1).voters.includes(this.id);
   }
 
+  /**
+   * The driver made durable what a Ready handed out: its hard state (`hs`, if it had one) and
+   * its entries (the log's stable index moved). Counts our own vote (a candidate) and our own
+   * copy of the log (a leader), which may win an election or commit entries.
+   */
+  persisted(hs: { term: number; vote: NodeId } | undefined): void {
+    if (hs && this.role === Role.Candidate && hs.term === this.term && hs.vote === this.id && !this.votes.has(this.id)) {
+      this.votes.set(this.id, true);
+      switch (this.voteResult()) {
+        case 'won':
+          this.becomeLeader();
+          this.bcastAppend();
+          break;
+        case 'lost':
+          this.becomeFollower(this.term, 0);
+          break;
+        default:
+      }
+    }
+    if (this.role === Role.Leader) {
+      const self = this.prs.get(this.id);
+      if (self && self.maybeUpdate(this.durableLastIndex()) && this.maybeCommit()) this.bcastAppend();
+    }
+    this.afterEvent();
+  }
+
+  /** The last index known durable in the driver's storage (entries handed out and advanced). */
+  private durableLastIndex(): number {
+    return Math.min(this.log.stableIndex, this.log.lastIndex());
+  }
+
   committedEntryInCurrentTerm(): boolean {
     return this.log.term(this.log.committed) === this.term;
   }
@@ -270,6 +397,7 @@ export class Raft {
     this.appendsPending = false;
     this.prs = new Map();
     this.timeoutNowSent = false;
+    this.quiesced = false;
   }
 
   private becomeFollower(term: number, lead: NodeId): void {
@@ -301,7 +429,7 @@ export class Raft {
     this.rebuildProgress(new Map());
     const self = this.prs.get(this.id);
     if (self) {
-      self.match = this.log.lastIndex();
+      self.match = this.durableLastIndex();
       self.becomeReplicate();
       self.recentActive = true;
     }
@@ -320,7 +448,7 @@ export class Raft {
         pr.isLearner = learner;
       } else {
         pr = new Progress(id, this.log.lastIndex() + 1, learner, this.cfg.maxInflightMsgs, this.cfg.maxInflightBytes);
-        if (id === this.id) pr.match = this.log.lastIndex();
+        if (id === this.id) pr.match = this.durableLastIndex();
         // A member that was just added gets the benefit of the doubt for check-quorum.
         pr.recentActive = old.size > 0;
       }
@@ -368,7 +496,55 @@ export class Raft {
     }
     if (this.heartbeatElapsed >= this.cfg.heartbeatTick) {
       this.heartbeatElapsed = 0;
-      this.bcastHeartbeat(this.readOnly.lastPendingCtx());
+      if (this.canQuiesce()) this.quiesce();
+      else this.bcastHeartbeat(this.readOnly.lastPendingCtx());
+    }
+  }
+
+  /**
+   * A leader may fall silent when nothing can change without a request: its whole log is
+   * committed, in its term, durable here, and held by every member (voters and learners), each
+   * of which answered the last heartbeat round; no read, proposal or transfer is pending. A
+   * member that is down or behind keeps the group awake (CockroachDB's rule, simplified).
+   */
+  private canQuiesce(): boolean {
+    if (!this.cfg.quiesce || this.leadTransferee || this.appendsPending) return false;
+    if (this.pendingReads.length > 0 || this.readOnly.size > 0) return false;
+    const li = this.log.lastIndex();
+    if (this.log.committed !== li || this.log.term(li) !== this.term || this.durableLastIndex() !== li) return false;
+    if (!this.conf.voters.includes(this.id)) return false;
+    for (const pr of this.prs.values()) {
+      if (pr.id === this.id) continue;
+      if (pr.match !== li || pr.state !== ProgressState.Replicate) return false;
+      if (pr.heartbeatAckTick < this.ticks - this.cfg.heartbeatTick) return false;
+    }
+    return true;
+  }
+
+  /** Tells every member to stop its election timer; carries what it needs to check and commit. */
+  private quiesce(): void {
+    this.quiesced = true;
+    const li = this.log.lastIndex();
+    const lt = this.log.lastTerm();
+    for (const pr of this.prs.values()) {
+      if (pr.id === this.id) continue;
+      this.send({ to: pr.id, type: MessageType.Quiesce, index: li, logTerm: lt, commit: this.log.committed });
+    }
+  }
+
+  /**
+   * A follower quiesces on its leader's word only if its log holds the leader's last entry (log
+   * matching: then it holds the leader's whole log, and the commit index is safe to take).
+   * Otherwise it stays awake and wakes the leader, whose heartbeats then keep it from campaigning.
+   */
+  private handleQuiesce(m: RaftMessage): void {
+    if (m.term !== this.term || this.role !== Role.Follower) return;
+    this.heardLeader(m.from);
+    if (this.log.matchTerm(m.index, m.logTerm)) {
+      this.log.commitTo(Math.min(m.commit, m.index));
+      this.quiesced = true;
+    } else {
+      this.send({ to: m.from, type: MessageType.Wake });
     }
   }
 
@@ -402,11 +578,16 @@ export class Raft {
       type = MessageType.Vote;
       term = this.term;
     }
-    this.votes.set(this.id, true);
-    if (this.voteResult() === 'won') {
-      if (t === 'pre') this.campaign0('election');
-      else this.becomeLeader();
-      return;
+    // A pre-vote changes nothing durable: our own counts at once. A real vote counts only once
+    // the new term and the vote for ourselves are durable (persisted(), after the driver wrote
+    // the hard state): a single voter would otherwise win and send messages of a term that a
+    // crash could forget — and win again, with another log.
+    if (t === 'pre') {
+      this.votes.set(this.id, true);
+      if (this.voteResult() === 'won') {
+        this.campaign0('election');
+        return;
+      }
     }
     for (const v of this.conf.voters) {
       if (v === this.id) continue;
@@ -441,15 +622,29 @@ export class Raft {
   private inLease(): boolean {
     if (!this.cfg.checkQuorum) return false;
     if (this.role === Role.Leader) return true;
-    return this.electionElapsed < voteLeaseTicks(this.cfg) && (this.lead !== 0 || this.restartGuard);
+    return this.sinceLeader < voteLeaseTicks(this.cfg);
   }
 
   // ---- message handling ----------------------------------------------------------------------
 
   private stepInner(m: RaftMessage): void {
+    // Quiescence traffic never changes a term: it only makes sense within the sender's term.
+    if (m.type === MessageType.Quiesce) {
+      this.handleQuiesce(m);
+      return;
+    }
+    if (m.type === MessageType.Wake) return; // step() already woke us
     if (m.term > this.term) {
-      if ((m.type === MessageType.Vote || m.type === MessageType.PreVote) && !isTransfer(m.context) && this.inLease()) {
+      const fromLeader = m.type === MessageType.Append || m.type === MessageType.Heartbeat || m.type === MessageType.Snapshot;
+      const voteReq = m.type === MessageType.Vote || m.type === MessageType.PreVote;
+      if (voteReq && !isTransfer(m.context) && this.inLease()) {
         return; // ignore: we have a live leader (this is what stops a rejoining node disrupting)
+      }
+      if (!fromLeader && !voteReq && this.role === Role.Follower && this.inLease()) {
+        // A late answer to an old campaign (or any other non-leader message) of a higher term:
+        // a follower in its vote lease stays with its leader. A leader of that term, if there
+        // is one, will make itself known with an append or heartbeat.
+        return;
       }
       if (m.type === MessageType.PreVote) {
         // never change term for a pre-vote
@@ -493,7 +688,11 @@ export class Raft {
       this.vote === m.from ||
       (this.vote === 0 && this.lead === 0) ||
       (m.type === MessageType.PreVote && m.term > this.term);
-    if (canVote && this.log.isUpToDate(m.index, m.logTerm) && !this.preVoteTieLost(m)) {
+    // In its vote lease a replica grants nothing new, whatever the term: a replica that adopted
+    // a term without hearing its leader (a candidate answered with a higher term) has no vote in
+    // it, but the leader it acknowledged a moment ago may be serving lease reads.
+    const leaseBlocks = this.vote !== m.from && !isTransfer(m.context) && this.inLease();
+    if (canVote && !leaseBlocks && this.log.isUpToDate(m.index, m.logTerm) && !this.preVoteTieLost(m)) {
       this.send({ to: m.from, type: respType, term: m.term });
       if (m.type === MessageType.Vote) {
         this.electionElapsed = 0;
@@ -544,14 +743,17 @@ export class Raft {
     switch (m.type) {
       case MessageType.Append:
         this.becomeFollower(m.term, m.from);
+        this.heardLeader(m.from);
         this.handleAppend(m);
         return;
       case MessageType.Heartbeat:
         this.becomeFollower(m.term, m.from);
+        this.heardLeader(m.from);
         this.handleHeartbeat(m);
         return;
       case MessageType.Snapshot:
         this.becomeFollower(m.term, m.from);
+        this.heardLeader(m.from);
         this.handleSnapshot(m);
         return;
       default:
@@ -577,18 +779,15 @@ export class Raft {
   private stepFollower(m: RaftMessage): void {
     switch (m.type) {
       case MessageType.Append:
-        this.electionElapsed = 0;
-        this.lead = m.from;
+        this.heardLeader(m.from);
         this.handleAppend(m);
         break;
       case MessageType.Heartbeat:
-        this.electionElapsed = 0;
-        this.lead = m.from;
+        this.heardLeader(m.from);
         this.handleHeartbeat(m);
         break;
       case MessageType.Snapshot:
-        this.electionElapsed = 0;
-        this.lead = m.from;
+        this.heardLeader(m.from);
         this.handleSnapshot(m);
         break;
       case MessageType.TimeoutNow:
@@ -597,6 +796,12 @@ export class Raft {
         break;
       default:
     }
+  }
+
+  private heardLeader(from: NodeId): void {
+    this.electionElapsed = 0;
+    this.sinceLeader = 0;
+    this.lead = from;
   }
 
   private handleAppend(m: RaftMessage): void {
@@ -712,9 +917,12 @@ export class Raft {
     }
     this.log.append(ents);
     this.syncConf();
-    this.prs.get(this.id)?.maybeUpdate(li);
+    // The leader's own copy counts toward a commit only once the driver reports it durable
+    // (persisted(), from RawNode.advance): the driver sends appends — carrying the commit index
+    // — while its own write runs, so a commit counted on an unsynced copy could reach a learner
+    // or follower and then vanish with a crash (etcd-io/raft acks its own append the same way,
+    // through a storage append response).
     this.appendsPending = true;
-    this.maybeCommit();
     return li;
   }
 

@@ -41,6 +41,10 @@ export interface RaftStatus {
   lastIndex: number;
   conf: ConfState;
   leadTransferee: NodeId;
+  /** Messages dropped because their sender is not a member of the group (see docs/raft.md). */
+  droppedFromNonMembers: number;
+  /** Quiescent: no heartbeats (leader) or no election timer (follower) until woken. */
+  quiesced: boolean;
   /** Leader only: one per member, in configuration order. */
   progress?: ProgressStatus[];
 }
@@ -126,9 +130,37 @@ export class RawNode {
     this.raft.reportUnreachable(to);
   }
 
+  /**
+   * Ends quiescence (no-op otherwise). Call it when the leader's process is known to be gone
+   * (peer liveness): a quiesced follower's election timer stands still and would never fire.
+   */
+  wake(): void {
+    this.raft.wake();
+  }
+
+  /** The latest configuration (a live reference: do not modify); cheap. */
+  get conf(): Readonly<ConfState> {
+    return this.raft.conf;
+  }
+
+    /** Quiescent (docs/raft.md "Quiescence"); cheap. */
+  get quiesced(): boolean {
+    return this.raft.quiesced;
+  }
+
   /** Outcome of sending a Snapshot message to `to` (the transport knows; Raft does not). */
   reportSnapshot(to: NodeId, ok: boolean): void {
     this.raft.reportSnapshot(to, ok);
+  }
+
+  /** Messages dropped because their sender is not a member (cheap; also in status()). */
+  get droppedFromNonMembers(): number {
+    return this.raft.droppedFromNonMembers;
+  }
+
+  /** The snapshot received from the leader that the next Ready will ask to install, if any. */
+  pendingSnapshotMeta(): SnapshotMeta | undefined {
+    return this.raft.log.pendingSnapshot?.meta;
   }
 
   /** Meta (term and membership) of the state at `index` ≤ commit, for a snapshot taken there. */
@@ -153,8 +185,11 @@ export class RawNode {
     if (r.log.pendingSnapshot) return true;
     if (r.log.stableIndex < r.log.lastIndex()) return true;
     if (r.log.committed > r.log.applied && r.log.nextCommittedEntries(1).length > 0) return true;
-    if (!sameHard(this.hardState(), this.prevHard)) return true;
-    return !sameSoft(this.softState(), this.prevSoft);
+    // Compared field by field, not through hardState()/softState(): the driver asks every group
+    // every tick, and a thousand idle groups must not allocate.
+    const h = this.prevHard;
+    if (r.term !== h.term || r.vote !== h.vote || r.log.committed !== h.commit) return true;
+    return r.lead !== this.prevSoft.leader || r.role !== this.prevSoft.role;
   }
 
   ready(): Ready {
@@ -194,6 +229,8 @@ export class RawNode {
       log.stableTo(last.index, last.term);
     }
     if (rd.committedEntries.length > 0) log.appliedTo(rd.committedEntries[rd.committedEntries.length - 1]!.index);
+    // What this Ready persisted may count now: our own vote, our own copy of the log.
+    this.raft.persisted(rd.hardState);
   }
 
   status(): RaftStatus {
@@ -210,6 +247,8 @@ export class RawNode {
       lastIndex: r.log.lastIndex(),
       conf: cloneConf(r.conf),
       leadTransferee: r.leadTransferee,
+      droppedFromNonMembers: r.droppedFromNonMembers,
+      quiesced: r.quiesced,
     };
     if (r.role === Role.Leader) {
       s.progress = [...r.prs.values()].map((p) => ({

@@ -108,6 +108,13 @@ export const enum MessageType {
   Snapshot = 9,
   /** Ask the transferee to start an election at once (leadership transfer). */
   TimeoutNow = 10,
+  /**
+   * Leader → member: everyone holds the leader's whole log (index/logTerm: its last entry,
+   * commit: its commit index) and nothing is pending; stop the election timer until woken.
+   */
+  Quiesce = 11,
+  /** A woken member → its quiesced leader: resume heartbeats (else we would time out and campaign). */
+  Wake = 12,
 }
 
 /** A message between replicas of one group. The transport adds the group id. */
