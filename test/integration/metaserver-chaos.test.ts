@@ -112,9 +112,11 @@ test('acknowledged operations survive kill -9 of random replicas', async () => {
           model.set(sub, new Map());
         } else if (r < 0.6) {
           const [name, e] = files[rnd.int(0, files.length)]!;
-          await must(p, 'unlink', { p, rid: rid(), parentInodeId: d, name });
+          const un = (await must(p, 'unlink', { p, rid: rid(), parentInodeId: d, name })) as { inodeUnlinked: boolean };
           entries.delete(name);
-          if (partOf(e.ino) !== p) await must(partOf(e.ino), 'unlinkInode', { p: partOf(e.ino), rid: rid(), inodeId: e.ino, parent: d });
+          // The name and its link go in one call, also when the inode lives in another copyset
+          // (one transaction: no second client step that a crash could leave undone).
+          assert.ok(un.inodeUnlinked, `unlink of ${name} (inode ${e.ino}) did not drop its link`);
         } else if (r < 0.85) {
           // Rename a file to a new name in a random directory of this worker (often another copyset).
           const [name, e] = files[rnd.int(0, files.length)]!;

@@ -31,7 +31,11 @@ async function reopen(dir: string) {
   const node = new RaftNode({ id: 1, dataDir: dir, transport: new LocalNetwork().transport(1), tickMs: 20, log: { segmentBytes: 400 } });
   const sm = new KvStateMachine();
   try {
-    return { report: await node.addGroup(GROUP, [1], sm), sm };
+    const report = await node.addGroup(GROUP, [1], sm);
+    // The commit index is not made durable with every entry (a leader learns it only after its
+    // own write, issue [G] scenario 1), so a restarted voter applies its log once it leads again.
+    await waitFor(() => node.status(GROUP).role === Role.Leader && node.status(GROUP).applied === node.status(GROUP).lastIndex, 20_000, 'the reopened voter to lead and apply its log');
+    return { report, sm };
   } finally {
     await node.stop();
   }
@@ -40,7 +44,7 @@ async function reopen(dir: string) {
 test('addGroup refuses a log with one bit flipped in segment 2 of 16, naming the file and offset', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'raft-damaged-'));
   try {
-    const logDir = await writeGroup(dir, 60);
+    const logDir = await writeGroup(dir, 100);
     const segs = (await readdir(logDir)).filter((x) => x.endsWith('.seg')).sort();
     assert.ok(segs.length >= 16, `${segs.length} segments`);
     const second = join(logDir, segs[1]!);
