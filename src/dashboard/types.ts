@@ -1,5 +1,7 @@
 // The status document an MDS serves at /api/status and renders at / and /metrics. Any MDS
 // answers (a standby reports its role and the leader's address; `cluster` only on the leader).
+import type { RpcBoundsFigures } from '../metrics/index.ts';
+
 export interface MdsStatus {
   role: 'leader' | 'loading' | 'follower';
   address: string;
@@ -16,14 +18,8 @@ export interface MdsStatus {
   rpc?: RpcBoundsStatus;
 }
 
-export interface RpcBoundsStatus {
-  connections: number;
-  bufferedBytes: number;
-  bufferedBytesPeak: number;
-  closedFrameTimeout: number;
-  closedOverBudget: number;
-  refusedPerPeer: number;
-}
+/** The RPC server's bound counters (one shape for the status page and the metrics). */
+export type RpcBoundsStatus = RpcBoundsFigures;
 
 export interface ClusterStatus {
   clusterId: string;
