@@ -5,10 +5,12 @@
 // while `paused`) and holds the retry of one mutation (a MetaCaller in front of the real one).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { open, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CurvefsCluster, waitUntil } from '../helpers/curvefs-cluster.ts';
+import { MountProc } from '../helpers/curvefs-mount-proc.ts';
 import {
   connectFs, MdsAdapter, RotatingMdsConnector, RpcMetaCaller,
   type Connection, type MdsApi, type MetaCaller, type MetaMethod,
@@ -166,5 +168,67 @@ test('the session refresh that learns the session ended registers a new one', as
     assert.equal(text(await conn.fs.readFile('/r2')), 'two');
   } finally {
     await conn.close();
+  }
+});
+
+/**
+ * Whether the root directory's copyset refuses requests of `sessionId` (it applied
+ * ExpireSessions). The probe repeats the session's first request id: while its window lives it is
+ * a duplicate (answered from the window, no effect); afterwards it is refused.
+ */
+async function refusedAtRoot(probe: Connection, sessionId: number): Promise<true | undefined> {
+  const p = probe.meta.partitionOf(1);
+  const route = probe.meta.table.copyset(p.poolId, p.copysetId)!;
+  const real = new RpcMetaCaller(pool);
+  for (const address of route.peers) {
+    try {
+      await real.call(address, 'unlink', {
+        p: { poolId: p.poolId, copysetId: p.copysetId, partitionId: p.partitionId, fsId: p.fsId },
+        rid: { clientId: sessionId, seq: 1 },
+        parentInodeId: 1,
+        name: 'no-such-name',
+        time: { sec: 1, nsec: 0 },
+      }, { timeoutMs: 2000 });
+      return undefined;
+    } catch (e) {
+      if (e instanceof CurveError && e.status === StatusCode.SESSION_EXPIRED) return true;
+      if (e instanceof CurveError && e.status === StatusCode.NOT_LEADER) continue;
+      return undefined;
+    }
+  }
+  return undefined;
+}
+
+test('a FUSE mount whose process was stopped past the session timeout keeps working under a new session', async () => {
+  const mnt = join(dir, 'mnt');
+  mkdirSync(mnt);
+  const probe = await connectFs({ mds: cuttableMds().mds, fsName: FS, pool });
+  const m = await MountProc.start({ mdsAddrs: cluster.mdsAddrs, fsName: FS, dir: mnt });
+  try {
+    const old = Number(/\(session (\d+)\)/.exec(m.output.find((l) => l.startsWith('mounted ')) ?? '')?.[1]);
+    assert.ok(old > 0, `session id in: ${m.output.join('\n')}`);
+    await writeFile(join(mnt, 'm1'), 'one');
+    const fd = await open(join(mnt, 'm1'), 'r');
+    // Nothing may touch the mount while its process is stopped (the kernel would wait for it).
+    m.proc.kill('SIGSTOP');
+    try {
+      await waitUntil('the MDS to end the stopped mount\'s session', 20_000, async () => ((await liveSessions()).includes(old) ? undefined : true));
+      await waitUntil('the metaservers to expire the session', 20_000, () => refusedAtRoot(probe, old));
+    } finally {
+      m.proc.kill('SIGCONT');
+    }
+    await writeFile(join(mnt, 'm2'), 'two');
+    assert.equal(await readFile(join(mnt, 'm2'), 'utf8'), 'two');
+    assert.equal(await readFile(join(mnt, 'm1'), 'utf8'), 'one');
+    const buf = Buffer.alloc(16);
+    const { bytesRead } = await fd.read(buf, 0, 16, 0);
+    assert.equal(buf.subarray(0, bytesRead).toString(), 'one');
+    await fd.close();
+    const live = await liveSessions();
+    assert.ok(!live.includes(old));
+    assert.ok(live.some((id) => id > old && id !== probe.sessionId), `a new session for the mount (live: ${live})`);
+  } finally {
+    await m.stop();
+    await probe.close();
   }
 });
