@@ -204,11 +204,12 @@ test('a FUSE mount whose process was stopped past the session timeout keeps work
   mkdirSync(mnt);
   const probe = await connectFs({ mds: cuttableMds().mds, fsName: FS, pool });
   const m = await MountProc.start({ mdsAddrs: cluster.mdsAddrs, fsName: FS, dir: mnt });
+  let fd: Awaited<ReturnType<typeof open>> | undefined;
   try {
     const old = Number(/\(session (\d+)\)/.exec(m.output.find((l) => l.startsWith('mounted ')) ?? '')?.[1]);
     assert.ok(old > 0, `session id in: ${m.output.join('\n')}`);
     await writeFile(join(mnt, 'm1'), 'one');
-    const fd = await open(join(mnt, 'm1'), 'r');
+    fd = await open(join(mnt, 'm1'), 'r');
     // Nothing may touch the mount while its process is stopped (the kernel would wait for it).
     m.proc.kill('SIGSTOP');
     try {
@@ -224,10 +225,13 @@ test('a FUSE mount whose process was stopped past the session timeout keeps work
     const { bytesRead } = await fd.read(buf, 0, 16, 0);
     assert.equal(buf.subarray(0, bytesRead).toString(), 'one');
     await fd.close();
+    fd = undefined;
     const live = await liveSessions();
     assert.ok(!live.includes(old));
     assert.ok(live.some((id) => id > old && id !== probe.sessionId), `a new session for the mount (live: ${live})`);
   } finally {
+    // An fd left open on failure would keep the mount busy and its unmount waiting.
+    await fd?.close().catch(() => undefined);
     await m.stop();
     await probe.close();
   }
