@@ -1,16 +1,17 @@
 // One call from "MDS addresses + fs name" to a working SDK: fetch the fs, open its block store,
-// load the partition table, register a mount session, and keep the session alive.
-import { CurveError, StatusCode, systemClock, systemRandom, createLogger } from '../common/index.ts';
+// load the partition table, register a mount session, and keep the session alive (a new one
+// when it ends: session.ts).
+import { CurveError, StatusCode, systemClock, systemRandom } from '../common/index.ts';
 import { BlockCache, FileDataIO, openBlockStore, type BlockStore } from '../data/index.ts';
 import { ChannelPool } from '../rpc/index.ts';
 import { hostname } from 'node:os';
-import { MetaClient } from './meta-client.ts';
+import { MetaClient, type MetaCaller } from './meta-client.ts';
 import { RpcMetaCaller } from './rpc-caller.ts';
 import { FsCore } from './fs-core.ts';
 import { Fs } from './fs.ts';
 import type { FsView, MdsApi } from './mds-api.ts';
+import { ClientSession } from './session.ts';
 
-const log = createLogger('client');
 let sdkSessions = 0;
 
 export interface ConnectOptions {
@@ -30,6 +31,8 @@ export interface ConnectOptions {
   registerOpenAfterMs?: number;
   /** Session refresh period; the MDS expires sessions silent for several periods. */
   refreshMs?: number;
+  /** How calls reach a metaserver (default: the framed RPC over `pool`); tests put faults in front. */
+  caller?: MetaCaller;
 }
 
 export interface Connection {
@@ -37,7 +40,9 @@ export interface Connection {
   core: FsCore;
   meta: MetaClient;
   view: FsView;
-  sessionId: number;
+  /** The mount session in use now (a new one replaces it when it ends: `session`). */
+  readonly sessionId: number;
+  session: ClientSession;
   store: BlockStore;
   close(): Promise<void>;
 }
@@ -45,15 +50,17 @@ export interface Connection {
 export async function connectFs(opts: ConnectOptions): Promise<Connection> {
   const view = await opts.mds.getFsInfo(opts.fsName);
   const mountpoint = opts.mountpoint ?? { host: hostname(), path: `sdk:${process.pid}:${++sdkSessions}` };
-  const session = await opts.mds.mount(opts.fsName, mountpoint);
+  const session = new ClientSession(opts.mds, opts.fsName, mountpoint, (await opts.mds.mount(opts.fsName, mountpoint)).sessionId);
   const pool = opts.pool ?? new ChannelPool();
   const meta = new MetaClient({
     mds: opts.mds,
-    caller: new RpcMetaCaller(pool),
+    caller: opts.caller ?? new RpcMetaCaller(pool),
     fsId: view.fsId,
-    clientId: session.sessionId,
+    clientId: session.id,
     random: systemRandom,
+    sessionEnded: (id) => session.renew(id),
   });
+  session.onRenewed((id) => meta.setClientId(id));
   await meta.refresh();
   if (meta.table.partitions().length === 0) throw new CurveError(StatusCode.PARTITION_NOT_FOUND, `fs ${opts.fsName} has no partitions`);
   const store = await openBlockStore(view.dataStore);
@@ -65,26 +72,25 @@ export async function connectFs(opts: ConnectOptions): Promise<Connection> {
     cache: opts.readCacheBytes ? new BlockCache(opts.readCacheBytes) : undefined,
   });
   const core = new FsCore(meta, { entryTtlMs: opts.entryTtlMs, attrTtlMs: opts.attrTtlMs, clock: systemClock });
-  core.trackOpens(session.sessionId, { registerAfterMs: opts.registerOpenAfterMs });
+  const opens = core.trackOpens(session.id, { registerAfterMs: opts.registerOpenAfterMs });
+  session.onRenewed((id) => opens.renewed(id));
   const fs = new Fs(core, data, { maxBufferBytes: view.blockSize });
-  const refreshMs = opts.refreshMs ?? 4000;
-  const timer = setInterval(() => {
-    opts.mds.refreshSession(opts.fsName, session.sessionId).catch((e) => log.warn('session refresh failed', { error: String(e) }));
-  }, refreshMs);
-  timer.unref();
+  session.keepAlive(opts.refreshMs ?? 4000);
   return {
     fs,
     core,
     meta,
     view,
-    sessionId: session.sessionId,
+    get sessionId() {
+      return session.id;
+    },
+    session,
     store,
     async close() {
-      clearInterval(timer);
       // Handle releases still in flight reach the metaservers before the session ends.
       core.opens?.stopTimers();
       await fs.settle().catch(() => undefined);
-      await opts.mds.umount(opts.fsName, session.sessionId).catch(() => undefined);
+      await session.close();
       await store.close();
       if (!opts.pool) pool.close();
     },

@@ -42,6 +42,11 @@ export interface MetaClientOptions {
   backoff?: BackoffOptions;
   /** Partitions requested from the MDS at a time when none is writable. */
   partitionsPerRequest?: number;
+  /**
+   * Called when a metaserver answers SESSION_EXPIRED for session `clientId`: registers a new
+   * session (ClientSession.renew, which then calls setClientId). Without it the answer is final.
+   */
+  sessionEnded?: (clientId: number) => Promise<unknown>;
 }
 
 const READ_METHODS = new Set<MetaMethod>([
@@ -60,6 +65,7 @@ export class MetaClient {
   private readonly callTimeoutMs: number;
   private readonly backoff: BackoffOptions;
   private readonly partitionsPerRequest: number;
+  private readonly sessionEnded: ((clientId: number) => Promise<unknown>) | undefined;
   private clientId: number;
   private seq = 0;
   private refreshing: Promise<void> | undefined;
@@ -75,10 +81,14 @@ export class MetaClient {
     this.callTimeoutMs = opts.callTimeoutMs ?? 30000;
     this.backoff = opts.backoff ?? DEFAULT_BACKOFF;
     this.partitionsPerRequest = opts.partitionsPerRequest ?? 3;
+    this.sessionEnded = opts.sessionEnded;
   }
 
+  /** A new session: request ids from now on are (id, 1), (id, 2), ... */
   setClientId(id: number): void {
+    if (id === this.clientId) return;
     this.clientId = id;
+    this.seq = 0;
   }
 
   /** Loads the partition table and the members of every copyset it names. */
@@ -126,9 +136,13 @@ export class MetaClient {
     signal?: AbortSignal,
   ): Promise<MetaResponse<M>> {
     const deadline = performance.now() + this.callTimeoutMs;
-    const rid = READ_METHODS.has(method) ? undefined : { clientId: this.clientId, seq: ++this.seq };
+    let rid = READ_METHODS.has(method) ? undefined : { clientId: this.clientId, seq: ++this.seq };
     let attempt = 0;
     let lastError: unknown;
+    // Whether an attempt under `rid` may have been applied: any attempt that failed, except one
+    // refused with SESSION_EXPIRED, may have been (a lost answer, a leader deposed mid-commit).
+    let maybeApplied = false;
+    let resentUnderNewSession = false;
     for (;;) {
       if (signal?.aborted) throw new CurveError(StatusCode.CANCELLED, `${method} cancelled`);
       let partition: PartitionInfo;
@@ -168,6 +182,25 @@ export class MetaClient {
       } catch (e) {
         lastError = e;
         const status = e instanceof CurveError ? e.status : StatusCode.UNAVAILABLE;
+        if (status === StatusCode.SESSION_EXPIRED && rid && this.sessionEnded) {
+          // Our session ended (docs/architecture.md §2, "A client whose session ended").
+          const ended = rid.clientId;
+          await this.sessionEnded(ended).catch((err: unknown) => log.warn('registering a new session failed', { error: String(err) }));
+          if (this.clientId === ended) {
+            throw new CurveError(StatusCode.SESSION_EXPIRED, `${method}: session ${ended} ended and no new session could be registered yet`);
+          }
+          if (maybeApplied || resentUnderNewSession) {
+            // An earlier attempt may have been applied, and nobody can tell any more: sending it
+            // again under the new session could apply it twice. Its caller gets EIO, once.
+            throw new CurveError(StatusCode.SESSION_EXPIRED, `${method} ${ended}/${rid.seq}: the session ended while it was in flight; outcome unknown`);
+          }
+          // Refused before any attempt could apply it: a new request under the new session.
+          // (Once: a new session refused as well is not a session that just ended.)
+          rid = { clientId: this.clientId, seq: ++this.seq };
+          resentUnderNewSession = true;
+          continue;
+        }
+        if (rid) maybeApplied = true;
         if (!isRetryable(status)) throw e;
         attempt++;
         if (status === StatusCode.NOT_LEADER || status === StatusCode.REDIRECTED) {

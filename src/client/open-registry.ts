@@ -15,6 +15,11 @@
 // The window these rules leave: an open another client unlinks is unprotected only for
 // `registerAfterMs` after the open, which the grace covers; an open by a client that dies holds
 // nothing (its handles die with it, and its session's registrations expire with the session).
+//
+// When this client's session ends while it lives (it was cut off from the MDS), the metaservers
+// drop the registrations made under it; once the client has a new session (`renewed`) every
+// registered open is registered again under the new id. Until then an inode whose last name goes
+// is held only by the reclaimer's grace period.
 import { createLogger } from '../common/index.ts';
 
 const log = createLogger('client-opens');
@@ -45,10 +50,27 @@ export class OpenRegistry {
 
   constructor(
     private readonly call: OpenHandleCall,
-    readonly sessionId: number,
+    private session: number,
     opts: OpenRegistryOptions = {},
   ) {
     this.registerAfterMs = opts.registerAfterMs ?? 5000;
+  }
+
+  /** The mount session registrations are made under. */
+  get sessionId(): number {
+    return this.session;
+  }
+
+  /**
+   * The client has a new session (the old one ended, and with it its registrations at the
+   * metaservers): registers every open that was registered again, under the new id, after any
+   * registration still in flight under the old one.
+   */
+  renewed(sessionId: number): void {
+    this.session = sessionId;
+    for (const [ino, s] of this.open) {
+      if (s.registration) this.startRegistration(ino, s, s.registration);
+    }
   }
 
   /** Inodes held open now. */
@@ -107,7 +129,7 @@ export class OpenRegistry {
     const release: Promise<void> = (async () => {
       if (!(await registration)) return;
       this.counts.released++;
-      await this.call(ino, this.sessionId, false).catch((e: unknown) =>
+      await this.call(ino, this.session, false).catch((e: unknown) =>
         log.warn('releasing an open handle failed (the session expiry drops it)', { ino, error: String(e) }),
       );
     })().finally(() => {
@@ -133,19 +155,24 @@ export class OpenRegistry {
   private register(ino: number, s: OpenState): Promise<boolean> {
     if (s.timer) clearTimeout(s.timer);
     s.timer = undefined;
-    if (!s.registration) {
-      const before = this.releasing.get(ino) ?? Promise.resolve();
-      this.counts.registered++;
-      s.registration = before.then(() => this.call(ino, this.sessionId, true)).then(
+    if (!s.registration) this.startRegistration(ino, s, this.releasing.get(ino) ?? Promise.resolve());
+    return s.registration!;
+  }
+
+  /** Registers `ino` under the current session once `after` settled. */
+  private startRegistration(ino: number, s: OpenState, after: Promise<unknown>): void {
+    this.counts.registered++;
+    const registration: Promise<boolean> = after
+      .then(() => this.call(ino, this.session, true))
+      .then(
         () => true,
         (e: unknown) => {
           log.warn('registering an open file failed', { ino, error: String(e) });
-          // Allow another attempt (a later unlink, or the next open).
-          if (this.open.get(ino) === s) s.registration = undefined;
+          // Allow another attempt (a later unlink, the next open, a new session).
+          if (this.open.get(ino) === s && s.registration === registration) s.registration = undefined;
           return false;
         },
       );
-    }
-    return s.registration;
+    s.registration = registration;
   }
 }

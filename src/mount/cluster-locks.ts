@@ -11,6 +11,15 @@
 // bits to fit the wire's double (the ids are scrambled pointers, so collisions are negligible).
 // This mount remembers which owners got locks on which inodes, so close(2) of a file that never
 // locked costs no RPC.
+//
+// Locks lost with the session: when the mount's session ends (it was cut off from the MDS for
+// longer than the session timeout) the metaservers drop every lock it held, and another client
+// may have taken them since. A program must not go on believing it holds them, and they cannot be
+// taken back silently (someone else may have changed the data meanwhile). So `sessionLost` marks
+// every (inode, owner) that held a lock: that owner's next lock call on the inode (lock, change or
+// unlock, POSIX or flock) and the release of its POSIX locks at close(2) fail with EIO, once;
+// after that the owner starts clean and may lock again. F_GETLK and data I/O are unaffected
+// (the locks are advisory: I/O never consulted them). docs/architecture.md §2.
 import { create } from '@bufbuild/protobuf';
 import { systemRandom, type Random } from '../common/index.ts';
 import type { MetaClient } from '../client/index.ts';
@@ -51,13 +60,37 @@ export class ClusterLocks {
   private readonly posixHeld = new Map<number, Set<bigint>>();
   private readonly flockHeld = new Map<number, Set<bigint>>();
   private readonly waiters = new Map<number, Set<() => void>>();
+  /** Owners whose locks went with an ended session (see the header), by inode. */
+  private readonly posixLost = new Map<number, Set<bigint>>();
+  private readonly flockLost = new Map<number, Set<bigint>>();
 
   constructor(
     private readonly meta: MetaClient,
-    private readonly sessionId: number,
+    /** The mount session in use (a function: a new session replaces an ended one). */
+    private readonly session: number | (() => number),
     private readonly random: Random = systemRandom,
     private readonly maxWaitStepMs = 500,
   ) {}
+
+  private get sessionId(): number {
+    return typeof this.session === 'number' ? this.session : this.session();
+  }
+
+  /** The session that held this mount's locks ended: every lock held is lost (see the header). */
+  sessionLost(): void {
+    for (const [held, lost] of [[this.posixHeld, this.posixLost], [this.flockHeld, this.flockLost]] as const) {
+      for (const [ino, owners] of held) for (const owner of owners) remember(lost, ino, owner);
+      held.clear();
+    }
+    for (const ino of [...this.waiters.keys()]) this.wake(ino);
+  }
+
+  /** Throws EIO (once) when `owner`'s lock on `ino` was lost with the session. */
+  private checkLost(lost: Map<number, Set<bigint>>, ino: number, owner: bigint): void {
+    if (!lost.get(ino)?.has(owner)) return;
+    forget(lost, ino, owner);
+    throw new Errno(E.EIO, `the lock on inode ${ino} was lost: the mount session ended while it was held`);
+  }
 
   private wire(owner: bigint, lock: FileLock, flock: boolean, type = wireType(lock.type)): WireLock {
     return create(FileLockSchema, {
@@ -85,18 +118,26 @@ export class ClusterLocks {
 
   /** F_SETLK / F_SETLKW / flock: takes, changes or releases a lock. */
   async set(ino: number, owner: bigint, lock: FileLock, opts: SetLockOptions): Promise<void> {
-    const want = this.wire(owner, lock, opts.flock);
+    const lost = opts.flock ? this.flockLost : this.posixLost;
+    this.checkLost(lost, ino, owner);
     const held = opts.flock ? this.flockHeld : this.posixHeld;
-    if (want.type === LockType.LOCK_UNLOCK) {
-      await this.call(ino, want, false);
+    if (wireType(lock.type) === LockType.LOCK_UNLOCK) {
+      await this.call(ino, this.wire(owner, lock, opts.flock), false);
       if (opts.flock) forget(held, ino, owner);
       this.wake(ino);
       return;
     }
     for (let attempt = 0; ; attempt++) {
       if (opts.signal?.aborted) throw new Errno(E.EINTR, 'lock wait interrupted');
+      // Each try under the session in use (a waiter's session may be replaced while it waits).
+      if (attempt > 0) this.checkLost(lost, ino, owner);
+      const want = this.wire(owner, lock, opts.flock);
       const res = await this.call(ino, want, false);
       if (res.granted) {
+        // Granted to a session that ended meanwhile: lost already.
+        if (want.sessionId !== this.sessionId) {
+          throw new Errno(E.EIO, `the lock on inode ${ino} was granted to a mount session that has ended`);
+        }
         remember(held, ino, owner);
         return;
       }
@@ -113,6 +154,7 @@ export class ClusterLocks {
 
   /** close(2): every POSIX lock `owner` holds on the file goes. */
   async releasePosix(ino: number, owner: bigint): Promise<void> {
+    this.checkLost(this.posixLost, ino, owner);
     if (!this.posixHeld.get(ino)?.has(owner)) return;
     const all: FileLock = { start: 0, end: LOCK_EOF, type: F_UNLCK, pid: 0 };
     await this.call(ino, this.wire(owner, all, false), false);
@@ -122,6 +164,8 @@ export class ClusterLocks {
 
   /** Last close of an open file description: its flock lock goes. */
   async releaseFlock(ino: number, owner: bigint): Promise<void> {
+    // A lost flock lock has nothing left to release (and release(2) reports nothing).
+    forget(this.flockLost, ino, owner);
     if (!this.flockHeld.get(ino)?.has(owner)) return;
     const all: FileLock = { start: 0, end: LOCK_EOF, type: F_UNLCK, pid: 0 };
     await this.call(ino, this.wire(owner, all, true), false);

@@ -29,7 +29,7 @@
 //    mount only, until a truncate cuts them or the mount ends.
 import { create } from '@bufbuild/protobuf';
 import { CurveError, StatusCode, createLogger } from '../common/index.ts';
-import { blockMapOf, checkName, modeBitsOfType, type FsCore, type FsView, type OpenRegistry, type SetAttrArgs } from '../client/index.ts';
+import { blockMapOf, checkName, modeBitsOfType, type ClientSession, type FsCore, type FsView, type OpenRegistry, type SetAttrArgs } from '../client/index.ts';
 import type { FileDataIO } from '../data/index.ts';
 import { FileType } from '../gen/common_pb.ts';
 import { InodeSchema, type Inode, type InodeAttr } from '../gen/metaserver_pb.ts';
@@ -97,6 +97,11 @@ export interface CurvefsConnection {
   /** Data I/O for random reads (no cache: ranged reads of the bytes asked for). */
   randomData?: FileDataIO;
   sessionId: number;
+  /**
+   * The session that replaces an ended one (connectFs's): locks and open registrations follow
+   * it, and the locks held under an ended session are marked lost (cluster-locks.ts).
+   */
+  session?: ClientSession;
   view: FsView;
 }
 
@@ -203,7 +208,9 @@ export class CurvefsOps implements FuseOps {
     this.randomIo = conn.randomData;
     this.view = conn.view;
     if (conn.view.rootInodeId !== ROOT) throw new Error(`fs root inode is ${conn.view.rootInodeId}, the mount needs ${ROOT}`);
-    this.locks = new ClusterLocks(conn.core.meta, conn.sessionId);
+    const session = conn.session;
+    this.locks = new ClusterLocks(conn.core.meta, session ? () => session.id : conn.sessionId);
+    session?.onRenewed(() => this.locks.sessionLost());
     this.opens = conn.core.opens ?? conn.core.trackOpens(conn.sessionId);
     this.opts = {
       commitBytes: opts.commitBytes ?? 16 * 1024 * 1024,

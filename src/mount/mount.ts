@@ -44,7 +44,10 @@ export interface MountCurvefsOptions {
 export interface CurvefsMount {
   readonly mountpoint: string;
   readonly fsName: string;
-  /** The MDS mount session (also the owner of this mount's locks and open registrations). */
+  /**
+   * The MDS mount session in use (also the owner of this mount's locks and open registrations);
+   * a new one replaces it when it ends.
+   */
   readonly sessionId: number;
   readonly ops: CurvefsOps;
   readonly fuse: FuseMount;
@@ -110,7 +113,7 @@ export async function mountCurvefs(o: MountCurvefsOptions): Promise<CurvefsMount
     const randomData = new FileDataIO(cache ? new CacheFirstStore(store, cache) : store, layout);
     // What the mount keeps of a directory's attributes lives no longer than the kernel's copy would.
     const dirInfoTtlMs = (o.attrTimeoutSec ?? 1) * 1000;
-    const ops = new CurvefsOps({ core: conn.core, data, randomData, sessionId: conn.sessionId, view: conn.view }, { dirInfoTtlMs, ...o.ops });
+    const ops = new CurvefsOps({ core: conn.core, data, randomData, sessionId: conn.sessionId, session: conn.session, view: conn.view }, { dirInfoTtlMs, ...o.ops });
     if (mm && o.metrics) {
       if (cache) mm.watchCache(cache);
       mm.watchOpen(() => ops.stats());
@@ -140,7 +143,9 @@ export async function mountCurvefs(o: MountCurvefsOptions): Promise<CurvefsMount
     return {
       mountpoint,
       fsName: o.fsName,
-      sessionId: conn.sessionId,
+      get sessionId() {
+        return c.session.id;
+      },
       ops,
       fuse,
       metricsAddress: metricsServer?.address,
