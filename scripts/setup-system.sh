@@ -5,7 +5,9 @@
 #   redis-server (the metadata benchmark's baseline, bench/metaserver-bench.ts),
 #   attr, gcc, make, git, sqlite3 (the FUSE tests: xattr tools, the differential test's helper,
 #   and the real programs run on the mount),
-#   fio (the curvefs mount's data benchmark, bench/fuse-curvefs.ts).
+#   fio (the curvefs mount's data benchmark, bench/fuse-curvefs.ts),
+#   iproute2, nftables (the multi-host fault suite: network namespaces, veths, a bridge, and
+#   packet loss and partitions by nftables rules; docs/testing.md).
 # Safe to run again; does nothing when everything is present.
 set -e
 need=""
@@ -20,6 +22,8 @@ command -v make >/dev/null 2>&1 || need="$need make"
 command -v git >/dev/null 2>&1 || need="$need git"
 command -v sqlite3 >/dev/null 2>&1 || need="$need sqlite3"
 command -v fio >/dev/null 2>&1 || need="$need fio"
+command -v ip >/dev/null 2>&1 || need="$need iproute2"
+command -v nft >/dev/null 2>&1 || need="$need nftables"
 if [ -n "$need" ]; then
   SUDO=""
   [ "$(id -u)" = 0 ] || SUDO=sudo
