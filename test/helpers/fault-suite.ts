@@ -63,6 +63,8 @@ export interface SuiteResult {
   faults: (Fault & { atMs: number })[];
   violations: string[];
   dir: string;
+  /** The TestNet tag (its namespaces are cfs-<tag>-*), to check that none is left. */
+  netTag: string;
 }
 
 interface Worker {
@@ -191,6 +193,7 @@ export async function runFaultSuite(opts: { seconds: number; seed: number; dir?:
       faults,
       violations,
       dir,
+      netTag: net.tag,
     };
     writeFileSync(join(dir, 'ops.jsonl'), logs.map((l) => JSON.stringify(l)).join('\n') + '\n');
     writeFileSync(join(dir, 'dumps.json'), JSON.stringify(dumps));
