@@ -6,8 +6,9 @@
 #   attr, gcc, make, git, sqlite3 (the FUSE tests: xattr tools, the differential test's helper,
 #   and the real programs run on the mount),
 #   fio (the curvefs mount's data benchmark, bench/fuse-curvefs.ts),
-#   iproute2, nftables (the multi-host fault suite: network namespaces, veths, a bridge, and
-#   packet loss and partitions by nftables rules; docs/testing.md).
+#   iproute2, nftables, iptables, libnetfilter-queue-dev (the multi-host fault suite: network
+#   namespaces, veths, a bridge, packet loss and partitions by nftables rules, link delay by an
+#   NFQUEUE helper compiled at run time; docs/testing.md).
 # Safe to run again; does nothing when everything is present.
 set -e
 need=""
@@ -24,6 +25,8 @@ command -v sqlite3 >/dev/null 2>&1 || need="$need sqlite3"
 command -v fio >/dev/null 2>&1 || need="$need fio"
 command -v ip >/dev/null 2>&1 || need="$need iproute2"
 command -v nft >/dev/null 2>&1 || need="$need nftables"
+command -v iptables >/dev/null 2>&1 || need="$need iptables"
+[ -f /usr/include/libnetfilter_queue/libnetfilter_queue.h ] || need="$need libnetfilter-queue-dev"
 if [ -n "$need" ]; then
   SUDO=""
   [ "$(id -u)" = 0 ] || SUDO=sudo

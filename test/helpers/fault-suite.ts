@@ -56,6 +56,17 @@ export function* schedule(seed: number): Generator<Fault> {
   }
 }
 
+/**
+ * Each host's one-way egress delay: 100–1000 µs with a third of it as jitter, so a round trip
+ * between two hosts is 0.2–2 ms (a LAN across racks), seeded like the rest of the run.
+ */
+export function linkDelay(seed: number): (host: string, index: number) => { us: number; jitterUs: number } {
+  return (_host, index) => {
+    const us = new SeededRandom(seed * 31 + index).int(100, 1001);
+    return { us, jitterUs: Math.round(us / 3) };
+  };
+}
+
 export interface SuiteResult {
   seed: number;
   seconds: number;
@@ -104,8 +115,8 @@ export async function runFaultSuite(opts: { seconds: number; seed: number; dir?:
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'curvefs-faults-'));
   mkdirSync(dir, { recursive: true });
   const hosts = ['mds', ...Array.from({ length: METASERVERS }, (_, i) => `ms${i}`), ...Array.from({ length: CLIENTS }, (_, i) => `c${i}`)];
-  const net = TestNet.create(hosts, { lossPerMille: opts.lossPerMille ?? 5 });
-  log(`network ${net.subnet}.0/24, namespaces cfs-${net.tag}-*, seed ${opts.seed}`);
+  const net = await TestNet.create(hosts, { lossPerMille: opts.lossPerMille ?? 5, workDir: dir, delay: linkDelay(opts.seed) });
+  log(`network ${net.subnet}.0/24, namespaces cfs-${net.tag}-*, seed ${opts.seed}, loss ${opts.lossPerMille ?? 5}‰, delay ${JSON.stringify(net.delays())}`);
   let mds: MdsProcess | undefined;
   let ms: MetaserverCluster | undefined;
   const workers: Worker[] = [];

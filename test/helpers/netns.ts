@@ -4,25 +4,47 @@
 // nothing here is reachable from, or leaks to, the machine's real networks). Names carry a
 // random tag, so two runs side by side never collide.
 //
-// Faults on the links use nftables in each host's namespace (the kernels we run on lack
-// sch_netem): a little random loss on every host's egress, and a partition that drops all
-// traffic of a host in both directions. Packets vanish silently, as on a cut cable.
+// Faults on the links use nftables in each host's namespace, because the kernels we run on lack
+// sch_netem (`tc qdisc add … netem` says "Specified qdisc kind is unknown"): a little random
+// loss on every host's egress, a partition that drops all traffic of a host in both directions
+// (packets vanish silently, as on a cut cable), and delay with jitter: every outgoing packet goes
+// to NFQUEUE, where nfq-delay.c (one per host, in its namespace) gives it back after its delay.
 //
-//   const net = await TestNet.create(['mds', 'ms0', 'c0']);
+//   const net = await TestNet.create(['mds', 'ms0', 'c0'], { workDir, delay: () => ({ us: 300, jitterUs: 100 }) });
 //   spawn('ip', ['netns', 'exec', net.ns('ms0'), process.execPath, ...]);
 //   net.isolate('ms0'); net.heal('ms0'); net.destroy();
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+export interface TestNetOptions {
+  /** Random loss on every host's egress, per thousand packets. */
+  lossPerMille?: number;
+  /** One-way delay of a host's outgoing packets (undefined: none). Needs `workDir`. */
+  delay?: (host: string, index: number) => { us: number; jitterUs: number } | undefined;
+  /** Where nfq-delay is compiled. */
+  workDir?: string;
+}
+
+/** Compiles nfq-delay.c (libnetfilter-queue) into `dir`; returns the binary. */
+function buildDelay(dir: string): string {
+  const src = fileURLToPath(new URL('./nfq-delay.c', import.meta.url));
+  const bin = join(dir, 'nfq-delay');
+  run('cc', ['-O2', '-Wall', '-o', bin, src, '-lnetfilter_queue', '-lnfnetlink']);
+  return bin;
+}
 
 function run(cmd: string, args: string[], input?: string): void {
   const r = spawnSync(cmd, args, { input, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr || r.error}`);
 }
 
-/** True when this process can create namespaces, veths, bridges and nftables rules. */
+/** True when this process can create namespaces, veths, bridges and nftables/iptables rules. */
 export function netnsUsable(): boolean {
   if (process.getuid?.() !== 0) return false;
-  for (const tool of ['ip', 'nft']) {
+  for (const tool of ['ip', 'nft', 'iptables']) {
     if (spawnSync(tool, ['-V'], { encoding: 'utf8' }).status !== 0) return false;
   }
   return true;
@@ -35,7 +57,7 @@ process.once('exit', () => {
 });
 
 export class TestNet {
-  private readonly hosts = new Map<string, { ns: string; address: string; isolated: boolean }>();
+  private readonly hosts = new Map<string, { ns: string; address: string; isolated: boolean; delay?: ChildProcess; delayDesc?: string }>();
   private readonly bridgeNs: string;
   private lossPerMille = 0;
 
@@ -48,7 +70,7 @@ export class TestNet {
   }
 
   /** Creates the bridge and one namespace per host name (addresses .11, .12, … in order). */
-  static create(hostNames: string[], opts: { lossPerMille?: number } = {}): TestNet {
+  static async create(hostNames: string[], opts: TestNetOptions = {}): Promise<TestNet> {
     // 10.199.0.0/16 is private; which /24 does not matter (each run has its own bridge), but a
     // random one makes a leaked route, should one ever appear, easy to tell apart.
     const tag = randomBytes(3).toString('hex');
@@ -59,6 +81,13 @@ export class TestNet {
       run('ip', ['-n', net.bridgeNs, 'link', 'add', 'br0', 'type', 'bridge']);
       run('ip', ['-n', net.bridgeNs, 'link', 'set', 'br0', 'up']);
       hostNames.forEach((h, i) => net.addHost(h, i));
+      if (opts.delay) {
+        const bin = buildDelay(opts.workDir!);
+        for (const [i, h] of hostNames.entries()) {
+          const d = opts.delay(h, i);
+          if (d) await net.startDelay(h, bin, d.us, d.jitterUs, i + 1);
+        }
+      }
       net.setLoss(opts.lossPerMille ?? 0);
     } catch (e) {
       net.destroy();
@@ -79,6 +108,32 @@ export class TestNet {
     run('ip', ['-n', ns, 'addr', 'add', `${address}/24`, 'dev', 'eth0']);
     run('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
     run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+  }
+
+  /** Starts the host's delay process and waits until it listens on its queue. */
+  private async startDelay(name: string, bin: string, us: number, jitterUs: number, seed: number): Promise<void> {
+    const h = this.host(name);
+    const p = spawn('ip', ['netns', 'exec', h.ns, bin, String(us), String(jitterUs), String(seed)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    h.delay = p;
+    h.delayDesc = `${us}±${jitterUs} µs`;
+    let err = '';
+    p.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+    await new Promise<void>((resolve, reject) => {
+      createInterface({ input: p.stdout! }).on('line', (l) => {
+        if (l === 'ready') resolve();
+      });
+      p.once('exit', (code) => reject(new Error(`nfq-delay on ${name} exited with ${code}: ${err}`)));
+    });
+    // This kernel has no nft "queue" expression (CONFIG_NFT_QUEUE), but iptables' NFQUEUE target
+    // works through nft_compat. It runs after the fault chain (priority -10), so dropped packets
+    // are never delayed first; "bypass" lets packets through undelayed should the delay process
+    // be gone, rather than cutting the host off.
+    run('ip', ['netns', 'exec', h.ns, 'iptables', '-A', 'OUTPUT', '-o', 'eth0', '-j', 'NFQUEUE', '--queue-num', '0', '--queue-bypass']);
+  }
+
+  /** Each host's egress delay, for reports. */
+  delays(): Record<string, string> {
+    return Object.fromEntries([...this.hosts].filter(([, h]) => h.delayDesc).map(([n, h]) => [n, h.delayDesc!]));
   }
 
   private host(name: string) {
@@ -144,11 +199,11 @@ export class TestNet {
       'delete table inet fault',
       'table inet fault {',
       '  chain out {',
-      '    type filter hook output priority 0; policy accept;',
+      '    type filter hook output priority -10; policy accept;',
       ...out.map((r) => `    ${r}`),
       '  }',
       '  chain in {',
-      '    type filter hook input priority 0; policy accept;',
+      '    type filter hook input priority -10; policy accept;',
       ...inp.map((r) => `    ${r}`),
       '  }',
       '}',
@@ -159,6 +214,7 @@ export class TestNet {
   /** Deletes every namespace of this run (the veths and the bridge go with them). */
   destroy(): void {
     if (!live.delete(this)) return;
+    for (const h of this.hosts.values()) h.delay?.kill('SIGKILL');
     for (const ns of [...[...this.hosts.values()].map((h) => h.ns), this.bridgeNs]) {
       spawnSync('ip', ['netns', 'del', ns]);
     }
