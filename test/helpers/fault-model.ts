@@ -60,6 +60,8 @@ export function sha(data: Uint8Array): string {
 }
 
 const isUnder = (p: string, dir: string) => p === dir || p.startsWith(dir + '/');
+const depth = (p: string) => p.split('/').length - 1;
+const MAX_DEPTH = 8;
 
 export class ClientModel {
   readonly entries = new Map<string, Entry>();
@@ -102,7 +104,8 @@ export class ClientModel {
   /** The next op, or undefined when the random choice found nothing to act on (try again). */
   choose(r: SeededRandom, nextFile: () => number): Op | undefined {
     const k = r.int(0, 100);
-    const dirs = this.usableDirs();
+    // Trees stay at most MAX_DEPTH deep, so paths stay far below PATH_MAX however long the run.
+    const dirs = this.usableDirs().filter((d) => depth(d) < MAX_DEPTH);
     const files = this.usable('file');
     const own = this.usable('dir');
     const pick = <T>(a: T[]) => (a.length > 0 ? a[r.int(0, a.length)] : undefined);
@@ -125,7 +128,8 @@ export class ClientModel {
     if (k < 72) {
       const d = pick(own);
       if (!d) return undefined;
-      const to = pick(dirs.filter((x) => !isUnder(x, d)));
+      const below = Math.max(0, ...[...this.entries.keys()].filter((p) => isUnder(p, d)).map((p) => depth(p) - depth(d)));
+      const to = pick(dirs.filter((x) => !isUnder(x, d) && depth(x) + 1 + below <= MAX_DEPTH));
       return to ? { op: 'rename', from: d, to: `${to}/${this.name('d')}` } : undefined;
     }
     if (k < 82) {

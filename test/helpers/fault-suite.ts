@@ -188,12 +188,9 @@ export async function runFaultSuite(opts: { seconds: number; seed: number; dir?:
     await Promise.all(workers.map((w, k) => finish(w, `client ${k}`)));
     const seconds = Math.round((performance.now() - t0) / 1000);
 
-    const dumps: Dump[] = [];
-    for (const h of ['c1', 'c2']) {
-      const w = startClient(net, h, 'dump', base);
-      await finish(w, `dump on ${h}`);
-      dumps.push(w.lines[0] as Dump);
-    }
+    const dumpers = ['c1', 'c2'].map((h) => ({ h, w: startClient(net, h, 'dump', base) }));
+    await Promise.all(dumpers.map(({ h, w }) => finish(w, `dump on ${h}`)));
+    const dumps = dumpers.map(({ w }) => w.lines[0] as Dump);
     const violations = check(logs, dumps, CLIENTS);
     const byOp: Record<string, number> = {};
     for (const l of logs) if (l.r === 'ok') byOp[l.o.op] = (byOp[l.o.op] ?? 0) + 1;

@@ -9,9 +9,10 @@ import { rmSync } from 'node:fs';
 import { runFaultSuite } from '../helpers/fault-suite.ts';
 import { netnsUsable } from '../helpers/netns.ts';
 
-test('multi-host fault suite, seed 42: every acknowledged op survives partitions, pauses and kill -9', async () => {
+test('multi-host fault suite, seed 42: every acknowledged op survives partitions, pauses and kill -9', async (t) => {
   assert.ok(netnsUsable(), 'the fault suite needs root, iproute2 and nftables (scripts/setup-system.sh)');
   const r = await runFaultSuite({ seconds: 40, seed: 42 });
+  t.diagnostic(`ops ok ${r.ops.ok}, unknown ${r.ops.unknown}, error ${r.ops.error}; faults ${r.faults.length}; violations ${r.violations.length}`);
   assert.deepEqual(r.violations, [], `violations (logs kept in ${r.dir})`);
   assert.ok(r.ops.ok > 0, 'the clients made progress');
   assert.ok(r.faults.length > 0, 'the nemesis injected faults');
