@@ -70,38 +70,76 @@ async function setup(): Promise<void> {
   say({ setup: true });
 }
 
-async function perform(c: Connection, op: Op): Promise<void> {
-  const fs = c.fs;
-  switch (op.op) {
-    case 'create': {
-      const fh = await fs.open(op.path, 'wx');
-      await fh.close();
-      return;
-    }
-    case 'write': {
-      // Same length every version, written at offset 0 in one slice and fsynced: the file holds
-      // either the old version or the new one, never a mix.
-      const fh = await fs.open(op.path, 'r+');
-      try {
-        await fh.write(0, content(op.file, op.version, sizeOf.get(op.file)!));
-        await fh.flush();
-      } finally {
-        await fh.close();
-      }
-      return;
-    }
-    case 'mkdir':
-      return fs.mkdir(op.path);
-    case 'rename':
-      return fs.rename(op.from, op.to);
-    case 'link':
-      return fs.link(op.from, op.to);
-    case 'unlink':
-      return fs.unlink(op.path);
-    case 'rmdir':
-      return fs.rmdir(op.path);
-  }
+/** What the workload and the dump need of a client (the SDK; a FUSE mount could be another). */
+interface Target {
+  perform(op: Op): Promise<void>;
+  readdir(p: string): Promise<string[]>;
+  lstat(p: string): Promise<{ type: 'dir' | 'file' | 'other'; ino: number; nlink: number; size: number }>;
+  readFile(p: string): Promise<Uint8Array>;
+  /** After an error: a new session if the old one ended. */
+  recover(e: unknown): Promise<void>;
+  close(): Promise<void>;
 }
+
+async function sdkTarget(): Promise<Target> {
+  let pool = new ChannelPool();
+  let c = await connect(pool);
+  return {
+    async perform(op) {
+      const fs = c.fs;
+      switch (op.op) {
+        case 'create': {
+          const fh = await fs.open(op.path, 'wx');
+          await fh.close();
+          return;
+        }
+        case 'write': {
+          // Same length every version, written at offset 0 in one slice and fsynced: the file
+          // holds either the old version or the new one, never a mix.
+          const fh = await fs.open(op.path, 'r+');
+          try {
+            await fh.write(0, content(op.file, op.version, sizeOf.get(op.file)!));
+            await fh.flush();
+          } finally {
+            await fh.close();
+          }
+          return;
+        }
+        case 'mkdir':
+          return fs.mkdir(op.path);
+        case 'rename':
+          return fs.rename(op.from, op.to);
+        case 'link':
+          return fs.link(op.from, op.to);
+        case 'unlink':
+          return fs.unlink(op.path);
+        case 'rmdir':
+          return fs.rmdir(op.path);
+      }
+    },
+    readdir: (p) => c.fs.readdir(p),
+    async lstat(p) {
+      const st = await c.fs.lstat(p);
+      return { type: st.isDirectory() ? 'dir' : st.isFile() ? 'file' : 'other', ino: st.ino, nlink: st.nlink, size: st.size };
+    },
+    readFile: (p) => c.fs.readFile(p),
+    async recover(e) {
+      if (!(e instanceof CurveError && e.status === StatusCode.SESSION_EXPIRED)) return;
+      // The session ended while we were cut off: its retries can no longer be told apart, so
+      // start a new one (the op that saw it stays unknown).
+      await c.close().catch(() => undefined);
+      pool.close();
+      pool = new ChannelPool();
+      c = await connect(pool);
+    },
+    async close() {
+      await c.close().catch(() => undefined);
+      pool.close();
+    },
+  };
+}
+
+const openTarget = (): Promise<Target> => sdkTarget();
 
 const sizeOf = new Map<number, number>();
 
@@ -113,8 +151,7 @@ async function work(): Promise<void> {
   createInterface({ input: process.stdin }).on('line', (l) => {
     if (l === 'stop') stopping = true;
   });
-  let pool = new ChannelPool();
-  let c = await connect(pool);
+  const target = await openTarget();
   let fileSeq = 0;
   for (let n = 1; !stopping; n++) {
     const op = model.choose(r, () => k * 1_000_000 + ++fileSeq);
@@ -126,26 +163,18 @@ async function work(): Promise<void> {
     const t0 = performance.now();
     let line: LogLine;
     try {
-      await perform(c, op);
+      await target.perform(op);
       line = { c: k, n, o: op, r: 'ok' };
     } catch (e) {
       const code = codeOf(e);
       line = { c: k, n, o: op, r: UNKNOWN.has(code) ? 'unknown' : 'error', err: `${code} ${String(e).slice(0, 200)}` };
-      if (e instanceof CurveError && e.status === StatusCode.SESSION_EXPIRED) {
-        // The session ended while we were cut off: its retries can no longer be told apart, so
-        // start a new one (the op above stays unknown).
-        await c.close().catch(() => undefined);
-        pool.close();
-        pool = new ChannelPool();
-        c = await connect(pool);
-      }
+      await target.recover(e);
     }
     line.ms = Math.round(performance.now() - t0);
     model.record(line);
     say(line);
   }
-  await c.close().catch(() => undefined);
-  pool.close();
+  await target.close();
   say({ done: true });
 }
 
@@ -171,13 +200,12 @@ async function retry<T>(what: string, fn: () => Promise<T>): Promise<T> {
 }
 
 async function dump(): Promise<void> {
-  const pool = new ChannelPool();
-  const c = await connect(pool);
+  const c = await openTarget();
   const entries: DumpEntry[] = [];
   const problems: string[] = [];
   const seenDirs = new Map<number, string>();
   const walk = async (dir: string, depth: number) => {
-    const names = await retry(`readdir ${dir}`, () => c.fs.readdir(dir === '' ? '/' : dir));
+    const names = await retry(`readdir ${dir}`, () => c.readdir(dir === '' ? '/' : dir));
     const uniq = new Set(names);
     if (uniq.size !== names.length) problems.push(`duplicate names in ${dir || '/'}: ${names.filter((x, i) => names.indexOf(x) !== i).join(',')}`);
     const sorted = [...uniq].sort();
@@ -188,10 +216,9 @@ async function dump(): Promise<void> {
         ...(await Promise.all(
           sorted.slice(i, i + 16).map(async (name) => {
             const p = `${dir}/${name}`;
-            const st = await retry(`lstat ${p}`, () => c.fs.lstat(p));
-            const type = st.isDirectory() ? 'dir' : st.isFile() ? 'file' : 'other';
-            const e: DumpEntry = { path: p, type, ino: st.ino, nlink: st.nlink, size: st.size };
-            if (type === 'file') e.sha = sha(await retry(`read ${p}`, () => c.fs.readFile(p)));
+            const st = await retry(`lstat ${p}`, () => c.lstat(p));
+            const e: DumpEntry = { path: p, ...st };
+            if (st.type === 'file') e.sha = sha(await retry(`read ${p}`, () => c.readFile(p)));
             return e;
           }),
         )),
@@ -211,8 +238,7 @@ async function dump(): Promise<void> {
     }
   };
   await walk('', 0);
-  await c.close().catch(() => undefined);
-  pool.close();
+  await c.close();
   say({ entries, problems });
 }
 

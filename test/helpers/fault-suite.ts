@@ -123,6 +123,18 @@ export async function runFaultSuite(opts: { seconds: number; seed: number; dir?:
   const paused = new Set<ChildProcess>();
   const faults: SuiteResult['faults'] = [];
   const logs: LogLine[] = [];
+  // Ctrl-C or a timeout's SIGTERM: the processes on the hosts and the namespaces go too (the
+  // finally below never runs when the process is killed by a signal).
+  const onSignal = (sig: NodeJS.Signals) => {
+    for (const p of paused) p.kill('SIGCONT');
+    for (const w of workers) w.proc.kill('SIGKILL');
+    for (const p of ms?.procs ?? []) p.proc?.kill('SIGKILL');
+    mds?.proc?.kill('SIGKILL');
+    net.destroy();
+    process.exit(sig === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     mds = await MdsProcess.spawn({
       etcd: [],
@@ -208,6 +220,8 @@ export async function runFaultSuite(opts: { seconds: number; seed: number; dir?:
     writeFileSync(join(dir, 'result.json'), JSON.stringify(result, null, 1));
     return result;
   } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     for (const p of paused) p.kill('SIGCONT');
     for (const w of workers) if (w.proc.exitCode === null) w.proc.kill('SIGKILL');
     if (ms) {
