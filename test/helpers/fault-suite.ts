@@ -123,18 +123,22 @@ export async function runFaultSuite(opts: { seconds: number; seed: number; dir?:
   const paused = new Set<ChildProcess>();
   const faults: SuiteResult['faults'] = [];
   const logs: LogLine[] = [];
-  // Ctrl-C or a timeout's SIGTERM: the processes on the hosts and the namespaces go too (the
-  // finally below never runs when the process is killed by a signal).
-  const onSignal = (sig: NodeJS.Signals) => {
+  // Ctrl-C, a timeout's SIGTERM or an uncaught error: the processes on the hosts and the
+  // namespaces go too (the finally below never runs then).
+  const killAll = () => {
     for (const p of paused) p.kill('SIGCONT');
     for (const w of workers) w.proc.kill('SIGKILL');
     for (const p of ms?.procs ?? []) p.proc?.kill('SIGKILL');
     mds?.proc?.kill('SIGKILL');
     net.destroy();
+  };
+  const onSignal = (sig: NodeJS.Signals) => {
+    killAll();
     process.exit(sig === 'SIGINT' ? 130 : 143);
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  process.once('exit', killAll);
   try {
     mds = await MdsProcess.spawn({
       etcd: [],
@@ -222,6 +226,7 @@ export async function runFaultSuite(opts: { seconds: number; seed: number; dir?:
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    process.off('exit', killAll);
     for (const p of paused) p.kill('SIGCONT');
     for (const w of workers) if (w.proc.exitCode === null) w.proc.kill('SIGKILL');
     if (ms) {
