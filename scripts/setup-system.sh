@@ -6,8 +6,12 @@
 #   attr, gcc, make, git, sqlite3 (the FUSE tests: xattr tools, the differential test's helper,
 #   and the real programs run on the mount),
 #   fio (the curvefs mount's data benchmark, bench/fuse-curvefs.ts),
+#   openssl (`curvefs certs` and `curvefs up` make the cluster CA and certificates with it),
 #   prometheus (for promtool: test/e2e/metrics-promtool.test.ts checks every /metrics with it;
 #   installed without its recommends, which would add node-exporter, and only promtool is used).
+#   iproute2, nftables, iptables, libnetfilter-queue-dev (the multi-host fault suite: network
+#   namespaces, veths, a bridge, packet loss and partitions by nftables rules, link delay by an
+#   NFQUEUE helper compiled at run time; docs/testing.md).
 # Safe to run again; does nothing when everything is present.
 set -e
 need=""
@@ -22,6 +26,11 @@ command -v make >/dev/null 2>&1 || need="$need make"
 command -v git >/dev/null 2>&1 || need="$need git"
 command -v sqlite3 >/dev/null 2>&1 || need="$need sqlite3"
 command -v fio >/dev/null 2>&1 || need="$need fio"
+command -v openssl >/dev/null 2>&1 || need="$need openssl"
+command -v ip >/dev/null 2>&1 || need="$need iproute2"
+command -v nft >/dev/null 2>&1 || need="$need nftables"
+command -v iptables >/dev/null 2>&1 || need="$need iptables"
+[ -f /usr/include/libnetfilter_queue/libnetfilter_queue.h ] || need="$need libnetfilter-queue-dev"
 lean=""
 command -v promtool >/dev/null 2>&1 || lean="$lean prometheus"
 if [ -n "$need$lean" ]; then

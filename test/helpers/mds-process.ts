@@ -19,6 +19,10 @@ export interface MdsProcessOptions {
   args?: string[];
   /** Log level of the child (CURVEFS_LOG); default "warn". */
   logLevel?: string;
+  /** Address to listen on (default 127.0.0.1), e.g. a host's address on a TestNet. */
+  host?: string;
+  /** Command prefix that runs the process elsewhere, e.g. `ip netns exec NS` (TestNet.exec). */
+  wrap?: string[];
 }
 
 export class MdsProcess {
@@ -39,7 +43,7 @@ export class MdsProcess {
   }
 
   get address(): string {
-    return `127.0.0.1:${this.port}`;
+    return `${this.opts.host ?? '127.0.0.1'}:${this.port}`;
   }
 
   get running(): boolean {
@@ -64,7 +68,8 @@ export class MdsProcess {
       ...(this.opts.etcd.length > 0 ? ['--etcd', this.opts.etcd.join(',')] : ['--data-dir', this.opts.dataDir!]),
       ...(this.opts.args ?? []),
     ];
-    const proc = spawn(process.execPath, args, {
+    const wrap = this.opts.wrap ?? [];
+    const proc = spawn(wrap[0] ?? process.execPath, wrap.length > 0 ? [...wrap.slice(1), process.execPath, ...args] : args, {
       cwd: REPO,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, CURVEFS_LOG: this.opts.logLevel ?? 'warn' },

@@ -52,6 +52,10 @@ export interface MetaserverClusterOptions {
   nodeArgs?: string[];
   /** First metaserver id (ids are consecutive; default 1). */
   firstId?: number;
+  /** Host to listen on for replica i (default 127.0.0.1), e.g. its address on a TestNet. */
+  host?: (index: number) => string;
+  /** Command prefix that runs replica i elsewhere, e.g. `ip netns exec NS` (TestNet.exec). */
+  wrap?: (index: number) => string[];
 }
 
 const RETRY = new Set<StatusCode>([
@@ -76,7 +80,7 @@ export class MetaserverCluster {
   static async start(opts: MetaserverClusterOptions): Promise<MetaserverCluster> {
     const c = new MetaserverCluster(opts);
     for (let i = 0; i < opts.n; i++) {
-      c.procs.push({ index: i, id: (opts.firstId ?? 1) + i, dir: join(opts.dir, `ms${i}`), address: '127.0.0.1:0', metrics: '', proc: undefined, exited: undefined, stderr: [] });
+      c.procs.push({ index: i, id: (opts.firstId ?? 1) + i, dir: join(opts.dir, `ms${i}`), address: `${opts.host?.(i) ?? '127.0.0.1'}:0`, metrics: '', proc: undefined, exited: undefined, stderr: [] });
     }
     await Promise.all(c.procs.map((p) => c.spawn(p)));
     return c;
@@ -87,7 +91,8 @@ export class MetaserverCluster {
     if (this.opts.mdsAddrs?.length) args.push('--mds', this.opts.mdsAddrs.join(','), '--heartbeat-ms', '500');
     else args.push('--id', String(p.id));
     args.push(...(this.opts.args?.(p.index) ?? []), ...extra);
-    const proc = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...this.opts.env } });
+    const wrap = this.opts.wrap?.(p.index) ?? [];
+    const proc = spawn(wrap[0] ?? process.execPath, wrap.length > 0 ? [...wrap.slice(1), process.execPath, ...args] : args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...this.opts.env } });
     p.proc = proc;
     p.stderr = [];
     p.exited = new Promise((r) => proc.once('exit', (code) => r(code)));

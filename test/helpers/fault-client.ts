@@ -1,0 +1,254 @@
+// A client "host" of the multi-host fault suite, run as its own process inside a network
+// namespace (`ip netns exec NS node --import tsx fault-client.ts MODE JSON`):
+//   setup  creates the fs and the shared directories, retrying until the cluster answers;
+//   work   runs the seeded workload of one client (fault-model.ts) until "stop" arrives on stdin,
+//          printing one JSON LogLine per operation as soon as its outcome is known;
+//   dump   prints the whole tree (path, type, inode, nlink, size, content hash) as one JSON line.
+// Every line the parent reads starts with "@" so library log lines never mix with results.
+import { createInterface } from 'node:readline';
+import { CurveError, SeededRandom, StatusCode } from '../../src/common/index.ts';
+import { ChannelPool } from '../../src/rpc/index.ts';
+import { connectFs, MdsAdapter, RotatingMdsConnector, type Connection } from '../../src/client/index.ts';
+import { MdsService } from '../../src/gen/mds_pb.ts';
+import { ClientModel, content, sha, SHARED_DIRS, type LogLine, type Op } from './fault-model.ts';
+
+interface Args {
+  mds: string[];
+  fsName: string;
+  dataDir?: string;
+  client?: number;
+  seed?: number;
+}
+
+const [mode, json] = process.argv.slice(2);
+const args = JSON.parse(json!) as Args;
+const say = (o: unknown) => process.stdout.write('@' + JSON.stringify(o) + '\n');
+
+/** Outcomes a fault can cause: the op may or may not have applied. */
+const UNKNOWN = new Set(['EIO', 'ETIMEDOUT', 'EAGAIN', 'EBUSY', 'ECANCELED', 'ESTALE', 'ECONNRESET', 'ENOTCONN']);
+const codeOf = (e: unknown) => (e instanceof CurveError ? e.code : ((e as { code?: string }).code ?? 'EIO'));
+
+async function connect(pool: ChannelPool): Promise<Connection> {
+  const mds = new MdsAdapter(new RotatingMdsConnector(pool, args.mds));
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await connectFs({ mds, fsName: args.fsName, pool, entryTtlMs: 0, attrTtlMs: 0 });
+    } catch (e) {
+      // Faults come and go; the parent bounds the whole run, so keep trying.
+      if (attempt % 10 === 9) process.stderr.write(`connect: ${String(e)}\n`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
+async function setup(): Promise<void> {
+  const pool = new ChannelPool();
+  const mds = new RotatingMdsConnector(pool, args.mds);
+  for (;;) {
+    try {
+      await mds.client(MdsService).createFs({ fsName: args.fsName, dataStore: { kind: { case: 'local', value: { dir: args.dataDir! } } } });
+      break;
+    } catch (e) {
+      if (e instanceof CurveError && e.status === StatusCode.FS_EXIST) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  const c = await connect(pool);
+  for (const d of SHARED_DIRS) {
+    for (;;) {
+      try {
+        await c.fs.mkdir(d);
+        break;
+      } catch (e) {
+        if (codeOf(e) === 'EEXIST') break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+  }
+  await c.close();
+  pool.close();
+  say({ setup: true });
+}
+
+/** What the workload and the dump need of a client (the SDK; a FUSE mount could be another). */
+interface Target {
+  perform(op: Op): Promise<void>;
+  readdir(p: string): Promise<string[]>;
+  lstat(p: string): Promise<{ type: 'dir' | 'file' | 'other'; ino: number; nlink: number; size: number }>;
+  readFile(p: string): Promise<Uint8Array>;
+  /** After an error: a new session if the old one ended. */
+  recover(e: unknown): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function sdkTarget(): Promise<Target> {
+  let pool = new ChannelPool();
+  let c = await connect(pool);
+  return {
+    async perform(op) {
+      const fs = c.fs;
+      switch (op.op) {
+        case 'create': {
+          const fh = await fs.open(op.path, 'wx');
+          await fh.close();
+          return;
+        }
+        case 'write': {
+          // Same length every version, written at offset 0 in one slice and fsynced: the file
+          // holds either the old version or the new one, never a mix.
+          const fh = await fs.open(op.path, 'r+');
+          try {
+            await fh.write(0, content(op.file, op.version, sizeOf.get(op.file)!));
+            await fh.flush();
+          } finally {
+            await fh.close();
+          }
+          return;
+        }
+        case 'mkdir':
+          return fs.mkdir(op.path);
+        case 'rename':
+          return fs.rename(op.from, op.to);
+        case 'link':
+          return fs.link(op.from, op.to);
+        case 'unlink':
+          return fs.unlink(op.path);
+        case 'rmdir':
+          return fs.rmdir(op.path);
+      }
+    },
+    readdir: (p) => c.fs.readdir(p),
+    async lstat(p) {
+      const st = await c.fs.lstat(p);
+      return { type: st.isDirectory() ? 'dir' : st.isFile() ? 'file' : 'other', ino: st.ino, nlink: st.nlink, size: st.size };
+    },
+    readFile: (p) => c.fs.readFile(p),
+    async recover(e) {
+      if (!(e instanceof CurveError && e.status === StatusCode.SESSION_EXPIRED)) return;
+      // The session ended while we were cut off: its retries can no longer be told apart, so
+      // start a new one (the op that saw it stays unknown).
+      await c.close().catch(() => undefined);
+      pool.close();
+      pool = new ChannelPool();
+      c = await connect(pool);
+    },
+    async close() {
+      await c.close().catch(() => undefined);
+      pool.close();
+    },
+  };
+}
+
+const openTarget = (): Promise<Target> => sdkTarget();
+
+const sizeOf = new Map<number, number>();
+
+async function work(): Promise<void> {
+  const k = args.client!;
+  const r = new SeededRandom(args.seed! * 1000 + k);
+  const model = new ClientModel(k);
+  let stopping = false;
+  createInterface({ input: process.stdin }).on('line', (l) => {
+    if (l === 'stop') stopping = true;
+  });
+  const target = await openTarget();
+  let fileSeq = 0;
+  for (let n = 1; !stopping; n++) {
+    const op = model.choose(r, () => k * 1_000_000 + ++fileSeq);
+    if (!op) {
+      n--;
+      continue;
+    }
+    if (op.op === 'create') sizeOf.set(op.file, op.size);
+    const t0 = performance.now();
+    let line: LogLine;
+    try {
+      await target.perform(op);
+      line = { c: k, n, o: op, r: 'ok' };
+    } catch (e) {
+      const code = codeOf(e);
+      line = { c: k, n, o: op, r: UNKNOWN.has(code) ? 'unknown' : 'error', err: `${code} ${String(e).slice(0, 200)}` };
+      await target.recover(e);
+    }
+    line.ms = Math.round(performance.now() - t0);
+    model.record(line);
+    say(line);
+  }
+  await target.close();
+  say({ done: true });
+}
+
+interface DumpEntry {
+  path: string;
+  type: 'dir' | 'file' | 'other';
+  ino: number;
+  nlink: number;
+  size: number;
+  sha?: string;
+}
+
+/** Retries a read until it works: the dump runs after healing, while the cluster may still settle. */
+async function retry<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (!UNKNOWN.has(codeOf(e)) || attempt > 100) throw new Error(`${what}: ${String(e)}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
+async function dump(): Promise<void> {
+  const c = await openTarget();
+  const entries: DumpEntry[] = [];
+  const problems: string[] = [];
+  const seenDirs = new Map<number, string>();
+  const walk = async (dir: string, depth: number) => {
+    const names = await retry(`readdir ${dir}`, () => c.readdir(dir === '' ? '/' : dir));
+    const uniq = new Set(names);
+    if (uniq.size !== names.length) problems.push(`duplicate names in ${dir || '/'}: ${names.filter((x, i) => names.indexOf(x) !== i).join(',')}`);
+    const sorted = [...uniq].sort();
+    const stats: DumpEntry[] = [];
+    // Entries of one directory are read 16 at a time: a big tree dumps in seconds, not minutes.
+    for (let i = 0; i < sorted.length; i += 16) {
+      stats.push(
+        ...(await Promise.all(
+          sorted.slice(i, i + 16).map(async (name) => {
+            const p = `${dir}/${name}`;
+            const st = await retry(`lstat ${p}`, () => c.lstat(p));
+            const e: DumpEntry = { path: p, ...st };
+            if (st.type === 'file') e.sha = sha(await retry(`read ${p}`, () => c.readFile(p)));
+            return e;
+          }),
+        )),
+      );
+    }
+    for (const e of stats) {
+      entries.push(e);
+      if (e.type !== 'dir') continue;
+      const prev = seenDirs.get(e.ino);
+      if (prev !== undefined) {
+        problems.push(`directory ${e.ino} reached as ${prev} and as ${e.path} (a loop or a duplicated directory)`);
+        continue;
+      }
+      seenDirs.set(e.ino, e.path);
+      if (depth > 64) problems.push(`${e.path}: deeper than 64 levels`);
+      else await walk(e.path, depth + 1);
+    }
+  };
+  await walk('', 0);
+  await c.close();
+  say({ entries, problems });
+}
+
+const run = mode === 'setup' ? setup : mode === 'work' ? work : dump;
+run().then(
+  // Output to a pipe is asynchronous: exit only once the last line (the dump may be megabytes)
+  // has been handed to the pipe.
+  () => process.stdout.write('', () => process.exit(0)),
+  (e) => {
+    process.stderr.write(`fault-client ${mode}: ${String(e)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,260 @@
+// The multi-host fault suite (Jepsen style; docs/testing.md): an MDS, three metaservers and
+// three SDK clients, each on its own "host" (a network namespace on a test bridge, TestNet),
+// with a little packet loss on every link; a seeded nemesis cuts hosts off, pauses processes
+// longer than their leases and kill -9s/restarts metaservers and the MDS while the clients run
+// creates, writes with fsync, mkdirs, renames across directories, hard links, unlinks and rmdirs,
+// logging every outcome. After healing everything, two clients on different hosts dump the tree
+// and fault-check.ts compares it with the logs.
+//
+//   npx tsx test/helpers/fault-suite.ts --minutes 5 --seed 7   (or node scripts/fault-suite.mjs)
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+import { SeededRandom } from '../../src/common/index.ts';
+import { MdsProcess } from './mds-process.ts';
+import { MetaserverCluster } from './metaserver-cluster.ts';
+import { TestNet } from './netns.ts';
+import { check, type Dump } from './fault-check.ts';
+import type { LogLine } from './fault-model.ts';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const CLIENT = join(ROOT, 'test', 'helpers', 'fault-client.ts');
+const METASERVERS = 3;
+const CLIENTS = 3;
+
+export interface Fault {
+  kind: 'isolate' | 'pause' | 'kill';
+  /** Hosts affected ("mds", "ms0", …). */
+  targets: string[];
+  holdMs: number;
+  quietMs: number;
+}
+
+/**
+ * The nemesis schedule: a pure function of the seed, so a run replays its faults in order
+ * (what the processes do in between depends on timing, as on real machines).
+ */
+export function* schedule(seed: number): Generator<Fault> {
+  const r = new SeededRandom(seed);
+  const ms = () => `ms${r.int(0, METASERVERS)}`;
+  for (;;) {
+    const k = r.int(0, 7);
+    const holdMs = r.int(2000, 6000);
+    const quietMs = r.int(1500, 4000);
+    if (k === 0) yield { kind: 'isolate', targets: [ms()], holdMs, quietMs };
+    else if (k === 1) yield { kind: 'isolate', targets: ['mds'], holdMs, quietMs };
+    // A minority of the whole cluster: the MDS and one metaserver on the far side of the cut.
+    else if (k === 2) yield { kind: 'isolate', targets: ['mds', ms()], holdMs, quietMs };
+    // Pauses outlast the metaservers' Raft lease and election timeout and the MDS's 2 s lease.
+    else if (k === 3) yield { kind: 'pause', targets: [ms()], holdMs: r.int(3000, 6000), quietMs };
+    else if (k === 4) yield { kind: 'pause', targets: ['mds'], holdMs: r.int(3000, 6000), quietMs };
+    else if (k === 5) yield { kind: 'kill', targets: [ms()], holdMs: r.int(500, 3000), quietMs };
+    else yield { kind: 'kill', targets: ['mds'], holdMs: r.int(500, 3000), quietMs };
+  }
+}
+
+/**
+ * Each host's one-way egress delay: 100–1000 µs with a third of it as jitter, so a round trip
+ * between two hosts is 0.2–2 ms (a LAN across racks), seeded like the rest of the run.
+ */
+export function linkDelay(seed: number): (host: string, index: number) => { us: number; jitterUs: number } {
+  return (_host, index) => {
+    const us = new SeededRandom(seed * 31 + index).int(100, 1001);
+    return { us, jitterUs: Math.round(us / 3) };
+  };
+}
+
+export interface SuiteResult {
+  seed: number;
+  seconds: number;
+  ops: { ok: number; unknown: number; error: number; byOp: Record<string, number> };
+  faults: (Fault & { atMs: number })[];
+  violations: string[];
+  dir: string;
+  /** The TestNet tag (its namespaces are cfs-<tag>-*), to check that none is left. */
+  netTag: string;
+}
+
+interface Worker {
+  proc: ChildProcess;
+  lines: unknown[];
+  exited: Promise<number | null>;
+  stderr: string[];
+}
+
+function startClient(net: TestNet, host: string, mode: string, args: object, onLine?: (o: unknown) => void): Worker {
+  const proc = spawn(net.exec(host)[0]!, [...net.exec(host).slice(1), process.execPath, '--import', 'tsx', CLIENT, mode, JSON.stringify(args)], {
+    cwd: ROOT,
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { ...process.env, CURVEFS_LOG: 'error' },
+  });
+  const w: Worker = { proc, lines: [], stderr: [], exited: new Promise((r) => proc.once('exit', (code) => r(code))) };
+  createInterface({ input: proc.stdout! }).on('line', (l) => {
+    if (!l.startsWith('@')) return;
+    const o = JSON.parse(l.slice(1)) as unknown;
+    w.lines.push(o);
+    onLine?.(o);
+  });
+  createInterface({ input: proc.stderr! }).on('line', (l) => {
+    w.stderr.push(l);
+    if (w.stderr.length > 100) w.stderr.shift();
+  });
+  return w;
+}
+
+async function finish(w: Worker, what: string): Promise<void> {
+  const code = await w.exited;
+  if (code !== 0) throw new Error(`${what} exited with ${code}:\n${w.stderr.join('\n')}`);
+}
+
+export async function runFaultSuite(opts: { seconds: number; seed: number; dir?: string; log?: (s: string) => void; lossPerMille?: number }): Promise<SuiteResult> {
+  const log = opts.log ?? (() => undefined);
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'curvefs-faults-'));
+  mkdirSync(dir, { recursive: true });
+  const hosts = ['mds', ...Array.from({ length: METASERVERS }, (_, i) => `ms${i}`), ...Array.from({ length: CLIENTS }, (_, i) => `c${i}`)];
+  const net = await TestNet.create(hosts, { lossPerMille: opts.lossPerMille ?? 5, workDir: dir, delay: linkDelay(opts.seed) });
+  log(`network ${net.subnet}.0/24, namespaces cfs-${net.tag}-*, seed ${opts.seed}, loss ${opts.lossPerMille ?? 5}‰, delay ${JSON.stringify(net.delays())}`);
+  let mds: MdsProcess | undefined;
+  let ms: MetaserverCluster | undefined;
+  const workers: Worker[] = [];
+  const paused = new Set<ChildProcess>();
+  const faults: SuiteResult['faults'] = [];
+  const logs: LogLine[] = [];
+  // Ctrl-C, a timeout's SIGTERM or an uncaught error: the processes on the hosts and the
+  // namespaces go too (the finally below never runs then).
+  const killAll = () => {
+    for (const p of paused) p.kill('SIGCONT');
+    for (const w of workers) w.proc.kill('SIGKILL');
+    for (const p of ms?.procs ?? []) p.proc?.kill('SIGKILL');
+    mds?.proc?.kill('SIGKILL');
+    net.destroy();
+  };
+  const onSignal = (sig: NodeJS.Signals) => {
+    killAll();
+    process.exit(sig === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  process.once('exit', killAll);
+  try {
+    mds = await MdsProcess.spawn({
+      etcd: [],
+      dataDir: join(dir, 'mds'),
+      journal: join(dir, 'mds-journal'),
+      host: net.address('mds'),
+      wrap: net.exec('mds'),
+      args: ['--offline-after-ms', '600000'],
+    });
+    const mdsAddrs = [mds.address];
+    ms = await MetaserverCluster.start({
+      n: METASERVERS,
+      dir,
+      mdsAddrs,
+      host: (i) => net.address(`ms${i}`),
+      wrap: (i) => net.exec(`ms${i}`),
+      env: { CURVEFS_LOG: 'warn' },
+    });
+    const base = { mds: mdsAddrs, fsName: 'faults', dataDir: join(dir, 'data') };
+    await finish(startClient(net, 'c0', 'setup', base), 'setup');
+    log('cluster up, fs "faults" created');
+
+    const t0 = performance.now();
+    for (let k = 0; k < CLIENTS; k++) {
+      workers.push(startClient(net, `c${k}`, 'work', { ...base, client: k, seed: opts.seed }, (o) => {
+        if ((o as LogLine).o) logs.push(o as LogLine);
+      }));
+    }
+    const hold = (msec: number) => new Promise((r) => setTimeout(r, msec));
+    const procOf = (host: string): ChildProcess | undefined => (host === 'mds' ? mds!.proc : ms!.procs[Number(host.slice(2))]!.proc);
+    const sched = schedule(opts.seed);
+    // The nemesis: one fault at a time, held for its duration (the fault itself, not a wait for
+    // anything), then healed; a restarted process is back once it says it is ready.
+    while (performance.now() - t0 < opts.seconds * 1000) {
+      const f = sched.next().value as Fault;
+      faults.push({ ...f, atMs: Math.round(performance.now() - t0) });
+      log(`${Math.round((performance.now() - t0) / 1000)}s fault ${f.kind} ${f.targets.join('+')} for ${f.holdMs} ms (ops so far ${logs.length})`);
+      if (f.kind === 'isolate') {
+        for (const h of f.targets) net.isolate(h);
+        await hold(f.holdMs);
+        net.heal();
+      } else if (f.kind === 'pause') {
+        const p = procOf(f.targets[0]!);
+        if (p) {
+          p.kill('SIGSTOP');
+          paused.add(p);
+          await hold(f.holdMs);
+          p.kill('SIGCONT');
+          paused.delete(p);
+        }
+      } else {
+        const h = f.targets[0]!;
+        if (h === 'mds') await mds.kill9();
+        else await ms.kill(Number(h.slice(2)));
+        await hold(f.holdMs);
+        if (h === 'mds') await mds.start();
+        else await ms.restart(Number(h.slice(2)));
+      }
+      await hold(f.quietMs);
+    }
+    log(`healed; stopping the clients (ops so far ${logs.length})`);
+    for (const w of workers) w.proc.stdin!.write('stop\n');
+    await Promise.all(workers.map((w, k) => finish(w, `client ${k}`)));
+    const seconds = Math.round((performance.now() - t0) / 1000);
+
+    const dumpers = ['c1', 'c2'].map((h) => ({ h, w: startClient(net, h, 'dump', base) }));
+    await Promise.all(dumpers.map(({ h, w }) => finish(w, `dump on ${h}`)));
+    const dumps = dumpers.map(({ w }) => w.lines[0] as Dump);
+    const violations = check(logs, dumps, CLIENTS);
+    const byOp: Record<string, number> = {};
+    for (const l of logs) if (l.r === 'ok') byOp[l.o.op] = (byOp[l.o.op] ?? 0) + 1;
+    const result: SuiteResult = {
+      seed: opts.seed,
+      seconds,
+      ops: { ok: logs.filter((l) => l.r === 'ok').length, unknown: logs.filter((l) => l.r === 'unknown').length, error: logs.filter((l) => l.r === 'error').length, byOp },
+      faults,
+      violations,
+      dir,
+      netTag: net.tag,
+    };
+    writeFileSync(join(dir, 'ops.jsonl'), logs.map((l) => JSON.stringify(l)).join('\n') + '\n');
+    writeFileSync(join(dir, 'dumps.json'), JSON.stringify(dumps));
+    writeFileSync(join(dir, 'result.json'), JSON.stringify(result, null, 1));
+    return result;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    process.off('exit', killAll);
+    for (const p of paused) p.kill('SIGCONT');
+    for (const w of workers) if (w.proc.exitCode === null) w.proc.kill('SIGKILL');
+    if (ms) {
+      for (let i = 0; i < METASERVERS; i++) await ms.kill(i);
+      ms.pool.close();
+    }
+    await mds?.kill9();
+    net.destroy();
+  }
+}
+
+function argOf(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const minutes = Number(argOf('--minutes') ?? '1');
+  const seed = Number(argOf('--seed') ?? String(Date.now() % 100000));
+  const keep = process.argv.includes('--keep');
+  const r = await runFaultSuite({ seconds: minutes * 60, seed, log: (s) => console.log(s) });
+  const kinds: Record<string, number> = {};
+  for (const f of r.faults) kinds[`${f.kind} ${f.targets.map((t) => t.replace(/\d+$/, '')).join('+')}`] = (kinds[`${f.kind} ${f.targets.map((t) => t.replace(/\d+$/, '')).join('+')}`] ?? 0) + 1;
+  console.log(`seed ${r.seed}: ${r.seconds} s, ops ok ${r.ops.ok} unknown ${r.ops.unknown} error ${r.ops.error} ${JSON.stringify(r.ops.byOp)}`);
+  console.log(`faults ${r.faults.length}: ${JSON.stringify(kinds)}`);
+  console.log(`violations ${r.violations.length}`);
+  for (const v of r.violations) console.log(`  ${v}`);
+  console.log(`logs in ${r.dir}`);
+  if (!keep && r.violations.length === 0) rmSync(r.dir, { recursive: true, force: true });
+  process.exit(r.violations.length === 0 ? 0 : 1);
+}
