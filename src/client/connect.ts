@@ -65,11 +65,17 @@ export async function connectFs(opts: ConnectOptions): Promise<Connection> {
     cache: opts.readCacheBytes ? new BlockCache(opts.readCacheBytes) : undefined,
   });
   const core = new FsCore(meta, { entryTtlMs: opts.entryTtlMs, attrTtlMs: opts.attrTtlMs, clock: systemClock });
+  // Capacity checks and statfs start from the usage the MDS answered with the fs (no extra call).
+  core.space.capacity = view.capacity;
+  if (view.usage) core.space.update(view.usage);
   core.trackOpens(session.sessionId, { registerAfterMs: opts.registerOpenAfterMs });
   const fs = new Fs(core, data, { maxBufferBytes: view.blockSize });
   const refreshMs = opts.refreshMs ?? 4000;
   const timer = setInterval(() => {
-    opts.mds.refreshSession(opts.fsName, session.sessionId).catch((e) => log.warn('session refresh failed', { error: String(e) }));
+    opts.mds
+      .refreshSession(opts.fsName, session.sessionId)
+      .then((space) => space && core.space.update(space))
+      .catch((e) => log.warn('session refresh failed', { error: String(e) }));
   }, refreshMs);
   timer.unref();
   return {

@@ -17,6 +17,7 @@ import { TtlCache } from './cache.ts';
 import { checkName } from './names.ts';
 import type { MetaClient } from './meta-client.ts';
 import { modeBitsOfType } from './attr.ts';
+import { SpaceGuard } from './space.ts';
 import { OpenRegistry, type OpenRegistryOptions } from './open-registry.ts';
 
 export const ROOT_INODE_ID = 1;
@@ -89,6 +90,8 @@ export class FsCore {
    * whose last name they remove, so it outlives the name.
    */
   opens: OpenRegistry | undefined;
+  /** Capacity and usage as the MDS last said, for statfs and ENOSPC (space.ts). */
+  readonly space = new SpaceGuard();
 
   constructor(meta: MetaClient, opts: FsCoreOptions = {}) {
     this.meta = meta;

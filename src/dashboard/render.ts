@@ -25,7 +25,10 @@ export function renderMetrics(s: MdsStatus): string {
     gauge('curvefs_mds_partitions', 'Partitions.', [['', c.partitions]]);
     gauge('curvefs_mds_sessions', 'Live mount sessions.', [['', c.sessions]]);
     lines.push('# HELP curvefs_mds_heartbeats_total Heartbeats handled in this term.', '# TYPE curvefs_mds_heartbeats_total counter', `curvefs_mds_heartbeats_total ${c.heartbeats}`);
-    for (const f of c.fs) lines.push(`curvefs_mds_fs_used_bytes{fs="${f.name}",fs_id="${f.fsId}"} ${f.usedBytes}`);
+    const fsLabel = (f: (typeof c.fs)[number]) => `{fs="${f.name}",fs_id="${f.fsId}"}`;
+    gauge('curvefs_mds_fs_used_bytes', 'Bytes in use: lengths of regular files, deleted ones not yet reclaimed included (partition reports).', c.fs.map((f) => [fsLabel(f), f.usedBytes]));
+    gauge('curvefs_mds_fs_used_inodes', 'Inodes in use (partition reports).', c.fs.map((f) => [fsLabel(f), f.usedInodes]));
+    gauge('curvefs_mds_fs_capacity_bytes', 'Capacity in bytes (0 = unlimited).', c.fs.map((f) => [fsLabel(f), f.capacity]));
   }
   return lines.join('\n') + '\n';
 }
@@ -42,7 +45,7 @@ function table(headers: string[], rows: unknown[][]): string {
 export function renderHtml(s: MdsStatus): string {
   const c = s.cluster;
   const body = c
-    ? `<h2>File systems</h2>${table(['id', 'name', 'status', 'mounts', 'partitions', 'capacity', 'used bytes'], c.fs.map((f) => [f.fsId, f.name, f.status, f.mounts, f.partitions, f.capacity || 'unlimited', f.usedBytes]))}
+    ? `<h2>File systems</h2>${table(['id', 'name', 'status', 'mounts', 'partitions', 'capacity', 'used bytes', 'used inodes'], c.fs.map((f) => [f.fsId, f.name, f.status, f.mounts, f.partitions, f.capacity || 'unlimited', f.usageComplete ? f.usedBytes : `≥ ${f.usedBytes}`, f.usageComplete ? f.usedInodes : `≥ ${f.usedInodes}`]))}
 <h2>Metaservers</h2>${table(['id', 'address', 'state', 'copysets', 'leaders', 'last heartbeat (ms ago)'], c.metaservers.map((m) => [m.id, m.address, m.state, m.copysets, m.leaders, m.lastHeartbeatMsAgo < 0 ? '—' : m.lastHeartbeatMsAgo]))}
 <h2>Copysets</h2>${table(['copyset', 'members', 'leader', 'epoch', 'healthy', 'partitions', 'change in flight'], c.copysets.map((x) => [x.id, x.members.map((m) => (x.broken.includes(m) ? `${m} (BROKEN)` : String(m))).join(', '), x.leader || '?', x.epoch, x.healthy ? 'yes' : 'NO', x.partitions, x.change ?? '']))}
 <p>cluster ${esc(c.clusterId)} · ${c.partitions} partitions · ${c.sessions} sessions · ${c.heartbeats} heartbeats this term</p>`

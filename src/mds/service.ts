@@ -32,10 +32,12 @@ export function mdsService(ref: NodeRef): ServiceImplOf<typeof MdsService> {
       return { fsInfo: await term().fs.createFs(req) };
     },
     getFsInfo(req) {
-      return { fsInfo: term().fs.get({ fsId: req.fsId, fsName: req.fsName }) };
+      const fs = term().fs;
+      return { fsInfo: fs.withUsage(fs.get({ fsId: req.fsId, fsName: req.fsName })) };
     },
     listClusterFsInfo() {
-      return { fsInfo: term().fs.list() };
+      const fs = term().fs;
+      return { fsInfo: fs.list().map((f) => fs.withUsage(f)) };
     },
     async updateFsInfo(req) {
       return { fsInfo: await term().fs.updateFs(req.fsName, req.capacity) };
@@ -55,11 +57,14 @@ export function mdsService(ref: NodeRef): ServiceImplOf<typeof MdsService> {
     },
     async refreshSession(req) {
       const t = term();
-      const r = await t.fs.refresh(req.fsName, req.sessionId, req.mountpoint, req.fsDeltaBytes);
+      const r = await t.fs.refresh(req.fsName, req.sessionId, req.mountpoint);
+      const u = t.fs.usage(r.fs.fsId);
       return {
         enableSumInDir: r.fs.enableSumInDir,
         fsCapacity: r.fs.capacity,
-        fsUsedBytes: t.fs.usedBytes(r.fs.fsId),
+        fsUsedBytes: u.bytes,
+        fsUsedInodes: u.inodes,
+        fsUsageComplete: u.complete,
         sessionValid: r.valid,
         sessionTimeoutMs: t.fs.opts.sessionTimeoutMs,
       };

@@ -1,0 +1,21 @@
+// statfs(2) for the mount from the client's view of the fs's space (src/client/space.ts).
+import type { SpaceGuard } from '../client/index.ts';
+import type { StatFs } from '../fuse/index.ts';
+
+/** Blocks when the fs has no capacity: 1 PiB, large enough that df never calls it full. */
+const UNLIMITED_BYTES = 2 ** 50;
+/** Inodes: there is no inode limit; the id space of an fs is far larger than this. */
+const INODES = 2 ** 40;
+
+/**
+ * Total, free and available blocks of `bsize` bytes (used bytes rounded up to whole blocks, so
+ * `(blocks - bfree) * bsize` is the used bytes rounded up to a block), and inodes.
+ */
+export function statfsOf(space: SpaceGuard, bsize: number, namelen: number): StatFs {
+  const total = space.capacity > 0 ? space.capacity : UNLIMITED_BYTES;
+  const blocks = Math.floor(total / bsize);
+  const used = Math.min(blocks, Math.ceil(space.usedBytes / bsize));
+  const free = blocks - used;
+  const ffree = Math.max(0, INODES - space.usedInodes);
+  return { blocks, bfree: free, bavail: free, files: INODES, ffree, bsize, namelen, frsize: bsize };
+}
