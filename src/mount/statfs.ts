@@ -8,14 +8,17 @@ const UNLIMITED_BYTES = 2 ** 50;
 const INODES = 2 ** 40;
 
 /**
- * Total, free and available blocks of `bsize` bytes (used bytes rounded up to whole blocks, so
- * `(blocks - bfree) * bsize` is the used bytes rounded up to a block), and inodes.
+ * Total, free and available blocks of `bsize` bytes, and inodes. Free is the MDS's exact figure
+ * (`(blocks - bfree) * bsize` is the used bytes rounded up to a block: df's "Used"); available
+ * is what this client will accept before ENOSPC — less than free while its own recent writes
+ * are not yet in the MDS's figure (df's "Avail").
  */
 export function statfsOf(space: SpaceGuard, bsize: number, namelen: number): StatFs {
   const total = space.capacity > 0 ? space.capacity : UNLIMITED_BYTES;
   const blocks = Math.floor(total / bsize);
   const used = Math.min(blocks, Math.ceil(space.usedBytes / bsize));
   const free = blocks - used;
+  const avail = Math.min(free, Math.floor(space.free / bsize));
   const ffree = Math.max(0, INODES - space.usedInodes);
-  return { blocks, bfree: free, bavail: free, files: INODES, ffree, bsize, namelen, frsize: bsize };
+  return { blocks, bfree: free, bavail: avail, files: INODES, ffree, bsize, namelen, frsize: bsize };
 }

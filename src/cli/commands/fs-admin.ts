@@ -24,9 +24,20 @@ export function fsInfoJson(f: FsInfo) {
     blockSize: f.blockSize,
     chunkSize: f.chunkSize,
     capacity: f.capacity,
+    // Lengths of regular files (deleted ones not yet reclaimed included) and inodes, as the
+    // partitions last reported them; usageComplete false: some partition has not reported yet.
+    usedBytes: f.usedBytes,
+    usedInodes: f.usedInodes,
+    usageComplete: f.usageComplete,
     mounts: f.mountpoints.map((m) => `${m.mountpoint?.hostname}:${m.mountpoint?.port}:${m.mountpoint?.path}`),
     dataStore: ds?.case === 'local' ? { local: ds.value.dir } : ds?.case === 's3' ? { s3: `${ds.value.endpoint}/${ds.value.bucketName}/${ds.value.prefix}` } : null,
   };
+}
+
+/** "1.5 MiB (1572864 bytes, 15%)": exact bytes next to the human form, share of the capacity. */
+export function usedText(f: { usedBytes: number; capacity: number; usageComplete: boolean }): string {
+  const share = f.capacity > 0 ? `, ${Math.floor((f.usedBytes * 100) / f.capacity)}%` : '';
+  return `${f.usageComplete ? '' : '≥ '}${humanBytes(f.usedBytes)} (${f.usedBytes} bytes${share})`;
 }
 
 export function registerFsCommands(program: Command, g: Globals): void {
@@ -76,8 +87,8 @@ export function registerFsCommands(program: Command, g: Globals): void {
         const res = await mds.connector.client(MdsService).listClusterFsInfo({});
         const rows = res.fsInfo.map(fsInfoJson);
         if (g().json) return printJson(rows);
-        printTable(['id', 'name', 'status', 'block', 'chunk', 'capacity', 'mounts'], rows.map((r) => [
-          r.id, r.name, r.status, humanBytes(r.blockSize), humanBytes(r.chunkSize), r.capacity ? humanBytes(r.capacity) : 'unlimited', r.mounts.length,
+        printTable(['id', 'name', 'status', 'block', 'chunk', 'capacity', 'used', 'inodes', 'mounts'], rows.map((r) => [
+          r.id, r.name, r.status, humanBytes(r.blockSize), humanBytes(r.chunkSize), r.capacity ? humanBytes(r.capacity) : 'unlimited', usedText(r), r.usedInodes, r.mounts.length,
         ]));
       } finally {
         mds.close();
