@@ -8,6 +8,8 @@ import * as fsp from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MdsService, type FsInfo } from '../../src/gen/mds_pb.ts';
+import { StatusCode, isCurveError } from '../../src/common/index.ts';
+import { MdsAdapter, connectFs } from '../../src/client/index.ts';
 import { CurvefsCluster, waitUntil } from '../helpers/curvefs-cluster.ts';
 import { MountProc, runCurvefs } from '../helpers/curvefs-mount-proc.ts';
 
@@ -117,4 +119,25 @@ test('a file system with a capacity refuses a write past it with ENOSPC, and tak
   await waitUntil('df on the mount to offer 4 MiB', DEADLINE, async () => ((await df(dir)).avail >= 4 * MiB ? true : undefined));
   await fsp.writeFile(join(dir, 'b'), Buffer.alloc(4 * MiB, 2));
   await waitUntil('usage to show the new b', DEADLINE, async () => ((await info('small')).usedBytes === 4 * MiB ? true : undefined));
+});
+
+test('the SDK sees the same usage and refuses the same way', async () => {
+  // The mount's 4 MiB file from the test above is what the small fs holds.
+  const conn = await connectFs({ mds: new MdsAdapter(cluster.mds), fsName: 'small', pool: cluster.pool });
+  try {
+    const st = conn.fs.statfs();
+    assert.deepEqual([st.usedBytes, st.blockSize * st.blocks], [4 * MiB, CAPACITY]);
+    // writeFile goes in 4 MiB pieces: the first fits, the second is refused.
+    await assert.rejects(conn.fs.writeFile('/c', new Uint8Array(5 * MiB)), (e) => isCurveError(e, StatusCode.NO_SPACE));
+    await assert.rejects(conn.fs.truncate('/b', 9 * MiB), (e) => isCurveError(e, StatusCode.NO_SPACE));
+    const c = (await conn.fs.stat('/c')).size;
+    assert.ok(c <= 4 * MiB, `c holds ${c} bytes: at most what was left`);
+    const used = await waitUntil('usage to show what c holds', DEADLINE, async () => {
+      const u = (await info('small')).usedBytes;
+      return u === 4 * MiB + c ? u : undefined;
+    });
+    assert.ok(used <= CAPACITY);
+  } finally {
+    await conn.close();
+  }
 });
