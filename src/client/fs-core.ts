@@ -285,6 +285,7 @@ export class FsCore {
     const isDir = args.type === FileType.TYPE_DIRECTORY;
     this.invalidateEntry(parent, name);
     this.invalidateAttr(parent);
+    this.space.admitInode(); // ENOSPC at the fs's inode limit, without asking the MDS
     const attr = await this.meta.withWritablePartition(isDir ? undefined : parentPart, async (p: PartitionInfo) => {
       if (p.partitionId === parentPart.partitionId) {
         const res = await this.meta.callPartition('createFile', () => p, {
@@ -305,6 +306,9 @@ export class FsCore {
       const two = await this.createTwoStep(p, parent, name, args, mode, time);
       parentAttr = two.parent;
       return two.inode;
+    }).catch((e: unknown) => {
+      this.space.releaseInode(); // nothing was created
+      throw e;
     });
     this.remember(attr);
     this.entries.set(this.entryKey(parent, name), { ino: attr.inodeId, type: attr.type });

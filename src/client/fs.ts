@@ -500,7 +500,7 @@ export class Fs {
     const s = this.core.space;
     const blocks = Math.floor((s.capacity || 2 ** 50) / blockSize);
     const blocksFree = blocks - Math.min(blocks, Math.ceil(s.usedBytes / blockSize));
-    const files = 2 ** 40;
+    const files = s.maxInodes || 2 ** 40;
     return { blockSize, blocks, blocksFree, files, filesFree: Math.max(0, files - s.usedInodes), nameMax: 255, usedBytes: s.usedBytes, usedInodes: s.usedInodes };
   }
 }

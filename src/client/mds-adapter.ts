@@ -29,7 +29,7 @@ export function fsViewOf(info: FsInfo): FsView {
     chunkSize: info.chunkSize,
     capacity: info.capacity,
     dataStore: dataStoreOf(info.dataStore),
-    usage: { capacity: info.capacity, usedBytes: info.usedBytes, usedInodes: info.usedInodes, complete: info.usageComplete },
+    usage: { capacity: info.capacity, usedBytes: info.usedBytes, usedInodes: info.usedInodes, complete: info.usageComplete, maxInodes: info.maxInodes },
   };
 }
 
@@ -102,7 +102,7 @@ export class MdsAdapter implements MdsApi {
     // An ended session is not revived (its request windows are gone on the metaservers, which
     // now refuse its mutations with SESSION_EXPIRED): say so instead of failing silently.
     if (!res.sessionValid) throw new CurveError(StatusCode.SESSION_EXPIRED, `session ${sessionId} of fs ${fsName} has ended; mount again`);
-    return { capacity: res.fsCapacity, usedBytes: res.fsUsedBytes, usedInodes: res.fsUsedInodes, complete: res.fsUsageComplete };
+    return { capacity: res.fsCapacity, usedBytes: res.fsUsedBytes, usedInodes: res.fsUsedInodes, complete: res.fsUsageComplete, maxInodes: res.fsMaxInodes };
   }
 
   async umount(fsName: string, sessionId: number): Promise<void> {

@@ -22,10 +22,14 @@ export interface SpaceReport {
   usedInodes: number;
   /** False while some partition has not reported to the MDS: the used figures are then too low. */
   complete: boolean;
+  /** Inode limit; 0 or absent = none. */
+  maxInodes?: number;
 }
 
 export class SpaceGuard {
   capacity: number;
+  /** Inode limit; 0 = none. */
+  maxInodes = 0;
   usedBytes = 0;
   usedInodes = 0;
   /** Growth admitted and not yet committed (or given up). */
@@ -33,6 +37,9 @@ export class SpaceGuard {
   /** Growth committed since the last report, and in the period before it. */
   private current = 0;
   private previous = 0;
+  /** Inodes this client created since the last report, and in the period before it. */
+  private currentInodes = 0;
+  private previousInodes = 0;
 
   constructor(capacity = 0) {
     this.capacity = capacity;
@@ -41,12 +48,15 @@ export class SpaceGuard {
   /** Takes the MDS's answer to a session refresh. */
   update(r: SpaceReport): void {
     this.capacity = r.capacity;
+    this.maxInodes = r.maxInodes ?? 0;
     // An incomplete sum misses partitions: keep the last complete figures (and the growth).
     if (!r.complete) return;
     this.usedBytes = r.usedBytes;
     this.usedInodes = r.usedInodes;
     this.previous = this.current;
     this.current = 0;
+    this.previousInodes = this.currentInodes;
+    this.currentInodes = 0;
   }
 
   /** Bytes this client counts as used: the MDS's figure plus its own recent growth. */
@@ -81,5 +91,26 @@ export class SpaceGuard {
   /** `bytes` of admitted growth will never be committed (the write failed or was cut off). */
   release(bytes: number): void {
     if (bytes > 0) this.pending = Math.max(0, this.pending - bytes);
+  }
+
+  /** Inodes this client counts as used: the MDS's figure plus the ones it created recently. */
+  get inodes(): number {
+    return this.usedInodes + this.previousInodes + this.currentInodes;
+  }
+
+  /**
+   * Admits the creation of one inode, or throws NO_SPACE (ENOSPC) at the inode limit. A create
+   * is committed when it answers, so the inode counts as settled at once; `releaseInode` gives
+   * it back when the create failed.
+   */
+  admitInode(): void {
+    if (this.maxInodes > 0 && this.inodes + 1 > this.maxInodes) {
+      throw new CurveError(StatusCode.NO_SPACE, `fs is out of inodes: ${this.inodes} of ${this.maxInodes} used`);
+    }
+    this.currentInodes++;
+  }
+
+  releaseInode(): void {
+    if (this.currentInodes > 0) this.currentInodes--;
   }
 }

@@ -62,6 +62,7 @@ export function mdsService(ref: NodeRef): ServiceImplOf<typeof MdsService> {
       return {
         enableSumInDir: r.fs.enableSumInDir,
         fsCapacity: r.fs.capacity,
+        fsMaxInodes: r.fs.maxInodes,
         fsUsedBytes: u.bytes,
         fsUsedInodes: u.inodes,
         fsUsageComplete: u.complete,

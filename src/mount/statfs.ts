@@ -4,7 +4,7 @@ import type { StatFs } from '../fuse/index.ts';
 
 /** Blocks when the fs has no capacity: 1 PiB, large enough that df never calls it full. */
 const UNLIMITED_BYTES = 2 ** 50;
-/** Inodes: there is no inode limit; the id space of an fs is far larger than this. */
+/** Inodes when the fs has no inode limit (its id space is far larger than this). */
 const INODES = 2 ** 40;
 
 /**
@@ -19,6 +19,7 @@ export function statfsOf(space: SpaceGuard, bsize: number, namelen: number): Sta
   const used = Math.min(blocks, Math.ceil(space.usedBytes / bsize));
   const free = blocks - used;
   const avail = Math.min(free, Math.floor(space.free / bsize));
-  const ffree = Math.max(0, INODES - space.usedInodes);
-  return { blocks, bfree: free, bavail: avail, files: INODES, ffree, bsize, namelen, frsize: bsize };
+  const files = space.maxInodes > 0 ? space.maxInodes : INODES;
+  const ffree = Math.max(0, files - space.usedInodes);
+  return { blocks, bfree: free, bavail: avail, files, ffree, bsize, namelen, frsize: bsize };
 }

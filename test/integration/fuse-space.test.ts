@@ -16,6 +16,7 @@ import { MountProc, runCurvefs } from '../helpers/curvefs-mount-proc.ts';
 const MiB = 2 ** 20;
 const CAPACITY = 8 * MiB;
 const DEADLINE = 60_000;
+const MAX_INODES = 6;
 
 let base: string;
 let cluster: CurvefsCluster;
@@ -47,6 +48,7 @@ before(async () => {
   cluster = await CurvefsCluster.start({ dir: join(base, 'cluster'), metaserverArgs: () => ['--reclaim-grace-sec', '1', '--reclaim-interval-ms', '200'] });
   await cluster.createFs('space');
   await cluster.createFs('small', { capacity: CAPACITY });
+  await cluster.createFs('few', { maxInodes: MAX_INODES });
 });
 
 after(async () => {
@@ -140,4 +142,22 @@ test('the SDK sees the same usage and refuses the same way', async () => {
   } finally {
     await conn.close();
   }
+});
+
+test('a file system with an inode limit refuses a create past it with ENOSPC', async () => {
+  const dir = await mount('few');
+  const start = await waitUntil('a complete usage report', DEADLINE, async () => {
+    const f = await info('few');
+    return f.usageComplete ? f : undefined;
+  });
+  assert.equal(start.maxInodes, MAX_INODES);
+  const s0 = await fsp.statfs(dir);
+  assert.deepEqual([s0.files, s0.files - s0.ffree], [MAX_INODES, start.usedInodes]);
+  const room = MAX_INODES - start.usedInodes;
+  assert.ok(room >= 2, `the root leaves room (${start.usedInodes} used)`);
+  await fsp.mkdir(join(dir, 'd'));
+  for (let i = 1; i < room; i++) await fsp.writeFile(join(dir, 'd', `f${i}`), '');
+  await assert.rejects(fsp.writeFile(join(dir, 'd', 'one-too-many'), ''), { code: 'ENOSPC' });
+  await assert.rejects(fsp.mkdir(join(dir, 'e')), { code: 'ENOSPC' });
+  await waitUntil('the partitions to count every inode', DEADLINE, async () => ((await info('few')).usedInodes === MAX_INODES ? true : undefined));
 });

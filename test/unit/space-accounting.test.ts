@@ -90,6 +90,19 @@ test('SpaceGuard: writes past the capacity are refused with ENOSPC; growth count
   // Deletes free space once the MDS reports them; capacity changes take effect at once.
   s.update({ capacity: 2000, usedBytes: 100, usedInodes: 2, complete: true });
   assert.equal(s.free, 1900);
+  // The inode limit: creates count at once, a failed create gives its inode back.
+  const n = new SpaceGuard(0);
+  n.update({ capacity: 0, usedBytes: 0, usedInodes: 3, complete: true, maxInodes: 5 });
+  n.admitInode();
+  n.admitInode();
+  assert.throws(() => n.admitInode(), (x) => isCurveError(x, StatusCode.NO_SPACE));
+  n.releaseInode();
+  n.admitInode();
+  n.update({ capacity: 0, usedBytes: 0, usedInodes: 5, complete: true, maxInodes: 5 });
+  assert.equal(n.inodes, 7, 'counted until a second report (the first may not include them)');
+  n.update({ capacity: 0, usedBytes: 0, usedInodes: 4, complete: true, maxInodes: 5 });
+  n.admitInode();
+  assert.throws(() => n.admitInode(), (x) => isCurveError(x, StatusCode.NO_SPACE));
   // Unlimited: nothing is refused.
   const u = new SpaceGuard(0);
   u.admit(2 ** 52);

@@ -28,6 +28,7 @@ export function fsInfoJson(f: FsInfo) {
     // partitions last reported them; usageComplete false: some partition has not reported yet.
     usedBytes: f.usedBytes,
     usedInodes: f.usedInodes,
+    maxInodes: f.maxInodes,
     usageComplete: f.usageComplete,
     mounts: f.mountpoints.map((m) => `${m.mountpoint?.hostname}:${m.mountpoint?.port}:${m.mountpoint?.path}`),
     dataStore: ds?.case === 'local' ? { local: ds.value.dir } : ds?.case === 's3' ? { s3: `${ds.value.endpoint}/${ds.value.bucketName}/${ds.value.prefix}` } : null,
@@ -49,6 +50,7 @@ export function registerFsCommands(program: Command, g: Globals): void {
     .option('--block-size <size>', 'block size', parseSize, parseSize('4MiB'))
     .option('--chunk-size <size>', 'chunk size', parseSize, parseSize('64MiB'))
     .option('--capacity <size>', 'capacity (0 = unlimited)', parseSize, 0)
+    .option('--max-inodes <n>', 'inode limit (0 = none)', intArg('an inode count'), 0)
     .option('--local-dir <dir>', 'store blocks in this local directory')
     .option('--s3-endpoint <url>', 'S3 endpoint (e.g. http://127.0.0.1:9000)')
     .option('--s3-bucket <bucket>')
@@ -69,6 +71,7 @@ export function registerFsCommands(program: Command, g: Globals): void {
           blockSize: Number(o.blockSize),
           chunkSize: Number(o.chunkSize),
           capacity: Number(o.capacity),
+          maxInodes: Number(o.maxInodes),
           dataStore,
           partitionCount: Number(o.partitions),
         });

@@ -154,6 +154,7 @@ export class FsManager {
         status: FsStatus.FS_NEW,
         rootInodeId: ROOT_INODE_ID,
         capacity: params.capacity,
+        maxInodes: params.maxInodes,
         blockSize: params.blockSize,
         chunkSize: params.chunkSize,
         fsType: params.fsType,
