@@ -67,7 +67,6 @@ export async function connectFs(opts: ConnectOptions): Promise<Connection> {
   const core = new FsCore(meta, { entryTtlMs: opts.entryTtlMs, attrTtlMs: opts.attrTtlMs, clock: systemClock });
   // Capacity checks and statfs start from the usage the MDS answered with the fs (no extra call).
   core.space.capacity = view.capacity;
-  core.space.maxInodes = view.usage?.maxInodes ?? 0;
   if (view.usage) core.space.update(view.usage);
   core.trackOpens(session.sessionId, { registerAfterMs: opts.registerOpenAfterMs });
   const fs = new Fs(core, data, { maxBufferBytes: view.blockSize });
