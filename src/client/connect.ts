@@ -72,8 +72,12 @@ export async function connectFs(opts: ConnectOptions): Promise<Connection> {
     cache: opts.readCacheBytes ? new BlockCache(opts.readCacheBytes) : undefined,
   });
   const core = new FsCore(meta, { entryTtlMs: opts.entryTtlMs, attrTtlMs: opts.attrTtlMs, clock: systemClock });
+  // Capacity checks and statfs start from the usage the MDS answered with the fs (no extra call).
+  core.space.capacity = view.capacity;
+  if (view.usage) core.space.update(view.usage);
   const opens = core.trackOpens(session.id, { registerAfterMs: opts.registerOpenAfterMs });
   session.onRenewed((id) => opens.renewed(id));
+  session.onRefreshed((space) => core.space.update(space));
   const fs = new Fs(core, data, { maxBufferBytes: view.blockSize });
   session.keepAlive(opts.refreshMs ?? 4000);
   return {

@@ -74,6 +74,8 @@ export class FileHandle {
   private failure: { error: unknown } | undefined;
   /** Flushes failed so far: a flush queued before a failure commits nothing after it. */
   private failures = 0;
+  /** Growth of the length admitted against the fs's capacity and buffered, not yet flushing. */
+  private unsaved = 0;
 
   constructor(
     private readonly core: FsCore,
@@ -101,6 +103,26 @@ export class FileHandle {
     const at = this.opts.append || offset === null ? this.size : offset;
     if (!Number.isSafeInteger(at) || at < 0) throw new CurveError(StatusCode.PARAM_ERROR, 'bad offset');
     if (this.bufBytes && at !== this.bufOffset + this.bufBytes) await this.startFlush();
+    // ENOSPC before a byte is taken when the growth of the file would pass the fs's capacity.
+    const grown = Math.max(0, at + data.length - this.size);
+    this.core.space.admit(grown);
+    // Moved to `unsaved` per piece, so a flush in the loop settles only the growth it carries.
+    let notBuffered = grown;
+    try {
+      await this.copyIn(at, data, (g) => {
+        const moved = Math.min(notBuffered, g);
+        this.unsaved += moved;
+        notBuffered -= moved;
+      });
+    } finally {
+      // What a concurrent write grew first, or what a failed flush kept out, was never buffered.
+      this.core.space.release(notBuffered);
+    }
+    return data.length;
+  }
+
+  /** Copies `data` into the buffer at `at`, flushing full buffers; `grew` gets each piece's growth. */
+  private async copyIn(at: number, data: Uint8Array, grew: (bytes: number) => void): Promise<void> {
     // Copy: the caller may reuse its buffer once write resolves (FUSE does).
     const max = this.opts.maxBufferBytes;
     for (let done = 0; done < data.length; ) {
@@ -108,11 +130,12 @@ export class FileHandle {
       const n = Math.min(data.length - done, max - this.bufBytes);
       this.reserve(this.bufBytes + n);
       this.buf!.set(data.subarray(done, done + n), this.bufBytes);
+      const before = this.size;
       this.bufBytes += n;
       done += n;
+      grew(this.size - before);
       if (this.bufBytes >= max) await this.startFlush();
     }
-    return data.length;
   }
 
   /** Makes the write buffer hold at least `need` bytes (≤ maxBufferBytes), keeping its content. */
@@ -157,6 +180,8 @@ export class FileHandle {
     this.buf = undefined;
     this.bufBytes = 0;
     this.inFlightEnd = this.inFlight.size ? Math.max(this.inFlightEnd, offset + bytes.length) : offset + bytes.length;
+    const grown = this.unsaved;
+    this.unsaved = 0;
     const stored = this.data.write(this.ino, offset, bytes);
     const limitSpares = limit + 1;
     void stored.then(
@@ -168,6 +193,7 @@ export class FileHandle {
       .then(async () => {
         if (this.failures !== failuresBefore) {
           stored.catch(() => undefined);
+          this.core.space.release(grown);
           return;
         }
         const slices = await stored;
@@ -179,8 +205,10 @@ export class FileHandle {
           list.push(plainSlice(s));
         }
         this.length = attr.length;
+        this.core.space.settle(grown);
       })
       .catch((error: unknown) => {
+        this.core.space.release(grown);
         this.failures++;
         this.failure ??= { error };
       })
@@ -204,7 +232,16 @@ export class FileHandle {
   async truncate(size: number): Promise<void> {
     this.check();
     await this.flush();
-    await this.core.setattr(this.ino, { size });
+    // Growing the length counts against the capacity like a write.
+    const grown = Math.max(0, size - this.length);
+    this.core.space.admit(grown);
+    try {
+      await this.core.setattr(this.ino, { size });
+    } catch (e) {
+      this.core.space.release(grown);
+      throw e;
+    }
+    this.core.space.settle(grown);
     await this.reload();
   }
 

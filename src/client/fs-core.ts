@@ -17,6 +17,7 @@ import { TtlCache } from './cache.ts';
 import { checkName } from './names.ts';
 import type { MetaClient } from './meta-client.ts';
 import { modeBitsOfType } from './attr.ts';
+import { SpaceGuard } from './space.ts';
 import { OpenRegistry, type OpenRegistryOptions } from './open-registry.ts';
 
 export const ROOT_INODE_ID = 1;
@@ -89,6 +90,8 @@ export class FsCore {
    * whose last name they remove, so it outlives the name.
    */
   opens: OpenRegistry | undefined;
+  /** Capacity and usage as the MDS last said, for statfs and ENOSPC (space.ts). */
+  readonly space = new SpaceGuard();
 
   constructor(meta: MetaClient, opts: FsCoreOptions = {}) {
     this.meta = meta;
@@ -282,6 +285,7 @@ export class FsCore {
     const isDir = args.type === FileType.TYPE_DIRECTORY;
     this.invalidateEntry(parent, name);
     this.invalidateAttr(parent);
+    this.space.admitInode(); // ENOSPC at the fs's inode limit, without asking the MDS
     const attr = await this.meta.withWritablePartition(isDir ? undefined : parentPart, async (p: PartitionInfo) => {
       if (p.partitionId === parentPart.partitionId) {
         const res = await this.meta.callPartition('createFile', () => p, {
@@ -302,6 +306,9 @@ export class FsCore {
       const two = await this.createTwoStep(p, parent, name, args, mode, time);
       parentAttr = two.parent;
       return two.inode;
+    }).catch((e: unknown) => {
+      this.space.releaseInode(); // nothing was created
+      throw e;
     });
     this.remember(attr);
     this.entries.set(this.entryKey(parent, name), { ino: attr.inodeId, type: attr.type });

@@ -53,6 +53,8 @@ export interface StatFs {
   files: number;
   filesFree: number;
   nameMax: number;
+  usedBytes: number;
+  usedInodes: number;
 }
 
 export class Fs {
@@ -311,7 +313,16 @@ export class Fs {
     const attr = await this.resolve(path, true);
     if (attr.type === FileType.TYPE_DIRECTORY) throw new CurveError(StatusCode.IS_DIRECTORY, path);
     if (attr.type !== FileType.TYPE_S3 && attr.type !== FileType.TYPE_FILE) throw new CurveError(StatusCode.PARAM_ERROR, path);
-    await this.core.setattr(attr.inodeId, { size });
+    // Growing the length counts against the capacity like a write.
+    const grown = Math.max(0, size - attr.length);
+    this.core.space.admit(grown);
+    try {
+      await this.core.setattr(attr.inodeId, { size });
+    } catch (e) {
+      this.core.space.release(grown);
+      throw e;
+    }
+    this.core.space.settle(grown);
   }
 
   // ---- xattrs ----
@@ -480,8 +491,16 @@ export class Fs {
     }
   }
 
-  async statfs(capacityBytes: number, blockSize = 4096): Promise<StatFs> {
-    const blocks = Math.floor((capacityBytes || 2 ** 50) / blockSize);
-    return { blockSize, blocks, blocksFree: blocks, files: 2 ** 40, filesFree: 2 ** 40, nameMax: 255 };
+  /**
+   * Space as the MDS last answered this client (its session refresh, every few seconds): the
+   * partitions' used bytes (rounded up to whole blocks) and inodes against the fs's capacity
+   * (2^50 bytes when unlimited); 2^40 inodes (no inode limit). `usedBytes` is exact.
+   */
+  statfs(blockSize = 4096): StatFs {
+    const s = this.core.space;
+    const blocks = Math.floor((s.capacity || 2 ** 50) / blockSize);
+    const blocksFree = blocks - Math.min(blocks, Math.ceil(s.usedBytes / blockSize));
+    const files = s.maxInodes || 2 ** 40;
+    return { blockSize, blocks, blocksFree, files, filesFree: Math.max(0, files - s.usedInodes), nameMax: 255, usedBytes: s.usedBytes, usedInodes: s.usedInodes };
   }
 }

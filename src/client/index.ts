@@ -9,6 +9,7 @@ export { FileHandle, blockMapOf, type FileData, type BlockMap, type Slice } from
 export { Stat, fileTypeOfMode, modeBitsOfType, type DirEntry } from './attr.ts';
 export { checkName, splitPath, NAME_MAX, PATH_MAX } from './names.ts';
 export { TtlCache } from './cache.ts';
+export { SpaceGuard, type SpaceReport } from './space.ts';
 export { backoffDelay, isRetryable, DEFAULT_BACKOFF } from './retry.ts';
 export type { MdsApi, FsView, DataStoreConfig, MountSession } from './mds-api.ts';
 export { connectFs, type ConnectOptions, type Connection } from './connect.ts';

@@ -4,6 +4,7 @@ import { TopologyService } from '../gen/topology_pb.ts';
 import { CurveError, StatusCode } from '../common/index.ts';
 import type { GenService, GenServiceMethods, RpcClient } from '../rpc/index.ts';
 import type { FsView, MdsApi, MountSession } from './mds-api.ts';
+import type { SpaceReport } from './space.ts';
 import { blockStoreConfigOf, type BlockStoreConfig } from '../data/index.ts';
 import type { CopysetRoute } from './partition-table.ts';
 import type { PartitionInfo } from '../gen/common_pb.ts';
@@ -28,6 +29,7 @@ export function fsViewOf(info: FsInfo): FsView {
     chunkSize: info.chunkSize,
     capacity: info.capacity,
     dataStore: dataStoreOf(info.dataStore),
+    usage: { capacity: info.capacity, usedBytes: info.usedBytes, usedInodes: info.usedInodes, complete: info.usageComplete, maxInodes: info.maxInodes },
   };
 }
 
@@ -95,11 +97,12 @@ export class MdsAdapter implements MdsApi {
     return { sessionId: res.sessionId };
   }
 
-  async refreshSession(fsName: string, sessionId: number): Promise<void> {
+  async refreshSession(fsName: string, sessionId: number): Promise<SpaceReport> {
     const res = await this.mds.refreshSession({ fsName, sessionId });
     // An ended session is not revived (its request windows are gone on the metaservers, which
     // now refuse its mutations with SESSION_EXPIRED): say so instead of failing silently.
     if (!res.sessionValid) throw new CurveError(StatusCode.SESSION_EXPIRED, `session ${sessionId} of fs ${fsName} has ended; mount again`);
+    return { capacity: res.fsCapacity, usedBytes: res.fsUsedBytes, usedInodes: res.fsUsedInodes, complete: res.fsUsageComplete, maxInodes: res.fsMaxInodes };
   }
 
   async umount(fsName: string, sessionId: number): Promise<void> {

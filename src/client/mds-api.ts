@@ -3,6 +3,7 @@
 import type { PartitionInfo } from '../gen/common_pb.ts';
 import type { CopysetRoute } from './partition-table.ts';
 import type { BlockStoreConfig } from '../data/index.ts';
+import type { SpaceReport } from './space.ts';
 
 /** Where an fs's blocks live (src/data's block store configuration). */
 export type DataStoreConfig = BlockStoreConfig;
@@ -15,6 +16,8 @@ export interface FsView {
   chunkSize: number;
   capacity: number;
   dataStore: DataStoreConfig;
+  /** Space in use when the view was fetched (the MDS's sums of partition reports), if it said. */
+  usage?: SpaceReport;
 }
 
 export interface MountSession {
@@ -29,6 +32,7 @@ export interface MdsApi {
   /** First of `count` consecutive, globally unique chunk ids. */
   allocateChunkIds(fsId: number, count: number): Promise<number>;
   mount(fsName: string, mountpoint: { host: string; path: string }): Promise<MountSession>;
-  refreshSession(fsName: string, sessionId: number): Promise<void>;
+  /** Keeps the session alive; answers the fs's space when the MDS reports it. */
+  refreshSession(fsName: string, sessionId: number): Promise<SpaceReport | void>;
   umount(fsName: string, sessionId: number): Promise<void>;
 }

@@ -8,6 +8,7 @@
 // its open handles again, the mount marks the file locks it held as lost.
 import { CurveError, StatusCode, createLogger } from '../common/index.ts';
 import type { MdsApi } from './mds-api.ts';
+import type { SpaceReport } from './space.ts';
 
 const log = createLogger('client-session');
 
@@ -17,6 +18,7 @@ export class ClientSession {
   private current: number;
   private renewing: Promise<number> | undefined;
   private readonly listeners: RenewListener[] = [];
+  private readonly refreshed: ((report: SpaceReport) => void)[] = [];
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   /** Sessions registered after the first (for diagnostics and tests). */
@@ -37,6 +39,11 @@ export class ClientSession {
 
   onRenewed(f: RenewListener): void {
     this.listeners.push(f);
+  }
+
+  /** Called with the fs's usage each refresh answers with (capacity checks and statfs use it). */
+  onRefreshed(f: (report: SpaceReport) => void): void {
+    this.refreshed.push(f);
   }
 
   /**
@@ -70,7 +77,8 @@ export class ClientSession {
   private async refresh(): Promise<void> {
     const id = this.current;
     try {
-      await this.mds.refreshSession(this.fsName, id);
+      const report = await this.mds.refreshSession(this.fsName, id);
+      if (report) for (const f of this.refreshed) f(report);
     } catch (e) {
       if (e instanceof CurveError && e.status === StatusCode.SESSION_EXPIRED) {
         await this.renew(id).catch((err: unknown) => log.warn('registering a new session failed', { error: String(err) }));

@@ -27,7 +27,9 @@ export class MdsMetrics {
   // The leader counts heartbeats from the start of its term; a new term starts again from zero,
   // which Prometheus's rate() reads as a counter reset.
   private readonly heartbeats = this.cluster.counter('curvefs_mds_heartbeats_total', 'Heartbeats handled in this term.');
-  private readonly usedBytes = this.cluster.gauge('curvefs_mds_fs_used_bytes', 'Bytes of file data in each file system, as last reported by its mounts.', ['fs', 'fs_id']);
+  private readonly usedBytes = this.cluster.gauge('curvefs_mds_fs_used_bytes', 'Bytes in use: lengths of regular files, deleted ones not yet reclaimed included (partition reports).', ['fs', 'fs_id']);
+  private readonly usedInodes = this.cluster.gauge('curvefs_mds_fs_used_inodes', 'Inodes in use (partition reports).', ['fs', 'fs_id']);
+  private readonly capacityBytes = this.cluster.gauge('curvefs_mds_fs_capacity_bytes', 'Capacity in bytes (0 = unlimited).', ['fs', 'fs_id']);
 
   /** Sets every figure from a fresh status document. */
   update(s: MdsStatus): void {
@@ -48,8 +50,13 @@ export class MdsMetrics {
     this.heartbeats.reset();
     this.heartbeats.inc(finite(c.heartbeats));
     // From empty each time, so a deleted file system's series goes away.
-    this.usedBytes.reset();
-    for (const f of c.fs) this.usedBytes.set({ fs: f.name, fs_id: String(f.fsId) }, finite(f.usedBytes));
+    for (const g of [this.usedBytes, this.usedInodes, this.capacityBytes]) g.reset();
+    for (const f of c.fs) {
+      const labels = { fs: f.name, fs_id: String(f.fsId) };
+      this.usedBytes.set(labels, finite(f.usedBytes));
+      this.usedInodes.set(labels, finite(f.usedInodes));
+      this.capacityBytes.set(labels, finite(f.capacity));
+    }
   }
 
   /** The exposition: the MDS's own figures, the cluster's when leading, then the process's. */

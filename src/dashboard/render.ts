@@ -13,7 +13,7 @@ function table(headers: string[], rows: unknown[][]): string {
 export function renderHtml(s: MdsStatus): string {
   const c = s.cluster;
   const body = c
-    ? `<h2>File systems</h2>${table(['id', 'name', 'status', 'mounts', 'partitions', 'capacity', 'used bytes'], c.fs.map((f) => [f.fsId, f.name, f.status, f.mounts, f.partitions, f.capacity || 'unlimited', f.usedBytes]))}
+    ? `<h2>File systems</h2>${table(['id', 'name', 'status', 'mounts', 'partitions', 'capacity', 'used bytes', 'used inodes'], c.fs.map((f) => [f.fsId, f.name, f.status, f.mounts, f.partitions, f.capacity || 'unlimited', f.usageComplete ? f.usedBytes : `≥ ${f.usedBytes}`, f.usageComplete ? f.usedInodes : `≥ ${f.usedInodes}`]))}
 <h2>Metaservers</h2>${table(['id', 'address', 'state', 'copysets', 'leaders', 'last heartbeat (ms ago)'], c.metaservers.map((m) => [m.id, m.address, m.state, m.copysets, m.leaders, m.lastHeartbeatMsAgo < 0 ? '—' : m.lastHeartbeatMsAgo]))}
 <h2>Copysets</h2>${table(['copyset', 'members', 'leader', 'epoch', 'healthy', 'partitions', 'change in flight'], c.copysets.map((x) => [x.id, x.members.map((m) => (x.broken.includes(m) ? `${m} (BROKEN)` : String(m))).join(', '), x.leader || '?', x.epoch, x.healthy ? 'yes' : 'NO', x.partitions, x.change ?? '']))}
 <p>cluster ${esc(c.clusterId)} · ${c.partitions} partitions · ${c.sessions} sessions · ${c.heartbeats} heartbeats this term</p>`

@@ -23,7 +23,11 @@ export type RpcBoundsStatus = RpcBoundsFigures;
 
 export interface ClusterStatus {
   clusterId: string;
-  fs: { fsId: number; name: string; status: string; mounts: number; partitions: number; capacity: number; usedBytes: number }[];
+  fs: { fsId: number; name: string; status: string; mounts: number; partitions: number; capacity: number;
+    /** Sum of regular files' lengths (deleted, not yet reclaimed ones included) and inodes, from the partitions' reports. */
+    usedBytes: number; usedInodes: number;
+    /** False while some partition has not reported since this MDS began to lead. */
+    usageComplete: boolean }[];
   metaservers: { id: number; address: string; state: string; copysets: number; leaders: number; lastHeartbeatMsAgo: number }[];
   copysets: { id: string; members: number[]; leader: number; epoch: number; healthy: boolean; /** Members whose replica cannot open (damaged storage). */ broken: number[]; partitions: number; change: string | null }[];
   partitions: number;

@@ -3,7 +3,8 @@
 //
 //   /curvefs/mds/fs/<fsId>                   FsInfo
 //   /curvefs/mds/fsname/<name>               fsId (decimal) — keeps names unique; freed at DeleteFs
-//   /curvefs/mds/usage/<fsId>                bytes used (decimal), from clients' RefreshSession deltas
+//   /curvefs/mds/usage/<fsId>                no longer written (used bytes come from partition heartbeats);
+//                                            an older MDS's record is deleted with its fs
 //   /curvefs/mds/id/<kind>                   highest id reserved so far (decimal)
 //   /curvefs/mds/topo/pool/<id>              PoolInfo
 //   /curvefs/mds/topo/zone/<id>              ZoneInfo

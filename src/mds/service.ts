@@ -34,13 +34,15 @@ export function mdsService(ref: NodeRef, access = new FsAccess(false)): ServiceI
       return { fsInfo: await term().fs.createFs(req) };
     },
     getFsInfo(req, ctx) {
-      const fs = term().fs.get({ fsId: req.fsId, fsName: req.fsName });
-      access.check(ctx, fs.fsName, 'GetFsInfo');
-      return { fsInfo: fs };
+      const fs = term().fs;
+      const info = fs.get({ fsId: req.fsId, fsName: req.fsName });
+      access.check(ctx, info.fsName, 'GetFsInfo');
+      return { fsInfo: fs.withUsage(info) };
     },
     listClusterFsInfo() {
       // A listing is for operators and tools: never the data store's credentials.
-      return { fsInfo: term().fs.list().map(redactFsInfo) };
+      const fs = term().fs;
+      return { fsInfo: fs.list().map((f) => redactFsInfo(fs.withUsage(f))) };
     },
     async updateFsInfo(req) {
       return { fsInfo: await term().fs.updateFs(req.fsName, req.capacity) };
@@ -63,11 +65,15 @@ export function mdsService(ref: NodeRef, access = new FsAccess(false)): ServiceI
     async refreshSession(req, ctx) {
       access.check(ctx, req.fsName, 'RefreshSession');
       const t = term();
-      const r = await t.fs.refresh(req.fsName, req.sessionId, req.mountpoint, req.fsDeltaBytes);
+      const r = await t.fs.refresh(req.fsName, req.sessionId, req.mountpoint);
+      const u = t.fs.usage(r.fs.fsId);
       return {
         enableSumInDir: r.fs.enableSumInDir,
         fsCapacity: r.fs.capacity,
-        fsUsedBytes: t.fs.usedBytes(r.fs.fsId),
+        fsMaxInodes: r.fs.maxInodes,
+        fsUsedBytes: u.bytes,
+        fsUsedInodes: u.inodes,
+        fsUsageComplete: u.complete,
         sessionValid: r.valid,
         sessionTimeoutMs: t.fs.opts.sessionTimeoutMs,
       };

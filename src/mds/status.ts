@@ -16,15 +16,20 @@ export function mdsStatus(node: MdsNode, address: string, store: 'etcd' | 'embed
     const topo = t.topo;
     cluster = {
       clusterId: topo.cluster.clusterId,
-      fs: t.fs.list().map((f) => ({
+      fs: t.fs.list().map((f) => {
+        const u = t.fs.usage(f.fsId);
+        return {
         fsId: f.fsId,
         name: f.fsName,
         status: FsStatus[f.status] ?? String(f.status),
         mounts: f.mountpoints.length,
         partitions: topo.partitionsOfFs(f.fsId).length,
         capacity: f.capacity,
-        usedBytes: t.fs.usedBytes(f.fsId),
-      })),
+        usedBytes: u.bytes,
+        usedInodes: u.inodes,
+        usageComplete: u.complete,
+        };
+      }),
       metaservers: [...topo.metaservers.values()].map((m) => {
         const rt = topo.msRuntime.get(m.metaserverId);
         return {

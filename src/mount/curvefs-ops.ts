@@ -76,6 +76,7 @@ import { ClusterLocks } from './cluster-locks.ts';
 import { DirChangeAttrs } from './dir-attrs.ts';
 import { DirCursor, type ListedEntry } from './dir-cursor.ts';
 import { OpenFile } from './open-file.ts';
+import { statfsOf } from './statfs.ts';
 
 const log = createLogger('mount');
 
@@ -180,7 +181,6 @@ export class CurvefsOps implements FuseOps {
   private readonly core: FsCore;
   private readonly io: FileDataIO;
   private readonly randomIo: FileDataIO | undefined;
-  private readonly view: FsView;
   readonly locks: ClusterLocks;
   /** This client's opens and their registrations (shared with FsCore's unlink and rename). */
   private readonly opens: OpenRegistry;
@@ -206,7 +206,6 @@ export class CurvefsOps implements FuseOps {
     this.core = conn.core;
     this.io = conn.data;
     this.randomIo = conn.randomData;
-    this.view = conn.view;
     if (conn.view.rootInodeId !== ROOT) throw new Error(`fs root inode is ${conn.view.rootInodeId}, the mount needs ${ROOT}`);
     const session = conn.session;
     this.locks = new ClusterLocks(conn.core.meta, session ? () => session.id : conn.sessionId);
@@ -399,7 +398,17 @@ export class CurvefsOps implements FuseOps {
         oldSize = inode.attr!.length;
       }
     }
-    let a = await this.core.setattr(ino, args);
+    // Growing a file counts against the capacity like a write (the length is what is counted).
+    const grown = Math.max(0, size - oldSize);
+    this.core.space.admit(grown);
+    let a: InodeAttr;
+    try {
+      a = await this.core.setattr(ino, args);
+    } catch (e) {
+      this.core.space.release(grown);
+      throw e;
+    }
+    this.core.space.settle(grown);
     if (file) await file.reloadNow();
     this.cutPastEof(ino, size);
     const page = Math.floor(size / PAGE_SIZE);
@@ -809,12 +818,13 @@ export class CurvefsOps implements FuseOps {
 
   // ---- the file system ----
 
+  /**
+   * Used bytes and inodes as the MDS last answered (the partitions' own counts, at most a
+   * heartbeat + a session refresh old), against the capacity (2^50 bytes when unlimited) and
+   * 2^40 inodes (no inode limit).
+   */
   statfs(): StatFs {
-    const bsize = PAGE_SIZE;
-    const capacity = this.view.capacity > 0 ? this.view.capacity : 2 ** 50;
-    const blocks = Math.floor(capacity / bsize);
-    const files = 2 ** 40;
-    return { blocks, bfree: blocks, bavail: blocks, files, ffree: files, bsize, namelen: NAME_MAX, frsize: bsize };
+    return statfsOf(this.core.space, PAGE_SIZE, NAME_MAX);
   }
 
   async access(ctx: RequestContext, ino: number, mask: number): Promise<void> {

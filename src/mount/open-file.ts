@@ -63,6 +63,10 @@ export class OpenFile {
   xattrs: Map<string, Uint8Array>;
   /** Open handles of this mount on the file. */
   handles = 0;
+  /** Highest end of a write admitted against the fs's capacity (a file grows once per byte). */
+  private admittedEnd = 0;
+  /** Growth admitted and buffered, not yet handed to a commit (space.ts). */
+  private unsaved = 0;
 
   constructor(
     private readonly core: FsCore,
@@ -106,6 +110,7 @@ export class OpenFile {
   reset(inode: Inode): void {
     this.attr = inode.attr!;
     this.length = this.attr.length;
+    this.admittedEnd = 0;
     this.map = blockMapOf(inode);
     this.xattrs = new Map(Object.entries(inode.xattr));
   }
@@ -117,17 +122,36 @@ export class OpenFile {
       // O_APPEND: the offset is the size once every earlier append is in the buffer.
       const run = this.appendChain.then(async () => {
         const at = this.size;
-        await buf.write(at, data);
+        await this.buffer(buf, at, data);
         return at;
       });
       this.appendChain = run.catch(() => undefined);
       offset = await run;
     } else {
-      await buf.write(offset, data);
+      await this.buffer(buf, offset, data);
     }
     this.noteWrite(offset, data.byteLength);
     if (this.sinceCommit >= this.opts.commitBytes) await this.commit();
     return data.byteLength;
+  }
+
+  /**
+   * Buffers a write once the fs has room for the growth of the file it makes (ENOSPC otherwise:
+   * nothing is written), counted against the capacity until its commit settles it.
+   */
+  private async buffer(buf: WriteBuffer, offset: number, data: Uint8Array): Promise<void> {
+    const end = offset + data.byteLength;
+    const from = Math.max(this.size, this.admittedEnd);
+    const grown = end > from ? end - from : 0;
+    this.core.space.admit(grown);
+    if (grown > 0) this.admittedEnd = end;
+    try {
+      await buf.write(offset, data);
+    } catch (e) {
+      this.core.space.release(grown);
+      throw e;
+    }
+    this.unsaved += grown;
   }
 
   private noteWrite(offset: number, len: number): void {
@@ -188,6 +212,8 @@ export class OpenFile {
     const time = this.dirtyMtime ?? this.now();
     this.committing = this.dirty;
     this.dirty = [];
+    const grown = this.unsaved;
+    this.unsaved = 0;
     this.sinceCommit = 0;
     this.dirtyMtime = undefined;
     let slices: ChunkSlice[];
@@ -195,11 +221,18 @@ export class OpenFile {
       slices = await buf.flush();
     } catch (e) {
       this.failure = e;
+      this.core.space.release(grown);
       throw e;
     }
     let end = 0;
     for (const s of slices) end = Math.max(end, s.offset + s.len);
-    await this.appendNow(slices, end, time);
+    try {
+      await this.appendNow(slices, end, time);
+    } catch (e) {
+      this.core.space.release(grown);
+      throw e;
+    }
+    this.core.space.settle(grown);
   }
 
   /**

@@ -492,10 +492,14 @@ function observeModel(m: Model, ids: Iterable<number>): unknown {
   }
   const byType: Record<number, number> = {};
   for (const i of m.inodes.values()) byType[i.type] = (byType[i.type] ?? 0) + 1;
+  // Used bytes of the fs, by definition: the lengths of the regular files still stored
+  // (unlinked ones included until deleteInode), summed afresh instead of kept in step.
+  let fileBytes = 0;
+  for (const i of m.inodes.values()) if (isReg(i.type)) fileBytes += i.length;
   return {
     out,
     deleted: [...m.deleted].sort((a, b) => a[0] - b[0]).map(([ino, dtime]) => ({ ino, dtime })),
-    stats: { inodes: m.inodes.size, dentries: m.dentries, byType, deleted: m.deleted.size, nextId: m.nextId, status: m.nextId > END ? 2 : 1 },
+    stats: { inodes: m.inodes.size, dentries: m.dentries, fileBytes, byType, deleted: m.deleted.size, nextId: m.nextId, status: m.nextId > END ? 2 : 1 },
   };
 }
 

@@ -226,7 +226,26 @@ test('mounts and sessions: conflicts, DeleteFs refused while mounted, expiry of 
   assert.equal(unknown.sessionValid, false);
   refreshing = false;
   await loop;
-  assert.ok((await client.mds.refreshSession({ fsName: 'fs1', sessionId: m1.sessionId })).fsUsedBytes > 0);
+  // Used bytes and inodes are the partitions' own counts from their leaders' heartbeats, summed
+  // per fs; the byte deltas the client sent above are ignored.
+  let bytes = 0;
+  let inodes = 0;
+  for (const g of world.groups.values()) {
+    for (const p of g.partitions.values()) {
+      if (p.fsId !== fs1Id) continue;
+      p.fileBytes = 1000 + p.partitionId;
+      p.inodeNum = 3 + p.partitionId;
+      bytes += p.fileBytes;
+      inodes += p.inodeNum;
+    }
+  }
+  assert.ok(bytes > 0);
+  await waitFor(async () => {
+    const r = await client.mds.refreshSession({ fsName: 'fs1', sessionId: m1.sessionId });
+    return r.fsUsedBytes === bytes && r.fsUsedInodes === inodes && r.fsUsageComplete;
+  }, 'usage summed from the partition reports');
+  const withUsage = (await client.mds.getFsInfo({ fsName: 'fs1' })).fsInfo!;
+  assert.deepEqual([withUsage.usedBytes, withUsage.usedInodes, withUsage.usageComplete], [bytes, inodes, true]);
   await client.mds.umountFs({ fsName: 'fs1', sessionId: m1.sessionId });
   await client.mds.umountFs({ fsName: 'fs1', mountpoint: mp('/mnt/b') });
   await rejects(client.mds.umountFs({ fsName: 'fs1', sessionId: m1.sessionId }), StatusCode.MOUNT_POINT_NOT_EXIST);
@@ -351,6 +370,12 @@ test('the status page: JSON, Prometheus metrics and HTML', async () => {
   const metrics = await httpGet(mds.dashboardAddress!, '/metrics');
   assert.match(metrics, /^curvefs_mds_status\{role="leader"\} 1$/m);
   assert.match(metrics, /^curvefs_mds_metaservers\{state="online"\} 3$/m);
+  // Each fs's usage (the partitions' reports) as in the JSON document.
+  for (const f of st.cluster.fs as { fsId: number; name: string; usedBytes: number; usedInodes: number }[]) {
+    const labels = `{fs="${f.name}",fs_id="${f.fsId}"}`;
+    assert.ok(metrics.includes(`\ncurvefs_mds_fs_used_bytes${labels} ${f.usedBytes}\n`), `used bytes of ${f.name}`);
+    assert.ok(metrics.includes(`\ncurvefs_mds_fs_used_inodes${labels} ${f.usedInodes}\n`), `used inodes of ${f.name}`);
+  }
   const html = await httpGet(mds.dashboardAddress!, '/');
   assert.match(html, /<h2>Copysets<\/h2>/);
 });

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { create } from '@bufbuild/protobuf';
 import { InodeAttrSchema, InodeSchema, type ChunkSlice } from '../../src/gen/metaserver_pb.ts';
-import { FileHandle, type BlockMap, type FileData, type FsCore, type Slice } from '../../src/client/index.ts';
+import { FileHandle, SpaceGuard, type BlockMap, type FileData, type FsCore, type Slice } from '../../src/client/index.ts';
 import { CurveError, SeededRandom, StatusCode } from '../../src/common/index.ts';
 
 const CHUNK = 2 ** 40; // one chunk: every slice is in chunk 0, the map's list order is commit order
@@ -70,6 +70,8 @@ function fakeCore() {
   const commits: number[][] = [];
   let length = 0;
   const core = {
+    // Capacity unlimited: the handle only counts its growth (settled at commit, given back on failure).
+    space: new SpaceGuard(),
     async appendChunks(ino: number, slices: ChunkSlice[], minLength: number) {
       commits.push(slices.map((s) => s.chunkId));
       for (const s of slices) length = Math.max(length, s.offset + s.len);
@@ -109,6 +111,7 @@ for (const seed of [1, 2, 3, 4]) {
       assert.deepEqual(got, want.subarray(0, end));
       const order = commits.flat();
       assert.deepEqual(order, [...order].sort((a, b) => a - b), 'slices committed in write order');
+      assert.equal(core.space.used, end, 'the growth counted against the capacity is the length');
       await fh.close();
     } finally {
       data.stop();
@@ -131,6 +134,8 @@ test('a failed flush is reported once and nothing written after it is committed'
     await fh.write(400, block);
     await fh.close();
     assert.deepEqual(commits, [[1], [5]]);
+    // Counted: the committed 100 bytes, then 400 of growth to 500; the failed flushes gave theirs back.
+    assert.equal(core.space.used, 500);
   } finally {
     data.stop();
   }

@@ -28,7 +28,7 @@ const STATUS: MdsStatus = {
   uptimeSec: 9,
   cluster: {
     clusterId: 'c',
-    fs: [{ fsId: 1, name: 'a', status: 'INITED', mounts: 1, partitions: 2, capacity: 0, usedBytes: 123 }],
+    fs: [{ fsId: 1, name: 'a', status: 'INITED', mounts: 1, partitions: 2, capacity: 0, usedBytes: 123, usedInodes: 7, usageComplete: true }],
     metaservers: [{ id: 1, address: 'x', state: 'ONLINE', copysets: 1, leaders: 1, lastHeartbeatMsAgo: 10 }],
     copysets: [],
     partitions: 2,

@@ -25,6 +25,12 @@ export function fsInfoJson(f: FsInfo) {
     blockSize: f.blockSize,
     chunkSize: f.chunkSize,
     capacity: f.capacity,
+    // Lengths of regular files (deleted ones not yet reclaimed included) and inodes, as the
+    // partitions last reported them; usageComplete false: some partition has not reported yet.
+    usedBytes: f.usedBytes,
+    usedInodes: f.usedInodes,
+    maxInodes: f.maxInodes,
+    usageComplete: f.usageComplete,
     mounts: f.mountpoints.map((m) => `${m.mountpoint?.hostname}:${m.mountpoint?.port}:${m.mountpoint?.path}`),
     dataStore: ds?.case === 'local' ? { local: ds.value.dir } : ds?.case === 's3' ? { s3: `${ds.value.endpoint}/${ds.value.bucketName}/${ds.value.prefix}` } : null,
   };
@@ -45,6 +51,12 @@ function s3SecretKey(o: Record<string, string | number | boolean | undefined>): 
   return process.env.AWS_SECRET_ACCESS_KEY ?? '';
 }
 
+/** "1.5 MiB (1572864 bytes, 15%)": exact bytes next to the human form, share of the capacity. */
+export function usedText(f: { usedBytes: number; capacity: number; usageComplete: boolean }): string {
+  const share = f.capacity > 0 ? `, ${Math.floor((f.usedBytes * 100) / f.capacity)}%` : '';
+  return `${f.usageComplete ? '' : '≥ '}${humanBytes(f.usedBytes)} (${f.usedBytes} bytes${share})`;
+}
+
 export function registerFsCommands(program: Command, g: Globals): void {
   const fs = program.command('fs').description('create, list, inspect and delete file systems');
 
@@ -54,6 +66,7 @@ export function registerFsCommands(program: Command, g: Globals): void {
     .option('--block-size <size>', 'block size', parseSize, parseSize('4MiB'))
     .option('--chunk-size <size>', 'chunk size', parseSize, parseSize('64MiB'))
     .option('--capacity <size>', 'capacity (0 = unlimited)', parseSize, 0)
+    .option('--max-inodes <n>', 'inode limit (0 = none)', intArg('an inode count'), 0)
     .option('--local-dir <dir>', 'store blocks in this local directory')
     .option('--s3-endpoint <url>', 'S3 endpoint (e.g. http://127.0.0.1:9000)')
     .option('--s3-bucket <bucket>')
@@ -77,6 +90,7 @@ export function registerFsCommands(program: Command, g: Globals): void {
           blockSize: Number(o.blockSize),
           chunkSize: Number(o.chunkSize),
           capacity: Number(o.capacity),
+          maxInodes: Number(o.maxInodes),
           dataStore,
           partitionCount: Number(o.partitions),
         });
@@ -95,8 +109,8 @@ export function registerFsCommands(program: Command, g: Globals): void {
         const res = await mds.connector.client(MdsService).listClusterFsInfo({});
         const rows = res.fsInfo.map(fsInfoJson);
         if (g().json) return printJson(rows);
-        printTable(['id', 'name', 'status', 'block', 'chunk', 'capacity', 'mounts'], rows.map((r) => [
-          r.id, r.name, r.status, humanBytes(r.blockSize), humanBytes(r.chunkSize), r.capacity ? humanBytes(r.capacity) : 'unlimited', r.mounts.length,
+        printTable(['id', 'name', 'status', 'block', 'chunk', 'capacity', 'used', 'inodes', 'mounts'], rows.map((r) => [
+          r.id, r.name, r.status, humanBytes(r.blockSize), humanBytes(r.chunkSize), r.capacity ? humanBytes(r.capacity) : 'unlimited', usedText(r), r.usedInodes, r.mounts.length,
         ]));
       } finally {
         mds.close();

@@ -9,7 +9,7 @@ import { CurveError, StatusCode } from '../../common/index.ts';
 import { peerAddress, RotatingMdsConnector } from '../../client/index.ts';
 import { humanBytes, printJson, printTable } from '../output.ts';
 import { ensureMdsReachable, mdsAddrsOf, type GlobalOptions } from '../context.ts';
-import { fsInfoJson } from './fs-admin.ts';
+import { fsInfoJson, usedText } from './fs-admin.ts';
 
 async function mdsRoles(pool: ChannelPool, addrs: string[]) {
   return Promise.all(
@@ -85,8 +85,8 @@ export async function status(g: GlobalOptions): Promise<void> {
       c.replicas.map((r) => `${r.id}:${r.state}:${r.lag ?? '-'}`).join(' '),
     ]));
     process.stdout.write('\nFile systems\n');
-    printTable(['id', 'name', 'status', 'capacity', 'mounts', 'data'], doc.fs.map((f) => [
-      f.id, f.name, f.status, f.capacity ? humanBytes(f.capacity) : 'unlimited', f.mounts.length, JSON.stringify(f.dataStore),
+    printTable(['id', 'name', 'status', 'capacity', 'used', 'inodes', 'mounts', 'data'], doc.fs.map((f) => [
+      f.id, f.name, f.status, f.capacity ? humanBytes(f.capacity) : 'unlimited', usedText(f), f.usedInodes, f.mounts.length, JSON.stringify(f.dataStore),
     ]));
   } finally {
     pool.close();

@@ -18,15 +18,13 @@ import type { FencedStore } from '../fenced-store.ts';
 import type { IdAllocator } from '../id-allocator.ts';
 import { keys } from '../keys.ts';
 import { KeyedMutex } from '../mutex.ts';
-import type { KvOp } from '../store/index.ts';
 import { PARTITION_SIZE, type PartitionAllocator } from '../topology/allocator.ts';
 import type { MetaserverAdmin } from '../topology/metaserver-admin.ts';
-import { csKey, type Topology } from '../topology/topology.ts';
+import { csKey, type FsUsage, type Topology } from '../topology/topology.ts';
 import { validateCreateFs, validateFsName, type FsParams } from './validate.ts';
 
 const log = createLogger('mds/fs');
 const te = new TextEncoder();
-const td = new TextDecoder();
 
 export const ROOT_INODE_ID = 1;
 /** S_IFDIR | 01777, as CurveFS creates the root. */
@@ -61,7 +59,6 @@ export class FsManager {
   private readonly byId = new Map<number, FsInfo>();
   private readonly byName = new Map<string, number>();
   private readonly sessions = new Map<number, Session>();
-  private readonly usage = new Map<number, { bytes: number; dirty: boolean }>();
   private readonly locks = new KeyedMutex();
   private readonly growing = new Set<number>();
   maxSessionId = 0;
@@ -99,10 +96,6 @@ export class FsManager {
         m.maxSessionId = Math.max(m.maxSessionId, s.sessionId);
       }
     }
-    for (const e of await store.list(keys.usagePrefix)) {
-      const fsId = Number(e.key.slice(keys.usagePrefix.length));
-      m.usage.set(fsId, { bytes: Number(td.decode(e.value)) || 0, dirty: false });
-    }
     return m;
   }
 
@@ -128,8 +121,19 @@ export class FsManager {
     return [...this.sessions.keys()].sort((a, b) => a - b);
   }
 
-  usedBytes(fsId: number): number {
-    return this.usage.get(fsId)?.bytes ?? 0;
+  /**
+   * Used bytes and inodes: the partitions' own counts from their leaders' heartbeats, not client
+   * reports (a client that crashes or races another loses its deltas; the partitions' counts are
+   * replicated state, exact as of each report). docs/architecture.md "Space accounting".
+   */
+  usage(fsId: number): FsUsage {
+    return this.topo.fsUsage(fsId);
+  }
+
+  /** An fs as answered to callers: with its usage (never stored: it changes with every write). */
+  withUsage(fs: FsInfo): FsInfo {
+    const u = this.usage(fs.fsId);
+    return { ...fs, usedBytes: u.bytes, usedInodes: u.inodes, usageComplete: u.complete };
   }
 
   // ---- create ----
@@ -150,6 +154,7 @@ export class FsManager {
         status: FsStatus.FS_NEW,
         rootInodeId: ROOT_INODE_ID,
         capacity: params.capacity,
+        maxInodes: params.maxInodes,
         blockSize: params.blockSize,
         chunkSize: params.chunkSize,
         fsType: params.fsType,
@@ -261,7 +266,6 @@ export class FsManager {
         if (this.reclaimData) await this.reclaimData(fs);
         await this.topo.removePartitions([], [{ type: 'delete', key: keys.fs(fs.fsId) }, { type: 'delete', key: keys.usage(fs.fsId) }], fs.fsId);
         this.byId.delete(fs.fsId);
-        this.usage.delete(fs.fsId);
         log.info('fs reclaimed', { fsId: fs.fsId, name: fs.fsName });
       }).catch((e) => log.warn('fs reclaim pass failed; will retry', { fsId: fs.fsId, error: String(e) }));
     }
@@ -311,17 +315,10 @@ export class FsManager {
    * again and gets a new id): the metaservers dropped its request windows when it ended, so
    * reviving its id would let an old retry apply twice (docs/architecture.md §2).
    */
-  refresh(fsName: string, sessionId: number, _mp: Mountpoint | undefined, deltaBytes: number): Promise<{ fs: FsInfo; valid: boolean }> {
+  refresh(fsName: string, sessionId: number, _mp: Mountpoint | undefined): Promise<{ fs: FsInfo; valid: boolean }> {
     validateFsName(fsName);
     if (!Number.isSafeInteger(sessionId) || sessionId <= 0) throw new CurveError(StatusCode.PARAM_ERROR, `invalid session id ${sessionId}`);
-    if (!Number.isSafeInteger(deltaBytes)) throw new CurveError(StatusCode.PARAM_ERROR, `invalid byte delta ${deltaBytes}`);
     const fs = this.get({ fsName });
-    if (deltaBytes !== 0) {
-      const u = this.usage.get(fs.fsId) ?? { bytes: 0, dirty: false };
-      u.bytes = Math.max(0, u.bytes + deltaBytes);
-      u.dirty = true;
-      this.usage.set(fs.fsId, u);
-    }
     const s = this.sessions.get(sessionId);
     if (s && s.fsId === fs.fsId) {
       s.lastRefresh = this.clock.now();
@@ -330,7 +327,7 @@ export class FsManager {
     return Promise.resolve({ fs, valid: false });
   }
 
-  /** Ends sessions silent past the timeout and stores changed usage counters. */
+  /** Ends sessions silent past the timeout. */
   async expireSessions(): Promise<void> {
     const now = this.clock.now();
     for (const s of [...this.sessions.values()]) {
@@ -350,12 +347,6 @@ export class FsManager {
           log.info('session expired', { fs: cur.fsName, sessionId: s.sessionId });
         })
         .catch((e) => log.warn('session expiry failed', { error: String(e) }));
-    }
-    const ops: KvOp[] = [];
-    for (const [fsId, u] of this.usage) if (u.dirty && this.byId.has(fsId)) ops.push({ type: 'put', key: keys.usage(fsId), value: te.encode(String(u.bytes)) });
-    if (ops.length > 0) {
-      await this.store.commit(ops);
-      for (const u of this.usage.values()) u.dirty = false;
     }
   }
 

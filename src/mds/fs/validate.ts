@@ -27,6 +27,7 @@ export interface FsParams {
   chunkSize: number;
   fsType: FsType;
   capacity: number;
+  maxInodes: number;
   dataStore: DataStore;
   partitionCount: number;
 }
@@ -47,6 +48,7 @@ export function validateCreateFs(req: CreateFsRequest, defaultPartitions: number
     throw new CurveError(StatusCode.PARAM_ERROR, `chunk size ${req.chunkSize} must be a multiple of the block size ${blockSize}, at most ${MAX_CHUNK_SIZE}`);
   }
   if (!isUint(req.capacity)) throw new CurveError(StatusCode.PARAM_ERROR, `capacity ${req.capacity} must be a non-negative integer`);
+  if (!isUint(req.maxInodes)) throw new CurveError(StatusCode.PARAM_ERROR, `inode limit ${req.maxInodes} must be a non-negative integer`);
   const fsType = req.fsType === FsType.UNKNOWN ? FsType.S3 : req.fsType;
   if (fsType !== FsType.S3) throw new CurveError(StatusCode.NOT_SUPPORTED, `fs type ${FsType[fsType] ?? fsType} is not supported (only S3-style block stores)`);
   const ds = req.dataStore;
@@ -62,5 +64,5 @@ export function validateCreateFs(req: CreateFsRequest, defaultPartitions: number
   if (!(partitionCount >= 1 && partitionCount <= MAX_PARTITIONS_PER_REQUEST)) {
     throw new CurveError(StatusCode.PARAM_ERROR, `partition count ${req.partitionCount} must be in [1, ${MAX_PARTITIONS_PER_REQUEST}]`);
   }
-  return { fsName: req.fsName, blockSize, chunkSize, fsType, capacity: req.capacity, dataStore: ds, partitionCount };
+  return { fsName: req.fsName, blockSize, chunkSize, fsType, capacity: req.capacity, maxInodes: req.maxInodes, dataStore: ds, partitionCount };
 }

@@ -27,7 +27,7 @@ import { CopysetDataSchema } from '../../gen/topology_pb.ts';
 import type { FsManager } from '../fs/fs-manager.ts';
 import type { RecoveryDriver } from '../schedule/driver.ts';
 import type { PartitionAllocator } from '../topology/allocator.ts';
-import { csKey, type Topology } from '../topology/topology.ts';
+import { csKey, type PartitionStats, type Topology } from '../topology/topology.ts';
 
 const log = createLogger('mds/heartbeat');
 
@@ -129,11 +129,11 @@ export class HeartbeatHandler {
     return undefined;
   }
 
-  private async partitions(info: CopySetInfo, stats: Map<number, { nextId: number; inodeNum: number; dentryNum: number; status: PartitionStatus }>, grow: Set<number>): Promise<void> {
+  private async partitions(info: CopySetInfo, stats: Map<number, PartitionStats>, grow: Set<number>): Promise<void> {
     for (const p of info.partitionInfoList) {
       const known = this.topo.partitions.get(p.partitionId);
       if (!known) continue;
-      stats.set(p.partitionId, { nextId: p.nextId, inodeNum: p.inodeNum, dentryNum: p.dentryNum, status: p.status });
+      stats.set(p.partitionId, { nextId: p.nextId, inodeNum: p.inodeNum, dentryNum: p.dentryNum, fileBytes: p.fileBytes, status: p.status });
       // RW → RO is the only change a metaserver makes on its own (ids ran out).
       if (known.status === PartitionStatus.READWRITE && p.status === PartitionStatus.READONLY) {
         await this.topo.setPartitionStatus(p.partitionId, PartitionStatus.READONLY);

@@ -58,13 +58,31 @@ export interface MetaServerRuntime {
   memoryThreshold: number;
 }
 
+/** Counters of one partition as its copyset's leader last reported them. */
+export interface PartitionStats {
+  nextId: number;
+  inodeNum: number;
+  dentryNum: number;
+  /** Sum of the lengths of its regular files (unreclaimed deleted ones included). */
+  fileBytes: number;
+  status: PartitionStatus;
+}
+
+/** Space an fs uses, summed over its partitions' last reports. */
+export interface FsUsage {
+  bytes: number;
+  inodes: number;
+  /** False while some partition has not reported since this MDS began to lead. */
+  complete: boolean;
+}
+
 /** What the copyset's leader told us. */
 export interface CopysetRuntime {
   leaderId: number;
   term: number;
   reportedAt: number;
   /** Partition counters by id, from the leader's report. */
-  partitions: Map<number, { nextId: number; inodeNum: number; dentryNum: number; status: PartitionStatus }>;
+  partitions: Map<number, PartitionStats>;
   /**
    * Members whose replica cannot open (damaged storage), as their own metaserver reports it, with
    * the reason; healing replaces them like dead members. In memory: heartbeats rebuild it.
@@ -425,7 +443,27 @@ export class Topology {
   partitionWithStats(p: PartitionInfo): PartitionInfo {
     const s = this.csRuntime.get(csKey(p.poolId, p.copysetId))?.partitions.get(p.partitionId);
     if (!s) return p;
-    return { ...p, nextId: s.nextId, inodeNum: s.inodeNum, dentryNum: s.dentryNum };
+    return { ...p, nextId: s.nextId, inodeNum: s.inodeNum, dentryNum: s.dentryNum, fileBytes: s.fileBytes };
+  }
+
+  /**
+   * Used bytes and inodes of an fs: the sum of its partitions' last reports (exact as of each
+   * report: the partitions count them in their replicated state). O(partitions of the fs).
+   */
+  fsUsage(fsId: number): FsUsage {
+    let bytes = 0;
+    let inodes = 0;
+    let complete = true;
+    for (const p of this.partitionsOfFs(fsId)) {
+      const s = this.csRuntime.get(csKey(p.poolId, p.copysetId))?.partitions.get(p.partitionId);
+      if (!s) {
+        complete = false;
+        continue;
+      }
+      bytes += s.fileBytes;
+      inodes += s.inodeNum;
+    }
+    return { bytes, inodes, complete };
   }
 
   encodeValue(value: string): Uint8Array {
@@ -439,5 +477,5 @@ function freshRuntime(now: number): MetaServerRuntime {
 
 /** The persisted form of a partition: counters are heartbeat facts and are not stored. */
 function stored(p: PartitionInfo): PartitionInfo {
-  return create(PartitionInfoSchema, { ...p, nextId: 0, inodeNum: 0, dentryNum: 0 });
+  return create(PartitionInfoSchema, { ...p, nextId: 0, inodeNum: 0, dentryNum: 0, fileBytes: 0 });
 }

@@ -557,6 +557,7 @@ export class CopysetStateMachine {
           inodeNum: s.inodes,
           dentryNum: s.dentries,
           manageFlag: p.owns(2),
+          fileBytes: s.fileBytes,
         } satisfies PartitionInfo;
       });
   }

@@ -239,6 +239,13 @@ export class Partition {
   /** ino → dtime of inodes with nlink 0. */
   readonly deleted = new Map<number, number>();
   inodeCount = 0;
+  /**
+   * Sum of the lengths of the regular files here, nlink-0 ones waiting for the reclaimer
+   * included (their blocks are still stored): the fs's used bytes, summed by the MDS from the
+   * heartbeat. Derived state: kept in step by every length change and recomputed when a
+   * snapshot loads, so the snapshot format does not carry it.
+   */
+  fileBytes = 0;
   dentryCount = 0;
   /** Number of (inode, chunk index) lists with at least one slice. */
   chunkLists = 0;
@@ -572,6 +579,7 @@ export class Partition {
     }
     this.inodeCount++;
     this.typeCounts[type]!++;
+    if (isRegular(type)) this.fileBytes += length;
   }
 
   private newInode(op: CreateInodeOp | CreateFileOp, mode: number, parent: number): number {
@@ -784,6 +792,7 @@ export class Partition {
         lengthDelta = len - old;
         if (len !== old) {
           p.f64[f + F_LENGTH] = len;
+          this.fileBytes += lengthDelta;
           this.touch(op.ino, op.time, true, true);
           const ex = this.extraOf(op.ino);
           if (len < old && ex.chunks !== null) this.setChunks(op.ino, ex, trimMap(ex.chunks, len));
@@ -994,6 +1003,7 @@ export class Partition {
       const p = this.store.writable(op.ino);
       p.f64[this.store.index(op.ino) * F64_STRIDE + F_LENGTH] = end;
       lengthDelta = end - old;
+      this.fileBytes += lengthDelta;
       this.adjustParentsBytes(op.ino, lengthDelta);
     }
     this.touch(op.ino, op.time, true, true);
@@ -1051,6 +1061,8 @@ export class Partition {
     if (e) return e;
     if (this.nlinkOf(op.ino) !== 0) return err(StatusCode.BUSY, `inode ${op.ino} still has links`);
     const type = this.typeOf(op.ino);
+    // The blocks are gone (the reclaimer deletes them before proposing this): the space is free.
+    if (isRegular(type)) this.fileBytes -= this.lengthOf(op.ino);
     const ex = this.extraOf(op.ino);
     this.chunkLists -= ex.chunks?.size ?? 0;
     const p = this.store.writable(op.ino);
@@ -1240,6 +1252,7 @@ export class Partition {
     return {
       inodes: this.inodeCount,
       dentries: this.dentryCount,
+      fileBytes: this.fileBytes,
       byType,
       deleted: this.deleted.size,
       nextId: this.nextId,

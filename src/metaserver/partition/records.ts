@@ -594,6 +594,7 @@ export class SnapshotLoader {
     }
     p.inodeCount++;
     p.typeCounts[type]!++;
+    if (type === FileType.TYPE_S3 || type === FileType.TYPE_FILE) p.fileBytes += length;
   }
 
   private loadChunks(p: Partition, buf: Uint8Array, ks: number, ke: number, v: In): void {

@@ -136,6 +136,8 @@ export interface DirStats {
 export interface PartitionStats {
   inodes: number;
   dentries: number;
+  /** Sum of the lengths of regular files (nlink-0 ones not yet reclaimed included). */
+  fileBytes: number;
   /** Inode count per FileType. */
   byType: Record<number, number>;
   /** Inodes in the deletion list (nlink 0). */
