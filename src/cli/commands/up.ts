@@ -71,15 +71,19 @@ async function portFree(port: number): Promise<boolean> {
   });
 }
 
+/**
+ * A free port below the kernel's ephemeral range (32768–60999 by default). Ports are kept in
+ * ports.json and reused by the next `up`; one the OS handed out for port 0 lies in the range the
+ * OS also gives every outgoing connection and every other port-0 listener, so between two runs
+ * another process could take it and the next `up` would talk to that process instead. Ports
+ * from 20000–32767 are handed out by nobody but programs that ask for them by number.
+ */
 async function anyFreePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
-  });
+  for (let tries = 0; tries < 200; tries++) {
+    const port = 20000 + Math.floor(Math.random() * 12768);
+    if (await portFree(port)) return port;
+  }
+  throw new Error('no free port found in 20000-32767');
 }
 
 /** CurveFS's default ports when free, else ports the OS picks; kept in the cluster file. */
