@@ -73,10 +73,18 @@ async function refused(p: Promise<unknown>, status: StatusCode, message?: RegExp
 
 const mountpoint = { hostname: 'h', port: 1, path: '/mnt/alpha' };
 
+/** The listing without the usage figures, which the metaservers' heartbeats move on their own. */
+function withoutUsage(r: { fsInfo: object[] }): object[] {
+  return r.fsInfo.map((f) => {
+    const { usedBytes: _b, usedInodes: _i, usageComplete: _c, ...rest } = f as { usedBytes: number; usedInodes: number; usageComplete: boolean };
+    return rest;
+  });
+}
+
 test('without a credential DeleteFs, UmountFs, RegistMetaServer, CreateFs and listings are refused and change nothing', async () => {
   const alpha = clientWith(key.token({ role: 'fs', fsName: 'alpha' }));
   const session = await alpha.mds.mountFs({ fsName: 'alpha', mountpoint });
-  const before = await admin.mds.listClusterFsInfo({});
+  const before = withoutUsage(await admin.mds.listClusterFsInfo({}));
   const metaservers = (await admin.topology.listMetaServer({})).metaserverInfos.length;
 
   await refused(anonymous.mds.deleteFs({ fsName: 'alpha' }), StatusCode.UNAUTHENTICATED, /DeleteFs needs a credential/);
@@ -90,7 +98,7 @@ test('without a credential DeleteFs, UmountFs, RegistMetaServer, CreateFs and li
   await refused(anonymous.mds.getFsInfo({ fsName: 'alpha' }), StatusCode.UNAUTHENTICATED);
   await refused(anonymous.heartbeat.metaServerHeartbeat({ metaserverId: 1 }), StatusCode.UNAUTHENTICATED);
 
-  assert.deepEqual(await admin.mds.listClusterFsInfo({}), before);
+  assert.deepEqual(withoutUsage(await admin.mds.listClusterFsInfo({})), before);
   const fs = (await admin.mds.getFsInfo({ fsName: 'alpha' })).fsInfo!;
   assert.equal(fs.status, FsStatus.FS_INITED);
   assert.deepEqual(fs.mountpoints.map((m) => m.sessionId), [session.sessionId]);

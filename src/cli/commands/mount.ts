@@ -96,7 +96,25 @@ export function registerMountCommands(program: Command, g: Globals): void {
       }
       if (o.daemon && process.env[DAEMON_CHILD_ENV] !== '1') return startDaemon(dir, pidFile, logFile);
 
-      let m: CurvefsMount;
+      // Signals are taken before mounting: the mount shows in /proc/mounts (and a supervisor may
+      // send SIGTERM) before mountCurvefs returns, and a SIGTERM in that window must still
+      // unmount rather than kill the process and leave a dead mount behind.
+      let m: CurvefsMount | undefined;
+      let stopping: NodeJS.Signals | undefined;
+      const unmountNow = (mounted: CurvefsMount, sig: NodeJS.Signals): void => {
+        process.stderr.write(`${sig}: unmounting ${dir}\n`);
+        mounted.unmount().catch(async (e: unknown) => {
+          process.stderr.write(`curvefs: ${e instanceof Error ? e.message : String(e)}; detaching lazily (the mount goes once no longer busy)\n`);
+          await mounted.unmount({ lazy: true }).catch(() => undefined);
+        });
+      };
+      const onSignal = (sig: NodeJS.Signals) => {
+        if (stopping) return;
+        stopping = sig;
+        if (m) unmountNow(m, sig);
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
       try {
         m = await mountCurvefs({
           mdsAddrs: mdsAddrsOf(globals),
@@ -121,18 +139,7 @@ export function registerMountCommands(program: Command, g: Globals): void {
         if (m.metricsAddress) process.stdout.write(`metrics at http://${m.metricsAddress}/metrics\n`);
         process.stdout.write(`mounted ${fsName} at ${dir} (session ${m.sessionId}); Ctrl-C or \`curvefs umount ${dir}\` unmounts\n`);
       }
-      let stopping = false;
-      const onSignal = (sig: NodeJS.Signals) => {
-        if (stopping) return;
-        stopping = true;
-        process.stderr.write(`${sig}: unmounting ${dir}\n`);
-        m.unmount().catch(async (e: unknown) => {
-          process.stderr.write(`curvefs: ${e instanceof Error ? e.message : String(e)}; detaching lazily (the mount goes once no longer busy)\n`);
-          await m.unmount({ lazy: true }).catch(() => undefined);
-        });
-      };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
+      if (stopping) unmountNow(m, stopping);
       await m.closed;
       if (daemon) rmSync(pidFile, { force: true });
       process.stdout.write(`unmounted ${dir}\n`);
