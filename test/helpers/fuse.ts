@@ -154,11 +154,4 @@ export async function hasCommand(name: string): Promise<boolean> {
   return (await run('sh', ['-c', `command -v ${name}`])).code === 0;
 }
 
-/** Polls `pred` until true; fails with `what` after the deadline (a wait for a condition, not a sleep). */
-export async function waitFor(pred: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await pred())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+export { waitFor } from './wait.ts';

@@ -10,19 +10,12 @@ import { ChannelPool, RpcServer, methodIdOf } from '../../src/rpc/index.ts';
 import { FrameDecoder, FrameKind, HEADER_BYTES, PREFACE, writeHeader } from '../../src/rpc/frame.ts';
 import { EchoRequestSchema, RpcTestService } from '../../src/gen/rpctest_pb.ts';
 import { rpcTestImpl, type HangRecord } from '../helpers/rpc-test-service.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const cleanups: Array<() => unknown> = [];
 after(async () => {
   for (const c of cleanups.reverse()) await c();
 });
-
-async function waitFor(pred: () => boolean, what: string, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 test('a client that does not read its responses gets its reads paused, then all answers', async () => {
   const server = new RpcServer();

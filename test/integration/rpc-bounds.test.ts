@@ -11,20 +11,12 @@ import { ChannelPool, RpcServer, methodIdOf } from '../../src/rpc/index.ts';
 import { FrameDecoder, FrameKind, HEADER_BYTES, PREFACE, decodeErrorTrailer, writeHeader, type FrameHeader } from '../../src/rpc/frame.ts';
 import { RpcTestService } from '../../src/gen/rpctest_pb.ts';
 import { rpcTestImpl } from '../helpers/rpc-test-service.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const cleanups: Array<() => unknown> = [];
 after(async () => {
   for (const c of cleanups.reverse()) await c();
 });
-
-/** Polls `pred` until it holds; fails after `ms` (a safety net, not a timing assertion). */
-async function waitFor(pred: () => boolean, what: string, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** A raw connection that records the Error frame the server sends before closing. */
 interface RawConnection {

@@ -11,6 +11,7 @@ import { ChannelPool, RpcServer, methodIdOf } from '../../src/rpc/index.ts';
 import { FrameDecoder, FrameKind, PREFACE, decodeErrorTrailer, writeHeader, type FrameHeader } from '../../src/rpc/frame.ts';
 import { RpcTestService, UnservedService } from '../../src/gen/rpctest_pb.ts';
 import { rpcTestImpl, type HangRecord } from '../helpers/rpc-test-service.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const cleanups: Array<() => unknown> = [];
 after(async () => {
@@ -30,16 +31,6 @@ function newPool(opts: ConstructorParameters<typeof ChannelPool>[0] = {}) {
   const pool = new ChannelPool(opts);
   cleanups.push(() => pool.close());
   return pool;
-}
-
-/** Polls `pred` until it holds; fails after `ms` (a safety net, not a timing assertion). */
-async function waitFor(pred: () => boolean | Promise<boolean>, what: string, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  for (;;) {
-    if (await pred()) return;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 async function rejectsWith(p: Promise<unknown>, status: StatusCode): Promise<CurveError> {
