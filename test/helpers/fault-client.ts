@@ -11,6 +11,7 @@ import { ChannelPool } from '../../src/rpc/index.ts';
 import { connectFs, MdsAdapter, RotatingMdsConnector, type Connection } from '../../src/client/index.ts';
 import { MdsService } from '../../src/gen/mds_pb.ts';
 import { ClientModel, content, sha, SHARED_DIRS, type LogLine, type Op } from './fault-model.ts';
+import type { DumpEntry } from './fault-check.ts';
 
 interface Args {
   mds: string[];
@@ -176,15 +177,6 @@ async function work(): Promise<void> {
   }
   await target.close();
   say({ done: true });
-}
-
-interface DumpEntry {
-  path: string;
-  type: 'dir' | 'file' | 'other';
-  ino: number;
-  nlink: number;
-  size: number;
-  sha?: string;
 }
 
 /** Retries a read until it works: the dump runs after healing, while the cluster may still settle. */

@@ -17,6 +17,11 @@ import type { GroupMessage, RaftTransport, RaftTransportHandler } from '../../sr
 import { KvStateMachine, encodeKv } from '../helpers/raft-kv.ts';
 import { ManualTime } from '../helpers/manual-time.ts';
 
+/** A message with every field the test does not care about zeroed. */
+function raftMessage(m: Pick<RaftMessage, 'type' | 'from' | 'to' | 'term'> & Partial<RaftMessage>): RaftMessage {
+  return { index: 0, logTerm: 0, entries: [], commit: 0, reject: false, rejectHint: 0, ...m };
+}
+
 const G = 1;
 const put = (key: string, value: string) => encodeKv({ op: 'put', key, value });
 
@@ -285,19 +290,7 @@ test('scenario 5: a newer snapshot received while an older one installs is insta
     };
     const feed = async (store: SnapshotStore) => {
       const s = await store.openForSend();
-      const msg: RaftMessage = {
-        type: MessageType.Snapshot,
-        from: 1,
-        to: 2,
-        term: 1,
-        index: 0,
-        logTerm: 0,
-        entries: [],
-        commit: 0,
-        reject: false,
-        rejectHint: 0,
-        snapshot: { meta: s.meta, data: new Uint8Array(0) },
-      };
+      const msg = raftMessage({ type: MessageType.Snapshot, from: 1, to: 2, term: 1, snapshot: { meta: s.meta, data: new Uint8Array(0) } });
       let offset = 0;
       for await (const data of s.chunks) {
         await handler!.onSnapshotChunk({ groupId: G, msg, offset, data, done: false });
@@ -391,18 +384,7 @@ test('[L] finding 1: a forged Heartbeat from an unknown node with a huge term is
     const term = h.nodes.get(l)!.status(G).term;
     const forger = h.net.transport(99);
     for (const to of [1, 2, 3]) {
-      const msg: RaftMessage = {
-        type: MessageType.Heartbeat,
-        from: 99,
-        to,
-        term: Number.MAX_SAFE_INTEGER,
-        index: 0,
-        logTerm: 0,
-        entries: [],
-        commit: 0,
-        reject: false,
-        rejectHint: 0,
-      };
+      const msg = raftMessage({ type: MessageType.Heartbeat, from: 99, to, term: Number.MAX_SAFE_INTEGER });
       await forger.send(to, [{ groupId: G, msg }]);
     }
     await h.time.advance(1000);
