@@ -201,7 +201,7 @@ export class MetaClient {
           continue;
         }
         if (rid) maybeApplied = true;
-        if (!isRetryable(status)) throw e;
+        if (!isRetryable(status) && !replicaFailed(status)) throw e;
         attempt++;
         if (status === StatusCode.NOT_LEADER || status === StatusCode.REDIRECTED) {
           const hint = e instanceof CurveError ? e.leaderHint : undefined;
@@ -262,6 +262,16 @@ export class MetaClient {
     }
     return this.growing;
   }
+}
+
+/**
+ * A replica whose storage failed (issue [H] scenario 5: a full disk, EIO on its Raft log) answers
+ * STORAGE_INTERNAL_ERROR, for the request it was committing and for any sent before it closed the
+ * group. It has stepped down and the others elect a leader: the request goes to another replica
+ * (the cached leader is dropped), with the same request id, so it applies at most once.
+ */
+function replicaFailed(status: StatusCode): boolean {
+  return status === StatusCode.STORAGE_INTERNAL_ERROR;
 }
 
 function dedupeCopysets(parts: readonly PartitionInfo[]): Array<{ poolId: number; copysetId: number }> {

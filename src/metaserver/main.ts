@@ -59,6 +59,8 @@ export interface RunMetaserverOptions {
   snapshotIntervalMs?: number;
   /** Log entries kept behind a snapshot for slow followers (default 1,000). */
   snapshotKeepEntries?: number;
+  /** Preallocated size of each Raft log segment (default 64 MiB; tests use small ones). */
+  raftSegmentBytes?: number;
   /** Seed addresses of other metaservers (routing without an MDS). */
   peers?: string[];
   /** Crash injection for tests: SIGKILL self at this transaction step, see tx/coordinator.ts. */
@@ -169,6 +171,9 @@ export async function runMetaserver(opts: RunMetaserverOptions): Promise<Metaser
         snapshotIntervalMs: opts.snapshotIntervalMs ?? 3_600_000,
         snapshotKeepEntries: opts.snapshotKeepEntries,
         requestTimeoutMs: opts.requestTimeoutMs,
+        log: opts.raftSegmentBytes ? { segmentBytes: opts.raftSegmentBytes } : undefined,
+        // Deferred: the group fails inside a Raft round, and closing it waits for that round.
+        onGroupFailed: (groupId, error) => setTimeout(() => server.manager.failed(groupId, error.message), 0),
       });
       return raftGroupFactory({
         node: raft,
@@ -217,6 +222,7 @@ interface CliOptions {
   snapshotEntries?: number;
   snapshotKeep?: number;
   snapshotIntervalMs?: number;
+  raftSegmentBytes?: number;
   readMode?: string;
   reclaimIntervalMs?: number;
   reclaimGraceSec?: number;
@@ -240,6 +246,7 @@ export async function cli(argv: string[]): Promise<void> {
     .option('--snapshot-entries <n>', 'snapshot after this many applied entries', intArg('a count', { min: 1 }))
     .option('--snapshot-interval-ms <ms>', 'snapshot a copyset at least this often while it changes (default 1 hour)', parseMs)
     .option('--snapshot-keep <n>', 'log entries kept behind a snapshot for slow followers', intArg('a count'))
+    .option('--raft-segment-bytes <n>', 'preallocated size of each Raft log segment (default 64 MiB)', intArg('a size in bytes', { min: 4096 }))
     .option('--read-mode <mode>', "linearizable reads: 'lease' (default) or 'safe' (ReadIndex)")
     .option('--reclaim-interval-ms <ms>', 'period of the pass that reclaims unlinked inodes and their data (default 5000)', parseMs)
     .option('--reclaim-grace-sec <s>', 'seconds after an inode is unlinked before it may be reclaimed (default 30)', intArg('seconds'))
@@ -264,6 +271,7 @@ export async function cli(argv: string[]): Promise<void> {
     snapshotEntries: o.snapshotEntries ?? file.snapshotEntries,
     snapshotKeepEntries: o.snapshotKeep ?? file.snapshotKeepEntries,
     snapshotIntervalMs: o.snapshotIntervalMs ?? file.snapshotIntervalMs,
+    raftSegmentBytes: o.raftSegmentBytes ?? file.raftSegmentBytes,
     readMode: (o.readMode as 'lease' | 'safe' | undefined) ?? file.readMode,
     reclaimIntervalMs: o.reclaimIntervalMs ?? file.reclaimIntervalMs,
     reclaimGraceSec: o.reclaimGraceSec ?? file.reclaimGraceSec,

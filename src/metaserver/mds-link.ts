@@ -109,7 +109,15 @@ export class HeartbeatLoop {
       const s = this.opts.server;
       const [ip, port] = splitAddress(s.address);
       const copysets = s.copysets();
-      const infos = copysets.map((cs) => this.info(cs));
+      // One replica whose group stopped must not silence the whole metaserver's heartbeat
+      // (issue [H] scenario 5): it is reported broken, the others as usual.
+      const infos = copysets.map((cs) => {
+        try {
+          return this.info(cs);
+        } catch (e) {
+          return create(CopySetInfoSchema, { poolId: cs.poolId, copysetId: cs.copysetId, peers: cs.peers.map((p) => create(PeerSchema, p)), broken: e instanceof Error ? e.message : String(e) });
+        }
+      });
       for (const b of s.manager.broken()) {
         infos.push(create(CopySetInfoSchema, { poolId: b.poolId, copysetId: b.copysetId, peers: b.peers.map((p) => create(PeerSchema, p)), broken: b.error || 'cannot open' }));
       }

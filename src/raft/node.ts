@@ -100,6 +100,12 @@ export interface RaftNodeOptions {
    * removed it should also tell it directly.
    */
   onRemoved?: (groupId: number) => void;
+  /**
+   * Called once when a group stops because its storage failed (ENOSPC, EIO) or its state
+   * machine threw: it has stepped down and serves nothing more; the owner decides what to do
+   * (a metaserver closes it and reports the replica broken, so the MDS replaces it).
+   */
+  onGroupFailed?: (groupId: number, error: Error) => void;
   clock?: Clock;
   timer?: Timer;
   random?: Random;
@@ -621,6 +627,16 @@ export class RaftNode {
       this.log.error('raft group stopped: storage failed', { group: g.id, error: g.failed.message });
     }
     g.failAll(new CurveError(StatusCode.STORAGE_INTERNAL_ERROR, `group ${g.id} failed: ${g.failed.message}`));
+    // Step down: the core is frozen (never ticked or advanced again), so its followers elect
+    // another leader once its heartbeats stop; the owner must not go on acting as leader
+    // (answering reads, running transactions) from a replica that can persist nothing.
+    if (g.role === Role.Leader) {
+      g.role = Role.Follower;
+      g.leader = 0;
+      g.failReads(this.notLeader(0, `node ${this.id} stopped leading group ${g.id}: its storage failed`));
+      g.sm.onRoleChange?.(Role.Follower, 0, g.node.term);
+    }
+    this.cfg.onGroupFailed?.(g.id, g.failed);
   }
 
   // ---- snapshots ---------------------------------------------------------------------------

@@ -18,15 +18,17 @@ export interface GroupFactory {
   existing?(): Promise<Array<{ poolId: number; copysetId: number; peers: Peer[] }>>;
   /** Deletes the files of a replica that could not be opened (no group is running for it). */
   destroyBroken?(poolId: number, copysetId: number): Promise<void>;
+  /** Stops the group and keeps its files (a replica that failed while running: failed()). */
+  close?(cs: Copyset): Promise<void>;
 }
 
-/** A copyset replica found on disk that could not be opened: its storage is damaged. */
+/** A copyset replica that cannot serve: found damaged on disk, or its storage failed while running. */
 export interface BrokenCopyset {
   poolId: number;
   copysetId: number;
   /** The membership it last recorded. */
   peers: Peer[];
-  /** Why it could not open (names the file and offset when the Raft log is damaged). */
+  /** Why it could not open or stopped (names the file and offset when the Raft log is damaged). */
   error: string;
 }
 
@@ -109,7 +111,24 @@ export class CopysetManager {
     return opened;
   }
 
-  /** Replicas that could not be opened. */
+  /**
+   * A running replica stopped because its storage failed (a full disk, EIO on the Raft log) —
+   * the Raft group has already stepped down. It is closed (its files stay) and handled from now
+   * on like a replica that could not open: reported broken in the heartbeat, so the other two
+   * elect a leader, `curvefs status` shows it and the MDS replaces it; requests for it are
+   * answered COPYSET_NOTEXIST, which sends clients to another replica. A restart of the
+   * metaserver (after space was freed) opens it again.
+   */
+  failed(groupId: number, error: string): void {
+    const cs = this.copysets.get(groupId);
+    if (!cs || this.brokenReplicas.has(groupId)) return;
+    this.copysets.delete(groupId);
+    this.brokenReplicas.set(groupId, { poolId: cs.poolId, copysetId: cs.copysetId, peers: cs.peers, error });
+    log.error('copyset replica stopped: its storage failed; it takes no part in its group until restarted or replaced', { copyset: cs.name, error });
+    void this.factory.close?.(cs).catch((e: unknown) => log.warn('closing a failed replica', { copyset: cs.name, error: String(e) }));
+  }
+
+  /** Replicas that could not be opened or whose storage failed. */
   broken(): BrokenCopyset[] {
     return [...this.brokenReplicas.values()];
   }

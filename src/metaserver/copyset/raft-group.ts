@@ -284,6 +284,9 @@ export function raftGroupFactory(opts: RaftGroupFactoryOptions): GroupFactory {
       if (node.hasGroup(cs.groupId)) await node.removeGroup(cs.groupId, { destroy: true });
       await rm(confPath(opts.confDir, cs.poolId, cs.copysetId), { force: true });
     },
+    async close(cs) {
+      if (node.hasGroup(cs.groupId)) await node.removeGroup(cs.groupId);
+    },
     async destroyBroken(poolId, copysetId) {
       // The configuration first: a crash in between leaves group files no copyset names, never
       // a configuration whose group would be opened (and found broken) again.
