@@ -85,7 +85,7 @@ function content(i: number, who: string): Buffer {
 }
 
 interface StatusDoc {
-  metaservers: Array<{ id: number; state: string }>;
+  metaservers: Array<{ id: number; state: string; healthy: boolean; brokenReplicas: number }>;
   copysets: Array<{ copyset: string; leader: number; healthy: boolean; replicas: Array<{ id: number; state: string }> }>;
 }
 
@@ -139,6 +139,10 @@ test('a leader whose disk fills steps down, says so, and running clients move to
   const cs = st.copysets.find((x) => x.copyset === `${root.poolId}:${root.copysetId}`)!;
   assert.equal(cs.healthy, false);
   assert.notEqual(cs.leader, victim.id);
+  const ms = st.metaservers.find((m) => m.id === victim.id)!;
+  assert.equal(ms.healthy, false, 'the metaserver whose disk failed is not healthy');
+  assert.ok(ms.brokenReplicas >= 1);
+  assert.ok(st.metaservers.filter((m) => m.id !== victim.id).every((m) => m.healthy), 'the other two are healthy');
 
   // Nothing lost, nothing applied twice.
   const names = (await readdir(mnt)).sort();

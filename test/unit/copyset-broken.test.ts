@@ -46,3 +46,26 @@ test('a replica that cannot open is set aside as broken; the others open; its fi
   await m.create(1, 2, peers);
   assert.deepEqual(m.list().map((c) => c.copysetId), [1, 2, 3]);
 });
+
+test('a running replica whose storage failed is closed (files kept) and set aside as broken', async () => {
+  const closed: number[] = [];
+  const factory: GroupFactory = {
+    open: (cs, p) => localGroupFactory.open(cs, p),
+    async destroy() {},
+    async close(cs) {
+      closed.push(cs.copysetId);
+    },
+    async destroyBroken() {},
+  };
+  const m = new CopysetManager(factory);
+  const cs = await m.create(1, 5, peers);
+  await m.create(1, 6, peers);
+  m.failed(cs.groupId, 'raft log failed: ENOSPC: no space left on device, write');
+  m.failed(cs.groupId, 'again'); // once only
+  assert.equal(m.get(1, 5), undefined, 'requests for it find no copyset (clients go to another replica)');
+  assert.deepEqual(m.list().map((c) => c.copysetId), [6]);
+  assert.deepEqual(m.broken().map((b) => [b.copysetId, b.error]), [[5, 'raft log failed: ENOSPC: no space left on device, write']]);
+  assert.deepEqual(closed, [5]);
+  await assert.rejects(m.create(1, 5, peers), /broken replica/);
+  assert.equal(await m.dropBroken(1, 5), true);
+});
