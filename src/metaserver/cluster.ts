@@ -9,6 +9,8 @@ import {
   BatchGetInodeAttrResponseSchema,
   GetDentryRequestSchema,
   GetDentryResponseSchema,
+  ListDentryRequestSchema,
+  ListDentryResponseSchema,
   CopysetService,
   MetaServerInternalService,
   MetaServerService,
@@ -43,6 +45,8 @@ export interface Cluster {
   locate(fsId: number, ino: number): Promise<PartitionRef>;
   getDentry(ref: PartitionRef, parent: number, name: string, deadline: number): Promise<DentryRef | undefined>;
   getInodeAttr(ref: PartitionRef, ino: number, deadline: number): Promise<InodeAttr>;
+  /** Whether directory `parent` (in partition `ref`) has an entry naming `ino` (the orphan sweeper). */
+  namesInode?(ref: PartitionRef, parent: number, ino: number, deadline: number): Promise<boolean>;
   prepare(ref: PartitionRef, req: TxPrepareRequest, deadline: number): Promise<void>;
   finish(ref: PartitionRef, req: TxFinishRequest, deadline: number): Promise<void>;
 }
@@ -127,6 +131,29 @@ export class RpcCluster implements Cluster {
     const a = r.attr.find((x) => x.inodeId === ino);
     if (!a) throw new CurveError(StatusCode.NOT_FOUND, `inode ${ino} not found in partition ${ref.partitionId}`);
     return a;
+  }
+
+  async namesInode(ref: PartitionRef, parent: number, ino: number, deadline: number): Promise<boolean> {
+    let last = '';
+    for (;;) {
+      const req = create(ListDentryRequestSchema, { p: ref, dirInodeId: parent, last, count: 1024 });
+      let r;
+      try {
+        r = await this.withLeader(
+          ref,
+          deadline,
+          async (ctx) => create(ListDentryResponseSchema, await this.local!.meta.listDentry(req, ctx)),
+          (addr, o) => this.pool.client(MetaServerService, addr).listDentry(req, o),
+        );
+      } catch (e) {
+        // The parent directory is gone: nothing names the inode there.
+        if (e instanceof CurveError && e.status === StatusCode.NOT_FOUND) return false;
+        throw e;
+      }
+      if (r.dentrys.some((d) => d.inodeId === ino)) return true;
+      if (!r.more || r.dentrys.length === 0) return false;
+      last = r.dentrys[r.dentrys.length - 1]!.name;
+    }
   }
 
   async prepare(ref: PartitionRef, req: TxPrepareRequest, deadline: number): Promise<void> {

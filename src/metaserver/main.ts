@@ -76,6 +76,9 @@ export interface RunMetaserverOptions {
   /** Seconds after an unlink before an unopened inode's data is deleted (default 30). */
   reclaimGraceSec?: number;
   reclaimIntervalMs?: number;
+  /** Orphan sweeper: pass period (default 60 s) and how long an inode must stay unnamed (default 10 min). */
+  orphanIntervalMs?: number;
+  orphanAgeMs?: number;
   /**
    * The cluster key (docs/security.md): callers must then present tokens derived from it, and
    * this metaserver presents the cluster token to the MDS and its peers.
@@ -136,6 +139,7 @@ export async function runMetaserver(opts: RunMetaserverOptions): Promise<Metaser
       graceSec: opts.reclaimGraceSec,
       intervalMs: opts.reclaimIntervalMs,
     },
+    orphans: { intervalMs: opts.orphanIntervalMs, ageMs: opts.orphanAgeMs },
     metricsPort: opts.metricsPort,
     defaultTimeoutMs: opts.requestTimeoutMs,
     coordinator:
@@ -226,6 +230,8 @@ interface CliOptions {
   readMode?: string;
   reclaimIntervalMs?: number;
   reclaimGraceSec?: number;
+  orphanIntervalMs?: number;
+  orphanAgeMs?: number;
   authKeyFile?: string;
   tlsDir?: string;
   tlsName?: string;
@@ -250,6 +256,8 @@ export async function cli(argv: string[]): Promise<void> {
     .option('--read-mode <mode>', "linearizable reads: 'lease' (default) or 'safe' (ReadIndex)")
     .option('--reclaim-interval-ms <ms>', 'period of the pass that reclaims unlinked inodes and their data (default 5000)', parseMs)
     .option('--reclaim-grace-sec <s>', 'seconds after an inode is unlinked before it may be reclaimed (default 30)', intArg('seconds'))
+    .option('--orphan-interval-ms <ms>', 'period of the pass that looks for linked inodes no directory names (default 60000)', parseMs)
+    .option('--orphan-age-ms <ms>', 'such an inode is unlinked once seen unnamed this far apart (default 600000)', parseMs)
     .option('--crash-at <step>', 'tests: SIGKILL self at a transaction step')
     .option('--crash-file <path>', 'tests: SIGKILL self at the transaction step named in this file')
     .option('--auth-key-file <file>', 'cluster key (mode 0600); callers need tokens derived from it (docs/security.md)')
@@ -275,6 +283,8 @@ export async function cli(argv: string[]): Promise<void> {
     readMode: (o.readMode as 'lease' | 'safe' | undefined) ?? file.readMode,
     reclaimIntervalMs: o.reclaimIntervalMs ?? file.reclaimIntervalMs,
     reclaimGraceSec: o.reclaimGraceSec ?? file.reclaimGraceSec,
+    orphanIntervalMs: o.orphanIntervalMs ?? file.orphanIntervalMs,
+    orphanAgeMs: o.orphanAgeMs ?? file.orphanAgeMs,
     crashAt: (o.crashAt as TxStep | undefined) ?? file.crashAt,
     crashFile: o.crashFile ?? file.crashFile,
     authKeyFile: o.authKeyFile ?? file.authKeyFile,

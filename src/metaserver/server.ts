@@ -16,6 +16,7 @@ import { MetaService } from './service.ts';
 import { TxCoordinator, type CoordinatorOptions } from './tx/coordinator.ts';
 import { OpMetrics, SnapshotMetrics, registerCopysetGauges, type CopysetGauges } from './metrics.ts';
 import { Reclaimer } from './reclaim/reclaimer.ts';
+import { OrphanSweeper } from './reclaim/orphan-sweeper.ts';
 import type { FsDataProvider } from './reclaim/fs-data.ts';
 
 const log = createLogger('metaserver');
@@ -45,6 +46,8 @@ export interface MetaServerOptions {
   coordinator?: Partial<CoordinatorOptions>;
   /** Deferred deletion: where fs data lives, and timing. */
   reclaim?: { data?: FsDataProvider; graceSec?: number; intervalMs?: number };
+  /** The orphan sweeper (reclaim/orphan-sweeper.ts): pass period and the age bound. */
+  orphans?: { intervalMs?: number; ageMs?: number };
   /** Who may call what on this metaserver (docs/security.md); default: everyone everything. */
   auth?: RpcAuth;
   /** Token presented to other metaservers (Raft, transactions); default $CURVEFS_TOKEN_FILE's. */
@@ -66,6 +69,7 @@ export class MetaServer {
   cluster!: Cluster;
   router!: Router;
   reclaimer!: Reclaimer;
+  orphans!: OrphanSweeper;
   private host: string;
   private port: number;
   private metricsServer: MetricsServer | undefined;
@@ -168,6 +172,8 @@ export class MetaServer {
       timer: this.timer,
     });
     this.reclaimer.start();
+    this.orphans = new OrphanSweeper({ copysets: () => this.manager.list(), cluster: this.cluster, clock: this.clock, timer: this.timer, ...this.opts.orphans });
+    this.orphans.start();
     if (this.opts.metricsPort !== undefined) this.metricsServer = await serveMetrics(this.registry, { host: this.host, port: this.opts.metricsPort });
     log.info('metaserver started', { id: this.myId, address: this.address, copysets: reopened, broken: this.manager.broken().length, metrics: this.metricsAddress });
   }
@@ -229,6 +235,7 @@ export class MetaServer {
     this.stopped = true;
     this.coordinator?.stopRecovery();
     this.reclaimer?.stop();
+    this.orphans?.stop();
     await this.opts.reclaim?.data?.close();
     await this.rpc.close();
     this.pool.close();
