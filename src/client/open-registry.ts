@@ -20,7 +20,7 @@
 // drop the registrations made under it; once the client has a new session (`renewed`) every
 // registered open is registered again under the new id. Until then an inode whose last name goes
 // is held only by the reclaimer's grace period.
-import { createLogger } from '../common/index.ts';
+import { CurveError, StatusCode, createLogger } from '../common/index.ts';
 
 const log = createLogger('client-opens');
 
@@ -168,6 +168,9 @@ export class OpenRegistry {
         () => true,
         (e: unknown) => {
           log.warn('registering an open file failed', { ino, error: String(e) });
+          // Refused because our session ended (the metaservers refuse an ended session's opens):
+          // keep it marked, so the new session registers it again (renewed()).
+          if (e instanceof CurveError && e.status === StatusCode.SESSION_EXPIRED) return false;
           // Allow another attempt (a later unlink, the next open, a new session).
           if (this.open.get(ino) === s && s.registration === registration) s.registration = undefined;
           return false;

@@ -262,6 +262,9 @@ export class CopysetStateMachine {
         if (!part.owns(r.inodeId)) return fail(StatusCode.ID_OUT_OF_RANGE, `inode ${r.inodeId} is not in partition ${part.partitionId}`);
         const table = this.handlesOf(part.partitionId);
         if (r.open) {
+          // An ended session's open would pin the inode against reclaim until the next
+          // ExpireSessions entry; its client must first learn that the session ended.
+          if (this.sessions.expired(r.sessionId)) return fail(StatusCode.SESSION_EXPIRED, `open of inode ${r.inodeId}: session ${r.sessionId} has expired; register a new session`);
           const a = part.getInodeAttr(r.inodeId);
           if (a.status !== StatusCode.OK) return a;
           // Once the reclaimer claimed it, its blocks may be gone: nobody may open it again.
@@ -277,6 +280,11 @@ export class CopysetStateMachine {
         if (!r.lock) return fail(StatusCode.PARAM_ERROR, 'Lock without a lock');
         const bad = checkLock(r.lock);
         if (bad) return bad;
+        // A lock taken by an ended session would be held for nobody (its locks were dropped when
+        // it ended, and its client must learn that first). Unlocks and tests change nothing it holds.
+        if (!r.testOnly && r.lock.type !== LockType.LOCK_UNLOCK && this.sessions.expired(r.lock.sessionId)) {
+          return fail(StatusCode.SESSION_EXPIRED, `lock on inode ${r.inodeId}: session ${r.lock.sessionId} has expired; register a new session`);
+        }
         const a = part.getInodeAttr(r.inodeId);
         if (a.status !== StatusCode.OK) return a;
         const table = this.locksOf(part.partitionId);
