@@ -375,6 +375,38 @@ test('scenario 6: an exception in apply stops that replica, naming the entry ind
   }
 });
 
+test('[H] scenario 5: a leader whose group stops steps down, says so once, and the other two elect a leader', async () => {
+  const h = new Harness(await mkdtemp(join(tmpdir(), 'raft-drv-h5-')));
+  try {
+    const failed: Array<[NodeId, number, string]> = [];
+    const roles = new Map<NodeId, Role[]>();
+    for (const id of [1, 2, 3]) {
+      const n = h.start(id, { onGroupFailed: (g, e) => failed.push([id, g, e.message]) });
+      const sm = new FlakyKv(id === 1 ? 'boom' : undefined);
+      Object.assign(sm, { onRoleChange: (role: Role) => void (roles.get(id) ?? roles.set(id, []).get(id)!).push(role) });
+      await n.addGroup(G, [1, 2, 3], sm);
+    }
+    await h.until(() => h.leader() !== undefined, 'a leader');
+    if (h.leader() !== 1) {
+      h.nodes.get(h.leader()!)!.transferLeader(G, 1);
+      await h.until(() => h.leader() === 1, 'node 1 leads');
+    }
+    const n1 = h.nodes.get(1)!;
+    // Its own replica stops applying at this entry (the driver treats it like a storage failure).
+    await n1.propose(G, put('boom', 'v')).catch(() => undefined);
+    await h.until(() => failed.length > 0, 'node 1 reports its group failed');
+    assert.deepEqual(failed.map(([id, g]) => [id, g]), [[1, G]]);
+    assert.equal(roles.get(1)!.at(-1), Role.Follower, 'node 1 told its state machine it no longer leads');
+    // The others elect a leader among themselves and commit.
+    await h.until(() => [2, 3].some((id) => h.nodes.get(id)!.status(G).role === Role.Leader), 'node 2 or 3 leads');
+    const next = [2, 3].map((id) => h.nodes.get(id)!).find((n) => n.status(G).role === Role.Leader)!;
+    await h.settle(next.propose(G, put('after', 'v')), 'the healthy pair commits');
+    assert.equal(failed.length, 1, 'reported once');
+  } finally {
+    await h.stop();
+  }
+});
+
 test('[L] finding 1: a forged Heartbeat from an unknown node with a huge term is dropped, counted and logged', async () => {
   const h = new Harness(await mkdtemp(join(tmpdir(), 'raft-drv-l1-')));
   try {
