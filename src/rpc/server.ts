@@ -284,6 +284,9 @@ export class RpcServer {
   }
 }
 
+/** The longest delay setTimeout honours. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** Per-call state: the handler's context, and for async handlers their cancellation. */
 class ServerCall implements CallContext {
   private controller: AbortController | undefined;
@@ -303,16 +306,18 @@ class ServerCall implements CallContext {
     if (!this.controller) {
       this.controller = new AbortController();
       if (this.done) this.controller.abort(new CurveError(StatusCode.CANCELLED, 'call finished'));
-      else if (this.deadline !== Infinity) {
-        const left = this.deadline - systemClock.now();
-        if (left <= 0) this.expire();
-        else {
-          this.timer = setTimeout(() => this.expire(), left);
-          this.timer.unref();
-        }
-      }
+      else if (this.deadline !== Infinity) this.armDeadline();
     }
     return this.controller.signal;
+  }
+
+  /** Node runs a setTimeout longer than 2^31 - 1 ms after 1 ms: a far deadline is reached in steps. */
+  private armDeadline(): void {
+    const left = this.deadline - systemClock.now();
+    if (left <= 0) return this.expire();
+    const step = Math.min(left, MAX_TIMER_MS);
+    this.timer = setTimeout(() => (step < left ? this.armDeadline() : this.expire()), step);
+    this.timer.unref();
   }
 
   private expire(): void {

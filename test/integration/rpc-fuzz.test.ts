@@ -17,10 +17,10 @@ import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import type { DescMessage, DescMethod, DescService } from '@bufbuild/protobuf';
+import { create, toBinary, type DescMessage, type DescMethod, type DescService } from '@bufbuild/protobuf';
 import { CurveError, SeededRandom, StatusCode, statusName } from '../../src/common/index.ts';
 import { ClusterKey } from '../../src/mds/index.ts';
-import { ChannelPool, TOKEN_FILE_ENV, methodIdOf, DEFAULT_MAX_FRAME_BYTES } from '../../src/rpc/index.ts';
+import { ChannelPool, RpcServer, TOKEN_FILE_ENV, methodIdOf, DEFAULT_MAX_FRAME_BYTES } from '../../src/rpc/index.ts';
 import { FrameDecoder, FrameKind, PREFACE, decodeErrorTrailer } from '../../src/rpc/frame.ts';
 import { connectFs, MdsAdapter, RotatingMdsConnector, type Connection } from '../../src/client/index.ts';
 import { HeartbeatService } from '../../src/gen/heartbeat_pb.ts';
@@ -28,6 +28,8 @@ import { MdsService } from '../../src/gen/mds_pb.ts';
 import { TopologyService } from '../../src/gen/topology_pb.ts';
 import { CopysetService, MetaServerInternalService, MetaServerService } from '../../src/gen/metaserver_pb.ts';
 import { RaftService } from '../../src/gen/raft_pb.ts';
+import { HangRequestSchema, RpcTestService } from '../../src/gen/rpctest_pb.ts';
+import { rpcTestImpl, type HangRecord } from '../helpers/rpc-test-service.ts';
 import { CurvefsCluster } from '../helpers/curvefs-cluster.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { frame, randomMessageBytes, randomScript, randomWireBytes, undecodableBytes, type Rng } from '../helpers/fuzz-messages.ts';
@@ -306,4 +308,35 @@ test('random, wrong-type and undecodable messages to every method, with and with
   );
   assert.ok(calls > targets.length);
   assert.deepEqual(await fingerprint(), before);
+});
+
+// Finding: a request whose deadline (header field, milliseconds) was beyond 2^31 - 1 expired at
+// once, because Node runs a longer setTimeout after 1 ms: the handler was aborted with TIMEOUT
+// and its answer dropped, so the caller got nothing until its own deadline.
+test('a deadline beyond a 32-bit timer does not expire the call at once', async () => {
+  const hangs = new Map<string, HangRecord>();
+  const server = new RpcServer({ port: 0 }).register(RpcTestService, rpcTestImpl(hangs));
+  const port = await server.listen();
+  const socket = connect({ host: '127.0.0.1', port });
+  socket.on('error', () => {});
+  const answered = new Set<number>();
+  const decoder = new FrameDecoder({ onFrame: (h) => void answered.add(h.callId), onProtocolError: () => {} });
+  socket.on('data', (c: Buffer) => decoder.push(c));
+  try {
+    await once(socket, 'connect');
+    const hang = methodIdOf('curvefs.rpctest.RpcTestService/Hang');
+    const req = (tag: string) => toBinary(HangRequestSchema, create(HangRequestSchema, { tag }));
+    socket.write(Buffer.concat([PREFACE, frame(FrameKind.Request, 1, hang, req('far'), { timeoutMs: 2 ** 32 - 1 }), frame(FrameKind.Request, 2, hang, req('none'), { timeoutMs: 0 })]));
+    await waitFor(() => hangs.has('far') && hangs.has('none'), 'both calls to start');
+    // A round trip later (a cancel of the second call, answered), the first must still be running.
+    socket.write(frame(FrameKind.Cancel, 2, 0, Buffer.alloc(0)));
+    await waitFor(() => hangs.get('none')!.reason !== undefined, 'the cancel to reach the second call');
+    socket.write(frame(FrameKind.Ping, 3, 0, Buffer.alloc(0)));
+    await waitFor(() => answered.has(3), 'the pong');
+    assert.equal(hangs.get('far')!.reason, undefined, `the far deadline fired: ${String(hangs.get('far')!.reason)}`);
+    assert.equal(server.stats().inflight, 1);
+  } finally {
+    socket.destroy();
+    await server.close();
+  }
 });
