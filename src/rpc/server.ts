@@ -3,7 +3,7 @@
 // applies backpressure by pausing reads while its output is congested or too many calls run.
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
-import type { TlsConfig } from './tls.ts';
+import { peerCertificateName, type TlsConfig } from './tls.ts';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { CurveError, StatusCode, createLogger, statusName, systemClock } from '../common/index.ts';
 import {
@@ -300,6 +300,7 @@ class ServerCall implements CallContext {
     readonly deadline: number,
     readonly peer: string,
     readonly principal: Principal | undefined,
+    readonly peerCertName: string | undefined,
   ) {}
 
   get signal(): AbortSignal {
@@ -342,6 +343,8 @@ class ServerConnection implements FrameHandler {
   private readonly writer = new FrameWriter();
   private readonly inflight = new Map<number, ServerCall>();
   private readonly peer: string;
+  /** The name in the client's certificate (TLS), fixed for the connection's life. */
+  private readonly peerCertName: string | undefined;
   private pausedForDrain = false;
   private paused = false;
   private closing = false;
@@ -362,6 +365,7 @@ class ServerConnection implements FrameHandler {
     private readonly maxInflight: number,
   ) {
     this.peer = `${socket.remoteAddress}:${socket.remotePort}`;
+    this.peerCertName = peerCertificateName(socket);
     this.decoder = new FrameDecoder(this, maxFrameBytes);
     this.frameStartedAt = systemClock.now();
     this.writer.attach(socket);
@@ -517,7 +521,7 @@ class ServerConnection implements FrameHandler {
       return;
     }
     const deadline = timeoutMs === 0 ? Infinity : systemClock.now() + timeoutMs;
-    const call = new ServerCall(callId, deadline, this.peer, this.principal);
+    const call = new ServerCall(callId, deadline, this.peer, this.principal, this.peerCertName);
     let result: unknown;
     try {
       result = method.invoke(req, call);
