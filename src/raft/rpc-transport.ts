@@ -24,7 +24,15 @@ export interface RpcRaftTransportOptions {
    * throws to refuse. With it, every message of a batch must carry the batch's sender.
    */
   checkSender?: (from: NodeId, ctx: CallContext) => void | Promise<void>;
+  /**
+   * Most bytes one received snapshot transfer may carry (default 16 GiB): a chunk that would take
+   * a transfer past it is refused, so a peer streaming forever fills at most this much disk per
+   * (group, sender) — the receiver keeps one partial file per sender (issue [L] finding 5).
+   */
+  maxSnapshotBytes?: number;
 }
+
+export const DEFAULT_MAX_SNAPSHOT_BYTES = 16 * 1024 ** 3;
 
 function checkGroup(id: number): number {
   if (!Number.isSafeInteger(id) || id < 0) throw new CurveError(StatusCode.PARAM_ERROR, `group id ${id} out of range`);
@@ -35,10 +43,14 @@ export class RpcRaftTransport implements RaftTransport {
   private handler: RaftTransportHandler | undefined;
   private readonly sendTimeoutMs: number;
   private readonly chunkTimeoutMs: number;
+  private readonly maxSnapshotBytes: number;
+  /** Snapshot chunks refused for going over `maxSnapshotBytes` (status pages, tests). */
+  refusedSnapshotChunks = 0;
 
   constructor(private readonly opts: RpcRaftTransportOptions) {
     this.sendTimeoutMs = opts.sendTimeoutMs ?? 5000;
     this.chunkTimeoutMs = opts.chunkTimeoutMs ?? 30_000;
+    this.maxSnapshotBytes = opts.maxSnapshotBytes ?? DEFAULT_MAX_SNAPSHOT_BYTES;
     opts.server.register(RaftService, {
       send: (req, ctx) => {
         const h = this.receiver();
@@ -70,7 +82,12 @@ export class RpcRaftTransport implements RaftTransport {
         const msg = fromWire(req.msg ?? missing());
         await this.opts.checkSender?.(msg.from, ctx);
         if (!msg.snapshot) throw new CurveError(StatusCode.PARAM_ERROR, 'snapshot chunk without snapshot meta');
-        if (!Number.isSafeInteger(req.offset)) throw new CurveError(StatusCode.PARAM_ERROR, `chunk offset ${req.offset}`);
+        if (!Number.isSafeInteger(req.offset) || req.offset < 0) throw new CurveError(StatusCode.PARAM_ERROR, `chunk offset ${req.offset}`);
+        // Chunks arrive in order (the receiver checks), so the offset is what the transfer holds.
+        if (req.offset + req.data.length > this.maxSnapshotBytes) {
+          this.refusedSnapshotChunks++;
+          throw new CurveError(StatusCode.PARAM_ERROR, `snapshot transfer from node ${msg.from} would exceed ${this.maxSnapshotBytes} bytes (chunk at ${req.offset} of ${req.data.length} bytes)`);
+        }
         await h.onSnapshotChunk({ groupId: checkGroup(req.groupId), msg, offset: req.offset, data: req.data, done: req.done });
         return {};
       },
