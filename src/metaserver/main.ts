@@ -16,7 +16,7 @@ import { pathToFileURL } from 'node:url';
 import { Command } from 'commander';
 import { CurveError, StatusCode, createLogger, intArg, parseMs, parsePort } from '../common/index.ts';
 import { MdsClient } from '../mds/client.ts';
-import { ClusterKey, METASERVER_RULES, RaftPeerIdentity, fixedNames, tokenAuth, type NameLookup } from '../mds/auth/index.ts';
+import { ClusterKey, METASERVER_RULES, RaftPeerIdentity, certRegistrationName, fixedNames, tokenAuth, type NameLookup } from '../mds/auth/index.ts';
 import { ChannelPool, loadTlsConfig, tlsOption } from '../rpc/index.ts';
 import { AddressBook, RaftNode, RpcRaftTransport } from '../raft/index.ts';
 import { raftGroupFactory } from './copyset/raft-group.ts';
@@ -119,7 +119,7 @@ export async function runMetaserver(opts: RunMetaserverOptions): Promise<Metaser
     listen: opts.listen,
     id: async (address) => {
       // With TLS a metaserver registers under its certificate's name, by which Raft knows it.
-      if (mds) identity = await registerWithMds(mds, opts.dataDir, address, { hostName: opts.tls?.name });
+      if (mds) identity = await registerWithMds(mds, opts.dataDir, address, { hostName: opts.tls ? certRegistrationName(opts.tls.name) : undefined });
       else {
         identity = await loadIdentity(opts.dataDir);
         if (!identity) {

@@ -113,12 +113,13 @@ test('with TLS a metaserver registers at the MDS only under its own certificate 
     await waitFor(async () => (await mds.status())?.role === 'leader', 'the MDS to lead');
     const register = (cert: string, hostName: string, port: number) =>
       asCertificate(cert).client(TopologyService, mds.address).registMetaServer({ hostName, internalIp: '127.0.0.1', internalPort: port, externalIp: '127.0.0.1', externalPort: port });
-    await refused(register('metaserver9', 'metaserver1', 40001), /registers under the name of its certificate: this one is "metaserver9", the request says "metaserver1"/);
-    const r = await register('metaserver9', 'metaserver9', 40001);
+    await refused(register('metaserver9', 'cert:metaserver1', 40001), /registers under the name of its certificate: this one is "cert:metaserver9", the request says "cert:metaserver1"/);
+    await refused(register('metaserver9', 'metaserver9', 40001), /this one is "cert:metaserver9", the request says "metaserver9"/);
+    const r = await register('metaserver9', 'cert:metaserver9', 40001);
     assert.ok(r.metaserverId > 0);
-    await refused(register('metaserver9', 'metaserver9', 40002), /"metaserver9" is already registered by the metaserver at 127\.0\.0\.1:40001/);
+    await refused(register('metaserver9', 'cert:metaserver9', 40002), /"metaserver9" is already registered by the metaserver at 127\.0\.0\.1:40001/);
     const info = await asCertificate('admin').client(TopologyService, mds.address).getMetaServer({ metaserverId: r.metaserverId });
-    assert.equal(info.metaserverInfo?.hostname, 'metaserver9');
+    assert.equal(info.metaserverInfo?.hostname, 'cert:metaserver9');
   } finally {
     await mds.stop();
   }

@@ -5,18 +5,35 @@
 // certificate. A Raft batch (or snapshot chunk) that claims to come from metaserver X is accepted
 // only over a connection whose certificate carries X's registered name. So the cluster token
 // alone, or another metaserver's certificate, cannot speak for X in any Raft group.
-import { CurveError, StatusCode } from '../../common/index.ts';
+//
+// The registered name is `cert:<certificate name>`, so that a name bound to a certificate is told
+// apart from the machine host name that metaservers registered with before (and without TLS).
+// Such older registrations are not checked (logged once per metaserver): the cluster keeps
+// working, and re-registering the metaserver under TLS brings it under the check.
+import { CurveError, StatusCode, createLogger } from '../../common/index.ts';
 
-/** Looks up the certificate name metaserver `id` registered with (undefined: no such metaserver). */
+const log = createLogger('raft-identity');
+
+/** Prefix of a registered name that a certificate vouches for. */
+export const CERT_NAME_PREFIX = 'cert:';
+
+/** The registration name of the holder of certificate `certName`. */
+export function certRegistrationName(certName: string): string {
+  return CERT_NAME_PREFIX + certName;
+}
+
+/** Looks up the name metaserver `id` registered with (undefined: no such metaserver). */
 export type NameLookup = (id: number) => Promise<string | undefined>;
 
 /** Without an MDS (tests, tools): metaserver `id` must present the certificate `metaserver<id>`. */
-export const fixedNames: NameLookup = async (id) => `metaserver${id}`;
+export const fixedNames: NameLookup = async (id) => certRegistrationName(`metaserver${id}`);
 
 export class RaftPeerIdentity {
   private readonly names = new Map<number, string>();
   /** Refusals since start (status pages, tests). */
   refused = 0;
+  /** Senders registered before names were bound to certificates, whose messages pass unchecked. */
+  readonly unchecked = new Set<number>();
 
   constructor(private readonly lookup: NameLookup) {}
 
@@ -34,7 +51,15 @@ export class RaftPeerIdentity {
     });
   }
 
-  private compare(from: number, want: string, certName: string): void {
+  private compare(from: number, registered: string, certName: string): void {
+    if (!registered.startsWith(CERT_NAME_PREFIX)) {
+      if (!this.unchecked.has(from)) {
+        this.unchecked.add(from);
+        log.warn('metaserver registered without a certificate name: its Raft identity is not checked; delete and re-register it under TLS', { metaserver: from, registeredAs: registered });
+      }
+      return;
+    }
+    const want = registered.slice(CERT_NAME_PREFIX.length);
     if (want !== certName) this.refuse(`a Raft message claims to be from metaserver ${from} (certificate "${want}") but came over a connection with certificate "${certName}"`);
   }
 
@@ -50,10 +75,14 @@ export class RaftPeerIdentity {
  * could speak for each other).
  */
 export function checkRegistrationName(hostName: string, certName: string | undefined, registered: Iterable<{ hostname: string; internalIp: string; internalPort: number }>, ip: string, port: number): void {
-  if (certName === undefined) return;
-  if (hostName !== certName) throw new CurveError(StatusCode.FORBIDDEN, `a metaserver registers under the name of its certificate: this one is "${certName}", the request says "${hostName}"`);
+  if (certName === undefined) {
+    if (hostName.startsWith(CERT_NAME_PREFIX)) throw new CurveError(StatusCode.FORBIDDEN, `only a TLS connection with that certificate may register the name "${hostName}"`);
+    return;
+  }
+  const want = certRegistrationName(certName);
+  if (hostName !== want) throw new CurveError(StatusCode.FORBIDDEN, `a metaserver registers under the name of its certificate: this one is "${want}", the request says "${hostName}"`);
   for (const m of registered) {
-    if (m.hostname === certName && (m.internalIp !== ip || m.internalPort !== port)) {
+    if (m.hostname === want && (m.internalIp !== ip || m.internalPort !== port)) {
       throw new CurveError(StatusCode.FORBIDDEN, `the certificate name "${certName}" is already registered by the metaserver at ${m.internalIp}:${m.internalPort}; each metaserver needs its own certificate`);
     }
   }
