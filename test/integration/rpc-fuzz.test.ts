@@ -35,7 +35,7 @@ import { waitFor } from '../helpers/wait.ts';
 import { frame, randomMessageBytes, randomScript, randomWireBytes, undecodableBytes, type Rng } from '../helpers/fuzz-messages.ts';
 
 const SEED = Number(process.env.CURVEFS_FUZZ_SEED ?? 20261207);
-const RUNS = Number(process.env.CURVEFS_FUZZ_RUNS ?? 150);
+const RUNS = Number(process.env.CURVEFS_FUZZ_RUNS ?? 100);
 
 const MDS_SERVICES: DescService[] = [MdsService, TopologyService, HeartbeatService];
 const METASERVER_SERVICES: DescService[] = [MetaServerService, CopysetService, MetaServerInternalService, RaftService];
@@ -82,7 +82,7 @@ before(async () => {
   writeFileSync(adminFile, tokens.admin, { mode: 0o600 });
   chmodSync(adminFile, 0o600);
   process.env[TOKEN_FILE_ENV] = adminFile;
-  cluster = await CurvefsCluster.start({ dir, mdsArgs: ['--auth-key-file', keyFile], metaserverArgs: () => ['--auth-key-file', keyFile] });
+  cluster = await CurvefsCluster.start({ dir, mdsArgs: ['--auth-key-file', keyFile, '--dashboard-port', '0'], metaserverArgs: () => ['--auth-key-file', keyFile] });
   delete process.env[TOKEN_FILE_ENV];
   await cluster.createFs('alpha');
   mdsAddr = cluster.mdsAddrs[0]!;
@@ -225,6 +225,9 @@ for (const [target, services] of [['MDS', MDS_SERVICES], ['metaserver (RPC and R
     const address = target === 'MDS' ? mdsAddr : msAddr;
     const ids = methodIds(services);
     const before = await fingerprint();
+    await stillServing();
+    const baseConnections = (await mdsRpcStatus()).connections;
+    let cases = 0;
     await check(
       fc.asyncProperty(fc.integer({ min: 0, max: 2 ** 31 - 1 }), async (s) => {
         const rng = new SeededRandom(s);
@@ -238,12 +241,28 @@ for (const [target, services] of [['MDS', MDS_SERVICES], ['metaserver (RPC and R
           else assert.ok(ANONYMOUS_ANSWERS.has(r.status) && r.message.length > 0, `${script.what}: response ${statusName(r.status)} "${r.message}"`);
         }
         if (!seen.pong) assert.ok(seen.closed, `${script.what}: neither answered nor closed`);
-        await stillServing();
+        if (++cases % 10 === 0) await stillServing();
       }),
       { seed: SEED, numRuns: RUNS },
     );
+    await stillServing();
     assert.deepEqual(await fingerprint(), before);
+    if (target === 'MDS') {
+      // Every hostile connection is closed and nothing is held for their partial frames any more.
+      await waitFor(async () => {
+        const rpc = await mdsRpcStatus();
+        return rpc.bufferedBytes === 0 && rpc.connections <= baseConnections;
+      }, 'the MDS to hold no partial-frame bytes and only the connections it had before');
+    }
   });
+}
+
+/** The MDS's RPC bounds from its status page. */
+async function mdsRpcStatus(): Promise<{ bufferedBytes: number; connections: number }> {
+  const res = await fetch(`http://${cluster.mdsDashboard}/api/status`);
+  const body = (await res.json()) as { rpc?: { bufferedBytes: number; connections: number } };
+  assert.ok(body.rpc, 'the status page reports the RPC bounds');
+  return body.rpc;
 }
 
 type Who = keyof typeof tokens | 'none';
