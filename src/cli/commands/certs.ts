@@ -62,10 +62,11 @@ export function registerCertsCommand(program: Command): void {
     .description('make a cluster CA (once) and a certificate signed by it for each name (mutual TLS)')
     .argument('<dir>', 'where the CA and certificates live (mode 0700)')
     .argument('<names...>', 'one certificate per name, e.g. mds1 metaserver1 admin')
-    .option('--ip <addr...>', 'IP addresses the new certificates are valid for (etcd servers need these)')
-    .option('--dns <name...>', 'DNS names the new certificates are valid for')
-    .action((dir: string, names: string[], o: { ip?: string[]; dns?: string[] }) => {
-      makeCerts(dir, names, { ips: o.ip, dns: o.dns });
+    .option('--ip <addrs>', 'comma-separated IP addresses the new certificates are valid for (etcd servers need these)')
+    .option('--dns <names>', 'comma-separated DNS names the new certificates are valid for')
+    .action((dir: string, names: string[], o: { ip?: string; dns?: string }) => {
+      const list = (v: string | undefined) => v?.split(',').map((x) => x.trim()).filter((x) => x.length > 0);
+      makeCerts(dir, names, { ips: list(o.ip), dns: list(o.dns) });
       process.stdout.write(`certificates for ${names.join(', ')} in ${dir} (CA ${join(dir, 'ca.crt')})\n`);
     });
 }
