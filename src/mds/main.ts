@@ -23,7 +23,7 @@ import { tuning as makeTuning, type MdsTuning } from './options.ts';
 import { heartbeatService, mdsService, topologyService } from './service.ts';
 import { ClusterKey, FsAccess, MDS_RULES, tokenAuth } from './auth/index.ts';
 import { mdsStatus } from './status.ts';
-import { EmbeddedStore, EtcdStore, type KvStore } from './store/index.ts';
+import { EmbeddedStore, EtcdStore, etcdSecurityFailure, loadEtcdSecurity, probeEtcdTls, type EtcdSecurityFiles, type KvStore } from './store/index.ts';
 import { RpcMetaserverAdmin } from './topology/metaserver-admin.ts';
 
 const log = createLogger('mds');
@@ -45,6 +45,8 @@ export interface RunMdsOptions {
   keepaliveMs?: number;
   /** Deadline of each etcd call (default min(2 s, (TTL − margin) / 2)). */
   etcdOpTimeoutMs?: number;
+  /** TLS and user/password towards etcd: the files of the `--etcd-*` flags (checked at start). */
+  etcdSecurity?: EtcdSecurityFiles;
   electionPrefix?: string;
   /** Port of the status page (HTML, /metrics, /api/status); undefined = none, 0 = OS chooses. */
   dashboardPort?: number;
@@ -82,6 +84,9 @@ export async function runMds(opts: RunMdsOptions): Promise<MdsHandle> {
   const timer = opts.timer ?? systemTimer;
   const random = opts.random ?? systemRandom;
   const [host, port] = listenAddress(opts.listen);
+  // Wrong TLS material or credentials for etcd stop the MDS here, before it serves anything.
+  const etcdSecurity = etcd.length > 0 && opts.etcdSecurity ? loadEtcdSecurity(opts.etcdSecurity, etcd) : undefined;
+  if (etcd.length > 0 && !etcdSecurity) log.warn('etcd without TLS or credentials: anyone who reaches etcd can read and change the cluster state (docs/security.md)');
   const key = opts.authKeyFile ? ClusterKey.load(opts.authKeyFile) : undefined;
   if (!key) log.warn('no --auth-key-file: authentication is OFF, anyone who reaches this port is admin (docs/security.md)');
   const tls = opts.tls ? loadTlsConfig(opts.tls.dir, opts.tls.name) : undefined;
@@ -102,9 +107,22 @@ export async function runMds(opts: RunMdsOptions): Promise<MdsHandle> {
     const keepaliveMs = opts.keepaliveMs ?? (ttlSec * 1000) / 5;
     const marginMs = opts.leaseMarginMs ?? Math.max(300, ttlSec * 200);
     const opTimeoutMs = opts.etcdOpTimeoutMs ?? Math.min(2000, (ttlSec * 1000 - marginMs) / 2);
-    store = new EtcdStore({ endpoints: etcd, opTimeoutMs });
+    store = new EtcdStore({ endpoints: etcd, opTimeoutMs, security: etcdSecurity });
+    if (etcdSecurity) {
+      // One call proves the CA, the client certificate and the password; a TLS or auth refusal
+      // cannot be cured by retrying, so it stops the start (etcd merely down does not).
+      const failure =
+        (etcdSecurity.tls ? await probeEtcdTls(etcd, etcdSecurity.tls, Math.max(2000, opTimeoutMs)) : undefined) ??
+        (await store.revision().then(() => undefined, (e: unknown) => etcdSecurityFailure(e, etcd)));
+      if (failure) {
+        await store.close();
+        await server.close();
+        throw new Error(failure);
+      }
+    }
     elector = new EtcdElector({
       endpoints: etcd,
+      security: etcdSecurity,
       address,
       prefix: opts.electionPrefix ?? DEFAULT_ELECTION_PREFIX,
       ttlSec,
@@ -203,6 +221,11 @@ interface MdsFlags {
   authKeyFile?: string;
   tlsDir?: string;
   tlsName?: string;
+  etcdCa?: string;
+  etcdCert?: string;
+  etcdKey?: string;
+  etcdUser?: string;
+  etcdPasswordFile?: string;
 }
 
 /** Parses `curvefs mds` / `src/mds/main.ts` flags into runMds options. Numbers are parsed
@@ -214,6 +237,11 @@ export function parseMdsArgs(argv: string[]): RunMdsOptions {
     .requiredOption('--listen <host:port>', 'RPC address', '127.0.0.1:6700')
     .option('--advertise <host:port>', 'address published to clients (default: --listen)')
     .option('--etcd <urls>', 'comma-separated etcd client URLs (default: embedded store)')
+    .option('--etcd-ca <file>', 'TLS towards etcd (https:// URLs): CA of etcd\'s server certificates')
+    .option('--etcd-cert <file>', "client certificate for etcd's --client-cert-auth (with --etcd-key)")
+    .option('--etcd-key <file>', 'private key of --etcd-cert (mode 0600)')
+    .option('--etcd-user <name>', 'etcd user (password from --etcd-password-file or $CURVEFS_ETCD_PASSWORD)')
+    .option('--etcd-password-file <file>', 'file with the etcd password (mode 0600)')
     .option('--data-dir <dir>', 'directory of the embedded store')
     .option('--lease-ttl <sec>', 'election lease TTL in seconds (default 5)', intArg('seconds', { min: 1 }))
     .option('--lease-margin-ms <ms>', 'step down this long before the lease can expire', parseMs)
@@ -255,6 +283,10 @@ export function parseMdsArgs(argv: string[]): RunMdsOptions {
     listen: o.listen,
     advertise: o.advertise,
     etcdEndpoints: o.etcd ? o.etcd.split(',').map((s) => s.trim()) : undefined,
+    etcdSecurity:
+      o.etcdCa || o.etcdCert || o.etcdKey || o.etcdUser !== undefined || o.etcdPasswordFile
+        ? { caFile: o.etcdCa, certFile: o.etcdCert, keyFile: o.etcdKey, user: o.etcdUser, passwordFile: o.etcdPasswordFile }
+        : undefined,
     dataDir: o.dataDir,
     leaseTtlSec: o.leaseTtl,
     leaseMarginMs: o.leaseMarginMs,

@@ -9,7 +9,7 @@ import type { ServiceImplOf } from '../rpc/index.ts';
 import type { MdsNode } from './node.ts';
 import type { MdsTerm } from './term.ts';
 import { csKey } from './topology/topology.ts';
-import { FsAccess, redactFsInfo } from './auth/index.ts';
+import { FsAccess, checkRegistrationName, redactFsInfo } from './auth/index.ts';
 import { copysetForClient, copysetInfo, copysetLocation, metaServerInfo } from './topology/views.ts';
 
 function id32(x: number, what: string): number {
@@ -100,8 +100,11 @@ export function topologyService(ref: NodeRef, access = new FsAccess(false)): Ser
     return s;
   };
   return {
-    async registMetaServer(req) {
-      const ms = await term().topo.registMetaServer(req);
+    async registMetaServer(req, ctx) {
+      const t = term();
+      // With TLS the name is the certificate's, and unique: Raft trusts it (auth/peer-identity.ts).
+      checkRegistrationName(req.hostName, ctx.peerCertName, t.topo.metaservers.values(), req.internalIp, req.internalPort);
+      const ms = await t.topo.registMetaServer(req);
       return { metaserverId: ms.metaserverId, token: ms.token };
     },
     listMetaServer(req) {

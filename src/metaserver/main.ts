@@ -16,7 +16,7 @@ import { pathToFileURL } from 'node:url';
 import { Command } from 'commander';
 import { CurveError, StatusCode, createLogger, intArg, parseMs, parsePort } from '../common/index.ts';
 import { MdsClient } from '../mds/client.ts';
-import { ClusterKey, METASERVER_RULES, tokenAuth } from '../mds/auth/index.ts';
+import { ClusterKey, METASERVER_RULES, RaftPeerIdentity, certRegistrationName, fixedNames, tokenAuth, type NameLookup } from '../mds/auth/index.ts';
 import { ChannelPool, loadTlsConfig, tlsOption } from '../rpc/index.ts';
 import { AddressBook, RaftNode, RpcRaftTransport } from '../raft/index.ts';
 import { raftGroupFactory } from './copyset/raft-group.ts';
@@ -30,6 +30,18 @@ import { DataStoreSchema } from '../gen/mds_pb.ts';
 import type { TxStep } from './tx/coordinator.ts';
 
 const log = createLogger('metaserver-main');
+
+/** The name metaserver `id` registered with (its certificate's, with TLS), asked of the MDS. */
+function registeredName(mds: MdsClient): NameLookup {
+  return async (id) => {
+    try {
+      return (await mds.topology.getMetaServer({ metaserverId: id })).metaserverInfo?.hostname;
+    } catch (e) {
+      if (e instanceof CurveError && e.status === StatusCode.TOPO_METASERVER_NOT_FOUND) return undefined;
+      throw new CurveError(StatusCode.UNAVAILABLE, `cannot learn the certificate name of metaserver ${id} from the MDS: ${(e as Error).message}`);
+    }
+  };
+}
 
 export interface RunMetaserverOptions {
   /** "host:port"; port 0 lets the OS choose (see the handle's address). */
@@ -111,7 +123,8 @@ export async function runMetaserver(opts: RunMetaserverOptions): Promise<Metaser
   const server: MetaServer = new MetaServer({
     listen: opts.listen,
     id: async (address) => {
-      if (mds) identity = await registerWithMds(mds, opts.dataDir, address);
+      // With TLS a metaserver registers under its certificate's name, by which Raft knows it.
+      if (mds) identity = await registerWithMds(mds, opts.dataDir, address, { hostName: opts.tls ? certRegistrationName(opts.tls.name) : undefined });
       else {
         identity = await loadIdentity(opts.dataDir);
         if (!identity) {
@@ -160,7 +173,9 @@ export async function runMetaserver(opts: RunMetaserverOptions): Promise<Metaser
         : undefined,
     groups: ({ rpc, pool, self }): GroupFactory => {
       const addresses = new AddressBook([[self.id, self.address.replace(/:0$/, '')]]);
-      const transport = new RpcRaftTransport({ self: self.id, server: rpc, pool, addresses });
+      // With TLS, a Raft message from metaserver X must come over X's certificate.
+      const peers = tls ? new RaftPeerIdentity(mds ? registeredName(mds) : fixedNames) : undefined;
+      const transport = new RpcRaftTransport({ self: self.id, server: rpc, pool, addresses, checkSender: peers && ((from, ctx) => peers.check(from, ctx.peerCertName)) });
       raft = new RaftNode({
         id: self.id,
         dataDir: join(opts.dataDir, 'raft'),

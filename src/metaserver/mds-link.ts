@@ -27,7 +27,7 @@ import type { MetaServer } from './server.ts';
 const log = createLogger('metaserver-mds');
 
 /** Registers with the MDS unless `dataDir` already holds an identity. */
-export async function registerWithMds(mds: MdsClient, dataDir: string, address: string, opts: { retries?: number; delayMs?: number } = {}): Promise<Identity> {
+export async function registerWithMds(mds: MdsClient, dataDir: string, address: string, opts: { retries?: number; delayMs?: number; hostName?: string } = {}): Promise<Identity> {
   const saved = await loadIdentity(dataDir);
   if (saved) return saved;
   const [ip, port] = splitAddress(address);
@@ -35,7 +35,7 @@ export async function registerWithMds(mds: MdsClient, dataDir: string, address: 
   let last: unknown;
   for (let i = 0; i < retries; i++) {
     try {
-      const r = await mds.topology.registMetaServer({ hostName: hostname(), internalIp: ip, internalPort: port, externalIp: ip, externalPort: port });
+      const r = await mds.topology.registMetaServer({ hostName: opts.hostName ?? hostname(), internalIp: ip, internalPort: port, externalIp: ip, externalPort: port });
       const idn = { id: r.metaserverId, token: r.token };
       await saveIdentity(dataDir, idn);
       log.info('registered with the MDS', { id: idn.id, address });

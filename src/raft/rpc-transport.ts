@@ -2,7 +2,7 @@
 // process's RpcServer, and called on peers through a ChannelPool, peers found in the AddressBook.
 import { CurveError, StatusCode } from '../common/index.ts';
 import { RaftService, type GroupMsg } from '../gen/raft_pb.ts';
-import type { ChannelPool, RpcServer } from '../rpc/index.ts';
+import type { CallContext, ChannelPool, RpcServer } from '../rpc/index.ts';
 import type { NodeId, RaftMessage } from './core/types.ts';
 import type { AddressBook } from './address-book.ts';
 import type { GroupMessage, RaftTransport, RaftTransportHandler } from './transport.ts';
@@ -19,7 +19,20 @@ export interface RpcRaftTransportOptions {
   sendTimeoutMs?: number;
   /** Deadline of one snapshot chunk (default 30 s). */
   chunkTimeoutMs?: number;
+  /**
+   * Proof that the caller is node `from` (e.g. by its TLS certificate: mds/auth/peer-identity.ts);
+   * throws to refuse. With it, every message of a batch must carry the batch's sender.
+   */
+  checkSender?: (from: NodeId, ctx: CallContext) => void | Promise<void>;
+  /**
+   * Most bytes one received snapshot transfer may carry (default 16 GiB): a chunk that would take
+   * a transfer past it is refused, so a peer streaming forever fills at most this much disk per
+   * (group, sender) — the receiver keeps one partial file per sender (issue [L] finding 5).
+   */
+  maxSnapshotBytes?: number;
 }
+
+export const DEFAULT_MAX_SNAPSHOT_BYTES = 16 * 1024 ** 3;
 
 function checkGroup(id: number): number {
   if (!Number.isSafeInteger(id) || id < 0) throw new CurveError(StatusCode.PARAM_ERROR, `group id ${id} out of range`);
@@ -30,23 +43,51 @@ export class RpcRaftTransport implements RaftTransport {
   private handler: RaftTransportHandler | undefined;
   private readonly sendTimeoutMs: number;
   private readonly chunkTimeoutMs: number;
+  private readonly maxSnapshotBytes: number;
+  /** Snapshot chunks refused for going over `maxSnapshotBytes` (status pages, tests). */
+  refusedSnapshotChunks = 0;
 
   constructor(private readonly opts: RpcRaftTransportOptions) {
     this.sendTimeoutMs = opts.sendTimeoutMs ?? 5000;
     this.chunkTimeoutMs = opts.chunkTimeoutMs ?? 30_000;
+    this.maxSnapshotBytes = opts.maxSnapshotBytes ?? DEFAULT_MAX_SNAPSHOT_BYTES;
     opts.server.register(RaftService, {
-      send: (req) => {
+      send: (req, ctx) => {
         const h = this.receiver();
         // Decode the whole batch first: a malformed message rejects the batch and steps nothing.
         const batch = req.msgs.map((g) => ({ groupId: checkGroup(g.groupId), msg: fromWire(g.msg ?? missing()) }));
-        h.onMessages(batch, Number.isSafeInteger(req.from) && req.from > 0 ? req.from : undefined);
-        return {};
+        const from = Number.isSafeInteger(req.from) && req.from > 0 ? req.from : undefined;
+        const check = this.opts.checkSender;
+        if (!check) {
+          h.onMessages(batch, from);
+          return {};
+        }
+        if (from === undefined) throw new CurveError(StatusCode.PARAM_ERROR, `raft batch sender ${req.from} out of range`);
+        for (const { msg } of batch) {
+          if (msg.from !== from) throw new CurveError(StatusCode.FORBIDDEN, `a raft batch from node ${from} carries a message from node ${msg.from}`);
+        }
+        // Synchronous once the sender is known, so batches step in their order of arrival.
+        const pending = check(from, ctx);
+        if (!pending) {
+          h.onMessages(batch, from);
+          return {};
+        }
+        return pending.then(() => {
+          h.onMessages(batch, from);
+          return {};
+        });
       },
-      installSnapshotChunk: async (req) => {
+      installSnapshotChunk: async (req, ctx) => {
         const h = this.receiver();
         const msg = fromWire(req.msg ?? missing());
+        await this.opts.checkSender?.(msg.from, ctx);
         if (!msg.snapshot) throw new CurveError(StatusCode.PARAM_ERROR, 'snapshot chunk without snapshot meta');
-        if (!Number.isSafeInteger(req.offset)) throw new CurveError(StatusCode.PARAM_ERROR, `chunk offset ${req.offset}`);
+        if (!Number.isSafeInteger(req.offset) || req.offset < 0) throw new CurveError(StatusCode.PARAM_ERROR, `chunk offset ${req.offset}`);
+        // Chunks arrive in order (the receiver checks), so the offset is what the transfer holds.
+        if (req.offset + req.data.length > this.maxSnapshotBytes) {
+          this.refusedSnapshotChunks++;
+          throw new CurveError(StatusCode.PARAM_ERROR, `snapshot transfer from node ${msg.from} would exceed ${this.maxSnapshotBytes} bytes (chunk at ${req.offset} of ${req.data.length} bytes)`);
+        }
         await h.onSnapshotChunk({ groupId: checkGroup(req.groupId), msg, offset: req.offset, data: req.data, done: req.done });
         return {};
       },

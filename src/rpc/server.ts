@@ -3,7 +3,7 @@
 // applies backpressure by pausing reads while its output is congested or too many calls run.
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
-import type { TlsConfig } from './tls.ts';
+import { peerCertificateName, type TlsConfig } from './tls.ts';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { CurveError, StatusCode, createLogger, statusName, systemClock } from '../common/index.ts';
 import {
@@ -284,6 +284,9 @@ export class RpcServer {
   }
 }
 
+/** The longest delay setTimeout honours. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** Per-call state: the handler's context, and for async handlers their cancellation. */
 class ServerCall implements CallContext {
   private controller: AbortController | undefined;
@@ -297,22 +300,25 @@ class ServerCall implements CallContext {
     readonly deadline: number,
     readonly peer: string,
     readonly principal: Principal | undefined,
+    readonly peerCertName: string | undefined,
   ) {}
 
   get signal(): AbortSignal {
     if (!this.controller) {
       this.controller = new AbortController();
       if (this.done) this.controller.abort(new CurveError(StatusCode.CANCELLED, 'call finished'));
-      else if (this.deadline !== Infinity) {
-        const left = this.deadline - systemClock.now();
-        if (left <= 0) this.expire();
-        else {
-          this.timer = setTimeout(() => this.expire(), left);
-          this.timer.unref();
-        }
-      }
+      else if (this.deadline !== Infinity) this.armDeadline();
     }
     return this.controller.signal;
+  }
+
+  /** Node runs a setTimeout longer than 2^31 - 1 ms after 1 ms: a far deadline is reached in steps. */
+  private armDeadline(): void {
+    const left = this.deadline - systemClock.now();
+    if (left <= 0) return this.expire();
+    const step = Math.min(left, MAX_TIMER_MS);
+    this.timer = setTimeout(() => (step < left ? this.armDeadline() : this.expire()), step);
+    this.timer.unref();
   }
 
   private expire(): void {
@@ -337,6 +343,8 @@ class ServerConnection implements FrameHandler {
   private readonly writer = new FrameWriter();
   private readonly inflight = new Map<number, ServerCall>();
   private readonly peer: string;
+  /** The name in the client's certificate (TLS), fixed for the connection's life. */
+  private readonly peerCertName: string | undefined;
   private pausedForDrain = false;
   private paused = false;
   private closing = false;
@@ -357,6 +365,7 @@ class ServerConnection implements FrameHandler {
     private readonly maxInflight: number,
   ) {
     this.peer = `${socket.remoteAddress}:${socket.remotePort}`;
+    this.peerCertName = peerCertificateName(socket);
     this.decoder = new FrameDecoder(this, maxFrameBytes);
     this.frameStartedAt = systemClock.now();
     this.writer.attach(socket);
@@ -512,7 +521,7 @@ class ServerConnection implements FrameHandler {
       return;
     }
     const deadline = timeoutMs === 0 ? Infinity : systemClock.now() + timeoutMs;
-    const call = new ServerCall(callId, deadline, this.peer, this.principal);
+    const call = new ServerCall(callId, deadline, this.peer, this.principal, this.peerCertName);
     let result: unknown;
     try {
       result = method.invoke(req, call);

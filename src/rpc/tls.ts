@@ -3,6 +3,8 @@
 // cluster, so "signed by it" is the identity check; host names are not checked (cluster nodes
 // are dialled by IP address, and certificates are not tied to addresses that may change).
 import { readFileSync } from 'node:fs';
+import { TLSSocket } from 'node:tls';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
 
 export interface TlsConfig {
@@ -35,4 +37,11 @@ export function tlsOption(dir: string | undefined, name: string | undefined): { 
   if (!dir && !name) return undefined;
   if (!dir || !name) throw new Error('give both --tls-dir and --tls-name (or neither)');
   return { dir, name };
+}
+
+/** The common name of a TLS peer's verified certificate; undefined for plain TCP or none. */
+export function peerCertificateName(socket: Socket): string | undefined {
+  if (!(socket instanceof TLSSocket) || !socket.authorized) return undefined;
+  const cn = socket.getPeerCertificate().subject?.CN;
+  return typeof cn === 'string' && cn.length > 0 ? cn : undefined;
 }

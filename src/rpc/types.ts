@@ -21,6 +21,11 @@ export interface CallContext {
    * undefined when the server has no RpcAuth or the caller sent no valid credential.
    */
   readonly principal?: Principal;
+  /**
+   * The name (common name) in the caller's TLS client certificate, which the cluster CA signed:
+   * who the caller is, as far as the CA vouches (tls.ts). Undefined on plain TCP.
+   */
+  readonly peerCertName?: string;
 }
 
 /** An authenticated caller: a role, and for an fs client the one fs it may use. */

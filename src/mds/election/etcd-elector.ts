@@ -17,7 +17,7 @@
 //             watch fires at once.
 import type { Etcd3, IKeyValue } from 'etcd3';
 import { createLogger, systemRandom, systemTimer, type Clock, type Random, type Timer, type TimerHandle } from '../../common/index.ts';
-import { createEtcdClient, prefixEnd } from '../store/index.ts';
+import { createEtcdClient, prefixEnd, type EtcdSecurity } from '../store/index.ts';
 import { LeaseGuard } from './lease-guard.ts';
 import { monotonicClock, type ElectionEvent, type Elector, type Leadership } from './types.ts';
 
@@ -41,6 +41,8 @@ export interface EtcdElectorOptions {
   retryMs?: number;
   /** gRPC keepalive ping period towards etcd (ms). Default 5000. */
   grpcKeepaliveMs?: number;
+  /** TLS and user/password towards etcd (store/etcd-security.ts). */
+  security?: EtcdSecurity;
   clock?: Clock;
   timer?: Timer;
   random?: Random;
@@ -188,7 +190,7 @@ export class EtcdElector implements Elector {
     });
     const s: Session = {
       id: ++this.sessionSeq,
-      client: createEtcdClient({ endpoints: this.opts.endpoints, opTimeoutMs: this.opTimeoutMs, keepaliveMs: this.opts.grpcKeepaliveMs }),
+      client: createEtcdClient({ endpoints: this.opts.endpoints, opTimeoutMs: this.opTimeoutMs, keepaliveMs: this.opts.grpcKeepaliveMs, security: this.opts.security }),
       guard: new LeaseGuard(this.ttlSec * 1000, this.marginMs),
       ended: false,
       endedPromise,

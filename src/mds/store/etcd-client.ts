@@ -8,6 +8,7 @@
 //  - unary calls have no deadline: every unary call made through these clients gets
 //    `opTimeoutMs`, so a call to an unreachable etcd fails instead of hanging.
 import { Etcd3, GRPCUnavailableError, type IOptions } from 'etcd3';
+import type { EtcdSecurity } from './etcd-security.ts';
 
 export interface EtcdClientOptions {
   endpoints: string[];
@@ -17,6 +18,8 @@ export interface EtcdClientOptions {
   /** gRPC keepalive ping interval (ms); etcd refuses pings more often than its
    *  --grpc-keepalive-min-time (default 5 s). */
   keepaliveMs?: number;
+  /** TLS and user/password towards etcd (etcd-security.ts); without it plain gRPC, no auth. */
+  security?: EtcdSecurity;
 }
 
 type Policy = NonNullable<NonNullable<IOptions['faultHandling']>['global']>;
@@ -52,8 +55,13 @@ function globalPolicy(attempts: number): Policy {
 export function createEtcdClient(opts: EtcdClientOptions): Etcd3 {
   const opTimeoutMs = opts.opTimeoutMs ?? 2000;
   const keepaliveMs = opts.keepaliveMs ?? 5000;
+  const tls = opts.security?.tls;
   return new Etcd3({
+    // The scheme is dropped: the library then takes TLS from `credentials` alone (loadEtcdSecurity
+    // made sure https:// endpoints come with a CA and the other way round).
     hosts: opts.endpoints.map((e) => e.replace(/^https?:\/\//, '')),
+    credentials: tls ? { rootCertificate: tls.ca, certChain: tls.cert, privateKey: tls.key } : undefined,
+    auth: opts.security?.auth ? { ...opts.security.auth } : undefined,
     dialTimeout: opts.dialTimeoutMs ?? opTimeoutMs,
     faultHandling: { host: () => passThrough, global: globalPolicy(Math.max(2, opts.endpoints.length)) },
     defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + opTimeoutMs }),
