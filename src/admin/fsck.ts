@@ -261,10 +261,16 @@ async function checkFileLinks(ctx: AdminContext, ino: number, seen: NameRef[], r
  * Walks the directory tree from the root over the scanned names. A directory named inside its
  * own subtree closes a loop; a directory with links that the walk never reaches hangs off such a
  * loop or off nothing. Repair removes a looping name (the one that is not the directory's
- * recorded parent) when the metaserver allows it (it refuses to drop the name of a non-empty
- * directory held in the same partition: then the finding says so).
+ * recorded parent) when the metaserver allows it; it refuses to drop the name of a non-empty
+ * directory it also holds (no metaserver call can; a rename of the looping name did not
+ * complete when tried), and then the finding says what the operator must do.
  */
-async function checkTree(ctx: AdminContext, facts: Map<number, InodeFacts>, names: Map<number, NameRef[]>, repair: boolean): Promise<Finding[]> {
+async function checkTree(
+  ctx: AdminContext,
+  facts: Map<number, InodeFacts>,
+  names: Map<number, NameRef[]>,
+  repair: boolean,
+): Promise<Finding[]> {
   const out: Finding[] = [];
   const childDirs = new Map<number, number[]>();
   for (const [ino, refs] of names) {
@@ -319,7 +325,9 @@ async function checkTree(ctx: AdminContext, facts: Map<number, InodeFacts>, name
           f.repair = 'removed the looping name';
         } catch (e) {
           if (!(e instanceof CurveError && e.status === StatusCode.DIRECTORY_NOT_EMPTY)) throw e;
-          f.repair = `not repaired: the metaserver refuses to remove the name of a non-empty directory; move its entries out, then run fsck --repair again`;
+          // A non-empty directory's name is kept by the metaserver that also holds the directory
+          // (only a rename may move such a name, and a rename out of a loop is refused as one).
+          f.repair = `not repaired: the metaserver keeps the name of a non-empty directory it also holds; move the entries of directory ${loop.dir} elsewhere, then run fsck --repair again`;
         }
       }
       out.push(f);

@@ -150,7 +150,7 @@ async function createEntry(
   if (a.type === FileType.TYPE_DIRECTORY) dirs.set(a.inodeId, { ino, attr: a });
   else if (a.nlink > 1) links.set(a.inodeId, { ino, attr: a });
   await setXattrs(ctx, ino, inode);
-  const regular = a.type === FileType.TYPE_FILE;
+  const regular = a.type === FileType.TYPE_S3 || a.type === FileType.TYPE_FILE;
   if (regular && store) await copyData(ctx, store, srcFsId, a.inodeId, ino, inode, allocChunkIds, stats);
   await setAttrs(ctx, ino, a, regular);
   stats.entries++;
