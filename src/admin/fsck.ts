@@ -24,6 +24,7 @@ export type FindingKind =
   | 'nlink'
   | 'orphan-inode'
   | 'directory-loop'
+  | 'directory-names'
   | 'unreachable-directory'
   | 'missing-object'
   | 'unreferenced-object'
@@ -112,6 +113,7 @@ export async function fsck(ctx: AdminContext, opts: FsckOptions): Promise<FsckRe
   // 4. Link counts and orphans.
   let lostFound: number | undefined;
   const lostAndFound = async () => (lostFound ??= await ensureLostFound(ctx));
+  const multiNamed: number[] = [];
   for (const [ino, fact] of facts) {
     if (fact.nlink === 0 || ino === ROOT_INODE || ino === RECYCLE_INODE) continue;
     const seen = names.get(ino) ?? [];
@@ -148,12 +150,20 @@ export async function fsck(ctx: AdminContext, opts: FsckOptions): Promise<FsckRe
         }
         findings.push(f);
       }
-      // More than one name: the loop check below decides which one goes.
+      multiNamed.push(ino); // more than one name: after the loop check (a loop has two)
     }
   }
 
   // 5. The tree: every directory with links must be reachable from the root, once.
-  findings.push(...(await checkTree(ctx, facts, names, opts.repair)));
+  const tree = await checkTree(ctx, facts, names, opts.repair);
+  findings.push(...tree);
+  const looping = new Set(tree.filter((f) => f.kind === 'directory-loop').map((f) => f.ino));
+  for (const ino of multiNamed) {
+    if (looping.has(ino)) continue;
+    const f = await checkDirNames(ctx, ino, names.get(ino) ?? [], opts.repair);
+    if (f) findings.push(f);
+    else dropped++;
+  }
 
   // 6. Objects: missing (confirmed by a HEAD and the inode read again) and unreferenced.
   for (const [ino, keys] of missingByIno) {
@@ -388,4 +398,40 @@ async function checkAgreement(ctx: AdminContext): Promise<Finding[]> {
     if (leaders.size === 0) out.push(agreement(`${where}: no member knows a leader`));
   }
   return out;
+}
+
+/**
+ * A directory with several names and no loop (a hard link to a directory, which POSIX forbids):
+ * repair keeps the name in its recorded parent (the first when none is) and removes the others,
+ * as far as the metaserver allows (see checkTree).
+ */
+async function checkDirNames(ctx: AdminContext, ino: number, seen: NameRef[], repair: boolean): Promise<Finding | undefined> {
+  const attr = (await inodeNow(ctx, ino))?.attr;
+  if (!attr || attr.nlink === 0) return undefined;
+  const now = await namesNow(ctx, ino, [...attr.parent, ...seen.map((s) => s.parent)]);
+  if (now.length <= 1) return undefined;
+  const keep = now.find((n) => n.parent === attr.parent[0]) ?? now[0]!;
+  const extra = now.filter((n) => n !== keep);
+  const f: Finding = {
+    kind: 'directory-names',
+    ino,
+    message: `directory ${ino} has ${now.length} names (${now.map((n) => `${n.parent}/${JSON.stringify(n.name)}`).join(', ')}); a directory has one`,
+    repaired: false,
+  };
+  if (repair) {
+    const kept: string[] = [];
+    for (const n of extra) {
+      try {
+        await ctx.meta.callForInode('deleteDentry', n.parent, { parentInodeId: n.parent, name: n.name, type: FileType.TYPE_DIRECTORY });
+      } catch (e) {
+        if (!(e instanceof CurveError && e.status === StatusCode.DIRECTORY_NOT_EMPTY)) throw e;
+        kept.push(`${n.parent}/${JSON.stringify(n.name)}`);
+      }
+    }
+    f.repaired = kept.length === 0;
+    f.repair = f.repaired
+      ? `removed every name but ${keep.parent}/${JSON.stringify(keep.name)}`
+      : `not repaired: the metaserver keeps ${kept.join(', ')} (a non-empty directory's name where it also holds the directory); move the entries of directory ${ino} elsewhere, then run fsck --repair again`;
+  }
+  return f;
 }

@@ -13,6 +13,7 @@ import { MdsAdapter, connectFs, type Connection } from '../../src/client/index.t
 import { objectKey } from '../../src/data/index.ts';
 import { CurvefsCluster } from '../helpers/curvefs-cluster.ts';
 import { runCurvefs } from '../helpers/curvefs-mount-proc.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 let base: string;
 let cluster: CurvefsCluster;
@@ -24,6 +25,7 @@ interface Finding {
   parent?: number;
   name?: string;
   key?: string;
+  message: string;
   repaired: boolean;
   repair?: string;
 }
@@ -92,6 +94,7 @@ test('fsck finds each injected inconsistency, --repair fixes it, and a second fs
   const c = await connect('broken');
   const fsId = c.view.fsId;
   await c.fs.mkdir('/a/b', { recursive: true });
+  await c.fs.mkdir('/e');
   await writeFile(c, '/f1', bytes(5000, 1));
   await writeFile(c, '/f2', bytes(10, 2));
   await writeFile(c, '/g', bytes(3000, 3));
@@ -101,7 +104,7 @@ test('fsck finds each injected inconsistency, --repair fixes it, and a second fs
   assert.equal(clean.code, 0);
 
   const ino = async (p: string) => (await c.fs.lstat(p)).ino;
-  const [a, b, f1, f2, g, d] = await Promise.all(['/a', '/a/b', '/f1', '/f2', '/g', '/d'].map(ino)) as number[];
+  const [a, b, f1, f2, g, d, e] = await Promise.all(['/a', '/a/b', '/f1', '/f2', '/g', '/d', '/e'].map(ino)) as number[];
   const meta = c.meta;
   // nlink above the names: a link without a name.
   await meta.callForInode('linkInode', f1!, { inodeId: f1!, newParent: 1 });
@@ -113,6 +116,8 @@ test('fsck finds each injected inconsistency, --repair fixes it, and a second fs
   await meta.callForInode('unlinkInode', d!, { inodeId: d!, parent: 1 });
   // A directory named inside its own subtree.
   await meta.callForInode('createDentry', b!, { dentry: { fsId, inodeId: a!, parentInodeId: b!, name: 'loop', type: FileType.TYPE_DIRECTORY } });
+  // A second name of a directory (no loop).
+  await meta.callForInode('createDentry', 1, { dentry: { fsId, inodeId: e!, parentInodeId: 1, name: 'e2', type: FileType.TYPE_DIRECTORY } });
   // An object of /g lost from the block store, and an object no inode names.
   const gInode = await c.core.getInode(g!);
   const slice = Object.values(gInode.chunks)[0]!.slices[0]!;
@@ -128,6 +133,7 @@ test('fsck finds each injected inconsistency, --repair fixes it, and a second fs
   assert.deepEqual(kinds('orphan-inode').map((f) => f.ino), [orphan]);
   assert.deepEqual(kinds('dangling-dentry').map((f) => [f.parent, f.name, f.ino]), [[1, 'd', d]]);
   assert.deepEqual(kinds('directory-loop').map((f) => [f.ino, f.parent, f.name]), [[a, b, 'loop']]);
+  assert.deepEqual(kinds('directory-names').map((f) => f.ino), [e]);
   assert.deepEqual(kinds('missing-object').map((f) => f.key), [lostKey]);
   // The stray object is younger than the default age bound: found by gc's scan but kept.
   assert.deepEqual(kinds('unreferenced-object'), []);
@@ -136,7 +142,7 @@ test('fsck finds each injected inconsistency, --repair fixes it, and a second fs
   const repaired = await fsck('broken', '--repair', '--min-age', '0');
   const rk = (k: string) => repaired.report.findings.filter((f) => f.kind === k);
   assert.deepEqual(rk('unreferenced-object').map((f) => [f.key, f.repaired]), [[strayKey, true]]);
-  for (const k of ['nlink', 'orphan-inode', 'dangling-dentry']) {
+  for (const k of ['nlink', 'orphan-inode', 'dangling-dentry', 'directory-names']) {
     assert.ok(rk(k).length > 0 && rk(k).every((f) => f.repaired), `${k} repaired: ${JSON.stringify(rk(k))}`);
   }
   // Lost data cannot be made up: reported, not repaired.
@@ -158,6 +164,8 @@ test('fsck finds each injected inconsistency, --repair fixes it, and a second fs
   assert.equal((await c.fs.lstat('/extra')).ino, f2);
   assert.equal((await c.fs.lstat(`/lost+found/#${orphan}`)).ino, orphan);
   assert.equal(await c.fs.exists('/d'), false);
+  assert.equal(await c.fs.exists('/e2'), false);
+  assert.equal((await c.fs.lstat('/e')).ino, e);
   assert.equal(await c.fs.exists('/a/b/loop'), together);
   sameBytes(await readFile(c, '/f1'), bytes(5000, 1), '/f1');
   assert.equal(await c.store.head(strayKey), undefined);
@@ -216,4 +224,19 @@ test('gc keeps objects younger than its bound (an upload in progress) and delete
 
   const bad = await cli('gc', 'garbage', '--min-age', 'soon');
   assert.equal(bad.code, 2, 'a bad age is a usage error');
+});
+
+test('fsck reports a copyset member that does not answer, and is clean once it is back', async () => {
+  const dead = cluster.metaservers.peer(2).address.replace(/:0$/, '');
+  await cluster.metaservers.kill(2);
+  try {
+    const r = await fsck('busy');
+    assert.equal(r.code, 1);
+    const kinds = new Set(r.report.findings.map((f) => f.kind));
+    assert.deepEqual([...kinds], ['partition-agreement'], JSON.stringify(r.report.findings));
+    assert.ok(r.report.findings.some((f) => f.message.includes(dead)), `names ${dead}`);
+  } finally {
+    await cluster.metaservers.restart(2);
+  }
+  await waitFor(async () => (await fsck('busy')).report.findings.length === 0, 'fsck clean after the member is back', 60_000);
 });
