@@ -30,6 +30,37 @@ export interface LoadStats {
 
 /** Entries loaded at once within one directory's run (independent creates). */
 const LOAD_CONCURRENCY = 16;
+/** Chunk ids fetched from the MDS at a time (one round trip per this many, not per file). */
+const CHUNK_ID_BATCH = 4096;
+
+/**
+ * Hands out chunk ids of the target fs in ascending order from ranges fetched in batches. Ids
+ * left over when the load ends are never used (ids only need to be unique and to grow).
+ */
+class ChunkIdPool {
+  private next = 0;
+  private end = 0;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly alloc: (n: number) => Promise<number>) {}
+
+  /** `n` consecutive ascending ids; the first. */
+  take(n: number): Promise<number> {
+    // Serialized, so that concurrent takers never share a range.
+    const r = this.queue.then(async () => {
+      if (this.end - this.next < n) {
+        const count = Math.max(n, CHUNK_ID_BATCH);
+        this.next = await this.alloc(count);
+        this.end = this.next + count;
+      }
+      const first = this.next;
+      this.next += n;
+      return first;
+    });
+    this.queue = r.catch(() => undefined);
+    return r;
+  }
+}
 
 /** Pass 1: the whole dump is well formed and self-consistent; its header. */
 export async function verifyDump(records: AsyncGenerator<DumpRecord, DumpTrailer>): Promise<{ header: DumpHeader; trailer: DumpTrailer; dataObjects: number }> {
@@ -88,6 +119,8 @@ export async function loadDump(
   if (top.dentrys.length > 0) throw new CurveError(StatusCode.DENTRY_EXIST, 'the target fs is not empty: load only into a new fs');
 
   const stats: LoadStats = { entries: 0, inodes: 0, objects: 0, bytes: 0 };
+  const ids = new ChunkIdPool(allocChunkIds);
+  const takeIds = (n: number) => ids.take(n);
   const dirs = new Map<number, Placed>();
   const links = new Map<number, Placed>();
   let run: DumpEntry[] = [];
@@ -99,7 +132,7 @@ export async function loadDump(
     // Creates first (independent), then the hard links of this run (they need their inode).
     const creates = entries.filter((e) => e.inode);
     for (let k = 0; k < creates.length; k += LOAD_CONCURRENCY) {
-      await Promise.all(creates.slice(k, k + LOAD_CONCURRENCY).map((e) => createEntry(ctx, src.store, header.fsId, e, dirs, links, allocChunkIds, stats)));
+      await Promise.all(creates.slice(k, k + LOAD_CONCURRENCY).map((e) => createEntry(ctx, src.store, header.fsId, e, dirs, links, takeIds, stats)));
     }
     for (const e of entries) {
       if (e.inode) continue;

@@ -133,7 +133,7 @@ test('a corrupt or torn dump is refused with exit 6 and creates nothing', async 
   const file = join(base, 'dump.binary');
   const good = await fsp.readFile(file);
   const flipped = Buffer.from(good);
-  flipped[Math.floor(flipped.length / 2)]! ^= 0x40;
+  flipped[20]! ^= 0x40; // inside the header frame's payload (12-byte file header, 5-byte frame header)
   const cases: [string, Buffer, RegExp][] = [
     ['flipped', flipped, /checksum mismatch/],
     ['torn', good.subarray(0, good.length - 20), /torn binary dump/],

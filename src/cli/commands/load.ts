@@ -36,7 +36,7 @@ export function registerLoadCommand(program: Command, g: () => GlobalOptions): v
       try {
         verified = await verifyDump(records());
       } catch (e) {
-        if (e instanceof DumpFormatError) throw new CliError(`${file}: ${e.message}`, EXIT.INVALID, 'corrupt');
+        if (e instanceof DumpFormatError) throw new CliError(`${file}: ${e.message}`, EXIT.INVALID, 'invalid dump');
         throw e;
       }
       const started = performance.now();
