@@ -8,6 +8,7 @@
 // changed during its dump gives a dump of a state it went through directory by directory. For an
 // exact point in time, stop writers (unmount, or mount read-only) while it runs.
 import { create } from '@bufbuild/protobuf';
+import { CurveError, StatusCode } from '../common/index.ts';
 import { FileType } from '../gen/common_pb.ts';
 import { DumpEntrySchema, type Inode } from '../gen/metaserver_pb.ts';
 import type { AdminContext } from './context.ts';
@@ -39,7 +40,14 @@ export async function dumpTree(ctx: AdminContext, fsName: string, w: DumpWriter,
     const dir = queue[qi]!;
     let last = '';
     for (;;) {
-      const page = await ctx.meta.callForInode('listDentry', dir, { dirInodeId: dir, last, count: LIST_PAGE });
+      let page;
+      try {
+        page = await ctx.meta.callForInode('listDentry', dir, { dirInodeId: dir, last, count: LIST_PAGE });
+      } catch (e) {
+        // Removed since its name was dumped: its entries went with it.
+        if (e instanceof CurveError && (e.status === StatusCode.NOT_FOUND || e.status === StatusCode.NOT_DIRECTORY)) break;
+        throw e;
+      }
       const needed = page.dentrys.filter((d) => !multiLinked.has(d.inodeId));
       const fetched = new Map<number, Inode | undefined>();
       for (let k = 0; k < needed.length; k += DUMP_CONCURRENCY) {
