@@ -9,6 +9,10 @@ import { registerClusterCommands } from './commands/cluster.ts';
 import { registerMountCommands } from './commands/mount.ts';
 import { registerAuthCommands } from './commands/auth.ts';
 import { registerCertsCommand } from './commands/certs.ts';
+import { registerFsckCommand } from './commands/fsck.ts';
+import { registerGcCommand } from './commands/gc.ts';
+import { registerDumpCommand } from './commands/dump.ts';
+import { registerLoadCommand } from './commands/load.ts';
 import { versionLine } from './version.ts';
 
 handleBrokenPipes();
@@ -50,6 +54,10 @@ registerFileCommands(program, globals);
 registerMountCommands(program, globals);
 registerAuthCommands(program);
 registerCertsCommand(program);
+registerFsckCommand(program, globals);
+registerGcCommand(program, globals);
+registerDumpCommand(program, globals);
+registerLoadCommand(program, globals);
 
 try {
   await program.parseAsync(process.argv);

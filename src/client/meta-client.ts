@@ -51,6 +51,7 @@ export interface MetaClientOptions {
 
 const READ_METHODS = new Set<MetaMethod>([
   'getDentry', 'listDentry', 'getInode', 'batchGetInodeAttr', 'batchGetXAttr', 'getXAttr', 'listXAttr', 'getDirStats',
+  'listInodes', 'listDentries',
 ]);
 
 const log = createLogger('client');

@@ -10,6 +10,11 @@ export interface BlockInfo {
 
 export interface BlockEntry extends BlockInfo {
   key: string;
+  /**
+   * When the object was last written (ms since the epoch), when the store can tell; gc
+   * (src/admin) treats an object without it as too young to delete.
+   */
+  mtimeMs?: number;
 }
 
 export interface BlockStore {

@@ -294,29 +294,32 @@ export class LocalBlockStore implements BlockStore {
         continue;
       }
       let size: number;
+      let mtimeMs: number;
       try {
-        size = await this.sizeOf(path);
+        ({ size, mtimeMs } = await this.sizeOf(path));
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue; // deleted while listing
         throw e;
       }
       const key = relative(this.objectsDir, path).split(sep).join('/').slice(0, -OBJECT_SUFFIX.length);
-      yield { key, size };
+      yield { key, size, mtimeMs };
     }
   }
 
   /** Data size from the file size (the header length is a function of it), else from the header. */
-  private async sizeOf(path: string): Promise<number> {
-    const fileSize = (await stat(path)).size;
+  private async sizeOf(path: string): Promise<{ size: number; mtimeMs: number }> {
+    const st = await stat(path);
+    const fileSize = st.size;
+    const mtimeMs = st.mtimeMs;
     const t = fileSize - BLOCK_FILE_FIXED_HEADER;
     const seg = BLOCK_FILE_SEGMENT;
     for (let n = Math.max(0, Math.ceil(t / (seg + 4)) - 1); n <= Math.ceil(t / (seg + 4)) + 1; n++) {
       const len = t - 4 * n;
-      if (len >= 0 && Math.ceil(len / seg) === n) return len;
+      if (len >= 0 && Math.ceil(len / seg) === n) return { size: len, mtimeMs };
     }
     const fh = await open(path, 'r');
     try {
-      return (await readHeader(fh, path)).header.dataLength;
+      return { size: (await readHeader(fh, path)).header.dataLength, mtimeMs };
     } finally {
       await fh.close();
     }

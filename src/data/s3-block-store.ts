@@ -230,7 +230,7 @@ export class S3BlockStore implements BlockStore {
       const contents = res.Contents ?? [];
       for (const obj of contents) {
         if (obj.Key === undefined || !obj.Key.startsWith(this.keyPrefix)) continue;
-        yield { key: obj.Key.slice(this.keyPrefix.length), size: obj.Size ?? 0 };
+        yield { key: obj.Key.slice(this.keyPrefix.length), size: obj.Size ?? 0, mtimeMs: obj.LastModified?.getTime() };
       }
       const last = contents[contents.length - 1]?.Key;
       if (!res.IsTruncated || last === undefined) return;

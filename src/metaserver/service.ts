@@ -25,6 +25,7 @@ import { DEFAULT_CHUNK_SIZE } from './copyset/state-machine.ts';
 import type { TxCoordinator, TxStep } from './tx/coordinator.ts';
 import { txKey } from './tx/tx-store.ts';
 import type { OpMetrics } from './metrics.ts';
+import { listDentriesPage, listInodesPage } from './scan-service.ts';
 
 /** Finds hosted copysets. */
 export interface CopysetRegistry {
@@ -355,6 +356,18 @@ export class MetaService {
         await this.mutate('OpenHandle', req.p, this.deadline(ctx.deadline), OpType.OpenHandle, req);
         return {};
       },
+
+      listInodes: (req, ctx) =>
+        this.read('ListInodes', req.p, this.deadline(ctx.deadline), (part, sm) => ({
+          ...listInodesPage(part, req.after, req.count),
+          appliedIndex: sm.appliedIndex,
+        })),
+
+      listDentries: (req, ctx) =>
+        this.read('ListDentries', req.p, this.deadline(ctx.deadline), (part, sm) => ({
+          ...listDentriesPage(part, req.afterParent, req.afterName, req.count),
+          appliedIndex: sm.appliedIndex,
+        })),
 
       lock: async (req, ctx) => {
         const deadline = this.deadline(ctx.deadline);
