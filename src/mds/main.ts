@@ -9,7 +9,7 @@
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { createLogger, intArg, parseMs, parsePort, systemRandom, systemTimer, type Random, type Timer } from '../common/index.ts';
-import { startDashboard, type Dashboard, type MdsStatus } from '../dashboard/index.ts';
+import { adminOnly, startDashboard, type Dashboard, type MdsStatus } from '../dashboard/index.ts';
 import { HeartbeatService } from '../gen/heartbeat_pb.ts';
 import { MdsService } from '../gen/mds_pb.ts';
 import { TopologyService } from '../gen/topology_pb.ts';
@@ -148,7 +148,15 @@ export async function runMds(opts: RunMdsOptions): Promise<MdsHandle> {
     return { ...mdsStatus(started, address, store.kind), rpc: { connections, bufferedBytes, bufferedBytesPeak, closedFrameTimeout, closedOverBudget, refusedPerPeer } };
   };
   let dashboard: Dashboard | undefined;
-  if (opts.dashboardPort !== undefined) dashboard = await startDashboard({ host: opts.dashboardHost ?? host, port: opts.dashboardPort, status });
+  if (opts.dashboardPort !== undefined) {
+    dashboard = await startDashboard({
+      host: opts.dashboardHost ?? host,
+      port: opts.dashboardPort,
+      status,
+      // With the cluster key, the page shows the cluster to the admin token only.
+      checkToken: key ? adminOnly((t) => key.verify(t)) : undefined,
+    });
+  }
   log.info('MDS started', { address, store: store.kind, dashboard: dashboard?.address, ttlSec: etcd.length > 0 ? ttlSec : undefined });
 
   let stopping: Promise<void> | undefined;
