@@ -3,5 +3,6 @@
 export { startDashboard, type Dashboard, type DashboardOptions } from './server.ts';
 export { renderHtml, renderLive, alerts, HEARTBEAT_LATE_MS } from './render.ts';
 export { adminOnly, type TokenCheck } from './access.ts';
+export type { ReplicaProbe, ReplicaState } from './lag.ts';
 export { MdsMetrics } from './metrics.ts';
 export type { MdsStatus, ClusterStatus, MountSessionStatus } from './types.ts';

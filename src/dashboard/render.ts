@@ -6,6 +6,7 @@
 // Elements carry data-* attributes (data-metaserver, data-state, data-fs-inodes, …) naming what
 // they show, for scripts and for the browser test.
 import type { HistorySample } from './history.ts';
+import type { CopysetLag } from './lag.ts';
 import type { MdsStatus } from './types.ts';
 
 /** A metaserver silent longer than this is flagged at once, before the MDS calls it UNSTABLE:
@@ -95,7 +96,7 @@ function metaserverClass(state: string, msAgo: number): string {
 }
 
 /** The live part of the page: everything that changes, swapped in whole on each update. */
-export function renderLive(s: MdsStatus, history: readonly HistorySample[] = [], now = Date.now()): string {
+export function renderLive(s: MdsStatus, history: readonly HistorySample[] = [], now = Date.now(), lag: CopysetLag = new Map()): string {
   const c = s.cluster;
   const head = `<p data-role="${esc(s.role)}">MDS <b>${esc(s.address)}</b> · role <b class="${s.role === 'leader' ? 'ok' : 'warn'}">${esc(s.role)}</b> · leader <b data-mds-leader>${esc(s.leaderAddress ?? 'unknown')}</b> · term ${s.term} · store ${esc(s.store)} · pid ${s.pid} · up ${s.uptimeSec} s</p>`;
   if (!c) {
@@ -127,21 +128,28 @@ export function renderLive(s: MdsStatus, history: readonly HistorySample[] = [],
       m.memoryUsedBytes ? humanBytes(m.memoryUsedBytes) : '—', m.diskUsedBytes ? humanBytes(m.diskUsedBytes) : '—', ago(m.lastHeartbeatMsAgo)],
   }));
   const stateOf = new Map(c.metaservers.map((m) => [m.id, m.state]));
-  const csRows = c.copysets.map((x) => ({
-    attrs: `data-copyset="${esc(x.id)}" data-healthy="${x.healthy}" class="${x.healthy ? 'ok' : x.broken.length ? 'bad' : 'warn'}"`,
-    cells: [x.id,
-      { html: x.members.map((m) => {
-        const st = x.broken.includes(m) ? 'BROKEN' : stateOf.get(m) ?? '?';
-        const cls = st === 'ONLINE' ? 'ok' : st === 'BROKEN' || st === 'OFFLINE' ? 'bad' : 'warn';
-        return `<span class="member ${cls}" title="${esc(st)}">${m === x.leader ? '★' : ''}${m}${st === 'ONLINE' ? '' : ` ${esc(st)}`}</span>`;
-      }).join(' ') },
-      x.leader || '?', x.epoch, x.healthy ? 'yes' : 'NO', x.partitions, x.change ?? ''],
-  }));
+  const csRows = c.copysets.map((x) => {
+    const lags = lag.get(x.id);
+    const numeric = [...(lags?.values() ?? [])].filter((v): v is number => typeof v === 'number');
+    const maxLag = numeric.length > 0 ? Math.max(...numeric) : undefined;
+    return {
+      attrs: `data-copyset="${esc(x.id)}" data-healthy="${x.healthy}"${maxLag === undefined ? '' : ` data-max-lag="${maxLag}"`} class="${x.healthy ? 'ok' : x.broken.length ? 'bad' : 'warn'}"`,
+      cells: [x.id,
+        { html: x.members.map((m) => {
+          const st = x.broken.includes(m) ? 'BROKEN' : stateOf.get(m) ?? '?';
+          const l = lags?.get(m);
+          const cls = st === 'ONLINE' && l !== 'unreachable' ? 'ok' : st === 'BROKEN' || st === 'OFFLINE' ? 'bad' : 'warn';
+          const lagText = l === undefined ? '' : l === 'unreachable' ? ' unreachable' : l > 0 ? ` −${l}` : '';
+          return `<span class="member ${cls}" data-member="${m}"${l === undefined ? '' : ` data-lag="${l}"`} title="${esc(st)}">${m === x.leader ? '★' : ''}${m}${st === 'ONLINE' ? '' : ` ${esc(st)}`}${esc(lagText)}</span>`;
+        }).join(' ') },
+        x.leader || '?', maxLag === undefined ? '—' : maxLag, x.epoch, x.healthy ? 'yes' : 'NO', x.partitions, x.change ?? ''],
+    };
+  });
   return `${head}${banner}
 <h2>File systems</h2>${table(['id', 'name', 'status', 'used', 'capacity', 'inodes', 'mounts', 'partitions'], fsRows)}
 <h2>Mounts</h2>${table(['fs', 'host', 'pid', 'path', 'session', 'mounted'], mounts)}
 <h2>Metaservers</h2>${table(['id', 'address', 'state', 'copysets', 'leaders', 'memory', 'disk', 'last heartbeat'], msRows)}
-<h2>Copysets</h2>${table(['copyset', 'members (★ leader)', 'leader', 'epoch', 'healthy', 'partitions', 'change in flight'], csRows)}
+<h2>Copysets</h2>${table(['copyset', 'members (★ leader, −entries behind)', 'leader', 'max lag', 'epoch', 'healthy', 'partitions', 'change in flight'], csRows)}
 <p>cluster ${esc(c.clusterId)} · ${c.partitions} partitions · ${c.sessions} sessions · ${c.heartbeats} heartbeats this term</p>
 <h2>History</h2>${graphs(history, c.fs.map((f) => f.name))}`;
 }

@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { answerMetrics } from '../metrics/index.ts';
 import { refusal, sessionCookie, type TokenCheck } from './access.ts';
 import { StatusHistory } from './history.ts';
+import { LagTracker, type ReplicaProbe } from './lag.ts';
 import { StatusFeed } from './live.ts';
 import { MdsMetrics } from './metrics.ts';
 import { renderHtml, renderLive, renderLogin } from './render.ts';
@@ -30,6 +31,8 @@ export interface DashboardOptions {
   pushIntervalMs?: number;
   /** How often the history graphs take a sample (default 10 s; 360 samples = an hour). */
   sampleMs?: number;
+  /** Asks a metaserver for one replica's Raft indexes: the copysets' lag, while the page is watched. */
+  probeReplica?: ReplicaProbe;
 }
 
 /** Longest login form body read (a token is well under 1 KiB). */
@@ -48,11 +51,12 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
   sample();
   const sampler = setInterval(sample, opts.sampleMs ?? 10_000);
   sampler.unref();
-  const feed = new StatusFeed({
+  const lag = opts.probeReplica ? new LagTracker(opts.probeReplica, opts.status) : undefined;
+  const feed: StatusFeed = new StatusFeed({
     intervalMs: opts.pushIntervalMs,
     snapshot: () => {
       const status = opts.status();
-      return JSON.stringify({ status, html: renderLive(status, history.all()) });
+      return JSON.stringify({ status, html: renderLive(status, history.all(), Date.now(), lag?.current) });
     },
   });
 
@@ -71,7 +75,10 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
       else res.writeHead(401, { ...headers, 'content-type': 'text/plain' }).end(`unauthorized: ${refused}\n`);
       return;
     }
-    if (path === '/api/events') return feed.subscribe(res);
+    if (path === '/api/events') {
+      lag?.start(() => feed.listeners > 0);
+      return feed.subscribe(res);
+    }
     let status: MdsStatus;
     try {
       status = opts.status();
@@ -102,6 +109,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
     close: () =>
       new Promise<void>((resolve) => {
         clearInterval(sampler);
+        lag?.stop();
         feed.close();
         server.closeAllConnections();
         server.close(() => resolve());

@@ -11,6 +11,7 @@ import { Command, CommanderError } from 'commander';
 import { createLogger, intArg, parseMs, parsePort, systemRandom, systemTimer, type Random, type Timer } from '../common/index.ts';
 import { adminOnly, startDashboard, type Dashboard, type MdsStatus } from '../dashboard/index.ts';
 import { HeartbeatService } from '../gen/heartbeat_pb.ts';
+import { CopysetService } from '../gen/metaserver_pb.ts';
 import { MdsService } from '../gen/mds_pb.ts';
 import { TopologyService } from '../gen/topology_pb.ts';
 import { ChannelPool, RpcServer, loadTlsConfig, tlsOption } from '../rpc/index.ts';
@@ -155,6 +156,11 @@ export async function runMds(opts: RunMdsOptions): Promise<MdsHandle> {
       status,
       // With the cluster key, the page shows the cluster to the admin token only.
       checkToken: key ? adminOnly((t) => key.verify(t)) : undefined,
+      // The copysets' lag on the page: each replica's indexes, asked with the MDS's credential.
+      probeReplica: async (addr, poolId, copysetId) => {
+        const st = (await pool.client(CopysetService, addr).getCopysetStatus({ poolId, copysetId }, { timeoutMs: 1500 })).status;
+        return { state: st?.state ?? '?', committed: st?.committedIndex ?? 0, applied: st?.appliedIndex ?? 0 };
+      },
     });
   }
   log.info('MDS started', { address, store: store.kind, dashboard: dashboard?.address, ttlSec: etcd.length > 0 ? ttlSec : undefined });

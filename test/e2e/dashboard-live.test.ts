@@ -61,6 +61,9 @@ test('the page follows the cluster live: a new file, then a killed metaserver, w
   for (const id of ids) await waitFor(async () => (await stateOnPage(id)) === 'ONLINE', `metaserver ${id} ONLINE on the page`);
   await waitFor(async () => (await inodesOnPage()) >= 1, 'the root inode counted on the page');
   const inodesBefore = await inodesOnPage();
+  // Every copyset shows how far its replicas trail (asked of the metaservers while the page is open).
+  await waitFor(async () => onPage<boolean>(`[...document.querySelectorAll('[data-copyset]')].every((r) => /^\\d+$/.test(r.dataset.maxLag ?? ''))`), 'the copysets\' lag on the page');
+  assert.ok((await onPage<number>('document.querySelectorAll("[data-copyset]").length')) >= 1);
 
   // A file created through the CLI: its inode reaches the page by heartbeats and the stream.
   const local = join(base, 'hello.txt');
@@ -80,6 +83,12 @@ test('the page follows the cluster live: a new file, then a killed metaserver, w
   assert.equal(await onPage<string>(`document.querySelector('[data-metaserver="${victim.id}"]').className`), 'warn');
   assert.ok((await onPage<number>('Number(document.querySelector("[data-alerts]").dataset.alerts)')) >= 1);
   assert.match(await onPage<string>('document.querySelector("[data-alerts]").textContent'), new RegExp(`metaserver ${victim.id} \\(`));
+  // Its replicas no longer answer: every copyset it is a member of says so.
+  const lagsOfVictim = () => onPage<string[]>(`[...document.querySelectorAll('[data-member="${victim.id}"]')].map((m) => m.dataset.lag ?? 'none')`);
+  await waitFor(async () => {
+    const l = await lagsOfVictim();
+    return l.length > 0 && l.every((x) => x === 'unreachable');
+  }, `metaserver ${victim.id}'s replicas unreachable on the page`);
   // The other two stay online.
   for (const id of ids.filter((i) => i !== victim.id)) assert.equal(await stateOnPage(id), 'ONLINE');
 
