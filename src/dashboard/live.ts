@@ -5,7 +5,7 @@
 import type { ServerResponse } from 'node:http';
 
 export interface StatusFeedOptions {
-  /** The event's data: one line of JSON (the status and its rendered fragment). */
+  /** The event's data: one line of JSON (the page's rendered fragment). */
   snapshot: () => string;
   intervalMs?: number;
   keepaliveMs?: number;

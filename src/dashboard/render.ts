@@ -13,6 +13,12 @@ import type { MdsStatus } from './types.ts';
  *  2.5 heartbeat periods of the default 2 s (a metaserver's --heartbeat-ms). */
 export const HEARTBEAT_LATE_MS = 5000;
 
+/** A replica this many entries behind needs attention (a few behind is the normal pipeline). */
+export const LAG_ATTENTION = 100;
+
+/** Copyset rows on the page at most, beyond those that need attention. */
+export const MAX_COPYSET_ROWS = 200;
+
 const esc = (x: unknown) => String(x).replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch]!);
 
 /** A cell: plain text (escaped), or markup already built from escaped parts. */
@@ -56,8 +62,20 @@ function sparkline(values: number[], label: string, format: (v: number) => strin
   return `<div class="spark"><span class="spark-label">${esc(label)}</span><svg width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" role="img" aria-label="${esc(label)}"><polyline fill="none" stroke="#2b6cb0" stroke-width="1.5" points="${pts}"/></svg><b>${esc(format(last!))}</b> <span class="none">min ${esc(format(min))} · max ${esc(format(max))}</span></div>`;
 }
 
+/** The last graphs rendered: they change only when a sample is added (every 10 s), the page
+ *  is pushed every second. Keyed by the newest sample and the fs names. */
+let graphsCache: { key: string; html: string } | undefined;
+
 function graphs(history: readonly HistorySample[], fsNames: string[]): string {
   if (history.length === 0) return '<p class="none">no samples yet</p>';
+  const key = `${history.length}:${history[0]!.at}:${history.at(-1)!.at}:${fsNames.join('\0')}`;
+  if (graphsCache?.key === key) return graphsCache.html;
+  const html = renderGraphs(history, fsNames);
+  graphsCache = { key, html };
+  return html;
+}
+
+function renderGraphs(history: readonly HistorySample[], fsNames: string[]): string {
   const minutes = Math.max(0, Math.round((history.at(-1)!.at - history[0]!.at) / 60_000));
   const lines = [
     sparkline(history.map((x) => x.metaserversOnline), 'metaservers online'),
@@ -128,7 +146,16 @@ export function renderLive(s: MdsStatus, history: readonly HistorySample[] = [],
       m.memoryUsedBytes ? humanBytes(m.memoryUsedBytes) : '—', m.diskUsedBytes ? humanBytes(m.diskUsedBytes) : '—', ago(m.lastHeartbeatMsAgo)],
   }));
   const stateOf = new Map(c.metaservers.map((m) => [m.id, m.state]));
-  const csRows = c.copysets.map((x) => {
+  // A large cluster's table would be thousands of healthy rows pushed every second: the page
+  // lists every copyset that is not healthy or trails, then healthy ones up to MAX_COPYSET_ROWS.
+  const shown = c.copysets.length <= MAX_COPYSET_ROWS ? c.copysets : (() => {
+    const trailing = (id: string) => [...(lag.get(id)?.values() ?? [])].some((v) => v === 'unreachable' || v >= LAG_ATTENTION);
+    const attention = c.copysets.filter((x) => !x.healthy || x.change || !x.leader || trailing(x.id));
+    const rest = c.copysets.filter((x) => !attention.includes(x)).slice(0, Math.max(0, MAX_COPYSET_ROWS - attention.length));
+    return [...attention, ...rest];
+  })();
+  const hidden = c.copysets.length - shown.length;
+  const csRows = shown.map((x) => {
     const lags = lag.get(x.id);
     const numeric = [...(lags?.values() ?? [])].filter((v): v is number => typeof v === 'number');
     const maxLag = numeric.length > 0 ? Math.max(...numeric) : undefined;
@@ -149,7 +176,7 @@ export function renderLive(s: MdsStatus, history: readonly HistorySample[] = [],
 <h2>File systems</h2>${table(['id', 'name', 'status', 'used', 'capacity', 'inodes', 'mounts', 'partitions'], fsRows)}
 <h2>Mounts</h2>${table(['fs', 'host', 'pid', 'path', 'session', 'mounted'], mounts)}
 <h2>Metaservers</h2>${table(['id', 'address', 'state', 'copysets', 'leaders', 'memory', 'disk', 'last heartbeat'], msRows)}
-<h2>Copysets</h2>${table(['copyset', 'members (★ leader, −entries behind)', 'leader', 'max lag', 'epoch', 'healthy', 'partitions', 'change in flight'], csRows)}
+<h2>Copysets</h2>${table(['copyset', 'members (★ leader, −entries behind)', 'leader', 'max lag', 'epoch', 'healthy', 'partitions', 'change in flight'], csRows)}${hidden > 0 ? `<p class="none" data-copysets-hidden="${hidden}">${hidden} more copysets, healthy and caught up, not listed (all of them: <a href="/api/status">/api/status</a>)</p>` : ''}
 <p>cluster ${esc(c.clusterId)} · ${c.partitions} partitions · ${c.sessions} sessions · ${c.heartbeats} heartbeats this term</p>
 <h2>History</h2>${graphs(history, c.fs.map((f) => f.name))}`;
 }

@@ -1,6 +1,6 @@
 // The status page an MDS serves over HTTP:
 //   /             the page (HTML; updated live by its script from /api/events)
-//   /api/events   Server-Sent Events: the status and its rendered fragment, pushed on change
+//   /api/events   Server-Sent Events: the rendered fragment of the page, pushed on change
 //   /api/status   the status document (JSON)
 //   /metrics      Prometheus text
 //   /login, /logout   when the cluster has authentication on (access.ts)
@@ -56,7 +56,8 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
     intervalMs: opts.pushIntervalMs,
     snapshot: () => {
       const status = opts.status();
-      return JSON.stringify({ status, html: renderLive(status, history.all(), Date.now(), lag?.current) });
+      // Only what the page shows: the JSON of a large cluster is megabytes (scripts: /api/status).
+      return JSON.stringify({ html: renderLive(status, history.all(), Date.now(), lag?.current) });
     },
   });
 

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import type { ServerResponse } from 'node:http';
-import { alerts, renderLive, type MdsStatus } from '../../src/dashboard/index.ts';
+import { alerts, MAX_COPYSET_ROWS, renderLive, type MdsStatus } from '../../src/dashboard/index.ts';
 import { StatusHistory } from '../../src/dashboard/history.ts';
 import { StatusFeed } from '../../src/dashboard/live.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -110,4 +110,27 @@ test('live feed: an event on connect, one per change, only keepalives while noth
     feed.close();
   }
   assert.equal(feed.listeners, 0);
+});
+
+test('a large cluster: every copyset needing attention listed, healthy ones up to the cap, the rest counted', () => {
+  const s = status();
+  const healthy = s.cluster!.copysets[0]!;
+  s.cluster!.copysets = Array.from({ length: MAX_COPYSET_ROWS + 100 }, (_, i) => ({ ...healthy, id: `1:${i + 1}` }));
+  const last = `1:${MAX_COPYSET_ROWS + 100}`;
+  s.cluster!.copysets.at(-1)!.healthy = false;
+  // One far behind, one with an unreachable replica, one a few entries behind (normal).
+  const lag = new Map([
+    [`1:${MAX_COPYSET_ROWS + 50}`, new Map<number, number | 'unreachable'>([[1, 0], [2, 500], [3, 0]])],
+    [`1:${MAX_COPYSET_ROWS + 60}`, new Map<number, number | 'unreachable'>([[1, 0], [2, 'unreachable'], [3, 0]])],
+    [`1:${MAX_COPYSET_ROWS + 70}`, new Map<number, number | 'unreachable'>([[1, 0], [2, 3], [3, 0]])],
+  ]);
+  const html = renderLive(s, [], 0, lag);
+  const rows = [...html.matchAll(/data-copyset="([^"]+)"/g)].map((m) => m[1]);
+  assert.equal(rows.length, MAX_COPYSET_ROWS);
+  assert.deepEqual(rows.slice(0, 3), [`1:${MAX_COPYSET_ROWS + 50}`, `1:${MAX_COPYSET_ROWS + 60}`, last]);
+  assert.ok(!rows.includes(`1:${MAX_COPYSET_ROWS + 70}`));
+  assert.match(html, /data-copysets-hidden="100">100 more copysets/);
+  // Below the cap every copyset is listed, in order.
+  s.cluster!.copysets = s.cluster!.copysets.slice(0, 5);
+  assert.deepEqual([...renderLive(s).matchAll(/data-copyset="([^"]+)"/g)].map((m) => m[1]), ['1:1', '1:2', '1:3', '1:4', '1:5']);
 });
