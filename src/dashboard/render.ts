@@ -62,16 +62,17 @@ function sparkline(values: number[], label: string, format: (v: number) => strin
   return `<div class="spark"><span class="spark-label">${esc(label)}</span><svg width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" role="img" aria-label="${esc(label)}"><polyline fill="none" stroke="#2b6cb0" stroke-width="1.5" points="${pts}"/></svg><b>${esc(format(last!))}</b> <span class="none">min ${esc(format(min))} · max ${esc(format(max))}</span></div>`;
 }
 
-/** The last graphs rendered: they change only when a sample is added (every 10 s), the page
- *  is pushed every second. Keyed by the newest sample and the fs names. */
-let graphsCache: { key: string; html: string } | undefined;
+/** The last graphs rendered per history (one per dashboard): they change only when a sample is
+ *  added (every 10 s), the page is pushed every second. Keyed by the samples' span and fs names. */
+const graphsCache = new WeakMap<readonly HistorySample[], { key: string; html: string }>();
 
 function graphs(history: readonly HistorySample[], fsNames: string[]): string {
   if (history.length === 0) return '<p class="none">no samples yet</p>';
   const key = `${history.length}:${history[0]!.at}:${history.at(-1)!.at}:${fsNames.join('\0')}`;
-  if (graphsCache?.key === key) return graphsCache.html;
+  const cached = graphsCache.get(history);
+  if (cached?.key === key) return cached.html;
   const html = renderGraphs(history, fsNames);
-  graphsCache = { key, html };
+  graphsCache.set(history, { key, html });
   return html;
 }
 
