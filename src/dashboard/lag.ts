@@ -77,6 +77,8 @@ export class LagTracker {
         next.set(cs.id, new Map(answers.map(([id, a]) => [id, a ? Math.max(0, commit - a.applied) : 'unreachable'])));
       }));
       this.latest = next;
+    } catch {
+      // No status this round (the MDS is changing role): keep the last figures, try again.
     } finally {
       this.running = false;
     }
