@@ -8,6 +8,7 @@ import type { ServerResponse } from 'node:http';
 import { alerts, MAX_COPYSET_ROWS, renderLive, type MdsStatus } from '../../src/dashboard/index.ts';
 import { StatusHistory } from '../../src/dashboard/history.ts';
 import { StatusFeed } from '../../src/dashboard/live.ts';
+import { LagTracker } from '../../src/dashboard/lag.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 type Cluster = NonNullable<MdsStatus['cluster']>;
@@ -133,4 +134,22 @@ test('a large cluster: every copyset needing attention listed, healthy ones up t
   // Below the cap every copyset is listed, in order.
   s.cluster!.copysets = s.cluster!.copysets.slice(0, 5);
   assert.deepEqual([...renderLive(s).matchAll(/data-copyset="([^"]+)"/g)].map((m) => m[1]), ['1:1', '1:2', '1:3', '1:4', '1:5']);
+});
+
+test('replica lag: highest commit minus each applied index; a member that fails to answer is unreachable', async () => {
+  const s = status();
+  s.cluster!.copysets = [{ ...s.cluster!.copysets[0]!, id: '1:7' }];
+  const asked: string[] = [];
+  const tracker = new LagTracker(async (address, poolId, copysetId) => {
+    asked.push(`${address} ${poolId}:${copysetId}`);
+    if (address.endsWith(':16703')) throw new Error('ECONNREFUSED');
+    return address.endsWith(':16701') ? { state: 'leader', committed: 120, applied: 118 } : { state: 'follower', committed: 100, applied: 90 };
+  }, () => s);
+  await tracker.round();
+  assert.deepEqual(asked.sort(), ['127.0.0.1:16701 1:7', '127.0.0.1:16702 1:7', '127.0.0.1:16703 1:7']);
+  assert.deepEqual([...tracker.current.get('1:7')!], [[1, 2], [2, 30], [3, 'unreachable']]);
+  // A standby knows no copysets: nothing to show.
+  const standby = new LagTracker(async () => ({ state: 'x', committed: 0, applied: 0 }), () => ({ ...s, cluster: null }));
+  await standby.round();
+  assert.equal(standby.current.size, 0);
 });
