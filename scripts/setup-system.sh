@@ -7,6 +7,7 @@
 #   and the real programs run on the mount),
 #   fio (the curvefs mount's data benchmark, bench/fuse-curvefs.ts),
 #   openssl (`curvefs certs` and `curvefs up` make the cluster CA and certificates with it),
+#   chromium (headless: test/e2e/dashboard-live.test.ts drives the MDS status page in a real browser),
 #   prometheus (for promtool: test/e2e/metrics-promtool.test.ts checks every /metrics with it;
 #   installed without its recommends, which would add node-exporter, and only promtool is used).
 #   iproute2, nftables, iptables, libnetfilter-queue-dev (the multi-host fault suite: network
@@ -27,6 +28,7 @@ command -v git >/dev/null 2>&1 || need="$need git"
 command -v sqlite3 >/dev/null 2>&1 || need="$need sqlite3"
 command -v fio >/dev/null 2>&1 || need="$need fio"
 command -v openssl >/dev/null 2>&1 || need="$need openssl"
+command -v chromium >/dev/null 2>&1 || need="$need chromium"
 command -v ip >/dev/null 2>&1 || need="$need iproute2"
 command -v nft >/dev/null 2>&1 || need="$need nftables"
 command -v iptables >/dev/null 2>&1 || need="$need iptables"

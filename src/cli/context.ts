@@ -25,6 +25,8 @@ export interface ClusterFile {
   metaservers: Array<{ listen: string; metrics: string }>;
   fsName: string;
   mountpoint?: string;
+  /** "host:port" of the metrics endpoint `curvefs up` gives its mount (`curvefs stats` reads it). */
+  mountMetrics?: string;
   /** Token files `curvefs up` wrote (mode 0600): the operator's and the default fs's clients'. */
   auth?: { adminTokenFile: string; fsTokenFile: string };
   /** The CA and certificates of `curvefs up` (the CLI uses "admin", the mount "mount"). */

@@ -1,5 +1,6 @@
 // Starts, restarts and stops the processes of a one-machine cluster (`curvefs up`): each a child
-// running `curvefs <role> ...`, its output appended to a log file, its pid in a pid file (so the
+// running `curvefs <role> ...`, its output appended to a log file (size-bounded: rotated by
+// log-rotation.ts, checked every few seconds), its pid in a pid file (so the
 // next `up` finds it if this one is killed), restarted with backoff when it dies on its own, and
 // stopped with SIGTERM (then SIGKILL after a grace period) in reverse start order.
 //
@@ -10,6 +11,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync, closeSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { DEFAULT_LOG_ROTATION, rotateIfLarge, type LogRotation } from './log-rotation.ts';
 import { PidDir } from './pidfiles.ts';
 import { packageRoot } from './version.ts';
 
@@ -42,6 +44,7 @@ export class Supervisor {
   private readonly procs: ManagedProcess[] = [];
   private readonly timers = new Set<NodeJS.Timeout>();
   private stopping = false;
+  private rotationTimer: NodeJS.Timeout | undefined;
   readonly pids: PidDir;
   /** Lines for the operator (restarts); `up` prints them. */
   log: (line: string) => void = () => undefined;
@@ -50,9 +53,21 @@ export class Supervisor {
     private readonly logDir: string,
     pidDir: string,
     private readonly restart: RestartPolicy | false = DEFAULT_RESTART,
+    private readonly rotation: LogRotation & { checkMs: number } = { ...DEFAULT_LOG_ROTATION, checkMs: 5000 },
   ) {
     mkdirSync(logDir, { recursive: true });
     this.pids = new PidDir(pidDir);
+  }
+
+  /** Rotates every child's log that has reached its bound (also run every `checkMs`). */
+  rotateLogs(): void {
+    for (const p of this.procs) {
+      try {
+        if (rotateIfLarge(p.logFile, this.rotation)) this.log(`${p.name} log rotated (${p.logFile}.1 … .${this.rotation.keep})`);
+      } catch (e) {
+        this.log(`${p.name} log rotation failed: ${(e as Error).message}`);
+      }
+    }
   }
 
   get isStopping(): boolean {
@@ -63,10 +78,20 @@ export class Supervisor {
     const p = { name, logFile: join(this.logDir, `${name}.log`), restarts: 0, stopRequested: false } as ManagedProcess;
     this.spawnInto(p, args, env, this.restart ? this.restart.initialDelayMs : 0);
     this.procs.push(p);
+    if (!this.rotationTimer) {
+      this.rotationTimer = setInterval(() => this.rotateLogs(), this.rotation.checkMs);
+      this.rotationTimer.unref();
+    }
     return p;
   }
 
   private spawnInto(p: ManagedProcess, args: string[], env: NodeJS.ProcessEnv, nextDelayMs: number): void {
+    // A log left large by an earlier run is rotated before the child appends to it.
+    try {
+      rotateIfLarge(p.logFile, this.rotation);
+    } catch {
+      // Logging on into the large file beats not starting the child.
+    }
     const fd = openSync(p.logFile, 'a');
     const child = spawn(process.execPath, [CURVEFS_BIN, ...args], {
       stdio: ['ignore', fd, fd],
@@ -106,6 +131,7 @@ export class Supervisor {
   /** SIGTERM in reverse start order, SIGKILL whatever is left after `graceMs`; no more restarts. */
   async stopAll(graceMs = 10_000): Promise<void> {
     this.stopping = true;
+    if (this.rotationTimer) clearInterval(this.rotationTimer);
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     for (const p of [...this.procs].reverse()) await this.stopOne(p, graceMs);

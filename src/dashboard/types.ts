@@ -27,10 +27,25 @@ export interface ClusterStatus {
     /** Sum of regular files' lengths (deleted, not yet reclaimed ones included) and inodes, from the partitions' reports. */
     usedBytes: number; usedInodes: number;
     /** False while some partition has not reported since this MDS began to lead. */
-    usageComplete: boolean }[];
-  metaservers: { id: number; address: string; state: string; copysets: number; leaders: number; lastHeartbeatMsAgo: number }[];
+    usageComplete: boolean;
+    /** Live mount sessions of the fs (host, the mount's pid, path); absent from older MDSes. */
+    sessions?: MountSessionStatus[] }[];
+  metaservers: { id: number; address: string; state: string; copysets: number; leaders: number; lastHeartbeatMsAgo: number;
+    /** Load as the metaserver last reported it (bytes; 0 when it has not reported). */
+    memoryUsedBytes?: number; diskUsedBytes?: number }[];
   copysets: { id: string; members: number[]; leader: number; epoch: number; healthy: boolean; /** Members whose replica cannot open (damaged storage). */ broken: number[]; partitions: number; change: string | null }[];
   partitions: number;
   heartbeats: number;
   sessions: number;
+}
+
+/** One mounted client of a file system, as its MountFs registered it. */
+export interface MountSessionStatus {
+  sessionId: number;
+  host: string;
+  /** The mount process's id (the "port" of CurveFS's mount point, which tells mounts of one path apart). */
+  pid: number;
+  path: string;
+  /** Wall clock (Unix ms) of the mount. */
+  mountedAtMs: number;
 }

@@ -9,8 +9,9 @@
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { createLogger, intArg, parseMs, parsePort, systemRandom, systemTimer, type Random, type Timer } from '../common/index.ts';
-import { startDashboard, type Dashboard, type MdsStatus } from '../dashboard/index.ts';
+import { adminOnly, startDashboard, type Dashboard, type MdsStatus } from '../dashboard/index.ts';
 import { HeartbeatService } from '../gen/heartbeat_pb.ts';
+import { CopysetService } from '../gen/metaserver_pb.ts';
 import { MdsService } from '../gen/mds_pb.ts';
 import { TopologyService } from '../gen/topology_pb.ts';
 import { ChannelPool, RpcServer, loadTlsConfig, tlsOption } from '../rpc/index.ts';
@@ -166,7 +167,20 @@ export async function runMds(opts: RunMdsOptions): Promise<MdsHandle> {
     return { ...mdsStatus(started, address, store.kind), rpc: { connections, bufferedBytes, bufferedBytesPeak, closedFrameTimeout, closedOverBudget, refusedPerPeer } };
   };
   let dashboard: Dashboard | undefined;
-  if (opts.dashboardPort !== undefined) dashboard = await startDashboard({ host: opts.dashboardHost ?? host, port: opts.dashboardPort, status });
+  if (opts.dashboardPort !== undefined) {
+    dashboard = await startDashboard({
+      host: opts.dashboardHost ?? host,
+      port: opts.dashboardPort,
+      status,
+      // With the cluster key, the page shows the cluster to the admin token only.
+      checkToken: key ? adminOnly((t) => key.verify(t)) : undefined,
+      // The copysets' lag on the page: each replica's indexes, asked with the MDS's credential.
+      probeReplica: async (addr, poolId, copysetId) => {
+        const st = (await pool.client(CopysetService, addr).getCopysetStatus({ poolId, copysetId }, { timeoutMs: 1500 })).status;
+        return { state: st?.state ?? '?', committed: st?.committedIndex ?? 0, applied: st?.appliedIndex ?? 0 };
+      },
+    });
+  }
   log.info('MDS started', { address, store: store.kind, dashboard: dashboard?.address, ttlSec: etcd.length > 0 ? ttlSec : undefined });
 
   let stopping: Promise<void> | undefined;

@@ -37,7 +37,9 @@ export function mdsService(ref: NodeRef, access = new FsAccess(false)): ServiceI
       const fs = term().fs;
       const info = fs.get({ fsId: req.fsId, fsName: req.fsName });
       access.check(ctx, info.fsName, 'GetFsInfo');
-      return { fsInfo: fs.withUsage(info) };
+      // An fs deleted with --force keeps its blocks: answered without its data store, so the
+      // metaservers dropping its partitions delete metadata only (fs-data.ts: "no data store").
+      return { fsInfo: fs.withUsage(info.keepData ? { ...info, dataStore: undefined } : info) };
     },
     listClusterFsInfo() {
       // A listing is for operators and tools: never the data store's credentials.
@@ -48,7 +50,7 @@ export function mdsService(ref: NodeRef, access = new FsAccess(false)): ServiceI
       return { fsInfo: await term().fs.updateFs(req.fsName, req.capacity) };
     },
     async deleteFs(req) {
-      await term().fs.deleteFs(req.fsName);
+      await term().fs.deleteFs(req.fsName, { force: req.force });
       return {};
     },
     async mountFs(req, ctx) {

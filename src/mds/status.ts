@@ -28,6 +28,13 @@ export function mdsStatus(node: MdsNode, address: string, store: 'etcd' | 'embed
         usedBytes: u.bytes,
         usedInodes: u.inodes,
         usageComplete: u.complete,
+        sessions: f.mountpoints.map((m) => ({
+          sessionId: m.sessionId,
+          host: m.mountpoint?.hostname ?? '',
+          pid: m.mountpoint?.port ?? 0,
+          path: m.mountpoint?.path ?? '',
+          mountedAtMs: m.mountedAtMs,
+        })),
         };
       }),
       metaservers: [...topo.metaservers.values()].map((m) => {
@@ -39,6 +46,8 @@ export function mdsStatus(node: MdsNode, address: string, store: 'etcd' | 'embed
           copysets: topo.copysetsOf(m.metaserverId).length,
           leaders: rt?.leaderCount ?? 0,
           lastHeartbeatMsAgo: rt?.heard ? Math.round(now - rt.lastSeen) : -1,
+          memoryUsedBytes: rt?.memoryUsed ?? 0,
+          diskUsedBytes: rt?.diskUsed ?? 0,
         };
       }),
       copysets: [...topo.copysets.values()].map((cs) => {

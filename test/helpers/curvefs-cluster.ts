@@ -38,7 +38,8 @@ export function waitUntil<T>(what: string, timeoutMs: number, probe: () => Promi
 export class CurvefsCluster {
   readonly pool = new ChannelPool({ connectTimeoutMs: 1000, backoff: { initialMs: 20, maxMs: 200 } });
   readonly mds: RotatingMdsConnector;
-  private readonly mdsLog: string[] = [];
+  /** The MDS's last 200 stderr lines, kept up to date. */
+  mdsLog: readonly string[] = [];
 
   private constructor(
     readonly dir: string,
@@ -78,7 +79,7 @@ export class CurvefsCluster {
       throw e;
     }
     const c = new CurvefsCluster(opts.dir, proc, [addr], ms, dashboard);
-    c.mdsLog.push(...mdsLog);
+    c.mdsLog = mdsLog;
     try {
       await waitUntil(`${n} metaservers online`, 60_000, async () => {
         const res = await c.mds.client(TopologyService).listMetaServer({});

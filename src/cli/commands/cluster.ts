@@ -54,6 +54,17 @@ export function registerClusterCommands(program: Command, g: Globals): void {
     });
 
   program
+    .command('stats')
+    .description('live ops/s, latency, errors, bytes/s, CPU and memory of each mount and metaserver (from their /metrics)')
+    .option('--target <host:port...>', 'metrics endpoints to watch (default: the mount and metaservers of the `curvefs up` cluster file)')
+    .option('--interval-ms <ms>', 'sampling interval', intArg('milliseconds', { min: 100 }), 1000)
+    .option('--once', 'print one interval and exit (with --json: one JSON document)')
+    .action(async (o: { target?: string[]; intervalMs: number; once?: boolean }) => {
+      const { stats } = await import('./stats.ts');
+      await stats(g(), { target: o.target ?? [], intervalMs: o.intervalMs, once: o.once === true });
+    });
+
+  program
     .command('inspect')
     .description('check a CURVEFS snapshot file: header, counts, checksum verdict (exit 6: corrupt, 3: missing)')
     .argument('<file>')

@@ -135,12 +135,14 @@ export function registerFsCommands(program: Command, g: Globals): void {
   fs.command('delete')
     .description('delete a file system (refused while mounted; data reclaimed in the background)')
     .argument('<name>')
-    .action(async (name: string) => {
+    .option('--force', 'leave its blocks in the data store (one that cannot be reached); also for an fs already being deleted')
+    .action(async (name: string, o: { force?: boolean }) => {
       const mds = await openMds(g());
       try {
-        await mds.connector.client(MdsService).deleteFs({ fsName: name });
-        if (!g().json) process.stdout.write(`deleting fs ${name}\n`);
-        else printJson({ deleted: name });
+        await mds.connector.client(MdsService).deleteFs({ fsName: name, force: o.force === true });
+        if (g().json) printJson({ deleted: name, keepData: o.force === true });
+        else if (o.force) process.stdout.write(`deleting fs ${name}; its blocks stay in its data store (delete them there if it comes back)\n`);
+        else process.stdout.write(`deleting fs ${name}\n`);
       } finally {
         mds.close();
       }

@@ -51,7 +51,9 @@ export async function mountDefault(file: ClusterFile, dirArg: string, sup: Super
   // The mount is a client of its fs only: it gets the fs token, not the operator's.
   const token = file.auth ? ['--token-file', file.auth.fsTokenFile] : [];
   const tls = file.tls ? { CURVEFS_TLS_DIR: file.tls.dir, CURVEFS_TLS_NAME: 'mount' } : {};
-  const p = sup.start('mount', ['--mds', file.mdsAddrs.join(','), ...token, 'mount', file.fsName, dir], tls);
+  // Its metrics on the port `up` planned, for `curvefs stats` and Prometheus.
+  const metrics = file.mountMetrics ? ['--metrics-port', file.mountMetrics.slice(file.mountMetrics.lastIndexOf(':') + 1)] : [];
+  const p = sup.start('mount', ['--mds', file.mdsAddrs.join(','), ...token, 'mount', file.fsName, dir, ...metrics], tls);
   try {
     await pollUntil('the mount', 60_000, async () => ((await mountInfo(dir))?.fsType === 'fuse.curvefs' ? true : undefined), {
       minDelayMs: 20,
@@ -65,6 +67,6 @@ export async function mountDefault(file: ClusterFile, dirArg: string, sup: Super
     say(`mount       failed: ${(e as Error).message} (see ${p.logFile}); the CLI and SDK still work`);
     return false;
   }
-  say(`mount       ${dir} (fs ${file.fsName}, log ${p.logFile})`);
+  say(`mount       ${dir} (fs ${file.fsName}, log ${p.logFile}${file.mountMetrics ? `, metrics http://${file.mountMetrics}/metrics` : ''})`);
   return true;
 }

@@ -61,6 +61,8 @@ interface PortPlan {
   mds: number;
   dashboard: number;
   metaservers: Array<{ port: number; metrics: number }>;
+  /** The mount's metrics port (absent from the ports.json of an older `up`). */
+  mountMetrics?: number;
 }
 
 async function portFree(port: number): Promise<boolean> {
@@ -88,7 +90,6 @@ async function anyFreePort(): Promise<number> {
 
 /** CurveFS's default ports when free, else ports the OS picks; kept in the cluster file. */
 async function planPorts(n: number, previous: PortPlan | undefined, anyPort = false): Promise<PortPlan> {
-  if (previous && previous.metaservers.length >= n) return { ...previous, metaservers: previous.metaservers.slice(0, n) };
   const pick = async (preferred: number, taken: Set<number>): Promise<number> => {
     let p = preferred;
     if (anyPort || taken.has(p) || !(await portFree(p))) {
@@ -99,11 +100,20 @@ async function planPorts(n: number, previous: PortPlan | undefined, anyPort = fa
     return p;
   };
   const taken = new Set<number>();
+  if (previous && previous.metaservers.length >= n) {
+    const kept = { ...previous, metaservers: previous.metaservers.slice(0, n) };
+    if (kept.mountMetrics === undefined) {
+      for (const p of [kept.mds, kept.dashboard, ...kept.metaservers.flatMap((m) => [m.port, m.metrics])]) taken.add(p);
+      kept.mountMetrics = await pick(9201, taken);
+    }
+    return kept;
+  }
   const plan: PortPlan = { mds: await pick(6700, taken), dashboard: await pick(7700, taken), metaservers: [] };
   for (let i = 0; i < n; i++) {
     const prev = previous?.metaservers[i];
     plan.metaservers.push({ port: await pick(prev?.port ?? 16701 + i, taken), metrics: await pick(prev?.metrics ?? 9101 + i, taken) });
   }
+  plan.mountMetrics = await pick(previous?.mountMetrics ?? 9201, taken);
   return plan;
 }
 
@@ -187,7 +197,7 @@ export async function up(opts: UpOptions): Promise<RunningCluster> {
   try {
     const mdsProc = sup.start('mds', mdsArgs);
     await waitFor('the MDS', 120_000, async () => (await mds.client(MdsService).listClusterFsInfo({})) && true, [mdsProc]);
-    say(`mds         ${mdsAddr}  (dashboard http://127.0.0.1:${plan.dashboard}/, log ${mdsProc.logFile})`);
+    say(`mds         ${mdsAddr}  (dashboard http://127.0.0.1:${plan.dashboard}/ — log in with the token in ${auth.adminTokenFile}; log ${mdsProc.logFile})`);
 
     const msProcs = plan.metaservers.map((m, i) =>
       sup.start(`metaserver${i + 1}`, [
@@ -222,6 +232,7 @@ export async function up(opts: UpOptions): Promise<RunningCluster> {
       dashboard: `http://127.0.0.1:${plan.dashboard}/`,
       metaservers: plan.metaservers.map((m) => ({ listen: `127.0.0.1:${m.port}`, metrics: `127.0.0.1:${m.metrics}` })),
       fsName: opts.fsName,
+      mountMetrics: plan.mountMetrics === undefined ? undefined : `127.0.0.1:${plan.mountMetrics}`,
       auth: { adminTokenFile: auth.adminTokenFile, fsTokenFile: auth.fsTokenFile },
       tls,
     };

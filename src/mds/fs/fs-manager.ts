@@ -236,12 +236,22 @@ export class FsManager {
     });
   }
 
-  deleteFs(fsName: string): Promise<void> {
+  /**
+   * Marks the fs for deletion (its name is free at once). `force`: its blocks stay in the data
+   * store and only its metadata is reclaimed — for a store that cannot be reached, whose deletion
+   * would be retried for ever; on an fs already being deleted (found by its former name) it sets
+   * just that.
+   */
+  deleteFs(fsName: string, opts: { force?: boolean } = {}): Promise<void> {
     validateFsName(fsName);
+    if (opts.force && !this.byName.has(fsName)) {
+      const pending = [...this.byId.values()].filter((f) => f.status === FsStatus.FS_DELETING && f.fsName === fsName);
+      if (pending.length > 0) return this.keepData(pending);
+    }
     return this.locks.run(`name:${fsName}`, async () => {
       const fs = this.get({ fsName });
       if (fs.mountpoints.length > 0) throw new CurveError(StatusCode.FS_BUSY, `fs ${fsName} is mounted at ${fs.mountpoints.length} mount point(s)`);
-      const deleting = { ...fs, status: FsStatus.FS_DELETING };
+      const deleting = { ...fs, status: FsStatus.FS_DELETING, keepData: opts.force === true };
       // Mark DELETING and free the name in one transaction: the name can be reused at once.
       await this.store.commit([
         { type: 'put', key: keys.fs(fs.fsId), value: toBinary(FsInfoSchema, deleting) },
@@ -249,8 +259,23 @@ export class FsManager {
       ]);
       this.byId.set(fs.fsId, deleting);
       this.byName.delete(fsName);
-      log.info('fs marked for deletion', { fsId: fs.fsId, name: fsName });
+      log.info('fs marked for deletion', { fsId: fs.fsId, name: fsName, keepData: opts.force === true });
     });
+  }
+
+  /** Deleting file systems whose blocks are to stay in their store from now on. */
+  private async keepData(pending: FsInfo[]): Promise<void> {
+    for (const f of pending) {
+      // Under the reclaimer's lock: a pass in flight ends first, the next one sees the flag.
+      await this.locks.run(`id:${f.fsId}`, async () => {
+        const cur = this.byId.get(f.fsId);
+        if (!cur || cur.keepData) return;
+        const next = { ...cur, keepData: true };
+        await this.store.commit([{ type: 'put', key: keys.fs(cur.fsId), value: toBinary(FsInfoSchema, next) }]);
+        this.byId.set(cur.fsId, next);
+        log.info('fs being deleted: its data will be left in the store', { fsId: cur.fsId, name: cur.fsName });
+      });
+    }
   }
 
   /** One pass of the reclaimer: deletes partitions of DELETING file systems, then their records. */
@@ -263,7 +288,9 @@ export class FsManager {
           if (cs) await this.admin.deletePartition(this.allocator.target(cs), fs.fsId, p.partitionId);
           await this.topo.removePartitions([p.partitionId]);
         }
-        if (this.reclaimData) await this.reclaimData(fs);
+        const cur = this.byId.get(fs.fsId) ?? fs;
+        if (this.reclaimData && !cur.keepData) await this.reclaimData(cur);
+        if (cur.keepData) log.warn('fs deleted with --force: its blocks are left in its data store', { fsId: fs.fsId, name: fs.fsName });
         await this.topo.removePartitions([], [{ type: 'delete', key: keys.fs(fs.fsId) }, { type: 'delete', key: keys.usage(fs.fsId) }], fs.fsId);
         this.byId.delete(fs.fsId);
         log.info('fs reclaimed', { fsId: fs.fsId, name: fs.fsName });

@@ -1,0 +1,91 @@
+// `curvefs fs delete --force` (issue [K]): an fs whose data store cannot be reached stays
+// FS_DELETING for ever — each reclaim pass deletes its partitions, fails on the store and retries —
+// until `--force` says to leave its blocks where they are; then its metadata is reclaimed and it
+// is gone. `--force` on a live fs deletes it without touching its blocks (a local store keeps
+// every object); an unknown name is exit 3 and changes nothing. Real etcd, MDS, metaservers, CLI.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fsp from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MdsService } from '../../src/gen/mds_pb.ts';
+import { CurvefsCluster } from '../helpers/curvefs-cluster.ts';
+import { runCurvefs } from '../helpers/curvefs-mount-proc.ts';
+import { EtcdCluster, freePort } from '../helpers/etcd.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+let base: string;
+let etcd: EtcdCluster | undefined;
+let cluster: CurvefsCluster | undefined;
+
+before(async () => {
+  base = await fsp.mkdtemp(join(tmpdir(), 'curvefs-fs-delete-'));
+  etcd = await EtcdCluster.start({ baseDir: base });
+  cluster = await CurvefsCluster.start({ dir: join(base, 'cluster'), mdsArgs: ['--etcd', etcd.endpoints().join(','), '--fs-scan-ms', '200'] });
+});
+
+after(async () => {
+  await cluster?.stop();
+  await etcd?.stop();
+  if (base) await fsp.rm(base, { recursive: true, force: true });
+});
+
+const cli = (...args: string[]) => runCurvefs(['--mds', cluster!.mdsAddrs.join(','), ...args]);
+
+async function listed(): Promise<Array<{ name: string; status: string; id: number }>> {
+  const r = await cli('--json', 'fs', 'list');
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout) as Array<{ name: string; status: string; id: number }>;
+}
+
+/** An fs whose S3 endpoint refuses every connection (a port nobody listens on). */
+async function createDeadS3Fs(name: string): Promise<number> {
+  const res = await cluster!.mds.client(MdsService).createFs({
+    fsName: name,
+    dataStore: { kind: { case: 's3', value: { endpoint: `http://127.0.0.1:${await freePort()}`, bucketName: 'gone', ak: 'AK', sk: 'SK', pathStyle: true } } },
+  });
+  return res.fsInfo!.fsId;
+}
+
+const reclaimFailures = (fsId: number) => cluster!.mdsLog.filter((l) => l.includes('fs reclaim pass failed') && l.includes(`"fsId":${fsId}`)).length;
+
+test('an fs on an unreachable store stays FS_DELETING; --force then reclaims it, blocks left', async () => {
+  const id = await createDeadS3Fs('dead-s3');
+  const del = await cli('fs', 'delete', 'dead-s3');
+  assert.equal(del.code, 0, del.stderr);
+  // Pass after pass fails on the store, and the fs stays.
+  await waitFor(() => reclaimFailures(id) >= 2, `two failed reclaim passes of fs ${id}:\n${cluster!.mdsLog.slice(-5).join('\n')}`);
+  assert.deepEqual((await listed()).filter((f) => f.id === id).map((f) => f.status), ['FS_DELETING']);
+
+  const force = await cli('fs', 'delete', '--force', 'dead-s3');
+  assert.equal(force.code, 0, force.stderr);
+  assert.match(force.stdout, /its blocks stay in its data store/);
+  await waitFor(async () => !(await listed()).some((f) => f.id === id), `fs ${id} reclaimed after --force`);
+});
+
+test('--force on a live fs: deleted, its blocks untouched; an unknown name is exit 3', async () => {
+  const id = await cluster!.createFs('kept-data');
+  const local = join(base, 'payload.bin');
+  await fsp.writeFile(local, Buffer.alloc(256 * 1024, 3));
+  const put = await cli('--fs', 'kept-data', 'put', local, '/payload.bin');
+  assert.equal(put.code, 0, put.stderr);
+  const dataDir = join(cluster!.dir, 'data-kept-data');
+  const objects = async () => (await fsp.readdir(dataDir, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name)).sort();
+  const before = await objects();
+  assert.ok(before.length > 0, 'the put wrote no block');
+
+  const del = await cli('--json', 'fs', 'delete', '--force', 'kept-data');
+  assert.equal(del.code, 0, del.stderr);
+  assert.deepEqual(JSON.parse(del.stdout), { deleted: 'kept-data', keepData: true });
+  await waitFor(async () => !(await listed()).some((f) => f.id === id), `fs ${id} reclaimed`);
+  // The MDS drops the record only once the metaservers have dropped every partition of the fs
+  // (PARTITION_DELETING until then), which is when they delete the files' blocks if the MDS names
+  // a data store: every block is still there.
+  assert.deepEqual(await objects(), before);
+
+  const others = await listed();
+  const missing = await cli('fs', 'delete', '--force', 'no-such-fs');
+  assert.equal(missing.code, 3, missing.stderr);
+  assert.match(missing.stderr, /fs no-such-fs not found/);
+  assert.deepEqual(await listed(), others);
+});
