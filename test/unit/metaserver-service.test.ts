@@ -168,8 +168,10 @@ test('rmdir across partitions: not empty, then removed, and nothing can be creat
   assert.equal(await lookup(1, 'gone'), undefined);
   const late = await status(meta.createFile({ p: P20, rid: rid(), parent: d, name: 'late', type: FileType.TYPE_S3, mode: 0o644, time: T }));
   assert.ok(late === StatusCode.NOT_FOUND || late === StatusCode.DIRECTORY_REMOVED, `create in a removed dir: ${StatusCode[late]}`);
-  const da = (await meta.batchGetInodeAttr({ p: P20, inodeId: [d] })).attr[0]!;
-  assert.equal(da.nlink, 0);
+  // The directory's inode has no links left; the reclaimer (a pass every few seconds, and T is
+  // long past its grace) may already have deleted it, which is the same outcome one step later.
+  const da = (await meta.batchGetInodeAttr({ p: P20, inodeId: [d] })).attr[0];
+  assert.ok(da === undefined || da.nlink === 0, `removed directory still linked: nlink ${da?.nlink}`);
 });
 
 test('exchange across partitions swaps two names', async () => {
