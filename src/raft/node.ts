@@ -23,6 +23,8 @@ import {
   systemClock,
   systemRandom,
   systemTimer,
+  trace,
+  tracing,
   type Clock,
   type Logger,
   type Random,
@@ -303,6 +305,7 @@ export class RaftNode {
     try {
       g = this.group(groupId);
       index = g.node.propose(data);
+      if (tracing) trace('raft.propose');
     } catch (e) {
       return Promise.reject(this.translate(e));
     }
@@ -440,6 +443,7 @@ export class RaftNode {
       if (g.node.hasReady()) work.push([g, g.node.ready()]);
     }
     if (work.length === 0) return false;
+    if (tracing) traceRound('raft.round', work);
     // The core adopts a configuration when its entry is appended, not when it commits, and may
     // send to a new member in this very Ready: the transport must know the address by now.
     for (const [, rd] of work) this.learnAddresses(rd.entries);
@@ -461,12 +465,14 @@ export class RaftNode {
       await this.applyOrFail(g, rd);
     }
     await persisted;
+    if (tracing) traceRound('raft.persisted', work);
     // 2. Send the rest (acknowledgements must not outrun the disk), one batch per peer.
     this.send(work, false);
     // 3b. Apply what waited for this round's write, 4. advance.
     for (const [g, rd] of work) {
       if (g.failed || g.removed) continue;
       if (!appliedEarly.has(g) && !(await this.applyOrFail(g, rd))) continue;
+      if (tracing && rd.committedEntries.length > 0) trace(`raft.applied ${roleName(g.role)}`);
       if (g.removed || g.failed) continue;
       // advance() may commit (the leader's own copy is now durable), which releases reads
       // waiting for this leader's first commit: their lease is judged on the clock.
@@ -685,6 +691,7 @@ export class RaftNode {
     }
     this.inflightToPeer.set(to, n + 1);
     this.lastSentTo.set(to, this.tickCallbacks);
+    if (tracing) traceSend(batch);
     this.transport.send(to, batch).then(
       () => this.inflightToPeer.set(to, (this.inflightToPeer.get(to) ?? 1) - 1),
       () => {
@@ -716,6 +723,7 @@ export class RaftNode {
         // waited for it, judged on the lease: the core's ticks must be the clock's first.
         this.ticks.catchUp(g);
         const dropped = g.node.droppedFromNonMembers;
+        if (tracing) traceStep(msg, g.role);
         g.node.step(msg);
         if (g.node.droppedFromNonMembers !== dropped) this.noteDropped(g, msg);
       } catch (e) {
@@ -888,4 +896,32 @@ async function entriesAfterSnapshot(log: RaftLog, entries: Entry[], snap: Snapsh
     return { entries: [], reset: true };
   }
   return { entries: kept, reset: false };
+}
+
+// ---- tracing (CURVEFS_TRACE, src/common/trace.ts): only rounds and messages that carry entries,
+// so a create's stamps are not drowned by heartbeats.
+
+function roleName(r: Role): string {
+  return r === Role.Leader ? 'leader' : 'follower';
+}
+
+function traceRound(stage: string, work: [Group, Ready][]): void {
+  for (const [g, rd] of work) {
+    if (rd.entries.length > 0 || rd.committedEntries.length > 0) {
+      trace(`${stage} ${roleName(g.role)}${rd.entries.length > 0 ? ' entries' : ''}${rd.committedEntries.length > 0 ? ' committed' : ''}`);
+      return;
+    }
+  }
+}
+
+function traceStep(msg: RaftMessage, role: Role): void {
+  if (msg.type === MessageType.Append && msg.entries.length > 0) trace(`raft.step Append ${roleName(role)}`);
+  else if (msg.type === MessageType.AppendResp) trace(`raft.step AppendResp ${roleName(role)}`);
+}
+
+function traceSend(batch: GroupMessage[]): void {
+  for (const { msg } of batch) {
+    if (msg.type === MessageType.Append && msg.entries.length > 0) return trace('raft.send Append');
+    if (msg.type === MessageType.AppendResp) return trace('raft.send AppendResp');
+  }
 }

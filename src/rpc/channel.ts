@@ -4,7 +4,7 @@
 import { connect, type Socket } from 'node:net';
 import { connect as connectTls } from 'node:tls';
 import { skipHostnameCheck, type TlsConfig } from './tls.ts';
-import { CurveError, StatusCode, type Clock, type Random } from '../common/index.ts';
+import { CurveError, StatusCode, trace, tracing, type Clock, type Random } from '../common/index.ts';
 import {
   FrameDecoder,
   FrameKind,
@@ -147,6 +147,7 @@ export class Channel implements FrameHandler {
         call.onAbort = () => this.giveUp(call, new CurveError(StatusCode.CANCELLED, `${name} cancelled`));
         signal.addEventListener('abort', call.onAbort, { once: true });
       }
+      if (tracing) trace(`rpc.call ${name}`);
       if (this.congested) {
         call.payload = payload;
         this.sendQueue.push(call);
@@ -195,6 +196,7 @@ export class Channel implements FrameHandler {
     if (h.kind === FrameKind.Response) {
       const call = this.calls.get(h.callId);
       if (!call) return; // timed out or cancelled meanwhile
+      if (tracing) trace(`rpc.response ${call.name}`);
       this.calls.delete(h.callId);
       call.settle();
       if (h.status === StatusCode.OK) {

@@ -5,7 +5,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import type { TlsConfig } from './tls.ts';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
-import { CurveError, StatusCode, createLogger, statusName, systemClock } from '../common/index.ts';
+import { CurveError, StatusCode, createLogger, statusName, systemClock, trace, tracing } from '../common/index.ts';
 import {
   DEFAULT_MAX_FRAME_BYTES,
   FrameDecoder,
@@ -491,6 +491,7 @@ class ServerConnection implements FrameHandler {
       return;
     }
     const method = this.server.lookup(methodId);
+    if (tracing && method) trace(`rpc.request ${method.name}`);
     if (!method) {
       this.respondError(callId, StatusCode.UNKNOWN_METHOD, `no method with id ${methodId} on this server`, undefined);
       return;
@@ -562,9 +563,11 @@ class ServerConnection implements FrameHandler {
       return;
     }
     this.writer.frame(FrameKind.Response, StatusCode.OK, callId, 0, 0, bytes);
+    if (tracing) trace(`rpc.respond ${method.name}`);
   }
 
   private respondThrown(callId: number, name: string, e: unknown): void {
+    if (tracing) trace(`rpc.respond ${name}`);
     if (e instanceof CurveError) {
       const prefix = `${statusName(e.status)}: `;
       const detail = e.message.startsWith(prefix) ? e.message.slice(prefix.length) : e.message === statusName(e.status) ? '' : e.message;

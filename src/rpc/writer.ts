@@ -3,7 +3,7 @@
 // cheap. Small frames are copied into a shared slab (no allocation per frame); large payloads are
 // queued by reference (no copy).
 import type { Socket } from 'node:net';
-import type { StatusCode } from '../common/index.ts';
+import { trace, tracing, type StatusCode } from '../common/index.ts';
 import { FrameKind, HEADER_BYTES, writeHeader } from './frame.ts';
 
 /** Slabs start small (idle connections stay cheap) and double while traffic fills them. */
@@ -86,6 +86,7 @@ export class FrameWriter {
     if (q.length === 0) return !socket.writableNeedDrain;
     this.queued = [];
     if (socket.destroyed) return true;
+    if (tracing) trace('rpc.flush');
     if (q.length === 1) return socket.write(q[0]!);
     socket.cork();
     for (const b of q) socket.write(b);
