@@ -57,9 +57,25 @@ export class RpcRaftTransport implements RaftTransport {
     this.handler = handler;
   }
 
-  async send(to: NodeId, batch: GroupMessage[]): Promise<void> {
-    const msgs: GroupMsg[] = batch.map(({ groupId, msg }) => ({ $typeName: 'curvefs.raft.GroupMsg', groupId, msg: toWire(msg) }));
-    await this.client(to).send({ from: this.opts.self, msgs }, { timeoutMs: this.sendTimeoutMs });
+  /**
+   * One-way (FLAG_ONE_WAY in src/rpc): a batch's answers come back as Raft messages of their own,
+   * so an RPC response would only cost a frame, a socket write and a wake-up on each side.
+   * Resolves once the batch is handed to the connection; rejects when it could not be (no
+   * address, peer in connect backoff, connection congested). A batch lost after that is like
+   * one lost on the network: Raft retransmits.
+   */
+  send(to: NodeId, batch: GroupMessage[]): Promise<void> {
+    try {
+      const msgs: GroupMsg[] = batch.map(({ groupId, msg }) => ({ $typeName: 'curvefs.raft.GroupMsg', groupId, msg: toWire(msg) }));
+      const addr = this.opts.addresses.get(to);
+      if (!addr) throw new CurveError(StatusCode.UNAVAILABLE, `no address for node ${to}`);
+      if (!this.opts.pool.notify(addr, RaftService.method.send, { from: this.opts.self, msgs })) {
+        throw new CurveError(StatusCode.UNAVAILABLE, `raft batch to node ${to} (${addr}) not sent: connection unavailable or congested`);
+      }
+      return Promise.resolve();
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   async sendSnapshot(to: NodeId, groupId: number, msg: RaftMessage, chunks: AsyncIterable<Uint8Array>): Promise<void> {

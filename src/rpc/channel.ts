@@ -7,6 +7,7 @@ import { skipHostnameCheck, type TlsConfig } from './tls.ts';
 import { CurveError, StatusCode, trace, tracing, type Clock, type Random } from '../common/index.ts';
 import {
   FrameDecoder,
+  FLAG_ONE_WAY,
   FrameKind,
   HEADER_BYTES,
   PREFACE,
@@ -155,6 +156,20 @@ export class Channel implements FrameHandler {
         this.writer!.frame(FrameKind.Request, StatusCode.OK, callId, methodId, timeoutMs, payload);
       }
     });
+  }
+
+  /**
+   * Sends a one-way request (FLAG_ONE_WAY): no answer, no call id, no deadline. True when the
+   * frame was handed to the connection; false when it was not (channel closed, peer in connect
+   * backoff, socket congested, frame too large) — the caller treats that as a lost message.
+   * Handed over is not delivered: a connection that drops later loses it silently.
+   */
+  notify(methodId: number, name: string, payload: Uint8Array): boolean {
+    if (this.closed || this.congested || HEADER_BYTES + payload.length > this.opts.maxFrameBytes) return false;
+    if (!this.socket && !this.connect()) return false;
+    if (tracing) trace(`rpc.notify ${name}`);
+    this.writer!.frame(FrameKind.Request, StatusCode.OK, 0, methodId, 0, payload, FLAG_ONE_WAY);
+    return true;
   }
 
   /** A call's deadline passed: reject it, and check the connection if it has gone quiet. */

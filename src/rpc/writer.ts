@@ -55,18 +55,18 @@ export class FrameWriter {
     this.schedule();
   }
 
-  frame(kind: FrameKind, status: StatusCode, callId: number, methodId: number, timeoutMs: number, payload?: Uint8Array): void {
+  frame(kind: FrameKind, status: StatusCode, callId: number, methodId: number, timeoutMs: number, payload?: Uint8Array, flags = 0): void {
     if (this.closed) return;
     const n = payload ? payload.length : 0;
     if (n >= COPY_LIMIT) {
       this.reserve(HEADER_BYTES);
-      writeHeader(this.slab, this.end, kind, status, callId, methodId, timeoutMs, n);
+      writeHeader(this.slab, this.end, kind, status, callId, methodId, timeoutMs, n, flags);
       this.end += HEADER_BYTES;
       this.cut();
       this.queued.push(Buffer.from(payload!.buffer, payload!.byteOffset, payload!.byteLength));
     } else {
       this.reserve(HEADER_BYTES + n);
-      writeHeader(this.slab, this.end, kind, status, callId, methodId, timeoutMs, n);
+      writeHeader(this.slab, this.end, kind, status, callId, methodId, timeoutMs, n, flags);
       this.end += HEADER_BYTES;
       if (n > 0) {
         this.slab.set(payload!, this.end);
