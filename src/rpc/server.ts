@@ -528,18 +528,14 @@ class ServerConnection implements FrameHandler {
     }
     if (isThenable(result)) {
       this.inflight.set(callId, call);
-      // Settled outside this socket's read (e.g. by the Raft loop): the answer leaves at once
-      // (FrameWriter.urgent), ahead of whatever that loop queues next.
       result.then(
         (value: unknown) => {
           if (!this.completeAsync(call)) return;
           this.respondOk(callId, method, value);
-          this.writer.urgent();
         },
         (e: unknown) => {
           if (!this.completeAsync(call)) return;
           this.respondThrown(callId, method.name, e);
-          this.writer.urgent();
         },
       );
     } else {

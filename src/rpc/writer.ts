@@ -20,7 +20,6 @@ export class FrameWriter {
   /** Buffers ready to go, in order, before the slab's [start, end). */
   private queued: Buffer[] = [];
   private scheduled = false;
-  private urgentScheduled = false;
   private socket: Socket | undefined;
   private closed = false;
   /** Called after a flush that left the socket above its high-water mark (caller may pause reads). */
@@ -108,21 +107,6 @@ export class FrameWriter {
     this.cut();
     this.slab = Buffer.allocUnsafe(Math.max(Math.min(this.slab.length * 2, MAX_SLAB_BYTES), n));
     this.start = this.end = 0;
-  }
-
-  /**
-   * Flushes once the current run of microtasks is over instead of in the next check phase: for
-   * answers a caller is waiting on that complete outside a socket read, e.g. a proposal applied
-   * by the Raft loop, whose next round (commit-index appends, reads) would otherwise queue its own
-   * frames and syscalls ahead of the answer. Answers completed in the same run still share one write.
-   */
-  urgent(): void {
-    if (this.urgentScheduled || !this.socket || this.closed) return;
-    this.urgentScheduled = true;
-    queueMicrotask(() => {
-      this.urgentScheduled = false;
-      if (!this.flush()) this.onNeedDrain?.();
-    });
   }
 
   private schedule(): void {
