@@ -165,8 +165,11 @@ export class Channel implements FrameHandler {
    * Handed over is not delivered: a connection that drops later loses it silently.
    */
   notify(methodId: number, name: string, payload: Uint8Array): boolean {
-    if (this.closed || this.congested || HEADER_BYTES + payload.length > this.opts.maxFrameBytes) return false;
+    if (this.closed || HEADER_BYTES + payload.length > this.opts.maxFrameBytes) return false;
+    // Connect first: a connection that dropped while congested must not stay refused forever
+    // (connect() starts a fresh, uncongested one).
     if (!this.socket && !this.connect()) return false;
+    if (this.congested) return false;
     if (tracing) trace(`rpc.notify ${name}`);
     this.writer!.frame(FrameKind.Request, StatusCode.OK, 0, methodId, 0, payload, FLAG_ONE_WAY);
     return true;

@@ -384,3 +384,39 @@ test('a one-way request runs its handler and is never answered, even when it fai
   );
   assert.ok(seen.includes('raw'));
 });
+
+test('one-way requests flow again after the connection dropped while it was congested', async () => {
+  // A peer that accepts and never reads: one-way sends pile up until the channel is congested.
+  const sockets: Socket[] = [];
+  const sink = createServer((s) => {
+    s.pause();
+    sockets.push(s);
+  });
+  sink.listen(0, '127.0.0.1');
+  await once(sink, 'listening');
+  const port = (sink.address() as { port: number }).port;
+  const pool = newPool({ backoff: { initialMs: 10, maxMs: 50 } });
+  const address = `127.0.0.1:${port}`;
+  const big = new Uint8Array(1024 * 1024);
+  await waitFor(() => !pool.notify(address, RpcTestService.method.echo, { text: 'pile', data: big }), 'the channel congested');
+
+  // The peer goes away (the connection drops while congested) and comes back as a real server.
+  for (const s of sockets) s.destroy();
+  sink.close();
+  await once(sink, 'close');
+  const seen: string[] = [];
+  const server = new RpcServer({ port });
+  server.register(RpcTestService, {
+    ...rpcTestImpl(),
+    echo: (req, ctx) => {
+      seen.push(req.text);
+      return { text: req.text, data: new Uint8Array(), seq: req.seq, peer: ctx.peer };
+    },
+  });
+  await server.listen();
+  cleanups.push(() => server.close());
+  await waitFor(() => {
+    pool.notify(address, RpcTestService.method.echo, { text: 'back' });
+    return seen.includes('back');
+  }, 'a one-way echo reaching the peer that came back');
+});
