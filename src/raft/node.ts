@@ -156,6 +156,12 @@ export class RaftNode {
   private readonly liveness: PeerLiveness;
   /** Timer-callback count at the last batch sent to each peer (see watchPeers). */
   private readonly lastSentTo = new Map<NodeId, number>();
+  /**
+   * Appends without entries (the leader telling a follower its new commit index, or a probe of a
+   * follower that holds the whole log), held per peer and group until the next batch that goes
+   * to that peer or the next timer tick, whichever is first. See send().
+   */
+  private readonly heldEmptyAppends = new Map<NodeId, Map<number, RaftMessage>>();
   /** Peers sharing a group with this node, as of timer callback `peersAt` (see watchPeers). */
   private peers: Set<NodeId> | undefined;
   private peersAt = 0;
@@ -500,7 +506,18 @@ export class RaftNode {
     }
   }
 
-  /** Sends the messages of a round that are (`early`) or are not leader traffic, one batch per peer. */
+  /**
+   * Sends the messages of a round that are (`early`) or are not leader traffic, one batch per peer.
+   *
+   * An Append without entries is held back (heldEmptyAppends) instead of sent on its own: after
+   * every commit the core tells each follower the new commit index so, and each follower answers,
+   * which at one proposal in flight doubles the Raft messages of a commit (a frame, a socket
+   * write and a wake-up each) for a follower's apply that nothing waits on — reads are served by
+   * the leader. A held append rides in the next batch to that peer (the next proposal's Append,
+   * an acknowledgement, a heartbeat) or leaves at the next tick, at most one tick late; a newer
+   * one for the same group replaces it. Raft allows any message to be late: the core tracks no
+   * in-flight state for an empty append, heartbeats carry the commit index as well.
+   */
   private send(work: [Group, Ready][], early: boolean): void {
     const byPeer = new Map<NodeId, GroupMessage[]>();
     for (const [g, rd] of work) {
@@ -511,12 +528,36 @@ export class RaftNode {
           this.sendSnapshot(g, m);
           continue;
         }
+        if (m.type === MessageType.Append && m.entries.length === 0) {
+          let held = this.heldEmptyAppends.get(m.to);
+          if (!held) this.heldEmptyAppends.set(m.to, (held = new Map()));
+          held.set(g.id, m);
+          continue;
+        }
         let batch = byPeer.get(m.to);
         if (!batch) byPeer.set(m.to, (batch = []));
         batch.push({ groupId: g.id, msg: m });
       }
     }
-    for (const [to, batch] of byPeer) this.sendBatch(to, batch);
+    for (const [to, batch] of byPeer) this.sendBatch(to, this.withHeld(to, batch));
+  }
+
+  /** `batch` with the empty appends held for `to` in front (each group's messages stay in order). */
+  private withHeld(to: NodeId, batch: GroupMessage[]): GroupMessage[] {
+    const held = this.heldEmptyAppends.get(to);
+    if (!held) return batch;
+    this.heldEmptyAppends.delete(to);
+    const out: GroupMessage[] = [];
+    for (const [groupId, msg] of held) if (this.groups.has(groupId)) out.push({ groupId, msg });
+    return out.concat(batch);
+  }
+
+  /** Sends every held empty append (at each tick). */
+  private sendHeld(): void {
+    for (const to of [...this.heldEmptyAppends.keys()]) {
+      const batch = this.withHeld(to, []);
+      if (batch.length > 0) this.sendBatch(to, batch);
+    }
   }
 
   private async persist(g: Group, rd: Ready): Promise<void> {
@@ -747,6 +788,7 @@ export class RaftNode {
       if (!this.loop) this.maybeSnapshot(g);
     }
     if (this.opts.quiesce) this.watchPeers();
+    this.sendHeld();
     this.kick();
   }
 
