@@ -821,7 +821,7 @@ export class RaftNode {
       if (this.liveness.gone(p, now)) gone.add(p);
       // A ping when nothing went to p for a few callbacks: a third of the silence that means
       // "gone", so a live peer is never judged by one late or lost batch. Each ping is a socket
-      // write on both sides (request and answer), most of what an idle process spends.
+      // write here and a read there (one-way), most of what an idle process spends.
       if (now - (this.lastSentTo.get(p) ?? -Infinity) >= this.pingEvery) this.sendBatch(p, []);
     }
     if (gone.size === 0) return;

@@ -15,8 +15,6 @@ export interface RpcRaftTransportOptions {
   server: RpcServer;
   pool: ChannelPool;
   addresses: AddressBook;
-  /** Deadline of one batch (default 5 s): a peer that does not answer in time counts as unreachable. */
-  sendTimeoutMs?: number;
   /** Deadline of one snapshot chunk (default 30 s). */
   chunkTimeoutMs?: number;
 }
@@ -28,11 +26,9 @@ function checkGroup(id: number): number {
 
 export class RpcRaftTransport implements RaftTransport {
   private handler: RaftTransportHandler | undefined;
-  private readonly sendTimeoutMs: number;
   private readonly chunkTimeoutMs: number;
 
   constructor(private readonly opts: RpcRaftTransportOptions) {
-    this.sendTimeoutMs = opts.sendTimeoutMs ?? 5000;
     this.chunkTimeoutMs = opts.chunkTimeoutMs ?? 30_000;
     opts.server.register(RaftService, {
       send: (req) => {
