@@ -130,6 +130,26 @@ function hops(stamps: Stamp[], windows: [bigint, bigint][]): void {
   console.log(`| close() returned | | ${total.toFixed(0)} | |`);
 }
 
+/**
+ * Work per create, independent of the machine's load: how many times each process passed each
+ * stamp during the create loop, divided by the creates (rpc.flush = socket writes, rpc.request =
+ * requests served, raft.send = Raft batches handed to the transport, fuse.read = kernel requests).
+ */
+function counts(stamps: Stamp[], loop: [bigint, bigint], creates: number): void {
+  const byKey = new Map<string, number>();
+  for (const s of stamps) {
+    if (s.ns < loop[0] || s.ns > loop[1]) continue;
+    // Method names and roles stay; occurrence numbers do not exist here.
+    byKey.set(s.key, (byKey.get(s.key) ?? 0) + 1);
+  }
+  console.log(`\nstamps per create during the loop (${creates} creates; followers summed over both)\n`);
+  console.log('| process: stamp | per create |');
+  console.log('|---|---:|');
+  for (const [k, n] of [...byKey].sort((a, b) => a[0].localeCompare(b[0]))) {
+    if (n / creates >= 0.05) console.log(`| ${k} | ${(n / creates).toFixed(2)} |`);
+  }
+}
+
 /** Per stage (its k-th occurrence within a create), median µs since the create started. */
 function breakdown(stamps: Stamp[], windows: [bigint, bigint][]): void {
   const offsets = new Map<string, number[]>();
@@ -236,6 +256,7 @@ async function main(): Promise<void> {
   }
   const stamps = await readTraces(traceDir);
   hops(stamps, windows);
+  counts(stamps, loop, CREATES);
   if (process.argv.includes('--all')) breakdown(stamps, windows);
   if (CPU_PROF) {
     for (const f of (await readdir(profDir)).sort()) {
