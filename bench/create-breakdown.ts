@@ -60,7 +60,7 @@ function median(xs: number[]): number {
 const MS = 'curvefs.metaserver.MetaServerService';
 /**
  * The hops of one create, in order: [label, stamp key, the hop it follows]. Each is matched to the
- * first stamp with that key at or after the stamp of the hop it follows, within the create.
+ * first stamp starting with that key at or after the stamp of the hop it follows, within the create.
  */
 const HOPS: [string, string, string | undefined][] = [
   ['kernel LOOKUP read by a reader thread', 'mount: fuse.read', undefined],
@@ -106,7 +106,8 @@ function hops(stamps: Stamp[], windows: [bigint, bigint][]): void {
       if (from === undefined) continue;
       for (let k = j; k < stamps.length && stamps[k]!.ns <= end; k++) {
         const s = stamps[k]!;
-        if (s.ns >= from && s.key === key) {
+        // Prefix: "raft.round follower entries" also matches "... entries committed".
+        if (s.ns >= from && s.key.startsWith(key)) {
           found.set(label, s.ns);
           break;
         }
