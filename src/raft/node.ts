@@ -743,6 +743,7 @@ export class RaftNode {
   }
 
   private unreachable(to: NodeId, batch: GroupMessage[]): void {
+    if (tracing) trace('raft.unsent');
     this.liveness.sendFailed(to);
     const seen = new Set<number>();
     for (const { groupId } of batch) {
