@@ -548,6 +548,8 @@ class ServerConnection implements FrameHandler {
    * A one-way request (FLAG_ONE_WAY): run the handler and send nothing back, whatever happens. A
    * failure is logged (at most one line per connection per 10 s: a peer that keeps sending to a
    * node still starting would flood the log) and otherwise lost — the sender asked for that.
+   * Not counted against the connection's in-flight bound: meant for synchronous handlers (Raft's
+   * Send steps messages and returns), whose work ends before the next frame is read.
    */
   private onOneWay(methodId: number, payload: Buffer): void {
     this.server.callCount++;
