@@ -4,7 +4,7 @@
 # directory; the PROCS-process create rate printed is the sum of the processes' create rates,
 # which all start together with the create phase).
 #   bash bench/peers-meta.sh PEERS_DIR FILES ROUNDS PROCS LABEL=MOUNT [LABEL=MOUNT ...]
-# e.g. bash bench/peers-meta.sh ../shared/peers 3000 2 4 bindfs=/tmp/peers/passthrough mfs=/tmp/peers/mfs curvefs=D/mnt
+# e.g. bash bench/peers-meta.sh ../shared/peers 3000 2 4 bindfs=BINDFS_MNT mfs=MFS_MNT curvefs=D/mnt (the mount points peers-up.sh prints)
 set -euo pipefail
 peers=$1 files=$2 rounds=$3 procs=$4
 shift 4
