@@ -88,8 +88,9 @@ const HOPS: [string, string, string | undefined][] = [
   ['CREATE reply written', 'mount: fuse.reply CREATE', 'CreateFile answer at the mount'],
   ['FLUSH on the main thread', 'mount: fuse.handle FLUSH', 'CREATE reply written'],
   ['FLUSH reply written', 'mount: fuse.reply FLUSH', 'FLUSH on the main thread'],
-  ['RELEASE on the main thread', 'mount: fuse.handle RELEASE', 'FLUSH reply written'],
-  ['RELEASE reply written', 'mount: fuse.reply RELEASE', 'RELEASE on the main thread'],
+  // The kernel sends RELEASE after close(2) returned: found only when it came within the create.
+  ['RELEASE on the main thread (after close)', 'mount: fuse.handle RELEASE', 'FLUSH reply written'],
+  ['RELEASE reply written (after close)', 'mount: fuse.reply RELEASE', 'RELEASE on the main thread (after close)'],
 ];
 
 /** The hop table: per hop, median µs since the create started and median µs since the hop it follows. */
@@ -117,10 +118,10 @@ function hops(stamps: Stamp[], windows: [bigint, bigint][]): void {
       (at.get(label) ?? at.set(label, []).get(label)!).push(Number(t - start) / 1000);
       (step.get(label) ?? step.set(label, []).get(label)!).push(Number(t - from) / 1000);
     }
-    if (found.size === HOPS.length) complete++;
+    if (found.size >= HOPS.length - 2) complete++;
   }
   const total = median(windows.map(([s, e]) => Number(e - s) / 1000));
-  console.log(`\n${windows.length} creates (${complete} with every hop stamped), median ${total.toFixed(0)} µs each (open O_CREAT|O_EXCL + close)\n`);
+  console.log(`\n${windows.length} creates (${complete} with every hop up to FLUSH stamped), median ${total.toFixed(0)} µs each (open O_CREAT|O_EXCL + close)\n`);
   console.log('| hop | follows | median µs since start | median µs since the hop it follows |');
   console.log('|---|---|---:|---:|');
   for (const [label, , after] of HOPS) {
