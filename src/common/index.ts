@@ -5,3 +5,4 @@ export * from './log.ts';
 export * from './process.ts';
 export * from './poll.ts';
 export * from './cli-args.ts';
+export * from './trace.ts';

@@ -8,7 +8,7 @@
 // so the caller is never told "interrupted" about an operation that did happen.
 
 import { isUtf8 } from 'node:buffer';
-import { createLogger, isCurveError, type Logger } from '../common/index.ts';
+import { createLogger, isCurveError, trace, tracing, type Logger } from '../common/index.ts';
 import * as abi from './abi.ts';
 import { Op } from './abi.ts';
 import { NodeTable } from './nodes.ts';
@@ -150,6 +150,7 @@ export class Dispatcher {
     const h = abi.decodeInHeader(dv);
     const end = Math.min(h.len, msg.byteLength);
     if (this.opts.debug) this.log.info('request', { op: abi.opName(h.opcode), unique: h.unique, node: h.nodeid, len: h.len });
+    if (tracing) trace(`fuse.handle ${abi.opName(h.opcode)}`);
 
     switch (h.opcode) {
       case Op.FORGET:
@@ -511,6 +512,7 @@ export class Dispatcher {
     abi.encodeOutHeader(this.hdrView, len, -error, ctx.unique);
     try {
       this.writer.write(parts.length === 0 ? [this.hdr] : [this.hdr, ...parts]);
+      if (tracing) trace(`fuse.reply ${abi.opName(ctx.opcode)}`);
       return true;
     } catch (e) {
       const code = (e as { code?: string }).code;

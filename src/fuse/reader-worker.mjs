@@ -11,6 +11,8 @@ import { readSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 
 const { fd, bufSize } = workerData;
+// With CURVEFS_TRACE set (src/common/trace.ts) each request goes with the moment read(2) returned.
+const stamp = !!process.env.CURVEFS_TRACE;
 // Small requests are copied out of one reusable buffer; large ones (writes) hand over the read
 // buffer itself and the worker takes a fresh one, so big payloads are never copied.
 const COPY_LIMIT = 64 * 1024;
@@ -29,11 +31,11 @@ for (;;) {
   }
   if (n > COPY_LIMIT) {
     const msg = new Uint8Array(buf.buffer, buf.byteOffset, n);
-    parentPort.postMessage(msg, [buf.buffer]);
+    parentPort.postMessage(stamp ? [msg, process.hrtime.bigint()] : msg, [buf.buffer]);
     buf = Buffer.allocUnsafeSlow(bufSize);
   } else {
     const msg = new Uint8Array(n);
     msg.set(buf.subarray(0, n));
-    parentPort.postMessage(msg, [msg.buffer]);
+    parentPort.postMessage(stamp ? [msg, process.hrtime.bigint()] : msg, [msg.buffer]);
   }
 }

@@ -15,7 +15,7 @@
 
 import { closeSync, openSync, writeSync, writevSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import { createLogger } from '../common/index.ts';
+import { createLogger, traceAt } from '../common/index.ts';
 import { Dispatcher, type InitResult, type ReplyWriter } from './dispatch.ts';
 import { fusePreflight, mountDevice, unmountDir } from './mount-cmd.ts';
 import type { FuseOps } from './ops.ts';
@@ -133,6 +133,11 @@ class FuseSession implements FuseMount {
         if (m instanceof Uint8Array) {
           this.requests++;
           this.dispatcher.handle(m);
+        } else if (Array.isArray(m)) {
+          // Tracing on: [request, when the reader's read(2) returned].
+          traceAt(m[1] as bigint, 'fuse.read');
+          this.requests++;
+          this.dispatcher.handle(m[0] as Uint8Array);
         } else {
           const info = m as { end?: string; error?: string; code?: string };
           if (info.error) this.log.error('fuse reader stopped', { error: info.error, code: info.code });

@@ -23,6 +23,8 @@ import {
   systemClock,
   systemRandom,
   systemTimer,
+  trace,
+  tracing,
   type Clock,
   type Logger,
   type Random,
@@ -160,6 +162,12 @@ export class RaftNode {
   private readonly liveness: PeerLiveness;
   /** Timer-callback count at the last batch sent to each peer (see watchPeers). */
   private readonly lastSentTo = new Map<NodeId, number>();
+  /**
+   * Appends without entries (the leader telling a follower its new commit index, or a probe of a
+   * follower that holds the whole log), held per peer and group until the next batch that goes
+   * to that peer or the next timer tick, whichever is first. See send().
+   */
+  private readonly heldEmptyAppends = new Map<NodeId, Map<number, RaftMessage>>();
   /** Peers sharing a group with this node, as of timer callback `peersAt` (see watchPeers). */
   private peers: Set<NodeId> | undefined;
   private peersAt = 0;
@@ -309,6 +317,7 @@ export class RaftNode {
     try {
       g = this.group(groupId);
       index = g.node.propose(data);
+      if (tracing) trace('raft.propose');
     } catch (e) {
       return Promise.reject(this.translate(e));
     }
@@ -446,6 +455,7 @@ export class RaftNode {
       if (g.node.hasReady()) work.push([g, g.node.ready()]);
     }
     if (work.length === 0) return false;
+    if (tracing) traceRound('raft.round', work);
     // The core adopts a configuration when its entry is appended, not when it commits, and may
     // send to a new member in this very Ready: the transport must know the address by now.
     for (const [, rd] of work) this.learnAddresses(rd.entries);
@@ -467,12 +477,14 @@ export class RaftNode {
       await this.applyOrFail(g, rd);
     }
     await persisted;
+    if (tracing) traceRound('raft.persisted', work);
     // 2. Send the rest (acknowledgements must not outrun the disk), one batch per peer.
     this.send(work, false);
     // 3b. Apply what waited for this round's write, 4. advance.
     for (const [g, rd] of work) {
       if (g.failed || g.removed) continue;
       if (!appliedEarly.has(g) && !(await this.applyOrFail(g, rd))) continue;
+      if (tracing && rd.committedEntries.length > 0) trace(`raft.applied ${roleName(g.role)}`);
       if (g.removed || g.failed) continue;
       // advance() may commit (the leader's own copy is now durable), which releases reads
       // waiting for this leader's first commit: their lease is judged on the clock.
@@ -500,7 +512,18 @@ export class RaftNode {
     }
   }
 
-  /** Sends the messages of a round that are (`early`) or are not leader traffic, one batch per peer. */
+  /**
+   * Sends the messages of a round that are (`early`) or are not leader traffic, one batch per peer.
+   *
+   * An Append without entries is held back (heldEmptyAppends) instead of sent on its own: after
+   * every commit the core tells each follower the new commit index so, and each follower answers,
+   * which at one proposal in flight doubles the Raft messages of a commit (a frame, a socket
+   * write and a wake-up each) for a follower's apply that nothing waits on — reads are served by
+   * the leader. A held append rides in the next batch to that peer (the next proposal's Append,
+   * an acknowledgement, a heartbeat) or leaves at the next tick, at most one tick late; a newer
+   * one for the same group replaces it. Raft allows any message to be late: the core tracks no
+   * in-flight state for an empty append, heartbeats carry the commit index as well.
+   */
   private send(work: [Group, Ready][], early: boolean): void {
     const byPeer = new Map<NodeId, GroupMessage[]>();
     for (const [g, rd] of work) {
@@ -511,12 +534,36 @@ export class RaftNode {
           this.sendSnapshot(g, m);
           continue;
         }
+        if (m.type === MessageType.Append && m.entries.length === 0) {
+          let held = this.heldEmptyAppends.get(m.to);
+          if (!held) this.heldEmptyAppends.set(m.to, (held = new Map()));
+          held.set(g.id, m);
+          continue;
+        }
         let batch = byPeer.get(m.to);
         if (!batch) byPeer.set(m.to, (batch = []));
         batch.push({ groupId: g.id, msg: m });
       }
     }
-    for (const [to, batch] of byPeer) this.sendBatch(to, batch);
+    for (const [to, batch] of byPeer) this.sendBatch(to, this.withHeld(to, batch));
+  }
+
+  /** `batch` with the empty appends held for `to` in front (each group's messages stay in order). */
+  private withHeld(to: NodeId, batch: GroupMessage[]): GroupMessage[] {
+    const held = this.heldEmptyAppends.get(to);
+    if (!held) return batch;
+    this.heldEmptyAppends.delete(to);
+    const out: GroupMessage[] = [];
+    for (const [groupId, msg] of held) if (this.groups.has(groupId)) out.push({ groupId, msg });
+    return out.concat(batch);
+  }
+
+  /** Sends every held empty append (at each tick). */
+  private sendHeld(): void {
+    for (const to of [...this.heldEmptyAppends.keys()]) {
+      const batch = this.withHeld(to, []);
+      if (batch.length > 0) this.sendBatch(to, batch);
+    }
   }
 
   private async persist(g: Group, rd: Ready): Promise<void> {
@@ -701,6 +748,7 @@ export class RaftNode {
     }
     this.inflightToPeer.set(to, n + 1);
     this.lastSentTo.set(to, this.tickCallbacks);
+    if (tracing) traceSend(batch);
     this.transport.send(to, batch).then(
       () => this.inflightToPeer.set(to, (this.inflightToPeer.get(to) ?? 1) - 1),
       () => {
@@ -711,6 +759,7 @@ export class RaftNode {
   }
 
   private unreachable(to: NodeId, batch: GroupMessage[]): void {
+    if (tracing) trace('raft.unsent');
     this.liveness.sendFailed(to);
     const seen = new Set<number>();
     for (const { groupId } of batch) {
@@ -732,6 +781,7 @@ export class RaftNode {
         // waited for it, judged on the lease: the core's ticks must be the clock's first.
         this.ticks.catchUp(g);
         const dropped = g.node.droppedFromNonMembers;
+        if (tracing) traceStep(msg, g.role);
         g.node.step(msg);
         if (g.node.droppedFromNonMembers !== dropped) this.noteDropped(g, msg);
       } catch (e) {
@@ -755,6 +805,7 @@ export class RaftNode {
       if (!this.loop) this.maybeSnapshot(g);
     }
     if (this.opts.quiesce) this.watchPeers();
+    this.sendHeld();
     this.kick();
   }
 
@@ -787,7 +838,7 @@ export class RaftNode {
       if (this.liveness.gone(p, now)) gone.add(p);
       // A ping when nothing went to p for a few callbacks: a third of the silence that means
       // "gone", so a live peer is never judged by one late or lost batch. Each ping is a socket
-      // write on both sides (request and answer), most of what an idle process spends.
+      // write here and a read there (one-way), most of what an idle process spends.
       if (now - (this.lastSentTo.get(p) ?? -Infinity) >= this.pingEvery) this.sendBatch(p, []);
     }
     if (gone.size === 0) return;
@@ -904,4 +955,32 @@ async function entriesAfterSnapshot(log: RaftLog, entries: Entry[], snap: Snapsh
     return { entries: [], reset: true };
   }
   return { entries: kept, reset: false };
+}
+
+// ---- tracing (CURVEFS_TRACE, src/common/trace.ts): only rounds and messages that carry entries,
+// so a create's stamps are not drowned by heartbeats.
+
+function roleName(r: Role): string {
+  return r === Role.Leader ? 'leader' : 'follower';
+}
+
+function traceRound(stage: string, work: [Group, Ready][]): void {
+  for (const [g, rd] of work) {
+    if (rd.entries.length > 0 || rd.committedEntries.length > 0) {
+      trace(`${stage} ${roleName(g.role)}${rd.entries.length > 0 ? ' entries' : ''}${rd.committedEntries.length > 0 ? ' committed' : ''}`);
+      return;
+    }
+  }
+}
+
+function traceStep(msg: RaftMessage, role: Role): void {
+  if (msg.type === MessageType.Append && msg.entries.length > 0) trace(`raft.step Append ${roleName(role)}`);
+  else if (msg.type === MessageType.AppendResp) trace(`raft.step AppendResp ${roleName(role)}`);
+}
+
+function traceSend(batch: GroupMessage[]): void {
+  for (const { msg } of batch) {
+    if (msg.type === MessageType.Append && msg.entries.length > 0) return trace('raft.send Append');
+    if (msg.type === MessageType.AppendResp) return trace('raft.send AppendResp');
+  }
 }

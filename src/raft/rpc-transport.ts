@@ -15,8 +15,6 @@ export interface RpcRaftTransportOptions {
   server: RpcServer;
   pool: ChannelPool;
   addresses: AddressBook;
-  /** Deadline of one batch (default 5 s): a peer that does not answer in time counts as unreachable. */
-  sendTimeoutMs?: number;
   /** Deadline of one snapshot chunk (default 30 s). */
   chunkTimeoutMs?: number;
   /**
@@ -41,14 +39,12 @@ function checkGroup(id: number): number {
 
 export class RpcRaftTransport implements RaftTransport {
   private handler: RaftTransportHandler | undefined;
-  private readonly sendTimeoutMs: number;
   private readonly chunkTimeoutMs: number;
   private readonly maxSnapshotBytes: number;
   /** Snapshot chunks refused for going over `maxSnapshotBytes` (status pages, tests). */
   refusedSnapshotChunks = 0;
 
   constructor(private readonly opts: RpcRaftTransportOptions) {
-    this.sendTimeoutMs = opts.sendTimeoutMs ?? 5000;
     this.chunkTimeoutMs = opts.chunkTimeoutMs ?? 30_000;
     this.maxSnapshotBytes = opts.maxSnapshotBytes ?? DEFAULT_MAX_SNAPSHOT_BYTES;
     opts.server.register(RaftService, {
@@ -98,9 +94,25 @@ export class RpcRaftTransport implements RaftTransport {
     this.handler = handler;
   }
 
-  async send(to: NodeId, batch: GroupMessage[]): Promise<void> {
-    const msgs: GroupMsg[] = batch.map(({ groupId, msg }) => ({ $typeName: 'curvefs.raft.GroupMsg', groupId, msg: toWire(msg) }));
-    await this.client(to).send({ from: this.opts.self, msgs }, { timeoutMs: this.sendTimeoutMs });
+  /**
+   * One-way (FLAG_ONE_WAY in src/rpc): a batch's answers come back as Raft messages of their own,
+   * so an RPC response would only cost a frame, a socket write and a wake-up on each side.
+   * Resolves once the batch is handed to the connection; rejects when it could not be (no
+   * address, peer in connect backoff, connection congested). A batch lost after that is like
+   * one lost on the network: Raft retransmits.
+   */
+  send(to: NodeId, batch: GroupMessage[]): Promise<void> {
+    try {
+      const msgs: GroupMsg[] = batch.map(({ groupId, msg }) => ({ $typeName: 'curvefs.raft.GroupMsg', groupId, msg: toWire(msg) }));
+      const addr = this.opts.addresses.get(to);
+      if (!addr) throw new CurveError(StatusCode.UNAVAILABLE, `no address for node ${to}`);
+      if (!this.opts.pool.notify(addr, RaftService.method.send, { from: this.opts.self, msgs })) {
+        throw new CurveError(StatusCode.UNAVAILABLE, `raft batch to node ${to} (${addr}) not sent: connection unavailable or congested`);
+      }
+      return Promise.resolve();
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   async sendSnapshot(to: NodeId, groupId: number, msg: RaftMessage, chunks: AsyncIterable<Uint8Array>): Promise<void> {

@@ -4,9 +4,10 @@
 import { connect, type Socket } from 'node:net';
 import { connect as connectTls } from 'node:tls';
 import { skipHostnameCheck, type TlsConfig } from './tls.ts';
-import { CurveError, StatusCode, type Clock, type Random } from '../common/index.ts';
+import { CurveError, StatusCode, trace, tracing, type Clock, type Random } from '../common/index.ts';
 import {
   FrameDecoder,
+  FLAG_ONE_WAY,
   FrameKind,
   HEADER_BYTES,
   PREFACE,
@@ -147,6 +148,7 @@ export class Channel implements FrameHandler {
         call.onAbort = () => this.giveUp(call, new CurveError(StatusCode.CANCELLED, `${name} cancelled`));
         signal.addEventListener('abort', call.onAbort, { once: true });
       }
+      if (tracing) trace(`rpc.call ${name}`);
       if (this.congested) {
         call.payload = payload;
         this.sendQueue.push(call);
@@ -154,6 +156,23 @@ export class Channel implements FrameHandler {
         this.writer!.frame(FrameKind.Request, StatusCode.OK, callId, methodId, timeoutMs, payload);
       }
     });
+  }
+
+  /**
+   * Sends a one-way request (FLAG_ONE_WAY): no answer, no call id, no deadline. True when the
+   * frame was handed to the connection; false when it was not (channel closed, peer in connect
+   * backoff, socket congested, frame too large) — the caller treats that as a lost message.
+   * Handed over is not delivered: a connection that drops later loses it silently.
+   */
+  notify(methodId: number, name: string, payload: Uint8Array): boolean {
+    if (this.closed || HEADER_BYTES + payload.length > this.opts.maxFrameBytes) return false;
+    // Connect first: a connection that dropped while congested must not stay refused forever
+    // (connect() starts a fresh, uncongested one).
+    if (!this.socket && !this.connect()) return false;
+    if (this.congested) return false;
+    if (tracing) trace(`rpc.notify ${name}`);
+    this.writer!.frame(FrameKind.Request, StatusCode.OK, 0, methodId, 0, payload, FLAG_ONE_WAY);
+    return true;
   }
 
   /** A call's deadline passed: reject it, and check the connection if it has gone quiet. */
@@ -195,6 +214,7 @@ export class Channel implements FrameHandler {
     if (h.kind === FrameKind.Response) {
       const call = this.calls.get(h.callId);
       if (!call) return; // timed out or cancelled meanwhile
+      if (tracing) trace(`rpc.response ${call.name}`);
       this.calls.delete(h.callId);
       call.settle();
       if (h.status === StatusCode.OK) {

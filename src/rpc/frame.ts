@@ -34,8 +34,18 @@ export const enum FrameKind {
   Auth = 7,
 }
 
+/**
+ * Flag of a Request frame: the caller wants no answer (no Response, whatever happens). Such a
+ * request has call id 0 and no deadline; a failure is logged by the server and lost. For traffic
+ * whose answers travel as messages of their own, e.g. Raft batches (src/raft/rpc-transport.ts):
+ * no call bookkeeping, and half the frames, socket writes and wake-ups.
+ */
+export const FLAG_ONE_WAY = 0x01;
+
 export interface FrameHeader {
   kind: FrameKind;
+  /** FLAG_ONE_WAY or 0. */
+  flags: number;
   status: StatusCode;
   callId: number;
   methodId: number;
@@ -104,10 +114,11 @@ export function writeHeader(
   methodId: number,
   timeoutMs: number,
   payloadBytes: number,
+  flags = 0,
 ): void {
   buf.writeUInt32LE(HEADER_BYTES - LENGTH_FIELD_BYTES + payloadBytes, off);
   buf[off + 4] = kind;
-  buf[off + 5] = 0;
+  buf[off + 5] = flags;
   buf.writeUInt16LE(status, off + 6);
   buf.writeUInt32LE(callId >>> 0, off + 8);
   buf.writeUInt32LE(methodId >>> 0, off + 12);
@@ -138,7 +149,7 @@ export class FrameDecoder {
   private prefaceSeen = false;
   private failed = false;
   private frames = 0;
-  private readonly header: FrameHeader = { kind: FrameKind.Request, status: 0, callId: 0, methodId: 0, timeoutMs: 0 };
+  private readonly header: FrameHeader = { kind: FrameKind.Request, flags: 0, status: 0, callId: 0, methodId: 0, timeoutMs: 0 };
 
   constructor(
     private readonly handler: FrameHandler,
@@ -237,18 +248,24 @@ export class FrameDecoder {
         if (kind < FrameKind.Request || kind > FrameKind.Auth) {
           return this.fail(StatusCode.MALFORMED_FRAME, `unknown frame kind ${kind}`, 0);
         }
-        if (buf[off + 5] !== 0) return this.fail(StatusCode.MALFORMED_FRAME, `reserved flags ${buf[off + 5]} set`, 0);
+        const flags = buf[off + 5]!;
+        if (flags !== 0 && (flags !== FLAG_ONE_WAY || kind !== FrameKind.Request)) {
+          return this.fail(StatusCode.MALFORMED_FRAME, `flags ${flags} not valid on a frame of kind ${kind}`, 0);
+        }
       }
       if (avail < total) {
         this.need = total;
         return off;
       }
       h.kind = buf[off + 4] as FrameKind;
+      h.flags = buf[off + 5]!;
       h.status = buf.readUInt16LE(off + 6);
       h.callId = buf.readUInt32LE(off + 8);
       h.methodId = buf.readUInt32LE(off + 12);
       h.timeoutMs = buf.readUInt32LE(off + 16);
-      if (h.callId === 0 && h.kind !== FrameKind.Error && h.kind !== FrameKind.Auth) {
+      if (h.flags === FLAG_ONE_WAY) {
+        if (h.callId !== 0) return this.fail(StatusCode.MALFORMED_FRAME, `a one-way request must have call id 0, not ${h.callId}`, 0);
+      } else if (h.callId === 0 && h.kind !== FrameKind.Error && h.kind !== FrameKind.Auth) {
         return this.fail(StatusCode.MALFORMED_FRAME, 'call id 0 is reserved', 0);
       }
       const payload = buf.subarray(off + HEADER_BYTES, off + total);

@@ -1,5 +1,5 @@
 // ChannelPool: one Channel per address, shared by every typed client that talks to it.
-import { create, fromBinary, toBinary, type DescMethod } from '@bufbuild/protobuf';
+import { create, fromBinary, toBinary, type DescMethod, type MessageInitShape } from '@bufbuild/protobuf';
 import { CurveError, StatusCode, systemClock, systemRandom, systemTimer, type Clock, type Random, type Timer } from '../common/index.ts';
 import { DEFAULT_MAX_FRAME_BYTES, compactPayload } from './frame.ts';
 import { Channel, onCallTimeout, type ChannelOptions } from './channel.ts';
@@ -93,6 +93,22 @@ export class ChannelPool {
     const id = typeof method === 'number' ? method : methodIdOf(method);
     const name = typeof method === 'number' ? `method#${method}` : method;
     return this.channel(address).call(id, name, request, opts, identity);
+  }
+
+  /**
+   * Sends `req` to `method` at `address` as a one-way request (no answer; Channel.notify). True
+   * when handed to the connection, false when not (the caller counts the message as lost).
+   * Throws PARAM_ERROR when `req` cannot be encoded.
+   */
+  notify<M extends DescMethod>(address: string, method: M, req: MessageInitShape<M['input']>): boolean {
+    const name = methodFullName(method);
+    let bytes: Uint8Array;
+    try {
+      bytes = toBinary(method.input, create(method.input, req as never));
+    } catch (e) {
+      throw new CurveError(StatusCode.PARAM_ERROR, `${name}: cannot encode request: ${String(e)}`);
+    }
+    return this.channel(address).notify(methodIdOf(name), name, bytes);
   }
 
   /** Closes every connection; in-flight calls fail with UNAVAILABLE. */

@@ -5,9 +5,10 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { peerCertificateName, type TlsConfig } from './tls.ts';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
-import { CurveError, StatusCode, createLogger, statusName, systemClock } from '../common/index.ts';
+import { CurveError, StatusCode, createLogger, statusName, systemClock, trace, tracing } from '../common/index.ts';
 import {
   DEFAULT_MAX_FRAME_BYTES,
+  FLAG_ONE_WAY,
   FrameDecoder,
   FrameKind,
   HEADER_BYTES,
@@ -355,6 +356,8 @@ class ServerConnection implements FrameHandler {
   private authFailure: string | undefined;
   private authSeen = false;
   private requestSeen = false;
+  private oneWayFailures = 0;
+  private oneWayWarnedAt = -Infinity;
   /** When the current preface / frame began (`systemClock.now()`), or -1 between frames. */
   private frameStartedAt: number;
 
@@ -428,7 +431,8 @@ class ServerConnection implements FrameHandler {
     if (this.closing) return;
     switch (h.kind) {
       case FrameKind.Request:
-        this.onRequest(h.callId, h.methodId, h.timeoutMs, payload);
+        if (h.flags === FLAG_ONE_WAY) this.onOneWay(h.methodId, payload);
+        else this.onRequest(h.callId, h.methodId, h.timeoutMs, payload);
         return;
       case FrameKind.Cancel: {
         const call = this.inflight.get(h.callId);
@@ -500,6 +504,7 @@ class ServerConnection implements FrameHandler {
       return;
     }
     const method = this.server.lookup(methodId);
+    if (tracing && method) trace(`rpc.request ${method.name}`);
     if (!method) {
       this.respondError(callId, StatusCode.UNKNOWN_METHOD, `no method with id ${methodId} on this server`, undefined);
       return;
@@ -548,6 +553,44 @@ class ServerConnection implements FrameHandler {
     }
   }
 
+  /**
+   * A one-way request (FLAG_ONE_WAY): run the handler and send nothing back, whatever happens. A
+   * failure is logged (at most one line per connection per 10 s: a peer that keeps sending to a
+   * node still starting would flood the log) and otherwise lost — the sender asked for that.
+   * Not counted against the connection's in-flight bound: meant for synchronous handlers (Raft's
+   * Send steps messages and returns), whose work ends before the next frame is read.
+   */
+  private onOneWay(methodId: number, payload: Buffer): void {
+    this.server.callCount++;
+    this.requestSeen = true;
+    const method = this.server.lookup(methodId);
+    if (!method) return this.oneWayFailed(`method#${methodId}`, new CurveError(StatusCode.UNKNOWN_METHOD, `no method with id ${methodId} on this server`));
+    if (tracing) trace(`rpc.request ${method.name}`);
+    try {
+      this.server.auth?.authorize(method.name, this.principal, this.authFailure);
+      const call = new ServerCall(0, Infinity, this.peer, this.principal);
+      const result = method.invoke(method.decode(payload), call);
+      if (!isThenable(result)) return call.finish();
+      result.then(
+        () => call.finish(),
+        (e: unknown) => {
+          call.finish();
+          this.oneWayFailed(method.name, e);
+        },
+      );
+    } catch (e) {
+      this.oneWayFailed(method.name, e);
+    }
+  }
+
+  private oneWayFailed(name: string, e: unknown): void {
+    this.oneWayFailures++;
+    const now = systemClock.now();
+    if (now - this.oneWayWarnedAt < 10_000) return;
+    this.oneWayWarnedAt = now;
+    log.warn('one-way request failed (no answer is sent)', { peer: this.peer, method: name, error: e instanceof Error ? e.message : String(e), failuresSoFar: this.oneWayFailures });
+  }
+
   /** Bookkeeping when an async handler settles; false when nobody waits for the answer any more. */
   private completeAsync(call: ServerCall): boolean {
     if (call.done) return false; // cancelled or connection gone
@@ -571,9 +614,11 @@ class ServerConnection implements FrameHandler {
       return;
     }
     this.writer.frame(FrameKind.Response, StatusCode.OK, callId, 0, 0, bytes);
+    if (tracing) trace(`rpc.respond ${method.name}`);
   }
 
   private respondThrown(callId: number, name: string, e: unknown): void {
+    if (tracing) trace(`rpc.respond ${name}`);
     if (e instanceof CurveError) {
       const prefix = `${statusName(e.status)}: `;
       const detail = e.message.startsWith(prefix) ? e.message.slice(prefix.length) : e.message === statusName(e.status) ? '' : e.message;

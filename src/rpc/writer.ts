@@ -3,7 +3,7 @@
 // cheap. Small frames are copied into a shared slab (no allocation per frame); large payloads are
 // queued by reference (no copy).
 import type { Socket } from 'node:net';
-import type { StatusCode } from '../common/index.ts';
+import { trace, tracing, type StatusCode } from '../common/index.ts';
 import { FrameKind, HEADER_BYTES, writeHeader } from './frame.ts';
 
 /** Slabs start small (idle connections stay cheap) and double while traffic fills them. */
@@ -55,18 +55,18 @@ export class FrameWriter {
     this.schedule();
   }
 
-  frame(kind: FrameKind, status: StatusCode, callId: number, methodId: number, timeoutMs: number, payload?: Uint8Array): void {
+  frame(kind: FrameKind, status: StatusCode, callId: number, methodId: number, timeoutMs: number, payload?: Uint8Array, flags = 0): void {
     if (this.closed) return;
     const n = payload ? payload.length : 0;
     if (n >= COPY_LIMIT) {
       this.reserve(HEADER_BYTES);
-      writeHeader(this.slab, this.end, kind, status, callId, methodId, timeoutMs, n);
+      writeHeader(this.slab, this.end, kind, status, callId, methodId, timeoutMs, n, flags);
       this.end += HEADER_BYTES;
       this.cut();
       this.queued.push(Buffer.from(payload!.buffer, payload!.byteOffset, payload!.byteLength));
     } else {
       this.reserve(HEADER_BYTES + n);
-      writeHeader(this.slab, this.end, kind, status, callId, methodId, timeoutMs, n);
+      writeHeader(this.slab, this.end, kind, status, callId, methodId, timeoutMs, n, flags);
       this.end += HEADER_BYTES;
       if (n > 0) {
         this.slab.set(payload!, this.end);
@@ -86,6 +86,7 @@ export class FrameWriter {
     if (q.length === 0) return !socket.writableNeedDrain;
     this.queued = [];
     if (socket.destroyed) return true;
+    if (tracing) trace('rpc.flush');
     if (q.length === 1) return socket.write(q[0]!);
     socket.cork();
     for (const b of q) socket.write(b);

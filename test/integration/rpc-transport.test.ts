@@ -8,8 +8,9 @@ import { connect, createServer, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { CurveError, StatusCode } from '../../src/common/index.ts';
 import { ChannelPool, RpcServer, methodIdOf } from '../../src/rpc/index.ts';
-import { FrameDecoder, FrameKind, PREFACE, decodeErrorTrailer, writeHeader, type FrameHeader } from '../../src/rpc/frame.ts';
-import { RpcTestService, UnservedService } from '../../src/gen/rpctest_pb.ts';
+import { FLAG_ONE_WAY, FrameDecoder, FrameKind, PREFACE, decodeErrorTrailer, writeHeader, type FrameHeader } from '../../src/rpc/frame.ts';
+import { create, toBinary } from '@bufbuild/protobuf';
+import { EchoRequestSchema, FailRequestSchema, RpcTestService, UnservedService } from '../../src/gen/rpctest_pb.ts';
 import { rpcTestImpl, type HangRecord } from '../helpers/rpc-test-service.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -328,4 +329,94 @@ test('method ids are stable hashes of the full method name', () => {
   const s = new RpcServer();
   s.register(RpcTestService, rpcTestImpl());
   assert.throws(() => s.register(RpcTestService, rpcTestImpl()), /collision/);
+});
+
+test('a one-way request runs its handler and is never answered, even when it fails; the connection stays up', async () => {
+  const seen: string[] = [];
+  const server = new RpcServer();
+  server.register(RpcTestService, {
+    ...rpcTestImpl(),
+    echo: (req, ctx) => {
+      seen.push(req.text);
+      return { text: req.text, data: req.data, seq: req.seq, peer: ctx.peer };
+    },
+  });
+  const port = await server.listen();
+  cleanups.push(() => server.close());
+
+  // Through the pool: handed over, run, and the channel's ordinary calls still work.
+  const pool = newPool();
+  const address = `127.0.0.1:${port}`;
+  assert.equal(pool.notify(address, RpcTestService.method.echo, { text: 'one-way' }), true);
+  await waitFor(() => seen.includes('one-way'), 'the one-way echo ran');
+  assert.equal(pool.notify(address, RpcTestService.method.fail, { status: StatusCode.NOT_FOUND }), true);
+  assert.equal((await pool.client(RpcTestService, address).echo({ text: 'after' })).text, 'after');
+
+  // On the wire: one-way echo, one-way fail, unknown method one-way, then a Ping. The only frame
+  // back is the Pong (frames are answered in order, so nothing else is coming).
+  const socket: Socket = connect({ host: '127.0.0.1', port });
+  await once(socket, 'connect');
+  cleanups.push(() => socket.destroy());
+  const frames: FrameHeader[] = [];
+  const decoder = new FrameDecoder({ onFrame: (h) => frames.push({ ...h }), onProtocolError: (s, m) => assert.fail(`${s}: ${m}`) });
+  socket.on('data', (c: Buffer) => decoder.push(c));
+  const oneWay = (method: string | number, payload: Uint8Array) => {
+    const b = Buffer.alloc(20 + payload.length);
+    writeHeader(b, 0, FrameKind.Request, 0, 0, typeof method === 'number' ? method : methodIdOf(method), 0, payload.length, FLAG_ONE_WAY);
+    b.set(payload, 20);
+    return b;
+  };
+  const echoReq = toBinary(EchoRequestSchema, create(EchoRequestSchema, { text: 'raw' }));
+  const failReq = toBinary(FailRequestSchema, create(FailRequestSchema, { status: 0, message: 'boom' }));
+  socket.write(
+    Buffer.concat([
+      PREFACE,
+      oneWay('curvefs.rpctest.RpcTestService/Echo', echoReq),
+      oneWay('curvefs.rpctest.RpcTestService/Fail', failReq),
+      oneWay(12345, new Uint8Array()),
+      header(FrameKind.Ping, 9, 0, 0),
+    ]),
+  );
+  await waitFor(() => frames.length > 0, 'the pong');
+  assert.deepEqual(
+    frames.map((f) => [f.kind, f.callId]),
+    [[FrameKind.Pong, 9]],
+  );
+  assert.ok(seen.includes('raw'));
+});
+
+test('one-way requests flow again after the connection dropped while it was congested', async () => {
+  // A peer that accepts and never reads: one-way sends pile up until the channel is congested.
+  const sockets: Socket[] = [];
+  const sink = createServer((s) => {
+    s.pause();
+    sockets.push(s);
+  });
+  sink.listen(0, '127.0.0.1');
+  await once(sink, 'listening');
+  const port = (sink.address() as { port: number }).port;
+  const pool = newPool({ backoff: { initialMs: 10, maxMs: 50 } });
+  const address = `127.0.0.1:${port}`;
+  const big = new Uint8Array(1024 * 1024);
+  await waitFor(() => !pool.notify(address, RpcTestService.method.echo, { text: 'pile', data: big }), 'the channel congested');
+
+  // The peer goes away (the connection drops while congested) and comes back as a real server.
+  for (const s of sockets) s.destroy();
+  sink.close();
+  await once(sink, 'close');
+  const seen: string[] = [];
+  const server = new RpcServer({ port });
+  server.register(RpcTestService, {
+    ...rpcTestImpl(),
+    echo: (req, ctx) => {
+      seen.push(req.text);
+      return { text: req.text, data: new Uint8Array(), seq: req.seq, peer: ctx.peer };
+    },
+  });
+  await server.listen();
+  cleanups.push(() => server.close());
+  await waitFor(() => {
+    pool.notify(address, RpcTestService.method.echo, { text: 'back' });
+    return seen.includes('back');
+  }, 'a one-way echo reaching the peer that came back');
 });

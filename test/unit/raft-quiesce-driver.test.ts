@@ -10,6 +10,7 @@ import { SeededRandom, type Clock } from '../../src/common/index.ts';
 import { RaftNode, type RaftNodeOptions } from '../../src/raft/node.ts';
 import { LocalNetwork } from '../../src/raft/local-transport.ts';
 import { Role, type NodeId } from '../../src/raft/index.ts';
+import { MessageType } from '../../src/raft/core/types.ts';
 import type { GroupMessage, RaftTransport } from '../../src/raft/transport.ts';
 import { KvStateMachine, encodeKv } from '../helpers/raft-kv.ts';
 import { ManualTime } from '../helpers/manual-time.ts';
@@ -24,6 +25,8 @@ const put = (key: string, value: string) => encodeKv({ op: 'put', key, value });
 interface Counter {
   batches: number;
   msgs: number;
+  /** Batches of nothing but appends without entries (commit-index news). */
+  emptyAppendsOnly: number;
 }
 
 /** Counts what node `from` sends; drops (as if delivered) what goes over a link in `silent` ("a>b"). */
@@ -33,6 +36,7 @@ function counting(inner: RaftTransport, from: NodeId, c: Counter, silent: Set<st
     send: (to: NodeId, batch: GroupMessage[]) => {
       c.batches++;
       c.msgs += batch.length;
+      if (batch.length > 0 && batch.every(({ msg }) => msg.type === MessageType.Append && msg.entries.length === 0)) c.emptyAppendsOnly++;
       if (silent.has(`${from}>${to}`)) return Promise.resolve();
       return inner.send(to, batch);
     },
@@ -50,7 +54,7 @@ class Harness {
 
   start(id: NodeId, extra: Partial<RaftNodeOptions> = {}): RaftNode {
     const clock: Clock = { now: () => this.time.now(), wallTime: () => this.time.wallTime() };
-    const c: Counter = { batches: 0, msgs: 0 };
+    const c: Counter = { batches: 0, msgs: 0, emptyAppendsOnly: 0 };
     this.sent.set(id, c);
     const n = new RaftNode({
       id,
@@ -154,6 +158,28 @@ test('a proposal wakes a quiesced group and commits', async () => {
     await h.settle(l.propose(g, put('k', 'v')), 'the proposal commits');
     await h.until(() => [...h.nodes.values()].every((n) => n.status(g).applied === l.status(g).applied), 'every replica applied it');
     await h.until(() => h.allQuiesced(), 'quiesced again');
+  } finally {
+    await h.stop();
+  }
+});
+
+test('commit-index appends wait for the next batch or tick: a lone commit sends no batch of them alone; followers apply it one tick later', async () => {
+  const h = await quiescedCluster();
+  try {
+    const g = GROUPS[1]!;
+    const l = h.nodes.get(h.leaderOf(g)!)!;
+    for (const c of h.sent.values()) c.emptyAppendsOnly = 0;
+    // No tick while the proposal commits: what the leader sends now is what a commit costs.
+    let done = false;
+    const p = l.propose(g, put('k', 'v')).finally(() => (done = true));
+    for (let i = 0; i < 100 && !done; i++) await h.idle();
+    await p;
+    await h.idle();
+    for (const [id, c] of h.sent) assert.equal(c.emptyAppendsOnly, 0, `node ${id} sent a batch of commit-index appends alone`);
+    await h.time.advance(TICK_MS);
+    await h.idle();
+    const applied = l.status(g).applied;
+    for (const [id, n] of h.nodes) assert.equal(n.status(g).applied, applied, `node ${id} applied the entry after one tick`);
   } finally {
     await h.stop();
   }

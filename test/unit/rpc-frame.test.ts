@@ -6,6 +6,7 @@ import { SeededRandom, StatusCode } from '../../src/common/index.ts';
 import { Backoff, methodIdOf, parseAddress } from '../../src/rpc/index.ts';
 import {
   compactPayload,
+  FLAG_ONE_WAY,
   FrameDecoder,
   FrameKind,
   HEADER_BYTES,
@@ -18,6 +19,7 @@ import {
 
 interface Frame {
   kind: FrameKind;
+  flags?: number;
   status: number;
   callId: number;
   methodId: number;
@@ -41,7 +43,11 @@ function collect(maxFrameBytes?: number) {
   const errors: Array<{ status: StatusCode; message: string; callId: number }> = [];
   const decoder = new FrameDecoder(
     {
-      onFrame: (h: FrameHeader, payload) => frames.push({ ...h, payload: Uint8Array.from(payload) }),
+      // flags 0 is left out, so ordinary frames compare equal to what encode() was given.
+      onFrame: (h: FrameHeader, payload) => {
+        const { flags, ...rest } = h;
+        frames.push(flags === 0 ? { ...rest, payload: Uint8Array.from(payload) } : { ...h, payload: Uint8Array.from(payload) });
+      },
       onProtocolError: (status, message, callId) => errors.push({ status, message, callId }),
     },
     maxFrameBytes,
@@ -90,12 +96,39 @@ test('a frame over the limit is rejected from its header alone, with its call id
   assert.equal(errors.length, 1);
 });
 
+function oneWayFrame(callId: number): Buffer {
+  const h = Buffer.alloc(HEADER_BYTES + 3);
+  writeHeader(h, 0, FrameKind.Request, 0, callId, 0xabc, 0, 3, FLAG_ONE_WAY);
+  h.set([1, 2, 3], HEADER_BYTES);
+  return Buffer.concat([PREFACE, h]);
+}
+
+test('a one-way request (flag, call id 0) decodes with its flag; an ordinary frame has flags 0', () => {
+  const { decoder, frames, errors } = collect();
+  decoder.push(oneWayFrame(0));
+  decoder.push(encode([{ kind: FrameKind.Request, status: 0, callId: 5, methodId: 9, timeoutMs: 0, payload: new Uint8Array() }]).subarray(PREFACE.length));
+  assert.deepEqual(errors, []);
+  assert.equal(frames.length, 2);
+  assert.equal(frames[0]!.flags, FLAG_ONE_WAY);
+  assert.equal(frames[0]!.callId, 0);
+  assert.equal(frames[0]!.methodId, 0xabc);
+  assert.deepEqual([...frames[0]!.payload], [1, 2, 3]);
+  assert.equal(frames[1]!.flags, undefined, 'flags 0');
+});
+
 test('malformed headers are MALFORMED_FRAME', () => {
   const bad: Array<[string, Buffer]> = [
     ['preface', Buffer.from('NOTCURVE')],
     ['version', Buffer.from([0x43, 0x52, 0x50, 0x43, 2, 0, 0, 0])],
     ['kind', Buffer.concat([PREFACE, Buffer.from([16, 0, 0, 0, 9, 0])])],
-    ['flags', Buffer.concat([PREFACE, Buffer.from([16, 0, 0, 0, 1, 1])])],
+    ['unknown flag', Buffer.concat([PREFACE, Buffer.from([16, 0, 0, 0, 1, 2])])],
+    ['one-way flag on a response', Buffer.concat([PREFACE, Buffer.from([16, 0, 0, 0, 2, FLAG_ONE_WAY])])],
+    ['one-way request with a call id', oneWayFrame(7)],
+    ['call id 0 without the one-way flag', Buffer.concat([PREFACE, (() => {
+      const h = Buffer.alloc(HEADER_BYTES);
+      writeHeader(h, 0, FrameKind.Request, 0, 0, 1, 0, 0);
+      return h;
+    })()])],
     ['short length', Buffer.concat([PREFACE, Buffer.from([15, 0, 0, 0])])],
   ];
   for (const [what, bytes] of bad) {
