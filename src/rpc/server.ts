@@ -568,7 +568,7 @@ class ServerConnection implements FrameHandler {
     if (tracing) trace(`rpc.request ${method.name}`);
     try {
       this.server.auth?.authorize(method.name, this.principal, this.authFailure);
-      const call = new ServerCall(0, Infinity, this.peer, this.principal);
+      const call = new ServerCall(0, Infinity, this.peer, this.principal, this.peerCertName);
       const result = method.invoke(method.decode(payload), call);
       if (!isThenable(result)) return call.finish();
       result.then(

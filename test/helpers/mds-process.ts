@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
 import { join, resolve } from 'node:path';
 import type { MdsStatus } from '../../src/dashboard/index.ts';
+import { readTokenFile, TOKEN_FILE_ENV } from '../../src/rpc/index.ts';
 import { freePort } from './etcd.ts';
 
 const REPO = resolve(import.meta.dirname, '..', '..');
@@ -17,6 +18,8 @@ export interface MdsProcessOptions {
   ttlSec?: number;
   /** More flags for src/mds/main.ts. */
   args?: string[];
+  /** The admin token file /api/status is read with when auth is on; default CURVEFS_TOKEN_FILE. */
+  adminTokenFile?: string;
   /** Log level of the child (CURVEFS_LOG); default "warn". */
   logLevel?: string;
   /** Address to listen on (default 127.0.0.1), e.g. a host's address on a TestNet. */
@@ -111,11 +114,16 @@ export class MdsProcess {
     await this.exited;
   }
 
-  /** The MDS's /api/status, or undefined when it does not answer within `timeoutMs`. */
+  /**
+   * The MDS's /api/status, or undefined when it does not answer within `timeoutMs`. With
+   * authentication on the page needs the admin token: `adminTokenFile`, else CURVEFS_TOKEN_FILE.
+   */
   status(timeoutMs = 1000): Promise<MdsStatus | undefined> {
     if (!this.proc) return Promise.resolve(undefined);
+    const tokenFile = this.opts.adminTokenFile ?? process.env[TOKEN_FILE_ENV];
+    const headers = tokenFile ? { authorization: `Bearer ${readTokenFile(tokenFile)}` } : undefined;
     return new Promise((resolveStatus) => {
-      const req = request({ host: '127.0.0.1', port: this.dashboardPort, path: '/api/status', timeout: timeoutMs }, (res) => {
+      const req = request({ host: '127.0.0.1', port: this.dashboardPort, path: '/api/status', timeout: timeoutMs, headers }, (res) => {
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (c) => (body += c));

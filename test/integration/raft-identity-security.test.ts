@@ -108,6 +108,7 @@ test('with TLS a metaserver registers at the MDS only under its own certificate 
     dataDir: join(dir, 'mds'),
     journal: join(dir, 'journal'),
     args: ['--auth-key-file', join(dir, 'cluster.key'), '--tls-dir', tlsDir, '--tls-name', 'mds'],
+    adminTokenFile: join(dir, 'admin.token'),
   });
   try {
     await waitFor(async () => (await mds.status())?.role === 'leader', 'the MDS to lead');

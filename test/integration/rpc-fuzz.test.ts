@@ -115,8 +115,29 @@ function stable(v: unknown): unknown {
   return v;
 }
 
-/** Everything the fuzzer must not change, as one comparable value. */
+/**
+ * Everything the fuzzer must not change, as one comparable value, once every replica has applied
+ * what its leader committed: a follower learns a lone commit up to a tick later (docs/raft.md),
+ * so its partition statistics may trail the leader's for a moment.
+ */
 async function fingerprint(): Promise<unknown> {
+  let value: { copysets: Array<Array<{ copyset: number; partitions: unknown }>> } | undefined;
+  await waitFor(async () => {
+    value = (await readFingerprint()) as typeof value;
+    const seen = new Map<number, string>();
+    for (const perServer of value!.copysets) {
+      for (const c of perServer) {
+        const mine = JSON.stringify(c.partitions);
+        if ((seen.get(c.copyset) ?? mine) !== mine) return false;
+        seen.set(c.copyset, mine);
+      }
+    }
+    return true;
+  }, 'every replica of each copyset to report the same partitions');
+  return value;
+}
+
+async function readFingerprint(): Promise<unknown> {
   const admin = poolWith(tokens.admin);
   const mds = admin.client(MdsService, mdsAddr);
   const topo = admin.client(TopologyService, mdsAddr);
@@ -259,7 +280,7 @@ for (const [target, services] of [['MDS', MDS_SERVICES], ['metaserver (RPC and R
 
 /** The MDS's RPC bounds from its status page. */
 async function mdsRpcStatus(): Promise<{ bufferedBytes: number; connections: number }> {
-  const res = await fetch(`http://${cluster.mdsDashboard}/api/status`);
+  const res = await fetch(`http://${cluster.mdsDashboard}/api/status`, { headers: { authorization: `Bearer ${tokens.admin}` } });
   const body = (await res.json()) as { rpc?: { bufferedBytes: number; connections: number } };
   assert.ok(body.rpc, 'the status page reports the RPC bounds');
   return body.rpc;
