@@ -5,8 +5,7 @@
 // answers, within a short deadline: ids allocated at write time keep the order of writes across
 // clients, which reads rely on (where slices overlap, the highest chunk id wins: formats.md).
 // Next to that, each client holds a reserve of ids leased ahead (4,096 by default, renewed in the
-// background when half used or older than 30 s: looked at on every write and every session
-// refresh, so an idle client's reserve stays young too). When the MDS does not answer within the
+// background when half used or older than 30 s). When the MDS does not answer within the
 // deadline, writes take their ids from the reserve at once and a background probe (once a
 // second) finds out when the MDS is back. When the reserve is used up before that, a write fails
 // with ALLOCATE_CHUNKID_ERROR (EIO), a definite error, instead of waiting.

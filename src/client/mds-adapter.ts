@@ -131,10 +131,6 @@ export class MdsAdapter implements MdsApi {
     // An ended session is not revived (its request windows are gone on the metaservers, which
     // now refuse its mutations with SESSION_EXPIRED): say so instead of failing silently.
     if (!res.sessionValid) throw new CurveError(StatusCode.SESSION_EXPIRED, `session ${sessionId} of fs ${fsName} has ended; mount again`);
-    // Keeps the chunk-id reserve young (a new lease once it is 30 s old) while the client is
-    // idle too: ids taken from it in an outage are then at most that old (chunk-ids.ts).
-    const fsId = this.fsIds.get(fsName);
-    if (fsId !== undefined) this.chunkIds.get(fsId)?.renew();
     return { capacity: res.fsCapacity, usedBytes: res.fsUsedBytes, usedInodes: res.fsUsedInodes, complete: res.fsUsageComplete, maxInodes: res.fsMaxInodes };
   }
 
