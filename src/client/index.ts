@@ -14,5 +14,5 @@ export { backoffDelay, isRetryable, DEFAULT_BACKOFF } from './retry.ts';
 export type { MdsApi, FsView, DataStoreConfig, MountSession } from './mds-api.ts';
 export { connectFs, type ConnectOptions, type Connection } from './connect.ts';
 export { ClientSession, type RenewListener } from './session.ts';
-export { MdsAdapter, fsViewOf, dataStoreOf, peerAddress, type MdsAdapterOptions, type MdsConnector } from './mds-adapter.ts';
+export { MdsAdapter, fsViewOf, dataStoreOf, peerAddress, type MdsConnector } from './mds-adapter.ts';
 export { RotatingMdsConnector, type RotatingMdsOptions } from './mds-connector.ts';

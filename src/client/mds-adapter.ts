@@ -8,7 +8,6 @@ import type { SpaceReport } from './space.ts';
 import { blockStoreConfigOf, type BlockStoreConfig } from '../data/index.ts';
 import type { CopysetRoute } from './partition-table.ts';
 import type { PartitionInfo } from '../gen/common_pb.ts';
-import { ChunkIdSource } from './chunk-ids.ts';
 
 /** Gives a client for a service on the current MDS leader (rotating and following hints). */
 export interface MdsConnector {
@@ -40,22 +39,8 @@ export function peerAddress(address: string): string {
   return parts.length >= 3 ? parts.slice(0, -1).join(':') : address;
 }
 
-export interface MdsAdapterOptions {
-  /** Chunk ids each fs's writers hold leased ahead, for when the MDS does not answer (default 4,096). */
-  chunkIdReserve?: number;
-  /** How long a write's chunk-id allocation waits for the MDS before it uses the reserve (default 2,000 ms). */
-  chunkIdDeadlineMs?: number;
-}
-
 export class MdsAdapter implements MdsApi {
-  /** Where each fs's chunk ids come from (chunk-ids.ts): the MDS, or the reserve when it is down. */
-  private readonly chunkIds = new Map<number, ChunkIdSource>();
-  private readonly fsIds = new Map<string, number>();
-
-  constructor(
-    private readonly conn: MdsConnector,
-    private readonly opts: MdsAdapterOptions = {},
-  ) {}
+  constructor(private readonly conn: MdsConnector) {}
 
   private get mds() {
     return this.conn.client(MdsService);
@@ -68,7 +53,6 @@ export class MdsAdapter implements MdsApi {
   async getFsInfo(fsName: string): Promise<FsView> {
     const res = await this.mds.getFsInfo({ fsName });
     if (!res.fsInfo) throw new CurveError(StatusCode.FS_NOT_FOUND, fsName);
-    this.fsIds.set(fsName, res.fsInfo.fsId);
     return fsViewOf(res.fsInfo);
   }
 
@@ -104,25 +88,12 @@ export class MdsAdapter implements MdsApi {
     return (await this.topo.createPartition({ fsId, count })).partitionInfoList;
   }
 
-  allocateChunkIds(fsId: number, count: number): Promise<number> {
-    return this.chunkIdSource(fsId).take(count);
-  }
-
-  private chunkIdSource(fsId: number): ChunkIdSource {
-    let src = this.chunkIds.get(fsId);
-    if (!src) {
-      const fetch = async (n: number, deadlineMs: number) => (await this.mds.allocateS3Chunk({ fsId, chunkIdNum: n }, { timeoutMs: deadlineMs })).beginChunkId;
-      src = new ChunkIdSource(fetch, { reserve: this.opts.chunkIdReserve, deadlineMs: this.opts.chunkIdDeadlineMs });
-      this.chunkIds.set(fsId, src);
-    }
-    return src;
+  async allocateChunkIds(fsId: number, count: number): Promise<number> {
+    return (await this.mds.allocateS3Chunk({ fsId, chunkIdNum: count })).beginChunkId;
   }
 
   async mount(fsName: string, mp: { host: string; path: string }): Promise<MountSession> {
     const res = await this.mds.mountFs({ fsName, mountpoint: { hostname: mp.host, port: process.pid, path: mp.path, cto: true } });
-    // A client that mounts will write: lease its reserve of chunk ids now, while the MDS answers.
-    const fsId = this.fsIds.get(fsName);
-    if (fsId !== undefined) this.chunkIdSource(fsId).renew();
     return { sessionId: res.sessionId };
   }
 
