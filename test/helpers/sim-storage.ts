@@ -85,9 +85,9 @@ export class SimDisk {
    * The machine lost power: what was not durable is kept whole, lost, or torn at sector
    * granularity, per file; of the pending directory operations a random prefix survives.
    */
-  crash(): void {
+  crash(mode: 'random' | 'lose' = 'random'): void {
     const rng = this.world.rng;
-    const keep = rng.int(0, this.pendingNs.length + 1);
+    const keep = mode === 'lose' ? 0 : rng.int(0, this.pendingNs.length + 1);
     this.stats.lostNsOps += this.pendingNs.length - keep;
     for (let i = 0; i < keep; i++) applyNs(this.durableNames, this.pendingNs[i]!);
     this.pendingNs = [];
@@ -100,7 +100,7 @@ export class SimDisk {
         continue;
       }
       if (!f.dirty) continue;
-      const r = rng.next();
+      const r = mode === 'lose' ? 0 : rng.next();
       if (r < 0.3) {
         this.stats.lostFiles++;
       } else if (r < 0.5) {

@@ -196,6 +196,7 @@ class DriverSim {
     groupFailures: 0,
     corruptions: 0,
     brokenReplicas: 0,
+    openIoErrors: 0,
     logCuts: 0,
     snapshotsSetAside: 0,
     opsOk: 0,
@@ -294,6 +295,14 @@ class DriverSim {
         if (!proc.alive) return;
         const msg = e instanceof Error ? e.message : String(e);
         this.world.note(`open-failed ${proc.name} ${msg}`);
+        const code = (e as { code?: unknown }).code;
+        if (code === 'EIO' || code === 'ENOSPC') {
+          // The disk failed under the open: a precise error, nothing changed. Retried later.
+          this.stats.openIoErrors!++;
+          this.kill(r, false);
+          this.world.schedule(10 + this.world.rng.next() * 50, () => !r.proc && !r.broken && this.restart(r));
+          return;
+        }
         if (r.disk.corrupted.length > 0 && e instanceof CurveError) {
           // Damage at rest: the replica refuses to run (LogDamagedError, or a log that no
           // longer follows its snapshot), and is set aside for good.

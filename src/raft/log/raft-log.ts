@@ -228,6 +228,14 @@ export class RaftLog {
       tailOffset = scan.end;
       if (i === seqs.length - 1) await clearStaleTail(fs, join(dir, name), scan.end, opts.preallocate ?? 'truncate');
     }
+    // What was just read may include writes a killed predecessor issued but never synced: they
+    // sit in the page cache, read back like any record, and would outlive this process only by
+    // chance. Built upon (an O_DSYNC append makes only its own range durable), a power loss could
+    // then drop them and keep what follows — a hole mid-log, and acknowledged entries lost or
+    // the log refused. So everything kept is made durable, names included, before it is used
+    // (found by the driver-level simulation, test/sim/driver-sim.test.ts).
+    for (const s of kept) await syncFile(fs, join(dir, s.name));
+    await fs.syncDir(dir);
     const log = new RaftLog(dir, opts, replay.hardState, replay.lastIndex);
     log.segments = kept;
     if (kept.length === 0) {
@@ -577,6 +585,16 @@ async function clearStaleTail(fs: RaftStorage, path: string, end: number, preall
       for (let off = end; off < st.size; off += zeros.length) await writeFully(fh, zeros.subarray(0, Math.min(zeros.length, st.size - off)), off);
     }
     await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Makes whatever of `path` is in the page cache durable. */
+async function syncFile(fs: RaftStorage, path: string): Promise<void> {
+  const fh = await fs.open(path, 'update');
+  try {
+    await fh.datasync();
   } finally {
     await fh.close();
   }
