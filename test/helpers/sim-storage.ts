@@ -65,6 +65,8 @@ export class SimDisk {
   private pendingNs: NsOp[] = [];
   /** Probability that a write, sync or create fails (EIO or ENOSPC). */
   errorRate = 0;
+  /** A broken disk for proving the checks: O_DSYNC writes return but persist nothing. */
+  lieAboutSync = false;
   /** Probability that an operation stalls 5–50 ms. */
   slowRate = 0.01;
   /** At-rest corruption was injected: a refusal to open is then expected, not a bug. */
@@ -213,6 +215,7 @@ export class SimDisk {
 
   /** @internal The write [position, end) reached the disk (O_DSYNC). */
   writeThrough(f: Inode, position: number, end: number): void {
+    if (this.lieAboutSync) return;
     f.durable = grow(f.durable, end);
     f.durable.set(f.data.subarray(position, Math.min(end, f.size)), position);
     f.durableSize = Math.max(f.durableSize, Math.min(end, f.size));
@@ -227,10 +230,10 @@ export class SimDisk {
   }
 
   /** @internal */ syncFile(f: Inode): void {
+    this.stats.syncs++;
     f.durable = f.data.slice(0, Math.max(f.size, 1));
     f.durableSize = f.size;
     f.dirty = false;
-    this.stats.syncs++;
   }
 
   /** @internal */ nsOp(op: NsOp): void {

@@ -53,6 +53,8 @@ export interface DriverScenario {
   corrupt: boolean;
   clients: number;
   keys: number;
+  /** A deliberately broken disk (syncs persist nothing), to prove the checks catch lost data. */
+  lyingDisk?: boolean;
 }
 
 export interface DriverSimResult {
@@ -215,7 +217,9 @@ class DriverSim {
     this.net = new SimNetwork(this.world, { minDelay: sc.minDelay, maxDelay: sc.maxDelay, dropRate: sc.dropRate, dupRate: sc.dupRate });
     for (let i = 0; i < sc.voters; i++) {
       const id = i + 1;
-      this.replicas.push({ id, disk: new SimDisk(this.world, `disk-${id}`), rate: sc.rates[i] ?? 1, open: false, incarnation: 0 });
+      const disk = new SimDisk(this.world, `disk-${id}`);
+      disk.lieAboutSync = sc.lyingDisk === true;
+      this.replicas.push({ id, disk, rate: sc.rates[i] ?? 1, open: false, incarnation: 0 });
     }
   }
 
@@ -296,7 +300,7 @@ class DriverSim {
         const msg = e instanceof Error ? e.message : String(e);
         this.world.note(`open-failed ${proc.name} ${msg}`);
         const code = (e as { code?: unknown }).code;
-        if (code === 'EIO' || code === 'ENOSPC') {
+        if (!(e instanceof CurveError) && (code === 'EIO' || code === 'ENOSPC')) {
           // The disk failed under the open: a precise error, nothing changed. Retried later.
           this.stats.openIoErrors!++;
           this.kill(r, false);
