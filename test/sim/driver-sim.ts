@@ -18,7 +18,7 @@
 // every fault is healed: the group converges and every acknowledged write is on every replica.
 // Same seed, same run: the trace hash is a function of the seed.
 import { CurveError, SeededRandom, StatusCode, type Logger } from '../../src/common/index.ts';
-import { RaftLog, RaftNode, Role, type Entry, type NodeId, type SnapshotSource, type StateMachine } from '../../src/raft/index.ts';
+import { ConfChangeType, RaftLog, RaftNode, Role, type Entry, type NodeId, type SnapshotSource, type StateMachine } from '../../src/raft/index.ts';
 import { LogDamagedError } from '../../src/raft/log/index.ts';
 import { SimDisk } from '../helpers/sim-storage.ts';
 import { SimNetwork } from '../helpers/sim-network.ts';
@@ -174,6 +174,8 @@ interface Replica {
   open: boolean;
   /** Refused to open (damage at rest): set aside for good, as a metaserver does. */
   broken?: string;
+  /** Joins the running group (a replacement for a broken replica) rather than founding it. */
+  joining: boolean;
   incarnation: number;
 }
 
@@ -190,6 +192,10 @@ class DriverSim {
   private nextOp = 1;
   private chaos = true;
   private corrupted = false;
+  /** The founding voters (every replica's initial configuration). */
+  private readonly initialVoters: NodeId[];
+  /** A membership change the repairer has in flight. */
+  private changing = false;
   readonly stats: Record<string, number> = {
     crashes: 0,
     restarts: 0,
@@ -199,6 +205,9 @@ class DriverSim {
     corruptions: 0,
     brokenReplicas: 0,
     openIoErrors: 0,
+    processKills: 0,
+    confChanges: 0,
+    replacements: 0,
     logCuts: 0,
     snapshotsSetAside: 0,
     opsOk: 0,
@@ -215,11 +224,12 @@ class DriverSim {
   ) {
     this.world = new SimWorld(sc.seed, tracer);
     this.net = new SimNetwork(this.world, { minDelay: sc.minDelay, maxDelay: sc.maxDelay, dropRate: sc.dropRate, dupRate: sc.dupRate });
+    this.initialVoters = Array.from({ length: sc.voters }, (_, i) => i + 1);
     for (let i = 0; i < sc.voters; i++) {
       const id = i + 1;
       const disk = new SimDisk(this.world, `disk-${id}`);
       disk.lieAboutSync = sc.lyingDisk === true;
-      this.replicas.push({ id, disk, rate: sc.rates[i] ?? 1, open: false, incarnation: 0 });
+      this.replicas.push({ id, disk, rate: sc.rates[i] ?? 1, open: false, incarnation: 0, joining: false });
     }
   }
 
@@ -283,8 +293,7 @@ class DriverSim {
     });
     r.node = node;
     this.world.note(`start ${proc.name}`);
-    const voters = this.replicas.map((x) => x.id);
-    node.addGroup(GROUP, voters, sm).then(
+    node.addGroup(GROUP, r.joining ? [] : this.initialVoters, sm).then(
       (report) => {
         if (!proc.alive) return;
         r.open = true;
@@ -362,8 +371,11 @@ class DriverSim {
     }
     if (rng.next() < this.sc.crashRate && up.length > 0) {
       const r = up[rng.int(0, up.length)]!;
+      // A power loss (unsynced writes lost or torn) or a process crash (the page cache keeps them).
+      const powerLoss = rng.next() < 0.6;
       this.stats.crashes!++;
-      this.kill(r, true);
+      if (!powerLoss) this.stats.processKills!++;
+      this.kill(r, powerLoss);
       // Down for a while, damaged at rest perhaps, then restarted.
       const downFor = 5 + rng.next() * 300;
       if (this.sc.corrupt && !this.corrupted && rng.next() < 0.5) {
@@ -407,6 +419,63 @@ class DriverSim {
       });
     }
     this.world.schedule(20, () => this.nemesis());
+  }
+
+  /**
+   * What the MDS does for a broken replica (docs/raft.md): remove it from the group, add a fresh
+   * replica on another "machine" as a learner (it catches up by snapshot install), promote it.
+   * One change at a time, through whichever replica leads; runs until the group is whole again.
+   */
+  private repair(): void {
+    this.world.schedule(50, () => this.repair());
+    if (this.changing) return;
+    const leader = this.replicas.find((r) => r.node && r.open && !r.broken && this.statusOf(r)?.role === Role.Leader);
+    if (!leader) return;
+    const st = this.statusOf(leader)!;
+    const members = new Set([...st.conf.voters, ...st.conf.learners]);
+    const change = (what: string, c: { type: ConfChangeType; nodeId: NodeId }) => {
+      this.changing = true;
+      this.stats.confChanges!++;
+      this.world.note(`conf-change ${what} r${c.nodeId} via r${leader.id}`);
+      let done = false;
+      const settle = (how: string) => {
+        if (done) return;
+        done = true;
+        this.changing = false;
+        this.world.note(`conf-change ${what} r${c.nodeId} ${how}`);
+      };
+      this.world.schedule(1000, () => settle('given up'));
+      leader.node!.changeMembership(GROUP, c).then(
+        () => settle('done'),
+        (e: unknown) => settle(`failed: ${e instanceof Error ? e.message : String(e)}`),
+      );
+    };
+    const broken = this.replicas.find((r) => r.broken && members.has(r.id));
+    if (broken) return change('remove', { type: ConfChangeType.RemoveNode, nodeId: broken.id });
+    const wanted = this.initialVoters.length;
+    const healthy = this.replicas.filter((r) => !r.broken);
+    if (healthy.length < wanted) {
+      const id = Math.max(...this.replicas.map((r) => r.id)) + 1;
+      const disk = new SimDisk(this.world, `disk-${id}`);
+      const r: Replica = { id, disk, rate: 1, open: false, incarnation: 0, joining: true };
+      this.replicas.push(r);
+      this.stats.replacements!++;
+      this.start(r);
+      return;
+    }
+    const newcomer = healthy.find((r) => !members.has(r.id));
+    if (newcomer) return change('add-learner', { type: ConfChangeType.AddLearner, nodeId: newcomer.id });
+    const learner = healthy.find((r) => st.conf.learners.includes(r.id));
+    if (learner && (this.statusOf(learner)?.applied ?? -1) >= st.commit) return change('promote', { type: ConfChangeType.AddVoter, nodeId: learner.id });
+  }
+
+  private statusOf(r: Replica): ReturnType<RaftNode['status']> | undefined {
+    if (!r.node || !r.open) return undefined;
+    try {
+      return r.node.status(GROUP);
+    } catch {
+      return undefined;
+    }
   }
 
   private restart(r: Replica): void {
@@ -480,6 +549,7 @@ class DriverSim {
   async run(): Promise<DriverSimResult> {
     for (const r of this.replicas) this.start(r);
     this.world.schedule(20, () => this.nemesis());
+    this.world.schedule(50, () => this.repair());
     for (let c = 0; c < this.sc.clients; c++) {
       const hint = { leader: 1 };
       this.world.schedule(50 + c, () => this.client(c, hint));
@@ -554,6 +624,9 @@ class DriverSim {
       if (s.role === Role.Leader) leader = s;
     }
     if (!leader || leader.commit !== leader.lastIndex) return false;
+    // The group is whole again: no broken member, no learner waiting for promotion.
+    if (leader.conf.learners.length > 0 || leader.conf.voters.length !== this.initialVoters.length) return false;
+    if (live.some((r) => !leader!.conf.voters.includes(r.id))) return false;
     return sts.every((s) => s.term === leader.term && s.applied === leader.lastIndex && s.leader === leader.id);
   }
 
