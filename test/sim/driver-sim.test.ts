@@ -12,11 +12,12 @@ const STEPS = Number(process.env.DRIVER_SIM_STEPS ?? 3000);
 
 /**
  * Seeds that found bugs, each failing on the code before its fix (5,000 steps each):
- *   1, 10  a reopened log built on a killed process's unsynced page-cache writes; a power loss
- *          then made a hole mid-log ("not a torn final write": the replica could not reopen),
- *          elsewhere acknowledged entries vanished (RaftLog.open now syncs what it keeps).
+ *   1, 100, 144  a reopened log built on a killed process's unsynced page-cache writes; a power
+ *          loss then made a hole mid-log ("not a torn final write": the replica could not
+ *          reopen); in other seeds acknowledged entries vanished, or a follower that lost entries
+ *          it had acknowledged stayed behind for good (RaftLog.open now syncs what it keeps).
  */
-const REGRESSIONS = [1, 10];
+const REGRESSIONS = [1, 100, 144];
 
 describe('driver-level raft simulation', () => {
   it(`passes ${SEEDS} seeds from ${START}, ${STEPS} steps each`, async () => {

@@ -361,14 +361,6 @@ class DriverSim {
     const rng = this.world.rng;
     const up = this.replicas.filter((r) => r.proc && !r.broken);
     const down = this.replicas.filter((r) => !r.proc && !r.broken);
-    for (const r of up) {
-      if (this.groupFailed(r)) {
-        this.stats.groupFailures!++;
-        this.world.note(`group-failed r${r.id}`);
-        this.kill(r, rng.next() < 0.5);
-        this.world.schedule(rng.next() * 50, () => this.chaos && !r.proc && !r.broken && this.restart(r));
-      }
-    }
     if (rng.next() < this.sc.crashRate && up.length > 0) {
       const r = up[rng.int(0, up.length)]!;
       // A power loss (unsynced writes lost or torn) or a process crash (the page cache keeps them).
@@ -478,6 +470,23 @@ class DriverSim {
     }
   }
 
+  /**
+   * A process supervisor: a replica whose group failed (a storage error) is stopped — its
+   * machine perhaps losing power with it — and started again. Runs in every phase: a write that
+   * failed just before the heal is seen after it.
+   */
+  private supervise(): void {
+    const rng = this.world.rng;
+    for (const r of this.replicas) {
+      if (r.broken || !r.proc || !this.groupFailed(r)) continue;
+      this.stats.groupFailures!++;
+      this.world.note(`group-failed r${r.id}`);
+      this.kill(r, this.chaos && rng.next() < 0.5);
+      this.world.schedule(rng.next() * 50, () => !r.proc && !r.broken && this.restart(r));
+    }
+    this.world.schedule(20, () => this.supervise());
+  }
+
   private restart(r: Replica): void {
     this.stats.restarts!++;
     this.start(r);
@@ -550,6 +559,7 @@ class DriverSim {
     for (const r of this.replicas) this.start(r);
     this.world.schedule(20, () => this.nemesis());
     this.world.schedule(50, () => this.repair());
+    this.world.schedule(25, () => this.supervise());
     for (let c = 0; c < this.sc.clients; c++) {
       const hint = { leader: 1 };
       this.world.schedule(50 + c, () => this.client(c, hint));
