@@ -11,7 +11,8 @@
 //
 // Faults on demand: `errorRate` makes writes, syncs and creates fail with EIO or ENOSPC (a write
 // that fails may have changed `data`, as on a real disk); `corruptAtRest()` flips one bit of a
-// file's durable bytes; `slowRate` makes an operation take 5–50 ms (a stalled fsync).
+// file's durable bytes; `slowRate` makes an operation take 5–50 ms, or rarely 200–1000 ms (a
+// stuck fsync, longer than an election timeout).
 //
 // Simplifications: directories are created and removed durably at once (mkdir -p of the group's
 // folders, rm -rf of a destroyed replica); st_blocks counts the 4 KiB blocks holding a non-zero
@@ -67,7 +68,7 @@ export class SimDisk {
   errorRate = 0;
   /** A broken disk for proving the checks: O_DSYNC writes return but persist nothing. */
   lieAboutSync = false;
-  /** Probability that an operation stalls 5–50 ms. */
+  /** Probability that an operation stalls 5–50 ms (a tenth of those: 200–1000 ms, a stuck fsync). */
   slowRate = 0.01;
   /** At-rest corruption was injected: a refusal to open is then expected, not a bug. */
   corrupted: string[] = [];
@@ -166,7 +167,9 @@ export class SimDisk {
   /** @internal Completes after a simulated latency, or never if `proc` died meanwhile. */
   io<T>(proc: Proc, fn: () => T, failable = false): Promise<T> {
     const rng = this.world.rng;
-    const delay = rng.next() < this.slowRate ? 5 + rng.next() * 45 : 0.02 + rng.next() * 0.3;
+    const r = rng.next();
+    // Mostly fast; sometimes slow; rarely stuck for longer than an election timeout.
+    const delay = r < this.slowRate / 10 ? 200 + rng.next() * 800 : r < this.slowRate ? 5 + rng.next() * 45 : 0.02 + rng.next() * 0.3;
     const fail = failable && this.errorRate > 0 && rng.next() < this.errorRate ? (rng.next() < 0.5 ? 'EIO' : 'ENOSPC') : undefined;
     return new Promise<T>((resolve, reject) => {
       this.world.schedule(delay, () => {
