@@ -2,7 +2,8 @@
 // scripts/raft-sim.mjs (docs/testing.md).
 //   --seeds N [--start S] [--steps M]   many seeds; prints each failing seed and a summary
 //   --seed N [--steps M] [--trace]      replays one seed (with --trace: every event)
-import { driverScenario, runDriverSeed } from './driver-sim.ts';
+//   --hard                              with every fault 2-4x as frequent (either mode)
+import { driverScenario, runDriverSeed, type DriverScenario } from './driver-sim.ts';
 
 function arg(name: string): number | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -16,11 +17,12 @@ function arg(name: string): number | undefined {
 }
 
 const steps = arg('steps') ?? 3000;
+const over: Partial<DriverScenario> = process.argv.includes('--hard') ? { crashRate: 0.25, partitionRate: 0.2, diskErrorRate: 0.1, dropRate: 0.1, dupRate: 0.05 } : {};
 const one = arg('seed');
 if (one !== undefined) {
   const trace = process.argv.includes('--trace');
-  console.log(`scenario ${JSON.stringify(driverScenario(one, steps))}`);
-  const r = await runDriverSeed(one, steps, {}, trace ? (l) => console.log(l) : undefined);
+  console.log(`scenario ${JSON.stringify(driverScenario(one, steps, over))}`);
+  const r = await runDriverSeed(one, steps, over, trace ? (l) => console.log(l) : undefined);
   console.log(`seed ${one}: ${r.ok ? 'ok' : 'FAILED'} trace ${r.traceHash} ${JSON.stringify(r.stats)}`);
   if (!r.ok) console.log(r.failure);
   process.exit(r.ok ? 0 : 1);
@@ -32,12 +34,12 @@ const failed: number[] = [];
 const totals: Record<string, number> = {};
 const t0 = performance.now();
 for (let s = start; s < start + count; s++) {
-  const r = await runDriverSeed(s, steps);
+  const r = await runDriverSeed(s, steps, over);
   for (const [k, v] of Object.entries(r.stats)) totals[k] = (totals[k] ?? 0) + v;
   if (!r.ok) {
     failed.push(s);
     console.log(`FAILED seed ${s}: ${r.failure?.split('\n')[0]}`);
-    console.log(`  replay: node scripts/raft-sim.mjs --seed ${s} --steps ${steps} --trace`);
+    console.log(`  replay: node scripts/raft-sim.mjs --seed ${s} --steps ${steps}${over.crashRate ? ' --hard' : ''} --trace`);
   }
 }
 const secs = (performance.now() - t0) / 1000;
