@@ -3,7 +3,7 @@
 //   --seeds N [--start S] [--steps M]   many seeds; prints each failing seed and a summary
 //   --seed N [--steps M] [--trace]      replays one seed (with --trace: every event)
 //   --hard                              with every fault 2-4x as frequent (either mode)
-import { driverScenario, runDriverSeed, type DriverScenario } from './driver-sim.ts';
+import { HARD, driverScenario, runDriverSeed, type DriverScenario } from './driver-sim.ts';
 
 function arg(name: string): number | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -17,7 +17,7 @@ function arg(name: string): number | undefined {
 }
 
 const steps = arg('steps') ?? 3000;
-const over: Partial<DriverScenario> = process.argv.includes('--hard') ? { crashRate: 0.25, partitionRate: 0.2, diskErrorRate: 0.1, dropRate: 0.1, dupRate: 0.05 } : {};
+const over: Partial<DriverScenario> = process.argv.includes('--hard') ? HARD : {};
 const one = arg('seed');
 if (one !== undefined) {
   const trace = process.argv.includes('--trace');

@@ -4,20 +4,26 @@
 // `node scripts/raft-sim.mjs --seed N --steps M --trace`.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { runDriverSeed } from './driver-sim.ts';
+import { HARD, runDriverSeed } from './driver-sim.ts';
 
 const SEEDS = Number(process.env.DRIVER_SIM_SEEDS ?? 150);
 const START = Number(process.env.DRIVER_SIM_START ?? 0);
 const STEPS = Number(process.env.DRIVER_SIM_STEPS ?? 3000);
 
 /**
- * Seeds that found bugs, each failing on the code before its fix (5,000 steps each):
- *   1, 100, 144  a reopened log built on a killed process's unsynced page-cache writes; a power
- *          loss then made a hole mid-log ("not a torn final write": the replica could not
- *          reopen); in other seeds acknowledged entries vanished, or a follower that lost entries
- *          it had acknowledged stayed behind for good (RaftLog.open now syncs what it keeps).
+ * Seeds that found bugs, each failing on the code before its fix (5,000 steps each). A reopened
+ * log built on a killed process's unsynced page-cache writes; a power loss then made a hole
+ * mid-log (RaftLog.open now syncs what it keeps):
+ *   38, 55        the replica could not reopen ("not a torn final write");
+ *   10058 --hard  state machine safety: a replica applied a different history at index 66
+ *                 (it had lost entries it acknowledged; elsewhere acknowledged writes vanished,
+ *                 or a follower stayed behind for good, the leader's match index past its log).
  */
-const REGRESSIONS = [1, 100, 144];
+const REGRESSIONS: { seed: number; hard: boolean }[] = [
+  { seed: 38, hard: false },
+  { seed: 55, hard: false },
+  { seed: 10058, hard: true },
+];
 
 describe('driver-level raft simulation', () => {
   it(`passes ${SEEDS} seeds from ${START}, ${STEPS} steps each`, async () => {
@@ -36,9 +42,9 @@ describe('driver-level raft simulation', () => {
   });
 
   it('passes the seeds that found bugs', async () => {
-    for (const s of REGRESSIONS) {
-      const r = await runDriverSeed(s, 5000);
-      assert.ok(r.ok, `seed ${s}: ${r.failure}`);
+    for (const { seed, hard } of REGRESSIONS) {
+      const r = await runDriverSeed(seed, 5000, hard ? HARD : {});
+      assert.ok(r.ok, `seed ${seed}${hard ? ' --hard' : ''}: ${r.failure}`);
     }
   });
 

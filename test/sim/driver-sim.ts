@@ -93,6 +93,9 @@ export function driverScenario(seed: number, steps = 3000, over: Partial<DriverS
   return { ...base, ...over };
 }
 
+/** Every fault 2–4× as frequent as the seed's scenario draws them (`--hard`). */
+export const HARD: Partial<DriverScenario> = { crashRate: 0.25, partitionRate: 0.2, diskErrorRate: 0.1, dropRate: 0.1, dupRate: 0.05 };
+
 const silent: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => silent };
 
 /** FNV-1a over a digest and an entry: the history of applied commands, chained. */
