@@ -157,6 +157,15 @@ export class SimDisk {
     return what;
   }
 
+  /** Prints the files under `prefix` (debugging a failing seed). */
+  debugDump(prefix: string): void {
+    for (const [p, ino] of [...this.names].sort()) {
+      if (!p.startsWith(prefix)) continue;
+      const f = this.inodes.get(ino)!;
+      console.log(`${p} ino ${ino} size ${f.size} durable ${f.durableSize} dirty ${f.dirty} last non-zero byte ${lastNonZero(f.data, f.size) - 1}`);
+    }
+  }
+
   /** Paths of the files that would survive a crash now (for tests). */
   durablePaths(): string[] {
     return [...this.durableNames.keys()].sort();

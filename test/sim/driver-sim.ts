@@ -199,6 +199,8 @@ class DriverSim {
   private readonly initialVoters: NodeId[];
   /** A membership change the repairer has in flight. */
   private changing = false;
+  /** The final checks run: nothing starts any more. */
+  private finished = false;
   readonly stats: Record<string, number> = {
     crashes: 0,
     restarts: 0,
@@ -439,6 +441,7 @@ class DriverSim {
    * One change at a time, through whichever replica leads; runs until the group is whole again.
    */
   private repair(): void {
+    if (this.finished) return;
     this.world.schedule(50, () => this.repair());
     if (this.changing) return;
     const leader = this.replicas.find((r) => r.node && r.open && !r.broken && this.statusOf(r)?.role === Role.Leader);
@@ -508,6 +511,8 @@ class DriverSim {
   }
 
   private restart(r: Replica): void {
+    // Restarts scheduled during the run must not race the final checks' reading of the files.
+    if (this.finished) return;
     this.stats.restarts!++;
     this.start(r);
   }
@@ -605,6 +610,7 @@ class DriverSim {
       }
     }
     if (this.violations.length === 0 && !converged) this.violation(`liveness: the group did not converge within 30 s of healing (${this.describeState()})`);
+    this.finished = true;
     if (this.violations.length === 0) this.finalChecks();
     if (this.violations.length === 0) await this.checkLogMatching();
     this.stats.steps = this.world.steps;
@@ -689,7 +695,14 @@ class DriverSim {
       if (stopping) await this.pump(stopping);
       this.kill(r, false);
       const proc: Proc = { alive: true, name: `check-${r.id}` };
-      const opened = await this.pump(RaftLog.open(`/sim/node-${r.id}/group-${GROUP}/log`, { storage: r.disk.storage(proc), segmentBytes: this.sc.segmentBytes, logger: silent }));
+      let opened;
+      try {
+        opened = await this.pump(RaftLog.open(`/sim/node-${r.id}/group-${GROUP}/log`, { storage: r.disk.storage(proc), segmentBytes: this.sc.segmentBytes, logger: silent }));
+      } catch (e) {
+        if (process.env.SIM_DEBUG) r.disk.debugDump(`/sim/node-${r.id}/group-${GROUP}/log`);
+        this.violation(`replica ${r.id}'s log does not reopen after a clean stop: ${e instanceof Error ? e.message : String(e)}`);
+        return;
+      }
       await this.pump(opened.log.close());
       proc.alive = false;
       logs.push({ id: r.id, entries: opened.entries });
