@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { HARD, runDriverSeed } from './driver-sim.ts';
 
-const SEEDS = Number(process.env.DRIVER_SIM_SEEDS ?? 150);
+const SEEDS = Number(process.env.DRIVER_SIM_SEEDS ?? 100);
 const START = Number(process.env.DRIVER_SIM_START ?? 0);
 const STEPS = Number(process.env.DRIVER_SIM_STEPS ?? 3000);
 
