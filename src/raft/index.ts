@@ -10,3 +10,5 @@ export { RaftLog } from './log/index.ts';
 export type { RaftLogOptions, LogOpenReport, LogCut } from './log/index.ts';
 export { SnapshotStore } from './snapshot/index.ts';
 export { RpcRaftTransport, type RpcRaftTransportOptions } from './rpc-transport.ts';
+export { nodeStorage } from './storage.ts';
+export type { RaftStorage, StorageFile, OpenMode } from './storage.ts';

@@ -14,7 +14,6 @@
 //   round's fdatasync are batched into the next.
 //
 // Time, timers and randomness are injected, so the same driver runs in a simulation.
-import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   CurveError,
@@ -50,6 +49,7 @@ import { PeerLiveness } from './driver/peer-liveness.ts';
 import { receiveSnapshotChunk, sendSnapshot, type TransferHost } from './driver/snapshot-transfer.ts';
 import { expireRequests, issueReads, releaseReads, settleProposal } from './driver/requests.ts';
 import { readGroupMeta, writeGroupMeta } from './driver/group-meta.ts';
+import { nodeStorage, type RaftStorage } from './storage.ts';
 import type { StateMachine } from './state-machine.ts';
 import type { GroupMessage, RaftTransport, SnapshotChunk } from './transport.ts';
 
@@ -94,7 +94,9 @@ export interface RaftNodeOptions {
   snapshotKeepEntries?: number;
   /** Batches in flight to one peer before further ones are dropped (Raft retransmits; default 256). */
   maxInflightBatchesPerPeer?: number;
-  log?: RaftLogOptions;
+  log?: Omit<RaftLogOptions, 'storage'>;
+  /** Where groups keep their files: the real disk by default (the simulation passes its own). */
+  storage?: RaftStorage;
   /**
    * Called when a membership change that removes this replica is applied here (the group stays
    * open; the owner decides when to removeGroup({destroy})). A removed replica often never applies
@@ -154,6 +156,7 @@ export class RaftNode {
   private readonly random: Random;
   private readonly log: Logger;
   private readonly transport: RaftTransport;
+  private readonly fs: RaftStorage;
   private readonly inflightToPeer = new Map<NodeId, number>();
   private tickHandle: TimerHandle | undefined;
   /** The clock turned into core ticks (driver/ticks.ts). */
@@ -191,6 +194,7 @@ export class RaftNode {
     this.random = cfg.random ?? systemRandom;
     this.log = cfg.logger ?? createLogger(`raft/node-${cfg.id}`);
     this.transport = cfg.transport;
+    this.fs = cfg.storage ?? nodeStorage;
     this.opts = {
       tickMs: cfg.tickMs ?? DEFAULT_TICK_MS,
       electionTick: cfg.electionTick ?? 10,
@@ -243,14 +247,14 @@ export class RaftNode {
 
   private async openGroup(groupId: number, peers: NodeId[], sm: StateMachine): Promise<GroupOpenReport> {
     const dir = join(this.cfg.dataDir, `group-${groupId}`);
-    await mkdir(dir, { recursive: true });
-    let meta = await readGroupMeta(dir);
+    await this.fs.mkdirp(dir);
+    let meta = await readGroupMeta(this.fs, dir);
     if (!meta) {
       meta = { groupId, initialConf: { voters: [...new Set(peers)].sort((a, b) => a - b), learners: [] } };
-      await writeGroupMeta(dir, meta);
+      await writeGroupMeta(this.fs, dir, meta);
     }
-    const { store: snaps, report: snapReport } = await SnapshotStore.open(join(dir, 'snap'), this.log);
-    const opened = await RaftLog.open(join(dir, 'log'), { logger: this.log, ...this.cfg.log });
+    const { store: snaps, report: snapReport } = await SnapshotStore.open(join(dir, 'snap'), this.log, this.fs);
+    const opened = await RaftLog.open(join(dir, 'log'), { logger: this.log, ...this.cfg.log, storage: this.fs });
     try {
       const snapMeta: SnapshotMeta = snaps.latest ?? { index: 0, term: 0, conf: meta.initialConf };
       if (snaps.latest) await sm.restore(snaps.readData());
@@ -293,7 +297,7 @@ export class RaftNode {
     this.groups.delete(groupId);
     g.failAll(new CurveError(StatusCode.GROUP_REMOVED, `group ${groupId} was removed from node ${this.id}`));
     await this.closeGroup(g);
-    if (opts.destroy) await rm(g.dir, { recursive: true, force: true });
+    if (opts.destroy) await this.fs.removeTree(g.dir);
   }
 
   hasGroup(groupId: number): boolean {

@@ -1,11 +1,11 @@
 // group.meta: the membership a group was created with, so a restart without a snapshot knows
 // it. Layout: magic "CFSRGRP1" (8) | version u32 | body length u32 | JSON body | crc32c u32 of
 // everything before it. Written once, atomically (temporary file, sync, rename, directory sync).
-import { open, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CurveError, StatusCode, crc32c } from '../../common/index.ts';
 import type { ConfState } from '../core/types.ts';
-import { fsyncDir, writeFully } from '../durable-fs.ts';
+import { writeFully } from '../durable-fs.ts';
+import type { RaftStorage } from '../storage.ts';
 
 const MAGIC = 'CFSRGRP1';
 const VERSION = 1;
@@ -43,10 +43,10 @@ export function decodeGroupMeta(b: Uint8Array, where: string): GroupMeta {
 }
 
 /** Reads dir/group.meta; undefined when the group has never been created here. */
-export async function readGroupMeta(dir: string): Promise<GroupMeta | undefined> {
+export async function readGroupMeta(fs: RaftStorage, dir: string): Promise<GroupMeta | undefined> {
   let b: Uint8Array;
   try {
-    b = await readFile(join(dir, FILE));
+    b = await fs.readFile(join(dir, FILE));
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw e;
@@ -54,15 +54,15 @@ export async function readGroupMeta(dir: string): Promise<GroupMeta | undefined>
   return decodeGroupMeta(b, join(dir, FILE));
 }
 
-export async function writeGroupMeta(dir: string, m: GroupMeta): Promise<void> {
+export async function writeGroupMeta(fs: RaftStorage, dir: string, m: GroupMeta): Promise<void> {
   const tmp = join(dir, `${FILE}.tmp`);
-  const fh = await open(tmp, 'w');
+  const fh = await fs.open(tmp, 'create');
   try {
     await writeFully(fh, encodeGroupMeta(m), 0);
     await fh.sync();
   } finally {
     await fh.close();
   }
-  await rename(tmp, join(dir, FILE));
-  await fsyncDir(dir);
+  await fs.rename(tmp, join(dir, FILE));
+  await fs.syncDir(dir);
 }

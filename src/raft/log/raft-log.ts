@@ -14,12 +14,11 @@
 //   <sequence, 20 digits>.seg   segments, replayed in sequence order (see format.ts)
 //   <sequence>.seg.tmp          a segment being prepared; deleted at open
 //   <name>.cut                  set aside by versions that cut at any bad record; never read
-import { constants } from 'node:fs';
-import { open, readdir, rename, unlink, mkdir, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CurveError, StatusCode, createLogger, type Logger } from '../../common/index.ts';
 import type { Entry, HardState } from '../core/types.ts';
-import { fsyncDir, writeFully } from '../durable-fs.ts';
+import { writeFully } from '../durable-fs.ts';
+import { nodeStorage, type RaftStorage, type StorageFile } from '../storage.ts';
 import { isTornWrite, type DamageKind } from './damage.ts';
 import {
   SEGMENT_HEADER_BYTES,
@@ -49,6 +48,8 @@ export interface RaftLogOptions {
    * waits for the disk; 'fdatasync' writes, then fdatasyncs (two threadpool jobs).
    */
   syncMode?: 'dsync' | 'fdatasync';
+  /** Where the files live: the real disk by default (the simulation passes its own). */
+  storage?: RaftStorage;
   logger?: Logger;
 }
 
@@ -134,8 +135,9 @@ export class RaftLog {
   private readonly preallocate: 'zeros' | 'truncate';
   private readonly dsync: boolean;
   private readonly log: Logger;
+  private readonly fs: RaftStorage;
   private segments: SegmentInfo[] = [];
-  private fh: FileHandle | undefined;
+  private fh: StorageFile | undefined;
   /** File offset where the next record goes in the current segment. */
   private offset = 0;
   /** Offset after the records a segment starts with (header; restated hard state, position). */
@@ -161,6 +163,7 @@ export class RaftLog {
     this.preallocate = opts.preallocate ?? 'truncate';
     this.dsync = (opts.syncMode ?? 'dsync') === 'dsync';
     this.log = opts.logger ?? createLogger('raft/log');
+    this.fs = opts.storage ?? nodeStorage;
     this.writtenHardState = hardState;
     this.writtenLastIndex = lastIndex;
     this.lastIndexValue = lastIndex;
@@ -173,12 +176,13 @@ export class RaftLog {
    * the file and offset, and changes nothing on disk.
    */
   static async open(dir: string, opts: RaftLogOptions = {}): Promise<LogOpenResult> {
-    await mkdir(dir, { recursive: true });
-    const names = (await readdir(dir)).sort();
+    const fs = opts.storage ?? nodeStorage;
+    await fs.mkdirp(dir);
+    const names = (await fs.readdir(dir)).sort();
     const report: LogOpenReport = { cuts: [], removedTemp: [] };
     for (const n of names) {
       if (n.endsWith('.seg.tmp')) {
-        await unlink(join(dir, n));
+        await fs.unlink(join(dir, n));
         report.removedTemp.push(n);
       }
     }
@@ -197,7 +201,7 @@ export class RaftLog {
     for (let i = 0; i < seqs.length; i++) {
       const name = segName(seqs[i]!);
       const info: SegmentInfo = { sequence: seqs[i]!, name, maxIndex: 0, hasBase: false };
-      const scan = await scanSegment(join(dir, name), info.sequence, (r) => {
+      const scan = await scanSegment(fs, join(dir, name), info.sequence, (r) => {
         replay.apply(r, name);
         if (r.type === RecordType.Entry) info.maxIndex = Math.max(info.maxIndex, r.entry.index);
         if (r.type === RecordType.Base) info.hasBase = true;
@@ -207,13 +211,13 @@ export class RaftLog {
         // synced (and perhaps acknowledged), and cutting it would roll back a vote or drop
         // committed entries. Stop instead, and leave every file as it is for the repair.
         const last = i === seqs.length - 1;
-        const torn = last && scan.cut.kind !== 'header' && isTornWrite(await readFrom(join(dir, name), scan.cut.offset), scan.cut.offset, scan.cut.kind);
+        const torn = last && scan.cut.kind !== 'header' && isTornWrite(await readFrom(fs, join(dir, name), scan.cut.offset), scan.cut.offset, scan.cut.kind);
         if (!torn) {
           throw new LogDamagedError(dir, name, scan.cut.offset, scan.cut.reason, last ? 'not a torn final write' : `${seqs.length - 1 - i} later segment(s) follow it`);
         }
         const cut: LogCut = { segment: name, offset: scan.cut.offset, reason: scan.cut.reason, recordsBefore: scan.records };
-        await zeroTail(join(dir, name), scan.cut.offset, opts.segmentBytes ?? 64 << 20);
-        await fsyncDir(dir);
+        await zeroTail(fs, join(dir, name), scan.cut.offset, opts.segmentBytes ?? 64 << 20);
+        await fs.syncDir(dir);
         kept.push(info);
         tailOffset = scan.cut.offset;
         report.cuts.push(cut);
@@ -222,8 +226,16 @@ export class RaftLog {
       }
       kept.push(info);
       tailOffset = scan.end;
-      if (i === seqs.length - 1) await clearStaleTail(join(dir, name), scan.end, opts.preallocate ?? 'truncate');
+      if (i === seqs.length - 1) await clearStaleTail(fs, join(dir, name), scan.end, opts.preallocate ?? 'truncate');
     }
+    // What was just read may include writes a killed predecessor issued but never synced: they
+    // sit in the page cache, read back like any record, and would outlive this process only by
+    // chance. Built upon (an O_DSYNC append makes only its own range durable), a power loss could
+    // then drop them and keep what follows — a hole mid-log, and acknowledged entries lost or
+    // the log refused. So everything kept is made durable, names included, before it is used
+    // (found by the driver-level simulation, test/sim/driver-sim.test.ts).
+    for (const s of kept) await syncFile(fs, join(dir, s.name));
+    await fs.syncDir(dir);
     const log = new RaftLog(dir, opts, replay.hardState, replay.lastIndex);
     log.segments = kept;
     if (kept.length === 0) {
@@ -320,7 +332,7 @@ export class RaftLog {
         else break;
       }
       // Unlink from the lowest sequence up: a crash leaves a prefix gone, never a hole.
-      for (let i = 0; i < n; i++) await unlink(join(this.dir, this.segments[i]!.name));
+      for (let i = 0; i < n; i++) await this.fs.unlink(join(this.dir, this.segments[i]!.name));
       this.segments = this.segments.slice(n);
       return n;
     });
@@ -335,7 +347,7 @@ export class RaftLog {
     this.fh = undefined;
     if (this.spare) {
       const tmp = await this.spare.catch(() => undefined);
-      if (tmp) await unlink(tmp).catch(() => undefined);
+      if (tmp) await this.fs.unlink(tmp).catch(() => undefined);
     }
   }
 
@@ -411,8 +423,8 @@ export class RaftLog {
   }
 
   /** Opens a segment for appending; O_DSYNC in 'dsync' mode (see the header). */
-  private openSegment(name: string): Promise<FileHandle> {
-    return open(join(this.dir, name), this.dsync ? constants.O_RDWR | constants.O_DSYNC : 'r+');
+  private openSegment(name: string): Promise<StorageFile> {
+    return this.fs.open(join(this.dir, name), 'update', { dsync: this.dsync });
   }
 
   /** Switches to the next segment, which starts with the current hard state. */
@@ -440,11 +452,11 @@ export class RaftLog {
     this.spare = undefined;
     let tmp = ready ? await ready.catch(() => undefined) : undefined;
     if (!tmp || !tmp.endsWith(`${segName(seq)}.tmp`)) {
-      if (tmp) await unlink(tmp).catch(() => undefined);
+      if (tmp) await this.fs.unlink(tmp).catch(() => undefined);
       tmp = await this.prepareSegment(seq);
     }
-    await rename(tmp, join(this.dir, segName(seq)));
-    await fsyncDir(this.dir);
+    await this.fs.rename(tmp, join(this.dir, segName(seq)));
+    await this.fs.syncDir(this.dir);
     if (this.preallocate === 'zeros') {
       // Zero-filling 64 MiB takes tens of milliseconds: do the next one in the background.
       this.spare = this.prepareSegment(seq + 1);
@@ -454,7 +466,7 @@ export class RaftLog {
 
   private async prepareSegment(seq: number): Promise<string> {
     const tmp = join(this.dir, `${segName(seq)}.tmp`);
-    const fh = await open(tmp, 'w');
+    const fh = await this.fs.open(tmp, 'create');
     try {
       if (this.preallocate === 'zeros') {
         const zeros = new Uint8Array(Math.min(READ_CHUNK, this.segmentBytes));
@@ -485,15 +497,16 @@ interface ScanResult {
  * or at the first record that is torn or corrupt (never reading past it).
  */
 async function scanSegment(
+  fs: RaftStorage,
   path: string,
   expectedSeq: number,
   onRecord: (r: import('./format.ts').DecodedRecord) => void,
 ): Promise<ScanResult> {
-  const fh = await open(path, 'r');
+  const fh = await fs.open(path, 'read');
   try {
-    const size = (await fh.stat()).size;
+    const size = await fh.size();
     const head = new Uint8Array(SEGMENT_HEADER_BYTES);
-    const { bytesRead } = await fh.read(head, 0, head.length, 0);
+    const bytesRead = await fh.read(head, 0, head.length, 0);
     const h = decodeSegmentHeader(head.subarray(0, bytesRead));
     if ('error' in h) return { end: 0, records: 0, cut: { offset: 0, reason: `segment header: ${h.error}`, kind: 'header' } };
     if (h.sequence !== expectedSeq) {
@@ -509,7 +522,7 @@ async function scanSegment(
       const len = Math.min(Math.max(need, READ_CHUNK), size - pos);
       const next = new Uint8Array(len);
       const r = await fh.read(next, 0, len, pos);
-      buf = next.subarray(0, r.bytesRead);
+      buf = next.subarray(0, r);
       bufStart = pos;
       return true;
     };
@@ -527,7 +540,7 @@ async function scanSegment(
         // Bytes after the end marker mean a record whose first bytes were lost: cut them too.
         const probe = new Uint8Array(Math.min(TAIL_PROBE, size - pos));
         const r = await fh.read(probe, 0, probe.length, pos);
-        const nz = probe.subarray(0, r.bytesRead).findIndex((x) => x !== 0);
+        const nz = probe.subarray(0, r).findIndex((x) => x !== 0);
         if (nz >= 0) return { end: pos, records, cut: { offset: pos, reason: `non-zero bytes ${nz} bytes after the end of the records`, kind: 'end' } };
         return { end: pos, records };
       }
@@ -548,11 +561,11 @@ async function scanSegment(
  * whose allocated blocks reach past the probe is cut back to `end` and extended again (metadata
  * only); a zero-filled one is read through and, only if it holds any, zero-filled again.
  */
-async function clearStaleTail(path: string, end: number, preallocate: 'zeros' | 'truncate'): Promise<void> {
-  const fh = await open(path, 'r+');
+async function clearStaleTail(fs: RaftStorage, path: string, end: number, preallocate: 'zeros' | 'truncate'): Promise<void> {
+  const fh = await fs.open(path, 'update');
   try {
-    const st = await fh.stat();
-    const allocated = st.blocks * 512;
+    const st = { size: await fh.size() };
+    const allocated = await fh.allocated();
     if (allocated <= end + TAIL_PROBE + 4096) return; // nothing can lie past the probe
     // Sparse, with blocks past the probe: only stale bytes can be there.
     let stale = allocated < st.size - TAIL_PROBE;
@@ -560,7 +573,7 @@ async function clearStaleTail(path: string, end: number, preallocate: 'zeros' | 
       // Fully allocated (zero-filled): look.
       const buf = new Uint8Array(READ_CHUNK);
       for (let off = end + TAIL_PROBE; off < st.size && !stale; off += buf.length) {
-        const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, st.size - off), off);
+        const bytesRead = await fh.read(buf, 0, Math.min(buf.length, st.size - off), off);
         stale = buf.subarray(0, bytesRead).some((x) => x !== 0);
       }
     }
@@ -577,15 +590,25 @@ async function clearStaleTail(path: string, end: number, preallocate: 'zeros' | 
   }
 }
 
-/** The bytes of `path` from `offset` to the end of the file (only read when a bad spot was found). */
-async function readFrom(path: string, offset: number): Promise<Uint8Array> {
-  const fh = await open(path, 'r');
+/** Makes whatever of `path` is in the page cache durable. */
+async function syncFile(fs: RaftStorage, path: string): Promise<void> {
+  const fh = await fs.open(path, 'update');
   try {
-    const size = (await fh.stat()).size;
+    await fh.datasync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** The bytes of `path` from `offset` to the end of the file (only read when a bad spot was found). */
+async function readFrom(fs: RaftStorage, path: string, offset: number): Promise<Uint8Array> {
+  const fh = await fs.open(path, 'read');
+  try {
+    const size = await fh.size();
     const b = new Uint8Array(Math.max(0, size - offset));
     let done = 0;
     while (done < b.length) {
-      const { bytesRead } = await fh.read(b, done, b.length - done, offset + done);
+      const bytesRead = await fh.read(b, done, b.length - done, offset + done);
       if (bytesRead === 0) break;
       done += bytesRead;
     }
@@ -596,8 +619,8 @@ async function readFrom(path: string, offset: number): Promise<Uint8Array> {
 }
 
 /** Replaces everything from `offset` on with zeros (truncate, then extend sparsely), durably. */
-async function zeroTail(path: string, offset: number, segmentBytes: number): Promise<void> {
-  const fh = await open(path, 'r+');
+async function zeroTail(fs: RaftStorage, path: string, offset: number, segmentBytes: number): Promise<void> {
+  const fh = await fs.open(path, 'update');
   try {
     await fh.truncate(offset);
     await fh.truncate(Math.max(offset, segmentBytes));

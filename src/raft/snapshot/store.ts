@@ -4,11 +4,11 @@
 // renamed to `<index>-<term>.snap` and the directory synced; only then are older snapshots
 // deleted. At open the newest file that checks out is the snapshot; invalid ones are renamed
 // to *.corrupt and reported, never loaded.
-import { open, readdir, rename, unlink, mkdir, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Crc64, CurveError, StatusCode, createLogger, type Logger } from '../../common/index.ts';
 import type { SnapshotMeta } from '../core/types.ts';
-import { fsyncDir, setAside, writeFully } from '../durable-fs.ts';
+import { setAside, writeFully } from '../durable-fs.ts';
+import { nodeStorage, type RaftStorage, type StorageFile } from '../storage.ts';
 import {
   TRAILER_BYTES,
   decodeSnapshotHeader,
@@ -44,44 +44,47 @@ export class SnapshotStore {
 
   private constructor(
     readonly dir: string,
+    /** @internal */ readonly fs: RaftStorage,
     logger?: Logger,
   ) {
     this.log = logger ?? createLogger('raft/snapshot');
   }
 
-  static async open(dir: string, logger?: Logger): Promise<{ store: SnapshotStore; report: SnapshotOpenReport }> {
-    await mkdir(dir, { recursive: true });
-    const store = new SnapshotStore(dir, logger);
+  /** Opens the store in `dir`; files go through `storage` (the real disk by default). */
+  static async open(dir: string, logger?: Logger, storage: RaftStorage = nodeStorage): Promise<{ store: SnapshotStore; report: SnapshotOpenReport }> {
+    const fs = storage;
+    await fs.mkdirp(dir);
+    const store = new SnapshotStore(dir, fs, logger);
     const report: SnapshotOpenReport = { corrupt: [], removed: [] };
-    const names = (await readdir(dir)).sort().reverse();
+    const names = (await fs.readdir(dir)).sort().reverse();
     for (const n of names) {
       if (n.endsWith('.tmp')) {
-        await unlink(join(dir, n));
+        await fs.unlink(join(dir, n));
         report.removed.push(n);
         continue;
       }
       if (!SNAP_NAME.test(n)) continue;
       if (store.current) {
-        await unlink(join(dir, n));
+        await fs.unlink(join(dir, n));
         report.removed.push(n);
         continue;
       }
-      const checked = await verifySnapshotFile(join(dir, n));
+      const checked = await verifySnapshotFile(join(dir, n), fs);
       if ('error' in checked) {
-        await setAside(dir, n, '.corrupt');
+        await setAside(fs, dir, n, '.corrupt');
         report.corrupt.push({ file: n, reason: checked.error });
         store.log.warn('snapshot file failed its checks; set aside', { dir, file: n, reason: checked.error });
         continue;
       }
       const m = SNAP_NAME.exec(n)!;
       if (Number(m[1]) !== checked.meta.index || Number(m[2]) !== checked.meta.term) {
-        await setAside(dir, n, '.corrupt');
+        await setAside(fs, dir, n, '.corrupt');
         report.corrupt.push({ file: n, reason: 'file name does not match its header' });
         continue;
       }
       store.current = { meta: checked.meta, file: join(dir, n) };
     }
-    if (report.removed.length > 0 || report.corrupt.length > 0) await fsyncDir(dir);
+    if (report.removed.length > 0 || report.corrupt.length > 0) await fs.syncDir(dir);
     return { store, report };
   }
 
@@ -98,7 +101,7 @@ export class SnapshotStore {
   /** Starts writing a snapshot with `meta`; stream the state machine's bytes into it. */
   async createWriter(meta: SnapshotMeta): Promise<SnapshotWriter> {
     const tmp = join(this.dir, `${snapName(meta)}.${++this.tmpSeq}.tmp`);
-    const fh = await open(tmp, 'w');
+    const fh = await this.fs.open(tmp, 'create');
     const w = new SnapshotWriter(this, meta, tmp, fh);
     await w.start();
     return w;
@@ -107,7 +110,7 @@ export class SnapshotStore {
   /** Starts receiving a snapshot file sent by the leader, byte for byte. */
   async createReceiver(): Promise<SnapshotReceiver> {
     const tmp = join(this.dir, `recv.${++this.tmpSeq}.tmp`);
-    return new SnapshotReceiver(this, tmp, await open(tmp, 'w'));
+    return new SnapshotReceiver(this, tmp, await this.fs.open(tmp, 'create'));
   }
 
   /**
@@ -118,7 +121,7 @@ export class SnapshotStore {
   async *readData(): AsyncGenerator<Uint8Array> {
     const cur = this.current;
     if (!cur) throw new CurveError(StatusCode.NOT_FOUND, `no snapshot in ${this.dir}`);
-    yield* readDataOf(cur.file);
+    yield* readDataOf(this.fs, cur.file);
   }
 
   /**
@@ -128,26 +131,26 @@ export class SnapshotStore {
   async openForSend(): Promise<{ meta: SnapshotMeta; size: number; chunks: AsyncGenerator<Uint8Array> }> {
     const cur = this.current;
     if (!cur) throw new CurveError(StatusCode.NOT_FOUND, `no snapshot in ${this.dir}`);
-    const fh = await open(cur.file, 'r');
-    const size = (await fh.stat()).size;
+    const fh = await this.fs.open(cur.file, 'read');
+    const size = await fh.size();
     return { meta: cur.meta, size, chunks: fileChunks(fh, 0, size, true) };
   }
 
   /** Makes a verified temporary file the current snapshot and deletes older ones. @internal */
   async install(tmp: string, meta: SnapshotMeta): Promise<void> {
     if (this.current && (meta.index < this.current.meta.index || (meta.index === this.current.meta.index && meta.term === this.current.meta.term))) {
-      await unlink(tmp);
+      await this.fs.unlink(tmp);
       if (meta.index < this.current.meta.index) {
         throw new CurveError(StatusCode.STALE, `snapshot ${meta.index} is older than the current ${this.current.meta.index}`);
       }
       return;
     }
     const file = join(this.dir, snapName(meta));
-    await rename(tmp, file);
-    await fsyncDir(this.dir);
+    await this.fs.rename(tmp, file);
+    await this.fs.syncDir(this.dir);
     const old = this.current;
     this.current = { meta, file };
-    if (old && old.file !== file) await unlink(old.file).catch(() => undefined);
+    if (old && old.file !== file) await this.fs.unlink(old.file).catch(() => undefined);
   }
 }
 
@@ -164,7 +167,7 @@ export class SnapshotWriter implements SnapshotSink {
     private readonly store: SnapshotStore,
     readonly meta: SnapshotMeta,
     private readonly tmp: string,
-    private readonly fh: FileHandle,
+    private readonly fh: StorageFile,
   ) {}
 
   /** @internal */
@@ -205,7 +208,7 @@ export class SnapshotWriter implements SnapshotSink {
     if (this.done) return;
     this.done = true;
     await this.fh.close().catch(() => undefined);
-    await unlink(this.tmp).catch(() => undefined);
+    await this.store.fs.unlink(this.tmp).catch(() => undefined);
   }
 
   private async put(chunk: Uint8Array): Promise<void> {
@@ -238,7 +241,7 @@ export class SnapshotReceiver {
   constructor(
     private readonly store: SnapshotStore,
     private readonly tmp: string,
-    private readonly fh: FileHandle,
+    private readonly fh: StorageFile,
   ) {}
 
   get bytesReceived(): number {
@@ -263,9 +266,9 @@ export class SnapshotReceiver {
     } finally {
       await this.fh.close();
     }
-    const checked = await verifySnapshotFile(this.tmp);
+    const checked = await verifySnapshotFile(this.tmp, this.store.fs);
     if ('error' in checked) {
-      await unlink(this.tmp).catch(() => undefined);
+      await this.store.fs.unlink(this.tmp).catch(() => undefined);
       throw new CurveError(StatusCode.PARSE_FROM_STRING_FAILED, `received snapshot: ${checked.error}`);
     }
     this.meta = checked.meta;
@@ -283,15 +286,18 @@ export class SnapshotReceiver {
       this.done = true;
       await this.fh.close().catch(() => undefined);
     }
-    await unlink(this.tmp).catch(() => undefined);
+    await this.store.fs.unlink(this.tmp).catch(() => undefined);
   }
 }
 
 /** Reads the header and checks the whole file against its trailer. */
-export async function verifySnapshotFile(path: string): Promise<{ meta: SnapshotMeta; headerBytes: number; dataLength: number } | { error: string }> {
-  const fh = await open(path, 'r');
+export async function verifySnapshotFile(
+  path: string,
+  fs: RaftStorage = nodeStorage,
+): Promise<{ meta: SnapshotMeta; headerBytes: number; dataLength: number } | { error: string }> {
+  const fh = await fs.open(path, 'read');
   try {
-    const size = (await fh.stat()).size;
+    const size = await fh.size();
     const first = new Uint8Array(Math.min(size, 4096));
     await fh.read(first, 0, first.length, 0);
     const len = peekHeaderLength(first);
@@ -320,10 +326,10 @@ export async function verifySnapshotFile(path: string): Promise<{ meta: Snapshot
   }
 }
 
-async function* readDataOf(path: string): AsyncGenerator<Uint8Array> {
-  const fh = await open(path, 'r');
+async function* readDataOf(fs: RaftStorage, path: string): AsyncGenerator<Uint8Array> {
+  const fh = await fs.open(path, 'read');
   try {
-    const size = (await fh.stat()).size;
+    const size = await fh.size();
     const first = new Uint8Array(Math.min(size, 16));
     await fh.read(first, 0, first.length, 0);
     const len = peekHeaderLength(first);
@@ -347,12 +353,12 @@ async function* readDataOf(path: string): AsyncGenerator<Uint8Array> {
 }
 
 /** Chunks of [from, to) of an open file; closes it at the end when `closeAtEnd`. */
-async function* fileChunks(fh: FileHandle, from: number, to: number, closeAtEnd: boolean): AsyncGenerator<Uint8Array> {
+async function* fileChunks(fh: StorageFile, from: number, to: number, closeAtEnd: boolean): AsyncGenerator<Uint8Array> {
   try {
     for (let off = from; off < to; ) {
       const n = Math.min(READ_CHUNK, to - off);
       const b = new Uint8Array(n);
-      const { bytesRead } = await fh.read(b, 0, n, off);
+      const bytesRead = await fh.read(b, 0, n, off);
       if (bytesRead === 0) throw new CurveError(StatusCode.STORAGE_INTERNAL_ERROR, `file shrank while reading at ${off}`);
       off += bytesRead;
       yield bytesRead === n ? b : b.subarray(0, bytesRead);
