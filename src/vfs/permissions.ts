@@ -1,7 +1,7 @@
 // POSIX permission rules for callers the kernel does not check for us (the SDK; the mount runs
 // with default_permissions, so its kernel checks them with the caller's groups and
 // capabilities). Pure: attributes and a caller in, a PosixError out.
-import { PosixError, S_ISGID, S_ISVTX, X_OK, type Caller } from './types.ts';
+import { posixError, S_ISGID, S_ISVTX, X_OK, type Caller } from './types.ts';
 
 /** What a check needs of an inode. */
 export interface Owned {
@@ -27,17 +27,17 @@ export function inGroup(caller: Caller, gid: number): boolean {
 export function checkAccess(node: Owned & { isDir: boolean }, caller: Caller, mask: number, what = ''): void {
   if (mask === 0) return;
   if (isPrivileged(caller)) {
-    if (mask & X_OK && !node.isDir && (node.mode & 0o111) === 0) throw new PosixError('EACCES', what);
+    if (mask & X_OK && !node.isDir && (node.mode & 0o111) === 0) throw posixError('EACCES', what);
     return;
   }
   const bits = caller.uid === node.uid ? (node.mode >> 6) & 7 : inGroup(caller, node.gid) ? (node.mode >> 3) & 7 : node.mode & 7;
-  if ((bits & mask) !== mask) throw new PosixError('EACCES', what);
+  if ((bits & mask) !== mask) throw posixError('EACCES', what);
 }
 
 /** The sticky-directory rule (may_delete): only the owner of the entry or of the directory removes it. */
 export function checkSticky(dir: Owned, victim: Owned, caller: Caller, what = ''): void {
   if (!(dir.mode & S_ISVTX) || isPrivileged(caller)) return;
-  if (caller.uid !== dir.uid && caller.uid !== victim.uid) throw new PosixError('EPERM', what);
+  if (caller.uid !== dir.uid && caller.uid !== victim.uid) throw posixError('EPERM', what);
 }
 
 /** setattr's ownership rules (setattr_prepare): chmod by the owner, chown by root, chgrp to one's own group. */
@@ -49,10 +49,10 @@ export function checkSetattr(
 ): void {
   if (isPrivileged(caller)) return;
   const owner = caller.uid === node.uid;
-  if (set.uid !== undefined && set.uid !== node.uid) throw new PosixError('EPERM', what);
-  if (set.gid !== undefined && set.gid !== node.gid && (!owner || !inGroup(caller, set.gid))) throw new PosixError('EPERM', what);
-  if (set.mode !== undefined && !owner) throw new PosixError('EPERM', what);
-  if (set.times === 'explicit' && !owner) throw new PosixError('EPERM', what);
+  if (set.uid !== undefined && set.uid !== node.uid) throw posixError('EPERM', what);
+  if (set.gid !== undefined && set.gid !== node.gid && (!owner || !inGroup(caller, set.gid))) throw posixError('EPERM', what);
+  if (set.mode !== undefined && !owner) throw posixError('EPERM', what);
+  if (set.times === 'explicit' && !owner) throw posixError('EPERM', what);
 }
 
 /** chmod by someone not in the file's group clears S_ISGID (as the kernel does). */

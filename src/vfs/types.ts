@@ -1,6 +1,7 @@
 // The POSIX shapes the VFS answers in, independent of any front-end: the FUSE adapter passes them
 // to the kernel as they are (src/fuse's types have the same fields), the SDK wraps them in Stat.
 import { constants as osConstants } from 'node:os';
+import { CurveError, StatusCode } from '../common/index.ts';
 
 /** errno numbers of this platform (what the kernel and node:fs use). */
 export const E = osConstants.errno;
@@ -129,4 +130,26 @@ export class PosixError extends Error {
     this.errno = E[code];
     this.code = code;
   }
+}
+
+/** The status that says each errno the VFS reports, so that SDK callers see CurveErrors. */
+const STATUS_OF: Partial<Record<keyof typeof E, StatusCode>> = {
+  EACCES: StatusCode.PERMISSION_DENIED,
+  EPERM: StatusCode.NOT_PERMITTED,
+  ENOENT: StatusCode.NOT_FOUND,
+  EISDIR: StatusCode.IS_DIRECTORY,
+  ENOTDIR: StatusCode.NOT_DIRECTORY,
+  EINVAL: StatusCode.PARAM_ERROR,
+  ENOTEMPTY: StatusCode.DIRECTORY_NOT_EMPTY,
+  ENAMETOOLONG: StatusCode.NAME_TOO_LONG,
+  ERANGE: StatusCode.XATTR_RANGE,
+  EOPNOTSUPP: StatusCode.NOT_SUPPORTED,
+  ENODATA: StatusCode.NO_XATTR,
+  EEXIST: StatusCode.DENTRY_EXIST,
+};
+
+/** A failure with errno `code`: a CurveError when a status says it (what SDK callers test), else a PosixError. */
+export function posixError(code: keyof typeof E, message?: string): Error {
+  const status = STATUS_OF[code];
+  return status !== undefined ? new CurveError(status, message) : new PosixError(code, message);
 }

@@ -46,6 +46,7 @@ import {
   O_TRUNC,
   O_RDONLY,
   O_WRONLY,
+  posixError,
   PosixError,
   R_OK,
   RENAME_EXCHANGE,
@@ -118,6 +119,14 @@ export interface VfsOptions {
    * FORGET: then only open files are remembered.
    */
   rememberInodes?: boolean;
+  /**
+   * When a new node's parent's mode and group are not known, create first and take the group
+   * (and a directory's S_ISGID) from the create's own answer — one more commit, only in a
+   * setgid directory — instead of reading the parent first (a read per create). The SDK: its
+   * path walk rarely brings a directory's attributes. The mount reads first: the kernel looked
+   * the parent up, so it is usually known.
+   */
+  inheritAfterCreate?: boolean;
   /** Bytes written to a file since its last commit that trigger a commit. Default 16 MiB. */
   commitBytes?: number;
   /** A write is committed at most this long after it was made (ms). Default 5000. */
@@ -172,9 +181,9 @@ function timeArg(t: TimeSet): [number, number] | 'now' {
 }
 
 function checkXattrName(name: string): void {
-  if (name.length === 0 || Buffer.byteLength(name, 'utf8') > NAME_MAX) throw new PosixError('ERANGE', 'xattr name');
+  if (name.length === 0 || Buffer.byteLength(name, 'utf8') > NAME_MAX) throw posixError('ERANGE', 'xattr name');
   // system.* names the kernel does not handle itself (ACLs) are not supported, as on tmpfs.
-  if (!/^(user|trusted|security)\./.test(name)) throw new PosixError('EOPNOTSUPP', `xattr namespace of ${name}`);
+  if (!/^(user|trusted|security)\./.test(name)) throw posixError('EOPNOTSUPP', `xattr namespace of ${name}`);
 }
 
 /** An open handle's answer: its number, and whether the data cached from the last open is still good. */
@@ -192,7 +201,8 @@ export interface DirEntryPlus extends DirEntry {
 
 export class Vfs {
   readonly core: FsCore;
-  private readonly io: FileDataIO;
+  /** Data I/O for writes and sequential reads. */
+  readonly io: FileDataIO;
   private readonly randomIo: FileDataIO | undefined;
   readonly locks: ClusterLocks;
   /** This client's opens and their registrations (shared with FsCore's unlink and rename). */
@@ -227,6 +237,7 @@ export class Vfs {
     this.opts = {
       checkPermissions: opts.checkPermissions ?? false,
       rememberInodes: opts.rememberInodes ?? true,
+      inheritAfterCreate: opts.inheritAfterCreate ?? false,
       commitBytes: opts.commitBytes ?? 16 * 1024 * 1024,
       commitAgeMs: opts.commitAgeMs ?? 5000,
       bufferBytes: opts.bufferBytes ?? 64 * 1024 * 1024,
@@ -336,7 +347,7 @@ export class Vfs {
   }
 
   /** Current attributes of `ino`; `type` when known saves a round trip for regular files. */
-  private async attrOf(ino: number, type = this.types.get(ino)): Promise<Attr> {
+  async attrOf(ino: number, type = this.types.get(ino)): Promise<Attr> {
     const file = this.files.get(ino);
     if (file) return this.openFileAttr(file, await this.core.getattr(ino));
     if (type !== undefined && isRegular(type)) return this.inodeAttr(await this.core.getInode(ino));
@@ -364,7 +375,7 @@ export class Vfs {
     const info = fresh ? undefined : this.dirInfo.get(dir);
     if (info && performance.now() - info.at <= this.opts.dirInfoTtlMs) return info;
     const a = await this.core.getattr(dir);
-    if (a.type !== FileType.TYPE_DIRECTORY) throw new PosixError('ENOTDIR');
+    if (a.type !== FileType.TYPE_DIRECTORY) throw posixError('ENOTDIR');
     this.noteDir(a);
     return a;
   }
@@ -418,11 +429,12 @@ export class Vfs {
     return this.attrOf(ino);
   }
 
-  setattr(caller: Caller, ino: number, set: SetAttrRequest): Promise<Attr> {
-    return this.dirChange(ino, () => this.setattrNow(caller, ino, set), () => undefined);
+  /** `inode`: the whole inode when the caller just read it (a path walk), which a truncate needs. */
+  setattr(caller: Caller, ino: number, set: SetAttrRequest, inode?: Inode): Promise<Attr> {
+    return this.dirChange(ino, () => this.setattrNow(caller, ino, set, inode?.attr?.inodeId === ino ? inode : undefined), () => undefined);
   }
 
-  private async setattrNow(caller: Caller, ino: number, set: SetAttrRequest): Promise<Attr> {
+  private async setattrNow(caller: Caller, ino: number, set: SetAttrRequest, inode: Inode | undefined): Promise<Attr> {
     const args: SetAttrArgs = {};
     if (set.mode !== undefined) args.mode = set.mode & 0o7777;
     if (set.uid !== undefined) args.uid = set.uid;
@@ -431,7 +443,7 @@ export class Vfs {
     if (set.atime !== undefined) args.atime = timeArg(set.atime);
     if (set.mtime !== undefined) args.mtime = timeArg(set.mtime);
     if (this.checking && !isPrivileged(caller)) {
-      const cur = await this.core.getattr(ino, true);
+      const cur = inode?.attr ?? (await this.core.getattr(ino, true));
       const explicit = (set.atime !== undefined && set.atime !== 'now') || (set.mtime !== undefined && set.mtime !== 'now');
       checkSetattr(cur, { mode: set.mode, uid: set.uid, gid: set.gid, times: explicit ? 'explicit' : undefined }, caller, `inode ${ino}`);
       const isDir = cur.type === FileType.TYPE_DIRECTORY;
@@ -453,7 +465,7 @@ export class Vfs {
       return this.openFileAttr(file, a);
     }
     if (set.size !== undefined && this.types.get(ino) !== FileType.TYPE_DIRECTORY) {
-      const a = await this.truncateNow(ino, args, set.size, undefined);
+      const a = await this.truncateNow(ino, args, set.size, undefined, inode);
       return this.attrAfterChange(a, true);
     }
     const a = await this.core.setattr(ino, args);
@@ -467,17 +479,17 @@ export class Vfs {
    * holes records that. Growing counts against the capacity like a write. For an open file,
    * call inside its `exclusive` with nothing dirty.
    */
-  private async truncateNow(ino: number, args: SetAttrArgs, size: number, file: OpenFile | undefined): Promise<InodeAttr> {
+  private async truncateNow(ino: number, args: SetAttrArgs, size: number, file: OpenFile | undefined, fresh?: Inode): Promise<InodeAttr> {
     let before: Allocation = { data: [], allocated: [] };
     let oldSize = 0;
     if (file) {
       before = this.allocationOf(file);
       oldSize = file.size;
     } else {
-      const inode = await this.core.getInode(ino);
+      const inode = fresh ?? (await this.core.getInode(ino));
       const t = inode.attr!.type;
-      if (t === FileType.TYPE_DIRECTORY) throw new PosixError('EISDIR', `inode ${ino}`);
-      if (!isRegular(t)) throw new PosixError('EINVAL', `inode ${ino} is not a regular file`);
+      if (t === FileType.TYPE_DIRECTORY) throw posixError('EISDIR', `inode ${ino}`);
+      if (!isRegular(t)) throw posixError('EINVAL', `inode ${ino} is not a regular file`);
       before = this.allocationOfInode(inode);
       oldSize = inode.attr!.length;
     }
@@ -535,48 +547,80 @@ export class Vfs {
 
   // ---- creating names ----
 
-  /** Group and setgid bit a new node under `parent` inherits (and write permission on it). */
-  private async inherit(caller: Caller, parent: number): Promise<{ gid: number; setgid: boolean }> {
-    const info = await this.dirOf(parent);
-    if (this.checking && !isPrivileged(caller)) checkAccess({ ...info, isDir: true }, caller, W_OK | X_OK, `directory ${parent}`);
+  /** Mode, owner and group of `dir` when remembered within the TTL. */
+  private knownDir(dir: number): { mode: number; uid: number; gid: number } | undefined {
+    const info = this.dirInfo.get(dir);
+    return info && performance.now() - info.at <= this.opts.dirInfoTtlMs ? info : undefined;
+  }
+
+  /**
+   * Group and setgid bit a new node under `parent` inherits (and write permission on it);
+   * undefined when they are to be taken from the create's answer (inheritAfterCreate).
+   */
+  private async inherit(caller: Caller, parent: number, hint?: InodeAttr): Promise<{ gid: number; setgid: boolean } | undefined> {
+    let info: { mode: number; uid: number; gid: number } | undefined = hint ?? this.knownDir(parent);
+    if (this.checking && !isPrivileged(caller)) {
+      info ??= await this.dirOf(parent, true);
+      checkAccess({ ...info, isDir: true }, caller, W_OK | X_OK, `directory ${parent}`);
+    }
+    if (!info && this.opts.inheritAfterCreate) return undefined;
+    info ??= await this.dirOf(parent, true);
     return info.mode & S_ISGID ? { gid: info.gid, setgid: true } : { gid: caller.gid, setgid: false };
   }
 
+  /**
+   * Creates a node. `parentAttr`: the parent's attributes when the caller just read them (a
+   * path walk), which saves reading them for setgid and permissions.
+   */
   private async createNode(
     caller: Caller,
     parent: number,
     name: string,
     type: FileType,
     mode: number,
-    extra: { rdev?: number; symlink?: string } = {},
+    extra: { rdev?: number; symlink?: string; parentAttr?: InodeAttr } = {},
   ): Promise<InodeAttr> {
     checkName(name);
-    const { gid, setgid } = await this.inherit(caller, parent);
+    const hint = extra.parentAttr?.inodeId === parent ? extra.parentAttr : undefined;
+    const inherited = await this.inherit(caller, parent, hint);
     let bits = mode & 0o7777;
-    if (setgid && type === FileType.TYPE_DIRECTORY) bits |= S_ISGID;
-    const { attr: a } = await this.dirChange(
+    if (inherited?.setgid && type === FileType.TYPE_DIRECTORY) bits |= S_ISGID;
+    const gid = inherited?.gid ?? caller.gid;
+    const r = await this.dirChange(
       parent,
-      () => this.core.createWithParent(parent, name, { type, mode: bits, uid: caller.uid, gid, ...extra }),
-      (r) => r.parent,
+      () => this.core.createWithParent(parent, name, { type, mode: bits, uid: caller.uid, gid, rdev: extra.rdev, symlink: extra.symlink }),
+      (res) => res.parent,
     );
+    let a = r.attr;
+    if (!inherited) {
+      // The parent was not known: its attributes after the create say whether it is setgid.
+      const p = r.parent ?? (await this.core.getattr(parent, true));
+      this.noteDir(p);
+      if (p.mode & S_ISGID) {
+        const dirBit = type === FileType.TYPE_DIRECTORY ? S_ISGID : 0;
+        if (a.gid !== p.gid || (a.mode & dirBit) !== dirBit) {
+          a = await this.core.setattr(a.inodeId, { gid: p.gid, mode: (a.mode & 0o7777) | dirBit });
+        }
+      }
+    }
     this.note(this.types, a.inodeId, a.type);
     if (isRegular(a.type)) this.note(this.blocks, a.inodeId, 0);
     return a;
   }
 
-  async mkdir(caller: Caller, parent: number, name: string, mode: number): Promise<Attr> {
-    return this.toAttr(await this.createNode(caller, parent, name, FileType.TYPE_DIRECTORY, mode), 0);
+  async mkdir(caller: Caller, parent: number, name: string, mode: number, parentAttr?: InodeAttr): Promise<Attr> {
+    return this.toAttr(await this.createNode(caller, parent, name, FileType.TYPE_DIRECTORY, mode, { parentAttr }), 0);
   }
 
   async mknod(caller: Caller, parent: number, name: string, mode: number, rdev: number): Promise<Attr> {
     const type = fileTypeOfMode(mode);
-    if (type === FileType.TYPE_DIRECTORY) throw new PosixError('EINVAL', 'mknod of a directory');
+    if (type === FileType.TYPE_DIRECTORY) throw posixError('EINVAL', 'mknod of a directory');
     return this.toAttr(await this.createNode(caller, parent, name, type, mode, { rdev }), 0);
   }
 
-  async symlink(caller: Caller, parent: number, name: string, target: string): Promise<Attr> {
-    if (Buffer.byteLength(target, 'utf8') >= 4096) throw new PosixError('ENAMETOOLONG', 'symlink target');
-    return this.toAttr(await this.createNode(caller, parent, name, FileType.TYPE_SYM_LINK, 0o777, { symlink: target }), 0);
+  async symlink(caller: Caller, parent: number, name: string, target: string, parentAttr?: InodeAttr): Promise<Attr> {
+    if (Buffer.byteLength(target, 'utf8') >= 4096) throw posixError('ENAMETOOLONG', 'symlink target');
+    return this.toAttr(await this.createNode(caller, parent, name, FileType.TYPE_SYM_LINK, 0o777, { symlink: target, parentAttr }), 0);
   }
 
   /**
@@ -584,16 +628,24 @@ export class Vfs {
    * (EEXIST), else the existing file is opened — unless `openExisting` is false, for a caller
    * that resolves the existing name itself (the SDK follows a symlink there).
    */
-  async create(caller: Caller, parent: number, name: string, mode: number, flags: number, openExisting = true): Promise<{ attr: Attr } & OpenResult> {
+  async create(
+    caller: Caller,
+    parent: number,
+    name: string,
+    mode: number,
+    flags: number,
+    opts: { openExisting?: boolean; parentAttr?: InodeAttr } = {},
+  ): Promise<{ attr: Attr } & OpenResult> {
+    const openExisting = opts.openExisting ?? true;
     let a: InodeAttr;
     try {
-      a = await this.createNode(caller, parent, name, FileType.TYPE_S3, mode);
+      a = await this.createNode(caller, parent, name, FileType.TYPE_S3, mode, { parentAttr: opts.parentAttr });
     } catch (e) {
       // Someone else created the name since the kernel looked: open theirs (unless O_EXCL).
       if (!(e instanceof CurveError) || e.status !== StatusCode.DENTRY_EXIST || flags & O_EXCL || !openExisting) throw e;
       const attr = await this.lookup(caller, parent, name);
-      if (!attr) throw new PosixError('ENOENT', name); // and removed again since
-      if ((attr.mode & S_IFMT) === S_IFDIR) throw new PosixError('EISDIR', name);
+      if (!attr) throw posixError('ENOENT', name); // and removed again since
+      if ((attr.mode & S_IFMT) === S_IFDIR) throw posixError('EISDIR', name);
       return { attr, ...(await this.open(caller, attr.ino, flags)) };
     }
     const file = this.openFileFor(create(InodeSchema, { attr: a }));
@@ -617,15 +669,15 @@ export class Vfs {
   }
 
   async rmdir(caller: Caller, parent: number, name: string): Promise<void> {
-    if (name === '.') throw new PosixError('EINVAL');
-    if (name === '..') throw new PosixError('ENOTEMPTY');
+    if (name === '.') throw posixError('EINVAL');
+    if (name === '..') throw posixError('ENOTEMPTY');
     await this.checkRemove(caller, parent, name);
     const gone = await this.dirChange(parent, () => this.core.rmdir(parent, name), () => undefined);
     this.dirAttrs.drop(gone);
   }
 
   async rename(caller: Caller, parent: number, name: string, newParent: number, newName: string, flags: number): Promise<void> {
-    if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE)) throw new PosixError('EINVAL', 'rename flags');
+    if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE)) throw posixError('EINVAL', 'rename flags');
     checkName(name);
     checkName(newName);
     if (this.checking && !isPrivileged(caller)) {
@@ -685,8 +737,8 @@ export class Vfs {
     const a = inode.attr!;
     const ino = a.inodeId;
     this.note(this.types, ino, a.type);
-    if (a.type === FileType.TYPE_DIRECTORY) throw new PosixError('EISDIR');
-    if (!isRegular(a.type)) throw new PosixError('EINVAL', 'not a regular file');
+    if (a.type === FileType.TYPE_DIRECTORY) throw posixError('EISDIR');
+    if (!isRegular(a.type)) throw posixError('EINVAL', 'not a regular file');
     const acc = flags & O_ACCMODE;
     if (this.checking) {
       const mask = (acc === O_RDONLY ? R_OK : acc === O_WRONLY ? W_OK : R_OK | W_OK) | (flags & O_TRUNC ? W_OK : 0);
@@ -724,7 +776,7 @@ export class Vfs {
 
   private fileHandle(fh: number): FileHandleState {
     const h = this.handles.get(fh);
-    if (!h || h.kind !== 'file') throw new PosixError('EBADF', `handle ${fh}`);
+    if (!h || h.kind !== 'file') throw posixError('EBADF', `handle ${fh}`);
     return h;
   }
 
@@ -740,7 +792,7 @@ export class Vfs {
   /** Writes at `offset` (at the end with O_APPEND, or when `offset` is null). */
   async write(fh: number, offset: number | null, data: Uint8Array): Promise<number> {
     const h = this.fileHandle(fh);
-    if (offset !== null && (!Number.isSafeInteger(offset) || offset < 0)) throw new PosixError('EINVAL', `offset ${offset}`);
+    if (offset !== null && (!Number.isSafeInteger(offset) || offset < 0)) throw posixError('EINVAL', `offset ${offset}`);
     return h.file.write(offset ?? 0, data, offset === null || (h.flags & O_APPEND) !== 0);
   }
 
@@ -813,17 +865,17 @@ export class Vfs {
   /** ftruncate through an open handle (the SDK's FileHandle.truncate). */
   async ftruncate(caller: Caller, fh: number, size: number): Promise<Attr> {
     const h = this.fileHandle(fh);
-    if (!Number.isSafeInteger(size) || size < 0) throw new PosixError('EINVAL', `size ${size}`);
-    if ((h.flags & O_ACCMODE) === O_RDONLY) throw new PosixError('EBADF', 'handle not open for writing');
+    if (!Number.isSafeInteger(size) || size < 0) throw posixError('EINVAL', `size ${size}`);
+    if ((h.flags & O_ACCMODE) === O_RDONLY) throw posixError('EBADF', 'handle not open for writing');
     return this.setattr({ ...caller, uid: 0 }, h.ino, { size }); // permission was checked at open
   }
 
   async fallocate(fh: number, offset: number, length: number, mode: number): Promise<void> {
     const file = this.fileHandle(fh).file;
-    if (length <= 0 || offset < 0) throw new PosixError('EINVAL');
+    if (length <= 0 || offset < 0) throw posixError('EINVAL');
     const punch = (mode & FALLOC_FL_PUNCH_HOLE) !== 0;
     const keep = (mode & FALLOC_FL_KEEP_SIZE) !== 0;
-    if (punch ? mode !== (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE) : mode & ~FALLOC_FL_KEEP_SIZE) throw new PosixError('EOPNOTSUPP');
+    if (punch ? mode !== (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE) : mode & ~FALLOC_FL_KEEP_SIZE) throw posixError('EOPNOTSUPP');
     const end = offset + length;
     await file.exclusive(async () => {
       await file.commitNow();
@@ -869,15 +921,16 @@ export class Vfs {
   async lseek(fh: number, offset: number, whence: number): Promise<number> {
     const file = this.fileHandle(fh).file;
     const pos = seekDataHole(this.allocationOf(file).data, file.size, offset, whence);
-    if (pos === undefined) throw new PosixError('ENXIO');
+    if (pos === undefined) throw posixError('ENXIO');
     return pos;
   }
 
   // ---- directories ----
 
-  async opendir(caller: Caller, ino: number): Promise<number> {
-    const a = await this.core.getattr(ino);
-    if (a.type !== FileType.TYPE_DIRECTORY) throw new PosixError('ENOTDIR');
+  /** Opens a directory for readdir; `attr`: its attributes when the caller just read them. */
+  async opendir(caller: Caller, ino: number, attr?: InodeAttr): Promise<number> {
+    const a = attr?.inodeId === ino ? attr : await this.core.getattr(ino);
+    if (a.type !== FileType.TYPE_DIRECTORY) throw posixError('ENOTDIR');
     this.noteDir(a);
     if (this.checking) checkAccess({ ...a, isDir: true }, caller, R_OK, `directory ${ino}`);
     const parent = ino === ROOT ? ROOT : (a.parent[0] ?? ROOT);
@@ -908,7 +961,7 @@ export class Vfs {
 
   private dirCursor(fh: number): DirCursor<InodeAttr> {
     const h = this.handles.get(fh);
-    if (!h || h.kind !== 'dir') throw new PosixError('EBADF', `directory handle ${fh}`);
+    if (!h || h.kind !== 'dir') throw posixError('EBADF', `directory handle ${fh}`);
     return h.cursor;
   }
 
@@ -980,7 +1033,7 @@ export class Vfs {
     const file = name === CAPABILITY_XATTR ? this.files.get(ino) : undefined;
     if (file) {
       const v = file.xattrs.get(name);
-      if (!v) throw new PosixError('ENODATA', name);
+      if (!v) throw new PosixError('ENODATA', name); // no stack trace: this is every write's path
       return v;
     }
     return this.core.getxattr(ino, name);

@@ -2,7 +2,10 @@
 // on a real 3-replica cluster and a real FUSE mount, a file changed through either one looks
 // the same through both — the same st_blocks (allocated pages, as tmpfs counts them), the same
 // effect of a truncate (the page the new end falls in stays allocated), and the same group and
-// setgid inheritance from a setgid directory.
+// setgid inheritance from a setgid directory — and one seeded differential sequence (the SDK
+// differential suite's, test/helpers/sdk-diff.ts) gives the same answers through node:fs on a
+// local directory, node:fs on the mount and the SDK, and leaves trees whose every stat field
+// (st_blocks, owner, times included) is the same through the SDK and through the mount.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fsp from 'node:fs/promises';
@@ -12,6 +15,9 @@ import { CurvefsOps } from '../../src/mount/index.ts';
 import type { Connection } from '../../src/client/index.ts';
 import { startCluster, type TestCluster } from '../helpers/cluster.ts';
 import { mountForTest, type TestMount } from '../helpers/fuse.ts';
+import { generateOps, localTarget, runOp, sdkTarget, snapshotTree } from '../helpers/sdk-diff.ts';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 
 let cluster: TestCluster;
 let conn: Connection;
@@ -83,3 +89,36 @@ test('a file created through the SDK in a setgid directory takes its group, as t
   assert.equal(sdkDir.gid, 4242);
   assert.equal(sdkDir.mode & 0o2000, 0o2000);
 });
+
+for (const seed of [11, 12]) {
+  test(`seed ${seed}: the SDK differential sequence gives the same answers through the mount and the SDK`, async () => {
+    const scratch = await mkdtemp(join(tmpdir(), 'curvefs-frontends-'));
+    try {
+      await conn.fs.mkdir(`/m${seed}`);
+      await conn.fs.mkdir(`/s${seed}`);
+      const reference = localTarget(scratch);
+      const viaMount = localTarget(local(`m${seed}`));
+      const viaSdk = sdkTarget(conn.fs, `/s${seed}`);
+      for (const [i, op] of generateOps(seed, 150).entries()) {
+        const want = await runOp(reference, op);
+        assert.equal(await runOp(viaMount, op), want, `mount: seed ${seed} op ${i} ${JSON.stringify(op)}`);
+        assert.equal(await runOp(viaSdk, op), want, `sdk: seed ${seed} op ${i} ${JSON.stringify(op)}`);
+      }
+      const tree = await snapshotTree(reference);
+      assert.deepEqual(await snapshotTree(viaMount), tree);
+      assert.deepEqual(await snapshotTree(viaSdk), tree);
+      // Every stat field of every node, through the SDK and through the mount.
+      for (const line of tree) {
+        const p = line.split(' ')[0]!;
+        const a = await conn.fs.lstat(`/s${seed}${p}`);
+        const b = await fsp.lstat(local(`m${seed}${p}`));
+        const sdkView = { size: a.size, blocks: a.blocks, mode: a.mode, nlink: a.nlink, uid: a.uid, gid: a.gid };
+        const mountView = { size: b.size, blocks: b.blocks, mode: b.mode, nlink: b.nlink, uid: b.uid, gid: b.gid };
+        if ((a.mode & 0o170000) === 0o120000) sdkView.size = mountView.size = 0; // targets differ by the root prefix
+        assert.deepEqual(sdkView, mountView, `${p}`);
+      }
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
+  });
+}
