@@ -7,12 +7,12 @@ import {
   InodeAttrSchema,
   RenameFlags,
   SetAttrMask,
-  type ChunkSlice,
   type Dentry,
   type Inode,
   type InodeAttr,
 } from '../gen/metaserver_pb.ts';
 import { CurveError, StatusCode, systemClock, type Clock } from '../common/index.ts';
+import type { ChunkSlice as StoredSlice } from '../data/index.ts';
 import { TtlCache } from './cache.ts';
 import { checkName } from './names.ts';
 import type { MetaClient } from './meta-client.ts';
@@ -469,12 +469,16 @@ export class FsCore {
     await this.meta.callForInode('removeXAttr', ino, { inodeId: ino, name, time: this.now() });
   }
 
-  /** Records slices already stored in the block store, raising the length to `minLength`. */
-  async appendChunks(ino: number, slices: ChunkSlice[], minLength: number): Promise<InodeAttr> {
+  /**
+   * Records slices already stored in the block store, raising the length to `minLength`;
+   * `time` is the file's new mtime (the time of its last write; default now). Answers the
+   * inode's attributes after it.
+   */
+  async appendChunks(ino: number, slices: StoredSlice[], minLength: number, time = this.now()): Promise<InodeAttr | undefined> {
     this.invalidateAttr(ino);
-    const res = await this.meta.callForInode('appendChunks', ino, { inodeId: ino, slices, minLength, time: this.now() });
+    const res = await this.meta.callForInode('appendChunks', ino, { inodeId: ino, slices, minLength, time });
     this.remember(res.inode);
-    return res.inode!;
+    return res.inode;
   }
 
   /** Registers (open=true) or releases an open handle, so an unlinked file is kept until released. */

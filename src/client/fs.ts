@@ -518,10 +518,9 @@ export class Fs {
    * (2^50 bytes when unlimited); 2^40 inodes (no inode limit). `usedBytes` is exact.
    */
   statfs(blockSize = 4096): StatFs {
-    const s = this.core.space;
-    const blocks = Math.floor((s.capacity || 2 ** 50) / blockSize);
-    const blocksFree = blocks - Math.min(blocks, Math.ceil(s.usedBytes / blockSize));
-    const files = s.maxInodes || 2 ** 40;
-    return { blockSize, blocks, blocksFree, files, filesFree: Math.max(0, files - s.usedInodes), nameMax: 255, usedBytes: s.usedBytes, usedInodes: s.usedInodes };
+    // The mount's statfs (src/vfs/statfs.ts), in node:fs-like names.
+    const s = this.vfs.statfs(blockSize);
+    const space = this.core.space;
+    return { blockSize, blocks: s.blocks, blocksFree: s.bfree, files: s.files, filesFree: s.ffree, nameMax: s.namelen, usedBytes: space.usedBytes, usedInodes: space.usedInodes };
   }
 }

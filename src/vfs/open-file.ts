@@ -245,13 +245,8 @@ export class OpenFile {
     this.length = Math.max(this.length, minLength);
     this.committing = [];
     try {
-      const res = await this.core.meta.callForInode('appendChunks', this.ino, {
-        inodeId: this.ino,
-        slices,
-        minLength,
-        time,
-      });
-      if (res.inode) this.attr = res.inode;
+      const attr = await this.core.appendChunks(this.ino, slices, minLength, time);
+      if (attr) this.attr = attr;
     } catch (e) {
       this.failure = e;
       throw e;

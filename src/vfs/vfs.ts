@@ -31,7 +31,7 @@
 //    client only, until a truncate cuts them or the client ends.
 import { create } from '@bufbuild/protobuf';
 import { CurveError, StatusCode, createLogger } from '../common/index.ts';
-import { blockMapOf, checkName, modeBitsOfType, type ClientSession, type FsCore, type FsView, type OpenRegistry, type SetAttrArgs } from '../client/index.ts';
+import { blockMapOf, checkName, fileTypeOfMode, modeBitsOfType, type ClientSession, type FsCore, type FsView, type OpenRegistry, type SetAttrArgs } from '../client/index.ts';
 import type { FileDataIO } from '../data/index.ts';
 import { FileType } from '../gen/common_pb.ts';
 import { InodeSchema, type Inode, type InodeAttr } from '../gen/metaserver_pb.ts';
@@ -157,18 +157,6 @@ type HandleState = FileHandleState | DirHandleState;
 
 function isRegular(type: FileType): boolean {
   return type === FileType.TYPE_S3 || type === FileType.TYPE_FILE;
-}
-
-function fileTypeOfMode(mode: number): FileType {
-  switch (mode & S_IFMT) {
-    case 0o040000: return FileType.TYPE_DIRECTORY;
-    case 0o120000: return FileType.TYPE_SYM_LINK;
-    case 0o010000: return FileType.TYPE_FIFO;
-    case 0o140000: return FileType.TYPE_SOCKET;
-    case 0o020000: return FileType.TYPE_CHAR_DEVICE;
-    case 0o060000: return FileType.TYPE_BLOCK_DEVICE;
-    default: return FileType.TYPE_S3;
-  }
 }
 
 /** What tells "the file changed" for keeping the kernel's page cache across opens. */
@@ -518,8 +506,7 @@ export class Vfs {
         }
         if (file) await file.appendNow(slices, 0);
         else if (slices.length > 0) {
-          const res = await this.core.meta.callForInode('appendChunks', ino, { inodeId: ino, slices, minLength: 0, time: this.core.now() });
-          if (res.inode) a = res.inode;
+          a = (await this.core.appendChunks(ino, slices, 0)) ?? a;
         }
       }
     }
@@ -1009,8 +996,8 @@ export class Vfs {
    * heartbeat + a session refresh old), against the capacity (2^50 bytes when unlimited) and
    * 2^40 inodes (no inode limit).
    */
-  statfs(): StatFs {
-    return statfsOf(this.core.space, PAGE_SIZE, NAME_MAX);
+  statfs(bsize = PAGE_SIZE): StatFs {
+    return statfsOf(this.core.space, bsize, NAME_MAX);
   }
 
   async access(caller: Caller, ino: number, mask: number): Promise<void> {
