@@ -1,4 +1,5 @@
-// statfs(2) for the mount from the client's view of the fs's space (src/client/space.ts).
+// statfs(2) of the VFS (the mount's, and the SDK's in its own names) from the client's view of
+// the fs's space (src/client/space.ts).
 import type { SpaceGuard } from '../client/index.ts';
 import type { StatFs } from './types.ts';
 
