@@ -1,6 +1,6 @@
 // The data state of one regular file open in this client (the mount or the SDK), shared by
-// every open handle of it: the block map and length as of open (close-to-open: re-read at every open), a write buffer,
-// and the commits that turn buffered writes into slices in the inode.
+// every open handle of it: the block map and length as of open (close-to-open: re-read at every
+// open), a write buffer, and the commits that turn buffered writes into slices in the inode.
 //
 //   write ──▶ WriteBuffer (full blocks upload at once) ──commit──▶ AppendChunks (one log entry)
 //
