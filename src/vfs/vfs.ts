@@ -54,6 +54,7 @@ import {
   S_IFDIR,
   S_IFMT,
   S_ISGID,
+  S_ISVTX,
   W_OK,
   X_OK,
   type Attr,
@@ -379,7 +380,7 @@ export class Vfs {
     if (!this.checking || isPrivileged(caller)) return;
     const d = await this.dirOf(dir);
     checkAccess({ ...d, isDir: true }, caller, W_OK | X_OK, `directory ${dir}`);
-    if (d.mode & 0o1000) checkSticky(d, await this.core.lookup(dir, name), caller, name);
+    if (d.mode & S_ISVTX) checkSticky(d, await this.core.lookup(dir, name), caller, name);
   }
 
   // ---- lookup ----
@@ -670,6 +671,15 @@ export class Vfs {
     if (this.checking && !isPrivileged(caller)) {
       await this.checkRemove(caller, parent, name);
       await this.checkDir(caller, newParent, W_OK | X_OK);
+      // A name replaced in a sticky directory is removed from it: the same rule.
+      const to = await this.dirOf(newParent);
+      if (to.mode & S_ISVTX) {
+        const target = await this.core.lookup(newParent, newName).catch((e: unknown) => {
+          if (e instanceof CurveError && e.status === StatusCode.NOT_FOUND) return undefined;
+          throw e;
+        });
+        if (target) checkSticky(to, target, caller, newName);
+      }
     }
     // FsCore registers a replaced file open here. Both directories change (and the moved
     // directory's "..", which is not cached here).

@@ -251,6 +251,7 @@ describe('POSIX permissions for an SDK caller other than root (issue [L] finding
       assert.equal(await codeOf(() => b.unlink('/perm/shared/af')), 'EPERM');
       assert.equal(await codeOf(() => b.rename('/perm/shared/af', '/perm/shared/bf')), 'EPERM');
       await b.writeFile('/perm/shared/bf', 'b');
+      assert.equal(await codeOf(() => b.rename('/perm/shared/bf', '/perm/shared/af')), 'EPERM', 'nor replace it by a rename');
       await a.unlink('/perm/shared/af');
       assert.deepEqual((await root.readdir('/perm/shared')).sort(), ['bf']);
       // Root, the default identity, is not restricted.
