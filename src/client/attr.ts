@@ -35,6 +35,25 @@ export function modeBitsOfType(type: FileType): number {
   }
 }
 
+/** struct stat as the VFS assembles it (src/vfs's Attr). */
+export interface PosixAttr {
+  ino: number;
+  size: number;
+  blocks: number;
+  atimeSec: number;
+  atimeNsec: number;
+  mtimeSec: number;
+  mtimeNsec: number;
+  ctimeSec: number;
+  ctimeNsec: number;
+  mode: number;
+  nlink: number;
+  uid: number;
+  gid: number;
+  rdev: number;
+  blksize: number;
+}
+
 /** A node:fs.Stats-like view of an inode. Times are in milliseconds plus exact ns fields. */
 export class Stat {
   readonly ino: number;
@@ -73,6 +92,28 @@ export class Stat {
     this.ctimeMs = a.ctime * 1000 + a.ctimeNs / 1e6;
     this.type = a.type;
     this.symlink = a.symlink;
+  }
+  /** From the VFS's attributes (st_blocks as allocated, unsaved writes of this client included). */
+  static fromAttr(a: PosixAttr, type: FileType, symlink = ''): Stat {
+    const s = Object.create(Stat.prototype) as { -readonly [K in keyof Stat]: Stat[K] };
+    s.ino = a.ino;
+    s.mode = a.mode;
+    s.nlink = a.nlink;
+    s.uid = a.uid;
+    s.gid = a.gid;
+    s.rdev = a.rdev;
+    s.size = a.size;
+    s.blksize = a.blksize;
+    s.blocks = a.blocks;
+    s.atimeNs = [a.atimeSec, a.atimeNsec];
+    s.mtimeNs = [a.mtimeSec, a.mtimeNsec];
+    s.ctimeNs = [a.ctimeSec, a.ctimeNsec];
+    s.atimeMs = a.atimeSec * 1000 + a.atimeNsec / 1e6;
+    s.mtimeMs = a.mtimeSec * 1000 + a.mtimeNsec / 1e6;
+    s.ctimeMs = a.ctimeSec * 1000 + a.ctimeNsec / 1e6;
+    s.type = type;
+    s.symlink = symlink;
+    return s as Stat;
   }
   isDirectory(): boolean { return (this.mode & S_IFMT) === S_IFDIR; }
   isFile(): boolean { return (this.mode & S_IFMT) === S_IFREG; }

@@ -9,6 +9,7 @@ import { MetaClient, type MetaCaller } from './meta-client.ts';
 import { RpcMetaCaller } from './rpc-caller.ts';
 import { FsCore } from './fs-core.ts';
 import { Fs } from './fs.ts';
+import { Vfs } from '../vfs/index.ts';
 import type { FsView, MdsApi } from './mds-api.ts';
 import { ClientSession } from './session.ts';
 
@@ -33,6 +34,13 @@ export interface ConnectOptions {
   refreshMs?: number;
   /** How calls reach a metaserver (default: the framed RPC over `pool`); tests put faults in front. */
   caller?: MetaCaller;
+  /**
+   * Who the SDK acts as (owner of what it creates; whose permissions the VFS checks). Default
+   * root, which may do anything.
+   */
+  identity?: { uid: number; gid: number; groups?: number[] };
+  /** Bits cleared from the mode of what the SDK creates. Default 0o022. */
+  umask?: number;
 }
 
 export interface Connection {
@@ -78,7 +86,14 @@ export async function connectFs(opts: ConnectOptions): Promise<Connection> {
   const opens = core.trackOpens(session.id, { registerAfterMs: opts.registerOpenAfterMs });
   session.onRenewed((id) => opens.renewed(id));
   session.onRefreshed((space) => core.space.update(space));
-  const fs = new Fs(core, data, { maxBufferBytes: view.blockSize });
+  // The SDK's VFS: permissions checked here (no kernel does it), nothing kept per inode beyond
+  // open files (there is no FORGET), a new node's setgid group taken from its create's answer
+  // when the walk did not bring the parent's attributes (no read per create).
+  const vfs = new Vfs(
+    { core, data, sessionId: session.id, session, view },
+    { checkPermissions: true, rememberInodes: false, inheritAfterCreate: true, dirInfoTtlMs: opts.attrTtlMs ?? 1000 },
+  );
+  const fs = new Fs(vfs, { ...opts.identity, umask: opts.umask });
   session.keepAlive(opts.refreshMs ?? 4000);
   return {
     fs,
@@ -91,7 +106,9 @@ export async function connectFs(opts: ConnectOptions): Promise<Connection> {
     session,
     store,
     async close() {
-      // Handle releases still in flight reach the metaservers before the session ends.
+      // Open files' data is saved, and handle releases still in flight reach the metaservers,
+      // before the session ends.
+      await vfs.shutdown().catch(() => undefined);
       core.opens?.stopTimers();
       await fs.settle().catch(() => undefined);
       await session.close();

@@ -7,12 +7,12 @@ import {
   InodeAttrSchema,
   RenameFlags,
   SetAttrMask,
-  type ChunkSlice,
   type Dentry,
   type Inode,
   type InodeAttr,
 } from '../gen/metaserver_pb.ts';
 import { CurveError, StatusCode, systemClock, type Clock } from '../common/index.ts';
+import type { ChunkSlice as StoredSlice } from '../data/index.ts';
 import { TtlCache } from './cache.ts';
 import { checkName } from './names.ts';
 import type { MetaClient } from './meta-client.ts';
@@ -67,6 +67,8 @@ export interface EntryRef {
   type: FileType;
   cached: boolean;
   attr?: InodeAttr;
+  /** The whole inode (attributes and block map), when asked `withChunks` and read with the dentry. */
+  inode?: Inode;
 }
 
 export interface ListPage {
@@ -133,21 +135,22 @@ export class FsCore {
   /**
    * The entry `name` of `parent` — its inode id and type, from the dentry alone (one GetDentry,
    * or the entry cache). Path walks need no more than this for the directories they pass through.
-   * `fresh` skips the entry cache; `withAttr` asks for the inode's attributes in the same call.
+   * `fresh` skips the entry cache; `withAttr` asks for the inode's attributes in the same call,
+   * `withChunks` for its block map too (what st_blocks is counted from).
    */
-  async lookupEntry(parent: number, name: string, fresh = false, withAttr = false): Promise<EntryRef> {
+  async lookupEntry(parent: number, name: string, fresh = false, withAttr = false, withChunks = false): Promise<EntryRef> {
     checkName(name);
     const key = this.entryKey(parent, name);
     if (!fresh) {
       const cached = this.entries.get(key);
       if (cached) return { ino: cached.ino, type: cached.type, cached: true };
     }
-    const res = await this.meta.callForInode('getDentry', parent, { parentInodeId: parent, name, withAttr });
+    const res = await this.meta.callForInode('getDentry', parent, { parentInodeId: parent, name, withAttr: withAttr || withChunks, withChunks });
     if (!res.dentry) throw new CurveError(StatusCode.NOT_FOUND, name);
     this.entries.set(key, { ino: res.dentry.inodeId, type: res.dentry.type });
     const attr = res.inode?.attr;
     this.remember(attr);
-    return { ino: res.dentry.inodeId, type: res.dentry.type, cached: false, attr };
+    return { ino: res.dentry.inodeId, type: res.dentry.type, cached: false, attr, inode: withChunks && attr ? res.inode : undefined };
   }
 
   /**
@@ -466,12 +469,16 @@ export class FsCore {
     await this.meta.callForInode('removeXAttr', ino, { inodeId: ino, name, time: this.now() });
   }
 
-  /** Records slices already stored in the block store, raising the length to `minLength`. */
-  async appendChunks(ino: number, slices: ChunkSlice[], minLength: number): Promise<InodeAttr> {
+  /**
+   * Records slices already stored in the block store, raising the length to `minLength`;
+   * `time` is the file's new mtime (the time of its last write; default now). Answers the
+   * inode's attributes after it.
+   */
+  async appendChunks(ino: number, slices: StoredSlice[], minLength: number, time = this.now()): Promise<InodeAttr | undefined> {
     this.invalidateAttr(ino);
-    const res = await this.meta.callForInode('appendChunks', ino, { inodeId: ino, slices, minLength, time: this.now() });
+    const res = await this.meta.callForInode('appendChunks', ino, { inodeId: ino, slices, minLength, time });
     this.remember(res.inode);
-    return res.inode!;
+    return res.inode;
   }
 
   /** Registers (open=true) or releases an open handle, so an unlinked file is kept until released. */

@@ -1,13 +1,18 @@
-// Fs — the SDK: a path API over FsCore, in the spirit of node:fs/promises. Paths are absolute
-// within the file system ("/a/b"; a missing leading "/" means the same). Errors are CurveErrors
-// whose `code` is the errno name the kernel would give (ENOENT, ENOTDIR, EEXIST, ...).
-import { create } from '@bufbuild/protobuf';
+// Fs — the SDK: a path API over the VFS (src/vfs), in the spirit of node:fs/promises. Paths are
+// absolute within the file system ("/a/b"; a missing leading "/" means the same). Errors carry
+// as `code` the errno name the kernel would give (ENOENT, ENOTDIR, EEXIST, EACCES, ...).
+//
+// This file only turns paths into inodes (the walk, symlinks, "..") and node:fs-style calls
+// into VFS calls with the SDK's caller identity (root unless configured): attributes,
+// permissions, setgid, the open-file/write path, truncate and space checks are the VFS's, the
+// same as the mount's.
 import { CurveError, StatusCode } from '../common/index.ts';
 import { FileType } from '../gen/common_pb.ts';
-import { InodeSchema, type Inode, type InodeAttr } from '../gen/metaserver_pb.ts';
+import type { Inode, InodeAttr } from '../gen/metaserver_pb.ts';
+import { O_APPEND, O_EXCL, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, R_OK, X_OK, ROOT_CALLER, type Caller, type SetAttrRequest, type Vfs } from '../vfs/index.ts';
 import { Stat, type DirEntry } from './attr.ts';
 import { FileHandle, type FileData } from './file.ts';
-import { ROOT_INODE_ID, type FsCore, type SetAttrArgs } from './fs-core.ts';
+import { ROOT_INODE_ID, type FsCore } from './fs-core.ts';
 import { checkName, splitPath } from './names.ts';
 
 const MAX_SYMLINK_HOPS = 40;
@@ -18,6 +23,8 @@ interface WalkNode {
   type: FileType;
   /** The node's attributes when its dentry brought them (see FsCore.lookupEntry). */
   attr?: InodeAttr;
+  /** The whole inode (with its block map) when the last dentry of the walk brought it. */
+  inode?: Inode;
 }
 
 const ROOT_NODE: WalkNode = { ino: ROOT_INODE_ID, type: FileType.TYPE_DIRECTORY };
@@ -35,14 +42,27 @@ function notFound(e: unknown): false {
 }
 
 export interface FsOptions {
-  /** Owner of new files and directories. */
+  /**
+   * Who the SDK acts as: owner of new files and directories, and whose permissions are checked
+   * (mode bits, ownership, the sticky rule; root may do anything). Default root.
+   */
   uid?: number;
   gid?: number;
+  /** Supplementary groups of the caller. */
+  groups?: number[];
   /** Bits cleared from the mode of new files and directories. */
   umask?: number;
-  /** Write buffer per open file. */
-  maxBufferBytes?: number;
 }
+
+/** open(2) flags of an SDK flags string. */
+function openFlagsOf(flags: OpenFlags): number {
+  const plus = flags.endsWith('+');
+  const acc = flags.startsWith('r') ? (plus ? O_RDWR : O_RDONLY) : plus ? O_RDWR : O_WRONLY;
+  return acc | (flags.startsWith('w') ? O_TRUNC : 0) | (flags.startsWith('a') ? O_APPEND : 0);
+}
+
+/** Bytes handed to the VFS per write by writeFile. */
+const WRITE_STEP = 4 * 1024 * 1024;
 
 export type OpenFlags = 'r' | 'r+' | 'w' | 'w+' | 'wx' | 'wx+' | 'a' | 'a+' | 'ax' | 'ax+';
 
@@ -58,34 +78,47 @@ export interface StatFs {
 }
 
 export class Fs {
-  readonly core: FsCore;
-  readonly data: FileData;
-  private readonly uid: number;
-  private readonly gid: number;
+  readonly vfs: Vfs;
+  /** The caller every VFS call is made as. */
+  readonly caller: Caller;
   private readonly umask: number;
-  private readonly maxBufferBytes: number;
 
-  constructor(core: FsCore, data: FileData, opts: FsOptions = {}) {
-    this.core = core;
-    this.data = data;
-    this.uid = opts.uid ?? 0;
-    this.gid = opts.gid ?? 0;
+  constructor(vfs: Vfs, opts: FsOptions = {}) {
+    this.vfs = vfs;
+    const uid = opts.uid ?? 0;
+    const gid = opts.gid ?? 0;
+    this.caller = uid === 0 && gid === 0 && !opts.groups ? ROOT_CALLER : { uid, gid, groups: opts.groups ?? [] };
     this.umask = opts.umask ?? 0o022;
-    this.maxBufferBytes = opts.maxBufferBytes ?? 4 * 1024 * 1024;
+  }
+
+  /** The file system by inode (FsCore) under the VFS. */
+  get core(): FsCore {
+    return this.vfs.core;
+  }
+
+  /** The data I/O the VFS writes and reads through. */
+  get data(): FileData {
+    return this.vfs.io;
   }
 
   // ---- resolution ----
   //
   // A walk passes through directories knowing only their inode id and type, both of which the
   // dentry carries: one GetDentry per component, no attribute fetch for the root or the
-  // directories on the way. Attributes are fetched only where they are needed (the final node,
-  // a symlink's target, the parent of a "..").
+  // directories on the way (a caller other than root needs search permission on each: the VFS
+  // reads the attributes it does not have). The last dentry brings the inode with its block map
+  // when it lives in the directory's partition, so stat and open cost no second round trip.
 
   /** Resolves a path to its inode; `follow` decides whether a final symlink is followed. */
   async resolve(path: string, follow = true): Promise<InodeAttr> {
+    return (await this.resolveNode(path, follow)).attr;
+  }
+
+  /** Resolves a path to its attributes, and the whole inode when the walk brought it. */
+  private resolveNode(path: string, follow: boolean): Promise<{ attr: InodeAttr; inode?: Inode }> {
     return this.retryingStaleEntries(async (fresh) => {
       const node = await this.walkPath(splitPath(path), follow, fresh, path);
-      return node.attr ?? this.core.getattr(node.ino);
+      return { attr: node.attr ?? (await this.core.getattr(node.ino)), inode: node.inode };
     });
   }
 
@@ -95,8 +128,11 @@ export class Fs {
     return { parent: await this.core.getattr(parentIno), name };
   }
 
-  /** Like resolveParent, but only the parent's inode id (what namespace calls need). */
-  private async parentOf(path: string): Promise<{ parentIno: number; name: string }> {
+  /**
+   * Like resolveParent, but only the parent's inode id (what namespace calls need), and its
+   * attributes when the walk brought them.
+   */
+  private async parentOf(path: string): Promise<{ parentIno: number; name: string; parentAttr?: InodeAttr }> {
     const parts = splitPath(path);
     const name = parts.pop();
     if (name === undefined) throw new CurveError(StatusCode.BUSY, 'the root has no parent');
@@ -104,7 +140,7 @@ export class Fs {
     const parent = await this.retryingStaleEntries((fresh) => this.walkPath(parts, true, fresh, path));
     if (parent.type !== FileType.TYPE_DIRECTORY) throw new CurveError(StatusCode.NOT_DIRECTORY, path);
     checkName(name);
-    return { parentIno: parent.ino, name };
+    return { parentIno: parent.ino, name, parentAttr: parent.attr };
   }
 
   /**
@@ -132,6 +168,7 @@ export class Fs {
     while (queue.length > 0) {
       const name = queue.shift()!;
       if (cur.type !== FileType.TYPE_DIRECTORY) throw new CurveError(StatusCode.NOT_DIRECTORY, path);
+      await this.vfs.checkDir(this.caller, cur.ino, X_OK);
       if (name === '..') {
         if (cur.ino !== ROOT_INODE_ID) {
           const attr = await this.core.getattr(cur.ino);
@@ -141,8 +178,9 @@ export class Fs {
       }
       // With the attributes when the inode lives in the directory's partition (files, usually):
       // the last component's stat, or a symlink's target, then costs no second round trip.
-      const entry = await this.core.lookupEntry(cur.ino, name, fresh, true);
+      const entry = await this.core.lookupEntry(cur.ino, name, fresh, true, queue.length === 0);
       if (entry.cached) this.cachedEntriesUsed++;
+      if (entry.attr) this.vfs.noteDir(entry.attr);
       if (entry.type === FileType.TYPE_SYM_LINK && (queue.length > 0 || follow)) {
         if (++hops > MAX_SYMLINK_HOPS) throw new CurveError(StatusCode.TOO_MANY_SYMLINKS, path);
         const target = (entry.attr ?? (await this.core.getattr(entry.ino))).symlink;
@@ -150,19 +188,26 @@ export class Fs {
         queue.unshift(...splitPath(target));
         continue;
       }
-      cur = { ino: entry.ino, type: entry.type, attr: entry.attr };
+      cur = { ino: entry.ino, type: entry.type, attr: entry.attr, inode: entry.inode };
     }
     return cur;
   }
 
   // ---- metadata ----
 
-  async stat(path: string): Promise<Stat> {
-    return new Stat(await this.resolve(path, true));
+  /** stat of a resolved path: the VFS assembles the attributes (st_blocks as the mount counts them). */
+  private async statPath(path: string, follow: boolean): Promise<Stat> {
+    const { attr, inode } = await this.resolveNode(path, follow);
+    const a = inode ? this.vfs.attrOfInode(inode) : await this.vfs.attrOf(attr.inodeId, attr.type);
+    return Stat.fromAttr(a, attr.type, attr.symlink);
   }
 
-  async lstat(path: string): Promise<Stat> {
-    return new Stat(await this.resolve(path, false));
+  stat(path: string): Promise<Stat> {
+    return this.statPath(path, true);
+  }
+
+  lstat(path: string): Promise<Stat> {
+    return this.statPath(path, false);
   }
 
   async exists(path: string): Promise<boolean> {
@@ -178,28 +223,30 @@ export class Fs {
   async mkdir(path: string, opts: { mode?: number; recursive?: boolean } = {}): Promise<void> {
     const mode = (opts.mode ?? 0o777) & ~this.umask;
     if (!opts.recursive) {
-      const { parentIno, name } = await this.parentOf(path);
-      await this.core.create(parentIno, name, { type: FileType.TYPE_DIRECTORY, mode, uid: this.uid, gid: this.gid });
+      const { parentIno, name, parentAttr } = await this.parentOf(path);
+      await this.vfs.mkdir(this.caller, parentIno, name, mode, parentAttr);
       return;
     }
-    let cur = await this.core.getattr(ROOT_INODE_ID);
+    let cur = ROOT_INODE_ID;
     for (const name of splitPath(path)) {
       if (name === '..') {
-        cur = await this.core.getattr(cur.parent[0] ?? ROOT_INODE_ID);
+        if (cur !== ROOT_INODE_ID) cur = (await this.core.getattr(cur)).parent[0] ?? ROOT_INODE_ID;
         continue;
       }
+      await this.vfs.checkDir(this.caller, cur, X_OK);
       try {
-        cur = await this.core.lookup(cur.inodeId, name);
-        if (cur.type === FileType.TYPE_SYM_LINK) cur = await this.resolve(await this.pathOfLink(cur), true);
-        if (cur.type !== FileType.TYPE_DIRECTORY) throw new CurveError(StatusCode.NOT_DIRECTORY, path);
+        let a = await this.core.lookup(cur, name);
+        if (a.type === FileType.TYPE_SYM_LINK) a = await this.resolve(await this.pathOfLink(a), true);
+        if (a.type !== FileType.TYPE_DIRECTORY) throw new CurveError(StatusCode.NOT_DIRECTORY, path);
+        cur = a.inodeId;
       } catch (e) {
         if (!(e instanceof CurveError) || e.status !== StatusCode.NOT_FOUND) throw e;
         try {
-          cur = await this.core.create(cur.inodeId, name, { type: FileType.TYPE_DIRECTORY, mode, uid: this.uid, gid: this.gid });
+          cur = (await this.vfs.mkdir(this.caller, cur, name, mode)).ino;
         } catch (e2) {
           // Lost a race with another creator: use theirs.
           if (!(e2 instanceof CurveError) || e2.status !== StatusCode.DENTRY_EXIST) throw e2;
-          cur = await this.core.lookup(cur.inodeId, name);
+          cur = (await this.core.lookup(cur, name)).inodeId;
         }
       }
     }
@@ -239,10 +286,14 @@ export class Fs {
     return out;
   }
 
-  /** Streams a directory's entries in name order, page by page. */
+  /**
+   * Streams a directory's entries in name order, page by page (by name, so a listing of
+   * millions of entries holds one page; the VFS's cookie cursors are for the kernel's offsets).
+   */
   async *opendir(path: string): AsyncGenerator<DirEntry> {
     const dir = await this.resolve(path, true);
     if (dir.type !== FileType.TYPE_DIRECTORY) throw new CurveError(StatusCode.NOT_DIRECTORY, path);
+    await this.vfs.checkDir(this.caller, dir.inodeId, R_OK);
     for await (const d of this.core.list(dir.inodeId)) yield { name: d.name, ino: d.inodeId, type: d.type };
   }
 
@@ -255,8 +306,8 @@ export class Fs {
   async symlink(target: string, path: string): Promise<void> {
     if (target.length === 0) throw new CurveError(StatusCode.NOT_FOUND, 'empty symlink target');
     if (target.includes('\0')) throw new CurveError(StatusCode.INVALID_NAME, 'symlink target contains NUL');
-    const { parentIno, name } = await this.parentOf(path);
-    await this.core.create(parentIno, name, { type: FileType.TYPE_SYM_LINK, mode: 0o777, uid: this.uid, gid: this.gid, symlink: target });
+    const { parentIno, name, parentAttr } = await this.parentOf(path);
+    await this.vfs.symlink(this.caller, parentIno, name, target, parentAttr);
   }
 
   /** link(2), checking in the kernel's order: the old path, then the new one (EEXIST), then EPERM for a directory. */
@@ -267,29 +318,30 @@ export class Fs {
       throw new CurveError(StatusCode.DENTRY_EXIST, newPath);
     }
     if (src.type === FileType.TYPE_DIRECTORY) throw new CurveError(StatusCode.NOT_PERMITTED, `hard link to directory ${existing}`);
-    await this.core.link(src.inodeId, parentIno, name);
+    await this.vfs.link(this.caller, src.inodeId, parentIno, name);
   }
 
   async unlink(path: string): Promise<void> {
     const { parentIno, name } = await this.parentOf(path);
-    await this.core.unlink(parentIno, name);
+    await this.vfs.unlink(this.caller, parentIno, name);
   }
 
   async rmdir(path: string): Promise<void> {
     const { parentIno, name } = await this.parentOf(path);
-    await this.core.rmdir(parentIno, name);
+    await this.vfs.rmdir(this.caller, parentIno, name);
   }
 
   async rename(from: string, to: string, opts: { noReplace?: boolean; exchange?: boolean } = {}): Promise<void> {
     const a = await this.parentOf(from);
     const b = await this.parentOf(to);
+    if (opts.noReplace && opts.exchange) throw new CurveError(StatusCode.PARAM_ERROR, 'RENAME_NOREPLACE with RENAME_EXCHANGE');
     const flags = (opts.noReplace ? 1 : 0) | (opts.exchange ? 2 : 0);
-    await this.core.rename(a.parentIno, a.name, b.parentIno, b.name, flags);
+    await this.vfs.rename(this.caller, a.parentIno, a.name, b.parentIno, b.name, flags);
   }
 
-  private async setattrPath(path: string, a: SetAttrArgs, follow = true): Promise<void> {
+  private async setattrPath(path: string, set: SetAttrRequest, follow = true): Promise<void> {
     const attr = await this.resolve(path, follow);
-    await this.core.setattr(attr.inodeId, a);
+    await this.vfs.setattr(this.caller, attr.inodeId, set);
   }
 
   chmod(path: string, mode: number): Promise<void> {
@@ -305,99 +357,68 @@ export class Fs {
   }
 
   utimes(path: string, atimeMs: number, mtimeMs: number): Promise<void> {
-    const ts = (ms: number): [number, number] => [Math.floor(ms / 1000), Math.round((ms % 1000) * 1e6)];
+    const ts = (ms: number) => ({ sec: Math.floor(ms / 1000), nsec: Math.round((ms % 1000) * 1e6) });
     return this.setattrPath(path, { atime: ts(atimeMs), mtime: ts(mtimeMs) });
   }
 
+  /** truncate(2): the VFS's one truncate (space check, and the page the new end falls in kept as tmpfs keeps it). */
   async truncate(path: string, size = 0): Promise<void> {
-    const attr = await this.resolve(path, true);
-    if (attr.type === FileType.TYPE_DIRECTORY) throw new CurveError(StatusCode.IS_DIRECTORY, path);
-    if (attr.type !== FileType.TYPE_S3 && attr.type !== FileType.TYPE_FILE) throw new CurveError(StatusCode.PARAM_ERROR, path);
-    // Growing the length counts against the capacity like a write.
-    const grown = Math.max(0, size - attr.length);
-    this.core.space.admit(grown);
-    try {
-      await this.core.setattr(attr.inodeId, { size });
-    } catch (e) {
-      this.core.space.release(grown);
-      throw e;
-    }
-    this.core.space.settle(grown);
+    if (!Number.isSafeInteger(size) || size < 0) throw new CurveError(StatusCode.PARAM_ERROR, `size ${size}`);
+    const { attr, inode } = await this.resolveNode(path, true);
+    await this.vfs.setattr(this.caller, attr.inodeId, { size }, inode);
   }
 
   // ---- xattrs ----
 
   async setxattr(path: string, name: string, value: Uint8Array | string, flags = 0): Promise<void> {
     const attr = await this.resolve(path, true);
-    await this.core.setxattr(attr.inodeId, name, typeof value === 'string' ? Buffer.from(value) : value, flags);
+    await this.vfs.setxattr(this.caller, attr.inodeId, name, typeof value === 'string' ? Buffer.from(value) : value, flags);
   }
 
   async getxattr(path: string, name: string): Promise<Uint8Array> {
-    return this.core.getxattr((await this.resolve(path, true)).inodeId, name);
+    return this.vfs.getxattr(this.caller, (await this.resolve(path, true)).inodeId, name);
   }
 
   async listxattr(path: string): Promise<string[]> {
-    return this.core.listxattr((await this.resolve(path, true)).inodeId);
+    return this.vfs.listxattr(this.caller, (await this.resolve(path, true)).inodeId);
   }
 
   async removexattr(path: string, name: string): Promise<void> {
-    await this.core.removexattr((await this.resolve(path, true)).inodeId, name);
+    await this.vfs.removexattr(this.caller, (await this.resolve(path, true)).inodeId, name);
   }
 
   // ---- data ----
 
   /**
-   * Opens (and with 'w'/'a'/'x' flags creates or truncates) a regular file. Round trips: the
-   * parent walk, then for a new file one CreateFile (its answer is the whole inode: a new file
-   * has no blocks and no xattrs); for an existing one GetInode, always fresh (close-to-open).
-   * The open is not registered with the metaserver here (FsCore.opens decides when: see
-   * open-registry.ts), so a create is one commit.
+   * Opens (and with 'w'/'a'/'x' flags creates or truncates) a regular file: a VFS handle, the
+   * same open-file state and write path as the mount's. Round trips: the parent walk, then for
+   * a new file one CreateFile (its answer is the whole inode: a new file has no blocks and no
+   * xattrs); for an existing one the walk's last GetDentry brings the inode with its block map
+   * when it lives in the directory's partition (else one GetInode) — always fresh
+   * (close-to-open). The open is not registered with the metaserver here (the open registry
+   * decides when: see open-registry.ts), so a create is one commit.
    */
   async open(path: string, flags: OpenFlags = 'r', mode = 0o666): Promise<FileHandle> {
     const creat = flags.startsWith('w') || flags.startsWith('a');
     const excl = flags.includes('x');
-    const trunc = flags.startsWith('w');
-    let inode: Inode;
+    const oflags = openFlagsOf(flags);
     if (creat) {
-      const { parentIno, name } = await this.parentOf(path);
-      let created: InodeAttr | undefined;
+      const { parentIno, name, parentAttr } = await this.parentOf(path);
       try {
-        created = await this.core.create(parentIno, name, { type: FileType.TYPE_S3, mode: mode & ~this.umask, uid: this.uid, gid: this.gid });
+        // O_EXCL here: an existing name is resolved below, following a symlink as open(2) does.
+        const r = await this.vfs.create(this.caller, parentIno, name, mode & ~this.umask, oflags | O_EXCL, { openExisting: false, parentAttr });
+        return new FileHandle(this.vfs, this.caller, r.fh, r.attr.ino);
       } catch (e) {
         if (excl || !(e instanceof CurveError) || e.status !== StatusCode.DENTRY_EXIST) throw e;
       }
-      if (created) {
-        inode = create(InodeSchema, { attr: created });
-      } else {
-        let attr = await this.resolve(path, true);
-        checkRegular(attr.type, path);
-        if (trunc && attr.length > 0) attr = await this.core.setattr(attr.inodeId, { size: 0 });
-        inode = await this.core.getInode(attr.inodeId);
-      }
-    } else {
-      inode = await this.retryingStaleEntries(async (fresh) => {
-        const node = await this.walkPath(splitPath(path), true, fresh, path);
-        checkRegular(node.type, path);
-        return this.core.getInode(node.ino);
-      });
     }
-    const handle = new FileHandle(this.core, this.data, inode, { maxBufferBytes: this.maxBufferBytes, append: flags.startsWith('a') });
-    const opens = this.core.opens;
-    if (opens) {
-      const ino = handle.ino;
-      await opens.opened(ino, inode.attr!.nlink);
-      const close = handle.close.bind(handle);
-      handle.close = async () => {
-        try {
-          await close();
-        } finally {
-          // In the background: close returns once the data is saved; a release only decides
-          // when an unlinked inode may be reclaimed, which nobody observes through a name.
-          void opens.closed(ino);
-        }
-      };
-    }
-    return handle;
+    const inode = await this.retryingStaleEntries(async (fresh) => {
+      const node = await this.walkPath(splitPath(path), true, fresh, path);
+      checkRegular(node.type, path);
+      return node.inode ?? this.core.getInode(node.ino);
+    });
+    const r = await this.vfs.openInode(this.caller, inode, oflags);
+    return new FileHandle(this.vfs, this.caller, r.fh, inode.attr!.inodeId);
   }
 
   /** Waits until every closed handle's release reached the metaservers (call before umount). */
@@ -418,8 +439,8 @@ export class Fs {
     const fh = await this.open(path, 'w', opts.mode ?? 0o666);
     try {
       const bytes = typeof data === 'string' ? Buffer.from(data) : data;
-      for (let o = 0; o < bytes.length; o += this.maxBufferBytes) {
-        await fh.write(o, bytes.subarray(o, Math.min(bytes.length, o + this.maxBufferBytes)));
+      for (let o = 0; o < bytes.length; o += WRITE_STEP) {
+        await fh.write(o, bytes.subarray(o, Math.min(bytes.length, o + WRITE_STEP)));
       }
     } finally {
       await fh.close();
@@ -459,9 +480,9 @@ export class Fs {
       for (const d of page.entries) {
         if (d.type === FileType.TYPE_DIRECTORY) {
           await this.removeTree(d.inodeId);
-          await this.core.rmdir(dir, d.name);
+          await this.vfs.rmdir(this.caller, dir, d.name);
         } else {
-          await this.core.unlink(dir, d.name);
+          await this.vfs.unlink(this.caller, dir, d.name);
         }
       }
     }
@@ -482,10 +503,10 @@ export class Fs {
 
   /** Every path under `path` (depth first), with its attributes. */
   async *walk(path: string): AsyncGenerator<{ path: string; stat: Stat }> {
-    const attr = await this.resolve(path, false);
-    yield { path, stat: new Stat(attr) };
-    if (attr.type !== FileType.TYPE_DIRECTORY) return;
-    for await (const d of this.core.list(attr.inodeId)) {
+    const stat = await this.lstat(path);
+    yield { path, stat };
+    if (stat.type !== FileType.TYPE_DIRECTORY) return;
+    for await (const d of this.core.list(stat.ino)) {
       const child = path === '/' ? `/${d.name}` : `${path}/${d.name}`;
       yield* this.walk(child);
     }
@@ -497,10 +518,9 @@ export class Fs {
    * (2^50 bytes when unlimited); 2^40 inodes (no inode limit). `usedBytes` is exact.
    */
   statfs(blockSize = 4096): StatFs {
-    const s = this.core.space;
-    const blocks = Math.floor((s.capacity || 2 ** 50) / blockSize);
-    const blocksFree = blocks - Math.min(blocks, Math.ceil(s.usedBytes / blockSize));
-    const files = s.maxInodes || 2 ** 40;
-    return { blockSize, blocks, blocksFree, files, filesFree: Math.max(0, files - s.usedInodes), nameMax: 255, usedBytes: s.usedBytes, usedInodes: s.usedInodes };
+    // The mount's statfs (src/vfs/statfs.ts), in node:fs-like names.
+    const s = this.vfs.statfs(blockSize);
+    const space = this.core.space;
+    return { blockSize, blocks: s.blocks, blocksFree: s.bfree, files: s.files, filesFree: s.ffree, nameMax: s.namelen, usedBytes: space.usedBytes, usedInodes: space.usedInodes };
   }
 }

@@ -197,6 +197,72 @@ describe('round trips and open handles (caches off)', () => {
   });
 });
 
+describe('POSIX permissions for an SDK caller other than root (issue [L] finding 4)', () => {
+  /** An SDK connection acting as `uid`/`gid` (the VFS checks its permissions). */
+  async function as(uid: number, gid: number, groups?: number[]): Promise<{ conn: Connection; close(): Promise<void> }> {
+    const pool = new ChannelPool({ credential: cluster.fsToken, tls: cluster.tls });
+    const c = await connectFs({ mds: new MdsAdapter(new RotatingMdsConnector(pool, cluster.mdsAddrs)), fsName: cluster.fsName, pool, entryTtlMs: 0, attrTtlMs: 0, identity: { uid, gid, groups } });
+    return { conn: c, close: async () => { await c.close(); pool.close(); } };
+  }
+  const codeOf = async (fn: () => Promise<unknown>) => {
+    try {
+      await fn();
+      return 'ok';
+    } catch (e) {
+      return (e as CurveError).code;
+    }
+  };
+
+  test('mode bits, ownership and the sticky rule are enforced; what is allowed works', async () => {
+    const root = conn.fs;
+    await root.mkdir('/perm', { mode: 0o755 });
+    await root.writeFile('/perm/rootfile', 'secret', { mode: 0o640 });
+    await root.mkdir('/perm/alice', { mode: 0o700 });
+    await root.chown('/perm/alice', 1000, 1000);
+    await root.mkdir('/perm/shared', { mode: 0o777 });
+    await root.chmod('/perm/shared', 0o1777);
+    const alice = await as(1000, 1000);
+    const bob = await as(2000, 2000, [1000]);
+    try {
+      const a = alice.conn.fs;
+      const b = bob.conn.fs;
+      // No write permission in a root directory: nothing is created.
+      assert.equal(await codeOf(() => a.writeFile('/perm/x', 'x')), 'EACCES');
+      assert.equal(await codeOf(() => a.mkdir('/perm/d')), 'EACCES');
+      assert.equal(await root.exists('/perm/x'), false);
+      // Reading needs the read bit: rootfile is 0640 root:root.
+      assert.equal(await codeOf(() => a.readFile('/perm/rootfile')), 'EACCES');
+      assert.equal(await codeOf(() => a.open('/perm/rootfile', 'r+')), 'EACCES');
+      assert.equal(await codeOf(() => a.truncate('/perm/rootfile', 0)), 'EACCES');
+      assert.equal(await codeOf(() => a.chmod('/perm/rootfile', 0o777)), 'EPERM');
+      assert.equal(await codeOf(() => a.unlink('/perm/rootfile')), 'EACCES');
+      assert.equal(Buffer.from(await root.readFile('/perm/rootfile')).toString(), 'secret', 'unchanged');
+      // In her own directory alice may do anything; what she creates is hers.
+      await a.writeFile('/perm/alice/f', 'mine');
+      const st = await a.stat('/perm/alice/f');
+      assert.deepEqual([st.uid, st.gid, st.mode & 0o777], [1000, 1000, 0o644]);
+      await a.chmod('/perm/alice/f', 0o600);
+      assert.equal(await codeOf(() => a.chown('/perm/alice/f', 2000, 1000)), 'EPERM', 'only root gives a file away');
+      // bob may not search alice's 0700 directory (his group 1000 does not help: 0700).
+      assert.equal(await codeOf(() => b.stat('/perm/alice/f')), 'EACCES');
+      assert.equal(await codeOf(() => b.readdir('/perm/alice')), 'EACCES');
+      // The sticky directory: bob may not remove or rename alice's file, alice may.
+      await a.writeFile('/perm/shared/af', 'a');
+      assert.equal(await codeOf(() => b.unlink('/perm/shared/af')), 'EPERM');
+      assert.equal(await codeOf(() => b.rename('/perm/shared/af', '/perm/shared/bf')), 'EPERM');
+      await b.writeFile('/perm/shared/bf', 'b');
+      assert.equal(await codeOf(() => b.rename('/perm/shared/bf', '/perm/shared/af')), 'EPERM', 'nor replace it by a rename');
+      await a.unlink('/perm/shared/af');
+      assert.deepEqual((await root.readdir('/perm/shared')).sort(), ['bf']);
+      // Root, the default identity, is not restricted.
+      await root.writeFile('/perm/alice/by-root', 'r');
+    } finally {
+      await alice.close();
+      await bob.close();
+    }
+  });
+});
+
 describe('CLI', () => {
   test('put and get of a tree with hard links and symlinks round-trips', () => {
     const src = join(scratch, 'tree');

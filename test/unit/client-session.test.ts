@@ -8,8 +8,8 @@ import { create } from '@bufbuild/protobuf';
 import { PartitionInfoSchema, PartitionStatus } from '../../src/gen/common_pb.ts';
 import { ClientSession, MetaClient, OpenRegistry, type MdsApi, type MetaCaller } from '../../src/client/index.ts';
 import { CurveError, StatusCode } from '../../src/common/index.ts';
-import { ClusterLocks } from '../../src/mount/cluster-locks.ts';
-import { Errno, F_UNLCK, F_WRLCK } from '../../src/fuse/index.ts';
+import { ClusterLocks } from '../../src/vfs/cluster-locks.ts';
+import { F_UNLCK, F_WRLCK, PosixError } from '../../src/vfs/index.ts';
 
 const FS = 'f';
 const MP = { host: 'h', path: '/m' };
@@ -142,7 +142,7 @@ test('locks held when the session ended: the owner\'s next lock call and its clo
   session = 2;
   locks.sessionLost();
   assert.equal(locks.held, 0);
-  const eio = (e: unknown) => e instanceof Errno && e.code === 'EIO';
+  const eio = (e: unknown) => e instanceof PosixError && e.code === 'EIO';
   await assert.rejects(locks.set(5, 1n, U, { flock: false, sleep: false }), eio);
   await assert.rejects(locks.set(6, 2n, W, { flock: true, sleep: false }), eio);
   // Once: then the owner starts clean, under the new session.

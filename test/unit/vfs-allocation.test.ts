@@ -13,7 +13,7 @@ import {
   ZERO_DATA,
   ZERO_HOLE,
   ZERO_PREALLOC,
-} from '../../src/mount/allocation.ts';
+} from '../../src/vfs/allocation.ts';
 
 let nextId = 1;
 function data(offset: number, len: number): ChunkSlice {

@@ -1,6 +1,7 @@
-// statfs(2) for the mount from the client's view of the fs's space (src/client/space.ts).
+// statfs(2) of the VFS (the mount's, and the SDK's in its own names) from the client's view of
+// the fs's space (src/client/space.ts).
 import type { SpaceGuard } from '../client/index.ts';
-import type { StatFs } from '../fuse/index.ts';
+import type { StatFs } from './types.ts';
 
 /** Blocks when the fs has no capacity: 1 PiB, large enough that df never calls it full. */
 const UNLIMITED_BYTES = 2 ** 50;

@@ -1,7 +1,7 @@
 // Directory cursors of the curvefs mount: kernel offsets resume after names, stable under changes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DirCursor } from '../../src/mount/dir-cursor.ts';
+import { DirCursor } from '../../src/vfs/dir-cursor.ts';
 
 function fakeDir(names: Set<string>, pageSize = 2) {
   let fetches = 0;

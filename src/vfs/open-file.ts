@@ -1,6 +1,6 @@
-// The data state of one regular file open in this mount, shared by every open handle of it:
-// the block map and length as of open (close-to-open: re-read at every open), a write buffer,
-// and the commits that turn buffered writes into slices in the inode.
+// The data state of one regular file open in this client (the mount or the SDK), shared by
+// every open handle of it: the block map and length as of open (close-to-open: re-read at every
+// open), a write buffer, and the commits that turn buffered writes into slices in the inode.
 //
 //   write ──▶ WriteBuffer (full blocks upload at once) ──commit──▶ AppendChunks (one log entry)
 //
@@ -17,7 +17,7 @@ import { appendSlices, WriteBuffer, type BlockMap, type ChunkSlice, type FileDat
 import type { Inode, InodeAttr } from '../gen/metaserver_pb.ts';
 import { allocationOf, type Allocation } from './allocation.ts';
 
-const log = createLogger('mount');
+const log = createLogger('vfs');
 const SEQUENTIAL_SLACK = 2 * 1024 * 1024;
 
 export interface OpenFileOptions {
@@ -59,9 +59,9 @@ export class OpenFile {
   private readonly clock: Clock;
   /** End of the last read: a read starting near it continues a sequential scan. */
   private lastReadEnd = 0;
-  /** Extended attributes as of open (kept current by this mount's own changes). */
+  /** Extended attributes as of open (kept current by this client's own changes). */
   xattrs: Map<string, Uint8Array>;
-  /** Open handles of this mount on the file. */
+  /** Open handles of this client on the file. */
   handles = 0;
   /** Highest end of a write admitted against the fs's capacity (a file grows once per byte). */
   private admittedEnd = 0;
@@ -82,7 +82,7 @@ export class OpenFile {
     this.clock = opts.clock ?? systemClock;
   }
 
-  /** The file's size as this mount sees it: committed length or the end of buffered data. */
+  /** The file's size as this client sees it: committed length or the end of buffered data. */
   get size(): number {
     return Math.max(this.length, this.buf?.end ?? 0);
   }
@@ -245,13 +245,8 @@ export class OpenFile {
     this.length = Math.max(this.length, minLength);
     this.committing = [];
     try {
-      const res = await this.core.meta.callForInode('appendChunks', this.ino, {
-        inodeId: this.ino,
-        slices,
-        minLength,
-        time,
-      });
-      if (res.inode) this.attr = res.inode;
+      const attr = await this.core.appendChunks(this.ino, slices, minLength, time);
+      if (attr) this.attr = attr;
     } catch (e) {
       this.failure = e;
       throw e;

@@ -24,7 +24,7 @@ import { create } from '@bufbuild/protobuf';
 import { systemRandom, type Random } from '../common/index.ts';
 import type { MetaClient } from '../client/index.ts';
 import { FileLockSchema, LockType, type FileLock as WireLock } from '../gen/metaserver_pb.ts';
-import { E, Errno, F_RDLCK, F_UNLCK, F_WRLCK, type FileLock } from '../fuse/index.ts';
+import { F_RDLCK, F_UNLCK, F_WRLCK, PosixError, type FileLock } from './types.ts';
 
 /** Inclusive end meaning "to the end of the file" (the FUSE layer's OFFSET_MAX). */
 export const LOCK_EOF = Number.MAX_SAFE_INTEGER;
@@ -42,7 +42,7 @@ function wireType(t: number): LockType {
     case F_UNLCK:
       return LockType.LOCK_UNLOCK;
     default:
-      throw new Errno(E.EINVAL, `lock type ${t}`);
+      throw new PosixError('EINVAL', `lock type ${t}`);
   }
 }
 
@@ -89,7 +89,7 @@ export class ClusterLocks {
   private checkLost(lost: Map<number, Set<bigint>>, ino: number, owner: bigint): void {
     if (!lost.get(ino)?.has(owner)) return;
     forget(lost, ino, owner);
-    throw new Errno(E.EIO, `the lock on inode ${ino} was lost: the mount session ended while it was held`);
+    throw new PosixError('EIO', `the lock on inode ${ino} was lost: the mount session ended while it was held`);
   }
 
   private wire(owner: bigint, lock: FileLock, flock: boolean, type = wireType(lock.type)): WireLock {
@@ -128,7 +128,7 @@ export class ClusterLocks {
       return;
     }
     for (let attempt = 0; ; attempt++) {
-      if (opts.signal?.aborted) throw new Errno(E.EINTR, 'lock wait interrupted');
+      if (opts.signal?.aborted) throw new PosixError('EINTR', 'lock wait interrupted');
       // Each try under the session in use (a waiter's session may be replaced while it waits).
       if (attempt > 0) this.checkLost(lost, ino, owner);
       const want = this.wire(owner, lock, opts.flock);
@@ -136,12 +136,12 @@ export class ClusterLocks {
       if (res.granted) {
         // Granted to a session that ended meanwhile: lost already.
         if (want.sessionId !== this.sessionId) {
-          throw new Errno(E.EIO, `the lock on inode ${ino} was granted to a mount session that has ended`);
+          throw new PosixError('EIO', `the lock on inode ${ino} was granted to a mount session that has ended`);
         }
         remember(held, ino, owner);
         return;
       }
-      if (!opts.sleep) throw new Errno(E.EAGAIN, 'lock held by another owner');
+      if (!opts.sleep) throw new PosixError('EAGAIN', 'lock held by another owner');
       // Converting a flock lock drops the old one before waiting (as Linux does).
       if (attempt === 0 && opts.flock && held.get(ino)?.has(owner)) {
         await this.call(ino, this.wire(owner, lock, true, LockType.LOCK_UNLOCK), false);
@@ -204,7 +204,7 @@ export class ClusterLocks {
       const onAbort = () => {
         clearTimeout(timer);
         set.delete(done);
-        reject(new Errno(E.EINTR, 'lock wait interrupted'));
+        reject(new PosixError('EINTR', 'lock wait interrupted'));
       };
       const timer = setTimeout(done, delay);
       set.add(done);

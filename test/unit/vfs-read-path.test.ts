@@ -9,7 +9,7 @@ import type { FsCore } from '../../src/client/index.ts';
 import { BlockCache, FileDataIO, MemoryBlockStore, type BlockMap, type BlockStore } from '../../src/data/index.ts';
 import { InodeSchema } from '../../src/gen/metaserver_pb.ts';
 import { CacheFirstStore } from '../../src/mount/cache-first-store.ts';
-import { OpenFile } from '../../src/mount/open-file.ts';
+import { OpenFile } from '../../src/vfs/open-file.ts';
 
 const MiB = 1024 * 1024;
 const INO = 7;

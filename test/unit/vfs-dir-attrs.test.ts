@@ -1,9 +1,9 @@
-// DirChangeAttrs (src/mount/dir-attrs.ts): a directory's attributes from this mount's own change
+// DirChangeAttrs (src/vfs/dir-attrs.ts): a directory's attributes from this mount's own change
 // are kept for the attribute timeout, never from a change that overlapped another one of the
 // same directory, and a change without attributes (or `drop`) forgets them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DirChangeAttrs } from '../../src/mount/dir-attrs.ts';
+import { DirChangeAttrs } from '../../src/vfs/dir-attrs.ts';
 
 function deferred<T>() {
   let resolve!: (v: T) => void;
