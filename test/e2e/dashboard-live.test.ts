@@ -56,7 +56,7 @@ test('the page follows the cluster live: a new file, then a killed metaserver, w
   await onPage('window.__loadedOnce = 42');
 
   // The stream is connected and every metaserver is shown online, with the fs's usage reported.
-  await waitFor(async () => (await onPage<number>('Number(document.body.dataset.updates)')) >= 1, 'a first pushed update');
+  await waitFor(async () => (await onPage<number>('Number(document.body?.dataset.updates)')) >= 1, 'a first pushed update');
   const ids = c.metaservers.procs.map((p) => p.id);
   for (const id of ids) await waitFor(async () => (await stateOnPage(id)) === 'ONLINE', `metaserver ${id} ONLINE on the page`);
   await waitFor(async () => (await inodesOnPage()) >= 1, 'the root inode counted on the page');

@@ -147,7 +147,9 @@ test('in a real browser: the login prompt, then the live page', async () => {
     assert.equal(await browser.eval<boolean>('document.querySelector("[data-alerts], [data-role]") === null'), true, 'figures shown before logging in');
     assert.ok(!(await browser.eval<string>('document.body.innerHTML')).includes(clusterId));
     await browser.eval(`document.querySelector('input[name=token]').value = ${JSON.stringify(key.token({ role: 'admin' }))}; document.querySelector('form').submit()`);
-    await waitFor(async () => (await browser.eval<number>('Number(document.body.dataset.updates ?? 0)')) >= 1, 'the live page after logging in');
+    // While the form's POST and its redirect load, the page may have no body or no context yet.
+    const updates = () => browser.eval<number>('Number(document.body?.dataset.updates ?? 0)').catch(() => 0);
+    await waitFor(async () => (await updates()) >= 1, 'the live page after logging in');
     assert.equal(await browser.eval<string>('document.querySelector("[data-role]").dataset.role'), 'leader');
     assert.match(await browser.eval<string>('document.body.textContent'), new RegExp(`cluster ${clusterId}`));
   } finally {
