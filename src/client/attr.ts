@@ -1,5 +1,6 @@
 // Conversions between the wire's InodeAttr and what callers see (a node:fs-like Stats).
 import { FileType } from '../gen/common_pb.ts';
+import type { PosixAttr } from '../common/index.ts';
 import type { InodeAttr } from '../gen/metaserver_pb.ts';
 
 export const S_IFMT = 0o170000;
@@ -35,24 +36,6 @@ export function modeBitsOfType(type: FileType): number {
   }
 }
 
-/** struct stat as the VFS assembles it (src/vfs's Attr). */
-export interface PosixAttr {
-  ino: number;
-  size: number;
-  blocks: number;
-  atimeSec: number;
-  atimeNsec: number;
-  mtimeSec: number;
-  mtimeNsec: number;
-  ctimeSec: number;
-  ctimeNsec: number;
-  mode: number;
-  nlink: number;
-  uid: number;
-  gid: number;
-  rdev: number;
-  blksize: number;
-}
 
 /** A node:fs.Stats-like view of an inode. Times are in milliseconds plus exact ns fields. */
 export class Stat {

@@ -10,6 +10,7 @@
 // with EILSEQ before it reaches the ops.
 
 import { constants as osConstants } from 'node:os';
+import type { PosixAttr } from '../common/index.ts';
 
 export const E = osConstants.errno;
 const NAMES = new Map<number, string>();
@@ -45,26 +46,8 @@ export interface RequestContext {
 
 export type MaybePromise<T> = T | Promise<T>;
 
-/** struct stat, as the kernel wants it. Times are seconds + nanoseconds since the epoch. */
-export interface Attr {
-  ino: number;
-  size: number;
-  /** 512-byte blocks allocated. */
-  blocks: number;
-  atimeSec: number;
-  atimeNsec: number;
-  mtimeSec: number;
-  mtimeNsec: number;
-  ctimeSec: number;
-  ctimeNsec: number;
-  /** File type and permission bits (S_IFREG | 0644 ...). */
-  mode: number;
-  nlink: number;
-  uid: number;
-  gid: number;
-  rdev: number;
-  blksize: number;
-}
+/** struct stat, as the kernel wants it (one shape with the VFS and the SDK). */
+export type Attr = PosixAttr;
 
 /** The answer to a name lookup (and to everything that creates a name). */
 export interface Entry {

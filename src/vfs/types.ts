@@ -1,6 +1,7 @@
 // The POSIX shapes the VFS answers in, independent of any front-end: the FUSE adapter passes them
 // to the kernel as they are (src/fuse's types have the same fields), the SDK wraps them in Stat.
 import { constants as osConstants } from 'node:os';
+import type { PosixAttr } from '../common/index.ts';
 import { CurveError, StatusCode } from '../common/index.ts';
 
 /** errno numbers of this platform (what the kernel and node:fs use). */
@@ -24,26 +25,8 @@ export interface Caller {
 /** Root, the SDK's default identity. */
 export const ROOT_CALLER: Caller = { uid: 0, gid: 0 };
 
-/** struct stat. Times are seconds + nanoseconds since the epoch. */
-export interface Attr {
-  ino: number;
-  size: number;
-  /** 512-byte blocks allocated (tmpfs's count: whole 4 KiB pages holding data or preallocated). */
-  blocks: number;
-  atimeSec: number;
-  atimeNsec: number;
-  mtimeSec: number;
-  mtimeNsec: number;
-  ctimeSec: number;
-  ctimeNsec: number;
-  /** File type and permission bits (S_IFREG | 0644 ...). */
-  mode: number;
-  nlink: number;
-  uid: number;
-  gid: number;
-  rdev: number;
-  blksize: number;
-}
+/** struct stat (src/common's PosixAttr: one shape with the FUSE layer and the SDK). */
+export type Attr = PosixAttr;
 
 /** Time to set: an explicit value or "now" (utimensat with UTIME_NOW). */
 export type TimeSet = { sec: number; nsec: number } | 'now';

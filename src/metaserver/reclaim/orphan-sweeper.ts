@@ -27,12 +27,13 @@
 // Cost: one pass over each partition's inode ids per interval (1 min), and one ListDentry scan of
 // the parent per candidate, remembered once it is found named (per leader, in memory).
 import { create } from '@bufbuild/protobuf';
-import { StatusCode, createLogger, systemClock, systemTimer, type Clock, type Timer, type TimerHandle } from '../../common/index.ts';
+import { StatusCode, createLogger, systemClock, systemTimer, type Clock, type Timer } from '../../common/index.ts';
 import { FileType } from '../../gen/common_pb.ts';
 import { PartitionRefSchema, UnlinkInodeRequestSchema } from '../../gen/metaserver_pb.ts';
 import type { Partition } from '../partition/index.ts';
 import type { Copyset } from '../copyset/copyset.ts';
 import { OpType } from '../copyset/op-codec.ts';
+import { LeaderPass } from './leader-pass.ts';
 import type { Cluster } from '../cluster.ts';
 
 const log = createLogger('metaserver-orphans');
@@ -66,11 +67,8 @@ interface Suspect {
   ctimeNs: number;
 }
 
-export class OrphanSweeper {
-  private handle: TimerHandle | undefined;
-  private running: Promise<void> | undefined;
+export class OrphanSweeper extends LeaderPass {
   private readonly clock: Clock;
-  private readonly timer: Timer;
   private readonly ageMs: number;
   /** Per partition: inodes seen unnamed, and inodes found named (with the parent they were found in). */
   private readonly suspects = new Map<number, Map<number, Suspect>>();
@@ -78,41 +76,20 @@ export class OrphanSweeper {
   readonly stats: OrphanStats = { passes: 0, swept: 0, lookupFailures: 0 };
 
   constructor(private readonly opts: OrphanSweeperOptions) {
+    super(opts.timer ?? systemTimer, opts.intervalMs ?? 60_000, opts.copysets);
     this.clock = opts.clock ?? systemClock;
-    this.timer = opts.timer ?? systemTimer;
     this.ageMs = opts.ageMs ?? 600_000;
   }
 
-  start(): void {
-    this.handle = this.timer.setInterval(() => void this.runOnce(), this.opts.intervalMs ?? 60_000);
+  protected passFailed(cs: Copyset, e: unknown): void {
+    log.warn('orphan sweep failed', { copyset: cs.name, error: String(e) });
   }
 
-  stop(): void {
-    if (this.handle) this.timer.clear(this.handle);
-    this.handle = undefined;
+  protected override passDone(): void {
+    this.stats.passes++;
   }
 
-  /** One pass over every copyset this process leads (concurrent calls share the pass). */
-  runOnce(): Promise<void> {
-    if (!this.running) {
-      this.running = (async () => {
-        for (const cs of this.opts.copysets()) {
-          if (!cs.isLeader()) continue;
-          try {
-            await this.sweepCopyset(cs);
-          } catch (e) {
-            log.warn('orphan sweep failed', { copyset: cs.name, error: String(e) });
-          }
-        }
-        this.stats.passes++;
-      })().finally(() => {
-        this.running = undefined;
-      });
-    }
-    return this.running;
-  }
-
-  private async sweepCopyset(cs: Copyset): Promise<void> {
+  protected async passCopyset(cs: Copyset): Promise<void> {
     let lookups = this.opts.lookups ?? 256;
     for (const part of [...cs.sm.partitions.values()]) {
       const suspects = mapOf(this.suspects, part.partitionId);

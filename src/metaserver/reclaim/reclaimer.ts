@@ -8,12 +8,13 @@
 // (deleting missing objects is fine). Partitions being deleted (DELETING) have the blocks of all
 // their files deleted, then are dropped (DropPartition).
 import { create } from '@bufbuild/protobuf';
-import { StatusCode, createLogger, systemClock, systemTimer, type Clock, type Timer, type TimerHandle } from '../../common/index.ts';
+import { StatusCode, createLogger, systemClock, systemTimer, type Clock, type Timer } from '../../common/index.ts';
 import { FileType, PartitionStatus } from '../../gen/common_pb.ts';
 import { DeleteInodeRequestSchema, DeletePartitionRequestSchema, PartitionRefSchema } from '../../gen/metaserver_pb.ts';
 import type { Partition } from '../partition/index.ts';
 import type { Copyset } from '../copyset/copyset.ts';
 import { OpType } from '../copyset/op-codec.ts';
+import { LeaderPass } from './leader-pass.ts';
 import type { FsDataProvider } from './fs-data.ts';
 
 const log = createLogger('metaserver-reclaim');
@@ -38,48 +39,21 @@ export interface ReclaimStats {
   partitionsDropped: number;
 }
 
-export class Reclaimer {
-  private handle: TimerHandle | undefined;
-  private running: Promise<void> | undefined;
+export class Reclaimer extends LeaderPass {
   private readonly clock: Clock;
-  private readonly timer: Timer;
   readonly stats: ReclaimStats = { reclaimed: 0, skippedOpen: 0, failures: 0, partitionsDropped: 0 };
 
   constructor(private readonly opts: ReclaimerOptions) {
+    super(opts.timer ?? systemTimer, opts.intervalMs ?? 5000, opts.copysets);
     this.clock = opts.clock ?? systemClock;
-    this.timer = opts.timer ?? systemTimer;
   }
 
-  start(): void {
-    this.handle = this.timer.setInterval(() => void this.runOnce(), this.opts.intervalMs ?? 5000);
+  protected passFailed(cs: Copyset, e: unknown): void {
+    this.stats.failures++;
+    log.warn('reclaim pass failed', { copyset: cs.name, error: String(e) });
   }
 
-  stop(): void {
-    if (this.handle) this.timer.clear(this.handle);
-    this.handle = undefined;
-  }
-
-  /** One pass over every copyset this process leads (concurrent calls share the pass). */
-  runOnce(): Promise<void> {
-    if (!this.running) {
-      this.running = (async () => {
-        for (const cs of this.opts.copysets()) {
-          if (!cs.isLeader()) continue;
-          try {
-            await this.reclaimCopyset(cs);
-          } catch (e) {
-            this.stats.failures++;
-            log.warn('reclaim pass failed', { copyset: cs.name, error: String(e) });
-          }
-        }
-      })().finally(() => {
-        this.running = undefined;
-      });
-    }
-    return this.running;
-  }
-
-  private async reclaimCopyset(cs: Copyset): Promise<void> {
+  protected async passCopyset(cs: Copyset): Promise<void> {
     const now = this.clock.wallTime()[0];
     const grace = this.opts.graceSec ?? 30;
     let budget = this.opts.batch ?? 1000;
