@@ -4,21 +4,12 @@
 //   --seed N [--steps M] [--trace]      replays one seed (with --trace: every event)
 //   --hard                              with every fault 2-4x as frequent (either mode)
 import { HARD, driverScenario, runDriverSeed, type DriverScenario } from './driver-sim.ts';
+import { intFlag } from './cli-flag.ts';
 
-function arg(name: string): number | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return undefined;
-  const v = Number(process.argv[i + 1]);
-  if (!Number.isSafeInteger(v) || v < 0) {
-    console.error(`--${name} needs a non-negative integer`);
-    process.exit(2);
-  }
-  return v;
-}
 
-const steps = arg('steps') ?? 3000;
+const steps = intFlag('steps') ?? 3000;
 const over: Partial<DriverScenario> = process.argv.includes('--hard') ? HARD : {};
-const one = arg('seed');
+const one = intFlag('seed');
 if (one !== undefined) {
   const trace = process.argv.includes('--trace');
   console.log(`scenario ${JSON.stringify(driverScenario(one, steps, over))}`);
@@ -28,8 +19,8 @@ if (one !== undefined) {
   process.exit(r.ok ? 0 : 1);
 }
 
-const count = arg('seeds') ?? 100;
-const start = arg('start') ?? 0;
+const count = intFlag('seeds') ?? 100;
+const start = intFlag('start') ?? 0;
 const failed: number[] = [];
 const totals: Record<string, number> = {};
 const t0 = performance.now();

@@ -2,19 +2,10 @@
 //   npx tsx test/sim/run.ts --seeds 10000 [--start S]   many seeds; prints every failing seed
 //   npx tsx test/sim/run.ts --seed N                    replays one seed verbosely (event trace)
 import { runSeed, scenarioFor } from './simulation.ts';
+import { intFlag } from './cli-flag.ts';
 
-function arg(name: string): number | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return undefined;
-  const v = Number(process.argv[i + 1]);
-  if (!Number.isSafeInteger(v) || v < 0) {
-    console.error(`--${name} needs a non-negative integer`);
-    process.exit(2);
-  }
-  return v;
-}
 
-const one = arg('seed');
+const one = intFlag('seed');
 if (one !== undefined) {
   console.log(`scenario ${JSON.stringify(scenarioFor(one))}`);
   const r = runSeed(one, {}, (line) => console.log(line));
@@ -23,8 +14,8 @@ if (one !== undefined) {
   process.exit(r.ok ? 0 : 1);
 }
 
-const count = arg('seeds') ?? 1000;
-const startSeed = arg('start') ?? 0;
+const count = intFlag('seeds') ?? 1000;
+const startSeed = intFlag('start') ?? 0;
 const failed: number[] = [];
 const t0 = performance.now();
 for (let s = startSeed; s < startSeed + count; s++) {
