@@ -6,7 +6,8 @@
 //   3. DeleteInode (log entry).
 // A leader that dies between the steps leaves the inode marked; the next leader repeats 2 and 3
 // (deleting missing objects is fine). Partitions being deleted (DELETING) have the blocks of all
-// their files deleted, then are dropped (DropPartition).
+// their files deleted, then are dropped (DropPartition); the fs's data store is looked up afresh
+// on each such pass, so a forced fs delete (no data store any more) is seen.
 import { create } from '@bufbuild/protobuf';
 import { StatusCode, createLogger, systemClock, systemTimer, type Clock, type Timer } from '../../common/index.ts';
 import { FileType, PartitionStatus } from '../../gen/common_pb.ts';
@@ -101,6 +102,10 @@ export class Reclaimer extends LeaderPass {
   }
 
   private async dropDeleting(cs: Copyset, part: Partition): Promise<void> {
+    // Ask where the fs's data lives again on each pass: `fs delete --force` (for a store that is
+    // gone, on which the cached store fails for ever) makes the MDS answer it without a store,
+    // and then the partition is dropped without touching a block.
+    await this.opts.data?.refresh?.(part.fsId);
     for (let ino = part.start; ino < part.nextId && ino <= part.end; ino++) {
       if (part.getInodeAttr(ino).status !== StatusCode.OK) continue;
       await this.deleteData(part, ino);
