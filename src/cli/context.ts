@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { CurveError, StatusCode } from '../common/index.ts';
 import { ChannelPool, TLS_DIR_ENV, TLS_NAME_ENV, TOKEN_FILE_ENV } from '../rpc/index.ts';
 import { connectFs, MdsAdapter, RotatingMdsConnector, type Connection } from '../client/index.ts';
+import { callerIdentity, processIdentity, type CallerIdentity } from './identity.ts';
 
 export const DEFAULT_DIR = '.curvefs';
 export const DEFAULT_FS = 'curvefs';
@@ -16,6 +17,8 @@ export interface GlobalOptions {
   json?: boolean;
   dir?: string;
   tokenFile?: string;
+  /** `--as UID:GID[:G1,...]`: whom the file commands act as (see identity.ts). */
+  as?: CallerIdentity;
 }
 
 /** The cluster file written by `curvefs up` (its directory's cluster.json). */
@@ -123,7 +126,9 @@ export async function openMds(g: GlobalOptions): Promise<MdsSession> {
 export async function withFs<T>(g: GlobalOptions, fn: (c: Connection) => Promise<T>): Promise<T> {
   const mds = await openMds(g);
   try {
-    const conn = await connectFs({ mds: mds.adapter, fsName: fsNameOf(g), pool: mds.pool, entryTtlMs: 0, attrTtlMs: 0 });
+    // Permissions are checked for the invoking user (or root's --as), as the mount checks them.
+    const identity = callerIdentity(g.as, processIdentity());
+    const conn = await connectFs({ mds: mds.adapter, fsName: fsNameOf(g), pool: mds.pool, entryTtlMs: 0, attrTtlMs: 0, identity });
     try {
       return await fn(conn);
     } finally {

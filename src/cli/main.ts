@@ -14,6 +14,7 @@ import { registerGcCommand } from './commands/gc.ts';
 import { registerDumpCommand } from './commands/dump.ts';
 import { registerLoadCommand } from './commands/load.ts';
 import { versionLine } from './version.ts';
+import { callerIdentity, parseIdentity, processIdentity } from './identity.ts';
 
 handleBrokenPipes();
 // Known before parsing, so that even a usage error comes out as JSON for a script.
@@ -29,6 +30,7 @@ program
   .option('--dir <dir>', 'cluster directory of `curvefs up` (default .curvefs)')
   .option('--json', 'machine-readable output (errors too)')
   .option('--token-file <file>', 'credential for the cluster (default: $CURVEFS_TOKEN_FILE, or the admin token `curvefs up` wrote)')
+  .option('--as <uid:gid[:groups]>', 'act as this user in file commands (root only; default: the invoking user, whose permissions are checked)', parseIdentity)
   .addHelpText('after', `\n${EXIT_HELP}`)
   // A hint, not the whole help: the error line is what the user needs to see.
   .showHelpAfterError(errorFormat.json ? false : '(see `curvefs help [command]`)')
@@ -46,7 +48,11 @@ program
 
 const globals = (): GlobalOptions => program.opts<GlobalOptions>();
 // Before any command opens a connection: which token its pools present.
-program.hook('preAction', () => useCredential(globals()));
+// A non-root --as for someone else is refused before anything runs, whichever the command.
+program.hook('preAction', () => {
+  callerIdentity(globals().as, processIdentity());
+  useCredential(globals());
+});
 
 registerClusterCommands(program, globals);
 registerFsCommands(program, globals);
