@@ -4,10 +4,10 @@
 // uid) against a real cluster; the setup and the checks of owners go through the SDK as root.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import * as fsp from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { connectFs, MdsAdapter, type Connection } from '../../src/client/index.ts';
 import { OptionValueError } from '../../src/common/index.ts';
 import { callerIdentity, parseIdentity } from '../../src/cli/identity.ts';
@@ -18,10 +18,32 @@ import { CURVEFS_BIN, runCurvefs } from '../helpers/curvefs-mount-proc.ts';
 /** An unprivileged user for the runs as non-root (exists on the test machine: see setup). */
 const USER = { uid: 1000, gid: 1000 };
 
+const REPO = resolve(import.meta.dirname, '..', '..');
+/**
+ * The checkout as `USER` can reach it: a clone may sit below a directory other users cannot enter
+ * (such as /root), so the test bind-mounts it at a temporary directory anyone can traverse.
+ */
+let repoView: string | undefined;
+
+async function openRepoView(): Promise<void> {
+  const view = await fsp.mkdtemp(join(tmpdir(), 'curvefs-repo-view-'));
+  await fsp.chmod(view, 0o755);
+  execFileSync('mount', ['--bind', REPO, view]);
+  repoView = view;
+}
+
+async function closeRepoView(): Promise<void> {
+  if (!repoView) return;
+  execFileSync('umount', [repoView]);
+  await fsp.rmdir(repoView);
+  repoView = undefined;
+}
+
 /** Runs the CLI as `USER` (the test runs as root, so it may start a process as anyone). */
 function runAsUser(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [CURVEFS_BIN, ...args], {
+    const bin = join(repoView ?? REPO, relative(REPO, CURVEFS_BIN));
+    const p = spawn(process.execPath, [bin, ...args], {
       uid: USER.uid,
       gid: USER.gid,
       // A home and tmp the user can write (tsx keeps its cache under the tmp directory).
@@ -53,6 +75,7 @@ describe('curvefs CLI acts as its caller: permissions checked like the mount', (
     // file of the uploads) stays usable by the unprivileged runs, so only the fs's own
     // permission checks decide.
     savedUmask = process.umask(0);
+    await openRepoView();
     base = await fsp.mkdtemp(join(tmpdir(), 'curvefs-cli-identity-'));
     await fsp.chmod(base, 0o777);
     local = join(base, 'payload.txt');
@@ -78,6 +101,7 @@ describe('curvefs CLI acts as its caller: permissions checked like the mount', (
   after(async () => {
     await root?.close().catch(() => undefined);
     await cluster?.stop();
+    await closeRepoView();
     process.umask(savedUmask);
     if (base) await fsp.rm(base, { recursive: true, force: true });
   });
