@@ -46,8 +46,10 @@ function runAsUser(args: string[]): Promise<{ code: number | null; stdout: strin
     const p = spawn(process.execPath, [bin, ...args], {
       uid: USER.uid,
       gid: USER.gid,
-      // A home and tmp the user can write (tsx keeps its cache under the tmp directory).
+      // A home and tmp the user can write (tsx keeps its cache under the tmp directory), and a
+      // working directory it can enter (esbuild, started by tsx, runs in the caller's).
       env: { ...process.env, HOME: tmpdir() },
+      cwd: tmpdir(),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
