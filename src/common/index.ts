@@ -6,4 +6,4 @@ export * from './process.ts';
 export * from './poll.ts';
 export * from './cli-args.ts';
 export * from './trace.ts';
-export * from './posix-attr.ts';
+export * from './posix.ts';

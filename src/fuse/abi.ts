@@ -5,6 +5,7 @@
 // caller-owned DataView (the session keeps one reusable reply buffer). 64-bit fields become JS
 // numbers: node ids, file handles, offsets and sizes stay far below 2^53 in practice; lock
 // ranges clamp to OFFSET_MAX and lock owners (opaque kernel values) stay bigint.
+import type { PosixStatFs } from '../common/index.ts';
 
 /** The protocol we implement: 7.31. The kernel's minor is taken when lower (see negotiateInit). */
 export const FUSE_KERNEL_VERSION = 7;
@@ -541,16 +542,7 @@ export function decodeAccessIn(dv: DataView, off: number): { mask: number } {
   return { mask: dv.getUint32(off, true) };
 }
 
-export interface StatfsFields {
-  blocks: number;
-  bfree: number;
-  bavail: number;
-  files: number;
-  ffree: number;
-  bsize: number;
-  namelen: number;
-  frsize: number;
-}
+export type StatfsFields = PosixStatFs;
 export function encodeStatfsOut(dv: DataView, off: number, s: StatfsFields): number {
   setU64(dv, off, s.blocks);
   setU64(dv, off + 8, s.bfree);

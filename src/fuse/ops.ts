@@ -10,7 +10,7 @@
 // with EILSEQ before it reaches the ops.
 
 import { constants as osConstants } from 'node:os';
-import type { PosixAttr } from '../common/index.ts';
+import type { PosixAttr, PosixFileLock, PosixStatFs } from '../common/index.ts';
 
 export const E = osConstants.errno;
 const NAMES = new Map<number, string>();
@@ -109,31 +109,12 @@ export interface DirEntryPlus {
   entry: Entry;
 }
 
-export interface StatFs {
-  blocks: number;
-  bfree: number;
-  bavail: number;
-  files: number;
-  ffree: number;
-  bsize: number;
-  namelen: number;
-  frsize: number;
-}
+export type StatFs = PosixStatFs;
 
 /** A byte-range lock. `end` is inclusive; OFFSET_MAX (Number.MAX_SAFE_INTEGER) is "to end of file". */
-export interface FileLock {
-  start: number;
-  end: number;
-  /** F_RDLCK 0, F_WRLCK 1, F_UNLCK 2. */
-  type: number;
-  pid: number;
-}
-export const F_RDLCK = 0;
-export const F_WRLCK = 1;
-export const F_UNLCK = 2;
+export type FileLock = PosixFileLock;
+export { F_RDLCK, F_WRLCK, F_UNLCK, RENAME_NOREPLACE, RENAME_EXCHANGE } from '../common/index.ts';
 
-export const RENAME_NOREPLACE = 1;
-export const RENAME_EXCHANGE = 2;
 export const RENAME_WHITEOUT = 4;
 export const SEEK_SET = 0;
 export const SEEK_CUR = 1;

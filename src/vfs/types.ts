@@ -1,7 +1,7 @@
 // The POSIX shapes the VFS answers in, independent of any front-end: the FUSE adapter passes them
 // to the kernel as they are (src/fuse's types have the same fields), the SDK wraps them in Stat.
 import { constants as osConstants } from 'node:os';
-import type { PosixAttr } from '../common/index.ts';
+import type { PosixAttr, PosixFileLock, PosixStatFs } from '../common/index.ts';
 import { CurveError, StatusCode } from '../common/index.ts';
 
 /** errno numbers of this platform (what the kernel and node:fs use). */
@@ -41,25 +41,9 @@ export interface SetAttrRequest {
   mtime?: TimeSet;
 }
 
-/** A byte-range lock. `end` is inclusive; Number.MAX_SAFE_INTEGER is "to end of file". */
-export interface FileLock {
-  start: number;
-  end: number;
-  /** F_RDLCK 0, F_WRLCK 1, F_UNLCK 2. */
-  type: number;
-  pid: number;
-}
+export type FileLock = PosixFileLock;
 
-export interface StatFs {
-  blocks: number;
-  bfree: number;
-  bavail: number;
-  files: number;
-  ffree: number;
-  bsize: number;
-  namelen: number;
-  frsize: number;
-}
+export type StatFs = PosixStatFs;
 
 /** One directory entry; `cookie` is the offset to resume after it. `attr` only when asked for. */
 export interface DirEntry {
@@ -70,11 +54,7 @@ export interface DirEntry {
   cookie: number;
 }
 
-export const F_RDLCK = 0;
-export const F_WRLCK = 1;
-export const F_UNLCK = 2;
-export const RENAME_NOREPLACE = 1;
-export const RENAME_EXCHANGE = 2;
+export { F_RDLCK, F_WRLCK, F_UNLCK, RENAME_NOREPLACE, RENAME_EXCHANGE } from '../common/index.ts';
 export const FALLOC_FL_KEEP_SIZE = 1;
 export const FALLOC_FL_PUNCH_HOLE = 2;
 export const S_IFMT = 0o170000;
