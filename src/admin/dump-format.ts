@@ -16,7 +16,10 @@ import { DumpEntrySchema, InodeSchema, type DumpEntry, type Inode } from '../gen
 
 export const DUMP_MAGIC = 'CURVEDMP';
 export const DUMP_JSON_MAGIC = 'CURVEFS-DUMP';
-export const DUMP_VERSION = 1;
+// Version 2: slices carry their append sequence (ChunkSlice.seq), which orders overlapping slices.
+// Version 1 dumps (no sequence: 0) still load, their slices ordered by chunk id as that version read them.
+export const DUMP_VERSION = 2;
+const OLDEST_DUMP_VERSION = 1;
 export type DumpFormat = 'json' | 'binary';
 
 const KIND_HEADER = 1;
@@ -156,7 +159,7 @@ async function* readBinary(b: Bytes, fill: (n: number) => Promise<boolean>): Asy
   const crc = new Crc64();
   if (!(await fill(12))) throw new DumpFormatError('torn binary dump: the file ends inside its 12-byte header');
   const version = new DataView(b.buf.buffer, b.buf.byteOffset + 8, 4).getUint32(0, true);
-  if (version !== DUMP_VERSION) throw new DumpFormatError(`binary dump version ${version}; this curvefs reads version ${DUMP_VERSION}`);
+  if (version < OLDEST_DUMP_VERSION || version > DUMP_VERSION) throw new DumpFormatError(`binary dump version ${version}; this curvefs reads versions ${OLDEST_DUMP_VERSION} to ${DUMP_VERSION}`);
   crc.update(b.buf.subarray(0, 12));
   b.pos = 12;
   let entries = 0;
@@ -247,7 +250,9 @@ async function* readJson(b: Bytes, fill: (n: number) => Promise<boolean>): Async
     try {
       if (lineNo === 1) {
         if (obj.magic !== DUMP_JSON_MAGIC) throw new DumpFormatError(`line 1: not a curvefs dump header`);
-        if (obj.version !== DUMP_VERSION) throw new DumpFormatError(`JSON dump version ${String(obj.version)}; this curvefs reads version ${DUMP_VERSION}`);
+        if (typeof obj.version !== 'number' || obj.version < OLDEST_DUMP_VERSION || obj.version > DUMP_VERSION) {
+          throw new DumpFormatError(`JSON dump version ${String(obj.version)}; this curvefs reads versions ${OLDEST_DUMP_VERSION} to ${DUMP_VERSION}`);
+        }
         crc.update(bytes);
         yield { kind: 'header', header: obj.header as unknown as DumpHeader };
       } else if (obj.trailer !== undefined) {

@@ -212,8 +212,10 @@ async function setAttrs(ctx: AdminContext, ino: number, a: InodeAttr, withSize: 
 }
 
 /**
- * The file's objects under the new inode with fresh chunk ids (in the same order as the old ones,
- * so the same slices win where they overlap), then its block map in one AppendChunks.
+ * The file's objects under the new inode with fresh chunk ids, then its block map in one
+ * AppendChunks. The new partition stamps append sequences in the order the slices are sent, so
+ * each chunk's slices go in their dumped order: by sequence (a version 1 dump has none: 0), then
+ * chunk id and compaction — the order reads gave them — and the same slices win where they overlap.
  */
 async function copyData(
   ctx: AdminContext,
@@ -227,7 +229,11 @@ async function copyData(
 ): Promise<void> {
   const slices: ChunkSlice[] = [];
   const indexes = Object.keys(inode.chunks).map(Number).sort((x, y) => x - y);
-  for (const k of indexes) for (const s of inode.chunks[k]!.slices) slices.push({ chunkId: s.chunkId, compaction: s.compaction, offset: s.offset, len: s.len, size: s.size, zero: s.zero });
+  for (const k of indexes) {
+    const inChunk = inode.chunks[k]!.slices.map((s) => ({ chunkId: s.chunkId, seq: s.seq, compaction: s.compaction, offset: s.offset, len: s.len, size: s.size, zero: s.zero }));
+    inChunk.sort((a, b) => a.seq - b.seq || a.chunkId - b.chunkId || a.compaction - b.compaction);
+    slices.push(...inChunk);
+  }
   if (slices.length === 0) return;
   const oldIds = [...new Set(slices.map((s) => s.chunkId))].sort((x, y) => x - y);
   const first = await allocChunkIds(oldIds.length);

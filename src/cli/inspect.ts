@@ -63,7 +63,7 @@ export async function inspectCommand(file: string, opts: InspectOptions = {}): P
         if (opts.dump) {
           let d: RecordDescription;
           try {
-            d = describeRecord(buf, ks, ke, vs, ve);
+            d = describeRecord(buf, ks, ke, vs, ve, header?.version);
           } catch (e) {
             d = { type, partition: pid, key: {}, value: { undecodable: (e as Error).message } };
           }

@@ -10,6 +10,8 @@ import type { Caller, Vfs } from '../vfs/index.ts';
 /** Plain slice, as the data layer sees it. */
 export interface Slice {
   chunkId: number;
+  /** Append order within the chunk (the metaserver's; data/layout.ts). */
+  seq?: number;
   compaction: number;
   offset: number;
   len: number;
@@ -35,7 +37,7 @@ export function blockMapOf(inode: Inode): BlockMap {
 }
 
 function plainSlice(s: ChunkSlice | Slice): Slice {
-  return { chunkId: s.chunkId, compaction: s.compaction, offset: s.offset, len: s.len, size: s.size, zero: s.zero };
+  return { chunkId: s.chunkId, seq: s.seq ?? 0, compaction: s.compaction, offset: s.offset, len: s.len, size: s.size, zero: s.zero };
 }
 
 export class FileHandle {

@@ -1,8 +1,9 @@
-// Compaction: many small slices of one chunk rewritten as one. The merged slice reuses the
-// highest chunkId with compaction + 1, so slices written later (higher ids) still shadow it and
-// its object keys are new. Compactions of one inode must not run concurrently: two with
-// different inputs would write different bytes under the same keys.
-import { objectsOf, type ChunkSlice, type DataLayout, type ObjectRef } from './layout.ts';
+// Compaction: many small slices of one chunk rewritten as one. The merged slice takes the newest
+// append sequence of its sources, so slices appended later (higher seq) still shadow it, and the
+// highest chunkId with compaction + 1, so its object keys are new. The metaserver swaps the list
+// by compare-and-swap (ReplaceChunks) and keeps that sequence. Compactions of one inode must not
+// run concurrently: two with different inputs would write different bytes under the same keys.
+import { objectsOf, topSeq, type ChunkSlice, type DataLayout, type ObjectRef } from './layout.ts';
 
 export interface CompactionPlan {
   /** The slice that replaces all of `sources` (its bytes: a read of the range through them). */
@@ -26,6 +27,7 @@ export function planCompaction(slices: readonly ChunkSlice[], layout: DataLayout
   const allZero = slices.every((s) => s.zero);
   const target: ChunkSlice = {
     chunkId: top.chunkId,
+    seq: topSeq(slices),
     compaction: top.compaction + 1,
     offset: start,
     len: end - start,

@@ -3,7 +3,9 @@
 // A file is cut into chunks of `chunkSize` bytes (chunkIndex = floor(offset / chunkSize)). Every
 // write inside one chunk becomes a slice with a fresh, globally unique chunkId; its bytes are
 // stored as objects of at most `blockSize` bytes, object i holding slice bytes
-// [i * blockSize, (i + 1) * blockSize). Where slices overlap, the highest chunkId wins.
+// [i * blockSize, (i + 1) * blockSize). Where slices overlap, the one appended last wins: its
+// `seq`, stamped by the metaserver when it records the slice. Chunk ids only name objects: they
+// come from ranges each client leases ahead, so a later write may carry a lower id.
 import { CurveError, StatusCode } from '../common/index.ts';
 
 export const DEFAULT_CHUNK_SIZE = 64 * 1024 * 1024;
@@ -11,8 +13,14 @@ export const DEFAULT_BLOCK_SIZE = 4 * 1024 * 1024;
 
 /** One write's worth of data inside a chunk (CurveFS `S3ChunkInfo`). */
 export interface ChunkSlice {
-  /** Globally unique, allocated by the MDS; a higher id shadows a lower one. */
+  /** Globally unique (from a range the MDS leased to one client); names the slice's objects. */
   chunkId: number;
+  /**
+   * Append order within the chunk, stamped by the metaserver's partition when it records the
+   * slice (1, 2, …; a higher one shadows a lower one). Undefined (counts as 0) for a slice not
+   * recorded yet; slices that tie fall back to the higher chunkId, then compaction.
+   */
+  seq?: number;
   /** Version of the objects: 0 when written, +1 each time compaction rewrites the slice. */
   compaction: number;
   /** Absolute file offset of the slice's first byte. */
@@ -25,7 +33,7 @@ export interface ChunkSlice {
   zero: boolean;
 }
 
-/** chunkIndex -> slices of that chunk, in the order they were appended. */
+/** chunkIndex -> slices of that chunk, in the order they were appended (ascending seq). */
 export type BlockMap = Map<number, ChunkSlice[]>;
 
 export interface DataLayout {
@@ -111,13 +119,24 @@ export function cloneBlockMap(map: BlockMap): BlockMap {
   return out;
 }
 
-/** Appends slices to a block map (mutating it), each under its own chunk index. */
+/** The newest append sequence among `slices` (0 for none). */
+export function topSeq(slices: readonly ChunkSlice[]): number {
+  let top = 0;
+  for (const s of slices) if ((s.seq ?? 0) > top) top = s.seq!;
+  return top;
+}
+
+/**
+ * Appends slices to a block map (mutating it), each under its own chunk index and stamped with
+ * the next sequence of that chunk, in the order given — what the metaserver does when it
+ * records them, so a client's own map reads its writes in the order it made them.
+ */
 export function appendSlices(map: BlockMap, slices: readonly ChunkSlice[], layout: DataLayout): BlockMap {
   for (const s of slices) {
     const idx = chunkIndexOf(s.offset, layout);
     const list = map.get(idx);
-    if (list) list.push(s);
-    else map.set(idx, [s]);
+    if (list) list.push({ ...s, seq: topSeq(list) + 1 });
+    else map.set(idx, [{ ...s, seq: 1 }]);
   }
   return map;
 }

@@ -1,13 +1,14 @@
 // Resolves overlapping layers into the visible pieces of a byte range: where layers overlap,
-// the one with the higher rank shows. Used for slices (rank = chunkId) and for a write buffer's
+// the one with the higher rank shows. Used for slices (rank = append seq) and for a write buffer's
 // pending extents layered on top of them.
 
 export interface Layer<T> {
   offset: number;
   len: number;
-  /** Higher shows on top. Ties: higher `rank2`, then the later layer in the input. */
+  /** Higher shows on top. Ties: higher `rank2`, then `rank3`, then the later layer in the input. */
   rank: number;
   rank2?: number;
+  rank3?: number;
   item: T;
 }
 
@@ -27,7 +28,7 @@ export function overlay<T>(layers: readonly Layer<T>[], offset: number, length: 
   const relevant = layers
     .map((layer, index) => ({ layer, index }))
     .filter(({ layer }) => layer.len > 0 && layer.offset < end && layer.offset + layer.len > offset)
-    .sort((a, b) => b.layer.rank - a.layer.rank || (b.layer.rank2 ?? 0) - (a.layer.rank2 ?? 0) || b.index - a.index);
+    .sort((a, b) => b.layer.rank - a.layer.rank || (b.layer.rank2 ?? 0) - (a.layer.rank2 ?? 0) || (b.layer.rank3 ?? 0) - (a.layer.rank3 ?? 0) || b.index - a.index);
   let uncovered: [number, number][] = length > 0 ? [[offset, end]] : [];
   const out: Piece<T>[] = [];
   for (const { layer } of relevant) {

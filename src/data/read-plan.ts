@@ -19,13 +19,14 @@ export interface ObjectRead {
   fileOffset: number;
 }
 
+/** A slice as an overlay layer: the later append (seq) on top; ties by chunkId, then compaction. */
 export function sliceLayer(s: ChunkSlice): Layer<ChunkSlice> {
-  return { offset: s.offset, len: s.len, rank: s.chunkId, rank2: s.compaction, item: s };
+  return { offset: s.offset, len: s.len, rank: s.seq ?? 0, rank2: s.chunkId, rank3: s.compaction, item: s };
 }
 
 /**
  * The visible pieces of [offset, offset + length) (not cut at the file length: the caller does
- * that): for each byte the covering slice with the highest chunkId, else zeros.
+ * that): for each byte the covering slice appended last (sliceLayer), else zeros.
  */
 export function planRead(map: BlockMap, offset: number, length: number, layout: DataLayout): ReadPiece[] {
   const out: ReadPiece[] = [];

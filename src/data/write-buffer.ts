@@ -5,8 +5,9 @@
 // them to the inode; until then the slices exist only here, so the inode never names an object
 // that is not stored. Reads through the buffer see its data (read-your-writes).
 //
-// Ordering: an extent's chunkId is allocated no later than any newer extent's (ids go to
-// extents in creation order), so "highest chunkId wins" matches "latest write wins". A write
+// Ordering: flush() hands the slices back in the order their extents were created, and the
+// metaserver stamps append sequences in that order, so "latest append wins" is "latest write
+// wins" (chunk ids only name objects: data/layout.ts). A write
 // may patch an extent in memory only where nothing newer overlaps and the bytes are not yet
 // uploaded; otherwise it starts a new extent.
 //
@@ -244,8 +245,8 @@ export class WriteBuffer {
   }
 
   /**
-   * Uploads everything buffered and returns the new slices (ascending chunkId) for the caller to
-   * append to the inode's block map. The buffer is empty afterwards.
+   * Uploads everything buffered and returns the new slices (in write order: the caller appends
+   * them in this order) for the caller to append to the inode's block map. The buffer is empty afterwards.
    */
   flush(): Promise<ChunkSlice[]> {
     return this.exclusive(async () => {

@@ -334,7 +334,11 @@ class Model {
         let end = op.minLength ?? 0;
         for (const c of op.chunks) {
           for (const sl of c.slices) end = Math.max(end, sl.offset + sl.len);
-          if (c.slices.length) i.chunks.set(c.index, [...(i.chunks.get(c.index) ?? []), ...c.slices.map((x) => ({ ...x }))]);
+          if (c.slices.length === 0) continue;
+          // Each slice gets the next append sequence of its chunk (what it carried is ignored).
+          const old = i.chunks.get(c.index) ?? [];
+          const top = old.reduce((m, x) => Math.max(m, x.seq ?? 0), 0);
+          i.chunks.set(c.index, [...old, ...c.slices.map((x, k) => ({ ...x, seq: top + 1 + k }))]);
         }
         let delta = 0;
         if (end > i.length) {

@@ -251,7 +251,7 @@ test('setattr: mask, mode keeps the file type, size trims the block map, times',
   assert.equal(ok(p.dirStats(1)).stats.bytes, 150);
   const chunks = ok(p.getChunks(f)).chunks;
   assert.deepEqual([...chunks.keys()], [0]);
-  assert.deepEqual(chunks.get(0), [slice(1, 0, 100), { ...slice(2, 100, 50), size: 100 }]);
+  assert.deepEqual(chunks.get(0), [{ ...slice(1, 0, 100), seq: 1 }, { ...slice(2, 100, 50), size: 100, seq: 2 }]);
   const t = ok(
     p.apply({
       kind: 'setattr',
@@ -401,14 +401,15 @@ test('block map: append, trim, replace (compare-and-swap), wrong types', () => {
   assert.equal(r.lengthDelta, 10);
   ok(p.apply({ kind: 'appendChunks', fsId: FS, ino: f, chunks: [{ index: 0, slices: [s(2, 5, 10)] }], minLength: 100, time: at(2) }));
   assert.equal(ok(p.getInodeAttr(f)).inode.length, 100);
-  assert.deepEqual(ok(p.getChunks(f)).chunks.get(0), [s(1, 0, 10), s(2, 5, 10)]);
+  assert.deepEqual(ok(p.getChunks(f)).chunks.get(0), [{ ...s(1, 0, 10), seq: 1 }, { ...s(2, 5, 10), seq: 2 }]);
   rejects(p, { kind: 'appendChunks', fsId: FS, ino: d, chunks: [], time: T0 }, StatusCode.WRONG_TYPE);
   rejects(p, { kind: 'appendChunks', fsId: FS, ino: f, chunks: [{ index: 0, slices: [{ ...s(1, 0, 1), len: -1 }] }], time: T0 }, StatusCode.PARAM_ERROR);
   rejects(p, { kind: 'replaceChunks', fsId: FS, ino: f, index: 0, expected: [s(1, 0, 10)], slices: [] }, StatusCode.TX_WRITE_CONFLICT);
   ok(p.apply({ kind: 'replaceChunks', fsId: FS, ino: f, index: 0, expected: [s(1, 0, 10), s(2, 5, 10)], slices: [{ ...s(3, 0, 15), compaction: 1 }] }));
-  assert.deepEqual(ok(p.getChunks(f)).chunks.get(0), [{ ...s(3, 0, 15), compaction: 1 }]);
+  // The merge keeps the newest sequence of the slices it replaced.
+  assert.deepEqual(ok(p.getChunks(f)).chunks.get(0), [{ ...s(3, 0, 15), compaction: 1, seq: 2 }]);
   ok(p.apply({ kind: 'trimChunks', fsId: FS, ino: f, length: 12 }));
-  assert.deepEqual(ok(p.getChunks(f)).chunks.get(0), [{ ...s(3, 0, 12), size: 15, compaction: 1 }]);
+  assert.deepEqual(ok(p.getChunks(f)).chunks.get(0), [{ ...s(3, 0, 12), size: 15, compaction: 1, seq: 2 }]);
   assert.equal(ok(p.getInodeAttr(f)).inode.length, 100);
   ok(p.apply({ kind: 'trimChunks', fsId: FS, ino: f, length: 0 }));
   assert.equal(ok(p.getChunks(f)).chunks.size, 0);
@@ -590,4 +591,22 @@ test('[H] scenario 1: a retried unlink, link or createInode after 1,024 other cl
   others();
   assert.equal(ok(p.apply(mk)).inode.inodeId, first);
   assert.equal(p.stats().inodes, inodes + 1);
+});
+
+test('slice order: each append is stamped after the chunk\'s newest, whatever its chunk id; a merge keeps its place', () => {
+  const p = newPartition();
+  const f = mkfile(p, 1, 'f');
+  const s = (chunkId: number, offset: number, len: number, seq?: number) => ({ chunkId, compaction: 0, offset, len, size: len, zero: false, ...(seq === undefined ? {} : { seq }) });
+  // Ids from leased ranges: the later write has the lower id. What a request says as seq is ignored.
+  ok(p.apply({ kind: 'appendChunks', fsId: FS, ino: f, chunks: [{ index: 0, slices: [s(900, 0, 32, 77)] }], time: at(1) }));
+  ok(p.apply({ kind: 'appendChunks', fsId: FS, ino: f, chunks: [{ index: 0, slices: [s(5, 8, 8), s(4, 0, 4)] }, { index: 1, slices: [s(3, 64, 4)] }], time: at(2) }));
+  const seqs = (index: number) => ok(p.getChunks(f)).chunks.get(index)!.map((x) => [x.chunkId, x.seq]);
+  assert.deepEqual(seqs(0), [[900, 1], [5, 2], [4, 3]]);
+  assert.deepEqual(seqs(1), [[3, 1]]);
+  // Compaction of [900, 5] while 4 was appended would be refused (compare-and-swap); of all three
+  // it stands where the newest stood, and the next append goes above it.
+  const all = ok(p.getChunks(f)).chunks.get(0)!;
+  ok(p.apply({ kind: 'replaceChunks', fsId: FS, ino: f, index: 0, expected: all, slices: [{ ...s(900, 0, 32), compaction: 1 }] }));
+  ok(p.apply({ kind: 'appendChunks', fsId: FS, ino: f, chunks: [{ index: 0, slices: [s(2, 0, 1)] }], time: at(3) }));
+  assert.deepEqual(seqs(0), [[900, 3], [2, 4]]);
 });

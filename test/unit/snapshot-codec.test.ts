@@ -16,6 +16,9 @@ import {
 } from '../../src/metaserver/partition/index.ts';
 import { loadSnapshotFile, writeSnapshotFile } from '../../src/metaserver/snapshot/index.ts';
 import { inspectCommand } from '../../src/cli/inspect.ts';
+import { Crc64 } from '../../src/common/index.ts';
+import { In, Out } from '../../src/metaserver/partition/bytes.ts';
+import { RecordType, SnapshotParser } from '../../src/metaserver/partition/index.ts';
 import { at, concat, FS, mkdir, mkfile, newPartition, ok, T0 } from '../helpers/partition.ts';
 
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -221,8 +224,8 @@ test('wrong magic and version have their own errors', async () => {
   magic.set(enc('CURVEFX'), 0);
   await assert.rejects(loadSnapshotBytes(magic), /bad magic at byte 6/);
   const version = good.slice();
-  version[7] = 3;
-  await assert.rejects(loadSnapshotBytes(version), /unsupported version at byte 7: version 3/);
+  version[7] = 4;
+  await assert.rejects(loadSnapshotBytes(version), /unsupported version at byte 7: version 4/);
 });
 
 test('files: atomic write, load, inspect', async () => {
@@ -270,7 +273,7 @@ test('files: atomic write, load, inspect', async () => {
     assert.equal(codeJson, 0);
     assert.equal(codeImage, 0);
     assert.match(text, /copyset image \(CURVECS extras skipped\)/);
-    assert.match(text, /magic CURVEFS {2}version 2 {2}pairs \d+/);
+    assert.match(text, /magic CURVEFS {2}version 3 {2}pairs \d+/);
     assert.match(text, /checksum CRC-64\/XZ 0x[0-9a-f]{16}: OK/);
     assert.match(text, /dentry p1 \{"parent":3,"name":"file"\} \{"ino":4,"type":"TYPE_S3"\}/);
     assert.match(text, /INVALID \(checksum-mismatch/);
@@ -301,4 +304,90 @@ test('the writer hands back control during scans that write almost nothing (bloc
   } finally {
     v.release();
   }
+});
+
+/**
+ * The same snapshot as version 2 wrote it: chunk records without the slices' append sequences
+ * (the layout before SLICE_SEQ_VERSION), a new pair count and checksum.
+ */
+function asVersion2(bytes: Uint8Array): Uint8Array {
+  const pairs: Uint8Array[] = [];
+  const parser = new SnapshotParser({
+    pair(buf, ks, ke, vs, ve) {
+      const key = buf.slice(ks, ke);
+      let value = buf.slice(vs, ve);
+      if (key[0] === RecordType.CHUNKS) {
+        const v = new In(value, 0, value.length);
+        const w = new Out(1024);
+        w.reserve(value.length);
+        const n = v.varint();
+        w.varint(n);
+        for (let k = 0; k < n; k++) {
+          for (let f = 0; f < 5; f++) w.varint(v.varint());
+          w.u8(v.u8());
+          v.varint(); // the sequence: not in version 2
+        }
+        value = w.take();
+      }
+      const w = new Out(64);
+      w.reserve(8 + key.length + value.length);
+      w.u32le(key.length);
+      w.bytes(key);
+      w.u32le(value.length);
+      w.bytes(value);
+      pairs.push(w.take());
+    },
+  });
+  parser.push(bytes);
+  parser.end();
+  const head = new Out(64);
+  head.reserve(19);
+  head.bytes(enc('CURVEFS'));
+  head.u32le(2);
+  head.u32le(pairs.length);
+  head.u32le(0);
+  const body = concat([head.take(), ...pairs, new Uint8Array([0xff])]);
+  const crc = new Crc64();
+  crc.update(body);
+  const sum = crc.digest();
+  const tail = new Uint8Array(8);
+  new DataView(tail.buffer).setBigUint64(0, sum, true);
+  return concat([body, tail]);
+}
+
+test('version 3 keeps each slice\'s append sequence; a version 2 snapshot loads with sequences in chunk-id order', async () => {
+  const p = newPartition();
+  const f = mkfile(p, 1, 'f');
+  const s = (chunkId: number, offset: number, len: number) => ({ chunkId, compaction: 0, offset, len, size: len, zero: false });
+  // Appended 90, then 5, then 40 (leased ranges: the ids say nothing about the order).
+  for (const [k, id] of [90, 5, 40].entries()) ok(p.apply({ kind: 'appendChunks', fsId: FS, ino: f, chunks: [{ index: 0, slices: [s(id, k, 8)] }], time: at(k) }));
+  const order = (q: Partition) => ok(q.getChunks(f)).chunks.get(0)!.map((x) => [x.chunkId, x.seq]);
+  assert.deepEqual(order(p), [[90, 1], [5, 2], [40, 3]]);
+  const v3 = snapshotBytes([p]);
+  assert.deepEqual(order((await loadSnapshotBytes(v3)).get(1)!), [[90, 1], [5, 2], [40, 3]]);
+  // Version 2 ordered overlapping slices by chunk id: its slices get sequences in that order.
+  const v2 = asVersion2(v3);
+  assert.equal(new DataView(v2.buffer, v2.byteOffset).getUint32(7, true), 2);
+  const old = (await loadSnapshotBytes(v2)).get(1)!;
+  assert.deepEqual(order(old), [[5, 1], [40, 2], [90, 3]]);
+  // …and the next append goes above them.
+  ok(old.apply({ kind: 'appendChunks', fsId: FS, ino: f, chunks: [{ index: 0, slices: [s(1, 0, 1)] }], time: at(9) }));
+  assert.deepEqual(order(old).at(-1), [1, 4]);
+});
+
+test('a chunk record whose sequences do not grow is refused with a precise error', async () => {
+  const p = newPartition();
+  const f = mkfile(p, 1, 'f');
+  const s = (chunkId: number, offset: number) => ({ chunkId, compaction: 0, offset, len: 4, size: 4, zero: false });
+  ok(p.apply({ kind: 'appendChunks', fsId: FS, ino: f, chunks: [{ index: 0, slices: [s(7, 0), s(8, 4)] }], time: at(1) }));
+  const bytes = snapshotBytes([p]).slice();
+  // The two slices' sequences (1, 2) are the last byte of each slice: make the second 1 too.
+  const at2 = bytes.findIndex((_, k) => bytes[k] === 8 && bytes[k + 1] === 0 && bytes[k + 2] === 4 && bytes[k + 3] === 4 && bytes[k + 4] === 4 && bytes[k + 5] === 0 && bytes[k + 6] === 2);
+  assert.ok(at2 > 0);
+  bytes[at2 + 6] = 1;
+  // Fix the checksum so the record itself is what is refused.
+  const crc = new Crc64();
+  crc.update(bytes.subarray(0, bytes.length - 8));
+  new DataView(bytes.buffer, bytes.byteOffset).setBigUint64(bytes.length - 8, crc.digest(), true);
+  await assert.rejects(loadSnapshotBytes(bytes), /chunk 0 of inode \d+: slice sequence 1 after 1/);
 });

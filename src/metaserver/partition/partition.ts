@@ -176,8 +176,19 @@ function isSlice(s: ChunkSlice): boolean {
     typeof s.zero === 'boolean'
   );
 }
-function copySlice(s: ChunkSlice): ChunkSlice {
-  return { chunkId: s.chunkId, compaction: s.compaction, offset: s.offset, len: s.len, size: s.size, zero: s.zero };
+/** A stored copy of a request's slice, with the append sequence `seq` (what it carried is ignored). */
+function copySlice(s: ChunkSlice, seq: number): ChunkSlice {
+  return { chunkId: s.chunkId, seq, compaction: s.compaction, offset: s.offset, len: s.len, size: s.size, zero: s.zero };
+}
+/** A copy of a stored slice. */
+function sameSlice(s: ChunkSlice): ChunkSlice {
+  return copySlice(s, s.seq ?? 0);
+}
+/** The newest append sequence of a chunk list (0 when empty). */
+function topSeq(list: readonly ChunkSlice[]): number {
+  let top = 0;
+  for (const s of list) if ((s.seq ?? 0) > top) top = s.seq!;
+  return top;
 }
 function sameSlices(a: readonly ChunkSlice[], b: readonly ChunkSlice[]): boolean {
   if (a.length !== b.length) return false;
@@ -993,8 +1004,11 @@ export class Partition {
     const chunks = new Map<number, readonly ChunkSlice[]>(ex.chunks ?? []);
     for (const c of op.chunks) {
       if (c.slices.length === 0) continue;
+      // The order of appends, not the chunk ids (leased per client, in any order), decides
+      // which of two overlapping slices reads: each gets the next sequence of its chunk.
       const old = chunks.get(c.index) ?? [];
-      chunks.set(c.index, [...old, ...c.slices.map(copySlice)]);
+      const first = topSeq(old) + 1;
+      chunks.set(c.index, [...old, ...c.slices.map((s, k) => copySlice(s, first + k))]);
     }
     this.setChunks(op.ino, ex, chunks);
     const old = this.lengthOf(op.ino);
@@ -1028,7 +1042,12 @@ export class Partition {
     const cur = ex.chunks?.get(op.index) ?? [];
     if (!sameSlices(cur, op.expected)) return err(StatusCode.TX_WRITE_CONFLICT, `chunk ${op.index} of inode ${op.ino} changed`);
     const chunks = new Map<number, readonly ChunkSlice[]>(ex.chunks ?? []);
-    if (op.slices.length > 0) chunks.set(op.index, op.slices.map(copySlice));
+    // The replacement (a compaction's merge) stands where the newest slice it replaces stood:
+    // its last slice takes that sequence, earlier ones the ones below (never below 1), so
+    // slices appended later still shadow it.
+    const n = op.slices.length;
+    const last = Math.max(topSeq(cur), n);
+    if (n > 0) chunks.set(op.index, op.slices.map((s, k) => copySlice(s, last - (n - 1 - k))));
     else chunks.delete(op.index);
     this.setChunks(op.ino, ex, chunks);
     return { status: StatusCode.OK };
@@ -1142,7 +1161,7 @@ export class Partition {
     if (e) return e;
     const ex = this.extraOf(ino);
     const chunks = new Map<number, ChunkSlice[]>();
-    if (ex.chunks) for (const [k, v] of [...ex.chunks].sort((a, b) => a[0] - b[0])) chunks.set(k, v.map(copySlice));
+    if (ex.chunks) for (const [k, v] of [...ex.chunks].sort((a, b) => a[0] - b[0])) chunks.set(k, v.map(sameSlice));
     const xattrs = new Map<string, Uint8Array>();
     if (ex.xattrs) for (const k of [...ex.xattrs.keys()].sort(compareNames)) xattrs.set(k, ex.xattrs.get(k)!.slice());
     return { status: StatusCode.OK, inode: { ...this.attr(ino), xattrs, chunks } };
@@ -1224,7 +1243,7 @@ export class Partition {
     if (!isRegular(this.typeOf(ino))) return err(StatusCode.WRONG_TYPE, `inode ${ino} is not a regular file`);
     const out = new Map<number, ChunkSlice[]>();
     const c = this.extraOf(ino).chunks;
-    if (c) for (const [k, v] of [...c].sort((a, b) => a[0] - b[0])) out.set(k, v.map(copySlice));
+    if (c) for (const [k, v] of [...c].sort((a, b) => a[0] - b[0])) out.set(k, v.map(sameSlice));
     return { status: StatusCode.OK, chunks: out };
   }
 

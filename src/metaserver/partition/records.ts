@@ -49,6 +49,13 @@ export const RECORD_NAMES: Record<number, string> = {
   6: 'requests',
 };
 
+/**
+ * The first snapshot version whose chunk records carry each slice's append sequence (after its
+ * zero flag). Older chunk records have none: the loader gives their slices sequences in their
+ * chunk-id order (then compaction), which is how those versions ordered overlapping slices.
+ */
+export const SLICE_SEQ_VERSION = 3;
+
 /** Inode record flag: the directory is sealed. */
 const FLAG_SEALED = 1;
 
@@ -217,7 +224,7 @@ function* encodeChunks(v: PartitionView, w: Out): Generator<void, number> {
     if (!chunks) continue;
     for (const index of [...chunks.keys()].sort((a, b) => a - b)) {
       const list = chunks.get(index)!;
-      const bound = 40 + list.length * 50;
+      const bound = 40 + list.length * 60;
       if (w.full(bound)) yield;
       w.reserve(bound);
       beginKey(w, RecordType.CHUNKS, v.partitionId, 21);
@@ -232,6 +239,7 @@ function* encodeChunks(v: PartitionView, w: Out): Generator<void, number> {
         w.varint(s.len);
         w.varint(s.size);
         w.u8(s.zero ? 1 : 0);
+        w.varint(s.seq ?? 0);
       }
       endValue(w, at);
       n++;
@@ -365,6 +373,12 @@ export class SnapshotLoader {
   private lastPartition: Partition | undefined;
   private lastCounts: number[] = [];
   private readonly v = new In(new Uint8Array(0), 0, 0);
+  /** The snapshot's format version (its header; SLICE_SEQ_VERSION decides the chunk records). */
+  private version = SLICE_SEQ_VERSION;
+
+  header(h: { version: number }): void {
+    this.version = h.version;
+  }
 
   /** Applies one pair: key = buf[ks, ke), value = buf[vs, ve). */
   pair(buf: Uint8Array, ks: number, ke: number, vs: number, ve: number): void {
@@ -610,7 +624,8 @@ export class SnapshotLoader {
     if (type !== FileType.TYPE_S3 && type !== FileType.TYPE_FILE) throw new RecordError(`chunks of non-file inode ${ino}`);
     const n = v.varint();
     if (n === 0) throw new RecordError(`empty chunk list of inode ${ino}`);
-    const list: ChunkSlice[] = [];
+    const withSeq = this.version >= SLICE_SEQ_VERSION;
+    let list: ChunkSlice[] = [];
     for (let k = 0; k < n; k++) {
       const chunkId = v.varint();
       const compaction = v.varint();
@@ -619,8 +634,16 @@ export class SnapshotLoader {
       const size = v.varint();
       const z = v.u8();
       if (z > 1) throw new RecordError('bad zero flag');
-      list.push({ chunkId, compaction, offset, len, size, zero: z === 1 });
+      const slice: ChunkSlice = { chunkId, compaction, offset, len, size, zero: z === 1 };
+      if (withSeq) {
+        slice.seq = v.varint();
+        // Lists are kept in append order: sequences start at 1 and only grow.
+        const prev = k > 0 ? list[k - 1]!.seq! : 0;
+        if (slice.seq <= prev) throw new RecordError(`chunk ${index} of inode ${ino}: slice sequence ${slice.seq} after ${prev}`);
+      }
+      list.push(slice);
     }
+    if (!withSeq) list = inChunkIdOrder(list);
     const ex = page.extras?.[i] ?? InodeExtra.EMPTY;
     const chunks = new Map(ex.chunks ?? []);
     chunks.set(index, list);
@@ -740,8 +763,22 @@ export interface RecordDescription {
   value: Record<string, unknown>;
 }
 
-/** Decodes one pair into plain fields without building state; throws RecordError if it cannot. */
-export function describeRecord(buf: Uint8Array, ks: number, ke: number, vs: number, ve: number): RecordDescription {
+/**
+ * A chunk list of a snapshot older than SLICE_SEQ_VERSION, in the order those versions read it
+ * (higher chunk id on top, then higher compaction), stamped with sequences 1, 2, … in that order.
+ */
+function inChunkIdOrder(list: ChunkSlice[]): ChunkSlice[] {
+  return list
+    .map((s, k) => ({ s, k }))
+    .sort((a, b) => a.s.chunkId - b.s.chunkId || a.s.compaction - b.s.compaction || a.k - b.k)
+    .map(({ s }, k) => ({ ...s, seq: k + 1 }));
+}
+
+/**
+ * Decodes one pair into plain fields without building state; throws RecordError if it cannot.
+ * `version` is the snapshot's (its header's).
+ */
+export function describeRecord(buf: Uint8Array, ks: number, ke: number, vs: number, ve: number, version = SLICE_SEQ_VERSION): RecordDescription {
   if (ke - ks < 5) throw new RecordError('key shorter than 5 bytes');
   const type = buf[ks]!;
   const partition = readU32be(buf, ks + 1);
@@ -785,7 +822,9 @@ export function describeRecord(buf: Uint8Array, ks: number, ke: number, vs: numb
         const n = v.varint();
         const slices = [];
         for (let k = 0; k < n; k++) {
-          slices.push({ chunkId: v.varint(), compaction: v.varint(), offset: v.varint(), len: v.varint(), size: v.varint(), zero: v.u8() === 1 });
+          const s: Record<string, unknown> = { chunkId: v.varint(), compaction: v.varint(), offset: v.varint(), len: v.varint(), size: v.varint(), zero: v.u8() === 1 };
+          if (version >= SLICE_SEQ_VERSION) s.seq = v.varint();
+          slices.push(s);
         }
         value.slices = slices;
         break;

@@ -6,14 +6,16 @@
 // holds the whole file. A loaded state is returned only after the checksum matched.
 import { Crc64 } from '../../common/index.ts';
 import { Out, readU32le, readU64le } from './bytes.ts';
-import { encodeRecords, RECORD_TYPES, RecordError, SnapshotLoader } from './records.ts';
+import { encodeRecords, RECORD_TYPES, RecordError, SLICE_SEQ_VERSION, SnapshotLoader } from './records.ts';
 import type { Partition } from './partition.ts';
 import type { PartitionView } from './view.ts';
 
 export const SNAPSHOT_MAGIC = 'CURVEFS';
 // Version 2: the request table's LRU fields are reserved (windows live as long as their session);
 // the layout is that of version 1, which this reader still loads (its LRU fields are ignored).
-export const SNAPSHOT_VERSION = 2;
+// Version 3: each slice of a chunk record carries its append sequence (records.ts,
+// SLICE_SEQ_VERSION); versions 1 and 2 still load, their slices ordered by chunk id.
+export const SNAPSHOT_VERSION = SLICE_SEQ_VERSION;
 const OLDEST_READABLE_VERSION = 1;
 export const SNAPSHOT_EOF = 0xff;
 export const HEADER_BYTES = 19;

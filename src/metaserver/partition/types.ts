@@ -66,11 +66,17 @@ export interface RequestId {
 
 /**
  * One slice of file data (CurveFS S3ChunkInfo): file bytes [offset, offset+len) stored in the
- * block store under chunk `chunkId`. Where slices overlap the larger chunkId wins (the data
- * layer's read logic); the partition only stores, appends and trims them.
+ * block store under chunk `chunkId`. Where slices overlap the one with the higher `seq` wins
+ * (the data layer's read logic); the partition stores, appends, trims and orders them.
  */
 export interface ChunkSlice {
   chunkId: number;
+  /**
+   * Append order within its chunk list, stamped at apply (AppendChunks: after the list's newest;
+   * ReplaceChunks: the newest of the list it replaces), so every replica orders overlapping
+   * slices alike whatever the chunk ids. What a request carries here is ignored.
+   */
+  seq?: number;
   compaction: number;
   /** File offset of the first byte. */
   offset: number;
