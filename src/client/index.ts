@@ -15,4 +15,5 @@ export type { MdsApi, FsView, DataStoreConfig, MountSession } from './mds-api.ts
 export { connectFs, type ConnectOptions, type Connection } from './connect.ts';
 export { ClientSession, type RenewListener } from './session.ts';
 export { MdsAdapter, fsViewOf, dataStoreOf, peerAddress, type MdsConnector } from './mds-adapter.ts';
+export { ChunkIdLease, type ChunkIdFetch, type ChunkIdLeaseOptions } from './chunk-ids.ts';
 export { RotatingMdsConnector, type RotatingMdsOptions } from './mds-connector.ts';

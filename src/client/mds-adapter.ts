@@ -8,6 +8,7 @@ import type { SpaceReport } from './space.ts';
 import { blockStoreConfigOf, type BlockStoreConfig } from '../data/index.ts';
 import type { CopysetRoute } from './partition-table.ts';
 import type { PartitionInfo } from '../gen/common_pb.ts';
+import { ChunkIdLease, type ChunkIdLeaseOptions } from './chunk-ids.ts';
 
 /** Gives a client for a service on the current MDS leader (rotating and following hints). */
 export interface MdsConnector {
@@ -40,7 +41,14 @@ export function peerAddress(address: string): string {
 }
 
 export class MdsAdapter implements MdsApi {
-  constructor(private readonly conn: MdsConnector) {}
+  /** Each fs's chunk ids, leased a range at a time ahead of need (chunk-ids.ts). */
+  private readonly chunkIds = new Map<number, ChunkIdLease>();
+  private readonly fsIds = new Map<string, number>();
+
+  constructor(
+    private readonly conn: MdsConnector,
+    private readonly chunkIdOpts: ChunkIdLeaseOptions = {},
+  ) {}
 
   private get mds() {
     return this.conn.client(MdsService);
@@ -53,6 +61,7 @@ export class MdsAdapter implements MdsApi {
   async getFsInfo(fsName: string): Promise<FsView> {
     const res = await this.mds.getFsInfo({ fsName });
     if (!res.fsInfo) throw new CurveError(StatusCode.FS_NOT_FOUND, fsName);
+    this.fsIds.set(fsName, res.fsInfo.fsId);
     return fsViewOf(res.fsInfo);
   }
 
@@ -88,12 +97,27 @@ export class MdsAdapter implements MdsApi {
     return (await this.topo.createPartition({ fsId, count })).partitionInfoList;
   }
 
-  async allocateChunkIds(fsId: number, count: number): Promise<number> {
-    return (await this.mds.allocateS3Chunk({ fsId, chunkIdNum: count })).beginChunkId;
+  /** From the ids this client leased ahead: no MDS round trip, and none needed while it is down. */
+  allocateChunkIds(fsId: number, count: number): Promise<number> {
+    return this.chunkIdLease(fsId).take(count);
+  }
+
+  /** The chunk-id lease of an fs (made on first use). */
+  chunkIdLease(fsId: number): ChunkIdLease {
+    let lease = this.chunkIds.get(fsId);
+    if (!lease) {
+      const fetch = async (n: number, deadlineMs: number) => (await this.mds.allocateS3Chunk({ fsId, chunkIdNum: n }, { timeoutMs: deadlineMs })).beginChunkId;
+      lease = new ChunkIdLease(fetch, this.chunkIdOpts);
+      this.chunkIds.set(fsId, lease);
+    }
+    return lease;
   }
 
   async mount(fsName: string, mp: { host: string; path: string }): Promise<MountSession> {
     const res = await this.mds.mountFs({ fsName, mountpoint: { hostname: mp.host, port: process.pid, path: mp.path, cto: true } });
+    // A client that mounts will write: lease its first range now, while the MDS answers.
+    const fsId = this.fsIds.get(fsName);
+    if (fsId !== undefined) this.chunkIdLease(fsId).renew(true);
     return { sessionId: res.sessionId };
   }
 
