@@ -172,6 +172,7 @@ async function work(): Promise<void> {
       await target.recover(e);
     }
     line.ms = Math.round(performance.now() - t0);
+    line.t = Date.now();
     model.record(line);
     say(line);
   }

@@ -35,6 +35,8 @@ export interface LogLine {
   r: 'ok' | 'unknown' | 'error';
   err?: string;
   ms?: number;
+  /** When the outcome was known (wall clock, ms): the op ran over [t - ms, t]. */
+  t?: number;
 }
 
 export interface Group {

@@ -67,10 +67,34 @@ export function linkDelay(seed: number): (host: string, index: number) => { us: 
   };
 }
 
+/** While only the MDS was down (paused, cut off, killed): the data writes that ran wholly inside. */
+export interface MdsOutageWrites {
+  /** Outages of the MDS alone (wall-clock ms, from the fault taking effect to its healing). */
+  windows: [number, number][];
+  ok: number;
+  failed: number;
+}
+
+/** Writes (write + fsync) whose whole run [t - ms, t] falls inside one of the windows. */
+export function writesDuring(windows: readonly [number, number][], logs: readonly LogLine[]): MdsOutageWrites {
+  let ok = 0;
+  let failed = 0;
+  for (const l of logs) {
+    if (l.o.op !== 'write' || l.t === undefined || l.ms === undefined) continue;
+    const start = l.t - l.ms;
+    if (!windows.some(([a, b]) => start >= a && l.t! <= b)) continue;
+    if (l.r === 'ok') ok++;
+    else failed++;
+  }
+  return { windows: [...windows], ok, failed };
+}
+
 export interface SuiteResult {
   seed: number;
   seconds: number;
   ops: { ok: number; unknown: number; error: number; byOp: Record<string, number> };
+  /** Writes during outages of the MDS alone: they need no MDS (chunk ids are leased ahead). */
+  mdsOutage: MdsOutageWrites;
   faults: (Fault & { atMs: number })[];
   violations: string[];
   dir: string;
@@ -122,6 +146,7 @@ export async function runFaultSuite(opts: { seconds: number; seed: number; dir?:
   const workers: Worker[] = [];
   const paused = new Set<ChildProcess>();
   const faults: SuiteResult['faults'] = [];
+  const mdsWindows: [number, number][] = [];
   const logs: LogLine[] = [];
   // Ctrl-C, a timeout's SIGTERM or an uncaught error: the processes on the hosts and the
   // namespaces go too (the finally below never runs then).
@@ -176,16 +201,26 @@ export async function runFaultSuite(opts: { seconds: number; seed: number; dir?:
       const f = sched.next().value as Fault;
       faults.push({ ...f, atMs: Math.round(performance.now() - t0) });
       log(`${Math.round((performance.now() - t0) / 1000)}s fault ${f.kind} ${f.targets.join('+')} for ${f.holdMs} ms (ops so far ${logs.length})`);
+      // From the fault taking effect to its healing, on the clock the clients stamp their ops with.
+      let from = 0;
+      const mdsAlone = f.targets.length === 1 && f.targets[0] === 'mds';
+      const healed = () => {
+        if (mdsAlone) mdsWindows.push([from, Date.now()]);
+      };
       if (f.kind === 'isolate') {
         for (const h of f.targets) net.isolate(h);
+        from = Date.now();
         await hold(f.holdMs);
+        healed();
         net.heal();
       } else if (f.kind === 'pause') {
         const p = procOf(f.targets[0]!);
         if (p) {
           p.kill('SIGSTOP');
           paused.add(p);
+          from = Date.now();
           await hold(f.holdMs);
+          healed();
           p.kill('SIGCONT');
           paused.delete(p);
         }
@@ -193,7 +228,9 @@ export async function runFaultSuite(opts: { seconds: number; seed: number; dir?:
         const h = f.targets[0]!;
         if (h === 'mds') await mds.kill9();
         else await ms.kill(Number(h.slice(2)));
+        from = Date.now();
         await hold(f.holdMs);
+        healed();
         if (h === 'mds') await mds.start();
         else await ms.restart(Number(h.slice(2)));
       }
@@ -214,6 +251,7 @@ export async function runFaultSuite(opts: { seconds: number; seed: number; dir?:
       seed: opts.seed,
       seconds,
       ops: { ok: logs.filter((l) => l.r === 'ok').length, unknown: logs.filter((l) => l.r === 'unknown').length, error: logs.filter((l) => l.r === 'error').length, byOp },
+      mdsOutage: writesDuring(mdsWindows, logs),
       faults,
       violations,
       dir,
@@ -252,6 +290,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   for (const f of r.faults) kinds[`${f.kind} ${f.targets.map((t) => t.replace(/\d+$/, '')).join('+')}`] = (kinds[`${f.kind} ${f.targets.map((t) => t.replace(/\d+$/, '')).join('+')}`] ?? 0) + 1;
   console.log(`seed ${r.seed}: ${r.seconds} s, ops ok ${r.ops.ok} unknown ${r.ops.unknown} error ${r.ops.error} ${JSON.stringify(r.ops.byOp)}`);
   console.log(`faults ${r.faults.length}: ${JSON.stringify(kinds)}`);
+  console.log(`writes inside ${r.mdsOutage.windows.length} outages of the MDS alone: ok ${r.mdsOutage.ok}, failed ${r.mdsOutage.failed}`);
   console.log(`violations ${r.violations.length}`);
   for (const v of r.violations) console.log(`  ${v}`);
   console.log(`logs in ${r.dir}`);

@@ -315,7 +315,7 @@ function asVersion2(bytes: Uint8Array): Uint8Array {
   const parser = new SnapshotParser({
     pair(buf, ks, ke, vs, ve) {
       const key = buf.slice(ks, ke);
-      let value = buf.slice(vs, ve);
+      let value: Uint8Array = buf.slice(vs, ve);
       if (key[0] === RecordType.CHUNKS) {
         const v = new In(value, 0, value.length);
         const w = new Out(1024);
