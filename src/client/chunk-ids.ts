@@ -87,6 +87,15 @@ export class ChunkIdLease {
     );
   }
 
+  /**
+   * Leases a first range now and resolves once it is held (or the lease failed: writes then
+   * lease again). A client that mounts does this so that it holds ids before any outage.
+   */
+  async prime(): Promise<void> {
+    this.renew(true);
+    await this.leasing;
+  }
+
   /** Starts a background lease when below the mark (`force`: also right after a failure). */
   renew(force: boolean): void {
     if (this.leasing || this.held >= this.renewBelow) return;

@@ -114,10 +114,13 @@ export class MdsAdapter implements MdsApi {
   }
 
   async mount(fsName: string, mp: { host: string; path: string }): Promise<MountSession> {
-    const res = await this.mds.mountFs({ fsName, mountpoint: { hostname: mp.host, port: process.pid, path: mp.path, cto: true } });
-    // A client that mounts will write: lease its first range now, while the MDS answers.
+    // A client that mounts will write: it leases its first range of chunk ids alongside (no
+    // extra wait), so it holds ids before any MDS outage.
     const fsId = this.fsIds.get(fsName);
-    if (fsId !== undefined) this.chunkIdLease(fsId).renew(true);
+    const [res] = await Promise.all([
+      this.mds.mountFs({ fsName, mountpoint: { hostname: mp.host, port: process.pid, path: mp.path, cto: true } }),
+      fsId === undefined ? undefined : this.chunkIdLease(fsId).prime(),
+    ]);
     return { sessionId: res.sessionId };
   }
 

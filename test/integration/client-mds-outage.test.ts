@@ -7,7 +7,10 @@
 // Real processes: an MDS on its embedded store, 3 metaservers, SDK clients over loopback.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MdsClient } from '../../src/mds/index.ts';
@@ -17,6 +20,7 @@ import { connectFs, MdsAdapter, RotatingMdsConnector, type Connection } from '..
 import { waitFor } from '../helpers/wait.ts';
 import { MdsProcess } from '../helpers/mds-process.ts';
 import { MetaserverCluster } from '../helpers/metaserver-cluster.ts';
+import { MountProc } from '../helpers/curvefs-mount-proc.ts';
 
 const FS = 'outage';
 const dir = mkdtempSync(join(tmpdir(), 'curvefs-mds-outage-'));
@@ -25,6 +29,7 @@ let mds: MdsClient;
 let ms: MetaserverCluster;
 const pool = new ChannelPool({ connectTimeoutMs: 1000, backoff: { initialMs: 20, maxMs: 200 } });
 const conns: Connection[] = [];
+let mount: MountProc | undefined;
 
 before(async () => {
   mdsProc = await MdsProcess.spawn({ etcd: [], dataDir: join(dir, 'mds'), journal: join(dir, 'mds.jsonl') });
@@ -35,6 +40,7 @@ before(async () => {
 });
 
 after(async () => {
+  await mount?.stop();
   for (const c of conns) await c.close().catch(() => undefined);
   await ms?.stop();
   mds?.close();
@@ -148,4 +154,23 @@ test('once the MDS has been gone longer than the leased ids last, a write fails 
   await mdsProc.start();
   await writeFsynced(conn, '/short/after', pattern(10_000, 99));
   assert.ok(Buffer.from(await conn.fs.readFile('/short/after')).equals(pattern(10_000, 99)));
+});
+
+test('cp of a 100 KB file into a running FUSE mount succeeds while the only MDS is down', async () => {
+  await mdsProc.start(); // (a no-op when it runs)
+  const mnt = join(dir, 'mnt');
+  mkdirSync(mnt);
+  mount = await MountProc.start({ mdsAddrs: [mdsProc.address], fsName: FS, dir: mnt });
+  const src = join(dir, 'src-100k');
+  await writeFile(src, pattern(100 * 1024, 1));
+  const run = promisify(execFile);
+  await run('cp', [src, join(mnt, 'cp-before')]);
+  await mdsProc.kill9();
+  await run('cp', [src, join(mnt, 'cp-during')]);
+  await writeFile(join(mnt, 'cp-during-2'), pattern(100 * 1024, 2));
+  assert.ok((await readFile(join(mnt, 'cp-during'))).equals(pattern(100 * 1024, 1)));
+  assert.ok((await readFile(join(mnt, 'cp-during-2'))).equals(pattern(100 * 1024, 2)));
+  await mdsProc.start();
+  await run('cp', [src, join(mnt, 'cp-after')]);
+  assert.ok((await readFile(join(mnt, 'cp-after'))).equals(pattern(100 * 1024, 1)));
 });
