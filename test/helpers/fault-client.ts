@@ -6,6 +6,8 @@
 //   dump   prints the whole tree (path, type, inode, nlink, size, content hash) as one JSON line.
 // Every line the parent reads starts with "@" so library log lines never mix with results.
 import { createInterface } from 'node:readline';
+import * as fsp from 'node:fs/promises';
+import { MountProc } from './curvefs-mount-proc.ts';
 import { CurveError, SeededRandom, StatusCode } from '../../src/common/index.ts';
 import { ChannelPool } from '../../src/rpc/index.ts';
 import { connectFs, MdsAdapter, RotatingMdsConnector, type Connection } from '../../src/client/index.ts';
@@ -19,6 +21,8 @@ interface Args {
   dataDir?: string;
   client?: number;
   seed?: number;
+  /** Work (or dump) through a FUSE mount at this directory, served by a `curvefs mount` child. */
+  mnt?: string;
 }
 
 const [mode, json] = process.argv.slice(2);
@@ -140,7 +144,72 @@ async function sdkTarget(): Promise<Target> {
   };
 }
 
-const openTarget = (): Promise<Target> => sdkTarget();
+/**
+ * A FUSE mount on this host: `curvefs mount` runs as this process's child, so it shares this
+ * host's network namespace and the private mount namespace `ip netns exec` gave us (nobody
+ * outside sees the mount; it goes with the last process of the namespace). Ops are plain
+ * syscalls through node:fs; the kernel's errno is the outcome.
+ */
+async function fuseTarget(mnt: string): Promise<Target> {
+  await fsp.mkdir(mnt, { recursive: true });
+  let mount: MountProc | undefined;
+  for (let attempt = 0; !mount; attempt++) {
+    try {
+      mount = await MountProc.start({ mdsAddrs: args.mds, fsName: args.fsName, dir: mnt, env: { CURVEFS_LOG: 'error' } });
+    } catch (e) {
+      // Mounting needs the MDS, which the nemesis may have taken away; the parent bounds the run.
+      if (attempt % 10 === 9) process.stderr.write(`mount: ${String(e)}\n`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  const at = (p: string) => mnt + p;
+  // If this process dies, the mount goes with it (a mount without its process hangs callers).
+  const served = mount;
+  process.once('exit', () => served.proc.kill('SIGKILL'));
+  return {
+    async perform(op) {
+      switch (op.op) {
+        case 'create':
+          return (await fsp.open(at(op.path), 'wx')).close();
+        case 'write': {
+          const fh = await fsp.open(at(op.path), 'r+');
+          try {
+            const data = content(op.file, op.version, sizeOf.get(op.file)!);
+            await fh.write(data, 0, data.length, 0);
+            await fh.sync();
+          } finally {
+            await fh.close();
+          }
+          return;
+        }
+        case 'mkdir':
+          return fsp.mkdir(at(op.path));
+        case 'rename':
+          return fsp.rename(at(op.from), at(op.to));
+        case 'link':
+          return fsp.link(at(op.from), at(op.to));
+        case 'unlink':
+          return fsp.unlink(at(op.path));
+        case 'rmdir':
+          return fsp.rmdir(at(op.path));
+      }
+    },
+    readdir: (p) => fsp.readdir(at(p)),
+    async lstat(p) {
+      const st = await fsp.lstat(at(p));
+      return { type: st.isDirectory() ? 'dir' : st.isFile() ? 'file' : 'other', ino: st.ino, nlink: st.nlink, size: st.size };
+    },
+    readFile: async (p) => new Uint8Array(await fsp.readFile(at(p))),
+    // The mount renews its own session.
+    recover: () => Promise.resolve(),
+    async close() {
+      const code = await served.stop();
+      if (code !== 0) process.stderr.write(`curvefs mount exited with ${code}:\n${served.output.slice(-20).join('\n')}\n`);
+    },
+  };
+}
+
+const openTarget = (): Promise<Target> => (args.mnt ? fuseTarget(args.mnt) : sdkTarget());
 
 const sizeOf = new Map<number, number>();
 

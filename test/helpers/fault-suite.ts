@@ -92,7 +92,7 @@ export function writesDuring(windows: readonly [number, number][], logs: readonl
 export interface SuiteResult {
   seed: number;
   seconds: number;
-  ops: { ok: number; unknown: number; error: number; byOp: Record<string, number> };
+  ops: { ok: number; unknown: number; error: number; byOp: Record<string, number>; byClient: Record<number, number> };
   /** Writes during outages of the MDS alone: they need no MDS (chunk ids are leased ahead). */
   mdsOutage: MdsOutageWrites;
   faults: (Fault & { atMs: number })[];
@@ -113,6 +113,9 @@ function startClient(net: TestNet, host: string, mode: string, args: object, onL
   const proc = spawn(net.exec(host)[0]!, [...net.exec(host).slice(1), process.execPath, '--import', 'tsx', CLIENT, mode, JSON.stringify(args)], {
     cwd: ROOT,
     stdio: ['pipe', 'pipe', 'pipe'],
+    // Its own process group, with the `curvefs mount` it may start: killGroup takes both (a
+    // mount whose client was SIGKILLed alone would live on, orphaned).
+    detached: true,
     env: { ...process.env, CURVEFS_LOG: 'error' },
   });
   const w: Worker = { proc, lines: [], stderr: [], exited: new Promise((r) => proc.once('exit', (code) => r(code))) };
@@ -129,12 +132,38 @@ function startClient(net: TestNet, host: string, mode: string, args: object, onL
   return w;
 }
 
+/** SIGKILL of a client host's process and everything it started. */
+function killGroup(w: Worker): void {
+  if (w.proc.exitCode !== null || w.proc.signalCode !== null || w.proc.pid === undefined) return;
+  try {
+    process.kill(-w.proc.pid, 'SIGKILL');
+  } catch {
+    w.proc.kill('SIGKILL');
+  }
+}
+
 async function finish(w: Worker, what: string): Promise<void> {
   const code = await w.exited;
   if (code !== 0) throw new Error(`${what} exited with ${code}:\n${w.stderr.join('\n')}`);
 }
 
-export async function runFaultSuite(opts: { seconds: number; seed: number; dir?: string; log?: (s: string) => void; lossPerMille?: number }): Promise<SuiteResult> {
+export interface SuiteOptions {
+  seconds: number;
+  seed: number;
+  dir?: string;
+  log?: (s: string) => void;
+  lossPerMille?: number;
+  /**
+   * Clients c0 and c1 work through FUSE mounts (`curvefs mount` on their own hosts) instead of
+   * the SDK, and the tree is dumped through both mounts and through the SDK on c2.
+   */
+  fuse?: boolean;
+}
+
+/** The client hosts that work (and dump) through a FUSE mount when `fuse` is on. */
+const FUSE_HOSTS = ['c0', 'c1'];
+
+export async function runFaultSuite(opts: SuiteOptions): Promise<SuiteResult> {
   const log = opts.log ?? (() => undefined);
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'curvefs-faults-'));
   mkdirSync(dir, { recursive: true });
@@ -152,7 +181,7 @@ export async function runFaultSuite(opts: { seconds: number; seed: number; dir?:
   // namespaces go too (the finally below never runs then).
   const killAll = () => {
     for (const p of paused) p.kill('SIGCONT');
-    for (const w of workers) w.proc.kill('SIGKILL');
+    for (const w of workers) killGroup(w);
     for (const p of ms?.procs ?? []) p.proc?.kill('SIGKILL');
     mds?.proc?.kill('SIGKILL');
     net.destroy();
@@ -187,8 +216,9 @@ export async function runFaultSuite(opts: { seconds: number; seed: number; dir?:
     log('cluster up, fs "faults" created');
 
     const t0 = performance.now();
+    const mntOf = (host: string) => (opts.fuse && FUSE_HOSTS.includes(host) ? { mnt: join(dir, `mnt-${host}`) } : {});
     for (let k = 0; k < CLIENTS; k++) {
-      workers.push(startClient(net, `c${k}`, 'work', { ...base, client: k, seed: opts.seed }, (o) => {
+      workers.push(startClient(net, `c${k}`, 'work', { ...base, client: k, seed: opts.seed, ...mntOf(`c${k}`) }, (o) => {
         if ((o as LogLine).o) logs.push(o as LogLine);
       }));
     }
@@ -241,16 +271,22 @@ export async function runFaultSuite(opts: { seconds: number; seed: number; dir?:
     await Promise.all(workers.map((w, k) => finish(w, `client ${k}`)));
     const seconds = Math.round((performance.now() - t0) / 1000);
 
-    const dumpers = ['c1', 'c2'].map((h) => ({ h, w: startClient(net, h, 'dump', base) }));
+    const dumpers = (opts.fuse ? ['c0', 'c1', 'c2'] : ['c1', 'c2']).map((h) => ({ h, w: startClient(net, h, 'dump', { ...base, ...mntOf(h) }) }));
+    workers.push(...dumpers.map((d) => d.w));
     await Promise.all(dumpers.map(({ h, w }) => finish(w, `dump on ${h}`)));
     const dumps = dumpers.map(({ w }) => w.lines[0] as Dump);
     const violations = check(logs, dumps, CLIENTS);
     const byOp: Record<string, number> = {};
-    for (const l of logs) if (l.r === 'ok') byOp[l.o.op] = (byOp[l.o.op] ?? 0) + 1;
+    const byClient: Record<number, number> = {};
+    for (const l of logs) {
+      if (l.r !== 'ok') continue;
+      byOp[l.o.op] = (byOp[l.o.op] ?? 0) + 1;
+      byClient[l.c] = (byClient[l.c] ?? 0) + 1;
+    }
     const result: SuiteResult = {
       seed: opts.seed,
       seconds,
-      ops: { ok: logs.filter((l) => l.r === 'ok').length, unknown: logs.filter((l) => l.r === 'unknown').length, error: logs.filter((l) => l.r === 'error').length, byOp },
+      ops: { ok: logs.filter((l) => l.r === 'ok').length, unknown: logs.filter((l) => l.r === 'unknown').length, error: logs.filter((l) => l.r === 'error').length, byOp, byClient },
       mdsOutage: writesDuring(mdsWindows, logs),
       faults,
       violations,
@@ -266,7 +302,7 @@ export async function runFaultSuite(opts: { seconds: number; seed: number; dir?:
     process.off('SIGTERM', onSignal);
     process.off('exit', killAll);
     for (const p of paused) p.kill('SIGCONT');
-    for (const w of workers) if (w.proc.exitCode === null) w.proc.kill('SIGKILL');
+    for (const w of workers) killGroup(w);
     if (ms) {
       for (let i = 0; i < METASERVERS; i++) await ms.kill(i);
       ms.pool.close();
@@ -285,7 +321,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const minutes = Number(argOf('--minutes') ?? '1');
   const seed = Number(argOf('--seed') ?? String(Date.now() % 100000));
   const keep = process.argv.includes('--keep');
-  const r = await runFaultSuite({ seconds: minutes * 60, seed, log: (s) => console.log(s) });
+  const r = await runFaultSuite({ seconds: minutes * 60, seed, log: (s) => console.log(s), fuse: process.argv.includes('--fuse') });
   const kinds: Record<string, number> = {};
   for (const f of r.faults) kinds[`${f.kind} ${f.targets.map((t) => t.replace(/\d+$/, '')).join('+')}`] = (kinds[`${f.kind} ${f.targets.map((t) => t.replace(/\d+$/, '')).join('+')}`] ?? 0) + 1;
   console.log(`seed ${r.seed}: ${r.seconds} s, ops ok ${r.ops.ok} unknown ${r.ops.unknown} error ${r.ops.error} ${JSON.stringify(r.ops.byOp)}`);

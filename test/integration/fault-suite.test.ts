@@ -26,3 +26,14 @@ test('multi-host fault suite, seed 42: every acknowledged op survives partitions
   assert.deepEqual(left, [], 'every namespace of the run is gone');
   rmSync(r.dir, { recursive: true, force: true });
 });
+
+test('multi-host fault suite, seed 42, two clients through FUSE mounts: the same checks, and both mounts and the SDK dump one tree', async (t) => {
+  assert.ok(netnsUsable(), 'the fault suite needs root, iproute2 and nftables (scripts/setup-system.sh)');
+  const r = await runFaultSuite({ seconds: 40, seed: 42, fuse: true });
+  t.diagnostic(`ops ok ${r.ops.ok}, unknown ${r.ops.unknown}, error ${r.ops.error}; faults ${r.faults.length}; violations ${r.violations.length}`);
+  assert.deepEqual(r.violations, [], `violations (logs kept in ${r.dir})`);
+  for (const k of [0, 1]) assert.ok((r.ops.byClient[k] ?? 0) > 0, `FUSE client c${k} made progress`);
+  const left = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').filter((l) => l.startsWith(`cfs-${r.netTag}-`));
+  assert.deepEqual(left, [], 'every namespace of the run is gone');
+  rmSync(r.dir, { recursive: true, force: true });
+});
