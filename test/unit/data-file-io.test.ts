@@ -101,7 +101,7 @@ test('write / read / truncate / compact agree with a flat byte-array model', asy
   );
 });
 
-test('the highest chunkId wins an overlap, whatever order the slices were appended in', () => {
+test('slices without an append sequence (not recorded yet) fall back to the highest chunkId, whatever their order in the list', () => {
   const s = (chunkId: number, offset: number, len: number): ChunkSlice => ({ chunkId, compaction: 0, offset, len, size: len, zero: false });
   const map: BlockMap = new Map([[0, [s(9, 10, 20), s(3, 0, 64), s(5, 20, 5)]]]);
   const plan = planRead(map, 0, 64, LAYOUT).map((p) => [p.offset, p.len, p.slice?.chunkId]);
