@@ -28,6 +28,7 @@ import { CachedFsData, mdsFsData } from './reclaim/fs-data.ts';
 import { create } from '@bufbuild/protobuf';
 import { DataStoreSchema } from '../gen/mds_pb.ts';
 import type { TxStep } from './tx/coordinator.ts';
+import type { FsNameLookup } from './authz.ts';
 
 const log = createLogger('metaserver-main');
 
@@ -39,6 +40,18 @@ function registeredName(mds: MdsClient): NameLookup {
     } catch (e) {
       if (e instanceof CurveError && e.status === StatusCode.TOPO_METASERVER_NOT_FOUND) return undefined;
       throw new CurveError(StatusCode.UNAVAILABLE, `cannot learn the certificate name of metaserver ${id} from the MDS: ${(e as Error).message}`);
+    }
+  };
+}
+
+/** The name of fs `fsId` (undefined: the MDS knows no such fs), for the data path's fs check. */
+function fsNameFromMds(mds: MdsClient): FsNameLookup {
+  return async (fsId) => {
+    try {
+      return (await mds.mds.getFsInfo({ fsId })).fsInfo?.fsName;
+    } catch (e) {
+      if (e instanceof CurveError && e.status === StatusCode.FS_NOT_FOUND) return undefined;
+      throw e;
     }
   };
 }
@@ -139,6 +152,7 @@ export async function runMetaserver(opts: RunMetaserverOptions): Promise<Metaser
     },
     seeds: opts.peers,
     auth: key ? tokenAuth(key, METASERVER_RULES) : undefined,
+    fsNameOf: mds ? fsNameFromMds(mds) : undefined,
     credential,
     tls,
     router: mds ? new MdsRouter(mds) : undefined,
