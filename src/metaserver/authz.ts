@@ -14,8 +14,6 @@ import type { Counter, Metrics } from '../metrics/index.ts';
 
 const log = createLogger('metaserver-authz');
 
-const PARTITION_REF = 'curvefs.metaserver.PartitionRef';
-
 /** The name of fs `fsId` (undefined: no such fs), or a rejection when it cannot be learnt now. */
 export type FsNameLookup = (fsId: number) => Promise<string | undefined>;
 
@@ -43,16 +41,17 @@ export class FsScope {
     const p = ctx.principal;
     // Without a principal the RPC layer already refused (auth on) or there is no auth at all.
     if (!p || p.role !== 'fs') return;
-    let wait: Promise<void>[] | undefined;
-    for (const fsId of fsIdsIn(req)) {
-      const name = this.names.get(fsId);
-      if (name !== undefined) {
-        if (name !== p.fsName) this.refuse(op, p, fsId, name);
-        continue;
-      }
-      (wait ??= []).push(this.lookup(fsId).then((n) => (n === p.fsName ? undefined : this.refuse(op, p, fsId, n))));
-    }
-    if (wait) return Promise.all(wait).then(() => undefined);
+    const { p: ref, newP } = req as PartitionRefs;
+    const first = ref ? this.checkOne(op, p, ref.fsId) : undefined;
+    const second = newP ? this.checkOne(op, p, newP.fsId) : undefined;
+    if (first && second) return Promise.all([first, second]).then(() => undefined);
+    return first ?? second;
+  }
+
+  private checkOne(op: string, p: Principal, fsId: number): void | Promise<void> {
+    const name = this.names.get(fsId);
+    if (name === undefined) return this.lookup(fsId).then((n) => (n === p.fsName ? undefined : this.refuse(op, p, fsId, n)));
+    if (name !== p.fsName) this.refuse(op, p, fsId, name);
   }
 
   private refuse(op: string, p: Principal, fsId: number, name: string | undefined): never {
@@ -87,16 +86,15 @@ export class FsScope {
   }
 }
 
-/** The fs ids of the PartitionRefs among a request's top-level fields (`p`, a rename's `newP`). */
-function fsIdsIn(req: object): number[] {
-  const ids: number[] = [];
-  for (const v of Object.values(req)) {
-    if (v && typeof v === 'object' && (v as { $typeName?: string }).$typeName === PARTITION_REF) {
-      const id = (v as { fsId: number }).fsId;
-      if (!ids.includes(id)) ids.push(id);
-    }
-  }
-  return ids;
+/**
+ * Where data-path requests name partitions: every request's `p`, and a rename's destination
+ * `newP` (test/unit/metaserver-authz.test.ts checks that no request has another PartitionRef).
+ */
+export const PARTITION_REF_FIELDS = ['p', 'newP'] as const;
+
+interface PartitionRefs {
+  p?: { fsId: number };
+  newP?: { fsId: number };
 }
 
 type Handler = (req: never, ctx: CallContext) => unknown;
