@@ -129,8 +129,8 @@ export function topologyService(ref: NodeRef, access = new FsAccess(false)): Ser
       const t = term();
       const id = id32(req.metaserverId, 'metaserver id');
       metaserver(t, id);
-      if (req.cancel) t.recovery.draining.delete(id);
-      else t.recovery.draining.add(id);
+      if (req.cancel) t.topo.draining.delete(id);
+      else t.topo.draining.add(id);
       return t.recovery.drainProgress(id);
     },
     async registServer(req) {

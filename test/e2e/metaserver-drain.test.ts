@@ -2,7 +2,7 @@
 // most copyset replicas moves every replica off it through the MDS's membership changes (the
 // leader's own replicas after a leadership transfer), the command reports progress and exits 0
 // once no copyset has it, every copyset keeps three members, the drained metaserver drops its
-// copies, and no file is lost. Real MDS, real metaservers, the real CLI.
+// copies, no file is lost, and a file system created afterwards is placed elsewhere. Real MDS, real metaservers, the real CLI.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fsp from 'node:fs/promises';
@@ -52,13 +52,18 @@ test('drain empties one of four metaservers and no file is lost', async () => {
   const topo = cluster.mds.client(TopologyService);
   const before = (await topo.listMetaServer({})).metaserverInfos;
   assert.equal(before.length, 4);
-  const victim = [...before].sort((a, b) => b.copysetCount - a.copysetCount)[0]!;
-  assert.ok(victim.copysetCount > 0, 'the chosen metaserver holds replicas');
+  // One that leads a copyset, so that the drain must move a leadership first.
+  const victim = await pollUntil('a metaserver leading a copyset', 30_000, async () => {
+    const list = (await topo.listMetaServer({})).metaserverInfos;
+    return [...list].sort((a, b) => b.leaderCount - a.leaderCount || b.copysetCount - a.copysetCount).find((m) => m.leaderCount > 0);
+  });
 
   const r = await runCurvefs(['--mds', cluster.mdsAddrs.join(','), 'metaserver', 'drain', String(victim.metaserverId), '--poll-ms', '200']);
   assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.match(r.stdout, new RegExp(`metaserver ${victim.metaserverId} drained: no copyset has it as a member`));
   assert.match(r.stderr, new RegExp(`metaserver ${victim.metaserverId}: \\d+ copysets? left`), 'progress was reported');
+
+  assert.ok(cluster.mdsLog.some((l) => /moving the leadership off a replica that leaves/.test(l) && l.includes(`"from":${victim.metaserverId}`)), 'a leadership was moved off it first');
 
   const copysets = (await topo.listCopysetInfo({})).copysetValues;
   assert.ok(copysets.length > 0);
@@ -84,6 +89,15 @@ test('drain empties one of four metaservers and no file is lost', async () => {
     assert.equal(Buffer.from(await c.fs.readFile('/after-drain')).toString(), 'still writable');
   } finally {
     await c.close();
+  }
+
+  // A file system created now gets no partition on it (no new copyset is placed there).
+  const laterId = await cluster.createFs('later');
+  const later = (await topo.listPartition({ fsId: laterId })).partitionInfoList;
+  assert.ok(later.length > 0);
+  for (const p of later) {
+    const members = (await topo.listCopysetInfo({})).copysetValues.find((c) => c.poolId === p.poolId && c.copysetId === p.copysetId)!.peers.map((x) => x.id);
+    assert.ok(!members.includes(victim.metaserverId), `partition ${p.partitionId} of the new fs is on the drained metaserver`);
   }
 
   // Draining again is immediate: nothing is left.

@@ -15,11 +15,7 @@ const log = createLogger('mds/schedule');
 
 export class RecoveryDriver {
   readonly operators = new Map<string, Operator>();
-  /**
-   * Metaservers being drained (`curvefs metaserver drain`): their replicas move elsewhere. Kept
-   * by this term only; a new leader forgets it, and the CLI asks again at each poll.
-   */
-  readonly draining = new Set<number>();
+
   private readonly preparing = new Set<string>();
 
   constructor(
@@ -147,7 +143,7 @@ export class RecoveryDriver {
         poolId: server.poolId,
         copysets: counts.get(m.metaserverId) ?? 0,
         state: this.topo.onlineState(m.metaserverId, now),
-        draining: this.draining.has(m.metaserverId),
+        draining: this.topo.draining.has(m.metaserverId),
       });
     }
     return out;
