@@ -43,7 +43,14 @@ export class FsScope {
     if (!p || p.role !== 'fs') return;
     const { p: ref, newP } = req as PartitionRefs;
     const first = ref ? this.checkOne(op, p, ref.fsId) : undefined;
-    const second = newP ? this.checkOne(op, p, newP.fsId) : undefined;
+    let second: void | Promise<void>;
+    try {
+      second = newP ? this.checkOne(op, p, newP.fsId) : undefined;
+    } catch (e) {
+      // Refused at once: the first check's pending answer has nobody waiting for it any more.
+      if (first) first.catch(() => undefined);
+      throw e;
+    }
     if (first && second) return Promise.all([first, second]).then(() => undefined);
     return first ?? second;
   }

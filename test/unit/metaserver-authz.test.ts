@@ -53,3 +53,22 @@ test('without an MDS an fs token is refused on the data path; the handler is nev
   guarded.getInode({ p: ref(1) } as never, ctx({ role: 'cluster' }));
   assert.equal(ran, 1);
 });
+
+test('a rename whose source fs is still being looked up and whose destination is refused at once leaves no rejection unhandled', async () => {
+  let release!: (name: string) => void;
+  const scope = new FsScope({ fsNameOf: (id) => (id === 2 ? Promise.resolve('beta') : new Promise((r) => (release = r))) });
+  const alpha = ctx({ role: 'fs', fsName: 'alpha' });
+  await assert.rejects(Promise.resolve(scope.check('GetInode', alpha, { p: ref(2) })), /client of fs alpha/); // fs 2 now known: beta
+  const unhandled: unknown[] = [];
+  const onUnhandled = (e: unknown) => unhandled.push(e);
+  process.on('unhandledRejection', onUnhandled);
+  try {
+    assert.throws(() => scope.check('Rename', alpha, { p: ref(7), newP: ref(2) }), /Rename on fs 2 \(beta\)/);
+    release('gamma'); // fs 7 is gamma: its pending check is refused too, with nobody waiting
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(unhandled, []);
+  } finally {
+    process.off('unhandledRejection', onUnhandled);
+  }
+});
