@@ -143,7 +143,7 @@ export function renderLive(s: MdsStatus, history: readonly HistorySample[] = [],
   })));
   const msRows = c.metaservers.map((m) => ({
     attrs: `data-metaserver="${m.id}" data-state="${esc(m.state)}" data-late="${m.lastHeartbeatMsAgo > HEARTBEAT_LATE_MS}" class="${metaserverClass(m.state, m.lastHeartbeatMsAgo)}"`,
-    cells: [m.id, m.address, { html: `<b>${esc(m.state)}</b>` }, m.copysets, m.leaders,
+    cells: [m.id, m.address, { html: `<b>${esc(m.state)}</b>${m.draining ? ' <span data-draining>draining</span>' : ''}` }, m.copysets, m.leaders,
       m.memoryUsedBytes ? humanBytes(m.memoryUsedBytes) : '—', m.diskUsedBytes ? humanBytes(m.diskUsedBytes) : '—', ago(m.lastHeartbeatMsAgo)],
   }));
   const stateOf = new Map(c.metaservers.map((m) => [m.id, m.state]));

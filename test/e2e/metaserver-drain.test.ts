@@ -91,6 +91,12 @@ test('drain empties one of four metaservers and no file is lost', async () => {
     await c.close();
   }
 
+  // `curvefs status` marks it (until --cancel or its deletion).
+  const st = await runCurvefs(['--mds', cluster.mdsAddrs.join(','), '--json', 'status']);
+  assert.equal(st.code, 0, st.stderr);
+  const row = (JSON.parse(st.stdout) as { metaservers: Array<{ id: number; draining: boolean; copysets: number }> }).metaservers.find((m) => m.id === victim.metaserverId)!;
+  assert.deepEqual([row.draining, row.copysets], [true, 0]);
+
   // A file system created now gets no partition on it (no new copyset is placed there).
   const laterId = await cluster.createFs('later');
   const later = (await topo.listPartition({ fsId: laterId })).partitionInfoList;
