@@ -4,7 +4,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { CurveError, StatusCode } from '../common/index.ts';
-import { ChannelPool, TLS_DIR_ENV, TLS_NAME_ENV, TOKEN_FILE_ENV } from '../rpc/index.ts';
+import { ChannelPool, TLS_DIR_ENV, TLS_NAME_ENV, TOKEN_FILE_ENV, defaultCredential } from '../rpc/index.ts';
+import { NOBODY, claimedRole, squashRoot } from '../mds/auth/root-squash.ts';
 import { connectFs, MdsAdapter, RotatingMdsConnector, type Connection } from '../client/index.ts';
 import { callerIdentity, processIdentity, type CallerIdentity } from './identity.ts';
 
@@ -126,8 +127,10 @@ export async function openMds(g: GlobalOptions): Promise<MdsSession> {
 export async function withFs<T>(g: GlobalOptions, fn: (c: Connection) => Promise<T>): Promise<T> {
   const mds = await openMds(g);
   try {
-    // Permissions are checked for the invoking user (or root's --as), as the mount checks them.
-    const identity = callerIdentity(g.as, processIdentity());
+    // Permissions are checked for the invoking user (or root's --as), as the mount checks them;
+    // root acts as root only with the admin token (root squash, docs/security.md).
+    const { identity, squashed } = squashRoot(callerIdentity(g.as, processIdentity()), claimedRole(defaultCredential()));
+    if (squashed) process.stderr.write(`curvefs: acting as nobody (${NOBODY}:${NOBODY}): uid 0 acts as root only with the admin credential; this one is an fs client's (docs/security.md, "Root squash")\n`);
     const conn = await connectFs({ mds: mds.adapter, fsName: fsNameOf(g), pool: mds.pool, entryTtlMs: 0, attrTtlMs: 0, identity });
     try {
       return await fn(conn);

@@ -143,7 +143,7 @@ export function renderLive(s: MdsStatus, history: readonly HistorySample[] = [],
   })));
   const msRows = c.metaservers.map((m) => ({
     attrs: `data-metaserver="${m.id}" data-state="${esc(m.state)}" data-late="${m.lastHeartbeatMsAgo > HEARTBEAT_LATE_MS}" class="${metaserverClass(m.state, m.lastHeartbeatMsAgo)}"`,
-    cells: [m.id, m.address, { html: `<b>${esc(m.state)}</b>` }, m.copysets, m.leaders,
+    cells: [m.id, m.address, { html: `<b>${esc(m.state)}</b>${m.draining ? ' <span data-draining>draining</span>' : ''}` }, m.copysets, m.leaders,
       m.memoryUsedBytes ? humanBytes(m.memoryUsedBytes) : '—', m.diskUsedBytes ? humanBytes(m.diskUsedBytes) : '—', ago(m.lastHeartbeatMsAgo)],
   }));
   const stateOf = new Map(c.metaservers.map((m) => [m.id, m.state]));
@@ -225,8 +225,8 @@ export function renderHtml(s: MdsStatus, history: readonly HistorySample[] = [],
 /** The login form of a cluster with authentication on: no figures, only why and where to look. */
 export function renderLogin(reason?: string): string {
   return `<!doctype html><html><head><meta charset="utf-8"><title>curvefs: log in</title><style>${STYLE}</style></head>
-<body><h1>curvefs</h1><p>This cluster has authentication on: the status page needs the <b>admin token</b>
-(<code>curvefs auth token --key-file KEY --admin</code>; <code>curvefs up</code> keeps it in <code>DIR/auth/admin.token</code>).</p>
+<body><h1>curvefs</h1><p>This cluster has authentication on: the status page needs the <b>admin token</b> or a <b>viewer token</b>
+(<code>curvefs auth token --key-file KEY --admin</code> or <code>--viewer</code>; <code>curvefs up</code> keeps it in <code>DIR/auth/admin.token</code>).</p>
 ${reason ? `<p class="banner bad" data-login-error>${esc(reason)}</p>` : ''}
 <form method="post" action="/login"><label>token <input name="token" type="password" size="60" autocomplete="off" autofocus></label> <button type="submit">log in</button></form></body></html>`;
 }

@@ -5,7 +5,9 @@
 //   /metrics      Prometheus text
 //   /login, /logout   when the cluster has authentication on (access.ts)
 // Read-only: it asks its provider for a fresh status on every request and stream tick.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { TlsConfig } from '../rpc/index.ts';
 import { answerMetrics } from '../metrics/index.ts';
 import { refusal, sessionCookie, type TokenCheck } from './access.ts';
 import { StatusHistory } from './history.ts';
@@ -25,8 +27,13 @@ export interface DashboardOptions {
   host?: string;
   port: number;
   status: () => MdsStatus;
-  /** With authentication on: who may see the page (access.ts `adminOnly`). Without: open. */
+  /** With authentication on: who may see the page (access.ts `pageAccess`). Without: open. */
   checkToken?: TokenCheck;
+  /**
+   * Serve HTTPS with this certificate (transport.ts decides when); client certificates of its CA
+   * are asked for but not required (a browser logs in with a token).
+   */
+  tls?: TlsConfig;
   /** How often the live stream looks for a change (default 1 s). */
   pushIntervalMs?: number;
   /** How often the history graphs take a sample (default 10 s; 360 samples = an hour). */
@@ -61,11 +68,12 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
     },
   });
 
-  const server: Server = createServer((req, res) => {
+  const secure = opts.tls !== undefined;
+  const handle: RequestListener = (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
-    if (path === '/login' && opts.checkToken) return void login(req, res, opts.checkToken);
+    if (path === '/login' && opts.checkToken) return void login(req, res, opts.checkToken, secure);
     if (path === '/logout') {
-      res.writeHead(303, { location: '/', 'set-cookie': sessionCookie('') }).end();
+      res.writeHead(303, { location: '/', 'set-cookie': sessionCookie('', secure) }).end();
       return;
     }
     const refused = refusal(req, opts.checkToken);
@@ -97,7 +105,11 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
     } else {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
     }
-  });
+  };
+  const t = opts.tls;
+  const server: Server = t
+    ? (createHttpsServer({ ca: t.ca, cert: t.cert, key: t.key, requestCert: true, rejectUnauthorized: false }, handle) as unknown as Server)
+    : createServer(handle);
   const host = opts.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -119,7 +131,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
 }
 
 /** GET: the form. POST: checks the token; a good one becomes the session cookie. */
-function login(req: IncomingMessage, res: ServerResponse, check: TokenCheck): void {
+function login(req: IncomingMessage, res: ServerResponse, check: TokenCheck, secure: boolean): void {
   const html = (code: number, reason?: string) =>
     res.writeHead(code, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(renderLogin(reason));
   if (req.method !== 'POST') return void html(200);
@@ -139,6 +151,6 @@ function login(req: IncomingMessage, res: ServerResponse, check: TokenCheck): vo
     const token = (new URLSearchParams(Buffer.concat(chunks).toString('utf8')).get('token') ?? '').trim();
     const why = token ? check(token) : 'no token given';
     if (why !== null) return void html(401, why);
-    res.writeHead(303, { location: '/', 'set-cookie': sessionCookie(token), 'cache-control': 'no-store' }).end();
+    res.writeHead(303, { location: '/', 'set-cookie': sessionCookie(token, secure), 'cache-control': 'no-store' }).end();
   });
 }

@@ -32,7 +32,9 @@ export interface ClusterStatus {
     sessions?: MountSessionStatus[] }[];
   metaservers: { id: number; address: string; state: string; copysets: number; leaders: number; lastHeartbeatMsAgo: number;
     /** Load as the metaserver last reported it (bytes; 0 when it has not reported). */
-    memoryUsedBytes?: number; diskUsedBytes?: number }[];
+    memoryUsedBytes?: number; diskUsedBytes?: number;
+    /** Being drained (`curvefs metaserver drain`): its replicas are moving away. */
+    draining?: boolean }[];
   copysets: { id: string; members: number[]; leader: number; epoch: number; healthy: boolean; /** Members whose replica cannot open (damaged storage). */ broken: number[]; partitions: number; change: string | null }[];
   partitions: number;
   heartbeats: number;

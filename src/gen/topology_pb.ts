@@ -21,7 +21,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file topology.proto.
  */
 export const file_topology: GenFile = /*@__PURE__*/
-  fileDesc("Cg50b3BvbG9neS5wcm90bxIUY3VydmVmcy5tZHMudG9wb2xvZ3kiggEKCFBvb2xJbmZvEg8KB3Bvb2xfaWQYASABKA0SEQoJcG9vbF9uYW1lGAIgASgJEhYKDmNyZWF0ZV90aW1lX21zGAMgASgBEhMKC3JlcGxpY2FfbnVtGAQgASgNEhAKCHpvbmVfbnVtGAUgASgNEhMKC2NvcHlzZXRfbnVtGAYgASgNIlIKCFpvbmVJbmZvEg8KB3pvbmVfaWQYASABKA0SEQoJem9uZV9uYW1lGAIgASgJEg8KB3Bvb2xfaWQYAyABKA0SEQoJcG9vbF9uYW1lGAQgASgJItIBCgpTZXJ2ZXJJbmZvEhEKCXNlcnZlcl9pZBgBIAEoDRIRCglob3N0X25hbWUYAiABKAkSEwoLaW50ZXJuYWxfaXAYAyABKAkSFQoNaW50ZXJuYWxfcG9ydBgEIAEoDRITCgtleHRlcm5hbF9pcBgFIAEoCRIVCg1leHRlcm5hbF9wb3J0GAYgASgNEg8KB3pvbmVfaWQYByABKA0SEQoJem9uZV9uYW1lGAggASgJEg8KB3Bvb2xfaWQYCSABKA0SEQoJcG9vbF9uYW1lGAogASgJIn8KD01ldGFTZXJ2ZXJTcGFjZRIbChNkaXNrX3RocmVzaG9sZF9ieXRlGAEgASgBEhYKDmRpc2tfdXNlZF9ieXRlGAIgASgBEh0KFW1lbW9yeV90aHJlc2hvbGRfYnl0ZRgDIAEoARIYChBtZW1vcnlfdXNlZF9ieXRlGAQgASgBIt8CCg5NZXRhU2VydmVySW5mbxIVCg1tZXRhc2VydmVyX2lkGAEgASgNEhAKCGhvc3RuYW1lGAIgASgJEhMKC2ludGVybmFsX2lwGAMgASgJEhUKDWludGVybmFsX3BvcnQYBCABKA0SEwoLZXh0ZXJuYWxfaXAYBSABKAkSFQoNZXh0ZXJuYWxfcG9ydBgGIAEoDRI3CgxvbmxpbmVfc3RhdGUYByABKA4yIS5jdXJ2ZWZzLm1kcy50b3BvbG9neS5PbmxpbmVTdGF0ZRIRCglzZXJ2ZXJfaWQYCCABKA0SNAoFc3BhY2UYCSABKAsyJS5jdXJ2ZWZzLm1kcy50b3BvbG9neS5NZXRhU2VydmVyU3BhY2USFQoNY29weXNldF9jb3VudBgKIAEoDRIUCgxsZWFkZXJfY291bnQYCyABKA0SHQoVbGFzdF9oZWFydGJlYXRfbXNfYWdvGAwgASgBIoQBChdSZWdpc3RNZXRhU2VydmVyUmVxdWVzdBIRCglob3N0X25hbWUYASABKAkSEwoLaW50ZXJuYWxfaXAYAiABKAkSFQoNaW50ZXJuYWxfcG9ydBgDIAEoDRITCgtleHRlcm5hbF9pcBgEIAEoCRIVCg1leHRlcm5hbF9wb3J0GAUgASgNIkAKGFJlZ2lzdE1ldGFTZXJ2ZXJSZXNwb25zZRIVCg1tZXRhc2VydmVyX2lkGAEgASgNEg0KBXRva2VuGAIgASgJIioKFUxpc3RNZXRhU2VydmVyUmVxdWVzdBIRCglzZXJ2ZXJfaWQYASABKA0iWAoWTGlzdE1ldGFTZXJ2ZXJSZXNwb25zZRI+ChBtZXRhc2VydmVyX2luZm9zGAEgAygLMiQuY3VydmVmcy5tZHMudG9wb2xvZ3kuTWV0YVNlcnZlckluZm8iTAoUR2V0TWV0YVNlcnZlclJlcXVlc3QSFQoNbWV0YXNlcnZlcl9pZBgBIAEoDRIPCgdob3N0X2lwGAIgASgJEgwKBHBvcnQYAyABKA0iVgoVR2V0TWV0YVNlcnZlclJlc3BvbnNlEj0KD21ldGFzZXJ2ZXJfaW5mbxgBIAEoCzIkLmN1cnZlZnMubWRzLnRvcG9sb2d5Lk1ldGFTZXJ2ZXJJbmZvIjAKF0RlbGV0ZU1ldGFTZXJ2ZXJSZXF1ZXN0EhUKDW1ldGFzZXJ2ZXJfaWQYASABKA0iGgoYRGVsZXRlTWV0YVNlcnZlclJlc3BvbnNlIqYBChNSZWdpc3RTZXJ2ZXJSZXF1ZXN0EhEKCWhvc3RfbmFtZRgBIAEoCRITCgtpbnRlcm5hbF9pcBgCIAEoCRIVCg1pbnRlcm5hbF9wb3J0GAMgASgNEhMKC2V4dGVybmFsX2lwGAQgASgJEhUKDWV4dGVybmFsX3BvcnQYBSABKA0SEQoJem9uZV9uYW1lGAYgASgJEhEKCXBvb2xfbmFtZRgHIAEoCSIpChRSZWdpc3RTZXJ2ZXJSZXNwb25zZRIRCglzZXJ2ZXJfaWQYASABKA0iOAoQR2V0U2VydmVyUmVxdWVzdBIRCglzZXJ2ZXJfaWQYASABKA0SEQoJaG9zdF9uYW1lGAIgASgJIkoKEUdldFNlcnZlclJlc3BvbnNlEjUKC3NlcnZlcl9pbmZvGAEgASgLMiAuY3VydmVmcy5tZHMudG9wb2xvZ3kuU2VydmVySW5mbyIoChNEZWxldGVTZXJ2ZXJSZXF1ZXN0EhEKCXNlcnZlcl9pZBgBIAEoDSIWChREZWxldGVTZXJ2ZXJSZXNwb25zZSJOChVMaXN0Wm9uZVNlcnZlclJlcXVlc3QSDwoHem9uZV9pZBgBIAEoDRIRCgl6b25lX25hbWUYAiABKAkSEQoJcG9vbF9uYW1lGAMgASgJIk8KFkxpc3Rab25lU2VydmVyUmVzcG9uc2USNQoLc2VydmVyX2luZm8YASADKAsyIC5jdXJ2ZWZzLm1kcy50b3BvbG9neS5TZXJ2ZXJJbmZvIjkKEUNyZWF0ZVpvbmVSZXF1ZXN0EhEKCXpvbmVfbmFtZRgBIAEoCRIRCglwb29sX25hbWUYAiABKAkiRwoSQ3JlYXRlWm9uZVJlc3BvbnNlEjEKCXpvbmVfaW5mbxgBIAEoCzIeLmN1cnZlZnMubWRzLnRvcG9sb2d5LlpvbmVJbmZvIiQKEURlbGV0ZVpvbmVSZXF1ZXN0Eg8KB3pvbmVfaWQYASABKA0iFAoSRGVsZXRlWm9uZVJlc3BvbnNlIiEKDkdldFpvbmVSZXF1ZXN0Eg8KB3pvbmVfaWQYASABKA0iRAoPR2V0Wm9uZVJlc3BvbnNlEjEKCXpvbmVfaW5mbxgBIAEoCzIeLmN1cnZlZnMubWRzLnRvcG9sb2d5LlpvbmVJbmZvIiYKE0xpc3RQb29sWm9uZVJlcXVlc3QSDwoHcG9vbF9pZBgBIAEoDSJFChRMaXN0UG9vbFpvbmVSZXNwb25zZRItCgV6b25lcxgBIAMoCzIeLmN1cnZlZnMubWRzLnRvcG9sb2d5LlpvbmVJbmZvImIKEUNyZWF0ZVBvb2xSZXF1ZXN0EhEKCXBvb2xfbmFtZRgBIAEoCRITCgtyZXBsaWNhX251bRgCIAEoDRIQCgh6b25lX251bRgDIAEoDRITCgtjb3B5c2V0X251bRgEIAEoDSJHChJDcmVhdGVQb29sUmVzcG9uc2USMQoJcG9vbF9pbmZvGAEgASgLMh4uY3VydmVmcy5tZHMudG9wb2xvZ3kuUG9vbEluZm8iJAoRRGVsZXRlUG9vbFJlcXVlc3QSDwoHcG9vbF9pZBgBIAEoDSIUChJEZWxldGVQb29sUmVzcG9uc2UiIQoOR2V0UG9vbFJlcXVlc3QSDwoHcG9vbF9pZBgBIAEoDSJECg9HZXRQb29sUmVzcG9uc2USMQoJcG9vbF9pbmZvGAEgASgLMh4uY3VydmVmcy5tZHMudG9wb2xvZ3kuUG9vbEluZm8iEQoPTGlzdFBvb2xSZXF1ZXN0IkYKEExpc3RQb29sUmVzcG9uc2USMgoKcG9vbF9pbmZvcxgBIAMoCzIeLmN1cnZlZnMubWRzLnRvcG9sb2d5LlBvb2xJbmZvIjEKCkNvcHlzZXRLZXkSDwoHcG9vbF9pZBgBIAEoDRISCgpjb3B5c2V0X2lkGAIgASgNIoMBChJNZXRhU2VydmVyTG9jYXRpb24SFQoNbWV0YXNlcnZlcl9pZBgBIAEoDRITCgtpbnRlcm5hbF9pcBgCIAEoCRIVCg1pbnRlcm5hbF9wb3J0GAMgASgNEhMKC2V4dGVybmFsX2lwGAQgASgJEhUKDWV4dGVybmFsX3BvcnQYBSABKA0ihAEKD0NvcHlzZXRMb2NhdGlvbhIPCgdwb29sX2lkGAEgASgNEhIKCmNvcHlzZXRfaWQYAiABKA0SOQoHY3NfbG9jcxgDIAMoCzIoLmN1cnZlZnMubWRzLnRvcG9sb2d5Lk1ldGFTZXJ2ZXJMb2NhdGlvbhIRCglsZWFkZXJfaWQYBCABKA0iSQoiR2V0TWV0YVNlcnZlckxpc3RJbkNvcHlzZXRzUmVxdWVzdBIPCgdwb29sX2lkGAEgASgNEhIKCmNvcHlzZXRfaWQYAiADKA0iXQojR2V0TWV0YVNlcnZlckxpc3RJbkNvcHlzZXRzUmVzcG9uc2USNgoHY3NfaW5mbxgBIAMoCzIlLmN1cnZlZnMubWRzLnRvcG9sb2d5LkNvcHlzZXRMb2NhdGlvbiI2ChZDcmVhdGVQYXJ0aXRpb25SZXF1ZXN0Eg0KBWZzX2lkGAEgASgNEg0KBWNvdW50GAIgASgNIlUKF0NyZWF0ZVBhcnRpdGlvblJlc3BvbnNlEjoKE3BhcnRpdGlvbl9pbmZvX2xpc3QYASADKAsyHS5jdXJ2ZWZzLmNvbW1vbi5QYXJ0aXRpb25JbmZvIi4KFkRlbGV0ZVBhcnRpdGlvblJlcXVlc3QSFAoMcGFydGl0aW9uX2lkGAEgASgNIhkKF0RlbGV0ZVBhcnRpdGlvblJlc3BvbnNlIiUKFExpc3RQYXJ0aXRpb25SZXF1ZXN0Eg0KBWZzX2lkGAEgASgNIlMKFUxpc3RQYXJ0aXRpb25SZXNwb25zZRI6ChNwYXJ0aXRpb25faW5mb19saXN0GAEgAygLMh0uY3VydmVmcy5jb21tb24uUGFydGl0aW9uSW5mbyJ5CgdDb3B5c2V0Eg8KB3Bvb2xfaWQYASABKA0SEgoKY29weXNldF9pZBgCIAEoDRIjCgVwZWVycxgDIAMoCzIULmN1cnZlZnMuY29tbW9uLlBlZXISJAoGbGVhZGVyGAQgASgLMhQuY3VydmVmcy5jb21tb24uUGVlciI0ChxHZXRDb3B5c2V0T2ZQYXJ0aXRpb25SZXF1ZXN0EhQKDHBhcnRpdGlvbl9pZBgBIAMoDSLLAQodR2V0Q29weXNldE9mUGFydGl0aW9uUmVzcG9uc2USWAoLY29weXNldF9tYXAYASADKAsyQy5jdXJ2ZWZzLm1kcy50b3BvbG9neS5HZXRDb3B5c2V0T2ZQYXJ0aXRpb25SZXNwb25zZS5Db3B5c2V0TWFwRW50cnkaUAoPQ29weXNldE1hcEVudHJ5EgsKA2tleRgBIAEoDRIsCgV2YWx1ZRgCIAEoCzIdLmN1cnZlZnMubWRzLnRvcG9sb2d5LkNvcHlzZXQ6AjgBIqMCCgtDb3B5c2V0SW5mbxIPCgdwb29sX2lkGAEgASgNEhIKCmNvcHlzZXRfaWQYAiABKA0SIwoFcGVlcnMYAyADKAsyFC5jdXJ2ZWZzLmNvbW1vbi5QZWVyEg0KBWVwb2NoGAQgASgBEikKC2xlYWRlcl9wZWVyGAUgASgLMhQuY3VydmVmcy5jb21tb24uUGVlchIVCg1wYXJ0aXRpb25faWRzGAYgAygNEiYKCG9sZF9wZWVyGAcgASgLMhQuY3VydmVmcy5jb21tb24uUGVlchIsCg5jYW5kaWRhdGVfcGVlchgIIAEoCzIULmN1cnZlZnMuY29tbW9uLlBlZXISDwoHaGVhbHRoeRgJIAEoCBISCgpicm9rZW5faWRzGAogAygNIlAKFkdldENvcHlzZXRzSW5mb1JlcXVlc3QSNgoMY29weXNldF9rZXlzGAEgAygLMiAuY3VydmVmcy5tZHMudG9wb2xvZ3kuQ29weXNldEtleSJUChdHZXRDb3B5c2V0c0luZm9SZXNwb25zZRI5Cg5jb3B5c2V0X3ZhbHVlcxgBIAMoCzIhLmN1cnZlZnMubWRzLnRvcG9sb2d5LkNvcHlzZXRJbmZvIhgKFkxpc3RDb3B5c2V0SW5mb1JlcXVlc3QiVAoXTGlzdENvcHlzZXRJbmZvUmVzcG9uc2USOQoOY29weXNldF92YWx1ZXMYASADKAsyIS5jdXJ2ZWZzLm1kcy50b3BvbG9neS5Db3B5c2V0SW5mbyIVChNMaXN0VG9wb2xvZ3lSZXF1ZXN0IvYBChRMaXN0VG9wb2xvZ3lSZXNwb25zZRISCgpjbHVzdGVyX2lkGAEgASgJEi0KBXBvb2xzGAIgAygLMh4uY3VydmVmcy5tZHMudG9wb2xvZ3kuUG9vbEluZm8SLQoFem9uZXMYAyADKAsyHi5jdXJ2ZWZzLm1kcy50b3BvbG9neS5ab25lSW5mbxIxCgdzZXJ2ZXJzGAQgAygLMiAuY3VydmVmcy5tZHMudG9wb2xvZ3kuU2VydmVySW5mbxI5CgttZXRhc2VydmVycxgFIAMoCzIkLmN1cnZlZnMubWRzLnRvcG9sb2d5Lk1ldGFTZXJ2ZXJJbmZvIrMBCg5NZXRhU2VydmVyRGF0YRIVCg1tZXRhc2VydmVyX2lkGAEgASgNEhAKCGhvc3RuYW1lGAIgASgJEg0KBXRva2VuGAMgASgJEhMKC2ludGVybmFsX2lwGAQgASgJEhUKDWludGVybmFsX3BvcnQYBSABKA0SEwoLZXh0ZXJuYWxfaXAYBiABKAkSFQoNZXh0ZXJuYWxfcG9ydBgHIAEoDRIRCglzZXJ2ZXJfaWQYCCABKA0iWQoLQ29weXNldERhdGESDwoHcG9vbF9pZBgBIAEoDRISCgpjb3B5c2V0X2lkGAIgASgNEg0KBWVwb2NoGAMgASgBEhYKDm1ldGFzZXJ2ZXJfaWRzGAQgAygNIqcBCgtDbHVzdGVyRGF0YRISCgpjbHVzdGVyX2lkGAEgASgJEk4KEGZzX25leHRfaW5vZGVfaWQYAiADKAsyNC5jdXJ2ZWZzLm1kcy50b3BvbG9neS5DbHVzdGVyRGF0YS5Gc05leHRJbm9kZUlkRW50cnkaNAoSRnNOZXh0SW5vZGVJZEVudHJ5EgsKA2tleRgBIAEoDRINCgV2YWx1ZRgCIAEoAToCOAEqNAoLT25saW5lU3RhdGUSCgoGT05MSU5FEAASCwoHT0ZGTElORRABEgwKCFVOU1RBQkxFEAIyhhQKD1RvcG9sb2d5U2VydmljZRJxChBSZWdpc3RNZXRhU2VydmVyEi0uY3VydmVmcy5tZHMudG9wb2xvZ3kuUmVnaXN0TWV0YVNlcnZlclJlcXVlc3QaLi5jdXJ2ZWZzLm1kcy50b3BvbG9neS5SZWdpc3RNZXRhU2VydmVyUmVzcG9uc2USawoOTGlzdE1ldGFTZXJ2ZXISKy5jdXJ2ZWZzLm1kcy50b3BvbG9neS5MaXN0TWV0YVNlcnZlclJlcXVlc3QaLC5jdXJ2ZWZzLm1kcy50b3BvbG9neS5MaXN0TWV0YVNlcnZlclJlc3BvbnNlEmgKDUdldE1ldGFTZXJ2ZXISKi5jdXJ2ZWZzLm1kcy50b3BvbG9neS5HZXRNZXRhU2VydmVyUmVxdWVzdBorLmN1cnZlZnMubWRzLnRvcG9sb2d5LkdldE1ldGFTZXJ2ZXJSZXNwb25zZRJxChBEZWxldGVNZXRhU2VydmVyEi0uY3VydmVmcy5tZHMudG9wb2xvZ3kuRGVsZXRlTWV0YVNlcnZlclJlcXVlc3QaLi5jdXJ2ZWZzLm1kcy50b3BvbG9neS5EZWxldGVNZXRhU2VydmVyUmVzcG9uc2USZQoMUmVnaXN0U2VydmVyEikuY3VydmVmcy5tZHMudG9wb2xvZ3kuUmVnaXN0U2VydmVyUmVxdWVzdBoqLmN1cnZlZnMubWRzLnRvcG9sb2d5LlJlZ2lzdFNlcnZlclJlc3BvbnNlElwKCUdldFNlcnZlchImLmN1cnZlZnMubWRzLnRvcG9sb2d5LkdldFNlcnZlclJlcXVlc3QaJy5jdXJ2ZWZzLm1kcy50b3BvbG9neS5HZXRTZXJ2ZXJSZXNwb25zZRJlCgxEZWxldGVTZXJ2ZXISKS5jdXJ2ZWZzLm1kcy50b3BvbG9neS5EZWxldGVTZXJ2ZXJSZXF1ZXN0GiouY3VydmVmcy5tZHMudG9wb2xvZ3kuRGVsZXRlU2VydmVyUmVzcG9uc2USawoOTGlzdFpvbmVTZXJ2ZXISKy5jdXJ2ZWZzLm1kcy50b3BvbG9neS5MaXN0Wm9uZVNlcnZlclJlcXVlc3QaLC5jdXJ2ZWZzLm1kcy50b3BvbG9neS5MaXN0Wm9uZVNlcnZlclJlc3BvbnNlEl8KCkNyZWF0ZVpvbmUSJy5jdXJ2ZWZzLm1kcy50b3BvbG9neS5DcmVhdGVab25lUmVxdWVzdBooLmN1cnZlZnMubWRzLnRvcG9sb2d5LkNyZWF0ZVpvbmVSZXNwb25zZRJfCgpEZWxldGVab25lEicuY3VydmVmcy5tZHMudG9wb2xvZ3kuRGVsZXRlWm9uZVJlcXVlc3QaKC5jdXJ2ZWZzLm1kcy50b3BvbG9neS5EZWxldGVab25lUmVzcG9uc2USVgoHR2V0Wm9uZRIkLmN1cnZlZnMubWRzLnRvcG9sb2d5LkdldFpvbmVSZXF1ZXN0GiUuY3VydmVmcy5tZHMudG9wb2xvZ3kuR2V0Wm9uZVJlc3BvbnNlEmUKDExpc3RQb29sWm9uZRIpLmN1cnZlZnMubWRzLnRvcG9sb2d5Lkxpc3RQb29sWm9uZVJlcXVlc3QaKi5jdXJ2ZWZzLm1kcy50b3BvbG9neS5MaXN0UG9vbFpvbmVSZXNwb25zZRJfCgpDcmVhdGVQb29sEicuY3VydmVmcy5tZHMudG9wb2xvZ3kuQ3JlYXRlUG9vbFJlcXVlc3QaKC5jdXJ2ZWZzLm1kcy50b3BvbG9neS5DcmVhdGVQb29sUmVzcG9uc2USXwoKRGVsZXRlUG9vbBInLmN1cnZlZnMubWRzLnRvcG9sb2d5LkRlbGV0ZVBvb2xSZXF1ZXN0GiguY3VydmVmcy5tZHMudG9wb2xvZ3kuRGVsZXRlUG9vbFJlc3BvbnNlElYKB0dldFBvb2wSJC5jdXJ2ZWZzLm1kcy50b3BvbG9neS5HZXRQb29sUmVxdWVzdBolLmN1cnZlZnMubWRzLnRvcG9sb2d5LkdldFBvb2xSZXNwb25zZRJZCghMaXN0UG9vbBIlLmN1cnZlZnMubWRzLnRvcG9sb2d5Lkxpc3RQb29sUmVxdWVzdBomLmN1cnZlZnMubWRzLnRvcG9sb2d5Lkxpc3RQb29sUmVzcG9uc2USkgEKG0dldE1ldGFTZXJ2ZXJMaXN0SW5Db3B5c2V0cxI4LmN1cnZlZnMubWRzLnRvcG9sb2d5LkdldE1ldGFTZXJ2ZXJMaXN0SW5Db3B5c2V0c1JlcXVlc3QaOS5jdXJ2ZWZzLm1kcy50b3BvbG9neS5HZXRNZXRhU2VydmVyTGlzdEluQ29weXNldHNSZXNwb25zZRJuCg9DcmVhdGVQYXJ0aXRpb24SLC5jdXJ2ZWZzLm1kcy50b3BvbG9neS5DcmVhdGVQYXJ0aXRpb25SZXF1ZXN0Gi0uY3VydmVmcy5tZHMudG9wb2xvZ3kuQ3JlYXRlUGFydGl0aW9uUmVzcG9uc2USbgoPRGVsZXRlUGFydGl0aW9uEiwuY3VydmVmcy5tZHMudG9wb2xvZ3kuRGVsZXRlUGFydGl0aW9uUmVxdWVzdBotLmN1cnZlZnMubWRzLnRvcG9sb2d5LkRlbGV0ZVBhcnRpdGlvblJlc3BvbnNlEmgKDUxpc3RQYXJ0aXRpb24SKi5jdXJ2ZWZzLm1kcy50b3BvbG9neS5MaXN0UGFydGl0aW9uUmVxdWVzdBorLmN1cnZlZnMubWRzLnRvcG9sb2d5Lkxpc3RQYXJ0aXRpb25SZXNwb25zZRKAAQoVR2V0Q29weXNldE9mUGFydGl0aW9uEjIuY3VydmVmcy5tZHMudG9wb2xvZ3kuR2V0Q29weXNldE9mUGFydGl0aW9uUmVxdWVzdBozLmN1cnZlZnMubWRzLnRvcG9sb2d5LkdldENvcHlzZXRPZlBhcnRpdGlvblJlc3BvbnNlEm4KD0dldENvcHlzZXRzSW5mbxIsLmN1cnZlZnMubWRzLnRvcG9sb2d5LkdldENvcHlzZXRzSW5mb1JlcXVlc3QaLS5jdXJ2ZWZzLm1kcy50b3BvbG9neS5HZXRDb3B5c2V0c0luZm9SZXNwb25zZRJuCg9MaXN0Q29weXNldEluZm8SLC5jdXJ2ZWZzLm1kcy50b3BvbG9neS5MaXN0Q29weXNldEluZm9SZXF1ZXN0Gi0uY3VydmVmcy5tZHMudG9wb2xvZ3kuTGlzdENvcHlzZXRJbmZvUmVzcG9uc2USZQoMTGlzdFRvcG9sb2d5EikuY3VydmVmcy5tZHMudG9wb2xvZ3kuTGlzdFRvcG9sb2d5UmVxdWVzdBoqLmN1cnZlZnMubWRzLnRvcG9sb2d5Lkxpc3RUb3BvbG9neVJlc3BvbnNlYgZwcm90bzM", [file_common]);
+  fileDesc("Cg50b3BvbG9neS5wcm90bxIUY3VydmVmcy5tZHMudG9wb2xvZ3kiggEKCFBvb2xJbmZvEg8KB3Bvb2xfaWQYASABKA0SEQoJcG9vbF9uYW1lGAIgASgJEhYKDmNyZWF0ZV90aW1lX21zGAMgASgBEhMKC3JlcGxpY2FfbnVtGAQgASgNEhAKCHpvbmVfbnVtGAUgASgNEhMKC2NvcHlzZXRfbnVtGAYgASgNIlIKCFpvbmVJbmZvEg8KB3pvbmVfaWQYASABKA0SEQoJem9uZV9uYW1lGAIgASgJEg8KB3Bvb2xfaWQYAyABKA0SEQoJcG9vbF9uYW1lGAQgASgJItIBCgpTZXJ2ZXJJbmZvEhEKCXNlcnZlcl9pZBgBIAEoDRIRCglob3N0X25hbWUYAiABKAkSEwoLaW50ZXJuYWxfaXAYAyABKAkSFQoNaW50ZXJuYWxfcG9ydBgEIAEoDRITCgtleHRlcm5hbF9pcBgFIAEoCRIVCg1leHRlcm5hbF9wb3J0GAYgASgNEg8KB3pvbmVfaWQYByABKA0SEQoJem9uZV9uYW1lGAggASgJEg8KB3Bvb2xfaWQYCSABKA0SEQoJcG9vbF9uYW1lGAogASgJIn8KD01ldGFTZXJ2ZXJTcGFjZRIbChNkaXNrX3RocmVzaG9sZF9ieXRlGAEgASgBEhYKDmRpc2tfdXNlZF9ieXRlGAIgASgBEh0KFW1lbW9yeV90aHJlc2hvbGRfYnl0ZRgDIAEoARIYChBtZW1vcnlfdXNlZF9ieXRlGAQgASgBIvECCg5NZXRhU2VydmVySW5mbxIVCg1tZXRhc2VydmVyX2lkGAEgASgNEhAKCGhvc3RuYW1lGAIgASgJEhMKC2ludGVybmFsX2lwGAMgASgJEhUKDWludGVybmFsX3BvcnQYBCABKA0SEwoLZXh0ZXJuYWxfaXAYBSABKAkSFQoNZXh0ZXJuYWxfcG9ydBgGIAEoDRI3CgxvbmxpbmVfc3RhdGUYByABKA4yIS5jdXJ2ZWZzLm1kcy50b3BvbG9neS5PbmxpbmVTdGF0ZRIRCglzZXJ2ZXJfaWQYCCABKA0SNAoFc3BhY2UYCSABKAsyJS5jdXJ2ZWZzLm1kcy50b3BvbG9neS5NZXRhU2VydmVyU3BhY2USFQoNY29weXNldF9jb3VudBgKIAEoDRIUCgxsZWFkZXJfY291bnQYCyABKA0SHQoVbGFzdF9oZWFydGJlYXRfbXNfYWdvGAwgASgBEhAKCGRyYWluaW5nGA0gASgIIoQBChdSZWdpc3RNZXRhU2VydmVyUmVxdWVzdBIRCglob3N0X25hbWUYASABKAkSEwoLaW50ZXJuYWxfaXAYAiABKAkSFQoNaW50ZXJuYWxfcG9ydBgDIAEoDRITCgtleHRlcm5hbF9pcBgEIAEoCRIVCg1leHRlcm5hbF9wb3J0GAUgASgNIkAKGFJlZ2lzdE1ldGFTZXJ2ZXJSZXNwb25zZRIVCg1tZXRhc2VydmVyX2lkGAEgASgNEg0KBXRva2VuGAIgASgJIioKFUxpc3RNZXRhU2VydmVyUmVxdWVzdBIRCglzZXJ2ZXJfaWQYASABKA0iWAoWTGlzdE1ldGFTZXJ2ZXJSZXNwb25zZRI+ChBtZXRhc2VydmVyX2luZm9zGAEgAygLMiQuY3VydmVmcy5tZHMudG9wb2xvZ3kuTWV0YVNlcnZlckluZm8iTAoUR2V0TWV0YVNlcnZlclJlcXVlc3QSFQoNbWV0YXNlcnZlcl9pZBgBIAEoDRIPCgdob3N0X2lwGAIgASgJEgwKBHBvcnQYAyABKA0iVgoVR2V0TWV0YVNlcnZlclJlc3BvbnNlEj0KD21ldGFzZXJ2ZXJfaW5mbxgBIAEoCzIkLmN1cnZlZnMubWRzLnRvcG9sb2d5Lk1ldGFTZXJ2ZXJJbmZvIjAKF0RlbGV0ZU1ldGFTZXJ2ZXJSZXF1ZXN0EhUKDW1ldGFzZXJ2ZXJfaWQYASABKA0iGgoYRGVsZXRlTWV0YVNlcnZlclJlc3BvbnNlIj8KFkRyYWluTWV0YVNlcnZlclJlcXVlc3QSFQoNbWV0YXNlcnZlcl9pZBgBIAEoDRIOCgZjYW5jZWwYAiABKAgiSQoXRHJhaW5NZXRhU2VydmVyUmVzcG9uc2USFQoNY29weXNldHNfbGVmdBgBIAEoDRIXCg9jaGFuZ2VzX3J1bm5pbmcYAiABKA0ipgEKE1JlZ2lzdFNlcnZlclJlcXVlc3QSEQoJaG9zdF9uYW1lGAEgASgJEhMKC2ludGVybmFsX2lwGAIgASgJEhUKDWludGVybmFsX3BvcnQYAyABKA0SEwoLZXh0ZXJuYWxfaXAYBCABKAkSFQoNZXh0ZXJuYWxfcG9ydBgFIAEoDRIRCgl6b25lX25hbWUYBiABKAkSEQoJcG9vbF9uYW1lGAcgASgJIikKFFJlZ2lzdFNlcnZlclJlc3BvbnNlEhEKCXNlcnZlcl9pZBgBIAEoDSI4ChBHZXRTZXJ2ZXJSZXF1ZXN0EhEKCXNlcnZlcl9pZBgBIAEoDRIRCglob3N0X25hbWUYAiABKAkiSgoRR2V0U2VydmVyUmVzcG9uc2USNQoLc2VydmVyX2luZm8YASABKAsyIC5jdXJ2ZWZzLm1kcy50b3BvbG9neS5TZXJ2ZXJJbmZvIigKE0RlbGV0ZVNlcnZlclJlcXVlc3QSEQoJc2VydmVyX2lkGAEgASgNIhYKFERlbGV0ZVNlcnZlclJlc3BvbnNlIk4KFUxpc3Rab25lU2VydmVyUmVxdWVzdBIPCgd6b25lX2lkGAEgASgNEhEKCXpvbmVfbmFtZRgCIAEoCRIRCglwb29sX25hbWUYAyABKAkiTwoWTGlzdFpvbmVTZXJ2ZXJSZXNwb25zZRI1CgtzZXJ2ZXJfaW5mbxgBIAMoCzIgLmN1cnZlZnMubWRzLnRvcG9sb2d5LlNlcnZlckluZm8iOQoRQ3JlYXRlWm9uZVJlcXVlc3QSEQoJem9uZV9uYW1lGAEgASgJEhEKCXBvb2xfbmFtZRgCIAEoCSJHChJDcmVhdGVab25lUmVzcG9uc2USMQoJem9uZV9pbmZvGAEgASgLMh4uY3VydmVmcy5tZHMudG9wb2xvZ3kuWm9uZUluZm8iJAoRRGVsZXRlWm9uZVJlcXVlc3QSDwoHem9uZV9pZBgBIAEoDSIUChJEZWxldGVab25lUmVzcG9uc2UiIQoOR2V0Wm9uZVJlcXVlc3QSDwoHem9uZV9pZBgBIAEoDSJECg9HZXRab25lUmVzcG9uc2USMQoJem9uZV9pbmZvGAEgASgLMh4uY3VydmVmcy5tZHMudG9wb2xvZ3kuWm9uZUluZm8iJgoTTGlzdFBvb2xab25lUmVxdWVzdBIPCgdwb29sX2lkGAEgASgNIkUKFExpc3RQb29sWm9uZVJlc3BvbnNlEi0KBXpvbmVzGAEgAygLMh4uY3VydmVmcy5tZHMudG9wb2xvZ3kuWm9uZUluZm8iYgoRQ3JlYXRlUG9vbFJlcXVlc3QSEQoJcG9vbF9uYW1lGAEgASgJEhMKC3JlcGxpY2FfbnVtGAIgASgNEhAKCHpvbmVfbnVtGAMgASgNEhMKC2NvcHlzZXRfbnVtGAQgASgNIkcKEkNyZWF0ZVBvb2xSZXNwb25zZRIxCglwb29sX2luZm8YASABKAsyHi5jdXJ2ZWZzLm1kcy50b3BvbG9neS5Qb29sSW5mbyIkChFEZWxldGVQb29sUmVxdWVzdBIPCgdwb29sX2lkGAEgASgNIhQKEkRlbGV0ZVBvb2xSZXNwb25zZSIhCg5HZXRQb29sUmVxdWVzdBIPCgdwb29sX2lkGAEgASgNIkQKD0dldFBvb2xSZXNwb25zZRIxCglwb29sX2luZm8YASABKAsyHi5jdXJ2ZWZzLm1kcy50b3BvbG9neS5Qb29sSW5mbyIRCg9MaXN0UG9vbFJlcXVlc3QiRgoQTGlzdFBvb2xSZXNwb25zZRIyCgpwb29sX2luZm9zGAEgAygLMh4uY3VydmVmcy5tZHMudG9wb2xvZ3kuUG9vbEluZm8iMQoKQ29weXNldEtleRIPCgdwb29sX2lkGAEgASgNEhIKCmNvcHlzZXRfaWQYAiABKA0igwEKEk1ldGFTZXJ2ZXJMb2NhdGlvbhIVCg1tZXRhc2VydmVyX2lkGAEgASgNEhMKC2ludGVybmFsX2lwGAIgASgJEhUKDWludGVybmFsX3BvcnQYAyABKA0SEwoLZXh0ZXJuYWxfaXAYBCABKAkSFQoNZXh0ZXJuYWxfcG9ydBgFIAEoDSKEAQoPQ29weXNldExvY2F0aW9uEg8KB3Bvb2xfaWQYASABKA0SEgoKY29weXNldF9pZBgCIAEoDRI5Cgdjc19sb2NzGAMgAygLMiguY3VydmVmcy5tZHMudG9wb2xvZ3kuTWV0YVNlcnZlckxvY2F0aW9uEhEKCWxlYWRlcl9pZBgEIAEoDSJJCiJHZXRNZXRhU2VydmVyTGlzdEluQ29weXNldHNSZXF1ZXN0Eg8KB3Bvb2xfaWQYASABKA0SEgoKY29weXNldF9pZBgCIAMoDSJdCiNHZXRNZXRhU2VydmVyTGlzdEluQ29weXNldHNSZXNwb25zZRI2Cgdjc19pbmZvGAEgAygLMiUuY3VydmVmcy5tZHMudG9wb2xvZ3kuQ29weXNldExvY2F0aW9uIjYKFkNyZWF0ZVBhcnRpdGlvblJlcXVlc3QSDQoFZnNfaWQYASABKA0SDQoFY291bnQYAiABKA0iVQoXQ3JlYXRlUGFydGl0aW9uUmVzcG9uc2USOgoTcGFydGl0aW9uX2luZm9fbGlzdBgBIAMoCzIdLmN1cnZlZnMuY29tbW9uLlBhcnRpdGlvbkluZm8iLgoWRGVsZXRlUGFydGl0aW9uUmVxdWVzdBIUCgxwYXJ0aXRpb25faWQYASABKA0iGQoXRGVsZXRlUGFydGl0aW9uUmVzcG9uc2UiJQoUTGlzdFBhcnRpdGlvblJlcXVlc3QSDQoFZnNfaWQYASABKA0iUwoVTGlzdFBhcnRpdGlvblJlc3BvbnNlEjoKE3BhcnRpdGlvbl9pbmZvX2xpc3QYASADKAsyHS5jdXJ2ZWZzLmNvbW1vbi5QYXJ0aXRpb25JbmZvInkKB0NvcHlzZXQSDwoHcG9vbF9pZBgBIAEoDRISCgpjb3B5c2V0X2lkGAIgASgNEiMKBXBlZXJzGAMgAygLMhQuY3VydmVmcy5jb21tb24uUGVlchIkCgZsZWFkZXIYBCABKAsyFC5jdXJ2ZWZzLmNvbW1vbi5QZWVyIjQKHEdldENvcHlzZXRPZlBhcnRpdGlvblJlcXVlc3QSFAoMcGFydGl0aW9uX2lkGAEgAygNIssBCh1HZXRDb3B5c2V0T2ZQYXJ0aXRpb25SZXNwb25zZRJYCgtjb3B5c2V0X21hcBgBIAMoCzJDLmN1cnZlZnMubWRzLnRvcG9sb2d5LkdldENvcHlzZXRPZlBhcnRpdGlvblJlc3BvbnNlLkNvcHlzZXRNYXBFbnRyeRpQCg9Db3B5c2V0TWFwRW50cnkSCwoDa2V5GAEgASgNEiwKBXZhbHVlGAIgASgLMh0uY3VydmVmcy5tZHMudG9wb2xvZ3kuQ29weXNldDoCOAEiowIKC0NvcHlzZXRJbmZvEg8KB3Bvb2xfaWQYASABKA0SEgoKY29weXNldF9pZBgCIAEoDRIjCgVwZWVycxgDIAMoCzIULmN1cnZlZnMuY29tbW9uLlBlZXISDQoFZXBvY2gYBCABKAESKQoLbGVhZGVyX3BlZXIYBSABKAsyFC5jdXJ2ZWZzLmNvbW1vbi5QZWVyEhUKDXBhcnRpdGlvbl9pZHMYBiADKA0SJgoIb2xkX3BlZXIYByABKAsyFC5jdXJ2ZWZzLmNvbW1vbi5QZWVyEiwKDmNhbmRpZGF0ZV9wZWVyGAggASgLMhQuY3VydmVmcy5jb21tb24uUGVlchIPCgdoZWFsdGh5GAkgASgIEhIKCmJyb2tlbl9pZHMYCiADKA0iUAoWR2V0Q29weXNldHNJbmZvUmVxdWVzdBI2Cgxjb3B5c2V0X2tleXMYASADKAsyIC5jdXJ2ZWZzLm1kcy50b3BvbG9neS5Db3B5c2V0S2V5IlQKF0dldENvcHlzZXRzSW5mb1Jlc3BvbnNlEjkKDmNvcHlzZXRfdmFsdWVzGAEgAygLMiEuY3VydmVmcy5tZHMudG9wb2xvZ3kuQ29weXNldEluZm8iGAoWTGlzdENvcHlzZXRJbmZvUmVxdWVzdCJUChdMaXN0Q29weXNldEluZm9SZXNwb25zZRI5Cg5jb3B5c2V0X3ZhbHVlcxgBIAMoCzIhLmN1cnZlZnMubWRzLnRvcG9sb2d5LkNvcHlzZXRJbmZvIhUKE0xpc3RUb3BvbG9neVJlcXVlc3Qi9gEKFExpc3RUb3BvbG9neVJlc3BvbnNlEhIKCmNsdXN0ZXJfaWQYASABKAkSLQoFcG9vbHMYAiADKAsyHi5jdXJ2ZWZzLm1kcy50b3BvbG9neS5Qb29sSW5mbxItCgV6b25lcxgDIAMoCzIeLmN1cnZlZnMubWRzLnRvcG9sb2d5LlpvbmVJbmZvEjEKB3NlcnZlcnMYBCADKAsyIC5jdXJ2ZWZzLm1kcy50b3BvbG9neS5TZXJ2ZXJJbmZvEjkKC21ldGFzZXJ2ZXJzGAUgAygLMiQuY3VydmVmcy5tZHMudG9wb2xvZ3kuTWV0YVNlcnZlckluZm8iswEKDk1ldGFTZXJ2ZXJEYXRhEhUKDW1ldGFzZXJ2ZXJfaWQYASABKA0SEAoIaG9zdG5hbWUYAiABKAkSDQoFdG9rZW4YAyABKAkSEwoLaW50ZXJuYWxfaXAYBCABKAkSFQoNaW50ZXJuYWxfcG9ydBgFIAEoDRITCgtleHRlcm5hbF9pcBgGIAEoCRIVCg1leHRlcm5hbF9wb3J0GAcgASgNEhEKCXNlcnZlcl9pZBgIIAEoDSJZCgtDb3B5c2V0RGF0YRIPCgdwb29sX2lkGAEgASgNEhIKCmNvcHlzZXRfaWQYAiABKA0SDQoFZXBvY2gYAyABKAESFgoObWV0YXNlcnZlcl9pZHMYBCADKA0ipwEKC0NsdXN0ZXJEYXRhEhIKCmNsdXN0ZXJfaWQYASABKAkSTgoQZnNfbmV4dF9pbm9kZV9pZBgCIAMoCzI0LmN1cnZlZnMubWRzLnRvcG9sb2d5LkNsdXN0ZXJEYXRhLkZzTmV4dElub2RlSWRFbnRyeRo0ChJGc05leHRJbm9kZUlkRW50cnkSCwoDa2V5GAEgASgNEg0KBXZhbHVlGAIgASgBOgI4ASo0CgtPbmxpbmVTdGF0ZRIKCgZPTkxJTkUQABILCgdPRkZMSU5FEAESDAoIVU5TVEFCTEUQAjL2FAoPVG9wb2xvZ3lTZXJ2aWNlEnEKEFJlZ2lzdE1ldGFTZXJ2ZXISLS5jdXJ2ZWZzLm1kcy50b3BvbG9neS5SZWdpc3RNZXRhU2VydmVyUmVxdWVzdBouLmN1cnZlZnMubWRzLnRvcG9sb2d5LlJlZ2lzdE1ldGFTZXJ2ZXJSZXNwb25zZRJrCg5MaXN0TWV0YVNlcnZlchIrLmN1cnZlZnMubWRzLnRvcG9sb2d5Lkxpc3RNZXRhU2VydmVyUmVxdWVzdBosLmN1cnZlZnMubWRzLnRvcG9sb2d5Lkxpc3RNZXRhU2VydmVyUmVzcG9uc2USaAoNR2V0TWV0YVNlcnZlchIqLmN1cnZlZnMubWRzLnRvcG9sb2d5LkdldE1ldGFTZXJ2ZXJSZXF1ZXN0GisuY3VydmVmcy5tZHMudG9wb2xvZ3kuR2V0TWV0YVNlcnZlclJlc3BvbnNlEnEKEERlbGV0ZU1ldGFTZXJ2ZXISLS5jdXJ2ZWZzLm1kcy50b3BvbG9neS5EZWxldGVNZXRhU2VydmVyUmVxdWVzdBouLmN1cnZlZnMubWRzLnRvcG9sb2d5LkRlbGV0ZU1ldGFTZXJ2ZXJSZXNwb25zZRJuCg9EcmFpbk1ldGFTZXJ2ZXISLC5jdXJ2ZWZzLm1kcy50b3BvbG9neS5EcmFpbk1ldGFTZXJ2ZXJSZXF1ZXN0Gi0uY3VydmVmcy5tZHMudG9wb2xvZ3kuRHJhaW5NZXRhU2VydmVyUmVzcG9uc2USZQoMUmVnaXN0U2VydmVyEikuY3VydmVmcy5tZHMudG9wb2xvZ3kuUmVnaXN0U2VydmVyUmVxdWVzdBoqLmN1cnZlZnMubWRzLnRvcG9sb2d5LlJlZ2lzdFNlcnZlclJlc3BvbnNlElwKCUdldFNlcnZlchImLmN1cnZlZnMubWRzLnRvcG9sb2d5LkdldFNlcnZlclJlcXVlc3QaJy5jdXJ2ZWZzLm1kcy50b3BvbG9neS5HZXRTZXJ2ZXJSZXNwb25zZRJlCgxEZWxldGVTZXJ2ZXISKS5jdXJ2ZWZzLm1kcy50b3BvbG9neS5EZWxldGVTZXJ2ZXJSZXF1ZXN0GiouY3VydmVmcy5tZHMudG9wb2xvZ3kuRGVsZXRlU2VydmVyUmVzcG9uc2USawoOTGlzdFpvbmVTZXJ2ZXISKy5jdXJ2ZWZzLm1kcy50b3BvbG9neS5MaXN0Wm9uZVNlcnZlclJlcXVlc3QaLC5jdXJ2ZWZzLm1kcy50b3BvbG9neS5MaXN0Wm9uZVNlcnZlclJlc3BvbnNlEl8KCkNyZWF0ZVpvbmUSJy5jdXJ2ZWZzLm1kcy50b3BvbG9neS5DcmVhdGVab25lUmVxdWVzdBooLmN1cnZlZnMubWRzLnRvcG9sb2d5LkNyZWF0ZVpvbmVSZXNwb25zZRJfCgpEZWxldGVab25lEicuY3VydmVmcy5tZHMudG9wb2xvZ3kuRGVsZXRlWm9uZVJlcXVlc3QaKC5jdXJ2ZWZzLm1kcy50b3BvbG9neS5EZWxldGVab25lUmVzcG9uc2USVgoHR2V0Wm9uZRIkLmN1cnZlZnMubWRzLnRvcG9sb2d5LkdldFpvbmVSZXF1ZXN0GiUuY3VydmVmcy5tZHMudG9wb2xvZ3kuR2V0Wm9uZVJlc3BvbnNlEmUKDExpc3RQb29sWm9uZRIpLmN1cnZlZnMubWRzLnRvcG9sb2d5Lkxpc3RQb29sWm9uZVJlcXVlc3QaKi5jdXJ2ZWZzLm1kcy50b3BvbG9neS5MaXN0UG9vbFpvbmVSZXNwb25zZRJfCgpDcmVhdGVQb29sEicuY3VydmVmcy5tZHMudG9wb2xvZ3kuQ3JlYXRlUG9vbFJlcXVlc3QaKC5jdXJ2ZWZzLm1kcy50b3BvbG9neS5DcmVhdGVQb29sUmVzcG9uc2USXwoKRGVsZXRlUG9vbBInLmN1cnZlZnMubWRzLnRvcG9sb2d5LkRlbGV0ZVBvb2xSZXF1ZXN0GiguY3VydmVmcy5tZHMudG9wb2xvZ3kuRGVsZXRlUG9vbFJlc3BvbnNlElYKB0dldFBvb2wSJC5jdXJ2ZWZzLm1kcy50b3BvbG9neS5HZXRQb29sUmVxdWVzdBolLmN1cnZlZnMubWRzLnRvcG9sb2d5LkdldFBvb2xSZXNwb25zZRJZCghMaXN0UG9vbBIlLmN1cnZlZnMubWRzLnRvcG9sb2d5Lkxpc3RQb29sUmVxdWVzdBomLmN1cnZlZnMubWRzLnRvcG9sb2d5Lkxpc3RQb29sUmVzcG9uc2USkgEKG0dldE1ldGFTZXJ2ZXJMaXN0SW5Db3B5c2V0cxI4LmN1cnZlZnMubWRzLnRvcG9sb2d5LkdldE1ldGFTZXJ2ZXJMaXN0SW5Db3B5c2V0c1JlcXVlc3QaOS5jdXJ2ZWZzLm1kcy50b3BvbG9neS5HZXRNZXRhU2VydmVyTGlzdEluQ29weXNldHNSZXNwb25zZRJuCg9DcmVhdGVQYXJ0aXRpb24SLC5jdXJ2ZWZzLm1kcy50b3BvbG9neS5DcmVhdGVQYXJ0aXRpb25SZXF1ZXN0Gi0uY3VydmVmcy5tZHMudG9wb2xvZ3kuQ3JlYXRlUGFydGl0aW9uUmVzcG9uc2USbgoPRGVsZXRlUGFydGl0aW9uEiwuY3VydmVmcy5tZHMudG9wb2xvZ3kuRGVsZXRlUGFydGl0aW9uUmVxdWVzdBotLmN1cnZlZnMubWRzLnRvcG9sb2d5LkRlbGV0ZVBhcnRpdGlvblJlc3BvbnNlEmgKDUxpc3RQYXJ0aXRpb24SKi5jdXJ2ZWZzLm1kcy50b3BvbG9neS5MaXN0UGFydGl0aW9uUmVxdWVzdBorLmN1cnZlZnMubWRzLnRvcG9sb2d5Lkxpc3RQYXJ0aXRpb25SZXNwb25zZRKAAQoVR2V0Q29weXNldE9mUGFydGl0aW9uEjIuY3VydmVmcy5tZHMudG9wb2xvZ3kuR2V0Q29weXNldE9mUGFydGl0aW9uUmVxdWVzdBozLmN1cnZlZnMubWRzLnRvcG9sb2d5LkdldENvcHlzZXRPZlBhcnRpdGlvblJlc3BvbnNlEm4KD0dldENvcHlzZXRzSW5mbxIsLmN1cnZlZnMubWRzLnRvcG9sb2d5LkdldENvcHlzZXRzSW5mb1JlcXVlc3QaLS5jdXJ2ZWZzLm1kcy50b3BvbG9neS5HZXRDb3B5c2V0c0luZm9SZXNwb25zZRJuCg9MaXN0Q29weXNldEluZm8SLC5jdXJ2ZWZzLm1kcy50b3BvbG9neS5MaXN0Q29weXNldEluZm9SZXF1ZXN0Gi0uY3VydmVmcy5tZHMudG9wb2xvZ3kuTGlzdENvcHlzZXRJbmZvUmVzcG9uc2USZQoMTGlzdFRvcG9sb2d5EikuY3VydmVmcy5tZHMudG9wb2xvZ3kuTGlzdFRvcG9sb2d5UmVxdWVzdBoqLmN1cnZlZnMubWRzLnRvcG9sb2d5Lkxpc3RUb3BvbG9neVJlc3BvbnNlYgZwcm90bzM", [file_common]);
 
 /**
  * @generated from message curvefs.mds.topology.PoolInfo
@@ -266,6 +266,13 @@ export type MetaServerInfo = Message<"curvefs.mds.topology.MetaServerInfo"> & {
    * @generated from field: double last_heartbeat_ms_ago = 12;
    */
   lastHeartbeatMsAgo: number;
+
+  /**
+   * `curvefs metaserver drain`: its replicas are moving away
+   *
+   * @generated from field: bool draining = 13;
+   */
+  draining: boolean;
 };
 
 /**
@@ -447,6 +454,61 @@ export const DeleteMetaServerResponseSchema: GenMessage<DeleteMetaServerResponse
   messageDesc(file_topology, 12);
 
 /**
+ * Moves every copyset replica off a metaserver (curvefs metaserver drain): the leading MDS
+ * replaces the metaserver in each of its copysets through the recovery scheduler's
+ * CHANGE_PEER operators, one copyset at a time per target. Idempotent; the drain is kept by the
+ * leading MDS only (a new leader forgets it: the CLI asks again at each poll). Admin only.
+ *
+ * @generated from message curvefs.mds.topology.DrainMetaServerRequest
+ */
+export type DrainMetaServerRequest = Message<"curvefs.mds.topology.DrainMetaServerRequest"> & {
+  /**
+   * @generated from field: uint32 metaserver_id = 1;
+   */
+  metaserverId: number;
+
+  /**
+   * stop draining it (operators already running finish)
+   *
+   * @generated from field: bool cancel = 2;
+   */
+  cancel: boolean;
+};
+
+/**
+ * Describes the message curvefs.mds.topology.DrainMetaServerRequest.
+ * Use `create(DrainMetaServerRequestSchema)` to create a new message.
+ */
+export const DrainMetaServerRequestSchema: GenMessage<DrainMetaServerRequest> = /*@__PURE__*/
+  messageDesc(file_topology, 13);
+
+/**
+ * @generated from message curvefs.mds.topology.DrainMetaServerResponse
+ */
+export type DrainMetaServerResponse = Message<"curvefs.mds.topology.DrainMetaServerResponse"> & {
+  /**
+   * copysets that still have it as a member
+   *
+   * @generated from field: uint32 copysets_left = 1;
+   */
+  copysetsLeft: number;
+
+  /**
+   * membership changes in flight that move a replica off it
+   *
+   * @generated from field: uint32 changes_running = 2;
+   */
+  changesRunning: number;
+};
+
+/**
+ * Describes the message curvefs.mds.topology.DrainMetaServerResponse.
+ * Use `create(DrainMetaServerResponseSchema)` to create a new message.
+ */
+export const DrainMetaServerResponseSchema: GenMessage<DrainMetaServerResponse> = /*@__PURE__*/
+  messageDesc(file_topology, 14);
+
+/**
  * @generated from message curvefs.mds.topology.RegistServerRequest
  */
 export type RegistServerRequest = Message<"curvefs.mds.topology.RegistServerRequest"> & {
@@ -491,7 +553,7 @@ export type RegistServerRequest = Message<"curvefs.mds.topology.RegistServerRequ
  * Use `create(RegistServerRequestSchema)` to create a new message.
  */
 export const RegistServerRequestSchema: GenMessage<RegistServerRequest> = /*@__PURE__*/
-  messageDesc(file_topology, 13);
+  messageDesc(file_topology, 15);
 
 /**
  * @generated from message curvefs.mds.topology.RegistServerResponse
@@ -508,7 +570,7 @@ export type RegistServerResponse = Message<"curvefs.mds.topology.RegistServerRes
  * Use `create(RegistServerResponseSchema)` to create a new message.
  */
 export const RegistServerResponseSchema: GenMessage<RegistServerResponse> = /*@__PURE__*/
-  messageDesc(file_topology, 14);
+  messageDesc(file_topology, 16);
 
 /**
  * @generated from message curvefs.mds.topology.GetServerRequest
@@ -530,7 +592,7 @@ export type GetServerRequest = Message<"curvefs.mds.topology.GetServerRequest"> 
  * Use `create(GetServerRequestSchema)` to create a new message.
  */
 export const GetServerRequestSchema: GenMessage<GetServerRequest> = /*@__PURE__*/
-  messageDesc(file_topology, 15);
+  messageDesc(file_topology, 17);
 
 /**
  * @generated from message curvefs.mds.topology.GetServerResponse
@@ -547,7 +609,7 @@ export type GetServerResponse = Message<"curvefs.mds.topology.GetServerResponse"
  * Use `create(GetServerResponseSchema)` to create a new message.
  */
 export const GetServerResponseSchema: GenMessage<GetServerResponse> = /*@__PURE__*/
-  messageDesc(file_topology, 16);
+  messageDesc(file_topology, 18);
 
 /**
  * @generated from message curvefs.mds.topology.DeleteServerRequest
@@ -564,7 +626,7 @@ export type DeleteServerRequest = Message<"curvefs.mds.topology.DeleteServerRequ
  * Use `create(DeleteServerRequestSchema)` to create a new message.
  */
 export const DeleteServerRequestSchema: GenMessage<DeleteServerRequest> = /*@__PURE__*/
-  messageDesc(file_topology, 17);
+  messageDesc(file_topology, 19);
 
 /**
  * @generated from message curvefs.mds.topology.DeleteServerResponse
@@ -577,7 +639,7 @@ export type DeleteServerResponse = Message<"curvefs.mds.topology.DeleteServerRes
  * Use `create(DeleteServerResponseSchema)` to create a new message.
  */
 export const DeleteServerResponseSchema: GenMessage<DeleteServerResponse> = /*@__PURE__*/
-  messageDesc(file_topology, 18);
+  messageDesc(file_topology, 20);
 
 /**
  * @generated from message curvefs.mds.topology.ListZoneServerRequest
@@ -606,7 +668,7 @@ export type ListZoneServerRequest = Message<"curvefs.mds.topology.ListZoneServer
  * Use `create(ListZoneServerRequestSchema)` to create a new message.
  */
 export const ListZoneServerRequestSchema: GenMessage<ListZoneServerRequest> = /*@__PURE__*/
-  messageDesc(file_topology, 19);
+  messageDesc(file_topology, 21);
 
 /**
  * @generated from message curvefs.mds.topology.ListZoneServerResponse
@@ -623,7 +685,7 @@ export type ListZoneServerResponse = Message<"curvefs.mds.topology.ListZoneServe
  * Use `create(ListZoneServerResponseSchema)` to create a new message.
  */
 export const ListZoneServerResponseSchema: GenMessage<ListZoneServerResponse> = /*@__PURE__*/
-  messageDesc(file_topology, 20);
+  messageDesc(file_topology, 22);
 
 /**
  * @generated from message curvefs.mds.topology.CreateZoneRequest
@@ -645,7 +707,7 @@ export type CreateZoneRequest = Message<"curvefs.mds.topology.CreateZoneRequest"
  * Use `create(CreateZoneRequestSchema)` to create a new message.
  */
 export const CreateZoneRequestSchema: GenMessage<CreateZoneRequest> = /*@__PURE__*/
-  messageDesc(file_topology, 21);
+  messageDesc(file_topology, 23);
 
 /**
  * @generated from message curvefs.mds.topology.CreateZoneResponse
@@ -662,7 +724,7 @@ export type CreateZoneResponse = Message<"curvefs.mds.topology.CreateZoneRespons
  * Use `create(CreateZoneResponseSchema)` to create a new message.
  */
 export const CreateZoneResponseSchema: GenMessage<CreateZoneResponse> = /*@__PURE__*/
-  messageDesc(file_topology, 22);
+  messageDesc(file_topology, 24);
 
 /**
  * @generated from message curvefs.mds.topology.DeleteZoneRequest
@@ -679,7 +741,7 @@ export type DeleteZoneRequest = Message<"curvefs.mds.topology.DeleteZoneRequest"
  * Use `create(DeleteZoneRequestSchema)` to create a new message.
  */
 export const DeleteZoneRequestSchema: GenMessage<DeleteZoneRequest> = /*@__PURE__*/
-  messageDesc(file_topology, 23);
+  messageDesc(file_topology, 25);
 
 /**
  * @generated from message curvefs.mds.topology.DeleteZoneResponse
@@ -692,7 +754,7 @@ export type DeleteZoneResponse = Message<"curvefs.mds.topology.DeleteZoneRespons
  * Use `create(DeleteZoneResponseSchema)` to create a new message.
  */
 export const DeleteZoneResponseSchema: GenMessage<DeleteZoneResponse> = /*@__PURE__*/
-  messageDesc(file_topology, 24);
+  messageDesc(file_topology, 26);
 
 /**
  * @generated from message curvefs.mds.topology.GetZoneRequest
@@ -709,7 +771,7 @@ export type GetZoneRequest = Message<"curvefs.mds.topology.GetZoneRequest"> & {
  * Use `create(GetZoneRequestSchema)` to create a new message.
  */
 export const GetZoneRequestSchema: GenMessage<GetZoneRequest> = /*@__PURE__*/
-  messageDesc(file_topology, 25);
+  messageDesc(file_topology, 27);
 
 /**
  * @generated from message curvefs.mds.topology.GetZoneResponse
@@ -726,7 +788,7 @@ export type GetZoneResponse = Message<"curvefs.mds.topology.GetZoneResponse"> & 
  * Use `create(GetZoneResponseSchema)` to create a new message.
  */
 export const GetZoneResponseSchema: GenMessage<GetZoneResponse> = /*@__PURE__*/
-  messageDesc(file_topology, 26);
+  messageDesc(file_topology, 28);
 
 /**
  * @generated from message curvefs.mds.topology.ListPoolZoneRequest
@@ -743,7 +805,7 @@ export type ListPoolZoneRequest = Message<"curvefs.mds.topology.ListPoolZoneRequ
  * Use `create(ListPoolZoneRequestSchema)` to create a new message.
  */
 export const ListPoolZoneRequestSchema: GenMessage<ListPoolZoneRequest> = /*@__PURE__*/
-  messageDesc(file_topology, 27);
+  messageDesc(file_topology, 29);
 
 /**
  * @generated from message curvefs.mds.topology.ListPoolZoneResponse
@@ -760,7 +822,7 @@ export type ListPoolZoneResponse = Message<"curvefs.mds.topology.ListPoolZoneRes
  * Use `create(ListPoolZoneResponseSchema)` to create a new message.
  */
 export const ListPoolZoneResponseSchema: GenMessage<ListPoolZoneResponse> = /*@__PURE__*/
-  messageDesc(file_topology, 28);
+  messageDesc(file_topology, 30);
 
 /**
  * @generated from message curvefs.mds.topology.CreatePoolRequest
@@ -796,7 +858,7 @@ export type CreatePoolRequest = Message<"curvefs.mds.topology.CreatePoolRequest"
  * Use `create(CreatePoolRequestSchema)` to create a new message.
  */
 export const CreatePoolRequestSchema: GenMessage<CreatePoolRequest> = /*@__PURE__*/
-  messageDesc(file_topology, 29);
+  messageDesc(file_topology, 31);
 
 /**
  * @generated from message curvefs.mds.topology.CreatePoolResponse
@@ -813,7 +875,7 @@ export type CreatePoolResponse = Message<"curvefs.mds.topology.CreatePoolRespons
  * Use `create(CreatePoolResponseSchema)` to create a new message.
  */
 export const CreatePoolResponseSchema: GenMessage<CreatePoolResponse> = /*@__PURE__*/
-  messageDesc(file_topology, 30);
+  messageDesc(file_topology, 32);
 
 /**
  * @generated from message curvefs.mds.topology.DeletePoolRequest
@@ -830,7 +892,7 @@ export type DeletePoolRequest = Message<"curvefs.mds.topology.DeletePoolRequest"
  * Use `create(DeletePoolRequestSchema)` to create a new message.
  */
 export const DeletePoolRequestSchema: GenMessage<DeletePoolRequest> = /*@__PURE__*/
-  messageDesc(file_topology, 31);
+  messageDesc(file_topology, 33);
 
 /**
  * @generated from message curvefs.mds.topology.DeletePoolResponse
@@ -843,7 +905,7 @@ export type DeletePoolResponse = Message<"curvefs.mds.topology.DeletePoolRespons
  * Use `create(DeletePoolResponseSchema)` to create a new message.
  */
 export const DeletePoolResponseSchema: GenMessage<DeletePoolResponse> = /*@__PURE__*/
-  messageDesc(file_topology, 32);
+  messageDesc(file_topology, 34);
 
 /**
  * @generated from message curvefs.mds.topology.GetPoolRequest
@@ -860,7 +922,7 @@ export type GetPoolRequest = Message<"curvefs.mds.topology.GetPoolRequest"> & {
  * Use `create(GetPoolRequestSchema)` to create a new message.
  */
 export const GetPoolRequestSchema: GenMessage<GetPoolRequest> = /*@__PURE__*/
-  messageDesc(file_topology, 33);
+  messageDesc(file_topology, 35);
 
 /**
  * @generated from message curvefs.mds.topology.GetPoolResponse
@@ -877,7 +939,7 @@ export type GetPoolResponse = Message<"curvefs.mds.topology.GetPoolResponse"> & 
  * Use `create(GetPoolResponseSchema)` to create a new message.
  */
 export const GetPoolResponseSchema: GenMessage<GetPoolResponse> = /*@__PURE__*/
-  messageDesc(file_topology, 34);
+  messageDesc(file_topology, 36);
 
 /**
  * @generated from message curvefs.mds.topology.ListPoolRequest
@@ -890,7 +952,7 @@ export type ListPoolRequest = Message<"curvefs.mds.topology.ListPoolRequest"> & 
  * Use `create(ListPoolRequestSchema)` to create a new message.
  */
 export const ListPoolRequestSchema: GenMessage<ListPoolRequest> = /*@__PURE__*/
-  messageDesc(file_topology, 35);
+  messageDesc(file_topology, 37);
 
 /**
  * @generated from message curvefs.mds.topology.ListPoolResponse
@@ -907,7 +969,7 @@ export type ListPoolResponse = Message<"curvefs.mds.topology.ListPoolResponse"> 
  * Use `create(ListPoolResponseSchema)` to create a new message.
  */
 export const ListPoolResponseSchema: GenMessage<ListPoolResponse> = /*@__PURE__*/
-  messageDesc(file_topology, 36);
+  messageDesc(file_topology, 38);
 
 /**
  * @generated from message curvefs.mds.topology.CopysetKey
@@ -929,7 +991,7 @@ export type CopysetKey = Message<"curvefs.mds.topology.CopysetKey"> & {
  * Use `create(CopysetKeySchema)` to create a new message.
  */
 export const CopysetKeySchema: GenMessage<CopysetKey> = /*@__PURE__*/
-  messageDesc(file_topology, 37);
+  messageDesc(file_topology, 39);
 
 /**
  * @generated from message curvefs.mds.topology.MetaServerLocation
@@ -966,7 +1028,7 @@ export type MetaServerLocation = Message<"curvefs.mds.topology.MetaServerLocatio
  * Use `create(MetaServerLocationSchema)` to create a new message.
  */
 export const MetaServerLocationSchema: GenMessage<MetaServerLocation> = /*@__PURE__*/
-  messageDesc(file_topology, 38);
+  messageDesc(file_topology, 40);
 
 /**
  * @generated from message curvefs.mds.topology.CopysetLocation
@@ -1000,7 +1062,7 @@ export type CopysetLocation = Message<"curvefs.mds.topology.CopysetLocation"> & 
  * Use `create(CopysetLocationSchema)` to create a new message.
  */
 export const CopysetLocationSchema: GenMessage<CopysetLocation> = /*@__PURE__*/
-  messageDesc(file_topology, 39);
+  messageDesc(file_topology, 41);
 
 /**
  * @generated from message curvefs.mds.topology.GetMetaServerListInCopysetsRequest
@@ -1022,7 +1084,7 @@ export type GetMetaServerListInCopysetsRequest = Message<"curvefs.mds.topology.G
  * Use `create(GetMetaServerListInCopysetsRequestSchema)` to create a new message.
  */
 export const GetMetaServerListInCopysetsRequestSchema: GenMessage<GetMetaServerListInCopysetsRequest> = /*@__PURE__*/
-  messageDesc(file_topology, 40);
+  messageDesc(file_topology, 42);
 
 /**
  * @generated from message curvefs.mds.topology.GetMetaServerListInCopysetsResponse
@@ -1039,7 +1101,7 @@ export type GetMetaServerListInCopysetsResponse = Message<"curvefs.mds.topology.
  * Use `create(GetMetaServerListInCopysetsResponseSchema)` to create a new message.
  */
 export const GetMetaServerListInCopysetsResponseSchema: GenMessage<GetMetaServerListInCopysetsResponse> = /*@__PURE__*/
-  messageDesc(file_topology, 41);
+  messageDesc(file_topology, 43);
 
 /**
  * @generated from message curvefs.mds.topology.CreatePartitionRequest
@@ -1061,7 +1123,7 @@ export type CreatePartitionRequest = Message<"curvefs.mds.topology.CreatePartiti
  * Use `create(CreatePartitionRequestSchema)` to create a new message.
  */
 export const CreatePartitionRequestSchema: GenMessage<CreatePartitionRequest> = /*@__PURE__*/
-  messageDesc(file_topology, 42);
+  messageDesc(file_topology, 44);
 
 /**
  * @generated from message curvefs.mds.topology.CreatePartitionResponse
@@ -1078,7 +1140,7 @@ export type CreatePartitionResponse = Message<"curvefs.mds.topology.CreatePartit
  * Use `create(CreatePartitionResponseSchema)` to create a new message.
  */
 export const CreatePartitionResponseSchema: GenMessage<CreatePartitionResponse> = /*@__PURE__*/
-  messageDesc(file_topology, 43);
+  messageDesc(file_topology, 45);
 
 /**
  * @generated from message curvefs.mds.topology.DeletePartitionRequest
@@ -1095,7 +1157,7 @@ export type DeletePartitionRequest = Message<"curvefs.mds.topology.DeletePartiti
  * Use `create(DeletePartitionRequestSchema)` to create a new message.
  */
 export const DeletePartitionRequestSchema: GenMessage<DeletePartitionRequest> = /*@__PURE__*/
-  messageDesc(file_topology, 44);
+  messageDesc(file_topology, 46);
 
 /**
  * @generated from message curvefs.mds.topology.DeletePartitionResponse
@@ -1108,7 +1170,7 @@ export type DeletePartitionResponse = Message<"curvefs.mds.topology.DeletePartit
  * Use `create(DeletePartitionResponseSchema)` to create a new message.
  */
 export const DeletePartitionResponseSchema: GenMessage<DeletePartitionResponse> = /*@__PURE__*/
-  messageDesc(file_topology, 45);
+  messageDesc(file_topology, 47);
 
 /**
  * @generated from message curvefs.mds.topology.ListPartitionRequest
@@ -1125,7 +1187,7 @@ export type ListPartitionRequest = Message<"curvefs.mds.topology.ListPartitionRe
  * Use `create(ListPartitionRequestSchema)` to create a new message.
  */
 export const ListPartitionRequestSchema: GenMessage<ListPartitionRequest> = /*@__PURE__*/
-  messageDesc(file_topology, 46);
+  messageDesc(file_topology, 48);
 
 /**
  * @generated from message curvefs.mds.topology.ListPartitionResponse
@@ -1142,7 +1204,7 @@ export type ListPartitionResponse = Message<"curvefs.mds.topology.ListPartitionR
  * Use `create(ListPartitionResponseSchema)` to create a new message.
  */
 export const ListPartitionResponseSchema: GenMessage<ListPartitionResponse> = /*@__PURE__*/
-  messageDesc(file_topology, 47);
+  messageDesc(file_topology, 49);
 
 /**
  * @generated from message curvefs.mds.topology.Copyset
@@ -1178,7 +1240,7 @@ export type Copyset = Message<"curvefs.mds.topology.Copyset"> & {
  * Use `create(CopysetSchema)` to create a new message.
  */
 export const CopysetSchema: GenMessage<Copyset> = /*@__PURE__*/
-  messageDesc(file_topology, 48);
+  messageDesc(file_topology, 50);
 
 /**
  * @generated from message curvefs.mds.topology.GetCopysetOfPartitionRequest
@@ -1195,7 +1257,7 @@ export type GetCopysetOfPartitionRequest = Message<"curvefs.mds.topology.GetCopy
  * Use `create(GetCopysetOfPartitionRequestSchema)` to create a new message.
  */
 export const GetCopysetOfPartitionRequestSchema: GenMessage<GetCopysetOfPartitionRequest> = /*@__PURE__*/
-  messageDesc(file_topology, 49);
+  messageDesc(file_topology, 51);
 
 /**
  * @generated from message curvefs.mds.topology.GetCopysetOfPartitionResponse
@@ -1212,7 +1274,7 @@ export type GetCopysetOfPartitionResponse = Message<"curvefs.mds.topology.GetCop
  * Use `create(GetCopysetOfPartitionResponseSchema)` to create a new message.
  */
 export const GetCopysetOfPartitionResponseSchema: GenMessage<GetCopysetOfPartitionResponse> = /*@__PURE__*/
-  messageDesc(file_topology, 50);
+  messageDesc(file_topology, 52);
 
 /**
  * @generated from message curvefs.mds.topology.CopysetInfo
@@ -1282,7 +1344,7 @@ export type CopysetInfo = Message<"curvefs.mds.topology.CopysetInfo"> & {
  * Use `create(CopysetInfoSchema)` to create a new message.
  */
 export const CopysetInfoSchema: GenMessage<CopysetInfo> = /*@__PURE__*/
-  messageDesc(file_topology, 51);
+  messageDesc(file_topology, 53);
 
 /**
  * @generated from message curvefs.mds.topology.GetCopysetsInfoRequest
@@ -1299,7 +1361,7 @@ export type GetCopysetsInfoRequest = Message<"curvefs.mds.topology.GetCopysetsIn
  * Use `create(GetCopysetsInfoRequestSchema)` to create a new message.
  */
 export const GetCopysetsInfoRequestSchema: GenMessage<GetCopysetsInfoRequest> = /*@__PURE__*/
-  messageDesc(file_topology, 52);
+  messageDesc(file_topology, 54);
 
 /**
  * @generated from message curvefs.mds.topology.GetCopysetsInfoResponse
@@ -1318,7 +1380,7 @@ export type GetCopysetsInfoResponse = Message<"curvefs.mds.topology.GetCopysetsI
  * Use `create(GetCopysetsInfoResponseSchema)` to create a new message.
  */
 export const GetCopysetsInfoResponseSchema: GenMessage<GetCopysetsInfoResponse> = /*@__PURE__*/
-  messageDesc(file_topology, 53);
+  messageDesc(file_topology, 55);
 
 /**
  * @generated from message curvefs.mds.topology.ListCopysetInfoRequest
@@ -1331,7 +1393,7 @@ export type ListCopysetInfoRequest = Message<"curvefs.mds.topology.ListCopysetIn
  * Use `create(ListCopysetInfoRequestSchema)` to create a new message.
  */
 export const ListCopysetInfoRequestSchema: GenMessage<ListCopysetInfoRequest> = /*@__PURE__*/
-  messageDesc(file_topology, 54);
+  messageDesc(file_topology, 56);
 
 /**
  * @generated from message curvefs.mds.topology.ListCopysetInfoResponse
@@ -1348,7 +1410,7 @@ export type ListCopysetInfoResponse = Message<"curvefs.mds.topology.ListCopysetI
  * Use `create(ListCopysetInfoResponseSchema)` to create a new message.
  */
 export const ListCopysetInfoResponseSchema: GenMessage<ListCopysetInfoResponse> = /*@__PURE__*/
-  messageDesc(file_topology, 55);
+  messageDesc(file_topology, 57);
 
 /**
  * @generated from message curvefs.mds.topology.ListTopologyRequest
@@ -1361,7 +1423,7 @@ export type ListTopologyRequest = Message<"curvefs.mds.topology.ListTopologyRequ
  * Use `create(ListTopologyRequestSchema)` to create a new message.
  */
 export const ListTopologyRequestSchema: GenMessage<ListTopologyRequest> = /*@__PURE__*/
-  messageDesc(file_topology, 56);
+  messageDesc(file_topology, 58);
 
 /**
  * @generated from message curvefs.mds.topology.ListTopologyResponse
@@ -1398,7 +1460,7 @@ export type ListTopologyResponse = Message<"curvefs.mds.topology.ListTopologyRes
  * Use `create(ListTopologyResponseSchema)` to create a new message.
  */
 export const ListTopologyResponseSchema: GenMessage<ListTopologyResponse> = /*@__PURE__*/
-  messageDesc(file_topology, 57);
+  messageDesc(file_topology, 59);
 
 /**
  * @generated from message curvefs.mds.topology.MetaServerData
@@ -1450,7 +1512,7 @@ export type MetaServerData = Message<"curvefs.mds.topology.MetaServerData"> & {
  * Use `create(MetaServerDataSchema)` to create a new message.
  */
 export const MetaServerDataSchema: GenMessage<MetaServerData> = /*@__PURE__*/
-  messageDesc(file_topology, 58);
+  messageDesc(file_topology, 60);
 
 /**
  * @generated from message curvefs.mds.topology.CopysetData
@@ -1482,7 +1544,7 @@ export type CopysetData = Message<"curvefs.mds.topology.CopysetData"> & {
  * Use `create(CopysetDataSchema)` to create a new message.
  */
 export const CopysetDataSchema: GenMessage<CopysetData> = /*@__PURE__*/
-  messageDesc(file_topology, 59);
+  messageDesc(file_topology, 61);
 
 /**
  * @generated from message curvefs.mds.topology.ClusterData
@@ -1506,7 +1568,7 @@ export type ClusterData = Message<"curvefs.mds.topology.ClusterData"> & {
  * Use `create(ClusterDataSchema)` to create a new message.
  */
 export const ClusterDataSchema: GenMessage<ClusterData> = /*@__PURE__*/
-  messageDesc(file_topology, 60);
+  messageDesc(file_topology, 62);
 
 /**
  * @generated from enum curvefs.mds.topology.OnlineState
@@ -1569,6 +1631,14 @@ export const TopologyService: GenService<{
     methodKind: "unary";
     input: typeof DeleteMetaServerRequestSchema;
     output: typeof DeleteMetaServerResponseSchema;
+  },
+  /**
+   * @generated from rpc curvefs.mds.topology.TopologyService.DrainMetaServer
+   */
+  drainMetaServer: {
+    methodKind: "unary";
+    input: typeof DrainMetaServerRequestSchema;
+    output: typeof DrainMetaServerResponseSchema;
   },
   /**
    * @generated from rpc curvefs.mds.topology.TopologyService.RegistServer

@@ -9,7 +9,7 @@
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { createLogger, intArg, parseMs, parsePort, systemRandom, systemTimer, type Random, type Timer } from '../common/index.ts';
-import { adminOnly, startDashboard, type Dashboard, type MdsStatus } from '../dashboard/index.ts';
+import { chooseTransport, pageAccess, startDashboard, type Dashboard, type MdsStatus } from '../dashboard/index.ts';
 import { HeartbeatService } from '../gen/heartbeat_pb.ts';
 import { CopysetService } from '../gen/metaserver_pb.ts';
 import { MdsService } from '../gen/mds_pb.ts';
@@ -22,7 +22,7 @@ import { LeaderJournal } from './journal.ts';
 import { MdsNode } from './node.ts';
 import { tuning as makeTuning, type MdsTuning } from './options.ts';
 import { heartbeatService, mdsService, topologyService } from './service.ts';
-import { ClusterKey, FsAccess, MDS_RULES, tokenAuth } from './auth/index.ts';
+import { ClusterKey, FsAccess, INSECURE_HELP, MDS_RULES, logInsecure, securityFlagsProblem, tokenAuth } from './auth/index.ts';
 import { mdsStatus } from './status.ts';
 import { EmbeddedStore, EtcdStore, etcdSecurityFailure, loadEtcdSecurity, probeEtcdTls, type EtcdSecurityFiles, type KvStore } from './store/index.ts';
 import { RpcMetaserverAdmin } from './topology/metaserver-admin.ts';
@@ -65,6 +65,8 @@ export interface RunMdsOptions {
   authKeyFile?: string;
   /** Mutual TLS: the directory of `curvefs certs` and this MDS's certificate name in it. */
   tls?: { dir: string; name: string };
+  /** Said on purpose: no key, no TLS (auth/insecure.ts); logged loudly at start. */
+  insecure?: boolean;
   timer?: Timer;
   random?: Random;
 }
@@ -89,8 +91,11 @@ export async function runMds(opts: RunMdsOptions): Promise<MdsHandle> {
   const etcdSecurity = etcd.length > 0 && opts.etcdSecurity ? loadEtcdSecurity(opts.etcdSecurity, etcd) : undefined;
   if (etcd.length > 0 && !etcdSecurity) log.warn('etcd without TLS or credentials: anyone who reaches etcd can read and change the cluster state (docs/security.md)');
   const key = opts.authKeyFile ? ClusterKey.load(opts.authKeyFile) : undefined;
-  if (!key) log.warn('no --auth-key-file: authentication is OFF, anyone who reaches this port is admin (docs/security.md)');
+  if (!key && !opts.insecure) log.warn('no --auth-key-file: authentication is OFF, anyone who reaches this port is admin (docs/security.md)');
   const tls = opts.tls ? loadTlsConfig(opts.tls.dir, opts.tls.name) : undefined;
+  // The status page beyond loopback: HTTPS with this MDS's certificate, or no start (without a
+  // key there is no token to protect). Decided before anything is opened.
+  const dashboardTransport = opts.dashboardPort !== undefined ? chooseTransport(opts.dashboardHost ?? host, { tls, insecure: !key }) : undefined;
   const server = new RpcServer({ host, port, auth: key ? tokenAuth(key, MDS_RULES) : undefined, tls });
   const access = new FsAccess(key !== undefined);
   // Services are registered before listening; they answer UNAVAILABLE until the node exists.
@@ -100,6 +105,7 @@ export async function runMds(opts: RunMdsOptions): Promise<MdsHandle> {
   server.register(HeartbeatService, heartbeatService(() => ref.node));
   await server.listen();
   const address = opts.advertise ?? server.address;
+  if (opts.insecure) logInsecure('mds', address);
 
   const ttlSec = opts.leaseTtlSec ?? 5;
   let store: KvStore;
@@ -172,8 +178,10 @@ export async function runMds(opts: RunMdsOptions): Promise<MdsHandle> {
       host: opts.dashboardHost ?? host,
       port: opts.dashboardPort,
       status,
-      // With the cluster key, the page shows the cluster to the admin token only.
-      checkToken: key ? adminOnly((t) => key.verify(t)) : undefined,
+      // With the cluster key, the page shows the cluster to the admin and viewer tokens only.
+      checkToken: key ? pageAccess((t) => key.pageRole(t)) : undefined,
+      // Beyond loopback: HTTPS with this MDS's certificate (without a key there is nothing to protect).
+      tls: dashboardTransport?.tls,
       // The copysets' lag on the page: each replica's indexes, asked with the MDS's credential.
       probeReplica: async (addr, poolId, copysetId) => {
         const st = (await pool.client(CopysetService, addr).getCopysetStatus({ poolId, copysetId }, { timeoutMs: 1500 })).status;
@@ -235,6 +243,7 @@ interface MdsFlags {
   authKeyFile?: string;
   tlsDir?: string;
   tlsName?: string;
+  insecure?: boolean;
   etcdCa?: string;
   etcdCert?: string;
   etcdKey?: string;
@@ -266,6 +275,7 @@ export function parseMdsArgs(argv: string[]): RunMdsOptions {
     .option('--auth-key-file <file>', 'cluster key (mode 0600): callers need tokens derived from it (docs/security.md)')
     .option('--tls-dir <dir>', 'mutual TLS: the directory of `curvefs certs` (with --tls-name)')
     .option('--tls-name <name>', "mutual TLS: this MDS's certificate name in --tls-dir")
+    .option('--insecure', INSECURE_HELP)
     .option('--unstable-after-ms <ms>', 'metaserver silence before UNSTABLE', parseMs)
     .option('--offline-after-ms <ms>', 'metaserver silence before OFFLINE (then its copysets heal elsewhere)', parseMs)
     .option('--session-timeout-ms <ms>', 'mount session timeout', parseMs)
@@ -279,6 +289,8 @@ export function parseMdsArgs(argv: string[]): RunMdsOptions {
     .exitOverride();
   cmd.parse(argv, { from: 'user' });
   const o = cmd.opts<MdsFlags>();
+  const problem = securityFlagsProblem('mds', o);
+  if (problem) cmd.error(`error: ${problem}`, { exitCode: 2, code: 'curvefs.security' });
   const t: Partial<MdsTuning> = {};
   const setNum = (k: keyof MdsTuning, v: number | undefined) => {
     if (v !== undefined) (t as Record<string, number>)[k] = v;
@@ -310,6 +322,7 @@ export function parseMdsArgs(argv: string[]): RunMdsOptions {
     journalPath: o.journal,
     authKeyFile: o.authKeyFile,
     tls: tlsOption(o.tlsDir, o.tlsName),
+    insecure: o.insecure,
     tuning: t,
   };
 }

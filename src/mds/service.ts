@@ -125,6 +125,14 @@ export function topologyService(ref: NodeRef, access = new FsAccess(false)): Ser
       await term().topo.deleteMetaServer(id32(req.metaserverId, 'metaserver id'));
       return {};
     },
+    drainMetaServer(req) {
+      const t = term();
+      const id = id32(req.metaserverId, 'metaserver id');
+      metaserver(t, id);
+      if (req.cancel) t.topo.draining.delete(id);
+      else t.topo.draining.add(id);
+      return t.recovery.drainProgress(id);
+    },
     async registServer(req) {
       return { serverId: (await term().topo.registServer(req)).serverId };
     },

@@ -48,6 +48,7 @@ export function mdsStatus(node: MdsNode, address: string, store: 'etcd' | 'embed
           lastHeartbeatMsAgo: rt?.heard ? Math.round(now - rt.lastSeen) : -1,
           memoryUsedBytes: rt?.memoryUsed ?? 0,
           diskUsedBytes: rt?.diskUsed ?? 0,
+          draining: topo.draining.has(m.metaserverId),
         };
       }),
       copysets: [...topo.copysets.values()].map((cs) => {

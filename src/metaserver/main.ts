@@ -16,7 +16,7 @@ import { pathToFileURL } from 'node:url';
 import { Command } from 'commander';
 import { CurveError, StatusCode, createLogger, intArg, parseMs, parsePort } from '../common/index.ts';
 import { MdsClient } from '../mds/client.ts';
-import { ClusterKey, METASERVER_RULES, RaftPeerIdentity, certRegistrationName, fixedNames, tokenAuth, type NameLookup } from '../mds/auth/index.ts';
+import { ClusterKey, INSECURE_HELP, METASERVER_RULES, logInsecure, securityFlagsProblem, RaftPeerIdentity, certRegistrationName, fixedNames, tokenAuth, type NameLookup } from '../mds/auth/index.ts';
 import { ChannelPool, loadTlsConfig, tlsOption } from '../rpc/index.ts';
 import { AddressBook, RaftNode, RpcRaftTransport } from '../raft/index.ts';
 import { raftGroupFactory } from './copyset/raft-group.ts';
@@ -28,6 +28,7 @@ import { CachedFsData, mdsFsData } from './reclaim/fs-data.ts';
 import { create } from '@bufbuild/protobuf';
 import { DataStoreSchema } from '../gen/mds_pb.ts';
 import type { TxStep } from './tx/coordinator.ts';
+import type { FsNameLookup } from './authz.ts';
 
 const log = createLogger('metaserver-main');
 
@@ -39,6 +40,18 @@ function registeredName(mds: MdsClient): NameLookup {
     } catch (e) {
       if (e instanceof CurveError && e.status === StatusCode.TOPO_METASERVER_NOT_FOUND) return undefined;
       throw new CurveError(StatusCode.UNAVAILABLE, `cannot learn the certificate name of metaserver ${id} from the MDS: ${(e as Error).message}`);
+    }
+  };
+}
+
+/** The name of fs `fsId` (undefined: the MDS knows no such fs), for the data path's fs check. */
+function fsNameFromMds(mds: MdsClient): FsNameLookup {
+  return async (fsId) => {
+    try {
+      return (await mds.mds.getFsInfo({ fsId })).fsInfo?.fsName;
+    } catch (e) {
+      if (e instanceof CurveError && e.status === StatusCode.FS_NOT_FOUND) return undefined;
+      throw e;
     }
   };
 }
@@ -98,6 +111,8 @@ export interface RunMetaserverOptions {
   authKeyFile?: string;
   /** Mutual TLS: the directory of `curvefs certs` and this metaserver's certificate name in it. */
   tls?: { dir: string; name: string };
+  /** Said on purpose: no key, no TLS (mds/auth/insecure.ts); logged loudly at start. */
+  insecure?: boolean;
 }
 
 export interface MetaserverHandle {
@@ -112,7 +127,7 @@ export async function runMetaserver(opts: RunMetaserverOptions): Promise<Metaser
   await mkdir(opts.dataDir, { recursive: true });
   const mdsAddrs = (opts.mdsAddrs ?? []).filter((a) => a.length > 0);
   const key = opts.authKeyFile ? ClusterKey.load(opts.authKeyFile) : undefined;
-  if (!key) log.warn('no --auth-key-file: authentication is OFF, anyone who reaches this port may call anything (docs/security.md)');
+  if (!key && !opts.insecure) log.warn('no --auth-key-file: authentication is OFF, anyone who reaches this port may call anything (docs/security.md)');
   const credential = key?.token({ role: 'cluster' });
   // The MDS client's own pool carries the cluster token (not $CURVEFS_TOKEN_FILE's).
   const tls = opts.tls ? loadTlsConfig(opts.tls.dir, opts.tls.name) : undefined;
@@ -139,6 +154,7 @@ export async function runMetaserver(opts: RunMetaserverOptions): Promise<Metaser
     },
     seeds: opts.peers,
     auth: key ? tokenAuth(key, METASERVER_RULES) : undefined,
+    fsNameOf: mds ? fsNameFromMds(mds) : undefined,
     credential,
     tls,
     router: mds ? new MdsRouter(mds) : undefined,
@@ -208,6 +224,7 @@ export async function runMetaserver(opts: RunMetaserverOptions): Promise<Metaser
     },
   });
   await server.start();
+  if (opts.insecure) logInsecure('metaserver', server.address);
   const hb = mds && identity ? new HeartbeatLoop({ mds, server, identity, intervalMs: opts.heartbeatMs }) : undefined;
   hb?.start();
   let stopping: Promise<void> | undefined;
@@ -250,6 +267,7 @@ interface CliOptions {
   authKeyFile?: string;
   tlsDir?: string;
   tlsName?: string;
+  insecure?: boolean;
 }
 
 /** The `curvefs metaserver` command line (argv as process.argv: two leading entries). */
@@ -278,6 +296,7 @@ export async function cli(argv: string[]): Promise<void> {
     .option('--auth-key-file <file>', 'cluster key (mode 0600); callers need tokens derived from it (docs/security.md)')
     .option('--tls-dir <dir>', 'mutual TLS: the directory of `curvefs certs` (with --tls-name)')
     .option('--tls-name <name>', "mutual TLS: this metaserver's certificate name in --tls-dir")
+    .option('--insecure', INSECURE_HELP)
     .option('--config <file>', 'JSON file with the same options (flags win)')
     .parse(argv);
   const o = program.opts<CliOptions>();
@@ -305,6 +324,9 @@ export async function cli(argv: string[]): Promise<void> {
     authKeyFile: o.authKeyFile ?? file.authKeyFile,
     tls: o.tlsDir || o.tlsName ? tlsOption(o.tlsDir, o.tlsName) : file.tls,
   };
+  opts.insecure = o.insecure ?? file.insecure;
+  const problem = securityFlagsProblem('metaserver', { insecure: opts.insecure, authKeyFile: opts.authKeyFile, tlsDir: opts.tls?.dir });
+  if (problem) program.error(`error: ${problem}`, { exitCode: 2, code: 'curvefs.security' });
   if (!opts.dataDir) throw new Error('--data-dir is required');
   const h = await runMetaserver(opts);
   process.stdout.write(`METASERVER_READY ${JSON.stringify({ id: h.id, address: h.address, metrics: h.metricsAddress })}\n`);

@@ -18,6 +18,7 @@ import { OpMetrics, SnapshotMetrics, registerCopysetGauges, type CopysetGauges }
 import { Reclaimer } from './reclaim/reclaimer.ts';
 import { OrphanSweeper } from './reclaim/orphan-sweeper.ts';
 import type { FsDataProvider } from './reclaim/fs-data.ts';
+import { FsScope, guardDataPath, type FsNameLookup } from './authz.ts';
 
 const log = createLogger('metaserver');
 
@@ -50,6 +51,11 @@ export interface MetaServerOptions {
   orphans?: { intervalMs?: number; ageMs?: number };
   /** Who may call what on this metaserver (docs/security.md); default: everyone everything. */
   auth?: RpcAuth;
+  /**
+   * With `auth`: a client of one fs may touch only that fs's partitions (authz.ts); the fs
+   * names of fs ids come from here (the MDS).
+   */
+  fsNameOf?: FsNameLookup;
   /** Token presented to other metaservers (Raft, transactions); default $CURVEFS_TOKEN_FILE's. */
   credential?: string;
   /** Mutual TLS for this server and the connections it makes (src/rpc/tls.ts). */
@@ -149,7 +155,8 @@ export class MetaServer {
       stepHook: this.opts.coordinator?.stepHook ? (step) => void this.opts.coordinator!.stepHook!(step) : undefined,
     });
     local.meta = this.service;
-    this.rpc.register(MetaServerService, this.service.impl());
+    const dataPath = this.service.impl();
+    this.rpc.register(MetaServerService, this.opts.auth ? guardDataPath(dataPath, new FsScope({ fsNameOf: this.opts.fsNameOf, metrics: this.registry })) : dataPath);
     this.rpc.register(MetaServerInternalService, this.service.internalImpl());
     this.rpc.register(
       CopysetService,

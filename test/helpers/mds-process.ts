@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import type { MdsStatus } from '../../src/dashboard/index.ts';
 import { readTokenFile, TOKEN_FILE_ENV } from '../../src/rpc/index.ts';
 import { freePort } from './etcd.ts';
+import { insecureUnlessSecured } from './security-args.ts';
 
 const REPO = resolve(import.meta.dirname, '..', '..');
 
@@ -70,6 +71,7 @@ export class MdsProcess {
       String(this.opts.ttlSec ?? 2),
       ...(this.opts.etcd.length > 0 ? ['--etcd', this.opts.etcd.join(',')] : ['--data-dir', this.opts.dataDir!]),
       ...(this.opts.args ?? []),
+      ...insecureUnlessSecured(this.opts.args ?? []),
     ];
     const wrap = this.opts.wrap ?? [];
     const proc = spawn(wrap[0] ?? process.execPath, wrap.length > 0 ? [...wrap.slice(1), process.execPath, ...args] : args, {

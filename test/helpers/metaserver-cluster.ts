@@ -20,6 +20,7 @@ import type { PartitionInfo, PartitionInfoSchema, Peer } from '../../src/gen/com
 import { CopysetService, MetaServerService } from '../../src/gen/metaserver_pb.ts';
 import { ChannelPool } from '../../src/rpc/index.ts';
 import type { RpcClientOf } from '../../src/rpc/types.ts';
+import { insecureUnlessSecured } from './security-args.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const MAIN = join(ROOT, 'src', 'metaserver', 'main.ts');
@@ -91,6 +92,7 @@ export class MetaserverCluster {
     if (this.opts.mdsAddrs?.length) args.push('--mds', this.opts.mdsAddrs.join(','), '--heartbeat-ms', '500');
     else args.push('--id', String(p.id));
     args.push(...(this.opts.args?.(p.index) ?? []), ...extra);
+    args.push(...insecureUnlessSecured(args));
     const wrap = this.opts.wrap?.(p.index) ?? [];
     const proc = spawn(wrap[0] ?? process.execPath, wrap.length > 0 ? [...wrap.slice(1), process.execPath, ...args] : args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...this.opts.env } });
     p.proc = proc;

@@ -89,7 +89,7 @@ test('without a token: 401 on every path and nothing of the cluster in the answe
 test('a token that is not the admin token is refused with the reason', async () => {
   const fsToken = await http('/api/status', { headers: bearer(key.token({ role: 'fs', fsName: 'alpha' })) });
   assert.equal(fsToken.status, 401);
-  assert.match(fsToken.body, /needs the admin token; this one is a client of fs alpha/);
+  assert.match(fsToken.body, /needs the admin or viewer token; this one is a client of fs alpha/);
   const other = await http('/api/status', { headers: bearer(ClusterKey.generate().token({ role: 'admin' })) });
   assert.equal(other.status, 401);
   assert.match(other.body, /not issued by this cluster/);
@@ -119,7 +119,7 @@ test('the login form: a wrong token gets the form again with why, the admin toke
   const wrong = await http('/login', form(key.token({ role: 'fs', fsName: 'alpha' })));
   assert.equal(wrong.status, 401);
   assert.equal(wrong.headers['set-cookie'], undefined);
-  assert.match(wrong.body, /data-login-error>the status page needs the admin token/);
+  assert.match(wrong.body, /data-login-error>the status page needs the admin or viewer token/);
   const empty = await http('/login', form(''));
   assert.equal(empty.status, 401);
   assert.match(empty.body, /no token given/);

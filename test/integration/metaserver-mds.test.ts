@@ -33,7 +33,7 @@ async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 30_
 
 before(async () => {
   mkdirSync(join(dir, 'mds'), { recursive: true });
-  mdsProc = spawn(process.execPath, ['--import', 'tsx', 'src/mds/main.ts', '--listen', '127.0.0.1:0', '--data-dir', join(dir, 'mds'), '--partitions-per-fs', '2'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  mdsProc = spawn(process.execPath, ['--import', 'tsx', 'src/mds/main.ts', '--listen', '127.0.0.1:0', '--data-dir', join(dir, 'mds'), '--partitions-per-fs', '2', '--insecure'], { stdio: ['ignore', 'pipe', 'inherit'] });
   mdsAddr = await new Promise<string>((resolve, reject) => {
     createInterface({ input: mdsProc.stdout! }).on('line', (l) => {
       const m = /^MDS listening on (\S+)/.exec(l);

@@ -25,12 +25,17 @@ export function registerAuthCommands(program: Command): void {
     .option('--admin', 'the operator role')
     .option('--cluster', 'the role of MDSes and metaservers')
     .option('--for-fs <name>', 'a client of this fs only')
-    .action(async (o: { keyFile: string; out: string; admin?: boolean; cluster?: boolean; forFs?: string }) => {
-      const roles = [o.admin && 'admin', o.cluster && 'cluster', o.forFs !== undefined && 'fs'].filter(Boolean);
-      if (roles.length !== 1) throw new Error('give exactly one of --admin, --cluster, --for-fs <name>');
+    .option('--viewer', 'the status page only (page, /api/status, /metrics), read-only; nothing on any RPC port')
+    .action(async (o: { keyFile: string; out: string; admin?: boolean; cluster?: boolean; forFs?: string; viewer?: boolean }) => {
+      const roles = [o.admin && 'admin', o.cluster && 'cluster', o.forFs !== undefined && 'fs', o.viewer && 'viewer'].filter(Boolean);
+      if (roles.length !== 1) throw new Error('give exactly one of --admin, --cluster, --for-fs <name>, --viewer');
       const { ClusterKey, writeSecret } = await import('../../mds/index.ts');
       const key = ClusterKey.load(o.keyFile);
-      const token = o.forFs !== undefined ? key.token({ role: 'fs', fsName: o.forFs }) : key.token({ role: o.admin ? 'admin' : 'cluster' });
+      const token = o.viewer
+        ? key.viewerToken()
+        : o.forFs !== undefined
+          ? key.token({ role: 'fs', fsName: o.forFs })
+          : key.token({ role: o.admin ? 'admin' : 'cluster' });
       writeSecret(o.out, token + '\n');
       process.stdout.write(`${roles[0] === 'fs' ? `fs ${o.forFs} client` : roles[0]} token written to ${o.out}\n`);
     });

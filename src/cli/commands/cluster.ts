@@ -34,11 +34,15 @@ export function registerClusterCommands(program: Command, g: Globals): void {
 
   program
     .command('metaserver')
-    .description('run a metaserver (see `curvefs metaserver --help`)')
+    .description('run a metaserver (see `curvefs metaserver --help`); `curvefs metaserver drain ID` moves its replicas away')
     .allowUnknownOption()
     .helpOption(false)
     .argument('[args...]')
     .action(async (args: string[]) => {
+      if (args[0] === 'drain') {
+        const { drainCommand } = await import('./drain.ts');
+        return drainCommand(g(), args.slice(1));
+      }
       const { cli } = await import('../../metaserver/main.ts');
       // The top-level program owns --mds; hand it on to the metaserver's own parser.
       const mds = g().mds ? ['--mds', g().mds!] : [];

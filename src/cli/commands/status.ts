@@ -71,7 +71,7 @@ export async function status(g: GlobalOptions): Promise<void> {
         return {
           id: m.metaserverId, address: `${m.externalIp}:${m.externalPort}`, state: OnlineState[m.onlineState],
           healthy: m.onlineState === OnlineState.ONLINE && brokenReplicas === 0, brokenReplicas,
-          copysets: m.copysetCount, leaders: m.leaderCount, lastHeartbeatMsAgo: m.lastHeartbeatMsAgo,
+          copysets: m.copysetCount, leaders: m.leaderCount, lastHeartbeatMsAgo: m.lastHeartbeatMsAgo, draining: m.draining,
         };
       }),
       copysets: copysetRows,
@@ -82,7 +82,7 @@ export async function status(g: GlobalOptions): Promise<void> {
     printTable(['address', 'role', 'leader'], doc.mds.map((m) => [m.address, m.role, m.leader]));
     process.stdout.write('\nMetaservers\n');
     printTable(['id', 'address', 'state', 'copysets', 'leaders', 'last heartbeat'], doc.metaservers.map((m) => [
-      m.id, m.address, m.brokenReplicas > 0 ? `${m.state}, ${m.brokenReplicas} replica(s) BROKEN` : m.state, m.copysets, m.leaders, m.lastHeartbeatMsAgo < 0 ? '-' : `${Math.round(m.lastHeartbeatMsAgo)} ms ago`,
+      m.id, m.address, [m.state, m.draining ? 'draining' : '', m.brokenReplicas > 0 ? `${m.brokenReplicas} replica(s) BROKEN` : ''].filter(Boolean).join(', '), m.copysets, m.leaders, m.lastHeartbeatMsAgo < 0 ? '-' : `${Math.round(m.lastHeartbeatMsAgo)} ms ago`,
     ]));
     process.stdout.write('\nCopysets\n');
     printTable(['copyset', 'leader', 'epoch', 'healthy', 'partitions', 'replicas (id:state:lag)'], doc.copysets.map((c) => [

@@ -135,7 +135,8 @@ export interface RunningCluster {
 /**
  * The cluster key (made on first start) and the tokens derived from it, in <dir>/auth (0700,
  * files 0600): the key for the MDS and metaservers, the admin token for this CLI, the fs token
- * for the mount. Tokens are derived, so rewriting them on every start changes nothing.
+ * for the mount, the viewer token for the status page only. Tokens are derived, so rewriting
+ * them on every start changes nothing.
  */
 function clusterCredentials(dir: string, fsName: string): { keyFile: string; adminTokenFile: string; fsTokenFile: string } {
   const authDir = join(dir, 'auth');
@@ -146,6 +147,8 @@ function clusterCredentials(dir: string, fsName: string): { keyFile: string; adm
   const fsTokenFile = join(authDir, `fs-${fsName}.token`);
   writeSecret(adminTokenFile, key.token({ role: 'admin' }) + '\n');
   writeSecret(fsTokenFile, key.token({ role: 'fs', fsName }) + '\n');
+  // For people who only watch the status page (docs/security.md, "Operating it").
+  writeSecret(join(authDir, 'viewer.token'), key.viewerToken() + '\n');
   return { keyFile, adminTokenFile, fsTokenFile };
 }
 

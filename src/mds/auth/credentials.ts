@@ -12,6 +12,8 @@ import type { Principal } from '../../rpc/index.ts';
 const TAG = 'cfs1';
 const KEY_BYTES = 32;
 const FS_NAME = /^[a-z0-9-]{1,128}$/;
+/** Subject of the status page's read-only token (no RPC role). */
+const VIEWER = 'viewer';
 
 export class ClusterKey {
   private constructor(private readonly key: Buffer) {}
@@ -46,18 +48,43 @@ export class ClusterKey {
     return `${TAG}.${subject}.${this.mac(subject)}`;
   }
 
+  /**
+   * The token of the status page's read-only role: it opens the page, /api/status, /api/events
+   * and /metrics, and nothing on any RPC port (docs/security.md, "The status page").
+   */
+  viewerToken(): string {
+    return `${TAG}.${VIEWER}.${this.mac(VIEWER)}`;
+  }
+
   /** The principal a token names, or why it names none. */
   verify(token: string): Principal | { error: string } {
+    const subject = this.verifiedSubject(token);
+    if (typeof subject !== 'string') return subject;
+    if (subject === VIEWER) return { error: 'a viewer token opens the status page only' };
+    if (subject === 'admin' || subject === 'cluster') return { role: subject };
+    const fs = /^fs:(.+)$/.exec(subject);
+    if (fs && FS_NAME.test(fs[1]!)) return { role: 'fs', fsName: fs[1]! };
+    return { error: `unknown token subject ${JSON.stringify(subject)}` };
+  }
+
+  /** Who may see the status page: the admin and viewer tokens (any other valid one: why not). */
+  pageRole(token: string): 'admin' | 'viewer' | { error: string } {
+    const subject = this.verifiedSubject(token);
+    if (typeof subject !== 'string') return subject;
+    if (subject === 'admin' || subject === VIEWER) return subject;
+    const p = this.verify(token);
+    return { error: `the status page needs the admin or viewer token; this one is ${'error' in p ? p.error : p.role === 'fs' ? `a client of fs ${p.fsName}` : `the ${p.role} role's`}` };
+  }
+
+  /** A token's subject when this key made it, or why not. */
+  private verifiedSubject(token: string): string | { error: string } {
     const parts = token.split('.');
     if (parts[0] !== TAG || parts.length < 3 || parts.length > 4) return { error: 'not a curvefs token' };
     const subject = parts.slice(1, -1).join('.');
     const given = Buffer.from(parts[parts.length - 1]!, 'base64url');
     const want = Buffer.from(this.mac(subject), 'base64url');
     if (given.length !== want.length || !timingSafeEqual(given, want)) return { error: 'token not issued by this cluster (or the cluster key was rotated)' };
-    if (subject === 'admin' || subject === 'cluster') return { role: subject };
-    const fs = /^fs:(.+)$/.exec(subject);
-    if (fs && FS_NAME.test(fs[1]!)) return { role: 'fs', fsName: fs[1]! };
-    return { error: `unknown token subject ${JSON.stringify(subject)}` };
+    return subject;
   }
 
   private mac(subject: string): string {

@@ -46,8 +46,9 @@ export const MDS_RULES: Record<string, Rule> = {
 };
 
 /**
- * The metaserver's methods. The data path is open to any credential of the cluster: which fs a
- * request touches is not yet checked there (docs/security.md, "Not yet").
+ * The metaserver's methods. The data path is open to any credential of the cluster here; once a
+ * request is decoded, a client of one fs is held to that fs's partitions by
+ * src/metaserver/authz.ts.
  */
 export const METASERVER_RULES: Record<string, Rule> = {
   'curvefs.metaserver.MetaServerService/*': 'member',

@@ -117,6 +117,7 @@ export class HeartbeatHandler {
       if (!info.isCopysetLoading) await this.partitions(info, rt.partitions, grow);
       const change = info.configChangeInfo;
       return this.recovery.instructionFor(k, {
+        leaderId: reporter,
         epoch: info.epoch,
         members: reportedMembers.length > 0 ? reportedMembers : [...record.metaserverIds],
         change: change && change.type !== 0 ? { peer: change.peer?.id ?? 0, finished: change.finished, error: change.errMsg || undefined } : undefined,

@@ -15,6 +15,7 @@ const log = createLogger('mds/schedule');
 
 export class RecoveryDriver {
   readonly operators = new Map<string, Operator>();
+
   private readonly preparing = new Set<string>();
 
   constructor(
@@ -79,6 +80,16 @@ export class RecoveryDriver {
         return undefined;
       case 'wait':
         return undefined;
+      case 'transfer':
+        log.info('moving the leadership off a replica that leaves', { copyset: k, from: op.oldPeer, to: step.to });
+        return create(CopySetConfSchema, {
+          poolId: op.poolId,
+          copysetId: op.copysetId,
+          epoch: report.epoch,
+          peers: this.allocator.peers(report.members),
+          type: ConfigChangeType.TRANSFER_LEADER,
+          configchangeItem: this.topo.peerOf(step.to),
+        });
       case 'instruct':
         op.instructed = true;
         return create(CopySetConfSchema, {
@@ -91,6 +102,15 @@ export class RecoveryDriver {
           oldPeer: op.type === 'change_peer' ? this.topo.peerOf(op.oldPeer) : undefined,
         });
     }
+  }
+
+  /** Copysets that still have metaserver `id` as a member, and operators moving a replica off it. */
+  drainProgress(id: number): { copysetsLeft: number; changesRunning: number } {
+    let copysetsLeft = 0;
+    for (const cs of this.topo.copysets.values()) if (cs.metaserverIds.includes(id)) copysetsLeft++;
+    let changesRunning = 0;
+    for (const op of this.operators.values()) if (op.oldPeer === id) changesRunning++;
+    return { copysetsLeft, changesRunning };
   }
 
   /** Metaservers that are the target of an operator (they may report copysets they are not yet members of). */
@@ -123,6 +143,7 @@ export class RecoveryDriver {
         poolId: server.poolId,
         copysets: counts.get(m.metaserverId) ?? 0,
         state: this.topo.onlineState(m.metaserverId, now),
+        draining: this.topo.draining.has(m.metaserverId),
       });
     }
     return out;

@@ -7,6 +7,11 @@
 //    replica is broken (its metaserver reports it cannot open: damaged storage), and a live
 //    majority gets CHANGE_PEER(offline → target); a copyset with more members than its pool's
 //    replica count gets REMOVE_PEER(offline) instead.
+//  - A member whose metaserver is being drained (`curvefs metaserver drain`) is replaced the same
+//    way, after any offline or broken member of that copyset; a draining metaserver is never a
+//    target. Its replicas are alive, so they do not count against the live majority.
+//  - A change that would remove the copyset's leader starts with TRANSFER_LEADER to a member that
+//    stays (a leader is not asked to remove itself).
 //  - The target is chosen like any replica (placement.ts): distinct zone, else server, else
 //    process, least loaded; at most `maxOpsPerMetaserver` operators involve one target at once.
 //  - An operator is done when the leader reports the new membership; it fails when the leader
@@ -20,6 +25,8 @@ import { chooseReplicas, type PlacementCandidate } from '../topology/placement.t
 export interface MetaserverView extends PlacementCandidate {
   poolId: number;
   state: OnlineState;
+  /** Being drained: its replicas move elsewhere, none moves to it. */
+  draining?: boolean;
 }
 
 export interface CopysetView {
@@ -85,17 +92,18 @@ export function planRecovery(
   for (const cs of ordered) {
     if (busy.has(opKey(cs.poolId, cs.copysetId))) continue;
     const offline = cs.members.filter((id) => (byId.get(id)?.state ?? OnlineState.OFFLINE) === OnlineState.OFFLINE || (cs.broken?.includes(id) ?? false));
-    if (offline.length === 0) continue;
-    // A membership change needs a quorum of the current members.
+    const draining = cs.members.filter((id) => byId.get(id)?.draining === true && !offline.includes(id));
+    if (offline.length + draining.length === 0) continue;
+    // A membership change needs a quorum of the current members (draining ones are alive).
     if (offline.length * 2 >= cs.members.length) continue;
-    const oldPeer = offline[0]!;
+    const oldPeer = offline[0] ?? draining[0]!;
     if (cs.members.length > cs.replicaNum) {
       planned.push({ ...base(cs, now), type: 'remove_peer', oldPeer, newPeer: 0, deadline: now + opts.removePeerTimeoutMs, prepared: true });
       continue;
     }
     const staying = cs.members.filter((id) => id !== oldPeer).map((id) => byId.get(id)).filter((m): m is MetaserverView => m !== undefined);
     const candidates = metaservers.filter(
-      (m) => m.poolId === cs.poolId && m.state === OnlineState.ONLINE && !cs.members.includes(m.id) && (targetLoad.get(m.id) ?? 0) < opts.maxOpsPerMetaserver,
+      (m) => m.poolId === cs.poolId && m.state === OnlineState.ONLINE && !m.draining && !cs.members.includes(m.id) && (targetLoad.get(m.id) ?? 0) < opts.maxOpsPerMetaserver,
     );
     const pick = chooseReplicas(candidates, 1, random, staying);
     if (!pick) continue;
@@ -114,6 +122,8 @@ function base(cs: CopysetView, now: number) {
 export interface LeaderReport {
   epoch: number;
   members: number[];
+  /** The reporting leader's metaserver id (0: unknown). */
+  leaderId?: number;
   /** A change the leader is running: its target and whether it finished (with an error). */
   change?: { peer: number; finished: boolean; error?: string };
 }
@@ -123,7 +133,9 @@ export type CoordinatorStep =
   | { kind: 'failed'; reason: string }
   | { kind: 'wait' }
   /** Tell the leader to run the operator's change now. */
-  | { kind: 'instruct' };
+  | { kind: 'instruct' }
+  /** The change would remove the leader itself: first move the leadership to `to`. */
+  | { kind: 'transfer'; to: number };
 
 /** Decides what an operator needs given the leader's latest report. */
 export function coordinate(op: Operator, report: LeaderReport, now: number): CoordinatorStep {
@@ -140,5 +152,9 @@ export function coordinate(op: Operator, report: LeaderReport, now: number): Coo
   if (report.epoch > op.startEpoch) return { kind: 'failed', reason: `membership changed differently (epoch ${op.startEpoch} → ${report.epoch})` };
   if (ours && report.change!.error && op.instructed) return { kind: 'failed', reason: `leader reported: ${report.change!.error}` };
   if (!op.prepared) return { kind: 'wait' };
+  if (report.leaderId !== undefined && report.leaderId === op.oldPeer) {
+    const to = report.members.find((id) => id !== op.oldPeer && id !== op.newPeer);
+    return to === undefined ? { kind: 'wait' } : { kind: 'transfer', to };
+  }
   return { kind: 'instruct' };
 }

@@ -128,6 +128,7 @@ export class PartitionAllocator {
       const server = this.topo.servers.get(m.serverId);
       if (!server || server.poolId !== poolId) continue;
       if (this.topo.onlineState(m.metaserverId) !== OnlineState.ONLINE) continue;
+      if (this.topo.draining.has(m.metaserverId)) continue;
       const n = counts.get(m.metaserverId) ?? 0;
       if (n >= this.opts.maxCopysetsPerMetaserver) continue;
       out.push({ id: m.metaserverId, serverId: server.serverId, zoneId: server.zoneId, copysets: n });

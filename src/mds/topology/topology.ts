@@ -110,6 +110,12 @@ export class Topology {
   cluster: ClusterData = create(ClusterDataSchema);
   readonly msRuntime = new Map<number, MetaServerRuntime>();
   readonly csRuntime = new Map<string, CopysetRuntime>();
+  /**
+   * Metaservers being drained (`curvefs metaserver drain`): the recovery scheduler moves their
+   * replicas away and no new replica is placed on them. This term's memory only: a new leader
+   * forgets it (the CLI asks again at every poll).
+   */
+  readonly draining = new Set<number>();
 
   private constructor(
     private readonly store: FencedStore,

@@ -39,6 +39,7 @@ export function metaServerInfo(topo: Topology, ms: MetaServerData, now: number):
     copysetCount: topo.copysetsOf(ms.metaserverId).length,
     leaderCount: rt?.leaderCount ?? 0,
     lastHeartbeatMsAgo: rt?.heard ? Math.max(0, Math.round(now - rt.lastSeen)) : -1,
+    draining: topo.draining.has(ms.metaserverId),
   });
 }
 
