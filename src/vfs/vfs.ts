@@ -643,8 +643,8 @@ export class Vfs {
 
   async link(caller: Caller, ino: number, newParent: number, newName: string): Promise<Attr> {
     await this.checkDir(caller, newParent, W_OK | X_OK);
-    const a = await this.dirChange(newParent, () => this.core.link(ino, newParent, newName), () => undefined);
-    return this.attrAfterChange(a, false);
+    const r = await this.dirChange(newParent, () => this.core.link(ino, newParent, newName), (res) => res.parent);
+    return this.attrAfterChange(r.inode, false);
   }
 
   // ---- removing names ----
@@ -660,8 +660,8 @@ export class Vfs {
     if (name === '.') throw posixError('EINVAL');
     if (name === '..') throw posixError('ENOTEMPTY');
     await this.checkRemove(caller, parent, name);
-    const gone = await this.dirChange(parent, () => this.core.rmdir(parent, name), () => undefined);
-    this.dirAttrs.drop(gone);
+    const gone = await this.dirChange(parent, () => this.core.rmdir(parent, name), (r) => r.parent);
+    this.dirAttrs.drop(gone.ino);
   }
 
   async rename(caller: Caller, parent: number, name: string, newParent: number, newName: string, flags: number): Promise<void> {
@@ -682,12 +682,12 @@ export class Vfs {
       }
     }
     // FsCore registers a replaced file open here. Both directories change (and the moved
-    // directory's "..", which is not cached here).
+    // directory's "..", which is not cached here); the answer carries their attributes when the
+    // leader could vouch for them.
     const run = () => this.core.rename(parent, name, newParent, newName, flags);
-    const none = () => undefined;
     const r = parent === newParent
-      ? await this.dirChange(parent, run, none)
-      : await this.dirChange(parent, () => this.dirChange(newParent, run, none), none);
+      ? await this.dirChange(parent, run, (res) => res.oldParentAttr)
+      : await this.dirChange(parent, () => this.dirChange(newParent, run, (res) => res.newParentAttr), (res) => res.oldParentAttr);
     // Their ctime (and a directory's "..") changed too.
     this.dirAttrs.drop(r.moved);
     if (r.replaced) this.dirAttrs.drop(r.replaced);

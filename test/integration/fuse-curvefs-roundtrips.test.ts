@@ -67,13 +67,46 @@ test('a missing name is looked up once (negative entry), and a create here makes
   assert.deepEqual(counted(), { createFile: 1, getDentry: 1 }, 'the create replaced the negative entry in the kernel (no lookup)');
 });
 
-test('a rename drops what the mount kept of the directory (its answer carries no directory attributes)', async () => {
-  // What is kept also expires with the attribute timeout (here 600 s; mount-dir-attrs.test.ts).
+test('rename, rmdir and link answer the directory\'s attributes: the kernel\'s GETATTR of it costs no read', async () => {
   await fsp.writeFile(join(m.dir, 'd', 'r1'), '');
   await fsp.rename(join(m.dir, 'd', 'r1'), join(m.dir, 'd', 'r2'));
   counts.clear();
   await fsp.stat(join(m.dir, 'd', 'r2'));
-  assert.deepEqual(counted(), { batchGetInodeAttr: 1, getInode: 1 }, 'd\'s attributes, and r2\'s (its ctime changed), are read from the metaserver');
+  assert.deepEqual(counted(), { getInode: 1 }, 'd\'s attributes came with the rename; r2\'s (its ctime changed) are read');
+
+  await fsp.mkdir(join(m.dir, 'd', 'sub'));
+  const nlink = (await fsp.stat(join(m.dir, 'd'))).nlink;
+  await fsp.rmdir(join(m.dir, 'd', 'sub'));
+  counts.clear();
+  const st = await fsp.stat(join(m.dir, 'd'));
+  assert.deepEqual(counted(), {}, 'd\'s attributes came with the rmdir');
+  assert.equal(st.nlink, nlink - 1, 'and they are the directory after the rmdir');
+
+  await fsp.link(join(m.dir, 'd', 'r2'), join(m.dir, 'd', 'r3'));
+  counts.clear();
+  assert.equal((await fsp.stat(join(m.dir, 'd', 'r3'))).nlink, 2);
+  assert.deepEqual(counted(), {}, 'd\'s attributes came with CreateDentry, r3\'s with the link');
+});
+
+test('a directory moved to another directory: both directories\' attributes come with the rename', async () => {
+  await fsp.mkdir(join(m.dir, 'e'));
+  await fsp.mkdir(join(m.dir, 'd', 'mv'));
+  const [d0, e0] = [await fsp.stat(join(m.dir, 'd')), await fsp.stat(join(m.dir, 'e'))];
+  await fsp.rename(join(m.dir, 'd', 'mv'), join(m.dir, 'e', 'mv'));
+  counts.clear();
+  const [d1, e1] = [await fsp.stat(join(m.dir, 'd')), await fsp.stat(join(m.dir, 'e'))];
+  assert.deepEqual(counted(), {}, 'd and e are in one partition: the rename answered both');
+  assert.equal(d1.nlink, d0.nlink - 1);
+  assert.equal(e1.nlink, e0.nlink + 1);
+});
+
+test('a change of our own to a directory\'s mode is never hidden by attributes kept from an earlier change', async () => {
+  await fsp.writeFile(join(m.dir, 'd', 'p1'), ''); // d's attributes are kept from this create
+  await fsp.chmod(join(m.dir, 'd'), 0o700);
+  assert.equal((await fsp.stat(join(m.dir, 'd'))).mode & 0o7777, 0o700);
+  await fsp.chmod(join(m.dir, 'd'), 0o755);
+  await fsp.unlink(join(m.dir, 'd', 'p1'));
+  assert.equal((await fsp.stat(join(m.dir, 'd'))).mode & 0o7777, 0o755);
 });
 
 test('stat of a name the kernel does not know is one GetDentry (it brings the inode)', async () => {
