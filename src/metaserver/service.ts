@@ -78,6 +78,12 @@ export function answerAttr(a: PInodeAttr): MessageInitShape<typeof InodeAttrSche
   return a.parent.length > 1 ? { ...a, parent: a.parent.slice(0, 1) } : a;
 }
 
+/** Attributes in the answer to a read: with whether the inode has extended attributes. */
+function readAttr(part: Partition, a: PInodeAttr): MessageInitShape<typeof InodeAttrSchema> {
+  const names = part.listXattr(a.inodeId);
+  return { ...answerAttr(a), hasXattrs: names.status === StatusCode.OK ? names.names.length > 0 : undefined };
+}
+
 export function wireDentry(fsId: number, d: DentryInfo): MessageInitShape<typeof DentrySchema> {
   return { fsId, inodeId: d.ino, parentInodeId: d.parent, name: d.name, type: d.type };
 }
@@ -211,8 +217,8 @@ export class MetaService {
           if (sm.tx.inodeLock(part.fsId, r.dentry.ino)?.role === 'participant') return { dentry };
           const i = part.getInode(r.dentry.ino);
           if (i.status !== StatusCode.OK) return { dentry };
-          const { xattrs: _x, chunks, ...attr } = i.inode;
-          const inode = create(InodeSchema, { attr: answerAttr(attr) });
+          const { xattrs, chunks, ...attr } = i.inode;
+          const inode = create(InodeSchema, { attr: { ...answerAttr(attr), hasXattrs: xattrs.size > 0 } });
           if (req.withChunks) for (const [k, v] of chunks) inode.chunks[k] = create(ChunkSliceListSchema, { slices: v });
           return { dentry, inode };
         }, participantDentry(req.parentInodeId, req.name)),
@@ -221,7 +227,7 @@ export class MetaService {
         this.read('ListDentry', req.p, this.deadline(ctx.deadline), (part) => {
           const limit = req.count > 0 ? req.count : this.listLimit;
           const r = check(part.listDentry(req.dirInodeId, { startAfter: req.last || undefined, limit, onlyDir: req.onlyDir }));
-          const attrs = req.withAttr ? part.batchGetInodeAttr(r.entries.filter((e) => part.owns(e.ino)).map((e) => e.ino)).map(answerAttr) : [];
+          const attrs = req.withAttr ? part.batchGetInodeAttr(r.entries.filter((e) => part.owns(e.ino)).map((e) => e.ino)).map((a) => readAttr(part, a)) : [];
           return { dentrys: r.entries.map((e) => wireDentry(part.fsId, e)), attrs, more: r.more };
         }, (sm, fsId) => (sm.tx.hasParticipantLocksUnder(fsId, req.dirInodeId) ? `an entry of ${req.dirInodeId} is being renamed` : undefined)),
 
@@ -238,7 +244,7 @@ export class MetaService {
       batchGetInodeAttr: (req, ctx) =>
         this.read('BatchGetInodeAttr', req.p, this.deadline(ctx.deadline), (part) => {
           for (const id of req.inodeId) safeId(id, 'inode id');
-          return { attr: part.batchGetInodeAttr(req.inodeId).map(answerAttr) };
+          return { attr: part.batchGetInodeAttr(req.inodeId).map((a) => readAttr(part, a)) };
         }, participantInodes(req.inodeId)),
 
       batchGetXAttr: (req, ctx) =>

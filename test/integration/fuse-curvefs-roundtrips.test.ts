@@ -8,7 +8,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fsp from 'node:fs/promises';
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { pollUntil } from '../../src/common/index.ts';
 import { FileDataIO } from '../../src/data/index.ts';
 import { CurvefsOps } from '../../src/mount/index.ts';
@@ -21,6 +23,7 @@ let conn: Connection;
 let m: TestMount & { ops: CurvefsOps };
 const counts = new Map<string, number>();
 const counted = () => Object.fromEntries([...counts].sort());
+const run = promisify(execFile);
 
 before(async () => {
   cluster = await startCluster({ fsName: 'rt' });
@@ -141,4 +144,19 @@ test('unlink is one commit; of a file open here, one more to register the open (
   await pollUntil('the release of the open', 10_000, async () => (counts.get('openHandle') === 2 && conn.core.opens!.size === 0 ? true : undefined));
   await conn.core.opens!.settle();
   assert.equal(conn.core.opens!.counts.released, 1);
+});
+
+test('ls -l reads no extended attribute per entry when the listing said there are none; our own setxattr is seen at once', async () => {
+  await conn.fs.mkdir('/x');
+  for (let i = 0; i < 10; i++) await conn.fs.writeFile(`/x/f${i}`, '');
+  counts.clear();
+  const { stdout } = await run('ls', ['-l', join(m.dir, 'x')]);
+  assert.equal(stdout.trim().split('\n').length, 11, 'total + 10 entries');
+  assert.equal(counts.get('getXAttr') ?? 0, 0, `ls -l asks security.selinux of every entry: ${JSON.stringify(counted())}`);
+  // Set through this mount: the next read sees it (what was known is dropped), and ls -l asks again.
+  await run('setfattr', ['-n', 'user.k', '-v', 'v1', join(m.dir, 'x', 'f3')]);
+  const { stdout: got } = await run('getfattr', ['--only-values', '-n', 'user.k', join(m.dir, 'x', 'f3')]);
+  assert.equal(got, 'v1');
+  await run('setfattr', ['-x', 'user.k', join(m.dir, 'x', 'f3')]);
+  await assert.rejects(run('getfattr', ['--only-values', '-n', 'user.k', join(m.dir, 'x', 'f3')]), /No such attribute/);
 });
