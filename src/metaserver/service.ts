@@ -152,7 +152,7 @@ export class MetaService {
     const part = cs.sm.partition(p);
     if ('status' in part && !('partitionId' in part)) return undefined;
     const a = (part as Partition).getInodeAttr(dir);
-    return a.status === StatusCode.OK ? answerAttr(a.inode) : undefined;
+    return a.status === StatusCode.OK ? readAttr(part as Partition, a.inode) : undefined;
   }
 
   /** Timed wrapper for metrics. */
