@@ -507,7 +507,7 @@ export class Partition {
       return;
     }
     const ex = this.extraOf(id);
-    this.setExtra(id, ex.with({ parents: ex.parents ? [...ex.parents, parent] : [parent] }));
+    this.setExtra(id, ex.with({ parents: ex.parents ? ex.parents.concat(parent) : [parent] })); // concat: a block copy (spread iterates)
   }
 
   private setNlink(id: number, nlink: number): void {
