@@ -221,7 +221,7 @@ export class FsCore {
 
   /** The whole inode, with its block map: always fresh (used by open and reads). */
   async getInode(ino: number): Promise<Inode> {
-    const res = await this.meta.callForInode('getInode', ino, { inodeId: ino });
+    const res = await this.meta.callForInode('getInode', ino, { inodeId: ino, firstParentOnly: true });
     if (!res.inode || !res.inode.attr) throw new CurveError(StatusCode.NOT_FOUND, `inode ${ino}`);
     this.remember(res.inode.attr);
     return res.inode;

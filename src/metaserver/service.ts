@@ -235,7 +235,7 @@ export class MetaService {
         this.read('GetInode', req.p, this.deadline(ctx.deadline), (part) => {
           const r = check(part.getInode(req.inodeId));
           const { xattrs, chunks, ...attr } = r.inode;
-          const wire = create(InodeSchema, { attr: wireAttr(attr) });
+          const wire = create(InodeSchema, { attr: req.firstParentOnly ? answerAttr(attr) : wireAttr(attr) });
           for (const [k, v] of chunks) wire.chunks[k] = create(ChunkSliceListSchema, { slices: v });
           for (const [k, v] of xattrs) wire.xattr[k] = v;
           return { inode: wire };

@@ -246,6 +246,7 @@ test('answers about a file carry its first parent only, however many links it ha
   assert.equal(unlinked.inode!.nlink, 20);
   assert.deepEqual(unlinked.inode!.parent, [1]);
   assert.equal((await meta.getInode({ p: P10, inodeId: ino })).inode!.attr!.parent.length, 20, 'GetInode (fsck) keeps the whole list');
+  assert.deepEqual((await meta.getInode({ p: P10, inodeId: ino, firstParentOnly: true })).inode!.attr!.parent, [1], 'unless asked for the first only (a client\'s open)');
 });
 
 test('rename and rmdir answer the directories\' attributes after the change when one partition holds them', async () => {
