@@ -160,3 +160,39 @@ test('ls -l reads no extended attribute per entry when the listing said there ar
   await run('setfattr', ['-x', 'user.k', join(m.dir, 'x', 'f3')]);
   await assert.rejects(run('getfattr', ['--only-values', '-n', 'user.k', join(m.dir, 'x', 'f3')]), /No such attribute/);
 });
+
+test('another client\'s changes are seen within the attribute timeout: a directory\'s attributes kept from our create, an xattr said absent', async () => {
+  // A second mount with the default 1 s attribute timeout (the first keeps everything for 600 s)
+  // and a long entry timeout: no LOOKUP refreshes what the mount keeps, only its own expiry does.
+  const v = conn.view;
+  const data = new FileDataIO(conn.store, { fsId: v.fsId, chunkSize: v.chunkSize, blockSize: v.blockSize, allocChunkIds: async () => { throw new Error('no data is written in this test'); } });
+  const ops = new CurvefsOps({ core: conn.core, data, sessionId: conn.sessionId, view: v }, { dirInfoTtlMs: 1000 });
+  const m2 = await mountForTest(ops, { entryTimeoutSec: 600, attrTimeoutSec: 1 });
+  try {
+    await conn.fs.mkdir('/t');
+    await (await fsp.open(join(m2.dir, 't', 'ours'), 'wx')).close(); // t's attributes come with the create
+    const kept = await fsp.stat(join(m2.dir, 't'));
+    await conn.fs.mkdir('/t/theirs'); // another client: t's nlink and mtime change
+    const want = await conn.fs.stat('/t');
+    assert.equal(want.nlink, kept.nlink + 1);
+    const seen = await pollUntil('the other client\'s mkdir in the mount\'s stat of t', 10_000, async () => {
+      const st = await fsp.stat(join(m2.dir, 't'));
+      return st.nlink === want.nlink && st.mtimeMs === want.mtimeMs ? st : undefined;
+    });
+    assert.equal(seen.nlink, kept.nlink + 1);
+
+    // ls -l learns that "ours" has no xattrs; another client sets one; the mount sees it in time.
+    await run('ls', ['-l', join(m2.dir, 't')]);
+    await conn.fs.setxattr('/t/ours', 'user.other', 'x');
+    const value = await pollUntil('the other client\'s xattr through the mount', 10_000, async () => {
+      try {
+        return (await run('getfattr', ['--only-values', '-n', 'user.other', join(m2.dir, 't', 'ours')])).stdout;
+      } catch {
+        return undefined;
+      }
+    });
+    assert.equal(value, 'x');
+  } finally {
+    await m2.cleanup();
+  }
+});
