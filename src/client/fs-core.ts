@@ -221,7 +221,7 @@ export class FsCore {
 
   /** The whole inode, with its block map: always fresh (used by open and reads). */
   async getInode(ino: number): Promise<Inode> {
-    const res = await this.meta.callForInode('getInode', ino, { inodeId: ino });
+    const res = await this.meta.callForInode('getInode', ino, { inodeId: ino, firstParentOnly: true });
     if (!res.inode || !res.inode.attr) throw new CurveError(StatusCode.NOT_FOUND, `inode ${ino}`);
     this.remember(res.inode.attr);
     return res.inode;
@@ -377,43 +377,60 @@ export class FsCore {
     return { parent: res.parent };
   }
 
-  /** rmdir(2); answers the removed directory's inode id. */
-  async rmdir(parent: number, name: string): Promise<number> {
+  /**
+   * rmdir(2); answers the removed directory's inode id and, when the servers sent them, the
+   * parent's attributes after it.
+   */
+  async rmdir(parent: number, name: string): Promise<{ ino: number; parent?: InodeAttr }> {
     checkName(name);
     this.invalidateEntry(parent, name);
     this.invalidateAttr(parent);
     const res = await this.meta.callForInode('rmdir', parent, { parentInodeId: parent, name, time: this.now() });
     if (res.dentry) this.invalidateAttr(res.dentry.inodeId);
-    return res.dentry?.inodeId ?? 0;
+    this.remember(res.parent);
+    return { ino: res.dentry?.inodeId ?? 0, parent: res.parent };
   }
 
-  /** link(2): a new name for `ino` under `newParent`. */
-  async link(ino: number, newParent: number, newName: string): Promise<InodeAttr> {
+  /**
+   * link(2): a new name for `ino` under `newParent`. Answers the inode's attributes (`parent`
+   * cut to the first: the servers do not send the list) and the new parent's after the link.
+   */
+  async link(ino: number, newParent: number, newName: string): Promise<{ inode: InodeAttr; parent?: InodeAttr }> {
     checkName(newName);
     const time = this.now();
     // LinkInode refuses a directory (NOT_PERMITTED) and answers the type the dentry needs: no
     // attribute fetch first (it carried the inode's whole parent list, O(links)).
     const linked = await this.meta.callForInode('linkInode', ino, { inodeId: ino, newParent, time });
     const attr = linked.inode!;
+    let parentAttr: InodeAttr | undefined;
     try {
       const res = await this.meta.callForInode('createDentry', newParent, {
         dentry: { fsId: this.meta.fsId, inodeId: ino, parentInodeId: newParent, name: newName, type: attr.type },
         time,
       });
-      this.remember(res.parent);
+      parentAttr = res.parent;
     } catch (e) {
       await this.meta.callForInode('unlinkInode', ino, { inodeId: ino, parent: newParent, time }).catch(() => undefined);
       throw e;
     }
     this.invalidateAttr(newParent);
+    this.remember(parentAttr);
     this.entries.set(this.entryKey(newParent, newName), { ino, type: attr.type });
     this.remember(linked.inode);
-    return linked.inode!;
+    return { inode: attr, parent: parentAttr };
   }
 
-  /** rename(2) / renameat2(2) with RENAME_NOREPLACE or RENAME_EXCHANGE. */
-  /** rename(2) / renameat2(2); answers the moved inode's id and the replaced (or exchanged) one's, 0 when none. */
-  async rename(oldParent: number, oldName: string, newParent: number, newName: string, flags = 0): Promise<{ moved: number; replaced: number }> {
+  /**
+   * rename(2) / renameat2(2); answers the moved inode's id and the replaced (or exchanged) one's
+   * (0 when none), and the directories' attributes after it when the servers sent them.
+   */
+  async rename(
+    oldParent: number,
+    oldName: string,
+    newParent: number,
+    newName: string,
+    flags = 0,
+  ): Promise<{ moved: number; replaced: number; oldParentAttr?: InodeAttr; newParentAttr?: InodeAttr }> {
     checkName(oldName);
     checkName(newName);
     if ((flags & RenameFlags.RENAME_NOREPLACE) && (flags & RenameFlags.RENAME_EXCHANGE)) {
@@ -439,7 +456,9 @@ export class FsCore {
       // The replaced inode lost a name, maybe its last (its link count is not in the answer).
       if (!(flags & RenameFlags.RENAME_EXCHANGE)) await this.opens?.lostName(res.replacedInodeId);
     }
-    return { moved: res.movedInodeId, replaced: res.replacedInodeId };
+    this.remember(res.oldParentAttr);
+    this.remember(res.newParentAttr);
+    return { moved: res.movedInodeId, replaced: res.replacedInodeId, oldParentAttr: res.oldParentAttr, newParentAttr: res.newParentAttr };
   }
 
   async setattr(ino: number, a: SetAttrArgs): Promise<InodeAttr> {

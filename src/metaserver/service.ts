@@ -68,6 +68,22 @@ export function wireAttr(a: PInodeAttr): MessageInitShape<typeof InodeAttrSchema
   return a;
 }
 
+/**
+ * Attributes in a client's answer: the parent list cut to its first entry. A file's list has
+ * one entry per hard link; carrying it made every answer about the file (each link(2), stat,
+ * write commit) grow with its link count (160 KB per LinkInode at 20,000 links). Clients use
+ * only the first parent (a directory's ".."); GetInode and the admin scans answer the whole list.
+ */
+export function answerAttr(a: PInodeAttr): MessageInitShape<typeof InodeAttrSchema> {
+  return a.parent.length > 1 ? { ...a, parent: a.parent.slice(0, 1) } : a;
+}
+
+/** Attributes in the answer to a read: with whether the inode has extended attributes. */
+function readAttr(part: Partition, a: PInodeAttr): MessageInitShape<typeof InodeAttrSchema> {
+  const names = part.listXattr(a.inodeId);
+  return { ...answerAttr(a), hasXattrs: names.status === StatusCode.OK ? names.names.length > 0 : undefined };
+}
+
 export function wireDentry(fsId: number, d: DentryInfo): MessageInitShape<typeof DentrySchema> {
   return { fsId, inodeId: d.ino, parentInodeId: d.parent, name: d.name, type: d.type };
 }
@@ -122,6 +138,21 @@ export class MetaService {
     const part = sm.partition(p);
     if ('status' in part && !('partitionId' in part)) throw new CurveError(part.status, part.message);
     return part as Partition;
+  }
+
+  /**
+   * A directory's attributes right after a rename or rmdir this leader coordinated, for the
+   * answer (the client then answers the kernel's GETATTR of the directory without a read).
+   * Only when they surely include the change: it ran as one log entry here, or as a transaction
+   * whose record is gone (forgotten only after its local part was applied) — so only while
+   * the copyset holds no coordinator record at all. Undefined otherwise; the client reads then.
+   */
+  private attrAfterChange(cs: Copyset, p: PartitionRef | undefined, dir: number): MessageInitShape<typeof InodeAttrSchema> | undefined {
+    if (cs.sm.tx.records.size > 0) return undefined;
+    const part = cs.sm.partition(p);
+    if ('status' in part && !('partitionId' in part)) return undefined;
+    const a = (part as Partition).getInodeAttr(dir);
+    return a.status === StatusCode.OK ? readAttr(part as Partition, a.inode) : undefined;
   }
 
   /** Timed wrapper for metrics. */
@@ -186,8 +217,8 @@ export class MetaService {
           if (sm.tx.inodeLock(part.fsId, r.dentry.ino)?.role === 'participant') return { dentry };
           const i = part.getInode(r.dentry.ino);
           if (i.status !== StatusCode.OK) return { dentry };
-          const { xattrs: _x, chunks, ...attr } = i.inode;
-          const inode = create(InodeSchema, { attr: wireAttr(attr) });
+          const { xattrs, chunks, ...attr } = i.inode;
+          const inode = create(InodeSchema, { attr: { ...answerAttr(attr), hasXattrs: xattrs.size > 0 } });
           if (req.withChunks) for (const [k, v] of chunks) inode.chunks[k] = create(ChunkSliceListSchema, { slices: v });
           return { dentry, inode };
         }, participantDentry(req.parentInodeId, req.name)),
@@ -196,7 +227,7 @@ export class MetaService {
         this.read('ListDentry', req.p, this.deadline(ctx.deadline), (part) => {
           const limit = req.count > 0 ? req.count : this.listLimit;
           const r = check(part.listDentry(req.dirInodeId, { startAfter: req.last || undefined, limit, onlyDir: req.onlyDir }));
-          const attrs = req.withAttr ? part.batchGetInodeAttr(r.entries.filter((e) => part.owns(e.ino)).map((e) => e.ino)).map(wireAttr) : [];
+          const attrs = req.withAttr ? part.batchGetInodeAttr(r.entries.filter((e) => part.owns(e.ino)).map((e) => e.ino)).map((a) => readAttr(part, a)) : [];
           return { dentrys: r.entries.map((e) => wireDentry(part.fsId, e)), attrs, more: r.more };
         }, (sm, fsId) => (sm.tx.hasParticipantLocksUnder(fsId, req.dirInodeId) ? `an entry of ${req.dirInodeId} is being renamed` : undefined)),
 
@@ -204,7 +235,7 @@ export class MetaService {
         this.read('GetInode', req.p, this.deadline(ctx.deadline), (part) => {
           const r = check(part.getInode(req.inodeId));
           const { xattrs, chunks, ...attr } = r.inode;
-          const wire = create(InodeSchema, { attr: wireAttr(attr) });
+          const wire = create(InodeSchema, { attr: req.firstParentOnly ? answerAttr(attr) : wireAttr(attr) });
           for (const [k, v] of chunks) wire.chunks[k] = create(ChunkSliceListSchema, { slices: v });
           for (const [k, v] of xattrs) wire.xattr[k] = v;
           return { inode: wire };
@@ -213,7 +244,7 @@ export class MetaService {
       batchGetInodeAttr: (req, ctx) =>
         this.read('BatchGetInodeAttr', req.p, this.deadline(ctx.deadline), (part) => {
           for (const id of req.inodeId) safeId(id, 'inode id');
-          return { attr: part.batchGetInodeAttr(req.inodeId).map(wireAttr) };
+          return { attr: part.batchGetInodeAttr(req.inodeId).map((a) => readAttr(part, a)) };
         }, participantInodes(req.inodeId)),
 
       batchGetXAttr: (req, ctx) =>
@@ -244,7 +275,7 @@ export class MetaService {
 
       createInode: async (req, ctx) => {
         const r = (await this.mutate('CreateInode', req.p, this.deadline(ctx.deadline), OpType.CreateInode, { ...req, time: this.now(req.time) })) as SmResult & { inode: PInodeAttr };
-        return { inode: wireAttr(r.inode) };
+        return { inode: answerAttr(r.inode) };
       },
 
       createFile: async (req, ctx) => {
@@ -252,7 +283,7 @@ export class MetaService {
           inode: PInodeAttr;
           parent: PInodeAttr;
         };
-        return { inode: wireAttr(r.inode), parent: wireAttr(r.parent) };
+        return { inode: answerAttr(r.inode), parent: answerAttr(r.parent) };
       },
 
       createRootInode: async (req, ctx) => {
@@ -265,7 +296,7 @@ export class MetaService {
         const r = (await this.mutate('CreateDentry', req.p, this.deadline(ctx.deadline), OpType.CreateDentry, { ...req, time: this.now(req.time) })) as SmResult & {
           parent: PInodeAttr;
         };
-        return { parent: wireAttr(r.parent) };
+        return { parent: answerAttr(r.parent) };
       },
 
       deleteDentry: async (req, ctx) => {
@@ -292,30 +323,31 @@ export class MetaService {
           return {
             dentry: wireDentry(req.p!.fsId, r.dentry),
             inodeUnlinked: r.effect.unlinked,
-            inode: r.inode ? wireAttr(r.inode) : undefined,
-            parent: r.parent ? wireAttr(r.parent) : undefined,
+            inode: r.inode ? answerAttr(r.inode) : undefined,
+            parent: r.parent ? answerAttr(r.parent) : undefined,
           };
         }),
 
       rmdir: (req, ctx) =>
         this.timed('Rmdir', async () => {
           const cs = this.copysetOf(req.p);
-          return this.coordinator.rmdir(cs, { ...req, time: this.now(req.time) }, this.deadline(ctx.deadline));
+          const out = await this.coordinator.rmdir(cs, { ...req, time: this.now(req.time) }, this.deadline(ctx.deadline));
+          return { dentry: out.dentry, parent: this.attrAfterChange(cs, req.p, req.parentInodeId) };
         }),
 
       linkInode: async (req, ctx) => {
         const r = (await this.mutate('LinkInode', req.p, this.deadline(ctx.deadline), OpType.LinkInode, { ...req, time: this.now(req.time) })) as SmResult & { inode: PInodeAttr };
-        return { inode: wireAttr(r.inode) };
+        return { inode: answerAttr(r.inode) };
       },
 
       unlinkInode: async (req, ctx) => {
         const r = (await this.mutate('UnlinkInode', req.p, this.deadline(ctx.deadline), OpType.UnlinkInode, { ...req, time: this.now(req.time) })) as SmResult & { inode: PInodeAttr };
-        return { inode: wireAttr(r.inode) };
+        return { inode: answerAttr(r.inode) };
       },
 
       updateInode: async (req, ctx) => {
         const r = (await this.mutate('UpdateInode', req.p, this.deadline(ctx.deadline), OpType.UpdateInode, { ...req, time: this.now(req.time) })) as SmResult & { inode: PInodeAttr };
-        return { inode: wireAttr(r.inode) };
+        return { inode: answerAttr(r.inode) };
       },
 
       deleteInode: async (req, ctx) => {
@@ -338,7 +370,7 @@ export class MetaService {
         const r = (await this.mutate('AppendChunks', req.p, this.deadline(ctx.deadline), OpType.AppendChunks, { ...req, chunkSize, time: this.now(req.time) })) as SmResult & {
           inode: PInodeAttr;
         };
-        return { inode: wireAttr(r.inode) };
+        return { inode: answerAttr(r.inode) };
       },
 
       replaceChunks: async (req, ctx) => {
@@ -349,7 +381,15 @@ export class MetaService {
       rename: (req, ctx) =>
         this.timed('Rename', async () => {
           const cs = this.copysetOf(req.p);
-          return this.coordinator.rename(cs, { ...req, time: this.now(req.time) }, this.deadline(ctx.deadline));
+          const out = await this.coordinator.rename(cs, { ...req, time: this.now(req.time) }, this.deadline(ctx.deadline));
+          const newP = req.newP ?? req.p!;
+          const samePart = newP.poolId === req.p!.poolId && newP.copysetId === req.p!.copysetId && newP.partitionId === req.p!.partitionId;
+          return {
+            movedInodeId: out.movedInodeId,
+            replacedInodeId: out.replacedInodeId,
+            oldParentAttr: this.attrAfterChange(cs, req.p, req.oldParent),
+            newParentAttr: samePart ? this.attrAfterChange(cs, req.p, req.newParent) : undefined,
+          };
         }),
 
       openHandle: async (req, ctx) => {

@@ -1,5 +1,6 @@
 // A directory's attributes as answered by this mount's own change to it (CreateFile, Unlink and
-// CreateDentry answer with the parent's new attributes).
+// CreateDentry answer with the parent's new attributes; Rename and Rmdir when the leader can
+// vouch that they include the change).
 //
 // Why: the kernel drops its cached attributes of a directory after every change made through it
 // and, with default_permissions, asks for them again (GETATTR) before the next path walk through
@@ -9,8 +10,8 @@
 //
 // Only when no other change of this mount to the directory overlapped: answers of concurrent
 // changes may arrive in any order, and the last to arrive need not be the last applied.
-// Changes whose answers carry no directory attributes (rename, rmdir, link, setattr, xattrs)
-// drop what is kept (`drop`).
+// Changes whose answers carry no directory attributes (setattr, xattrs; a rename or rmdir whose
+// answer came without them) drop what is kept.
 interface DirState<A> {
   /** Changes of this directory in flight. */
   inFlight: number;

@@ -83,6 +83,7 @@ import {
 } from './allocation.ts';
 import { ClusterLocks } from './cluster-locks.ts';
 import { DirChangeAttrs } from './dir-attrs.ts';
+import { XattrAbsence } from './xattr-absence.ts';
 import { DirCursor, type ListedEntry } from './dir-cursor.ts';
 import { OpenFile } from './open-file.ts';
 import { statfsOf } from './statfs.ts';
@@ -210,6 +211,8 @@ export class Vfs {
   private readonly pastEof = new Map<number, [number, number][]>();
   /** Mode, owner and group of directories, for setgid inheritance and permission checks. */
   private readonly dirInfo = new Map<number, { mode: number; uid: number; gid: number; at: number }>();
+  /** Inodes a read said have no extended attributes, and when (xattr-absence.ts). */
+  private readonly noXattrs: XattrAbsence;
   private readonly opts: Required<VfsOptions>;
   /** Directories' attributes as this client's own last change answered them (dir-attrs.ts). */
   private readonly dirAttrs: DirChangeAttrs<InodeAttr>;
@@ -234,6 +237,7 @@ export class Vfs {
       listPageSize: opts.listPageSize ?? 512,
     };
     this.dirAttrs = new DirChangeAttrs(this.opts.dirInfoTtlMs);
+    this.noXattrs = new XattrAbsence(this.opts.rememberInodes ? this.opts.dirInfoTtlMs : 0);
   }
 
   /** Open handles and open files (for tests and status). */
@@ -269,6 +273,7 @@ export class Vfs {
 
   private toAttr(a: InodeAttr, blocks: number): Attr {
     if ((a.mode & S_IFMT) === S_IFDIR) this.noteDir(a);
+    if (a.hasXattrs !== undefined) this.noXattrs.saw(a.inodeId, a.hasXattrs);
     return {
       ino: a.inodeId,
       size: a.type === FileType.TYPE_SYM_LINK ? Buffer.byteLength(a.symlink, 'utf8') : a.length,
@@ -410,6 +415,7 @@ export class Vfs {
     this.blocks.delete(ino);
     this.lastSeen.delete(ino);
     this.dirInfo.delete(ino);
+    this.noXattrs.forget(ino);
   }
 
   async getattr(_caller: Caller, ino: number): Promise<Attr> {
@@ -643,8 +649,8 @@ export class Vfs {
 
   async link(caller: Caller, ino: number, newParent: number, newName: string): Promise<Attr> {
     await this.checkDir(caller, newParent, W_OK | X_OK);
-    const a = await this.dirChange(newParent, () => this.core.link(ino, newParent, newName), () => undefined);
-    return this.attrAfterChange(a, false);
+    const r = await this.dirChange(newParent, () => this.core.link(ino, newParent, newName), (res) => res.parent);
+    return this.attrAfterChange(r.inode, false);
   }
 
   // ---- removing names ----
@@ -660,8 +666,8 @@ export class Vfs {
     if (name === '.') throw posixError('EINVAL');
     if (name === '..') throw posixError('ENOTEMPTY');
     await this.checkRemove(caller, parent, name);
-    const gone = await this.dirChange(parent, () => this.core.rmdir(parent, name), () => undefined);
-    this.dirAttrs.drop(gone);
+    const gone = await this.dirChange(parent, () => this.core.rmdir(parent, name), (r) => r.parent);
+    this.dirAttrs.drop(gone.ino);
   }
 
   async rename(caller: Caller, parent: number, name: string, newParent: number, newName: string, flags: number): Promise<void> {
@@ -682,12 +688,12 @@ export class Vfs {
       }
     }
     // FsCore registers a replaced file open here. Both directories change (and the moved
-    // directory's "..", which is not cached here).
+    // directory's "..", which is not cached here); the answer carries their attributes when the
+    // leader could vouch for them.
     const run = () => this.core.rename(parent, name, newParent, newName, flags);
-    const none = () => undefined;
     const r = parent === newParent
-      ? await this.dirChange(parent, run, none)
-      : await this.dirChange(parent, () => this.dirChange(newParent, run, none), none);
+      ? await this.dirChange(parent, run, (res) => res.oldParentAttr)
+      : await this.dirChange(parent, () => this.dirChange(newParent, run, (res) => res.newParentAttr), (res) => res.oldParentAttr);
     // Their ctime (and a directory's "..") changed too.
     this.dirAttrs.drop(r.moved);
     if (r.replaced) this.dirAttrs.drop(r.replaced);
@@ -1019,7 +1025,7 @@ export class Vfs {
 
   async setxattr(_caller: Caller, ino: number, name: string, value: Uint8Array, flags: number): Promise<void> {
     checkXattrName(name);
-    await this.dirChange(ino, () => this.core.setxattr(ino, name, value, flags), () => undefined);
+    await this.noXattrs.change(ino, () => this.dirChange(ino, () => this.core.setxattr(ino, name, value, flags), () => undefined));
     this.files.get(ino)?.xattrs.set(name, Uint8Array.from(value));
   }
 
@@ -1033,6 +1039,8 @@ export class Vfs {
       if (!v) throw new PosixError('ENODATA', name); // no stack trace: this is every write's path
       return v;
     }
+    // ls -l asks security.selinux of every entry: a read that just said "none" answers it.
+    if (this.noXattrs.has(ino)) throw new PosixError('ENODATA', name);
     return this.core.getxattr(ino, name);
   }
 
@@ -1042,7 +1050,7 @@ export class Vfs {
 
   async removexattr(_caller: Caller, ino: number, name: string): Promise<void> {
     checkXattrName(name);
-    await this.dirChange(ino, () => this.core.removexattr(ino, name), () => undefined);
+    await this.noXattrs.change(ino, () => this.dirChange(ino, () => this.core.removexattr(ino, name), () => undefined));
     this.files.get(ino)?.xattrs.delete(name);
   }
 

@@ -97,6 +97,12 @@ class Model {
     };
   }
 
+  /** link/unlink answer the first parent only (answers must not grow with the link count). */
+  private firstParentAttr(id: number) {
+    const a = this.attr(id);
+    return { ...a, parent: a.parent.slice(0, 1) };
+  }
+
   private owns(id: number) {
     return id >= START && id <= END;
   }
@@ -272,7 +278,7 @@ class Model {
         i.nlink++;
         i.parents.push(op.parent);
         i.c = op.time;
-        return { status: S.OK, inode: this.attr(op.ino) };
+        return { status: S.OK, inode: this.firstParentAttr(op.ino) };
       }
       case 'unlink': {
         const s = this.inode(op.ino);
@@ -281,7 +287,7 @@ class Model {
         if (i.nlink === 0) return { status: S.NOT_FOUND };
         if (i.type === DIR && (this.dirs.get(op.ino)?.size ?? 0) > 0) return { status: S.DIRECTORY_NOT_EMPTY };
         this.dropLink(op.ino, op.parent, op.time);
-        return { status: S.OK, inode: this.attr(op.ino) };
+        return { status: S.OK, inode: this.firstParentAttr(op.ino) };
       }
       case 'setattr': {
         const s = this.inode(op.ino);

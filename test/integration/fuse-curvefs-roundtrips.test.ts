@@ -8,7 +8,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fsp from 'node:fs/promises';
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { pollUntil } from '../../src/common/index.ts';
 import { FileDataIO } from '../../src/data/index.ts';
 import { CurvefsOps } from '../../src/mount/index.ts';
@@ -21,6 +23,7 @@ let conn: Connection;
 let m: TestMount & { ops: CurvefsOps };
 const counts = new Map<string, number>();
 const counted = () => Object.fromEntries([...counts].sort());
+const run = promisify(execFile);
 
 before(async () => {
   cluster = await startCluster({ fsName: 'rt' });
@@ -67,13 +70,46 @@ test('a missing name is looked up once (negative entry), and a create here makes
   assert.deepEqual(counted(), { createFile: 1, getDentry: 1 }, 'the create replaced the negative entry in the kernel (no lookup)');
 });
 
-test('a rename drops what the mount kept of the directory (its answer carries no directory attributes)', async () => {
-  // What is kept also expires with the attribute timeout (here 600 s; mount-dir-attrs.test.ts).
+test('rename, rmdir and link answer the directory\'s attributes: the kernel\'s GETATTR of it costs no read', async () => {
   await fsp.writeFile(join(m.dir, 'd', 'r1'), '');
   await fsp.rename(join(m.dir, 'd', 'r1'), join(m.dir, 'd', 'r2'));
   counts.clear();
   await fsp.stat(join(m.dir, 'd', 'r2'));
-  assert.deepEqual(counted(), { batchGetInodeAttr: 1, getInode: 1 }, 'd\'s attributes, and r2\'s (its ctime changed), are read from the metaserver');
+  assert.deepEqual(counted(), { getInode: 1 }, 'd\'s attributes came with the rename; r2\'s (its ctime changed) are read');
+
+  await fsp.mkdir(join(m.dir, 'd', 'sub'));
+  const nlink = (await fsp.stat(join(m.dir, 'd'))).nlink;
+  await fsp.rmdir(join(m.dir, 'd', 'sub'));
+  counts.clear();
+  const st = await fsp.stat(join(m.dir, 'd'));
+  assert.deepEqual(counted(), {}, 'd\'s attributes came with the rmdir');
+  assert.equal(st.nlink, nlink - 1, 'and they are the directory after the rmdir');
+
+  await fsp.link(join(m.dir, 'd', 'r2'), join(m.dir, 'd', 'r3'));
+  counts.clear();
+  assert.equal((await fsp.stat(join(m.dir, 'd', 'r3'))).nlink, 2);
+  assert.deepEqual(counted(), {}, 'd\'s attributes came with CreateDentry, r3\'s with the link');
+});
+
+test('a directory moved to another directory: both directories\' attributes come with the rename', async () => {
+  await fsp.mkdir(join(m.dir, 'e'));
+  await fsp.mkdir(join(m.dir, 'd', 'mv'));
+  const [d0, e0] = [await fsp.stat(join(m.dir, 'd')), await fsp.stat(join(m.dir, 'e'))];
+  await fsp.rename(join(m.dir, 'd', 'mv'), join(m.dir, 'e', 'mv'));
+  counts.clear();
+  const [d1, e1] = [await fsp.stat(join(m.dir, 'd')), await fsp.stat(join(m.dir, 'e'))];
+  assert.deepEqual(counted(), {}, 'd and e are in one partition: the rename answered both');
+  assert.equal(d1.nlink, d0.nlink - 1);
+  assert.equal(e1.nlink, e0.nlink + 1);
+});
+
+test('a change of our own to a directory\'s mode is never hidden by attributes kept from an earlier change', async () => {
+  await fsp.writeFile(join(m.dir, 'd', 'p1'), ''); // d's attributes are kept from this create
+  await fsp.chmod(join(m.dir, 'd'), 0o700);
+  assert.equal((await fsp.stat(join(m.dir, 'd'))).mode & 0o7777, 0o700);
+  await fsp.chmod(join(m.dir, 'd'), 0o755);
+  await fsp.unlink(join(m.dir, 'd', 'p1'));
+  assert.equal((await fsp.stat(join(m.dir, 'd'))).mode & 0o7777, 0o755);
 });
 
 test('stat of a name the kernel does not know is one GetDentry (it brings the inode)', async () => {
@@ -108,4 +144,55 @@ test('unlink is one commit; of a file open here, one more to register the open (
   await pollUntil('the release of the open', 10_000, async () => (counts.get('openHandle') === 2 && conn.core.opens!.size === 0 ? true : undefined));
   await conn.core.opens!.settle();
   assert.equal(conn.core.opens!.counts.released, 1);
+});
+
+test('ls -l reads no extended attribute per entry when the listing said there are none; our own setxattr is seen at once', async () => {
+  await conn.fs.mkdir('/x');
+  for (let i = 0; i < 10; i++) await conn.fs.writeFile(`/x/f${i}`, '');
+  counts.clear();
+  const { stdout } = await run('ls', ['-l', join(m.dir, 'x')]);
+  assert.equal(stdout.trim().split('\n').length, 11, 'total + 10 entries');
+  assert.equal(counts.get('getXAttr') ?? 0, 0, `ls -l asks security.selinux of every entry: ${JSON.stringify(counted())}`);
+  // Set through this mount: the next read sees it (what was known is dropped), and ls -l asks again.
+  await run('setfattr', ['-n', 'user.k', '-v', 'v1', join(m.dir, 'x', 'f3')]);
+  const { stdout: got } = await run('getfattr', ['--only-values', '-n', 'user.k', join(m.dir, 'x', 'f3')]);
+  assert.equal(got, 'v1');
+  await run('setfattr', ['-x', 'user.k', join(m.dir, 'x', 'f3')]);
+  await assert.rejects(run('getfattr', ['--only-values', '-n', 'user.k', join(m.dir, 'x', 'f3')]), /No such attribute/);
+});
+
+test('another client\'s changes are seen within the attribute timeout: a directory\'s attributes kept from our create, an xattr said absent', async () => {
+  // A second mount with the default 1 s attribute timeout (the first keeps everything for 600 s)
+  // and a long entry timeout: no LOOKUP refreshes what the mount keeps, only its own expiry does.
+  const v = conn.view;
+  const data = new FileDataIO(conn.store, { fsId: v.fsId, chunkSize: v.chunkSize, blockSize: v.blockSize, allocChunkIds: async () => { throw new Error('no data is written in this test'); } });
+  const ops = new CurvefsOps({ core: conn.core, data, sessionId: conn.sessionId, view: v }, { dirInfoTtlMs: 1000 });
+  const m2 = await mountForTest(ops, { entryTimeoutSec: 600, attrTimeoutSec: 1 });
+  try {
+    await conn.fs.mkdir('/t');
+    await (await fsp.open(join(m2.dir, 't', 'ours'), 'wx')).close(); // t's attributes come with the create
+    const kept = await fsp.stat(join(m2.dir, 't'));
+    await conn.fs.mkdir('/t/theirs'); // another client: t's nlink and mtime change
+    const want = await conn.fs.stat('/t');
+    assert.equal(want.nlink, kept.nlink + 1);
+    const seen = await pollUntil('the other client\'s mkdir in the mount\'s stat of t', 10_000, async () => {
+      const st = await fsp.stat(join(m2.dir, 't'));
+      return st.nlink === want.nlink && st.mtimeMs === want.mtimeMs ? st : undefined;
+    });
+    assert.equal(seen.nlink, kept.nlink + 1);
+
+    // ls -l learns that "ours" has no xattrs; another client sets one; the mount sees it in time.
+    await run('ls', ['-l', join(m2.dir, 't')]);
+    await conn.fs.setxattr('/t/ours', 'user.other', 'x');
+    const value = await pollUntil('the other client\'s xattr through the mount', 10_000, async () => {
+      try {
+        return (await run('getfattr', ['--only-values', '-n', 'user.other', join(m2.dir, 't', 'ours')])).stdout;
+      } catch {
+        return undefined;
+      }
+    });
+    assert.equal(value, 'x');
+  } finally {
+    await m2.cleanup();
+  }
 });

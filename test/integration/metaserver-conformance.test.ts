@@ -162,8 +162,9 @@ test('GetDentry with_attr answers the inode read with the dentry (with_chunks: a
   const inode = (whole.body as { inode: { attr: unknown; chunks: unknown } }).inode;
   for (const [req, want] of [
     [{}, undefined],
-    [{ withAttr: true }, { $typeName: 'curvefs.metaserver.Inode', attr: inode.attr, chunks: {}, xattr: {} }],
-    [{ withAttr: true, withChunks: true }, { $typeName: 'curvefs.metaserver.Inode', attr: inode.attr, chunks: inode.chunks, xattr: {} }],
+    // The attributes say the inode has xattrs (has_xattrs), without carrying them.
+    [{ withAttr: true }, { $typeName: 'curvefs.metaserver.Inode', attr: { ...(inode.attr as object), hasXattrs: true }, chunks: {}, xattr: {} }],
+    [{ withAttr: true, withChunks: true }, { $typeName: 'curvefs.metaserver.Inode', attr: { ...(inode.attr as object), hasXattrs: true }, chunks: inode.chunks, xattr: {} }],
   ] as const) {
     const [a, b] = await both('getDentry', { p: P, parentInodeId: 1, name: 'probe', ...req });
     assert.deepEqual(b, a);

@@ -228,3 +228,52 @@ test('[H] scenario 4: unlink of a name whose inode lives in another copyset drop
   // Errors are the local unlink's: a missing name, a directory.
   assert.equal(await status(meta.unlink({ p: P10, rid: rid(), parentInodeId: 1, name: 'u2', time: T })), StatusCode.NOT_FOUND);
 });
+
+test('answers about a file carry its first parent only, however many links it has; GetInode carries them all', async () => {
+  const f = await meta.createFile({ p: P10, rid: rid(), parent: 1, name: 'many', type: FileType.TYPE_S3, mode: 0o644, time: T });
+  const ino = f.inode!.inodeId;
+  let last;
+  for (let i = 0; i < 20; i++) {
+    last = await meta.linkInode({ p: P10, rid: rid(), inodeId: ino, newParent: 1, time: T });
+    await meta.createDentry({ p: P10, rid: rid(), dentry: { fsId: FS, inodeId: ino, parentInodeId: 1, name: `many-${i}`, type: FileType.TYPE_S3 }, time: T });
+  }
+  assert.equal(last!.inode!.nlink, 21);
+  assert.deepEqual(last!.inode!.parent, [1], 'LinkInode answers one parent, not one per link');
+  const looked = await meta.getDentry({ p: P10, parentInodeId: 1, name: 'many-3', withAttr: true });
+  assert.deepEqual(looked.inode!.attr!.parent, [1]);
+  assert.deepEqual((await meta.batchGetInodeAttr({ p: P10, inodeId: [ino] })).attr[0]!.parent, [1]);
+  const unlinked = await meta.unlink({ p: P10, rid: rid(), parentInodeId: 1, name: 'many-0', time: T });
+  assert.equal(unlinked.inode!.nlink, 20);
+  assert.deepEqual(unlinked.inode!.parent, [1]);
+  assert.equal((await meta.getInode({ p: P10, inodeId: ino })).inode!.attr!.parent.length, 20, 'GetInode (fsck) keeps the whole list');
+  assert.deepEqual((await meta.getInode({ p: P10, inodeId: ino, firstParentOnly: true })).inode!.attr!.parent, [1], 'unless asked for the first only (a client\'s open)');
+});
+
+test('rename and rmdir answer the directories\' attributes after the change when one partition holds them', async () => {
+  const from = await mkdirIn(P10, 1, 'ren-from');
+  const to = await mkdirIn(P10, 1, 'ren-to');
+  await mkdirIn(P10, from, 'sub');
+  const before = (await meta.batchGetInodeAttr({ p: P10, inodeId: [from, to] })).attr;
+  const r = await meta.rename({ p: P10, rid: rid(), oldParent: from, oldName: 'sub', newP: P10, newParent: to, newName: 'sub', time: { sec: 2000, nsec: 0 } });
+  const now = (await meta.batchGetInodeAttr({ p: P10, inodeId: [from, to] })).attr;
+  assert.ok(r.oldParentAttr && r.newParentAttr, 'both directories\' attributes in the answer');
+  assert.equal(r.oldParentAttr.nlink, before[0]!.nlink - 1, 'the source lost a subdirectory');
+  assert.equal(r.newParentAttr.nlink, before[1]!.nlink + 1, 'the target gained one');
+  assert.deepEqual(r.oldParentAttr, now[0]);
+  assert.deepEqual(r.newParentAttr, now[1]);
+  assert.equal(r.oldParentAttr.mtime, 2000);
+
+  const rm = await meta.rmdir({ p: P10, rid: rid(), parentInodeId: to, name: 'sub', time: { sec: 3000, nsec: 0 } });
+  const after = (await meta.batchGetInodeAttr({ p: P10, inodeId: [to] })).attr[0]!;
+  assert.deepEqual(rm.parent, after);
+  assert.equal(rm.parent!.nlink, r.newParentAttr.nlink - 1);
+  assert.equal(rm.parent!.mtime, 3000);
+
+  // Across partitions (a transaction): the target directory lives elsewhere, so it is absent;
+  // the source's is there only when the leader can vouch for it, and then current.
+  const far = await mkdirIn(P11, 1, 'ren-far');
+  await meta.createFile({ p: P10, rid: rid(), parent: from, name: 'moving', type: FileType.TYPE_S3, mode: 0o644, time: T });
+  const x = await meta.rename({ p: P10, rid: rid(), oldParent: from, oldName: 'moving', newP: P11, newParent: far, newName: 'moved', time: T });
+  assert.equal(x.newParentAttr, undefined);
+  if (x.oldParentAttr) assert.deepEqual(x.oldParentAttr, (await meta.batchGetInodeAttr({ p: P10, inodeId: [from] })).attr[0]);
+});

@@ -509,6 +509,18 @@ export class Partition {
     if (more !== null || ex.parents !== null) this.setExtra(id, ex.with({ parents: more }));
   }
 
+  /** Appends `parent` to the parent list: one copy of the extra parents (the list is immutable: snapshots share it). */
+  private addParent(id: number, parent: number): void {
+    const p = this.store.writable(id);
+    const k = this.store.index(id) * F64_STRIDE + F_PARENT;
+    if (p.f64[k] === 0) {
+      p.f64[k] = parent;
+      return;
+    }
+    const ex = this.extraOf(id);
+    this.setExtra(id, ex.with({ parents: ex.parents ? ex.parents.concat(parent) : [parent] })); // concat: a block copy (spread iterates)
+  }
+
   private setNlink(id: number, nlink: number): void {
     const p = this.store.writable(id);
     p.u32[this.store.index(id) * U32_STRIDE + U_NLINK] = nlink;
@@ -731,12 +743,12 @@ export class Partition {
     if (this.typeOf(op.ino) === FileType.TYPE_DIRECTORY) return err(StatusCode.NOT_PERMITTED, 'hard link to a directory');
     if (nlink >= this.maxLinks) return err(StatusCode.TOO_MANY_LINKS, `inode ${op.ino} has ${nlink} links`);
     this.setNlink(op.ino, nlink + 1);
-    const parents = this.parentsOf(op.ino);
-    parents.push(op.parent);
-    this.setParents(op.ino, parents);
+    this.addParent(op.ino, op.parent);
     this.touch(op.ino, op.time, false, true);
     // DirStats.bytes of the new parent is counted by its createDentry (from this inode's length).
-    return { status: StatusCode.OK, inode: this.attr(op.ino) };
+    // The answer (kept per request id, sent to the client) names the first parent only: it must
+    // not grow with the link count (the whole list: getInodeAttr).
+    return { status: StatusCode.OK, inode: this.attr(op.ino, false) };
   }
 
   private unlinkOp(op: UnlinkOp): OpResult {
@@ -748,7 +760,7 @@ export class Partition {
       return err(StatusCode.DIRECTORY_NOT_EMPTY, `directory ${op.ino} is not empty`);
     }
     this.dropLink(op.ino, op.parent, op.time);
-    return { status: StatusCode.OK, inode: this.attr(op.ino) };
+    return { status: StatusCode.OK, inode: this.attr(op.ino, false) }; // first parent only, as link's
   }
 
   private replaceParent(op: ReplaceParentOp): OpResult {
@@ -1112,7 +1124,8 @@ export class Partition {
   // ---------------------------------------------------------------------------------------------
   // reads
 
-  private attr(id: number): InodeAttr {
+  /** An inode's attributes; `allParents` false: the parent list cut to its first entry. */
+  private attr(id: number, allParents = true): InodeAttr {
     const p = this.store.page(id)!;
     const i = this.store.index(id);
     const f = i * F64_STRIDE;
@@ -1121,7 +1134,7 @@ export class Partition {
     const u32 = p.u32;
     const ex = p.extras?.[i];
     const p0 = f64[f + F_PARENT]!;
-    const parent: number[] = p0 === 0 ? [] : ex?.parents ? [p0, ...ex.parents] : [p0];
+    const parent: number[] = p0 === 0 ? [] : allParents && ex?.parents ? [p0, ...ex.parents] : [p0];
     return {
       inodeId: id,
       fsId: this.fsId,
