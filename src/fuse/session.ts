@@ -38,7 +38,9 @@ export interface MountFuseOptions {
   maxWrite?: number;
   /**
    * How /dev/fuse is read: 'stream' (default) on the main thread, no thread hand-off per request;
-   * 'worker' by threads blocked in read(2), used anyway when the stream cannot be made.
+   * 'worker' by threads blocked in read(2), used anyway when the stream cannot be made. The
+   * environment variable CURVEFS_FUSE_READER=worker|stream sets the default (to compare the two
+   * on a `curvefs mount`, or to step around a node that mishandles the stream).
    */
   reader?: ReaderKind;
   /** Reader threads blocked on /dev/fuse, for reader 'worker'. Default 2. */
@@ -187,6 +189,13 @@ class FuseSession implements FuseMount {
   }
 }
 
+function defaultReader(): ReaderKind {
+  const env = process.env.CURVEFS_FUSE_READER;
+  if (env === 'worker' || env === 'stream') return env;
+  if (env) throw new Error(`CURVEFS_FUSE_READER must be "stream" or "worker", not ${JSON.stringify(env)}`);
+  return 'stream';
+}
+
 /**
  * Mounts `ops` at `mountpoint` and serves it until unmounted. Fails with a clear message when
  * not root or /dev/fuse is missing. Resolves once the kernel's INIT is answered.
@@ -202,7 +211,7 @@ export async function mountFuse(params: MountFuseParams): Promise<FuseMount> {
     defaultPermissions: o.defaultPermissions ?? true,
     writebackCache: o.writebackCache ?? false,
     maxWrite: o.maxWrite ?? 1024 * 1024,
-    reader: o.reader ?? 'stream',
+    reader: o.reader ?? defaultReader(),
     readers: Math.max(1, o.readers ?? 2),
     debug: o.debug ?? false,
     unmountOnSignal: o.unmountOnSignal ?? true,

@@ -8,34 +8,47 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as fsp from 'node:fs/promises';
 import { join } from 'node:path';
-import { abortConnection, E, Errno, MemFs, mountInfo, unmountDir, type RequestContext } from '../../src/fuse/index.ts';
+import { abortConnection, E, Errno, MemFs, mountInfo, unmountDir, type FuseOps, type RequestContext } from '../../src/fuse/index.ts';
 import { mountForTest, run, waitFor, type TestMount } from '../helpers/fuse.ts';
 
 const ROOT = 1;
 const S_IFREG = 0o100000;
 
-/** MemFs that counts lookups and READDIRPLUS calls, and holds a lookup of "slow" until interrupted. */
-class ObservedMemFs extends MemFs {
-  readonly lookups: string[] = [];
-  readdirplusCalls = 0;
-  slowWaiting = 0;
-  override lookup(ctx: RequestContext, parent: number, name: string) {
-    this.lookups.push(name);
-    if (name !== 'slow') return super.lookup(ctx, parent, name);
-    this.slowWaiting++;
-    return new Promise<never>((_resolve, reject) => {
-      const stop = () => {
-        this.slowWaiting--;
-        reject(new Errno(E.EINTR, 'interrupted'));
-      };
-      if (ctx.signal.aborted) stop();
-      else ctx.signal.addEventListener('abort', stop, { once: true });
-    });
-  }
-  override readdirplus(...args: Parameters<MemFs['readdirplus']>) {
-    this.readdirplusCalls++;
-    return super.readdirplus(...args);
-  }
+/**
+ * A MemFs as the kernel sees it, counting lookups and READDIRPLUS calls, and holding a lookup
+ * of "slow" until it is interrupted. `fs` is the MemFs itself, to change behind the kernel's back.
+ */
+function observed() {
+  const fs = new MemFs();
+  const seen = { lookups: [] as string[], readdirplusCalls: 0, slowWaiting: 0 };
+  const ops = new Proxy(fs as FuseOps, {
+    get(target, prop) {
+      if (prop === 'lookup') {
+        return (ctx: RequestContext, parent: number, name: string) => {
+          seen.lookups.push(name);
+          if (name !== 'slow') return fs.lookup(ctx, parent, name);
+          seen.slowWaiting++;
+          return new Promise<never>((_resolve, reject) => {
+            const stop = () => {
+              seen.slowWaiting--;
+              reject(new Errno(E.EINTR, 'interrupted'));
+            };
+            if (ctx.signal.aborted) stop();
+            else ctx.signal.addEventListener('abort', stop, { once: true });
+          });
+        };
+      }
+      if (prop === 'readdirplus') {
+        return (...args: Parameters<MemFs['readdirplus']>) => {
+          seen.readdirplusCalls++;
+          return fs.readdirplus(...args);
+        };
+      }
+      const v: unknown = Reflect.get(target, prop, target);
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  return { fs, seen, ops };
 }
 
 const ctx: RequestContext = { uid: 0, gid: 0, pid: 0, signal: new AbortController().signal };
@@ -43,14 +56,16 @@ const ctx: RequestContext = { uid: 0, gid: 0, pid: 0, signal: new AbortControlle
 for (const reader of ['stream', 'worker'] as const) {
   describe(`fuse reader: ${reader}`, () => {
     const mounts: TestMount[] = [];
+    type Observed = ReturnType<typeof observed>;
     after(async () => {
       for (const m of mounts) await m.cleanup();
     });
-    const mount = async () => {
-      const m = await mountForTest(new ObservedMemFs(), { reader });
+    const mount = async (): Promise<TestMount & Omit<Observed, 'ops'>> => {
+      const o = observed();
+      const m = await mountForTest(o.ops, { reader });
       mounts.push(m);
       assert.equal(m.mount.readerKind, reader);
-      return m;
+      return { ...m, fs: o.fs, seen: o.seen };
     };
 
     test('an unmount by another process ends the session', async () => {
@@ -77,7 +92,7 @@ for (const reader of ['stream', 'worker'] as const) {
 
     test('a caller killed while its request waits in the server does not stop the reader', async () => {
       const m = await mount();
-      const ops = m.ops;
+      const ops = m.seen;
       const child = spawn('stat', [join(m.dir, 'slow')], { stdio: 'ignore' });
       const exited = new Promise<NodeJS.Signals | null>((r) => child.once('exit', (_code, sig) => r(sig)));
       await waitFor(() => ops.slowWaiting === 1, 'the lookup of "slow" is waiting in the server');
@@ -92,7 +107,8 @@ for (const reader of ['stream', 'worker'] as const) {
 
     test('ls -l of an unseen directory: attributes from READDIRPLUS, equal to the file system, no LOOKUP per entry', async () => {
       const m = await mount();
-      const ops = m.ops;
+      const ops = m.fs;
+      const seen = m.seen;
       // Made behind the kernel's back, so it has cached nothing of it.
       const dir = ops.mkdir(ctx, ROOT, 'big', 0o755).attr.ino;
       const names: string[] = [];
@@ -104,11 +120,11 @@ for (const reader of ['stream', 'worker'] as const) {
         ops.release(ctx, c.entry.attr.ino, c.open.fh, 1);
       }
       ops.mkdir(ctx, dir, 'sub', 0o700);
-      ops.lookups.length = 0;
+      seen.lookups.length = 0;
       const r = await run('ls', ['-ln', '--time-style=+%s', join(m.dir, 'big')]);
       assert.equal(r.code, 0, r.stderr);
-      assert.ok(ops.readdirplusCalls > 0, 'the kernel listed with READDIRPLUS');
-      assert.deepEqual(ops.lookups.filter((n) => n !== 'big'), [], 'no LOOKUP of a listed entry');
+      assert.ok(seen.readdirplusCalls > 0, 'the kernel listed with READDIRPLUS');
+      assert.deepEqual(seen.lookups.filter((n) => n !== 'big'), [], 'no LOOKUP of a listed entry');
 
       const lines = r.stdout.trim().split('\n').slice(1); // "total N" first
       const listed = new Map(lines.map((l) => {
