@@ -13,6 +13,10 @@
 // the server's CPU µs per request (user + system of the serving process over the phase; the
 // load-independent figure), with the ratios stream/worker and stream/bindfs. Medians of the rounds.
 //   npx tsx bench/fuse-raw.ts [--files 2000] [--rounds 3]
+// On mounts of another server (e.g. two `curvefs mount`s of one cluster, one started with
+// CURVEFS_FUSE_READER=worker), instead of the MemFs servers: their own timeouts apply, and the
+// CPU is that of the process given (requests are not counted):
+//   npx tsx bench/fuse-raw.ts --worker DIR@PID --stream DIR@PID
 import { spawn } from 'node:child_process';
 import { mkdtemp, mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -99,22 +103,27 @@ const bindPid = await findBindfs(bind);
 const zero = { entryTimeoutSec: 0, attrTimeoutSec: 0 };
 const servers: ServedMount[] = [];
 try {
-  const stream = await startMemFsServer({ ...zero, reader: 'stream' });
-  servers.push(stream);
-  const worker = await startMemFsServer({ ...zero, reader: 'worker' });
-  servers.push(worker);
-  const memfsProbe = (m: ServedMount) => async () => {
-    const s = await m.stats();
-    return { cpu: s.cpuMicros, requests: s.requests };
+  const external = (label: string): Target | undefined => {
+    const a = arg(label, '');
+    if (!a) return undefined;
+    const [root, pid] = a.split('@');
+    return { label, root: root!, probe: async () => ({ cpu: await procCpuMicros(Number(pid)), requests: NaN }) };
+  };
+  const memfs = async (reader: 'stream' | 'worker'): Promise<Target> => {
+    const m = await startMemFsServer({ ...zero, reader });
+    servers.push(m);
+    return { label: reader, root: m.dir, probe: async () => {
+      const s = await m.stats();
+      return { cpu: s.cpuMicros, requests: s.requests };
+    } };
   };
   const targets: Target[] = [
     { label: 'bindfs', root: bind, probe: async () => ({ cpu: await procCpuMicros(bindPid), requests: NaN }) },
-    { label: 'worker', root: worker.dir, probe: memfsProbe(worker) },
-    { label: 'stream', root: stream.dir, probe: memfsProbe(stream) },
+    external('worker') ?? (await memfs('worker')),
+    external('stream') ?? (await memfs('stream')),
   ];
-  console.log(
-    `fuse-raw: ${FILES} ops per phase, ${ROUNDS} rounds, FUSE 7.${stream.negotiated.minor}, node ${process.version}, load ${(await sh('cat /proc/loadavg')).trim()}`,
-  );
+  const minor = servers[0] ? `FUSE 7.${servers[0].negotiated.minor}` : `mounts ${targets.map((t) => t.root).join(' ')}`;
+  console.log(`fuse-raw: ${FILES} ops per phase, ${ROUNDS} rounds, ${minor}, node ${process.version}, load ${(await sh('cat /proc/loadavg')).trim()}`);
   const samples = new Map<string, Sample[]>();
   for (let round = 0; round < ROUNDS; round++) {
     // Alternate the order, so no target always runs first (or last) in a round.
