@@ -211,6 +211,7 @@ export class Dispatcher {
   private init(unique: number, kernel: abi.InitIn): void {
     const out = abi.negotiateInit(kernel, {
       writebackCache: this.opts.writebackCache,
+      readdirplus: typeof this.ops.readdirplus === 'function',
       maxWrite: this.opts.maxWrite,
       maxReadahead: this.opts.maxReadahead,
       maxBackground: 64,

@@ -147,3 +147,30 @@ for (const reader of ['stream', 'worker'] as const) {
     });
   });
 }
+
+describe('fuse: a file system without readdirplus', () => {
+  let m: TestMount | undefined;
+  after(async () => {
+    await m?.cleanup();
+  });
+
+  test('is listed through READDIR (INIT does not ask for READDIRPLUS)', async () => {
+    const fs = new MemFs();
+    // The same file system with no readdirplus method at all.
+    const ops = new Proxy(fs as FuseOps, {
+      has: (target, prop) => prop !== 'readdirplus' && Reflect.has(target, prop),
+      get(target, prop) {
+        if (prop === 'readdirplus') return undefined;
+        const v: unknown = Reflect.get(target, prop, target);
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    m = await mountForTest(ops);
+    fs.mkdir(ctx, ROOT, 'd', 0o755);
+    fs.mknod(ctx, ROOT, 'f', S_IFREG | 0o644, 0);
+    assert.deepEqual((await fsp.readdir(m.dir)).sort(), ['d', 'f']);
+    const r = await run('ls', ['-l', m.dir]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, / d\n/);
+  });
+});

@@ -85,6 +85,7 @@ test('INIT from a kernel older than the minimum is refused', async () => {
 test('INIT keeps an older kernel minor and clamps max_write without MAX_PAGES', () => {
   const out = abi.negotiateInit({ major: 7, minor: 26, maxReadahead: 65536, flags: abi.InitFlag.BIG_WRITES }, {
     writebackCache: false,
+    readdirplus: true,
     maxWrite: 1 << 20,
     maxReadahead: 1 << 20,
     maxBackground: 64,
