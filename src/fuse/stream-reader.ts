@@ -8,10 +8,12 @@
 // descriptor (session.ts): a write to /dev/fuse never blocks.
 //
 // Errors of read(2): libuv retries EINTR and waits on EAGAIN itself; any other error destroys the
-// stream. ENODEV / ECONNABORTED are the end of the session. The kernels we speak to (7.23+) no
-// longer fail a read with ENOENT for a request interrupted while queued (they drop it from the
-// queue), so there is nothing else to survive; a failure we do not expect ends the session with
-// the error, as the worker reader does.
+// stream (and closes the descriptor). ENODEV / ECONNABORTED are the end of the session. The
+// kernel's fuse_dev_do_read fails otherwise only for reasons of our own making (EINVAL: a buffer
+// too small; EFAULT); an interrupted request reaches us as an INTERRUPT request, not as a read
+// error (libfuse's retry on ENOENT is for kernels older than any that speaks 7.23). So nothing
+// else needs surviving; an unexpected failure ends the session with the error, as the worker
+// reader does. Tested: test/integration/fuse-reader.test.ts.
 //
 // Buffers: the kernel refuses reads into less than max_write + headers, so each read gets a
 // buffer of bufSize. Requests up to COPY_LIMIT are lent to the session (which copies the little
