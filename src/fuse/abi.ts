@@ -266,6 +266,8 @@ export function encodeInitOut(dv: DataView, off: number, o: InitOut): number {
 export interface InitChoice {
   /** Optional features, each enabled only if the kernel offers it. */
   writebackCache: boolean;
+  /** The file system answers READDIRPLUS (without it the kernel must be told to send READDIR only). */
+  readdirplus: boolean;
   maxWrite: number;
   maxReadahead: number;
   maxBackground: number;
@@ -280,7 +282,10 @@ export interface InitChoice {
  *    without them the kernel would keep locks local to this mount.
  *  - ATOMIC_O_TRUNC: O_TRUNC arrives in OPEN instead of a separate SETATTR(size=0).
  *  - BIG_WRITES + MAX_PAGES: writes up to maxWrite (1 MiB) in one request.
- *  - DO_READDIRPLUS + READDIRPLUS_AUTO: listings carry attributes when the kernel thinks `ls -l`.
+ *  - DO_READDIRPLUS + READDIRPLUS_AUTO, when the file system has readdirplus: the first
+ *    READDIR of a listing, and the next ones once the caller looked entries up (`ls -l`), carry
+ *    each entry's attributes and an entry reference — no LOOKUP per name; a plain `ls` or
+ *    `find` gets plain READDIR after the first batch, so it does not pay for attributes.
  *  - PARALLEL_DIROPS: lookups and readdirs in one directory are not serialised by the kernel.
  *  - CACHE_SYMLINKS: the kernel caches readlink results (invalidated with the attributes).
  *  - WRITEBACK_CACHE only on request: with it the kernel owns mtime and size during writes,
@@ -297,12 +302,11 @@ export function negotiateInit(kernel: InitIn, choice: InitChoice): InitOut | nul
     InitFlag.FLOCK_LOCKS |
     InitFlag.ATOMIC_O_TRUNC |
     InitFlag.BIG_WRITES |
-    InitFlag.DO_READDIRPLUS |
-    InitFlag.READDIRPLUS_AUTO |
     InitFlag.PARALLEL_DIROPS |
     InitFlag.MAX_PAGES |
     InitFlag.CACHE_SYMLINKS;
   if (choice.writebackCache) want |= InitFlag.WRITEBACK_CACHE;
+  if (choice.readdirplus) want |= InitFlag.DO_READDIRPLUS | InitFlag.READDIRPLUS_AUTO;
   const flags = (want & kernel.flags) >>> 0;
   const maxPagesOk = (flags & InitFlag.MAX_PAGES) !== 0;
   const maxWrite = maxPagesOk ? choice.maxWrite : Math.min(choice.maxWrite, 128 * 1024);

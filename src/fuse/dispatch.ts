@@ -140,8 +140,12 @@ export class Dispatcher {
     return this.inFlight.size;
   }
 
-  /** Serves one request. `msg` is owned by the dispatcher from here on (WRITE data may be kept by the ops). */
-  handle(msg: Uint8Array): void {
+  /**
+   * Serves one request. borrowed: `msg` is the reader's buffer and is read into again once this
+   * returns, so the bytes the ops may keep (WRITE data, xattr values) are copied; otherwise the
+   * dispatcher owns `msg` and hands those bytes on as they are.
+   */
+  handle(msg: Uint8Array, borrowed = false): void {
     const dv = new DataView(msg.buffer, msg.byteOffset, msg.byteLength);
     if (msg.byteLength < abi.IN_HEADER_SIZE) {
       this.log.error('short request from the kernel', { bytes: msg.byteLength });
@@ -183,7 +187,7 @@ export class Dispatcher {
     this.inFlight.set(h.unique, ctx);
     if (this.earlyInterrupts.delete(h.unique)) this.interrupt(ctx);
     try {
-      this.serve(ctx, h.opcode, h.nodeid, msg, dv, end);
+      this.serve(ctx, h.opcode, h.nodeid, msg, dv, end, borrowed);
     } catch (e) {
       this.fail(ctx, e);
     }
@@ -207,6 +211,7 @@ export class Dispatcher {
   private init(unique: number, kernel: abi.InitIn): void {
     const out = abi.negotiateInit(kernel, {
       writebackCache: this.opts.writebackCache,
+      readdirplus: typeof this.ops.readdirplus === 'function',
       maxWrite: this.opts.maxWrite,
       maxReadahead: this.opts.maxReadahead,
       maxBackground: 64,
@@ -232,7 +237,7 @@ export class Dispatcher {
 
   // ---- serving ----
 
-  private serve(ctx: Context, op: number, node: number, msg: Uint8Array, dv: DataView, end: number): void {
+  private serve(ctx: Context, op: number, node: number, msg: Uint8Array, dv: DataView, end: number, borrowed: boolean): void {
     const ops = this.ops;
     const B = 40; // body offset
     switch (op) {
@@ -325,7 +330,8 @@ export class Dispatcher {
         if (!ops.write) return this.replyError(ctx, E.ENOSYS);
         const w = abi.decodeWriteIn(dv, B);
         const start = B + abi.WRITE_IN_SIZE;
-        const data = msg.subarray(start, Math.min(start + w.size, end));
+        const view = msg.subarray(start, Math.min(start + w.size, end));
+        const data = borrowed ? view.slice() : view;
         return this.then(ctx, ops.write(ctx, node, w.fh, w.offset, data), (n) => {
           const m = abi.encodeWriteOut(this.scratchView, 0, n);
           this.replyBytes(ctx, this.scratch.subarray(0, m));
@@ -368,7 +374,8 @@ export class Dispatcher {
         const s = abi.decodeSetxattrIn(dv, B);
         const n = abi.cstring(msg, B + abi.SETXATTR_IN_SIZE, end);
         const name = this.decodeName(n.value);
-        const value = msg.subarray(n.next, Math.min(n.next + s.size, end));
+        const view = msg.subarray(n.next, Math.min(n.next + s.size, end));
+        const value = borrowed ? view.slice() : view;
         return this.then(ctx, ops.setxattr(ctx, node, name, value, s.flags), () => this.replyEmpty(ctx));
       }
       case Op.GETXATTR: {

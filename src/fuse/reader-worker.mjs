@@ -1,12 +1,12 @@
-// FUSE request reader: one worker thread blocked in read(2) on /dev/fuse, forwarding each
-// request to the main thread. Plain JavaScript so it needs no TypeScript loader in the worker.
+// FUSE request reader thread (worker-reader.ts): blocked in read(2) on /dev/fuse, forwarding
+// each request to the main thread. Plain JavaScript so it needs no TypeScript loader in the worker.
 //
 // Why a worker and not fs.read: a blocked read on /dev/fuse would hold one of libuv's four
 // threadpool threads for as long as the file system is idle; four of them starve every other
 // fs call in the process. Here each reader owns a thread of its own.
 //
 // Messages to the main thread: a Uint8Array (one request, its buffer transferred), or
-// { end: 'ENODEV' } when the file system was unmounted, or { error, code } on anything else.
+// { end: 'ENODEV' } when the file system was unmounted or aborted, or { error, code } on anything else.
 import { readSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 
@@ -23,9 +23,9 @@ for (;;) {
   try {
     n = readSync(fd, buf, 0, bufSize, null);
   } catch (e) {
-    // ENOENT: the request was interrupted before we read it; EINTR/EAGAIN: just retry.
+    // ENOENT: the request was interrupted before we read it (old kernels); EINTR/EAGAIN: just retry.
     if (e.code === 'ENOENT' || e.code === 'EINTR' || e.code === 'EAGAIN') continue;
-    if (e.code === 'ENODEV') parentPort.postMessage({ end: 'ENODEV' });
+    if (e.code === 'ENODEV' || e.code === 'ECONNABORTED') parentPort.postMessage({ end: e.code });
     else parentPort.postMessage({ error: String(e && e.message), code: e.code });
     break;
   }

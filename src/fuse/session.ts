@@ -1,11 +1,11 @@
-// One mounted FUSE file system: the /dev/fuse descriptor, the mount, the reader workers and the
+// One mounted FUSE file system: the /dev/fuse descriptor, the mount, the reader and the
 // dispatcher that serves requests on the main thread.
 //
-//   kernel ──read(2)──▶ reader workers (blocked in readSync, one thread each)
-//          ◀─writev(2)── main thread: Dispatcher → ops → one write per reply
+//   kernel ──read(2)──▶ main thread: libuv stream on the descriptor (device-reader.ts; worker
+//          ◀─writev(2)── threads as the fallback) → Dispatcher → ops → one write per reply
 //
-// The session ends when every reader saw ENODEV (the file system was unmounted, by us or by
-// anyone); `closed` resolves then.
+// The session ends when the reader saw ENODEV (the file system was unmounted, by us or by
+// anyone) or ECONNABORTED (the connection was aborted); `closed` resolves then.
 //
 // The main thread answers every request, so the serving process must never block it on its own
 // mount: no synchronous fs calls on the mount, and no spawning of child processes while this
@@ -14,8 +14,8 @@
 // is done: a deadlock). Serve mounts from a process of their own, as `curvefs mount` does.
 
 import { closeSync, openSync, writeSync, writevSync } from 'node:fs';
-import { Worker } from 'node:worker_threads';
-import { createLogger, traceAt } from '../common/index.ts';
+import { createLogger } from '../common/index.ts';
+import { startDeviceReader, type DeviceReader, type ReaderKind } from './device-reader.ts';
 import { Dispatcher, type InitResult, type ReplyWriter } from './dispatch.ts';
 import { fusePreflight, mountDevice, unmountDir } from './mount-cmd.ts';
 import type { FuseOps } from './ops.ts';
@@ -36,7 +36,14 @@ export interface MountFuseOptions {
   writebackCache?: boolean;
   /** Largest WRITE the kernel sends (bytes). Default 1 MiB. */
   maxWrite?: number;
-  /** Reader threads blocked on /dev/fuse. Default 2. */
+  /**
+   * How /dev/fuse is read: 'stream' (default) on the main thread, no thread hand-off per request;
+   * 'worker' by threads blocked in read(2), used anyway when the stream cannot be made. The
+   * environment variable CURVEFS_FUSE_READER=worker|stream sets the default (to compare the two
+   * on a `curvefs mount`, or to step around a node that mishandles the stream).
+   */
+  reader?: ReaderKind;
+  /** Reader threads blocked on /dev/fuse, for reader 'worker'. Default 2. */
   readers?: number;
   /** Log every request and error reply. */
   debug?: boolean;
@@ -63,6 +70,8 @@ export interface FuseMount {
   /** Resolves when the session ended (unmounted by anyone). */
   readonly closed: Promise<void>;
   stats(): { requests: number; inFlight: number; nodes: number };
+  /** The reader in use ('worker' when asked for, or when the stream could not be made). */
+  readonly readerKind: ReaderKind;
 }
 
 const live = new Set<FuseSession>();
@@ -88,8 +97,8 @@ class FuseSession implements FuseMount {
   negotiated!: InitResult;
   readonly closed: Promise<void>;
   private resolveClosed!: () => void;
-  private readonly workers: Worker[] = [];
-  private endedReaders = 0;
+  private reader: DeviceReader | undefined;
+  private ended = false;
   private fdOpen = true;
   private requests = 0;
   readonly dispatcher: Dispatcher;
@@ -104,6 +113,8 @@ class FuseSession implements FuseMount {
     this.closed = new Promise((r) => (this.resolveClosed = r));
     const writer: ReplyWriter = {
       write: (parts) => {
+        // Once the descriptor is closed its number may belong to another file: never write there.
+        if (!this.fdOpen) throw Object.assign(new Error('FUSE session ended'), { code: 'ENODEV' });
         if (parts.length === 1) writeSync(fd, parts[0]!);
         else writevSync(fd, parts);
       },
@@ -123,38 +134,31 @@ class FuseSession implements FuseMount {
     );
   }
 
-  startReaders(): void {
-    const url = new URL('./reader-worker.mjs', import.meta.url);
-    // The kernel refuses reads into buffers smaller than max_write plus the request headers.
-    const bufSize = this.opts.maxWrite + 4096;
-    for (let i = 0; i < this.opts.readers; i++) {
-      const w = new Worker(url, { workerData: { fd: this.fd, bufSize } });
-      w.on('message', (m: unknown) => {
-        if (m instanceof Uint8Array) {
+  get readerKind(): ReaderKind {
+    return this.reader?.kind ?? this.opts.reader;
+  }
+
+  startReader(): void {
+    this.reader = startDeviceReader(
+      this.opts.reader,
+      // The kernel refuses reads into buffers smaller than max_write plus the request headers.
+      { fd: this.fd, bufSize: this.opts.maxWrite + 4096, workers: this.opts.readers },
+      {
+        request: (msg, borrowed) => {
           this.requests++;
-          this.dispatcher.handle(m);
-        } else if (Array.isArray(m)) {
-          // Tracing on: [request, when the reader's read(2) returned].
-          traceAt(m[1] as bigint, 'fuse.read');
-          this.requests++;
-          this.dispatcher.handle(m[0] as Uint8Array);
-        } else {
-          const info = m as { end?: string; error?: string; code?: string };
-          if (info.error) this.log.error('fuse reader stopped', { error: info.error, code: info.code });
+          this.dispatcher.handle(msg, borrowed);
+        },
+        ended: (error) => {
+          if (error) this.log.error('fuse reader stopped', { error: error.message, code: error.code });
           this.readerEnded();
-        }
-      });
-      w.on('error', (e) => {
-        this.log.error('fuse reader crashed', { error: String(e) });
-        this.readerEnded();
-      });
-      this.workers.push(w);
-    }
+        },
+      },
+    );
   }
 
   private readerEnded(): void {
-    this.endedReaders++;
-    if (this.endedReaders < this.workers.length) return;
+    if (this.ended) return;
+    this.ended = true;
     this.closeFd();
     live.delete(this);
     this.resolveClosed();
@@ -163,6 +167,10 @@ class FuseSession implements FuseMount {
   closeFd(): void {
     if (!this.fdOpen) return;
     this.fdOpen = false;
+    if (this.reader) {
+      this.reader.close();
+      return;
+    }
     try {
       closeSync(this.fd);
     } catch {
@@ -171,7 +179,7 @@ class FuseSession implements FuseMount {
   }
 
   async unmount(opts: { lazy?: boolean } = {}): Promise<void> {
-    if (this.endedReaders >= this.workers.length && this.workers.length > 0) return;
+    if (this.ended) return;
     await unmountDir(this.mountpoint, opts);
     await this.closed;
   }
@@ -179,6 +187,13 @@ class FuseSession implements FuseMount {
   stats() {
     return { requests: this.requests, inFlight: this.dispatcher.inFlightCount, nodes: this.dispatcher.nodes.size };
   }
+}
+
+function defaultReader(): ReaderKind {
+  const env = process.env.CURVEFS_FUSE_READER;
+  if (env === 'worker' || env === 'stream') return env;
+  if (env) throw new Error(`CURVEFS_FUSE_READER must be "stream" or "worker", not ${JSON.stringify(env)}`);
+  return 'stream';
 }
 
 /**
@@ -196,6 +211,7 @@ export async function mountFuse(params: MountFuseParams): Promise<FuseMount> {
     defaultPermissions: o.defaultPermissions ?? true,
     writebackCache: o.writebackCache ?? false,
     maxWrite: o.maxWrite ?? 1024 * 1024,
+    reader: o.reader ?? defaultReader(),
     readers: Math.max(1, o.readers ?? 2),
     debug: o.debug ?? false,
     unmountOnSignal: o.unmountOnSignal ?? true,
@@ -215,9 +231,9 @@ export async function mountFuse(params: MountFuseParams): Promise<FuseMount> {
     session.closeFd();
     throw e;
   }
-  // Reads on /dev/fuse fail (EPERM) until the mount attached the descriptor, so readers start
-  // only now; the kernel's INIT is already queued for them.
-  session.startReaders();
+  // Reads on /dev/fuse fail (EPERM) until the mount attached the descriptor, so the reader
+  // starts only now; the kernel's INIT is already queued for it.
+  session.startReader();
   live.add(session);
   if (opts.unmountOnSignal) hookSignals();
   const ended = session.closed.then(() => {

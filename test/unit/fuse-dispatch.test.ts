@@ -85,6 +85,7 @@ test('INIT from a kernel older than the minimum is refused', async () => {
 test('INIT keeps an older kernel minor and clamps max_write without MAX_PAGES', () => {
   const out = abi.negotiateInit({ major: 7, minor: 26, maxReadahead: 65536, flags: abi.InitFlag.BIG_WRITES }, {
     writebackCache: false,
+    readdirplus: true,
     maxWrite: 1 << 20,
     maxReadahead: 1 << 20,
     maxBackground: 64,
@@ -274,4 +275,34 @@ test('names that are not UTF-8 are refused with EILSEQ', () => {
   const { d, replies } = harness(new MemFs());
   d.handle(req(Op.LOOKUP, 2, 1, [Uint8Array.from([0xff, 0xfe, 0])]));
   assert.equal(replies[0]!.error, E.EILSEQ);
+});
+
+test('a borrowed request buffer: WRITE data and xattr values the ops keep are copies, not views of it', async () => {
+  const kept: Uint8Array[] = [];
+  const ops: FuseOps = {
+    // Both answer later, as a file system that buffers writes does.
+    write: (_ctx, _ino, _fh, _off, data) => {
+      kept.push(data);
+      return Promise.resolve(data.byteLength);
+    },
+    setxattr: (_ctx, _ino, _name, value) => {
+      kept.push(value);
+      return Promise.resolve();
+    },
+  };
+  const { d, replies } = harness(ops);
+  const payload = Buffer.from('payload!');
+  const writeIn = struct(abi.WRITE_IN_SIZE, (dv) => dv.setUint32(16, payload.length, true));
+  const setxattrIn = struct(abi.SETXATTR_IN_SIZE, (dv) => dv.setUint32(0, payload.length, true));
+  for (const [i, msg] of [req(Op.WRITE, 10, 5, [writeIn, payload]), req(Op.SETXATTR, 12, 5, [setxattrIn, cstr('user.x'), payload])].entries()) {
+    d.handle(msg, true);
+    msg.fill(0xee); // the reader reads the next request into the same buffer
+    assert.equal(Buffer.from(kept[i]!).toString(), 'payload!');
+  }
+  // Owned buffers are handed on as they are: no copy of big write payloads.
+  const owned = req(Op.WRITE, 14, 5, [writeIn, payload]);
+  d.handle(owned, false);
+  assert.equal(kept[2]!.buffer, owned.buffer);
+  await flush();
+  assert.deepEqual(replies.map((r) => r.error), [0, 0, 0]);
 });
