@@ -65,6 +65,9 @@ import {
   type CreateRootInodeOp,
   type DeletedInode,
   type DeleteDentryOp,
+  type TrashEntry,
+  type TrashPurgeOp,
+  type TrashRestoreOp,
   type DeleteInodeOp,
   type DentryInfo,
   type DirStats,
@@ -249,6 +252,12 @@ export class Partition {
   readonly requests: RequestTable;
   /** ino → dtime of inodes with nlink 0. */
   readonly deleted = new Map<number, number>();
+  /**
+   * ino → the name an unlink moved to the trash (docs/architecture.md §6b). The inode keeps its
+   * one link (so the reclaimer leaves it and its bytes stay counted) and its parent; only the
+   * dentry is gone. Persisted as TRASH snapshot records.
+   */
+  readonly trash = new Map<number, TrashEntry>();
   inodeCount = 0;
   /**
    * Sum of the lengths of the regular files here, nlink-0 ones waiting for the reclaimer
@@ -360,6 +369,10 @@ export class Partition {
         return this.adjustDirStats(op);
       case 'deleteInode':
         return this.deleteInode(op);
+      case 'trashRestore':
+        return this.trashRestore(op);
+      case 'trashPurge':
+        return this.trashPurge(op);
       case 'setStatus':
         return this.setStatus(op);
       default:
@@ -699,7 +712,11 @@ export class Partition {
     if (isDir && local && !move && (this.dir(ino)?.entries ?? 0) > 0) {
       return err(StatusCode.DIRECTORY_NOT_EMPTY, `directory ${ino} is not empty`);
     }
-    const unlink = op.unlinkInode === true && !move && local && this.nlinkOf(ino) > 0;
+    let unlink = op.unlinkInode === true && !move && local && this.nlinkOf(ino) > 0;
+    // The last name of a non-directory that lives here goes to the trash: same commit, and the
+    // inode keeps its link (a hard link's other names, or an inode elsewhere: removed as before).
+    const trashIt = unlink && op.toTrash === true && !isDir && this.nlinkOf(ino) === 1;
+    if (trashIt) unlink = false;
 
     const bytes = this.childBytes(ino, type, op.length);
     const w = this.writableDir(op.parent);
@@ -709,6 +726,10 @@ export class Partition {
     if (isDir) this.setNlink(op.parent, Math.max(2, this.nlinkOf(op.parent) - 1));
     this.touch(op.parent, op.time, true, true);
     if (unlink) this.dropLink(ino, op.parent, op.time);
+    if (trashIt) {
+      this.trash.set(ino, { ino, parent: op.parent, name: op.name, type, trashedAt: op.time.sec });
+      this.touch(ino, op.time, false, true);
+    }
     const result: OpResult<DeleteDentryOp> = {
       status: StatusCode.OK,
       dentry: { parent: op.parent, name: op.name, ino, type },
@@ -1107,6 +1128,39 @@ export class Partition {
     this.inodeCount--;
     this.typeCounts[type]!--;
     return { status: StatusCode.OK };
+  }
+
+  private trashRestore(op: TrashRestoreOp): OpResult {
+    const e = this.checkTime(op.time);
+    if (e) return e;
+    const t = this.trash.get(op.ino);
+    if (t === undefined) return err(StatusCode.NOT_FOUND, `inode ${op.ino} is not in the trash`);
+    if (this.typeOf(t.parent) !== FileType.TYPE_DIRECTORY || this.nlinkOf(t.parent) === 0) {
+      return err(StatusCode.NOT_FOUND, `inode ${op.ino}: its directory ${t.parent} is gone`);
+    }
+    const d = this.dir(t.parent);
+    if (d !== undefined && d.lookup(t.name) >= 0) {
+      return err(StatusCode.DENTRY_EXIST, `inode ${op.ino}: ${JSON.stringify(t.name)} already exists in directory ${t.parent}`);
+    }
+    this.trash.delete(op.ino);
+    this.addEntry(t.parent, t.name, op.ino, t.type, this.childBytes(op.ino, t.type, undefined), op.time);
+    this.touch(op.ino, op.time, false, true);
+    return { status: StatusCode.OK, dentry: { parent: t.parent, name: t.name, ino: op.ino, type: t.type }, parent: this.attr(t.parent) };
+  }
+
+  private trashPurge(op: TrashPurgeOp): OpResult {
+    const e = this.checkTime(op.time);
+    if (e) return e;
+    const t = this.trash.get(op.ino);
+    if (t === undefined) return err(StatusCode.NOT_FOUND, `inode ${op.ino} is not in the trash`);
+    this.trash.delete(op.ino);
+    this.dropLink(op.ino, t.parent, op.time);
+    return { status: StatusCode.OK, inode: this.attr(op.ino, false) };
+  }
+
+  /** The trash, by inode id (a copy). */
+  trashList(): TrashEntry[] {
+    return [...this.trash.values()].sort((a, b) => a.ino - b.ino).map((t) => ({ ...t }));
   }
 
   private setStatus(op: SetStatusOp): OpResult {

@@ -37,9 +37,11 @@ export const RecordType = {
   DENTRY: 4,
   DELETED: 5,
   REQUESTS: 6,
+  /** A name in the trash (TRASH_VERSION on). */
+  TRASH: 7,
 } as const;
 export type RecordType = (typeof RecordType)[keyof typeof RecordType];
-export const RECORD_TYPES: readonly RecordType[] = [1, 2, 3, 4, 5, 6];
+export const RECORD_TYPES: readonly RecordType[] = [1, 2, 3, 4, 5, 6, 7];
 export const RECORD_NAMES: Record<number, string> = {
   1: 'partition',
   2: 'inode',
@@ -47,6 +49,7 @@ export const RECORD_NAMES: Record<number, string> = {
   4: 'dentry',
   5: 'deleted',
   6: 'requests',
+  7: 'trash',
 };
 
 /**
@@ -55,6 +58,9 @@ export const RECORD_NAMES: Record<number, string> = {
  * chunk-id order (then compaction), which is how those versions ordered overlapping slices.
  */
 export const SLICE_SEQ_VERSION = 3;
+
+/** The first snapshot version that may hold TRASH records (the per-partition trash). */
+export const TRASH_VERSION = 4;
 
 /** Inode record flag: the directory is sealed. */
 const FLAG_SEALED = 1;
@@ -97,6 +103,8 @@ export function* encodeRecords(view: PartitionView, type: RecordType, w: Out): G
       return yield* encodeDeleted(view, w);
     case RecordType.REQUESTS:
       return yield* encodeRequests(view, w);
+    case RecordType.TRASH:
+      return yield* encodeTrash(view, w);
   }
 }
 
@@ -306,6 +314,27 @@ function* encodeDeleted(v: PartitionView, w: Out): Generator<void, number> {
   return n;
 }
 
+/** Key: inode id. Value: parent, type, trashedAt (s), name (length-prefixed UTF-8). */
+function* encodeTrash(v: PartitionView, w: Out): Generator<void, number> {
+  let n = 0;
+  for (const t of v.trash) {
+    const bound = 60 + utf8Length(t.name);
+    if (w.full(bound)) yield;
+    w.reserve(bound);
+    beginKey(w, RecordType.TRASH, v.partitionId, 13);
+    w.u64be(t.ino);
+    const at = beginValue(w);
+    w.varint(t.parent);
+    w.varint(t.type);
+    w.varint(t.trashedAt);
+    w.varint(utf8Length(t.name));
+    w.pos = writeUtf8(t.name, w.buf, w.pos);
+    endValue(w, at);
+    n++;
+  }
+  return n;
+}
+
 function* encodeRequests(v: PartitionView, w: Out): Generator<void, number> {
   let n = 0;
   for (const [clientId, win] of v.clients) {
@@ -413,7 +442,7 @@ export class SnapshotLoader {
         this.lastCounts = this.counts.get(pid)!;
       }
       const p = this.lastPartition!;
-      if (type >= 1 && type <= 6) this.lastCounts[type]!++;
+      if (type >= 1 && type <= 6) this.lastCounts[type]!++; // TRASH is not counted in the partition record
       switch (type) {
         case RecordType.INODE: {
           const ino = keyId(buf, ks, ke, 13);
@@ -437,6 +466,13 @@ export class SnapshotLoader {
           const client = keyId(buf, ks, ke, 13);
           this.ordered(client, 0);
           this.loadRequests(pid, client, v);
+          break;
+        }
+        case RecordType.TRASH: {
+          if (this.version < TRASH_VERSION) throw new RecordError(`trash record in a version ${this.version} snapshot`);
+          const ino = keyId(buf, ks, ke, 13);
+          this.ordered(ino, 0);
+          this.loadTrash(p, ino, v);
           break;
         }
         default:
@@ -699,6 +735,21 @@ export class SnapshotLoader {
     p.deleted.set(ino, dtime);
   }
 
+  private loadTrash(p: Partition, ino: number, v: In): void {
+    const parent = v.varint();
+    const type = v.varint();
+    const trashedAt = v.varint();
+    const name = utf8.decode(v.take(v.varint()));
+    if (!p.owns(ino) || !p.store.exists(ino)) throw new RecordError(`trash entry for missing inode ${ino}`);
+    const page = p.store.page(ino)!;
+    const i = p.store.index(ino);
+    if (page.u32[i * U32_STRIDE + U_NLINK] === 0) throw new RecordError(`trash entry for unlinked inode ${ino}`);
+    if (type === FileType.TYPE_DIRECTORY || FileType[type] === undefined) throw new RecordError(`trash entry of inode ${ino}: bad type ${type}`);
+    if (!p.owns(parent)) throw new RecordError(`trash entry of inode ${ino}: parent ${parent} is not in this partition`);
+    if (checkName(name) !== StatusCode.OK) throw new RecordError(`trash entry of inode ${ino}: bad name`);
+    p.trash.set(ino, { ino, parent, name, type: type as FileType, trashedAt });
+  }
+
   private loadRequests(pid: number, clientId: number, v: In): void {
     v.varint(); // reserved (version 1: LRU stamp)
     const floor = v.varint();
@@ -839,6 +890,13 @@ export function describeRecord(buf: Uint8Array, ks: number, ke: number, vs: numb
       case RecordType.DELETED:
         key.ino = keyId(buf, ks, ke, 13);
         value.dtime = v.varint();
+        break;
+      case RecordType.TRASH:
+        key.ino = keyId(buf, ks, ke, 13);
+        value.parent = v.varint();
+        value.type = FileType[v.varint()];
+        value.trashedAt = v.varint();
+        value.name = utf8.decode(v.take(v.varint()));
         break;
       case RecordType.REQUESTS: {
         key.clientId = keyId(buf, ks, ke, 13);

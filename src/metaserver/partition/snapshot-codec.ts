@@ -6,7 +6,7 @@
 // holds the whole file. A loaded state is returned only after the checksum matched.
 import { Crc64 } from '../../common/index.ts';
 import { Out, readU32le, readU64le } from './bytes.ts';
-import { encodeRecords, RECORD_TYPES, RecordError, SLICE_SEQ_VERSION, SnapshotLoader } from './records.ts';
+import { encodeRecords, RECORD_TYPES, RecordError, SLICE_SEQ_VERSION, SnapshotLoader, TRASH_VERSION } from './records.ts';
 import type { Partition } from './partition.ts';
 import type { PartitionView } from './view.ts';
 
@@ -15,7 +15,8 @@ export const SNAPSHOT_MAGIC = 'CURVEFS';
 // the layout is that of version 1, which this reader still loads (its LRU fields are ignored).
 // Version 3: each slice of a chunk record carries its append sequence (records.ts,
 // SLICE_SEQ_VERSION); versions 1 and 2 still load, their slices ordered by chunk id.
-export const SNAPSHOT_VERSION = SLICE_SEQ_VERSION;
+// Version 4: TRASH records (records.ts, TRASH_VERSION); older versions have none and still load.
+export const SNAPSHOT_VERSION = TRASH_VERSION;
 const OLDEST_READABLE_VERSION = 1;
 export const SNAPSHOT_EOF = 0xff;
 export const HEADER_BYTES = 19;

@@ -254,6 +254,11 @@ export interface DeleteDentryOp extends OpBase {
   move?: boolean;
   /** Length of a regular-file child that lives in another partition. */
   length?: number;
+  /**
+   * The fs keeps a trash (stamped by the leader from the fs's retention): a file's LAST name whose
+   * inode lives here goes to this partition's trash instead (the inode keeps its link; trash.ts).
+   */
+  toTrash?: boolean;
   time: Timestamp;
 }
 
@@ -391,7 +396,33 @@ export interface SetStatusOp extends OpBase {
   status: PartitionStatus;
 }
 
+/** A name in the trash: the entry an unlink took away, kept with its inode's one link. */
+export interface TrashEntry {
+  ino: number;
+  parent: number;
+  name: string;
+  type: FileType;
+  /** When it was trashed (the unlink's time, seconds). */
+  trashedAt: number;
+}
+
+/** Puts trashed inode `ino` back under its old parent and name (EXIST when the name is taken). */
+export interface TrashRestoreOp extends OpBase {
+  kind: 'trashRestore';
+  ino: number;
+  time: Timestamp;
+}
+
+/** Empties trashed inode `ino` for good: its link goes, the reclaimer deletes it (§6). */
+export interface TrashPurgeOp extends OpBase {
+  kind: 'trashPurge';
+  ino: number;
+  time: Timestamp;
+}
+
 export type PartitionOp =
+  | TrashRestoreOp
+  | TrashPurgeOp
   | CreateInodeOp
   | CreateRootInodeOp
   | CreateRecycleInodeOp
@@ -470,6 +501,8 @@ export interface OpResultMap {
   adjustDirStats: { stats: DirStats };
   deleteInode: object;
   setStatus: { partitionStatus: PartitionStatus };
+  trashRestore: { dentry: DentryInfo; parent: InodeAttr };
+  trashPurge: { inode: InodeAttr };
 }
 
 export type OpResult<O extends PartitionOp = PartitionOp> = Result<OpResultMap[O['kind']]>;

@@ -2,7 +2,7 @@
 // notes in inode-store.ts). Taking it copies only the page table and the client list.
 import type { Page } from './inode-store.ts';
 import type { ClientWindow, RequestTableLimits } from './request-table.ts';
-import type { PartitionStatus } from './types.ts';
+import type { PartitionStatus, TrashEntry } from './types.ts';
 
 /** The parts of a Partition a view reads at freeze time (avoids an import cycle). */
 interface Frozen {
@@ -17,6 +17,7 @@ interface Frozen {
   readonly dentryCount: number;
   readonly chunkLists: number;
   readonly deleted: ReadonlyMap<number, number>;
+  trashList(): TrashEntry[];
   readonly cow: { liveViews: number };
   readonly requests: { limits: RequestTableLimits };
 }
@@ -34,6 +35,8 @@ export class PartitionView {
   readonly chunkLists: number;
   readonly deletedCount: number;
   readonly limits: RequestTableLimits;
+  /** The trash, copied at freeze (entries are few next to inodes: O(trash) per snapshot). */
+  readonly trash: readonly TrashEntry[];
   private released = false;
 
   constructor(
@@ -53,11 +56,12 @@ export class PartitionView {
     this.chunkLists = source.chunkLists;
     this.deletedCount = source.deleted.size;
     this.limits = { ...source.requests.limits };
+    this.trash = source.trashList();
   }
 
   /** Number of key/value pairs this partition contributes to a snapshot. */
   get pairCount(): number {
-    return 1 + this.inodeCount + this.chunkLists + this.dentryCount + this.deletedCount + this.clients.length;
+    return 1 + this.inodeCount + this.chunkLists + this.dentryCount + this.deletedCount + this.clients.length + this.trash.length;
   }
 
   /** Lets the partition mutate in place again once no view is alive. Idempotent. */
