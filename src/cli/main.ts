@@ -11,6 +11,7 @@ import { registerAuthCommands } from './commands/auth.ts';
 import { registerCertsCommand } from './commands/certs.ts';
 import { registerFsckCommand } from './commands/fsck.ts';
 import { registerGcCommand } from './commands/gc.ts';
+import { registerTrashCommands } from './commands/trash.ts';
 import { registerDumpCommand } from './commands/dump.ts';
 import { registerLoadCommand } from './commands/load.ts';
 import { versionLine } from './version.ts';
@@ -62,6 +63,7 @@ registerAuthCommands(program);
 registerCertsCommand(program);
 registerFsckCommand(program, globals);
 registerGcCommand(program, globals);
+registerTrashCommands(program, globals);
 registerDumpCommand(program, globals);
 registerLoadCommand(program, globals);
 

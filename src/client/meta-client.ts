@@ -51,7 +51,7 @@ export interface MetaClientOptions {
 
 const READ_METHODS = new Set<MetaMethod>([
   'getDentry', 'listDentry', 'getInode', 'batchGetInodeAttr', 'batchGetXAttr', 'getXAttr', 'listXAttr', 'getDirStats',
-  'listInodes', 'listDentries',
+  'listInodes', 'listDentries', 'listTrash',
 ]);
 
 const log = createLogger('client');

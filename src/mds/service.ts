@@ -47,6 +47,7 @@ export function mdsService(ref: NodeRef, access = new FsAccess(false)): ServiceI
       return { fsInfo: fs.list().map((f) => redactFsInfo(fs.withUsage(f))) };
     },
     async updateFsInfo(req) {
+      if (req.recycleTimeHour !== undefined) return { fsInfo: await term().fs.setTrashRetention(req.fsName, req.recycleTimeHour) };
       return { fsInfo: await term().fs.updateFs(req.fsName, req.capacity) };
     },
     async deleteFs(req) {

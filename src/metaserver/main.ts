@@ -25,6 +25,7 @@ import { loadIdentity, saveIdentity, type Identity } from './identity.ts';
 import { HeartbeatLoop, MdsRouter, registerWithMds } from './mds-link.ts';
 import { MetaServer } from './server.ts';
 import { CachedFsData, mdsFsData } from './reclaim/fs-data.ts';
+import { mdsRetention } from './trash-policy.ts';
 import { create } from '@bufbuild/protobuf';
 import { DataStoreSchema } from '../gen/mds_pb.ts';
 import type { TxStep } from './tx/coordinator.ts';
@@ -169,6 +170,7 @@ export async function runMetaserver(opts: RunMetaserverOptions): Promise<Metaser
       intervalMs: opts.reclaimIntervalMs,
     },
     orphans: { intervalMs: opts.orphanIntervalMs, ageMs: opts.orphanAgeMs },
+    trash: mds ? { retention: mdsRetention(mds) } : undefined,
     metricsPort: opts.metricsPort,
     defaultTimeoutMs: opts.requestTimeoutMs,
     coordinator:

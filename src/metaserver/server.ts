@@ -17,6 +17,8 @@ import { TxCoordinator, type CoordinatorOptions } from './tx/coordinator.ts';
 import { OpMetrics, SnapshotMetrics, registerCopysetGauges, type CopysetGauges } from './metrics.ts';
 import { Reclaimer } from './reclaim/reclaimer.ts';
 import { OrphanSweeper } from './reclaim/orphan-sweeper.ts';
+import { TrashExpiry } from './reclaim/trash-expiry.ts';
+import { noTrash, type TrashRetention } from './trash-policy.ts';
 import type { FsDataProvider } from './reclaim/fs-data.ts';
 import { FsScope, guardDataPath, type FsNameLookup } from './authz.ts';
 
@@ -47,6 +49,8 @@ export interface MetaServerOptions {
   coordinator?: Partial<CoordinatorOptions>;
   /** Deferred deletion: where fs data lives, and timing. */
   reclaim?: { data?: FsDataProvider; graceSec?: number; intervalMs?: number };
+  /** The trash (architecture.md §6b): each fs's retention, and the expiry pass's period. */
+  trash?: { retention?: TrashRetention; intervalMs?: number };
   /** The orphan sweeper (reclaim/orphan-sweeper.ts): pass period and the age bound. */
   orphans?: { intervalMs?: number; ageMs?: number };
   /** Who may call what on this metaserver (docs/security.md); default: everyone everything. */
@@ -76,6 +80,7 @@ export class MetaServer {
   router!: Router;
   reclaimer!: Reclaimer;
   orphans!: OrphanSweeper;
+  trashExpiry!: TrashExpiry;
   private host: string;
   private port: number;
   private metricsServer: MetricsServer | undefined;
@@ -152,6 +157,7 @@ export class MetaServer {
       defaultTimeoutMs: this.opts.defaultTimeoutMs,
       chunkSizeOf: this.opts.chunkSizeOf,
       metrics: this.metrics,
+      trash: this.opts.trash?.retention,
       stepHook: this.opts.coordinator?.stepHook ? (step) => void this.opts.coordinator!.stepHook!(step) : undefined,
     });
     local.meta = this.service;
@@ -181,6 +187,14 @@ export class MetaServer {
     this.reclaimer.start();
     this.orphans = new OrphanSweeper({ copysets: () => this.manager.list(), cluster: this.cluster, clock: this.clock, timer: this.timer, ...this.opts.orphans });
     this.orphans.start();
+    this.trashExpiry = new TrashExpiry({
+      copysets: () => this.manager.list(),
+      retention: this.opts.trash?.retention ?? noTrash,
+      intervalMs: this.opts.trash?.intervalMs,
+      clock: this.clock,
+      timer: this.timer,
+    });
+    this.trashExpiry.start();
     if (this.opts.metricsPort !== undefined) this.metricsServer = await serveMetrics(this.registry, { host: this.host, port: this.opts.metricsPort });
     log.info('metaserver started', { id: this.myId, address: this.address, copysets: reopened, broken: this.manager.broken().length, metrics: this.metricsAddress });
   }
@@ -243,6 +257,7 @@ export class MetaServer {
     this.coordinator?.stopRecovery();
     this.reclaimer?.stop();
     this.orphans?.stop();
+    this.trashExpiry?.stop();
     await this.opts.reclaim?.data?.close();
     await this.rpc.close();
     this.pool.close();

@@ -26,6 +26,7 @@ import type { TxCoordinator, TxStep } from './tx/coordinator.ts';
 import { txKey } from './tx/tx-store.ts';
 import type { OpMetrics } from './metrics.ts';
 import { listDentriesPage, listInodesPage } from './scan-service.ts';
+import { noTrash, type TrashRetention } from './trash-policy.ts';
 
 /** Finds hosted copysets. */
 export interface CopysetRegistry {
@@ -45,6 +46,8 @@ export interface ServiceOptions {
   metrics?: OpMetrics;
   /** Test hook: called after a participant applied a prepare or a finish (crash injection). */
   stepHook?: (step: TxStep) => void;
+  /** Trash retention per fs (trash-policy.ts); default: no trash. */
+  trash?: TrashRetention;
 }
 
 export const DEFAULT_LIST_LIMIT = 65536;
@@ -100,6 +103,7 @@ export class MetaService {
   private readonly chunkSizeOf: (fsId: number) => number;
   private readonly listLimit: number;
   private readonly metrics: OpMetrics | undefined;
+  private readonly trash: TrashRetention;
   private readonly stepHook: ((step: TxStep) => void) | undefined;
   private implCache: ServiceImplOf<typeof MetaServerService> | undefined;
   private internalCache: ServiceImplOf<typeof MetaServerInternalService> | undefined;
@@ -113,6 +117,7 @@ export class MetaService {
     this.chunkSizeOf = opts.chunkSizeOf ?? (() => DEFAULT_CHUNK_SIZE);
     this.listLimit = opts.defaultListLimit ?? DEFAULT_LIST_LIMIT;
     this.metrics = opts.metrics;
+    this.trash = opts.trash ?? noTrash;
   }
 
   /** The copyset of `p`, which must be hosted here. */
@@ -314,7 +319,10 @@ export class MetaService {
           // A name whose inode lives elsewhere: one transaction drops both (no second client step).
           const viaTx = await this.coordinator.unlinkRemote(cs, { ...req, time }, deadline);
           if (viaTx) return viaTx;
-          const r = checkSm(await cs.proposeWaiting(OpType.Unlink, { ...req, time }, deadline)) as SmResult & {
+          // The leader decides, never the client: every client's unlink gets the fs's trash.
+          const retention = req.p ? this.trash.retentionSec(req.p.fsId) : 0;
+          const toTrash = (typeof retention === 'number' ? retention : await retention) > 0;
+          const r = checkSm(await cs.proposeWaiting(OpType.Unlink, { ...req, toTrash, time }, deadline)) as SmResult & {
             dentry: DentryInfo;
             effect: { unlinked: boolean };
             inode?: PInodeAttr;
@@ -408,6 +416,29 @@ export class MetaService {
           ...listDentriesPage(part, req.afterParent, req.afterName, req.count),
           appliedIndex: sm.appliedIndex,
         })),
+
+      listTrash: (req, ctx) =>
+        this.read('ListTrash', req.p, this.deadline(ctx.deadline), (part) => ({
+          entries: part.trashList().map((t) => {
+            const a = part.getInodeAttr(t.ino);
+            return {
+              partitionId: part.partitionId, inodeId: t.ino, parentInodeId: t.parent, name: t.name, type: t.type,
+              trashedAtSec: t.trashedAt, length: a.status === StatusCode.OK && t.type !== FileType.TYPE_SYM_LINK ? a.inode.length : 0,
+            };
+          }),
+        })),
+
+      restoreTrash: async (req, ctx) => {
+        const r = (await this.mutate('RestoreTrash', req.p, this.deadline(ctx.deadline), OpType.TrashRestore, { ...req, time: this.now(req.time) })) as SmResult & {
+          dentry: DentryInfo;
+        };
+        return { dentry: wireDentry(req.p!.fsId, r.dentry) };
+      },
+
+      purgeTrash: async (req, ctx) => {
+        await this.mutate('PurgeTrash', req.p, this.deadline(ctx.deadline), OpType.TrashPurge, { ...req, time: this.now(req.time) });
+        return {};
+      },
 
       lock: async (req, ctx) => {
         const deadline = this.deadline(ctx.deadline);

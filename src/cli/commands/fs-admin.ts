@@ -6,6 +6,7 @@ import { MdsService, FsStatus, type FsInfo } from '../../gen/mds_pb.ts';
 import { intArg, OptionValueError } from '../../common/index.ts';
 import { humanBytes, printJson, printTable } from '../output.ts';
 import { openMds, type GlobalOptions } from '../context.ts';
+import { trashDaysArg } from './trash.ts';
 
 type Globals = () => GlobalOptions;
 
@@ -30,6 +31,7 @@ export function fsInfoJson(f: FsInfo) {
     usedBytes: f.usedBytes,
     usedInodes: f.usedInodes,
     maxInodes: f.maxInodes,
+    trashHours: f.recycleTimeHour,
     usageComplete: f.usageComplete,
     mounts: f.mountpoints.map((m) => `${m.mountpoint?.hostname}:${m.mountpoint?.port}:${m.mountpoint?.path}`),
     dataStore: ds?.case === 'local' ? { local: ds.value.dir } : ds?.case === 's3' ? { s3: `${ds.value.endpoint}/${ds.value.bucketName}/${ds.value.prefix}` } : null,
@@ -78,6 +80,7 @@ export function registerFsCommands(program: Command, g: Globals): void {
     .option('--s3-path-style', 'path-style S3 URLs')
     .option('--s3-prefix <prefix>', 'object key prefix', '')
     .option('--partitions <n>', 'initial partitions (0 = MDS default)', intArg('a partition count'), 0)
+    .option('--trash-days <days>', 'keep removed files in the trash this long (0 = no trash; `curvefs trash`)', trashDaysArg, 24)
     .action(async (name: string, o: Record<string, string | number | boolean | undefined>) => {
       const sk = o.s3Bucket ? s3SecretKey(o) : '';
       const mds = await openMds(g());
@@ -93,6 +96,7 @@ export function registerFsCommands(program: Command, g: Globals): void {
           maxInodes: Number(o.maxInodes),
           dataStore,
           partitionCount: Number(o.partitions),
+          recycleTimeHour: Number(o.trashDays),
         });
         if (g().json) printJson(fsInfoJson(res.fsInfo!));
         else process.stdout.write(`created fs ${name} (id ${res.fsInfo?.fsId})\n`);

@@ -55,6 +55,16 @@ interface Session {
   lastRefresh: number;
 }
 
+/** The longest trash retention an fs may have: ten years, in hours. */
+export const MAX_TRASH_HOURS = 87_600;
+
+function checkTrashHours(hours: number): number {
+  if (!(Number.isSafeInteger(hours) && hours >= 0 && hours <= MAX_TRASH_HOURS)) {
+    throw new CurveError(StatusCode.PARAM_ERROR, `trash retention ${hours} h must be a whole number of hours in [0, ${MAX_TRASH_HOURS}]`);
+  }
+  return hours;
+}
+
 export class FsManager {
   private readonly byId = new Map<number, FsInfo>();
   private readonly byName = new Map<string, number>();
@@ -140,6 +150,7 @@ export class FsManager {
 
   createFs(req: CreateFsRequest): Promise<FsInfo> {
     const params = validateCreateFs(req, this.opts.partitionsPerFs);
+    const trashHours = checkTrashHours(req.recycleTimeHour);
     return this.locks.run(`name:${params.fsName}`, async () => {
       const existingId = this.byName.get(params.fsName);
       if (existingId !== undefined) {
@@ -161,7 +172,7 @@ export class FsManager {
         dataStore: params.dataStore,
         enableSumInDir: req.enableSumInDir,
         owner: req.owner,
-        recycleTimeHour: req.recycleTimeHour,
+        recycleTimeHour: trashHours,
         createdAtMs: Date.now(),
       });
       const nameKey = keys.fsName(fs.fsName);
@@ -233,6 +244,16 @@ export class FsManager {
     return this.locks.run(`name:${fsName}`, async () => {
       const fs = this.get({ fsName });
       return this.put({ ...fs, capacity });
+    });
+  }
+
+  /** Sets how long the fs's trash keeps removed files (hours; 0 = no trash). */
+  setTrashRetention(fsName: string, hours: number): Promise<FsInfo> {
+    validateFsName(fsName);
+    checkTrashHours(hours);
+    return this.locks.run(`name:${fsName}`, async () => {
+      const fs = this.get({ fsName });
+      return this.put({ ...fs, recycleTimeHour: hours });
     });
   }
 

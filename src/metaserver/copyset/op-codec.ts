@@ -33,6 +33,7 @@ import {
   TxForgetEntrySchema,
   TxPrepareRequestSchema,
   TxRecordSchema,
+  TrashEntryRequestSchema,
   UnlinkInodeRequestSchema,
   UnlinkRequestSchema,
   UpdateInodeRequestSchema,
@@ -62,6 +63,10 @@ export const enum OpType {
   Rename = 16,
   OpenHandle = 17,
   Lock = 18,
+  /** Puts a trashed name back (TrashEntryRequest; architecture.md §6b). */
+  TrashRestore = 19,
+  /** Empties one trash entry: `trash purge`, or the leader's expiry pass (TrashEntryRequest). */
+  TrashPurge = 20,
   // admin
   CreatePartition = 30,
   DeletePartition = 31,
@@ -98,6 +103,8 @@ const SCHEMAS = {
   [OpType.Rename]: RenameEntrySchema,
   [OpType.OpenHandle]: OpenHandleRequestSchema,
   [OpType.Lock]: LockRequestSchema,
+  [OpType.TrashRestore]: TrashEntryRequestSchema,
+  [OpType.TrashPurge]: TrashEntryRequestSchema,
   [OpType.CreatePartition]: CreatePartitionRequestSchema,
   [OpType.DeletePartition]: DeletePartitionRequestSchema,
   [OpType.TxBegin]: TxRecordSchema,
@@ -138,6 +145,8 @@ const OP_NAMES = new Map<number, string>([
   [OpType.Rename, 'Rename'],
   [OpType.OpenHandle, 'OpenHandle'],
   [OpType.Lock, 'Lock'],
+  [OpType.TrashRestore, 'TrashRestore'],
+  [OpType.TrashPurge, 'TrashPurge'],
   [OpType.CreatePartition, 'CreatePartition'],
   [OpType.DeletePartition, 'DeletePartition'],
   [OpType.TxBegin, 'TxBegin'],

@@ -187,8 +187,21 @@ export class CopysetStateMachine {
         if (locked) return locked;
         return part.apply({
           kind: 'deleteDentry', fsId, requestId: rid(r.rid), parent: r.parentInodeId, name: r.name, expectDir: false, unlinkInode: true,
-          time: ts(r.time),
+          toTrash: r.toTrash, time: ts(r.time),
         });
+      }
+      case OpType.TrashRestore: {
+        const r = op.msg;
+        const entry = part.trash.get(r.inodeId);
+        const locked = this.inodeLocked(fsId, r.inodeId) ?? (entry ? this.dentryLocked(fsId, entry.parent, entry.name) : undefined);
+        if (locked) return locked;
+        return part.apply({ kind: 'trashRestore', fsId, requestId: rid(r.rid), ino: r.inodeId, time: ts(r.time) });
+      }
+      case OpType.TrashPurge: {
+        const r = op.msg;
+        const locked = this.inodeLocked(fsId, r.inodeId);
+        if (locked) return locked;
+        return part.apply({ kind: 'trashPurge', fsId, requestId: rid(r.rid), ino: r.inodeId, time: ts(r.time) });
       }
       case OpType.Rmdir:
         return this.rmdirLocal(part, op.msg.rid, op.msg.parentInodeId, op.msg.name, ts(op.msg.time));

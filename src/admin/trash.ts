@@ -1,0 +1,79 @@
+// `curvefs trash list|restore|purge` (docs/operations.md "Trash"): the names unlinks moved to
+// the trash of each partition of an fs (docs/architecture.md §6b), put back or emptied for good.
+// Each entry lives in one partition, so each restore or purge is one log entry there.
+import { CurveError, StatusCode } from '../common/index.ts';
+import type { MetaClient } from '../client/index.ts';
+import type { TrashEntry } from '../gen/metaserver_pb.ts';
+import { fsPartitions } from './scan.ts';
+
+export interface TrashItem {
+  inodeId: number;
+  partitionId: number;
+  parentInodeId: number;
+  name: string;
+  type: number;
+  /** Unix seconds of the unlink. */
+  trashedAtSec: number;
+  length: number;
+}
+
+function item(e: TrashEntry): TrashItem {
+  return {
+    inodeId: e.inodeId,
+    partitionId: e.partitionId,
+    parentInodeId: e.parentInodeId,
+    name: e.name,
+    type: e.type,
+    trashedAtSec: e.trashedAtSec,
+    length: e.length,
+  };
+}
+
+/** Every trashed name of the fs, oldest first. */
+export async function listTrash(meta: MetaClient): Promise<TrashItem[]> {
+  const out: TrashItem[] = [];
+  for (const part of await fsPartitions(meta)) {
+    const r = await meta.callPartition('listTrash', () => part, {});
+    for (const e of r.entries) out.push(item(e));
+  }
+  return out.sort((a, b) => a.trashedAtSec - b.trashedAtSec || a.inodeId - b.inodeId);
+}
+
+export interface TrashOutcome {
+  inodeId: number;
+  ok: boolean;
+  /** Why not (the name is taken, the directory is gone, not in the trash). */
+  error?: string;
+  /** Where it went back (restore). */
+  parentInodeId?: number;
+  name?: string;
+}
+
+async function each(ids: readonly number[], fn: (ino: number) => Promise<Partial<TrashOutcome>>): Promise<TrashOutcome[]> {
+  const out: TrashOutcome[] = [];
+  for (const inodeId of ids) {
+    try {
+      out.push({ inodeId, ok: true, ...(await fn(inodeId)) });
+    } catch (e) {
+      if (!(e instanceof CurveError) || e.status >= 400) throw e; // transport trouble: stop, say so
+      out.push({ inodeId, ok: false, error: `${StatusCode[e.status]}: ${e.message}` });
+    }
+  }
+  return out;
+}
+
+/** Puts each inode back under its old parent and name; one that cannot go back is reported. */
+export function restoreTrash(meta: MetaClient, ids: readonly number[]): Promise<TrashOutcome[]> {
+  return each(ids, async (ino) => {
+    const r = await meta.callForInode('restoreTrash', ino, { inodeId: ino });
+    return { parentInodeId: r.dentry?.parentInodeId, name: r.dentry?.name };
+  });
+}
+
+/** Empties each for good (the reclaimer then deletes its data after the usual grace). */
+export function purgeTrash(meta: MetaClient, ids: readonly number[]): Promise<TrashOutcome[]> {
+  return each(ids, async (ino) => {
+    await meta.callForInode('purgeTrash', ino, { inodeId: ino });
+    return {};
+  });
+}
