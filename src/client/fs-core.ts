@@ -369,7 +369,9 @@ export class FsCore {
     const ino = res.dentry?.inodeId ?? 0;
     this.invalidateAttr(ino);
     let after = res.inodeUnlinked ? res.inode : undefined;
-    if (!res.inodeUnlinked && ino) {
+    // Not unlinked here: the inode lives in another partition (drop its link there), or the name
+    // went to the trash (the inode keeps its link until purged).
+    if (!res.inodeUnlinked && !res.trashed && ino) {
       after = (await this.meta.callForInode('unlinkInode', ino, { inodeId: ino, parent, time: this.now() })).inode;
     }
     if (ino && this.opens?.isOpen(ino) && (after?.nlink ?? 0) === 0) await this.opens.lostName(ino);

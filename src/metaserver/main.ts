@@ -102,6 +102,8 @@ export interface RunMetaserverOptions {
   /** Seconds after an unlink before an unopened inode's data is deleted (default 30). */
   reclaimGraceSec?: number;
   reclaimIntervalMs?: number;
+  /** Period of the trash expiry pass (default 60 s; reclaim/trash-expiry.ts). */
+  trashIntervalMs?: number;
   /** Orphan sweeper: pass period (default 60 s) and how long an inode must stay unnamed (default 10 min). */
   orphanIntervalMs?: number;
   orphanAgeMs?: number;
@@ -170,7 +172,7 @@ export async function runMetaserver(opts: RunMetaserverOptions): Promise<Metaser
       intervalMs: opts.reclaimIntervalMs,
     },
     orphans: { intervalMs: opts.orphanIntervalMs, ageMs: opts.orphanAgeMs },
-    trash: mds ? { retention: mdsRetention(mds) } : undefined,
+    trash: mds ? { retention: mdsRetention(mds), intervalMs: opts.trashIntervalMs } : undefined,
     metricsPort: opts.metricsPort,
     defaultTimeoutMs: opts.requestTimeoutMs,
     coordinator:
@@ -264,6 +266,7 @@ interface CliOptions {
   readMode?: string;
   reclaimIntervalMs?: number;
   reclaimGraceSec?: number;
+  trashIntervalMs?: number;
   orphanIntervalMs?: number;
   orphanAgeMs?: number;
   authKeyFile?: string;
@@ -290,6 +293,7 @@ export async function cli(argv: string[]): Promise<void> {
     .option('--raft-segment-bytes <n>', 'preallocated size of each Raft log segment (default 64 MiB)', intArg('a size in bytes', { min: 4096 }))
     .option('--read-mode <mode>', "linearizable reads: 'lease' (default) or 'safe' (ReadIndex)")
     .option('--reclaim-interval-ms <ms>', 'period of the pass that reclaims unlinked inodes and their data (default 5000)', parseMs)
+    .option('--trash-interval-ms <ms>', 'period of the pass that purges trash entries older than their fs\'s retention (default 60000)', parseMs)
     .option('--reclaim-grace-sec <s>', 'seconds after an inode is unlinked before it may be reclaimed (default 30)', intArg('seconds'))
     .option('--orphan-interval-ms <ms>', 'period of the pass that looks for linked inodes no directory names (default 60000)', parseMs)
     .option('--orphan-age-ms <ms>', 'such an inode is unlinked once seen unnamed this far apart (default 600000)', parseMs)
@@ -319,6 +323,7 @@ export async function cli(argv: string[]): Promise<void> {
     readMode: (o.readMode as 'lease' | 'safe' | undefined) ?? file.readMode,
     reclaimIntervalMs: o.reclaimIntervalMs ?? file.reclaimIntervalMs,
     reclaimGraceSec: o.reclaimGraceSec ?? file.reclaimGraceSec,
+    trashIntervalMs: o.trashIntervalMs ?? file.trashIntervalMs,
     orphanIntervalMs: o.orphanIntervalMs ?? file.orphanIntervalMs,
     orphanAgeMs: o.orphanAgeMs ?? file.orphanAgeMs,
     crashAt: (o.crashAt as TxStep | undefined) ?? file.crashAt,

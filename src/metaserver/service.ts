@@ -324,13 +324,14 @@ export class MetaService {
           const toTrash = (typeof retention === 'number' ? retention : await retention) > 0;
           const r = checkSm(await cs.proposeWaiting(OpType.Unlink, { ...req, toTrash, time }, deadline)) as SmResult & {
             dentry: DentryInfo;
-            effect: { unlinked: boolean };
+            effect: { unlinked: boolean; trashed?: boolean };
             inode?: PInodeAttr;
             parent?: PInodeAttr;
           };
           return {
             dentry: wireDentry(req.p!.fsId, r.dentry),
             inodeUnlinked: r.effect.unlinked,
+            trashed: r.effect.trashed === true,
             inode: r.inode ? answerAttr(r.inode) : undefined,
             parent: r.parent ? answerAttr(r.parent) : undefined,
           };

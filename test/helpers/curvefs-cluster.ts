@@ -94,11 +94,12 @@ export class CurvefsCluster {
   }
 
   /** Creates a file system whose blocks live in a local directory under the cluster's dir. */
-  async createFs(fsName: string, opts: { capacity?: number; maxInodes?: number } = {}): Promise<number> {
+  async createFs(fsName: string, opts: { capacity?: number; maxInodes?: number; trashHours?: number } = {}): Promise<number> {
     const res = await this.mds.client(MdsService).createFs({
       fsName,
       capacity: opts.capacity ?? 0,
       maxInodes: opts.maxInodes ?? 0,
+      recycleTimeHour: opts.trashHours ?? 0,
       dataStore: { kind: { case: 'local', value: { dir: join(this.dir, `data-${fsName}`) } } },
     });
     return res.fsInfo!.fsId;

@@ -83,6 +83,7 @@ test('unlink → in the trash, data kept through the reclaimer → restore → c
   const ino = await fileWithData(P, 'keep');
   const u = await meta.unlink({ p: P, rid: rid(), parentInodeId: 1, name: 'keep' });
   assert.equal(u.inodeUnlinked, false);
+  assert.equal(u.trashed, true);
   await assert.rejects(meta.getDentry({ p: P, parentInodeId: 1, name: 'keep' }), (e) => statusOf(e) === 'NOT_FOUND');
   const listed = (await meta.listTrash({ p: P })).entries;
   assert.deepEqual(

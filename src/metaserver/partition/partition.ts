@@ -734,7 +734,7 @@ export class Partition {
       status: StatusCode.OK,
       dentry: { parent: op.parent, name: op.name, ino, type },
       parent: this.attr(op.parent),
-      effect: { ino, type, unlinked: unlink },
+      effect: trashIt ? { ino, type, unlinked: false, trashed: true } : { ino, type, unlinked: unlink },
     };
     if (unlink) result.inode = this.attr(ino);
     return result;

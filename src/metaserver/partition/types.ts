@@ -465,6 +465,8 @@ export interface LinkEffect {
   type: FileType;
   /** True when the inode lives here and lost the link in this op. */
   unlinked: boolean;
+  /** True when the name went to the trash instead (the inode keeps its link). */
+  trashed?: boolean;
 }
 
 export interface RenameResult {
