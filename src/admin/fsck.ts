@@ -13,6 +13,7 @@ import { collectGarbage, scanReferences } from './gc.ts';
 import { referencedKeys } from './objects.ts';
 import { dentryNow, inodeNow, namesNow, type NameRef } from './recheck.ts';
 import { allDentries, fsPartitions } from './scan.ts';
+import { listTrash } from './trash.ts';
 
 export const ROOT_INODE = 1;
 /** The recycle directory's fixed id: nameless by design. */
@@ -110,7 +111,8 @@ export async function fsck(ctx: AdminContext, opts: FsckOptions): Promise<FsckRe
     findings.push(f);
   }
 
-  // 4. Link counts and orphans.
+  // 4. Link counts and orphans. A trashed inode keeps one link that no dentry backs (trash.ts).
+  const trashed = new Set((await listTrash(ctx.meta)).map((t) => t.inodeId));
   let lostFound: number | undefined;
   const lostAndFound = async () => (lostFound ??= await ensureLostFound(ctx));
   const multiNamed: number[] = [];
@@ -119,7 +121,7 @@ export async function fsck(ctx: AdminContext, opts: FsckOptions): Promise<FsckRe
     const seen = names.get(ino) ?? [];
     const isDir = fact.type === FileType.TYPE_DIRECTORY;
     if (!isDir) {
-      if (seen.length === fact.nlink) continue;
+      if (seen.length === fact.nlink - (trashed.has(ino) ? 1 : 0)) continue;
       const r = await checkFileLinks(ctx, ino, seen, opts.repair, lostAndFound);
       if (r) findings.push(r);
       else dropped++;
