@@ -1,5 +1,5 @@
 // `curvefs trash list|restore|purge` (docs/operations.md "Trash"): the names unlinks moved to
-// the trash of each partition of an fs (docs/architecture.md §6b), put back or emptied for good.
+// the trash of each partition of an fs (docs/architecture.md §6c), put back or emptied for good.
 // Each entry lives in one partition, so each restore or purge is one log entry there.
 import { CurveError, StatusCode } from '../common/index.ts';
 import type { MetaClient } from '../client/index.ts';

@@ -1171,7 +1171,7 @@ export type UnlinkRequest = Message<"curvefs.metaserver.UnlinkRequest"> & {
 
   /**
    * Set by the leader, never by the client (its value is replaced): the fs keeps a trash, so a
-   * last name whose inode lives in this partition goes there (architecture.md §6b).
+   * last name whose inode lives in this partition goes there (architecture.md §6c).
    *
    * @generated from field: bool to_trash = 6;
    */
@@ -4062,7 +4062,7 @@ export const MetaServerService: GenService<{
     output: typeof ListDentriesResponseSchema;
   },
   /**
-   * The per-partition trash (architecture.md §6b; `curvefs trash`).
+   * The per-partition trash (architecture.md §6c; `curvefs trash`).
    *
    * @generated from rpc curvefs.metaserver.MetaServerService.ListTrash
    */

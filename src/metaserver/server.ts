@@ -49,7 +49,7 @@ export interface MetaServerOptions {
   coordinator?: Partial<CoordinatorOptions>;
   /** Deferred deletion: where fs data lives, and timing. */
   reclaim?: { data?: FsDataProvider; graceSec?: number; intervalMs?: number };
-  /** The trash (architecture.md §6b): each fs's retention, and the expiry pass's period. */
+  /** The trash (architecture.md §6c): each fs's retention, and the expiry pass's period. */
   trash?: { retention?: TrashRetention; intervalMs?: number };
   /** The orphan sweeper (reclaim/orphan-sweeper.ts): pass period and the age bound. */
   orphans?: { intervalMs?: number; ageMs?: number };

@@ -1,5 +1,5 @@
 // How long an fs keeps removed files in its trash, as the metaserver sees it (docs/architecture.md
-// §6b). The MDS stores it with the fs (FsInfo.recycle_time_hour; 0 = no trash); the leader asks
+// §6c). The MDS stores it with the fs (FsInfo.recycle_time_hour; 0 = no trash); the leader asks
 // here when it stamps an Unlink (to_trash) and when its expiry pass decides what to purge.
 //
 // The answer is cached per fs and refreshed in the background once it is older than `ttlMs`, so

@@ -1,5 +1,5 @@
 // The trash on a real cluster (an MDS and 3 metaserver processes) through a `curvefs mount`
-// process and the `curvefs trash` CLI (docs/architecture.md §6b, docs/operations.md "Trash"):
+// process and the `curvefs trash` CLI (docs/architecture.md §6c, docs/operations.md "Trash"):
 // rm → listed in the trash, its bytes still counted → restore → content intact; a name taken
 // meanwhile is refused; `rm -rf` of a tree leaves its files in the trash (their directories are
 // gone, so restore says so); purge and a retention of 0 empty it and the space comes back.

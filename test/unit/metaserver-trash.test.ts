@@ -1,4 +1,4 @@
-// The trash through a real metaserver over its socket (docs/architecture.md §6b): the leader
+// The trash through a real metaserver over its socket (docs/architecture.md §6c): the leader
 // stamps Unlink with the fs's retention, restore puts a name back with its data, purge and the
 // expiry pass (driven by an injected clock, no sleeps) hand the inode to the reclaimer.
 import { test, before, after } from 'node:test';

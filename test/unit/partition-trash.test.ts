@@ -1,4 +1,4 @@
-// The per-partition trash (docs/architecture.md §6b): an unlink stamped toTrash keeps the last
+// The per-partition trash (docs/architecture.md §6c): an unlink stamped toTrash keeps the last
 // name's inode linked and hidden; restore puts the name back; purge hands it to the reclaimer.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

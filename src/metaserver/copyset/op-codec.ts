@@ -63,7 +63,7 @@ export const enum OpType {
   Rename = 16,
   OpenHandle = 17,
   Lock = 18,
-  /** Puts a trashed name back (TrashEntryRequest; architecture.md §6b). */
+  /** Puts a trashed name back (TrashEntryRequest; architecture.md §6c). */
   TrashRestore = 19,
   /** Empties one trash entry: `trash purge`, or the leader's expiry pass (TrashEntryRequest). */
   TrashPurge = 20,

@@ -253,7 +253,7 @@ export class Partition {
   /** ino → dtime of inodes with nlink 0. */
   readonly deleted = new Map<number, number>();
   /**
-   * ino → the name an unlink moved to the trash (docs/architecture.md §6b). The inode keeps its
+   * ino → the name an unlink moved to the trash (docs/architecture.md §6c). The inode keeps its
    * one link (so the reclaimer leaves it and its bytes stay counted) and its parent; only the
    * dentry is gone. Persisted as TRASH snapshot records.
    */

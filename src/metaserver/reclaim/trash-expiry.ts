@@ -1,4 +1,4 @@
-// The trash's expiry pass (docs/architecture.md §6b), run by the leader of each copyset: a name
+// The trash's expiry pass (docs/architecture.md §6c), run by the leader of each copyset: a name
 // that has been in its partition's trash for the fs's retention is purged (TrashPurge: the inode
 // loses its last link and joins the deletion list, where the reclaimer deletes its blocks after
 // the usual grace). Expiry is judged on this leader's clock against the unlink's time stamped in
