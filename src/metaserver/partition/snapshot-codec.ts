@@ -6,7 +6,7 @@
 // holds the whole file. A loaded state is returned only after the checksum matched.
 import { Crc64 } from '../../common/index.ts';
 import { Out, readU32le, readU64le } from './bytes.ts';
-import { encodeRecords, RECORD_TYPES, RecordError, SLICE_SEQ_VERSION, SnapshotLoader, TRASH_VERSION } from './records.ts';
+import { encodeRecords, RECORD_TYPES, RecordError, SnapshotLoader, TRASH_VERSION } from './records.ts';
 import type { Partition } from './partition.ts';
 import type { PartitionView } from './view.ts';
 
