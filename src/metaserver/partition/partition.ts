@@ -1135,9 +1135,10 @@ export class Partition {
     if (e) return e;
     const t = this.trash.get(op.ino);
     if (t === undefined) return err(StatusCode.NOT_FOUND, `inode ${op.ino} is not in the trash`);
-    if (this.typeOf(t.parent) !== FileType.TYPE_DIRECTORY || this.nlinkOf(t.parent) === 0) {
-      return err(StatusCode.NOT_FOUND, `inode ${op.ino}: its directory ${t.parent} is gone`);
-    }
+    if (this.checkDir(t.parent) !== undefined) return err(StatusCode.NOT_FOUND, `inode ${op.ino}: its directory ${t.parent} is gone`);
+    // A directory being removed (sealed by an rmdir transaction) takes no new entry.
+    const sealed = this.checkCreateParent(t.parent);
+    if (sealed) return sealed;
     const d = this.dir(t.parent);
     if (d !== undefined && d.lookup(t.name) >= 0) {
       return err(StatusCode.DENTRY_EXIST, `inode ${op.ino}: ${JSON.stringify(t.name)} already exists in directory ${t.parent}`);
