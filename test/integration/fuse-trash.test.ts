@@ -165,4 +165,14 @@ test('retention 0 turns the trash off: the expiry pass empties it and rm deletes
   assert.deepEqual(await trashList(), []);
   const shown = await cli('trash', 'retention', FS);
   assert.match(shown.stdout, /no trash/);
+  // A bad retention is refused precisely and changes nothing.
+  const bad = await cli('trash', 'retention', FS, 'soon');
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /Expected days of trash retention/);
+  const tooLong = await cluster.mds.client(MdsService).updateFsInfo({ fsName: FS, recycleTimeHour: 10 ** 6 }).then(
+    () => 'accepted',
+    (e: unknown) => String(e),
+  );
+  assert.match(tooLong, /trash retention 1000000 h must be/);
+  assert.equal((await info()).recycleTimeHour, 0);
 });
