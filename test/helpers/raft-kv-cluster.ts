@@ -20,6 +20,8 @@ export interface ReplicaStatus {
   applied: number;
   /** CPU time the replica process has used (user + system, µs). */
   cpuUs: number;
+  /** The replica process id (bench/raft-profile.ts maps profiles to roles by it). */
+  pid?: number;
   /** Over all the process's groups: how many it leads, how many know no leader, how many are quiesced. */
   leads: number;
   leaderless: number;

@@ -77,7 +77,7 @@ async function main(): Promise<void> {
     }
     return enc({
       role: s.role === Role.Leader ? 'leader' : 'other', leader: s.leader, term: s.term, commit: s.commit, applied: s.applied,
-      cpuUs: cpu.user + cpu.system, leads, leaderless, quiesced,
+      cpuUs: cpu.user + cpu.system, leads, leaderless, quiesced, pid: process.pid,
     });
   });
   const port = await server.listen();
