@@ -552,11 +552,22 @@ export class RaftNode {
     for (const [to, batch] of byPeer) this.sendBatch(to, this.withHeld(to, batch));
   }
 
-  /** `batch` with the empty appends held for `to` in front (each group's messages stay in order). */
+  /**
+   * `batch` with the empty appends held for `to` in front (each group's messages stay in order),
+   * except those superseded by an Append of the same group in `batch`: it carries the same or a
+   * newer commit index, and the follower would answer both — at one proposal in flight the held
+   * append of the last commit rides with every next proposal's Append, which doubled the
+   * acknowledgements each follower sends and the leader steps.
+   */
   private withHeld(to: NodeId, batch: GroupMessage[]): GroupMessage[] {
     const held = this.heldEmptyAppends.get(to);
     if (!held) return batch;
     this.heldEmptyAppends.delete(to);
+    for (const { groupId, msg } of batch) {
+      const h = held.get(groupId);
+      if (h && msg.type === MessageType.Append && msg.term >= h.term) held.delete(groupId);
+    }
+    if (held.size === 0) return batch;
     const out: GroupMessage[] = [];
     for (const [groupId, msg] of held) if (this.groups.has(groupId)) out.push({ groupId, msg });
     return out.concat(batch);
