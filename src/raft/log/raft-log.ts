@@ -9,6 +9,10 @@
 // 'fdatasync' a pwrite job is followed by an fdatasync job, and between the two the completion
 // goes through the main thread's event loop: a hop that cost ~30–50 µs on an idle machine and
 // far more on a busy one, on every follower's commit path (docs/benchmarks.md, Raft section).
+// In 'dsync' mode a small batch (RaftLogOptions.inlineBytes) is written on the main thread
+// instead: no threadpool job at all — no wake-up of a pool thread, no completion hop back through
+// the event loop — while the loop stands still for one small synced write; a larger batch still
+// goes to the threadpool, so the main thread decodes, steps and applies while the disk works.
 //
 // Files in the directory:
 //   <sequence, 20 digits>.seg   segments, replayed in sequence order (see format.ts)
@@ -17,7 +21,7 @@
 import { join } from 'node:path';
 import { CurveError, StatusCode, createLogger, type Logger } from '../../common/index.ts';
 import type { Entry, HardState } from '../core/types.ts';
-import { writeFully } from '../durable-fs.ts';
+import { writeFully, writeFullySync } from '../durable-fs.ts';
 import { nodeStorage, type RaftStorage, type StorageFile } from '../storage.ts';
 import { isTornWrite, type DamageKind } from './damage.ts';
 import {
@@ -48,6 +52,11 @@ export interface RaftLogOptions {
    * waits for the disk; 'fdatasync' writes, then fdatasyncs (two threadpool jobs).
    */
   syncMode?: 'dsync' | 'fdatasync';
+  /**
+   * In 'dsync' mode, a sync() whose records total at most this many bytes writes them on the main
+   * thread (see the header). Default 1,024 (a lone commit's batch is ~150 B); 0 = never.
+   */
+  inlineBytes?: number;
   /** Where the files live: the real disk by default (the simulation passes its own). */
   storage?: RaftStorage;
   logger?: Logger;
@@ -102,6 +111,9 @@ interface PendingRecord {
   isBase: boolean;
 }
 
+/** See RaftLogOptions.inlineBytes. */
+const DEFAULT_INLINE_BYTES = 1024;
+
 const SEGMENT_NAME = /^(\d{20})\.seg$/;
 const READ_CHUNK = 1 << 20;
 /** How far past the end marker open() looks for bytes that should not be there. */
@@ -134,6 +146,7 @@ export class RaftLog {
   private readonly segmentBytes: number;
   private readonly preallocate: 'zeros' | 'truncate';
   private readonly dsync: boolean;
+  private readonly inlineBytes: number;
   private readonly log: Logger;
   private readonly fs: RaftStorage;
   private segments: SegmentInfo[] = [];
@@ -162,6 +175,7 @@ export class RaftLog {
     this.segmentBytes = opts.segmentBytes ?? 64 << 20;
     this.preallocate = opts.preallocate ?? 'truncate';
     this.dsync = (opts.syncMode ?? 'dsync') === 'dsync';
+    this.inlineBytes = this.dsync ? (opts.inlineBytes ?? DEFAULT_INLINE_BYTES) : 0;
     this.log = opts.logger ?? createLogger('raft/log');
     this.fs = opts.storage ?? nodeStorage;
     this.writtenHardState = hardState;
@@ -406,7 +420,9 @@ export class RaftLog {
           if (r.hardState) this.writtenHardState = r.hardState;
           if (r.last !== undefined) this.writtenLastIndex = r.last;
         }
-        await writeFully(this.fh!, buf, this.offset);
+        const fh = this.fh!;
+        if (bytes <= this.inlineBytes && fh.writeSync) writeFullySync(fh.writeSync.bind(fh), buf, this.offset);
+        else await writeFully(fh, buf, this.offset);
         this.offset += bytes;
         i = j;
       }
