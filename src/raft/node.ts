@@ -470,8 +470,11 @@ export class RaftNode {
     //    no commit index and no term that the disk does not already back. Everything else —
     //    acknowledgements, votes — waits for the disk.
     this.send(work, true);
-    // 1. Persist, every group's log synced at once.
-    const persisted = Promise.all(work.map(([g, rd]) => this.persist(g, rd)));
+    // 1. Persist, every group's log synced at once. A lone small write may be done on this
+    //    thread (RaftLogOptions.inlineBytes); several logs' writes go to the threadpool together,
+    //    so they run in parallel rather than one after another.
+    const mayInline = work.filter(([, rd]) => rd.entries.length > 0 || rd.mustSync || rd.snapshot).length <= 1;
+    const persisted = Promise.all(work.map(([g, rd]) => this.persist(g, rd, mayInline)));
     // 3a. Committed entries that an earlier round already made durable here are applied while
     //     this round's write runs: waiting for it would add a disk sync to every commit.
     const appliedEarly = new Set<Group>();
@@ -581,7 +584,7 @@ export class RaftNode {
     }
   }
 
-  private async persist(g: Group, rd: Ready): Promise<void> {
+  private async persist(g: Group, rd: Ready, mayInline: boolean): Promise<void> {
     try {
       if (rd.snapshot) {
         const meta = rd.snapshot.meta;
@@ -602,7 +605,7 @@ export class RaftNode {
       // after a restart the commit index is learned again from the leader. Written with the
       // next entries or term/vote change, it costs nothing extra.
       if (rd.hardState && (rd.mustSync || g.log.hasPending)) g.log.setHardState(rd.hardState);
-      if (g.log.hasPending) await g.log.sync(rd.mustSync || rd.snapshot !== undefined);
+      if (g.log.hasPending) await g.log.sync(rd.mustSync || rd.snapshot !== undefined, mayInline);
       if (rd.snapshot) g.durableIndex = rd.snapshot.meta.index;
       if (rd.entries.length > 0) g.durableIndex = rd.entries[rd.entries.length - 1]!.index;
       if (rd.snapshot) await g.log.compactPrefix(rd.snapshot.meta.index);

@@ -1,6 +1,6 @@
-// The messages of one commit (issue [G], the commit path): at one proposal in flight each
-// follower acknowledges each entry once. Time is a ManualTime that the test does not move while
-// it counts, so no tick sends anything in between: what is counted is what the commits cost.
+// The commit path (issue [G]): at one proposal in flight each follower acknowledges each entry
+// once, and a lone small log write skips the threadpool. Time is a ManualTime that the tests do
+// not move while they count, so no tick sends or writes anything in between.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -11,6 +11,7 @@ import { RaftNode } from '../../src/raft/node.ts';
 import { LocalNetwork } from '../../src/raft/local-transport.ts';
 import { MessageType, Role, type NodeId } from '../../src/raft/index.ts';
 import type { RaftTransport } from '../../src/raft/transport.ts';
+import { nodeStorage, type RaftStorage, type StorageFile } from '../../src/raft/storage.ts';
 import { KvStateMachine, encodeKv } from '../helpers/raft-kv.ts';
 import { ManualTime } from '../helpers/manual-time.ts';
 
@@ -70,3 +71,58 @@ test('one proposal in flight: each follower acknowledges each commit once, and r
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test("a lone group's small write is done on the main thread; several groups' writes of one round go to the threadpool together", async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'raft-commit-inline-'));
+  const time = new ManualTime();
+  // The real disk, counting how log segments are written.
+  const calls = { sync: 0, async: 0 };
+  const storage: RaftStorage = {
+    ...nodeStorage,
+    async open(path, mode, opts) {
+      const f = await nodeStorage.open(path, mode, opts);
+      if (!path.endsWith('.seg')) return f;
+      return {
+        ...bindAll(f),
+        write: (d, o, l, p) => (calls.async++, f.write(d, o, l, p)),
+        writeSync: (d, o, l, p) => (calls.sync++, f.writeSync!(d, o, l, p)),
+      };
+    },
+  };
+  const n = new RaftNode({ id: 1, dataDir: dir, transport: new LocalNetwork().transport(1), clock: time, timer: time, random: new SeededRandom(1), tickMs: 100, electionTick: 10, storage });
+  try {
+    for (const g of [1, 2]) await n.addGroup(g, [1], new KvStateMachine());
+    for (let t = 0; t < 100 && ![1, 2].every((g) => n.status(g).role === Role.Leader && n.status(g).commit === n.status(g).lastIndex); t++) {
+      await n.idle();
+      await time.advance(100);
+    }
+    await n.idle();
+    const value = encodeKv({ op: 'put', key: 'k', value: 'v' });
+    calls.sync = calls.async = 0;
+    await n.propose(1, value);
+    assert.deepEqual(calls, { sync: 1, async: 0 }, 'one group, one small entry: written inline');
+    calls.sync = calls.async = 0;
+    await Promise.all([n.propose(1, value), n.propose(2, value)]); // one round, two logs
+    assert.deepEqual(calls, { sync: 0, async: 2 }, 'two logs in one round: both to the threadpool');
+    calls.sync = calls.async = 0;
+    await n.propose(1, encodeKv({ op: 'put', key: 'big', value: 'v'.repeat(4096) }));
+    assert.deepEqual(calls, { sync: 0, async: 1 }, 'a batch over inlineBytes: to the threadpool');
+  } finally {
+    await n.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+/** The methods of `f` bound to it, as a plain object that can be spread. */
+function bindAll(f: StorageFile): StorageFile {
+  return {
+    read: f.read.bind(f),
+    write: f.write.bind(f),
+    size: f.size.bind(f),
+    allocated: f.allocated.bind(f),
+    truncate: f.truncate.bind(f),
+    datasync: f.datasync.bind(f),
+    sync: f.sync.bind(f),
+    close: f.close.bind(f),
+  };
+}

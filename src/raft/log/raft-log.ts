@@ -324,11 +324,13 @@ export class RaftLog {
    * Writes every buffered record, durably when `durable` (always, in 'dsync' mode): one write and
    * one sync however many records.
    * Calls are serialised; each resolves when its records (and all before) are written.
+   * `mayInline` false: never on the main thread (a caller syncing several logs at once wants
+   * their writes in parallel — and merged by the file system's journal — not one after another).
    */
-  sync(durable = true): Promise<void> {
+  sync(durable = true, mayInline = true): Promise<void> {
     const batch = this.pending;
     this.pending = [];
-    return this.enqueue(() => this.writeBatch(batch, durable));
+    return this.enqueue(() => this.writeBatch(batch, durable, mayInline));
   }
 
   /**
@@ -393,7 +395,8 @@ export class RaftLog {
     return run;
   }
 
-  private async writeBatch(batch: PendingRecord[], durable: boolean): Promise<void> {
+  private async writeBatch(batch: PendingRecord[], durable: boolean, mayInline: boolean): Promise<void> {
+    const inlineBytes = mayInline ? this.inlineBytes : 0;
     let i = 0;
     while (i < batch.length) {
       // The records that fit in the current segment (at least one when it holds none yet).
@@ -421,7 +424,7 @@ export class RaftLog {
           if (r.last !== undefined) this.writtenLastIndex = r.last;
         }
         const fh = this.fh!;
-        if (bytes <= this.inlineBytes && fh.writeSync) writeFullySync(fh.writeSync.bind(fh), buf, this.offset);
+        if (bytes <= inlineBytes && fh.writeSync) writeFullySync(fh.writeSync.bind(fh), buf, this.offset);
         else await writeFully(fh, buf, this.offset);
         this.offset += bytes;
         i = j;
