@@ -54,6 +54,22 @@ function selfTimes(p: Profile, from: number, to: number): Map<string, number> {
   return out;
 }
 
+/** A coarse bucket for a profile key ("name file:line"). */
+function category(key: string): string {
+  const [name, file = ''] = key.split(' ');
+  if (name === 'writeBuffer' || name === 'writev' || name === 'writeUtf8String') return 'socket writes';
+  if (name === '(garbage' || key.startsWith('(garbage collector)')) return 'gc';
+  if (name === '(program)') return 'native (program)';
+  if (file.startsWith('node_modules/@bufbuild')) return 'protobuf';
+  if (file.startsWith('src/raft/core')) return 'raft core';
+  if (file.startsWith('src/raft/log')) return 'raft log';
+  if (file.startsWith('src/raft')) return 'raft driver/transport';
+  if (file.startsWith('src/rpc')) return 'rpc';
+  if (file.startsWith('test/')) return 'kv state machine + service';
+  if (/fs|promises/.test(file) || ['write', 'fsCall', 'openFileHandle', 'fstat'].includes(name!)) return 'fs (node)';
+  return 'node internals (event loop, streams, timers, promises)';
+}
+
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'raft-profile-'));
   const profDir = join(dir, 'prof');
@@ -102,6 +118,15 @@ async function main(): Promise<void> {
     const total = [...times.values()].reduce((a, b) => a + b, 0);
     const idle = times.get('(idle) :0') ?? 0;
     console.log(`\n${role}: ${((total - idle) / commits).toFixed(1)} µs busy per commit (idle excluded)`);
+    const byCategory = new Map<string, number>();
+    for (const [k, v] of times) if (!k.startsWith('(idle)')) byCategory.set(category(k), (byCategory.get(category(k)) ?? 0) + v);
+    console.log(
+      '  by category: ' +
+        [...byCategory]
+          .sort((a, b) => b[1] - a[1])
+          .map(([c, v]) => `${c} ${(v / commits).toFixed(0)}`)
+          .join(', '),
+    );
     const rows = [...times].filter(([k]) => !k.startsWith('(idle)')).sort((a, b) => b[1] - a[1]).slice(0, TOP);
     for (const [k, v] of rows) console.log(`${(v / commits).toFixed(1).padStart(8)}  ${k}`);
   }

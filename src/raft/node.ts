@@ -470,7 +470,7 @@ export class RaftNode {
     //    no commit index and no term that the disk does not already back. Everything else —
     //    acknowledgements, votes — waits for the disk.
     this.send(work, true);
-    // 1. Persist, every group's log synced at once. A lone small write may be done on this
+    // 1. Persist, every group's log synced at once. A lone small entry may be written on this
     //    thread (RaftLogOptions.inlineBytes); several logs' writes go to the threadpool together,
     //    so they run in parallel rather than one after another.
     const mayInline = work.filter(([, rd]) => rd.entries.length > 0 || rd.mustSync || rd.snapshot).length <= 1;

@@ -72,7 +72,7 @@ test('one proposal in flight: each follower acknowledges each commit once, and r
   }
 });
 
-test("a lone group's small write is done on the main thread; several groups' writes of one round go to the threadpool together", async () => {
+test("a lone small entry is written on the main thread; several entries, or several groups' writes in one round, go to the threadpool", async () => {
   const dir = await mkdtemp(join(tmpdir(), 'raft-commit-inline-'));
   const time = new ManualTime();
   // The real disk, counting how log segments are written.
@@ -104,6 +104,9 @@ test("a lone group's small write is done on the main thread; several groups' wri
     calls.sync = calls.async = 0;
     await Promise.all([n.propose(1, value), n.propose(2, value)]); // one round, two logs
     assert.deepEqual(calls, { sync: 0, async: 2 }, 'two logs in one round: both to the threadpool');
+    calls.sync = calls.async = 0;
+    await Promise.all([n.propose(1, value), n.propose(1, value)]); // one round, two entries
+    assert.deepEqual(calls, { sync: 0, async: 1 }, 'two entries in one write: to the threadpool');
     calls.sync = calls.async = 0;
     await n.propose(1, encodeKv({ op: 'put', key: 'big', value: 'v'.repeat(4096) }));
     assert.deepEqual(calls, { sync: 0, async: 1 }, 'a batch over inlineBytes: to the threadpool');

@@ -9,10 +9,12 @@
 // 'fdatasync' a pwrite job is followed by an fdatasync job, and between the two the completion
 // goes through the main thread's event loop: a hop that cost ~30–50 µs on an idle machine and
 // far more on a busy one, on every follower's commit path (docs/benchmarks.md, Raft section).
-// In 'dsync' mode a small batch (RaftLogOptions.inlineBytes) is written on the main thread
+// In 'dsync' mode a lone small entry (RaftLogOptions.inlineBytes) is written on the main thread
 // instead: no threadpool job at all — no wake-up of a pool thread, no completion hop back through
-// the event loop — while the loop stands still for one small synced write; a larger batch still
-// goes to the threadpool, so the main thread decodes, steps and applies while the disk works.
+// the event loop — while the loop stands still for one synced write. A batch of two or more
+// entries still goes to the threadpool: several entries in one sync mean proposals are arriving
+// concurrently, and then the main thread should decode, step and apply while the disk works
+// (writing such batches inline halved the rate at 64 in flight).
 //
 // Files in the directory:
 //   <sequence, 20 digits>.seg   segments, replayed in sequence order (see format.ts)
@@ -53,8 +55,8 @@ export interface RaftLogOptions {
    */
   syncMode?: 'dsync' | 'fdatasync';
   /**
-   * In 'dsync' mode, a sync() whose records total at most this many bytes writes them on the main
-   * thread (see the header). Default 1,024 (a lone commit's batch is ~150 B); 0 = never.
+   * In 'dsync' mode, a sync() of at most one entry whose records total at most this many bytes
+   * writes them on the main thread (see the header). Default 4 KiB; 0 = never.
    */
   inlineBytes?: number;
   /** Where the files live: the real disk by default (the simulation passes its own). */
@@ -112,7 +114,7 @@ interface PendingRecord {
 }
 
 /** See RaftLogOptions.inlineBytes. */
-const DEFAULT_INLINE_BYTES = 1024;
+const DEFAULT_INLINE_BYTES = 4096;
 
 const SEGMENT_NAME = /^(\d{20})\.seg$/;
 const READ_CHUNK = 1 << 20;
@@ -396,7 +398,9 @@ export class RaftLog {
   }
 
   private async writeBatch(batch: PendingRecord[], durable: boolean, mayInline: boolean): Promise<void> {
-    const inlineBytes = mayInline ? this.inlineBytes : 0;
+    let entries = 0;
+    for (const r of batch) if (r.index > 0) entries++;
+    const inlineBytes = mayInline && entries <= 1 ? this.inlineBytes : 0;
     let i = 0;
     while (i < batch.length) {
       // The records that fit in the current segment (at least one when it holds none yet).
