@@ -15,7 +15,8 @@
 //   RaftSnapshotMeta 1 index  2 term (double)  3 voters  4 learners (repeated double, packed)
 // Encoding follows proto3 as protobuf-es does: fields in number order, zero/false/empty scalars
 // left out. Decoding accepts any valid encoding (any order, unpacked repeated fields, unknown
-// fields skipped) and checks every number as wire.ts does before the core sees it.
+// fields skipped) and checks every number as wire.ts does before the core sees it; bytes that do
+// not parse are refused with the generated code's status (PARSE_FROM_STRING_FAILED).
 import { CurveError, StatusCode } from '../common/index.ts';
 import type { MessageType, NodeId, RaftMessage, SnapshotMeta } from './core/types.ts';
 import type { GroupMessage } from './transport.ts';
@@ -163,7 +164,12 @@ export function encodeBatch(from: NodeId, msgs: readonly GroupMessage[]): Uint8A
   return o.buf;
 }
 
-const bad = (why: string): CurveError => new CurveError(StatusCode.PARAM_ERROR, `malformed raft batch: ${why}`);
+/**
+ * Bytes that are not a protobuf message: PARSE_FROM_STRING_FAILED, as the RPC server answers when
+ * the generated code cannot decode a request. (Numbers out of range in a well-formed message are
+ * PARAM_ERROR, as wire.ts answers.)
+ */
+const bad = (why: string): CurveError => new CurveError(StatusCode.PARSE_FROM_STRING_FAILED, `malformed raft batch: ${why}`);
 
 /** Reads protobuf fields of one message body, [pos, end) of `buf`. */
 class In {
@@ -189,6 +195,13 @@ class In {
       mul *= 128;
     }
     throw bad('varint too long');
+  }
+  /** A field's number and wire type. */
+  tag(): [number, number] {
+    const t = this.varint();
+    const f = Math.floor(t / 8);
+    if (f === 0 || f > 0x1fff_ffff) throw bad(`field number ${f}`);
+    return [f, t & 7];
   }
   double(): number {
     if (this.pos + 8 > this.end) throw bad('truncated double');
@@ -240,9 +253,7 @@ function decodeSnapshotMeta(r: In): SnapshotMeta {
   const voters: number[] = [];
   const learners: number[] = [];
   while (r.more) {
-    const tag = r.varint();
-    const f = Math.floor(tag / 8);
-    const wt = tag & 7;
+    const [f, wt] = r.tag();
     if (f === 1 && wt === WT_I64) index = r.double();
     else if (f === 2 && wt === WT_I64) term = r.double();
     else if (f === 3) r.doubles(wt, voters);
@@ -270,9 +281,7 @@ function decodeMsg(r: In): RaftMessage {
   let snapshot: SnapshotMeta | undefined;
   let context: Uint8Array = EMPTY;
   while (r.more) {
-    const tag = r.varint();
-    const f = Math.floor(tag / 8);
-    const wt = tag & 7;
+    const [f, wt] = r.tag();
     switch (f) {
       case 1:
         expect(wt, WT_VARINT, 'type');
@@ -344,9 +353,7 @@ function decodeGroupMsg(r: In): GroupMessage {
   let groupId = 0;
   let msg: RaftMessage | undefined;
   while (r.more) {
-    const tag = r.varint();
-    const f = Math.floor(tag / 8);
-    const wt = tag & 7;
+    const [f, wt] = r.tag();
     if (f === 1 && wt === WT_I64) groupId = r.double();
     else if (f === 2 && wt === WT_LEN) {
       const [s, e] = r.len();
@@ -367,9 +374,7 @@ export function decodeBatch(buf: Uint8Array): { from: number; msgs: GroupMessage
   let from = 0;
   const msgs: GroupMessage[] = [];
   while (r.more) {
-    const tag = r.varint();
-    const f = Math.floor(tag / 8);
-    const wt = tag & 7;
+    const [f, wt] = r.tag();
     if (f === 1 && wt === WT_I64) from = r.double();
     else if (f === 2 && wt === WT_LEN) {
       const [s, e] = r.len();
