@@ -11,7 +11,7 @@ import { fromWire, toWire } from './wire.ts';
 import { decodeBatch, encodeBatch } from './wire-batch.ts';
 
 const SEND_METHOD = methodFullName(RaftService.method.send);
-/** RaftService without Send (served raw, above), for RpcServer.register. */
+/** RaftService without Send (served raw with the hand codec, see the constructor), for RpcServer.register. */
 const WITHOUT_SEND = { ...RaftService, methods: RaftService.methods.filter((m) => m !== RaftService.method.send) } as unknown as typeof RaftService;
 const EMPTY = new Uint8Array(0);
 

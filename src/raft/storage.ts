@@ -16,8 +16,8 @@ export interface StorageFile {
   read(buf: Uint8Array, offset: number, length: number, position: number): Promise<number>;
   write(data: Uint8Array, offset: number, length: number, position: number): Promise<number>;
   /**
-   * The same write on the calling thread. Only the real disk has it: RaftLog writes a small batch
-   * this way (RaftLogOptions.inlineBytes); a storage without it is always written asynchronously.
+   * The same write on the calling thread. Only the real disk has it: RaftLog writes a lone small
+   * entry this way (RaftLogOptions.inlineBytes); a storage without it is always written asynchronously.
    */
   writeSync?(data: Uint8Array, offset: number, length: number, position: number): number;
   /** Length of the file in bytes. */
