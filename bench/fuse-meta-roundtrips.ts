@@ -5,7 +5,10 @@
 // metadata workload does (meta-workload.py: create, stat, ls -l, rename, unlink; plus mkdir,
 // rmdir, link, cross-directory rename), and prints the average per call.
 //
-//   npx tsx bench/fuse-meta-roundtrips.ts [--n 50] [--entry-timeout 1] [--attr-timeout 1] [--json]
+//   npx tsx bench/fuse-meta-roundtrips.ts [--n 50] [--entry-timeout 1] [--attr-timeout 1] [--ls 1000,10000] [--json]
+//
+// --ls: sizes of extra `ls -l` phases over directories of 1-byte files made by the SDK (each
+// file has a block map, so st_blocks is not trivially 0), counted per listed entry.
 //
 // The kernel caches entries and attributes for the timeouts (the mount's defaults: 1 s): a phase
 // shorter than that finds what the phase before it left in the kernel's cache, as a real
@@ -30,6 +33,7 @@ const N = Number(arg('n', '50'));
 const ENTRY_TIMEOUT = Number(arg('entry-timeout', '1'));
 const ATTR_TIMEOUT = Number(arg('attr-timeout', '1'));
 const JSON_OUT = process.argv.includes('--json');
+const LS_SIZES = arg('ls', '').split(',').filter((x) => x !== '').map(Number);
 
 const kernel = new Map<string, number>();
 const rpcs = new Map<string, number>();
@@ -108,6 +112,20 @@ try {
   await phase(`ls -l of ${N} entries (made by another client)`, 1, async () => {
     await run('ls', ['-l', join(m.dir, 'u')]);
   });
+  // The kernel's attributes of W's names expire; its entries stay (entry timeout >= attr timeout).
+  await new Promise((r) => setTimeout(r, ATTR_TIMEOUT * 1000 + 100));
+  await phase('stat after the attribute timeout', N, async () => {
+    for (const n of names) await fsp.lstat(join(W, n));
+  });
+  for (const size of LS_SIZES) {
+    const dir = `/ls${size}`;
+    await conn.fs.mkdir(dir);
+    for (let i = 0; i < size; i++) await conn.fs.writeFile(`${dir}/e${String(i).padStart(6, '0')}`, 'x');
+    await conn.fs.settle();
+    await phase(`ls -l of ${size} 1-byte files (made by another client), per entry`, size, async () => {
+      await run('ls', ['-l', join(m.dir, dir)], { maxBuffer: 64 << 20 });
+    });
+  }
   await phase('open O_RDONLY + close of an existing file', N, async () => {
     for (const n of names) await (await fsp.open(join(W, n), 'r')).close();
   });
