@@ -74,6 +74,8 @@ interface Row {
   calls: number;
   kernel: Record<string, number>;
   rpcs: Record<string, number>;
+  /** Wall time of the whole phase (load-dependent: compare only within one run or paired runs). */
+  ms: number;
 }
 const rows: Row[] = [];
 
@@ -83,10 +85,12 @@ async function phase(name: string, calls: number, fn: () => Promise<void>): Prom
   await conn.core.opens?.settle();
   kernel.clear();
   rpcs.clear();
+  const t0 = performance.now();
   await fn();
+  const ms = performance.now() - t0;
   await conn.core.opens?.settle();
   const per = (c: Map<string, number>) => Object.fromEntries([...c].sort().map(([k, n]) => [k, Math.round((n / calls) * 100) / 100]));
-  rows.push({ phase: name, calls, kernel: per(kernel), rpcs: per(rpcs) });
+  rows.push({ phase: name, calls, kernel: per(kernel), rpcs: per(rpcs), ms });
 }
 
 const W = join(m.dir, 'w');
@@ -158,8 +162,8 @@ else {
   const fmt = (r: Record<string, number>) => Object.entries(r).map(([k, n]) => (n === 1 ? k : `${k} ×${n}`)).join(', ') || '—';
   const sum = (r: Record<string, number>) => Math.round(Object.values(r).reduce((a, b) => a + b, 0) * 100) / 100;
   console.log(`# per system call, averaged over the phase; entry timeout ${ENTRY_TIMEOUT} s, attr timeout ${ATTR_TIMEOUT} s`);
-  console.log('| system call | kernel requests | metaserver calls |');
-  console.log('|---|---|---|');
-  for (const r of rows) console.log(`| ${r.phase} | ${sum(r.kernel)}: ${fmt(r.kernel)} | ${sum(r.rpcs)}: ${fmt(r.rpcs)} |`);
+  console.log('| system call | kernel requests | metaserver calls | phase ms |');
+  console.log('|---|---|---|---:|');
+  for (const r of rows) console.log(`| ${r.phase} | ${sum(r.kernel)}: ${fmt(r.kernel)} | ${sum(r.rpcs)}: ${fmt(r.rpcs)} | ${r.ms.toFixed(0)} |`);
 }
 process.exit(0);
