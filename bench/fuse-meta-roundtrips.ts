@@ -89,7 +89,7 @@ async function phase(name: string, calls: number, fn: () => Promise<void>): Prom
   await fn();
   const ms = performance.now() - t0;
   await conn.core.opens?.settle();
-  const per = (c: Map<string, number>) => Object.fromEntries([...c].sort().map(([k, n]) => [k, Math.round((n / calls) * 100) / 100]));
+  const per = (c: Map<string, number>) => Object.fromEntries([...c].sort().map(([k, n]) => [k, Math.round((n / calls) * 1e4) / 1e4]));
   rows.push({ phase: name, calls, kernel: per(kernel), rpcs: per(rpcs), ms });
 }
 
