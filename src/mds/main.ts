@@ -17,6 +17,7 @@ import { TopologyService } from '../gen/topology_pb.ts';
 import { ChannelPool, RpcServer, loadTlsConfig, tlsOption } from '../rpc/index.ts';
 import { DEFAULT_ELECTION_PREFIX, EmbeddedElector, EtcdElector, type Elector } from './election/index.ts';
 import type { DataReclaimer } from './fs/fs-manager.ts';
+import { probeBlockStore, type DataProber } from './fs/probe-store.ts';
 import { reclaimBlocks } from './fs/reclaim-data.ts';
 import { LeaderJournal } from './journal.ts';
 import { MdsNode } from './node.ts';
@@ -58,6 +59,9 @@ export interface RunMdsOptions {
   /** Deletes a deleted fs's blocks from its data store (default: every object under the fs's
    *  prefix in its local directory or S3 bucket; `false` leaves the data alone). */
   reclaimData?: DataReclaimer | false;
+  /** Checks a new fs's data store at CreateFs (default: write, read and delete a probe object;
+   *  `false` skips it). */
+  probeData?: DataProber | false;
   /**
    * File of the cluster key (docs/security.md): with it every caller must present a token derived
    * from it, and each method needs a role. Without it anyone who reaches the port is admin.
@@ -160,6 +164,7 @@ export async function runMds(opts: RunMdsOptions): Promise<MdsHandle> {
     random,
     tuning: makeTuning(opts.tuning),
     reclaimData: opts.reclaimData === false ? undefined : (opts.reclaimData ?? reclaimBlocks),
+    probeData: opts.probeData === false ? undefined : (opts.probeData ?? probeBlockStore),
     journal: opts.journalPath ? new LeaderJournal(opts.journalPath, address) : undefined,
     // After losing a term, etcd connections may be dead (a partition): dial again.
     onDeposed: () => (store instanceof EtcdStore ? store.reconnect() : undefined),
