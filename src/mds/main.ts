@@ -21,7 +21,7 @@ import { probeBlockStore, type DataProber } from './fs/probe-store.ts';
 import { reclaimBlocks } from './fs/reclaim-data.ts';
 import { LeaderJournal } from './journal.ts';
 import { MdsNode } from './node.ts';
-import { tuning as makeTuning, type MdsTuning } from './options.ts';
+import { DEFAULT_TUNING, tuning as makeTuning, type MdsTuning } from './options.ts';
 import { heartbeatService, mdsService, topologyService } from './service.ts';
 import { ClusterKey, FsAccess, INSECURE_HELP, MDS_RULES, logInsecure, securityFlagsProblem, tokenAuth } from './auth/index.ts';
 import { mdsStatus } from './status.ts';
@@ -237,6 +237,7 @@ interface MdsFlags {
   dashboardPort?: number;
   unstableAfterMs?: number;
   offlineAfterMs?: number;
+  healDelayMs?: number;
   sessionTimeoutMs?: number;
   sessionScanMs?: number;
   fsScanMs?: number;
@@ -282,7 +283,8 @@ export function parseMdsArgs(argv: string[]): RunMdsOptions {
     .option('--tls-name <name>', "mutual TLS: this MDS's certificate name in --tls-dir")
     .option('--insecure', INSECURE_HELP)
     .option('--unstable-after-ms <ms>', 'metaserver silence before UNSTABLE', parseMs)
-    .option('--offline-after-ms <ms>', 'metaserver silence before OFFLINE (then its copysets heal elsewhere)', parseMs)
+    .option('--offline-after-ms <ms>', 'metaserver silence before OFFLINE (default 60000)', parseMs)
+    .option('--heal-delay-ms <ms>', 'time a metaserver stays OFFLINE before its replicas are rebuilt elsewhere (default 600000: a reboot is not a full copy)', parseMs)
     .option('--session-timeout-ms <ms>', 'mount session timeout', parseMs)
     .option('--session-scan-ms <ms>', 'session expiry scan period', parseMs)
     .option('--fs-scan-ms <ms>', 'deleted fs reclaim period', parseMs)
@@ -302,6 +304,7 @@ export function parseMdsArgs(argv: string[]): RunMdsOptions {
   };
   setNum('unstableAfterMs', o.unstableAfterMs);
   setNum('offlineAfterMs', o.offlineAfterMs);
+  if (o.healDelayMs !== undefined) t.recovery = { ...DEFAULT_TUNING.recovery, healDelayMs: o.healDelayMs };
   setNum('sessionTimeoutMs', o.sessionTimeoutMs);
   setNum('sessionScanMs', o.sessionScanMs);
   setNum('fsScanMs', o.fsScanMs);
