@@ -1,11 +1,12 @@
 // `curvefs fs create` probes the data store (issue [K] item 4): against a real MDS process and a
 // real S3 server (s3rver), an fs whose store refuses connections, names a bucket that does not
-// exist, carries an unknown access key, or is a read-only directory is refused at once with the store's
+// exist, carries an unknown access key, accepts connections and never answers, or is a read-only directory is refused at once with the store's
 // own error and exit 6, and nothing is created; a usable store gets its fs and keeps no probe
 // object.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -81,6 +82,19 @@ async function refusedWith(args: string[], env: Record<string, string>, message:
 test('an S3 endpoint nobody listens on is refused at fs create, exit 6, nothing created', async () => {
   const endpoint = `http://127.0.0.1:${await freePort()}`;
   await refusedWith(s3Args('dead-endpoint', endpoint, 'b', 'AK'), { AWS_SECRET_ACCESS_KEY: 'SK' }, new RegExp(`S3 bucket b at ${endpoint}: cannot write a probe object .*ECONNREFUSED`));
+});
+
+test('an S3 endpoint that accepts connections and never answers is refused within the probe budget', async () => {
+  const sockets = new Set<Socket>();
+  const silent = createServer((sock) => void sockets.add(sock)); // reads nothing, answers nothing
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+  try {
+    const endpoint = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    await refusedWith(s3Args('silent-endpoint', endpoint, 'b', 'AK'), { AWS_SECRET_ACCESS_KEY: 'SK' }, /cannot write a probe object .*(no answer within 3000 ms|TimeoutError|timed out)/i);
+  } finally {
+    for (const sock of sockets) sock.destroy();
+    await new Promise((r) => silent.close(r));
+  }
 });
 
 test('a bucket that does not exist and an unknown access key are refused with what S3 said', async () => {
