@@ -1,4 +1,5 @@
-// `curvefs bench` (issue [K] item 3) against the FUSE mount of a `curvefs up` cluster: every phase
+// `curvefs bench` (issue [K] item 3) against the FUSE mount of a `curvefs up` cluster (and with
+// --sdk through the SDK on its fs): every phase
 // runs the asked number of operations through the mount, reports ops/s and p50 ≤ p99, is set
 // beside the tmpfs floor as a ratio, and leaves nothing behind in the mount. Bad input: a missing
 // directory is exit 3, a regular file exit 6, a bad count exit 2.
@@ -59,6 +60,20 @@ test('bench on a curvefs mount: every phase, its latencies, the floor ratio; not
   assert.equal(table.code, 0, table.stderr);
   assert.match(table.stdout, /^curvefs bench .*5 files of 4\.0 KiB.*floor: none; load average/m);
   for (const phase of PHASES) assert.match(table.stdout, new RegExp(`^${phase} +\\d+ +\\d+ +[\\d.]+ +[\\d.]+ +[-\\d.]+ +- +-$`, 'm'));
+});
+
+test('bench --sdk runs the same phases through the SDK on the fs, and leaves nothing in it', async () => {
+  const mnt = join(dir, 'mnt');
+  const before = await fsp.readdir(mnt);
+  const r = await runCurvefs(['--dir', dir, '--json', 'bench', '--sdk', '/', '--files', '10', '--big-file-size', '512KiB', '--block-size', '128KiB', '--no-floor']);
+  assert.equal(r.code, 0, r.stderr);
+  const doc = JSON.parse(r.stdout) as { dir: string; via: string; phases: Phase[] };
+  assert.equal(doc.via, 'sdk');
+  assert.deepEqual(doc.phases.map((p) => [p.phase, p.ops]), [...PHASES].map((p) => [p, p.startsWith('big') ? 4 : 10]));
+  for (const p of doc.phases) assert.ok(p.opsPerSec > 0 && p.p50Ms > 0 && p.p50Ms <= p.p99Ms && p.ratioToFloor === undefined, `${p.phase}: ${JSON.stringify(p)}`);
+  assert.deepEqual(await fsp.readdir(mnt), before, 'the work directory is removed from the fs');
+  const missing = await runCurvefs(['--dir', dir, 'bench', '--sdk', '/no-such-dir']);
+  assert.equal(missing.code, 3, missing.stderr);
 });
 
 test('bench refuses bad input precisely: missing directory 3, a file 6, a bad count 2', async () => {

@@ -1,6 +1,7 @@
-// `curvefs bench DIR`: a quick benchmark a user runs against a mount (like `juicefs bench`) —
-// create, write, stat, read and unlink of small files, then a big file written and read in
-// blocks — printing ops/s and the p50/p99 latency of each phase. The same workload runs first on
+// `curvefs bench DIR`: a quick benchmark a user runs against a mount (like `juicefs bench`), or
+// with --sdk against a path of the fs through the SDK (no kernel, no FUSE) — create, write,
+// stat, read and unlink of small files, then a big file written and read in blocks — printing
+// ops/s and the p50/p99 latency of each phase. The same workload runs first on
 // a tmpfs (the floor: what the kernel alone costs on this machine, now) and each figure is given
 // as a ratio to it, since a lone number on a busy machine says little.
 import type { Command } from 'commander';
@@ -9,8 +10,9 @@ import { loadavg, tmpdir } from 'node:os';
 import { resolve } from 'node:path';
 import { intArg } from '../../common/index.ts';
 import { CliError, EXIT, humanBytes, printJson, printTable } from '../output.ts';
-import type { GlobalOptions } from '../context.ts';
-import { runBench, type BenchParams, type PhaseResult } from './bench-run.ts';
+import { withFs, type GlobalOptions } from '../context.ts';
+import type { Fs } from '../../client/index.ts';
+import { localFiles, runBench, type BenchFiles, type BenchParams, type PhaseResult } from './bench-run.ts';
 import { parseSize } from './fs-admin.ts';
 
 interface BenchFlags {
@@ -19,6 +21,42 @@ interface BenchFlags {
   bigFileSize: number;
   blockSize: number;
   floor?: string | false;
+  sdk?: boolean;
+}
+
+/** The fs through the SDK: each call is the SDK's own (open, write, close: a commit each). */
+function sdkFiles(fs: Fs): BenchFiles {
+  return {
+    mkdir: (p) => fs.mkdir(p),
+    rmTree: (p) => fs.rm(p, { recursive: true, force: true }),
+    create: async (p) => (await fs.open(p, 'wx', 0o644)).close(),
+    writeWhole: async (p, data) => {
+      const fh = await fs.open(p, 'w', 0o644);
+      try {
+        await fh.write(0, data);
+      } finally {
+        await fh.close();
+      }
+    },
+    stat: async (p) => void (await fs.stat(p)),
+    readWhole: async (p, length) => {
+      const fh = await fs.open(p, 'r');
+      try {
+        return (await fh.read(0, length)).length;
+      } finally {
+        await fh.close();
+      }
+    },
+    unlink: (p) => fs.unlink(p),
+    openWrite: async (p) => {
+      const fh = await fs.open(p, 'wx', 0o644);
+      return { write: async (data, offset) => void (await fh.write(offset, data)), fsync: () => fh.flush(), close: () => fh.close() };
+    },
+    openRead: async (p) => {
+      const fh = await fs.open(p, 'r');
+      return { read: async (length, offset) => (await fh.read(offset, length)).length, close: () => fh.close() };
+    },
+  };
 }
 
 /** A directory to benchmark: exists (exit 3 if not) and is a directory (exit 6). */
@@ -56,21 +94,31 @@ function readMounts(): Array<{ dir: string; type: string }> {
 const fmt = (n: number | undefined, digits = 0) => (n === undefined ? '-' : n.toFixed(digits));
 
 export async function bench(g: GlobalOptions, dirArg: string, o: BenchFlags): Promise<void> {
-  const dir = directory(dirArg, 'directory');
+  if (!o.sdk) return benchOn(g, localFiles(), directory(dirArg, 'directory'), o);
+  await withFs(g, async ({ fs }) => {
+    const path = dirArg.startsWith('/') ? dirArg : `/${dirArg}`;
+    if (!(await fs.stat(path)).isDirectory()) throw new CliError(`${path} in the fs is not a directory`, EXIT.INVALID, 'ENOTDIR');
+    await benchOn(g, sdkFiles(fs), path, o, 'the SDK');
+  });
+}
+
+async function benchOn(g: GlobalOptions, files: BenchFiles, dir: string, o: BenchFlags, via = 'system calls'): Promise<void> {
   const floorDir = o.floor === false ? undefined : o.floor !== undefined ? directory(o.floor, 'floor directory') : defaultFloor();
   const params: BenchParams = { files: o.files, fileSize: o.fileSize, bigFileSize: Math.max(o.bigFileSize, o.blockSize), blockSize: o.blockSize };
   const load = loadavg().map((x) => Number(x.toFixed(2)));
   if (!g.json) {
     process.stdout.write(
-      `curvefs bench ${dir}: ${params.files} files of ${humanBytes(params.fileSize)}, a ${humanBytes(params.bigFileSize)} file in ${humanBytes(params.blockSize)} blocks; ` +
+      `curvefs bench ${dir} through ${via}: ${params.files} files of ${humanBytes(params.fileSize)}, a ${humanBytes(params.bigFileSize)} file in ${humanBytes(params.blockSize)} blocks; ` +
         `floor: ${floorDir ?? 'none'}; load average ${load.join(' ')}\n`,
     );
   }
   // A short unmeasured round first, so the first measured run does not pay for a cold JIT.
-  runBench(floorDir ?? dir, { ...params, files: Math.min(params.files, 50), bigFileSize: params.blockSize });
+  const local = localFiles();
+  if (floorDir !== undefined) await runBench(local, floorDir, { ...params, files: Math.min(params.files, 50), bigFileSize: params.blockSize });
+  else await runBench(files, dir, { ...params, files: Math.min(params.files, 50), bigFileSize: params.blockSize });
   // The floor first: the ratio then compares two runs a few seconds apart.
-  const floor = floorDir !== undefined ? runBench(floorDir, params) : undefined;
-  const target = runBench(dir, params);
+  const floor = floorDir !== undefined ? await runBench(local, floorDir, params) : undefined;
+  const target = await runBench(files, dir, params);
   const ratio = (r: PhaseResult) => {
     const f = floor?.find((x) => x.phase === r.phase);
     return f ? r.opsPerSec / f.opsPerSec : undefined;
@@ -78,6 +126,7 @@ export async function bench(g: GlobalOptions, dirArg: string, o: BenchFlags): Pr
   if (g.json) {
     printJson({
       dir,
+      via: o.sdk ? 'sdk' : 'mount',
       params,
       loadAverage: load,
       phases: target.map((r) => ({ ...r, floorOpsPerSec: floor?.find((x) => x.phase === r.phase)?.opsPerSec, ratioToFloor: ratio(r) })),
@@ -100,7 +149,8 @@ export function registerBenchCommand(program: Command, g: () => GlobalOptions): 
   program
     .command('bench')
     .description('quick benchmark of a directory (a mount): small-file create/write/stat/read/unlink and a big file, beside a tmpfs floor')
-    .argument('<dir>', 'where to run (a directory of a curvefs mount); a work directory is made in it and removed')
+    .argument('<dir>', 'where to run (a directory of a curvefs mount; with --sdk a path in the fs); a work directory is made in it and removed')
+    .option('--sdk', 'run through the SDK on the fs (--fs, default the cluster\'s) instead of a mounted directory')
     .option('--files <n>', 'small files', intArg('a file count', { min: 1 }), 1000)
     .option('--file-size <size>', 'bytes of each small file', parseSize, parseSize('4KiB'))
     .option('--big-file-size <size>', 'bytes of the big file', parseSize, parseSize('64MiB'))
