@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CurveError, StatusCode } from '../../src/common/index.ts';
+import { StatusCode } from '../../src/common/index.ts';
 import { ClusterKey, MdsClient } from '../../src/mds/index.ts';
 import { ChannelPool, TOKEN_FILE_ENV } from '../../src/rpc/index.ts';
 import { FsStatus } from '../../src/gen/mds_pb.ts';
@@ -15,6 +15,7 @@ import { waitFor } from '../helpers/etcd.ts';
 import { FakeMetaserver, FakeWorld } from '../helpers/fake-metaserver.ts';
 import { MdsProcess } from '../helpers/mds-process.ts';
 import { startS3rver, type S3rverHandle } from '../helpers/s3rver.ts';
+import { rejectsWithStatus as refused } from '../helpers/assert-status.ts';
 
 const SECRET = 'sk-auth-test-secret';
 let dir: string;
@@ -67,14 +68,6 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function refused(p: Promise<unknown>, status: StatusCode, message?: RegExp): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(e instanceof CurveError, String(e));
-    assert.equal(StatusCode[e.status], StatusCode[status], e.message);
-    if (message) assert.match(e.message, message);
-    return true;
-  });
-}
 
 const mountpoint = { hostname: 'h', port: 1, path: '/mnt/alpha' };
 
