@@ -13,6 +13,7 @@ import { registerFsckCommand } from './commands/fsck.ts';
 import { registerGcCommand } from './commands/gc.ts';
 import { registerDumpCommand } from './commands/dump.ts';
 import { registerLoadCommand } from './commands/load.ts';
+import { registerBenchCommand } from './commands/bench.ts';
 import { versionLine } from './version.ts';
 import { callerIdentity, parseIdentity, processIdentity } from './identity.ts';
 
@@ -64,6 +65,7 @@ registerFsckCommand(program, globals);
 registerGcCommand(program, globals);
 registerDumpCommand(program, globals);
 registerLoadCommand(program, globals);
+registerBenchCommand(program, globals);
 
 try {
   await program.parseAsync(process.argv);
