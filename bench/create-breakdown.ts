@@ -9,13 +9,17 @@
 // process's top functions by self time, counting only the samples taken while the create loop
 // ran (V8 stamps samples with the same monotonic clock).
 //
-//   npx tsx bench/create-breakdown.ts [--creates 2000] [--warmup 200] [--cpu-prof] [--top 15] [--all] [--keep]
+// Each cluster process's CPU time per create (user + system, from /proc/PID/stat over the loop)
+// is printed too: a figure the machine's load hardly moves, for old/new comparisons. --no-trace
+// leaves the tracing off so that figure is not the tracer's.
+//
+//   npx tsx bench/create-breakdown.ts [--creates 2000] [--warmup 200] [--cpu-prof] [--top 15] [--all] [--keep] [--no-trace] [--json]
 // (--all: also every stamp seen in most creates, by occurrence; --keep: keep the traces and profiles)
 import { closeSync, constants, openSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { UpProc } from '../test/helpers/up-proc.ts';
+import { pidRecords, UpProc } from '../test/helpers/up-proc.ts';
 import { waitFor } from '../test/helpers/wait.ts';
 
 const arg = (name: string, def: string): string => {
@@ -26,6 +30,8 @@ const CREATES = Number(arg('creates', '2000'));
 const WARMUP = Number(arg('warmup', '200'));
 const CPU_PROF = process.argv.includes('--cpu-prof');
 const TOP = Number(arg('top', '15'));
+const TRACE = !process.argv.includes('--no-trace');
+const JSON_OUT = process.argv.includes('--json');
 
 const now = (): bigint => process.hrtime.bigint();
 
@@ -224,12 +230,28 @@ async function summarizeProfile(file: string, fromUs: number, toUs: number): Pro
   }
 }
 
+/** CPU seconds (user + system) each cluster process has used so far, by its pid file's name. */
+async function cpuSeconds(clusterDir: string): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const [name, r] of pidRecords(clusterDir)) {
+    try {
+      const stat = await readFile(`/proc/${r.pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // Fields 14 and 15 of stat(5) (utime, stime), in clock ticks (USER_HZ = 100 on Linux).
+      out.set(name, (Number(f[11]) + Number(f[12])) / 100);
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
 async function main(): Promise<void> {
   const root = await mkdtemp(join(tmpdir(), 'curvefs-breakdown-'));
   const traceDir = join(root, 'trace');
   const profDir = join(root, 'prof');
   const clusterDir = join(root, 'cluster');
-  process.env.CURVEFS_TRACE = traceDir;
+  if (TRACE) process.env.CURVEFS_TRACE = traceDir;
   if (CPU_PROF) process.env.CURVEFS_CPU_PROF = profDir;
   const up = UpProc.start(clusterDir);
   let loop: [bigint, bigint] = [0n, 0n];
@@ -241,6 +263,7 @@ async function main(): Promise<void> {
     await waitFor(mounts, `the mount at ${mnt}`, 60_000);
     const flags = constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY;
     for (let i = 0; i < WARMUP; i++) closeSync(openSync(join(mnt, `warm${i}`), flags, 0o644));
+    const cpu0 = await cpuSeconds(clusterDir);
     const t0 = now();
     for (let i = 0; i < CREATES; i++) {
       const s = now();
@@ -248,18 +271,25 @@ async function main(): Promise<void> {
       windows.push([s, now()]);
     }
     loop = [t0, now()];
+    const cpu1 = await cpuSeconds(clusterDir);
     const secs = Number(loop[1] - loop[0]) / 1e9;
+    const cpuUs: Record<string, number> = {};
+    for (const [name, c] of cpu1) if (cpu0.has(name)) cpuUs[name] = Math.round(((c - cpu0.get(name)!) / CREATES) * 1e6);
+    if (JSON_OUT) console.log(JSON.stringify({ createsPerSec: CREATES / secs, cpuUsPerCreate: cpuUs }));
     console.log(`creates/s through the mount: ${(CREATES / secs).toFixed(0)} (${CREATES} in ${secs.toFixed(2)} s)`);
+    console.log(`CPU µs per create, by process: ${Object.entries(cpuUs).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   } catch (e) {
     console.error(up.output);
     throw e;
   } finally {
     if (up.proc.exitCode === null && up.proc.signalCode === null) await up.interrupt();
   }
-  const stamps = await readTraces(traceDir);
-  hops(stamps, windows);
-  counts(stamps, loop, CREATES);
-  if (process.argv.includes('--all')) breakdown(stamps, windows);
+  if (TRACE) {
+    const stamps = await readTraces(traceDir);
+    hops(stamps, windows);
+    counts(stamps, loop, CREATES);
+    if (process.argv.includes('--all')) breakdown(stamps, windows);
+  }
   if (CPU_PROF) {
     for (const f of (await readdir(profDir)).sort()) {
       await summarizeProfile(join(profDir, f), Number(loop[0] / 1000n), Number(loop[1] / 1000n));

@@ -5,7 +5,10 @@
 // metadata workload does (meta-workload.py: create, stat, ls -l, rename, unlink; plus mkdir,
 // rmdir, link, cross-directory rename), and prints the average per call.
 //
-//   npx tsx bench/fuse-meta-roundtrips.ts [--n 50] [--entry-timeout 1] [--attr-timeout 1] [--json]
+//   npx tsx bench/fuse-meta-roundtrips.ts [--n 50] [--entry-timeout 1] [--attr-timeout 1] [--ls 1000,10000] [--json]
+//
+// --ls: sizes of extra `ls -l` phases over directories of 1-byte files made by the SDK (each
+// file has a block map, so st_blocks is not trivially 0), counted per listed entry.
 //
 // The kernel caches entries and attributes for the timeouts (the mount's defaults: 1 s): a phase
 // shorter than that finds what the phase before it left in the kernel's cache, as a real
@@ -30,6 +33,7 @@ const N = Number(arg('n', '50'));
 const ENTRY_TIMEOUT = Number(arg('entry-timeout', '1'));
 const ATTR_TIMEOUT = Number(arg('attr-timeout', '1'));
 const JSON_OUT = process.argv.includes('--json');
+const LS_SIZES = arg('ls', '').split(',').filter((x) => x !== '').map(Number);
 
 const kernel = new Map<string, number>();
 const rpcs = new Map<string, number>();
@@ -70,6 +74,8 @@ interface Row {
   calls: number;
   kernel: Record<string, number>;
   rpcs: Record<string, number>;
+  /** Wall time of the whole phase (load-dependent: compare only within one run or paired runs). */
+  ms: number;
 }
 const rows: Row[] = [];
 
@@ -79,10 +85,12 @@ async function phase(name: string, calls: number, fn: () => Promise<void>): Prom
   await conn.core.opens?.settle();
   kernel.clear();
   rpcs.clear();
+  const t0 = performance.now();
   await fn();
+  const ms = performance.now() - t0;
   await conn.core.opens?.settle();
-  const per = (c: Map<string, number>) => Object.fromEntries([...c].sort().map(([k, n]) => [k, Math.round((n / calls) * 100) / 100]));
-  rows.push({ phase: name, calls, kernel: per(kernel), rpcs: per(rpcs) });
+  const per = (c: Map<string, number>) => Object.fromEntries([...c].sort().map(([k, n]) => [k, Math.round((n / calls) * 1e4) / 1e4]));
+  rows.push({ phase: name, calls, kernel: per(kernel), rpcs: per(rpcs), ms });
 }
 
 const W = join(m.dir, 'w');
@@ -108,6 +116,20 @@ try {
   await phase(`ls -l of ${N} entries (made by another client)`, 1, async () => {
     await run('ls', ['-l', join(m.dir, 'u')]);
   });
+  // The kernel's attributes of W's names expire; its entries stay (entry timeout >= attr timeout).
+  await new Promise((r) => setTimeout(r, ATTR_TIMEOUT * 1000 + 100));
+  await phase('stat after the attribute timeout', N, async () => {
+    for (const n of names) await fsp.lstat(join(W, n));
+  });
+  for (const size of LS_SIZES) {
+    const dir = `/ls${size}`;
+    await conn.fs.mkdir(dir);
+    for (let i = 0; i < size; i++) await conn.fs.writeFile(`${dir}/e${String(i).padStart(6, '0')}`, 'x');
+    await conn.fs.settle();
+    await phase(`ls -l of ${size} 1-byte files (made by another client), per entry`, size, async () => {
+      await run('ls', ['-l', join(m.dir, dir)], { maxBuffer: 64 << 20 });
+    });
+  }
   await phase('open O_RDONLY + close of an existing file', N, async () => {
     for (const n of names) await (await fsp.open(join(W, n), 'r')).close();
   });
@@ -140,8 +162,8 @@ else {
   const fmt = (r: Record<string, number>) => Object.entries(r).map(([k, n]) => (n === 1 ? k : `${k} ×${n}`)).join(', ') || '—';
   const sum = (r: Record<string, number>) => Math.round(Object.values(r).reduce((a, b) => a + b, 0) * 100) / 100;
   console.log(`# per system call, averaged over the phase; entry timeout ${ENTRY_TIMEOUT} s, attr timeout ${ATTR_TIMEOUT} s`);
-  console.log('| system call | kernel requests | metaserver calls |');
-  console.log('|---|---|---|');
-  for (const r of rows) console.log(`| ${r.phase} | ${sum(r.kernel)}: ${fmt(r.kernel)} | ${sum(r.rpcs)}: ${fmt(r.rpcs)} |`);
+  console.log('| system call | kernel requests | metaserver calls | phase ms |');
+  console.log('|---|---|---|---:|');
+  for (const r of rows) console.log(`| ${r.phase} | ${sum(r.kernel)}: ${fmt(r.kernel)} | ${sum(r.rpcs)}: ${fmt(r.rpcs)} | ${r.ms.toFixed(0)} |`);
 }
 process.exit(0);

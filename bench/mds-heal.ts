@@ -36,7 +36,7 @@ async function main(): Promise<void> {
     etcd: [],
     dataDir: join(dir, 'mds'),
     journal: join(dir, 'mds.jsonl'),
-    args: ['--unstable-after-ms', '1000', '--offline-after-ms', String(OFFLINE_MS), '--schedule-interval-ms', '500', '--partitions-per-fs', '1', '--min-writable-partitions', '1'],
+    args: ['--unstable-after-ms', '1000', '--offline-after-ms', String(OFFLINE_MS), '--heal-delay-ms', '0', '--schedule-interval-ms', '500', '--partitions-per-fs', '1', '--min-writable-partitions', '1'],
   });
   const mds = new MdsClient({ addresses: [mdsProc.address], deadlineMs: 60_000 });
   const c = await MetaserverCluster.start({ n: 4, dir, mdsAddrs: [mdsProc.address] });

@@ -4,10 +4,12 @@
 //
 //   npx tsx bench/raft-commit.ts [--seconds 10] [--kills 20] [--no-etcd] [--tick-ms MS] [--election-tick N]
 //                                [--prealloc truncate|zeros] [--inflight 1,64,1024] [--floor-n 1000]
-//                                [--log-sync dsync,fdatasync] [--no-quiesce]
+//                                [--log-sync dsync,fdatasync,dsync:0] [--no-quiesce]
 //
 // --log-sync runs the Raft part once per listed RaftLogOptions.syncMode, back to back (an A/B in
-// one run; default: dsync only).
+// one run; default: dsync only); "mode:N" sets RaftLogOptions.inlineBytes to N as well (dsync:0:
+// every write through the threadpool, as before inline writes).
+// bench/raft-profile.ts shows where a commit's CPU goes, bench/raft-wire.ts the batch codec's.
 //
 // First the floor, in the same run (bench/floor.ts): pwrite+fdatasync of 100 B and 4 KiB into a
 // preallocated file, and the loopback RPC round trip to a replica; the commit latencies are then
@@ -40,7 +42,7 @@ const NO_QUIESCE = process.argv.includes('--no-quiesce');
 const PREALLOC = arg('prealloc', 'truncate') === 'zeros' ? 'zeros' : 'truncate';
 const INFLIGHT = arg('inflight', '1,64,1024').split(',').map(Number);
 const FLOOR_N = Number(arg('floor-n', '1000'));
-const LOG_SYNC = arg('log-sync', 'dsync').split(',').map((m) => (m === 'fdatasync' ? 'fdatasync' : 'dsync'));
+const LOG_SYNC = arg('log-sync', 'dsync').split(',');
 /**
  * Deadline of one failover probe. Long enough that a proposal the successor accepted is counted
  * when it commits even on a busy machine (with 300 ms, a commit slower than that was retried and
@@ -143,9 +145,12 @@ async function measureFloor(dir: string, c: KvProcessCluster): Promise<Floor> {
   return { fsync100, fsync4k, rpc };
 }
 
-async function benchRaft(dir: string, logSync: 'dsync' | 'fdatasync'): Promise<{ loads: LoadResult[]; failovers: number[]; floor: Floor }> {
-  console.log(`raft   log sync mode: ${logSync}`);
-  const c = new KvProcessCluster({ dataDir: dir, tickMs: TICK_MS, electionTick: ELECTION_TICK, prealloc: PREALLOC, logSync, noQuiesce: NO_QUIESCE });
+async function benchRaft(dir: string, mode: string): Promise<{ loads: LoadResult[]; failovers: number[]; floor: Floor }> {
+  console.log(`raft   log sync mode: ${mode}`);
+  const [sync, inline] = mode.split(':');
+  const logSync = sync === 'fdatasync' ? 'fdatasync' : 'dsync';
+  const inlineBytes = inline === undefined ? undefined : Number(inline);
+  const c = new KvProcessCluster({ dataDir: dir, tickMs: TICK_MS, electionTick: ELECTION_TICK, prealloc: PREALLOC, logSync, inlineBytes, noQuiesce: NO_QUIESCE });
   await c.start();
   try {
     await c.propose(entryFor(0), Date.now() + 30_000);

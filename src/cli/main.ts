@@ -14,6 +14,7 @@ import { registerGcCommand } from './commands/gc.ts';
 import { registerTrashCommands } from './commands/trash.ts';
 import { registerDumpCommand } from './commands/dump.ts';
 import { registerLoadCommand } from './commands/load.ts';
+import { registerBenchCommand } from './commands/bench.ts';
 import { versionLine } from './version.ts';
 import { callerIdentity, parseIdentity, processIdentity } from './identity.ts';
 
@@ -66,6 +67,7 @@ registerGcCommand(program, globals);
 registerTrashCommands(program, globals);
 registerDumpCommand(program, globals);
 registerLoadCommand(program, globals);
+registerBenchCommand(program, globals);
 
 try {
   await program.parseAsync(process.argv);

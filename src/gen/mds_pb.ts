@@ -255,7 +255,7 @@ export type FsInfo = Message<"curvefs.mds.FsInfo"> & {
   owner: string;
 
   /**
-   * trash retention in hours; 0 = no trash (architecture.md §6c)
+   * trash retention in hours; 0 = no trash (architecture.md §6b)
    *
    * @generated from field: uint32 recycle_time_hour = 15;
    */
@@ -499,7 +499,7 @@ export type UpdateFsInfoRequest = Message<"curvefs.mds.UpdateFsInfoRequest"> & {
 
   /**
    * When present, the request sets only the trash retention (hours; 0 = no trash) and `capacity`
-   * is ignored; absent, it sets the capacity as before (architecture.md §6c).
+   * is ignored; absent, it sets the capacity as before (architecture.md §6b).
    *
    * @generated from field: optional uint32 recycle_time_hour = 3;
    */

@@ -17,10 +17,11 @@ import { TopologyService } from '../gen/topology_pb.ts';
 import { ChannelPool, RpcServer, loadTlsConfig, tlsOption } from '../rpc/index.ts';
 import { DEFAULT_ELECTION_PREFIX, EmbeddedElector, EtcdElector, type Elector } from './election/index.ts';
 import type { DataReclaimer } from './fs/fs-manager.ts';
+import { probeBlockStore, type DataProber } from './fs/probe-store.ts';
 import { reclaimBlocks } from './fs/reclaim-data.ts';
 import { LeaderJournal } from './journal.ts';
 import { MdsNode } from './node.ts';
-import { tuning as makeTuning, type MdsTuning } from './options.ts';
+import { DEFAULT_TUNING, tuning as makeTuning, type MdsTuning } from './options.ts';
 import { heartbeatService, mdsService, topologyService } from './service.ts';
 import { ClusterKey, FsAccess, INSECURE_HELP, MDS_RULES, logInsecure, securityFlagsProblem, tokenAuth } from './auth/index.ts';
 import { mdsStatus } from './status.ts';
@@ -58,6 +59,9 @@ export interface RunMdsOptions {
   /** Deletes a deleted fs's blocks from its data store (default: every object under the fs's
    *  prefix in its local directory or S3 bucket; `false` leaves the data alone). */
   reclaimData?: DataReclaimer | false;
+  /** Checks a new fs's data store at CreateFs (default: write, read and delete a probe object;
+   *  `false` skips it). */
+  probeData?: DataProber | false;
   /**
    * File of the cluster key (docs/security.md): with it every caller must present a token derived
    * from it, and each method needs a role. Without it anyone who reaches the port is admin.
@@ -160,6 +164,7 @@ export async function runMds(opts: RunMdsOptions): Promise<MdsHandle> {
     random,
     tuning: makeTuning(opts.tuning),
     reclaimData: opts.reclaimData === false ? undefined : (opts.reclaimData ?? reclaimBlocks),
+    probeData: opts.probeData === false ? undefined : (opts.probeData ?? probeBlockStore),
     journal: opts.journalPath ? new LeaderJournal(opts.journalPath, address) : undefined,
     // After losing a term, etcd connections may be dead (a partition): dial again.
     onDeposed: () => (store instanceof EtcdStore ? store.reconnect() : undefined),
@@ -232,6 +237,7 @@ interface MdsFlags {
   dashboardPort?: number;
   unstableAfterMs?: number;
   offlineAfterMs?: number;
+  healDelayMs?: number;
   sessionTimeoutMs?: number;
   sessionScanMs?: number;
   fsScanMs?: number;
@@ -277,7 +283,8 @@ export function parseMdsArgs(argv: string[]): RunMdsOptions {
     .option('--tls-name <name>', "mutual TLS: this MDS's certificate name in --tls-dir")
     .option('--insecure', INSECURE_HELP)
     .option('--unstable-after-ms <ms>', 'metaserver silence before UNSTABLE', parseMs)
-    .option('--offline-after-ms <ms>', 'metaserver silence before OFFLINE (then its copysets heal elsewhere)', parseMs)
+    .option('--offline-after-ms <ms>', 'metaserver silence before OFFLINE (default 60000)', parseMs)
+    .option('--heal-delay-ms <ms>', 'time a metaserver stays OFFLINE before its replicas are rebuilt elsewhere (default 600000: a reboot is not a full copy)', parseMs)
     .option('--session-timeout-ms <ms>', 'mount session timeout', parseMs)
     .option('--session-scan-ms <ms>', 'session expiry scan period', parseMs)
     .option('--fs-scan-ms <ms>', 'deleted fs reclaim period', parseMs)
@@ -297,6 +304,7 @@ export function parseMdsArgs(argv: string[]): RunMdsOptions {
   };
   setNum('unstableAfterMs', o.unstableAfterMs);
   setNum('offlineAfterMs', o.offlineAfterMs);
+  if (o.healDelayMs !== undefined) t.recovery = { ...DEFAULT_TUNING.recovery, healDelayMs: o.healDelayMs };
   setNum('sessionTimeoutMs', o.sessionTimeoutMs);
   setNum('sessionScanMs', o.sessionScanMs);
   setNum('fsScanMs', o.fsScanMs);

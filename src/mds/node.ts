@@ -4,6 +4,7 @@
 import { CurveError, StatusCode, createLogger, type Clock, type Random, type Timer } from '../common/index.ts';
 import type { ElectionEvent, Elector, Leadership } from './election/index.ts';
 import type { DataReclaimer } from './fs/fs-manager.ts';
+import type { DataProber } from './fs/probe-store.ts';
 import type { LeaderJournal } from './journal.ts';
 import type { MdsTuning } from './options.ts';
 import type { KvStore } from './store/index.ts';
@@ -23,6 +24,8 @@ export interface MdsNodeOptions {
   random: Random;
   tuning: MdsTuning;
   reclaimData?: DataReclaimer;
+  /** Checks a new fs's data store before CreateFs records it (none: not checked). */
+  probeData?: DataProber;
   journal?: LeaderJournal;
   /** Called when the term ends (e.g. to drop dead etcd connections). */
   onDeposed?: () => void;
@@ -113,6 +116,7 @@ export class MdsNode {
           random: this.opts.random,
           tuning: this.opts.tuning,
           reclaimData: this.opts.reclaimData,
+          probeData: this.opts.probeData,
           onFenceLost: () => this.fenceLost(l.term),
         });
         // Serve only if the same term still holds now; record it before the first call is served.

@@ -5,6 +5,7 @@ import { createLogger, type Clock, type Random, type Timer, type TimerHandle } f
 import type { Leadership } from './election/index.ts';
 import { FencedStore } from './fenced-store.ts';
 import { FsManager, type DataReclaimer } from './fs/fs-manager.ts';
+import type { DataProber } from './fs/probe-store.ts';
 import { HeartbeatHandler } from './heartbeat/handler.ts';
 import { IdAllocator } from './id-allocator.ts';
 import type { MdsTuning } from './options.ts';
@@ -24,6 +25,7 @@ export interface TermDeps {
   random: Random;
   tuning: MdsTuning;
   reclaimData?: DataReclaimer;
+  probeData?: DataProber;
   /** Called when a write finds the fence gone (the term is over). */
   onFenceLost: () => void;
 }
@@ -65,6 +67,7 @@ export class MdsTerm {
       deps.clock,
       { partitionsPerFs: t.partitionsPerFs, sessionTimeoutMs: t.sessionTimeoutMs, minWritablePartitions: t.minWritablePartitions },
       deps.reclaimData,
+      deps.probeData,
     );
     const recovery = new RecoveryDriver(topo, allocator, deps.admin, deps.clock, deps.random, t.recovery);
     const heartbeat = new HeartbeatHandler(topo, fs, allocator, recovery, deps.clock, { cleanFollowerAfterMs: t.cleanFollowerAfterMs });

@@ -27,6 +27,8 @@ import { txKey } from './tx/tx-store.ts';
 import type { OpMetrics } from './metrics.ts';
 import { listDentriesPage, listInodesPage } from './scan-service.ts';
 import { noTrash, type TrashRetention } from './trash-policy.ts';
+// st_blocks by the client's rule (one place for it): a pure module over the data layer's slice overlay.
+import { blocksOfMap } from '../vfs/allocation.ts';
 
 /** Finds hosted copysets. */
 export interface CopysetRegistry {
@@ -81,10 +83,16 @@ export function answerAttr(a: PInodeAttr): MessageInitShape<typeof InodeAttrSche
   return a.parent.length > 1 ? { ...a, parent: a.parent.slice(0, 1) } : a;
 }
 
-/** Attributes in the answer to a read: with whether the inode has extended attributes. */
+/**
+ * Attributes in the answer to a read: with whether the inode has extended attributes and, for a
+ * regular file, its st_blocks (counted by the client's own rule, so `ls -l` needs no GETATTR per file).
+ */
 function readAttr(part: Partition, a: PInodeAttr): MessageInitShape<typeof InodeAttrSchema> {
   const names = part.listXattr(a.inodeId);
-  return { ...answerAttr(a), hasXattrs: names.status === StatusCode.OK ? names.names.length > 0 : undefined };
+  const hasXattrs = names.status === StatusCode.OK ? names.names.length > 0 : undefined;
+  if (a.type !== FileType.TYPE_S3 && a.type !== FileType.TYPE_FILE) return { ...answerAttr(a), hasXattrs };
+  const chunks = part.chunksView(a.inodeId);
+  return { ...answerAttr(a), hasXattrs, blocks: chunks ? blocksOfMap(chunks) : 0 };
 }
 
 export function wireDentry(fsId: number, d: DentryInfo): MessageInitShape<typeof DentrySchema> {

@@ -165,7 +165,8 @@ export class CurvefsOps implements FuseOps {
     return list.map((e) => ({
       name: e.name,
       cookie: e.cookie,
-      // st_blocks not known: the kernel asks for the attributes again when it wants them.
+      // st_blocks comes with the listing (the metaserver counts it); when it did not (an older
+      // metaserver), attribute timeout 0: the kernel asks for the attributes when it wants them.
       entry: e.attr ? (e.blocksUnknown ? { attr: e.attr, attrTimeoutSec: 0 } : { attr: e.attr }) : { attr: placeholderAttr(e.ino) },
     }));
   }

@@ -9,7 +9,8 @@
 import { isCurveError, statusName } from '../common/index.ts';
 import type { BlockCache, BlockEntry, BlockInfo, BlockStore } from '../data/index.ts';
 import { E, errnoOf, type FuseOps } from '../fuse/index.ts';
-import { Metrics, serveMetrics, type Counter, type Histogram, type MetricsServer } from '../metrics/index.ts';
+import { LATENCY_BUCKETS, Metrics, serveMetrics, type Counter, type Histogram, type MetricsServer } from '../metrics/index.ts';
+import { OpHistogram } from './op-histogram.ts';
 
 const ERRNO_NAMES = new Map<number, string>();
 for (const [name, n] of Object.entries(E)) if (!ERRNO_NAMES.has(n)) ERRNO_NAMES.set(n, name);
@@ -21,7 +22,8 @@ type AnyFn = (...args: unknown[]) => unknown;
 
 export class MountMetrics {
   readonly registry = new Metrics();
-  private readonly opSeconds: Histogram<'op'>;
+  /** Observed on every kernel request: our own histogram, each op's series kept by its wrapper. */
+  private readonly opSeconds: OpHistogram;
   private readonly opErrors: Counter<'op' | 'errno'>;
   private readonly readBytes: Counter;
   private readonly writtenBytes: Counter;
@@ -31,7 +33,7 @@ export class MountMetrics {
 
   constructor() {
     const m = this.registry;
-    this.opSeconds = m.histogram('curvefs_mount_fuse_op_seconds', 'FUSE requests served, and their latency, by operation.', ['op']);
+    this.opSeconds = new OpHistogram('curvefs_mount_fuse_op_seconds', 'FUSE requests served, and their latency, by operation.', LATENCY_BUCKETS, m.registry);
     this.opErrors = m.counter('curvefs_mount_fuse_op_errors_total', 'FUSE requests answered with an error, by operation and errno.', ['op', 'errno']);
     this.readBytes = m.counter('curvefs_mount_read_bytes_total', 'Bytes returned by FUSE reads.');
     this.writtenBytes = m.counter('curvefs_mount_written_bytes_total', 'Bytes accepted by FUSE writes.');
@@ -58,9 +60,9 @@ export class MountMetrics {
   }
 
   private timed(op: string, fn: AnyFn, target: object): AnyFn {
-    const hist = this.opSeconds;
+    const hist = this.opSeconds.series(op);
     const done = (start: number, result: unknown): void => {
-      hist.observe({ op }, (performance.now() - start) / 1000);
+      hist.observe((performance.now() - start) / 1000);
       if (op === 'read' && result instanceof Uint8Array) this.readBytes.inc(result.byteLength);
       else if (op === 'write' && typeof result === 'number') this.writtenBytes.inc(result);
       // A negative entry (node id 0) is the file system's "no such name", answered as a cached
@@ -68,7 +70,7 @@ export class MountMetrics {
       else if (op === 'lookup' && isNegativeEntry(result)) this.opErrors.inc({ op, errno: 'ENOENT' });
     };
     const failed = (start: number, e: unknown): void => {
-      hist.observe({ op }, (performance.now() - start) / 1000);
+      hist.observe((performance.now() - start) / 1000);
       const n = errnoOf(e);
       this.opErrors.inc({ op, errno: ERRNO_NAMES.get(n) ?? String(n) });
     };

@@ -17,6 +17,12 @@ export async function writeFully(fh: StorageFile, data: Uint8Array, position: nu
   }
 }
 
+/** writeFully on the calling thread (StorageFile.writeSync). */
+export function writeFullySync(write: NonNullable<StorageFile['writeSync']>, data: Uint8Array, position: number): void {
+  let done = 0;
+  while (done < data.length) done += write(data, done, data.length - done, position + done);
+}
+
 /**
  * Renames `name` in `dir` to `name` + `suffix` (".cut", ".corrupt") to set it aside, adding a
  * counter when an earlier file was set aside under the same name, so no evidence is overwritten.

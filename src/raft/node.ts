@@ -6,7 +6,7 @@
 //          1. persist all of them — appends buffered per group log, then one fdatasync per log,
 //             all logs syncing in parallel (group commit across proposals and across groups)
 //          2. send the rest (acknowledgements, votes): every message bound for the same peer,
-//             from every group, in one batch
+//             from every group, in one batch (driver/outbox.ts)
 //          3. apply committed entries (settling the proposers' promises) and reads — those an
 //             earlier round already made durable here are applied during the write of step 1
 //          4. advance
@@ -45,6 +45,7 @@ import { SnapshotStore, type SnapshotOpenReport } from './snapshot/index.ts';
 import { AddressBook } from './address-book.ts';
 import { Group } from './driver/group.ts';
 import { GroupTicks } from './driver/ticks.ts';
+import { Outbox } from './driver/outbox.ts';
 import { PeerLiveness } from './driver/peer-liveness.ts';
 import { receiveSnapshotChunk, sendSnapshot, type TransferHost } from './driver/snapshot-transfer.ts';
 import { expireRequests, issueReads, releaseReads, settleProposal } from './driver/requests.ts';
@@ -157,20 +158,13 @@ export class RaftNode {
   private readonly log: Logger;
   private readonly transport: RaftTransport;
   private readonly fs: RaftStorage;
-  private readonly inflightToPeer = new Map<NodeId, number>();
   private tickHandle: TimerHandle | undefined;
   /** The clock turned into core ticks (driver/ticks.ts). */
   private readonly ticks: GroupTicks;
   /** Which peer processes seem alive (quiescence: driver/peer-liveness.ts). */
   private readonly liveness: PeerLiveness;
-  /** Timer-callback count at the last batch sent to each peer (see watchPeers). */
-  private readonly lastSentTo = new Map<NodeId, number>();
-  /**
-   * Appends without entries (the leader telling a follower its new commit index, or a probe of a
-   * follower that holds the whole log), held per peer and group until the next batch that goes
-   * to that peer or the next timer tick, whichever is first. See send().
-   */
-  private readonly heldEmptyAppends = new Map<NodeId, Map<number, RaftMessage>>();
+  /** Outgoing batches, one per peer per round; commit-index-only appends held (driver/outbox.ts). */
+  private readonly outbox: Outbox;
   /** Peers sharing a group with this node, as of timer callback `peersAt` (see watchPeers). */
   private peers: Set<NodeId> | undefined;
   private peersAt = 0;
@@ -222,6 +216,13 @@ export class RaftNode {
       stopped: () => this.stopped,
       noteDropped: (g, msg) => this.noteDropped(g, msg),
     };
+    this.outbox = new Outbox({
+      transport: this.transport,
+      maxInflightBatchesPerPeer: this.opts.maxInflightBatchesPerPeer,
+      now: () => this.tickCallbacks,
+      isOpen: (groupId) => this.groups.has(groupId),
+      unreachable: (to, batch) => this.unreachable(to, batch),
+    });
     this.tickHandle = this.timer.setInterval(() => this.onTick(), this.opts.tickMs);
   }
 
@@ -470,8 +471,11 @@ export class RaftNode {
     //    no commit index and no term that the disk does not already back. Everything else —
     //    acknowledgements, votes — waits for the disk.
     this.send(work, true);
-    // 1. Persist, every group's log synced at once.
-    const persisted = Promise.all(work.map(([g, rd]) => this.persist(g, rd)));
+    // 1. Persist, every group's log synced at once. A lone small entry may be written on this
+    //    thread (RaftLogOptions.inlineBytes); several logs' writes go to the threadpool together,
+    //    so they run in parallel rather than one after another.
+    const mayInline = work.filter(([, rd]) => rd.entries.length > 0 || rd.mustSync || rd.snapshot).length <= 1;
+    const persisted = Promise.all(work.map(([g, rd]) => this.persist(g, rd, mayInline)));
     // 3a. Committed entries that an earlier round already made durable here are applied while
     //     this round's write runs: waiting for it would add a disk sync to every commit.
     const appliedEarly = new Set<Group>();
@@ -517,60 +521,23 @@ export class RaftNode {
   }
 
   /**
-   * Sends the messages of a round that are (`early`) or are not leader traffic, one batch per peer.
-   *
-   * An Append without entries is held back (heldEmptyAppends) instead of sent on its own: after
-   * every commit the core tells each follower the new commit index so, and each follower answers,
-   * which at one proposal in flight doubles the Raft messages of a commit (a frame, a socket
-   * write and a wake-up each) for a follower's apply that nothing waits on — reads are served by
-   * the leader. A held append rides in the next batch to that peer (the next proposal's Append,
-   * an acknowledgement, a heartbeat) or leaves at the next tick, at most one tick late; a newer
-   * one for the same group replaces it. Raft allows any message to be late: the core tracks no
-   * in-flight state for an empty append, heartbeats carry the commit index as well.
+   * Sends the messages of a round that are (`early`) or are not leader traffic: snapshots through
+   * their own stream, the rest one batch per peer (driver/outbox.ts).
    */
   private send(work: [Group, Ready][], early: boolean): void {
-    const byPeer = new Map<NodeId, GroupMessage[]>();
+    const out: GroupMessage[] = [];
     for (const [g, rd] of work) {
       if (g.failed || g.removed) continue;
       for (const m of rd.messages) {
         if (isLeaderTraffic(m) !== early) continue;
-        if (m.type === MessageType.Snapshot) {
-          this.sendSnapshot(g, m);
-          continue;
-        }
-        if (m.type === MessageType.Append && m.entries.length === 0) {
-          let held = this.heldEmptyAppends.get(m.to);
-          if (!held) this.heldEmptyAppends.set(m.to, (held = new Map()));
-          held.set(g.id, m);
-          continue;
-        }
-        let batch = byPeer.get(m.to);
-        if (!batch) byPeer.set(m.to, (batch = []));
-        batch.push({ groupId: g.id, msg: m });
+        if (m.type === MessageType.Snapshot) this.sendSnapshot(g, m);
+        else out.push({ groupId: g.id, msg: m });
       }
     }
-    for (const [to, batch] of byPeer) this.sendBatch(to, this.withHeld(to, batch));
+    if (out.length > 0) this.outbox.send(out);
   }
 
-  /** `batch` with the empty appends held for `to` in front (each group's messages stay in order). */
-  private withHeld(to: NodeId, batch: GroupMessage[]): GroupMessage[] {
-    const held = this.heldEmptyAppends.get(to);
-    if (!held) return batch;
-    this.heldEmptyAppends.delete(to);
-    const out: GroupMessage[] = [];
-    for (const [groupId, msg] of held) if (this.groups.has(groupId)) out.push({ groupId, msg });
-    return out.concat(batch);
-  }
-
-  /** Sends every held empty append (at each tick). */
-  private sendHeld(): void {
-    for (const to of [...this.heldEmptyAppends.keys()]) {
-      const batch = this.withHeld(to, []);
-      if (batch.length > 0) this.sendBatch(to, batch);
-    }
-  }
-
-  private async persist(g: Group, rd: Ready): Promise<void> {
+  private async persist(g: Group, rd: Ready, mayInline: boolean): Promise<void> {
     try {
       if (rd.snapshot) {
         const meta = rd.snapshot.meta;
@@ -591,7 +558,7 @@ export class RaftNode {
       // after a restart the commit index is learned again from the leader. Written with the
       // next entries or term/vote change, it costs nothing extra.
       if (rd.hardState && (rd.mustSync || g.log.hasPending)) g.log.setHardState(rd.hardState);
-      if (g.log.hasPending) await g.log.sync(rd.mustSync || rd.snapshot !== undefined);
+      if (g.log.hasPending) await g.log.sync(rd.mustSync || rd.snapshot !== undefined, mayInline);
       if (rd.snapshot) g.durableIndex = rd.snapshot.meta.index;
       if (rd.entries.length > 0) g.durableIndex = rd.entries[rd.entries.length - 1]!.index;
       if (rd.snapshot) await g.log.compactPrefix(rd.snapshot.meta.index);
@@ -744,24 +711,6 @@ export class RaftNode {
 
   // ---- transport -----------------------------------------------------------------------------
 
-  private sendBatch(to: NodeId, batch: GroupMessage[]): void {
-    const n = this.inflightToPeer.get(to) ?? 0;
-    if (n >= this.opts.maxInflightBatchesPerPeer) {
-      this.unreachable(to, batch);
-      return;
-    }
-    this.inflightToPeer.set(to, n + 1);
-    this.lastSentTo.set(to, this.tickCallbacks);
-    if (tracing) traceSend(batch);
-    this.transport.send(to, batch).then(
-      () => this.inflightToPeer.set(to, (this.inflightToPeer.get(to) ?? 1) - 1),
-      () => {
-        this.inflightToPeer.set(to, (this.inflightToPeer.get(to) ?? 1) - 1);
-        this.unreachable(to, batch);
-      },
-    );
-  }
-
   private unreachable(to: NodeId, batch: GroupMessage[]): void {
     if (tracing) trace('raft.unsent');
     this.liveness.sendFailed(to);
@@ -809,7 +758,7 @@ export class RaftNode {
       if (!this.loop) this.maybeSnapshot(g);
     }
     if (this.opts.quiesce) this.watchPeers();
-    this.sendHeld();
+    this.outbox.flushHeld();
     this.kick();
   }
 
@@ -843,7 +792,7 @@ export class RaftNode {
       // A ping when nothing went to p for a few callbacks: a third of the silence that means
       // "gone", so a live peer is never judged by one late or lost batch. Each ping is a socket
       // write here and a read there (one-way), most of what an idle process spends.
-      if (now - (this.lastSentTo.get(p) ?? -Infinity) >= this.pingEvery) this.sendBatch(p, []);
+      if (now - this.outbox.lastSent(p) >= this.pingEvery) this.outbox.ping(p);
     }
     if (gone.size === 0) return;
     for (const g of this.groups.values()) {
@@ -980,11 +929,4 @@ function traceRound(stage: string, work: [Group, Ready][]): void {
 function traceStep(msg: RaftMessage, role: Role): void {
   if (msg.type === MessageType.Append && msg.entries.length > 0) trace(`raft.step Append ${roleName(role)}`);
   else if (msg.type === MessageType.AppendResp) trace(`raft.step AppendResp ${roleName(role)}`);
-}
-
-function traceSend(batch: GroupMessage[]): void {
-  for (const { msg } of batch) {
-    if (msg.type === MessageType.Append && msg.entries.length > 0) return trace('raft.send Append');
-    if (msg.type === MessageType.AppendResp) return trace('raft.send AppendResp');
-  }
 }

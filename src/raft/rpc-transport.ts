@@ -1,12 +1,19 @@
 // The Raft transport over the project's framed RPC: RaftService (proto/raft.proto) served on the
 // process's RpcServer, and called on peers through a ChannelPool, peers found in the AddressBook.
 import { CurveError, StatusCode } from '../common/index.ts';
-import { RaftService, type GroupMsg } from '../gen/raft_pb.ts';
-import type { CallContext, ChannelPool, RpcServer } from '../rpc/index.ts';
+import { RaftService } from '../gen/raft_pb.ts';
+import { compactPayload } from '../rpc/frame.ts';
+import { methodFullName, type CallContext, type ChannelPool, type RpcServer } from '../rpc/index.ts';
 import type { NodeId, RaftMessage } from './core/types.ts';
 import type { AddressBook } from './address-book.ts';
 import type { GroupMessage, RaftTransport, RaftTransportHandler } from './transport.ts';
 import { fromWire, toWire } from './wire.ts';
+import { decodeBatch, encodeBatch } from './wire-batch.ts';
+
+const SEND_METHOD = methodFullName(RaftService.method.send);
+/** RaftService without Send (served raw with the hand codec, see the constructor), for RpcServer.register. */
+const WITHOUT_SEND = { ...RaftService, methods: RaftService.methods.filter((m) => m !== RaftService.method.send) } as unknown as typeof RaftService;
+const EMPTY = new Uint8Array(0);
 
 export interface RpcRaftTransportOptions {
   /** This node's id (sent with every batch). */
@@ -47,31 +54,38 @@ export class RpcRaftTransport implements RaftTransport {
   constructor(private readonly opts: RpcRaftTransportOptions) {
     this.chunkTimeoutMs = opts.chunkTimeoutMs ?? 30_000;
     this.maxSnapshotBytes = opts.maxSnapshotBytes ?? DEFAULT_MAX_SNAPSHOT_BYTES;
-    opts.server.register(RaftService, {
-      send: (req, ctx) => {
-        const h = this.receiver();
-        // Decode the whole batch first: a malformed message rejects the batch and steps nothing.
-        const batch = req.msgs.map((g) => ({ groupId: checkGroup(g.groupId), msg: fromWire(g.msg ?? missing()) }));
-        const from = Number.isSafeInteger(req.from) && req.from > 0 ? req.from : undefined;
-        const check = this.opts.checkSender;
-        if (!check) {
-          h.onMessages(batch, from);
-          return {};
-        }
-        if (from === undefined) throw new CurveError(StatusCode.PARAM_ERROR, `raft batch sender ${req.from} out of range`);
-        for (const { msg } of batch) {
-          if (msg.from !== from) throw new CurveError(StatusCode.FORBIDDEN, `a raft batch from node ${from} carries a message from node ${msg.from}`);
-        }
-        // Synchronous once the sender is known, so batches step in their order of arrival.
-        const pending = check(from, ctx);
-        if (!pending) {
-          h.onMessages(batch, from);
-          return {};
-        }
-        return pending.then(() => {
-          h.onMessages(batch, from);
-          return {};
-        });
+    // Send is served raw with the hand codec (wire-batch.ts: the same bytes as the generated
+    // code); the rest of RaftService through the generated code.
+    opts.server.registerRaw(SEND_METHOD, (payload, ctx) => {
+      const h = this.receiver();
+      // Decode the whole batch first: a malformed message rejects the batch and steps nothing.
+      const req = decodeBatch(compactPayload(payload as Buffer));
+      const batch = req.msgs;
+      const from = Number.isSafeInteger(req.from) && req.from > 0 ? req.from : undefined;
+      const check = this.opts.checkSender;
+      if (!check) {
+        h.onMessages(batch, from);
+        return EMPTY;
+      }
+      if (from === undefined) throw new CurveError(StatusCode.PARAM_ERROR, `raft batch sender ${req.from} out of range`);
+      for (const { msg } of batch) {
+        if (msg.from !== from) throw new CurveError(StatusCode.FORBIDDEN, `a raft batch from node ${from} carries a message from node ${msg.from}`);
+      }
+      // Synchronous once the sender is known, so batches step in their order of arrival.
+      const pending = check(from, ctx);
+      if (!pending) {
+        h.onMessages(batch, from);
+        return EMPTY;
+      }
+      return pending.then(() => {
+        h.onMessages(batch, from);
+        return EMPTY;
+      });
+    });
+    opts.server.register(WITHOUT_SEND, {
+      // Not registered (WITHOUT_SEND lists no Send); served raw above.
+      send: () => {
+        throw new CurveError(StatusCode.UNKNOWN_METHOD, 'RaftService/Send is served raw');
       },
       installSnapshotChunk: async (req, ctx) => {
         const h = this.receiver();
@@ -103,10 +117,11 @@ export class RpcRaftTransport implements RaftTransport {
    */
   send(to: NodeId, batch: GroupMessage[]): Promise<void> {
     try {
-      const msgs: GroupMsg[] = batch.map(({ groupId, msg }) => ({ $typeName: 'curvefs.raft.GroupMsg', groupId, msg: toWire(msg) }));
       const addr = this.opts.addresses.get(to);
       if (!addr) throw new CurveError(StatusCode.UNAVAILABLE, `no address for node ${to}`);
-      if (!this.opts.pool.notify(addr, RaftService.method.send, { from: this.opts.self, msgs })) {
+      // Written to the socket at once: the driver sends one batch per peer per round, and the
+      // peer's disk write (or the commit) waits on it — not on the rest of this turn.
+      if (!this.opts.pool.notifyRaw(addr, SEND_METHOD, encodeBatch(this.opts.self, batch), true)) {
         throw new CurveError(StatusCode.UNAVAILABLE, `raft batch to node ${to} (${addr}) not sent: connection unavailable or congested`);
       }
       return Promise.resolve();

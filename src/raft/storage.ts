@@ -8,13 +8,18 @@
 // a write is durable after datasync()/sync() of its file (or at once on a file opened `dsync`,
 // O_DSYNC); a create, rename or unlink is durable after syncDir() of its directory. Errors
 // carry the errno name in `code` ('ENOENT', 'EIO', 'ENOSPC' …) like node's.
-import { constants } from 'node:fs';
+import { constants, writeSync } from 'node:fs';
 import { access, mkdir, open, readFile, readdir, rename, rm, unlink, type FileHandle } from 'node:fs/promises';
 
 /** An open file. Positions are byte offsets; reads and writes may be short (callers loop). */
 export interface StorageFile {
   read(buf: Uint8Array, offset: number, length: number, position: number): Promise<number>;
   write(data: Uint8Array, offset: number, length: number, position: number): Promise<number>;
+  /**
+   * The same write on the calling thread. Only the real disk has it: RaftLog writes a lone small
+   * entry this way (RaftLogOptions.inlineBytes); a storage without it is always written asynchronously.
+   */
+  writeSync?(data: Uint8Array, offset: number, length: number, position: number): number;
   /** Length of the file in bytes. */
   size(): Promise<number>;
   /** Bytes of disk actually allocated (st_blocks × 512): less than size() for a sparse file. */
@@ -58,6 +63,9 @@ class NodeFile implements StorageFile {
   }
   async write(data: Uint8Array, offset: number, length: number, position: number): Promise<number> {
     return (await this.fh.write(data, offset, length, position)).bytesWritten;
+  }
+  writeSync(data: Uint8Array, offset: number, length: number, position: number): number {
+    return writeSync(this.fh.fd, data, offset, length, position);
   }
   async size(): Promise<number> {
     return (await this.fh.stat()).size;

@@ -163,8 +163,10 @@ export class Channel implements FrameHandler {
    * frame was handed to the connection; false when it was not (channel closed, peer in connect
    * backoff, socket congested, frame too large) — the caller treats that as a lost message.
    * Handed over is not delivered: a connection that drops later loses it silently.
+   * `flushNow`: write it (and everything queued before it) to the socket now rather than at the
+   * end of this turn of the event loop.
    */
-  notify(methodId: number, name: string, payload: Uint8Array): boolean {
+  notify(methodId: number, name: string, payload: Uint8Array, flushNow = false): boolean {
     if (this.closed || HEADER_BYTES + payload.length > this.opts.maxFrameBytes) return false;
     // Connect first: a connection that dropped while congested must not stay refused forever
     // (connect() starts a fresh, uncongested one).
@@ -172,6 +174,7 @@ export class Channel implements FrameHandler {
     if (this.congested) return false;
     if (tracing) trace(`rpc.notify ${name}`);
     this.writer!.frame(FrameKind.Request, StatusCode.OK, 0, methodId, 0, payload, FLAG_ONE_WAY);
+    if (flushNow && this.connected) this.writer!.flushNow();
     return true;
   }
 

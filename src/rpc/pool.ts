@@ -111,6 +111,15 @@ export class ChannelPool {
     return this.channel(address).notify(methodIdOf(name), name, bytes);
   }
 
+  /**
+   * notify() with an already-encoded request. With `flushNow` the frame goes to the socket at
+   * once instead of at the end of this event-loop turn (Channel.notify): for a sender that makes
+   * one batch per peer per turn anyway and whose receiver waits on it (a Raft round).
+   */
+  notifyRaw(address: string, method: string, payload: Uint8Array, flushNow = false): boolean {
+    return this.channel(address).notify(methodIdOf(method), method, payload, flushNow);
+  }
+
   /** Closes every connection; in-flight calls fail with UNAVAILABLE. */
   close(): void {
     this.closed = true;

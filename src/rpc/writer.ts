@@ -94,6 +94,14 @@ export class FrameWriter {
     return !socket.writableNeedDrain;
   }
 
+  /**
+   * Flushes now instead of at the end of this turn (the scheduled flush then finds nothing to do),
+   * telling onNeedDrain when the socket is over its high-water mark.
+   */
+  flushNow(): void {
+    if (!this.flush()) this.onNeedDrain?.();
+  }
+
   /** Moves the slab's pending bytes to the queue (the slab region is never reused after). */
   private cut(): void {
     if (this.end > this.start) {

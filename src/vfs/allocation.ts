@@ -10,7 +10,11 @@
 //  - zero slices of the third kind free what they cover (punched whole pages).
 // Zero slices never have objects, so their `size` field is free to say which kind they are:
 // ZERO_HOLE (0, what FileDataIO.writeZeros makes), ZERO_PREALLOC (1), anything else zeroed data.
-import { overlay, sliceLayer, type BlockMap, type ChunkSlice } from '../data/index.ts';
+// The data layer's modules by name, not its index: the metaserver counts st_blocks with these
+// rules too (blocksOfMap, for listings) and should not load the block stores to do it.
+import type { BlockMap, ChunkSlice } from '../data/layout.ts';
+import { overlay } from '../data/overlay.ts';
+import { sliceLayer } from '../data/read-plan.ts';
 
 export const PAGE_SIZE = 4096;
 export const ZERO_HOLE = 0;
@@ -45,7 +49,7 @@ export function mergeRanges(ranges: Iterable<readonly [number, number]>): [numbe
 }
 
 /** Visible pieces of the block map, classified; `dirty` (buffered writes) counts as data. */
-export function allocationOf(map: BlockMap, dirty: readonly (readonly [number, number])[] = []): Allocation {
+export function allocationOf(map: ReadonlyMap<number, readonly ChunkSlice[]>, dirty: readonly (readonly [number, number])[] = []): Allocation {
   const data: [number, number][] = [];
   const prealloc: [number, number][] = [];
   for (const slices of map.values()) {
@@ -85,6 +89,23 @@ export function blocksOf(ranges: readonly (readonly [number, number])[]): number
   let pages = 0;
   for (const [a, b] of pageRanges(ranges)) pages += b - a;
   return pages * (PAGE_SIZE / 512);
+}
+
+/**
+ * st_blocks of a block map alone (no buffered writes, no pages preallocated past the end): what
+ * the metaserver answers with a listing's attributes, and what a client computes from the same
+ * map — one rule, so a listing and a GETATTR agree.
+ */
+export function blocksOfMap(map: ReadonlyMap<number, readonly ChunkSlice[]>): number {
+  // The common case needs no overlay: each chunk list is one data slice (a file written once).
+  const ranges: [number, number][] = [];
+  for (const slices of map.values()) {
+    if (slices.length === 0) continue;
+    const s = slices[0]!;
+    if (slices.length > 1 || !isData(s)) return blocksOf(allocationOf(map).allocated);
+    ranges.push([s.offset, s.offset + s.len]);
+  }
+  return blocksOf(ranges);
 }
 
 export const SEEK_DATA = 3;

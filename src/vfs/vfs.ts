@@ -185,7 +185,7 @@ export interface OpenResult {
 /** A directory entry of readdir; with `plus`, its attributes (absent for "." and ".."). */
 export interface DirEntryPlus extends DirEntry {
   attr?: Attr;
-  /** st_blocks of `attr` is not known (a regular file not open here): cache the attributes for no time. */
+  /** st_blocks of `attr` is not known (an old metaserver said nothing of it): cache the attributes for no time. */
   blocksUnknown?: boolean;
 }
 
@@ -988,11 +988,15 @@ export class Vfs {
       this.note(this.types, a.inodeId, a.type);
       if (isRegular(a.type)) {
         const file = this.files.get(a.inodeId);
-        // st_blocks needs the block map: the kernel asks for the attributes when it wants them.
         if (file) out.push({ ...base, attr: this.openFileAttr(file, a) });
         else {
-          const known = this.blocks.get(a.inodeId);
-          out.push({ ...base, attr: this.toAttr(a, known ?? 0), blocksUnknown: known === undefined || !this.opts.rememberInodes });
+          // st_blocks: the metaserver's count of the block map (the rule GETATTR uses, so both
+          // answer alike), unless this client preallocated past the end; else what is remembered;
+          // else unknown, and the kernel asks for the attributes when it wants them.
+          const fromServer = a.blocks !== undefined && !this.pastEof.has(a.inodeId) ? a.blocks : undefined;
+          if (fromServer !== undefined) this.note(this.blocks, a.inodeId, fromServer);
+          const known = fromServer ?? (this.opts.rememberInodes ? this.blocks.get(a.inodeId) : undefined);
+          out.push({ ...base, attr: this.toAttr(a, known ?? 0), blocksUnknown: known === undefined });
         }
       } else {
         out.push({ ...base, attr: this.toAttr(a, 0) });

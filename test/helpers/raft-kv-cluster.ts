@@ -20,6 +20,8 @@ export interface ReplicaStatus {
   applied: number;
   /** CPU time the replica process has used (user + system, µs). */
   cpuUs: number;
+  /** The replica process id (bench/raft-profile.ts maps profiles to roles by it). */
+  pid?: number;
   /** Over all the process's groups: how many it leads, how many know no leader, how many are quiesced. */
   leads: number;
   leaderless: number;
@@ -43,6 +45,8 @@ export interface KvClusterOptions {
   prealloc?: 'truncate' | 'zeros';
   /** How the log makes writes durable (RaftLogOptions.syncMode). */
   logSync?: 'dsync' | 'fdatasync';
+  /** RaftLogOptions.inlineBytes (default: RaftLog's). */
+  inlineBytes?: number;
   /** Where replica i keeps its files: dataDir/r<i>. */
   dataDir: string;
   /** Extra node flags for the replica processes (e.g. --cpu-prof for profiling). */
@@ -103,6 +107,7 @@ export class KvProcessCluster {
     if (this.opts.tickMs !== undefined) args.push('--tick-ms', String(this.opts.tickMs));
     if (this.opts.electionTick !== undefined) args.push('--election-tick', String(this.opts.electionTick));
     args.push('--snapshot-entries', String(this.opts.snapshotEntries ?? 100_000), '--prealloc', this.opts.prealloc ?? 'truncate', '--log-sync', this.opts.logSync ?? 'dsync');
+    if (this.opts.inlineBytes !== undefined) args.push('--inline-bytes', String(this.opts.inlineBytes));
     if (this.opts.groups !== undefined) args.push('--groups', String(this.opts.groups));
     if (this.opts.noQuiesce) args.push('--no-quiesce');
     if (withPeers) args.push('--peers', this.peers());

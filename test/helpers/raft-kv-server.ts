@@ -3,7 +3,7 @@
 //
 //   node --import tsx test/helpers/raft-kv-server.ts --id 1 --dir D [--port P] [--peers 1=h:p,2=h:p,3=h:p]
 //        [--tick-ms MS] [--election-tick N] (RaftNode's defaults: 50, 10) [--snapshot-entries N] [--prealloc truncate|zeros]
-//        [--log-sync dsync|fdatasync] (RaftLogOptions.syncMode)
+//        [--log-sync dsync|fdatasync] (RaftLogOptions.syncMode) [--inline-bytes N] (RaftLogOptions.inlineBytes)
 //        [--groups N] (default 1: groups 1..N, the KV service serves group 1) [--no-quiesce]
 //
 // It listens (port 0 = chosen by the OS) and prints "READY <port>". Without --peers it then
@@ -53,7 +53,7 @@ async function main(): Promise<void> {
     tickMs: process.argv.includes('--tick-ms') ? Number(arg('tick-ms')) : undefined,
     electionTick: process.argv.includes('--election-tick') ? Number(arg('election-tick')) : undefined,
     snapshotEntries: Number(arg('snapshot-entries', '100000')),
-    log: { preallocate: arg('prealloc', 'truncate') === 'zeros' ? 'zeros' : 'truncate', syncMode: arg('log-sync', 'dsync') === 'fdatasync' ? 'fdatasync' : 'dsync' },
+    log: { preallocate: arg('prealloc', 'truncate') === 'zeros' ? 'zeros' : 'truncate', syncMode: arg('log-sync', 'dsync') === 'fdatasync' ? 'fdatasync' : 'dsync', inlineBytes: process.argv.includes('--inline-bytes') ? Number(arg('inline-bytes')) : undefined },
     quiesce: !process.argv.includes('--no-quiesce'),
   });
   const utf8 = new TextEncoder();
@@ -77,7 +77,7 @@ async function main(): Promise<void> {
     }
     return enc({
       role: s.role === Role.Leader ? 'leader' : 'other', leader: s.leader, term: s.term, commit: s.commit, applied: s.applied,
-      cpuUs: cpu.user + cpu.system, leads, leaderless, quiesced,
+      cpuUs: cpu.user + cpu.system, leads, leaderless, quiesced, pid: process.pid,
     });
   });
   const port = await server.listen();

@@ -20,11 +20,11 @@ export interface S3rverHandle {
 
 const CHILD = join(dirname(fileURLToPath(import.meta.url)), 's3rver-child.mjs');
 
-export async function startS3rver(opts: { bucket?: string; deadlineMs?: number } = {}): Promise<S3rverHandle> {
+export async function startS3rver(opts: { bucket?: string; deadlineMs?: number; extraKeys?: Array<[accessKeyId: string, secretAccessKey: string]> } = {}): Promise<S3rverHandle> {
   const bucket = opts.bucket ?? 'curvefs-test';
   const deadline = Date.now() + (opts.deadlineMs ?? 20_000);
   const dir = await mkdtemp(join(tmpdir(), 'curvefs-s3rver-'));
-  const child = spawn(process.execPath, [CHILD, dir, bucket], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [CHILD, dir, bucket, JSON.stringify(opts.extraKeys ?? [])], { stdio: ['pipe', 'pipe', 'inherit'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const cleanup = async () => {
     if (child.exitCode === null && child.signalCode === null) {

@@ -12,6 +12,7 @@ import { MdsService } from '../../src/gen/mds_pb.ts';
 import { MdsAdapter, connectFs, type Connection } from '../../src/client/index.ts';
 import { CurvefsCluster } from '../helpers/curvefs-cluster.ts';
 import { runCurvefs } from '../helpers/curvefs-mount-proc.ts';
+import { DescendingChunkIds } from '../helpers/descending-chunk-ids.ts';
 
 let base: string;
 let cluster: CurvefsCluster;
@@ -23,14 +24,6 @@ async function connect(fsName: string): Promise<Connection> {
   return c;
 }
 
-/** An MDS whose chunk ids go down: each write gets a lower id than the one before it. */
-class DescendingChunkIds extends MdsAdapter {
-  private next = 1e12;
-  override allocateChunkIds(_fsId: number, count: number): Promise<number> {
-    this.next -= count;
-    return Promise.resolve(this.next);
-  }
-}
 
 function cli(...args: string[]) {
   return runCurvefs(['--mds', cluster.mdsAddrs.join(','), ...args]);

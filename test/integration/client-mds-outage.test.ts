@@ -21,6 +21,7 @@ import { waitFor } from '../helpers/wait.ts';
 import { MdsProcess } from '../helpers/mds-process.ts';
 import { MetaserverCluster } from '../helpers/metaserver-cluster.ts';
 import { MountProc } from '../helpers/curvefs-mount-proc.ts';
+import { DescendingChunkIds } from '../helpers/descending-chunk-ids.ts';
 
 const FS = 'outage';
 const dir = mkdtempSync(join(tmpdir(), 'curvefs-mds-outage-'));
@@ -61,14 +62,6 @@ function pattern(n: number, seed: number): Buffer {
   return b;
 }
 
-/** An MDS whose chunk ids go down: every write gets a lower id than the one before it. */
-class DescendingChunkIds extends MdsAdapter {
-  private next = 1e12;
-  override allocateChunkIds(_fsId: number, count: number): Promise<number> {
-    this.next -= count;
-    return Promise.resolve(this.next);
-  }
-}
 
 test('a later write with a lower chunk id reads as the later write (slices ordered by append, not by id)', async () => {
   const writer = await connect(new DescendingChunkIds(new RotatingMdsConnector(pool, [mdsProc.address])));

@@ -16,7 +16,7 @@ import { DataStoreSchema, MdsService } from '../../src/gen/mds_pb.ts';
 import { blockStoreConfigOf, openBlockStore } from '../../src/data/index.ts';
 import { CurvefsCluster } from '../helpers/curvefs-cluster.ts';
 import { runCurvefs } from '../helpers/curvefs-mount-proc.ts';
-import { EtcdCluster, freePort } from '../helpers/etcd.ts';
+import { EtcdCluster } from '../helpers/etcd.ts';
 import { startS3rver, type S3rverHandle } from '../helpers/s3rver.ts';
 import { TcpProxy } from '../helpers/tcp-proxy.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -53,13 +53,19 @@ async function listed(): Promise<Array<{ name: string; status: string; id: numbe
   return JSON.parse(r.stdout) as Array<{ name: string; status: string; id: number }>;
 }
 
-/** An fs whose S3 endpoint refuses every connection (a port nobody listens on). */
+/** An fs whose S3 endpoint then refuses every connection: created on an s3rver (fs create probes
+ *  the store) that stops right after, leaving a port nobody listens on. */
 async function createDeadS3Fs(name: string): Promise<number> {
-  const res = await cluster!.mds.client(MdsService).createFs({
-    fsName: name,
-    dataStore: { kind: { case: 's3', value: { endpoint: `http://127.0.0.1:${await freePort()}`, bucketName: 'gone', ak: 'AK', sk: 'SK', pathStyle: true } } },
-  });
-  return res.fsInfo!.fsId;
+  const gone = await startS3rver({ bucket: 'gone' });
+  try {
+    const res = await cluster!.mds.client(MdsService).createFs({
+      fsName: name,
+      dataStore: { kind: { case: 's3', value: { endpoint: gone.endpoint, bucketName: gone.bucket, ak: gone.credentials.accessKeyId, sk: gone.credentials.secretAccessKey, pathStyle: true } } },
+    });
+    return res.fsInfo!.fsId;
+  } finally {
+    await gone.stop();
+  }
 }
 
 const reclaimFailures = (fsId: number) => cluster!.mdsLog.filter((l) => l.includes('fs reclaim pass failed') && l.includes(`"fsId":${fsId}`)).length;

@@ -17,6 +17,7 @@ let conn: Connection;
 let m: TestMount;
 const lookups: string[] = [];
 let readdirplusCalls = 0;
+const getattrs: number[] = [];
 
 before(async () => {
   cluster = await startCluster({ fsName: 'rdp' });
@@ -31,6 +32,7 @@ before(async () => {
       if (typeof v2 !== 'function') return v2;
       const fn = v2 as (...a: unknown[]) => unknown;
       if (prop === 'lookup') return (ctx: RequestContext, parent: number, name: string) => (lookups.push(name), fn.call(target, ctx, parent, name));
+      if (prop === 'getattr') return (ctx: RequestContext, ino: number) => (getattrs.push(ino), fn.call(target, ctx, ino));
       if (prop === 'readdirplus') return (...a: unknown[]) => (readdirplusCalls++, fn.apply(target, a));
       return fn.bind(target);
     },
@@ -89,4 +91,51 @@ test('ls -l of a directory made through the SDK: attributes as the SDK sees them
     const want = [s.ino, modeString(s.mode), s.nlink, s.uid, s.gid, s.size, Math.floor(s.mtimeMs / 1000)].join(' ');
     assert.equal(listed.get(name), want, name);
   }
+});
+
+test('ls -l then stat of every entry: st_blocks comes with the listing, no GETATTR per entry, stat fields equal the SDK\'s', async () => {
+  const fs = conn.fs;
+  await fs.mkdir('/blk');
+  const names: string[] = [];
+  for (let i = 0; i < 60; i++) {
+    const name = `g${String(i).padStart(2, '0')}`;
+    names.push(name);
+    await fs.writeFile(`/blk/${name}`, 'y'.repeat(i * 300)); // 0 to 17,700 bytes: 0 to 5 pages
+  }
+  // A sparse file: one page of data 1 MiB in (st_blocks 8, not its length's 2,056).
+  const h = await fs.open('/blk/sparse', 'w');
+  await h.write(1 << 20, new Uint8Array(4096).fill(7));
+  await h.close();
+  await fs.writeFile('/blk/empty-big', '');
+  await fs.truncate('/blk/empty-big', 3 << 20); // a hole only: st_blocks 0
+  await fs.mkdir('/blk/sub');
+  await fs.symlink('g01', '/blk/link');
+  names.push('sparse', 'empty-big', 'sub', 'link');
+  await fs.settle();
+
+  getattrs.length = 0;
+  lookups.length = 0;
+  const ls = await run('ls', ['-lsni', join(m.dir, 'blk')]);
+  assert.equal(ls.code, 0, ls.stderr);
+  const st = await run('stat', ['-c', '%n %i %f %h %u %g %s %b %X %Y %Z', ...names.map((n) => join(m.dir, 'blk', n))]);
+  assert.equal(st.code, 0, st.stderr);
+  const dir = (await fs.lstat('/blk')).ino;
+  const perEntry = getattrs.filter((ino) => ino !== dir);
+  const inos = new Map<number, string>();
+  for (const n of names) inos.set((await fs.lstat(`/blk/${n}`)).ino, n);
+  // The one exception is the kernel's: READLINK (ls -l prints the target) marks the symlink's
+  // atime stale, so the stat after it asks once.
+  assert.deepEqual(perEntry.map((i) => inos.get(i) ?? i).filter((n) => n !== 'link'), [], 'no GETATTR of a listed entry');
+  assert.deepEqual(lookups.filter((n) => n !== 'blk'), [], 'no LOOKUP of a listed entry');
+
+  const lines = st.stdout.trim().split('\n');
+  assert.equal(lines.length, names.length);
+  for (const [k, name] of names.entries()) {
+    const s = await fs.lstat(`/blk/${name}`);
+    const want = [join(m.dir, 'blk', name), s.ino, s.mode.toString(16), s.nlink, s.uid, s.gid, s.size, s.blocks,
+      Math.floor(s.atimeMs / 1000), Math.floor(s.mtimeMs / 1000), Math.floor(s.ctimeMs / 1000)].join(' ');
+    assert.equal(lines[k], want, name);
+  }
+  const sparse = await fs.lstat('/blk/sparse');
+  assert.equal(sparse.blocks, 8, 'the sparse file counts its one page');
 });

@@ -7,18 +7,21 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CurveError, StatusCode } from '../../src/common/index.ts';
+import { StatusCode } from '../../src/common/index.ts';
 import { ClusterKey, MdsClient } from '../../src/mds/index.ts';
 import { ChannelPool, TOKEN_FILE_ENV } from '../../src/rpc/index.ts';
 import { FsStatus } from '../../src/gen/mds_pb.ts';
 import { waitFor } from '../helpers/etcd.ts';
 import { FakeMetaserver, FakeWorld } from '../helpers/fake-metaserver.ts';
 import { MdsProcess } from '../helpers/mds-process.ts';
+import { startS3rver, type S3rverHandle } from '../helpers/s3rver.ts';
+import { rejectsWithStatus as refused } from '../helpers/assert-status.ts';
 
 const SECRET = 'sk-auth-test-secret';
 let dir: string;
 let key: ClusterKey;
 let mds: MdsProcess;
+let s3: S3rverHandle;
 const world = new FakeWorld();
 const fakes: FakeMetaserver[] = [];
 const clients: MdsClient[] = [];
@@ -47,10 +50,12 @@ before(async () => {
     fakes.push(f);
   }
   await waitFor(async () => (await admin.topology.listMetaServer({})).metaserverInfos.length === 3, 'three metaservers');
+  // A store that answers: fs create writes, reads and deletes a probe object in it.
+  s3 = await startS3rver({ bucket: 'b', extraKeys: [['AK', SECRET]] });
   for (const name of ['alpha', 'beta']) {
     await admin.mds.createFs({
       fsName: name,
-      dataStore: { kind: { case: 's3', value: { endpoint: 'http://127.0.0.1:9', bucketName: 'b', ak: 'AK', sk: SECRET } } },
+      dataStore: { kind: { case: 's3', value: { endpoint: s3.endpoint, bucketName: 'b', ak: 'AK', sk: SECRET, pathStyle: true } } },
     });
   }
 });
@@ -59,17 +64,10 @@ after(async () => {
   for (const f of fakes) await f.close();
   for (const c of clients) c.close();
   await mds?.stop();
+  await s3?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function refused(p: Promise<unknown>, status: StatusCode, message?: RegExp): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(e instanceof CurveError, String(e));
-    assert.equal(StatusCode[e.status], StatusCode[status], e.message);
-    if (message) assert.match(e.message, message);
-    return true;
-  });
-}
 
 const mountpoint = { hostname: 'h', port: 1, path: '/mnt/alpha' };
 

@@ -21,7 +21,7 @@ const world = new FakeWorld();
 const fakes: FakeMetaserver[] = [];
 let client: MdsClient;
 
-const ARGS = ['--lease-margin-ms', '500', '--keepalive-ms', '300', '--unstable-after-ms', '500', '--offline-after-ms', '1500', '--schedule-interval-ms', '200', '--clean-follower-after-ms', '0'];
+const ARGS = ['--lease-margin-ms', '500', '--keepalive-ms', '300', '--unstable-after-ms', '500', '--offline-after-ms', '1500', '--heal-delay-ms', '0', '--schedule-interval-ms', '200', '--clean-follower-after-ms', '0'];
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'curvefs-mds-cluster-'));

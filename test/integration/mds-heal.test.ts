@@ -36,7 +36,7 @@ before(async () => {
     etcd: [],
     dataDir: join(dir, 'mds'),
     journal: join(dir, 'mds.jsonl'),
-    args: ['--unstable-after-ms', '1000', '--offline-after-ms', '2000', '--schedule-interval-ms', '300', '--partitions-per-fs', '1', '--min-writable-partitions', '1'],
+    args: ['--unstable-after-ms', '1000', '--offline-after-ms', '2000', '--heal-delay-ms', '0', '--schedule-interval-ms', '300', '--partitions-per-fs', '1', '--min-writable-partitions', '1'],
   });
   mds = new MdsClient({ addresses: [mdsProc.address], deadlineMs: 60_000 });
   // Small snapshot thresholds, so the new replica catches up by snapshot install plus log.

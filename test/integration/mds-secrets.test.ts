@@ -12,6 +12,7 @@ import { request } from 'node:http';
 import { MdsClient, runMds, type MdsHandle } from '../../src/mds/index.ts';
 import { freePort, waitFor } from '../helpers/etcd.ts';
 import { FakeMetaserver, FakeWorld } from '../helpers/fake-metaserver.ts';
+import { startS3rver, type S3rverHandle } from '../helpers/s3rver.ts';
 
 const REPO = resolve(import.meta.dirname, '..', '..');
 const SECRET = 'sk-Do-Not-Leak-7f3a9c';
@@ -20,11 +21,14 @@ const ACCESS = 'AKIA-VISIBLE-ONLY-TO-CLIENTS';
 let dir: string;
 let mds: MdsHandle;
 let client: MdsClient;
+let s3: S3rverHandle;
 const world = new FakeWorld();
 const fakes: FakeMetaserver[] = [];
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'curvefs-mds-secrets-'));
+  // A store that answers to these keys: fs create writes, reads and deletes a probe object in it.
+  s3 = await startS3rver({ bucket: 'b', extraKeys: [[ACCESS, SECRET]] });
   mds = await runMds({ listen: `127.0.0.1:${await freePort()}`, dataDir: join(dir, 'mds'), dashboardPort: 0 });
   client = new MdsClient({ addresses: [mds.address], deadlineMs: 20_000 });
   for (let i = 0; i < 3; i++) {
@@ -39,6 +43,7 @@ after(async () => {
   for (const f of fakes) await f.close();
   client?.close();
   await mds?.stop();
+  await s3?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -71,7 +76,7 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: 
   });
 }
 
-const s3Args = (name: string) => ['fs', 'create', name, '--s3-endpoint', 'http://127.0.0.1:9', '--s3-bucket', 'b', '--s3-access-key', ACCESS];
+const s3Args = (name: string) => ['fs', 'create', name, '--s3-endpoint', s3.endpoint, '--s3-bucket', 'b', '--s3-path-style', '--s3-access-key', ACCESS];
 
 test('fs create refuses a secret key on the command line, names the alternatives, and creates nothing', async () => {
   const r = await cli([...s3Args('on-argv'), '--s3-secret-key', SECRET]);

@@ -12,7 +12,7 @@ import { CurveError, StatusCode } from '../../src/common/index.ts';
 import { PartitionStatus } from '../../src/gen/common_pb.ts';
 import { FsStatus } from '../../src/gen/mds_pb.ts';
 import { OnlineState } from '../../src/gen/topology_pb.ts';
-import { MdsClient, PARTITION_SIZE, ROOT_MODE, runMds, type MdsHandle } from '../../src/mds/index.ts';
+import { DEFAULT_TUNING, MdsClient, PARTITION_SIZE, ROOT_MODE, runMds, type MdsHandle } from '../../src/mds/index.ts';
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import type { CreateFsRequestSchema } from '../../src/gen/mds_pb.ts';
 import { LocalBlockStore, objectKey } from '../../src/data/index.ts';
@@ -28,6 +28,7 @@ const fakes: FakeMetaserver[] = [];
 const TUNING = {
   unstableAfterMs: 400,
   offlineAfterMs: 1200,
+  recovery: { ...DEFAULT_TUNING.recovery, healDelayMs: 0 },
   scheduleIntervalMs: 100,
   sessionTimeoutMs: 800,
   sessionScanMs: 100,

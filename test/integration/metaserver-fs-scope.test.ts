@@ -17,6 +17,7 @@ import { TopologyService } from '../../src/gen/topology_pb.ts';
 import { MetaServerService, type PartitionRef } from '../../src/gen/metaserver_pb.ts';
 import { FileType } from '../../src/gen/common_pb.ts';
 import { CurvefsCluster } from '../helpers/curvefs-cluster.ts';
+import { rejectsWithStatus as refused } from '../helpers/assert-status.ts';
 
 const ROOT_INO = 1;
 
@@ -68,14 +69,6 @@ async function asCaller<T>(credential: string, call: (m: Meta) => Promise<T>): P
   throw last;
 }
 
-async function refused(p: Promise<unknown>, status: StatusCode, message?: RegExp): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(e instanceof CurveError, String(e));
-    assert.equal(StatusCode[e.status], StatusCode[status], e.message);
-    if (message) assert.match(e.message, message);
-    return true;
-  });
-}
 
 /** What alpha's root holds, as alpha's own client sees it. */
 async function alphaListing(): Promise<string[]> {

@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeCerts } from '../../src/cli/commands/certs.ts';
-import { CurveError, StatusCode } from '../../src/common/index.ts';
+import { StatusCode } from '../../src/common/index.ts';
 import { ClusterKey } from '../../src/mds/index.ts';
 import { ChannelPool, TLS_DIR_ENV, TLS_NAME_ENV, TOKEN_FILE_ENV, loadTlsConfig } from '../../src/rpc/index.ts';
 import { CopysetService } from '../../src/gen/metaserver_pb.ts';
@@ -23,6 +23,7 @@ import { copysetGroupId } from '../../src/metaserver/copyset/group-id.ts';
 import { MetaserverCluster } from '../helpers/metaserver-cluster.ts';
 import { MdsProcess } from '../helpers/mds-process.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { rejectsWithStatus } from '../helpers/assert-status.ts';
 
 let dir: string;
 let tlsDir: string;
@@ -62,14 +63,7 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function refused(p: Promise<unknown>, message: RegExp): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(e instanceof CurveError, String(e));
-    assert.equal(StatusCode[e.status], 'FORBIDDEN', e.message);
-    assert.match(e.message, message);
-    return true;
-  });
-}
+const refused = (p: Promise<unknown>, message: RegExp): Promise<void> => rejectsWithStatus(p, StatusCode.FORBIDDEN, message);
 
 test('a Raft message is accepted only over the certificate of the replica it claims to come from', async () => {
   const leaderAddr = await cluster.createCopyset(1, 1);

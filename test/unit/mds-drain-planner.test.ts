@@ -13,7 +13,7 @@ const cs = (copysetId: number, members: number[]): CopysetView => ({ poolId: 1, 
 
 test('each copyset of a draining metaserver gets a CHANGE_PEER off it, onto a metaserver that is not draining', () => {
   const servers = [ms(1), ms(2), ms(3, { draining: true }), ms(4), ms(5, { draining: true })];
-  const ops = planRecovery([cs(1, [1, 2, 3]), cs(2, [2, 4, 1])], servers, [], 0, new SeededRandom(1), { changePeerTimeoutMs: 1000, removePeerTimeoutMs: 1000, maxOpsPerMetaserver: 5 });
+  const ops = planRecovery([cs(1, [1, 2, 3]), cs(2, [2, 4, 1])], servers, [], 0, new SeededRandom(1), { healDelayMs: 0, changePeerTimeoutMs: 1000, removePeerTimeoutMs: 1000, maxOpsPerMetaserver: 5 });
   assert.equal(ops.length, 1, 'copyset 2 has no draining member');
   assert.deepEqual([ops[0]!.copysetId, ops[0]!.type, ops[0]!.oldPeer, ops[0]!.newPeer], [1, 'change_peer', 3, 4]);
 });

@@ -5,6 +5,7 @@ import type { BlockMap, ChunkSlice } from '../../src/data/index.ts';
 import {
   allocationOf,
   blocksOf,
+  blocksOfMap,
   nonDataPieces,
   SEEK_DATA,
   SEEK_HOLE,
@@ -72,4 +73,20 @@ test('unallocated pages of a range, and non-data pieces of a page', () => {
   assert.deepEqual(unallocatedPages([[4096, 8192]], 0, 20000), [[0, 1], [2, 5]]);
   const m = mapOf(data(100, 100), zero(300, 100, ZERO_PREALLOC));
   assert.deepEqual(nonDataPieces(m, 0, 1000), [[0, 100], [200, 1000]]);
+});
+
+test('blocksOfMap (the metaserver\'s count for listings) equals the count GETATTR makes from the same map', () => {
+  const maps: BlockMap[] = [
+    new Map(),
+    mapOf(data(0, 1)),
+    new Map([[0, [data(0, 4096 * 3 + 1)]], [1, [data(64 << 20, 10)]]]), // one slice per chunk list: the fast path
+    new Map([[0, [data(8000, 100)]], [2, [data(4096, 4096)]]]), // chunk lists sharing no page, out of order
+    mapOf(data(100, 10), data(70000, 5000)),
+    mapOf(data(0, 12288), zero(4096, 4096, ZERO_HOLE), zero(10000, 2288, ZERO_DATA)),
+    mapOf(data(0, 100), zero(4096, 8192, ZERO_PREALLOC)),
+    mapOf(zero(0, 8192, ZERO_PREALLOC)),
+    mapOf(zero(0, 8192, ZERO_HOLE)),
+    mapOf(zero(0, 100, ZERO_DATA)),
+  ];
+  for (const [i, m] of maps.entries()) assert.equal(blocksOfMap(m), blocksOf(allocationOf(m).allocated), `map ${i}`);
 });

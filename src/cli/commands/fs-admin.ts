@@ -10,7 +10,7 @@ import { trashDaysArg } from './trash.ts';
 
 type Globals = () => GlobalOptions;
 
-function parseSize(s: string): number {
+export function parseSize(s: string): number {
   const m = /^(\d+(?:\.\d+)?)\s*([kmgtp]?)i?b?$/i.exec(s.trim());
   if (!m) throw new OptionValueError('Expected a size (e.g. 4MiB, 64M, 1G, 4096).');
   const mult = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40, p: 2 ** 50 }[m[2]!.toLowerCase() as '' | 'k'];

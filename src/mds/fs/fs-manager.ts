@@ -21,6 +21,7 @@ import { KeyedMutex } from '../mutex.ts';
 import { PARTITION_SIZE, type PartitionAllocator } from '../topology/allocator.ts';
 import type { MetaserverAdmin } from '../topology/metaserver-admin.ts';
 import { csKey, type FsUsage, type Topology } from '../topology/topology.ts';
+import type { DataProber } from './probe-store.ts';
 import { validateCreateFs, validateFsName, type FsParams } from './validate.ts';
 
 const log = createLogger('mds/fs');
@@ -82,6 +83,7 @@ export class FsManager {
     private readonly clock: Clock,
     readonly opts: FsOptions,
     private readonly reclaimData?: DataReclaimer,
+    private readonly probeData?: DataProber,
   ) {}
 
   static async load(
@@ -93,8 +95,9 @@ export class FsManager {
     clock: Clock,
     opts: FsOptions,
     reclaimData?: DataReclaimer,
+    probeData?: DataProber,
   ): Promise<FsManager> {
-    const m = new FsManager(store, topo, allocator, admin, ids, clock, opts, reclaimData);
+    const m = new FsManager(store, topo, allocator, admin, ids, clock, opts, reclaimData, probeData);
     const now = clock.now();
     for (const e of await store.list(keys.fsPrefix)) {
       const fs = fromBinary(FsInfoSchema, e.value);
@@ -159,6 +162,8 @@ export class FsManager {
         if (fs.status === FsStatus.FS_INITED) return fs; // idempotent retry
         return this.finishCreate(fs, params.partitionCount); // resume a create that stopped half-way
       }
+      // Before anything is recorded: a store that cannot be written is refused here, not at the first write.
+      await this.probeData?.(params.dataStore, params.fsName);
       const fs = create(FsInfoSchema, {
         fsId: await this.ids.fs.allocate(),
         fsName: params.fsName,

@@ -6,6 +6,7 @@
 import { create } from '@bufbuild/protobuf';
 import { createLogger, type Clock, type Random } from '../../common/index.ts';
 import { ConfigChangeType, CopySetConfSchema, type CopySetConf } from '../../gen/heartbeat_pb.ts';
+import { OnlineState } from '../../gen/topology_pb.ts';
 import type { PartitionAllocator } from '../topology/allocator.ts';
 import type { MetaserverAdmin } from '../topology/metaserver-admin.ts';
 import type { Topology } from '../topology/topology.ts';
@@ -17,6 +18,8 @@ export class RecoveryDriver {
   readonly operators = new Map<string, Operator>();
 
   private readonly preparing = new Set<string>();
+  /** Metaservers seen OFFLINE (announced once per outage). */
+  private readonly offline = new Set<number>();
 
   constructor(
     private readonly topo: Topology,
@@ -36,12 +39,28 @@ export class RecoveryDriver {
         this.operators.delete(k);
       }
     }
-    const planned = planRecovery(this.copysetViews(), this.metaserverViews(now), [...this.operators.values()], now, this.random, this.opts);
+    const metaservers = this.metaserverViews(now);
+    this.announceOffline(metaservers, now);
+    const planned = planRecovery(this.copysetViews(), metaservers, [...this.operators.values()], now, this.random, this.opts);
     for (const op of planned) {
       const k = opKey(op.poolId, op.copysetId);
       this.operators.set(k, op);
       log.info('planned membership change', { copyset: k, type: op.type, oldPeer: op.oldPeer, newPeer: op.newPeer });
       if (!op.prepared) void this.prepare(k, op);
+    }
+  }
+
+  /** Logs once per outage when a metaserver goes OFFLINE, saying when its replicas will be replaced. */
+  private announceOffline(metaservers: readonly MetaserverView[], now: number): void {
+    for (const m of metaservers) {
+      if (m.state !== OnlineState.OFFLINE) {
+        this.offline.delete(m.id);
+        continue;
+      }
+      if (this.offline.has(m.id)) continue;
+      this.offline.add(m.id);
+      const healInMs = Math.max(0, (m.offlineSince ?? now) + this.opts.healDelayMs - now);
+      log.warn('metaserver offline; its replicas are replaced elsewhere unless it is back in time', { metaserverId: m.id, healInMs });
     }
   }
 
@@ -144,6 +163,7 @@ export class RecoveryDriver {
         copysets: counts.get(m.metaserverId) ?? 0,
         state: this.topo.onlineState(m.metaserverId, now),
         draining: this.topo.draining.has(m.metaserverId),
+        offlineSince: this.topo.offlineSince(m.metaserverId, now),
       });
     }
     return out;

@@ -3,10 +3,15 @@
 // leader's heartbeat report into the instruction for that leader (digest §6.8 RecoverScheduler
 // and Coordinator).
 //
-//  - A copyset with a member whose metaserver is OFFLINE (silent past the offline bound), or whose
-//    replica is broken (its metaserver reports it cannot open: damaged storage), and a live
-//    majority gets CHANGE_PEER(offline → target); a copyset with more members than its pool's
-//    replica count gets REMOVE_PEER(offline) instead.
+//  - A copyset with a member whose metaserver has been OFFLINE (silent past the offline bound) for
+//    the heal delay, or whose replica is broken (its metaserver reports it cannot open: damaged
+//    storage), and a live majority gets CHANGE_PEER(offline → target); a copyset with more
+//    members than its pool's replica count gets REMOVE_PEER(offline) instead.
+//  - The heal delay (`--heal-delay-ms`, 10 min like Ceph's mon_osd_down_out_interval) lets a
+//    metaserver that reboots or restarts come back and catch up from its own log instead of
+//    having every replica copied elsewhere; a member still inside it counts as down for the
+//    majority but is not replaced yet. A broken replica will not come back by waiting, and a
+//    drained metaserver is being taken away on purpose: both are replaced at once.
 //  - A member whose metaserver is being drained (`curvefs metaserver drain`) is replaced the same
 //    way, after any offline or broken member of that copyset; a draining metaserver is never a
 //    target. Its replicas are alive, so they do not count against the live majority.
@@ -27,6 +32,8 @@ export interface MetaserverView extends PlacementCandidate {
   state: OnlineState;
   /** Being drained: its replicas move elsewhere, none moves to it. */
   draining?: boolean;
+  /** When it became OFFLINE (state OFFLINE only; unknown: the heal delay is over). */
+  offlineSince?: number;
 }
 
 export interface CopysetView {
@@ -59,12 +66,15 @@ export interface Operator {
 }
 
 export interface RecoveryOptions {
+  /** Time a metaserver stays OFFLINE before its replicas are replaced elsewhere. */
+  healDelayMs: number;
   changePeerTimeoutMs: number;
   removePeerTimeoutMs: number;
   maxOpsPerMetaserver: number;
 }
 
 export const DEFAULT_RECOVERY_OPTIONS: RecoveryOptions = {
+  healDelayMs: 600_000,
   changePeerTimeoutMs: 1_800_000,
   removePeerTimeoutMs: 300_000,
   maxOpsPerMetaserver: 1,
@@ -91,12 +101,14 @@ export function planRecovery(
   const ordered = [...copysets].sort((a, b) => a.poolId - b.poolId || a.copysetId - b.copysetId);
   for (const cs of ordered) {
     if (busy.has(opKey(cs.poolId, cs.copysetId))) continue;
-    const offline = cs.members.filter((id) => (byId.get(id)?.state ?? OnlineState.OFFLINE) === OnlineState.OFFLINE || (cs.broken?.includes(id) ?? false));
-    const draining = cs.members.filter((id) => byId.get(id)?.draining === true && !offline.includes(id));
-    if (offline.length + draining.length === 0) continue;
-    // A membership change needs a quorum of the current members (draining ones are alive).
-    if (offline.length * 2 >= cs.members.length) continue;
-    const oldPeer = offline[0] ?? draining[0]!;
+    const down = cs.members.filter((id) => (byId.get(id)?.state ?? OnlineState.OFFLINE) === OnlineState.OFFLINE || (cs.broken?.includes(id) ?? false));
+    const due = down.filter((id) => cs.broken?.includes(id) || healDelayOver(byId.get(id), now, opts.healDelayMs));
+    const draining = cs.members.filter((id) => byId.get(id)?.draining === true && !down.includes(id));
+    if (due.length + draining.length === 0) continue;
+    // A membership change needs a quorum of the current members (draining ones are alive; one
+    // still inside its heal delay is not).
+    if (down.length * 2 >= cs.members.length) continue;
+    const oldPeer = due[0] ?? draining[0]!;
     if (cs.members.length > cs.replicaNum) {
       planned.push({ ...base(cs, now), type: 'remove_peer', oldPeer, newPeer: 0, deadline: now + opts.removePeerTimeoutMs, prepared: true });
       continue;
@@ -112,6 +124,12 @@ export function planRecovery(
     planned.push({ ...base(cs, now), type: 'change_peer', oldPeer, newPeer, deadline: now + opts.changePeerTimeoutMs, prepared: false });
   }
   return planned;
+}
+
+/** An OFFLINE metaserver (or one no longer known) whose replicas may now be replaced elsewhere. */
+function healDelayOver(m: MetaserverView | undefined, now: number, healDelayMs: number): boolean {
+  if (m === undefined || m.draining) return true;
+  return m.offlineSince === undefined || now - m.offlineSince >= healDelayMs;
 }
 
 function base(cs: CopysetView, now: number) {

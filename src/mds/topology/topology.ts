@@ -31,7 +31,8 @@ export const DEFAULT_POOL = 'defaultpool';
 export interface TopologyOptions {
   /** Silence after which a metaserver is UNSTABLE (CurveFS 30 s). */
   unstableAfterMs: number;
-  /** Silence after which it is OFFLINE and its copysets are healed elsewhere (CurveFS 30 min). */
+  /** Silence after which it is OFFLINE: down (its copysets are healed elsewhere once it has been
+   *  OFFLINE for the recovery scheduler's heal delay). */
   offlineAfterMs: number;
   /** Replicas per copyset of the default pool. */
   replicaNum: number;
@@ -160,6 +161,14 @@ export class Topology {
     if (silent < this.opts.unstableAfterMs) return OnlineState.ONLINE;
     if (silent < this.opts.offlineAfterMs) return OnlineState.UNSTABLE;
     return OnlineState.OFFLINE;
+  }
+
+  /** When metaserver `id` became OFFLINE (last heartbeat + the offline bound); undefined while it is not. */
+  offlineSince(metaserverId: number, now = this.clock.now()): number | undefined {
+    const rt = this.msRuntime.get(metaserverId);
+    if (!rt) return undefined;
+    const since = rt.lastSeen + this.opts.offlineAfterMs;
+    return since <= now ? since : undefined;
   }
 
   poolByName(name: string): PoolInfo | undefined {

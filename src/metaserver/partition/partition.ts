@@ -1304,6 +1304,11 @@ export class Partition {
     return { status: StatusCode.OK, target: this.extraOf(ino).symlink };
   }
 
+  /** Block map of inode `ino` as stored (no copy, not to be changed): null when it has none. */
+  chunksView(ino: number): ReadonlyMap<number, readonly ChunkSlice[]> | null {
+    return this.extraOf(ino).chunks;
+  }
+
   /** Block map of a regular file, by chunk index (ascending), copies. */
   getChunks(ino: number): Result<{ chunks: Map<number, ChunkSlice[]> }> {
     const e = this.readInode(ino);

@@ -9,6 +9,12 @@
 // 'fdatasync' a pwrite job is followed by an fdatasync job, and between the two the completion
 // goes through the main thread's event loop: a hop that cost ~30–50 µs on an idle machine and
 // far more on a busy one, on every follower's commit path (docs/benchmarks.md, Raft section).
+// In 'dsync' mode a lone small entry (RaftLogOptions.inlineBytes) is written on the main thread
+// instead: no threadpool job at all — no wake-up of a pool thread, no completion hop back through
+// the event loop — while the loop stands still for one synced write. A batch of two or more
+// entries still goes to the threadpool: several entries in one sync mean proposals are arriving
+// concurrently, and then the main thread should decode, step and apply while the disk works
+// (writing such batches inline halved the rate at 64 in flight).
 //
 // Files in the directory:
 //   <sequence, 20 digits>.seg   segments, replayed in sequence order (see format.ts)
@@ -17,7 +23,7 @@
 import { join } from 'node:path';
 import { CurveError, StatusCode, createLogger, type Logger } from '../../common/index.ts';
 import type { Entry, HardState } from '../core/types.ts';
-import { writeFully } from '../durable-fs.ts';
+import { writeFully, writeFullySync } from '../durable-fs.ts';
 import { nodeStorage, type RaftStorage, type StorageFile } from '../storage.ts';
 import { isTornWrite, type DamageKind } from './damage.ts';
 import {
@@ -48,6 +54,11 @@ export interface RaftLogOptions {
    * waits for the disk; 'fdatasync' writes, then fdatasyncs (two threadpool jobs).
    */
   syncMode?: 'dsync' | 'fdatasync';
+  /**
+   * In 'dsync' mode, a sync() of at most one entry whose records total at most this many bytes
+   * writes them on the main thread (see the header). Default 4 KiB; 0 = never.
+   */
+  inlineBytes?: number;
   /** Where the files live: the real disk by default (the simulation passes its own). */
   storage?: RaftStorage;
   logger?: Logger;
@@ -102,6 +113,9 @@ interface PendingRecord {
   isBase: boolean;
 }
 
+/** See RaftLogOptions.inlineBytes. */
+const DEFAULT_INLINE_BYTES = 4096;
+
 const SEGMENT_NAME = /^(\d{20})\.seg$/;
 const READ_CHUNK = 1 << 20;
 /** How far past the end marker open() looks for bytes that should not be there. */
@@ -134,6 +148,7 @@ export class RaftLog {
   private readonly segmentBytes: number;
   private readonly preallocate: 'zeros' | 'truncate';
   private readonly dsync: boolean;
+  private readonly inlineBytes: number;
   private readonly log: Logger;
   private readonly fs: RaftStorage;
   private segments: SegmentInfo[] = [];
@@ -162,6 +177,7 @@ export class RaftLog {
     this.segmentBytes = opts.segmentBytes ?? 64 << 20;
     this.preallocate = opts.preallocate ?? 'truncate';
     this.dsync = (opts.syncMode ?? 'dsync') === 'dsync';
+    this.inlineBytes = this.dsync ? (opts.inlineBytes ?? DEFAULT_INLINE_BYTES) : 0;
     this.log = opts.logger ?? createLogger('raft/log');
     this.fs = opts.storage ?? nodeStorage;
     this.writtenHardState = hardState;
@@ -310,11 +326,13 @@ export class RaftLog {
    * Writes every buffered record, durably when `durable` (always, in 'dsync' mode): one write and
    * one sync however many records.
    * Calls are serialised; each resolves when its records (and all before) are written.
+   * `mayInline` false: never on the main thread (a caller syncing several logs at once wants
+   * their writes in parallel — and merged by the file system's journal — not one after another).
    */
-  sync(durable = true): Promise<void> {
+  sync(durable = true, mayInline = true): Promise<void> {
     const batch = this.pending;
     this.pending = [];
-    return this.enqueue(() => this.writeBatch(batch, durable));
+    return this.enqueue(() => this.writeBatch(batch, durable, mayInline));
   }
 
   /**
@@ -379,7 +397,10 @@ export class RaftLog {
     return run;
   }
 
-  private async writeBatch(batch: PendingRecord[], durable: boolean): Promise<void> {
+  private async writeBatch(batch: PendingRecord[], durable: boolean, mayInline: boolean): Promise<void> {
+    let entries = 0;
+    for (const r of batch) if (r.index > 0) entries++;
+    const inlineBytes = mayInline && entries <= 1 ? this.inlineBytes : 0;
     let i = 0;
     while (i < batch.length) {
       // The records that fit in the current segment (at least one when it holds none yet).
@@ -406,7 +427,9 @@ export class RaftLog {
           if (r.hardState) this.writtenHardState = r.hardState;
           if (r.last !== undefined) this.writtenLastIndex = r.last;
         }
-        await writeFully(this.fh!, buf, this.offset);
+        const fh = this.fh!;
+        if (bytes <= inlineBytes && fh.writeSync) writeFullySync(fh.writeSync.bind(fh), buf, this.offset);
+        else await writeFully(fh, buf, this.offset);
         this.offset += bytes;
         i = j;
       }
