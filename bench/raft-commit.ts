@@ -4,11 +4,17 @@
 //
 //   npx tsx bench/raft-commit.ts [--seconds 10] [--kills 20] [--no-etcd] [--tick-ms MS] [--election-tick N]
 //                                [--prealloc truncate|zeros] [--inflight 1,64,1024] [--floor-n 1000]
-//                                [--log-sync dsync,fdatasync,dsync:0] [--no-quiesce]
+//                                [--log-sync dsync,fdatasync,dsync:0] [--no-quiesce] [--tls]
 //
 // --log-sync runs the Raft part once per listed RaftLogOptions.syncMode, back to back (an A/B in
 // one run; default: dsync only); "mode:N" sets RaftLogOptions.inlineBytes to N as well (dsync:0:
 // every write through the threadpool, as before inline writes).
+// --tls runs the Raft part four times per log sync mode, plain and over mutual TLS interleaved
+// (plain, tls, plain, tls), each on a fresh cluster, and prints TLS/plain ratios of the means.
+// TLS is as metaservers run it (src/metaserver/main.ts): certificates from `curvefs certs`
+// (makeCerts) in a temporary directory, replica i serving and dialling with `metaserver<i>`, Raft
+// batches accepted only over the sender's own certificate, the client with `client`. etcd stays
+// plain (its TLS is not in test/helpers/etcd.ts).
 // bench/raft-profile.ts shows where a commit's CPU goes, bench/raft-wire.ts the batch codec's.
 //
 // First the floor, in the same run (bench/floor.ts): pwrite+fdatasync of 100 B and 4 KiB into a
@@ -23,6 +29,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
+import { makeCerts } from '../src/cli/commands/certs.ts';
 import { KvProcessCluster } from '../test/helpers/raft-kv-cluster.ts';
 import { KV_PING, KV_PROPOSE, encodeKv } from '../test/helpers/raft-kv.ts';
 import { diskFloor, fmt, rpcFloor, type Percentiles } from './floor.ts';
@@ -43,6 +50,7 @@ const PREALLOC = arg('prealloc', 'truncate') === 'zeros' ? 'zeros' : 'truncate';
 const INFLIGHT = arg('inflight', '1,64,1024').split(',').map(Number);
 const FLOOR_N = Number(arg('floor-n', '1000'));
 const LOG_SYNC = arg('log-sync', 'dsync').split(',');
+const WITH_TLS = process.argv.includes('--tls');
 /**
  * Deadline of one failover probe. Long enough that a proposal the successor accepted is counted
  * when it commits even on a busy machine (with 300 ms, a commit slower than that was retried and
@@ -145,12 +153,12 @@ async function measureFloor(dir: string, c: KvProcessCluster): Promise<Floor> {
   return { fsync100, fsync4k, rpc };
 }
 
-async function benchRaft(dir: string, mode: string): Promise<{ loads: LoadResult[]; failovers: number[]; floor: Floor }> {
-  console.log(`raft   log sync mode: ${mode}`);
+async function benchRaft(dir: string, mode: string, tlsDir?: string): Promise<{ loads: LoadResult[]; failovers: number[]; floor: Floor }> {
+  console.log(`raft   log sync mode: ${mode}${tlsDir ? ', mutual TLS' : ''}`);
   const [sync, inline] = mode.split(':');
   const logSync = sync === 'fdatasync' ? 'fdatasync' : 'dsync';
   const inlineBytes = inline === undefined ? undefined : Number(inline);
-  const c = new KvProcessCluster({ dataDir: dir, tickMs: TICK_MS, electionTick: ELECTION_TICK, prealloc: PREALLOC, logSync, inlineBytes, noQuiesce: NO_QUIESCE });
+  const c = new KvProcessCluster({ dataDir: dir, tickMs: TICK_MS, electionTick: ELECTION_TICK, prealloc: PREALLOC, logSync, inlineBytes, noQuiesce: NO_QUIESCE, tlsDir });
   await c.start();
   try {
     await c.propose(entryFor(0), Date.now() + 30_000);
@@ -259,23 +267,53 @@ function summary(name: string, xs: number[]): string {
   return `${name}: n=${s.length} p50 ${pct(s, 50).toFixed(0)} ms, p99 ${pct(s, 99).toFixed(0)} ms, max ${s[s.length - 1]!.toFixed(0)} ms`;
 }
 
+const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+/** Means of the plain runs and of the TLS runs of one log sync mode per in-flight level, and TLS/plain. */
+function tlsRatios(sync: string, runs: { tls: boolean; raft: { loads: LoadResult[]; floor: Floor } }[]): void {
+  const plain = runs.filter((r) => !r.tls);
+  const tls = runs.filter((r) => r.tls);
+  const rtt = (xs: typeof runs) => mean(xs.map((r) => r.raft.floor.rpc.p50));
+  console.log(`\nlog sync ${sync}: mutual TLS vs plain, means of ${plain.length} plain and ${tls.length} TLS runs (interleaved); RPC RTT p50 plain ${rtt(plain).toFixed(3)} ms, TLS ${rtt(tls).toFixed(3)} ms (×${(rtt(tls) / rtt(plain)).toFixed(2)})`);
+  console.log('| in flight | plain commits/s | TLS commits/s | TLS/plain | plain p50 ms | TLS p50 ms | TLS/plain | cpu µs/commit plain leader / follower / client | TLS leader / follower / client | TLS/plain leader / follower / client |');
+  console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  INFLIGHT.forEach((n, i) => {
+    const m = (xs: typeof runs, f: (r: LoadResult) => number) => mean(xs.map((r) => f(r.raft.loads[i]!)));
+    const cell = (xs: typeof runs) => [m(xs, (r) => r.cpu?.leader ?? NaN), m(xs, (r) => r.cpu?.follower ?? NaN), m(xs, (r) => r.clientCpu)];
+    const [p, t] = [cell(plain), cell(tls)];
+    const [pr, tr] = [m(plain, (r) => r.perSec), m(tls, (r) => r.perSec)];
+    const [pp, tp] = [m(plain, (r) => r.p50), m(tls, (r) => r.p50)];
+    const f1 = (xs: number[]) => xs.map((x) => x.toFixed(1)).join(' / ');
+    console.log(
+      `| ${n} | ${pr.toFixed(0)} | ${tr.toFixed(0)} | ${(tr / pr).toFixed(2)} | ${pp.toFixed(2)} | ${tp.toFixed(2)} | ${(tp / pp).toFixed(2)} | ${f1(p)} | ${f1(t)} | ${t.map((x, k) => (x / p[k]!).toFixed(2)).join(' / ')} |`,
+    );
+  });
+}
+
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'raft-bench-'));
   try {
     console.log(`raft-commit: ${ENTRY_BYTES}-byte entries, ${SECONDS} s per level, tick ${TICK_MS ?? 'default (50)'} ms x election ${ELECTION_TICK ?? 'default (10)'}, segments preallocated by ${PREALLOC}`);
     const load = () => loadavg().map((x) => x.toFixed(1)).join(' ');
     console.log(`load average at start: ${load()}`);
-    const runs: { mode: string; raft: Awaited<ReturnType<typeof benchRaft>> }[] = [];
-    for (const mode of LOG_SYNC) {
-      runs.push({ mode, raft: await benchRaft(join(dir, mode), mode) });
-      console.log(`load average after raft (${mode}): ${load()}`);
+    const tlsDir = WITH_TLS ? join(dir, 'certs') : undefined;
+    if (tlsDir) makeCerts(tlsDir, ['metaserver1', 'metaserver2', 'metaserver3', 'client']);
+    const runs: { mode: string; tls: boolean; raft: Awaited<ReturnType<typeof benchRaft>> }[] = [];
+    for (const sync of LOG_SYNC) {
+      // With --tls: plain, tls, plain, tls, so drift in the machine's load falls on both alike.
+      const variants = WITH_TLS ? [false, true, false, true] : [false];
+      for (const [i, tls] of variants.entries()) {
+        const mode = tls ? `${sync} tls` : sync;
+        runs.push({ mode: sync, tls, raft: await benchRaft(join(dir, `${sync}-${i}`), sync, tls ? tlsDir : undefined) });
+        console.log(`load average after raft (${mode}): ${load()}`);
+      }
     }
     const etcd = WITH_ETCD ? await benchEtcd() : undefined;
     if (etcd) console.log(`load average after etcd: ${load()}`);
-    for (const { mode, raft } of runs) {
+    for (const { mode, tls, raft } of runs) {
       const f = raft.floor;
       const unit = f.fsync100.p50 + f.rpc.p50;
-      console.log(`\nlog sync ${mode}; floor: fsync 100 B p50 ${f.fsync100.p50.toFixed(3)} / p99 ${f.fsync100.p99.toFixed(3)} ms, 4 KiB p50 ${f.fsync4k.p50.toFixed(3)} / p99 ${f.fsync4k.p99.toFixed(3)} ms, RPC RTT p50 ${f.rpc.p50.toFixed(3)} / p99 ${f.rpc.p99.toFixed(3)} ms`);
+      console.log(`\nlog sync ${mode}${tls ? ', mutual TLS' : ''}; floor: fsync 100 B p50 ${f.fsync100.p50.toFixed(3)} / p99 ${f.fsync100.p99.toFixed(3)} ms, 4 KiB p50 ${f.fsync4k.p50.toFixed(3)} / p99 ${f.fsync4k.p99.toFixed(3)} ms, RPC RTT p50 ${f.rpc.p50.toFixed(3)} / p99 ${f.rpc.p99.toFixed(3)} ms`);
       console.log('| in flight | raft commits/s | p50 ms | p50 / (fsync+RTT) | p99 ms | etcd puts/s | p50 ms | p99 ms | raft/etcd |');
       console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
       raft.loads.forEach((r, i) => {
@@ -288,6 +326,7 @@ async function main(): Promise<void> {
       console.log(summary(`raft failover (${mode})`, raft.failovers));
     }
     if (etcd) console.log(summary('etcd failover', etcd.failovers));
+    if (WITH_TLS) for (const sync of LOG_SYNC) tlsRatios(sync, runs.filter((r) => r.mode === sync));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

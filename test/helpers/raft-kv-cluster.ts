@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
-import { ChannelPool } from '../../src/rpc/index.ts';
+import { ChannelPool, loadTlsConfig } from '../../src/rpc/index.ts';
 import { StatusCode, isCurveError } from '../../src/common/index.ts';
 import { KV_DUMP, KV_PROPOSE, KV_STATUS } from './raft-kv.ts';
 
@@ -55,16 +55,23 @@ export interface KvClusterOptions {
   groups?: number;
   /** Turn quiescence off (RaftNodeOptions.quiesce). */
   noQuiesce?: boolean;
+  /**
+   * Mutual TLS: a `curvefs certs` directory with `metaserver1..3` (the replicas) and `client`
+   * (this side's pool). Default: plain TCP.
+   */
+  tlsDir?: string;
 }
 
 export class KvProcessCluster {
   readonly ids = [1, 2, 3];
-  readonly pool = new ChannelPool({ backoff: { initialMs: 20, maxMs: 200 }, connectTimeoutMs: 1000, defaultTimeoutMs: 5000 });
+  readonly pool: ChannelPool;
   private readonly replicas = new Map<number, Replica>();
   private leaderGuess = 1;
   private readonly dec = new TextDecoder();
 
   constructor(private readonly opts: KvClusterOptions) {
+    const tls = opts.tlsDir ? loadTlsConfig(opts.tlsDir, 'client') : undefined;
+    this.pool = new ChannelPool({ backoff: { initialMs: 20, maxMs: 200 }, connectTimeoutMs: 1000, defaultTimeoutMs: 5000, tls });
     for (const id of this.ids) this.replicas.set(id, { id, dir: join(opts.dataDir, `r${id}`), port: 0, proc: undefined, exited: undefined });
   }
 
@@ -110,6 +117,7 @@ export class KvProcessCluster {
     if (this.opts.inlineBytes !== undefined) args.push('--inline-bytes', String(this.opts.inlineBytes));
     if (this.opts.groups !== undefined) args.push('--groups', String(this.opts.groups));
     if (this.opts.noQuiesce) args.push('--no-quiesce');
+    if (this.opts.tlsDir !== undefined) args.push('--tls-dir', this.opts.tlsDir);
     if (withPeers) args.push('--peers', this.peers());
     const proc = spawn(process.execPath, args, { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, CURVEFS_LOG: process.env.CURVEFS_LOG ?? 'warn' } });
     r.proc = proc;

@@ -5,6 +5,9 @@
 //        [--tick-ms MS] [--election-tick N] (RaftNode's defaults: 50, 10) [--snapshot-entries N] [--prealloc truncate|zeros]
 //        [--log-sync dsync|fdatasync] (RaftLogOptions.syncMode) [--inline-bytes N] (RaftLogOptions.inlineBytes)
 //        [--groups N] (default 1: groups 1..N, the KV service serves group 1) [--no-quiesce]
+//        [--tls-dir D] (mutual TLS as a metaserver without an MDS runs it: certificate
+//        `metaserver<id>` from D, the layout of `curvefs certs`; Raft batches accepted only over
+//        the sender's own certificate)
 //
 // It listens (port 0 = chosen by the OS) and prints "READY <port>". Without --peers it then
 // reads one line "PEERS 1=h:p,2=h:p,3=h:p" from stdin (so every replica can listen on an OS port
@@ -16,8 +19,9 @@
 //   curvefs.rafttest.Kv/Ping     -> empty (the RPC round trip alone)
 // NOT_LEADER answers carry the leader's address.
 import { createInterface } from 'node:readline';
-import { ChannelPool, RpcServer } from '../../src/rpc/index.ts';
+import { ChannelPool, RpcServer, loadTlsConfig } from '../../src/rpc/index.ts';
 import { AddressBook, RaftNode, RpcRaftTransport, Role } from '../../src/raft/index.ts';
+import { RaftPeerIdentity, fixedNames } from '../../src/mds/auth/peer-identity.ts';
 import { KV_DUMP, KV_PING, KV_PROPOSE, KV_STATUS, KvStateMachine } from './raft-kv.ts';
 
 const GROUP = 1;
@@ -38,10 +42,14 @@ function parsePeers(s: string): [number, string][] {
 
 async function main(): Promise<void> {
   const id = Number(arg('id'));
-  const server = new RpcServer({ host: '127.0.0.1', port: Number(arg('port', '0')) });
-  const pool = new ChannelPool({ backoff: { initialMs: 50, maxMs: 500 }, connectTimeoutMs: 1000 });
+  const tlsDir = process.argv.includes('--tls-dir') ? arg('tls-dir') : undefined;
+  const tls = tlsDir ? loadTlsConfig(tlsDir, `metaserver${id}`) : undefined;
+  const server = new RpcServer({ host: '127.0.0.1', port: Number(arg('port', '0')), tls });
+  const pool = new ChannelPool({ backoff: { initialMs: 50, maxMs: 500 }, connectTimeoutMs: 1000, tls: tls ?? false });
   const addresses = new AddressBook();
-  const transport = new RpcRaftTransport({ self: id, server, pool, addresses });
+  // As src/metaserver/main.ts does without an MDS: node X must come over certificate metaserverX.
+  const identities = tls ? new RaftPeerIdentity(fixedNames) : undefined;
+  const transport = new RpcRaftTransport({ self: id, server, pool, addresses, checkSender: identities && ((from, ctx) => identities.check(from, ctx.peerCertName)) });
   const sm = new KvStateMachine();
   const groups = Number(arg('groups', '1'));
   const node = new RaftNode({
