@@ -31,6 +31,7 @@ import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { makeCerts } from '../src/cli/commands/certs.ts';
 import { KvProcessCluster } from '../test/helpers/raft-kv-cluster.ts';
+import { ChannelPool } from '../src/rpc/index.ts';
 import { KV_PING, KV_PROPOSE, encodeKv } from '../test/helpers/raft-kv.ts';
 import { diskFloor, fmt, rpcFloor, type Percentiles } from './floor.ts';
 import { EtcdCluster } from '../test/helpers/etcd.ts';
@@ -153,6 +154,20 @@ async function measureFloor(dir: string, c: KvProcessCluster): Promise<Floor> {
   return { fsync100, fsync4k, rpc };
 }
 
+/** Proof that TLS is on: a plain-TCP call to a TLS replica must fail. */
+async function plainRefused(address: string): Promise<void> {
+  const plain = new ChannelPool({ tls: false, connectTimeoutMs: 1000, backoff: { initialMs: 50, maxMs: 50 } });
+  try {
+    await plain.callRaw(address, KV_PING, new Uint8Array(0), { timeoutMs: 2000 });
+    throw new Error(`a plain-TCP call to ${address} was answered: the replica is not on TLS`);
+  } catch (e) {
+    if ((e as Error).message.includes('not on TLS')) throw e;
+    console.log(`tls    a plain-TCP call to a replica is refused (${(e as Error).message.slice(0, 60)})`);
+  } finally {
+    plain.close();
+  }
+}
+
 async function benchRaft(dir: string, mode: string, tlsDir?: string): Promise<{ loads: LoadResult[]; failovers: number[]; floor: Floor }> {
   console.log(`raft   log sync mode: ${mode}${tlsDir ? ', mutual TLS' : ''}`);
   const [sync, inline] = mode.split(':');
@@ -162,6 +177,7 @@ async function benchRaft(dir: string, mode: string, tlsDir?: string): Promise<{ 
   await c.start();
   try {
     await c.propose(entryFor(0), Date.now() + 30_000);
+    if (tlsDir) await plainRefused(c.address(c.ids[0]!));
     const floor = await measureFloor(dir, c);
     const target = 2 * (floor.fsync100.p50 + floor.rpc.p50);
     const loads: LoadResult[] = [];
