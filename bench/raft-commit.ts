@@ -76,8 +76,10 @@ interface LoadResult {
   errors: number;
   /** CPU µs per commit of the client process. */
   clientCpu: number;
-  /** CPU µs per commit: leader process, each follower (average). */
+  /** CPU µs per commit: leader process, each follower (average); unset if the leader changed in the window. */
   cpu?: { leader: number; follower: number };
+  /** The leader at the window's end was not the one at its start (an election under load). */
+  leaderChanged?: boolean;
 }
 
 /**
@@ -88,7 +90,7 @@ async function load(
   inflight: number,
   op: (seq: number) => Promise<unknown>,
   seconds: number,
-  cpu?: () => Promise<number[]>,
+  cpu?: () => Promise<{ leader: number; us: number[] }>,
 ): Promise<LoadResult> {
   const warmupMs = 2000;
   let phase: 'warm' | 'measure' | 'done' = 'warm';
@@ -121,9 +123,10 @@ async function load(
   await Promise.all(workers);
   lat.sort((a, b) => a - b);
   const r: LoadResult = { inflight, perSec: n / elapsed, p50: pct(lat, 50), p99: pct(lat, 99), errors, clientCpu: (client.user + client.system) / n };
-  if (cpu0 && cpu1) {
+  if (cpu0 && cpu1 && cpu0.leader !== cpu1.leader) r.leaderChanged = true;
+  else if (cpu0 && cpu1) {
     // cpu() lists the leader first.
-    const d = cpu1.map((x, i) => (x - cpu0[i]!) / n);
+    const d = cpu1.us.map((x, i) => (x - cpu0.us[i]!) / n);
     r.cpu = { leader: d[0]!, follower: (d[1]! + d[2]!) / 2 };
   }
   return r;
@@ -184,12 +187,12 @@ async function benchRaft(dir: string, mode: string, tlsDir?: string): Promise<{ 
     const cpu = async () => {
       const leader = await c.findLeader();
       const order = [leader, ...c.ids.filter((x) => x !== leader)];
-      return Promise.all(order.map(async (id) => (await c.status(id)).cpuUs));
+      return { leader, us: await Promise.all(order.map(async (id) => (await c.status(id)).cpuUs)) };
     };
     for (const n of INFLIGHT) {
       const r = await load(n, (s) => c.propose(entryFor(s), Date.now() + 30_000), SECONDS, cpu);
       loads.push(r);
-      const cpuText = r.cpu ? `  cpu µs/commit leader ${r.cpu.leader.toFixed(1)} follower ${r.cpu.follower.toFixed(1)} client ${r.clientCpu.toFixed(1)}` : '';
+      const cpuText = r.leaderChanged ? '  LEADER CHANGED in the window (no CPU figures)' : r.cpu ? `  cpu µs/commit leader ${r.cpu.leader.toFixed(1)} follower ${r.cpu.follower.toFixed(1)} client ${r.clientCpu.toFixed(1)}` : '';
       console.log(`raft   in flight ${String(n).padStart(4)}: ${r.perSec.toFixed(0).padStart(7)} commits/s  p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  errors ${r.errors}${cpuText}`);
       if (n === 1) {
         const unit = floor.fsync100.p50 + floor.rpc.p50;
@@ -295,7 +298,11 @@ function tlsRatios(sync: string, runs: { tls: boolean; raft: { loads: LoadResult
   console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   INFLIGHT.forEach((n, i) => {
     const m = (xs: typeof runs, f: (r: LoadResult) => number) => mean(xs.map((r) => f(r.raft.loads[i]!)));
-    const cell = (xs: typeof runs) => [m(xs, (r) => r.cpu?.leader ?? NaN), m(xs, (r) => r.cpu?.follower ?? NaN), m(xs, (r) => r.clientCpu)];
+    // CPU per process only from windows with one leader throughout.
+    const steady = (xs: typeof runs) => xs.filter((r) => r.raft.loads[i]!.cpu);
+    const cell = (xs: typeof runs) => [m(steady(xs), (r) => r.cpu!.leader), m(steady(xs), (r) => r.cpu!.follower), m(xs, (r) => r.clientCpu)];
+    const changed = runs.filter((r) => r.raft.loads[i]!.leaderChanged).map((r) => (r.tls ? 'TLS' : 'plain'));
+    if (changed.length > 0) console.log(`(in flight ${n}: the leader changed within the window of ${changed.join(', ')} run(s); their CPU left out of the means)`);
     const [p, t] = [cell(plain), cell(tls)];
     const [pr, tr] = [m(plain, (r) => r.perSec), m(tls, (r) => r.perSec)];
     const [pp, tp] = [m(plain, (r) => r.p50), m(tls, (r) => r.p50)];
