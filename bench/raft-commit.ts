@@ -296,13 +296,14 @@ function tlsRatios(sync: string, runs: { tls: boolean; raft: { loads: LoadResult
   console.log(`\nlog sync ${sync}: mutual TLS vs plain, means of ${plain.length} plain and ${tls.length} TLS runs (interleaved); RPC RTT p50 plain ${rtt(plain).toFixed(3)} ms, TLS ${rtt(tls).toFixed(3)} ms (×${(rtt(tls) / rtt(plain)).toFixed(2)})`);
   console.log('| in flight | plain commits/s | TLS commits/s | TLS/plain | plain p50 ms | TLS p50 ms | TLS/plain | cpu µs/commit plain leader / follower / client | TLS leader / follower / client | TLS/plain leader / follower / client |');
   console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  const notes: string[] = [];
   INFLIGHT.forEach((n, i) => {
     const m = (xs: typeof runs, f: (r: LoadResult) => number) => mean(xs.map((r) => f(r.raft.loads[i]!)));
     // CPU per process only from windows with one leader throughout.
     const steady = (xs: typeof runs) => xs.filter((r) => r.raft.loads[i]!.cpu);
     const cell = (xs: typeof runs) => [m(steady(xs), (r) => r.cpu!.leader), m(steady(xs), (r) => r.cpu!.follower), m(xs, (r) => r.clientCpu)];
     const changed = runs.filter((r) => r.raft.loads[i]!.leaderChanged).map((r) => (r.tls ? 'TLS' : 'plain'));
-    if (changed.length > 0) console.log(`(in flight ${n}: the leader changed within the window of ${changed.join(', ')} run(s); their CPU left out of the means)`);
+    if (changed.length > 0) notes.push(`(in flight ${n}: the leader changed within the window of ${changed.join(', ')} run(s); their CPU left out of the means)`);
     const [p, t] = [cell(plain), cell(tls)];
     const [pr, tr] = [m(plain, (r) => r.perSec), m(tls, (r) => r.perSec)];
     const [pp, tp] = [m(plain, (r) => r.p50), m(tls, (r) => r.p50)];
@@ -311,6 +312,7 @@ function tlsRatios(sync: string, runs: { tls: boolean; raft: { loads: LoadResult
       `| ${n} | ${pr.toFixed(0)} | ${tr.toFixed(0)} | ${(tr / pr).toFixed(2)} | ${pp.toFixed(2)} | ${tp.toFixed(2)} | ${(tp / pp).toFixed(2)} | ${f1(p)} | ${f1(t)} | ${t.map((x, k) => (x / p[k]!).toFixed(2)).join(' / ')} |`,
     );
   });
+  for (const note of notes) console.log(note);
 }
 
 async function main(): Promise<void> {
