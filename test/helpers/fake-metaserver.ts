@@ -14,6 +14,7 @@ import { ConfigChangeType, type CopySetConf } from '../../src/gen/heartbeat_pb.t
 import { CopysetService, MetaServerService } from '../../src/gen/metaserver_pb.ts';
 import { MdsClient } from '../../src/mds/index.ts';
 import { ChannelPool, RpcServer, type ServiceImplOf } from '../../src/rpc/index.ts';
+import { waitFor } from './wait.ts';
 
 export interface FakeGroup {
   poolId: number;
@@ -256,4 +257,19 @@ export class FakeMetaserver {
     g.epoch++;
     this.world.changes.push({ copyset: k, from, to: g.peers.map((p) => p.id), epoch: g.epoch });
   }
+}
+
+/**
+ * Starts `n` fake metaservers with `opts`, one after the other; with `listedBy`, also waits until
+ * that MDS client's ListMetaServer shows `n` of them (they registered).
+ */
+export async function startFakeMetaservers(world: FakeWorld, n: number, opts: FakeMetaserverOptions, listedBy?: MdsClient): Promise<FakeMetaserver[]> {
+  const started: FakeMetaserver[] = [];
+  for (let i = 0; i < n; i++) {
+    const f = new FakeMetaserver(world, opts);
+    await f.start();
+    started.push(f);
+  }
+  if (listedBy) await waitFor(async () => (await listedBy.topology.listMetaServer({})).metaserverInfos.length === n, `${n} metaservers registered`);
+  return started;
 }

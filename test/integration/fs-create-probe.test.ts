@@ -14,8 +14,8 @@ import { create } from '@bufbuild/protobuf';
 import { MdsClient } from '../../src/mds/index.ts';
 import { blockStoreConfigOf, openBlockStore } from '../../src/data/index.ts';
 import { DataStoreSchema } from '../../src/gen/mds_pb.ts';
-import { freePort, waitFor } from '../helpers/etcd.ts';
-import { FakeMetaserver, FakeWorld } from '../helpers/fake-metaserver.ts';
+import { freePort } from '../helpers/etcd.ts';
+import { FakeMetaserver, FakeWorld, startFakeMetaservers } from '../helpers/fake-metaserver.ts';
 import { MdsProcess } from '../helpers/mds-process.ts';
 import { startS3rver, type S3rverHandle } from '../helpers/s3rver.ts';
 
@@ -33,12 +33,7 @@ before(async () => {
   s3 = await startS3rver();
   mds = await MdsProcess.spawn({ etcd: [], dataDir: join(dir, 'mds'), journal: join(dir, 'journal') });
   client = new MdsClient({ addresses: [mds.address], deadlineMs: 10_000 });
-  for (let i = 0; i < 3; i++) {
-    const f = new FakeMetaserver(world, { mds: [mds.address], heartbeatMs: 100 });
-    await f.start();
-    fakes.push(f);
-  }
-  await waitFor(async () => (await client.topology.listMetaServer({})).metaserverInfos.length === 3, 'three metaservers');
+  fakes.push(...(await startFakeMetaservers(world, 3, { mds: [mds.address], heartbeatMs: 100 }, client)));
 });
 
 after(async () => {

@@ -12,7 +12,7 @@ import { ClusterKey, MdsClient } from '../../src/mds/index.ts';
 import { ChannelPool, TOKEN_FILE_ENV } from '../../src/rpc/index.ts';
 import { FsStatus } from '../../src/gen/mds_pb.ts';
 import { waitFor } from '../helpers/etcd.ts';
-import { FakeMetaserver, FakeWorld } from '../helpers/fake-metaserver.ts';
+import { FakeMetaserver, FakeWorld, startFakeMetaservers } from '../helpers/fake-metaserver.ts';
 import { MdsProcess } from '../helpers/mds-process.ts';
 import { startS3rver, type S3rverHandle } from '../helpers/s3rver.ts';
 import { rejectsWithStatus as refused } from '../helpers/assert-status.ts';
@@ -44,12 +44,7 @@ before(async () => {
   mds = await MdsProcess.spawn({ etcd: [], dataDir: join(dir, 'mds'), journal: join(dir, 'journal'), args: ['--auth-key-file', join(dir, 'cluster.key')] });
   admin = clientWith(key.token({ role: 'admin' }));
   anonymous = clientWith(undefined);
-  for (let i = 0; i < 3; i++) {
-    const f = new FakeMetaserver(world, { mds: [mds.address], heartbeatMs: 100, credential: key.token({ role: 'cluster' }) });
-    await f.start();
-    fakes.push(f);
-  }
-  await waitFor(async () => (await admin.topology.listMetaServer({})).metaserverInfos.length === 3, 'three metaservers');
+  fakes.push(...(await startFakeMetaservers(world, 3, { mds: [mds.address], heartbeatMs: 100, credential: key.token({ role: 'cluster' }) }, admin)));
   // A store that answers: fs create writes, reads and deletes a probe object in it.
   s3 = await startS3rver({ bucket: 'b', extraKeys: [['AK', SECRET]] });
   for (const name of ['alpha', 'beta']) {

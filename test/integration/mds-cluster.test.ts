@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { OnlineState } from '../../src/gen/topology_pb.ts';
 import { MdsClient } from '../../src/mds/index.ts';
 import { EtcdCluster, waitFor } from '../helpers/etcd.ts';
-import { FakeMetaserver, FakeWorld } from '../helpers/fake-metaserver.ts';
+import { FakeMetaserver, FakeWorld, startFakeMetaservers } from '../helpers/fake-metaserver.ts';
 import { checkNoOverlap, monotonicNow, readJournals } from '../helpers/leader-checker.ts';
 import { MdsProcess } from '../helpers/mds-process.ts';
 
@@ -30,11 +30,7 @@ before(async () => {
   mds.push(...(await Promise.all(journals.map((journal) => MdsProcess.spawn({ etcd: etcd.endpoints(), journal, ttlSec: 2, args: ARGS })))));
   const addresses = mds.map((m) => m.address);
   client = new MdsClient({ addresses, deadlineMs: 30_000 });
-  for (let i = 0; i < 4; i++) {
-    const f = new FakeMetaserver(world, { mds: addresses, heartbeatMs: 100 });
-    await f.start();
-    fakes.push(f);
-  }
+  fakes.push(...(await startFakeMetaservers(world, 4, { mds: addresses, heartbeatMs: 100 })));
 });
 
 after(async () => {

@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { request } from 'node:http';
 import { MdsClient, runMds, type MdsHandle } from '../../src/mds/index.ts';
-import { freePort, waitFor } from '../helpers/etcd.ts';
-import { FakeMetaserver, FakeWorld } from '../helpers/fake-metaserver.ts';
+import { freePort } from '../helpers/etcd.ts';
+import { FakeMetaserver, FakeWorld, startFakeMetaservers } from '../helpers/fake-metaserver.ts';
 import { startS3rver, type S3rverHandle } from '../helpers/s3rver.ts';
 
 const REPO = resolve(import.meta.dirname, '..', '..');
@@ -31,12 +31,7 @@ before(async () => {
   s3 = await startS3rver({ bucket: 'b', extraKeys: [[ACCESS, SECRET]] });
   mds = await runMds({ listen: `127.0.0.1:${await freePort()}`, dataDir: join(dir, 'mds'), dashboardPort: 0 });
   client = new MdsClient({ addresses: [mds.address], deadlineMs: 20_000 });
-  for (let i = 0; i < 3; i++) {
-    const f = new FakeMetaserver(world, { mds: [mds.address], heartbeatMs: 100 });
-    await f.start();
-    fakes.push(f);
-  }
-  await waitFor(async () => (await client.topology.listMetaServer({})).metaserverInfos.length === 3, 'three metaservers');
+  fakes.push(...(await startFakeMetaservers(world, 3, { mds: [mds.address], heartbeatMs: 100 }, client)));
 });
 
 after(async () => {

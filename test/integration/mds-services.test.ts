@@ -17,7 +17,7 @@ import type { MessageInitShape } from '@bufbuild/protobuf';
 import type { CreateFsRequestSchema } from '../../src/gen/mds_pb.ts';
 import { LocalBlockStore, objectKey } from '../../src/data/index.ts';
 import { freePort, waitFor } from '../helpers/etcd.ts';
-import { FakeMetaserver, FakeWorld } from '../helpers/fake-metaserver.ts';
+import { FakeMetaserver, FakeWorld, startFakeMetaservers } from '../helpers/fake-metaserver.ts';
 
 let dir: string;
 let mds: MdsHandle;
@@ -47,11 +47,7 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'curvefs-mds-svc-'));
   await startMds();
   client = new MdsClient({ addresses: [mds.address], deadlineMs: 20_000 });
-  for (let i = 0; i < 4; i++) {
-    const f = new FakeMetaserver(world, { mds: [mds.address], heartbeatMs: 100 });
-    await f.start();
-    fakes.push(f);
-  }
+  fakes.push(...(await startFakeMetaservers(world, 4, { mds: [mds.address], heartbeatMs: 100 })));
 });
 
 after(async () => {
