@@ -5,11 +5,11 @@
 // object.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { create } from '@bufbuild/protobuf';
 import { MdsClient } from '../../src/mds/index.ts';
 import { blockStoreConfigOf, openBlockStore } from '../../src/data/index.ts';
@@ -18,8 +18,8 @@ import { freePort } from '../helpers/etcd.ts';
 import { FakeMetaserver, FakeWorld, startFakeMetaservers } from '../helpers/fake-metaserver.ts';
 import { MdsProcess } from '../helpers/mds-process.ts';
 import { startS3rver, type S3rverHandle } from '../helpers/s3rver.ts';
+import { runCurvefs } from '../helpers/curvefs-mount-proc.ts';
 
-const REPO = resolve(import.meta.dirname, '..', '..');
 let dir: string;
 let mds: MdsProcess;
 let s3: S3rverHandle;
@@ -45,20 +45,9 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((res) => {
-    const child = spawn(process.execPath, [join(REPO, 'bin/curvefs.mjs'), '--mds', mds.address, ...args], {
-      cwd: dir,
-      env: { ...process.env, AWS_SECRET_ACCESS_KEY: '', AWS_ACCESS_KEY_ID: '', CURVEFS_LOG: 'warn', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c) => (stdout += c));
-    child.stderr.on('data', (c) => (stderr += c));
-    child.on('exit', (code) => res({ code, stdout, stderr }));
-  });
-}
+/** Runs `curvefs --mds <this MDS>` with `args` in the test's directory, without the caller's S3 keys. */
+const cli = (args: string[], env: Record<string, string> = {}) =>
+  runCurvefs(['--mds', mds.address, ...args], { AWS_SECRET_ACCESS_KEY: '', AWS_ACCESS_KEY_ID: '', CURVEFS_LOG: 'warn', ...env }, dir);
 
 const fsNames = async () => (await client.mds.listClusterFsInfo({})).fsInfo.map((f) => f.fsName).sort();
 

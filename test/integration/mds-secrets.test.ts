@@ -4,17 +4,16 @@
 // from a file or the environment instead.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { request } from 'node:http';
 import { MdsClient, runMds, type MdsHandle } from '../../src/mds/index.ts';
 import { freePort } from '../helpers/etcd.ts';
 import { FakeMetaserver, FakeWorld, startFakeMetaservers } from '../helpers/fake-metaserver.ts';
 import { startS3rver, type S3rverHandle } from '../helpers/s3rver.ts';
+import { runCurvefs } from '../helpers/curvefs-mount-proc.ts';
 
-const REPO = resolve(import.meta.dirname, '..', '..');
 const SECRET = 'sk-Do-Not-Leak-7f3a9c';
 const ACCESS = 'AKIA-VISIBLE-ONLY-TO-CLIENTS';
 
@@ -55,21 +54,9 @@ function httpGet(address: string, path: string): Promise<string> {
   });
 }
 
-/** Runs `curvefs` (bin/curvefs.mjs) with `args`; resolves with its exit code and output. */
-function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((res) => {
-    const child = spawn(process.execPath, [join(REPO, 'bin/curvefs.mjs'), '--mds', mds.address, ...args], {
-      cwd: dir,
-      env: { ...process.env, AWS_SECRET_ACCESS_KEY: '', AWS_ACCESS_KEY_ID: '', CURVEFS_LOG: 'warn', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c) => (stdout += c));
-    child.stderr.on('data', (c) => (stderr += c));
-    child.on('exit', (code) => res({ code, stdout, stderr }));
-  });
-}
+/** Runs `curvefs --mds <this MDS>` with `args` in the test's directory, without the caller's S3 keys. */
+const cli = (args: string[], env: Record<string, string> = {}) =>
+  runCurvefs(['--mds', mds.address, ...args], { AWS_SECRET_ACCESS_KEY: '', AWS_ACCESS_KEY_ID: '', CURVEFS_LOG: 'warn', ...env }, dir);
 
 const s3Args = (name: string) => ['fs', 'create', name, '--s3-endpoint', s3.endpoint, '--s3-bucket', 'b', '--s3-path-style', '--s3-access-key', ACCESS];
 
