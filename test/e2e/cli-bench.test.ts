@@ -6,32 +6,22 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fsp from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { mountInfo } from '../../src/fuse/index.ts';
 import { PHASES, type PhaseResult } from '../../src/cli/commands/bench-run.ts';
 import { defaultFloor } from '../../src/cli/commands/bench.ts';
 import { runCurvefs } from '../helpers/curvefs-mount-proc.ts';
-import { processesMentioning, UpProc } from '../helpers/up-proc.ts';
+import { startUpInTemp, stopUpInTemp, type UpInTemp } from '../helpers/up-proc.ts';
 
+let cluster: UpInTemp | undefined;
 let base: string;
 let dir: string;
-let up: UpProc | undefined;
 
 before(async () => {
-  base = await fsp.mkdtemp(join(tmpdir(), 'curvefs-bench-'));
-  await fsp.chmod(base, 0o755);
-  dir = join(base, 'c');
-  up = UpProc.start(dir);
-  await up.waitUp();
+  cluster = await startUpInTemp('curvefs-bench-');
+  ({ base, dir } = cluster);
 });
 
-after(async () => {
-  await up?.interrupt().catch(() => undefined);
-  for (const pid of processesMentioning(dir)) process.kill(pid, 'SIGKILL');
-  if (await mountInfo(join(dir, 'mnt'))) await runCurvefs(['umount', '--lazy', join(dir, 'mnt')]);
-  if (base) await fsp.rm(base, { recursive: true, force: true });
-});
+after(() => stopUpInTemp(cluster));
 
 type Phase = PhaseResult & { floorOpsPerSec?: number; ratioToFloor?: number };
 

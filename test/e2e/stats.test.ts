@@ -5,32 +5,22 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fsp from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { mountInfo } from '../../src/fuse/index.ts';
 import type { TargetStats } from '../../src/cli/commands/stats.ts';
 import { runCurvefs } from '../helpers/curvefs-mount-proc.ts';
 import { freePort } from '../helpers/etcd.ts';
-import { processesMentioning, UpProc } from '../helpers/up-proc.ts';
+import { startUpInTemp, stopUpInTemp, type UpInTemp, type UpProc } from '../helpers/up-proc.ts';
 
-let base: string;
+let cluster: UpInTemp | undefined;
 let dir: string;
 let up: UpProc | undefined;
 
 before(async () => {
-  base = await fsp.mkdtemp(join(tmpdir(), 'curvefs-stats-'));
-  await fsp.chmod(base, 0o755);
-  dir = join(base, 'c');
-  up = UpProc.start(dir);
-  await up.waitUp();
+  cluster = await startUpInTemp('curvefs-stats-');
+  ({ dir, up } = cluster);
 });
 
-after(async () => {
-  await up?.interrupt().catch(() => undefined);
-  for (const pid of processesMentioning(dir)) process.kill(pid, 'SIGKILL');
-  if (await mountInfo(join(dir, 'mnt'))) await runCurvefs(['umount', '--lazy', join(dir, 'mnt')]);
-  if (base) await fsp.rm(base, { recursive: true, force: true });
-});
+after(() => stopUpInTemp(cluster));
 
 /** Runs `fn` while files are written on the mount without pause; returns fn's result. */
 async function whileWriting<T>(fn: () => Promise<T>): Promise<T> {

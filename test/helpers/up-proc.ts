@@ -5,8 +5,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { mountInfo } from '../../src/fuse/index.ts';
 import { pollUntil } from '../../src/common/index.ts';
-import { CURVEFS_BIN } from './curvefs-mount-proc.ts';
+import { CURVEFS_BIN, runCurvefs } from './curvefs-mount-proc.ts';
 
 export interface PidRecord {
   name: string;
@@ -135,4 +138,31 @@ export async function kill9(r: PidRecord): Promise<void> {
     /* already gone */
   }
   await pollUntil(`${r.name} (pid ${r.pid}) to die`, 10_000, async () => (alive(r) ? undefined : true));
+}
+
+/** A `curvefs up` cluster in a fresh temporary directory (others may enter it: the mount is tested as other users too). */
+export interface UpInTemp {
+  base: string;
+  /** The cluster directory (`base/c`); the mount is at `dir/mnt`. */
+  dir: string;
+  up: UpProc;
+}
+
+/** Starts `curvefs up` in a new directory under the system's temp dir and waits until it is up. */
+export async function startUpInTemp(prefix: string): Promise<UpInTemp> {
+  const base = await mkdtemp(join(tmpdir(), prefix));
+  await chmod(base, 0o755);
+  const dir = join(base, 'c');
+  const up = UpProc.start(dir);
+  await up.waitUp();
+  return { base, dir, up };
+}
+
+/** Stops what startUpInTemp started, whatever state it is in, and removes its directory. */
+export async function stopUpInTemp(t: UpInTemp | undefined): Promise<void> {
+  if (!t) return;
+  await t.up.interrupt().catch(() => undefined);
+  for (const pid of processesMentioning(t.dir)) process.kill(pid, 'SIGKILL');
+  if (await mountInfo(join(t.dir, 'mnt'))) await runCurvefs(['umount', '--lazy', join(t.dir, 'mnt')]);
+  await rm(t.base, { recursive: true, force: true });
 }
