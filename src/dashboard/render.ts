@@ -92,12 +92,13 @@ function renderGraphs(history: readonly HistorySample[], fsNames: string[]): str
 }
 
 /** What needs an operator's eye now; empty when nothing does. */
-export function alerts(s: MdsStatus): string[] {
+export function alerts(s: MdsStatus, now = Date.now()): string[] {
   const c = s.cluster;
   if (!c) return [];
   const out: string[] = [];
   for (const m of c.metaservers) {
-    if (m.state !== 'ONLINE') out.push(`metaserver ${m.id} (${m.address}) is ${m.state}: no heartbeat for ${m.lastHeartbeatMsAgo < 0 ? 'ever' : `${Math.round(m.lastHeartbeatMsAgo / 1000)} s`}`);
+    const heal = m.healAtMs === undefined ? '' : `; ${healText(m.healAtMs, now)}`;
+    if (m.state !== 'ONLINE') out.push(`metaserver ${m.id} (${m.address}) is ${m.state}: no heartbeat for ${m.lastHeartbeatMsAgo < 0 ? 'ever' : `${Math.round(m.lastHeartbeatMsAgo / 1000)} s`}${heal}`);
     else if (m.lastHeartbeatMsAgo > HEARTBEAT_LATE_MS) out.push(`metaserver ${m.id} (${m.address}) missed heartbeats: silent for ${(m.lastHeartbeatMsAgo / 1000).toFixed(1)} s`);
   }
   for (const x of c.copysets) {
@@ -107,6 +108,17 @@ export function alerts(s: MdsStatus): string[] {
   }
   for (const f of c.fs) if (f.capacity > 0 && f.usedBytes >= 0.9 * f.capacity) out.push(`fs ${f.name} is ${Math.round((100 * f.usedBytes) / f.capacity)} % full`);
   return out;
+}
+
+/**
+ * When an OFFLINE metaserver's replicas start being rebuilt elsewhere (the MDS's heal delay):
+ * "heal starts 14:03:12 UTC (in 8 min 12 s)", or "heal under way since …" once it has begun.
+ */
+export function healText(healAtMs: number, now: number): string {
+  const at = new Date(healAtMs).toISOString().slice(11, 19);
+  const left = Math.round((healAtMs - now) / 1000);
+  if (left <= 0) return `heal under way since ${at} UTC`;
+  return `heal starts ${at} UTC (in ${left >= 60 ? `${Math.floor(left / 60)} min ${left % 60} s` : `${left} s`})`;
 }
 
 function metaserverClass(state: string, msAgo: number): string {
@@ -121,7 +133,7 @@ export function renderLive(s: MdsStatus, history: readonly HistorySample[] = [],
   if (!c) {
     return `${head}<p class="banner warn">This MDS is not serving. ${s.leaderAddress ? `The leader's page: <a href="http://${esc(s.leaderAddress)}/">${esc(s.leaderAddress)}</a> (its dashboard port may differ).` : 'No leader is known.'}</p>`;
   }
-  const issues = alerts(s);
+  const issues = alerts(s, now);
   const banner = issues.length === 0
     ? '<p class="banner ok" data-alerts="0">All metaservers online, every copyset healthy.</p>'
     : `<div class="banner bad" data-alerts="${issues.length}"><b>${issues.length} alert${issues.length > 1 ? 's' : ''}</b><ul>${issues.map((a) => `<li>${esc(a)}</li>`).join('')}</ul></div>`;
@@ -143,7 +155,7 @@ export function renderLive(s: MdsStatus, history: readonly HistorySample[] = [],
   })));
   const msRows = c.metaservers.map((m) => ({
     attrs: `data-metaserver="${m.id}" data-state="${esc(m.state)}" data-late="${m.lastHeartbeatMsAgo > HEARTBEAT_LATE_MS}" class="${metaserverClass(m.state, m.lastHeartbeatMsAgo)}"`,
-    cells: [m.id, m.address, { html: `<b>${esc(m.state)}</b>${m.draining ? ' <span data-draining>draining</span>' : ''}` }, m.copysets, m.leaders,
+    cells: [m.id, m.address, { html: `<b>${esc(m.state)}</b>${m.draining ? ' <span data-draining>draining</span>' : ''}${m.healAtMs === undefined ? '' : ` <span data-heal-at="${m.healAtMs}">${esc(healText(m.healAtMs, now))}</span>`}` }, m.copysets, m.leaders,
       m.memoryUsedBytes ? humanBytes(m.memoryUsedBytes) : '—', m.diskUsedBytes ? humanBytes(m.diskUsedBytes) : '—', ago(m.lastHeartbeatMsAgo)],
   }));
   const stateOf = new Map(c.metaservers.map((m) => [m.id, m.state]));

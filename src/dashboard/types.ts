@@ -34,7 +34,9 @@ export interface ClusterStatus {
     /** Load as the metaserver last reported it (bytes; 0 when it has not reported). */
     memoryUsedBytes?: number; diskUsedBytes?: number;
     /** Being drained (`curvefs metaserver drain`): its replicas are moving away. */
-    draining?: boolean }[];
+    draining?: boolean;
+    /** OFFLINE with replicas: when (Unix ms) the MDS starts rebuilding them elsewhere (the heal delay; past: under way). */
+    healAtMs?: number }[];
   copysets: { id: string; members: number[]; leader: number; epoch: number; healthy: boolean; /** Members whose replica cannot open (damaged storage). */ broken: number[]; partitions: number; change: string | null }[];
   partitions: number;
   heartbeats: number;

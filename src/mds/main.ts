@@ -242,6 +242,7 @@ interface MdsFlags {
   sessionScanMs?: number;
   fsScanMs?: number;
   scheduleIntervalMs?: number;
+  balanceIntervalMs?: number;
   cleanFollowerAfterMs?: number;
   partitionsPerFs?: number;
   minWritablePartitions?: number;
@@ -289,6 +290,7 @@ export function parseMdsArgs(argv: string[]): RunMdsOptions {
     .option('--session-scan-ms <ms>', 'session expiry scan period', parseMs)
     .option('--fs-scan-ms <ms>', 'deleted fs reclaim period', parseMs)
     .option('--schedule-interval-ms <ms>', 'recovery scheduler period', parseMs)
+    .option('--balance-interval-ms <ms>', 'leader and replica balancing period (default 30000); 0 turns balancing off', parseMs)
     .option('--clean-follower-after-ms <ms>', 'leader time before stray replicas are told to leave', parseMs)
     .option('--partitions-per-fs <n>', 'partitions created with a new fs', count)
     .option('--min-writable-partitions <n>', 'read-write partitions with room to keep per fs', count)
@@ -309,6 +311,7 @@ export function parseMdsArgs(argv: string[]): RunMdsOptions {
   setNum('sessionScanMs', o.sessionScanMs);
   setNum('fsScanMs', o.fsScanMs);
   setNum('scheduleIntervalMs', o.scheduleIntervalMs);
+  if (o.balanceIntervalMs !== undefined) t.balance = { ...DEFAULT_TUNING.balance, intervalMs: o.balanceIntervalMs };
   setNum('cleanFollowerAfterMs', o.cleanFollowerAfterMs);
   setNum('partitionsPerFs', o.partitionsPerFs);
   setNum('minWritablePartitions', o.minWritablePartitions);

@@ -1,6 +1,7 @@
 // Tunables of the MDS, with CurveFS's defaults where it has one (digest §9) and smaller ones
 // where a one-machine cluster needs them.
 import type { AllocatorOptions } from './topology/allocator.ts';
+import { DEFAULT_BALANCE_OPTIONS, type BalanceOptions } from './schedule/balance.ts';
 import type { RecoveryOptions } from './schedule/recovery.ts';
 
 export interface MdsTuning {
@@ -29,6 +30,8 @@ export interface MdsTuning {
   /** Followers outside a copyset's membership are told so only after this long as leader (CurveFS 20 min). */
   cleanFollowerAfterMs: number;
   recovery: RecoveryOptions;
+  /** Leader and replica balancing (schedule/balance.ts); `intervalMs: 0` turns it off. */
+  balance: BalanceOptions;
   allocator: AllocatorOptions;
 }
 
@@ -47,6 +50,7 @@ export const DEFAULT_TUNING: MdsTuning = {
   // within it and catches up from its own log; a machine that is really gone is back to three
   // replicas ~11 min after its last heartbeat (it was 30 min).
   recovery: { healDelayMs: 600_000, changePeerTimeoutMs: 1_800_000, removePeerTimeoutMs: 300_000, maxOpsPerMetaserver: 1 },
+  balance: DEFAULT_BALANCE_OPTIONS,
   allocator: { maxPartitionsPerCopyset: 128, maxCopysetsPerMetaserver: 100 },
 };
 
@@ -55,6 +59,7 @@ export function tuning(over: Partial<MdsTuning> = {}): MdsTuning {
     ...DEFAULT_TUNING,
     ...over,
     recovery: { ...DEFAULT_TUNING.recovery, ...over.recovery },
+    balance: { ...DEFAULT_TUNING.balance, ...over.balance },
     allocator: { ...DEFAULT_TUNING.allocator, ...over.allocator },
   };
 }

@@ -114,24 +114,27 @@ export function topologyService(ref: NodeRef, access = new FsAccess(false)): Ser
       const t = term();
       if (req.serverId) server(t, req.serverId);
       const list = [...t.topo.metaservers.values()].filter((m) => !req.serverId || m.serverId === req.serverId).sort((a, b) => a.metaserverId - b.metaserverId);
-      return { metaserverInfos: list.map((m) => metaServerInfo(t.topo, m, now())) };
+      return { metaserverInfos: list.map((m) => metaServerInfo(t.topo, m, now(), t.recovery)) };
     },
     getMetaServer(req) {
       const t = term();
       const ms = req.metaserverId ? metaserver(t, req.metaserverId) : t.topo.metaserverByAddr(req.hostIp, req.port);
       if (!ms) throw new CurveError(StatusCode.TOPO_METASERVER_NOT_FOUND, `no metaserver at ${req.hostIp}:${req.port}`);
-      return { metaserverInfo: metaServerInfo(t.topo, ms, now()) };
+      return { metaserverInfo: metaServerInfo(t.topo, ms, now(), t.recovery) };
     },
     async deleteMetaServer(req) {
-      await term().topo.deleteMetaServer(id32(req.metaserverId, 'metaserver id'));
+      const t = term();
+      const id = id32(req.metaserverId, 'metaserver id');
+      if (req.decommission) refuseWhileTarget(t, id);
+      await t.topo.deleteMetaServer(id, { decommission: req.decommission });
       return {};
     },
-    drainMetaServer(req) {
+    async drainMetaServer(req) {
       const t = term();
       const id = id32(req.metaserverId, 'metaserver id');
       metaserver(t, id);
-      if (req.cancel) t.topo.draining.delete(id);
-      else t.topo.draining.add(id);
+      if (!req.cancel && !t.topo.draining.has(id)) refuseStuckDrain(t, id);
+      await t.topo.setDraining(id, !req.cancel);
       return t.recovery.drainProgress(id);
     },
     async registServer(req) {
@@ -247,10 +250,30 @@ export function topologyService(ref: NodeRef, access = new FsAccess(false)): Ser
         pools: [...t.topo.pools.values()],
         zones: [...t.topo.zones.values()],
         servers: [...t.topo.servers.values()],
-        metaservers: [...t.topo.metaservers.values()].map((m) => metaServerInfo(t.topo, m, now())),
+        metaservers: [...t.topo.metaservers.values()].map((m) => metaServerInfo(t.topo, m, now(), t.recovery)),
       };
     },
   };
+}
+
+/** A drain that could never finish is refused before it starts: name the copysets with nowhere to go. */
+function refuseStuckDrain(t: MdsTerm, id: number): void {
+  const stuck = t.recovery.drainBlockers(id);
+  if (stuck.length === 0) return;
+  const list = stuck.slice(0, 5).map((cs) => `${cs.poolId}:${cs.copysetId} (members ${cs.members.join(',')})`).join(', ');
+  throw new CurveError(
+    StatusCode.TOPO_NOT_ENOUGH_METASERVERS,
+    `metaserver ${id} cannot be drained: ${stuck.length} of its copysets would have nowhere to go (${list}${stuck.length > 5 ? ', …' : ''}); ` +
+      `every other metaserver of the pool is a member, draining or offline, and a copyset keeps ${stuck[0]!.replicaNum} members — add a metaserver first`,
+  );
+}
+
+/** A metaserver a membership change is moving a replica onto must not be removed under it. */
+function refuseWhileTarget(t: MdsTerm, id: number): void {
+  const incoming = [...t.recovery.operators.values()].filter((o) => o.type === 'change_peer' && o.newPeer === id);
+  if (incoming.length > 0) {
+    throw new CurveError(StatusCode.TOPO_CANNOT_REMOVE_WHEN_NOT_EMPTY, `metaserver ${id} is receiving a replica of copyset ${incoming[0]!.poolId}:${incoming[0]!.copysetId}; try again when the change is over`);
+  }
 }
 
 export function heartbeatService(ref: NodeRef): ServiceImplOf<typeof HeartbeatService> {

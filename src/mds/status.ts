@@ -39,6 +39,7 @@ export function mdsStatus(node: MdsNode, address: string, store: 'etcd' | 'embed
       }),
       metaservers: [...topo.metaservers.values()].map((m) => {
         const rt = topo.msRuntime.get(m.metaserverId);
+        const healAt = t.recovery.healAt(m.metaserverId, now);
         return {
           id: m.metaserverId,
           address: `${m.internalIp}:${m.internalPort}`,
@@ -49,6 +50,8 @@ export function mdsStatus(node: MdsNode, address: string, store: 'etcd' | 'embed
           memoryUsedBytes: rt?.memoryUsed ?? 0,
           diskUsedBytes: rt?.diskUsed ?? 0,
           draining: topo.draining.has(m.metaserverId),
+          // Wall-clock time (Unix ms) the MDS starts rebuilding its replicas elsewhere.
+          healAtMs: healAt === undefined ? undefined : Date.now() + Math.max(0, healAt - now),
         };
       }),
       copysets: [...topo.copysets.values()].map((cs) => {

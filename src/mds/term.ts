@@ -69,7 +69,7 @@ export class MdsTerm {
       deps.reclaimData,
       deps.probeData,
     );
-    const recovery = new RecoveryDriver(topo, allocator, deps.admin, deps.clock, deps.random, t.recovery);
+    const recovery = new RecoveryDriver(topo, allocator, deps.admin, deps.clock, deps.random, t.recovery, t.balance);
     const heartbeat = new HeartbeatHandler(topo, fs, allocator, recovery, deps.clock, { cleanFollowerAfterMs: t.cleanFollowerAfterMs });
     return new MdsTerm(leadership, store, topo, fs, allocator, heartbeat, recovery, deps);
   }
@@ -91,6 +91,9 @@ export class MdsTerm {
       );
     };
     every(tuning.scheduleIntervalMs, 'recovery round', () => this.recovery.round());
+    // The first balancing round comes a whole period after the term began: by then heartbeats
+    // have shown every copyset's leader and membership.
+    if (tuning.balance.intervalMs > 0) every(tuning.balance.intervalMs, 'balance round', () => this.recovery.balanceRound());
     every(tuning.sessionScanMs, 'session scan', () => this.fs.expireSessions());
     every(tuning.fsScanMs, 'fs reclaim', () => this.fs.reclaimDeleted());
   }

@@ -72,6 +72,8 @@ export async function status(g: GlobalOptions): Promise<void> {
           id: m.metaserverId, address: `${m.externalIp}:${m.externalPort}`, state: OnlineState[m.onlineState],
           healthy: m.onlineState === OnlineState.ONLINE && brokenReplicas === 0, brokenReplicas,
           copysets: m.copysetCount, leaders: m.leaderCount, lastHeartbeatMsAgo: m.lastHeartbeatMsAgo, draining: m.draining,
+          // OFFLINE with replicas: ms until the MDS rebuilds them elsewhere (0: under way); null: none pending.
+          healInMs: m.healInMs ?? null,
         };
       }),
       copysets: copysetRows,
@@ -82,7 +84,7 @@ export async function status(g: GlobalOptions): Promise<void> {
     printTable(['address', 'role', 'leader'], doc.mds.map((m) => [m.address, m.role, m.leader]));
     process.stdout.write('\nMetaservers\n');
     printTable(['id', 'address', 'state', 'copysets', 'leaders', 'last heartbeat'], doc.metaservers.map((m) => [
-      m.id, m.address, [m.state, m.draining ? 'draining' : '', m.brokenReplicas > 0 ? `${m.brokenReplicas} replica(s) BROKEN` : ''].filter(Boolean).join(', '), m.copysets, m.leaders, m.lastHeartbeatMsAgo < 0 ? '-' : `${Math.round(m.lastHeartbeatMsAgo)} ms ago`,
+      m.id, m.address, [m.state, m.draining ? 'draining' : '', m.healInMs === null ? '' : m.healInMs > 0 ? `heal in ${Math.ceil(m.healInMs / 1000)} s` : 'heal under way', m.brokenReplicas > 0 ? `${m.brokenReplicas} replica(s) BROKEN` : ''].filter(Boolean).join(', '), m.copysets, m.leaders, m.lastHeartbeatMsAgo < 0 ? '-' : `${Math.round(m.lastHeartbeatMsAgo)} ms ago`,
     ]));
     process.stdout.write('\nCopysets\n');
     printTable(['copyset', 'leader', 'epoch', 'healthy', 'partitions', 'replicas (id:state:lag)'], doc.copysets.map((c) => [

@@ -1,6 +1,7 @@
-// The I/O side of healing: every round it asks the pure planner (recovery.ts) for new
-// operators, prepares each CHANGE_PEER by creating the copyset replica on its target (admin
-// RPC), and drops operators past their time limit. Heartbeats of copyset leaders then carry the
+// The I/O side of healing and balancing: every round it asks the pure planners (recovery.ts;
+// balance.ts in its own, slower rounds) for new operators, prepares each CHANGE_PEER by
+// creating the copyset replica on its target (admin RPC), and drops operators past their time
+// limit. Heartbeats of copyset leaders then carry the
 // instruction (heartbeat/handler.ts uses `instructionFor`). Operators live in memory only: after
 // a failover the new leader plans again from what the heartbeats show.
 import { create } from '@bufbuild/protobuf';
@@ -10,7 +11,8 @@ import { OnlineState } from '../../gen/topology_pb.ts';
 import type { PartitionAllocator } from '../topology/allocator.ts';
 import type { MetaserverAdmin } from '../topology/metaserver-admin.ts';
 import type { Topology } from '../topology/topology.ts';
-import { coordinate, opKey, planRecovery, type CopysetView, type LeaderReport, type MetaserverView, type Operator, type RecoveryOptions } from './recovery.ts';
+import { planBalance, type BalanceCopysetView, type BalanceOptions } from './balance.ts';
+import { coordinate, drainBlockers, opKey, planRecovery, type CopysetView, type LeaderReport, type MetaserverView, type Operator, type RecoveryOptions } from './recovery.ts';
 
 const log = createLogger('mds/schedule');
 
@@ -28,26 +30,53 @@ export class RecoveryDriver {
     private readonly clock: Clock,
     private readonly random: Random,
     private readonly opts: RecoveryOptions,
+    private readonly balanceOpts?: BalanceOptions,
   ) {}
 
-  /** One scheduling round. */
+  /** One recovery round. */
   round(): void {
     const now = this.clock.now();
+    this.dropExpired(now);
+    const metaservers = this.metaserverViews(now);
+    this.announceOffline(metaservers, now);
+    this.adopt(planRecovery(this.copysetViews(), metaservers, [...this.operators.values()], now, this.random, this.opts));
+  }
+
+  /** One balancing round (balance.ts): leaders and replicas evened out, after recovery's needs. */
+  balanceRound(): void {
+    if (!this.balanceOpts) return;
+    const now = this.clock.now();
+    this.dropExpired(now);
+    this.adopt(planBalance(this.copysetViews(), this.metaserverViews(now), [...this.operators.values()], now, this.balanceOpts));
+  }
+
+  private dropExpired(now: number): void {
     for (const [k, op] of this.operators) {
       if (now > op.deadline) {
         log.warn('operator timed out', { copyset: k, type: op.type });
         this.operators.delete(k);
       }
     }
-    const metaservers = this.metaserverViews(now);
-    this.announceOffline(metaservers, now);
-    const planned = planRecovery(this.copysetViews(), metaservers, [...this.operators.values()], now, this.random, this.opts);
+  }
+
+  private adopt(planned: readonly Operator[]): void {
     for (const op of planned) {
       const k = opKey(op.poolId, op.copysetId);
       this.operators.set(k, op);
-      log.info('planned membership change', { copyset: k, type: op.type, oldPeer: op.oldPeer, newPeer: op.newPeer });
+      log.info(op.balance ? 'planned balancing change' : 'planned membership change', { copyset: k, type: op.type, oldPeer: op.oldPeer, newPeer: op.newPeer });
       if (!op.prepared) void this.prepare(k, op);
     }
+  }
+
+  /** Copysets of metaserver `id` that a drain could not move anywhere (no metaserver left to take them). */
+  drainBlockers(id: number): CopysetView[] {
+    return drainBlockers(id, this.copysetViews(), this.metaserverViews(this.clock.now()));
+  }
+
+  /** When the replicas of OFFLINE metaserver `id` start being rebuilt elsewhere (the heal delay); undefined when no heal is pending. */
+  healAt(id: number, now: number): number | undefined {
+    if (this.topo.onlineState(id, now) !== OnlineState.OFFLINE || this.topo.copysetsOf(id).length === 0) return undefined;
+    return (this.topo.offlineSince(id, now) ?? now) + this.opts.healDelayMs;
   }
 
   /** Logs once per outage when a metaserver goes OFFLINE, saying when its replicas will be replaced. */
@@ -100,7 +129,8 @@ export class RecoveryDriver {
       case 'wait':
         return undefined;
       case 'transfer':
-        log.info('moving the leadership off a replica that leaves', { copyset: k, from: op.oldPeer, to: step.to });
+        if (op.type === 'transfer_leader') log.info('balancing leaders: moving a leadership', { copyset: k, from: op.oldPeer, to: step.to });
+        else log.info('moving the leadership off a replica that leaves', { copyset: k, from: op.oldPeer, to: step.to });
         return create(CopySetConfSchema, {
           poolId: op.poolId,
           copysetId: op.copysetId,
@@ -128,7 +158,7 @@ export class RecoveryDriver {
     let copysetsLeft = 0;
     for (const cs of this.topo.copysets.values()) if (cs.metaserverIds.includes(id)) copysetsLeft++;
     let changesRunning = 0;
-    for (const op of this.operators.values()) if (op.oldPeer === id) changesRunning++;
+    for (const op of this.operators.values()) if (op.oldPeer === id && op.type !== 'transfer_leader') changesRunning++;
     return { copysetsLeft, changesRunning };
   }
 
@@ -137,8 +167,9 @@ export class RecoveryDriver {
     return this.operators.get(k)?.newPeer === metaserverId;
   }
 
-  private copysetViews(): CopysetView[] {
+  private copysetViews(): BalanceCopysetView[] {
     return [...this.topo.copysets.values()].map((cs) => ({
+      leaderId: this.topo.csRuntime.get(opKey(cs.poolId, cs.copysetId))?.leaderId ?? 0,
       poolId: cs.poolId,
       copysetId: cs.copysetId,
       epoch: cs.epoch,

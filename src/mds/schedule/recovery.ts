@@ -46,14 +46,16 @@ export interface CopysetView {
   broken?: number[];
 }
 
-export type OperatorType = 'change_peer' | 'remove_peer';
+/** Membership changes (recovery, drains, replica balancing) and leadership moves (balancing). */
+export type OperatorType = 'change_peer' | 'remove_peer' | 'transfer_leader';
 
 export interface Operator {
   poolId: number;
   copysetId: number;
   type: OperatorType;
+  /** The member that leaves (transfer_leader: the leader now). */
   oldPeer: number;
-  /** change_peer only. */
+  /** change_peer: the member that joins; transfer_leader: the member that is to lead. */
   newPeer: number;
   /** The copyset's epoch when planned. */
   startEpoch: number;
@@ -63,6 +65,8 @@ export interface Operator {
   prepared: boolean;
   /** The leader was told to run the change at least once. */
   instructed?: boolean;
+  /** Planned by the balancer (balance.ts), not to repair: it yields to recovery. */
+  balance?: boolean;
 }
 
 export interface RecoveryOptions {
@@ -132,7 +136,7 @@ function healDelayOver(m: MetaserverView | undefined, now: number, healDelayMs: 
   return m.offlineSince === undefined || now - m.offlineSince >= healDelayMs;
 }
 
-function base(cs: CopysetView, now: number) {
+export function base(cs: CopysetView, now: number) {
   return { poolId: cs.poolId, copysetId: cs.copysetId, startEpoch: cs.epoch, createdAt: now };
 }
 
@@ -157,6 +161,7 @@ export type CoordinatorStep =
 
 /** Decides what an operator needs given the leader's latest report. */
 export function coordinate(op: Operator, report: LeaderReport, now: number): CoordinatorStep {
+  if (op.type === 'transfer_leader') return coordinateTransfer(op, report, now);
   const hasOld = report.members.includes(op.oldPeer);
   if (op.type === 'change_peer' ? !hasOld && report.members.includes(op.newPeer) : !hasOld) return { kind: 'done' };
   if (now > op.deadline) return { kind: 'failed', reason: 'time limit exceeded' };
@@ -175,4 +180,27 @@ export function coordinate(op: Operator, report: LeaderReport, now: number): Coo
     return to === undefined ? { kind: 'wait' } : { kind: 'transfer', to };
   }
   return { kind: 'instruct' };
+}
+
+/** A leadership move: done once the target reports as leader; dropped if the copyset moved on. */
+function coordinateTransfer(op: Operator, report: LeaderReport, now: number): CoordinatorStep {
+  if (report.leaderId === op.newPeer) return { kind: 'done' };
+  if (now > op.deadline) return { kind: 'failed', reason: 'time limit exceeded' };
+  if (!report.members.includes(op.newPeer)) return { kind: 'failed', reason: `metaserver ${op.newPeer} is no longer a member` };
+  if (report.leaderId !== undefined && report.leaderId !== op.oldPeer) return { kind: 'failed', reason: `metaserver ${report.leaderId} leads it now` };
+  return { kind: 'transfer', to: op.newPeer };
+}
+
+/**
+ * Copysets of metaserver `id` that a drain could never move: no metaserver of their pool that is
+ * not OFFLINE, not being drained and not already a member is left to take the replica. (A copyset
+ * with more members than its replica count is not stuck: its extra member is simply removed.)
+ */
+export function drainBlockers(id: number, copysets: readonly CopysetView[], metaservers: readonly MetaserverView[]): CopysetView[] {
+  return copysets.filter(
+    (cs) =>
+      cs.members.includes(id) &&
+      cs.members.length <= cs.replicaNum &&
+      !metaservers.some((m) => m.id !== id && m.poolId === cs.poolId && m.state !== OnlineState.OFFLINE && !m.draining && !cs.members.includes(m.id)),
+  );
 }

@@ -113,8 +113,8 @@ export class Topology {
   readonly csRuntime = new Map<string, CopysetRuntime>();
   /**
    * Metaservers being drained (`curvefs metaserver drain`): the recovery scheduler moves their
-   * replicas away and no new replica is placed on them. This term's memory only: a new leader
-   * forgets it (the CLI asks again at every poll).
+   * replicas away and no new replica is placed on them. Stored in each one's record
+   * (`MetaServerData.draining`, written by `setDraining`), so the next leader continues a drain.
    */
   readonly draining = new Set<number>();
 
@@ -133,7 +133,10 @@ export class Topology {
     for (const p of await read(keys.poolPrefix, PoolInfoSchema)) t.pools.set(p.poolId, p);
     for (const z of await read(keys.zonePrefix, ZoneInfoSchema)) t.zones.set(z.zoneId, z);
     for (const s of await read(keys.serverPrefix, ServerInfoSchema)) t.servers.set(s.serverId, s);
-    for (const m of await read(keys.metaserverPrefix, MetaServerDataSchema)) t.metaservers.set(m.metaserverId, m);
+    for (const m of await read(keys.metaserverPrefix, MetaServerDataSchema)) {
+      t.metaservers.set(m.metaserverId, m);
+      if (m.draining) t.draining.add(m.metaserverId);
+    }
     for (const c of await read(keys.copysetPrefix, CopysetDataSchema)) t.copysets.set(csKey(c.poolId, c.copysetId), c);
     for (const p of await read(keys.partitionPrefix, PartitionInfoSchema)) t.partitions.set(p.partitionId, p);
     const cluster = await store.get(keys.cluster);
@@ -368,13 +371,39 @@ export class Topology {
     });
   }
 
-  async deleteMetaServer(id: number): Promise<void> {
+  /**
+   * Removes a metaserver's record. Plain deletion (DeleteMetaServer) takes an OFFLINE one only;
+   * `decommission` also takes a running one — it was drained, and the operator stops it next
+   * (its heartbeats are then refused as from an unknown metaserver). Either way it must hold no
+   * copyset replica: removing a member would leave that copyset a replica short.
+   */
+  async deleteMetaServer(id: number, opts: { decommission?: boolean } = {}): Promise<void> {
     if (!this.metaservers.has(id)) throw new CurveError(StatusCode.TOPO_METASERVER_NOT_FOUND, `metaserver ${id} not found`);
-    if (this.onlineState(id) !== OnlineState.OFFLINE) throw new CurveError(StatusCode.TOPO_CANNOT_REMOVE_NOT_OFFLINE, `metaserver ${id} is not offline`);
-    if (this.copysetsOf(id).length > 0) throw new CurveError(StatusCode.TOPO_CANNOT_REMOVE_WHEN_NOT_EMPTY, `metaserver ${id} still holds copysets`);
+    if (!opts.decommission && this.onlineState(id) !== OnlineState.OFFLINE) throw new CurveError(StatusCode.TOPO_CANNOT_REMOVE_NOT_OFFLINE, `metaserver ${id} is not offline`);
+    const held = this.copysetsOf(id).length;
+    if (held > 0) {
+      throw new CurveError(
+        StatusCode.TOPO_CANNOT_REMOVE_WHEN_NOT_EMPTY,
+        `metaserver ${id} still holds ${held} copyset replica${held === 1 ? '' : 's'}; drain it first (curvefs metaserver decommission ${id} drains, waits, then removes it)`,
+      );
+    }
     await this.store.commit([{ type: 'delete', key: keys.metaserver(id) }]);
     this.metaservers.delete(id);
     this.msRuntime.delete(id);
+    this.draining.delete(id);
+  }
+
+  /** Starts or stops draining metaserver `id`; stored with its record before memory changes. */
+  async setDraining(id: number, on: boolean): Promise<void> {
+    const ms = this.metaservers.get(id);
+    if (!ms) throw new CurveError(StatusCode.TOPO_METASERVER_NOT_FOUND, `metaserver ${id} not found`);
+    if (ms.draining !== on) {
+      const next = create(MetaServerDataSchema, { ...ms, draining: on });
+      await this.store.commit([{ type: 'put', key: keys.metaserver(id), value: encode(MetaServerDataSchema, next) }]);
+      this.metaservers.set(id, next);
+    }
+    if (on) this.draining.add(id);
+    else this.draining.delete(id);
   }
 
   // ---- copysets ----

@@ -19,8 +19,9 @@ import {
 import type { RecoveryDriver } from '../schedule/driver.ts';
 import { csKey, type Topology } from './topology.ts';
 
-export function metaServerInfo(topo: Topology, ms: MetaServerData, now: number): MetaServerInfo {
+export function metaServerInfo(topo: Topology, ms: MetaServerData, now: number, recovery?: RecoveryDriver): MetaServerInfo {
   const rt = topo.msRuntime.get(ms.metaserverId);
+  const healAt = recovery?.healAt(ms.metaserverId, now);
   return create(MetaServerInfoSchema, {
     metaserverId: ms.metaserverId,
     hostname: ms.hostname,
@@ -40,6 +41,7 @@ export function metaServerInfo(topo: Topology, ms: MetaServerData, now: number):
     leaderCount: rt?.leaderCount ?? 0,
     lastHeartbeatMsAgo: rt?.heard ? Math.max(0, Math.round(now - rt.lastSeen)) : -1,
     draining: topo.draining.has(ms.metaserverId),
+    healInMs: healAt === undefined ? undefined : Math.max(0, Math.round(healAt - now)),
   });
 }
 
