@@ -34,14 +34,14 @@ export function registerClusterCommands(program: Command, g: Globals): void {
 
   program
     .command('metaserver')
-    .description('run a metaserver (see `curvefs metaserver --help`); `curvefs metaserver drain ID` moves its replicas away')
+    .description('run a metaserver (see `curvefs metaserver --help`); `curvefs metaserver drain|decommission ID` moves its replicas away (and removes it)')
     .allowUnknownOption()
     .helpOption(false)
     .argument('[args...]')
     .action(async (args: string[]) => {
-      if (args[0] === 'drain') {
-        const { drainCommand } = await import('./drain.ts');
-        return drainCommand(g(), args.slice(1));
+      if (args[0] === 'drain' || args[0] === 'decommission') {
+        const { drainCommand, decommissionCommand } = await import('./metaserver-drain.ts');
+        return (args[0] === 'drain' ? drainCommand : decommissionCommand)(g(), args.slice(1));
       }
       const { cli } = await import('../../metaserver/main.ts');
       // The top-level program owns --mds; hand it on to the metaserver's own parser.
