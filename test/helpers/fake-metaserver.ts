@@ -6,7 +6,8 @@
 //
 // Raft itself is simulated by a FakeWorld shared by the fakes of one test process: a copyset's
 // state (members, epoch, leader, partitions, root inodes) is one object, its leader is the first
-// member that is running, and a CHANGE_PEER commits at once (epoch + 1).
+// member that is running (or the one a TRANSFER_LEADER named), and a CHANGE_PEER commits at
+// once (epoch + 1).
 import { create } from '@bufbuild/protobuf';
 import { CurveError, StatusCode } from '../../src/common/index.ts';
 import { PartitionInfoSchema, PartitionStatus, PeerSchema, type PartitionInfo, type Peer } from '../../src/gen/common_pb.ts';
@@ -251,6 +252,14 @@ export class FakeMetaserver {
       g.peers = g.peers.filter((p) => p.id !== conf.oldPeer!.id).concat(conf.configchangeItem!);
     } else if (conf.type === ConfigChangeType.REMOVE_PEER) {
       g.peers = g.peers.filter((p) => p.id !== conf.configchangeItem!.id);
+    } else if (conf.type === ConfigChangeType.TRANSFER_LEADER) {
+      // The target leads from the next heartbeat on, if it runs and is a member (no epoch change).
+      const target = this.world.nodes.get(conf.configchangeItem!.id);
+      if (target?.running && target.hosts(g) && g.peers.some((p) => p.id === target.id)) {
+        g.leaderId = target.id;
+        g.term++;
+      }
+      return;
     } else {
       return;
     }
