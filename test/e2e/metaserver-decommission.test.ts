@@ -2,7 +2,7 @@
 // precise error and nothing changed while one of its copysets would have nowhere to go (another
 // metaserver OFFLINE) and, at the RPC, while it still holds replicas; then it drains the
 // metaserver, waits until it holds no replica, and removes it from the topology — every copyset
-// keeps three members and no file is lost. Real MDS, real metaservers, the real CLI.
+// keeps three members and no file is lost. The OFFLINE one shows when its heal would start. Real MDS, real metaservers, the real CLI.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fsp from 'node:fs/promises';
@@ -73,6 +73,14 @@ test('decommission: refused while a copyset would have nowhere to go, then drain
   await pollUntil('the killed metaserver OFFLINE', 30_000, async () =>
     (await topo.getMetaServer({ metaserverId: other })).metaserverInfo!.onlineState === OnlineState.OFFLINE ? true : undefined,
   );
+  // Its pending heal shows when it starts (heal delay 600 s from going OFFLINE), here and in `curvefs status`.
+  const off = (await topo.getMetaServer({ metaserverId: other })).metaserverInfo!;
+  assert.ok(off.healInMs !== undefined && off.healInMs > 0 && off.healInMs <= 600_000, `heal in ${off.healInMs} ms`);
+  const st = await runCurvefs([...mdsFlag, '--json', 'status']);
+  assert.equal(st.code, 0, st.stderr);
+  const rows = (JSON.parse(st.stdout) as { metaservers: Array<{ id: number; healInMs: number | null }> }).metaservers;
+  for (const row of rows) assert.equal(row.healInMs === null, row.id !== other, `metaserver ${row.id}: heal in ${row.healInMs}`);
+
   const refused = await runCurvefs([...mdsFlag, 'metaserver', 'decommission', String(victim)]);
   assert.equal(refused.code, 1, refused.stdout + refused.stderr);
   assert.match(refused.stderr, new RegExp(`metaserver ${victim} cannot be drained: \\d+ of its copysets would have nowhere to go .*add a metaserver first`));

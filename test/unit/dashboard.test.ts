@@ -50,6 +50,15 @@ test('alerts: none when all is well; a silent, unstable or broken member and a f
   assert.match(html, /data-session="7"><td>a<\/td><td>h1<\/td><td>42<\/td><td>\/mnt\/a<\/td>/);
 });
 
+test('an OFFLINE metaserver shows when its pending heal starts, and once it has started', () => {
+  const now = Date.UTC(2026, 0, 1, 12, 0, 0);
+  const s = status();
+  Object.assign(s.cluster!.metaservers[2]!, { state: 'OFFLINE', lastHeartbeatMsAgo: 70_000, healAtMs: now + 492_000 });
+  assert.deepEqual(alerts(s, now), ['metaserver 3 (127.0.0.1:16703) is OFFLINE: no heartbeat for 70 s; heal starts 12:08:12 UTC (in 8 min 12 s)']);
+  assert.match(renderLive(s, [], now), new RegExp(`<span data-heal-at="${now + 492_000}">heal starts 12:08:12 UTC \\(in 8 min 12 s\\)</span>`));
+  assert.match(renderLive(s, [], now + 500_000), /heal under way since 12:08:12 UTC/);
+});
+
 test('names from the cluster are escaped', () => {
   const evil = '<img src=x onerror="alert(1)">';
   const s = status();
