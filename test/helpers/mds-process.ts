@@ -6,7 +6,7 @@ import { request } from 'node:http';
 import { join, resolve } from 'node:path';
 import type { MdsStatus } from '../../src/dashboard/index.ts';
 import { readTokenFile, TOKEN_FILE_ENV } from '../../src/rpc/index.ts';
-import { freePort } from './etcd.ts';
+import { freePort, waitFor } from './etcd.ts';
 import { insecureUnlessSecured } from './security-args.ts';
 
 const REPO = resolve(import.meta.dirname, '..', '..');
@@ -146,4 +146,13 @@ export class MdsProcess {
   logs(): string {
     return this.log.join('');
   }
+}
+
+/** Index of an MDS of `mds` that reports itself serving (polled until one does). */
+export async function servingIndex(mds: readonly MdsProcess[], timeoutMs = 30_000): Promise<number> {
+  return waitFor(async () => {
+    const st = await Promise.all(mds.map((m) => m.status()));
+    const i = st.findIndex((s) => s?.role === 'leader');
+    return i >= 0 ? i + 1 : 0;
+  }, 'a serving MDS', timeoutMs).then((x) => x - 1);
 }

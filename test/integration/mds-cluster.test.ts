@@ -11,7 +11,7 @@ import { MdsClient } from '../../src/mds/index.ts';
 import { EtcdCluster, waitFor } from '../helpers/etcd.ts';
 import { FakeMetaserver, FakeWorld, startFakeMetaservers } from '../helpers/fake-metaserver.ts';
 import { checkNoOverlap, monotonicNow, readJournals } from '../helpers/leader-checker.ts';
-import { MdsProcess } from '../helpers/mds-process.ts';
+import { MdsProcess, servingIndex } from '../helpers/mds-process.ts';
 
 let dir: string;
 let etcd: EtcdCluster;
@@ -41,13 +41,7 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function leaderIndex(): Promise<number> {
-  return waitFor(async () => {
-    const st = await Promise.all(mds.map((m) => m.status()));
-    const i = st.findIndex((s) => s?.role === 'leader');
-    return i >= 0 ? i + 1 : 0;
-  }, 'a serving MDS', 30_000).then((x) => x - 1);
-}
+const leaderIndex = () => servingIndex(mds);
 
 test('the cluster forms and places a file system', async () => {
   await waitFor(async () => {

@@ -12,7 +12,7 @@ import { MdsClient } from '../../src/mds/index.ts';
 import { runCurvefs } from '../helpers/curvefs-mount-proc.ts';
 import { EtcdCluster, waitFor } from '../helpers/etcd.ts';
 import { FakeWorld, startFakeMetaservers, type FakeMetaserver } from '../helpers/fake-metaserver.ts';
-import { MdsProcess } from '../helpers/mds-process.ts';
+import { MdsProcess, servingIndex } from '../helpers/mds-process.ts';
 
 let dir: string;
 let etcd: EtcdCluster;
@@ -42,13 +42,7 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function leaderIndex(): Promise<number> {
-  return waitFor(async () => {
-    const st = await Promise.all(mds.map((m) => m.status()));
-    const i = st.findIndex((s) => s?.role === 'leader');
-    return i >= 0 ? i + 1 : 0;
-  }, 'a serving MDS', 30_000).then((x) => x - 1);
-}
+const leaderIndex = () => servingIndex(mds);
 
 test('drain --no-wait, kill -9 of the leading MDS: the next leader continues the drain', async () => {
   const copysets = (await client.topology.listCopysetInfo({})).copysetValues.map((c) => c.peers.map((p) => p.id));

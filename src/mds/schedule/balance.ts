@@ -66,37 +66,32 @@ export function planBalance(
     .filter((cs) => !busy.has(opKey(cs.poolId, cs.copysetId)))
     .filter((cs) => cs.members.length === cs.replicaNum && cs.members.every(eligible) && (cs.broken?.length ?? 0) === 0)
     .sort((a, b) => a.poolId - b.poolId || a.copysetId - b.copysetId);
+  const ctx: Plan = { all: copysets, settled, metaservers, eligible, inFlight, now, opts };
   const planned: Operator[] = [];
   const recovering = inFlight.some((o) => !o.balance);
   const moving = inFlight.filter((o) => o.balance && o.type === 'change_peer').length;
-  if (!recovering) planned.push(...planReplicaMoves(copysets, settled, metaservers, eligible, inFlight, now, opts, opts.maxReplicaMoves - moving));
+  if (!recovering) planned.push(...planReplicaMoves(ctx, opts.maxReplicaMoves - moving));
   const taken = new Set(planned.map((o) => opKey(o.poolId, o.copysetId)));
   const transferring = inFlight.filter((o) => o.type === 'transfer_leader').length;
-  planned.push(
-    ...planLeaderTransfers(
-      copysets,
-      settled.filter((cs) => !taken.has(opKey(cs.poolId, cs.copysetId))),
-      metaservers,
-      eligible,
-      inFlight,
-      now,
-      opts,
-      opts.maxLeaderTransfers - transferring,
-    ),
-  );
+  ctx.settled = settled.filter((cs) => !taken.has(opKey(cs.poolId, cs.copysetId)));
+  planned.push(...planLeaderTransfers(ctx, opts.maxLeaderTransfers - transferring));
   return planned;
 }
 
-function planReplicaMoves(
-  all: readonly BalanceCopysetView[],
-  settled: readonly BalanceCopysetView[],
-  metaservers: readonly MetaserverView[],
-  eligible: (id: number) => boolean,
-  inFlight: readonly Operator[],
-  now: number,
-  opts: BalanceOptions,
-  budget: number,
-): Operator[] {
+/** What one planning step looks at. */
+interface Plan {
+  all: readonly BalanceCopysetView[];
+  /** Copysets balancing may touch: healthy, full, no operator. */
+  settled: readonly BalanceCopysetView[];
+  metaservers: readonly MetaserverView[];
+  /** ONLINE and not draining: may give or take replicas and leaderships. */
+  eligible: (id: number) => boolean;
+  inFlight: readonly Operator[];
+  now: number;
+  opts: BalanceOptions;
+}
+
+function planReplicaMoves({ all, settled, metaservers, eligible, inFlight, now, opts }: Plan, budget: number): Operator[] {
   const out: Operator[] = [];
   if (budget <= 0) return out;
   const byId = new Map(metaservers.map((m) => [m.id, m]));
@@ -151,16 +146,7 @@ function keepsSpread(members: readonly number[], from: number, to: number, byId:
   return distinct(after, (m) => m.zoneId) >= distinct(members, (m) => m.zoneId) && distinct(after, (m) => m.serverId) >= distinct(members, (m) => m.serverId);
 }
 
-function planLeaderTransfers(
-  all: readonly BalanceCopysetView[],
-  settled: readonly BalanceCopysetView[],
-  metaservers: readonly MetaserverView[],
-  eligible: (id: number) => boolean,
-  inFlight: readonly Operator[],
-  now: number,
-  opts: BalanceOptions,
-  budget: number,
-): Operator[] {
+function planLeaderTransfers({ all, settled, metaservers, eligible, inFlight, now, opts }: Plan, budget: number): Operator[] {
   const out: Operator[] = [];
   if (budget <= 0) return out;
   const leads = new Map<number, number>();
