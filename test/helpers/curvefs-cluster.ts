@@ -17,7 +17,7 @@ import { RotatingMdsConnector } from '../../src/client/index.ts';
 import { MdsService } from '../../src/gen/mds_pb.ts';
 import { OnlineState, TopologyService } from '../../src/gen/topology_pb.ts';
 import { MetaserverCluster } from './metaserver-cluster.ts';
-import { insecureUnlessSecured } from './security-args.ts';
+import { insecureUnlessSecured, noBalanceUnlessAsked } from './security-args.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const MDS_MAIN = join(ROOT, 'src', 'mds', 'main.ts');
@@ -58,7 +58,7 @@ export class CurvefsCluster {
     const mdsLog: string[] = [];
     const proc = spawn(
       process.execPath,
-      ['--import', 'tsx', MDS_MAIN, '--listen', '127.0.0.1:0', '--data-dir', join(opts.dir, 'mds'), ...(opts.mdsArgs ?? []), ...insecureUnlessSecured(opts.mdsArgs ?? [])],
+      ['--import', 'tsx', MDS_MAIN, '--listen', '127.0.0.1:0', '--data-dir', join(opts.dir, 'mds'), ...(opts.mdsArgs ?? []), ...insecureUnlessSecured(opts.mdsArgs ?? []), ...noBalanceUnlessAsked(opts.mdsArgs ?? [])],
       { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     createInterface({ input: proc.stderr! }).on('line', (l) => {

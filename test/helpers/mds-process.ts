@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import type { MdsStatus } from '../../src/dashboard/index.ts';
 import { readTokenFile, TOKEN_FILE_ENV } from '../../src/rpc/index.ts';
 import { freePort, waitFor } from './etcd.ts';
-import { insecureUnlessSecured } from './security-args.ts';
+import { insecureUnlessSecured, noBalanceUnlessAsked } from './security-args.ts';
 
 const REPO = resolve(import.meta.dirname, '..', '..');
 
@@ -72,6 +72,7 @@ export class MdsProcess {
       ...(this.opts.etcd.length > 0 ? ['--etcd', this.opts.etcd.join(',')] : ['--data-dir', this.opts.dataDir!]),
       ...(this.opts.args ?? []),
       ...insecureUnlessSecured(this.opts.args ?? []),
+      ...noBalanceUnlessAsked(this.opts.args ?? []),
     ];
     const wrap = this.opts.wrap ?? [];
     const proc = spawn(wrap[0] ?? process.execPath, wrap.length > 0 ? [...wrap.slice(1), process.execPath, ...args] : args, {
