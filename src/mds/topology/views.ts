@@ -51,7 +51,9 @@ function leaderPeer(topo: Topology, cs: CopysetData): Peer | undefined {
 }
 
 export function copysetInfo(topo: Topology, cs: CopysetData, recovery: RecoveryDriver | undefined, now: number): CopysetInfo {
-  const op = recovery?.operators.get(csKey(cs.poolId, cs.copysetId));
+  // A membership change in flight (a leadership move is not one).
+  const inFlight = recovery?.operators.get(csKey(cs.poolId, cs.copysetId));
+  const op = inFlight?.type === 'transfer_leader' ? undefined : inFlight;
   const broken = [...(topo.csRuntime.get(csKey(cs.poolId, cs.copysetId))?.broken.keys() ?? [])].filter((id) => cs.metaserverIds.includes(id));
   return create(CopysetInfoSchema, {
     poolId: cs.poolId,
