@@ -76,7 +76,9 @@ export class RecoveryDriver {
   /** When the replicas of OFFLINE metaserver `id` start being rebuilt elsewhere (the heal delay); undefined when no heal is pending. */
   healAt(id: number, now: number): number | undefined {
     if (this.topo.onlineState(id, now) !== OnlineState.OFFLINE || this.topo.copysetsOf(id).length === 0) return undefined;
-    return (this.topo.offlineSince(id, now) ?? now) + this.opts.healDelayMs;
+    const since = this.topo.offlineSince(id, now) ?? now;
+    // A drained metaserver's replicas are replaced without waiting out the delay.
+    return this.topo.draining.has(id) ? since : since + this.opts.healDelayMs;
   }
 
   /** Logs once per outage when a metaserver goes OFFLINE, saying when its replicas will be replaced. */
