@@ -1,7 +1,8 @@
 // The MDS status page in a real browser (Debian's headless chromium over the DevTools protocol)
 // against a real cluster (etcd, an MDS process, three metaserver processes): the page, loaded
 // once, follows the cluster live. A file created through the CLI raises the used inode count on
-// the page; a SIGKILLed metaserver turns its row UNSTABLE and raises the alert banner; the page
+// the page; a SIGKILLed metaserver turns its row UNSTABLE and raises the alert banner, then
+// OFFLINE with the time its pending heal starts; the page
 // is never reloaded (a marker set in the page after loading survives to the end). A screenshot
 // is saved (in $CURVEFS_TEST_ARTIFACTS when set, otherwise in the test's temporary directory).
 import { after, before, test } from 'node:test';
@@ -27,8 +28,9 @@ before(async () => {
   etcd = await EtcdCluster.start({ baseDir: base });
   cluster = await CurvefsCluster.start({
     dir: join(base, 'cluster'),
-    // Metaservers heartbeat every 500 ms here; 2 s of silence makes one UNSTABLE.
-    mdsArgs: ['--etcd', etcd.endpoints().join(','), '--dashboard-port', '0', '--unstable-after-ms', '2000'],
+    // Metaservers heartbeat every 500 ms here; 2 s of silence makes one UNSTABLE, 8 s OFFLINE
+    // (its heal then pending for the default 10 min).
+    mdsArgs: ['--etcd', etcd.endpoints().join(','), '--dashboard-port', '0', '--unstable-after-ms', '2000', '--offline-after-ms', '8000'],
   });
   await cluster.createFs(FS);
   browser = await Browser.launch(base);
@@ -91,6 +93,10 @@ test('the page follows the cluster live: a new file, then a killed metaserver, w
   }, `metaserver ${victim.id}'s replicas unreachable on the page`);
   // The other two stay online.
   for (const id of ids.filter((i) => i !== victim.id)) assert.equal(await stateOnPage(id), 'ONLINE');
+  // OFFLINE: its row and the alert say when its replicas start being rebuilt elsewhere.
+  await waitFor(async () => (await stateOnPage(victim.id)) === 'OFFLINE', `metaserver ${victim.id} OFFLINE on the page`);
+  await waitFor(async () => /heal starts \d\d:\d\d:\d\d UTC \(in \d+ min \d+ s\)/.test(await onPage<string>(`document.querySelector('[data-metaserver="${victim.id}"] [data-heal-at]')?.textContent ?? ''`)), 'the pending heal on the page');
+  assert.match(await onPage<string>('document.querySelector("[data-alerts]").textContent'), new RegExp(`metaserver ${victim.id} \\(.*is OFFLINE.*heal starts`));
 
   // All of it arrived in the page that was loaded once.
   assert.equal(await onPage<number>('window.__loadedOnce'), 42, 'the page was reloaded');
