@@ -12,6 +12,7 @@ import { Fs } from './fs.ts';
 import { Vfs } from '../vfs/index.ts';
 import type { FsView, MdsApi } from './mds-api.ts';
 import { ClientSession } from './session.ts';
+import { claimedRole, squashRoot, type Identity } from '../mds/auth/root-squash.ts';
 
 let sdkSessions = 0;
 
@@ -35,8 +36,12 @@ export interface ConnectOptions {
   /** How calls reach a metaserver (default: the framed RPC over `pool`); tests put faults in front. */
   caller?: MetaCaller;
   /**
-   * Who the SDK acts as (owner of what it creates; whose permissions the VFS checks). Default
-   * root, which may do anything.
+   * Who the SDK's path API (`Connection.fs`) acts as: owner of what it creates, whose
+   * permissions the VFS checks. Default root (uid 0, gid 0). Root squash (docs/security.md):
+   * uid 0 acts as root — may do anything — only when `pool` presents the admin token; with an fs
+   * client's or the cluster's token it acts as nobody (65534:65534, group 0 dropped), as the
+   * `curvefs` CLI does. Trusted code that must act as root connects with the admin token.
+   * Without any token (a cluster run `--insecure`) root stays root.
    */
   identity?: { uid: number; gid: number; groups?: number[] };
   /** Bits cleared from the mode of what the SDK creates. Default 0o022. */
@@ -48,6 +53,10 @@ export interface Connection {
   core: FsCore;
   meta: MetaClient;
   view: FsView;
+  /** Whom `fs` acts as: `ConnectOptions.identity` after root squash. */
+  identity: Identity;
+  /** True when uid 0 was squashed to nobody (the credential is not the admin token). */
+  rootSquashed: boolean;
   /** The mount session in use now (a new one replaces it when it ends: `session`). */
   readonly sessionId: number;
   session: ClientSession;
@@ -93,13 +102,17 @@ export async function connectFs(opts: ConnectOptions): Promise<Connection> {
     { core, data, sessionId: session.id, session, view },
     { checkPermissions: true, rememberInodes: false, inheritAfterCreate: true, dirInfoTtlMs: opts.attrTtlMs ?? 1000 },
   );
-  const fs = new Fs(vfs, { ...opts.identity, umask: opts.umask });
+  const asked = { uid: opts.identity?.uid ?? 0, gid: opts.identity?.gid ?? 0, groups: opts.identity?.groups ?? [] };
+  const { identity, squashed } = squashRoot(asked, claimedRole(pool.credential));
+  const fs = new Fs(vfs, { ...identity, umask: opts.umask });
   session.keepAlive(opts.refreshMs ?? 4000);
   return {
     fs,
     core,
     meta,
     view,
+    identity,
+    rootSquashed: squashed,
     get sessionId() {
       return session.id;
     },

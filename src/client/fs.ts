@@ -3,7 +3,8 @@
 // as `code` the errno name the kernel would give (ENOENT, ENOTDIR, EEXIST, EACCES, ...).
 //
 // This file only turns paths into inodes (the walk, symlinks, "..") and node:fs-style calls
-// into VFS calls with the SDK's caller identity (root unless configured): attributes,
+// into VFS calls with the SDK's caller identity (root unless configured; connectFs squashes
+// root to nobody unless the credential is the admin token, see connect.ts): attributes,
 // permissions, setgid, the open-file/write path, truncate and space checks are the VFS's, the
 // same as the mount's.
 import { CurveError, StatusCode } from '../common/index.ts';

@@ -23,7 +23,7 @@ import { LeaderJournal } from './journal.ts';
 import { MdsNode } from './node.ts';
 import { DEFAULT_TUNING, tuning as makeTuning, type MdsTuning } from './options.ts';
 import { heartbeatService, mdsService, topologyService } from './service.ts';
-import { ClusterKey, FsAccess, INSECURE_HELP, MDS_RULES, logInsecure, securityFlagsProblem, tokenAuth } from './auth/index.ts';
+import { ClusterKey, FsAccess, INSECURE_HELP, MDS_RULES, SecretSeal, logInsecure, securityFlagsProblem, tokenAuth } from './auth/index.ts';
 import { mdsStatus } from './status.ts';
 import { EmbeddedStore, EtcdStore, etcdSecurityFailure, loadEtcdSecurity, probeEtcdTls, type EtcdSecurityFiles, type KvStore } from './store/index.ts';
 import { RpcMetaserverAdmin } from './topology/metaserver-admin.ts';
@@ -67,6 +67,11 @@ export interface RunMdsOptions {
    * from it, and each method needs a role. Without it anyone who reaches the port is admin.
    */
   authKeyFile?: string;
+  /**
+   * Cluster keys rotated out (docs/security.md "Rotation"): they open the S3 secret keys they
+   * sealed, which the leader seals again with the current key; nothing else accepts them.
+   */
+  authPreviousKeyFiles?: string[];
   /** Mutual TLS: the directory of `curvefs certs` and this MDS's certificate name in it. */
   tls?: { dir: string; name: string };
   /** Said on purpose: no key, no TLS (auth/insecure.ts); logged loudly at start. */
@@ -95,6 +100,9 @@ export async function runMds(opts: RunMdsOptions): Promise<MdsHandle> {
   const etcdSecurity = etcd.length > 0 && opts.etcdSecurity ? loadEtcdSecurity(opts.etcdSecurity, etcd) : undefined;
   if (etcd.length > 0 && !etcdSecurity) log.warn('etcd without TLS or credentials: anyone who reaches etcd can read and change the cluster state (docs/security.md)');
   const key = opts.authKeyFile ? ClusterKey.load(opts.authKeyFile) : undefined;
+  if (!key && opts.authPreviousKeyFiles?.length) throw new Error('--auth-previous-key-file needs --auth-key-file (the current key)');
+  // S3 secret keys are sealed in the store with the cluster key (auth/secret-seal.ts).
+  const secrets = key ? new SecretSeal(key, (opts.authPreviousKeyFiles ?? []).map((f) => ClusterKey.load(f))) : undefined;
   if (!key && !opts.insecure) log.warn('no --auth-key-file: authentication is OFF, anyone who reaches this port is admin (docs/security.md)');
   const tls = opts.tls ? loadTlsConfig(opts.tls.dir, opts.tls.name) : undefined;
   // The status page beyond loopback: HTTPS with this MDS's certificate, or no start (without a
@@ -165,6 +173,7 @@ export async function runMds(opts: RunMdsOptions): Promise<MdsHandle> {
     tuning: makeTuning(opts.tuning),
     reclaimData: opts.reclaimData === false ? undefined : (opts.reclaimData ?? reclaimBlocks),
     probeData: opts.probeData === false ? undefined : (opts.probeData ?? probeBlockStore),
+    secrets,
     journal: opts.journalPath ? new LeaderJournal(opts.journalPath, address) : undefined,
     // After losing a term, etcd connections may be dead (a partition): dial again.
     onDeposed: () => (store instanceof EtcdStore ? store.reconnect() : undefined),
@@ -248,6 +257,7 @@ interface MdsFlags {
   minWritablePartitions?: number;
   replicas?: number;
   authKeyFile?: string;
+  authPreviousKeyFile?: string[];
   tlsDir?: string;
   tlsName?: string;
   insecure?: boolean;
@@ -280,6 +290,7 @@ export function parseMdsArgs(argv: string[]): RunMdsOptions {
     .option('--dashboard-host <host>', 'status page interface')
     .option('--journal <file>', 'append leadership intervals to this file (tests)')
     .option('--auth-key-file <file>', 'cluster key (mode 0600): callers need tokens derived from it (docs/security.md)')
+    .option('--auth-previous-key-file <file>', 'a cluster key rotated out: opens the S3 secrets it sealed, to seal them again (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--tls-dir <dir>', 'mutual TLS: the directory of `curvefs certs` (with --tls-name)')
     .option('--tls-name <name>', "mutual TLS: this MDS's certificate name in --tls-dir")
     .option('--insecure', INSECURE_HELP)
@@ -332,6 +343,7 @@ export function parseMdsArgs(argv: string[]): RunMdsOptions {
     dashboardHost: o.dashboardHost,
     journalPath: o.journal,
     authKeyFile: o.authKeyFile,
+    authPreviousKeyFiles: o.authPreviousKeyFile,
     tls: tlsOption(o.tlsDir, o.tlsName),
     insecure: o.insecure,
     tuning: t,

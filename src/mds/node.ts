@@ -5,6 +5,7 @@ import { CurveError, StatusCode, createLogger, type Clock, type Random, type Tim
 import type { ElectionEvent, Elector, Leadership } from './election/index.ts';
 import type { DataReclaimer } from './fs/fs-manager.ts';
 import type { DataProber } from './fs/probe-store.ts';
+import type { SecretSeal } from './auth/secret-seal.ts';
 import type { LeaderJournal } from './journal.ts';
 import type { MdsTuning } from './options.ts';
 import type { KvStore } from './store/index.ts';
@@ -26,6 +27,8 @@ export interface MdsNodeOptions {
   reclaimData?: DataReclaimer;
   /** Checks a new fs's data store before CreateFs records it (none: not checked). */
   probeData?: DataProber;
+  /** Seals S3 secret keys in the store (auth/secret-seal.ts); none without the cluster key. */
+  secrets?: SecretSeal;
   journal?: LeaderJournal;
   /** Called when the term ends (e.g. to drop dead etcd connections). */
   onDeposed?: () => void;
@@ -117,6 +120,7 @@ export class MdsNode {
           tuning: this.opts.tuning,
           reclaimData: this.opts.reclaimData,
           probeData: this.opts.probeData,
+          secrets: this.opts.secrets,
           onFenceLost: () => this.fenceLost(l.term),
         });
         // Serve only if the same term still holds now; record it before the first call is served.

@@ -6,6 +6,7 @@ import type { Leadership } from './election/index.ts';
 import { FencedStore } from './fenced-store.ts';
 import { FsManager, type DataReclaimer } from './fs/fs-manager.ts';
 import type { DataProber } from './fs/probe-store.ts';
+import type { SecretSeal } from './auth/secret-seal.ts';
 import { HeartbeatHandler } from './heartbeat/handler.ts';
 import { IdAllocator } from './id-allocator.ts';
 import type { MdsTuning } from './options.ts';
@@ -26,6 +27,7 @@ export interface TermDeps {
   tuning: MdsTuning;
   reclaimData?: DataReclaimer;
   probeData?: DataProber;
+  secrets?: SecretSeal;
   /** Called when a write finds the fence gone (the term is over). */
   onFenceLost: () => void;
 }
@@ -65,7 +67,7 @@ export class MdsTerm {
       deps.admin,
       { fs: id('fs', 10), chunk: id('chunk', 1000, Number.MAX_SAFE_INTEGER), session: id('session', 100, Number.MAX_SAFE_INTEGER) },
       deps.clock,
-      { partitionsPerFs: t.partitionsPerFs, sessionTimeoutMs: t.sessionTimeoutMs, minWritablePartitions: t.minWritablePartitions },
+      { partitionsPerFs: t.partitionsPerFs, sessionTimeoutMs: t.sessionTimeoutMs, minWritablePartitions: t.minWritablePartitions, secrets: deps.secrets },
       deps.reclaimData,
       deps.probeData,
     );

@@ -196,6 +196,7 @@ export async function runMetaserver(opts: RunMetaserverOptions): Promise<Metaser
       // With TLS, a Raft message from metaserver X must come over X's certificate.
       const peers = tls ? new RaftPeerIdentity(mds ? registeredName(mds) : fixedNames) : undefined;
       const transport = new RpcRaftTransport({ self: self.id, server: rpc, pool, addresses, checkSender: peers && ((from, ctx) => peers.check(from, ctx.peerCertName)) });
+      server.snapshotMetrics.watchRefusedChunks(() => transport.refusedSnapshotChunks);
       raft = new RaftNode({
         id: self.id,
         dataDir: join(opts.dataDir, 'raft'),

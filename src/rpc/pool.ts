@@ -40,9 +40,12 @@ export class ChannelPool {
   private readonly opts: ChannelOptions;
   private readonly clients = new WeakMap<object, Map<string, unknown>>();
   private closed = false;
+  /** The token this pool presents (undefined: none); the SDK's root squash reads its role. */
+  readonly credential: string | undefined;
 
   constructor(opts: ChannelPoolOptions = {}) {
     const clock = opts.clock ?? systemClock;
+    this.credential = opts.credential ?? defaultCredential();
     this.opts = {
       maxFrameBytes: opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
       defaultTimeoutMs: opts.defaultTimeoutMs ?? 30_000,
@@ -52,7 +55,7 @@ export class ChannelPool {
       clock,
       random: opts.random ?? systemRandom,
       deadlines: new DeadlineWheel(clock, opts.timer ?? systemTimer, onCallTimeout, opts.deadlineResolutionMs ?? 5),
-      credential: credentialBytes(opts.credential ?? defaultCredential()),
+      credential: credentialBytes(this.credential),
       tls: opts.tls === false ? undefined : (opts.tls ?? defaultTls()),
     };
   }

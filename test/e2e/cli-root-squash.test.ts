@@ -1,7 +1,8 @@
-// Root acts as root in the `curvefs` file commands only with the admin credential (issue [L],
-// docs/security.md "Root squash"): the CLI run by root with an fs client's token acts as
-// nobody (65534:65534), as an NFS export with root_squash treats a client's root; with the admin
-// token root stays root. Real CLI processes against a real cluster started with a cluster key.
+// Root acts as root in the `curvefs` file commands and the SDK's path API only with the admin
+// credential (issue [L], docs/security.md "Root squash"): run by root (or, in the SDK, with no
+// identity or uid 0) with an fs client's token they act as nobody (65534:65534), as an NFS export
+// with root_squash treats a client's root; with the admin token root stays root. Real CLI
+// processes and SDK clients against a real cluster started with a cluster key.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fsp from 'node:fs/promises';
@@ -10,7 +11,8 @@ import { join } from 'node:path';
 import { connectFs, MdsAdapter, RotatingMdsConnector, type Connection } from '../../src/client/index.ts';
 import { ClusterKey, writeSecret } from '../../src/mds/auth/index.ts';
 import { NOBODY, squashRoot } from '../../src/mds/auth/root-squash.ts';
-import { ChannelPool, TOKEN_FILE_ENV } from '../../src/rpc/index.ts';
+import { ChannelPool, TOKEN_FILE_ENV, readTokenFile } from '../../src/rpc/index.ts';
+import type { CurveError } from '../../src/common/index.ts';
 import { CurvefsCluster } from '../helpers/curvefs-cluster.ts';
 import { runCurvefs } from '../helpers/curvefs-mount-proc.ts';
 
@@ -93,5 +95,55 @@ describe('curvefs CLI as root: root only with the admin credential', () => {
     assert.equal(cat.code, 0, cat.stderr);
     assert.equal(cat.stdout, 'root only\n');
     assert.doesNotMatch(cat.stderr, /acting as nobody/);
+  });
+
+  /** An SDK client of fs sq presenting the token in `tokenFile`, acting as `identity` if given. */
+  async function sdkWith(tokenFile: string, identity?: { uid: number; gid: number; groups?: number[] }) {
+    const p = new ChannelPool({ credential: readTokenFile(tokenFile), tls: false });
+    const c = await connectFs({ mds: new MdsAdapter(new RotatingMdsConnector(p, cluster!.mdsAddrs, { callTimeoutMs: 10_000 })), fsName: 'sq', pool: p, entryTtlMs: 0, attrTtlMs: 0, identity });
+    return { c, close: async () => { await c.close(); p.close(); } };
+  }
+  const errno = (code: string) => (e: unknown) => (e as CurveError).code === code;
+
+  test('SDK: with the fs token, root (the default identity) cannot read or delete a root-owned 0600 file', async () => {
+    const s = await sdkWith(fsToken);
+    try {
+      await assert.rejects(s.c.fs.readFile('/secret'), errno('EACCES'));
+      await assert.rejects(s.c.fs.open('/secret', 'r'), errno('EACCES'));
+      // The fs's root directory is 1777: the sticky rule keeps nobody from removing root's file.
+      await assert.rejects(s.c.fs.unlink('/secret'), errno('EPERM'));
+      assert.deepEqual(s.c.identity, { uid: NOBODY, gid: NOBODY, groups: [] });
+      assert.equal(s.c.rootSquashed, true);
+      // What it creates belongs to nobody.
+      await s.c.fs.mkdir('/open/sdk-made');
+      const st = await admin!.fs.stat('/open/sdk-made');
+      assert.deepEqual([st.uid, st.gid], [NOBODY, NOBODY]);
+    } finally {
+      await s.close();
+    }
+    assert.equal(Buffer.from(await admin!.fs.readFile('/secret')).toString(), 'root only\n');
+  });
+
+  test('SDK: with the fs token an explicit uid 0 is squashed too (group 0 dropped); other uids are kept', async () => {
+    const asRoot = await sdkWith(fsToken, { uid: 0, gid: 0, groups: [0, 5] });
+    const asUser = await sdkWith(fsToken, { uid: 1000, gid: 0, groups: [0] });
+    try {
+      await assert.rejects(asRoot.c.fs.readFile('/secret'), errno('EACCES'));
+      assert.deepEqual(asRoot.c.identity, { uid: NOBODY, gid: NOBODY, groups: [5] });
+      assert.deepEqual([asUser.c.identity, asUser.c.rootSquashed], [{ uid: 1000, gid: 0, groups: [0] }, false]);
+    } finally {
+      await asRoot.close();
+      await asUser.close();
+    }
+  });
+
+  test('SDK: with the admin token, root is root (how trusted code acts as root)', async () => {
+    const s = await sdkWith(adminToken);
+    try {
+      assert.equal(Buffer.from(await s.c.fs.readFile('/secret')).toString(), 'root only\n');
+      assert.deepEqual([s.c.identity, s.c.rootSquashed], [{ uid: 0, gid: 0, groups: [] }, false]);
+    } finally {
+      await s.close();
+    }
   });
 });

@@ -79,6 +79,8 @@ describe('metrics of every process', () => {
       const text = await scrape(p.metrics);
       await assertPromtoolClean(`metaserver ${p.id}`, text);
       assert.match(text, /^curvefs_copyset_is_leader\{/m, `metaserver ${p.id} reports no copyset`);
+      // The snapshot-transfer bound is counted where operators look (issue [L], finding 5).
+      assert.match(text, /^curvefs_metaserver_raft_snapshot_chunks_refused_total 0$/m, `metaserver ${p.id}`);
       assertRuntimeMetrics(`metaserver ${p.id}`, text);
       for (const m of text.matchAll(/^curvefs_metaserver_request_seconds_count\{[^}]*\} (\d+)$/gm)) requests += Number(m[1]);
     }

@@ -1,7 +1,8 @@
 // A whole cluster for end-to-end tests: `curvefs up`'s own code (an MDS and N metaserver child
 // processes on loopback, the embedded store, authentication and mutual TLS on) in a temporary
 // directory, plus
-// SDK connections (with the fs token) and CLI runs (with the admin token).
+// SDK connections (acting as root with the admin token, or with the fs token) and CLI runs (with
+// the admin token).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,9 +19,16 @@ export interface TestCluster {
   fsName: string;
   /** The fs token `curvefs up` wrote: what an SDK client of the fs presents. */
   fsToken: string;
+  /** The admin token `curvefs up` wrote: what trusted code acting as root presents. */
+  adminToken: string;
   /** A client certificate of the cluster's CA (mutual TLS), when `curvefs up` made them. */
   tls: TlsConfig | undefined;
-  connect(opts?: { entryTtlMs?: number; attrTtlMs?: number }): Promise<Connection>;
+  /**
+   * An SDK connection. `as: 'root'` (default) presents the admin token, so its path API acts as
+   * root; `as: 'fs-client'` presents the fs token, so uid 0 is squashed to nobody
+   * (docs/security.md, "Root squash").
+   */
+  connect(opts?: { entryTtlMs?: number; attrTtlMs?: number; as?: 'root' | 'fs-client' }): Promise<Connection>;
   /** Runs the `curvefs` CLI against this cluster. */
   cli(args: string[], input?: string): { status: number; stdout: string; stderr: string };
   /** SIGKILL one metaserver (1-based). */
@@ -37,6 +45,7 @@ export async function startCluster(opts: { metaservers?: number; fsName?: string
   const conns: Connection[] = [];
   const mdsAddrs = running.file.mdsAddrs;
   const fsToken = readTokenFile(running.file.auth!.fsTokenFile);
+  const adminToken = readTokenFile(running.file.auth!.adminTokenFile);
   const tlsDir = running.file.tls?.dir;
   const tls = tlsDir ? loadTlsConfig(tlsDir, 'mount') : undefined;
   return {
@@ -45,10 +54,11 @@ export async function startCluster(opts: { metaservers?: number; fsName?: string
     mdsAddrs,
     fsName,
     fsToken,
+    adminToken,
     tls,
     async connect(o = {}) {
-      // An SDK client of the fs: it presents the fs token `curvefs up` wrote.
-      const pool = new ChannelPool({ credential: fsToken, tls });
+      // Tests act as root (they chown, read others' files): root is root only with the admin token.
+      const pool = new ChannelPool({ credential: o.as === 'fs-client' ? fsToken : adminToken, tls });
       pools.push(pool);
       const mds = new MdsAdapter(new RotatingMdsConnector(pool, mdsAddrs));
       const c = await connectFs({ mds, fsName, pool, entryTtlMs: o.entryTtlMs ?? 0, attrTtlMs: o.attrTtlMs ?? 0 });

@@ -1,8 +1,8 @@
 // Bounded snapshot transfers at the Raft transport (issue [L] finding 5: fake snapshot transfers
 // wrote unbounded junk to a metaserver's disk). A transfer may carry at most maxSnapshotBytes: the
 // chunk that would take it past the bound is refused with a precise error and never reaches the
-// node, so a peer that streams forever fills at most the bound per (group, sender). The handler
-// here only records what reaches it.
+// node, so a peer that streams forever fills at most the bound per (group, sender), and each
+// refusal is counted in the metaserver's metrics. The handler here only records what reaches it.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CurveError, StatusCode } from '../../src/common/index.ts';
@@ -12,6 +12,8 @@ import { RaftService } from '../../src/gen/raft_pb.ts';
 import { MessageType } from '../../src/raft/core/types.ts';
 import { toWire } from '../../src/raft/wire.ts';
 import type { SnapshotChunk } from '../../src/raft/transport.ts';
+import { Metrics } from '../../src/metrics/index.ts';
+import { SnapshotMetrics } from '../../src/metaserver/metrics.ts';
 
 const cleanups: Array<() => unknown> = [];
 after(async () => {
@@ -23,6 +25,9 @@ test('a snapshot transfer past maxSnapshotBytes is refused before it reaches the
   const pool = new ChannelPool({ tls: false, credential: undefined });
   cleanups.push(() => pool.close(), () => server.close());
   const transport = new RpcRaftTransport({ self: 1, server, pool, addresses: new AddressBook(), maxSnapshotBytes: 1000 });
+  // Wired as src/metaserver/main.ts wires it.
+  const metrics = new Metrics({ runtime: false });
+  new SnapshotMetrics(metrics).watchRefusedChunks(() => transport.refusedSnapshotChunks);
   const received: SnapshotChunk[] = [];
   transport.listen({ onMessages: () => undefined, onSnapshotChunk: async (c) => void received.push(c) });
   const port = await server.listen();
@@ -44,4 +49,5 @@ test('a snapshot transfer past maxSnapshotBytes is refused before it reaches the
   await assert.rejects(chunk(-1, 1), /chunk offset -1/);
   assert.deepEqual(received.map((c) => [c.offset, c.data.length]), [[0, 400], [400, 400], [800, 200], [0, 1000]]);
   assert.equal(transport.refusedSnapshotChunks, 1);
+  assert.match(await metrics.text(), /^curvefs_metaserver_raft_snapshot_chunks_refused_total 1$/m);
 });

@@ -56,6 +56,14 @@ export class ClusterKey {
     return `${TAG}.${VIEWER}.${this.mac(VIEWER)}`;
   }
 
+  /**
+   * A 32-byte key for `purpose`, derived from the cluster key (HMAC in a domain of its own: no
+   * token's MAC is ever a derived key). Used to seal secrets at rest (secret-seal.ts).
+   */
+  derive(purpose: string): Buffer {
+    return createHmac('sha256', this.key).update(`${TAG}-derive\0${purpose}`).digest();
+  }
+
   /** The principal a token names, or why it names none. */
   verify(token: string): Principal | { error: string } {
     const subject = this.verifiedSubject(token);

@@ -1,7 +1,7 @@
 // File systems of one leadership term: create (partitions + root inode), info, update, delete
 // (refused while mounted; partitions and records reclaimed in the background), mount points and
 // their sessions (refresh, expiry), chunk ids. Digest §6.2–6.4.
-import { create, equals, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { create, equals } from '@bufbuild/protobuf';
 import { CurveError, StatusCode, createLogger, type Clock } from '../../common/index.ts';
 import { PartitionStatus, TimespecSchema, type PartitionInfo } from '../../gen/common_pb.ts';
 import {
@@ -22,6 +22,8 @@ import { PARTITION_SIZE, type PartitionAllocator } from '../topology/allocator.t
 import type { MetaserverAdmin } from '../topology/metaserver-admin.ts';
 import { csKey, type FsUsage, type Topology } from '../topology/topology.ts';
 import type { DataProber } from './probe-store.ts';
+import { decodeFsRecord, encodeFsRecord } from './stored-fs.ts';
+import type { SecretSeal } from '../auth/secret-seal.ts';
 import { validateCreateFs, validateFsName, type FsParams } from './validate.ts';
 
 const log = createLogger('mds/fs');
@@ -38,6 +40,8 @@ export interface FsOptions {
   sessionTimeoutMs: number;
   /** Keep at least this many read-write partitions with ≥ 10 % of their ids free per fs. */
   minWritablePartitions: number;
+  /** Seals S3 secret keys in the store (none: an MDS without the cluster key stores them plain). */
+  secrets?: SecretSeal;
 }
 
 export interface FsIds {
@@ -99,8 +103,10 @@ export class FsManager {
   ): Promise<FsManager> {
     const m = new FsManager(store, topo, allocator, admin, ids, clock, opts, reclaimData, probeData);
     const now = clock.now();
+    const reseal: FsInfo[] = [];
     for (const e of await store.list(keys.fsPrefix)) {
-      const fs = fromBinary(FsInfoSchema, e.value);
+      const { fs, reseal: again } = decodeFsRecord(e.value, opts.secrets);
+      if (again) reseal.push(fs);
       m.byId.set(fs.fsId, fs);
       if (fs.status !== FsStatus.FS_DELETING) m.byName.set(fs.fsName, fs.fsId);
       // Every recorded mount starts alive (CurveFS rebuilds its alive table with "now").
@@ -108,6 +114,12 @@ export class FsManager {
         m.sessions.set(s.sessionId, { fsId: fs.fsId, sessionId: s.sessionId, mountpoint: s.mountpoint!, lastRefresh: now });
         m.maxSessionId = Math.max(m.maxSessionId, s.sessionId);
       }
+    }
+    // Secrets stored plain (before sealing, or by an MDS without the key) or sealed with a
+    // rotated-out key are sealed with the current key now, so the old key can be dropped.
+    for (const fs of reseal) {
+      await store.commit([{ type: 'put', key: keys.fs(fs.fsId), value: encodeFsRecord(fs, opts.secrets) }]);
+      log.info('sealed the S3 secret key of an fs with the current cluster key', { fs: fs.fsName, fsId: fs.fsId });
     }
     return m;
   }
@@ -183,7 +195,7 @@ export class FsManager {
       const nameKey = keys.fsName(fs.fsName);
       await this.store.commit(
         [
-          { type: 'put', key: keys.fs(fs.fsId), value: toBinary(FsInfoSchema, fs) },
+          { type: 'put', key: keys.fs(fs.fsId), value: encodeFsRecord(fs, this.opts.secrets) },
           { type: 'put', key: nameKey, value: te.encode(String(fs.fsId)) },
         ],
         [{ key: nameKey, target: 'createRevision', equals: 0 }],
@@ -216,7 +228,7 @@ export class FsManager {
       time: create(TimespecSchema, { sec, nsec }),
     });
     const done = { ...fs, status: FsStatus.FS_INITED };
-    await this.store.commit([{ type: 'put', key: keys.fs(fs.fsId), value: toBinary(FsInfoSchema, done) }]);
+    await this.store.commit([{ type: 'put', key: keys.fs(fs.fsId), value: encodeFsRecord(done, this.opts.secrets) }]);
     this.byId.set(fs.fsId, done);
     log.info('created fs', { fsId: fs.fsId, name: fs.fsName, partitions: parts.length });
     return done;
@@ -280,7 +292,7 @@ export class FsManager {
       const deleting = { ...fs, status: FsStatus.FS_DELETING, keepData: opts.force === true };
       // Mark DELETING and free the name in one transaction: the name can be reused at once.
       await this.store.commit([
-        { type: 'put', key: keys.fs(fs.fsId), value: toBinary(FsInfoSchema, deleting) },
+        { type: 'put', key: keys.fs(fs.fsId), value: encodeFsRecord(deleting, this.opts.secrets) },
         { type: 'delete', key: keys.fsName(fsName) },
       ]);
       this.byId.set(fs.fsId, deleting);
@@ -297,7 +309,7 @@ export class FsManager {
         const cur = this.byId.get(f.fsId);
         if (!cur || cur.keepData) return;
         const next = { ...cur, keepData: true };
-        await this.store.commit([{ type: 'put', key: keys.fs(cur.fsId), value: toBinary(FsInfoSchema, next) }]);
+        await this.store.commit([{ type: 'put', key: keys.fs(cur.fsId), value: encodeFsRecord(next, this.opts.secrets) }]);
         this.byId.set(cur.fsId, next);
         log.info('fs being deleted: its data will be left in the store', { fsId: cur.fsId, name: cur.fsName });
       });
@@ -459,7 +471,7 @@ export class FsManager {
 
   private async put(fs: FsInfo): Promise<FsInfo> {
     const next = create(FsInfoSchema, fs);
-    await this.store.commit([{ type: 'put', key: keys.fs(fs.fsId), value: toBinary(FsInfoSchema, next) }]);
+    await this.store.commit([{ type: 'put', key: keys.fs(fs.fsId), value: encodeFsRecord(next, this.opts.secrets) }]);
     this.byId.set(fs.fsId, next);
     return next;
   }
