@@ -324,13 +324,19 @@ export class MetaService {
           const deadline = this.deadline(ctx.deadline);
           const time = this.now(req.time);
           const cs = this.copysetOf(req.p);
-          // A name whose inode lives elsewhere: one transaction drops both (no second client step).
-          const viaTx = await this.coordinator.unlinkRemote(cs, { ...req, time }, deadline);
-          if (viaTx) return viaTx;
-          // The leader decides, never the client: every client's unlink gets the fs's trash.
-          const retention = req.p ? this.trash.retentionSec(req.p.fsId) : 0;
-          const toTrash = (typeof retention === 'number' ? retention : await retention) > 0;
-          const r = checkSm(await cs.proposeWaiting(OpType.Unlink, { ...req, toTrash, time }, deadline)) as SmResult & {
+          let answer: SmResult;
+          for (;;) {
+            // A name whose inode lives elsewhere: one transaction drops both (no second client step).
+            const viaTx = await this.coordinator.unlinkRemote(cs, { ...req, time }, deadline);
+            if (viaTx) return viaTx;
+            // The leader decides, never the client: every client's unlink gets the fs's trash.
+            const retention = req.p ? this.trash.retentionSec(req.p.fsId) : 0;
+            const toTrash = (typeof retention === 'number' ? retention : await retention) > 0;
+            answer = await cs.proposeWaiting(OpType.Unlink, { ...req, toTrash, localInodeOnly: true, time }, deadline);
+            // TX_FAILED: a rename landed on the name meanwhile and its inode lives elsewhere now.
+            if (answer.status !== StatusCode.TX_FAILED) break;
+          }
+          const r = checkSm(answer) as SmResult & {
             dentry: DentryInfo;
             effect: { unlinked: boolean; trashed?: boolean };
             inode?: PInodeAttr;

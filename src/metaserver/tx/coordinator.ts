@@ -340,13 +340,22 @@ export class TxCoordinator {
    * removed here, the link dropped there), so that no client step is left to crash before
    * (issue [H] scenario 4; docs/rename.md §4a). Undefined when the one-entry Unlink applies: the
    * inode is local, the name is missing or a directory (the Unlink op gives the precise error),
-   * or this request already has a result (the Unlink op returns it from the request table).
+   * or this request already has a result (the Unlink op returns it from the request table). The
+   * one-entry Unlink refuses a name whose inode turned remote after this look (TX_FAILED), and
+   * the caller asks again.
    */
   async unlinkRemote(cs: Copyset, req: UnlinkRequest, deadline: number): Promise<RemoteUnlinkOut | undefined> {
     await cs.group.readBarrier(this.remaining(deadline));
     if (await this.knownOutcome(cs, req.p, req.rid, deadline)) return undefined;
     for (let attempt = 0; ; attempt++) {
       const part = this.partition(cs, req.p);
+      // A locked name is about to change (a rename may be landing on it, from a partition where
+      // it is already acknowledged): what it names decides the path, so look after the release.
+      const lock = cs.sm.tx.dentryLock(part.fsId, req.parentInodeId, req.name);
+      if (lock) {
+        await cs.waitRelease(cs.sm.lockEpoch, deadline, `(${req.parentInodeId}, ${JSON.stringify(req.name)}) is locked by tx ${lock.tx}`);
+        continue;
+      }
       const d = part.getDentry(req.parentInodeId, req.name);
       if (d.status !== StatusCode.OK || d.dentry.type === FileType.TYPE_DIRECTORY || part.owns(d.dentry.ino)) return undefined;
       const x = d.dentry.ino;
