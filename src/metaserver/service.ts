@@ -306,6 +306,14 @@ export class MetaService {
 
       createDentry: async (req, ctx) => {
         if (!req.dentry) throw new CurveError(StatusCode.PARAM_ERROR, 'CreateDentry without a dentry');
+        if (req.link) {
+          // link(2): the name and the inode's new link in one transaction (rename.md §4b).
+          return this.timed('Link', async () => {
+            const cs = this.copysetOf(req.p);
+            const inode = await this.coordinator.link(cs, { ...req, time: this.now(req.time) }, this.deadline(ctx.deadline));
+            return { inode, parent: this.attrAfterChange(cs, req.p, req.dentry!.parentInodeId) };
+          });
+        }
         const r = (await this.mutate('CreateDentry', req.p, this.deadline(ctx.deadline), OpType.CreateDentry, { ...req, time: this.now(req.time) })) as SmResult & {
           parent: PInodeAttr;
         };

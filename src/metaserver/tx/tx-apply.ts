@@ -160,7 +160,7 @@ function finishHere(sm: CopysetStateMachine, part: Partition, m: TxFinishRequest
  * op's result (rename: moved/replaced inodes; rmdir: the removed dentry's inode).
  */
 export function txResult(rec: TxRecord): OpResult {
-  if (rec.kind === TxKind.TX_RMDIR) return { status: StatusCode.OK, dentry: { ino: rec.movedInode } } as unknown as OpResult;
+  if (rec.kind === TxKind.TX_RMDIR || rec.kind === TxKind.TX_LINK) return { status: StatusCode.OK, dentry: { ino: rec.movedInode } } as unknown as OpResult;
   if (rec.kind === TxKind.TX_UNLINK) {
     // The shape of the one-entry Unlink's result, which a retry through that op returns.
     const d = rec.local?.dentries[0];
@@ -242,6 +242,11 @@ function checkPart(sm: CopysetStateMachine, part: Partition, txPart: TxPart, k: 
     if (a.inode.nlink === 0) return fail(StatusCode.NOT_FOUND, `inode ${i.inode} has no links left`);
     if (i.unlinkParent !== 0 && !a.inode.parent.includes(i.unlinkParent)) {
       return fail(StatusCode.TX_WRITE_CONFLICT, `${i.unlinkParent} is no longer a parent of ${i.inode}`);
+    }
+    if (i.linkParent !== 0 && i.unlinkParent === 0) {
+      // A new link (link(2)): the partition's own link op would refuse these at commit.
+      if (a.inode.type === FileType.TYPE_DIRECTORY) return fail(StatusCode.NOT_PERMITTED, `inode ${i.inode} is a directory: no hard link`);
+      if (a.inode.nlink >= part.maxLinks) return fail(StatusCode.TOO_MANY_LINKS, `inode ${i.inode} has ${a.inode.nlink} links`);
     }
     if (i.seal) {
       if (a.inode.type !== FileType.TYPE_DIRECTORY) return fail(StatusCode.NOT_DIRECTORY, `inode ${i.inode} is not a directory`);
