@@ -162,6 +162,11 @@ export class MetaService {
    */
   private attrAfterChange(cs: Copyset, p: PartitionRef | undefined, dir: number): MessageInitShape<typeof InodeAttrSchema> | undefined {
     if (cs.sm.tx.records.size > 0) return undefined;
+    return this.dirAttrNow(cs, p, dir);
+  }
+
+  /** A directory's attributes as this replica has them now (undefined when it cannot say). */
+  private dirAttrNow(cs: Copyset, p: PartitionRef | undefined, dir: number): MessageInitShape<typeof InodeAttrSchema> | undefined {
     const part = cs.sm.partition(p);
     if ('status' in part && !('partitionId' in part)) return undefined;
     const a = (part as Partition).getInodeAttr(dir);
@@ -311,7 +316,9 @@ export class MetaService {
           return this.timed('Link', async () => {
             const cs = this.copysetOf(req.p);
             const inode = await this.coordinator.link(cs, { ...req, time: this.now(req.time) }, this.deadline(ctx.deadline));
-            return { inode, parent: this.attrAfterChange(cs, req.p, req.dentry!.parentInodeId) };
+            // The link's record may still be here (forgotten off the latency path), but its
+            // commit entry — the name and the directory's change — is applied: link answered.
+            return { inode, parent: this.dirAttrNow(cs, req.p, req.dentry!.parentInodeId) };
           });
         }
         const r = (await this.mutate('CreateDentry', req.p, this.deadline(ctx.deadline), OpType.CreateDentry, { ...req, time: this.now(req.time) })) as SmResult & {
