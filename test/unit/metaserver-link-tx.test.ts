@@ -84,6 +84,9 @@ test('[H] scenario 4: link(2) of an inode in the same partition is one call too'
   const f = (await meta.createFile({ p: P10, rid: rid(), parent: 1, name: 'l1', type: FileType.TYPE_S3, mode: 0o644, time: T })).inode!.inodeId;
   const res = await meta.createDentry(linkReq(f, 'l2'));
   assert.equal(res.inode?.nlink, 2);
+  // No participant: the commit entry dropped the record (no Forget entry to wait for).
+  assert.equal(server.manager.get(1, 1)!.sm.tx.records.size, 0);
+  assert.equal(res.parent?.nlink, 2, 'the directory\'s attributes after the link come with the answer');
   assert.equal(await nlink(P10, f), 2);
   assert.equal((await meta.getDentry({ p: P10, parentInodeId: 1, name: 'l2' })).dentry!.inodeId, f);
 });

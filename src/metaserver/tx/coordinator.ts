@@ -517,7 +517,7 @@ export class TxCoordinator {
       await this.stepHook?.('after-decide', decided);
       const acked = await this.finishAll(cs, decided, state === TxState.TX_COMMITTED, deadline);
       await this.stepHook?.('after-finish', decided);
-      if (acked) void this.forget(cs, decided.id!);
+      if (acked && decided.participants.length > 0) void this.forget(cs, decided.id!);
       if (state === TxState.TX_COMMITTED) return decided;
       const why = status !== StatusCode.OK ? status : decided.error;
       if (why === StatusCode.TX_KEY_LOCKED || why === StatusCode.TX_WRITE_CONFLICT || why === StatusCode.TX_ROLLBACKED) {

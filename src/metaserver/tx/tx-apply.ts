@@ -100,6 +100,9 @@ export function applyTxOp(sm: CopysetStateMachine, index: number, op: TxOp): SmR
       // decision: the moved directory's parent pointer must be current before another directory
       // move may walk the tree (docs/rename.md §3.3).
       sm.tx.unlockPart(part.fsId, create(TxPartSchema, { ...rec.local!, fsLock: false }), k);
+      // No participant (a link of an inode in this partition): nobody is left to tell, so the
+      // record goes now — no TxForget entry (a committed outcome is in the request table).
+      if (rec.participants.length === 0 && !rec.local!.fsLock) sm.tx.forget(k);
       return ok({ state: rec.state, warnings });
     }
     case OpType.TxFinish: {
