@@ -1,5 +1,6 @@
 // link(2) against the link count: one file gets N names (grown 64 at a time), and sequential
-// links are timed at link count ~1 and ~N, with the metaserver calls' answer sizes. The time
+// links are timed at link count ~1 and ~N, with the metaserver calls per link and the size of the
+// answer that carries the inode. The time
 // per link should not grow with N (the inode keeps its parent list; answers must not carry it).
 //   npx tsx bench/sdk-link.ts [--n 20000] [--k 200]
 import { execFileSync } from 'node:child_process';
@@ -49,12 +50,15 @@ try {
   const conn = await cluster.connect();
   const { fs, core } = conn;
   let answerBytes = 0;
+  let calls = 0;
   const inner = (conn.meta as unknown as { caller: MetaCaller }).caller;
   (conn.meta as unknown as { caller: MetaCaller }).caller = {
     async call(address, method, req, opts) {
       const r = await inner.call(address, method, req, opts);
       const inode = (r as { inode?: InodeAttr }).inode;
-      if (method === 'linkInode' && inode) answerBytes += toBinary(InodeAttrSchema, inode).length;
+      // The inode after the link: LinkInode's answer (before), CreateDentry{link}'s (now).
+      if ((method === 'linkInode' || method === 'createDentry') && inode) answerBytes += toBinary(InodeAttrSchema, inode).length;
+      calls++;
       return r;
     },
   };
@@ -65,6 +69,7 @@ try {
   let next = 0;
   const timed = async (label: string): Promise<void> => {
     answerBytes = 0;
+    calls = 0;
     const cpu0 = process.cpuUsage();
     const srv0 = childrenCpuUs();
     const t0 = performance.now();
@@ -72,7 +77,7 @@ try {
     const ms = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
     const srv = childrenCpuUs() - srv0;
-    console.log(`${label}: ${Math.round((K / ms) * 1000)} links/s, client CPU ${Math.round((cpu.user + cpu.system) / K)} µs/link, servers' CPU ${Math.round(srv / K)} µs/link, LinkInode answer ${Math.round(answerBytes / K)} B`);
+    console.log(`${label}: ${Math.round((K / ms) * 1000)} links/s, client CPU ${Math.round((cpu.user + cpu.system) / K)} µs/link, servers' CPU ${Math.round(srv / K)} µs/link, metaserver calls ${(calls / K).toFixed(1)}/link, inode answer ${Math.round(answerBytes / K)} B`);
   };
   await timed(`warm-up`);
   await timed(`nlink ~${next}`);

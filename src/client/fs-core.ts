@@ -399,26 +399,20 @@ export class FsCore {
    */
   async link(ino: number, newParent: number, newName: string): Promise<{ inode: InodeAttr; parent?: InodeAttr }> {
     checkName(newName);
-    const time = this.now();
-    // LinkInode refuses a directory (NOT_PERMITTED) and answers the type the dentry needs: no
-    // attribute fetch first (it carried the inode's whole parent list, O(links)).
-    const linked = await this.meta.callForInode('linkInode', ino, { inodeId: ino, newParent, time });
-    const attr = linked.inode!;
-    let parentAttr: InodeAttr | undefined;
-    try {
-      const res = await this.meta.callForInode('createDentry', newParent, {
-        dentry: { fsId: this.meta.fsId, inodeId: ino, parentInodeId: newParent, name: newName, type: attr.type },
-        time,
-      });
-      parentAttr = res.parent;
-    } catch (e) {
-      await this.meta.callForInode('unlinkInode', ino, { inodeId: ino, parent: newParent, time }).catch(() => undefined);
-      throw e;
-    }
+    // One call: the new parent's leader makes the name and the inode's new link as one
+    // transaction (no client step left to crash between them, docs/rename.md §4b); it takes the
+    // type from the inode, refuses a directory (NOT_PERMITTED) and answers the inode after it.
+    const res = await this.meta.callForInode('createDentry', newParent, {
+      dentry: { fsId: this.meta.fsId, inodeId: ino, parentInodeId: newParent, name: newName },
+      link: true,
+      time: this.now(),
+    });
+    const attr = res.inode!;
+    const parentAttr = res.parent;
     this.invalidateAttr(newParent);
     this.remember(parentAttr);
     this.entries.set(this.entryKey(newParent, newName), { ino, type: attr.type });
-    this.remember(linked.inode);
+    this.remember(attr);
     return { inode: attr, parent: parentAttr };
   }
 

@@ -162,6 +162,11 @@ export class MetaService {
    */
   private attrAfterChange(cs: Copyset, p: PartitionRef | undefined, dir: number): MessageInitShape<typeof InodeAttrSchema> | undefined {
     if (cs.sm.tx.records.size > 0) return undefined;
+    return this.dirAttrNow(cs, p, dir);
+  }
+
+  /** A directory's attributes as this replica has them now (undefined when it cannot say). */
+  private dirAttrNow(cs: Copyset, p: PartitionRef | undefined, dir: number): MessageInitShape<typeof InodeAttrSchema> | undefined {
     const part = cs.sm.partition(p);
     if ('status' in part && !('partitionId' in part)) return undefined;
     const a = (part as Partition).getInodeAttr(dir);
@@ -306,6 +311,16 @@ export class MetaService {
 
       createDentry: async (req, ctx) => {
         if (!req.dentry) throw new CurveError(StatusCode.PARAM_ERROR, 'CreateDentry without a dentry');
+        if (req.link) {
+          // link(2): the name and the inode's new link in one transaction (rename.md §4b).
+          return this.timed('Link', async () => {
+            const cs = this.copysetOf(req.p);
+            const inode = await this.coordinator.link(cs, { ...req, time: this.now(req.time) }, this.deadline(ctx.deadline));
+            // The link's record may still be here (forgotten off the latency path), but its
+            // commit entry — the name and the directory's change — is applied: link answered.
+            return { inode, parent: this.dirAttrNow(cs, req.p, req.dentry!.parentInodeId) };
+          });
+        }
         const r = (await this.mutate('CreateDentry', req.p, this.deadline(ctx.deadline), OpType.CreateDentry, { ...req, time: this.now(req.time) })) as SmResult & {
           parent: PInodeAttr;
         };
@@ -324,13 +339,19 @@ export class MetaService {
           const deadline = this.deadline(ctx.deadline);
           const time = this.now(req.time);
           const cs = this.copysetOf(req.p);
-          // A name whose inode lives elsewhere: one transaction drops both (no second client step).
-          const viaTx = await this.coordinator.unlinkRemote(cs, { ...req, time }, deadline);
-          if (viaTx) return viaTx;
-          // The leader decides, never the client: every client's unlink gets the fs's trash.
-          const retention = req.p ? this.trash.retentionSec(req.p.fsId) : 0;
-          const toTrash = (typeof retention === 'number' ? retention : await retention) > 0;
-          const r = checkSm(await cs.proposeWaiting(OpType.Unlink, { ...req, toTrash, time }, deadline)) as SmResult & {
+          let answer: SmResult;
+          for (;;) {
+            // A name whose inode lives elsewhere: one transaction drops both (no second client step).
+            const viaTx = await this.coordinator.unlinkRemote(cs, { ...req, time }, deadline);
+            if (viaTx) return viaTx;
+            // The leader decides, never the client: every client's unlink gets the fs's trash.
+            const retention = req.p ? this.trash.retentionSec(req.p.fsId) : 0;
+            const toTrash = (typeof retention === 'number' ? retention : await retention) > 0;
+            answer = await cs.proposeWaiting(OpType.Unlink, { ...req, toTrash, localInodeOnly: true, time }, deadline);
+            // TX_FAILED: a rename landed on the name meanwhile and its inode lives elsewhere now.
+            if (answer.status !== StatusCode.TX_FAILED) break;
+          }
+          const r = checkSm(answer) as SmResult & {
             dentry: DentryInfo;
             effect: { unlinked: boolean; trashed?: boolean };
             inode?: PInodeAttr;

@@ -22,6 +22,7 @@ import type { LogLine } from './fault-model.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CLIENT = join(ROOT, 'test', 'helpers', 'fault-client.ts');
+const CURVEFS_BIN = join(ROOT, 'bin', 'curvefs.mjs');
 const METASERVERS = 3;
 const CLIENTS = 3;
 
@@ -160,6 +161,39 @@ export interface SuiteOptions {
   fuse?: boolean;
 }
 
+/**
+ * Findings of `curvefs fsck` that are violations: a linked inode no name reaches (a link or an
+ * inode a half-done operation left behind — the issue's "no inode left unreachable"), a name
+ * without its inode, nlink ≠ names, loops, detached directories, missing data, replicas that
+ * disagree with the MDS. Objects no inode references are not: an overwritten version's blocks
+ * stay until gc removes them.
+ */
+const FSCK_VIOLATIONS = new Set(['dangling-dentry', 'nlink', 'orphan-inode', 'directory-loop', 'directory-names', 'unreachable-directory', 'missing-object', 'partition-agreement']);
+
+/** Runs `curvefs fsck` (read-only) from a client host; its findings that are violations. */
+async function fsckViolations(net: TestNet, host: string, mdsAddrs: string[], fsName: string): Promise<{ inodes: number; dentries: number; findings: number; violations: string[] }> {
+  const exec = net.exec(host);
+  const proc = spawn(exec[0]!, [...exec.slice(1), process.execPath, CURVEFS_BIN, '--mds', mdsAddrs.join(','), '--json', 'fsck', fsName], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, CURVEFS_LOG: 'error' },
+  });
+  let stdout = '';
+  let stderr = '';
+  proc.stdout!.on('data', (d: Buffer) => (stdout += d));
+  proc.stderr!.on('data', (d: Buffer) => (stderr += d));
+  const code = await new Promise<number | null>((r) => proc.once('exit', r));
+  // Exit 1 means findings; anything else without a report is a failure of the check itself.
+  let report: { inodes: number; dentries: number; findings: { kind: string; message: string }[] };
+  try {
+    report = JSON.parse(stdout) as typeof report;
+  } catch {
+    throw new Error(`fsck on ${host} exited with ${code} and no report:\n${stderr}`);
+  }
+  const bad = report.findings.filter((f) => FSCK_VIOLATIONS.has(f.kind));
+  return { inodes: report.inodes, dentries: report.dentries, findings: report.findings.length, violations: bad.map((f) => `fsck ${f.kind}: ${f.message}`) };
+}
+
 /** The client hosts that work (and dump) through a FUSE mount when `fuse` is on. */
 const FUSE_HOSTS = ['c0', 'c1'];
 
@@ -276,6 +310,9 @@ export async function runFaultSuite(opts: SuiteOptions): Promise<SuiteResult> {
     await Promise.all(dumpers.map(({ h, w }) => finish(w, `dump on ${h}`)));
     const dumps = dumpers.map(({ w }) => w.lines[0] as Dump);
     const violations = check(logs, dumps, CLIENTS);
+    const fsck = await fsckViolations(net, 'c2', mdsAddrs, 'faults');
+    log(`fsck: ${fsck.inodes} inodes, ${fsck.dentries} names; ${fsck.findings} finding(s), ${fsck.violations.length} violation(s)`);
+    violations.push(...fsck.violations);
     const byOp: Record<string, number> = {};
     const byClient: Record<number, number> = {};
     for (const l of logs) {

@@ -70,8 +70,19 @@ const RETRY = new Set<StatusCode>([
   StatusCode.OVERLOAD,
 ]);
 
+/** How long stop() lets a replica shut down on SIGTERM before it sends SIGKILL (a backstop, not a check). */
+const STOP_GRACE_MS = 15_000;
+
+/** Every live child of every cluster, killed when the test process exits however it exits. */
+const liveChildren = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const proc of liveChildren) proc.kill('SIGKILL');
+});
+
 export class MetaserverCluster {
   readonly procs: MetaserverProcess[] = [];
+  /** Set by stop(): from then on nothing is started (a restart racing with teardown would outlive it). */
+  private stopped = false;
   readonly pool = new ChannelPool({ backoff: { initialMs: 20, maxMs: 200 }, connectTimeoutMs: 1000, defaultTimeoutMs: 5000 });
   private readonly leaders = new Map<string, string>();
   private readonly members = new Map<string, string[]>();
@@ -88,6 +99,7 @@ export class MetaserverCluster {
   }
 
   private spawn(p: MetaserverProcess, extra: string[] = []): Promise<void> {
+    if (this.stopped) return Promise.reject(new Error(`metaserver ${p.index} not started: the cluster was stopped`));
     const args = [...(this.opts.nodeArgs ?? []), '--import', 'tsx', MAIN, '--listen', p.address, '--data-dir', p.dir, '--metrics-port', '0'];
     if (this.opts.mdsAddrs?.length) args.push('--mds', this.opts.mdsAddrs.join(','), '--heartbeat-ms', '500');
     else args.push('--id', String(p.id));
@@ -97,7 +109,13 @@ export class MetaserverCluster {
     const proc = spawn(wrap[0] ?? process.execPath, wrap.length > 0 ? [...wrap.slice(1), process.execPath, ...args] : args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...this.opts.env } });
     p.proc = proc;
     p.stderr = [];
-    p.exited = new Promise((r) => proc.once('exit', (code) => r(code)));
+    liveChildren.add(proc);
+    p.exited = new Promise((r) =>
+      proc.once('exit', (code) => {
+        liveChildren.delete(proc);
+        r(code);
+      }),
+    );
     createInterface({ input: proc.stderr! }).on('line', (l) => {
       p.stderr.push(l);
       if (p.stderr.length > 200) p.stderr.shift();
@@ -213,16 +231,37 @@ export class MetaserverCluster {
   /** kill -9 of replica i; resolves once it is gone. */
   async kill(i: number, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     const p = this.procs[i]!;
-    if (!p.proc) return;
-    p.proc.kill(signal);
+    const proc = p.proc;
+    if (!proc) return;
+    proc.kill(signal);
     await p.exited;
-    p.proc = undefined;
+    // A restart may have started another process meanwhile: only forget the one we killed.
+    if (p.proc === proc) p.proc = undefined;
+  }
+
+  /**
+   * Graceful stop of replica i: a paused replica (SIGSTOP) is continued so it can act on SIGTERM,
+   * and one that has not exited after STOP_GRACE_MS gets SIGKILL — stop always wins.
+   */
+  private async terminate(i: number): Promise<void> {
+    const p = this.procs[i]!;
+    const proc = p.proc;
+    if (!proc) return;
+    proc.kill('SIGCONT');
+    const escalate = setTimeout(() => proc.kill('SIGKILL'), STOP_GRACE_MS);
+    try {
+      await this.kill(i, 'SIGTERM');
+    } finally {
+      clearTimeout(escalate);
+    }
   }
 
   /** Waits for replica i to exit on its own (crash injection), then marks it dead. */
   async waitExit(i: number): Promise<number | null> {
-    const code = await this.procs[i]!.exited;
-    this.procs[i]!.proc = undefined;
+    const p = this.procs[i]!;
+    const proc = p.proc;
+    const code = await p.exited;
+    if (p.proc === proc) p.proc = undefined;
     return code ?? null;
   }
 
@@ -238,8 +277,10 @@ export class MetaserverCluster {
     return res.text();
   }
 
+  /** Stops every replica; a restart that was under way or comes later is refused. */
   async stop(): Promise<void> {
-    await Promise.all(this.procs.map((p) => this.kill(p.index, 'SIGTERM')));
+    this.stopped = true;
+    await Promise.all(this.procs.map((p) => this.terminate(p.index)));
     this.pool.close();
   }
 }

@@ -124,6 +124,8 @@ export async function scenario(kind: Kind, step: string, n: number): Promise<voi
   const coordinatorStep = (COORD_STEPS as readonly string[]).includes(step);
   const targetCs = coordinatorStep ? 1 : 2;
   const target = indexOf(await c.waitLeader(1, targetCs));
+  // A crash an earlier (failed) scenario armed and never reached must not fire in this one.
+  for (const p of c.procs) rmSync(join(dir, `crash-${p.index}`), { force: true });
   writeFileSync(join(dir, `crash-${target}`), step);
   await lead(targetCs, target);
   await notLead(targetCs === 1 ? 2 : 1, target);
@@ -152,15 +154,20 @@ export async function scenario(kind: Kind, step: string, n: number): Promise<voi
   })();
 
   const req = rid();
-  if (kind === 'rmdir') {
-    await c.call(1, 1, 'rmdir', { p: P1, rid: req, parentInodeId: 1, name: srcName }, 60_000);
-  } else {
-    const r = await c.call(1, 1, 'rename', { p: P1, rid: req, oldParent: 1, oldName: srcName, newP: P2, newParent: dst, newName: 'moved' }, 60_000);
-    assert.equal(r.movedInodeId, x);
+  try {
+    if (kind === 'rmdir') {
+      await c.call(1, 1, 'rmdir', { p: P1, rid: req, parentInodeId: 1, name: srcName }, 60_000);
+    } else {
+      const r = await c.call(1, 1, 'rename', { p: P1, rid: req, oldParent: 1, oldName: srcName, newP: P2, newParent: dst, newName: 'moved' }, 60_000);
+      assert.equal(r.movedInodeId, x);
+    }
+  } finally {
+    // Also when the call failed: a reader left running would keep this file's process alive
+    // (retrying against a stopped cluster) long after its test ended.
+    stop = true;
+    await reader;
   }
   mark('op done');
-  stop = true;
-  await reader;
   assert.ok((await c.waitExit(target)) !== 0, `replica ${target} should have crashed at ${step}`);
   await c.restart(target);
   mark('restarted again');

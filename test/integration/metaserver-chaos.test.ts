@@ -56,6 +56,8 @@ interface Entry {
 
 test('acknowledged operations survive kill -9 of random replicas', async () => {
   let acked = 0;
+  /** Inodes whose last name an acknowledged unlink removed: their link must be gone too. */
+  const unlinked: number[] = [];
   let killed: number | undefined;
   let chaosOps = 0;
   const chaosRnd = new SeededRandom(99);
@@ -117,6 +119,7 @@ test('acknowledged operations survive kill -9 of random replicas', async () => {
           // The name and its link go in one call, also when the inode lives in another copyset
           // (one transaction: no second client step that a crash could leave undone).
           assert.ok(un.inodeUnlinked, `unlink of ${name} (inode ${e.ino}) did not drop its link`);
+          unlinked.push(e.ino);
         } else if (r < 0.85) {
           // Rename a file to a new name in a random directory of this worker (often another copyset).
           const [name, e] = files[rnd.int(0, files.length)]!;
@@ -157,6 +160,23 @@ test('acknowledged operations survive kill -9 of random replicas', async () => {
       }
     }
   }
+  // Links: every named file has exactly its one name's link; an unlinked one none (or is gone
+  // already) — a link dropped twice or left behind shows here.
+  const nlinkOf = async (ino: number): Promise<number> => {
+    try {
+      return ((await must(partOf(ino), 'getInode', { p: partOf(ino), inodeId: ino })) as { inode: { attr: { nlink: number } } }).inode.attr.nlink;
+    } catch (e) {
+      if (e instanceof CurveError && e.status === StatusCode.NOT_FOUND) return 0;
+      throw e;
+    }
+  };
+  for (const { model } of models) {
+    for (const [, entries] of model) {
+      for (const [name, e] of entries) if (!e.dir) assert.equal(await nlinkOf(e.ino), 1, `${name} (inode ${e.ino})`);
+    }
+  }
+  for (const ino of unlinked) assert.equal(await nlinkOf(ino), 0, `unlinked inode ${ino} kept a link`);
+
   // Replicas agree once caught up.
   for (const cs of [1, 2]) {
     const deadline = performance.now() + 30_000;

@@ -109,6 +109,11 @@ export class Copyset {
     });
   }
 
+  /** How many requests wait for a lock release right now (tests wait for a request to block). */
+  get lockWaiters(): number {
+    return this.waiters.size;
+  }
+
   private wake(): void {
     for (const w of [...this.waiters]) w();
   }

@@ -183,8 +183,14 @@ export class CopysetStateMachine {
       }
       case OpType.Unlink: {
         const r = op.msg;
+        // A retry gets its first answer (also one a transaction recorded), whatever is locked now.
+        const id = rid(r.rid);
+        const seen = id ? part.requests.lookup(id.clientId, id.seq) : undefined;
+        if (seen?.kind === 'duplicate') return seen.result;
         const locked = this.dentryLocked(fsId, r.parentInodeId, r.name) ?? this.childLocked(part, r.parentInodeId, r.name);
         if (locked) return locked;
+        const remote = r.localInodeOnly ? this.remoteChild(part, r.parentInodeId, r.name) : undefined;
+        if (remote) return remote;
         return part.apply({
           kind: 'deleteDentry', fsId, requestId: rid(r.rid), parent: r.parentInodeId, name: r.name, expectDir: false, unlinkInode: true,
           toTrash: r.toTrash, time: ts(r.time),
@@ -331,6 +337,17 @@ export class CopysetStateMachine {
   inodeLocked(fsId: number, ino: number): SmResult | undefined {
     const h = this.tx.inodeLock(fsId, ino);
     return h ? fail(StatusCode.TX_KEY_LOCKED, `inode ${ino} is locked by tx ${h.tx}`) : undefined;
+  }
+
+  /**
+   * TX_FAILED (nothing changed, nothing recorded) when (parent, name) names a non-directory whose
+   * inode lives in another partition: removing the name here would leave its link behind. The
+   * leader looked before proposing, but a rename may have landed on the name since.
+   */
+  private remoteChild(part: Partition, parent: number, name: string): SmResult | undefined {
+    const d = part.getDentry(parent, name);
+    if (d.status !== StatusCode.OK || d.dentry.type === FileType.TYPE_DIRECTORY || part.owns(d.dentry.ino)) return undefined;
+    return fail(StatusCode.TX_FAILED, `inode ${d.dentry.ino} of ${JSON.stringify(name)} lives in another partition: unlink needs a transaction`);
   }
 
   /** The child behind (parent, name), when it lives here and a transaction holds it. */

@@ -18,6 +18,7 @@ import {
   TxState,
   type InodeRoute,
   type PartitionRef,
+  type CreateDentryRequest,
   type RenameRequest,
   type RenameResponse,
   type RmdirRequest,
@@ -28,7 +29,7 @@ import {
   type TxRecord,
 } from '../../gen/metaserver_pb.ts';
 import type { MessageInitShape } from '@bufbuild/protobuf';
-import { RenameResponseSchema, RmdirResponseSchema, UnlinkResponseSchema } from '../../gen/metaserver_pb.ts';
+import { InodeAttrSchema, RenameResponseSchema, RmdirResponseSchema, UnlinkResponseSchema } from '../../gen/metaserver_pb.ts';
 import { checkName, ROOT_INODE_ID, sessionExpired, type Partition, type RenameResult } from '../partition/index.ts';
 import type { Copyset } from '../copyset/copyset.ts';
 import { OpType } from '../copyset/op-codec.ts';
@@ -45,6 +46,7 @@ const RENAME_EXCHANGE = 2;
 type RenameOut = MessageInitShape<typeof RenameResponseSchema>;
 type RmdirOut = MessageInitShape<typeof RmdirResponseSchema>;
 type RemoteUnlinkOut = MessageInitShape<typeof UnlinkResponseSchema>;
+type LinkedInode = MessageInitShape<typeof InodeAttrSchema>;
 
 /** A conflict that makes the coordinator plan again (after waiting a little). */
 class Replan extends Error {
@@ -340,13 +342,22 @@ export class TxCoordinator {
    * removed here, the link dropped there), so that no client step is left to crash before
    * (issue [H] scenario 4; docs/rename.md §4a). Undefined when the one-entry Unlink applies: the
    * inode is local, the name is missing or a directory (the Unlink op gives the precise error),
-   * or this request already has a result (the Unlink op returns it from the request table).
+   * or this request already has a result (the Unlink op returns it from the request table). The
+   * one-entry Unlink refuses a name whose inode turned remote after this look (TX_FAILED), and
+   * the caller asks again.
    */
   async unlinkRemote(cs: Copyset, req: UnlinkRequest, deadline: number): Promise<RemoteUnlinkOut | undefined> {
     await cs.group.readBarrier(this.remaining(deadline));
     if (await this.knownOutcome(cs, req.p, req.rid, deadline)) return undefined;
     for (let attempt = 0; ; attempt++) {
       const part = this.partition(cs, req.p);
+      // A locked name is about to change (a rename may be landing on it, from a partition where
+      // it is already acknowledged): what it names decides the path, so look after the release.
+      const lock = cs.sm.tx.dentryLock(part.fsId, req.parentInodeId, req.name);
+      if (lock) {
+        await cs.waitRelease(cs.sm.lockEpoch, deadline, `(${req.parentInodeId}, ${JSON.stringify(req.name)}) is locked by tx ${lock.tx}`);
+        continue;
+      }
       const d = part.getDentry(req.parentInodeId, req.name);
       if (d.status !== StatusCode.OK || d.dentry.type === FileType.TYPE_DIRECTORY || part.owns(d.dentry.ino)) return undefined;
       const x = d.dentry.ino;
@@ -371,6 +382,82 @@ export class TxCoordinator {
         });
         await this.runTx(cs, { kind: 'tx', rec, moves: [] }, deadline);
         return { dentry: { fsId: part.fsId, inodeId: x, parentInodeId: req.parentInodeId, name: req.name, type }, inodeUnlinked: true };
+      } catch (e) {
+        if (!(e instanceof Replan)) throw e;
+        await this.backoff(cs, e, attempt, deadline);
+      }
+    }
+  }
+
+  // ---- link(2) ----------------------------------------------------------------------------------
+
+  /**
+   * link(2) in one call: the new name here and the inode's new link, as one transaction
+   * (docs/rename.md §4b; issue [H] scenario 4) — before, the client sent LinkInode and then
+   * CreateDentry, and a crash between them left a link no name accounts for, never reclaimed.
+   * A local inode needs no participant: both changes are in the commit entry. Answers the
+   * inode's attributes after it (first parent only, as LinkInode answers).
+   */
+  async link(cs: Copyset, req: CreateDentryRequest, deadline: number): Promise<LinkedInode> {
+    const ino = await this.linkOnce(cs, req, deadline);
+    const part = this.partition(cs, req.p);
+    let a: LinkedInode;
+    if (part.owns(ino)) {
+      const r = part.getInodeAttr(ino);
+      if (r.status !== StatusCode.OK) throw new CurveError(r.status, r.message);
+      a = r.inode;
+    } else {
+      // Waits, at the inode's leader, for the participant's share if it is still being delivered.
+      a = await this.cluster.getInodeAttr(await this.cluster.locate(part.fsId, ino), ino, deadline);
+    }
+    return a.parent && a.parent.length > 1 ? { ...a, parent: a.parent.slice(0, 1) } : a;
+  }
+
+  /** Runs (or finds the outcome of) the link's transaction; answers the inode id. */
+  private async linkOnce(cs: Copyset, req: CreateDentryRequest, deadline: number): Promise<number> {
+    const dentry = req.dentry;
+    if (!dentry) throw new CurveError(StatusCode.PARAM_ERROR, 'CreateDentry without a dentry');
+    const { inodeId: x, parentInodeId: parent, name } = dentry;
+    const bad = checkName(name);
+    if (bad !== StatusCode.OK) throw new CurveError(bad, `bad name ${JSON.stringify(name)}`);
+    await cs.group.readBarrier(this.remaining(deadline));
+    const known = await this.knownOutcome(cs, req.p, req.rid, deadline);
+    if (known) {
+      if (!('result' in known)) return known.movedInode;
+      const res = known.result as SmResult & { dentry?: { ino: number } };
+      if (res.status !== StatusCode.OK) throw new CurveError(res.status, res.message);
+      return res.dentry?.ino ?? x;
+    }
+    for (let attempt = 0; ; attempt++) {
+      const part = this.partition(cs, req.p);
+      try {
+        if (!part.owns(parent)) throw new CurveError(StatusCode.ID_OUT_OF_RANGE, `directory ${parent} is not in partition ${part.partitionId}`);
+        const dir = part.getInodeAttr(parent);
+        if (dir.status !== StatusCode.OK) throw new CurveError(dir.status, dir.message);
+        if (dir.inode.type !== FileType.TYPE_DIRECTORY) throw new CurveError(StatusCode.NOT_DIRECTORY, `${parent} is not a directory`);
+        if (part.getDentry(parent, name).status === StatusCode.OK) throw new CurveError(StatusCode.DENTRY_EXIST, `${JSON.stringify(name)} exists`);
+        const local = part.owns(x);
+        const xRef = local ? partRef(part, cs) : await this.cluster.locate(part.fsId, x);
+        const attr = local ? part.getInodeAttr(x) : undefined;
+        if (attr && attr.status !== StatusCode.OK) throw new CurveError(attr.status, attr.message);
+        const a = attr?.inode ?? (await this.cluster.getInodeAttr(xRef, x, deadline));
+        if (a.type === FileType.TYPE_DIRECTORY) throw new CurveError(StatusCode.NOT_PERMITTED, 'hard link to a directory');
+        const newLink = create(TxInodeActionSchema, { inode: x, linkParent: parent });
+        const rec = create(TxRecordSchema, {
+          rid: req.rid,
+          kind: TxKind.TX_LINK,
+          local: create(TxPartSchema, {
+            p: partRef(part, cs),
+            dentries: [create(TxDentryActionSchema, { parent, name, expectInode: 0, setInode: x, setType: a.type, setLength: isRegular(a.type) ? a.length : 0 })],
+            inodes: local ? [newLink] : [],
+          }),
+          participants: local ? [] : [create(TxParticipantSchema, { part: create(TxPartSchema, { p: xRef, inodes: [newLink] }), prepared: true })],
+          time: req.time,
+          movedInode: x,
+          beganMs: this.clock.wallTime()[0] * 1000,
+        });
+        await this.runTx(cs, { kind: 'tx', rec, moves: [] }, deadline);
+        return x;
       } catch (e) {
         if (!(e instanceof Replan)) throw e;
         await this.backoff(cs, e, attempt, deadline);
@@ -430,7 +517,7 @@ export class TxCoordinator {
       await this.stepHook?.('after-decide', decided);
       const acked = await this.finishAll(cs, decided, state === TxState.TX_COMMITTED, deadline);
       await this.stepHook?.('after-finish', decided);
-      if (acked) void this.forget(cs, decided.id!);
+      if (acked && decided.participants.length > 0) void this.forget(cs, decided.id!);
       if (state === TxState.TX_COMMITTED) return decided;
       const why = status !== StatusCode.OK ? status : decided.error;
       if (why === StatusCode.TX_KEY_LOCKED || why === StatusCode.TX_WRITE_CONFLICT || why === StatusCode.TX_ROLLBACKED) {

@@ -100,6 +100,9 @@ export function applyTxOp(sm: CopysetStateMachine, index: number, op: TxOp): SmR
       // decision: the moved directory's parent pointer must be current before another directory
       // move may walk the tree (docs/rename.md §3.3).
       sm.tx.unlockPart(part.fsId, create(TxPartSchema, { ...rec.local!, fsLock: false }), k);
+      // No participant (a link of an inode in this partition): nobody is left to tell, so the
+      // record goes now — no TxForget entry (a committed outcome is in the request table).
+      if (rec.participants.length === 0 && !rec.local!.fsLock) sm.tx.forget(k);
       return ok({ state: rec.state, warnings });
     }
     case OpType.TxFinish: {
@@ -160,7 +163,7 @@ function finishHere(sm: CopysetStateMachine, part: Partition, m: TxFinishRequest
  * op's result (rename: moved/replaced inodes; rmdir: the removed dentry's inode).
  */
 export function txResult(rec: TxRecord): OpResult {
-  if (rec.kind === TxKind.TX_RMDIR) return { status: StatusCode.OK, dentry: { ino: rec.movedInode } } as unknown as OpResult;
+  if (rec.kind === TxKind.TX_RMDIR || rec.kind === TxKind.TX_LINK) return { status: StatusCode.OK, dentry: { ino: rec.movedInode } } as unknown as OpResult;
   if (rec.kind === TxKind.TX_UNLINK) {
     // The shape of the one-entry Unlink's result, which a retry through that op returns.
     const d = rec.local?.dentries[0];
@@ -242,6 +245,11 @@ function checkPart(sm: CopysetStateMachine, part: Partition, txPart: TxPart, k: 
     if (a.inode.nlink === 0) return fail(StatusCode.NOT_FOUND, `inode ${i.inode} has no links left`);
     if (i.unlinkParent !== 0 && !a.inode.parent.includes(i.unlinkParent)) {
       return fail(StatusCode.TX_WRITE_CONFLICT, `${i.unlinkParent} is no longer a parent of ${i.inode}`);
+    }
+    if (i.linkParent !== 0 && i.unlinkParent === 0) {
+      // A new link (link(2)): the partition's own link op would refuse these at commit.
+      if (a.inode.type === FileType.TYPE_DIRECTORY) return fail(StatusCode.NOT_PERMITTED, `inode ${i.inode} is a directory: no hard link`);
+      if (a.inode.nlink >= part.maxLinks) return fail(StatusCode.TOO_MANY_LINKS, `inode ${i.inode} has ${a.inode.nlink} links`);
     }
     if (i.seal) {
       if (a.inode.type !== FileType.TYPE_DIRECTORY) return fail(StatusCode.NOT_DIRECTORY, `inode ${i.inode} is not a directory`);
