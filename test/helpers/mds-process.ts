@@ -109,12 +109,22 @@ export class MdsProcess {
     await this.exited;
   }
 
-  /** SIGTERM (the MDS resigns and exits); resolves when the process is gone. */
+  /**
+   * SIGTERM (the MDS resigns and exits); resolves when the process is gone. A paused MDS
+   * (SIGSTOP by a fault test) is continued first, and one that does not exit within 15 s is killed,
+   * so a test's teardown never hangs.
+   */
   async stop(): Promise<void> {
     const p = this.proc;
     if (!p) return;
+    p.kill('SIGCONT');
     p.kill('SIGTERM');
-    await this.exited;
+    const escalate = setTimeout(() => p.kill('SIGKILL'), 15_000);
+    try {
+      await this.exited;
+    } finally {
+      clearTimeout(escalate);
+    }
   }
 
   /**
