@@ -56,11 +56,14 @@ export class RotatingLogFile {
     closeSync(this.fd);
   }
 
+  /** The old descriptor is closed last: if a step fails (the write then throws), it is still
+   *  open and the next line tries again, instead of every later write failing with EBADF. */
   private rotate(): void {
-    closeSync(this.fd);
     shiftRotatedCopies(this.file, this.policy.keep);
     renameSync(this.file, `${this.file}.1`);
-    this.fd = RotatingLogFile.open(this.file);
+    const fresh = RotatingLogFile.open(this.file);
+    closeSync(this.fd);
+    this.fd = fresh;
     this.size = 0;
   }
 

@@ -23,6 +23,20 @@ function withDir(run: (dir: string) => void): void {
 
 const lines = (file: string): string[] => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter((l) => l.length > 0) : []);
 
+/** What `run` writes to stderr (the logger's default output). */
+function stderrOf(run: () => void): string[] {
+  const said: string[] = [];
+  const write = process.stderr.write.bind(process.stderr);
+  process.stderr.write = ((chunk: string) => said.push(String(chunk)) > 0) as typeof process.stderr.write;
+  try {
+    run();
+  } finally {
+    process.stderr.write = write;
+    logToStderr();
+  }
+  return said;
+}
+
 /** Logs `n` numbered warnings (warn: shown at every CURVEFS_LOG level but error/silent). */
 function logNumbered(n: number): void {
   const log = createLogger('test').child('rotation');
@@ -93,10 +107,27 @@ test('a log file that exists is appended to, and its size counts toward the firs
 
 test('a file that cannot be opened is a precise error, and logging stays where it was', () => {
   withDir((dir) => {
-    assert.throws(() => logToFile(join(dir, 'missing', 'x.log'), { maxBytes: 100, keep: 1 }), /cannot open log file .*missing\/x\.log: ENOENT/);
+    const said = stderrOf(() => {
+      assert.throws(() => logToFile(join(dir, 'missing', 'x.log'), { maxBytes: 100, keep: 1 }, 'json'), /cannot open log file .*missing\/x\.log: ENOENT/);
+      createLogger('still').error('here');
+    });
+    assert.match(said.join(''), /^\S+ ERROR \[still\] here\n$/, 'still text on stderr');
     assert.throws(() => new RotatingLogFile(join(dir, 'y.log'), { maxBytes: 0, keep: 1 }), /maxBytes must be a whole number >= 1, not 0/);
     assert.equal(existsSync(join(dir, 'y.log')), false, 'nothing created');
   });
+});
+
+test('a line the file refuses (disk full: /dev/full) goes to stderr with one note, not nowhere', () => {
+  const said = stderrOf(() => {
+    const out = logToFile('/dev/full', { maxBytes: 1 << 20, keep: 1 }, 'json');
+    const log = createLogger('full');
+    log.error('first');
+    log.error('second');
+    out.close();
+  });
+  assert.equal(said.length, 3, said.join(''));
+  assert.match(said[0]!, /^log file \/dev\/full cannot be written \(ENOSPC\): logging to stderr\n$/);
+  assert.deepEqual(said.slice(1).map((l) => (JSON.parse(l) as { msg: string }).msg), ['first', 'second']);
 });
 
 test('json: bigints as strings, Errors as their message, a field named like a key kept apart', () => {
