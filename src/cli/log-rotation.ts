@@ -5,17 +5,12 @@
 // zero length, and the child's next append lands at the start of the empty file. Lines written
 // between the copy and the cut are lost — at most a few lines per rotation, the price of a
 // child that does not depend on `up` to write its log.
-import { copyFileSync, existsSync, renameSync, statSync, truncateSync, unlinkSync } from 'node:fs';
+// A standalone process with `--log-file` rotates its own file instead, losing nothing
+// (src/common/log-file.ts).
+import { copyFileSync, statSync, truncateSync } from 'node:fs';
+import { shiftRotatedCopies, type LogRotation } from '../common/log-file.ts';
 
-export interface LogRotation {
-  /** Rotate once the file is at least this large. */
-  maxBytes: number;
-  /** Rotated copies kept (`<file>.1` newest … `<file>.<keep>` oldest). */
-  keep: number;
-}
-
-/** 10 MiB per file, 3 old copies: at most 40 MiB per process. */
-export const DEFAULT_LOG_ROTATION: LogRotation = { maxBytes: 10 * 1024 * 1024, keep: 3 };
+export { DEFAULT_LOG_ROTATION, type LogRotation } from '../common/log-file.ts';
 
 /** Rotates `file` when it has reached the bound; true when it did. A missing file is not an error. */
 export function rotateIfLarge(file: string, policy: LogRotation): boolean {
@@ -31,10 +26,8 @@ export function rotateIfLarge(file: string, policy: LogRotation): boolean {
     truncateSync(file, 0);
     return true;
   }
-  const old = (i: number) => `${file}.${i}`;
-  if (existsSync(old(policy.keep))) unlinkSync(old(policy.keep));
-  for (let i = policy.keep - 1; i >= 1; i--) if (existsSync(old(i))) renameSync(old(i), old(i + 1));
-  copyFileSync(file, old(1));
+  shiftRotatedCopies(file, policy.keep);
+  copyFileSync(file, `${file}.1`);
   truncateSync(file, 0);
   return true;
 }

@@ -2,6 +2,8 @@ export * from './status.ts';
 export * from './time.ts';
 export * from './checksum.ts';
 export * from './log.ts';
+export * from './log-file.ts';
+export * from './log-flags.ts';
 export * from './process.ts';
 export * from './poll.ts';
 export * from './cli-args.ts';

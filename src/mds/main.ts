@@ -8,7 +8,7 @@
 //   [--dashboard-port P] (see --help).
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError } from 'commander';
-import { createLogger, intArg, parseMs, parsePort, systemRandom, systemTimer, type Random, type Timer } from '../common/index.ts';
+import { addLogFlags, applyLogSettings, createLogger, intArg, logSettingsOf, parseMs, parsePort, systemRandom, systemTimer, type LogSettings, type Random, type Timer } from '../common/index.ts';
 import { chooseTransport, pageAccess, startDashboard, type Dashboard, type MdsStatus } from '../dashboard/index.ts';
 import { HeartbeatService } from '../gen/heartbeat_pb.ts';
 import { CopysetService } from '../gen/metaserver_pb.ts';
@@ -268,9 +268,10 @@ interface MdsFlags {
   etcdPasswordFile?: string;
 }
 
-/** Parses `curvefs mds` / `src/mds/main.ts` flags into runMds options. Numbers are parsed
- *  strictly (src/common/cli-args.ts): `--offline-after-ms 30s` is a usage error, not NaN. */
-export function parseMdsArgs(argv: string[]): RunMdsOptions {
+/** Parses `curvefs mds` / `src/mds/main.ts` flags into runMds options and where the process
+ *  logs. Numbers are parsed strictly (src/common/cli-args.ts): `--offline-after-ms 30s` is a
+ *  usage error, not NaN. */
+export function parseMdsArgs(argv: string[]): RunMdsOptions & { log: LogSettings } {
   const count = intArg('a count', { min: 1 });
   const cmd = new Command('curvefs mds')
     .description('run an MDS (metadata management service)')
@@ -305,9 +306,10 @@ export function parseMdsArgs(argv: string[]): RunMdsOptions {
     .option('--clean-follower-after-ms <ms>', 'leader time before stray replicas are told to leave', parseMs)
     .option('--partitions-per-fs <n>', 'partitions created with a new fs', count)
     .option('--min-writable-partitions <n>', 'read-write partitions with room to keep per fs', count)
-    .option('--replicas <n>', 'replicas per copyset in the default pool', count)
-    .exitOverride();
+    .option('--replicas <n>', 'replicas per copyset in the default pool', count);
+  addLogFlags(cmd).exitOverride();
   cmd.parse(argv, { from: 'user' });
+  const logTo = logSettingsOf(cmd);
   const o = cmd.opts<MdsFlags>();
   const problem = securityFlagsProblem('mds', o);
   if (problem) cmd.error(`error: ${problem}`, { exitCode: 2, code: 'curvefs.security' });
@@ -347,12 +349,16 @@ export function parseMdsArgs(argv: string[]): RunMdsOptions {
     tls: tlsOption(o.tlsDir, o.tlsName),
     insecure: o.insecure,
     tuning: t,
+    log: logTo,
   };
 }
 
 /** Runs an MDS until SIGTERM/SIGINT, then resigns and exits. */
 export async function mdsMain(argv: string[]): Promise<void> {
-  const handle = await runMds(parseMdsArgs(argv));
+  const args = parseMdsArgs(argv);
+  // Before anything logs: every line of this process goes where --log-file/--log-format say.
+  applyLogSettings(args.log);
+  const handle = await runMds(args);
   // A line on stdout that tools and tests can wait for.
   process.stdout.write(`MDS listening on ${handle.address}${handle.dashboardAddress ? ` dashboard ${handle.dashboardAddress}` : ''}\n`);
   const shutdown = (sig: string) => {

@@ -14,7 +14,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command } from 'commander';
-import { CurveError, StatusCode, createLogger, intArg, parseMs, parsePort } from '../common/index.ts';
+import { CurveError, StatusCode, addLogFlags, applyLogSettings, createLogger, intArg, logSettingsOf, parseMs, parsePort } from '../common/index.ts';
 import { MdsClient } from '../mds/client.ts';
 import { ClusterKey, INSECURE_HELP, METASERVER_RULES, logInsecure, securityFlagsProblem, RaftPeerIdentity, certRegistrationName, fixedNames, tokenAuth, type NameLookup } from '../mds/auth/index.ts';
 import { ChannelPool, loadTlsConfig, tlsOption } from '../rpc/index.ts';
@@ -278,7 +278,8 @@ interface CliOptions {
 
 /** The `curvefs metaserver` command line (argv as process.argv: two leading entries). */
 export async function cli(argv: string[]): Promise<void> {
-  const program = new Command()
+  const program = new Command();
+  program
     .name('curvefs metaserver')
     .description('Run a metaserver: copysets of partitions on Raft, the metadata service')
     .option('--listen <host:port>', 'RPC address (port 0: any)')
@@ -304,9 +305,10 @@ export async function cli(argv: string[]): Promise<void> {
     .option('--tls-dir <dir>', 'mutual TLS: the directory of `curvefs certs` (with --tls-name)')
     .option('--tls-name <name>', "mutual TLS: this metaserver's certificate name in --tls-dir")
     .option('--insecure', INSECURE_HELP)
-    .option('--config <file>', 'JSON file with the same options (flags win)')
-    .parse(argv);
+    .option('--config <file>', 'JSON file with the same options (flags win)');
+  addLogFlags(program).parse(argv);
   const o = program.opts<CliOptions>();
+  const logTo = logSettingsOf(program);
   const file = o.config ? (JSON.parse(await readFile(o.config, 'utf8')) as Partial<RunMetaserverOptions>) : {};
   const opts: RunMetaserverOptions = {
     ...file,
@@ -336,6 +338,8 @@ export async function cli(argv: string[]): Promise<void> {
   const problem = securityFlagsProblem('metaserver', { insecure: opts.insecure, authKeyFile: opts.authKeyFile, tlsDir: opts.tls?.dir });
   if (problem) program.error(`error: ${problem}`, { exitCode: 2, code: 'curvefs.security' });
   if (!opts.dataDir) throw new Error('--data-dir is required');
+  // Before anything logs: every line of this process goes where --log-file/--log-format say.
+  applyLogSettings(logTo);
   const h = await runMetaserver(opts);
   process.stdout.write(`METASERVER_READY ${JSON.stringify({ id: h.id, address: h.address, metrics: h.metricsAddress })}\n`);
   const shutdown = (): void => {

@@ -60,7 +60,7 @@ describe('curvefs mount and umount', () => {
     const dir = await mountDir('daemon');
     const pidFile = join(base, 'daemon.pid');
     const logFile = join(base, 'daemon.log');
-    const r = await runCurvefs(['--mds', mds, 'mount', 'clifs', dir, '--daemon', '--pid-file', pidFile, '--log-file', logFile]);
+    const r = await runCurvefs(['--mds', mds, 'mount', 'clifs', dir, '--daemon', '--pid-file', pidFile, '--log-file', logFile, '--log-format', 'json'], { CURVEFS_LOG: 'info' });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /mounted at/);
     const pid = Number((await fsp.readFile(pidFile, 'utf8')).trim());
@@ -73,7 +73,12 @@ describe('curvefs mount and umount', () => {
     assert.equal(alive(pid), false, 'umount returns after the daemon exited');
     assert.equal(await mountInfo(dir), null);
     await assert.rejects(fsp.access(pidFile), { code: 'ENOENT' });
-    assert.match(await fsp.readFile(logFile, 'utf8'), /unmounted/);
+    const logged = (await fsp.readFile(logFile, 'utf8')).split('\n');
+    assert.ok(logged.includes(`unmounted ${dir}`), 'the daemon\'s last stdout line is in its log');
+    // The daemon's log lines, written by the daemon itself in the format asked for.
+    const json = logged.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { level: string; component: string; msg: string; mountpoint?: string });
+    assert.ok(json.some((o) => o.msg === 'mounted' && o.level === 'info' && o.mountpoint === dir), logged.join('\n'));
+    assert.ok(json.some((o) => o.msg === 'unmounted' && o.mountpoint === dir), logged.join('\n'));
     // ... and there for the next mount.
     const m = await MountProc.start({ mdsAddrs: cluster!.mdsAddrs, fsName: 'clifs', dir });
     cleanups.push(() => m.kill());

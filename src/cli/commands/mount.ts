@@ -2,8 +2,9 @@
 //
 // mount runs in the foreground until the file system is unmounted (by `curvefs umount`, umount(8)
 // or Ctrl-C / SIGTERM, which unmount cleanly: open files are saved and the mount session ends).
+// --log-file sends the serving process's log to a file it rotates itself (src/common/log-file.ts).
 // --daemon detaches: the command returns once the mount is up, the serving process logs to
-// --log-file and keeps its pid in --pid-file. A mount whose process died ("Transport endpoint is
+// --log-file (default: in the temp directory) and keeps its pid in --pid-file. A mount whose process died ("Transport endpoint is
 // not connected") is cleared by running `curvefs mount` on the directory again, or by umount.
 import { fork } from 'node:child_process';
 import { closeSync, openSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,7 +14,7 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { mountInfo, unmountDir } from '../../fuse/index.ts';
 import { mountCurvefs, MountError, type CurvefsMount } from '../../mount/index.ts';
-import { nonNegativeArg, parsePort, processAlive, readPidFile } from '../../common/index.ts';
+import { addLogFlags, applyLogSettings, logSettingsOf, nonNegativeArg, parsePort, processAlive, readPidFile } from '../../common/index.ts';
 import { brokenPipe, CliError, EXIT, exitCodeOf, reportError } from '../output.ts';
 import { ensureMdsReachable, mdsAddrsOf, type GlobalOptions } from '../context.ts';
 
@@ -60,7 +61,7 @@ async function refuseMounted(dir: string): Promise<void> {
 }
 
 export function registerMountCommands(program: Command, g: Globals): void {
-  program
+  const mount = program
     .command('mount')
     .description('mount a file system with FUSE; runs until unmounted (--daemon: in the background)')
     .argument('<fs>', 'file system name')
@@ -70,11 +71,11 @@ export function registerMountCommands(program: Command, g: Globals): void {
     .option('--attr-timeout <sec>', 'how long the kernel caches attributes (seconds)', nonNegativeArg('seconds'), 1)
     .option('--read-cache <MiB>', 'memory for cached data objects (MiB)', nonNegativeArg('MiB'), 256)
     .option('--daemon', 'detach once mounted; logs go to --log-file, the pid to --pid-file')
-    .option('--log-file <file>', 'log of a --daemon mount (default: in the temp directory)')
     .option('--pid-file <file>', 'pid file of a --daemon mount (default: in the temp directory)')
     .option('--debug', 'log every FUSE request')
     .option('--metrics-port <port>', 'serve Prometheus metrics at /metrics on this port (0: any free port)', parsePort)
-    .option('--metrics-host <host>', 'interface of the metrics endpoint', '127.0.0.1')
+    .option('--metrics-host <host>', 'interface of the metrics endpoint', '127.0.0.1');
+  addLogFlags(mount, 'write the log to this file and rotate it (default: stderr; with --daemon: a file in the temp directory)')
     .action(async (fsName: string, dirArg: string, o: MountCmdOptions) => {
       // A closed stdout or stderr must not end the process serving the mount: it would leave a
       // dead mount behind instead of unmounting.
@@ -86,7 +87,9 @@ export function registerMountCommands(program: Command, g: Globals): void {
       const readCacheBytes = o.readCache * 1024 * 1024;
       const metrics = o.metricsPort === undefined ? undefined : { port: o.metricsPort, host: o.metricsHost };
       const pidFile = resolve(o.pidFile ?? defaultFile(dir, 'pid'));
-      const logFile = resolve(o.logFile ?? defaultFile(dir, 'log'));
+      // A daemon always logs to a file (it has no terminal); the default one is named after DIR.
+      const logTo = logSettingsOf(mount, o.daemon ? defaultFile(dir, 'log') : undefined);
+      const logFile = logTo.file === undefined ? undefined : resolve(logTo.file);
       try {
         // Checked before forking a daemon too, so that its caller sees the refusal.
         await refuseMounted(dir);
@@ -94,7 +97,14 @@ export function registerMountCommands(program: Command, g: Globals): void {
       } catch (e) {
         mountFailure(e);
       }
-      if (o.daemon && process.env[DAEMON_CHILD_ENV] !== '1') return startDaemon(dir, pidFile, logFile);
+      if (o.daemon && process.env[DAEMON_CHILD_ENV] !== '1') return startDaemon(dir, pidFile, logFile!);
+      try {
+        // The serving process (foreground, or the daemon's child): its log lines go to the file
+        // it rotates itself, or to stderr.
+        applyLogSettings({ ...logTo, file: logFile });
+      } catch (e) {
+        mountFailure(e);
+      }
 
       // Signals are taken before mounting: the mount shows in /proc/mounts (and a supervisor may
       // send SIGTERM) before mountCurvefs returns, and a SIGTERM in that window must still
@@ -210,7 +220,10 @@ async function waitForExit(pid: number, timeoutMs: number): Promise<void> {
 /** Runs this same command detached, returns once it reports the mount up (or failed). */
 async function startDaemon(dir: string, pidFile: string, logFile: string): Promise<void> {
   const log = openSync(logFile, 'a');
-  const args = process.argv.slice(2).filter((a) => a !== '--daemon');
+  // The child writes its log lines to logFile itself (and rotates it): named explicitly, last,
+  // so it wins over an earlier --log-file and covers the default. Its stdout and stderr (start-up
+  // lines, a crash's stack trace) are appended to the file as it is now.
+  const args = [...process.argv.slice(2).filter((a) => a !== '--daemon'), '--log-file', logFile];
   const child = fork(process.argv[1]!, args, {
     detached: true,
     stdio: ['ignore', log, log, 'ipc'],
