@@ -1,0 +1,133 @@
+// CPU per metadata operation of mounted file systems, measured side by side: for each target, a
+// client process creates (open O_CREAT|O_EXCL + close), stats and unlinks N files in a fresh
+// directory, one at a time, while this bench reads the CPU time (user + system, /proc/PID/stat)
+// of the target's processes before and after each phase. Targets are interleaved round by round
+// so the machine's load falls on each alike; the table has the medians of the rounds.
+//
+//   npx tsx bench/mount-cpu.ts [--files 2000] [--rounds 3] LABEL=DIR@PID[+PID...] ...
+//
+// The first PID is the client side (the curvefs mount, bindfs, mfsmount): "client CPU µs/op";
+// the others (e.g. a cluster's metaservers, MooseFS's master and chunkserver) are summed as
+// "server CPU µs/op". ops/s is the client's own wall time (load-dependent: compare within a run).
+import { spawn } from 'node:child_process';
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+
+const arg = (name: string, def: string): string => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1]! : def;
+};
+const FILES = Number(arg('files', '2000'));
+const ROUNDS = Number(arg('rounds', '3'));
+const PHASES = ['create', 'stat', 'unlink'] as const;
+type Phase = (typeof PHASES)[number];
+
+interface Target {
+  label: string;
+  dir: string;
+  client: number;
+  servers: number[];
+}
+
+const targets: Target[] = process.argv
+  .slice(2)
+  .filter((a, i, all) => /^[^-][^=]*=.+@\d/.test(a) && !all[i - 1]?.startsWith('--'))
+  .map((a) => {
+    const [label, rest] = [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)];
+    const [dir, pids] = [rest.slice(0, rest.lastIndexOf('@')), rest.slice(rest.lastIndexOf('@') + 1)];
+    const [client, ...servers] = pids.split('+').map(Number);
+    return { label, dir, client: client!, servers };
+  });
+if (targets.length === 0) {
+  console.error('usage: npx tsx bench/mount-cpu.ts [--files N] [--rounds R] LABEL=DIR@PID[+PID...] ...');
+  process.exit(2);
+}
+
+// The client: one loop of one phase over `n` files in `dir`; prints the loop's milliseconds.
+const CLIENT = `
+const fs = require('node:fs');
+const [dir, phase, n] = [process.argv[1], process.argv[2], Number(process.argv[3])];
+const t0 = performance.now();
+for (let i = 0; i < n; i++) {
+  const p = dir + '/f' + i;
+  if (phase === 'create') fs.closeSync(fs.openSync(p, 'wx'));
+  else if (phase === 'stat') fs.statSync(p);
+  else fs.unlinkSync(p);
+}
+console.log(performance.now() - t0);
+`;
+
+function runClient(dir: string, phase: Phase): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const c = spawn(process.execPath, ['-e', CLIENT, dir, phase, String(FILES)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    c.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    c.on('error', reject);
+    c.on('close', (code) => (code === 0 ? resolve(Number(out.trim())) : reject(new Error(`client ${phase} in ${dir} exited ${code}`))));
+  });
+}
+
+/** user + system CPU µs of a process (clock ticks of 10 ms). */
+async function cpuMicros(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) * 10_000;
+}
+
+async function sumCpu(pids: number[]): Promise<number> {
+  let s = 0;
+  for (const p of pids) s += await cpuMicros(p);
+  return s;
+}
+
+interface Sample {
+  opsPerSec: number;
+  clientUs: number;
+  serverUs: number;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function main(): Promise<void> {
+  const samples = new Map<string, Sample[]>();
+  console.log(`mount-cpu: ${FILES} files per phase, ${ROUNDS} rounds, lowlat ${process.env.BENCH_LOWLAT ?? 'no'}, load ${(await readFile('/proc/loadavg', 'utf8')).trim()}`);
+  for (let round = 0; round < ROUNDS; round++) {
+    // Alternate the order each round, so neither target always runs first.
+    const order = round % 2 === 0 ? targets : [...targets].reverse();
+    for (const t of order) {
+      const dir = join(t.dir, `mount-cpu-${process.pid}-${round}`);
+      await mkdir(dir);
+      for (const phase of PHASES) {
+        const c0 = await cpuMicros(t.client);
+        const s0 = await sumCpu(t.servers);
+        const ms = await runClient(dir, phase);
+        const c1 = await cpuMicros(t.client);
+        const s1 = await sumCpu(t.servers);
+        const key = `${t.label} ${phase}`;
+        if (!samples.has(key)) samples.set(key, []);
+        samples.get(key)!.push({ opsPerSec: (FILES / ms) * 1000, clientUs: (c1 - c0) / FILES, serverUs: (s1 - s0) / FILES });
+      }
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+  console.log(`load after: ${(await readFile('/proc/loadavg', 'utf8')).trim()}`);
+  console.log('\n| target | op | ops/s | client CPU µs/op | server CPU µs/op |');
+  console.log('|---|---|---:|---:|---:|');
+  for (const phase of PHASES) {
+    for (const t of targets) {
+      const s = samples.get(`${t.label} ${phase}`)!;
+      const server = t.servers.length > 0 ? median(s.map((x) => x.serverUs)).toFixed(0) : '–';
+      console.log(`| ${t.label} | ${phase} | ${median(s.map((x) => x.opsPerSec)).toFixed(0)} | ${median(s.map((x) => x.clientUs)).toFixed(0)} | ${server} |`);
+    }
+  }
+  if (targets.length >= 2) {
+    const [a, b] = [targets[targets.length - 1]!, targets[0]!];
+    console.log(`\nratios ${a.label}/${b.label} (medians): ${PHASES.map((p) => {
+      const x = samples.get(`${a.label} ${p}`)!;
+      const y = samples.get(`${b.label} ${p}`)!;
+      return `${p} client CPU ${(median(x.map((s) => s.clientUs)) / median(y.map((s) => s.clientUs))).toFixed(2)}, ops/s ${(median(x.map((s) => s.opsPerSec)) / median(y.map((s) => s.opsPerSec))).toFixed(2)}`;
+    }).join('; ')}`);
+  }
+}
+
+await main();
