@@ -120,13 +120,14 @@ async function main(): Promise<void> {
       console.log(`| ${t.label} | ${phase} | ${median(s.map((x) => x.opsPerSec)).toFixed(0)} | ${median(s.map((x) => x.clientUs)).toFixed(0)} | ${server} |`);
     }
   }
-  if (targets.length >= 2) {
-    const [a, b] = [targets[targets.length - 1]!, targets[0]!];
-    console.log(`\nratios ${a.label}/${b.label} (medians): ${PHASES.map((p) => {
-      const x = samples.get(`${a.label} ${p}`)!;
-      const y = samples.get(`${b.label} ${p}`)!;
-      return `${p} client CPU ${(median(x.map((s) => s.clientUs)) / median(y.map((s) => s.clientUs))).toFixed(2)}, ops/s ${(median(x.map((s) => s.opsPerSec)) / median(y.map((s) => s.opsPerSec))).toFixed(2)}`;
-    }).join('; ')}`);
+  // The last target against each of the others.
+  const last = targets[targets.length - 1]!;
+  const med = (t: Target, p: Phase, f: (s: Sample) => number) => median(samples.get(`${t.label} ${p}`)!.map(f));
+  for (const other of targets.slice(0, -1)) {
+    const parts = PHASES.map(
+      (p) => `${p} client CPU ${(med(last, p, (s) => s.clientUs) / med(other, p, (s) => s.clientUs)).toFixed(2)}, ops/s ${(med(last, p, (s) => s.opsPerSec) / med(other, p, (s) => s.opsPerSec)).toFixed(2)}`,
+    );
+    console.log(`${last.label}/${other.label}: ${parts.join('; ')}`);
   }
 }
 
