@@ -1,8 +1,9 @@
 // CPU per metadata operation of mounted file systems, measured side by side: for each target, a
 // client process creates (open O_CREAT|O_EXCL + close), stats and unlinks N files in a fresh
 // directory, one at a time, while this bench reads the CPU time (user + system, /proc/PID/stat)
-// of the target's processes before and after each phase. Targets are interleaved round by round
-// so the machine's load falls on each alike; the table has the medians of the rounds.
+// of the target's processes before and after each phase. The targets run each phase back to back,
+// in alternating order, so the machine's load falls on each alike; the table has the medians of
+// the rounds, and the medians of the per-round ratios of the last target to each other one.
 //
 //   npx tsx bench/mount-cpu.ts [--files 2000] [--rounds 3] LABEL=DIR@PID[+PID...] ...
 //
@@ -92,23 +93,24 @@ async function main(): Promise<void> {
   const samples = new Map<string, Sample[]>();
   console.log(`mount-cpu: ${FILES} files per phase, ${ROUNDS} rounds, lowlat ${process.env.BENCH_LOWLAT ?? 'no'}, load ${(await readFile('/proc/loadavg', 'utf8')).trim()}`);
   for (let round = 0; round < ROUNDS; round++) {
-    // Alternate the order each round, so neither target always runs first.
-    const order = round % 2 === 0 ? targets : [...targets].reverse();
-    for (const t of order) {
-      const dir = join(t.dir, `mount-cpu-${process.pid}-${round}`);
-      await mkdir(dir);
-      for (const phase of PHASES) {
+    const dirs = new Map(targets.map((t) => [t, join(t.dir, `mount-cpu-${process.pid}-${round}`)]));
+    for (const d of dirs.values()) await mkdir(d);
+    // Phase by phase, the targets back to back (the tightest pairing the machine's swings allow),
+    // in an order that alternates so that none always runs first.
+    for (const phase of PHASES) {
+      const order = (round + PHASES.indexOf(phase)) % 2 === 0 ? targets : [...targets].reverse();
+      for (const t of order) {
         const c0 = await cpuMicros(t.client);
         const s0 = await sumCpu(t.servers);
-        const ms = await runClient(dir, phase);
+        const ms = await runClient(dirs.get(t)!, phase);
         const c1 = await cpuMicros(t.client);
         const s1 = await sumCpu(t.servers);
         const key = `${t.label} ${phase}`;
         if (!samples.has(key)) samples.set(key, []);
         samples.get(key)!.push({ opsPerSec: (FILES / ms) * 1000, clientUs: (c1 - c0) / FILES, serverUs: (s1 - s0) / FILES });
       }
-      await rm(dir, { recursive: true, force: true });
     }
+    for (const d of dirs.values()) await rm(d, { recursive: true, force: true });
   }
   console.log(`load after: ${(await readFile('/proc/loadavg', 'utf8')).trim()}`);
   console.log('\n| target | op | ops/s | client CPU µs/op | server CPU µs/op |');
@@ -120,14 +122,17 @@ async function main(): Promise<void> {
       console.log(`| ${t.label} | ${phase} | ${median(s.map((x) => x.opsPerSec)).toFixed(0)} | ${median(s.map((x) => x.clientUs)).toFixed(0)} | ${server} |`);
     }
   }
-  // The last target against each of the others.
+  // The last target against each of the others: the median of the per-round ratios (each round
+  // ran a phase on both back to back, so a ratio sees one moment of the machine's load).
   const last = targets[targets.length - 1]!;
-  const med = (t: Target, p: Phase, f: (s: Sample) => number) => median(samples.get(`${t.label} ${p}`)!.map(f));
+  const ratio = (p: Phase, other: Target, f: (s: Sample) => number) => {
+    const x = samples.get(`${last.label} ${p}`)!;
+    const y = samples.get(`${other.label} ${p}`)!;
+    return median(x.map((s, i) => f(s) / f(y[i]!))).toFixed(2);
+  };
   for (const other of targets.slice(0, -1)) {
-    const parts = PHASES.map(
-      (p) => `${p} client CPU ${(med(last, p, (s) => s.clientUs) / med(other, p, (s) => s.clientUs)).toFixed(2)}, ops/s ${(med(last, p, (s) => s.opsPerSec) / med(other, p, (s) => s.opsPerSec)).toFixed(2)}`,
-    );
-    console.log(`${last.label}/${other.label}: ${parts.join('; ')}`);
+    const parts = PHASES.map((p) => `${p} client CPU ${ratio(p, other, (s) => s.clientUs)}, ops/s ${ratio(p, other, (s) => s.opsPerSec)}`);
+    console.log(`${last.label}/${other.label}, median of per-round ratios: ${parts.join('; ')}`);
   }
 }
 
