@@ -10,9 +10,9 @@
 // The first PID is the client side (the curvefs mount, bindfs, mfsmount): "client CPU µs/op";
 // the others (e.g. a cluster's metaservers, MooseFS's master and chunkserver) are summed as
 // "server CPU µs/op". ops/s is the client's own wall time (load-dependent: compare within a run).
-import { spawn } from 'node:child_process';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { procCpuMicros, runLoopClient } from './fs-loop-client.ts';
 
 const arg = (name: string, def: string): string => {
   const i = process.argv.indexOf(`--${name}`);
@@ -44,36 +44,8 @@ if (targets.length === 0) {
   process.exit(2);
 }
 
-// The client: one loop of one phase over `n` files in `dir`; prints the loop's milliseconds.
-const CLIENT = `
-const fs = require('node:fs');
-const [dir, phase, n] = [process.argv[1], process.argv[2], Number(process.argv[3])];
-const t0 = performance.now();
-for (let i = 0; i < n; i++) {
-  const p = dir + '/f' + i;
-  if (phase === 'create') fs.closeSync(fs.openSync(p, 'wx'));
-  else if (phase === 'stat') fs.statSync(p);
-  else fs.unlinkSync(p);
-}
-console.log(performance.now() - t0);
-`;
-
-function runClient(dir: string, phase: Phase): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const c = spawn(process.execPath, ['-e', CLIENT, dir, phase, String(FILES)], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    c.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    c.on('error', reject);
-    c.on('close', (code) => (code === 0 ? resolve(Number(out.trim())) : reject(new Error(`client ${phase} in ${dir} exited ${code}`))));
-  });
-}
-
-/** user + system CPU µs of a process (clock ticks of 10 ms). */
-async function cpuMicros(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) * 10_000;
-}
+const runClient = (dir: string, phase: Phase) => runLoopClient(dir, phase, FILES);
+const cpuMicros = procCpuMicros;
 
 async function sumCpu(pids: number[]): Promise<number> {
   let s = 0;

@@ -387,32 +387,24 @@ function writeScalar(t: ScalarType, v: string): string {
   }
 }
 
-/** Source of an expression reading scalar type `t`. */
+/** Source of an expression reading each scalar type (the Reader method of that name). */
+const READ_SCALAR: Partial<Record<ScalarType, string>> = {
+  [ScalarType.DOUBLE]: 'r.double()',
+  [ScalarType.FLOAT]: 'r.float()',
+  [ScalarType.INT32]: 'r.i32()',
+  [ScalarType.UINT32]: 'r.u32()',
+  [ScalarType.SINT32]: 'r.sint32()',
+  [ScalarType.FIXED32]: 'r.fixed32()',
+  [ScalarType.SFIXED32]: 'r.sfixed32()',
+  [ScalarType.BOOL]: 'r.bool()',
+  [ScalarType.STRING]: 'r.string()',
+  [ScalarType.BYTES]: 'r.bytes()',
+};
+
 function readScalar(t: ScalarType): string {
-  switch (t) {
-    case ScalarType.DOUBLE:
-      return 'r.double()';
-    case ScalarType.FLOAT:
-      return 'r.float()';
-    case ScalarType.INT32:
-      return 'r.i32()';
-    case ScalarType.UINT32:
-      return 'r.u32()';
-    case ScalarType.SINT32:
-      return 'r.sint32()';
-    case ScalarType.FIXED32:
-      return 'r.fixed32()';
-    case ScalarType.SFIXED32:
-      return 'r.sfixed32()';
-    case ScalarType.BOOL:
-      return 'r.bool()';
-    case ScalarType.STRING:
-      return 'r.string()';
-    case ScalarType.BYTES:
-      return 'r.bytes()';
-    default:
-      throw new Error(`unsupported scalar ${t}`);
-  }
+  const src = READ_SCALAR[t];
+  if (!src) throw new Error(`unsupported scalar ${t}`);
+  return src;
 }
 
 function zeroOf(t: ScalarType): string {
