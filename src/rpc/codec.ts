@@ -11,8 +11,8 @@
 // message has protobuf-es's shape (`$typeName`, zero values, lists and maps empty, absent message
 // fields unset) — except that unknown fields are skipped rather than kept in `$unknown`.
 //
-// Types with what this does not cover (64-bit integers, oneofs, groups, well-known wrapper types)
-// keep protobuf-es: `codecOf` returns its functions for them.
+// Types with what this does not cover (64-bit integers, oneofs, groups, well-known wrapper types,
+// recursion) keep protobuf-es: `codecOf` returns its functions for them.
 import { create, fromBinary, toBinary, ScalarType, type DescField, type DescMessage } from '@bufbuild/protobuf';
 
 export interface MessageCodec {
@@ -49,9 +49,19 @@ const SUPPORTED_SCALARS = new Set<ScalarType>([
   ScalarType.FIXED32, ScalarType.SFIXED32, ScalarType.BOOL, ScalarType.STRING, ScalarType.BYTES,
 ]);
 
-function supported(desc: DescMessage, seen: Set<DescMessage>): boolean {
-  if (seen.has(desc)) return true;
-  seen.add(desc);
+/**
+ * Whether the generated codec covers `desc` and everything it reaches. A recursive type does not:
+ * its nesting depth would be the sender's choice (protobuf-es bounds it), so it keeps protobuf-es.
+ */
+function supported(desc: DescMessage, path: Set<DescMessage>): boolean {
+  if (path.has(desc)) return false;
+  path.add(desc);
+  const ok = fieldsSupported(desc, path);
+  path.delete(desc);
+  return ok;
+}
+
+function fieldsSupported(desc: DescMessage, seen: Set<DescMessage>): boolean {
   if (desc.typeName.startsWith('google.protobuf.') || desc.oneofs.length > 0) return false;
   for (const f of desc.fields) {
     if (f.oneof) return false;
