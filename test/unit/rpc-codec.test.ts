@@ -4,7 +4,8 @@
 // bad input is refused with an error.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { create, fromBinary, toBinary, ScalarType, type DescField, type DescMessage, type DescService } from '@bufbuild/protobuf';
+import { create, createFileRegistry, fromBinary, toBinary, ScalarType, type DescField, type DescMessage, type DescService } from '@bufbuild/protobuf';
+import { FileDescriptorProtoSchema } from '@bufbuild/protobuf/wkt';
 import { codecOf, Reader, Writer } from '../../src/rpc/codec.ts';
 import * as metaserver from '../../src/gen/metaserver_pb.ts';
 import * as mds from '../../src/gen/mds_pb.ts';
@@ -200,4 +201,25 @@ test('lengths of nested bodies past one varint byte are moved into place', () =>
     assert.equal(end, out.length);
     assert.ok(out.subarray(r.pos).every((b) => b === 0xab));
   }
+});
+
+test('a recursive message type keeps protobuf-es (which bounds the nesting depth)', () => {
+  const file = create(FileDescriptorProtoSchema, {
+    name: 'rec.proto',
+    package: 'rec',
+    syntax: 'proto3',
+    messageType: [
+      {
+        name: 'Node',
+        field: [
+          { name: 'child', number: 1, type: 11, typeName: '.rec.Node', label: 1, jsonName: 'child' },
+          { name: 'v', number: 2, type: 13, label: 1, jsonName: 'v' },
+        ],
+      },
+    ],
+  });
+  const node = createFileRegistry(file, () => undefined).getMessage('rec.Node')!;
+  const codec = codecOf(node);
+  assert.equal(codec.generated, false);
+  assert.deepStrictEqual(codec.decode(codec.encode({ v: 3, child: { v: 4 } })), create(node, { v: 3, child: { v: 4 } }));
 });
