@@ -17,10 +17,10 @@
 // CURVEFS_FUSE_READER=worker), instead of the MemFs servers: their own timeouts apply, and the
 // CPU is that of the process given (requests are not counted):
 //   npx tsx bench/fuse-raw.ts --worker DIR@PID --stream DIR@PID
-import { spawn } from 'node:child_process';
 import { mkdtemp, mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { procCpuMicros, runLoopClient } from './fs-loop-client.ts';
 import { unmountDir } from '../src/fuse/index.ts';
 import { sh, startMemFsServer, type ServedMount } from '../test/helpers/fuse.ts';
 
@@ -33,38 +33,10 @@ const ROUNDS = Number(arg('rounds', '3'));
 const PHASES = ['getattr', 'create', 'stat', 'unlink'] as const;
 type Phase = (typeof PHASES)[number];
 
-// The client: one loop of one phase over `n` files in `dir`; prints the loop's milliseconds.
-const CLIENT = `
-const fs = require('node:fs');
-const [dir, phase, n] = [process.argv[1], process.argv[2], Number(process.argv[3])];
-const root = require('node:path').dirname(dir);
-const t0 = performance.now();
-for (let i = 0; i < n; i++) {
-  const p = dir + '/f' + i;
-  if (phase === 'getattr') fs.statSync(root);
-  else if (phase === 'create') fs.closeSync(fs.openSync(p, 'wx'));
-  else if (phase === 'stat') fs.statSync(p);
-  else if (phase === 'unlink') fs.unlinkSync(p);
-}
-console.log(performance.now() - t0);
-`;
-
 function runClient(dir: string, phase: Phase): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const c = spawn(process.execPath, ['-e', CLIENT, dir, phase, String(FILES)], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    c.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    c.on('error', reject);
-    c.on('close', (code) => (code === 0 ? resolve(Number(out.trim())) : reject(new Error(`client ${phase} exited ${code}`))));
-  });
+  return runLoopClient(dir, phase, FILES);
 }
 
-/** user+system CPU of a process from /proc (clock ticks of 10 ms). */
-async function procCpuMicros(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) * 10_000;
-}
 async function findBindfs(mountpoint: string): Promise<number> {
   for (const d of await readdir('/proc')) {
     if (!/^\d+$/.test(d)) continue;

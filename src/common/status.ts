@@ -63,9 +63,12 @@ export function statusName(code: StatusCode): string {
 
 /** Errno name ("ENOENT") for a positive errno number. */
 export function errnoName(errno: number): string {
-  for (const [name, value] of Object.entries(E)) if (value === errno) return name;
-  return `E${errno}`;
+  return ERRNO_NAMES.get(errno) ?? `E${errno}`;
 }
+
+/** errno → its first name in os.constants.errno (asked for every CurveError: no walk per call). */
+const ERRNO_NAMES = new Map<number, string>();
+for (const [name, value] of Object.entries(E)) if (!ERRNO_NAMES.has(value)) ERRNO_NAMES.set(value, name);
 
 /**
  * An error that carries a StatusCode. Thrown by RPC clients for non-OK responses and by

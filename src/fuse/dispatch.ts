@@ -109,6 +109,9 @@ export class Dispatcher {
   private readonly earlyInterrupts = new Set<number>();
   private readonly hdr = new Uint8Array(abi.OUT_HEADER_SIZE);
   private readonly hdrView = new DataView(this.hdr.buffer);
+  /** Header and payload of a small reply, copied together (send). */
+  private readonly reply = new Uint8Array(4096);
+  private readonly replyView = new DataView(this.reply.buffer);
   private scratch = new Uint8Array(256 * 1024);
   private scratchView = new DataView(this.scratch.buffer);
   private readonly log: Logger;
@@ -516,9 +519,22 @@ export class Dispatcher {
   private send(ctx: Context, error: number, parts: Uint8Array[]): boolean {
     let len = abi.OUT_HEADER_SIZE;
     for (const p of parts) len += p.byteLength;
-    abi.encodeOutHeader(this.hdrView, len, -error, ctx.unique);
+    let out: Uint8Array[];
+    if (parts.length === 0) {
+      abi.encodeOutHeader(this.hdrView, len, -error, ctx.unique);
+      out = [this.hdr];
+    } else if (parts.length === 1 && len <= this.reply.byteLength) {
+      // A small reply (an entry, attributes, an open) goes out as one buffer: a plain write(2)
+      // instead of a writev of two, and no array of parts per reply.
+      abi.encodeOutHeader(this.replyView, len, -error, ctx.unique);
+      this.reply.set(parts[0]!, abi.OUT_HEADER_SIZE);
+      out = [this.reply.subarray(0, len)];
+    } else {
+      abi.encodeOutHeader(this.hdrView, len, -error, ctx.unique);
+      out = [this.hdr, ...parts];
+    }
     try {
-      this.writer.write(parts.length === 0 ? [this.hdr] : [this.hdr, ...parts]);
+      this.writer.write(out);
       if (tracing) trace(`fuse.reply ${abi.opName(ctx.opcode)}`);
       return true;
     } catch (e) {

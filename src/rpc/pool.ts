@@ -1,5 +1,6 @@
 // ChannelPool: one Channel per address, shared by every typed client that talks to it.
-import { create, fromBinary, toBinary, type DescMethod, type MessageInitShape } from '@bufbuild/protobuf';
+import { create, toBinary, type DescMethod, type MessageInitShape } from '@bufbuild/protobuf';
+import { codecOf } from './codec.ts';
 import { CurveError, StatusCode, systemClock, systemRandom, systemTimer, type Clock, type Random, type Timer } from '../common/index.ts';
 import { DEFAULT_MAX_FRAME_BYTES, compactPayload } from './frame.ts';
 import { Channel, onCallTimeout, type ChannelOptions } from './channel.ts';
@@ -142,13 +143,14 @@ function identity(b: Buffer): Uint8Array {
 function unaryCaller(channel: Channel, method: DescMethod) {
   const id = methodIdOf(methodFullName(method));
   const name = methodFullName(method);
-  const input = method.input;
-  const output = method.output;
-  const decode = (payload: Buffer) => fromBinary(output, compactPayload(payload));
+  const input = codecOf(method.input);
+  const output = codecOf(method.output);
+  // The generated decoder copies what it keeps; protobuf-es's may keep views of the payload.
+  const decode = output.generated ? (payload: Buffer) => output.decode(payload) : (payload: Buffer) => output.decode(compactPayload(payload));
   return (req: unknown, opts?: CallOptions): Promise<unknown> => {
     let bytes: Uint8Array;
     try {
-      bytes = toBinary(input, create(input, req as never));
+      bytes = input.encode(req);
     } catch (e) {
       return Promise.reject(new CurveError(StatusCode.PARAM_ERROR, `${name}: cannot encode request: ${String(e)}`));
     }

@@ -1,10 +1,10 @@
 // RpcServer: serves protobuf-es services over the framed protocol. One ServerConnection per TCP
 // connection decodes frames, runs handlers (many at once), answers each call with a status, and
 // applies backpressure by pausing reads while its output is congested or too many calls run.
+import { codecOf } from './codec.ts';
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { peerCertificateName, type TlsConfig } from './tls.ts';
-import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { CurveError, StatusCode, createLogger, statusName, systemClock, trace, tracing } from '../common/index.ts';
 import {
   DEFAULT_MAX_FRAME_BYTES,
@@ -132,13 +132,14 @@ export class RpcServer {
       if (method.methodKind !== 'unary') throw new Error(`${methodFullName(method)}: only unary methods are supported`);
       const fn = (impl as Record<string, (req: unknown, ctx: CallContext) => unknown>)[method.localName];
       if (typeof fn !== 'function') throw new Error(`${methodFullName(method)}: no implementation for ${method.localName}`);
-      const input = method.input;
-      const output = method.output;
+      const input = codecOf(method.input);
+      const output = codecOf(method.output);
       this.addMethod(methodFullName(method), {
         name: methodFullName(method),
-        decode: (payload) => fromBinary(input, compactPayload(payload)),
+        // The generated decoder copies what it keeps; protobuf-es's may keep views of the payload.
+        decode: input.generated ? (payload) => input.decode(payload) : (payload) => input.decode(compactPayload(payload)),
         invoke: (req, ctx) => fn.call(impl, req, ctx),
-        encode: (result) => toBinary(output, create(output, result as never)),
+        encode: (result) => output.encode(result),
       });
     }
     return this;
