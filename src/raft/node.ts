@@ -558,7 +558,11 @@ export class RaftNode {
       // after a restart the commit index is learned again from the leader. Written with the
       // next entries or term/vote change, it costs nothing extra.
       if (rd.hardState && (rd.mustSync || g.log.hasPending)) g.log.setHardState(rd.hardState);
-      if (g.log.hasPending) await g.log.sync(rd.mustSync || rd.snapshot !== undefined, mayInline);
+      if (g.log.hasPending) {
+        if (tracing && rd.entries.length > 0) trace(`raft.write ${roleName(g.role)}`);
+        await g.log.sync(rd.mustSync || rd.snapshot !== undefined, mayInline);
+        if (tracing && rd.entries.length > 0) trace(`raft.written ${roleName(g.role)}`);
+      }
       if (rd.snapshot) g.durableIndex = rd.snapshot.meta.index;
       if (rd.entries.length > 0) g.durableIndex = rd.entries[rd.entries.length - 1]!.index;
       if (rd.snapshot) await g.log.compactPrefix(rd.snapshot.meta.index);
