@@ -72,6 +72,66 @@ test('one proposal in flight: each follower acknowledges each commit once, and r
   }
 });
 
+test("a follower's acknowledgement of a lone entry leaves before it applies the entry committed with it", async () => {
+  // At one proposal in flight a follower learns that entry i committed from the Append of entry
+  // i+1, so one Ready holds both: write i+1 and acknowledge it, apply i. The write of a lone
+  // entry stands the thread still (inline O_DSYNC), and the apply — which nobody waits for on a
+  // follower — used to run before it, delaying the acknowledgement, the commit's own path.
+  const dir = await mkdtemp(join(tmpdir(), 'raft-commit-ack-first-'));
+  const time = new ManualTime();
+  const net = new LocalNetwork();
+  const events = new Map<NodeId, string[]>();
+  const nodes = new Map<NodeId, RaftNode>();
+  try {
+    for (const id of [1, 2, 3]) {
+      const ev: string[] = [];
+      events.set(id, ev);
+      const inner = net.transport(id);
+      const transport: RaftTransport = {
+        ...inner,
+        send: (to, batch) => {
+          for (const { msg } of batch) if (msg.type === MessageType.AppendResp && !msg.reject) ev.push(`ack ${msg.index}`);
+          return inner.send(to, batch);
+        },
+      };
+      const sm = new KvStateMachine();
+      const apply = sm.apply.bind(sm);
+      sm.apply = (e) => {
+        ev.push(`apply ${e.index}`);
+        return apply(e);
+      };
+      const n = new RaftNode({ id, dataDir: join(dir, `n${id}`), transport, clock: time, timer: time, random: new SeededRandom(id), tickMs: 100, electionTick: 10 });
+      nodes.set(id, n);
+      await n.addGroup(G, [1, 2, 3], sm);
+    }
+    let l: NodeId = 0;
+    for (let t = 0; t < 100 && !l; t++) {
+      for (const [id, n] of nodes) if (n.status(G).role === Role.Leader && n.status(G).commit === n.status(G).lastIndex) l = id;
+      await Promise.all([...nodes.values()].map((n) => n.idle()));
+      if (!l) await time.advance(100);
+    }
+    assert.ok(l, 'no leader');
+    await nodes.get(l)!.propose(G, encodeKv({ op: 'put', key: 'warm', value: '' }));
+    const first = nodes.get(l)!.status(G).lastIndex + 1;
+    for (const ev of events.values()) ev.length = 0;
+    const N = 10;
+    for (let i = 0; i < N; i++) await nodes.get(l)!.propose(G, encodeKv({ op: 'put', key: `k${i}`, value: 'v' }));
+    await Promise.all([...nodes.values()].map((n) => n.idle()));
+    for (const [id, ev] of events) {
+      if (id === l) continue;
+      for (let i = first; i < first + N - 1; i++) {
+        const ack = ev.indexOf(`ack ${i + 1}`);
+        const applied = ev.indexOf(`apply ${i}`);
+        assert.ok(ack >= 0 && applied >= 0, `follower ${id}: ${ev.join(', ')}`);
+        assert.ok(ack < applied, `follower ${id} applied ${i} before acknowledging ${i + 1}: ${ev.join(', ')}`);
+      }
+    }
+  } finally {
+    for (const n of nodes.values()) await n.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test("a lone small entry is written on the main thread; several entries, or several groups' writes in one round, go to the threadpool", async () => {
   const dir = await mkdtemp(join(tmpdir(), 'raft-commit-inline-'));
   const time = new ManualTime();
