@@ -17,7 +17,8 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KvProcessCluster } from '../test/helpers/raft-kv-cluster.ts';
-import { encodeKv } from '../test/helpers/raft-kv.ts';
+import { KV_PING, encodeKv } from '../test/helpers/raft-kv.ts';
+import { diskFloor, rpcFloor } from './floor.ts';
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -111,6 +112,9 @@ async function main(): Promise<void> {
   const leader = await c.findLeader();
   const roleOf = new Map<number, number>();
   for (const id of c.ids) roleOf.set((await c.status(id)).pid ?? 0, id);
+  // The floor of bench/raft-commit.ts, in the same run: one 100 B pwrite+fdatasync alone, one RPC round trip.
+  const fsync = await diskFloor(dir, 100, 1000, PREALLOC, 'sync');
+  const rtt = await rpcFloor(() => c.pool.callRaw(c.address(leader), KV_PING, new Uint8Array(0), { timeoutMs: 5000 }), 2000);
   const entry = encodeKv({ op: 'put', key: 'k', value: 'v'.repeat(80) });
   const windows: [bigint, bigint][] = [];
   const now = () => process.hrtime.bigint();
@@ -190,7 +194,9 @@ async function main(): Promise<void> {
     }
   }
   console.log(`raft-trace: ${windows.length} lone commits in ${SECONDS} s (leader node ${leader}); load average ${load0.map((x) => x.toFixed(1)).join(' ')} -> ${load1.map((x) => x.toFixed(1)).join(' ')}`);
-  console.log(`client call -> answer: p50 ${median(totals).toFixed(0)} µs, p90 ${pctl(totals, 90).toFixed(0)} µs`);
+  const floorUs = 1000 * (fsync.p50 + rtt.p50);
+  console.log(`floor: pwrite+fdatasync 100 B p50 ${(1000 * fsync.p50).toFixed(0)} µs, RPC round trip p50 ${(1000 * rtt.p50).toFixed(0)} µs`);
+  console.log(`client call -> answer: p50 ${median(totals).toFixed(0)} µs (${(median(totals) / floorUs).toFixed(2)} × fsync + RTT), p90 ${pctl(totals, 90).toFixed(0)} µs`);
   console.log('| stage | µs from call, median | step from the stage before, median / p90 | in % of commits |');
   console.log('|---|---:|---:|---:|');
   for (const [k, xs] of offsets) {
