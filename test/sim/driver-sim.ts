@@ -55,6 +55,8 @@ export interface DriverScenario {
   keys: number;
   /** A deliberately broken disk (syncs persist nothing), to prove the checks catch lost data. */
   lyingDisk?: boolean;
+  /** Log writes of a lone small entry made inline (SimDisk.inlineWrites), as on the real disk. */
+  inlineWrites?: boolean;
 }
 
 export interface DriverSimResult {
@@ -235,6 +237,7 @@ class DriverSim {
       const id = i + 1;
       const disk = new SimDisk(this.world, `disk-${id}`);
       disk.lieAboutSync = sc.lyingDisk === true;
+      disk.inlineWrites = sc.inlineWrites === true;
       this.replicas.push({ id, disk, rate: sc.rates[i] ?? 1, open: false, incarnation: 0, joining: false });
     }
   }
@@ -472,6 +475,7 @@ class DriverSim {
     if (healthy.length < wanted) {
       const id = Math.max(...this.replicas.map((r) => r.id)) + 1;
       const disk = new SimDisk(this.world, `disk-${id}`);
+      disk.inlineWrites = this.sc.inlineWrites === true;
       const r: Replica = { id, disk, rate: 1, open: false, incarnation: 0, joining: true };
       this.replicas.push(r);
       this.stats.replacements!++;
