@@ -43,6 +43,8 @@ export interface SimDiskStats {
   lostFiles: number;
   lostNsOps: number;
   bitFlips: number;
+  /** Writes made through writeSync (inlineWrites). */
+  inlineWrites: number;
 }
 
 function errno(code: string, what: string): Error {
@@ -78,7 +80,7 @@ export class SimDisk {
   slowRate = 0.01;
   /** At-rest corruption was injected: a refusal to open is then expected, not a bug. */
   corrupted: string[] = [];
-  readonly stats: SimDiskStats = { writes: 0, syncs: 0, errors: 0, tornFiles: 0, lostFiles: 0, lostNsOps: 0, bitFlips: 0 };
+  readonly stats: SimDiskStats = { writes: 0, syncs: 0, errors: 0, tornFiles: 0, lostFiles: 0, lostNsOps: 0, bitFlips: 0, inlineWrites: 0 };
 
   constructor(
     private readonly world: SimWorld,
@@ -352,6 +354,7 @@ class SimFile implements StorageFile {
       this.disk.stats.errors++;
       throw errno(fail, `simulated ${fail} on ${this.disk.name}`);
     }
+    this.disk.stats.inlineWrites++;
     this.disk.write(this.f, data.slice(offset, offset + length), position);
     if (this.dsync) this.disk.writeThrough(this.f, position, position + length);
     return length;

@@ -623,6 +623,8 @@ class DriverSim {
     for (const r of this.replicas) {
       this.stats.tornFiles = (this.stats.tornFiles ?? 0) + r.disk.stats.tornFiles;
       this.stats.diskErrors = (this.stats.diskErrors ?? 0) + r.disk.stats.errors;
+      // Only in that mode: every other run's stats, and so its trace hash, stay as they were.
+      if (this.sc.inlineWrites) this.stats.inlineWrites = (this.stats.inlineWrites ?? 0) + r.disk.stats.inlineWrites;
     }
     this.world.note(`end ${JSON.stringify(this.stats)}`);
     return {
