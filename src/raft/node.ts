@@ -568,7 +568,7 @@ export class RaftNode {
       // next entries or term/vote change, it costs nothing extra.
       if (rd.hardState && (rd.mustSync || g.log.hasPending)) g.log.setHardState(rd.hardState);
       if (g.log.hasPending) {
-        if (ackWaitsInline && g.log.writesInline(mayInline) && rd.messages.some((m) => !isLeaderTraffic(m))) ackWaitsInline.add(g);
+        if (ackWaitsInline && rd.messages.some((m) => !isLeaderTraffic(m)) && g.log.writesInline(mayInline)) ackWaitsInline.add(g);
         if (tracing && rd.entries.length > 0) trace(`raft.write ${roleName(g.role)}`);
         await g.log.sync(rd.mustSync || rd.snapshot !== undefined, mayInline);
         if (tracing && rd.entries.length > 0) trace(`raft.written ${roleName(g.role)}`);

@@ -403,16 +403,19 @@ export class RaftLog {
    * does "during" the write happens before or after it, and the caller picks which.
    */
   writesInline(mayInline = true): boolean {
+    if (this.pending.length === 0 || this.fh?.writeSync === undefined) return false;
+    const limit = this.inlineLimit(this.pending, mayInline);
     let bytes = 0;
-    for (const r of this.pending) bytes += r.size;
-    return this.pending.length > 0 && bytes <= this.inlineLimit(this.pending, mayInline) && this.fh?.writeSync !== undefined;
+    for (const r of this.pending) if ((bytes += r.size) > limit) return false;
+    return true;
   }
 
   /** The most bytes of `batch` written on the calling thread: one entry at most, see inlineBytes. */
   private inlineLimit(batch: PendingRecord[], mayInline: boolean): number {
+    if (!mayInline) return 0;
     let entries = 0;
-    for (const r of batch) if (r.index > 0) entries++;
-    return mayInline && entries <= 1 ? this.inlineBytes : 0;
+    for (const r of batch) if (r.index > 0 && ++entries > 1) return 0;
+    return this.inlineBytes;
   }
 
   private async writeBatch(batch: PendingRecord[], durable: boolean, mayInline: boolean): Promise<void> {
