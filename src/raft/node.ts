@@ -475,12 +475,17 @@ export class RaftNode {
     //    thread (RaftLogOptions.inlineBytes); several logs' writes go to the threadpool together,
     //    so they run in parallel rather than one after another.
     const mayInline = work.filter(([, rd]) => rd.entries.length > 0 || rd.mustSync || rd.snapshot).length <= 1;
-    const persisted = Promise.all(work.map(([g, rd]) => this.persist(g, rd, mayInline)));
+    const ackWaitsInline = new Set<Group>();
+    const persisted = Promise.all(work.map(([g, rd]) => this.persist(g, rd, mayInline, ackWaitsInline)));
     // 3a. Committed entries that an earlier round already made durable here are applied while
-    //     this round's write runs: waiting for it would add a disk sync to every commit.
+    //     this round's write runs: waiting for it would add a disk sync to every commit. Not
+    //     when the write is made on this thread and an acknowledgement waits for it (a
+    //     follower's lone entry): then "while" means "before", and the apply — which nobody
+    //     waits for on a follower — would delay the acknowledgement, the commit's own path, by
+    //     its duration; those are applied after the acknowledgement left (3b).
     const appliedEarly = new Set<Group>();
     for (const [g, rd] of work) {
-      if (!this.durableAlready(g, rd)) continue;
+      if (!this.durableAlready(g, rd) || ackWaitsInline.has(g)) continue;
       appliedEarly.add(g);
       await this.applyOrFail(g, rd);
     }
@@ -537,7 +542,11 @@ export class RaftNode {
     if (out.length > 0) this.outbox.send(out);
   }
 
-  private async persist(g: Group, rd: Ready, mayInline: boolean): Promise<void> {
+  /**
+   * Makes `rd`'s snapshot, entries and hard state durable. Adds `g` to `ackWaitsInline` (before
+   * its first await) when the write is made on this thread and a message of `rd` waits for it.
+   */
+  private async persist(g: Group, rd: Ready, mayInline: boolean, ackWaitsInline?: Set<Group>): Promise<void> {
     try {
       if (rd.snapshot) {
         const meta = rd.snapshot.meta;
@@ -558,7 +567,12 @@ export class RaftNode {
       // after a restart the commit index is learned again from the leader. Written with the
       // next entries or term/vote change, it costs nothing extra.
       if (rd.hardState && (rd.mustSync || g.log.hasPending)) g.log.setHardState(rd.hardState);
-      if (g.log.hasPending) await g.log.sync(rd.mustSync || rd.snapshot !== undefined, mayInline);
+      if (g.log.hasPending) {
+        if (ackWaitsInline && rd.messages.some((m) => !isLeaderTraffic(m)) && g.log.writesInline(mayInline)) ackWaitsInline.add(g);
+        if (tracing && rd.entries.length > 0) trace(`raft.write ${roleName(g.role)}`);
+        await g.log.sync(rd.mustSync || rd.snapshot !== undefined, mayInline);
+        if (tracing && rd.entries.length > 0) trace(`raft.written ${roleName(g.role)}`);
+      }
       if (rd.snapshot) g.durableIndex = rd.snapshot.meta.index;
       if (rd.entries.length > 0) g.durableIndex = rd.entries[rd.entries.length - 1]!.index;
       if (rd.snapshot) await g.log.compactPrefix(rd.snapshot.meta.index);

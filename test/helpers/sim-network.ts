@@ -134,7 +134,14 @@ export class SimNetwork {
       }
       this.stats.snapshotChunks++;
       this.world.note(`snapshot-chunk ${from}>${to} g${groupId} @${offset} ${data.length}B${done ? ' done' : ''}`);
-      await h.onSnapshotChunk({ groupId, msg: copy(msg), offset, data: data.slice(), done });
+      // A receiver that dies while storing the chunk never answers (its disk's operations never
+      // complete); the real transport's call then fails (connection reset, or its chunk timeout),
+      // and so does this one, so the sender's transfer ends and it may send again.
+      const answered = h.onSnapshotChunk({ groupId, msg: copy(msg), offset, data: data.slice(), done });
+      const silent = this.world.after(CHUNK_TIMEOUT_MS, proc).then(() => {
+        throw new CurveError(StatusCode.UNAVAILABLE, `snapshot to ${to} from ${from}: no answer in ${CHUNK_TIMEOUT_MS} ms`);
+      });
+      await Promise.race([answered, silent]);
     };
     for await (const data of chunks) {
       await hop(data, false);
@@ -144,6 +151,9 @@ export class SimNetwork {
     await this.world.after(this.delay(), proc);
   }
 }
+
+/** Simulated ms a snapshot chunk may wait for its answer (RpcRaftTransport: chunkTimeoutMs). */
+const CHUNK_TIMEOUT_MS = 5000;
 
 function describe(batch: GroupMessage[]): string {
   return batch.map(({ groupId, msg: m }) => `g${groupId}:${m.type}/t${m.term}/i${m.index}/c${m.commit}/n${m.entries?.length ?? 0}${m.reject ? '/r' : ''}`).join(',') || 'ping';

@@ -43,6 +43,8 @@ export interface SimDiskStats {
   lostFiles: number;
   lostNsOps: number;
   bitFlips: number;
+  /** Writes made through writeSync (inlineWrites). */
+  inlineWrites: number;
 }
 
 function errno(code: string, what: string): Error {
@@ -68,11 +70,17 @@ export class SimDisk {
   errorRate = 0;
   /** A broken disk for proving the checks: O_DSYNC writes return but persist nothing. */
   lieAboutSync = false;
+  /**
+   * Files offer `writeSync` (StorageFile), so the Raft log writes a lone small entry inline as on
+   * the real disk (RaftLogOptions.inlineBytes): done at once in simulated time, failing with
+   * EIO/ENOSPC at `errorRate`, durable at once under O_DSYNC. Off by default (the async path).
+   */
+  inlineWrites = false;
   /** Probability that an operation stalls 5–50 ms (a tenth of those: 200–1000 ms, a stuck fsync). */
   slowRate = 0.01;
   /** At-rest corruption was injected: a refusal to open is then expected, not a bug. */
   corrupted: string[] = [];
-  readonly stats: SimDiskStats = { writes: 0, syncs: 0, errors: 0, tornFiles: 0, lostFiles: 0, lostNsOps: 0, bitFlips: 0 };
+  readonly stats: SimDiskStats = { writes: 0, syncs: 0, errors: 0, tornFiles: 0, lostFiles: 0, lostNsOps: 0, bitFlips: 0, inlineWrites: 0 };
 
   constructor(
     private readonly world: SimWorld,
@@ -197,6 +205,12 @@ export class SimDisk {
     });
   }
 
+  /** A synchronous write's injected failure, if any (see inlineWrites). */
+  /** @internal */ syncFailure(): string | undefined {
+    const rng = this.world.rng;
+    return this.errorRate > 0 && rng.next() < this.errorRate ? (rng.next() < 0.5 ? 'EIO' : 'ENOSPC') : undefined;
+  }
+
   /** @internal */ lookup(path: string): Inode {
     const ino = this.names.get(path);
     if (ino === undefined) throw errno('ENOENT', `no such file ${path}`);
@@ -319,13 +333,32 @@ function lastNonZero(b: Uint8Array, size: number): number {
 
 class SimFile implements StorageFile {
   private closed = false;
+  writeSync?: (data: Uint8Array, offset: number, length: number, position: number) => number;
   constructor(
     private readonly disk: SimDisk,
     private readonly proc: Proc,
     private readonly f: Inode,
     private readonly dsync: boolean,
     private readonly writable: boolean,
-  ) {}
+  ) {
+    if (disk.inlineWrites) this.writeSync = (data, offset, length, position) => this.writeNow(data, offset, length, position);
+  }
+
+  /** The synchronous write (SimDisk.inlineWrites): a dead process's call writes nothing. */
+  private writeNow(data: Uint8Array, offset: number, length: number, position: number): number {
+    this.check();
+    if (!this.proc.alive) throw errno('EIO', 'the process is dead');
+    if (!this.writable) throw errno('EBADF', 'file is open read-only');
+    const fail = this.disk.syncFailure();
+    if (fail) {
+      this.disk.stats.errors++;
+      throw errno(fail, `simulated ${fail} on ${this.disk.name}`);
+    }
+    this.disk.stats.inlineWrites++;
+    this.disk.write(this.f, data.slice(offset, offset + length), position);
+    if (this.dsync) this.disk.writeThrough(this.f, position, position + length);
+    return length;
+  }
 
   private check(): void {
     if (this.closed) throw errno('EBADF', 'file is closed');

@@ -3,12 +3,13 @@
 //   --seeds N [--start S] [--steps M]   many seeds; prints each failing seed and a summary
 //   --seed N [--steps M] [--trace]      replays one seed (with --trace: every event)
 //   --hard                              with every fault 2-4x as frequent (either mode)
+//   --inline                            lone small log writes made inline (SimDisk.inlineWrites)
 import { HARD, driverScenario, runDriverSeed, type DriverScenario } from './driver-sim.ts';
 import { intFlag } from './cli-flag.ts';
 
 
 const steps = intFlag('steps') ?? 3000;
-const over: Partial<DriverScenario> = process.argv.includes('--hard') ? HARD : {};
+const over: Partial<DriverScenario> = { ...(process.argv.includes('--hard') ? HARD : {}), ...(process.argv.includes('--inline') ? { inlineWrites: true } : {}) };
 const one = intFlag('seed');
 if (one !== undefined) {
   const trace = process.argv.includes('--trace');
@@ -30,7 +31,7 @@ for (let s = start; s < start + count; s++) {
   if (!r.ok) {
     failed.push(s);
     console.log(`FAILED seed ${s}: ${r.failure?.split('\n')[0]}`);
-    console.log(`  replay: node scripts/raft-sim.mjs --seed ${s} --steps ${steps}${over.crashRate ? ' --hard' : ''} --trace`);
+    console.log(`  replay: node scripts/raft-sim.mjs --seed ${s} --steps ${steps}${over.crashRate ? ' --hard' : ''}${over.inlineWrites ? ' --inline' : ''} --trace`);
   }
 }
 const secs = (performance.now() - t0) / 1000;

@@ -41,6 +41,18 @@ describe('driver-level raft simulation', () => {
     }
   });
 
+  it('passes 25 seeds with lone small log writes made inline, as on the real disk', async () => {
+    const failed: string[] = [];
+    let inline = 0;
+    for (let s = START; s < START + 25; s++) {
+      const r = await runDriverSeed(s, STEPS, { inlineWrites: true });
+      inline += r.stats.inlineWrites ?? 0;
+      if (!r.ok) failed.push(`seed ${s}: ${r.failure!.split('\n')[0]} (replay: node scripts/raft-sim.mjs --seed ${s} --steps ${STEPS} --inline --trace)`);
+    }
+    assert.deepEqual(failed, []);
+    assert.ok(inline > 0, 'no log write was made inline');
+  });
+
   it('passes the seeds that found bugs', async () => {
     for (const { seed, hard } of REGRESSIONS) {
       const r = await runDriverSeed(seed, 5000, hard ? HARD : {});

@@ -55,6 +55,8 @@ export interface DriverScenario {
   keys: number;
   /** A deliberately broken disk (syncs persist nothing), to prove the checks catch lost data. */
   lyingDisk?: boolean;
+  /** Log writes of a lone small entry made inline (SimDisk.inlineWrites), as on the real disk. */
+  inlineWrites?: boolean;
 }
 
 export interface DriverSimResult {
@@ -235,6 +237,7 @@ class DriverSim {
       const id = i + 1;
       const disk = new SimDisk(this.world, `disk-${id}`);
       disk.lieAboutSync = sc.lyingDisk === true;
+      disk.inlineWrites = sc.inlineWrites === true;
       this.replicas.push({ id, disk, rate: sc.rates[i] ?? 1, open: false, incarnation: 0, joining: false });
     }
   }
@@ -472,6 +475,7 @@ class DriverSim {
     if (healthy.length < wanted) {
       const id = Math.max(...this.replicas.map((r) => r.id)) + 1;
       const disk = new SimDisk(this.world, `disk-${id}`);
+      disk.inlineWrites = this.sc.inlineWrites === true;
       const r: Replica = { id, disk, rate: 1, open: false, incarnation: 0, joining: true };
       this.replicas.push(r);
       this.stats.replacements!++;
@@ -619,6 +623,8 @@ class DriverSim {
     for (const r of this.replicas) {
       this.stats.tornFiles = (this.stats.tornFiles ?? 0) + r.disk.stats.tornFiles;
       this.stats.diskErrors = (this.stats.diskErrors ?? 0) + r.disk.stats.errors;
+      // Only in that mode: every other run's stats, and so its trace hash, stay as they were.
+      if (this.sc.inlineWrites) this.stats.inlineWrites = (this.stats.inlineWrites ?? 0) + r.disk.stats.inlineWrites;
     }
     this.world.note(`end ${JSON.stringify(this.stats)}`);
     return {

@@ -32,30 +32,49 @@ function countingTransport(inner: RaftTransport, counts: Map<MessageType, number
   };
 }
 
+/**
+ * Three RaftNodes of group G on a LocalNetwork and a ManualTime (each node's transport and state
+ * machine from the callers' factories); resolves once a leader committed its first entry and one
+ * warm-up proposal.
+ */
+async function startThree(
+  dir: string,
+  time: ManualTime,
+  transportFor: (id: NodeId, inner: RaftTransport) => RaftTransport,
+  smFor: (id: NodeId) => KvStateMachine = () => new KvStateMachine(),
+): Promise<{ nodes: Map<NodeId, RaftNode>; leader: NodeId }> {
+  const net = new LocalNetwork();
+  const nodes = new Map<NodeId, RaftNode>();
+  for (const id of [1, 2, 3]) {
+    const n = new RaftNode({ id, dataDir: join(dir, `n${id}`), transport: transportFor(id, net.transport(id)), clock: time, timer: time, random: new SeededRandom(id), tickMs: 100, electionTick: 10 });
+    nodes.set(id, n);
+    await n.addGroup(G, [1, 2, 3], smFor(id));
+  }
+  for (let t = 0; t < 100; t++) {
+    for (const [id, n] of nodes) {
+      if (n.status(G).role !== Role.Leader || n.status(G).commit !== n.status(G).lastIndex) continue;
+      await n.propose(G, encodeKv({ op: 'put', key: 'warm', value: '' }));
+      return { nodes, leader: id };
+    }
+    await Promise.all([...nodes.values()].map((n) => n.idle()));
+    await time.advance(100);
+  }
+  for (const n of nodes.values()) await n.stop();
+  throw new Error('no leader');
+}
+
 test('one proposal in flight: each follower acknowledges each commit once, and receives one Append', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'raft-commit-path-'));
   const time = new ManualTime();
-  const net = new LocalNetwork();
   const counts = new Map<NodeId, Map<MessageType, number>>();
-  const nodes = new Map<NodeId, RaftNode>();
+  let nodes = new Map<NodeId, RaftNode>();
   try {
-    for (const id of [1, 2, 3]) {
+    let l: NodeId;
+    ({ nodes, leader: l } = await startThree(dir, time, (id, inner) => {
       const c = new Map<MessageType, number>();
       counts.set(id, c);
-      const n = new RaftNode({ id, dataDir: join(dir, `n${id}`), transport: countingTransport(net.transport(id), c), clock: time, timer: time, random: new SeededRandom(id), tickMs: 100, electionTick: 10 });
-      nodes.set(id, n);
-      await n.addGroup(G, [1, 2, 3], new KvStateMachine());
-    }
-    const leader = async (): Promise<NodeId> => {
-      for (let t = 0; t < 100; t++) {
-        for (const [id, n] of nodes) if (n.status(G).role === Role.Leader && n.status(G).commit === n.status(G).lastIndex) return id;
-        await Promise.all([...nodes.values()].map((n) => n.idle()));
-        await time.advance(100);
-      }
-      throw new Error('no leader');
-    };
-    const l = await leader();
-    await nodes.get(l)!.propose(G, encodeKv({ op: 'put', key: 'warm', value: '' }));
+      return countingTransport(inner, c);
+    }));
     for (const c of counts.values()) c.clear();
 
     const N = 20;
@@ -66,6 +85,61 @@ test('one proposal in flight: each follower acknowledges each commit once, and r
     // previous entry, held back, rode in front of each Append and was acknowledged as well).
     assert.equal(toLeader.get(MessageType.AppendResp) ?? 0, 2 * N, `acknowledgements for ${N} commits: ${JSON.stringify([...toLeader])}`);
     for (const [id, c] of counts) if (id !== l) assert.equal(c.get(MessageType.Append) ?? 0, N, `appends received by follower ${id}: ${JSON.stringify([...c])}`);
+  } finally {
+    for (const n of nodes.values()) await n.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("a follower's acknowledgement of a lone entry leaves before it applies the entry committed with it", async () => {
+  // At one proposal in flight a follower learns that entry i committed from the Append of entry
+  // i+1, so one Ready holds both: write i+1 and acknowledge it, apply i. The write of a lone
+  // entry stands the thread still (inline O_DSYNC), and the apply — which nobody waits for on a
+  // follower — used to run before it, delaying the acknowledgement, the commit's own path.
+  const dir = await mkdtemp(join(tmpdir(), 'raft-commit-ack-first-'));
+  const time = new ManualTime();
+  const events = new Map<NodeId, string[]>();
+  let nodes = new Map<NodeId, RaftNode>();
+  try {
+    let l: NodeId;
+    const log = (id: NodeId): string[] => {
+      if (!events.has(id)) events.set(id, []);
+      return events.get(id)!;
+    };
+    ({ nodes, leader: l } = await startThree(
+      dir,
+      time,
+      (id, inner) => ({
+        ...inner,
+        send: (to, batch) => {
+          for (const { msg } of batch) if (msg.type === MessageType.AppendResp && !msg.reject) log(id).push(`ack ${msg.index}`);
+          return inner.send(to, batch);
+        },
+      }),
+      (id) => {
+        const sm = new KvStateMachine();
+        const apply = sm.apply.bind(sm);
+        sm.apply = (e) => {
+          log(id).push(`apply ${e.index}`);
+          return apply(e);
+        };
+        return sm;
+      },
+    ));
+    const first = nodes.get(l)!.status(G).lastIndex + 1;
+    for (const ev of events.values()) ev.length = 0;
+    const N = 10;
+    for (let i = 0; i < N; i++) await nodes.get(l)!.propose(G, encodeKv({ op: 'put', key: `k${i}`, value: 'v' }));
+    await Promise.all([...nodes.values()].map((n) => n.idle()));
+    for (const [id, ev] of events) {
+      if (id === l) continue;
+      for (let i = first; i < first + N - 1; i++) {
+        const ack = ev.indexOf(`ack ${i + 1}`);
+        const applied = ev.indexOf(`apply ${i}`);
+        assert.ok(ack >= 0 && applied >= 0, `follower ${id}: ${ev.join(', ')}`);
+        assert.ok(ack < applied, `follower ${id} applied ${i} before acknowledging ${i + 1}: ${ev.join(', ')}`);
+      }
+    }
   } finally {
     for (const n of nodes.values()) await n.stop();
     await rm(dir, { recursive: true, force: true });

@@ -397,10 +397,29 @@ export class RaftLog {
     return run;
   }
 
-  private async writeBatch(batch: PendingRecord[], durable: boolean, mayInline: boolean): Promise<void> {
+  /**
+   * True when a sync() now would write what is buffered on the calling thread (see
+   * RaftLogOptions.inlineBytes): the caller's thread stands still for the disk, so whatever it
+   * does "during" the write happens before or after it, and the caller picks which.
+   */
+  writesInline(mayInline = true): boolean {
+    if (this.pending.length === 0 || this.fh?.writeSync === undefined) return false;
+    const limit = this.inlineLimit(this.pending, mayInline);
+    let bytes = 0;
+    for (const r of this.pending) if ((bytes += r.size) > limit) return false;
+    return true;
+  }
+
+  /** The most bytes of `batch` written on the calling thread: one entry at most, see inlineBytes. */
+  private inlineLimit(batch: PendingRecord[], mayInline: boolean): number {
+    if (!mayInline) return 0;
     let entries = 0;
-    for (const r of batch) if (r.index > 0) entries++;
-    const inlineBytes = mayInline && entries <= 1 ? this.inlineBytes : 0;
+    for (const r of batch) if (r.index > 0 && ++entries > 1) return 0;
+    return this.inlineBytes;
+  }
+
+  private async writeBatch(batch: PendingRecord[], durable: boolean, mayInline: boolean): Promise<void> {
+    const inlineBytes = this.inlineLimit(batch, mayInline);
     let i = 0;
     while (i < batch.length) {
       // The records that fit in the current segment (at least one when it holds none yet).
