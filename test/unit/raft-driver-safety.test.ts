@@ -407,6 +407,33 @@ test('[H] scenario 5: a leader whose group stops steps down, says so once, and t
   }
 });
 
+test('[L] a snapshot transfer from a node that is not a member is refused at its first chunk, before anything is stored', async () => {
+  const h = new Harness(await mkdtemp(join(tmpdir(), 'raft-drv-l5-')));
+  try {
+    for (const id of [1, 2, 3]) await h.start(id).addGroup(G, [1, 2, 3], new KvStateMachine());
+    await h.until(() => h.leader() !== undefined, 'a leader');
+    const l = h.leader()!;
+    const to = [1, 2, 3].find((id) => id !== l)!;
+    const term = h.nodes.get(to)!.status(G).term;
+    const forger = h.net.transport(99);
+    let yielded = 0;
+    async function* junk(): AsyncGenerator<Uint8Array> {
+      for (let i = 0; i < 8; i++) {
+        yielded++;
+        yield new Uint8Array(4096).fill(i);
+      }
+    }
+    const msg = raftMessage({ type: MessageType.Snapshot, from: 99, to, term, snapshot: { meta: { index: 1_000, term, conf: { voters: [1, 2, 3, 99], learners: [] } }, data: new Uint8Array() } });
+    await assert.rejects(forger.sendSnapshot(to, G, msg, junk()), /snapshot transfer from node 99, not a member/);
+    assert.ok(yielded < 8, `the receiver took ${yielded} of 8 chunks from a stranger`);
+    const s = h.nodes.get(to)!.status(G);
+    assert.ok(s.droppedFromNonMembers >= 1, 'the refused transfer is counted');
+    assert.equal(s.leader, l);
+  } finally {
+    await h.stop();
+  }
+});
+
 test('[L] finding 1: a forged Heartbeat from an unknown node with a huge term is dropped, counted and logged', async () => {
   const h = new Harness(await mkdtemp(join(tmpdir(), 'raft-drv-l1-')));
   try {

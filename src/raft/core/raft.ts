@@ -180,6 +180,15 @@ export class Raft {
    * a higher term only a learner reports proves nothing, and check-quorum deposes a leader that
    * really is stale — otherwise a forger's term could reach the leader through a learner.
    */
+  /**
+   * Whether `step(m)` would look at `m` at all (addressed to us, from a node allowed to talk to
+   * this group now), without stepping it: the driver asks before it stores the first chunk of a
+   * snapshot transfer, so a stranger's transfer writes nothing.
+   */
+  wouldAccept(m: RaftMessage): boolean {
+    return m.to === this.id && m.from !== this.id && m.from > 0 && this.acceptFrom(m);
+  }
+
   private acceptFrom(m: RaftMessage): boolean {
     const c = this.conf;
     const isVoter = c.voters.includes(m.from);

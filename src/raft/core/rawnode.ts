@@ -158,6 +158,16 @@ export class RawNode {
     return this.raft.droppedFromNonMembers;
   }
 
+  /** Whether stepping `m` would reach the core (see Raft.wouldAccept); counts nothing. */
+  wouldAccept(m: RaftMessage): boolean {
+    return this.raft.wouldAccept(m);
+  }
+
+  /** Notes a message the driver dropped because wouldAccept said no (counted like the core's own). */
+  noteDroppedFromNonMember(): void {
+    this.raft.droppedFromNonMembers++;
+  }
+
   /** The snapshot received from the leader that the next Ready will ask to install, if any. */
   pendingSnapshotMeta(): SnapshotMeta | undefined {
     return this.raft.log.pendingSnapshot?.meta;

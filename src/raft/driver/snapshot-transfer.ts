@@ -53,6 +53,13 @@ export async function receiveSnapshotChunk(host: TransferHost, g: Group, c: Snap
   const from = c.msg.from;
   let rx = g.receiving.get(from);
   if (c.offset === 0) {
+    // Only a node the core would hear may start a transfer: a stranger's chunks are refused
+    // before a byte reaches the disk (issue [L]: snapshot transfers only from members).
+    if (!g.node.wouldAccept(c.msg)) {
+      g.node.noteDroppedFromNonMember();
+      host.noteDropped(g, c.msg);
+      throw new CurveError(StatusCode.FORBIDDEN, `snapshot transfer from node ${from}, not a member of group ${g.id} that may send one now`);
+    }
     if (rx) await rx.abort();
     rx = await g.snaps.createReceiver();
     g.receiving.set(from, rx);
