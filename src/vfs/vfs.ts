@@ -416,20 +416,35 @@ export class Vfs {
     this.lastSeen.delete(ino);
     this.dirInfo.delete(ino);
     this.noXattrs.forget(ino);
+    this.dirAttrs.drop(ino);
   }
 
+  /**
+   * Attributes of `ino`: when this client's own last change of it answered them within the
+   * attribute timeout (dir-attrs.ts), from that answer — the kernel asks again after each change
+   * (and before a chown, to recompute set-user-id) — else read. A file open here answers from
+   * its open state, which every commit, truncate and setattr through it keeps current.
+   */
   async getattr(_caller: Caller, ino: number): Promise<Attr> {
-    const dir = this.dirAttrs.get(ino);
-    if (dir) return this.toAttr(dir, 0);
+    const kept = this.dirAttrs.get(ino);
+    if (kept) {
+      if (!isRegular(kept.type)) return this.toAttr(kept, 0);
+      const file = this.files.get(ino);
+      if (file) return this.openFileAttr(file, file.attr);
+      const blocks = this.blocks.get(ino);
+      if (blocks !== undefined) return this.toAttr(kept, blocks);
+    }
     return this.attrOf(ino);
   }
 
   /** `inode`: the whole inode when the caller just read it (a path walk), which a truncate needs. */
-  setattr(caller: Caller, ino: number, set: SetAttrRequest, inode?: Inode): Promise<Attr> {
-    return this.dirChange(ino, () => this.setattrNow(caller, ino, set, inode?.attr?.inodeId === ino ? inode : undefined), () => undefined);
+  async setattr(caller: Caller, ino: number, set: SetAttrRequest, inode?: Inode): Promise<Attr> {
+    const r = await this.dirChange(ino, () => this.setattrNow(caller, ino, set, inode?.attr?.inodeId === ino ? inode : undefined), (res) => res.inode);
+    return r.attr;
   }
 
-  private async setattrNow(caller: Caller, ino: number, set: SetAttrRequest, inode: Inode | undefined): Promise<Attr> {
+  /** The setattr; answers the inode after it and the attributes for the caller. */
+  private async setattrNow(caller: Caller, ino: number, set: SetAttrRequest, inode: Inode | undefined): Promise<{ inode: InodeAttr; attr: Attr }> {
     const args: SetAttrArgs = {};
     if (set.mode !== undefined) args.mode = set.mode & 0o7777;
     if (set.uid !== undefined) args.uid = set.uid;
@@ -450,21 +465,20 @@ export class Vfs {
     const file = this.files.get(ino);
     if (file) {
       // Unsaved writes go first: a later commit must neither undo a truncate nor overwrite mtime.
+      // Without a size, the unsaved writes and the change are one commit.
       const a = await file.exclusive(async () => {
+        if (set.size === undefined) return (await file.commitNow(args))!;
         await file.commitNow();
-        if (set.size !== undefined) return this.truncateNow(ino, args, set.size, file);
-        const attr = await this.core.setattr(ino, args);
-        file.attr = attr;
-        return attr;
+        return this.truncateNow(ino, args, set.size, file);
       });
-      return this.openFileAttr(file, a);
+      return { inode: a, attr: this.openFileAttr(file, a) };
     }
     if (set.size !== undefined && this.types.get(ino) !== FileType.TYPE_DIRECTORY) {
       const a = await this.truncateNow(ino, args, set.size, undefined, inode);
-      return this.attrAfterChange(a, true);
+      return { inode: a, attr: await this.attrAfterChange(a, true) };
     }
     const a = await this.core.setattr(ino, args);
-    return this.attrAfterChange(a, set.size !== undefined);
+    return { inode: a, attr: await this.attrAfterChange(a, set.size !== undefined) };
   }
 
   /**
@@ -650,6 +664,7 @@ export class Vfs {
   async link(caller: Caller, ino: number, newParent: number, newName: string): Promise<Attr> {
     await this.checkDir(caller, newParent, W_OK | X_OK);
     const r = await this.dirChange(newParent, () => this.core.link(ino, newParent, newName), (res) => res.parent);
+    this.dirAttrs.drop(ino); // its link count and ctime changed
     return this.attrAfterChange(r.inode, false);
   }
 
@@ -659,7 +674,8 @@ export class Vfs {
     checkName(name);
     await this.checkRemove(caller, parent, name);
     // FsCore registers an open file here whose last name this was.
-    await this.dirChange(parent, () => this.core.unlink(parent, name), (r) => r.parent);
+    const r = await this.dirChange(parent, () => this.core.unlink(parent, name), (res) => res.parent);
+    if (r.ino) this.dirAttrs.drop(r.ino); // its link count and ctime changed
   }
 
   async rmdir(caller: Caller, parent: number, name: string): Promise<void> {
