@@ -157,6 +157,17 @@ interface DirHandleState {
 }
 type HandleState = FileHandleState | DirHandleState;
 
+/** What is remembered of a directory (setgid inheritance, permission checks, opendir's ".."). */
+interface DirInfo {
+  mode: number;
+  uid: number;
+  gid: number;
+  /** Its parent (answers carry the first parent; a directory has one). */
+  parent: number | undefined;
+  /** When it was seen (performance.now()). */
+  at: number;
+}
+
 function isRegular(type: FileType): boolean {
   return type === FileType.TYPE_S3 || type === FileType.TYPE_FILE;
 }
@@ -210,7 +221,7 @@ export class Vfs {
   /** Pages preallocated past the end of a file (fallocate KEEP_SIZE), as byte ranges. */
   private readonly pastEof = new Map<number, [number, number][]>();
   /** Mode, owner and group of directories, for setgid inheritance and permission checks. */
-  private readonly dirInfo = new Map<number, { mode: number; uid: number; gid: number; at: number }>();
+  private readonly dirInfo = new Map<number, DirInfo>();
   /** Inodes a read said have no extended attributes, and when (xattr-absence.ts). */
   private readonly noXattrs: XattrAbsence;
   private readonly opts: Required<VfsOptions>;
@@ -267,7 +278,7 @@ export class Vfs {
 
   /** Learns a directory's mode, owner and group from any attributes seen (a walk's, a lookup's). */
   noteDir(a: InodeAttr): void {
-    if ((a.mode & S_IFMT) === S_IFDIR) this.dirInfo.set(a.inodeId, { mode: a.mode, uid: a.uid, gid: a.gid, at: performance.now() });
+    if ((a.mode & S_IFMT) === S_IFDIR) this.dirInfo.set(a.inodeId, { mode: a.mode, uid: a.uid, gid: a.gid, parent: a.parent[0], at: performance.now() });
     if (!this.opts.rememberInodes && this.dirInfo.size > 4096) this.dirInfo.clear(); // the SDK: a bounded hint cache
   }
 
@@ -556,7 +567,7 @@ export class Vfs {
   // ---- creating names ----
 
   /** Mode, owner and group of `dir` when remembered within the TTL. */
-  private knownDir(dir: number): { mode: number; uid: number; gid: number } | undefined {
+  private knownDir(dir: number): DirInfo | undefined {
     const info = this.dirInfo.get(dir);
     return info && performance.now() - info.at <= this.opts.dirInfoTtlMs ? info : undefined;
   }
@@ -712,6 +723,7 @@ export class Vfs {
       : await this.dirChange(parent, () => this.dirChange(newParent, run, (res) => res.newParentAttr), (res) => res.oldParentAttr);
     // Their ctime (and a directory's "..") changed too.
     this.dirAttrs.drop(r.moved);
+    this.dirInfo.delete(r.moved);
     if (r.replaced) this.dirAttrs.drop(r.replaced);
   }
 
@@ -948,11 +960,17 @@ export class Vfs {
 
   /** Opens a directory for readdir; `attr`: its attributes when the caller just read them. */
   async opendir(caller: Caller, ino: number, attr?: InodeAttr): Promise<number> {
-    const a = attr?.inodeId === ino ? attr : await this.core.getattr(ino);
-    if (a.type !== FileType.TYPE_DIRECTORY) throw posixError('ENOTDIR');
-    this.noteDir(a);
-    if (this.checking) checkAccess({ ...a, isDir: true }, caller, R_OK, `directory ${ino}`);
-    const parent = ino === ROOT ? ROOT : (a.parent[0] ?? ROOT);
+    // A directory seen within the attribute timeout (a lookup, a listing, a change of ours)
+    // opens without a read: its mode, owner and parent are known (rm -rf opens each twice).
+    let info = attr?.inodeId === ino ? undefined : this.knownDir(ino);
+    if (info?.parent === undefined) {
+      const a = attr?.inodeId === ino ? attr : await this.core.getattr(ino);
+      if (a.type !== FileType.TYPE_DIRECTORY) throw posixError('ENOTDIR');
+      this.noteDir(a);
+      info = { mode: a.mode, uid: a.uid, gid: a.gid, parent: a.parent[0], at: 0 };
+    }
+    if (this.checking) checkAccess({ ...info, isDir: true }, caller, R_OK, `directory ${ino}`);
+    const parent = ino === ROOT ? ROOT : (info.parent ?? ROOT);
     const cursor = new DirCursor<InodeAttr>(ino, parent, (after, withAttr) => this.listPage(ino, after, withAttr));
     const fh = this.nextFh++;
     this.handles.set(fh, { kind: 'dir', ino, cursor });

@@ -135,3 +135,17 @@ test('tar x: every file is one read and four commits, and the tree equals the ar
     assert.deepEqual(Buffer.from(await conn.fs.readFile(`/x/${rel}`)), await fsp.readFile(join(src, rel)), rel);
   }
 });
+
+test('rm -rf of the tree: one commit per name, the directories\' listings, and no attribute read', async () => {
+  const dest = join(m.dir, 'x');
+  await fsp.readdir(dest, { recursive: true }); // every directory seen: as after tar x, or an ls -R
+  counts.clear();
+  await run('rm', ['-rf', dest]);
+  const c = counted();
+  assert.equal(c.unlink, 12, JSON.stringify(c));
+  assert.equal(c.rmdir, 3, 'pkg/lib, pkg and x');
+  for (const read of ['batchGetInodeAttr', 'getInode', 'getDentry']) {
+    assert.equal(c[read] ?? 0, 0, `opendir of a directory seen within the attribute timeout reads nothing: ${JSON.stringify(c)}`);
+  }
+  await assert.rejects(conn.fs.stat('/x'), { code: 'ENOENT' });
+});
