@@ -18,9 +18,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { FileDataIO } from '../src/data/index.ts';
 import { CurvefsOps } from '../src/mount/index.ts';
-import type { FuseOps } from '../src/fuse/index.ts';
-import type { MetaCaller } from '../src/client/index.ts';
 import { startCluster } from '../test/helpers/cluster.ts';
+import { countedPhase, countMetaCalls, countingOps } from '../test/helpers/count-calls.ts';
 import { mountForTest } from '../test/helpers/fuse.ts';
 
 const arg = (name: string, def: string): string => {
@@ -34,22 +33,6 @@ const JSON_OUT = process.argv.includes('--json');
 const run = promisify(execFile);
 
 const kernel = new Map<string, number>();
-const rpcs = new Map<string, number>();
-const bump = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
-
-/** Counts every call of a FuseOps method (one per kernel request the dispatcher hands on). */
-function countingOps<T extends FuseOps>(ops: T): T {
-  return new Proxy(ops, {
-    get(target, prop, receiver) {
-      const v = Reflect.get(target, prop, receiver) as unknown;
-      if (typeof v !== 'function' || typeof prop !== 'string' || prop === 'constructor') return v;
-      return (...args: unknown[]) => {
-        bump(kernel, prop.toUpperCase());
-        return (v as (...a: unknown[]) => unknown).apply(target, args);
-      };
-    },
-  });
-}
 
 const work = await fsp.mkdtemp(join(tmpdir(), 'tar-rt-'));
 let tarball = TARBALL;
@@ -69,14 +52,7 @@ const regular = listing.filter((l) => l.startsWith('-')).length;
 
 const cluster = await startCluster({ fsName: 'tarbench' });
 const conn = await cluster.connect();
-const holder = conn.meta as unknown as { caller: MetaCaller };
-const inner = holder.caller;
-holder.caller = {
-  call(address, method, req, opts) {
-    bump(rpcs, method);
-    return inner.call(address, method, req, opts);
-  },
-};
+const rpcs = countMetaCalls(conn);
 const v = conn.view;
 // Chunk ids from a range no other client of this fs uses (this process is its only writer).
 let nextChunk = 2 ** 40;
@@ -85,18 +61,12 @@ const data = new FileDataIO(conn.store, {
   allocChunkIds: async (n) => ((nextChunk += n), nextChunk - n),
 });
 const ops = new CurvefsOps({ core: conn.core, data, sessionId: conn.sessionId, session: conn.session, view: v });
-const m = await mountForTest(countingOps(ops), { entryTimeoutSec: 1, attrTimeoutSec: 1 });
+const m = await mountForTest(countingOps(ops, kernel), { entryTimeoutSec: 1, attrTimeoutSec: 1 });
 
 interface Row { phase: string; kernel: Record<string, number>; rpcs: Record<string, number>; ms: number }
 const rows: Row[] = [];
 async function phase(name: string, fn: () => Promise<void>): Promise<void> {
-  await conn.core.opens?.settle();
-  kernel.clear();
-  rpcs.clear();
-  const t0 = performance.now();
-  await fn();
-  const ms = performance.now() - t0;
-  await conn.core.opens?.settle();
+  const ms = await countedPhase(conn, [kernel, rpcs], fn);
   const per = (c: Map<string, number>) => Object.fromEntries([...c].sort((a, b) => b[1] - a[1]).map(([k, n]) => [k, Math.round((n / regular) * 100) / 100]));
   rows.push({ phase: name, kernel: per(kernel), rpcs: per(rpcs), ms });
 }
