@@ -20,9 +20,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { FileDataIO } from '../src/data/index.ts';
 import { CurvefsOps } from '../src/mount/index.ts';
-import type { FuseOps } from '../src/fuse/index.ts';
-import type { MetaCaller } from '../src/client/index.ts';
 import { startCluster } from '../test/helpers/cluster.ts';
+import { countedPhase, countMetaCalls, countingOps } from '../test/helpers/count-calls.ts';
 import { mountForTest } from '../test/helpers/fuse.ts';
 
 const arg = (name: string, def: string): string => {
@@ -36,37 +35,14 @@ const JSON_OUT = process.argv.includes('--json');
 const LS_SIZES = arg('ls', '').split(',').filter((x) => x !== '').map(Number);
 
 const kernel = new Map<string, number>();
-const rpcs = new Map<string, number>();
-const bump = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
-
-/** Counts every call of a FuseOps method (one per kernel request the dispatcher hands on). */
-function countingOps<T extends FuseOps>(ops: T): T {
-  return new Proxy(ops, {
-    get(target, prop, receiver) {
-      const v = Reflect.get(target, prop, receiver) as unknown;
-      if (typeof v !== 'function' || typeof prop !== 'string' || prop === 'constructor') return v;
-      return (...args: unknown[]) => {
-        bump(kernel, prop.toUpperCase());
-        return (v as (...a: unknown[]) => unknown).apply(target, args);
-      };
-    },
-  });
-}
 
 const cluster = await startCluster({ fsName: 'rtbench' });
 const conn = await cluster.connect();
-const holder = conn.meta as unknown as { caller: MetaCaller };
-const inner = holder.caller;
-holder.caller = {
-  call(address, method, req, opts) {
-    bump(rpcs, method);
-    return inner.call(address, method, req, opts);
-  },
-};
+const rpcs = countMetaCalls(conn);
 const v = conn.view;
 const data = new FileDataIO(conn.store, { fsId: v.fsId, chunkSize: v.chunkSize, blockSize: v.blockSize, allocChunkIds: async () => { throw new Error('no data is written here'); } });
 const ops = new CurvefsOps({ core: conn.core, data, sessionId: conn.sessionId, session: conn.session, view: v }, { dirInfoTtlMs: ATTR_TIMEOUT * 1000 });
-const m = await mountForTest(countingOps(ops), { entryTimeoutSec: ENTRY_TIMEOUT, attrTimeoutSec: ATTR_TIMEOUT });
+const m = await mountForTest(countingOps(ops, kernel), { entryTimeoutSec: ENTRY_TIMEOUT, attrTimeoutSec: ATTR_TIMEOUT });
 const run = promisify(execFile);
 
 interface Row {
@@ -81,14 +57,7 @@ const rows: Row[] = [];
 
 /** Runs `fn` (which makes `calls` system calls) and records the counts per call. */
 async function phase(name: string, calls: number, fn: () => Promise<void>): Promise<void> {
-  // Requests still in flight from the phase before (RELEASE comes after close returns) settle first.
-  await conn.core.opens?.settle();
-  kernel.clear();
-  rpcs.clear();
-  const t0 = performance.now();
-  await fn();
-  const ms = performance.now() - t0;
-  await conn.core.opens?.settle();
+  const ms = await countedPhase(conn, [kernel, rpcs], fn);
   const per = (c: Map<string, number>) => Object.fromEntries([...c].sort().map(([k, n]) => [k, Math.round((n / calls) * 1e4) / 1e4]));
   rows.push({ phase: name, calls, kernel: per(kernel), rpcs: per(rpcs), ms });
 }

@@ -81,6 +81,20 @@ function timespec(t: [number, number]) {
   return { sec: t[0], nsec: t[1] };
 }
 
+/** UpdateInode's fields for `a`: the mask of what changes and the values; ctime = `now`. */
+function setattrBody(ino: number, a: SetAttrArgs, now: { sec: number; nsec: number }): Record<string, unknown> {
+  let mask = 0;
+  const body: Record<string, unknown> = { inodeId: ino, time: now };
+  if (a.mode !== undefined) { mask |= SetAttrMask.SETATTR_MODE; body.mode = a.mode; }
+  if (a.uid !== undefined) { mask |= SetAttrMask.SETATTR_UID; body.uid = a.uid; }
+  if (a.gid !== undefined) { mask |= SetAttrMask.SETATTR_GID; body.gid = a.gid; }
+  if (a.size !== undefined) { mask |= SetAttrMask.SETATTR_SIZE; body.length = a.size; }
+  if (a.atime !== undefined) { mask |= SetAttrMask.SETATTR_ATIME; body.atime = a.atime === 'now' ? now : timespec(a.atime); }
+  if (a.mtime !== undefined) { mask |= SetAttrMask.SETATTR_MTIME; body.mtime = a.mtime === 'now' ? now : timespec(a.mtime); }
+  body.mask = mask;
+  return body;
+}
+
 export class FsCore {
   readonly meta: MetaClient;
   private readonly clock: Clock;
@@ -94,6 +108,8 @@ export class FsCore {
   opens: OpenRegistry | undefined;
   /** Capacity and usage as the MDS last said, for statfs and ENOSPC (space.ts). */
   readonly space = new SpaceGuard();
+  /** The metaservers answered UNKNOWN_METHOD to AppendAndUpdateInode: send its two halves. */
+  private noAppendAndUpdate = false;
 
   constructor(meta: MetaClient, opts: FsCoreOptions = {}) {
     this.meta = meta;
@@ -359,9 +375,10 @@ export class FsCore {
    * unlink(2) of a non-directory: one Unlink (dentry and link in one log entry) when the inode
    * lives in the parent's partition, else Unlink then UnlinkInode in the inode's. When that was
    * the last name of an inode this client holds open, its open is registered before returning.
-   * Answers the parent directory's attributes after the unlink (when the servers sent them).
+   * Answers the inode the name led to and the parent directory's attributes after the unlink
+   * (when the servers sent them).
    */
-  async unlink(parent: number, name: string): Promise<{ parent?: InodeAttr }> {
+  async unlink(parent: number, name: string): Promise<{ ino: number; parent?: InodeAttr }> {
     checkName(name);
     this.invalidateEntry(parent, name);
     this.invalidateAttr(parent);
@@ -376,7 +393,7 @@ export class FsCore {
     }
     if (ino && this.opens?.isOpen(ino) && (after?.nlink ?? 0) === 0) await this.opens.lostName(ino);
     this.remember(res.parent);
-    return { parent: res.parent };
+    return { ino, parent: res.parent };
   }
 
   /**
@@ -458,20 +475,34 @@ export class FsCore {
   }
 
   async setattr(ino: number, a: SetAttrArgs): Promise<InodeAttr> {
-    let mask = 0;
-    const now = this.now();
-    const body: Record<string, unknown> = { inodeId: ino, time: now };
-    if (a.mode !== undefined) { mask |= SetAttrMask.SETATTR_MODE; body.mode = a.mode; }
-    if (a.uid !== undefined) { mask |= SetAttrMask.SETATTR_UID; body.uid = a.uid; }
-    if (a.gid !== undefined) { mask |= SetAttrMask.SETATTR_GID; body.gid = a.gid; }
-    if (a.size !== undefined) { mask |= SetAttrMask.SETATTR_SIZE; body.length = a.size; }
-    if (a.atime !== undefined) { mask |= SetAttrMask.SETATTR_ATIME; body.atime = a.atime === 'now' ? now : timespec(a.atime); }
-    if (a.mtime !== undefined) { mask |= SetAttrMask.SETATTR_MTIME; body.mtime = a.mtime === 'now' ? now : timespec(a.mtime); }
-    body.mask = mask;
     this.invalidateAttr(ino);
-    const res = await this.meta.callForInode('updateInode', ino, body as never);
+    const res = await this.meta.callForInode('updateInode', ino, setattrBody(ino, a, this.now()) as never);
     this.remember(res.inode);
     return res.inode ?? create(InodeAttrSchema, {});
+  }
+
+  /**
+   * appendChunks, then setattr, in one commit (AppendAndUpdateInode): a file's buffered writes
+   * and the setattr that comes after them (tar's utimensat after write). `writeTime` is the
+   * file's mtime from the writes; the setattr may set it again. No size here: a truncate commits
+   * the data first. A metaserver without the call (UNKNOWN_METHOD: older than it) gets the two.
+   */
+  async appendAndSetattr(ino: number, slices: StoredSlice[], minLength: number, writeTime: { sec: number; nsec: number }, a: SetAttrArgs): Promise<InodeAttr> {
+    if (a.size !== undefined) throw new CurveError(StatusCode.PARAM_ERROR, 'appendAndSetattr with a size');
+    if (!this.noAppendAndUpdate) {
+      this.invalidateAttr(ino);
+      try {
+        const body = { ...setattrBody(ino, a, this.now()), slices, minLength, writeTime };
+        const res = await this.meta.callForInode('appendAndUpdateInode', ino, body as never);
+        this.remember(res.inode);
+        return res.inode ?? create(InodeAttrSchema, {});
+      } catch (e) {
+        if (!(e instanceof CurveError && e.status === StatusCode.UNKNOWN_METHOD)) throw e;
+        this.noAppendAndUpdate = true;
+      }
+    }
+    await this.appendChunks(ino, slices, minLength, writeTime);
+    return this.setattr(ino, a);
   }
 
   async setxattr(ino: number, name: string, value: Uint8Array, flags = 0): Promise<void> {

@@ -411,6 +411,16 @@ export class MetaService {
         return { inode: answerAttr(r.inode) };
       },
 
+      appendAndUpdateInode: async (req, ctx) => {
+        const chunkSize = req.chunkSize > 0 ? req.chunkSize : this.chunkSizeOf(req.p?.fsId ?? 0);
+        const time = this.now(req.time);
+        const writeTime = req.writeTime && (req.writeTime.sec !== 0 || req.writeTime.nsec !== 0) ? req.writeTime : time;
+        const r = (await this.mutate('AppendAndUpdateInode', req.p, this.deadline(ctx.deadline), OpType.AppendAndUpdateInode, { ...req, chunkSize, time, writeTime })) as SmResult & {
+          inode: PInodeAttr;
+        };
+        return { inode: answerAttr(r.inode) };
+      },
+
       replaceChunks: async (req, ctx) => {
         await this.mutate('ReplaceChunks', req.p, this.deadline(ctx.deadline), OpType.ReplaceChunks, req);
         return {};

@@ -1,17 +1,19 @@
-// A directory's attributes as answered by this mount's own change to it (CreateFile, Unlink and
-// CreateDentry answer with the parent's new attributes; Rename and Rmdir when the leader can
-// vouch that they include the change).
+// An inode's attributes as answered by this mount's own change to it: a directory's from
+// CreateFile, Unlink and CreateDentry (they answer the parent's new attributes) and from Rename
+// and Rmdir when the leader can vouch that they include the change; any inode's from its own
+// setattr (UpdateInode answers the inode).
 //
 // Why: the kernel drops its cached attributes of a directory after every change made through it
 // and, with default_permissions, asks for them again (GETATTR) before the next path walk through
-// that directory — one more round trip per create or unlink. The change's own answer is the
-// directory as of that change, so the mount answers that GETATTR from it, for no longer than the
-// kernel would have cached it (`ttlMs`, the attribute timeout).
+// that directory — one more round trip per create or unlink. Before a chown of a file it asks
+// again too (to recompute set-user-id from a fresh mode: tar's fchown after its utimensat). The
+// change's own answer is the inode as of that change, so the mount answers that GETATTR from it,
+// for no longer than the kernel would have cached it (`ttlMs`, the attribute timeout).
 //
-// Only when no other change of this mount to the directory overlapped: answers of concurrent
+// Only when no other change of this mount to the inode overlapped: answers of concurrent
 // changes may arrive in any order, and the last to arrive need not be the last applied.
-// Changes whose answers carry no directory attributes (setattr, xattrs; a rename or rmdir whose
-// answer came without them) drop what is kept.
+// Changes whose answers carry no attributes of it (xattrs, link, unlink; a rename or rmdir
+// whose answer came without them) drop what is kept.
 interface DirState<A> {
   /** Changes of this directory in flight. */
   inFlight: number;

@@ -4,6 +4,9 @@
 //
 //   write ──▶ WriteBuffer (full blocks upload at once) ──commit──▶ AppendChunks (one log entry)
 //
+// A setattr of a file with buffered writes (tar: write, then utimensat) commits them and the
+// attribute change in one log entry (AppendAndUpdateInode) instead of two.
+//
 // A commit runs on fsync, on close (FLUSH), when `commitBytes` were written since the last one,
 // and `commitAgeMs` after the first write since the last one. Reads see buffered data
 // (read-your-writes) and slices of a commit in flight (they enter the local block map the moment
@@ -12,7 +15,7 @@
 // A failed upload or commit poisons the file: the data is lost (as with a failed writeback in the
 // kernel), and the next fsync or close reports the error.
 import { createLogger, systemClock, type Clock } from '../common/index.ts';
-import { blockMapOf, type FsCore } from '../client/index.ts';
+import { blockMapOf, type FsCore, type SetAttrArgs } from '../client/index.ts';
 import { appendSlices, WriteBuffer, type BlockMap, type ChunkSlice, type FileDataIO } from '../data/index.ts';
 import type { Inode, InodeAttr } from '../gen/metaserver_pb.ts';
 import { allocationOf, type Allocation } from './allocation.ts';
@@ -194,12 +197,16 @@ export class OpenFile {
   }
 
   /** Makes every write so far part of the inode (fsync, close). */
-  commit(): Promise<void> {
-    return this.exclusive(() => this.commitNow());
+  async commit(): Promise<void> {
+    await this.exclusive(() => this.commitNow());
   }
 
-  /** The commit itself; call only inside `exclusive`. */
-  async commitNow(): Promise<void> {
+  /**
+   * The commit itself; call only inside `exclusive`. With `setattr`, the attribute change rides
+   * on the same commit (one log entry: AppendAndUpdateInode), or is made alone when nothing is
+   * buffered; answers the attributes after it then.
+   */
+  async commitNow(setattr?: SetAttrArgs): Promise<InodeAttr | undefined> {
     this.throwIfFailed();
     if (this.ageTimer) clearTimeout(this.ageTimer);
     this.ageTimer = undefined;
@@ -207,7 +214,8 @@ export class OpenFile {
     const buf = this.buf;
     if (!buf || buf.empty) {
       this.dirty = [];
-      return;
+      if (!setattr) return undefined;
+      return (this.attr = await this.core.setattr(this.ino, setattr));
     }
     const time = this.dirtyMtime ?? this.now();
     this.committing = this.dirty;
@@ -227,25 +235,29 @@ export class OpenFile {
     let end = 0;
     for (const s of slices) end = Math.max(end, s.offset + s.len);
     try {
-      await this.appendNow(slices, end, time);
+      await this.appendNow(slices, end, time, setattr);
     } catch (e) {
       this.core.space.release(grown);
       throw e;
     }
     this.core.space.settle(grown);
+    return this.attr;
   }
 
   /**
    * Adds stored slices (or zero slices) to the inode and the local map, raising the length to
-   * `minLength`; call only inside `exclusive`.
+   * `minLength`, then makes the attribute change `setattr` in the same commit; call only inside
+   * `exclusive`.
    */
-  async appendNow(slices: ChunkSlice[], minLength: number, time: Timespec = this.now()): Promise<void> {
+  async appendNow(slices: ChunkSlice[], minLength: number, time: Timespec = this.now(), setattr?: SetAttrArgs): Promise<void> {
     // Visible to reads at once: the objects are stored.
     appendSlices(this.map, slices, this.io.layout);
     this.length = Math.max(this.length, minLength);
     this.committing = [];
     try {
-      const attr = await this.core.appendChunks(this.ino, slices, minLength, time);
+      const attr = setattr
+        ? await this.core.appendAndSetattr(this.ino, slices, minLength, time, setattr)
+        : await this.core.appendChunks(this.ino, slices, minLength, time);
       if (attr) this.attr = attr;
     } catch (e) {
       this.failure = e;

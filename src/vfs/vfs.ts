@@ -157,6 +157,17 @@ interface DirHandleState {
 }
 type HandleState = FileHandleState | DirHandleState;
 
+/** What is remembered of a directory (setgid inheritance, permission checks, opendir's ".."). */
+interface DirInfo {
+  mode: number;
+  uid: number;
+  gid: number;
+  /** Its parent (answers carry the first parent; a directory has one). */
+  parent: number | undefined;
+  /** When it was seen (performance.now()). */
+  at: number;
+}
+
 function isRegular(type: FileType): boolean {
   return type === FileType.TYPE_S3 || type === FileType.TYPE_FILE;
 }
@@ -210,7 +221,7 @@ export class Vfs {
   /** Pages preallocated past the end of a file (fallocate KEEP_SIZE), as byte ranges. */
   private readonly pastEof = new Map<number, [number, number][]>();
   /** Mode, owner and group of directories, for setgid inheritance and permission checks. */
-  private readonly dirInfo = new Map<number, { mode: number; uid: number; gid: number; at: number }>();
+  private readonly dirInfo = new Map<number, DirInfo>();
   /** Inodes a read said have no extended attributes, and when (xattr-absence.ts). */
   private readonly noXattrs: XattrAbsence;
   private readonly opts: Required<VfsOptions>;
@@ -267,7 +278,7 @@ export class Vfs {
 
   /** Learns a directory's mode, owner and group from any attributes seen (a walk's, a lookup's). */
   noteDir(a: InodeAttr): void {
-    if ((a.mode & S_IFMT) === S_IFDIR) this.dirInfo.set(a.inodeId, { mode: a.mode, uid: a.uid, gid: a.gid, at: performance.now() });
+    if ((a.mode & S_IFMT) === S_IFDIR) this.dirInfo.set(a.inodeId, { mode: a.mode, uid: a.uid, gid: a.gid, parent: a.parent[0], at: performance.now() });
     if (!this.opts.rememberInodes && this.dirInfo.size > 4096) this.dirInfo.clear(); // the SDK: a bounded hint cache
   }
 
@@ -416,20 +427,35 @@ export class Vfs {
     this.lastSeen.delete(ino);
     this.dirInfo.delete(ino);
     this.noXattrs.forget(ino);
+    this.dirAttrs.drop(ino);
   }
 
+  /**
+   * Attributes of `ino`: when this client's own last change of it answered them within the
+   * attribute timeout (dir-attrs.ts), from that answer — the kernel asks again after each change
+   * (and before a chown, to recompute set-user-id) — else read. A file open here answers from
+   * its open state, which every commit, truncate and setattr through it keeps current.
+   */
   async getattr(_caller: Caller, ino: number): Promise<Attr> {
-    const dir = this.dirAttrs.get(ino);
-    if (dir) return this.toAttr(dir, 0);
+    const kept = this.dirAttrs.get(ino);
+    if (kept) {
+      if (!isRegular(kept.type)) return this.toAttr(kept, 0);
+      const file = this.files.get(ino);
+      if (file) return this.openFileAttr(file, file.attr);
+      const blocks = this.blocks.get(ino);
+      if (blocks !== undefined) return this.toAttr(kept, blocks);
+    }
     return this.attrOf(ino);
   }
 
   /** `inode`: the whole inode when the caller just read it (a path walk), which a truncate needs. */
-  setattr(caller: Caller, ino: number, set: SetAttrRequest, inode?: Inode): Promise<Attr> {
-    return this.dirChange(ino, () => this.setattrNow(caller, ino, set, inode?.attr?.inodeId === ino ? inode : undefined), () => undefined);
+  async setattr(caller: Caller, ino: number, set: SetAttrRequest, inode?: Inode): Promise<Attr> {
+    const r = await this.dirChange(ino, () => this.setattrNow(caller, ino, set, inode?.attr?.inodeId === ino ? inode : undefined), (res) => res.inode);
+    return r.attr;
   }
 
-  private async setattrNow(caller: Caller, ino: number, set: SetAttrRequest, inode: Inode | undefined): Promise<Attr> {
+  /** The setattr; answers the inode after it and the attributes for the caller. */
+  private async setattrNow(caller: Caller, ino: number, set: SetAttrRequest, inode: Inode | undefined): Promise<{ inode: InodeAttr; attr: Attr }> {
     const args: SetAttrArgs = {};
     if (set.mode !== undefined) args.mode = set.mode & 0o7777;
     if (set.uid !== undefined) args.uid = set.uid;
@@ -450,21 +476,20 @@ export class Vfs {
     const file = this.files.get(ino);
     if (file) {
       // Unsaved writes go first: a later commit must neither undo a truncate nor overwrite mtime.
+      // Without a size, the unsaved writes and the change are one commit.
       const a = await file.exclusive(async () => {
+        if (set.size === undefined) return (await file.commitNow(args))!;
         await file.commitNow();
-        if (set.size !== undefined) return this.truncateNow(ino, args, set.size, file);
-        const attr = await this.core.setattr(ino, args);
-        file.attr = attr;
-        return attr;
+        return this.truncateNow(ino, args, set.size, file);
       });
-      return this.openFileAttr(file, a);
+      return { inode: a, attr: this.openFileAttr(file, a) };
     }
     if (set.size !== undefined && this.types.get(ino) !== FileType.TYPE_DIRECTORY) {
       const a = await this.truncateNow(ino, args, set.size, undefined, inode);
-      return this.attrAfterChange(a, true);
+      return { inode: a, attr: await this.attrAfterChange(a, true) };
     }
     const a = await this.core.setattr(ino, args);
-    return this.attrAfterChange(a, set.size !== undefined);
+    return { inode: a, attr: await this.attrAfterChange(a, set.size !== undefined) };
   }
 
   /**
@@ -542,7 +567,7 @@ export class Vfs {
   // ---- creating names ----
 
   /** Mode, owner and group of `dir` when remembered within the TTL. */
-  private knownDir(dir: number): { mode: number; uid: number; gid: number } | undefined {
+  private knownDir(dir: number): DirInfo | undefined {
     const info = this.dirInfo.get(dir);
     return info && performance.now() - info.at <= this.opts.dirInfoTtlMs ? info : undefined;
   }
@@ -650,6 +675,7 @@ export class Vfs {
   async link(caller: Caller, ino: number, newParent: number, newName: string): Promise<Attr> {
     await this.checkDir(caller, newParent, W_OK | X_OK);
     const r = await this.dirChange(newParent, () => this.core.link(ino, newParent, newName), (res) => res.parent);
+    this.dirAttrs.drop(ino); // its link count and ctime changed
     return this.attrAfterChange(r.inode, false);
   }
 
@@ -659,7 +685,8 @@ export class Vfs {
     checkName(name);
     await this.checkRemove(caller, parent, name);
     // FsCore registers an open file here whose last name this was.
-    await this.dirChange(parent, () => this.core.unlink(parent, name), (r) => r.parent);
+    const r = await this.dirChange(parent, () => this.core.unlink(parent, name), (res) => res.parent);
+    if (r.ino) this.dirAttrs.drop(r.ino); // its link count and ctime changed
   }
 
   async rmdir(caller: Caller, parent: number, name: string): Promise<void> {
@@ -696,6 +723,7 @@ export class Vfs {
       : await this.dirChange(parent, () => this.dirChange(newParent, run, (res) => res.newParentAttr), (res) => res.oldParentAttr);
     // Their ctime (and a directory's "..") changed too.
     this.dirAttrs.drop(r.moved);
+    this.dirInfo.delete(r.moved);
     if (r.replaced) this.dirAttrs.drop(r.replaced);
   }
 
@@ -932,11 +960,17 @@ export class Vfs {
 
   /** Opens a directory for readdir; `attr`: its attributes when the caller just read them. */
   async opendir(caller: Caller, ino: number, attr?: InodeAttr): Promise<number> {
-    const a = attr?.inodeId === ino ? attr : await this.core.getattr(ino);
-    if (a.type !== FileType.TYPE_DIRECTORY) throw posixError('ENOTDIR');
-    this.noteDir(a);
-    if (this.checking) checkAccess({ ...a, isDir: true }, caller, R_OK, `directory ${ino}`);
-    const parent = ino === ROOT ? ROOT : (a.parent[0] ?? ROOT);
+    // A directory seen within the attribute timeout (a lookup, a listing, a change of ours)
+    // opens without a read: its mode, owner and parent are known (rm -rf opens each twice).
+    let info = attr?.inodeId === ino ? undefined : this.knownDir(ino);
+    if (info?.parent === undefined) {
+      const a = attr?.inodeId === ino ? attr : await this.core.getattr(ino);
+      if (a.type !== FileType.TYPE_DIRECTORY) throw posixError('ENOTDIR');
+      this.noteDir(a);
+      info = { mode: a.mode, uid: a.uid, gid: a.gid, parent: a.parent[0], at: 0 };
+    }
+    if (this.checking) checkAccess({ ...info, isDir: true }, caller, R_OK, `directory ${ino}`);
+    const parent = ino === ROOT ? ROOT : (info.parent ?? ROOT);
     const cursor = new DirCursor<InodeAttr>(ino, parent, (after, withAttr) => this.listPage(ino, after, withAttr));
     const fh = this.nextFh++;
     this.handles.set(fh, { kind: 'dir', ino, cursor });

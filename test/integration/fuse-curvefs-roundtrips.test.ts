@@ -14,8 +14,9 @@ import { promisify } from 'node:util';
 import { pollUntil } from '../../src/common/index.ts';
 import { FileDataIO } from '../../src/data/index.ts';
 import { CurvefsOps } from '../../src/mount/index.ts';
-import type { Connection, MetaCaller } from '../../src/client/index.ts';
+import type { Connection } from '../../src/client/index.ts';
 import { startCluster, type TestCluster } from '../helpers/cluster.ts';
+import { countMetaCalls } from '../helpers/count-calls.ts';
 import { mountForTest, type TestMount } from '../helpers/fuse.ts';
 
 let cluster: TestCluster;
@@ -28,14 +29,7 @@ const run = promisify(execFile);
 before(async () => {
   cluster = await startCluster({ fsName: 'rt' });
   conn = await cluster.connect();
-  const holder = conn.meta as unknown as { caller: MetaCaller };
-  const inner = holder.caller;
-  holder.caller = {
-    call(address, method, req, opts) {
-      counts.set(method, (counts.get(method) ?? 0) + 1);
-      return inner.call(address, method, req, opts);
-    },
-  };
+  countMetaCalls(conn, counts);
   const v = conn.view;
   const data = new FileDataIO(conn.store, { fsId: v.fsId, chunkSize: v.chunkSize, blockSize: v.blockSize, allocChunkIds: async () => { throw new Error('no data is written in this test'); } });
   // Long timeouts: what the kernel (and the mount, for a parent's setgid) caches must not expire

@@ -612,3 +612,33 @@ test('slice order: each append is stamped after the chunk\'s newest, whatever it
   ok(p.apply({ kind: 'appendChunks', fsId: FS, ino: f, chunks: [{ index: 0, slices: [s(2, 0, 1)] }], time: at(3) }));
   assert.deepEqual(seqs(0), [[900, 3], [2, 4]]);
 });
+
+test('appendSetattr: the slices, then the attributes, in one op; every refusal changes nothing', () => {
+  const p = newPartition();
+  const f = mkfile(p, 1, 'f');
+  const d = mkdir(p, 1, 'd');
+  const s = (chunkId: number, offset: number, len: number) => ({ chunkId, compaction: 0, offset, len, size: len, zero: false });
+  const op = (ino: number, mask: number, more: Record<string, unknown> = {}) => ({
+    kind: 'appendSetattr' as const, fsId: FS,
+    append: { ino, chunks: [{ index: 0, slices: [s(1, 0, 3000)] }], time: at(1) },
+    setattr: { ino, mask, mode: 0o644, uid: 7, gid: 8, mtime: { sec: 100, nsec: 5 }, time: at(2), ...more },
+  });
+  const r = ok(p.apply(op(f, SetAttr.MTIME | SetAttr.MODE | SetAttr.UID | SetAttr.GID)));
+  assert.equal(r.lengthDelta, 3000);
+  const a = r.inode;
+  assert.deepEqual([a.length, a.mode, a.uid, a.gid, a.mtime, a.mtimeNs, a.ctime], [3000, S_IFREG | 0o644, 7, 8, 100, 5, T0.sec + 2]);
+  assert.deepEqual(ok(p.getChunks(f)).chunks.get(0), [{ ...s(1, 0, 3000), seq: 1 }]);
+  assert.equal(ok(p.dirStats(1)).stats.bytes, 3000);
+  // Without MTIME the append's time is the mtime; ctime is the attribute change's.
+  const b = ok(p.apply({ ...op(f, SetAttr.MODE), append: { ino: f, chunks: [{ index: 0, slices: [s(2, 3000, 10)] }], time: at(3) }, setattr: { ino: f, mask: SetAttr.MODE, mode: 0o600, time: at(4) } })).inode;
+  assert.deepEqual([b.length, b.mode, b.mtime, b.ctime], [3010, S_IFREG | 0o600, T0.sec + 3, T0.sec + 4]);
+
+  rejects(p, op(f, SetAttr.SIZE, { length: 0 }), StatusCode.PARAM_ERROR);
+  rejects(p, op(f, SetAttr.CTIME, { ctime: at(9) }), StatusCode.PARAM_ERROR);
+  rejects(p, op(f, SetAttr.MODE, { mode: S_IFDIR | 0o755 }), StatusCode.PARAM_ERROR); // the setattr half is bad: no slice lands either
+  rejects(p, op(f, SetAttr.ATIME), StatusCode.PARAM_ERROR);
+  rejects(p, { ...op(f, SetAttr.MODE), append: { ino: f, chunks: [{ index: 0, slices: [{ ...s(3, 0, 1), len: -1 }] }], time: at(1) } }, StatusCode.PARAM_ERROR);
+  rejects(p, { ...op(f, SetAttr.MODE), setattr: { ino: d, mask: SetAttr.MODE, mode: 0o700, time: at(2) } }, StatusCode.PARAM_ERROR);
+  rejects(p, op(d, SetAttr.MODE), StatusCode.WRONG_TYPE);
+  rejects(p, op(4242, SetAttr.MODE), StatusCode.NOT_FOUND);
+});

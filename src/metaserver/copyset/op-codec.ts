@@ -10,6 +10,7 @@
 import { fromBinary, toBinary, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
 import { CurveError, StatusCode } from '../../common/index.ts';
 import {
+  AppendAndUpdateInodeRequestSchema,
   AppendChunksRequestSchema,
   CreateDentryRequestSchema,
   CreateFileRequestSchema,
@@ -67,6 +68,8 @@ export const enum OpType {
   TrashRestore = 19,
   /** Empties one trash entry: `trash purge`, or the leader's expiry pass (TrashEntryRequest). */
   TrashPurge = 20,
+  /** A file's buffered writes and the setattr after them, in one entry (AppendAndUpdateInodeRequest). */
+  AppendAndUpdateInode = 21,
   // admin
   CreatePartition = 30,
   DeletePartition = 31,
@@ -105,6 +108,7 @@ const SCHEMAS = {
   [OpType.Lock]: LockRequestSchema,
   [OpType.TrashRestore]: TrashEntryRequestSchema,
   [OpType.TrashPurge]: TrashEntryRequestSchema,
+  [OpType.AppendAndUpdateInode]: AppendAndUpdateInodeRequestSchema,
   [OpType.CreatePartition]: CreatePartitionRequestSchema,
   [OpType.DeletePartition]: DeletePartitionRequestSchema,
   [OpType.TxBegin]: TxRecordSchema,
@@ -147,6 +151,7 @@ const OP_NAMES = new Map<number, string>([
   [OpType.Lock, 'Lock'],
   [OpType.TrashRestore, 'TrashRestore'],
   [OpType.TrashPurge, 'TrashPurge'],
+  [OpType.AppendAndUpdateInode, 'AppendAndUpdateInode'],
   [OpType.CreatePartition, 'CreatePartition'],
   [OpType.DeletePartition, 'DeletePartition'],
   [OpType.TxBegin, 'TxBegin'],

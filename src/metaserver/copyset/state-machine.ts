@@ -12,6 +12,7 @@ import { FileType, PartitionStatus, type PartitionInfo } from '../../gen/common_
 import {
   FileLockSchema,
   LockType,
+  type AppendAndUpdateInodeRequest,
   type AppendChunksRequest,
   type FileLock,
   type PartitionRef,
@@ -266,6 +267,8 @@ export class CopysetStateMachine {
       }
       case OpType.AppendChunks:
         return this.appendChunks(part, op.msg);
+      case OpType.AppendAndUpdateInode:
+        return this.appendAndUpdateInode(part, op.msg);
       case OpType.ReplaceChunks: {
         const r = op.msg;
         return part.apply({
@@ -384,19 +387,24 @@ export class CopysetStateMachine {
   }
 
   private appendChunks(part: Partition, r: AppendChunksRequest): SmResult {
-    const chunkSize = r.chunkSize > 0 ? r.chunkSize : DEFAULT_CHUNK_SIZE;
-    if (!Number.isSafeInteger(chunkSize)) return fail(StatusCode.PARAM_ERROR, 'bad chunk size');
-    const byIndex = new Map<number, ChunkSlice[]>();
-    for (const s of r.slices) {
-      const index = Math.floor(s.offset / chunkSize);
-      let list = byIndex.get(index);
-      if (!list) byIndex.set(index, (list = []));
-      list.push(plainSlice(s));
-    }
-    const chunks: ChunkAppend[] = [...byIndex].map(([index, slices]) => ({ index, slices }));
+    const chunks = chunksOf(r);
+    if (!chunks) return fail(StatusCode.PARAM_ERROR, 'bad chunk size');
     return part.apply({
       kind: 'appendChunks', fsId: part.fsId, requestId: rid(r.rid), ino: r.inodeId, chunks,
       minLength: r.minLength || undefined, time: ts(r.time),
+    });
+  }
+
+  private appendAndUpdateInode(part: Partition, r: AppendAndUpdateInodeRequest): SmResult {
+    const chunks = chunksOf(r);
+    if (!chunks) return fail(StatusCode.PARAM_ERROR, 'bad chunk size');
+    return part.apply({
+      kind: 'appendSetattr', fsId: part.fsId, requestId: rid(r.rid),
+      append: { ino: r.inodeId, chunks, minLength: r.minLength || undefined, time: ts(r.writeTime) },
+      setattr: {
+        ino: r.inodeId, mask: r.mask, mode: r.mode, uid: r.uid, gid: r.gid,
+        atime: r.atime ? ts(r.atime) : undefined, mtime: r.mtime ? ts(r.mtime) : undefined, time: ts(r.time),
+      },
     });
   }
 
@@ -599,6 +607,20 @@ export class CopysetStateMachine {
         } satisfies PartitionInfo;
       });
   }
+}
+
+/** An append's slices filed by chunk index (offset / chunk size); undefined for a bad chunk size. */
+function chunksOf(r: { slices: ChunkSlice[]; chunkSize: number }): ChunkAppend[] | undefined {
+  const chunkSize = r.chunkSize > 0 ? r.chunkSize : DEFAULT_CHUNK_SIZE;
+  if (!Number.isSafeInteger(chunkSize)) return undefined;
+  const byIndex = new Map<number, ChunkSlice[]>();
+  for (const s of r.slices) {
+    const index = Math.floor(s.offset / chunkSize);
+    let list = byIndex.get(index);
+    if (!list) byIndex.set(index, (list = []));
+    list.push(plainSlice(s));
+  }
+  return [...byIndex].map(([index, slices]) => ({ index, slices }));
 }
 
 export function plainSlice(s: ChunkSlice): ChunkSlice {

@@ -57,6 +57,7 @@ import {
   XATTR_REPLACE,
   type AdjustDirStatsOp,
   type AppendChunksOp,
+  type AppendSetattrOp,
   type ChunkSlice,
   type CreateDentryOp,
   type CreateFileOp,
@@ -357,6 +358,8 @@ export class Partition {
         return this.rename(op);
       case 'appendChunks':
         return this.appendChunks(op);
+      case 'appendSetattr':
+        return this.appendSetattr(op);
       case 'trimChunks':
         return this.trimChunks(op);
       case 'replaceChunks':
@@ -456,6 +459,10 @@ export class Partition {
   private nlinkOf(id: number): number {
     const p = this.store.page(id)!;
     return p.u32[this.store.index(id) * U32_STRIDE + U_NLINK]!;
+  }
+  private modeOf(id: number): number {
+    const p = this.store.page(id)!;
+    return p.u32[this.store.index(id) * U32_STRIDE + U_MODE]!;
   }
   private lengthOf(id: number): number {
     const p = this.store.page(id)!;
@@ -798,18 +805,23 @@ export class Partition {
   }
 
   private setattr(op: SetAttrOp): OpResult {
-    const e = this.checkInode(op.ino) ?? this.checkTime(op.time);
+    const e = this.checkInode(op.ino) ?? this.checkSetattr(op);
+    if (e) return e;
+    const lengthDelta = this.applySetattr(op);
+    return { status: StatusCode.OK, inode: this.attr(op.ino), lengthDelta };
+  }
+
+  /** Checks a setattr of an existing inode (nothing changes). */
+  private checkSetattr(op: Omit<SetAttrOp, 'kind' | 'fsId'>): ErrorResult | undefined {
+    const e = this.checkTime(op.time);
     if (e) return e;
     const m = op.mask;
     if (!isU32(m) || (m & ~SETATTR_ALL) !== 0) return err(StatusCode.PARAM_ERROR, 'bad setattr mask');
     const type = this.typeOf(op.ino);
-    const p0 = this.store.page(op.ino)!;
-    const i = this.store.index(op.ino);
-    const curMode = p0.u32[i * U32_STRIDE + U_MODE]!;
     if (m & SetAttr.MODE) {
       if (!isU32(op.mode) || op.mode > 0o177777) return err(StatusCode.PARAM_ERROR, 'bad mode');
       const fmt = op.mode & S_IFMT;
-      if (fmt !== 0 && fmt !== (curMode & S_IFMT)) return err(StatusCode.PARAM_ERROR, 'mode cannot change the file type');
+      if (fmt !== 0 && fmt !== (this.modeOf(op.ino) & S_IFMT)) return err(StatusCode.PARAM_ERROR, 'mode cannot change the file type');
     }
     if (m & SetAttr.UID && !isU32(op.uid)) return err(StatusCode.PARAM_ERROR, 'bad uid');
     if (m & SetAttr.GID && !isU32(op.gid)) return err(StatusCode.PARAM_ERROR, 'bad gid');
@@ -821,42 +833,48 @@ export class Partition {
     if (m & SetAttr.ATIME && !isTime(op.atime)) return err(StatusCode.PARAM_ERROR, 'bad atime');
     if (m & SetAttr.MTIME && !isTime(op.mtime)) return err(StatusCode.PARAM_ERROR, 'bad mtime');
     if (m & SetAttr.CTIME && !isTime(op.ctime)) return err(StatusCode.PARAM_ERROR, 'bad ctime');
+    return undefined;
+  }
 
+  /** Applies a checked setattr; answers the change of length. */
+  private applySetattr(op: Omit<SetAttrOp, 'kind' | 'fsId'>): number {
+    const m = op.mask;
+    if (m === 0) return 0;
     let lengthDelta = 0;
-    if (m !== 0) {
-      const p = this.store.writable(op.ino);
-      const f = i * F64_STRIDE;
-      const u = i * U32_STRIDE;
-      if (m & SetAttr.MODE) p.u32[u + U_MODE] = (curMode & S_IFMT) | (op.mode! & 0o7777);
-      if (m & SetAttr.UID) p.u32[u + U_UID] = op.uid!;
-      if (m & SetAttr.GID) p.u32[u + U_GID] = op.gid!;
-      if (m & SetAttr.SIZE) {
-        const old = p.f64[f + F_LENGTH]!;
-        const len = op.length!;
-        lengthDelta = len - old;
-        if (len !== old) {
-          p.f64[f + F_LENGTH] = len;
-          this.fileBytes += lengthDelta;
-          this.touch(op.ino, op.time, true, true);
-          const ex = this.extraOf(op.ino);
-          if (len < old && ex.chunks !== null) this.setChunks(op.ino, ex, trimMap(ex.chunks, len));
-          this.adjustParentsBytes(op.ino, lengthDelta);
-        }
+    const i = this.store.index(op.ino);
+    const curMode = this.modeOf(op.ino);
+    const p = this.store.writable(op.ino);
+    const f = i * F64_STRIDE;
+    const u = i * U32_STRIDE;
+    if (m & SetAttr.MODE) p.u32[u + U_MODE] = (curMode & S_IFMT) | (op.mode! & 0o7777);
+    if (m & SetAttr.UID) p.u32[u + U_UID] = op.uid!;
+    if (m & SetAttr.GID) p.u32[u + U_GID] = op.gid!;
+    if (m & SetAttr.SIZE) {
+      const old = p.f64[f + F_LENGTH]!;
+      const len = op.length!;
+      lengthDelta = len - old;
+      if (len !== old) {
+        p.f64[f + F_LENGTH] = len;
+        this.fileBytes += lengthDelta;
+        this.touch(op.ino, op.time, true, true);
+        const ex = this.extraOf(op.ino);
+        if (len < old && ex.chunks !== null) this.setChunks(op.ino, ex, trimMap(ex.chunks, len));
+        this.adjustParentsBytes(op.ino, lengthDelta);
       }
-      const q = this.store.writable(op.ino);
-      if (m & SetAttr.ATIME) {
-        q.f64[f + F_ATIME] = op.atime!.sec;
-        q.u32[u + U_ATIME_NS] = op.atime!.nsec;
-      }
-      if (m & SetAttr.MTIME) {
-        q.f64[f + F_MTIME] = op.mtime!.sec;
-        q.u32[u + U_MTIME_NS] = op.mtime!.nsec;
-      }
-      const c = m & SetAttr.CTIME ? op.ctime! : op.time;
-      q.f64[f + F_CTIME] = c.sec;
-      q.u32[u + U_CTIME_NS] = c.nsec;
     }
-    return { status: StatusCode.OK, inode: this.attr(op.ino), lengthDelta };
+    const q = this.store.writable(op.ino);
+    if (m & SetAttr.ATIME) {
+      q.f64[f + F_ATIME] = op.atime!.sec;
+      q.u32[u + U_ATIME_NS] = op.atime!.nsec;
+    }
+    if (m & SetAttr.MTIME) {
+      q.f64[f + F_MTIME] = op.mtime!.sec;
+      q.u32[u + U_MTIME_NS] = op.mtime!.nsec;
+    }
+    const c = m & SetAttr.CTIME ? op.ctime! : op.time;
+    q.f64[f + F_CTIME] = c.sec;
+    q.u32[u + U_CTIME_NS] = c.nsec;
+    return lengthDelta;
   }
 
   /** Replaces the block map, keeping chunkLists in step. */
@@ -1021,6 +1039,14 @@ export class Partition {
   private appendChunks(op: AppendChunksOp): OpResult {
     const e = this.checkRegular(op.ino) ?? this.checkTime(op.time);
     if (e) return e;
+    const end = this.appendEnd(op);
+    if (typeof end !== 'number') return end;
+    const lengthDelta = this.applyAppend(op, end);
+    return { status: StatusCode.OK, inode: this.attr(op.ino), lengthDelta };
+  }
+
+  /** Checks an append's slices; answers the length they need (at least minLength), or the error. */
+  private appendEnd(op: Pick<AppendChunksOp, 'chunks' | 'minLength'>): number | ErrorResult {
     if (!Array.isArray(op.chunks)) return err(StatusCode.PARAM_ERROR, 'chunks is not a list');
     if (op.minLength !== undefined && !isU64(op.minLength)) return err(StatusCode.PARAM_ERROR, 'bad minLength');
     let end = op.minLength ?? 0;
@@ -1033,6 +1059,11 @@ export class Partition {
         if (s.offset + s.len > end) end = s.offset + s.len;
       }
     }
+    return end;
+  }
+
+  /** Applies a checked append (`end` from appendEnd); answers the change of length. */
+  private applyAppend(op: Omit<AppendChunksOp, 'kind' | 'fsId'>, end: number): number {
     const ex = this.extraOf(op.ino);
     const chunks = new Map<number, readonly ChunkSlice[]>(ex.chunks ?? []);
     for (const c of op.chunks) {
@@ -1054,7 +1085,23 @@ export class Partition {
       this.adjustParentsBytes(op.ino, lengthDelta);
     }
     this.touch(op.ino, op.time, true, true);
-    return { status: StatusCode.OK, inode: this.attr(op.ino), lengthDelta };
+    return lengthDelta;
+  }
+
+  /** AppendChunks then SetAttr as one op: both checked first, so an error changes nothing. */
+  private appendSetattr(op: AppendSetattrOp): OpResult {
+    const { append, setattr } = op;
+    if (append === null || typeof append !== 'object' || setattr === null || typeof setattr !== 'object') {
+      return err(StatusCode.PARAM_ERROR, 'appendSetattr needs an append and a setattr');
+    }
+    if (append.ino !== setattr.ino) return err(StatusCode.PARAM_ERROR, 'append and setattr name different inodes');
+    const e = this.checkRegular(append.ino) ?? this.checkTime(append.time) ?? this.checkSetattr(setattr);
+    if (e) return e;
+    if (setattr.mask & (SetAttr.SIZE | SetAttr.CTIME)) return err(StatusCode.PARAM_ERROR, 'no size or ctime with an append');
+    const end = this.appendEnd(append);
+    if (typeof end !== 'number') return end;
+    const lengthDelta = this.applyAppend(append, end) + this.applySetattr(setattr);
+    return { status: StatusCode.OK, inode: this.attr(append.ino), lengthDelta };
   }
 
   private trimChunks(op: TrimChunksOp): OpResult {

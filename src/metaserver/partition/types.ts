@@ -349,6 +349,17 @@ export interface AppendChunksOp extends OpBase {
   time: Timestamp;
 }
 
+/**
+ * A file's buffered writes and the setattr after them in one op: `append` applies as
+ * AppendChunksOp, then `setattr` as SetAttrOp (no SIZE or CTIME: a truncate commits the data
+ * first). Both are checked before either changes anything; both name the same inode.
+ */
+export interface AppendSetattrOp extends OpBase {
+  kind: 'appendSetattr';
+  append: Omit<AppendChunksOp, 'kind' | 'fsId' | 'requestId'>;
+  setattr: Omit<SetAttrOp, 'kind' | 'fsId' | 'requestId'>;
+}
+
 /** Drops the block map at and beyond `length` (slices crossing it are shortened); length unchanged. */
 export interface TrimChunksOp extends OpBase {
   kind: 'trimChunks';
@@ -437,6 +448,7 @@ export type PartitionOp =
   | RemoveXattrOp
   | RenameOp
   | AppendChunksOp
+  | AppendSetattrOp
   | TrimChunksOp
   | ReplaceChunksOp
   | SealDirectoryOp
@@ -496,6 +508,7 @@ export interface OpResultMap {
   removeXattr: object;
   rename: RenameResult;
   appendChunks: { inode: InodeAttr; lengthDelta: number };
+  appendSetattr: { inode: InodeAttr; lengthDelta: number };
   trimChunks: object;
   replaceChunks: object;
   sealDirectory: object;

@@ -1,0 +1,145 @@
+// What a GNU `tar x` costs per file through the curvefs mount, counted at the metaserver caller
+// (the mount's ops served by this process over a real 3-replica cluster). tar as root extracts
+// each file with openat(O_CREAT|O_EXCL), write, utimensat(fd), fchown, fchmod, close. Pins: the
+// data written before a setattr and the setattr are one commit (AppendAndUpdateInode), and the
+// kernel's GETATTR before fchown (it refreshes the mode to drop set-user-id) is answered from the
+// answer of the setattr just made — so a file is one read (the negative lookup) and four commits.
+// Every result is checked from another client: data, length, times, owner and mode.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fsp from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { FileDataIO } from '../../src/data/index.ts';
+import { CurvefsOps } from '../../src/mount/index.ts';
+import type { Connection } from '../../src/client/index.ts';
+import { startCluster, type TestCluster } from '../helpers/cluster.ts';
+import { countMetaCalls } from '../helpers/count-calls.ts';
+import { mountForTest, type TestMount } from '../helpers/fuse.ts';
+
+let cluster: TestCluster;
+let conn: Connection;
+let m: TestMount & { ops: CurvefsOps };
+const counts = new Map<string, number>();
+const counted = () => Object.fromEntries([...counts].sort());
+const run = promisify(execFile);
+
+before(async () => {
+  cluster = await startCluster({ fsName: 'tar' });
+  conn = await cluster.connect();
+  countMetaCalls(conn, counts);
+  const v = conn.view;
+  // Chunk ids from a range no other writer of this fs uses (the SDK below only reads).
+  let next = 2 ** 40;
+  const data = new FileDataIO(conn.store, { fsId: v.fsId, chunkSize: v.chunkSize, blockSize: v.blockSize, allocChunkIds: async (n) => ((next += n), next - n) });
+  // Long timeouts: what the kernel and the mount keep must not expire between two calls of a test.
+  const ops = new CurvefsOps({ core: conn.core, data, sessionId: conn.sessionId, view: v }, { dirInfoTtlMs: 600_000 });
+  m = await mountForTest(ops, { entryTimeoutSec: 600, attrTimeoutSec: 600 });
+  await fsp.mkdir(join(m.dir, 'd'));
+});
+
+after(async () => {
+  await m?.cleanup();
+  await conn?.close();
+  await cluster?.stop();
+});
+
+test('write, futimens, fchown, fchmod, close: the data rides on the first setattr; one read and four commits in all', async () => {
+  const body = randomBytes(3000);
+  const mtime = new Date('2020-02-03T04:05:06Z');
+  await fsp.stat(join(m.dir, 'd'));
+  counts.clear();
+  const h = await fsp.open(join(m.dir, 'd', 'f'), 'wx', 0o600);
+  await h.write(body);
+  await h.utimes(mtime, mtime);
+  await h.chown(0, 0);
+  await h.chmod(0o644);
+  await h.close();
+  assert.deepEqual(counted(), { appendAndUpdateInode: 1, createFile: 1, getDentry: 1, updateInode: 2 });
+
+  // Another client sees every change.
+  const st = await conn.fs.stat('/d/f');
+  assert.equal(st.size, 3000);
+  assert.equal(st.mode & 0o7777, 0o644);
+  assert.equal(st.uid, 0);
+  assert.equal(st.mtimeMs, mtime.getTime());
+  assert.ok(st.ctimeMs > mtime.getTime(), 'ctime is the time of the last change');
+  assert.deepEqual(Buffer.from(await conn.fs.readFile('/d/f')), body);
+});
+
+test('attributes answered from our own setattr never hide a write made after it', async () => {
+  const h = await fsp.open(join(m.dir, 'd', 'g'), 'wx', 0o600);
+  await h.write(Buffer.from('abc'));
+  await h.chmod(0o640);
+  await h.write(Buffer.from('defgh'), 0, 5, 3);
+  assert.equal((await h.stat()).size, 8);
+  await h.chown(0, 0);
+  assert.equal((await h.stat()).size, 8);
+  await h.close();
+  const st = await conn.fs.stat('/d/g');
+  assert.equal(st.size, 8);
+  assert.equal(st.mode & 0o7777, 0o640);
+  assert.equal(Buffer.from(await conn.fs.readFile('/d/g')).toString(), 'abcdefgh');
+});
+
+test('set-user-id is dropped by a chown after a setattr whose answer the mount kept', async () => {
+  const h = await fsp.open(join(m.dir, 'd', 's'), 'wx', 0o600);
+  await h.write(Buffer.from('x'));
+  await h.chmod(0o4755);
+  await h.chown(1234, 1234);
+  await h.close();
+  const st = await conn.fs.stat('/d/s');
+  assert.equal(st.mode & 0o7777, 0o755, 'chown cleared S_ISUID, as on Linux');
+  assert.equal(st.uid, 1234);
+});
+
+test('tar x: every file is one read and four commits, and the tree equals the archive', async () => {
+  const src = join(m.base, 'src');
+  const files = 12;
+  await fsp.mkdir(join(src, 'pkg', 'lib'), { recursive: true });
+  for (let i = 0; i < files; i++) {
+    const f = join(src, 'pkg', i % 2 ? 'lib' : '.', `f${i}.js`);
+    await fsp.writeFile(f, randomBytes(500 + i * 300));
+    await fsp.chmod(f, i % 3 ? 0o644 : 0o755);
+    await fsp.utimes(f, new Date(1_600_000_000_000 + i * 1000), new Date(1_600_000_000_000 + i * 1000));
+  }
+  const tarball = join(m.base, 'tree.tar');
+  await run('tar', ['cf', tarball, '-C', src, 'pkg']);
+  const dest = join(m.dir, 'x');
+  await fsp.mkdir(dest);
+  counts.clear();
+  await run('tar', ['xf', tarball, '-C', dest]);
+  const c = counted();
+  assert.equal(c.appendChunks ?? 0, 0, `no file's data is a commit of its own: ${JSON.stringify(c)}`);
+  assert.equal(c.appendAndUpdateInode, files, 'each file\'s data rides on its utimensat');
+  assert.equal(c.createFile, files + 2, 'a file or directory each');
+  // Each file: fchown, fchmod; each directory: utimensat, fchownat, chmod.
+  assert.equal(c.updateInode, 2 * files + 3 * 2);
+
+  // The tree, as another client sees it, equals the archive (tar --compare checks data, size, mode, mtime, owner).
+  await run('tar', ['--compare', '-f', tarball, '-C', dest]);
+  for (let i = 0; i < files; i++) {
+    const rel = `pkg/${i % 2 ? 'lib/' : ''}f${i}.js`;
+    const st = await conn.fs.stat(`/x/${rel}`);
+    assert.equal(st.size, 500 + i * 300, rel);
+    assert.equal(st.mode & 0o7777, i % 3 ? 0o644 : 0o755, rel);
+    assert.equal(st.mtimeMs, 1_600_000_000_000 + i * 1000, rel);
+    assert.deepEqual(Buffer.from(await conn.fs.readFile(`/x/${rel}`)), await fsp.readFile(join(src, rel)), rel);
+  }
+});
+
+test('rm -rf of the tree: one commit per name, the directories\' listings, and no attribute read', async () => {
+  const dest = join(m.dir, 'x');
+  await fsp.readdir(dest, { recursive: true }); // every directory seen: as after tar x, or an ls -R
+  counts.clear();
+  await run('rm', ['-rf', dest]);
+  const c = counted();
+  assert.equal(c.unlink, 12, JSON.stringify(c));
+  assert.equal(c.rmdir, 3, 'pkg/lib, pkg and x');
+  for (const read of ['batchGetInodeAttr', 'getInode', 'getDentry']) {
+    assert.equal(c[read] ?? 0, 0, `opendir of a directory seen within the attribute timeout reads nothing: ${JSON.stringify(c)}`);
+  }
+  await assert.rejects(conn.fs.stat('/x'), { code: 'ENOENT' });
+});
