@@ -122,7 +122,9 @@ export class MetaServer {
   }
 
   async start(): Promise<void> {
-    // Bind first: the port is part of this replica's identity in its copysets.
+    // Bind first: the port is part of this replica's identity in its copysets. Calls that
+    // arrive before the services below are registered are told to retry, not refused for good.
+    this.rpc.starting();
     this.port = await this.rpc.listen();
     this.myId = typeof this.opts.id === 'number' ? this.opts.id : await this.opts.id(this.address);
     const factory = await this.opts.groups({ rpc: this.rpc, pool: this.pool, self: this.self() });
@@ -174,6 +176,7 @@ export class MetaServer {
         onRemoved: (poolId, copysetId, removed) => this.tellRemoved(poolId, copysetId, removed),
       }),
     );
+    this.rpc.started();
     const reopened = await this.manager.reopenExisting();
     this.coordinator.startRecovery(() => this.manager.list());
     this.reclaimer = new Reclaimer({

@@ -111,6 +111,7 @@ export class RpcServer {
   private closedOverBudget = 0;
   private refusedPerPeer = 0;
   private readonly methods = new Map<number, MethodEntry>();
+  private isStarting = false;
   private readonly connections = new Set<ServerConnection>();
   private server: Server | undefined;
 
@@ -263,6 +264,29 @@ export class RpcServer {
   /** @internal */
   lookup(methodId: number): MethodEntry | undefined {
     return this.methods.get(methodId);
+  }
+
+  /**
+   * Until `started()`, a call of a method not registered yet is answered UNAVAILABLE (retry)
+   * instead of UNKNOWN_METHOD (final). Why: a server binds its port before it registers every
+   * service (a metaserver's port is part of its identity, and opening its copysets takes time);
+   * a client that reaches it in between must wait or go elsewhere, not fail the call for good
+   * (a mount turned UNKNOWN_METHOD into ENOSYS for open(2) right after a restart).
+   */
+  starting(): void {
+    this.isStarting = true;
+  }
+
+  /** Every service is registered: an unknown method is final again. */
+  started(): void {
+    this.isStarting = false;
+  }
+
+  /** The error for a call of `methodId`, which is not registered. */
+  unknownMethod(methodId: number): CurveError {
+    return this.isStarting
+      ? new CurveError(StatusCode.UNAVAILABLE, `method ${methodId} is not served yet: this server is starting`)
+      : new CurveError(StatusCode.UNKNOWN_METHOD, `no method with id ${methodId} on this server`);
   }
 
   private accept(socket: Socket): void {
@@ -507,7 +531,8 @@ class ServerConnection implements FrameHandler {
     const method = this.server.lookup(methodId);
     if (tracing && method) trace(`rpc.request ${method.name}`);
     if (!method) {
-      this.respondError(callId, StatusCode.UNKNOWN_METHOD, `no method with id ${methodId} on this server`, undefined);
+      const e = this.server.unknownMethod(methodId);
+      this.respondError(callId, e.status, e.message, undefined);
       return;
     }
     const auth = this.server.auth;
@@ -565,7 +590,7 @@ class ServerConnection implements FrameHandler {
     this.server.callCount++;
     this.requestSeen = true;
     const method = this.server.lookup(methodId);
-    if (!method) return this.oneWayFailed(`method#${methodId}`, new CurveError(StatusCode.UNKNOWN_METHOD, `no method with id ${methodId} on this server`));
+    if (!method) return this.oneWayFailed(`method#${methodId}`, this.server.unknownMethod(methodId));
     if (tracing) trace(`rpc.request ${method.name}`);
     try {
       this.server.auth?.authorize(method.name, this.principal, this.authFailure);
