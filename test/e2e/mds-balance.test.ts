@@ -68,9 +68,15 @@ test('leaders spread over three metaservers; a fourth, empty one gets its share 
 
   extra = await MetaserverCluster.start({ n: 1, dir: join(base, 'extra'), mdsAddrs: cluster.mdsAddrs });
   const four = [...three, extra.procs[0]!.id];
+  let last: { replicas: number[]; leaders: number[] } | undefined;
   const done = await pollUntil('replicas and leaders spread over four metaservers', 180_000, async () => {
-    const s = await spread(four);
+    const s = (last = await spread(four));
     return even(s.replicas) && s.leaders.every((n) => n >= 1 && n <= 2) ? s : undefined;
+  }).catch((e: Error) => {
+    // Seen once at a load of ~25 (CI beside five other jobs): say where it stood and what the
+    // scheduler last did, so the next occurrence can be diagnosed from the CI log.
+    const recent = cluster.mdsLog.filter((l) => /balanc|operator|change_peer|transfer/i.test(l)).slice(-30);
+    throw new Error(`${e.message}; last spread ${JSON.stringify(last)}; scheduler's last lines:\n${recent.join('\n')}`);
   });
   assert.ok(done.replicas[3]! >= 4, `the new metaserver holds ${done.replicas[3]} replicas`);
   assert.ok(cluster.mdsLog.some((l) => l.includes('planned balancing change') && l.includes('"type":"change_peer"') && l.includes(`"newPeer":${four[3]}`)), 'replicas were moved by the balancer');
