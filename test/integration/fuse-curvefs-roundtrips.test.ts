@@ -15,34 +15,23 @@ import { pollUntil } from '../../src/common/index.ts';
 import { FileDataIO } from '../../src/data/index.ts';
 import { CurvefsOps } from '../../src/mount/index.ts';
 import type { Connection } from '../../src/client/index.ts';
-import { startCluster, type TestCluster } from '../helpers/cluster.ts';
-import { countMetaCalls } from '../helpers/count-calls.ts';
+import { startCountedMount, type CountedMount } from '../helpers/counted-mount.ts';
 import { mountForTest, type TestMount } from '../helpers/fuse.ts';
 
-let cluster: TestCluster;
 let conn: Connection;
 let m: TestMount & { ops: CurvefsOps };
-const counts = new Map<string, number>();
-const counted = () => Object.fromEntries([...counts].sort());
+let counts: Map<string, number>;
+let counted: () => Record<string, number>;
+let rig: CountedMount | undefined;
 const run = promisify(execFile);
 
 before(async () => {
-  cluster = await startCluster({ fsName: 'rt' });
-  conn = await cluster.connect();
-  countMetaCalls(conn, counts);
-  const v = conn.view;
-  const data = new FileDataIO(conn.store, { fsId: v.fsId, chunkSize: v.chunkSize, blockSize: v.blockSize, allocChunkIds: async () => { throw new Error('no data is written in this test'); } });
-  // Long timeouts: what the kernel (and the mount, for a parent's setgid) caches must not expire
-  // between two calls of one test.
-  const ops = new CurvefsOps({ core: conn.core, data, sessionId: conn.sessionId, view: v }, { dirInfoTtlMs: 600_000 });
-  m = await mountForTest(ops, { entryTimeoutSec: 600, attrTimeoutSec: 600 });
-  await fsp.mkdir(join(m.dir, 'd'));
+  rig = await startCountedMount('rt');
+  ({ conn, m, counts, counted } = rig);
 });
 
 after(async () => {
-  await m?.cleanup();
-  await conn?.close();
-  await cluster?.stop();
+  await rig?.stop();
 });
 
 test('a create is the negative lookup and one CreateFile; no open registration', async () => {

@@ -12,38 +12,27 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { FileDataIO } from '../../src/data/index.ts';
 import { CurvefsOps } from '../../src/mount/index.ts';
 import type { Connection } from '../../src/client/index.ts';
-import { startCluster, type TestCluster } from '../helpers/cluster.ts';
-import { countMetaCalls } from '../helpers/count-calls.ts';
-import { mountForTest, type TestMount } from '../helpers/fuse.ts';
+import { startCountedMount, type CountedMount } from '../helpers/counted-mount.ts';
+import type { TestMount } from '../helpers/fuse.ts';
 
-let cluster: TestCluster;
 let conn: Connection;
 let m: TestMount & { ops: CurvefsOps };
-const counts = new Map<string, number>();
-const counted = () => Object.fromEntries([...counts].sort());
+let counts: Map<string, number>;
+let counted: () => Record<string, number>;
+let rig: CountedMount | undefined;
 const run = promisify(execFile);
 
 before(async () => {
-  cluster = await startCluster({ fsName: 'tar' });
-  conn = await cluster.connect();
-  countMetaCalls(conn, counts);
-  const v = conn.view;
   // Chunk ids from a range no other writer of this fs uses (the SDK below only reads).
   let next = 2 ** 40;
-  const data = new FileDataIO(conn.store, { fsId: v.fsId, chunkSize: v.chunkSize, blockSize: v.blockSize, allocChunkIds: async (n) => ((next += n), next - n) });
-  // Long timeouts: what the kernel and the mount keep must not expire between two calls of a test.
-  const ops = new CurvefsOps({ core: conn.core, data, sessionId: conn.sessionId, view: v }, { dirInfoTtlMs: 600_000 });
-  m = await mountForTest(ops, { entryTimeoutSec: 600, attrTimeoutSec: 600 });
-  await fsp.mkdir(join(m.dir, 'd'));
+  rig = await startCountedMount('tar', async (n) => ((next += n), next - n));
+  ({ conn, m, counts, counted } = rig);
 });
 
 after(async () => {
-  await m?.cleanup();
-  await conn?.close();
-  await cluster?.stop();
+  await rig?.stop();
 });
 
 test('write, futimens, fchown, fchmod, close: the data rides on the first setattr; one read and four commits in all', async () => {
