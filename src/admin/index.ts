@@ -6,4 +6,4 @@ export { dumpTree, type DumpStats } from './dump.ts';
 export { loadDump, verifyDump, type LoadSource, type LoadStats } from './load.ts';
 export { DumpWriter, DumpFormatError, readDump, DUMP_MAGIC, DUMP_VERSION, type DumpFormat, type DumpHeader, type DumpRecord, type DumpTrailer } from './dump-format.ts';
 export { parseDuration } from './duration.ts';
-export { listTrash, restoreTrash, purgeTrash, type TrashItem, type TrashOutcome } from './trash.ts';
+export { listTrash, restoreTarget, restoreTrash, purgeTrash, type RestoreTarget, type TrashItem, type TrashOutcome } from './trash.ts';

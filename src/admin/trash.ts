@@ -2,7 +2,8 @@
 // the trash of each partition of an fs (docs/architecture.md §6c), put back or emptied for good.
 // Each entry lives in one partition, so each restore or purge is one log entry there.
 import { CurveError, StatusCode } from '../common/index.ts';
-import type { MetaClient } from '../client/index.ts';
+import { checkName, type Fs, type MetaClient } from '../client/index.ts';
+import { FileType } from '../gen/common_pb.ts';
 import type { TrashEntry } from '../gen/metaserver_pb.ts';
 import { fsPartitions } from './scan.ts';
 
@@ -62,10 +63,32 @@ async function each(ids: readonly number[], fn: (ino: number) => Promise<Partial
   return out;
 }
 
-/** Puts each inode back under its old parent and name; one that cannot go back is reported. */
-export function restoreTrash(meta: MetaClient, ids: readonly number[]): Promise<TrashOutcome[]> {
+/** Where a restore puts names instead of their old place (`trash restore --to DIR --name NAME`). */
+export interface RestoreTarget {
+  /** A directory in the inode's partition (refused with CROSS_DEVICE otherwise). */
+  parentInodeId: number;
+  /** Default: each entry's trashed name. */
+  name?: string;
+}
+
+/** `--to DIR [--name NAME]` as a target: DIR must exist and be a directory (a path in the fs). */
+export async function restoreTarget(fs: Fs, dir: string, name?: string): Promise<RestoreTarget> {
+  if (name !== undefined) checkName(name);
+  const attr = await fs.resolve(dir).catch((e: unknown) => {
+    if (e instanceof CurveError && e.status === StatusCode.NOT_FOUND) throw new CurveError(StatusCode.NOT_FOUND, `${dir}: no such directory`);
+    throw e;
+  });
+  if (attr.type !== FileType.TYPE_DIRECTORY) throw new CurveError(StatusCode.NOT_DIRECTORY, `${dir} is not a directory`);
+  return { parentInodeId: attr.inodeId, name };
+}
+
+/**
+ * Puts each inode back under its old parent and name, or into `to`; one that cannot go back is
+ * reported (the name is taken, the directory is gone or in another partition).
+ */
+export function restoreTrash(meta: MetaClient, ids: readonly number[], to?: RestoreTarget): Promise<TrashOutcome[]> {
   return each(ids, async (ino) => {
-    const r = await meta.callForInode('restoreTrash', ino, { inodeId: ino });
+    const r = await meta.callForInode('restoreTrash', ino, { inodeId: ino, toParentInodeId: to?.parentInodeId, toName: to?.name });
     return { parentInodeId: r.dentry?.parentInodeId, name: r.dentry?.name };
   });
 }

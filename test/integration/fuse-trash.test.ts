@@ -2,7 +2,7 @@
 // process and the `curvefs trash` CLI (docs/architecture.md §6c, docs/operations.md "Trash"):
 // rm → listed in the trash, its bytes still counted → restore → content intact; a name taken
 // meanwhile is refused; `rm -rf` of a tree leaves its files in the trash (their directories are
-// gone, so restore says so); purge and a retention of 0 empty it and the space comes back.
+// gone, so restore says so, and `restore --to DIR` puts them into another directory); purge and a retention of 0 empty it and the space comes back.
 // Every wait polls a predicate with a deadline.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -123,7 +123,7 @@ test('rm puts a file in the trash (space still counted); restore brings it back 
   assert.deepEqual(await trashList(), []);
 });
 
-test('rm -rf of a tree: its files wait in the trash; restore says their directory is gone; purge frees the space', async () => {
+test('rm -rf of a tree: its files wait in the trash; restore says their directory is gone, --to puts them into another; purge frees the space', async () => {
   const tree = join(dir, 'tree');
   await fsp.mkdir(join(tree, 'a', 'b'), { recursive: true });
   const sizes = [1000, 2000, 3000];
@@ -142,6 +142,34 @@ test('rm -rf of a tree: its files wait in the trash; restore says their director
   const r = await cli('trash', 'restore', FS, '--all');
   assert.equal(r.code, 1);
   assert.equal((r.stdout.match(/is gone/g) ?? []).length, 3, r.stdout);
+
+  // --to DIR puts them into an existing directory instead. Refused, changing nothing, when DIR
+  // is missing or not a directory, or the name is taken there.
+  const missing = await cli('trash', 'restore', FS, '--all', '--to', '/saved');
+  assert.equal(missing.code, 3, missing.stdout + missing.stderr); // the CLI's "not found"
+  assert.match(missing.stderr, /\/saved/);
+  await fsp.mkdir(join(dir, 'saved'));
+  await fsp.writeFile(join(dir, 'saved', 'top'), 'in the way');
+  const notDir = await cli('trash', 'restore', FS, '--all', '--to', '/saved/top');
+  assert.equal(notDir.code, 6, notDir.stdout + notDir.stderr); // the CLI's "invalid input"
+  assert.match(notDir.stderr, /not a directory/);
+  const top = items.find((t) => t.name === 'top')!;
+  const taken = await cli('trash', 'restore', FS, String(top.inodeId), '--to', '/saved');
+  assert.equal(taken.code, 1);
+  assert.match(taken.stdout, /already exists/);
+  assert.equal((await trashList()).length, 3, 'the refusals changed nothing');
+  const renamed = await cli('trash', 'restore', FS, String(top.inodeId), '--to', '/saved', '--name', 'top.restored');
+  assert.equal(renamed.code, 0, renamed.stdout + renamed.stderr);
+  const rest = await cli('trash', 'restore', FS, '--all', '--to', 'saved');
+  assert.equal(rest.code, 0, rest.stdout + rest.stderr);
+  assert.deepEqual(await trashList(), []);
+  assert.deepEqual((await fsp.readdir(join(dir, 'saved'))).sort(), ['deep', 'mid', 'top', 'top.restored']);
+  assert.deepEqual(await fsp.readFile(join(dir, 'saved', 'top.restored')), content(sizes[0]!, 1));
+  assert.deepEqual(await fsp.readFile(join(dir, 'saved', 'mid')), content(sizes[1]!, 2));
+  assert.deepEqual(await fsp.readFile(join(dir, 'saved', 'deep')), content(sizes[2]!, 3));
+  // Back into the trash (with the file that was in the way) for the purge below.
+  await fsp.rm(join(dir, 'saved'), { recursive: true });
+  assert.equal((await trashList()).length, 4);
 
   const purged = await cli('trash', 'purge', FS, '--all');
   assert.equal(purged.code, 0, purged.stdout + purged.stderr);

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { FileType } from '../../gen/common_pb.ts';
 import { MdsService } from '../../gen/mds_pb.ts';
 import { OptionValueError } from '../../common/index.ts';
-import { listTrash, parseDuration, purgeTrash, restoreTrash, type TrashOutcome } from '../../admin/index.ts';
+import { listTrash, parseDuration, purgeTrash, restoreTarget, restoreTrash, type TrashOutcome } from '../../admin/index.ts';
 import { humanBytes, printJson, printTable } from '../output.ts';
 import { openMds, type GlobalOptions } from '../context.ts';
 import { withAdmin } from './admin-connect.ts';
@@ -57,13 +57,20 @@ export function registerTrashCommands(program: Command, g: () => GlobalOptions):
 
   trash
     .command('restore')
-    .description('put names back where they were (refused when the name is taken or the directory is gone)')
+    .description('put names back where they were, or into another directory (refused when the name is taken or the directory is gone)')
     .argument('<fs>', 'file system name')
     .argument('[inodes...]', 'inode ids (from `trash list`)')
     .option('--all', 'every name in the trash')
-    .action(async (fsName: string, ids: string[], o: { all?: boolean }) => {
+    .option('--to <dir>', "into this existing directory of the fs (a path) instead; it must be in the inode's partition")
+    .option('--name <name>', 'under this name instead of the trashed one (one inode, with --to)')
+    .action(async (fsName: string, ids: string[], o: { all?: boolean; to?: string; name?: string }) => {
       if (!o.all && ids.length === 0) throw new OptionValueError('name inode ids, or --all');
-      const out = await withAdmin(g(), fsName, async (ctx) => restoreTrash(ctx.meta, o.all ? (await listTrash(ctx.meta)).map((t) => t.inodeId) : inodeIds(ids)));
+      if (o.name !== undefined && (o.to === undefined || o.all || ids.length !== 1)) throw new OptionValueError('--name restores one inode, with --to');
+      const named = o.all ? undefined : inodeIds(ids);
+      const out = await withAdmin(g(), fsName, async (ctx, conn) => {
+        const to = o.to === undefined ? undefined : await restoreTarget(conn.fs, o.to, o.name);
+        return restoreTrash(ctx.meta, named ?? (await listTrash(ctx.meta)).map((t) => t.inodeId), to);
+      });
       report(out, 'restored', Boolean(g().json));
     });
 

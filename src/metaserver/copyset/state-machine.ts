@@ -200,9 +200,12 @@ export class CopysetStateMachine {
       case OpType.TrashRestore: {
         const r = op.msg;
         const entry = part.trash.get(r.inodeId);
-        const locked = this.inodeLocked(fsId, r.inodeId) ?? (entry ? this.dentryLocked(fsId, entry.parent, entry.name) : undefined);
+        const to = entry ? { parent: r.toParentInodeId ?? entry.parent, name: r.toName ?? entry.name } : undefined;
+        const locked = this.inodeLocked(fsId, r.inodeId) ?? (to ? this.dentryLocked(fsId, to.parent, to.name) : undefined);
         if (locked) return locked;
-        return part.apply({ kind: 'trashRestore', fsId, requestId: rid(r.rid), ino: r.inodeId, time: ts(r.time) });
+        return part.apply({
+          kind: 'trashRestore', fsId, requestId: rid(r.rid), ino: r.inodeId, time: ts(r.time), parent: r.toParentInodeId, name: r.toName,
+        });
       }
       case OpType.TrashPurge: {
         const r = op.msg;

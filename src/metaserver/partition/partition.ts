@@ -1182,18 +1182,37 @@ export class Partition {
     if (e) return e;
     const t = this.trash.get(op.ino);
     if (t === undefined) return err(StatusCode.NOT_FOUND, `inode ${op.ino} is not in the trash`);
-    if (this.checkDir(t.parent) !== undefined) return err(StatusCode.NOT_FOUND, `inode ${op.ino}: its directory ${t.parent} is gone`);
+    const parent = op.parent ?? t.parent;
+    const name = op.name ?? t.name;
+    if (op.parent === undefined) {
+      if (this.checkDir(parent) !== undefined) return err(StatusCode.NOT_FOUND, `inode ${op.ino}: its directory ${parent} is gone`);
+    } else {
+      if (!isId(parent)) return err(StatusCode.PARAM_ERROR, 'bad parent id');
+      // The dentry and the inode's parent list change in this one log entry, so the directory
+      // must be here; moving across partitions would need a transaction (restore, then mv).
+      if (!this.owns(parent)) {
+        return err(StatusCode.CROSS_DEVICE, `inode ${op.ino}: directory ${parent} lives in another partition than the inode (ids ${this.start}..${this.end})`);
+      }
+    }
     // A directory being removed (sealed by an rmdir transaction) takes no new entry.
-    const sealed = this.checkCreateParent(t.parent);
-    if (sealed) return sealed;
-    const d = this.dir(t.parent);
-    if (d !== undefined && d.lookup(t.name) >= 0) {
-      return err(StatusCode.DENTRY_EXIST, `inode ${op.ino}: ${JSON.stringify(t.name)} already exists in directory ${t.parent}`);
+    const refused = this.checkCreateParent(parent) ?? (op.name === undefined ? undefined : this.checkNameArg(name));
+    if (refused) return refused;
+    const d = this.dir(parent);
+    if (d !== undefined && d.lookup(name) >= 0) {
+      return err(StatusCode.DENTRY_EXIST, `inode ${op.ino}: ${JSON.stringify(name)} already exists in directory ${parent}`);
     }
     this.trash.delete(op.ino);
-    this.addEntry(t.parent, t.name, op.ino, t.type, this.childBytes(op.ino, t.type, undefined), op.time);
+    if (parent !== t.parent) {
+      // The trashed name kept its old parent in the inode's list: the new directory replaces it.
+      const parents = this.parentsOf(op.ino);
+      const k = parents.indexOf(t.parent);
+      if (k >= 0) parents[k] = parent;
+      else parents.push(parent);
+      this.setParents(op.ino, parents);
+    }
+    this.addEntry(parent, name, op.ino, t.type, this.childBytes(op.ino, t.type, undefined), op.time);
     this.touch(op.ino, op.time, false, true);
-    return { status: StatusCode.OK, dentry: { parent: t.parent, name: t.name, ino: op.ino, type: t.type }, parent: this.attr(t.parent) };
+    return { status: StatusCode.OK, dentry: { parent, name, ino: op.ino, type: t.type }, parent: this.attr(parent) };
   }
 
   private trashPurge(op: TrashPurgeOp): OpResult {

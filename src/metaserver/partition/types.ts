@@ -417,11 +417,16 @@ export interface TrashEntry {
   trashedAt: number;
 }
 
-/** Puts trashed inode `ino` back under its old parent and name (EXIST when the name is taken). */
+/**
+ * Puts trashed inode `ino` back under its old parent and name, or under `parent`/`name` when
+ * given (`trash restore --to`: a directory of this partition). EXIST when the name is taken.
+ */
 export interface TrashRestoreOp extends OpBase {
   kind: 'trashRestore';
   ino: number;
   time: Timestamp;
+  parent?: number;
+  name?: string;
 }
 
 /** Empties trashed inode `ino` for good: its link goes, the reclaimer deletes it (§6). */
