@@ -1,5 +1,6 @@
 // The trash through a real metaserver over its socket (docs/architecture.md §6c): the leader
-// stamps Unlink with the fs's retention, restore puts a name back with its data, purge and the
+// stamps Unlink with the fs's retention, restore puts a name back with its data (or into another
+// directory of its partition once its own is gone), purge and the
 // expiry pass (driven by an injected clock, no sleeps) hand the inode to the reclaimer.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -56,8 +57,8 @@ const payload = (n: number) => Uint8Array.from({ length: n }, (_, i) => (i * 31 
 
 const written = new Map<number, ChunkSlice[]>();
 
-async function fileWithData(p: PartitionRef, name: string): Promise<number> {
-  const f = await meta.createFile({ p, rid: rid(), parent: 1, name, type: FileType.TYPE_S3, mode: 0o644 });
+async function fileWithData(p: PartitionRef, name: string, parent = 1): Promise<number> {
+  const f = await meta.createFile({ p, rid: rid(), parent, name, type: FileType.TYPE_S3, mode: 0o644 });
   const ino = f.inode!.inodeId;
   if (p.fsId === FS) {
     const slices = await io.write(ino, 0, payload(200_000));
@@ -143,4 +144,42 @@ test('an fs without a trash unlinks as before, whatever the client sends', async
   assert.equal((await meta.listTrash({ p: Q })).entries.length, 0);
   await server.reclaimer.runOnce();
   assert.equal(await exists(Q, ino), false);
+});
+
+test('restore --to: into another directory of the partition under a new name; refused, changing nothing, elsewhere', async () => {
+  const mkdir = async (name: string) => (await meta.createFile({ p: P, rid: rid(), parent: 1, name, type: FileType.TYPE_DIRECTORY, mode: 0o755 })).inode!.inodeId;
+  const tree = await mkdir('tree');
+  const dest = await mkdir('dest');
+  const ino = await fileWithData(P, 'lost', tree);
+  const u = await meta.unlink({ p: P, rid: rid(), parentInodeId: tree, name: 'lost' });
+  assert.equal(u.trashed, true);
+  await meta.rmdir({ p: P, rid: rid(), parentInodeId: 1, name: 'tree' });
+  await assert.rejects(meta.restoreTrash({ p: P, rid: rid(), inodeId: ino }), (e) => statusOf(e) === 'NOT_FOUND' && /is gone/.test(String(e)));
+
+  // A directory of another partition of the fs: the move would need a transaction.
+  const cs = pool.client(CopysetService, server.address);
+  await cs.createPartition({ partition: { fsId: FS, poolId: 1, copysetId: 1, partitionId: 3, start: 10_000, end: 19_999 } });
+  const R: PartitionRef = { ...P, partitionId: 3 };
+  const far = (await meta.createInode({ p: R, rid: rid(), parent: 1, type: FileType.TYPE_DIRECTORY, mode: 0o755 })).inode!.inodeId;
+  const refusals: [number, string, RegExp][] = [
+    [far, 'CROSS_DEVICE', /another partition/],
+    [tree, 'NOT_FOUND', /removed/],
+    [ino, 'NOT_DIRECTORY', /not a directory/],
+  ];
+  for (const [toParentInodeId, status, why] of refusals) {
+    await assert.rejects(meta.restoreTrash({ p: P, rid: rid(), inodeId: ino, toParentInodeId }), (e) => statusOf(e) === status && why.test(String(e)));
+  }
+  await fileWithData(P, 'taken');
+  await assert.rejects(meta.restoreTrash({ p: P, rid: rid(), inodeId: ino, toParentInodeId: 1, toName: 'taken' }), (e) => statusOf(e) === 'DENTRY_EXIST');
+  await assert.rejects(meta.restoreTrash({ p: P, rid: rid(), inodeId: ino, toParentInodeId: dest, toName: 'a/b' }), (e) => statusOf(e) === 'INVALID_NAME');
+  const entry = async () => (await meta.listTrash({ p: P })).entries.filter((t) => t.inodeId === ino).map((t) => [t.parentInodeId, t.name]);
+  assert.deepEqual(await entry(), [[tree, 'lost']], 'the refusals changed nothing');
+
+  const r = await meta.restoreTrash({ p: P, rid: rid(), inodeId: ino, toParentInodeId: dest, toName: 'found' });
+  assert.deepEqual([r.dentry!.parentInodeId, r.dentry!.name], [dest, 'found']);
+  const d = await meta.getDentry({ p: P, parentInodeId: dest, name: 'found', withAttr: true });
+  assert.equal(d.dentry!.inodeId, ino);
+  assert.deepEqual(d.inode!.attr!.parent, [dest], 'the new directory replaces the old one in the parent list');
+  assert.equal(d.inode!.attr!.nlink, 1);
+  assert.deepEqual(await entry(), []);
 });
