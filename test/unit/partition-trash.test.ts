@@ -69,6 +69,31 @@ test('purge drops the link (the reclaimer then deletes); hard links and director
   rejects(p, { kind: 'trashRestore', fsId: FS, ino: g, time: at(31) }, StatusCode.NOT_FOUND);
 });
 
+test('restore into another directory of the partition: one step, the bytes and the parent move; refusals change nothing', async () => {
+  const p = newPartition([0, 9999]);
+  const e = mkdir(p, 1, 'e');
+  const g = mkfile(p, e, 'g');
+  ok(p.apply({ kind: 'setattr', fsId: FS, ino: g, mask: SetAttr.SIZE, length: 700, time: at(1) }));
+  ok(trashUnlink(p, e, 'g'));
+  ok(p.apply({ kind: 'deleteDentry', fsId: FS, parent: 1, name: 'e', expectDir: true, unlinkInode: true, time: at(2) }));
+  const to = mkdir(p, 1, 'to');
+  mkfile(p, to, 'g');
+  const restore = (parent: number, name?: string) => ({ kind: 'trashRestore', fsId: FS, ino: g, time: at(3), parent, name }) as const;
+  rejects(p, restore(10_000), StatusCode.CROSS_DEVICE);
+  rejects(p, restore(e), StatusCode.NOT_FOUND);
+  rejects(p, restore(g), StatusCode.NOT_DIRECTORY);
+  rejects(p, restore(to), StatusCode.DENTRY_EXIST);
+  rejects(p, restore(to, '..'), StatusCode.INVALID_NAME);
+
+  const back = ok(p.apply(restore(to, 'g.1')));
+  assert.deepEqual(back.dentry, { parent: to, name: 'g.1', ino: g, type: FileType.TYPE_S3 });
+  assert.deepEqual(ok(p.getInodeAttr(g)).inode.parent, [to]);
+  assert.equal(ok(p.dirStats(to)).stats.bytes, 700, "the new directory counts the file's bytes");
+  assert.equal(p.trashList().length, 0);
+  const q = (await loadSnapshotBytes(snapshot(p))).get(1)!;
+  assert.equal(partitionDigest(q), partitionDigest(p));
+});
+
 test('the trash survives a snapshot round trip; a damaged trash record is refused', async () => {
   const p = newPartition();
   const d = mkdir(p, 1, 'd');
