@@ -57,7 +57,7 @@ async function each(ids: readonly number[], fn: (ino: number) => Promise<Partial
       out.push({ inodeId, ok: true, ...(await fn(inodeId)) });
     } catch (e) {
       if (!(e instanceof CurveError) || e.status >= 400) throw e; // transport trouble: stop, say so
-      out.push({ inodeId, ok: false, error: `${StatusCode[e.status]}: ${e.message}` });
+      out.push({ inodeId, ok: false, error: e.message }); // "STATUS: why" (CurveError names its status)
     }
   }
   return out;
