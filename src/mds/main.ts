@@ -359,8 +359,6 @@ export async function mdsMain(argv: string[]): Promise<void> {
   // Before anything logs: every line of this process goes where --log-file/--log-format say.
   applyLogSettings(args.log);
   const handle = await runMds(args);
-  // A line on stdout that tools and tests can wait for.
-  process.stdout.write(`MDS listening on ${handle.address}${handle.dashboardAddress ? ` dashboard ${handle.dashboardAddress}` : ''}\n`);
   const shutdown = (sig: string) => {
     log.info(`${sig}: stopping`);
     handle.stop({ resign: true }).then(
@@ -373,6 +371,9 @@ export async function mdsMain(argv: string[]): Promise<void> {
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
+  // A line on stdout that tools and tests can wait for — after the handlers, so a signal sent the
+  // moment it is read finds them (before, SIGTERM could still kill the process outright).
+  process.stdout.write(`MDS listening on ${handle.address}${handle.dashboardAddress ? ` dashboard ${handle.dashboardAddress}` : ''}\n`);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -341,12 +341,15 @@ export async function cli(argv: string[]): Promise<void> {
   // Before anything logs: every line of this process goes where --log-file/--log-format say.
   applyLogSettings(logTo);
   const h = await runMetaserver(opts);
-  process.stdout.write(`METASERVER_READY ${JSON.stringify({ id: h.id, address: h.address, metrics: h.metricsAddress })}\n`);
   const shutdown = (): void => {
     void h.stop().then(() => process.exit(0));
   };
+  // Handlers first, the ready line after: a supervisor that signals the moment it reads the line
+  // could otherwise catch the process in between, where SIGTERM still has its default action
+  // (killed, no clean stop — seen in CI on a loaded machine).
   process.once('SIGTERM', shutdown);
   process.once('SIGINT', shutdown);
+  process.stdout.write(`METASERVER_READY ${JSON.stringify({ id: h.id, address: h.address, metrics: h.metricsAddress })}\n`);
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
