@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pollUntil } from '../../src/common/poll.ts';
 import { MetaserverCluster } from '../helpers/metaserver-cluster.ts';
 
 function alive(pid: number | undefined): boolean {
@@ -22,11 +23,7 @@ function alive(pid: number | undefined): boolean {
 
 /** Waits (polling, with a deadline) until none of `pids` is alive. */
 async function gone(pids: (number | undefined)[], what: string): Promise<void> {
-  const deadline = performance.now() + 30_000;
-  while (pids.some(alive)) {
-    if (performance.now() > deadline) assert.fail(`${what}: pids ${pids.filter(alive).join(', ')} still running`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await pollUntil(`${what}: pids ${pids.join(', ')} gone`, 30_000, async () => (pids.some(alive) ? undefined : true));
 }
 
 test('a restart that races with stop() does not leave a process behind', async () => {
@@ -63,14 +60,10 @@ test('stop() ends a paused (SIGSTOP) replica too', async () => {
     process.kill(pids[0]!, 'SIGSTOP');
     let stopped = false;
     const stopping = c.stop().then(() => (stopped = true));
-    const deadline = performance.now() + 60_000;
-    while (!stopped) {
-      if (performance.now() > deadline) {
-        for (const pid of pids) if (alive(pid)) process.kill(pid!, 'SIGKILL');
-        assert.fail('stop() waits forever for a paused replica to act on SIGTERM');
-      }
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await pollUntil('stop() of a cluster with a paused replica', 60_000, async () => (stopped ? true : undefined)).catch((e: Error) => {
+      for (const pid of pids) if (alive(pid)) process.kill(pid!, 'SIGKILL');
+      assert.fail(`stop() waits forever for a paused replica to act on SIGTERM (${e.message})`);
+    });
     await stopping;
     await gone(pids, 'after stop');
   } finally {

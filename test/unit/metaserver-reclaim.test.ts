@@ -7,7 +7,8 @@ import { create } from '@bufbuild/protobuf';
 import { CurveError, StatusCode } from '../../src/common/index.ts';
 import { FileType } from '../../src/gen/common_pb.ts';
 import { CopysetService, ExpireSessionsEntrySchema, MetaServerService, type PartitionRef } from '../../src/gen/metaserver_pb.ts';
-import { FileDataIO, MemoryBlockStore, inodePrefix } from '../../src/data/index.ts';
+import { FileDataIO, MemoryBlockStore } from '../../src/data/index.ts';
+import { countInodeObjects } from '../helpers/store-objects.ts';
 import { ChannelPool } from '../../src/rpc/index.ts';
 import { MetaServer } from '../../src/metaserver/server.ts';
 import { localGroupFactory } from '../../src/metaserver/copyset/manager.ts';
@@ -49,14 +50,7 @@ async function fileWithData(name: string): Promise<number> {
   return ino;
 }
 
-async function objects(ino: number): Promise<number> {
-  let n = 0;
-  for await (const e of store.list(inodePrefix(FS, ino))) {
-    void e;
-    n++;
-  }
-  return n;
-}
+const objects = (ino: number): Promise<number> => countInodeObjects(store, FS, ino);
 
 async function exists(ino: number): Promise<boolean> {
   return (await meta.batchGetInodeAttr({ p: P, inodeId: [ino] })).attr.length === 1;

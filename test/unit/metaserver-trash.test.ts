@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { CurveError, StatusCode, type Clock } from '../../src/common/index.ts';
 import { FileType } from '../../src/gen/common_pb.ts';
 import { CopysetService, MetaServerService, type PartitionRef } from '../../src/gen/metaserver_pb.ts';
-import { FileDataIO, MemoryBlockStore, appendSlices, inodePrefix, type ChunkSlice } from '../../src/data/index.ts';
+import { FileDataIO, MemoryBlockStore, appendSlices, type ChunkSlice } from '../../src/data/index.ts';
+import { countInodeObjects } from '../helpers/store-objects.ts';
 import { ChannelPool } from '../../src/rpc/index.ts';
 import { MetaServer } from '../../src/metaserver/server.ts';
 import { localGroupFactory } from '../../src/metaserver/copyset/manager.ts';
@@ -68,14 +69,7 @@ async function fileWithData(p: PartitionRef, name: string, parent = 1): Promise<
   return ino;
 }
 
-async function objects(ino: number): Promise<number> {
-  let n = 0;
-  for await (const e of store.list(inodePrefix(FS, ino))) {
-    void e;
-    n++;
-  }
-  return n;
-}
+const objects = (ino: number): Promise<number> => countInodeObjects(store, FS, ino);
 
 const exists = async (p: PartitionRef, ino: number) => (await meta.batchGetInodeAttr({ p, inodeId: [ino] })).attr.length === 1;
 const statusOf = (e: unknown) => (e instanceof CurveError ? StatusCode[e.status] : String(e));
