@@ -1,7 +1,7 @@
 // One call from "MDS addresses + fs name" to a working SDK: fetch the fs, open its block store,
 // load the partition table, register a mount session, and keep the session alive (a new one
 // when it ends: session.ts).
-import { CurveError, StatusCode, systemClock, systemRandom } from '../common/index.ts';
+import { CurveError, StatusCode, createLogger, systemClock, systemRandom } from '../common/index.ts';
 import { BlockCache, FileDataIO, openBlockStore, type BlockStore } from '../data/index.ts';
 import { ChannelPool } from '../rpc/index.ts';
 import { hostname } from 'node:os';
@@ -9,12 +9,14 @@ import { MetaClient, type MetaCaller } from './meta-client.ts';
 import { RpcMetaCaller } from './rpc-caller.ts';
 import { FsCore } from './fs-core.ts';
 import { Fs } from './fs.ts';
-import { Vfs } from '../vfs/index.ts';
+import { QuotaTracker, Vfs } from '../vfs/index.ts';
 import type { FsView, MdsApi } from './mds-api.ts';
 import { ClientSession } from './session.ts';
 import { claimedRole, squashRoot, type Identity } from '../mds/auth/root-squash.ts';
 
 let sdkSessions = 0;
+let quotaTrackers = 0;
+const log = createLogger('client/connect');
 
 export interface ConnectOptions {
   mds: MdsApi;
@@ -64,6 +66,23 @@ export interface Connection {
   close(): Promise<void>;
 }
 
+/**
+ * Directory quotas of the fs (src/vfs/quota.ts): fetched now, then the client's deltas are sent
+ * and the quotas fetched again with each session refresh.
+ */
+async function trackQuotas(mds: MdsApi, fsName: string, core: FsCore, session: ClientSession): Promise<QuotaTracker | undefined> {
+  const syncQuota = mds.syncQuota?.bind(mds);
+  if (!syncQuota) return undefined;
+  const client = `${hostname()}:${process.pid}:${session.id}:${++quotaTrackers}`;
+  const quota = new QuotaTracker({
+    parentOf: async (dir) => (await core.getattr(dir, true)).parent[0] ?? 0,
+    sync: (deltas, seq) => syncQuota(fsName, deltas, client, seq),
+  });
+  await quota.flush();
+  session.onRefreshed(() => void quota.flush().catch((e: unknown) => log.warn('quota sync failed', { error: String(e) })));
+  return quota;
+}
+
 export async function connectFs(opts: ConnectOptions): Promise<Connection> {
   const view = await opts.mds.getFsInfo(opts.fsName);
   const mountpoint = opts.mountpoint ?? { host: hostname(), path: `sdk:${process.pid}:${++sdkSessions}` };
@@ -95,6 +114,7 @@ export async function connectFs(opts: ConnectOptions): Promise<Connection> {
   const opens = core.trackOpens(session.id, { registerAfterMs: opts.registerOpenAfterMs });
   session.onRenewed((id) => opens.renewed(id));
   session.onRefreshed((space) => core.space.update(space));
+  core.quota = await trackQuotas(opts.mds, opts.fsName, core, session);
   // The SDK's VFS: permissions checked here (no kernel does it), nothing kept per inode beyond
   // open files (there is no FORGET), a new node's setgid group taken from its create's answer
   // when the walk did not bring the parent's attributes (no read per create).
@@ -124,6 +144,7 @@ export async function connectFs(opts: ConnectOptions): Promise<Connection> {
       await vfs.shutdown().catch(() => undefined);
       core.opens?.stopTimers();
       await fs.settle().catch(() => undefined);
+      await core.quota?.flush().catch(() => undefined); // this client's last quota deltas
       await session.close();
       await store.close();
       if (!opts.pool) pool.close();

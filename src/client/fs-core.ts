@@ -18,6 +18,7 @@ import { checkName } from './names.ts';
 import type { MetaClient } from './meta-client.ts';
 import { modeBitsOfType } from './attr.ts';
 import { SpaceGuard } from './space.ts';
+import type { QuotaTracker } from '../vfs/quota.ts';
 import { OpenRegistry, type OpenRegistryOptions } from './open-registry.ts';
 
 export const ROOT_INODE_ID = 1;
@@ -108,6 +109,8 @@ export class FsCore {
   opens: OpenRegistry | undefined;
   /** Capacity and usage as the MDS last said, for statfs and ENOSPC (space.ts). */
   readonly space = new SpaceGuard();
+  /** Directory quotas (src/vfs/quota.ts), set by connectFs; none without. */
+  quota: QuotaTracker | undefined;
   /** The metaservers answered UNKNOWN_METHOD to AppendAndUpdateInode: send its two halves. */
   private noAppendAndUpdate = false;
 

@@ -1,5 +1,5 @@
 // MdsApi over the MDS's RPC services (MdsService, TopologyService).
-import { MdsService, type DataStore, type FsInfo } from '../gen/mds_pb.ts';
+import { MdsService, type DataStore, type FsInfo, type Quota, type QuotaDelta } from '../gen/mds_pb.ts';
 import { TopologyService } from '../gen/topology_pb.ts';
 import { CurveError, StatusCode } from '../common/index.ts';
 import type { GenService, GenServiceMethods, RpcClient } from '../rpc/index.ts';
@@ -134,5 +134,9 @@ export class MdsAdapter implements MdsApi {
 
   async umount(fsName: string, sessionId: number): Promise<void> {
     await this.mds.umountFs({ fsName, sessionId });
+  }
+
+  async syncQuota(fsName: string, deltas: QuotaDelta[], client: string, seq: number): Promise<Quota[]> {
+    return (await this.mds.syncQuota({ fsName, deltas, client, seq })).quotas;
   }
 }

@@ -4,6 +4,7 @@ import type { PartitionInfo } from '../gen/common_pb.ts';
 import type { CopysetRoute } from './partition-table.ts';
 import type { BlockStoreConfig } from '../data/index.ts';
 import type { SpaceReport } from './space.ts';
+import type { Quota, QuotaDelta } from '../gen/mds_pb.ts';
 
 /** Where an fs's blocks live (src/data's block store configuration). */
 export type DataStoreConfig = BlockStoreConfig;
@@ -35,4 +36,9 @@ export interface MdsApi {
   /** Keeps the session alive; answers the fs's space when the MDS reports it. */
   refreshSession(fsName: string, sessionId: number): Promise<SpaceReport | void>;
   umount(fsName: string, sessionId: number): Promise<void>;
+  /**
+   * Sends a client's directory-quota deltas (applied once per (client, seq)) and answers every
+   * quota of the fs (src/vfs/quota.ts). Absent: the client knows no quotas.
+   */
+  syncQuota?(fsName: string, deltas: QuotaDelta[], client: string, seq: number): Promise<Quota[]>;
 }

@@ -37,6 +37,7 @@ const ERRNO: Partial<Record<StatusCode, number>> = {
   [StatusCode.DIRECTORY_REMOVED]: E.ENOENT,
   [StatusCode.WRONG_TYPE]: E.EINVAL,
   [StatusCode.NO_SPACE]: E.ENOSPC,
+  [StatusCode.QUOTA_EXCEEDED]: E.EDQUOT,
   [StatusCode.PERMISSION_DENIED]: E.EACCES,
   [StatusCode.NOT_PERMITTED]: E.EPERM,
   [StatusCode.CROSS_DEVICE]: E.EXDEV,

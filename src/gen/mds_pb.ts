@@ -23,7 +23,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file mds.proto.
  */
 export const file_mds: GenFile = /*@__PURE__*/
-  fileDesc("CgltZHMucHJvdG8SC2N1cnZlZnMubWRzIh0KDkxvY2FsU3RvcmVJbmZvEgsKA2RpchgBIAEoCSJ7CgZTM0luZm8SCgoCYWsYASABKAkSCgoCc2sYAiABKAkSEAoIZW5kcG9pbnQYAyABKAkSEwoLYnVja2V0X25hbWUYBCABKAkSDgoGcmVnaW9uGAUgASgJEhIKCnBhdGhfc3R5bGUYBiABKAgSDgoGcHJlZml4GAcgASgJImQKCURhdGFTdG9yZRIsCgVsb2NhbBgBIAEoCzIbLmN1cnZlZnMubWRzLkxvY2FsU3RvcmVJbmZvSAASIQoCczMYAiABKAsyEy5jdXJ2ZWZzLm1kcy5TM0luZm9IAEIGCgRraW5kIkcKCk1vdW50cG9pbnQSEAoIaG9zdG5hbWUYASABKAkSDAoEcG9ydBgCIAEoDRIMCgRwYXRoGAMgASgJEgsKA2N0bxgEIAEoCCJmCgxNb3VudFNlc3Npb24SKwoKbW91bnRwb2ludBgBIAEoCzIXLmN1cnZlZnMubWRzLk1vdW50cG9pbnQSEgoKc2Vzc2lvbl9pZBgCIAEoARIVCg1tb3VudGVkX2F0X21zGAMgASgBIvkDCgZGc0luZm8SDQoFZnNfaWQYASABKA0SDwoHZnNfbmFtZRgCIAEoCRIlCgZzdGF0dXMYAyABKA4yFS5jdXJ2ZWZzLm1kcy5Gc1N0YXR1cxIVCg1yb290X2lub2RlX2lkGAQgASgBEhAKCGNhcGFjaXR5GAUgASgBEhIKCmJsb2NrX3NpemUYBiABKAESEQoJbW91bnRfbnVtGAcgASgNEi4KC21vdW50cG9pbnRzGAggAygLMhkuY3VydmVmcy5tZHMuTW91bnRTZXNzaW9uEiQKB2ZzX3R5cGUYCSABKA4yEy5jdXJ2ZWZzLm1kcy5Gc1R5cGUSKgoKZGF0YV9zdG9yZRgKIAEoCzIWLmN1cnZlZnMubWRzLkRhdGFTdG9yZRIZChFlbmFibGVfc3VtX2luX2RpchgLIAEoCBINCgVvd25lchgMIAEoCRIZChFyZWN5Y2xlX3RpbWVfaG91chgPIAEoDRISCgpjaHVua19zaXplGBAgASgBEhUKDWNyZWF0ZWRfYXRfbXMYESABKAESEgoKdXNlZF9ieXRlcxgSIAEoARITCgt1c2VkX2lub2RlcxgTIAEoARIWCg51c2FnZV9jb21wbGV0ZRgUIAEoCBISCgptYXhfaW5vZGVzGBUgASgBEhEKCWtlZXBfZGF0YRgWIAEoCCKgAgoPQ3JlYXRlRnNSZXF1ZXN0Eg8KB2ZzX25hbWUYASABKAkSEgoKYmxvY2tfc2l6ZRgCIAEoARIkCgdmc190eXBlGAMgASgOMhMuY3VydmVmcy5tZHMuRnNUeXBlEioKCmRhdGFfc3RvcmUYBCABKAsyFi5jdXJ2ZWZzLm1kcy5EYXRhU3RvcmUSGQoRZW5hYmxlX3N1bV9pbl9kaXIYBSABKAgSDQoFb3duZXIYBiABKAkSEAoIY2FwYWNpdHkYByABKAESGQoRcmVjeWNsZV90aW1lX2hvdXIYCCABKA0SEgoKY2h1bmtfc2l6ZRgJIAEoARIXCg9wYXJ0aXRpb25fY291bnQYCiABKA0SEgoKbWF4X2lub2RlcxgLIAEoASI4ChBDcmVhdGVGc1Jlc3BvbnNlEiQKB2ZzX2luZm8YASABKAsyEy5jdXJ2ZWZzLm1kcy5Gc0luZm8iMgoQR2V0RnNJbmZvUmVxdWVzdBINCgVmc19pZBgBIAEoDRIPCgdmc19uYW1lGAIgASgJIjkKEUdldEZzSW5mb1Jlc3BvbnNlEiQKB2ZzX2luZm8YASABKAsyEy5jdXJ2ZWZzLm1kcy5Gc0luZm8iGgoYTGlzdENsdXN0ZXJGc0luZm9SZXF1ZXN0IkEKGUxpc3RDbHVzdGVyRnNJbmZvUmVzcG9uc2USJAoHZnNfaW5mbxgBIAMoCzITLmN1cnZlZnMubWRzLkZzSW5mbyJuChNVcGRhdGVGc0luZm9SZXF1ZXN0Eg8KB2ZzX25hbWUYASABKAkSEAoIY2FwYWNpdHkYAiABKAESHgoRcmVjeWNsZV90aW1lX2hvdXIYAyABKA1IAIgBAUIUChJfcmVjeWNsZV90aW1lX2hvdXIiPAoUVXBkYXRlRnNJbmZvUmVzcG9uc2USJAoHZnNfaW5mbxgBIAEoCzITLmN1cnZlZnMubWRzLkZzSW5mbyIxCg9EZWxldGVGc1JlcXVlc3QSDwoHZnNfbmFtZRgBIAEoCRINCgVmb3JjZRgCIAEoCCISChBEZWxldGVGc1Jlc3BvbnNlIk4KDk1vdW50RnNSZXF1ZXN0Eg8KB2ZzX25hbWUYASABKAkSKwoKbW91bnRwb2ludBgCIAEoCzIXLmN1cnZlZnMubWRzLk1vdW50cG9pbnQiZwoPTW91bnRGc1Jlc3BvbnNlEiQKB2ZzX2luZm8YASABKAsyEy5jdXJ2ZWZzLm1kcy5Gc0luZm8SEgoKc2Vzc2lvbl9pZBgCIAEoARIaChJzZXNzaW9uX3RpbWVvdXRfbXMYAyABKAEiYwoPVW1vdW50RnNSZXF1ZXN0Eg8KB2ZzX25hbWUYASABKAkSEgoKc2Vzc2lvbl9pZBgCIAEoARIrCgptb3VudHBvaW50GAMgASgLMhcuY3VydmVmcy5tZHMuTW91bnRwb2ludCISChBVbW91bnRGc1Jlc3BvbnNlIoEBChVSZWZyZXNoU2Vzc2lvblJlcXVlc3QSDwoHZnNfbmFtZRgBIAEoCRISCgpzZXNzaW9uX2lkGAIgASgBEisKCm1vdW50cG9pbnQYAyABKAsyFy5jdXJ2ZWZzLm1kcy5Nb3VudHBvaW50EhYKDmZzX2RlbHRhX2J5dGVzGAQgASgBItwBChZSZWZyZXNoU2Vzc2lvblJlc3BvbnNlEhkKEWVuYWJsZV9zdW1faW5fZGlyGAEgASgIEhMKC2ZzX2NhcGFjaXR5GAIgASgBEhUKDWZzX3VzZWRfYnl0ZXMYAyABKAESFQoNc2Vzc2lvbl92YWxpZBgEIAEoCBIaChJzZXNzaW9uX3RpbWVvdXRfbXMYBSABKAESFgoOZnNfdXNlZF9pbm9kZXMYBiABKAESGQoRZnNfdXNhZ2VfY29tcGxldGUYByABKAgSFQoNZnNfbWF4X2lub2RlcxgIIAEoASI9ChZBbGxvY2F0ZVMzQ2h1bmtSZXF1ZXN0Eg0KBWZzX2lkGAEgASgNEhQKDGNodW5rX2lkX251bRgCIAEoDSIxChdBbGxvY2F0ZVMzQ2h1bmtSZXNwb25zZRIWCg5iZWdpbl9jaHVua19pZBgBIAEoASo2CghGc1N0YXR1cxIKCgZGU19ORVcQABINCglGU19JTklURUQQARIPCgtGU19ERUxFVElORxACKlUKBkZzVHlwZRITCg9GU19UWVBFX1VOS05PV04QABISCg5GU19UWVBFX1ZPTFVNRRABEg4KCkZTX1RZUEVfUzMQAhISCg5GU19UWVBFX0hZQlJJRBADMusFCgpNZHNTZXJ2aWNlEkcKCENyZWF0ZUZzEhwuY3VydmVmcy5tZHMuQ3JlYXRlRnNSZXF1ZXN0Gh0uY3VydmVmcy5tZHMuQ3JlYXRlRnNSZXNwb25zZRJKCglHZXRGc0luZm8SHS5jdXJ2ZWZzLm1kcy5HZXRGc0luZm9SZXF1ZXN0Gh4uY3VydmVmcy5tZHMuR2V0RnNJbmZvUmVzcG9uc2USYgoRTGlzdENsdXN0ZXJGc0luZm8SJS5jdXJ2ZWZzLm1kcy5MaXN0Q2x1c3RlckZzSW5mb1JlcXVlc3QaJi5jdXJ2ZWZzLm1kcy5MaXN0Q2x1c3RlckZzSW5mb1Jlc3BvbnNlElMKDFVwZGF0ZUZzSW5mbxIgLmN1cnZlZnMubWRzLlVwZGF0ZUZzSW5mb1JlcXVlc3QaIS5jdXJ2ZWZzLm1kcy5VcGRhdGVGc0luZm9SZXNwb25zZRJHCghEZWxldGVGcxIcLmN1cnZlZnMubWRzLkRlbGV0ZUZzUmVxdWVzdBodLmN1cnZlZnMubWRzLkRlbGV0ZUZzUmVzcG9uc2USRAoHTW91bnRGcxIbLmN1cnZlZnMubWRzLk1vdW50RnNSZXF1ZXN0GhwuY3VydmVmcy5tZHMuTW91bnRGc1Jlc3BvbnNlEkcKCFVtb3VudEZzEhwuY3VydmVmcy5tZHMuVW1vdW50RnNSZXF1ZXN0Gh0uY3VydmVmcy5tZHMuVW1vdW50RnNSZXNwb25zZRJZCg5SZWZyZXNoU2Vzc2lvbhIiLmN1cnZlZnMubWRzLlJlZnJlc2hTZXNzaW9uUmVxdWVzdBojLmN1cnZlZnMubWRzLlJlZnJlc2hTZXNzaW9uUmVzcG9uc2USXAoPQWxsb2NhdGVTM0NodW5rEiMuY3VydmVmcy5tZHMuQWxsb2NhdGVTM0NodW5rUmVxdWVzdBokLmN1cnZlZnMubWRzLkFsbG9jYXRlUzNDaHVua1Jlc3BvbnNlYgZwcm90bzM");
+  fileDesc("CgltZHMucHJvdG8SC2N1cnZlZnMubWRzIh0KDkxvY2FsU3RvcmVJbmZvEgsKA2RpchgBIAEoCSJ7CgZTM0luZm8SCgoCYWsYASABKAkSCgoCc2sYAiABKAkSEAoIZW5kcG9pbnQYAyABKAkSEwoLYnVja2V0X25hbWUYBCABKAkSDgoGcmVnaW9uGAUgASgJEhIKCnBhdGhfc3R5bGUYBiABKAgSDgoGcHJlZml4GAcgASgJImQKCURhdGFTdG9yZRIsCgVsb2NhbBgBIAEoCzIbLmN1cnZlZnMubWRzLkxvY2FsU3RvcmVJbmZvSAASIQoCczMYAiABKAsyEy5jdXJ2ZWZzLm1kcy5TM0luZm9IAEIGCgRraW5kIkcKCk1vdW50cG9pbnQSEAoIaG9zdG5hbWUYASABKAkSDAoEcG9ydBgCIAEoDRIMCgRwYXRoGAMgASgJEgsKA2N0bxgEIAEoCCJmCgxNb3VudFNlc3Npb24SKwoKbW91bnRwb2ludBgBIAEoCzIXLmN1cnZlZnMubWRzLk1vdW50cG9pbnQSEgoKc2Vzc2lvbl9pZBgCIAEoARIVCg1tb3VudGVkX2F0X21zGAMgASgBIvkDCgZGc0luZm8SDQoFZnNfaWQYASABKA0SDwoHZnNfbmFtZRgCIAEoCRIlCgZzdGF0dXMYAyABKA4yFS5jdXJ2ZWZzLm1kcy5Gc1N0YXR1cxIVCg1yb290X2lub2RlX2lkGAQgASgBEhAKCGNhcGFjaXR5GAUgASgBEhIKCmJsb2NrX3NpemUYBiABKAESEQoJbW91bnRfbnVtGAcgASgNEi4KC21vdW50cG9pbnRzGAggAygLMhkuY3VydmVmcy5tZHMuTW91bnRTZXNzaW9uEiQKB2ZzX3R5cGUYCSABKA4yEy5jdXJ2ZWZzLm1kcy5Gc1R5cGUSKgoKZGF0YV9zdG9yZRgKIAEoCzIWLmN1cnZlZnMubWRzLkRhdGFTdG9yZRIZChFlbmFibGVfc3VtX2luX2RpchgLIAEoCBINCgVvd25lchgMIAEoCRIZChFyZWN5Y2xlX3RpbWVfaG91chgPIAEoDRISCgpjaHVua19zaXplGBAgASgBEhUKDWNyZWF0ZWRfYXRfbXMYESABKAESEgoKdXNlZF9ieXRlcxgSIAEoARITCgt1c2VkX2lub2RlcxgTIAEoARIWCg51c2FnZV9jb21wbGV0ZRgUIAEoCBISCgptYXhfaW5vZGVzGBUgASgBEhEKCWtlZXBfZGF0YRgWIAEoCCKgAgoPQ3JlYXRlRnNSZXF1ZXN0Eg8KB2ZzX25hbWUYASABKAkSEgoKYmxvY2tfc2l6ZRgCIAEoARIkCgdmc190eXBlGAMgASgOMhMuY3VydmVmcy5tZHMuRnNUeXBlEioKCmRhdGFfc3RvcmUYBCABKAsyFi5jdXJ2ZWZzLm1kcy5EYXRhU3RvcmUSGQoRZW5hYmxlX3N1bV9pbl9kaXIYBSABKAgSDQoFb3duZXIYBiABKAkSEAoIY2FwYWNpdHkYByABKAESGQoRcmVjeWNsZV90aW1lX2hvdXIYCCABKA0SEgoKY2h1bmtfc2l6ZRgJIAEoARIXCg9wYXJ0aXRpb25fY291bnQYCiABKA0SEgoKbWF4X2lub2RlcxgLIAEoASI4ChBDcmVhdGVGc1Jlc3BvbnNlEiQKB2ZzX2luZm8YASABKAsyEy5jdXJ2ZWZzLm1kcy5Gc0luZm8iMgoQR2V0RnNJbmZvUmVxdWVzdBINCgVmc19pZBgBIAEoDRIPCgdmc19uYW1lGAIgASgJIjkKEUdldEZzSW5mb1Jlc3BvbnNlEiQKB2ZzX2luZm8YASABKAsyEy5jdXJ2ZWZzLm1kcy5Gc0luZm8iGgoYTGlzdENsdXN0ZXJGc0luZm9SZXF1ZXN0IkEKGUxpc3RDbHVzdGVyRnNJbmZvUmVzcG9uc2USJAoHZnNfaW5mbxgBIAMoCzITLmN1cnZlZnMubWRzLkZzSW5mbyJuChNVcGRhdGVGc0luZm9SZXF1ZXN0Eg8KB2ZzX25hbWUYASABKAkSEAoIY2FwYWNpdHkYAiABKAESHgoRcmVjeWNsZV90aW1lX2hvdXIYAyABKA1IAIgBAUIUChJfcmVjeWNsZV90aW1lX2hvdXIiPAoUVXBkYXRlRnNJbmZvUmVzcG9uc2USJAoHZnNfaW5mbxgBIAEoCzITLmN1cnZlZnMubWRzLkZzSW5mbyIxCg9EZWxldGVGc1JlcXVlc3QSDwoHZnNfbmFtZRgBIAEoCRINCgVmb3JjZRgCIAEoCCISChBEZWxldGVGc1Jlc3BvbnNlIk4KDk1vdW50RnNSZXF1ZXN0Eg8KB2ZzX25hbWUYASABKAkSKwoKbW91bnRwb2ludBgCIAEoCzIXLmN1cnZlZnMubWRzLk1vdW50cG9pbnQiZwoPTW91bnRGc1Jlc3BvbnNlEiQKB2ZzX2luZm8YASABKAsyEy5jdXJ2ZWZzLm1kcy5Gc0luZm8SEgoKc2Vzc2lvbl9pZBgCIAEoARIaChJzZXNzaW9uX3RpbWVvdXRfbXMYAyABKAEiYwoPVW1vdW50RnNSZXF1ZXN0Eg8KB2ZzX25hbWUYASABKAkSEgoKc2Vzc2lvbl9pZBgCIAEoARIrCgptb3VudHBvaW50GAMgASgLMhcuY3VydmVmcy5tZHMuTW91bnRwb2ludCISChBVbW91bnRGc1Jlc3BvbnNlIoEBChVSZWZyZXNoU2Vzc2lvblJlcXVlc3QSDwoHZnNfbmFtZRgBIAEoCRISCgpzZXNzaW9uX2lkGAIgASgBEisKCm1vdW50cG9pbnQYAyABKAsyFy5jdXJ2ZWZzLm1kcy5Nb3VudHBvaW50EhYKDmZzX2RlbHRhX2J5dGVzGAQgASgBItwBChZSZWZyZXNoU2Vzc2lvblJlc3BvbnNlEhkKEWVuYWJsZV9zdW1faW5fZGlyGAEgASgIEhMKC2ZzX2NhcGFjaXR5GAIgASgBEhUKDWZzX3VzZWRfYnl0ZXMYAyABKAESFQoNc2Vzc2lvbl92YWxpZBgEIAEoCBIaChJzZXNzaW9uX3RpbWVvdXRfbXMYBSABKAESFgoOZnNfdXNlZF9pbm9kZXMYBiABKAESGQoRZnNfdXNhZ2VfY29tcGxldGUYByABKAgSFQoNZnNfbWF4X2lub2RlcxgIIAEoASI9ChZBbGxvY2F0ZVMzQ2h1bmtSZXF1ZXN0Eg0KBWZzX2lkGAEgASgNEhQKDGNodW5rX2lkX251bRgCIAEoDSIxChdBbGxvY2F0ZVMzQ2h1bmtSZXNwb25zZRIWCg5iZWdpbl9jaHVua19pZBgBIAEoASJ7CgVRdW90YRIUCgxkaXJfaW5vZGVfaWQYASABKAESDAoEcGF0aBgCIAEoCRIRCgltYXhfYnl0ZXMYAyABKAESEgoKbWF4X2lub2RlcxgEIAEoARISCgp1c2VkX2J5dGVzGAUgASgBEhMKC3VzZWRfaW5vZGVzGAYgASgBIlgKD1NldFF1b3RhUmVxdWVzdBIPCgdmc19uYW1lGAEgASgJEiEKBXF1b3RhGAIgASgLMhIuY3VydmVmcy5tZHMuUXVvdGESEQoJc2V0X3VzYWdlGAMgASgIIjUKEFNldFF1b3RhUmVzcG9uc2USIQoFcXVvdGEYASABKAsyEi5jdXJ2ZWZzLm1kcy5RdW90YSI4Cg9HZXRRdW90YVJlcXVlc3QSDwoHZnNfbmFtZRgBIAEoCRIUCgxkaXJfaW5vZGVfaWQYAiABKAEiNQoQR2V0UXVvdGFSZXNwb25zZRIhCgVxdW90YRgBIAEoCzISLmN1cnZlZnMubWRzLlF1b3RhIiMKEExpc3RRdW90YVJlcXVlc3QSDwoHZnNfbmFtZRgBIAEoCSI3ChFMaXN0UXVvdGFSZXNwb25zZRIiCgZxdW90YXMYASADKAsyEi5jdXJ2ZWZzLm1kcy5RdW90YSI7ChJEZWxldGVRdW90YVJlcXVlc3QSDwoHZnNfbmFtZRgBIAEoCRIUCgxkaXJfaW5vZGVfaWQYAiABKAEiFQoTRGVsZXRlUXVvdGFSZXNwb25zZSJBCgpRdW90YURlbHRhEhQKDGRpcl9pbm9kZV9pZBgBIAEoARINCgVieXRlcxgCIAEoARIOCgZpbm9kZXMYAyABKAEiaQoQU3luY1F1b3RhUmVxdWVzdBIPCgdmc19uYW1lGAEgASgJEicKBmRlbHRhcxgCIAMoCzIXLmN1cnZlZnMubWRzLlF1b3RhRGVsdGESDgoGY2xpZW50GAMgASgJEgsKA3NlcRgEIAEoASI3ChFTeW5jUXVvdGFSZXNwb25zZRIiCgZxdW90YXMYASADKAsyEi5jdXJ2ZWZzLm1kcy5RdW90YSo2CghGc1N0YXR1cxIKCgZGU19ORVcQABINCglGU19JTklURUQQARIPCgtGU19ERUxFVElORxACKlUKBkZzVHlwZRITCg9GU19UWVBFX1VOS05PV04QABISCg5GU19UWVBFX1ZPTFVNRRABEg4KCkZTX1RZUEVfUzMQAhISCg5GU19UWVBFX0hZQlJJRBADMucICgpNZHNTZXJ2aWNlEkcKCENyZWF0ZUZzEhwuY3VydmVmcy5tZHMuQ3JlYXRlRnNSZXF1ZXN0Gh0uY3VydmVmcy5tZHMuQ3JlYXRlRnNSZXNwb25zZRJKCglHZXRGc0luZm8SHS5jdXJ2ZWZzLm1kcy5HZXRGc0luZm9SZXF1ZXN0Gh4uY3VydmVmcy5tZHMuR2V0RnNJbmZvUmVzcG9uc2USYgoRTGlzdENsdXN0ZXJGc0luZm8SJS5jdXJ2ZWZzLm1kcy5MaXN0Q2x1c3RlckZzSW5mb1JlcXVlc3QaJi5jdXJ2ZWZzLm1kcy5MaXN0Q2x1c3RlckZzSW5mb1Jlc3BvbnNlElMKDFVwZGF0ZUZzSW5mbxIgLmN1cnZlZnMubWRzLlVwZGF0ZUZzSW5mb1JlcXVlc3QaIS5jdXJ2ZWZzLm1kcy5VcGRhdGVGc0luZm9SZXNwb25zZRJHCghEZWxldGVGcxIcLmN1cnZlZnMubWRzLkRlbGV0ZUZzUmVxdWVzdBodLmN1cnZlZnMubWRzLkRlbGV0ZUZzUmVzcG9uc2USRAoHTW91bnRGcxIbLmN1cnZlZnMubWRzLk1vdW50RnNSZXF1ZXN0GhwuY3VydmVmcy5tZHMuTW91bnRGc1Jlc3BvbnNlEkcKCFVtb3VudEZzEhwuY3VydmVmcy5tZHMuVW1vdW50RnNSZXF1ZXN0Gh0uY3VydmVmcy5tZHMuVW1vdW50RnNSZXNwb25zZRJZCg5SZWZyZXNoU2Vzc2lvbhIiLmN1cnZlZnMubWRzLlJlZnJlc2hTZXNzaW9uUmVxdWVzdBojLmN1cnZlZnMubWRzLlJlZnJlc2hTZXNzaW9uUmVzcG9uc2USXAoPQWxsb2NhdGVTM0NodW5rEiMuY3VydmVmcy5tZHMuQWxsb2NhdGVTM0NodW5rUmVxdWVzdBokLmN1cnZlZnMubWRzLkFsbG9jYXRlUzNDaHVua1Jlc3BvbnNlEkcKCFNldFF1b3RhEhwuY3VydmVmcy5tZHMuU2V0UXVvdGFSZXF1ZXN0Gh0uY3VydmVmcy5tZHMuU2V0UXVvdGFSZXNwb25zZRJHCghHZXRRdW90YRIcLmN1cnZlZnMubWRzLkdldFF1b3RhUmVxdWVzdBodLmN1cnZlZnMubWRzLkdldFF1b3RhUmVzcG9uc2USSgoJTGlzdFF1b3RhEh0uY3VydmVmcy5tZHMuTGlzdFF1b3RhUmVxdWVzdBoeLmN1cnZlZnMubWRzLkxpc3RRdW90YVJlc3BvbnNlElAKC0RlbGV0ZVF1b3RhEh8uY3VydmVmcy5tZHMuRGVsZXRlUXVvdGFSZXF1ZXN0GiAuY3VydmVmcy5tZHMuRGVsZXRlUXVvdGFSZXNwb25zZRJKCglTeW5jUXVvdGESHS5jdXJ2ZWZzLm1kcy5TeW5jUXVvdGFSZXF1ZXN0Gh4uY3VydmVmcy5tZHMuU3luY1F1b3RhUmVzcG9uc2ViBnByb3RvMw");
 
 /**
  * @generated from message curvefs.mds.LocalStoreInfo
@@ -803,6 +803,304 @@ export const AllocateS3ChunkResponseSchema: GenMessage<AllocateS3ChunkResponse> 
   messageDesc(file_mds, 23);
 
 /**
+ * Directory quotas (docs/architecture.md "Directory quotas"). A quota limits the recursive
+ * usage of the tree under a directory: bytes (lengths of regular files, like fs usage) and
+ * inodes (every node under the directory, the directory itself not included). Usage is kept
+ * by the MDS and fed by the clients' deltas (SyncQuota), JuiceFS-style; `quota check` recomputes
+ * it from a walk of the tree and may set it (SetQuota with set_usage).
+ *
+ * @generated from message curvefs.mds.Quota
+ */
+export type Quota = Message<"curvefs.mds.Quota"> & {
+  /**
+   * @generated from field: double dir_inode_id = 1;
+   */
+  dirInodeId: number;
+
+  /**
+   * as given when set (for people; the inode is what counts)
+   *
+   * @generated from field: string path = 2;
+   */
+  path: string;
+
+  /**
+   * 0 = no byte limit
+   *
+   * @generated from field: double max_bytes = 3;
+   */
+  maxBytes: number;
+
+  /**
+   * 0 = no inode limit
+   *
+   * @generated from field: double max_inodes = 4;
+   */
+  maxInodes: number;
+
+  /**
+   * may go below 0 transiently when deltas race a repair
+   *
+   * @generated from field: double used_bytes = 5;
+   */
+  usedBytes: number;
+
+  /**
+   * @generated from field: double used_inodes = 6;
+   */
+  usedInodes: number;
+};
+
+/**
+ * Describes the message curvefs.mds.Quota.
+ * Use `create(QuotaSchema)` to create a new message.
+ */
+export const QuotaSchema: GenMessage<Quota> = /*@__PURE__*/
+  messageDesc(file_mds, 24);
+
+/**
+ * @generated from message curvefs.mds.SetQuotaRequest
+ */
+export type SetQuotaRequest = Message<"curvefs.mds.SetQuotaRequest"> & {
+  /**
+   * @generated from field: string fs_name = 1;
+   */
+  fsName: string;
+
+  /**
+   * @generated from field: curvefs.mds.Quota quota = 2;
+   */
+  quota?: Quota | undefined;
+
+  /**
+   * Also set used_bytes/used_inodes from the request (a new quota's first walk, check --repair);
+   * otherwise a quota already there keeps its usage.
+   *
+   * @generated from field: bool set_usage = 3;
+   */
+  setUsage: boolean;
+};
+
+/**
+ * Describes the message curvefs.mds.SetQuotaRequest.
+ * Use `create(SetQuotaRequestSchema)` to create a new message.
+ */
+export const SetQuotaRequestSchema: GenMessage<SetQuotaRequest> = /*@__PURE__*/
+  messageDesc(file_mds, 25);
+
+/**
+ * @generated from message curvefs.mds.SetQuotaResponse
+ */
+export type SetQuotaResponse = Message<"curvefs.mds.SetQuotaResponse"> & {
+  /**
+   * @generated from field: curvefs.mds.Quota quota = 1;
+   */
+  quota?: Quota | undefined;
+};
+
+/**
+ * Describes the message curvefs.mds.SetQuotaResponse.
+ * Use `create(SetQuotaResponseSchema)` to create a new message.
+ */
+export const SetQuotaResponseSchema: GenMessage<SetQuotaResponse> = /*@__PURE__*/
+  messageDesc(file_mds, 26);
+
+/**
+ * @generated from message curvefs.mds.GetQuotaRequest
+ */
+export type GetQuotaRequest = Message<"curvefs.mds.GetQuotaRequest"> & {
+  /**
+   * @generated from field: string fs_name = 1;
+   */
+  fsName: string;
+
+  /**
+   * @generated from field: double dir_inode_id = 2;
+   */
+  dirInodeId: number;
+};
+
+/**
+ * Describes the message curvefs.mds.GetQuotaRequest.
+ * Use `create(GetQuotaRequestSchema)` to create a new message.
+ */
+export const GetQuotaRequestSchema: GenMessage<GetQuotaRequest> = /*@__PURE__*/
+  messageDesc(file_mds, 27);
+
+/**
+ * @generated from message curvefs.mds.GetQuotaResponse
+ */
+export type GetQuotaResponse = Message<"curvefs.mds.GetQuotaResponse"> & {
+  /**
+   * @generated from field: curvefs.mds.Quota quota = 1;
+   */
+  quota?: Quota | undefined;
+};
+
+/**
+ * Describes the message curvefs.mds.GetQuotaResponse.
+ * Use `create(GetQuotaResponseSchema)` to create a new message.
+ */
+export const GetQuotaResponseSchema: GenMessage<GetQuotaResponse> = /*@__PURE__*/
+  messageDesc(file_mds, 28);
+
+/**
+ * @generated from message curvefs.mds.ListQuotaRequest
+ */
+export type ListQuotaRequest = Message<"curvefs.mds.ListQuotaRequest"> & {
+  /**
+   * @generated from field: string fs_name = 1;
+   */
+  fsName: string;
+};
+
+/**
+ * Describes the message curvefs.mds.ListQuotaRequest.
+ * Use `create(ListQuotaRequestSchema)` to create a new message.
+ */
+export const ListQuotaRequestSchema: GenMessage<ListQuotaRequest> = /*@__PURE__*/
+  messageDesc(file_mds, 29);
+
+/**
+ * @generated from message curvefs.mds.ListQuotaResponse
+ */
+export type ListQuotaResponse = Message<"curvefs.mds.ListQuotaResponse"> & {
+  /**
+   * by directory inode id
+   *
+   * @generated from field: repeated curvefs.mds.Quota quotas = 1;
+   */
+  quotas: Quota[];
+};
+
+/**
+ * Describes the message curvefs.mds.ListQuotaResponse.
+ * Use `create(ListQuotaResponseSchema)` to create a new message.
+ */
+export const ListQuotaResponseSchema: GenMessage<ListQuotaResponse> = /*@__PURE__*/
+  messageDesc(file_mds, 30);
+
+/**
+ * @generated from message curvefs.mds.DeleteQuotaRequest
+ */
+export type DeleteQuotaRequest = Message<"curvefs.mds.DeleteQuotaRequest"> & {
+  /**
+   * @generated from field: string fs_name = 1;
+   */
+  fsName: string;
+
+  /**
+   * @generated from field: double dir_inode_id = 2;
+   */
+  dirInodeId: number;
+};
+
+/**
+ * Describes the message curvefs.mds.DeleteQuotaRequest.
+ * Use `create(DeleteQuotaRequestSchema)` to create a new message.
+ */
+export const DeleteQuotaRequestSchema: GenMessage<DeleteQuotaRequest> = /*@__PURE__*/
+  messageDesc(file_mds, 31);
+
+/**
+ * @generated from message curvefs.mds.DeleteQuotaResponse
+ */
+export type DeleteQuotaResponse = Message<"curvefs.mds.DeleteQuotaResponse"> & {
+};
+
+/**
+ * Describes the message curvefs.mds.DeleteQuotaResponse.
+ * Use `create(DeleteQuotaResponseSchema)` to create a new message.
+ */
+export const DeleteQuotaResponseSchema: GenMessage<DeleteQuotaResponse> = /*@__PURE__*/
+  messageDesc(file_mds, 32);
+
+/**
+ * A client's usage change of one quota since its last SyncQuota.
+ *
+ * @generated from message curvefs.mds.QuotaDelta
+ */
+export type QuotaDelta = Message<"curvefs.mds.QuotaDelta"> & {
+  /**
+   * @generated from field: double dir_inode_id = 1;
+   */
+  dirInodeId: number;
+
+  /**
+   * @generated from field: double bytes = 2;
+   */
+  bytes: number;
+
+  /**
+   * @generated from field: double inodes = 3;
+   */
+  inodes: number;
+};
+
+/**
+ * Describes the message curvefs.mds.QuotaDelta.
+ * Use `create(QuotaDeltaSchema)` to create a new message.
+ */
+export const QuotaDeltaSchema: GenMessage<QuotaDelta> = /*@__PURE__*/
+  messageDesc(file_mds, 33);
+
+/**
+ * @generated from message curvefs.mds.SyncQuotaRequest
+ */
+export type SyncQuotaRequest = Message<"curvefs.mds.SyncQuotaRequest"> & {
+  /**
+   * @generated from field: string fs_name = 1;
+   */
+  fsName: string;
+
+  /**
+   * deltas of quotas that no longer exist are dropped
+   *
+   * @generated from field: repeated curvefs.mds.QuotaDelta deltas = 2;
+   */
+  deltas: QuotaDelta[];
+
+  /**
+   * A retry of a sync whose reply was lost carries the same (client, seq): the leader applies
+   * a client's deltas once per seq (remembered in memory, so not across an MDS failover).
+   *
+   * @generated from field: string client = 3;
+   */
+  client: string;
+
+  /**
+   * @generated from field: double seq = 4;
+   */
+  seq: number;
+};
+
+/**
+ * Describes the message curvefs.mds.SyncQuotaRequest.
+ * Use `create(SyncQuotaRequestSchema)` to create a new message.
+ */
+export const SyncQuotaRequestSchema: GenMessage<SyncQuotaRequest> = /*@__PURE__*/
+  messageDesc(file_mds, 34);
+
+/**
+ * @generated from message curvefs.mds.SyncQuotaResponse
+ */
+export type SyncQuotaResponse = Message<"curvefs.mds.SyncQuotaResponse"> & {
+  /**
+   * every quota of the fs, the deltas applied
+   *
+   * @generated from field: repeated curvefs.mds.Quota quotas = 1;
+   */
+  quotas: Quota[];
+};
+
+/**
+ * Describes the message curvefs.mds.SyncQuotaResponse.
+ * Use `create(SyncQuotaResponseSchema)` to create a new message.
+ */
+export const SyncQuotaResponseSchema: GenMessage<SyncQuotaResponse> = /*@__PURE__*/
+  messageDesc(file_mds, 35);
+
+/**
  * @generated from enum curvefs.mds.FsStatus
  */
 export enum FsStatus {
@@ -944,6 +1242,46 @@ export const MdsService: GenService<{
     methodKind: "unary";
     input: typeof AllocateS3ChunkRequestSchema;
     output: typeof AllocateS3ChunkResponseSchema;
+  },
+  /**
+   * @generated from rpc curvefs.mds.MdsService.SetQuota
+   */
+  setQuota: {
+    methodKind: "unary";
+    input: typeof SetQuotaRequestSchema;
+    output: typeof SetQuotaResponseSchema;
+  },
+  /**
+   * @generated from rpc curvefs.mds.MdsService.GetQuota
+   */
+  getQuota: {
+    methodKind: "unary";
+    input: typeof GetQuotaRequestSchema;
+    output: typeof GetQuotaResponseSchema;
+  },
+  /**
+   * @generated from rpc curvefs.mds.MdsService.ListQuota
+   */
+  listQuota: {
+    methodKind: "unary";
+    input: typeof ListQuotaRequestSchema;
+    output: typeof ListQuotaResponseSchema;
+  },
+  /**
+   * @generated from rpc curvefs.mds.MdsService.DeleteQuota
+   */
+  deleteQuota: {
+    methodKind: "unary";
+    input: typeof DeleteQuotaRequestSchema;
+    output: typeof DeleteQuotaResponseSchema;
+  },
+  /**
+   * @generated from rpc curvefs.mds.MdsService.SyncQuota
+   */
+  syncQuota: {
+    methodKind: "unary";
+    input: typeof SyncQuotaRequestSchema;
+    output: typeof SyncQuotaResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_mds, 0);

@@ -5,6 +5,7 @@
 //   /curvefs/mds/fsname/<name>               fsId (decimal) — keeps names unique; freed at DeleteFs
 //   /curvefs/mds/usage/<fsId>                no longer written (used bytes come from partition heartbeats);
 //                                            an older MDS's record is deleted with its fs
+//   /curvefs/mds/quota/<fsId>/<dirIno>      Quota (a directory quota, its limits and usage)
 //   /curvefs/mds/id/<kind>                   highest id reserved so far (decimal)
 //   /curvefs/mds/topo/pool/<id>              PoolInfo
 //   /curvefs/mds/topo/zone/<id>              ZoneInfo
@@ -25,6 +26,8 @@ export const keys = {
   fsPrefix: `${ROOT}fs/`,
   fsName: (name: string) => `${ROOT}fsname/${name}`,
   id: (kind: string) => `${ROOT}id/${kind}`,
+  quota: (fsId: number, dirIno: number) => `${ROOT}quota/${pad(fsId)}/${String(dirIno).padStart(20, '0')}`,
+  quotaPrefix: `${ROOT}quota/`,
   usage: (fsId: number) => `${ROOT}usage/${pad(fsId)}`,
   usagePrefix: `${ROOT}usage/`,
   pool: (id: number) => `${ROOT}topo/pool/${pad(id)}`,

@@ -86,6 +86,39 @@ export function mdsService(ref: NodeRef, access = new FsAccess(false)): ServiceI
       access.check(ctx, t.fs.get({ fsId: id32(req.fsId, 'fs id') }).fsName, 'AllocateS3Chunk');
       return { beginChunkId: await t.fs.allocateChunks(req.fsId, req.chunkIdNum) };
     },
+    ...quotaHandlers(term, access),
+  };
+}
+
+/** Directory quotas (src/mds/quota.ts): set/get/list/delete for operators, sync for clients. */
+function quotaHandlers(term: () => MdsTerm, access: FsAccess): Pick<ServiceImplOf<typeof MdsService>, 'setQuota' | 'getQuota' | 'listQuota' | 'deleteQuota' | 'syncQuota'> {
+  const fsIdOf = (t: MdsTerm, fsName: string) => t.fs.get({ fsName }).fsId;
+  return {
+    async setQuota(req) {
+      const t = term();
+      if (!req.quota) throw new CurveError(StatusCode.PARAM_ERROR, 'SetQuota without a quota');
+      return { quota: await t.quota.set(fsIdOf(t, req.fsName), req.quota, req.setUsage) };
+    },
+    getQuota(req, ctx) {
+      access.check(ctx, req.fsName, 'GetQuota');
+      const t = term();
+      return { quota: t.quota.get(fsIdOf(t, req.fsName), req.dirInodeId) };
+    },
+    listQuota(req, ctx) {
+      access.check(ctx, req.fsName, 'ListQuota');
+      const t = term();
+      return { quotas: t.quota.list(fsIdOf(t, req.fsName)) };
+    },
+    async deleteQuota(req) {
+      const t = term();
+      await t.quota.delete(fsIdOf(t, req.fsName), req.dirInodeId);
+      return {};
+    },
+    async syncQuota(req, ctx) {
+      access.check(ctx, req.fsName, 'SyncQuota');
+      const t = term();
+      return { quotas: await t.quota.sync(fsIdOf(t, req.fsName), req.deltas, req.client, req.seq) };
+    },
   };
 }
 

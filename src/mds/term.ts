@@ -13,6 +13,7 @@ import type { MdsTuning } from './options.ts';
 import { RecoveryDriver } from './schedule/driver.ts';
 import type { KvStore } from './store/index.ts';
 import { PartitionAllocator } from './topology/allocator.ts';
+import { QuotaManager } from './quota.ts';
 import type { MetaserverAdmin } from './topology/metaserver-admin.ts';
 import { Topology } from './topology/topology.ts';
 
@@ -44,6 +45,7 @@ export class MdsTerm {
     readonly allocator: PartitionAllocator,
     readonly heartbeat: HeartbeatHandler,
     readonly recovery: RecoveryDriver,
+    readonly quota: QuotaManager,
     private readonly deps: TermDeps,
   ) {}
 
@@ -73,7 +75,8 @@ export class MdsTerm {
     );
     const recovery = new RecoveryDriver(topo, allocator, deps.admin, deps.clock, deps.random, t.recovery, t.balance);
     const heartbeat = new HeartbeatHandler(topo, fs, allocator, recovery, deps.clock, { cleanFollowerAfterMs: t.cleanFollowerAfterMs });
-    return new MdsTerm(leadership, store, topo, fs, allocator, heartbeat, recovery, deps);
+    const quota = await QuotaManager.load(store);
+    return new MdsTerm(leadership, store, topo, fs, allocator, heartbeat, recovery, quota, deps);
   }
 
   /** Starts the periodic jobs of a leader. */

@@ -179,8 +179,8 @@ export class CurvefsOps implements FuseOps {
     // Every namespace change is committed to the metaserver's Raft log before it is answered.
   }
 
-  statfs(): StatFs {
-    return this.vfs.statfs();
+  statfs(_ctx: RequestContext, ino: number): Promise<StatFs> {
+    return this.vfs.statfsAt(ino);
   }
 
   access(ctx: RequestContext, ino: number, mask: number): Promise<void> {

@@ -143,15 +143,26 @@ export class OpenFile {
    * nothing is written), counted against the capacity until its commit settles it.
    */
   private async buffer(buf: WriteBuffer, offset: number, data: Uint8Array): Promise<void> {
+    // Quotas above the file (its first parent's tree): found before the growth is computed, so
+    // the check and the charge below happen in the same turn as it (src/vfs/quota.ts).
+    const quota = this.core.quota?.active ? this.core.quota : undefined;
+    const quotaDirs = quota ? await quota.quotasAt(this.attr.parent[0] ?? 0) : [];
     const end = offset + data.byteLength;
     const from = Math.max(this.size, this.admittedEnd);
     const grown = end > from ? end - from : 0;
-    this.core.space.admit(grown);
+    const charge = quota?.admitIn(quotaDirs, { bytes: grown, inodes: 0 });
+    try {
+      this.core.space.admit(grown);
+    } catch (e) {
+      charge?.undo();
+      throw e;
+    }
     if (grown > 0) this.admittedEnd = end;
     try {
       await buf.write(offset, data);
     } catch (e) {
       this.core.space.release(grown);
+      charge?.undo();
       throw e;
     }
     this.unsaved += grown;

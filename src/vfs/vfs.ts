@@ -87,6 +87,7 @@ import { XattrAbsence } from './xattr-absence.ts';
 import { DirCursor, type ListedEntry } from './dir-cursor.ts';
 import { OpenFile } from './open-file.ts';
 import { statfsOf } from './statfs.ts';
+import { bytesOf, statfsOfQuota, usageOfNode, withCharge, type Charge } from './quota.ts';
 
 const log = createLogger('vfs');
 
@@ -502,6 +503,7 @@ export class Vfs {
   private async truncateNow(ino: number, args: SetAttrArgs, size: number, file: OpenFile | undefined, fresh?: Inode): Promise<InodeAttr> {
     let before: Allocation = { data: [], allocated: [] };
     let oldSize = 0;
+    let parent = file?.attr.parent[0] ?? 0;
     if (file) {
       before = this.allocationOf(file);
       oldSize = file.size;
@@ -512,15 +514,24 @@ export class Vfs {
       if (!isRegular(t)) throw posixError('EINVAL', `inode ${ino} is not a regular file`);
       before = this.allocationOfInode(inode);
       oldSize = inode.attr!.length;
+      parent = inode.attr!.parent[0] ?? 0;
     }
-    // Growing a file counts against the capacity like a write (the length is what is counted).
+    // Growing a file counts against the capacity like a write (the length is what is counted),
+    // and a length change against the quotas above the file (src/vfs/quota.ts).
     const grown = Math.max(0, size - oldSize);
-    this.core.space.admit(grown);
+    const charge = await this.core.quota?.admit(parent, { bytes: size - oldSize, inodes: 0 });
     let a: InodeAttr;
+    try {
+      this.core.space.admit(grown);
+    } catch (e) {
+      charge?.undo();
+      throw e;
+    }
     try {
       a = await this.core.setattr(ino, args);
     } catch (e) {
       this.core.space.release(grown);
+      charge?.undo();
       throw e;
     }
     this.core.space.settle(grown);
@@ -605,11 +616,12 @@ export class Vfs {
     let bits = mode & 0o7777;
     if (inherited?.setgid && type === FileType.TYPE_DIRECTORY) bits |= S_ISGID;
     const gid = inherited?.gid ?? caller.gid;
-    const r = await this.dirChange(
+    const charge = await this.core.quota?.admit(parent, { bytes: 0, inodes: 1 }); // EDQUOT at an inode limit
+    const r = await withCharge(charge, () => this.dirChange(
       parent,
       () => this.core.createWithParent(parent, name, { type, mode: bits, uid: caller.uid, gid, rdev: extra.rdev, symlink: extra.symlink }),
       (res) => res.parent,
-    );
+    ));
     let a = r.attr;
     if (!inherited) {
       // The parent was not known: its attributes after the create say whether it is setgid.
@@ -674,7 +686,9 @@ export class Vfs {
 
   async link(caller: Caller, ino: number, newParent: number, newName: string): Promise<Attr> {
     await this.checkDir(caller, newParent, W_OK | X_OK);
-    const r = await this.dirChange(newParent, () => this.core.link(ino, newParent, newName), (res) => res.parent);
+    // A hard link counts in the quotas above its new name like a new file of that length.
+    const charge = this.core.quota?.active ? await this.core.quota.admit(newParent, { bytes: bytesOf(await this.core.getattr(ino, true)), inodes: 1 }) : undefined;
+    const r = await withCharge(charge, () => this.dirChange(newParent, () => this.core.link(ino, newParent, newName), (res) => res.parent));
     this.dirAttrs.drop(ino); // its link count and ctime changed
     return this.attrAfterChange(r.inode, false);
   }
@@ -684,17 +698,21 @@ export class Vfs {
   async unlink(caller: Caller, parent: number, name: string): Promise<void> {
     checkName(name);
     await this.checkRemove(caller, parent, name);
+    const gone = await this.quotaBelow(parent, name);
     // FsCore registers an open file here whose last name this was.
     const r = await this.dirChange(parent, () => this.core.unlink(parent, name), (res) => res.parent);
     if (r.ino) this.dirAttrs.drop(r.ino); // its link count and ctime changed
+    if (gone) this.core.quota!.charge(gone.dirs, { bytes: -bytesOf(gone.attr), inodes: -1 });
   }
 
   async rmdir(caller: Caller, parent: number, name: string): Promise<void> {
     if (name === '.') throw posixError('EINVAL');
     if (name === '..') throw posixError('ENOTEMPTY');
     await this.checkRemove(caller, parent, name);
+    const quotaDirs = this.core.quota?.active ? await this.core.quota.quotasAt(parent) : [];
     const gone = await this.dirChange(parent, () => this.core.rmdir(parent, name), (r) => r.parent);
     this.dirAttrs.drop(gone.ino);
+    this.core.quota?.charge(quotaDirs, { bytes: 0, inodes: -1 });
   }
 
   async rename(caller: Caller, parent: number, name: string, newParent: number, newName: string, flags: number): Promise<void> {
@@ -718,9 +736,11 @@ export class Vfs {
     // directory's "..", which is not cached here); the answer carries their attributes when the
     // leader could vouch for them.
     const run = () => this.core.rename(parent, name, newParent, newName, flags);
-    const r = parent === newParent
-      ? await this.dirChange(parent, run, (res) => res.oldParentAttr)
-      : await this.dirChange(parent, () => this.dirChange(newParent, run, (res) => res.newParentAttr), (res) => res.oldParentAttr);
+    const quota = await this.quotaOfRename(parent, name, newParent, newName, flags);
+    const r = await withCharge(quota?.charge, () => parent === newParent
+      ? this.dirChange(parent, run, (res) => res.oldParentAttr)
+      : this.dirChange(parent, () => this.dirChange(newParent, run, (res) => res.newParentAttr), (res) => res.oldParentAttr));
+    quota?.done();
     // Their ctime (and a directory's "..") changed too.
     this.dirAttrs.drop(r.moved);
     this.dirInfo.delete(r.moved);
@@ -1052,6 +1072,58 @@ export class Vfs {
    */
   statfs(bsize = PAGE_SIZE): StatFs {
     return statfsOf(this.core.space, bsize, NAME_MAX);
+  }
+
+  /** statfs at inode `ino`: inside a quota directory, the nearest quota's size and usage. */
+  async statfsAt(ino: number, bsize = PAGE_SIZE): Promise<StatFs> {
+    const fs = this.statfs(bsize);
+    const quota = this.core.quota;
+    if (!quota?.active) return fs;
+    const [nearest] = await quota.quotasAt(ino);
+    return nearest === undefined ? fs : statfsOfQuota(fs, quota.usage(nearest)!);
+  }
+
+  // ---- directory quotas (src/vfs/quota.ts) ----
+
+  /** The quotas above `parent` and what `name` there stands for, when a quota is above it. */
+  private async quotaBelow(parent: number, name: string): Promise<{ dirs: number[]; attr: InodeAttr } | undefined> {
+    const quota = this.core.quota;
+    if (!quota?.active) return undefined;
+    const dirs = await quota.quotasAt(parent);
+    if (dirs.length === 0) return undefined;
+    return { dirs, attr: await this.core.lookup(parent, name) };
+  }
+
+  /**
+   * The quota side of a rename: the moved tree's usage moves from the quotas above `parent` to
+   * those above `newParent` (EDQUOT when one would pass its limit), an exchanged one the other
+   * way; a replaced name leaves its quotas once the rename is done (`done`).
+   */
+  private async quotaOfRename(parent: number, name: string, newParent: number, newName: string, flags: number): Promise<{ charge: Charge; done: () => void } | undefined> {
+    const quota = this.core.quota;
+    if (!quota?.active) return undefined;
+    const moved = await this.core.lookup(parent, name);
+    const target = await this.core.lookup(newParent, newName).catch((e: unknown) => {
+      if (e instanceof CurveError && e.status === StatusCode.NOT_FOUND) return undefined;
+      throw e;
+    });
+    const charges = [await quota.move(parent, newParent, () => usageOfNode(this.core, moved))];
+    const exchange = target && flags & RENAME_EXCHANGE;
+    try {
+      if (exchange) charges.push(await quota.move(newParent, parent, () => usageOfNode(this.core, target)));
+    } catch (e) {
+      charges[0]!.undo();
+      throw e;
+    }
+    const replacedDirs = target && !exchange ? await quota.quotasAt(newParent) : [];
+    return {
+      charge: { undo: () => charges.forEach((c) => c.undo()) },
+      done: () => {
+        if (moved.type === FileType.TYPE_DIRECTORY) quota.setParent(moved.inodeId, newParent);
+        if (exchange && target.type === FileType.TYPE_DIRECTORY) quota.setParent(target.inodeId, parent);
+        if (target && !exchange) quota.charge(replacedDirs, { bytes: -bytesOf(target), inodes: -1 });
+      },
+    };
   }
 
   async access(caller: Caller, ino: number, mask: number): Promise<void> {

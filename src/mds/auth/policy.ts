@@ -25,6 +25,11 @@ export const MDS_RULES: Record<string, Rule> = {
   [MDS + 'UmountFs']: 'fs',
   [MDS + 'RefreshSession']: 'fs',
   [MDS + 'AllocateS3Chunk']: 'fs',
+  // Directory quotas: operators set and delete them (admin, the default); clients read them and
+  // report their usage deltas.
+  [MDS + 'GetQuota']: 'fs',
+  [MDS + 'ListQuota']: 'fs',
+  [MDS + 'SyncQuota']: 'fs',
   [TOPO + 'RegistMetaServer']: 'cluster',
   [TOPO + 'CreatePartition']: 'fs',
   // Routing and status reads: every client needs them, and they hold no secrets.
