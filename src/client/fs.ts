@@ -524,4 +524,11 @@ export class Fs {
     const space = this.core.space;
     return { blockSize, blocks: s.blocks, blocksFree: s.bfree, files: s.files, filesFree: s.ffree, nameMax: s.namelen, usedBytes: space.usedBytes, usedInodes: space.usedInodes };
   }
+
+  /** statfs at `path`: inside a directory quota, the quota's size and usage (df there). */
+  async statfsAt(path: string, blockSize = 4096): Promise<StatFs> {
+    const { attr } = await this.resolveNode(path, true);
+    const s = await this.vfs.statfsAt(attr.inodeId, blockSize);
+    return { blockSize, blocks: s.blocks, blocksFree: s.bfree, files: s.files, filesFree: s.ffree, nameMax: s.namelen, usedBytes: (s.blocks - s.bfree) * blockSize, usedInodes: s.files - s.ffree };
+  }
 }

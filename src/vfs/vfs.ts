@@ -87,7 +87,7 @@ import { XattrAbsence } from './xattr-absence.ts';
 import { DirCursor, type ListedEntry } from './dir-cursor.ts';
 import { OpenFile } from './open-file.ts';
 import { statfsOf } from './statfs.ts';
-import { bytesOf, statfsOfQuota, usageOfNode, withCharge, type Charge } from './quota.ts';
+import { bytesOf, statfsOfQuota, usageOfNode, withCharge, type Charge, type Usage } from './quota.ts';
 
 const log = createLogger('vfs');
 
@@ -709,10 +709,9 @@ export class Vfs {
     if (name === '.') throw posixError('EINVAL');
     if (name === '..') throw posixError('ENOTEMPTY');
     await this.checkRemove(caller, parent, name);
-    const quotaDirs = this.core.quota?.active ? await this.core.quota.quotasAt(parent) : [];
     const gone = await this.dirChange(parent, () => this.core.rmdir(parent, name), (r) => r.parent);
     this.dirAttrs.drop(gone.ino);
-    this.core.quota?.charge(quotaDirs, { bytes: 0, inodes: -1 });
+    await this.chargeQuotas(parent, { bytes: 0, inodes: -1 });
   }
 
   async rename(caller: Caller, parent: number, name: string, newParent: number, newName: string, flags: number): Promise<void> {
@@ -813,8 +812,10 @@ export class Vfs {
           await file.commitNow();
           this.cutPastEof(ino, 0);
           if (file.size === 0) return;
+          const cut = file.size;
           await this.core.setattr(ino, { size: 0 });
           await file.reloadNow();
+          await this.chargeQuotas(file.attr.parent[0] ?? 0, { bytes: -cut, inodes: 0 });
         });
       } catch (e) {
         await this.releaseHandle(reply.fh);
@@ -1084,6 +1085,12 @@ export class Vfs {
   }
 
   // ---- directory quotas (src/vfs/quota.ts) ----
+
+  /** Charges a change that happened (never refused: it gives back) to the quotas above `dir`. */
+  private async chargeQuotas(dir: number, u: Usage): Promise<void> {
+    const quota = this.core.quota;
+    if (quota?.active) quota.charge(await quota.quotasAt(dir), u);
+  }
 
   /** The quotas above `parent` and what `name` there stands for, when a quota is above it. */
   private async quotaBelow(parent: number, name: string): Promise<{ dirs: number[]; attr: InodeAttr } | undefined> {
