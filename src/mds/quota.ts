@@ -52,7 +52,7 @@ export class QuotaManager {
   }
 
   /** Sets a quota's limits (and its usage when `setUsage`, else a new quota starts at 0). */
-  set(fsId: number, q: Quota, setUsage: boolean): Promise<Quota> {
+  async set(fsId: number, q: Quota, setUsage: boolean): Promise<Quota> {
     if (!(Number.isSafeInteger(q.dirInodeId) && q.dirInodeId > 0)) throw new CurveError(StatusCode.PARAM_ERROR, `invalid directory inode ${q.dirInodeId}`);
     checkLimit(q.maxBytes, 'byte limit');
     checkLimit(q.maxInodes, 'inode limit');
