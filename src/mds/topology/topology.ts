@@ -24,6 +24,7 @@ import {
 import type { FencedStore } from '../fenced-store.ts';
 import type { IdAllocator } from '../id-allocator.ts';
 import { keys } from '../keys.ts';
+import { Mutex } from '../mutex.ts';
 import type { KvOp } from '../store/index.ts';
 
 export const DEFAULT_POOL = 'defaultpool';
@@ -100,6 +101,19 @@ function encode<D extends DescMessage>(schema: D, msg: MessageShape<D>): Uint8Ar
 }
 
 const te = new TextEncoder();
+
+export interface MetaserverRegistration {
+  hostName: string;
+  internalIp: string;
+  internalPort: number;
+  externalIp: string;
+  externalPort: number;
+}
+
+export interface ServerRegistration extends MetaserverRegistration {
+  zoneName: string;
+  poolName: string;
+}
 
 export class Topology {
   readonly pools = new Map<number, PoolInfo>();
@@ -226,7 +240,47 @@ export class Topology {
 
   // ---- pools, zones, servers ----
 
-  async createPool(name: string, replicaNum: number, zoneNum: number, copysetNum: number): Promise<PoolInfo> {
+  // Every change below reads the topology, awaits an id and a store write, then updates memory;
+  // two at once could both pass the same check (metaservers of one host registering together
+  // made two zones "zone-<ip>", and the balancer then could never move the replicas of the one
+  // alone in its zone). They run one at a time; the *Now bodies assume they hold the turn.
+  private readonly changes = new Mutex();
+
+  createPool(name: string, replicaNum: number, zoneNum: number, copysetNum: number): Promise<PoolInfo> {
+    return this.changes.run(() => this.createPoolNow(name, replicaNum, zoneNum, copysetNum));
+  }
+
+  createZone(zoneName: string, poolName: string): Promise<ZoneInfo> {
+    return this.changes.run(() => this.createZoneNow(zoneName, poolName));
+  }
+
+  registServer(req: ServerRegistration): Promise<ServerInfo> {
+    return this.changes.run(() => this.registServerNow(req));
+  }
+
+  deleteServer(serverId: number): Promise<void> {
+    return this.changes.run(() => this.deleteServerNow(serverId));
+  }
+
+  deleteZone(zoneId: number): Promise<void> {
+    return this.changes.run(() => this.deleteZoneNow(zoneId));
+  }
+
+  deletePool(poolId: number): Promise<void> {
+    return this.changes.run(() => this.deletePoolNow(poolId));
+  }
+
+  /** Registers a metaserver (see registMetaServerNow). */
+  registMetaServer(req: MetaserverRegistration): Promise<MetaServerData> {
+    return this.changes.run(() => this.registMetaServerNow(req));
+  }
+
+  /** Removes a metaserver's record (see deleteMetaServerNow). */
+  deleteMetaServer(id: number, opts: { decommission?: boolean } = {}): Promise<void> {
+    return this.changes.run(() => this.deleteMetaServerNow(id, opts));
+  }
+
+  private async createPoolNow(name: string, replicaNum: number, zoneNum: number, copysetNum: number): Promise<PoolInfo> {
     if (!name) throw new CurveError(StatusCode.PARAM_ERROR, 'pool name is empty');
     if (!(replicaNum >= 1 && replicaNum <= 7)) throw new CurveError(StatusCode.PARAM_ERROR, `replica count ${replicaNum} is not in [1, 7]`);
     if (this.poolByName(name)) throw new CurveError(StatusCode.TOPO_POOL_EXIST, `pool ${name} exists`);
@@ -243,7 +297,7 @@ export class Topology {
     return pool;
   }
 
-  async createZone(zoneName: string, poolName: string): Promise<ZoneInfo> {
+  private async createZoneNow(zoneName: string, poolName: string): Promise<ZoneInfo> {
     if (!zoneName) throw new CurveError(StatusCode.PARAM_ERROR, 'zone name is empty');
     const pool = this.poolByName(poolName);
     if (!pool) throw new CurveError(StatusCode.TOPO_POOL_NOT_FOUND, `pool ${poolName} not found`);
@@ -254,15 +308,7 @@ export class Topology {
     return zone;
   }
 
-  async registServer(req: {
-    hostName: string;
-    internalIp: string;
-    internalPort: number;
-    externalIp: string;
-    externalPort: number;
-    zoneName: string;
-    poolName: string;
-  }): Promise<ServerInfo> {
+  private async registServerNow(req: ServerRegistration): Promise<ServerInfo> {
     if (!req.hostName || !req.internalIp) throw new CurveError(StatusCode.PARAM_ERROR, 'server host name and internal ip are required');
     const pool = this.poolByName(req.poolName);
     if (!pool) throw new CurveError(StatusCode.TOPO_POOL_NOT_FOUND, `pool ${req.poolName} not found`);
@@ -286,7 +332,7 @@ export class Topology {
     return server;
   }
 
-  async deleteServer(serverId: number): Promise<void> {
+  private async deleteServerNow(serverId: number): Promise<void> {
     if (!this.servers.has(serverId)) throw new CurveError(StatusCode.TOPO_SERVER_NOT_FOUND, `server ${serverId} not found`);
     if ([...this.metaservers.values()].some((m) => m.serverId === serverId)) {
       throw new CurveError(StatusCode.TOPO_CANNOT_REMOVE_WHEN_NOT_EMPTY, `server ${serverId} still has metaservers`);
@@ -295,14 +341,14 @@ export class Topology {
     this.servers.delete(serverId);
   }
 
-  async deleteZone(zoneId: number): Promise<void> {
+  private async deleteZoneNow(zoneId: number): Promise<void> {
     if (!this.zones.has(zoneId)) throw new CurveError(StatusCode.TOPO_ZONE_NOT_FOUND, `zone ${zoneId} not found`);
     if ([...this.servers.values()].some((s) => s.zoneId === zoneId)) throw new CurveError(StatusCode.TOPO_CANNOT_REMOVE_WHEN_NOT_EMPTY, `zone ${zoneId} still has servers`);
     await this.store.commit([{ type: 'delete', key: keys.zone(zoneId) }]);
     this.zones.delete(zoneId);
   }
 
-  async deletePool(poolId: number): Promise<void> {
+  private async deletePoolNow(poolId: number): Promise<void> {
     if (!this.pools.has(poolId)) throw new CurveError(StatusCode.TOPO_POOL_NOT_FOUND, `pool ${poolId} not found`);
     if ([...this.zones.values()].some((z) => z.poolId === poolId) || [...this.copysets.values()].some((c) => c.poolId === poolId)) {
       throw new CurveError(StatusCode.TOPO_CANNOT_REMOVE_WHEN_NOT_EMPTY, `pool ${poolId} still has zones or copysets`);
@@ -319,7 +365,7 @@ export class Topology {
    * `defaultpool`, zone `zone-<ip>`, server `server-<ip>` — one zone per host, so replicas spread
    * over hosts when there are several, and over processes on one machine.
    */
-  async registMetaServer(req: { hostName: string; internalIp: string; internalPort: number; externalIp: string; externalPort: number }): Promise<MetaServerData> {
+  private async registMetaServerNow(req: MetaserverRegistration): Promise<MetaServerData> {
     if (!req.internalIp || !(req.internalPort > 0 && req.internalPort < 65536)) {
       throw new CurveError(StatusCode.PARAM_ERROR, `invalid metaserver address ${req.internalIp}:${req.internalPort}`);
     }
@@ -354,10 +400,10 @@ export class Topology {
   }
 
   private async autoServer(hostName: string, ip: string, externalIp: string): Promise<ServerInfo> {
-    const pool = this.poolByName(DEFAULT_POOL) ?? (await this.createPool(DEFAULT_POOL, this.opts.replicaNum, this.opts.replicaNum, 0));
+    const pool = this.poolByName(DEFAULT_POOL) ?? (await this.createPoolNow(DEFAULT_POOL, this.opts.replicaNum, this.opts.replicaNum, 0));
     const zoneName = `zone-${ip}`;
-    const zone = this.zoneByName(pool.poolId, zoneName) ?? (await this.createZone(zoneName, pool.poolName));
-    return this.registServer({
+    const zone = this.zoneByName(pool.poolId, zoneName) ?? (await this.createZoneNow(zoneName, pool.poolName));
+    return this.registServerNow({
       hostName: `server-${ip}`,
       internalIp: ip,
       internalPort: 0,
@@ -377,7 +423,7 @@ export class Topology {
    * (its heartbeats are then refused as from an unknown metaserver). Either way it must hold no
    * copyset replica: removing a member would leave that copyset a replica short.
    */
-  async deleteMetaServer(id: number, opts: { decommission?: boolean } = {}): Promise<void> {
+  private async deleteMetaServerNow(id: number, opts: { decommission?: boolean } = {}): Promise<void> {
     if (!this.metaservers.has(id)) throw new CurveError(StatusCode.TOPO_METASERVER_NOT_FOUND, `metaserver ${id} not found`);
     if (!opts.decommission && this.onlineState(id) !== OnlineState.OFFLINE) throw new CurveError(StatusCode.TOPO_CANNOT_REMOVE_NOT_OFFLINE, `metaserver ${id} is not offline`);
     const held = this.copysetsOf(id).length;
