@@ -12,12 +12,18 @@ import { FencedStore } from '../../src/mds/fenced-store.ts';
 import { IdAllocator } from '../../src/mds/id-allocator.ts';
 import { MemoryStore } from '../../src/mds/store/memory.ts';
 import { Topology } from '../../src/mds/topology/topology.ts';
+import { keys } from '../../src/mds/keys.ts';
+import { MetaServerDataSchema, PoolInfoSchema, ServerInfoSchema, ZoneInfoSchema } from '../../src/gen/topology_pb.ts';
+import { create, toBinary } from '@bufbuild/protobuf';
 
-async function topology(): Promise<Topology> {
-  const mem = new MemoryStore();
-  const put = await mem.txn({ ops: [{ type: 'put', key: 'fence', value: new TextEncoder().encode('x') }] });
+let terms = 0;
+
+/** The Topology a new MDS term loads from `mem` (each term has its own fence key). */
+async function topology(mem = new MemoryStore()): Promise<Topology> {
+  const fence = `fence-${++terms}`;
+  const put = await mem.txn({ ops: [{ type: 'put', key: fence, value: new TextEncoder().encode('x') }] });
   assert.ok(put.ok);
-  const store = new FencedStore(mem, { key: 'fence', revision: put.revision });
+  const store = new FencedStore(mem, { key: fence, revision: put.revision });
   const id = (kind: string) => new IdAllocator(store, kind, 10);
   return Topology.load(
     store,
@@ -64,4 +70,39 @@ test('a pool, zone or server created twice at once exists once; the second calle
   const servers = await Promise.allSettled([topo.registServer(server), topo.registServer(server)]);
   assert.deepEqual(servers.map((r) => r.status).sort(), ['fulfilled', 'rejected']);
   assert.equal(topo.servers.size, 1);
+});
+
+test('duplicates an older MDS stored (one host in two zones) are folded into the first at load', async () => {
+  const mem = new MemoryStore();
+  const topo = await topology(mem);
+  const [a, b] = await Promise.all([16701, 16702].map((port) => topo.registMetaServer({ hostName: '', internalIp: '127.0.0.1', internalPort: port, externalIp: '', externalPort: 0 })));
+  const pool = [...topo.pools.values()][0]!;
+  const zone = [...topo.zones.values()][0]!;
+  const server = [...topo.servers.values()][0]!;
+  // What the race stored: a second pool, zone and server of the same names, metaserver b on them.
+  const put = (key: string, value: Uint8Array) => ({ type: 'put' as const, key, value });
+  const pool2 = create(PoolInfoSchema, { ...pool, poolId: 90 });
+  const zone2 = create(ZoneInfoSchema, { ...zone, zoneId: 91, poolId: 90 });
+  const server2 = create(ServerInfoSchema, { ...server, serverId: 92, zoneId: 91, poolId: 90 });
+  const b2 = create(MetaServerDataSchema, { ...b, serverId: 92 });
+  const ok = await mem.txn({
+    ops: [
+      put(keys.pool(90), toBinary(PoolInfoSchema, pool2)),
+      put(keys.zone(91), toBinary(ZoneInfoSchema, zone2)),
+      put(keys.server(92), toBinary(ServerInfoSchema, server2)),
+      put(keys.metaserver(b.metaserverId), toBinary(MetaServerDataSchema, b2)),
+    ],
+  });
+  assert.ok(ok.ok);
+
+  const reloaded = await topology(mem);
+  assert.deepEqual([...reloaded.pools.keys()], [pool.poolId]);
+  assert.deepEqual([...reloaded.zones.keys()], [zone.zoneId]);
+  assert.deepEqual([...reloaded.servers.keys()], [server.serverId]);
+  assert.equal(reloaded.metaservers.get(a.metaserverId)!.serverId, server.serverId);
+  assert.equal(reloaded.metaservers.get(b.metaserverId)!.serverId, server.serverId);
+  // Stored so: a third load finds nothing to fold and the same topology.
+  const third = await topology(mem);
+  assert.deepEqual([...third.servers.keys()], [server.serverId]);
+  assert.equal(third.metaservers.get(b.metaserverId)!.serverId, server.serverId);
 });

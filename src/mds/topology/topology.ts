@@ -4,7 +4,7 @@
 // the store. Runtime facts that heartbeats bring (liveness, leaders, partition counters) live
 // only in memory and are rebuilt by the next heartbeats after a failover.
 import { create, fromBinary, toBinary, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
-import { CurveError, StatusCode, type Clock, type Random } from '../../common/index.ts';
+import { createLogger, CurveError, StatusCode, type Clock, type Random } from '../../common/index.ts';
 import { PartitionInfoSchema, PartitionStatus, PeerSchema, type PartitionInfo, type Peer } from '../../gen/common_pb.ts';
 import {
   ClusterDataSchema,
@@ -101,6 +101,7 @@ function encode<D extends DescMessage>(schema: D, msg: MessageShape<D>): Uint8Ar
 }
 
 const te = new TextEncoder();
+const log = createLogger('mds/topology');
 
 export interface MetaserverRegistration {
   hostName: string;
@@ -166,7 +167,66 @@ export class Topology {
     // the whole cluster offline before the first heartbeats arrive.
     const now = clock.now();
     for (const id of t.metaservers.keys()) t.msRuntime.set(id, freshRuntime(now));
+    await t.foldDuplicates();
     return t;
+  }
+
+  /**
+   * Pools, zones and servers stored twice under one name — left by registrations that raced
+   * before topology changes ran one at a time — are folded into the one with the lowest id: an
+   * empty duplicate pool's zones and servers, a duplicate zone's servers, a duplicate server's
+   * metaservers move over, then the duplicate's record is deleted, one store transaction per fold.
+   * Copysets do not name zones or servers, so nothing else changes; a duplicate pool that holds
+   * copysets is left as it is (its copysets would have to move) and logged.
+   */
+  private async foldDuplicates(): Promise<void> {
+    const keep = <T>(items: Iterable<T>, name: (x: T) => string, id: (x: T) => number) => {
+      const first = new Map<string, T>();
+      const dups: [T, T][] = [];
+      for (const x of [...items].sort((a, b) => id(a) - id(b))) {
+        const kept = first.get(name(x));
+        if (kept) dups.push([x, kept]);
+        else first.set(name(x), x);
+      }
+      return dups;
+    };
+    for (const [dup, kept] of keep(this.pools.values(), (p) => p.poolName, (p) => p.poolId)) {
+      if ([...this.copysets.values()].some((c) => c.poolId === dup.poolId)) {
+        log.error('two pools have one name and both hold copysets; left as they are', { name: dup.poolName, pools: [kept.poolId, dup.poolId] });
+        continue;
+      }
+      const zones = [...this.zones.values()].filter((z) => z.poolId === dup.poolId).map((z) => ({ ...z, poolId: kept.poolId, poolName: kept.poolName }));
+      const servers = [...this.servers.values()].filter((v) => v.poolId === dup.poolId).map((v) => ({ ...v, poolId: kept.poolId, poolName: kept.poolName }));
+      await this.store.commit([
+        ...zones.map((z) => ({ type: 'put' as const, key: keys.zone(z.zoneId), value: encode(ZoneInfoSchema, z) })),
+        ...servers.map((v) => ({ type: 'put' as const, key: keys.server(v.serverId), value: encode(ServerInfoSchema, v) })),
+        { type: 'delete', key: keys.pool(dup.poolId) },
+      ]);
+      for (const z of zones) this.zones.set(z.zoneId, z);
+      for (const v of servers) this.servers.set(v.serverId, v);
+      this.pools.delete(dup.poolId);
+      log.warn('folded a duplicate pool into the first of its name', { name: dup.poolName, kept: kept.poolId, removed: dup.poolId });
+    }
+    for (const [dup, kept] of keep(this.zones.values(), (z) => `${z.poolId}/${z.zoneName}`, (z) => z.zoneId)) {
+      const servers = [...this.servers.values()].filter((v) => v.zoneId === dup.zoneId).map((v) => ({ ...v, zoneId: kept.zoneId, zoneName: kept.zoneName }));
+      await this.store.commit([
+        ...servers.map((v) => ({ type: 'put' as const, key: keys.server(v.serverId), value: encode(ServerInfoSchema, v) })),
+        { type: 'delete', key: keys.zone(dup.zoneId) },
+      ]);
+      for (const v of servers) this.servers.set(v.serverId, v);
+      this.zones.delete(dup.zoneId);
+      log.warn('folded a duplicate zone into the first of its name', { name: dup.zoneName, kept: kept.zoneId, removed: dup.zoneId });
+    }
+    for (const [dup, kept] of keep(this.servers.values(), (v) => v.hostName, (v) => v.serverId)) {
+      const members = [...this.metaservers.values()].filter((m) => m.serverId === dup.serverId).map((m) => ({ ...m, serverId: kept.serverId }));
+      await this.store.commit([
+        ...members.map((m) => ({ type: 'put' as const, key: keys.metaserver(m.metaserverId), value: encode(MetaServerDataSchema, m) })),
+        { type: 'delete', key: keys.server(dup.serverId) },
+      ]);
+      for (const m of members) this.metaservers.set(m.metaserverId, m);
+      this.servers.delete(dup.serverId);
+      log.warn('folded a duplicate server into the first of its name', { name: dup.hostName, kept: kept.serverId, removed: dup.serverId });
+    }
   }
 
   // ---- queries ----
