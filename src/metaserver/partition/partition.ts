@@ -285,6 +285,12 @@ export class Partition {
    * snapshot loads.
    */
   readonly sharers = new Map<number, Set<number>>();
+  /**
+   * The reverse of `sharers`: ino → the owners its slices named when it was cloned. A superset of
+   * what its slices name now (a truncate or compaction may drop shared slices): an entry too many
+   * keeps objects longer, never deletes one too early.
+   */
+  readonly shares = new Map<number, Set<number>>();
   /** Number of (inode, chunk index) lists with at least one slice. */
   chunkLists = 0;
   readonly typeCounts: number[] = [0, 0, 0, 0, 0, 0, 0, 0, 0];
@@ -701,15 +707,20 @@ export class Partition {
       let set = this.sharers.get(owner);
       if (!set) this.sharers.set(owner, (set = new Set()));
       set.add(ino);
+      let mine = this.shares.get(ino);
+      if (!mine) this.shares.set(ino, (mine = new Set()));
+      mine.add(owner);
     }
   }
 
-  private dropSharer(ino: number, chunks: ReadonlyMap<number, readonly ChunkSlice[]>): void {
-    for (const owner of sliceOwners(chunks)) {
+  /** Forgets deleted inode `ino` as a sharer (it stays an owner while others share its objects). */
+  private dropSharer(ino: number): void {
+    for (const owner of this.shares.get(ino) ?? []) {
       const set = this.sharers.get(owner);
       set?.delete(ino);
       if (set?.size === 0) this.sharers.delete(owner);
     }
+    this.shares.delete(ino);
   }
 
   /** Rebuilds `sharers` for one loaded inode (snapshot load). */
@@ -1235,7 +1246,7 @@ export class Partition {
     if (isRegular(type)) this.fileBytes -= this.lengthOf(op.ino);
     const ex = this.extraOf(op.ino);
     this.chunkLists -= ex.chunks?.size ?? 0;
-    if (ex.chunks) this.dropSharer(op.ino, ex.chunks);
+    this.dropSharer(op.ino);
     const p = this.store.writable(op.ino);
     const i = this.store.index(op.ino);
     p.f64.fill(0, i * F64_STRIDE, (i + 1) * F64_STRIDE);
