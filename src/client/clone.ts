@@ -42,11 +42,7 @@ class TreeCloner {
   /** Clones `src` as `name` under directory `parent`. */
   async node(src: InodeAttr, parent: number, name: string): Promise<void> {
     const core = this.fs.core;
-    if (isRegular(src.type)) {
-      await core.cloneFile(src.inodeId, parent, name);
-      this.report.files++;
-      return;
-    }
+    if (isRegular(src.type)) return this.file(src.inodeId, parent, name);
     const made = await core.create(parent, name, {
       type: src.type, mode: src.mode & 0o7777, uid: src.uid, gid: src.gid, rdev: src.rdev, symlink: src.symlink,
     });
@@ -57,6 +53,11 @@ class TreeCloner {
       this.report.dirs++;
       await this.children(src.inodeId, made.inodeId);
     }
+  }
+
+  private async file(ino: number, parent: number, name: string): Promise<void> {
+    await this.fs.core.cloneFile(ino, parent, name);
+    this.report.files++;
   }
 
   /** Files of a directory page by page, `concurrency` at once; subdirectories one after another. */
@@ -73,7 +74,8 @@ class TreeCloner {
         dirs.push({ ino: d.inodeId, name: d.name });
         continue;
       }
-      page.push(async () => this.node(await core.getattr(d.inodeId), dstDir, d.name));
+      // A file needs nothing but its id (CloneInode reads the rest where it lives); others their attributes.
+      page.push(async () => (isRegular(d.type) ? this.file(d.inodeId, dstDir, d.name) : this.node(await core.getattr(d.inodeId), dstDir, d.name)));
       if (page.length >= 1024) await flush();
     }
     await flush();
