@@ -8,33 +8,20 @@
 // metaservers' CPU per file, and the clone/cp ratios.
 //
 //   npx tsx bench/clone-tree.ts [--dirs 10] [--files 1000] [--size 1024] [--rounds 2]
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, rm, chmod, readFile, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { mkdir, mkdtemp, rm, chmod, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CurvefsCluster } from '../test/helpers/curvefs-cluster.ts';
+import { cpuSec, numberArg } from './proc-cpu.ts';
 import { MountProc, runCurvefs } from '../test/helpers/curvefs-mount-proc.ts';
 
-const arg = (name: string, def: string): number => {
-  const i = process.argv.indexOf(`--${name}`);
-  return Number(i > 0 ? process.argv[i + 1]! : def);
-};
+const arg = numberArg;
 const DIRS = arg('dirs', '10');
 const FILES = arg('files', '1000');
 const SIZE = arg('size', '1024');
 const ROUNDS = arg('rounds', '2');
 const FS = 'clonebench';
-
-/** CPU seconds (user + system) used so far by the processes `pids`, from /proc. */
-async function cpuSec(pids: number[]): Promise<number> {
-  const hz = Number(execFileSync('getconf', ['CLK_TCK']).toString());
-  let ticks = 0;
-  for (const pid of pids) {
-    const f = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
-    ticks += Number(f[11]) + Number(f[12]); // utime, stime (fields 14, 15)
-  }
-  return ticks / hz;
-}
 
 const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
 

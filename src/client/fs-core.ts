@@ -392,6 +392,7 @@ export class FsCore {
         try {
           const d = await this.meta.callForInode('createDentry', parent, {
             dentry: { fsId: this.meta.fsId, inodeId: inode.inodeId, parentInodeId: parent, name, type: inode.type },
+            length: inode.length,
             time,
           });
           this.remember(d.parent);

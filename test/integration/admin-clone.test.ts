@@ -163,6 +163,13 @@ test('a tree clone keeps files, subdirectories, symlinks, modes and xattrs, and 
     assert.deepEqual((await c.fs.readdir('/t2/sub')).sort(), ['b', 'deeper']);
   };
   await check('just cloned');
+  // A directory's byte count includes its cloned files, also those whose inode lives in another
+  // partition (a clone's inode is in its source's partition).
+  const dirBytes = async (path: string) => {
+    const ino = (await c.fs.stat(path)).ino;
+    return (await c.core.meta.callForInode('getDirStats', ino, { inodeId: ino })).stats!.bytes;
+  };
+  for (const d of ['', '/sub', '/sub/deeper']) assert.equal(await dirBytes(`/t2${d}`), await dirBytes(`/t${d}`), `bytes of /t2${d}`);
 
   await c.fs.rm('/t', { recursive: true });
   for (const ino of srcInodes) await reclaimed(ino);

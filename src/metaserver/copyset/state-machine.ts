@@ -180,7 +180,7 @@ export class CopysetStateMachine {
         if (locked) return locked;
         return part.apply({
           kind: 'createDentry', fsId, requestId: rid(r.rid), parent: d.parentInodeId, name: d.name, ino: d.inodeId, type: d.type,
-          time: ts(r.time),
+          length: r.length || undefined, time: ts(r.time),
         });
       }
       case OpType.DeleteDentry: {
