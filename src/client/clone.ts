@@ -24,6 +24,9 @@ export interface CloneOptions {
 const isRegular = (t: FileType) => t === FileType.TYPE_FILE || t === FileType.TYPE_S3;
 
 export async function cloneTree(fs: Fs, from: string, to: string, opts: CloneOptions = {}): Promise<CloneReport> {
+  // The walk makes entries and reads files through FsCore, below the VFS's permission checks:
+  // an operator's command, for root only (the CLI acts as root with the admin credential).
+  if (fs.caller.uid !== 0) throw new CurveError(StatusCode.NOT_PERMITTED, 'clone is for root (the admin credential)');
   const src = await fs.resolve(from, false);
   const { parent, name } = await fs.resolveParent(to);
   if (await fs.exists(to)) throw new CurveError(StatusCode.DENTRY_EXIST, `${to} exists`);
