@@ -4,7 +4,8 @@
 // bytes intact; a tree clone keeps types, modes, symlinks and xattrs; gc --delete after it deletes
 // nothing the clone reads and fsck finds nothing wrong; a clone onto an existing name changes
 // nothing; a CloneInode whose reply was lost and that the client sent again made one inode. When
-// the last user of shared objects goes, they go too. Every wait polls a predicate with a deadline.
+// the last user of shared objects goes, they go too; a source purged from the trash is reclaimed by
+// the same rule. Every wait polls a predicate with a deadline.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fsp from 'node:fs/promises';
@@ -230,4 +231,28 @@ test('a CloneInode sent again after its reply was lost makes one inode (exactly 
   const after = await fsckReport();
   assert.equal(after.inodes, before.inodes + 1, 'one inode made');
   assert.deepEqual(after.findings, []);
+});
+
+test('in an fs with a trash: a source removed into the trash and purged is reclaimed by the rule; the clone stays whole', async () => {
+  const TFS = 'clones-trash';
+  const tfsId = await cluster.createFs(TFS, { trashHours: 24 });
+  const tstore = await openBlockStore({ kind: 'local', dir: join(base, 'cluster', `data-${TFS}`) });
+  const tc = await connectFs({ mds: new MdsAdapter(cluster.mds), fsName: TFS, pool: cluster.pool, entryTtlMs: 0, attrTtlMs: 0 });
+  conns.push(tc);
+  try {
+    const data = content(300_000, 21);
+    await tc.fs.writeFile('/src', data);
+    const src = (await tc.fs.stat('/src')).ino;
+    const r = await cli('clone', TFS, '/src', '/dst');
+    assert.equal(r.code, 0, r.stderr);
+    await tc.fs.unlink('/src');
+    const purged = await cli('trash', 'purge', TFS, '--all');
+    assert.equal(purged.code, 0, purged.stdout + purged.stderr);
+    await waitUntil(`inode ${src} reclaimed`, DEADLINE, async () =>
+      (await tc.core.getattr(src, true).then(() => false, (e: unknown) => e instanceof CurveError && e.status === StatusCode.NOT_FOUND)) ? true : undefined);
+    assert.ok((await countInodeObjects(tstore, tfsId, src)) > 0, 'the shared objects stay');
+    assert.ok(Buffer.from(await tc.fs.readFile('/dst')).equals(data), 'the clone reads whole');
+  } finally {
+    await tstore.close();
+  }
 });
