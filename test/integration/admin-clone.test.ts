@@ -5,7 +5,7 @@
 // nothing the clone reads and fsck finds nothing wrong; a clone onto an existing name changes
 // nothing; a CloneInode whose reply was lost and that the client sent again made one inode. When
 // the last user of shared objects goes, they go too; a source purged from the trash is reclaimed by
-// the same rule. Every wait polls a predicate with a deadline.
+// the same rule; dump and load carry a clone. Every wait polls a predicate with a deadline.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fsp from 'node:fs/promises';
@@ -255,4 +255,22 @@ test('in an fs with a trash: a source removed into the trash and purged is recla
   } finally {
     await tstore.close();
   }
+});
+
+test('dump and load: a clone whose source is gone loads as a file with objects of its own', async () => {
+  await c.fs.mkdir('/l');
+  const data = content(250_000, 31);
+  await c.fs.writeFile('/l/src', data);
+  const src = (await c.fs.stat('/l/src')).ino;
+  await clone('/l/src', '/l/dst');
+  await c.fs.unlink('/l/src');
+  await reclaimed(src);
+  const file = join(base, 'clones.dump');
+  const d = await cli('dump', FS, '--out', file);
+  assert.equal(d.code, 0, d.stderr);
+  const l = await cli('load', file, 'clones-loaded');
+  assert.equal(l.code, 0, l.stderr);
+  const lc = await connectFs({ mds: new MdsAdapter(cluster.mds), fsName: 'clones-loaded', pool: cluster.pool, entryTtlMs: 0, attrTtlMs: 0 });
+  conns.push(lc);
+  assert.ok(Buffer.from(await lc.fs.readFile('/l/dst')).equals(data), 'the loaded clone reads whole');
 });
