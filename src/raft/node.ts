@@ -11,7 +11,11 @@
 //             earlier round already made durable here are applied during the write of step 1
 //          4. advance
 //   rounds run back to back while work arrives; proposals and messages that arrive during a
-//   round's fdatasync are batched into the next.
+//   round's fdatasync are batched into the next. A leader of three voters or more does not
+//   hold the round for its own write (asynchronous storage writes): its Ready is advanced at
+//   once (RawNode.advanceWriting), the write finishes behind the rounds (finishWriteBehind ->
+//   RawNode.written), and meanwhile the next rounds step its followers' acknowledgements,
+//   commit, apply and answer — the core hands out only what needs no disk until written().
 //
 // Time, timers and randomness are injected, so the same driver runs in a simulation.
 import { join } from 'node:path';
