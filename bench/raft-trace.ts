@@ -143,6 +143,7 @@ async function main(): Promise<void> {
   const overlap = new Map<string, number[]>();
   /** Per commit 1 when the leader's own write was done only after the deciding acknowledgement left the follower. */
   const leaderLast: number[] = [];
+  const answeredFirst: number[] = [];
   const push = (m: Map<string, number[]>, k: string, v: number) => {
     const xs = m.get(k) ?? [];
     xs.push(v);
@@ -181,6 +182,9 @@ async function main(): Promise<void> {
     const fd = fw && follower.find((x) => x.ns >= fw.ns && x.stage === 'raft.written follower');
     const ld = leaderW.find((x) => x.stage === 'raft.written leader');
     if (fw && fd && ld) push(overlap, ld.ns > fw.ns ? 'overlapping' : 'alone', Number(fd.ns - fw.ns) / 1000);
+    // Asynchronous writes: the client answered while the leader's own write still ran.
+    const lw = leaderW.find((x) => x.stage === 'raft.write leader');
+    if (lw) answeredFirst.push(leaderW.some((x) => x.ns >= lw.ns && x.stage === 'raft.written leader') ? 0 : 1);
     const ackOut = path.find(([k]) => k.startsWith('follower: rpc.flush'));
     if (ld && ackOut) leaderLast.push(ld.ns > ackOut[1] ? 1 : 0);
     for (const stage of ['raft.write leader', 'raft.written leader']) {
@@ -206,6 +210,7 @@ async function main(): Promise<void> {
     const st = steps.get(k);
     console.log(`| ${k} | ${median(xs).toFixed(0)} | ${st ? `${median(st).toFixed(0)} / ${pctl(st, 90).toFixed(0)}` : '(parallel)'} | ${((100 * xs.length) / windows.length).toFixed(0)} |`);
   }
+  console.log(`client answered before the leader's own write of the entry was durable: ${((100 * answeredFirst.reduce((a, b) => a + b, 0)) / Math.max(1, answeredFirst.length)).toFixed(0)}% of commits`);
   console.log(`leader's own write done after the deciding acknowledgement was sent: ${((100 * leaderLast.reduce((a, b) => a + b, 0)) / Math.max(1, leaderLast.length)).toFixed(0)}% of commits`);
   for (const [k, xs] of overlap) console.log(`follower's write, leader's write ${k === 'alone' ? 'done before it began' : 'still running when it began'}: ${xs.length} commits, median ${median(xs).toFixed(0)} µs`);
   if (KEEP) console.log(`traces in ${traceDir}`);
