@@ -573,14 +573,17 @@ export class RaftNode {
    * the leader never counts that copy.
    */
   private finishWriteBehind(g: Group, rd: Ready, persisted: Promise<void>): void {
-    const done = persisted.then(() => {
-      if (g.failed || g.removed) return;
-      this.send([[g, rd]], false);
-      this.ticks.catchUp(g);
-      g.node.written();
-      this.maybeSnapshot(g);
-      this.kick();
-    });
+    const done = persisted
+      .then(() => {
+        if (g.failed || g.removed) return;
+        this.send([[g, rd]], false);
+        this.ticks.catchUp(g);
+        g.node.written();
+        this.maybeSnapshot(g);
+        this.kick();
+      })
+      // Like a round's: an exception here is a bug (e.g. a core invariant), logged as the loop's are.
+      .catch((e: unknown) => this.log.error('raft loop failed', { group: g.id, error: String(e), stack: (e as Error).stack }));
     g.writeBehind = done;
     this.writesBehind.add(done);
     void done.finally(() => {
