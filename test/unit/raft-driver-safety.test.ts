@@ -480,6 +480,16 @@ function holdSyncs(n: RaftNode): { release: () => void; crash: () => void } {
   return { release: () => open(true), crash: () => open(false) };
 }
 
+/** Proposes `data` on `n`; `answer` becomes 'ok' or 'refused: …' when the proposal settles. */
+function proposeWatched(n: RaftNode, data: Uint8Array): { answer: string | undefined } {
+  const w: { answer: string | undefined } = { answer: undefined };
+  n.propose(G, data).then(
+    () => (w.answer = 'ok'),
+    (e: unknown) => (w.answer = `refused: ${String(e)}`),
+  );
+  return w;
+}
+
 /** Starts nodes 1–3 of group G and returns the leader once it committed a first write. */
 async function threeWithLeader(h: Harness, sms: Map<NodeId, KvStateMachine>, extra: Partial<RaftNodeOptions> = {}): Promise<NodeId> {
   for (const id of [1, 2, 3]) {
@@ -504,14 +514,10 @@ test("asynchronous writes: a leader's entry is answered once both followers hold
     const followers = [1, 2, 3].filter((id) => id !== l);
     gate = holdSyncs(leader);
     const xIndex = leader.status(G).lastIndex + 1;
-    let answered: string | undefined;
-    leader.propose(G, put('k', 'x')).then(
-      () => (answered = 'ok'),
-      (e: unknown) => (answered = `refused: ${String(e)}`),
-    );
+    const x = proposeWatched(leader, put('k', 'x'));
     // Time moves (heartbeats, deadlines) while the leader's write is held.
-    await h.until(() => answered !== undefined, "x answered while the leader's own write is held", 5_000, [l]);
-    assert.equal(answered, 'ok');
+    await h.until(() => x.answer !== undefined, "x answered while the leader's own write is held", 5_000, [l]);
+    assert.equal(x.answer, 'ok');
     assert.equal(sms.get(l)!.data.get('k'), 'x', 'the leader applied x');
     // The quorum that answered is the two followers: both hold x on disk already.
     for (const id of followers) assert.ok(h.nodes.get(id)!.status(G).lastIndex >= xIndex, `follower ${id} does not hold x`);
@@ -552,11 +558,7 @@ test("asynchronous writes: an entry held by one follower only (the other's write
     blog.sync = () => Promise.reject(new Error('EIO: injected'));
     gate = holdSyncs(leader);
     const xIndex = leader.status(G).lastIndex + 1;
-    let answered: string | undefined;
-    leader.propose(G, put('k', 'x')).then(
-      () => (answered = 'ok'),
-      (e: unknown) => (answered = `refused: ${String(e)}`),
-    );
+    const x = proposeWatched(leader, put('k', 'x'));
     await h.until(() => !h.nodes.get(broken)!.hasGroup(G) || failedGroup(h.nodes.get(broken)!), 'the broken follower stops', 5_000, [l]);
     failed.push(broken);
     // Two seconds of heartbeats: x is on one disk besides the leader's unfinished write.
@@ -564,15 +566,15 @@ test("asynchronous writes: an entry held by one follower only (the other's write
       await h.idle([l]);
       await h.time.advance(100);
     }
-    assert.equal(answered, undefined, 'x was answered though only one follower holds it and the leader has not written it');
+    assert.equal(x.answer, undefined, 'x was answered though only one follower holds it and the leader has not written it');
     assert.ok(h.nodes.get(healthy)!.status(G).lastIndex >= xIndex);
     const prog = leader.status(G).progress!;
     assert.ok(prog.find((p) => p.id === broken)!.match < xIndex, 'the failed follower acknowledged x');
     assert.ok(leader.status(G).commit < xIndex, 'x committed without a quorum of durable copies');
     // The leader's write completes: leader + healthy follower are a quorum.
     gate.release();
-    await h.until(() => answered !== undefined, 'x answered', 10_000, [broken]);
-    assert.equal(answered, 'ok');
+    await h.until(() => x.answer !== undefined, 'x answered', 10_000, [broken]);
+    assert.equal(x.answer, 'ok');
     assert.deepEqual(failed, [broken]);
   } finally {
     gate.release();

@@ -85,12 +85,7 @@ describe("scenario 1: a commit counts the leader's own copy only once it is dura
 });
 
 function persistAndAdvance(n: TestNode, rd: ReturnType<TestNode['raw']['ready']>): void {
-  const s = n.store;
-  if (rd.entries.length > 0) {
-    const first = rd.entries[0]!.index;
-    s.entries = s.entries.filter((e) => e.index < first).concat(rd.entries);
-  }
-  if (rd.hardState) s.hardState = { ...rd.hardState };
+  persistOnly(n, rd);
   n.raw.advance();
 }
 
