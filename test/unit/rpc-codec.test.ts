@@ -4,7 +4,7 @@
 // bad input is refused with an error.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { create, createFileRegistry, fromBinary, toBinary, ScalarType, type DescMessage, type DescService } from '@bufbuild/protobuf';
+import { create, createFileRegistry, fromBinary, toBinary, type DescMessage, type DescService } from '@bufbuild/protobuf';
 import { FileDescriptorProtoSchema } from '@bufbuild/protobuf/wkt';
 import { codecOf, Reader, Writer } from '../../src/rpc/codec.ts';
 import { rng, sample } from '../helpers/proto-sample.ts';
