@@ -17,6 +17,7 @@ import {
   AppendChunksRequestSchema,
   CreateDentryRequestSchema,
   CreateFileRequestSchema,
+  CloneInodeRequestSchema,
   CreateInodeRequestSchema,
   CreatePartitionRequestSchema,
   CreateRootInodeRequestSchema,
@@ -73,6 +74,8 @@ export const enum OpType {
   TrashPurge = 20,
   /** A file's buffered writes and the setattr after them, in one entry (AppendAndUpdateInodeRequest). */
   AppendAndUpdateInode = 21,
+  /** A metadata-only copy of a file sharing its objects (CloneInodeRequest; architecture.md §6d). */
+  CloneInode = 25,
   // admin
   CreatePartition = 30,
   DeletePartition = 31,
@@ -112,6 +115,7 @@ const SCHEMAS = {
   [OpType.TrashRestore]: TrashEntryRequestSchema,
   [OpType.TrashPurge]: TrashEntryRequestSchema,
   [OpType.AppendAndUpdateInode]: AppendAndUpdateInodeRequestSchema,
+  [OpType.CloneInode]: CloneInodeRequestSchema,
   [OpType.CreatePartition]: CreatePartitionRequestSchema,
   [OpType.DeletePartition]: DeletePartitionRequestSchema,
   [OpType.TxBegin]: TxRecordSchema,
@@ -155,6 +159,7 @@ const OP_NAMES = new Map<number, string>([
   [OpType.TrashRestore, 'TrashRestore'],
   [OpType.TrashPurge, 'TrashPurge'],
   [OpType.AppendAndUpdateInode, 'AppendAndUpdateInode'],
+  [OpType.CloneInode, 'CloneInode'],
   [OpType.CreatePartition, 'CreatePartition'],
   [OpType.DeletePartition, 'DeletePartition'],
   [OpType.TxBegin, 'TxBegin'],
