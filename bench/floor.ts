@@ -105,3 +105,57 @@ export async function rpcFloor(call: () => Promise<unknown>, n: number): Promise
 }
 
 export const fmt = (p: Percentiles): string => `p50 ${p.p50.toFixed(3)} ms  p99 ${p.p99.toFixed(3)} ms`;
+
+/**
+ * The disk floor of a one-machine cluster: `writers` threads, each doing pwrite + fdatasync of
+ * `size` bytes into its own preallocated file in a loop, all at once — as the three replicas of
+ * a Raft group on one disk do for every commit. Milliseconds per write, over every writer's
+ * writes (each writer `n` of them). Threads, not processes: each blocks in its own system call,
+ * which is what three processes do too, and the file system sees three concurrent writers.
+ */
+export async function diskFloorConcurrent(dir: string, size: number, n: number, how: 'truncate' | 'zeros', writers: number): Promise<Percentiles> {
+  const { Worker } = await import('node:worker_threads');
+  const paths = Array.from({ length: writers }, (_, i) => join(dir, `floor-${size}-w${i}.dat`));
+  const fds = paths.map((p) => preallocate(p, how));
+  for (const fd of fds) closeSync(fd);
+  // Each worker waits on a shared flag so that all start writing together.
+  const go = new Int32Array(new SharedArrayBuffer(4));
+  const src = `
+    const { workerData, parentPort } = require('node:worker_threads');
+    const { openSync, writeSync, fdatasyncSync, closeSync } = require('node:fs');
+    const { path, size, n, go } = workerData;
+    const fd = openSync(path, 'r+');
+    const data = Buffer.alloc(size, 0x5a);
+    const lat = new Float64Array(n);
+    parentPort.postMessage('ready');
+    Atomics.wait(go, 0, 0);
+    for (let i = 0; i < n; i++) {
+      const t0 = performance.now();
+      writeSync(fd, data, 0, size, i * size);
+      fdatasyncSync(fd);
+      lat[i] = performance.now() - t0;
+    }
+    closeSync(fd);
+    parentPort.postMessage(lat);
+  `;
+  try {
+    const results = paths.map((path) => {
+      const w = new Worker(src, { eval: true, workerData: { path, size, n, go } });
+      let onReady!: () => void;
+      const ready = new Promise<void>((r) => (onReady = r));
+      const done = new Promise<Float64Array>((resolve, reject) => {
+        w.on('message', (m: unknown) => (m === 'ready' ? onReady() : resolve(m as Float64Array)));
+        w.on('error', reject);
+      });
+      return { ready, done, w };
+    });
+    await Promise.all(results.map((r) => r.ready));
+    Atomics.store(go, 0, 1);
+    Atomics.notify(go, 0);
+    const lats = await Promise.all(results.map((r) => r.done));
+    await Promise.all(results.map((r) => r.w.terminate()));
+    return percentiles(lats.flatMap((l) => [...l]));
+  } finally {
+    await Promise.all(paths.map((p) => rm(p, { force: true })));
+  }
+}

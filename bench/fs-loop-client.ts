@@ -39,3 +39,23 @@ export async function procCpuMicros(pid: number): Promise<number> {
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(f[11]) + Number(f[12])) * 10_000;
 }
+
+/** A mounted file system under measurement: its client process first, then its servers. */
+export interface Target {
+  label: string;
+  dir: string;
+  client: number;
+  servers: number[];
+}
+
+/** Targets from arguments LABEL=DIR@PID[+PID...] (an argument after a --option is its value). */
+export function parseTargets(args: string[]): Target[] {
+  return args
+    .filter((a, i, all) => /^[^-][^=]*=.+@\d/.test(a) && !all[i - 1]?.startsWith('--'))
+    .map((a) => {
+      const [label, rest] = [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)];
+      const [dir, pids] = [rest.slice(0, rest.lastIndexOf('@')), rest.slice(rest.lastIndexOf('@') + 1)];
+      const [client, ...servers] = pids.split('+').map(Number);
+      return { label, dir, client: client!, servers };
+    });
+}

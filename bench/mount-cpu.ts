@@ -12,7 +12,7 @@
 // "server CPU µs/op". ops/s is the client's own wall time (load-dependent: compare within a run).
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { procCpuMicros, runLoopClient } from './fs-loop-client.ts';
+import { parseTargets, procCpuMicros, runLoopClient, type Target } from './fs-loop-client.ts';
 
 const arg = (name: string, def: string): string => {
   const i = process.argv.indexOf(`--${name}`);
@@ -23,22 +23,7 @@ const ROUNDS = Number(arg('rounds', '3'));
 const PHASES = ['create', 'stat', 'unlink'] as const;
 type Phase = (typeof PHASES)[number];
 
-interface Target {
-  label: string;
-  dir: string;
-  client: number;
-  servers: number[];
-}
-
-const targets: Target[] = process.argv
-  .slice(2)
-  .filter((a, i, all) => /^[^-][^=]*=.+@\d/.test(a) && !all[i - 1]?.startsWith('--'))
-  .map((a) => {
-    const [label, rest] = [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)];
-    const [dir, pids] = [rest.slice(0, rest.lastIndexOf('@')), rest.slice(rest.lastIndexOf('@') + 1)];
-    const [client, ...servers] = pids.split('+').map(Number);
-    return { label, dir, client: client!, servers };
-  });
+const targets: Target[] = parseTargets(process.argv.slice(2));
 if (targets.length === 0) {
   console.error('usage: npx tsx bench/mount-cpu.ts [--files N] [--rounds R] LABEL=DIR@PID[+PID...] ...');
   process.exit(2);

@@ -1,10 +1,10 @@
 // CPU per observation of the mount's per-operation latency histogram: prom-client's labelled
-// Histogram.observe against OpHistogram's kept series (src/mount/op-histogram.ts), interleaved
+// Histogram.observe against OpHistogram's kept series (src/metrics/op-histogram.ts), interleaved
 // rounds in one process (process.cpuUsage), and the two scrape outputs' agreement for one op.
 //
 //   npx tsx bench/op-histogram.ts
 import { Metrics, LATENCY_BUCKETS } from '../src/metrics/index.ts';
-import { OpHistogram } from '../src/mount/op-histogram.ts';
+import { OpHistogram } from '../src/metrics/op-histogram.ts';
 const m = new Metrics({ runtime: false });
 const h = m.histogram('a_seconds', 'a', ['op']);
 const o = new OpHistogram('b_seconds', 'b', LATENCY_BUCKETS, m.registry);

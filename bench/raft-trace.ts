@@ -18,7 +18,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KvProcessCluster } from '../test/helpers/raft-kv-cluster.ts';
 import { KV_PING, encodeKv } from '../test/helpers/raft-kv.ts';
-import { diskFloor, rpcFloor } from './floor.ts';
+import { diskFloor, diskFloorConcurrent, rpcFloor } from './floor.ts';
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -114,6 +114,7 @@ async function main(): Promise<void> {
   for (const id of c.ids) roleOf.set((await c.status(id)).pid ?? 0, id);
   // The floor of bench/raft-commit.ts, in the same run: one 100 B pwrite+fdatasync alone, one RPC round trip.
   const fsync = await diskFloor(dir, 100, 1000, PREALLOC, 'sync');
+  const fsync3 = await diskFloorConcurrent(dir, 100, 1000, PREALLOC, 3);
   const rtt = await rpcFloor(() => c.pool.callRaw(c.address(leader), KV_PING, new Uint8Array(0), { timeoutMs: 5000 }), 2000);
   const entry = encodeKv({ op: 'put', key: 'k', value: 'v'.repeat(80) });
   const windows: [bigint, bigint][] = [];
@@ -142,6 +143,7 @@ async function main(): Promise<void> {
   const overlap = new Map<string, number[]>();
   /** Per commit 1 when the leader's own write was done only after the deciding acknowledgement left the follower. */
   const leaderLast: number[] = [];
+  const answeredFirst: number[] = [];
   const push = (m: Map<string, number[]>, k: string, v: number) => {
     const xs = m.get(k) ?? [];
     xs.push(v);
@@ -180,6 +182,9 @@ async function main(): Promise<void> {
     const fd = fw && follower.find((x) => x.ns >= fw.ns && x.stage === 'raft.written follower');
     const ld = leaderW.find((x) => x.stage === 'raft.written leader');
     if (fw && fd && ld) push(overlap, ld.ns > fw.ns ? 'overlapping' : 'alone', Number(fd.ns - fw.ns) / 1000);
+    // Asynchronous writes: the client answered while the leader's own write still ran.
+    const lw = leaderW.find((x) => x.stage === 'raft.write leader');
+    if (lw) answeredFirst.push(leaderW.some((x) => x.ns >= lw.ns && x.stage === 'raft.written leader') ? 0 : 1);
     const ackOut = path.find(([k]) => k.startsWith('follower: rpc.flush'));
     if (ld && ackOut) leaderLast.push(ld.ns > ackOut[1] ? 1 : 0);
     for (const stage of ['raft.write leader', 'raft.written leader']) {
@@ -196,13 +201,16 @@ async function main(): Promise<void> {
   console.log(`raft-trace: ${windows.length} lone commits in ${SECONDS} s (leader node ${leader}); load average ${load0.map((x) => x.toFixed(1)).join(' ')} -> ${load1.map((x) => x.toFixed(1)).join(' ')}`);
   const floorUs = 1000 * (fsync.p50 + rtt.p50);
   console.log(`floor: pwrite+fdatasync 100 B p50 ${(1000 * fsync.p50).toFixed(0)} µs, RPC round trip p50 ${(1000 * rtt.p50).toFixed(0)} µs`);
-  console.log(`client call -> answer: p50 ${median(totals).toFixed(0)} µs (${(median(totals) / floorUs).toFixed(2)} × fsync + RTT), p90 ${pctl(totals, 90).toFixed(0)} µs`);
+  const floor3Us = 1000 * (fsync3.p50 + rtt.p50);
+  console.log(`floor with 3 writers (one per replica, same disk): pwrite+fdatasync 100 B p50 ${(1000 * fsync3.p50).toFixed(0)} µs`);
+  console.log(`client call -> answer: p50 ${median(totals).toFixed(0)} µs (${(median(totals) / floorUs).toFixed(2)} × fsync + RTT; ${(median(totals) / floor3Us).toFixed(2)} × fsync with 3 writers + RTT), p90 ${pctl(totals, 90).toFixed(0)} µs`);
   console.log('| stage | µs from call, median | step from the stage before, median / p90 | in % of commits |');
   console.log('|---|---:|---:|---:|');
   for (const [k, xs] of offsets) {
     const st = steps.get(k);
     console.log(`| ${k} | ${median(xs).toFixed(0)} | ${st ? `${median(st).toFixed(0)} / ${pctl(st, 90).toFixed(0)}` : '(parallel)'} | ${((100 * xs.length) / windows.length).toFixed(0)} |`);
   }
+  console.log(`client answered before the leader's own write of the entry was durable: ${((100 * answeredFirst.reduce((a, b) => a + b, 0)) / Math.max(1, answeredFirst.length)).toFixed(0)}% of commits`);
   console.log(`leader's own write done after the deciding acknowledgement was sent: ${((100 * leaderLast.reduce((a, b) => a + b, 0)) / Math.max(1, leaderLast.length)).toFixed(0)}% of commits`);
   for (const [k, xs] of overlap) console.log(`follower's write, leader's write ${k === 'alone' ? 'done before it began' : 'still running when it began'}: ${xs.length} commits, median ${median(xs).toFixed(0)} µs`);
   if (KEEP) console.log(`traces in ${traceDir}`);

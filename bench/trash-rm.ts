@@ -7,31 +7,18 @@
 // each rm's wall time, the metaservers' CPU seconds it cost, and the trash/plain ratios.
 //
 //   npx tsx bench/trash-rm.ts [--dirs 20] [--files 500] [--rounds 2]
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, rm, chmod, readFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { mkdir, mkdtemp, rm, chmod } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CurvefsCluster } from '../test/helpers/curvefs-cluster.ts';
+import { cpuSec, numberArg } from './proc-cpu.ts';
 import { MountProc } from '../test/helpers/curvefs-mount-proc.ts';
 
-const arg = (name: string, def: string): number => {
-  const i = process.argv.indexOf(`--${name}`);
-  return Number(i > 0 ? process.argv[i + 1]! : def);
-};
+const arg = numberArg;
 const DIRS = arg('dirs', '20');
 const FILES = arg('files', '500');
 const ROUNDS = arg('rounds', '2');
-
-/** CPU seconds (user + system) used so far by the processes `pids`, from /proc. */
-async function cpuSec(pids: number[]): Promise<number> {
-  const hz = Number(execFileSync('getconf', ['CLK_TCK']).toString());
-  let ticks = 0;
-  for (const pid of pids) {
-    const f = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
-    ticks += Number(f[11]) + Number(f[12]); // utime, stime (fields 14, 15)
-  }
-  return ticks / hz;
-}
 
 function buildTree(root: string): void {
   const script = `for d in $(seq 1 ${DIRS}); do mkdir -p ${root}/d$d; cd ${root}/d$d; touch $(seq -f f%g 1 ${FILES}); done`;

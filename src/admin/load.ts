@@ -230,7 +230,8 @@ async function copyData(
   const slices: ChunkSlice[] = [];
   const indexes = Object.keys(inode.chunks).map(Number).sort((x, y) => x - y);
   for (const k of indexes) {
-    const inChunk = inode.chunks[k]!.slices.map((s) => ({ chunkId: s.chunkId, seq: s.seq, compaction: s.compaction, offset: s.offset, len: s.len, size: s.size, zero: s.zero }));
+    // A clone's shared slices are read from their owner's objects and loaded as the new inode's own.
+    const inChunk = inode.chunks[k]!.slices.map((s) => ({ chunkId: s.chunkId, seq: s.seq, compaction: s.compaction, offset: s.offset, len: s.len, size: s.size, zero: s.zero, owner: s.owner }));
     inChunk.sort((a, b) => a.seq - b.seq || a.chunkId - b.chunkId || a.compaction - b.compaction);
     slices.push(...inChunk);
   }
@@ -238,11 +239,11 @@ async function copyData(
   const oldIds = [...new Set(slices.map((s) => s.chunkId))].sort((x, y) => x - y);
   const first = await allocChunkIds(oldIds.length);
   const idOf = new Map(oldIds.map((id, i) => [id, first + i]));
-  const moved = slices.map((s) => ({ ...s, chunkId: idOf.get(s.chunkId)! }));
+  const moved = slices.map((s) => ({ ...s, chunkId: idOf.get(s.chunkId)!, owner: 0 }));
   for (let i = 0; i < slices.length; i++) {
     for (const ref of objectsOf([slices[i]!], ctx.layout)) {
       const bytes = await store.get(objectKey(srcFsId, oldIno, ref));
-      await ctx.store.put(objectKey(ctx.fsId, newIno, { ...ref, chunkId: moved[i]!.chunkId }), bytes);
+      await ctx.store.put(objectKey(ctx.fsId, newIno, { ...ref, chunkId: moved[i]!.chunkId, owner: 0 }), bytes);
       stats.objects++;
       stats.bytes += bytes.length;
     }

@@ -17,6 +17,8 @@ export interface Slice {
   len: number;
   size: number;
   zero: boolean;
+  /** The inode whose objects these are, when not the file's own (a clone's shared slice). */
+  owner?: number;
 }
 
 export type BlockMap = Map<number, Slice[]>;
@@ -37,7 +39,9 @@ export function blockMapOf(inode: Inode): BlockMap {
 }
 
 function plainSlice(s: ChunkSlice | Slice): Slice {
-  return { chunkId: s.chunkId, seq: s.seq ?? 0, compaction: s.compaction, offset: s.offset, len: s.len, size: s.size, zero: s.zero };
+  const out: Slice = { chunkId: s.chunkId, seq: s.seq ?? 0, compaction: s.compaction, offset: s.offset, len: s.len, size: s.size, zero: s.zero };
+  if (s.owner) out.owner = s.owner; // a clone's shared slice: its objects are under the owner's keys
+  return out;
 }
 
 export class FileHandle {

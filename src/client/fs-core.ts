@@ -375,6 +375,45 @@ export class FsCore {
   }
 
   /**
+   * A metadata-only copy of regular file `source` named `name` under `parent`, sharing its data
+   * objects (docs/architecture.md §6d). One CloneInode in the source's partition makes the inode
+   * (and the entry too when the parent lives there); otherwise a CreateDentry follows, and a
+   * refused one (DENTRY_EXIST) drops the new inode's link so the reclaimer takes it back. A
+   * reader of `name` sees nothing or the whole clone.
+   */
+  async cloneFile(source: number, parent: number, name: string): Promise<InodeAttr> {
+    checkName(name);
+    const time = this.now();
+    this.invalidateEntry(parent, name);
+    this.invalidateAttr(parent);
+    this.space.admitInode(); // ENOSPC at the fs's inode limit, like any create
+    try {
+      const res = await this.meta.callForInode('cloneInode', source, { sourceInodeId: source, parent, name, time });
+      const inode = res.inode!;
+      if (res.named) this.remember(res.parent);
+      else {
+        try {
+          const d = await this.meta.callForInode('createDentry', parent, {
+            dentry: { fsId: this.meta.fsId, inodeId: inode.inodeId, parentInodeId: parent, name, type: inode.type },
+            length: inode.length,
+            time,
+          });
+          this.remember(d.parent);
+        } catch (e) {
+          await this.meta.callForInode('unlinkInode', inode.inodeId, { inodeId: inode.inodeId, parent, time }).catch(() => undefined);
+          throw e;
+        }
+      }
+      this.remember(inode);
+      this.entries.set(this.entryKey(parent, name), { ino: inode.inodeId, type: inode.type });
+      return inode;
+    } catch (e) {
+      this.space.releaseInode();
+      throw e;
+    }
+  }
+
+  /**
    * unlink(2) of a non-directory: one Unlink (dentry and link in one log entry) when the inode
    * lives in the parent's partition, else Unlink then UnlinkInode in the inode's. When that was
    * the last name of an inode this client holds open, its open is registered before returning.

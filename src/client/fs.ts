@@ -15,6 +15,7 @@ import { Stat, type DirEntry } from './attr.ts';
 import { FileHandle, type FileData } from './file.ts';
 import { ROOT_INODE_ID, type FsCore } from './fs-core.ts';
 import { checkName, splitPath } from './names.ts';
+import { cloneTree, type CloneOptions, type CloneReport } from './clone.ts';
 
 const MAX_SYMLINK_HOPS = 40;
 
@@ -500,6 +501,14 @@ export class Fs {
     }
     if (src.type === FileType.TYPE_SYM_LINK) return this.symlink(src.symlink, to);
     await this.writeFile(to, await this.readFile(from), { mode: src.mode & 0o7777 });
+  }
+
+  /**
+   * A metadata-only copy of a file or a tree that shares the data objects of its files
+   * (clone.ts; atomic per file). `to` must not exist.
+   */
+  clone(from: string, to: string, opts: CloneOptions = {}): Promise<CloneReport> {
+    return cloneTree(this, from, to, opts);
   }
 
   /** Every path under `path` (depth first), with its attributes. */

@@ -5,6 +5,7 @@ export { PartitionTable, copysetKey, type CopysetRoute } from './partition-table
 export { FsCore, ROOT_INODE_ID, type CreateArgs, type SetAttrArgs, type FsCoreOptions, type ListPage } from './fs-core.ts';
 export { OpenRegistry, type OpenRegistryOptions, type OpenHandleCall } from './open-registry.ts';
 export { Fs, type FsOptions, type OpenFlags, type StatFs } from './fs.ts';
+export { cloneTree, type CloneOptions, type CloneReport } from './clone.ts';
 export { FileHandle, blockMapOf, type FileData, type BlockMap, type Slice } from './file.ts';
 export { Stat, fileTypeOfMode, modeBitsOfType, type DirEntry } from './attr.ts';
 export { checkName, splitPath, NAME_MAX, PATH_MAX } from './names.ts';

@@ -4,7 +4,8 @@
 // nothing that was logged. When the next line would take the file past `maxBytes`, the file is
 // renamed to `<file>.1` (older copies shift to .2 … .keep, the oldest goes) and a new file is
 // opened: rename, not copy-and-truncate, so no line is ever lost in between (the one writer is
-// this process). Time and the file system are plain node:fs; tests inject a small bound.
+// this process). SIGHUP reopens the path, for an outside rotation (logrotate's default rename).
+// Time and the file system are plain node:fs; tests inject a small bound.
 import { closeSync, existsSync, fstatSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 
 export interface LogRotation {
@@ -54,6 +55,18 @@ export class RotatingLogFile {
 
   close(): void {
     closeSync(this.fd);
+  }
+
+  /**
+   * Opens `file` anew (SIGHUP): after an outside tool (logrotate without copytruncate) renamed
+   * it, lines go to a fresh file at the path; the renamed one gets no more. Lines already written
+   * stay where they are. Throws, keeping the old descriptor, when the path cannot be opened.
+   */
+  reopen(): void {
+    const fresh = RotatingLogFile.open(this.file);
+    closeSync(this.fd);
+    this.fd = fresh;
+    this.size = fstatSync(fresh).size;
   }
 
   /** The old descriptor is closed last: if a step fails (the write then throws), it is still

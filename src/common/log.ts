@@ -1,4 +1,5 @@
-// The one logger of every process. Level from CURVEFS_LOG (debug|info|warn|error|silent).
+// The one logger of every process. Level from CURVEFS_LOG (debug|info|warn|error|silent), or the
+// long-running commands' --log-level (setLogLevel), which wins.
 // Lines go to stderr by default, or — `--log-file` of `curvefs mds`, `metaserver`, `mount` — to a
 // file the process rotates itself (log-file.ts), set once at start with `logToFile`. Two formats:
 //   text  2026-12-07T16:32:07.123Z INFO [mds] MDS started {"address":"127.0.0.1:6700"}
@@ -8,8 +9,15 @@
 import { RotatingLogFile, type LogRotation } from './log-file.ts';
 
 type Level = 'debug' | 'info' | 'warn' | 'error';
-const ORDER: Record<Level | 'silent', number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 99 };
-const threshold = ORDER[(process.env.CURVEFS_LOG as Level | 'silent') ?? 'info'] ?? ORDER.info;
+export type LogLevel = Level | 'silent';
+const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 99 };
+export const LOG_LEVELS = Object.keys(ORDER) as readonly LogLevel[];
+let threshold = ORDER[(process.env.CURVEFS_LOG as LogLevel) ?? 'info'] ?? ORDER.info;
+
+/** Lines below `level` are dropped from now on, in every logger of this process. */
+export function setLogLevel(level: LogLevel): void {
+  threshold = ORDER[level];
+}
 
 export type LogFormat = 'text' | 'json';
 export const LOG_FORMATS: readonly LogFormat[] = ['text', 'json'];

@@ -3,6 +3,8 @@
 // highest chunkId with compaction + 1, so its object keys are new. The metaserver swaps the list
 // by compare-and-swap (ReplaceChunks) and keeps that sequence. Compactions of one inode must not
 // run concurrently: two with different inputs would write different bytes under the same keys.
+// The merged slice is the compacting inode's own (no `owner`): it is written under its prefix even
+// when its sources are shared with a clone's source (docs/architecture.md §6d).
 import { objectsOf, topSeq, type ChunkSlice, type DataLayout, type ObjectRef } from './layout.ts';
 
 export interface CompactionPlan {

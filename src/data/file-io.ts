@@ -6,7 +6,7 @@ import { CurveError, StatusCode } from '../common/index.ts';
 import type { BlockStore } from './block-store.ts';
 import type { BlockCache } from './block-cache.ts';
 import {
-  DEFAULT_BLOCK_SIZE, DEFAULT_CHUNK_SIZE, checkFileRange, checkLayout, objectRef, objectsOf, splitAtChunks,
+  DEFAULT_BLOCK_SIZE, DEFAULT_CHUNK_SIZE, checkFileRange, isShared, checkLayout, objectRef, objectsOf, splitAtChunks,
   type BlockMap, type ChunkSlice, type DataLayout, type ObjectRef,
 } from './layout.ts';
 import { objectReads, planRead, type ReadPiece } from './read-plan.ts';
@@ -36,6 +36,11 @@ export interface CompactionResult {
   slices: ChunkSlice[];
   /** Objects to delete once that update is committed. */
   garbage: ObjectRef[];
+}
+
+/** The slices of `map` whose objects are under `ino`'s own prefix. */
+function ownSlices(map: BlockMap, ino: number): ChunkSlice[] {
+  return [...map.values()].flat().filter((s) => !isShared(s, ino));
 }
 
 function checkId(what: string, id: number): void {
@@ -219,7 +224,9 @@ export class FileDataIO {
    */
   async deleteAll(inodeId: number, map?: BlockMap): Promise<void> {
     checkId('inode id', inodeId);
-    if (map) await this.deleteObjects(inodeId, objectsOf(map, this.layout));
+    // Only its own objects: shared slices' objects belong to another inode's prefix, and the
+    // reclaimer decides when those go (docs/architecture.md §6d).
+    if (map) await this.deleteObjects(inodeId, objectsOf(ownSlices(map, inodeId), this.layout));
     let batch: string[] = [];
     for await (const e of this.store.list(inodePrefix(this.fsId, inodeId))) {
       batch.push(e.key);
@@ -247,6 +254,7 @@ export class FileDataIO {
       await this.readPieces(inodeId, planRead(only, t.offset, t.len, this.layout), bytes, t.offset);
       await this.uploadOrClean(inodeId, [t], this.sliceUploadJobs(inodeId, t, bytes, 0));
     }
-    return { slices: [t], garbage: plan.garbage };
+    // Shared sources' objects are another inode's: they are not this compaction's to delete.
+    return { slices: [t], garbage: plan.garbage.filter((r) => !isShared(r, inodeId)) };
   }
 }

@@ -31,6 +31,11 @@ export interface ChunkSlice {
   size: number;
   /** A slice of zeros with no objects (fallocate / punched ranges). */
   zero: boolean;
+  /**
+   * The inode whose key prefix holds the slice's objects, when not the slice's own inode: a
+   * clone shares its source's objects (docs/architecture.md §6d). Undefined (or 0) = its own.
+   */
+  owner?: number;
 }
 
 /** chunkIndex -> slices of that chunk, in the order they were appended (ascending seq). */
@@ -50,6 +55,8 @@ export interface ObjectRef {
   blockIndex: number;
   /** Bytes in the object. */
   size: number;
+  /** The inode whose prefix holds the object, when not the one being read or deleted (a clone's). */
+  owner?: number;
 }
 
 export function checkLayout(layout: DataLayout): void {
@@ -98,7 +105,18 @@ export function objectRef(slice: ChunkSlice, blockIndex: number, layout: DataLay
     compaction: slice.compaction,
     blockIndex,
     size: Math.min(layout.blockSize, slice.size - start),
+    ...(slice.owner ? { owner: slice.owner } : {}),
   };
+}
+
+/** The inode whose key prefix holds `slice`'s objects, for a slice of inode `ino`. */
+export function sliceOwner(slice: Pick<ChunkSlice, 'owner'>, ino: number): number {
+  return slice.owner || ino;
+}
+
+/** Whether `slice` of inode `ino` stores its objects under another inode (a clone's shared slice). */
+export function isShared(slice: Pick<ChunkSlice, 'owner'>, ino: number): boolean {
+  return sliceOwner(slice, ino) !== ino;
 }
 
 /** Every object of the given slices (or of a whole block map): what deleting them frees. */

@@ -21,8 +21,12 @@ export function inodePrefix(fsId: number, inodeId: number): string {
   return `${fsId}/${hex2(inodeId)}/${hex2(Math.floor(inodeId / 256))}/${inodeId}/`;
 }
 
+/**
+ * Key of one object of inode `inodeId`: under the prefix of the ref's owner when it has one (a
+ * clone reads the objects it shares with its source, docs/architecture.md §6d).
+ */
 export function objectKey(fsId: number, inodeId: number, ref: Omit<ObjectRef, 'size'>): string {
-  return `${inodePrefix(fsId, inodeId)}${ref.chunkIndex}/${ref.chunkId}_${ref.blockIndex}_${ref.compaction}`;
+  return `${inodePrefix(fsId, ref.owner || inodeId)}${ref.chunkIndex}/${ref.chunkId}_${ref.blockIndex}_${ref.compaction}`;
 }
 
 export interface ParsedObjectKey {

@@ -2,21 +2,33 @@
 // (sampled when scraped), snapshot durations and sizes. Registered in the server's `Metrics`
 // (src/metrics), which serves them with the process's runtime metrics on --metrics-port.
 import { StatusCode, statusName } from '../common/index.ts';
-import type { Counter, Gauge, Histogram, Metrics } from '../metrics/index.ts';
+import { LATENCY_BUCKETS, OpHistogram, type Gauge, type Histogram, type Metrics } from '../metrics/index.ts';
 
-/** Per-operation request counts (by status) and latency. */
+/**
+ * Per-operation request counts (by status) and latency. Observed twice per create (its lookup
+ * and the create), so kept off prom-client's labelled metrics, which hash the label object on
+ * every call: the latency is an OpHistogram, the counts a plain tally copied into the counter
+ * when scraped.
+ */
 export class OpMetrics {
-  private readonly requests: Counter<'op' | 'status'>;
-  private readonly latency: Histogram<'op'>;
+  private readonly latency: OpHistogram;
+  /** Requests by operation, then by status. */
+  private readonly counts = new Map<string, Map<StatusCode, number>>();
 
   constructor(m: Metrics) {
-    this.requests = m.counter('curvefs_metaserver_requests_total', 'Requests served, by operation and status.', ['op', 'status']);
-    this.latency = m.histogram('curvefs_metaserver_request_seconds', 'Request latency, by operation.', ['op']);
+    const requests = m.counter('curvefs_metaserver_requests_total', 'Requests served, by operation and status.', ['op', 'status']);
+    this.latency = new OpHistogram('curvefs_metaserver_request_seconds', 'Request latency, by operation.', LATENCY_BUCKETS, m.registry);
+    m.beforeScrape(() => {
+      requests.reset();
+      for (const [op, byStatus] of this.counts) for (const [status, n] of byStatus) requests.inc({ op, status: statusName(status) }, n);
+    });
   }
 
   observe(op: string, ms: number, status: StatusCode): void {
-    this.latency.observe({ op }, ms / 1000);
-    this.requests.inc({ op, status: statusName(status) });
+    this.latency.series(op).observe(ms / 1000);
+    let byStatus = this.counts.get(op);
+    if (!byStatus) this.counts.set(op, (byStatus = new Map()));
+    byStatus.set(status, (byStatus.get(status) ?? 0) + 1);
   }
 }
 

@@ -296,6 +296,14 @@ export class MetaService {
         return { inode: answerAttr(r.inode) };
       },
 
+      cloneInode: async (req, ctx) => {
+        const r = (await this.mutate('CloneInode', req.p, this.deadline(ctx.deadline), OpType.CloneInode, { ...req, time: this.now(req.time) })) as SmResult & {
+          inode: PInodeAttr;
+          parent?: PInodeAttr;
+        };
+        return { inode: answerAttr(r.inode), named: r.parent !== undefined, parent: r.parent ? answerAttr(r.parent) : undefined };
+      },
+
       createFile: async (req, ctx) => {
         const r = (await this.mutate('CreateFile', req.p, this.deadline(ctx.deadline), OpType.CreateFile, { ...req, time: this.now(req.time) })) as SmResult & {
           inode: PInodeAttr;

@@ -5,3 +5,4 @@
 export { Metrics, LATENCY_BUCKETS, METRICS_CONTENT_TYPE, type Counter, type Gauge, type Histogram } from './registry.ts';
 export { serveMetrics, answerMetrics, isMetricsRequest, type MetricsServer, type MetricsSource } from './server.ts';
 export { RpcBoundsMetrics, type RpcBoundsFigures } from './rpc-bounds.ts';
+export { OpHistogram, OpSeries } from './op-histogram.ts';

@@ -10,7 +10,7 @@ import { isCurveError, statusName } from '../common/index.ts';
 import type { BlockCache, BlockEntry, BlockInfo, BlockStore } from '../data/index.ts';
 import { E, errnoOf, type FuseOps } from '../fuse/index.ts';
 import { LATENCY_BUCKETS, Metrics, serveMetrics, type Counter, type Histogram, type MetricsServer } from '../metrics/index.ts';
-import { OpHistogram } from './op-histogram.ts';
+import { OpHistogram } from '../metrics/index.ts';
 
 const ERRNO_NAMES = new Map<number, string>();
 for (const [name, n] of Object.entries(E)) if (!ERRNO_NAMES.has(n)) ERRNO_NAMES.set(n, name);

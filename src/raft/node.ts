@@ -11,7 +11,11 @@
 //             earlier round already made durable here are applied during the write of step 1
 //          4. advance
 //   rounds run back to back while work arrives; proposals and messages that arrive during a
-//   round's fdatasync are batched into the next.
+//   round's fdatasync are batched into the next. A leader of three voters or more does not
+//   hold the round for its own write (asynchronous storage writes): its Ready is advanced at
+//   once (RawNode.advanceWriting), the write finishes behind the rounds (finishWriteBehind ->
+//   RawNode.written), and meanwhile the next rounds step its followers' acknowledgements,
+//   commit, apply and answer — the core hands out only what needs no disk until written().
 //
 // Time, timers and randomness are injected, so the same driver runs in a simulation.
 import { join } from 'node:path';
@@ -39,7 +43,7 @@ import {
   type RaftConfig,
   type RaftStatus,
 } from './core/index.ts';
-import { EntryType, MessageType, Role, type ConfState, type Entry, type NodeId, type RaftMessage, type Ready, type SnapshotMeta } from './core/types.ts';
+import { EntryType, MessageType, Role, isLeaderTraffic, type ConfState, type Entry, type NodeId, type RaftMessage, type Ready, type SnapshotMeta } from './core/types.ts';
 import { RaftLog, type RaftLogOptions, type LogOpenReport } from './log/index.ts';
 import { SnapshotStore, type SnapshotOpenReport } from './snapshot/index.ts';
 import { AddressBook } from './address-book.ts';
@@ -79,6 +83,13 @@ export interface RaftNodeOptions {
    * quiesced followers of a leader whose process is gone. Default true.
    */
   quiesce?: boolean;
+  /**
+   * Asynchronous storage writes (docs/raft.md, "Rounds"): a leader's log write runs behind the
+   * rounds, off the main thread, and the next rounds commit from its followers' acknowledgements,
+   * apply and answer while it runs; its own copy counts once durable. Default true; false makes
+   * every round wait for its writes (for comparison).
+   */
+  asyncWrites?: boolean;
   /** Deadline of propose/read/changeMembership unless the call gives one (default 10 s). */
   requestTimeoutMs?: number;
   /** Take a snapshot once this many entries were applied since the last one (default 100,000). */
@@ -148,7 +159,7 @@ const DEFAULT_TICK_MS = 50;
 export class RaftNode {
   readonly id: NodeId;
   readonly addresses: AddressBook;
-  private readonly opts: Required<Pick<RaftNodeOptions, 'tickMs' | 'electionTick' | 'heartbeatTick' | 'requestTimeoutMs' | 'snapshotEntries' | 'snapshotBytes' | 'snapshotIntervalMs' | 'snapshotKeepEntries' | 'maxInflightBatchesPerPeer' | 'quiesce'>>;
+  private readonly opts: Required<Pick<RaftNodeOptions, 'tickMs' | 'electionTick' | 'heartbeatTick' | 'requestTimeoutMs' | 'snapshotEntries' | 'snapshotBytes' | 'snapshotIntervalMs' | 'snapshotKeepEntries' | 'maxInflightBatchesPerPeer' | 'quiesce' | 'asyncWrites'>>;
   private readonly groups = new Map<number, Group>();
   /** Groups whose addGroup() is reading their files. */
   private readonly opening = new Set<number>();
@@ -177,6 +188,8 @@ export class RaftNode {
   private loop: Promise<void> | undefined;
   /** The round being run, if any (closing a group waits for it). */
   private currentRound: Promise<boolean> | undefined;
+  /** Leaders' writes running behind the rounds (see finishWriteBehind). */
+  private readonly writesBehind = new Set<Promise<void>>();
   private again = false;
   private stopped = false;
 
@@ -200,6 +213,7 @@ export class RaftNode {
       snapshotKeepEntries: cfg.snapshotKeepEntries ?? 1000,
       maxInflightBatchesPerPeer: cfg.maxInflightBatchesPerPeer ?? 256,
       quiesce: cfg.quiesce ?? true,
+      asyncWrites: cfg.asyncWrites ?? true,
     };
     // Silent for an election timeout's worth of timer callbacks: gone (a refused send says so at once).
     this.liveness = new PeerLiveness(this.opts.electionTick);
@@ -405,7 +419,10 @@ export class RaftNode {
    * while an fdatasync is still in flight.
    */
   async idle(): Promise<void> {
-    while (this.loop) await this.loop;
+    while (this.loop || this.writesBehind.size > 0) {
+      if (this.loop) await this.loop;
+      else await Promise.all([...this.writesBehind]);
+    }
   }
 
   /** Stops ticking and processing, fails waiting requests with SHUTTING_DOWN and closes storage. */
@@ -454,10 +471,18 @@ export class RaftNode {
 
   private async round(): Promise<boolean> {
     const work: [Group, Ready][] = [];
+    /** Groups whose Ready is handed out while their own write runs (nothing to persist). */
+    const whileWriting = new Set<Group>();
+    /** Leaders whose write runs behind the round (asynchronous storage writes). */
+    const writeBehind = new Set<Group>();
     for (const g of this.groups.values()) {
       if (g.failed) continue;
       issueReads(g, (x) => this.ticks.catchUp(x), (e) => this.translate(e));
-      if (g.node.hasReady()) work.push([g, g.node.ready()]);
+      if (!g.node.hasReady()) continue;
+      if (g.node.writeInFlight) whileWriting.add(g);
+      const rd = g.node.ready();
+      work.push([g, rd]);
+      if (this.opts.asyncWrites && !whileWriting.has(g) && this.othersCanCommit(g) && !rd.snapshot && (rd.entries.length > 0 || rd.mustSync)) writeBehind.add(g);
     }
     if (work.length === 0) return false;
     if (tracing) traceRound('raft.round', work);
@@ -467,35 +492,56 @@ export class RaftNode {
 
     // 0. A leader's own messages go out while its disk write runs (Raft thesis §10.2.1). Safe
     //    because the core counts the leader's own copy toward a commit, and a candidate's own
-    //    vote toward leadership, only once advance() reports them durable: these appends carry
-    //    no commit index and no term that the disk does not already back. Everything else —
-    //    acknowledgements, votes — waits for the disk.
+    //    vote toward leadership, only once advance()/written() reports them durable: these
+    //    appends carry no commit index and no term that the disk does not already back.
+    //    Everything else — acknowledgements, votes — waits for the disk.
     this.send(work, true);
     // 1. Persist, every group's log synced at once. A lone small entry may be written on this
     //    thread (RaftLogOptions.inlineBytes); several logs' writes go to the threadpool together,
-    //    so they run in parallel rather than one after another.
-    const mayInline = work.filter(([, rd]) => rd.entries.length > 0 || rd.mustSync || rd.snapshot).length <= 1;
+    //    so they run in parallel rather than one after another. A leader's write runs behind
+    //    the round, off this thread, so that its followers' acknowledgements are read, commit
+    //    and are answered while it runs (writeBehind below).
+    const writes = work.filter(([g, rd]) => !whileWriting.has(g) && (rd.entries.length > 0 || rd.mustSync || rd.snapshot));
+    const mayInline = writes.length <= 1;
     const ackWaitsInline = new Set<Group>();
-    const persisted = Promise.all(work.map(([g, rd]) => this.persist(g, rd, mayInline, ackWaitsInline)));
+    const persists = new Map<Group, Promise<void>>();
+    for (const [g, rd] of work) {
+      if (!whileWriting.has(g)) persists.set(g, this.persist(g, rd, mayInline && !writeBehind.has(g), ackWaitsInline));
+    }
     // 3a. Committed entries that an earlier round already made durable here are applied while
-    //     this round's write runs: waiting for it would add a disk sync to every commit. Not
-    //     when the write is made on this thread and an acknowledgement waits for it (a
-    //     follower's lone entry): then "while" means "before", and the apply — which nobody
-    //     waits for on a follower — would delay the acknowledgement, the commit's own path, by
-    //     its duration; those are applied after the acknowledgement left (3b).
+    //     this round's write runs: waiting for it would add a disk sync to every commit. So are
+    //     a leader's (committed means on a quorum's disks, its own copy counted only once
+    //     durable) and those handed out while this replica's write runs (the core hands out only
+    //     entries a quorum holds). Not when the write is made on this thread and an
+    //     acknowledgement waits for it (a follower's lone entry): then "while" means "before",
+    //     and the apply — which nobody waits for on a follower — would delay the
+    //     acknowledgement, the commit's own path, by its duration; those are applied after the
+    //     acknowledgement left (3b).
     const appliedEarly = new Set<Group>();
     for (const [g, rd] of work) {
-      if (!this.durableAlready(g, rd) || ackWaitsInline.has(g)) continue;
+      if (!(whileWriting.has(g) || writeBehind.has(g) || this.durableAlready(g, rd)) || ackWaitsInline.has(g)) continue;
       appliedEarly.add(g);
       await this.applyOrFail(g, rd);
     }
-    await persisted;
+    // A leader's write behind the round: its Ready is acknowledged now, and the core hands out
+    // the next one (new appends, commits from acknowledgements) before the write is durable.
+    for (const g of writeBehind) {
+      if (g.failed || g.removed) continue;
+      const rd = work.find(([x]) => x === g)![1];
+      this.ticks.catchUp(g);
+      g.node.advanceWriting();
+      this.finishWriteBehind(g, rd, persists.get(g)!);
+    }
+    await Promise.all([...persists].filter(([g]) => !writeBehind.has(g)).map(([, p]) => p));
     if (tracing) traceRound('raft.persisted', work);
     // 2. Send the rest (acknowledgements must not outrun the disk), one batch per peer.
-    this.send(work, false);
+    this.send(
+      work.filter(([g]) => !writeBehind.has(g)),
+      false,
+    );
     // 3b. Apply what waited for this round's write, 4. advance.
     for (const [g, rd] of work) {
-      if (g.failed || g.removed) continue;
+      if (g.failed || g.removed || writeBehind.has(g)) continue;
       if (!appliedEarly.has(g) && !(await this.applyOrFail(g, rd))) continue;
       if (tracing && rd.committedEntries.length > 0) trace(`raft.applied ${roleName(g.role)}`);
       if (g.removed || g.failed) continue;
@@ -506,6 +552,44 @@ export class RaftNode {
       this.maybeSnapshot(g);
     }
     return true;
+  }
+
+  /**
+   * A leader whose other voters form a quorum by themselves (3 voters or more): only then can
+   * its followers' acknowledgements commit while its own write runs. A single voter, or one of
+   * two, needs its own copy for every commit, so its write stays in the round (and inline).
+   */
+  private othersCanCommit(g: Group): boolean {
+    if (g.node.role !== Role.Leader) return false;
+    const voters = g.node.conf.voters;
+    const others = voters.length - (voters.includes(this.id) ? 1 : 0);
+    return others >= Math.floor(voters.length / 2) + 1;
+  }
+
+  /**
+   * The end of a leader's write that runs behind the rounds: once durable, the messages of its
+   * Ready that waited for the disk leave, and the core counts the leader's own copy (written()).
+   * A write that failed stopped the group (persist → failGroup): the core never hears of it, so
+   * the leader never counts that copy.
+   */
+  private finishWriteBehind(g: Group, rd: Ready, persisted: Promise<void>): void {
+    const done = persisted
+      .then(() => {
+        if (g.failed || g.removed) return;
+        this.send([[g, rd]], false);
+        this.ticks.catchUp(g);
+        g.node.written();
+        this.maybeSnapshot(g);
+        this.kick();
+      })
+      // Like a round's: an exception here is a bug (e.g. a core invariant), logged as the loop's are.
+      .catch((e: unknown) => this.log.error('raft loop failed', { group: g.id, error: String(e), stack: (e as Error).stack }));
+    g.writeBehind = done;
+    this.writesBehind.add(done);
+    void done.finally(() => {
+      this.writesBehind.delete(done);
+      if (g.writeBehind === done) g.writeBehind = undefined;
+    });
   }
 
   /** True when every entry `rd` hands out for applying was persisted by an earlier round. */
@@ -534,7 +618,7 @@ export class RaftNode {
     for (const [g, rd] of work) {
       if (g.failed || g.removed) continue;
       for (const m of rd.messages) {
-        if (isLeaderTraffic(m) !== early) continue;
+        if (isLeaderTraffic(m.type) !== early) continue;
         if (m.type === MessageType.Snapshot) this.sendSnapshot(g, m);
         else out.push({ groupId: g.id, msg: m });
       }
@@ -568,7 +652,7 @@ export class RaftNode {
       // next entries or term/vote change, it costs nothing extra.
       if (rd.hardState && (rd.mustSync || g.log.hasPending)) g.log.setHardState(rd.hardState);
       if (g.log.hasPending) {
-        if (ackWaitsInline && rd.messages.some((m) => !isLeaderTraffic(m)) && g.log.writesInline(mayInline)) ackWaitsInline.add(g);
+        if (ackWaitsInline && rd.messages.some((m) => !isLeaderTraffic(m.type)) && g.log.writesInline(mayInline)) ackWaitsInline.add(g);
         if (tracing && rd.entries.length > 0) trace(`raft.write ${roleName(g.role)}`);
         await g.log.sync(rd.mustSync || rd.snapshot !== undefined, mayInline);
         if (tracing && rd.entries.length > 0) trace(`raft.written ${roleName(g.role)}`);
@@ -700,7 +784,9 @@ export class RaftNode {
       if (g.node.status().firstIndex - 1 <= meta.index) {
         g.node.compact(meta.index, Math.max(0, meta.index - this.opts.snapshotKeepEntries));
       }
-      await g.log.compactPrefix(meta.index);
+      // Not past this replica's own durable log: a leader may apply (and snapshot) entries that
+      // its write behind the rounds has not finished yet.
+      await g.log.compactPrefix(Math.min(meta.index, g.durableIndex));
     })()
       .catch((e: unknown) => {
         g.bytesSinceSnapshot += bytesBefore;
@@ -867,6 +953,7 @@ export class RaftNode {
   private async closeGroup(g: Group): Promise<void> {
     // The group is out of the map, so later rounds skip it; let the current one finish with it.
     await this.currentRound?.catch(() => undefined);
+    await g.writeBehind;
     await g.snapshotTask;
     for (const rx of [...g.receiving.values(), ...g.received.values()]) await rx.abort();
     g.receiving.clear();
@@ -889,11 +976,6 @@ class ApplyError extends CurveError {
     this.term = e.term;
     this.cause = cause;
   }
-}
-
-/** Messages only a leader sends: they acknowledge nothing, so they need not wait for the disk. */
-function isLeaderTraffic(m: RaftMessage): boolean {
-  return m.type === MessageType.Append || m.type === MessageType.Heartbeat || m.type === MessageType.Snapshot || m.type === MessageType.TimeoutNow;
 }
 
 /**

@@ -16,8 +16,12 @@
 import { create, fromBinary, toBinary, ScalarType, type DescField, type DescMessage } from '@bufbuild/protobuf';
 
 export interface MessageCodec {
-  /** Encodes an init object or message of the type (throws on a value the type cannot hold). */
-  encode(init: unknown): Uint8Array;
+  /**
+   * Encodes an init object or message of the type (throws on a value the type cannot hold).
+   * With `headroom`, the payload starts that many bytes into the result, for a header the caller
+   * writes there (saves a copy; the bytes before it are unspecified).
+   */
+  encode(init: unknown, headroom?: number): Uint8Array;
   /** Decodes a whole payload (throws on malformed input). */
   decode(bytes: Uint8Array): unknown;
   /** Whether this is the generated codec (false: protobuf-es's, for an unsupported type). */
@@ -38,7 +42,13 @@ export function codecOf(desc: DescMessage): MessageCodec {
 
 function fallback(desc: DescMessage): MessageCodec {
   return {
-    encode: (init) => toBinary(desc, create(desc, init as never)),
+    encode: (init, headroom = 0) => {
+      const payload = toBinary(desc, create(desc, init as never));
+      if (headroom === 0) return payload;
+      const out = new Uint8Array(headroom + payload.length);
+      out.set(payload, headroom);
+      return out;
+    },
     decode: (bytes) => fromBinary(desc, bytes),
     generated: false,
   };
@@ -462,8 +472,10 @@ function generate(root: DescMessage): MessageCodec {
   const top = made[0]!;
   const writer = new Writer();
   return {
-    encode(init: unknown): Uint8Array {
+    encode(init: unknown, headroom = 0): Uint8Array {
       writer.pos = 0;
+      writer.ensure(headroom);
+      writer.pos = headroom;
       try {
         top.enc(writer, init as Record<string, unknown>);
       } catch (e) {

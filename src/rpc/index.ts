@@ -11,6 +11,7 @@ export { Backoff, type BackoffOptions } from './backoff.ts';
 export { AddressRotation, RotationDeadlineError, MDS_RETRY_STATUSES, type RotationCallOptions } from './address-rotation.ts';
 export { methodIdOf, methodFullName, methodIdOfDesc } from './method-id.ts';
 export { DEFAULT_MAX_FRAME_BYTES } from './frame.ts';
+export { codecOf, type MessageCodec } from './codec.ts';
 export { defaultCredential, defaultTls, readTokenFile, TOKEN_FILE_ENV, TLS_DIR_ENV, TLS_NAME_ENV } from './credential.ts';
 export { loadTlsConfig, tlsOption, type TlsConfig } from './tls.ts';
 export type {

@@ -6,7 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, statSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -110,9 +110,28 @@ test('curvefs metaserver --log-file: text lines in the file, none on stderr', as
   for (const l of lines) assert.match(l, /^\d{4}-\d\d-\d\dT[\d:.]+Z (DEBUG|INFO|WARN|ERROR) \[[^\]]+\] /);
 });
 
+test('SIGHUP reopens the log file (logrotate renames it): the process lives on and writes to the new file', async () => {
+  const port = await freePort();
+  const file = join(base, 'hup.log');
+  const ms = await startServing(['metaserver', '--insecure', '--id', '1', '--listen', `127.0.0.1:${port}`, '--data-dir', join(base, 'ms-hup'), '--log-file', file], /^METASERVER_READY/);
+  renameSync(file, `${file}.1`);
+  ms.proc.kill('SIGHUP');
+  await waitFor(() => existsSync(file), 'the metaserver to reopen its log file');
+  await garbageConnection(port); // one more line: the refused connection's warning
+  await waitFor(() => linesNow(file).some((l) => l.includes('protocol error')), 'the warning in the new file');
+  ms.proc.kill('SIGTERM');
+  assert.equal(await ms.exit, 0, 'SIGHUP did not kill it, SIGTERM stopped it cleanly');
+  assert.ok(linesOf(`${file}.1`).some((l) => / WARN \[security\] INSECURE metaserver/.test(l)), 'the start is in the renamed file');
+  const after = linesOf(file);
+  assert.ok(after.every((l) => !/INSECURE metaserver/.test(l)), after.join('\n'));
+  assert.ok(!linesOf(`${file}.1`).some((l) => l.includes('protocol error')), 'nothing after the reopen in the renamed file');
+  assert.equal(ms.stderr(), '');
+});
+
 test('bad log flags are usage errors (exit 2) of mds, metaserver and mount, before anything starts', async () => {
   const cases: [string[], RegExp][] = [
     [['mds', '--insecure', '--data-dir', join(base, 'no-mds'), '--log-file', join(base, 'x.log'), '--log-max-bytes', '10M'], /--log-max-bytes <n>.*'10M' is invalid/],
+    [['mds', '--insecure', '--data-dir', join(base, 'no-mds'), '--log-level', 'loud'], /--log-level <level>.*'loud' is invalid/],
     [['metaserver', '--insecure', '--id', '1', '--data-dir', join(base, 'no-ms'), '--log-format', 'xml'], /--log-format <format>.*'xml' is invalid.*text or json/],
     [['metaserver', '--insecure', '--id', '1', '--data-dir', join(base, 'no-ms'), '--log-keep', '3'], /--log-keep needs --log-file/],
     [['mount', 'fs', base, '--log-file', join(base, 'm.log'), '--log-keep', '0'], /--log-keep <n>.*'0' is invalid/],

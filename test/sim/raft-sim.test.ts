@@ -19,7 +19,7 @@ describe('raft simulation', () => {
     }
     assert.deepEqual(failed, []);
     // The runs must actually exercise what they claim to.
-    for (const k of ['crashes', 'crashesInSync', 'partitions', 'confChanges', 'transfers', 'snapshotsSent', 'opsOk', 'opsUnknown', 'opsUnknownApplied', 'quiesceMsgs', 'quiesceWakes']) {
+    for (const k of ['crashes', 'crashesInSync', 'partitions', 'confChanges', 'transfers', 'snapshotsSent', 'opsOk', 'opsUnknown', 'opsUnknownApplied', 'quiesceMsgs', 'quiesceWakes', 'writesBehind']) {
       assert.ok(totals[k]! > 0, `no ${k} in ${SEEDS} seeds`);
     }
   });

@@ -8,6 +8,7 @@ import { SeededRandom } from '../../src/common/index.ts';
 import {
   ConfChangeType,
   EntryType,
+  isLeaderTraffic,
   MessageType,
   NotLeaderError,
   RawNode,
@@ -49,6 +50,12 @@ export interface Scenario {
   checkQuorum: boolean;
   /** Quiescence on, with a peer-liveness oracle standing in for the driver's (wakeIfPeerGone). */
   quiesce: boolean;
+  /**
+   * Asynchronous storage writes (docs/raft.md, "The Ready contract"): a leader's write of new
+   * entries completes 1–30 units after its Ready was acknowledged with advanceWriting(); its
+   * messages that wait for the disk leave then, and a crash before that loses the write.
+   */
+  asyncWrites: boolean;
   snapshotEvery: number;
   maxSizePerMsg: number;
   maxInflightMsgs: number;
@@ -95,6 +102,8 @@ export function scenarioFor(seed: number, overrides: Partial<Scenario> = {}): Sc
     readRatio: 0.2 + r.next() * 0.6,
     // Drawn last, so every other field of a seed's scenario is what it was before quiescence.
     quiesce: r.next() < 0.5,
+    // Drawn after quiescence, for the same reason.
+    asyncWrites: r.next() < 0.5,
     ...overrides,
   };
 }
@@ -149,6 +158,8 @@ class SimNode {
   removed = false;
   restartAt = 0;
   ctxSeq = 0;
+  /** A write behind (asyncWrites): when it completes and the messages that wait for it. */
+  writing: { at: number; held: RaftMessage[] } | undefined;
 
   constructor(
     readonly id: NodeId,
@@ -222,6 +233,7 @@ export class Simulation {
     duplicated: 0,
     crashes: 0,
     crashesInSync: 0,
+    writesBehind: 0,
     partitions: 0,
     quiesceMsgs: 0,
     quiesceWakes: 0,
@@ -309,6 +321,7 @@ export class Simulation {
 
   private crash(n: SimNode, why: string): void {
     n.raw = undefined;
+    n.writing = undefined; // a write behind that had not completed is lost
     n.restartAt = this.now + this.rng.int(5, 60) * TICK;
     this.stats.crashes!++;
     this.mix(1, n.id);
@@ -318,14 +331,40 @@ export class Simulation {
   /** Runs every Ready of a node the way a driver must: persist, send, apply, advance. */
   private drain(n: SimNode): void {
     while (n.raw && n.raw.hasReady()) {
+      const behind = this.sc.asyncWrites && !n.raw.writeInFlight && n.raw.role === Role.Leader && !n.raw.pendingSnapshotMeta();
       const rd = n.raw.ready();
-      if (!this.handleReady(n, rd) || !n.raw) return; // crashed or destroyed meanwhile
-      n.raw.advance();
+      const writeBehind = behind && !rd.snapshot && (rd.entries.length > 0 || rd.mustSync);
+      if (!this.handleReady(n, rd, writeBehind) || !n.raw) return; // crashed or destroyed meanwhile
+      if (writeBehind) {
+        n.raw.advanceWriting();
+        n.writing = { at: this.now + this.rng.int(1, 31), held: rd.messages.filter((m) => !isLeaderTraffic(m.type)) };
+        this.stats.writesBehind!++;
+      } else n.raw.advance();
       if (n.applied - n.durable.snapshot.meta.index >= this.sc.snapshotEvery) this.takeSnapshot(n);
     }
   }
 
-  private handleReady(n: SimNode, rd: Ready): boolean {
+  /** A write behind whose time has come: durable now (or lost in a crash), then written(). */
+  private finishWrite(n: SimNode): void {
+    const w = n.writing!;
+    if (this.rng.next() < this.sc.crashInSyncRate) {
+      this.stats.crashesInSync!++;
+      this.crash(n, 'during a write behind');
+      return;
+    }
+    n.writing = undefined;
+    if (this.sc.bug !== 'skip-sync') n.durable = cloneDisk(n.disk);
+    this.mix(12, n.id);
+    for (const m of w.held) this.send(n, m);
+    n.raw!.written();
+    this.drain(n);
+  }
+
+  /**
+   * Persist, send, apply. With `behind` (a leader's write behind, asyncWrites) the write is not
+   * durable yet and only leader traffic is sent; finishWrite completes it.
+   */
+  private handleReady(n: SimNode, rd: Ready, behind = false): boolean {
     const raw = n.raw!;
     // 1. persist
     const disk = n.disk;
@@ -341,7 +380,7 @@ export class Simulation {
       disk.entries = disk.entries.slice(0, keep).concat(rd.entries);
     }
     if (rd.hardState) disk.hardState = { ...rd.hardState };
-    if (rd.mustSync && this.sc.bug !== 'skip-sync') {
+    if (rd.mustSync && this.sc.bug !== 'skip-sync' && !behind) {
       if (this.rng.next() < this.sc.crashInSyncRate) {
         this.stats.crashesInSync!++;
         this.crash(n, 'during sync');
@@ -361,7 +400,7 @@ export class Simulation {
       }
     }
     // 2. send
-    for (const m of rd.messages) this.send(n, m);
+    for (const m of rd.messages) if (!behind || isLeaderTraffic(m.type)) this.send(n, m);
     // 3. apply
     if (rd.snapshot) {
       n.kv = KvStore.decode(rd.snapshot.data);
@@ -712,6 +751,10 @@ export class Simulation {
           this.start(n);
         }
         continue;
+      }
+      if (n.writing && t >= n.writing.at) {
+        this.finishWrite(n);
+        if (!n.up) continue;
       }
       // Every replica ticks at the same rate, each with its own phase.
       if ((t + n.id * 3) % TICK === 0) {

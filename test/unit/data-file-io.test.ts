@@ -212,3 +212,28 @@ test('crc32cFast equals the common crc32c on every length and alignment', () => 
   }
   assert.equal(crc32cFast(data.subarray(100), crc32cFast(data.subarray(0, 100))), crc32c(data));
 });
+
+test("a clone's shared slices read from their owner's keys; compaction and deleteAll leave the owner's objects alone", async () => {
+  const store = new MemoryBlockStore();
+  const io = newIO(store);
+  const OWNER = 7;
+  const data = pattern(40, 5);
+  const shared = (await io.write(OWNER, 0, data)).map((s) => ({ ...s, seq: 1, owner: OWNER }));
+  const ownerKeys = await keysOf(store);
+  // The clone (INO) writes over bytes 4..10 of its own.
+  const mine = (await io.write(INO, 4, pattern(6, 9))).map((s) => ({ ...s, seq: 2 }));
+  const map: BlockMap = new Map([[0, [...shared, ...mine]]]);
+  const want = Buffer.from(data);
+  Buffer.from(pattern(6, 9)).copy(want, 4);
+  assert.deepEqual(Buffer.from(await io.read(INO, map, 40, 0, 40)), want);
+  // Compaction: the merged slice is the clone's own; the shared objects are not its garbage.
+  const r = (await io.compactChunk(INO, map, 0))!;
+  assert.equal(r.slices[0]!.owner, undefined);
+  assert.ok(r.garbage.every((g) => g.owner === undefined), 'only the clone\'s own objects are garbage');
+  await io.deleteObjects(INO, r.garbage);
+  assert.deepEqual(Buffer.from(await io.read(INO, new Map([[0, r.slices]]), 40, 0, 40)), want);
+  // deleteAll of the clone: its prefix only.
+  await io.deleteAll(INO, map);
+  assert.deepEqual(await keysOf(store), ownerKeys);
+  assert.deepEqual(Buffer.from(await io.read(OWNER, new Map([[0, shared.map((s) => ({ ...s, owner: undefined }))]]), 40, 0, 40)), Buffer.from(data));
+});

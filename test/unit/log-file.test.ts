@@ -4,11 +4,11 @@
 // checks: bad numbers and formats are usage errors (exit 2), as is a rotation flag without a file.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CommanderError } from 'commander';
-import { createLogger, formatLogLine, logToFile, logToStderr, RotatingLogFile } from '../../src/common/index.ts';
+import { applyLogSettings, createLogger, formatLogLine, logToFile, logToStderr, RotatingLogFile, setLogLevel, type LogLevel } from '../../src/common/index.ts';
 import { parseMdsArgs } from '../../src/mds/index.ts';
 
 function withDir(run: (dir: string) => void): void {
@@ -105,6 +105,40 @@ test('a log file that exists is appended to, and its size counts toward the firs
   });
 });
 
+test('reopen (SIGHUP) after an outside rename: new lines in a fresh file at the path, none lost', () => {
+  withDir((dir) => {
+    const file = join(dir, 'm.log');
+    const log = new RotatingLogFile(file, { maxBytes: 1000, keep: 2 });
+    log.write('before\n');
+    renameSync(file, `${file}.rotated`); // what logrotate does
+    log.write('after the rename, before the reopen\n'); // still the open file: the renamed one
+    log.reopen();
+    log.write('after the reopen\n');
+    log.close();
+    assert.equal(readFileSync(`${file}.rotated`, 'utf8'), 'before\nafter the rename, before the reopen\n');
+    assert.equal(readFileSync(file, 'utf8'), 'after the reopen\n');
+  });
+});
+
+test('--log-level: lines below it are dropped in every logger', () => {
+  withDir((dir) => {
+    const file = join(dir, 'l.log');
+    applyLogSettings({ file, rotation: { maxBytes: 10_000, keep: 1 }, format: 'text', level: 'warn' });
+    try {
+      const log = createLogger('test/level');
+      log.info('an info line');
+      log.warn('a warning');
+      log.error('an error');
+    } finally {
+      setLogLevel((process.env.CURVEFS_LOG as LogLevel | undefined) ?? 'info');
+    }
+    const got = lines(file);
+    assert.equal(got.length, 2, got.join('\n'));
+    assert.match(got[0]!, / WARN \[test\/level\] a warning$/);
+    assert.match(got[1]!, / ERROR \[test\/level\] an error$/);
+  });
+});
+
 test('a file that cannot be opened is a precise error, and logging stays where it was', () => {
   withDir((dir) => {
     const said = stderrOf(() => {
@@ -150,12 +184,14 @@ function usageError(args: string[]): string {
 }
 
 test('the log flags: defaults, strict numbers, known formats, no rotation flag without a file', () => {
-  assert.deepEqual(parseMdsArgs(['--insecure']).log, { file: undefined, rotation: { maxBytes: 10 * 1024 * 1024, keep: 3 }, format: 'text' });
-  assert.deepEqual(parseMdsArgs(['--insecure', '--log-file', 'm.log', '--log-max-bytes', '1000', '--log-keep', '5', '--log-format', 'json']).log, {
+  assert.deepEqual(parseMdsArgs(['--insecure']).log, { file: undefined, rotation: { maxBytes: 10 * 1024 * 1024, keep: 3 }, format: 'text', level: undefined });
+  assert.deepEqual(parseMdsArgs(['--insecure', '--log-file', 'm.log', '--log-max-bytes', '1000', '--log-keep', '5', '--log-format', 'json', '--log-level', 'warn']).log, {
     file: 'm.log',
     rotation: { maxBytes: 1000, keep: 5 },
     format: 'json',
+    level: 'warn',
   });
+  assert.match(usageError(['--log-level', 'verbose']), /--log-level <level>.*'verbose' is invalid.*debug, info, warn, error, silent/);
   assert.match(usageError(['--log-file', 'f', '--log-max-bytes', '10MiB']), /--log-max-bytes <n>.*'10MiB' is invalid.*a size in bytes: a whole number >= 1/);
   assert.match(usageError(['--log-file', 'f', '--log-max-bytes', '0']), /a whole number >= 1/);
   assert.match(usageError(['--log-file', 'f', '--log-keep', '0']), /--log-keep <n>.*'0' is invalid/);

@@ -99,3 +99,36 @@ test('a linked file is never reclaimed; a marked inode cannot be opened', async 
   await server.reclaimer.runOnce();
   assert.equal(await exists(other), false);
 });
+
+test('clones: shared objects outlive their owner and go with their last sharer (a chain of clones)', async () => {
+  const o = await fileWithData('origin'); // 200,000 bytes of 7
+  const c1 = (await meta.cloneInode({ p: P, rid: rid(), sourceInodeId: o, parent: 1, name: 'c1' })).inode!.inodeId;
+  // c1 writes over its first 1000 bytes: objects of its own, under its prefix.
+  const own = await io.write(c1, 0, new Uint8Array(1000).fill(9));
+  await meta.appendChunks({ p: P, rid: rid(), inodeId: c1, slices: own, minLength: 0, chunkSize: 1 << 20 });
+  const c2 = (await meta.cloneInode({ p: P, rid: rid(), sourceInodeId: c1, parent: 1, name: 'c2' })).inode!.inodeId;
+  const want = new Uint8Array(200_000).fill(7);
+  want.fill(9, 0, 1000);
+  const readC2 = async () => {
+    const inode = (await meta.getInode({ p: P, inodeId: c2 })).inode!;
+    const map = new Map(Object.entries(inode.chunks).map(([k, v]) => [Number(k), v.slices.map((s) => ({ ...s, owner: s.owner || undefined }))]));
+    return new Uint8Array(await io.read(c2, map, inode.attr!.length, 0, 200_000));
+  };
+  assert.deepEqual(await readC2(), want);
+  const [ownO, ownC1] = [await objects(o), await objects(c1)];
+  assert.ok(ownO >= 4 && ownC1 >= 1 && (await objects(c2)) === 0);
+
+  await meta.unlink({ p: P, rid: rid(), parentInodeId: 1, name: 'origin' });
+  await meta.unlink({ p: P, rid: rid(), parentInodeId: 1, name: 'c1' });
+  await server.reclaimer.runOnce();
+  assert.equal(await exists(o), false);
+  assert.equal(await exists(c1), false);
+  assert.equal(await objects(o), ownO, "the origin's objects stay: c2 shares them");
+  assert.equal(await objects(c1), ownC1, "c1's own objects stay: c2 shares them");
+  assert.deepEqual(await readC2(), want);
+
+  await meta.unlink({ p: P, rid: rid(), parentInodeId: 1, name: 'c2' });
+  await server.reclaimer.runOnce();
+  assert.equal(await exists(c2), false);
+  assert.deepEqual([await objects(o), await objects(c1), await objects(c2)], [0, 0, 0], 'the last sharer took every prefix with it');
+});

@@ -201,6 +201,15 @@ test('metrics render per-op histograms and copyset state', async () => {
   const text = await server.renderMetrics();
   // Label order is not part of the format (prom-client writes `le` first): match either order.
   assert.match(text, /^curvefs_metaserver_request_seconds_bucket\{(?=[^}]*\bop="CreateFile")(?=[^}]*\ble="0.001")[^}]*\} \d+$/m);
+  // Counts by status: the tally kept per request, copied into the counter at each scrape (twice
+  // here: the values must not double).
+  const count = (t: string, op: string, status: string): number => Number(new RegExp(`^curvefs_metaserver_requests_total\\{op="${op}",status="${status}"\\} (\\d+)$`, 'm').exec(t)?.[1]);
+  const created = Number(/^curvefs_metaserver_request_seconds_count\{op="CreateFile"\} (\d+)$/m.exec(text)?.[1]);
+  assert.ok(count(text, 'CreateFile', 'OK') > 0);
+  const allCreates = [...text.matchAll(/^curvefs_metaserver_requests_total\{op="CreateFile",status="\w+"\} (\d+)$/gm)].reduce((a, m) => a + Number(m[1]), 0);
+  assert.equal(allCreates, created);
+  assert.ok(count(text, 'GetDentry', 'NOT_FOUND') > 0 || count(text, 'GetDentry', 'OK') > 0);
+  assert.equal(count(await server.renderMetrics(), 'CreateFile', 'OK'), count(text, 'CreateFile', 'OK'));
   assert.match(text, /curvefs_copyset_applied_index\{copyset="1-1"\} \d+/);
 });
 

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LATENCY_BUCKETS, Metrics } from '../../src/metrics/index.ts';
-import { OpHistogram } from '../../src/mount/op-histogram.ts';
+import { OpHistogram } from '../../src/metrics/op-histogram.ts';
 
 test('OpHistogram scrapes as the prom-client Histogram of the same observations', async () => {
   const theirs = new Metrics({ runtime: false });

@@ -54,6 +54,7 @@ async function startThree(
     for (const [id, n] of nodes) {
       if (n.status(G).role !== Role.Leader || n.status(G).commit !== n.status(G).lastIndex) continue;
       await n.propose(G, encodeKv({ op: 'put', key: 'warm', value: '' }));
+      await allAcknowledged(nodes, id);
       return { nodes, leader: id };
     }
     await Promise.all([...nodes.values()].map((n) => n.idle()));
@@ -61,6 +62,23 @@ async function startThree(
   }
   for (const n of nodes.values()) await n.stop();
   throw new Error('no leader');
+}
+
+/**
+ * Waits (time standing still) until the leader has every follower's acknowledgement of its last
+ * entry: a proposal is answered once a quorum acknowledged it, and with the leader's own write
+ * behind the rounds that quorum may be its two followers, the slower one's answer still on its way.
+ */
+async function allAcknowledged(nodes: Map<NodeId, RaftNode>, leader: NodeId): Promise<void> {
+  const done = () => {
+    const s = nodes.get(leader)!.status(G);
+    return s.progress!.every((p) => p.match === s.lastIndex);
+  };
+  for (let i = 0; i < 1000 && !done(); i++) {
+    await Promise.all([...nodes.values()].map((n) => n.idle()));
+    await new Promise((r) => setImmediate(r));
+  }
+  assert.ok(done(), `not every follower acknowledged: ${JSON.stringify(nodes.get(leader)!.status(G).progress)}`);
 }
 
 test('one proposal in flight: each follower acknowledges each commit once, and receives one Append', async () => {
@@ -79,6 +97,7 @@ test('one proposal in flight: each follower acknowledges each commit once, and r
 
     const N = 20;
     for (let i = 0; i < N; i++) await nodes.get(l)!.propose(G, encodeKv({ op: 'put', key: `k${i}`, value: 'v' }));
+    await allAcknowledged(nodes, l);
 
     const toLeader = counts.get(l)!;
     // Two followers, one acknowledgement each per entry (before: the commit index of the

@@ -461,3 +461,133 @@ test('[L] finding 1: a forged Heartbeat from an unknown node with a huge term is
     await h.stop();
   }
 });
+
+/**
+ * Holds group G's log syncs on `n` until the returned `release` (then they run: `true`) or
+ * `crash` (then they fail as if the process died before its write reached the disk: nothing of
+ * it is on the disk, and the group stops).
+ */
+function holdSyncs(n: RaftNode): { release: () => void; crash: () => void } {
+  const log = internals(n, G).log;
+  const sync = log.sync.bind(log);
+  let open!: (ok: boolean) => void;
+  const gate = new Promise<boolean>((r) => (open = r));
+  log.sync = (...args: Parameters<RaftLog['sync']>) =>
+    gate.then((ok) => {
+      if (!ok) throw new Error('EIO: the process died before this write was durable');
+      return sync(...args);
+    });
+  return { release: () => open(true), crash: () => open(false) };
+}
+
+/** Proposes `data` on `n`; `answer` becomes 'ok' or 'refused: …' when the proposal settles. */
+function proposeWatched(n: RaftNode, data: Uint8Array): { answer: string | undefined } {
+  const w: { answer: string | undefined } = { answer: undefined };
+  n.propose(G, data).then(
+    () => (w.answer = 'ok'),
+    (e: unknown) => (w.answer = `refused: ${String(e)}`),
+  );
+  return w;
+}
+
+/** Starts nodes 1–3 of group G and returns the leader once it committed a first write. */
+async function threeWithLeader(h: Harness, sms: Map<NodeId, KvStateMachine>, extra: Partial<RaftNodeOptions> = {}): Promise<NodeId> {
+  for (const id of [1, 2, 3]) {
+    const sm = new KvStateMachine();
+    sms.set(id, sm);
+    await h.start(id, extra).addGroup(G, [1, 2, 3], sm);
+  }
+  await h.until(() => h.leader() !== undefined, 'a leader');
+  const l = h.leader()!;
+  await h.settle(h.nodes.get(l)!.propose(G, put('k', 'before')), 'a first write');
+  await h.until(() => [1, 2, 3].every((id) => sms.get(id)!.data.get('k') === 'before'), 'every replica applied it');
+  return l;
+}
+
+test("asynchronous writes: a leader's entry is answered once both followers hold it, while its own write still runs; the leader then dies before its write and nothing is lost", async () => {
+  const h = new Harness(await mkdtemp(join(tmpdir(), 'raft-drv-async-')));
+  let gate = { release: () => {}, crash: () => {} };
+  try {
+    const sms = new Map<NodeId, KvStateMachine>();
+    const l = await threeWithLeader(h, sms);
+    const leader = h.nodes.get(l)!;
+    const followers = [1, 2, 3].filter((id) => id !== l);
+    gate = holdSyncs(leader);
+    const xIndex = leader.status(G).lastIndex + 1;
+    const x = proposeWatched(leader, put('k', 'x'));
+    // Time moves (heartbeats, deadlines) while the leader's write is held.
+    await h.until(() => x.answer !== undefined, "x answered while the leader's own write is held", 5_000, [l]);
+    assert.equal(x.answer, 'ok');
+    assert.equal(sms.get(l)!.data.get('k'), 'x', 'the leader applied x');
+    // The quorum that answered is the two followers: both hold x on disk already.
+    for (const id of followers) assert.ok(h.nodes.get(id)!.status(G).lastIndex >= xIndex, `follower ${id} does not hold x`);
+    const self = leader.status(G).progress!.find((p) => p.id === l)!;
+    assert.ok(self.match < xIndex, `the leader counted its own copy of x (match ${self.match}) before its write was durable`);
+
+    // The leader dies before its write reached the disk: its log does not hold x.
+    gate.crash();
+    await h.until(() => failedGroup(leader), 'the leader stopped', 5_000);
+    await leader.stop();
+    h.nodes.delete(l);
+    await h.until(() => followers.some((id) => h.nodes.get(id)!.status(G).role === Role.Leader), 'a follower leads');
+    const next = h.nodes.get(followers.find((id) => h.nodes.get(id)!.status(G).role === Role.Leader)!)!;
+    await h.settle(next.propose(G, put('after', 'v')), 'the new leader commits');
+    for (const id of followers) assert.equal(sms.get(id)!.data.get('k'), 'x', `follower ${id} lost the acknowledged x`);
+    // The old leader restarts from its disk (without x) and gets x back from the new leader.
+    const back = new KvStateMachine();
+    await h.start(l).addGroup(G, [1, 2, 3], back);
+    await h.until(() => back.data.get('after') === 'v', 'the restarted replica caught up');
+    assert.equal(back.data.get('k'), 'x');
+  } finally {
+    gate.release();
+    await h.stop();
+  }
+});
+
+test("asynchronous writes: an entry held by one follower only (the other's write failed) is not answered until the leader's own write is durable", async () => {
+  const h = new Harness(await mkdtemp(join(tmpdir(), 'raft-drv-async-fail-')));
+  let gate = { release: () => {}, crash: () => {} };
+  try {
+    const sms = new Map<NodeId, KvStateMachine>();
+    const failed: NodeId[] = [];
+    const l = await threeWithLeader(h, sms);
+    const leader = h.nodes.get(l)!;
+    const [healthy, broken] = [1, 2, 3].filter((id) => id !== l) as [NodeId, NodeId];
+    // The broken follower receives x and fails writing it: it must not acknowledge it.
+    const blog = internals(h.nodes.get(broken)!, G).log;
+    blog.sync = () => Promise.reject(new Error('EIO: injected'));
+    gate = holdSyncs(leader);
+    const xIndex = leader.status(G).lastIndex + 1;
+    const x = proposeWatched(leader, put('k', 'x'));
+    await h.until(() => !h.nodes.get(broken)!.hasGroup(G) || failedGroup(h.nodes.get(broken)!), 'the broken follower stops', 5_000, [l]);
+    failed.push(broken);
+    // Two seconds of heartbeats: x is on one disk besides the leader's unfinished write.
+    for (let i = 0; i < 20; i++) {
+      await h.idle([l]);
+      await h.time.advance(100);
+    }
+    assert.equal(x.answer, undefined, 'x was answered though only one follower holds it and the leader has not written it');
+    assert.ok(h.nodes.get(healthy)!.status(G).lastIndex >= xIndex);
+    const prog = leader.status(G).progress!;
+    assert.ok(prog.find((p) => p.id === broken)!.match < xIndex, 'the failed follower acknowledged x');
+    assert.ok(leader.status(G).commit < xIndex, 'x committed without a quorum of durable copies');
+    // The leader's write completes: leader + healthy follower are a quorum.
+    gate.release();
+    await h.until(() => x.answer !== undefined, 'x answered', 10_000, [broken]);
+    assert.equal(x.answer, 'ok');
+    assert.deepEqual(failed, [broken]);
+  } finally {
+    gate.release();
+    await h.stop();
+  }
+});
+
+/** True when group G on `n` stopped (its status throws STORAGE_INTERNAL_ERROR). */
+function failedGroup(n: RaftNode): boolean {
+  try {
+    n.status(G);
+    return false;
+  } catch (e) {
+    return isCurveError(e, StatusCode.STORAGE_INTERNAL_ERROR);
+  }
+}

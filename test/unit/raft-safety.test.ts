@@ -85,12 +85,7 @@ describe("scenario 1: a commit counts the leader's own copy only once it is dura
 });
 
 function persistAndAdvance(n: TestNode, rd: ReturnType<TestNode['raw']['ready']>): void {
-  const s = n.store;
-  if (rd.entries.length > 0) {
-    const first = rd.entries[0]!.index;
-    s.entries = s.entries.filter((e) => e.index < first).concat(rd.entries);
-  }
-  if (rd.hardState) s.hardState = { ...rd.hardState };
+  persistOnly(n, rd);
   n.raw.advance();
 }
 
@@ -221,5 +216,87 @@ describe('[L] finding 1: messages only from members', () => {
     const t = c.node(2).raw.term;
     c.node(2).raw.step({ type: MessageType.Heartbeat, from: 99, to: 2, term: t + 5, index: 0, logTerm: 0, entries: [], commit: 0, reject: false, rejectHint: 0 });
     assert.equal(c.node(2).raw.term, t);
+  });
+});
+
+/** Writes what `rd` handed out into `n`'s store (what the driver's write makes durable). */
+function persistOnly(n: TestNode, rd: ReturnType<TestNode['raw']['ready']>): void {
+  const s = n.store;
+  if (rd.entries.length > 0) {
+    const first = rd.entries[0]!.index;
+    s.entries = s.entries.filter((e) => e.index < first).concat(rd.entries);
+  }
+  if (rd.hardState) s.hardState = { ...rd.hardState };
+}
+
+describe("asynchronous storage writes (advanceWriting / written): the leader's write runs while the next Readies are handed out", () => {
+  it('three voters: the followers commit x while the leader writes; the leader applies it, counts its own copy only from written(), and a crash before that loses nothing', () => {
+    const c = new Cluster([1, 2, 3]);
+    const l = c.elect(1);
+    c.settle();
+    const idx = l.raw.propose(bytes('x'));
+    const rd = l.raw.ready();
+    assert.equal(rd.entries.at(-1)?.index, idx);
+    l.raw.advanceWriting(); // its write of x runs from here on
+    sendEarly(c, rd.messages); // the followers store x and acknowledge; the leader's Readies meanwhile are handled by the harness
+    assert.equal(l.raw.status().commit, idx, 'the two followers did not commit x while the leader wrote');
+    assert.deepEqual(l.applied, ['x'], 'the leader did not apply x while its write ran');
+    const self = l.raw.status().progress!.find((p) => p.id === 1)!;
+    assert.ok(self.match < idx, `the leader counted its own copy of x (match ${self.match}) before written()`);
+    assert.ok(!l.store.entries.some((e) => e.index === idx), 'the harness wrote x for the leader');
+    // The leader dies before its write is durable: the followers elect one of them, x survives.
+    c.crash(1);
+    c.tickAll(30); // their vote leases run out; one of them wins
+    c.leader().raw.propose(bytes('y'));
+    c.settle();
+    for (const id of [2, 3]) assert.deepEqual(c.node(id).applied, ['x', 'y'], `node ${id}`);
+    c.restart(1);
+    c.tickAll(3);
+    assert.deepEqual(c.node(1).applied.slice(-2), ['x', 'y'], 'the restarted leader did not get x back');
+  });
+
+  it('while a write runs, a Ready holds no entries, no hard state and no acknowledgement: those leave after written()', () => {
+    const c = new Cluster([1, 2, 3]);
+    c.elect(1);
+    c.settle();
+    const l = c.node(1);
+    const f = c.node(2);
+    c.filter = (m) => m.to !== 2; // the test delivers to 2 by hand
+    l.raw.propose(bytes('a'));
+    c.settle();
+    // 2 receives a's Append, hands out its write, and starts it without finishing.
+    const appendA = l.raw.status().lastIndex;
+    f.raw.step({ type: MessageType.Append, from: 1, to: 2, term: l.raw.term, index: appendA - 1, logTerm: l.raw.term, entries: [c.node(3).store.entries.find((e) => e.index === appendA)!], commit: l.raw.status().commit, reject: false, rejectHint: 0 });
+    const rd1 = f.raw.ready();
+    assert.equal(rd1.entries.length, 1);
+    assert.ok(rd1.messages.some((m) => m.type === MessageType.AppendResp), 'the acknowledgement is in the Ready that writes');
+    f.raw.advanceWriting();
+    // A heartbeat arrives while the write runs: its answer waits for the disk as well.
+    f.raw.step({ type: MessageType.Heartbeat, from: 1, to: 2, term: l.raw.term, index: 0, logTerm: 0, entries: [], commit: 0, reject: false, rejectHint: 0 });
+    assert.ok(!f.raw.hasReady(), 'a Ready for a follower answer while its write runs');
+    persistOnly(f, rd1);
+    f.raw.written();
+    assert.ok(f.raw.hasReady());
+    const rd2 = f.raw.ready();
+    assert.ok(rd2.messages.some((m) => m.type === MessageType.HeartbeatResp), 'the held answer leaves after the write');
+    f.raw.advance();
+  });
+
+  it('single voter + learner: nothing commits while its write runs, and no append carries a commit beyond the disk', () => {
+    const c = voterAndLearner();
+    const l = c.node(1);
+    const idx = l.raw.propose(bytes('x'));
+    const rd = l.raw.ready();
+    l.raw.advanceWriting();
+    sendEarly(c, rd.messages);
+    c.tickAll(3); // heartbeats while the write runs
+    assert.ok(l.raw.status().commit < idx, 'committed x with its only voter not durable');
+    for (const m of c.delivered) if (m.to === 2) assert.ok(m.commit < idx, `a ${m.type} told the learner commit ${m.commit}`);
+    assert.deepEqual(c.node(2).applied, ['before']);
+    persistOnly(l, rd);
+    l.raw.written();
+    c.settle();
+    assert.equal(l.raw.status().commit, idx);
+    assert.deepEqual(c.node(2).applied, ['before', 'x']);
   });
 });

@@ -41,6 +41,10 @@ function richPartition(partitionId = 1, range: [number, number] = [0, 1 << 20]):
   ok(p.apply({ kind: 'setXattr', fsId: FS, ino: f, name: 'user.b', value: enc('bee'), flags: 0, time: at(1) }));
   ok(p.apply({ kind: 'setXattr', fsId: FS, ino: f, name: 'user.a', value: new Uint8Array([0, 255, 7]), flags: 0, time: at(1) }));
   ok(p.apply({ kind: 'appendChunks', fsId: FS, ino: f, chunks: [{ index: 0, slices: [slice(1, 0, 4096), slice(2, 100, 50)] }, { index: 3, slices: [slice(9, 3 * 2 ** 26, 10)] }], time: at(2) }));
+  // A clone, and a clone of the clone: slices naming their owner (SLICE_OWNER_VERSION).
+  const c1 = ok(p.apply({ kind: 'cloneInode', fsId: FS, source: f, parent: d, name: 'clone', time: at(2) })).inode.inodeId;
+  ok(p.apply({ kind: 'appendChunks', fsId: FS, ino: c1, chunks: [{ index: 0, slices: [slice(11, 10, 20)] }], time: at(2) }));
+  ok(p.apply({ kind: 'cloneInode', fsId: FS, source: c1, parent: top, name: 'clone2', time: at(2) }));
   ok(p.apply({ kind: 'link', fsId: FS, ino: f, parent: top, time: at(3) }));
   ok(p.apply({ kind: 'createDentry', fsId: FS, parent: top, name: 'hard', ino: f, type: FileType.TYPE_S3, time: at(3) }));
   ok(p.apply({ kind: 'createDentry', fsId: FS, parent: top, name: 'remote', ino: 2 ** 40, type: FileType.TYPE_S3, length: 77, time: at(3) }));
@@ -76,7 +80,8 @@ function observable(p: Partition): unknown {
     const r = p.getInode(id);
     if (r.status === StatusCode.OK) inodes.push(r.inode.inodeId, ok(p.listDentry(id)).entries, ok(p.dirStats(id)));
   }
-  return { info: p.info(), stats: p.stats(), deleted: p.deletionList(), inodes, lists, maxLinks: p.maxLinks };
+  const sharers = [...p.sharers].map(([o, s]) => [o, [...s].sort()]).sort();
+  return { info: p.info(), stats: p.stats(), deleted: p.deletionList(), inodes, lists, maxLinks: p.maxLinks, sharers };
 }
 
 test('round trip: every kind of state survives a snapshot, in any chunking', async () => {
@@ -224,8 +229,8 @@ test('wrong magic and version have their own errors', async () => {
   magic.set(enc('CURVEFX'), 0);
   await assert.rejects(loadSnapshotBytes(magic), /bad magic at byte 6/);
   const version = good.slice();
-  version[7] = 5;
-  await assert.rejects(loadSnapshotBytes(version), /unsupported version at byte 7: version 5/);
+  version[7] = 6;
+  await assert.rejects(loadSnapshotBytes(version), /unsupported version at byte 7: version 6/);
 });
 
 test('files: atomic write, load, inspect', async () => {
@@ -273,7 +278,7 @@ test('files: atomic write, load, inspect', async () => {
     assert.equal(codeJson, 0);
     assert.equal(codeImage, 0);
     assert.match(text, /copyset image \(CURVECS extras skipped\)/);
-    assert.match(text, /magic CURVEFS {2}version 4 {2}pairs \d+/);
+    assert.match(text, /magic CURVEFS {2}version 5 {2}pairs \d+/);
     assert.match(text, /checksum CRC-64\/XZ 0x[0-9a-f]{16}: OK/);
     assert.match(text, /dentry p1 \{"parent":3,"name":"file"\} \{"ino":4,"type":"TYPE_S3"\}/);
     assert.match(text, /INVALID \(checksum-mismatch/);
@@ -326,6 +331,7 @@ function asVersion2(bytes: Uint8Array): Uint8Array {
           for (let f = 0; f < 5; f++) w.varint(v.varint());
           w.u8(v.u8());
           v.varint(); // the sequence: not in version 2
+          v.varint(); // the owner (version 5): not in version 2
         }
         value = w.take();
       }
@@ -390,4 +396,32 @@ test('a chunk record whose sequences do not grow is refused with a precise error
   crc.update(bytes.subarray(0, bytes.length - 8));
   new DataView(bytes.buffer, bytes.byteOffset).setBigUint64(bytes.length - 8, crc.digest(), true);
   await assert.rejects(loadSnapshotBytes(bytes), /chunk 0 of inode \d+: slice sequence 1 after 1/);
+});
+
+test('clones: slices name their owner, the sharers index follows clones and deletions and is rebuilt by a load', async () => {
+  const { loadSnapshot } = await import('../../src/metaserver/partition/index.ts');
+  const p = richPartition();
+  const d = ok(p.getDentry(1, 'dir')).dentry.ino;
+  const f = ok(p.getDentry(d, 'file')).dentry.ino;
+  const c1 = ok(p.getDentry(d, 'clone')).dentry.ino;
+  const c2 = ok(p.getDentry(1, 'clone2')).dentry.ino;
+  const owners = (ino: number) => [...ok(p.getChunks(ino)).chunks.values()].flat().map((s) => s.owner ?? ino);
+  assert.deepEqual(owners(f), [f, f, f]);
+  assert.deepEqual(owners(c1), [f, f, c1, f]);
+  assert.deepEqual(owners(c2), [f, f, c1, f]);
+  assert.deepEqual([...p.sharers.get(f)!].sort(), [c1, c2].sort());
+  assert.deepEqual([...p.sharers.get(c1)!], [c2]);
+  // A clone onto a taken name, of a directory, or of a missing inode changes nothing.
+  const digest = partitionDigest(p);
+  assert.equal(p.apply({ kind: 'cloneInode', fsId: FS, source: f, parent: d, name: 'clone', time: at(9) }).status, StatusCode.DENTRY_EXIST);
+  assert.equal(p.apply({ kind: 'cloneInode', fsId: FS, source: d, parent: 1, name: 'x', time: at(9) }).status, StatusCode.WRONG_TYPE);
+  assert.equal(p.apply({ kind: 'cloneInode', fsId: FS, source: 99_999, parent: 1, name: 'x', time: at(9) }).status, StatusCode.NOT_FOUND);
+  assert.equal(partitionDigest(p), digest);
+  const q = (await loadSnapshot([snapshotBytes([p])])).get(1)!;
+  assert.deepEqual(observable(q), observable(p));
+  // Deleting a sharer drops it from its owners' sets; a deleted owner keeps its set.
+  ok(p.apply({ kind: 'deleteDentry', fsId: FS, parent: 1, name: 'clone2', unlinkInode: true, time: at(10) }));
+  ok(p.apply({ kind: 'deleteInode', fsId: FS, ino: c2 }));
+  assert.deepEqual([...p.sharers.get(f)!], [c1]);
+  assert.equal(p.sharers.get(c1), undefined);
 });

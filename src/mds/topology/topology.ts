@@ -4,7 +4,7 @@
 // the store. Runtime facts that heartbeats bring (liveness, leaders, partition counters) live
 // only in memory and are rebuilt by the next heartbeats after a failover.
 import { create, fromBinary, toBinary, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
-import { CurveError, StatusCode, type Clock, type Random } from '../../common/index.ts';
+import { createLogger, CurveError, StatusCode, type Clock, type Random } from '../../common/index.ts';
 import { PartitionInfoSchema, PartitionStatus, PeerSchema, type PartitionInfo, type Peer } from '../../gen/common_pb.ts';
 import {
   ClusterDataSchema,
@@ -24,6 +24,7 @@ import {
 import type { FencedStore } from '../fenced-store.ts';
 import type { IdAllocator } from '../id-allocator.ts';
 import { keys } from '../keys.ts';
+import { Mutex } from '../mutex.ts';
 import type { KvOp } from '../store/index.ts';
 
 export const DEFAULT_POOL = 'defaultpool';
@@ -100,6 +101,20 @@ function encode<D extends DescMessage>(schema: D, msg: MessageShape<D>): Uint8Ar
 }
 
 const te = new TextEncoder();
+const log = createLogger('mds/topology');
+
+export interface MetaserverRegistration {
+  hostName: string;
+  internalIp: string;
+  internalPort: number;
+  externalIp: string;
+  externalPort: number;
+}
+
+export interface ServerRegistration extends MetaserverRegistration {
+  zoneName: string;
+  poolName: string;
+}
 
 export class Topology {
   readonly pools = new Map<number, PoolInfo>();
@@ -152,7 +167,66 @@ export class Topology {
     // the whole cluster offline before the first heartbeats arrive.
     const now = clock.now();
     for (const id of t.metaservers.keys()) t.msRuntime.set(id, freshRuntime(now));
+    await t.foldDuplicates();
     return t;
+  }
+
+  /**
+   * Pools, zones and servers stored twice under one name — left by registrations that raced
+   * before topology changes ran one at a time — are folded into the one with the lowest id: an
+   * empty duplicate pool's zones and servers, a duplicate zone's servers, a duplicate server's
+   * metaservers move over, then the duplicate's record is deleted, one store transaction per fold.
+   * Copysets do not name zones or servers, so nothing else changes; a duplicate pool that holds
+   * copysets is left as it is (its copysets would have to move) and logged.
+   */
+  private async foldDuplicates(): Promise<void> {
+    const keep = <T>(items: Iterable<T>, name: (x: T) => string, id: (x: T) => number) => {
+      const first = new Map<string, T>();
+      const dups: [T, T][] = [];
+      for (const x of [...items].sort((a, b) => id(a) - id(b))) {
+        const kept = first.get(name(x));
+        if (kept) dups.push([x, kept]);
+        else first.set(name(x), x);
+      }
+      return dups;
+    };
+    for (const [dup, kept] of keep(this.pools.values(), (p) => p.poolName, (p) => p.poolId)) {
+      if ([...this.copysets.values()].some((c) => c.poolId === dup.poolId)) {
+        log.error('two pools have one name and both hold copysets; left as they are', { name: dup.poolName, pools: [kept.poolId, dup.poolId] });
+        continue;
+      }
+      const zones = [...this.zones.values()].filter((z) => z.poolId === dup.poolId).map((z) => ({ ...z, poolId: kept.poolId, poolName: kept.poolName }));
+      const servers = [...this.servers.values()].filter((v) => v.poolId === dup.poolId).map((v) => ({ ...v, poolId: kept.poolId, poolName: kept.poolName }));
+      await this.store.commit([
+        ...zones.map((z) => ({ type: 'put' as const, key: keys.zone(z.zoneId), value: encode(ZoneInfoSchema, z) })),
+        ...servers.map((v) => ({ type: 'put' as const, key: keys.server(v.serverId), value: encode(ServerInfoSchema, v) })),
+        { type: 'delete', key: keys.pool(dup.poolId) },
+      ]);
+      for (const z of zones) this.zones.set(z.zoneId, z);
+      for (const v of servers) this.servers.set(v.serverId, v);
+      this.pools.delete(dup.poolId);
+      log.warn('folded a duplicate pool into the first of its name', { name: dup.poolName, kept: kept.poolId, removed: dup.poolId });
+    }
+    for (const [dup, kept] of keep(this.zones.values(), (z) => `${z.poolId}/${z.zoneName}`, (z) => z.zoneId)) {
+      const servers = [...this.servers.values()].filter((v) => v.zoneId === dup.zoneId).map((v) => ({ ...v, zoneId: kept.zoneId, zoneName: kept.zoneName }));
+      await this.store.commit([
+        ...servers.map((v) => ({ type: 'put' as const, key: keys.server(v.serverId), value: encode(ServerInfoSchema, v) })),
+        { type: 'delete', key: keys.zone(dup.zoneId) },
+      ]);
+      for (const v of servers) this.servers.set(v.serverId, v);
+      this.zones.delete(dup.zoneId);
+      log.warn('folded a duplicate zone into the first of its name', { name: dup.zoneName, kept: kept.zoneId, removed: dup.zoneId });
+    }
+    for (const [dup, kept] of keep(this.servers.values(), (v) => v.hostName, (v) => v.serverId)) {
+      const members = [...this.metaservers.values()].filter((m) => m.serverId === dup.serverId).map((m) => ({ ...m, serverId: kept.serverId }));
+      await this.store.commit([
+        ...members.map((m) => ({ type: 'put' as const, key: keys.metaserver(m.metaserverId), value: encode(MetaServerDataSchema, m) })),
+        { type: 'delete', key: keys.server(dup.serverId) },
+      ]);
+      for (const m of members) this.metaservers.set(m.metaserverId, m);
+      this.servers.delete(dup.serverId);
+      log.warn('folded a duplicate server into the first of its name', { name: dup.hostName, kept: kept.serverId, removed: dup.serverId });
+    }
   }
 
   // ---- queries ----
@@ -226,7 +300,47 @@ export class Topology {
 
   // ---- pools, zones, servers ----
 
-  async createPool(name: string, replicaNum: number, zoneNum: number, copysetNum: number): Promise<PoolInfo> {
+  // Every change below reads the topology, awaits an id and a store write, then updates memory;
+  // two at once could both pass the same check (metaservers of one host registering together
+  // made two zones "zone-<ip>", and the balancer then could never move the replicas of the one
+  // alone in its zone). They run one at a time; the *Now bodies assume they hold the turn.
+  private readonly changes = new Mutex();
+
+  createPool(name: string, replicaNum: number, zoneNum: number, copysetNum: number): Promise<PoolInfo> {
+    return this.changes.run(() => this.createPoolNow(name, replicaNum, zoneNum, copysetNum));
+  }
+
+  createZone(zoneName: string, poolName: string): Promise<ZoneInfo> {
+    return this.changes.run(() => this.createZoneNow(zoneName, poolName));
+  }
+
+  registServer(req: ServerRegistration): Promise<ServerInfo> {
+    return this.changes.run(() => this.registServerNow(req));
+  }
+
+  deleteServer(serverId: number): Promise<void> {
+    return this.changes.run(() => this.deleteServerNow(serverId));
+  }
+
+  deleteZone(zoneId: number): Promise<void> {
+    return this.changes.run(() => this.deleteZoneNow(zoneId));
+  }
+
+  deletePool(poolId: number): Promise<void> {
+    return this.changes.run(() => this.deletePoolNow(poolId));
+  }
+
+  /** Registers a metaserver (see registMetaServerNow). */
+  registMetaServer(req: MetaserverRegistration): Promise<MetaServerData> {
+    return this.changes.run(() => this.registMetaServerNow(req));
+  }
+
+  /** Removes a metaserver's record (see deleteMetaServerNow). */
+  deleteMetaServer(id: number, opts: { decommission?: boolean } = {}): Promise<void> {
+    return this.changes.run(() => this.deleteMetaServerNow(id, opts));
+  }
+
+  private async createPoolNow(name: string, replicaNum: number, zoneNum: number, copysetNum: number): Promise<PoolInfo> {
     if (!name) throw new CurveError(StatusCode.PARAM_ERROR, 'pool name is empty');
     if (!(replicaNum >= 1 && replicaNum <= 7)) throw new CurveError(StatusCode.PARAM_ERROR, `replica count ${replicaNum} is not in [1, 7]`);
     if (this.poolByName(name)) throw new CurveError(StatusCode.TOPO_POOL_EXIST, `pool ${name} exists`);
@@ -243,7 +357,7 @@ export class Topology {
     return pool;
   }
 
-  async createZone(zoneName: string, poolName: string): Promise<ZoneInfo> {
+  private async createZoneNow(zoneName: string, poolName: string): Promise<ZoneInfo> {
     if (!zoneName) throw new CurveError(StatusCode.PARAM_ERROR, 'zone name is empty');
     const pool = this.poolByName(poolName);
     if (!pool) throw new CurveError(StatusCode.TOPO_POOL_NOT_FOUND, `pool ${poolName} not found`);
@@ -254,15 +368,7 @@ export class Topology {
     return zone;
   }
 
-  async registServer(req: {
-    hostName: string;
-    internalIp: string;
-    internalPort: number;
-    externalIp: string;
-    externalPort: number;
-    zoneName: string;
-    poolName: string;
-  }): Promise<ServerInfo> {
+  private async registServerNow(req: ServerRegistration): Promise<ServerInfo> {
     if (!req.hostName || !req.internalIp) throw new CurveError(StatusCode.PARAM_ERROR, 'server host name and internal ip are required');
     const pool = this.poolByName(req.poolName);
     if (!pool) throw new CurveError(StatusCode.TOPO_POOL_NOT_FOUND, `pool ${req.poolName} not found`);
@@ -286,7 +392,7 @@ export class Topology {
     return server;
   }
 
-  async deleteServer(serverId: number): Promise<void> {
+  private async deleteServerNow(serverId: number): Promise<void> {
     if (!this.servers.has(serverId)) throw new CurveError(StatusCode.TOPO_SERVER_NOT_FOUND, `server ${serverId} not found`);
     if ([...this.metaservers.values()].some((m) => m.serverId === serverId)) {
       throw new CurveError(StatusCode.TOPO_CANNOT_REMOVE_WHEN_NOT_EMPTY, `server ${serverId} still has metaservers`);
@@ -295,14 +401,14 @@ export class Topology {
     this.servers.delete(serverId);
   }
 
-  async deleteZone(zoneId: number): Promise<void> {
+  private async deleteZoneNow(zoneId: number): Promise<void> {
     if (!this.zones.has(zoneId)) throw new CurveError(StatusCode.TOPO_ZONE_NOT_FOUND, `zone ${zoneId} not found`);
     if ([...this.servers.values()].some((s) => s.zoneId === zoneId)) throw new CurveError(StatusCode.TOPO_CANNOT_REMOVE_WHEN_NOT_EMPTY, `zone ${zoneId} still has servers`);
     await this.store.commit([{ type: 'delete', key: keys.zone(zoneId) }]);
     this.zones.delete(zoneId);
   }
 
-  async deletePool(poolId: number): Promise<void> {
+  private async deletePoolNow(poolId: number): Promise<void> {
     if (!this.pools.has(poolId)) throw new CurveError(StatusCode.TOPO_POOL_NOT_FOUND, `pool ${poolId} not found`);
     if ([...this.zones.values()].some((z) => z.poolId === poolId) || [...this.copysets.values()].some((c) => c.poolId === poolId)) {
       throw new CurveError(StatusCode.TOPO_CANNOT_REMOVE_WHEN_NOT_EMPTY, `pool ${poolId} still has zones or copysets`);
@@ -319,7 +425,7 @@ export class Topology {
    * `defaultpool`, zone `zone-<ip>`, server `server-<ip>` — one zone per host, so replicas spread
    * over hosts when there are several, and over processes on one machine.
    */
-  async registMetaServer(req: { hostName: string; internalIp: string; internalPort: number; externalIp: string; externalPort: number }): Promise<MetaServerData> {
+  private async registMetaServerNow(req: MetaserverRegistration): Promise<MetaServerData> {
     if (!req.internalIp || !(req.internalPort > 0 && req.internalPort < 65536)) {
       throw new CurveError(StatusCode.PARAM_ERROR, `invalid metaserver address ${req.internalIp}:${req.internalPort}`);
     }
@@ -354,10 +460,10 @@ export class Topology {
   }
 
   private async autoServer(hostName: string, ip: string, externalIp: string): Promise<ServerInfo> {
-    const pool = this.poolByName(DEFAULT_POOL) ?? (await this.createPool(DEFAULT_POOL, this.opts.replicaNum, this.opts.replicaNum, 0));
+    const pool = this.poolByName(DEFAULT_POOL) ?? (await this.createPoolNow(DEFAULT_POOL, this.opts.replicaNum, this.opts.replicaNum, 0));
     const zoneName = `zone-${ip}`;
-    const zone = this.zoneByName(pool.poolId, zoneName) ?? (await this.createZone(zoneName, pool.poolName));
-    return this.registServer({
+    const zone = this.zoneByName(pool.poolId, zoneName) ?? (await this.createZoneNow(zoneName, pool.poolName));
+    return this.registServerNow({
       hostName: `server-${ip}`,
       internalIp: ip,
       internalPort: 0,
@@ -377,7 +483,7 @@ export class Topology {
    * (its heartbeats are then refused as from an unknown metaserver). Either way it must hold no
    * copyset replica: removing a member would leave that copyset a replica short.
    */
-  async deleteMetaServer(id: number, opts: { decommission?: boolean } = {}): Promise<void> {
+  private async deleteMetaServerNow(id: number, opts: { decommission?: boolean } = {}): Promise<void> {
     if (!this.metaservers.has(id)) throw new CurveError(StatusCode.TOPO_METASERVER_NOT_FOUND, `metaserver ${id} not found`);
     if (!opts.decommission && this.onlineState(id) !== OnlineState.OFFLINE) throw new CurveError(StatusCode.TOPO_CANNOT_REMOVE_NOT_OFFLINE, `metaserver ${id} is not offline`);
     const held = this.copysetsOf(id).length;

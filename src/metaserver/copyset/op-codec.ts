@@ -4,16 +4,20 @@
 //
 //   u8 version (1) | u32 BE opType | u32 BE payloadLength | payload (protobuf of the op's message)
 //
-// The Raft log record around it carries its own length and CRC-32C. Op types are never
+// The payload is encoded and decoded by the generated codecs of src/rpc/codec.ts (protobuf-es's
+// bytes; protobuf-es's own encode and decode were ~4 % of a metaserver's CPU per create:
+// docs/benchmarks.md). The Raft log record around it carries its own length and CRC-32C. Op types are never
 // renumbered; a replica that meets an unknown op type or version stops applying (it must not
 // guess), which `decodeOp` reports as PARSE_FROM_STRING_FAILED.
-import { fromBinary, toBinary, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
+import type { DescMessage, MessageShape } from '@bufbuild/protobuf';
 import { CurveError, StatusCode } from '../../common/index.ts';
+import { codecOf, type MessageCodec } from '../../rpc/index.ts';
 import {
   AppendAndUpdateInodeRequestSchema,
   AppendChunksRequestSchema,
   CreateDentryRequestSchema,
   CreateFileRequestSchema,
+  CloneInodeRequestSchema,
   CreateInodeRequestSchema,
   CreatePartitionRequestSchema,
   CreateRootInodeRequestSchema,
@@ -70,6 +74,8 @@ export const enum OpType {
   TrashPurge = 20,
   /** A file's buffered writes and the setattr after them, in one entry (AppendAndUpdateInodeRequest). */
   AppendAndUpdateInode = 21,
+  /** A metadata-only copy of a file sharing its objects (CloneInodeRequest; architecture.md §6d). */
+  CloneInode = 25,
   // admin
   CreatePartition = 30,
   DeletePartition = 31,
@@ -109,6 +115,7 @@ const SCHEMAS = {
   [OpType.TrashRestore]: TrashEntryRequestSchema,
   [OpType.TrashPurge]: TrashEntryRequestSchema,
   [OpType.AppendAndUpdateInode]: AppendAndUpdateInodeRequestSchema,
+  [OpType.CloneInode]: CloneInodeRequestSchema,
   [OpType.CreatePartition]: CreatePartitionRequestSchema,
   [OpType.DeletePartition]: DeletePartitionRequestSchema,
   [OpType.TxBegin]: TxRecordSchema,
@@ -152,6 +159,7 @@ const OP_NAMES = new Map<number, string>([
   [OpType.TrashRestore, 'TrashRestore'],
   [OpType.TrashPurge, 'TrashPurge'],
   [OpType.AppendAndUpdateInode, 'AppendAndUpdateInode'],
+  [OpType.CloneInode, 'CloneInode'],
   [OpType.CreatePartition, 'CreatePartition'],
   [OpType.DeletePartition, 'DeletePartition'],
   [OpType.TxBegin, 'TxBegin'],
@@ -164,15 +172,39 @@ const OP_NAMES = new Map<number, string>([
   [OpType.DropPartition, 'DropPartition'],
 ]);
 
+/** The message type of an op's payload (undefined for an unknown op type). */
+export function opSchema(type: number): DescMessage | undefined {
+  return (SCHEMAS as Record<number, DescMessage | undefined>)[type];
+}
+
+/** Codecs by op type, made on first use. */
+const CODECS = new Map<number, MessageCodec>();
+
+function opCodec(type: number): MessageCodec | undefined {
+  let c = CODECS.get(type);
+  if (c === undefined) {
+    const schema = opSchema(type);
+    if (!schema) return undefined;
+    CODECS.set(type, (c = codecOf(schema)));
+  }
+  return c;
+}
+
 export function encodeOp<T extends OpType>(type: T, msg: MessageShape<Schemas[T]>): Uint8Array {
-  const schema = SCHEMAS[type] as DescMessage;
-  const payload = toBinary(schema, msg as never);
-  const out = new Uint8Array(OP_HEADER_BYTES + payload.length);
-  const view = new DataView(out.buffer);
+  // The payload is written after room for the header: one buffer, no copy. A plain Uint8Array
+  // view of it, not the codec's Buffer, whose slice() would share memory where callers expect a copy.
+  const enc = opCodec(type)!.encode(msg, OP_HEADER_BYTES);
+  const out = new Uint8Array(enc.buffer, enc.byteOffset, enc.length);
+  const payloadLength = out.length - OP_HEADER_BYTES;
   out[0] = OP_CODEC_VERSION;
-  view.setUint32(1, type, false);
-  view.setUint32(5, payload.length, false);
-  out.set(payload, OP_HEADER_BYTES);
+  out[1] = type >>> 24;
+  out[2] = (type >>> 16) & 0xff;
+  out[3] = (type >>> 8) & 0xff;
+  out[4] = type & 0xff;
+  out[5] = payloadLength >>> 24;
+  out[6] = (payloadLength >>> 16) & 0xff;
+  out[7] = (payloadLength >>> 8) & 0xff;
+  out[8] = payloadLength & 0xff;
   return out;
 }
 
@@ -180,26 +212,29 @@ export function encodeOp<T extends OpType>(type: T, msg: MessageShape<Schemas[T]
 export function decodeOp(bytes: Uint8Array): Op {
   if (bytes.length < OP_HEADER_BYTES) throw bad(`entry of ${bytes.length} bytes is shorter than the ${OP_HEADER_BYTES}-byte header`);
   if (bytes[0] !== OP_CODEC_VERSION) throw bad(`op codec version ${bytes[0]} is not ${OP_CODEC_VERSION}`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const type = view.getUint32(1, false);
-  const len = view.getUint32(5, false);
+  const type = u32be(bytes, 1);
+  const len = u32be(bytes, 5);
   if (len !== bytes.length - OP_HEADER_BYTES)
     throw bad(`${opName(type)}: payload length ${len} but ${bytes.length - OP_HEADER_BYTES} bytes follow the header`);
-  const schema = (SCHEMAS as Record<number, DescMessage | undefined>)[type];
-  if (!schema) throw bad(`unknown op type ${type}`);
+  const codec = opCodec(type);
+  if (!codec) throw bad(`unknown op type ${type}`);
   let msg: unknown;
   try {
-    msg = fromBinary(schema, bytes.subarray(OP_HEADER_BYTES));
+    msg = codec.decode(bytes.subarray(OP_HEADER_BYTES));
   } catch (e) {
     throw bad(`${opName(type)}: bad protobuf payload: ${(e as Error).message}`);
   }
   return { type, msg } as Op;
 }
 
+function u32be(b: Uint8Array, at: number): number {
+  return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
+}
+
 /** Reads only the op type (for metrics and routing without a full decode). */
 export function peekOpType(bytes: Uint8Array): number {
   if (bytes.length < OP_HEADER_BYTES || bytes[0] !== OP_CODEC_VERSION) return -1;
-  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(1, false);
+  return u32be(bytes, 1);
 }
 
 function bad(message: string): CurveError {

@@ -151,6 +151,14 @@ export class CopysetStateMachine {
           rdev: r.rdev, symlink: r.symlink, length: r.length || undefined, time: ts(r.time),
         });
       }
+      case OpType.CloneInode: {
+        const r = op.msg;
+        // A file the reclaimer claimed may have lost its objects already: it cannot be cloned.
+        if (this.reclaiming.get(part.partitionId)?.has(r.sourceInodeId)) return fail(StatusCode.NOT_FOUND, `inode ${r.sourceInodeId} is being reclaimed`);
+        const locked = this.inodeLocked(fsId, r.sourceInodeId) ?? (part.owns(r.parent) ? this.dentryLocked(fsId, r.parent, r.name) : undefined);
+        if (locked) return locked;
+        return part.apply({ kind: 'cloneInode', fsId, requestId: rid(r.rid), source: r.sourceInodeId, parent: r.parent, name: r.name, time: ts(r.time) });
+      }
       case OpType.CreateFile: {
         const r = op.msg;
         const locked = this.dentryLocked(fsId, r.parent, r.name);
@@ -172,7 +180,7 @@ export class CopysetStateMachine {
         if (locked) return locked;
         return part.apply({
           kind: 'createDentry', fsId, requestId: rid(r.rid), parent: d.parentInodeId, name: d.name, ino: d.inodeId, type: d.type,
-          time: ts(r.time),
+          length: r.length || undefined, time: ts(r.time),
         });
       }
       case OpType.DeleteDentry: {

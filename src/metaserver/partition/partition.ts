@@ -61,6 +61,7 @@ import {
   type ChunkSlice,
   type CreateDentryOp,
   type CreateFileOp,
+  type CloneInodeOp,
   type CreateInodeOp,
   type CreateRecycleInodeOp,
   type CreateRootInodeOp,
@@ -184,9 +185,11 @@ function isSlice(s: ChunkSlice): boolean {
 function copySlice(s: ChunkSlice, seq: number): ChunkSlice {
   return { chunkId: s.chunkId, seq, compaction: s.compaction, offset: s.offset, len: s.len, size: s.size, zero: s.zero };
 }
-/** A copy of a stored slice. */
+/** A copy of a stored slice (with its owner: a request's slices never carry one). */
 function sameSlice(s: ChunkSlice): ChunkSlice {
-  return copySlice(s, s.seq ?? 0);
+  const c = copySlice(s, s.seq ?? 0);
+  if (s.owner) c.owner = s.owner;
+  return c;
 }
 /** The newest append sequence of a chunk list (0 when empty). */
 function topSeq(list: readonly ChunkSlice[]): number {
@@ -224,6 +227,13 @@ function trimMap(chunks: ReadonlyMap<number, readonly ChunkSlice[]>, length: num
     if (kept.length > 0) out.set(index, kept);
   }
   return out;
+}
+
+/** The inodes other than its own whose objects a block map's slices name. */
+function sliceOwners(chunks: ReadonlyMap<number, readonly ChunkSlice[]>): Set<number> {
+  const owners = new Set<number>();
+  for (const list of chunks.values()) for (const s of list) if (s.owner) owners.add(s.owner);
+  return owners;
 }
 
 /** StatusCode.OK or why `name` cannot be an xattr name. */
@@ -268,6 +278,19 @@ export class Partition {
    */
   fileBytes = 0;
   dentryCount = 0;
+  /**
+   * owner ino → the other inodes here whose slices share its objects (clones, §6d), kept after
+   * the owner itself is deleted: the reclaimer deletes an owner's objects only when none is left.
+   * Derived state: updated by CloneInode and DeleteInode, rebuilt from the slices when a
+   * snapshot loads.
+   */
+  readonly sharers = new Map<number, Set<number>>();
+  /**
+   * The reverse of `sharers`: ino → the owners its slices named when it was cloned. A superset of
+   * what its slices name now (a truncate or compaction may drop shared slices): an entry too many
+   * keeps objects longer, never deletes one too early.
+   */
+  readonly shares = new Map<number, Set<number>>();
   /** Number of (inode, chunk index) lists with at least one slice. */
   chunkLists = 0;
   readonly typeCounts: number[] = [0, 0, 0, 0, 0, 0, 0, 0, 0];
@@ -332,6 +355,8 @@ export class Partition {
     switch (op.kind) {
       case 'createInode':
         return this.createInode(op);
+      case 'cloneInode':
+        return this.cloneInode(op);
       case 'createRootInode':
         return this.createFixedDir(op, ROOT_INODE_ID, 0);
       case 'createRecycleInode':
@@ -644,6 +669,63 @@ export class Partition {
     if (typeof mode !== 'number') return mode;
     const id = this.newInode(op, mode, op.parent);
     return { status: StatusCode.OK, inode: this.attr(id) };
+  }
+
+  private cloneInode(op: CloneInodeOp): OpResult {
+    const e = this.checkInode(op.source) ?? this.checkTime(op.time);
+    if (e) return e;
+    if (!isRegular(this.typeOf(op.source))) return err(StatusCode.WRONG_TYPE, `inode ${op.source} is not a regular file`);
+    if (this.nlinkOf(op.source) === 0) return err(StatusCode.NOT_FOUND, `inode ${op.source} was removed`);
+    if (!isId(op.parent)) return err(StatusCode.PARAM_ERROR, 'bad parent id');
+    const named = this.isLocal(op.parent);
+    if (named) {
+      const pe = this.checkCreateParent(op.parent) ?? this.checkNameArg(op.name);
+      if (pe) return pe;
+      if (this.dir(op.parent)!.lookup(op.name) >= 0) return err(StatusCode.DENTRY_EXIST, `${JSON.stringify(op.name)} exists`);
+    }
+    if (this.status !== PartitionStatus.READWRITE || this.nextId > this.end) {
+      return err(StatusCode.PARTITION_ALLOC_ID_FAIL, `partition ${this.partitionId} has no free inode ids`);
+    }
+    const src = this.attr(op.source, false);
+    const id = this.nextId++;
+    if (this.nextId > this.end) this.status = PartitionStatus.READONLY;
+    this.writeInode(id, src.type, this.modeOf(op.source), src.uid, src.gid, 1, src.length, op.parent, op.time, '', 0);
+    const from = this.extraOf(op.source);
+    const chunks = new Map<number, ChunkSlice[]>();
+    for (const [k, list] of from.chunks ?? []) chunks.set(k, list.map((s) => ({ ...sameSlice(s), owner: s.owner || op.source })));
+    this.setExtra(id, InodeExtra.EMPTY.with({ xattrs: from.xattrs, xattrBytes: from.xattrBytes }));
+    if (chunks.size > 0) this.setChunks(id, this.extraOf(id), chunks);
+    this.addSharer(id, chunks);
+    if (!named) return { status: StatusCode.OK, inode: this.attr(id) };
+    this.addEntry(op.parent, op.name, id, src.type, src.length, op.time);
+    return { status: StatusCode.OK, inode: this.attr(id), parent: this.attr(op.parent) };
+  }
+
+  /** Records `ino` as a sharer of every owner its block map names (§6d). */
+  private addSharer(ino: number, chunks: ReadonlyMap<number, readonly ChunkSlice[]>): void {
+    for (const owner of sliceOwners(chunks)) {
+      let set = this.sharers.get(owner);
+      if (!set) this.sharers.set(owner, (set = new Set()));
+      set.add(ino);
+      let mine = this.shares.get(ino);
+      if (!mine) this.shares.set(ino, (mine = new Set()));
+      mine.add(owner);
+    }
+  }
+
+  /** Forgets deleted inode `ino` as a sharer (it stays an owner while others share its objects). */
+  private dropSharer(ino: number): void {
+    for (const owner of this.shares.get(ino) ?? []) {
+      const set = this.sharers.get(owner);
+      set?.delete(ino);
+      if (set?.size === 0) this.sharers.delete(owner);
+    }
+    this.shares.delete(ino);
+  }
+
+  /** Rebuilds `sharers` for one loaded inode (snapshot load). */
+  loadedChunks(ino: number, chunks: ReadonlyMap<number, readonly ChunkSlice[]>): void {
+    this.addSharer(ino, chunks);
   }
 
   private createFixedDir(op: CreateRootInodeOp | CreateRecycleInodeOp, id: number, parent: number): OpResult {
@@ -1164,6 +1246,7 @@ export class Partition {
     if (isRegular(type)) this.fileBytes -= this.lengthOf(op.ino);
     const ex = this.extraOf(op.ino);
     this.chunkLists -= ex.chunks?.size ?? 0;
+    this.dropSharer(op.ino);
     const p = this.store.writable(op.ino);
     const i = this.store.index(op.ino);
     p.f64.fill(0, i * F64_STRIDE, (i + 1) * F64_STRIDE);

@@ -62,6 +62,12 @@ export const SLICE_SEQ_VERSION = 3;
 /** The first snapshot version that may hold TRASH records (the per-partition trash). */
 export const TRASH_VERSION = 4;
 
+/**
+ * The first snapshot version whose chunk records carry each slice's owner after its sequence
+ * (0 = the inode's own objects; a clone's shared slice names its source, architecture.md §6d).
+ */
+export const SLICE_OWNER_VERSION = 5;
+
 /** Inode record flag: the directory is sealed. */
 const FLAG_SEALED = 1;
 
@@ -232,7 +238,7 @@ function* encodeChunks(v: PartitionView, w: Out): Generator<void, number> {
     if (!chunks) continue;
     for (const index of [...chunks.keys()].sort((a, b) => a - b)) {
       const list = chunks.get(index)!;
-      const bound = 40 + list.length * 60;
+      const bound = 40 + list.length * 70;
       if (w.full(bound)) yield;
       w.reserve(bound);
       beginKey(w, RecordType.CHUNKS, v.partitionId, 21);
@@ -248,6 +254,7 @@ function* encodeChunks(v: PartitionView, w: Out): Generator<void, number> {
         w.varint(s.size);
         w.u8(s.zero ? 1 : 0);
         w.varint(s.seq ?? 0);
+        w.varint(s.owner ?? 0);
       }
       endValue(w, at);
       n++;
@@ -677,6 +684,11 @@ export class SnapshotLoader {
         const prev = k > 0 ? list[k - 1]!.seq! : 0;
         if (slice.seq <= prev) throw new RecordError(`chunk ${index} of inode ${ino}: slice sequence ${slice.seq} after ${prev}`);
       }
+      if (this.version >= SLICE_OWNER_VERSION) {
+        const owner = v.varint();
+        if (owner === ino) throw new RecordError(`chunk ${index} of inode ${ino}: a slice owned by its own inode`);
+        if (owner !== 0) slice.owner = owner;
+      }
       list.push(slice);
     }
     if (!withSeq) list = inChunkIdOrder(list);
@@ -686,6 +698,7 @@ export class SnapshotLoader {
     page.extras ??= [];
     page.extras[i] = ex.with({ chunks });
     p.chunkLists++;
+    p.loadedChunks(ino, new Map([[index, list]]));
   }
 
   private loadDentry(p: Partition, buf: Uint8Array, ks: number, ke: number, v: In): void {
@@ -875,6 +888,7 @@ export function describeRecord(buf: Uint8Array, ks: number, ke: number, vs: numb
         for (let k = 0; k < n; k++) {
           const s: Record<string, unknown> = { chunkId: v.varint(), compaction: v.varint(), offset: v.varint(), len: v.varint(), size: v.varint(), zero: v.u8() === 1 };
           if (version >= SLICE_SEQ_VERSION) s.seq = v.varint();
+          if (version >= SLICE_OWNER_VERSION) s.owner = v.varint();
           slices.push(s);
         }
         value.slices = slices;

@@ -6,7 +6,7 @@
 // holds the whole file. A loaded state is returned only after the checksum matched.
 import { Crc64 } from '../../common/index.ts';
 import { Out, readU32le, readU64le } from './bytes.ts';
-import { encodeRecords, RECORD_TYPES, RecordError, SnapshotLoader, TRASH_VERSION } from './records.ts';
+import { encodeRecords, RECORD_TYPES, RecordError, SnapshotLoader, SLICE_OWNER_VERSION } from './records.ts';
 import type { Partition } from './partition.ts';
 import type { PartitionView } from './view.ts';
 
@@ -16,7 +16,9 @@ export const SNAPSHOT_MAGIC = 'CURVEFS';
 // Version 3: each slice of a chunk record carries its append sequence (records.ts,
 // SLICE_SEQ_VERSION); versions 1 and 2 still load, their slices ordered by chunk id.
 // Version 4: TRASH records (records.ts, TRASH_VERSION); older versions have none and still load.
-export const SNAPSHOT_VERSION = TRASH_VERSION;
+// Version 5: each slice of a chunk record carries its owner (records.ts, SLICE_OWNER_VERSION:
+// clones share objects); older versions have none (every slice its inode's own) and still load.
+export const SNAPSHOT_VERSION = SLICE_OWNER_VERSION;
 const OLDEST_READABLE_VERSION = 1;
 export const SNAPSHOT_EOF = 0xff;
 export const HEADER_BYTES = 19;

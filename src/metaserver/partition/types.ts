@@ -85,6 +85,11 @@ export interface ChunkSlice {
   /** Bytes stored in the block store. */
   size: number;
   zero: boolean;
+  /**
+   * The inode whose key prefix holds the objects, when not this slice's own (a clone's shared
+   * slice, docs/architecture.md §6d). Only CloneInode sets it: request slices never carry one.
+   */
+  owner?: number;
 }
 
 /** The attributes of an inode (the digest's InodeAttr): everything but xattrs and block map. */
@@ -194,6 +199,19 @@ interface InodeCreateFields {
 export interface CreateInodeOp extends OpBase, InodeCreateFields {
   kind: 'createInode';
   parent: number;
+}
+
+/**
+ * A metadata-only copy of regular file `source` (this partition's): a new inode here with its
+ * mode, owner, length, xattrs and block map, every slice naming the inode that holds its objects.
+ * When `parent` is a directory of this partition the entry `name` is made in the same op.
+ */
+export interface CloneInodeOp extends OpBase {
+  kind: 'cloneInode';
+  source: number;
+  parent: number;
+  name: string;
+  time: Timestamp;
 }
 
 /** The root directory, id 1 (fails with ID_OUT_OF_RANGE when 1 is not in this range). */
@@ -440,6 +458,7 @@ export type PartitionOp =
   | TrashRestoreOp
   | TrashPurgeOp
   | CreateInodeOp
+  | CloneInodeOp
   | CreateRootInodeOp
   | CreateRecycleInodeOp
   | CreateFileOp
@@ -499,6 +518,8 @@ export interface RenameResult {
 
 export interface OpResultMap {
   createInode: { inode: InodeAttr };
+  /** parent: the directory after the entry was made here (absent: the caller makes the entry). */
+  cloneInode: { inode: InodeAttr; parent?: InodeAttr };
   createRootInode: { inode: InodeAttr };
   createRecycleInode: { inode: InodeAttr };
   createFile: { inode: InodeAttr; parent: InodeAttr };

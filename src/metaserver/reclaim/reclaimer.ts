@@ -5,7 +5,8 @@
 //   2. delete its blocks through the fs's block store (every object under the inode's prefix);
 //   3. DeleteInode (log entry).
 // A leader that dies between the steps leaves the inode marked; the next leader repeats 2 and 3
-// (deleting missing objects is fine). Partitions being deleted (DELETING) have the blocks of all
+// (deleting missing objects is fine). Objects shared with clones go only when their last user
+// goes (shared-objects.ts, docs/architecture.md §6d). Partitions being deleted (DELETING) have the blocks of all
 // their files deleted, then are dropped (DropPartition); the fs's data store is looked up afresh
 // on each such pass, so a forced fs delete (no data store any more) is seen.
 import { create } from '@bufbuild/protobuf';
@@ -17,6 +18,7 @@ import type { Copyset } from '../copyset/copyset.ts';
 import { OpType } from '../copyset/op-codec.ts';
 import { LeaderPass } from './leader-pass.ts';
 import type { FsDataProvider } from './fs-data.ts';
+import { ownersOf, reclaimPrefixes } from './shared-objects.ts';
 
 const log = createLogger('metaserver-reclaim');
 
@@ -38,11 +40,13 @@ export interface ReclaimStats {
   skippedOpen: number;
   failures: number;
   partitionsDropped: number;
+  /** Reclaimed inodes whose own objects stayed because clones still share them (§6d). */
+  sharedKept: number;
 }
 
 export class Reclaimer extends LeaderPass {
   private readonly clock: Clock;
-  readonly stats: ReclaimStats = { reclaimed: 0, skippedOpen: 0, failures: 0, partitionsDropped: 0 };
+  readonly stats: ReclaimStats = { reclaimed: 0, skippedOpen: 0, failures: 0, partitionsDropped: 0, sharedKept: 0 };
 
   constructor(private readonly opts: ReclaimerOptions) {
     super(opts.timer ?? systemTimer, opts.intervalMs ?? 5000, opts.copysets);
@@ -91,14 +95,22 @@ export class Reclaimer extends LeaderPass {
     });
   }
 
-  private async deleteData(part: Partition, ino: number): Promise<void> {
+  /**
+   * Deletes the objects reclaiming `ino` frees: by the reference rule of clones
+   * (shared-objects.ts) unless `everything` (a partition being dropped: all of its inodes go).
+   */
+  private async deleteData(part: Partition, ino: number, everything = false): Promise<void> {
     const a = part.getInodeAttr(ino);
     if (a.status !== StatusCode.OK) return;
     if (a.inode.type !== FileType.TYPE_S3 && a.inode.type !== FileType.TYPE_FILE) return;
     const io = await this.opts.data?.forFs(part.fsId);
     if (!io) return;
-    const chunks = part.getChunks(ino);
-    await io.deleteAll(ino, chunks.status === StatusCode.OK ? chunks.chunks : undefined);
+    const got = part.getChunks(ino);
+    const chunks = got.status === StatusCode.OK ? got.chunks : undefined;
+    const may = everything ? { own: true, owners: ownersOf(part, ino) } : reclaimPrefixes(part, ino);
+    if (may.own) await io.deleteAll(ino, chunks);
+    else this.stats.sharedKept++;
+    for (const o of may.owners) await io.deleteAll(o);
   }
 
   private async dropDeleting(cs: Copyset, part: Partition): Promise<void> {
@@ -108,7 +120,7 @@ export class Reclaimer extends LeaderPass {
     await this.opts.data?.refresh?.(part.fsId);
     for (let ino = part.start; ino < part.nextId && ino <= part.end; ino++) {
       if (part.getInodeAttr(ino).status !== StatusCode.OK) continue;
-      await this.deleteData(part, ino);
+      await this.deleteData(part, ino, true);
     }
     const r = await cs.propose(
       OpType.DropPartition,

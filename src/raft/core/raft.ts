@@ -9,6 +9,7 @@ import { Progress, ProgressState } from './progress.ts';
 import { ReadOnlyQueue } from './readonly.ts';
 import {
   EntryType,
+  isLeaderTraffic,
   MessageType,
   Role,
   type ConfState,
@@ -43,10 +44,6 @@ function isTransfer(ctx: Uint8Array | undefined): boolean {
   if (!ctx || ctx.length !== CAMPAIGN_TRANSFER.length) return false;
   for (let i = 0; i < ctx.length; i++) if (ctx[i] !== CAMPAIGN_TRANSFER[i]) return false;
   return true;
-}
-
-function isLeaderTraffic(t: MessageType): boolean {
-  return t === MessageType.Append || t === MessageType.Heartbeat || t === MessageType.Snapshot || t === MessageType.TimeoutNow;
 }
 
 function majority(n: number): number {
@@ -335,7 +332,9 @@ export class Raft {
     }
     const meta = this.log.snapshotMetaAt(snapshotIndex);
     if (meta.index > this.latestSnapshot.index) this.latestSnapshot = meta;
-    this.log.compact(compactTo);
+    // Never past what the driver's disk holds: with asynchronous writes a leader applies (and may
+    // snapshot) entries its own write has not made durable yet, and those must stay to be written.
+    this.log.compact(Math.min(compactTo, this.log.stableIndex));
   }
 
   /**

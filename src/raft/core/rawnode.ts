@@ -2,6 +2,12 @@
 // feeds it time (tick), messages (step) and requests; it answers with Ready batches. Between
 // ready() and advance() the driver may keep calling tick/step/propose: advance() acknowledges
 // exactly what that Ready handed out.
+//
+// Asynchronous storage writes (after etcd-io/raft's, docs/raft.md "The Ready contract"): a
+// driver may acknowledge a Ready before its write is durable (advanceWriting) and report the
+// write later (written). Meanwhile ready() hands out only what needs no disk — leader traffic,
+// committed entries, read states — so a leader commits from its followers' acknowledgements and
+// answers its clients while its own write runs; its own copy counts from written().
 import { CurveError, StatusCode } from '../../common/index.ts';
 import type { RaftConfig } from './config.ts';
 import type { ConfChange } from './confchange.ts';
@@ -10,7 +16,9 @@ import { ProgressState } from './progress.ts';
 import { Raft } from './raft.ts';
 import {
   Role,
+  isLeaderTraffic,
   type ConfState,
+  type Entry,
   type HardState,
   type NodeId,
   type RaftMessage,
@@ -56,6 +64,8 @@ export class RawNode {
   private prevSoft: SoftState;
   private prevHard: HardState;
   private inFlight: Ready | undefined;
+  /** A Ready acknowledged by advanceWriting whose write is not durable yet (written() ends it). */
+  private writing: Ready | undefined;
 
   /**
    * A fresh group: `start` = { hardState: {0,0,0}, snapshotMeta: {index 0, term 0, conf: initial
@@ -191,6 +201,12 @@ export class RawNode {
     if (this.inFlight) return false;
     const r = this.raft;
     r.flushAppends();
+    if (this.writing) {
+      // Only what needs no disk (see readyWhileWriting).
+      if (r.readStates.length > 0 || r.msgs.some((m) => isLeaderTraffic(m.type))) return true;
+      if (r.log.committed > r.log.applied && this.committedWhileWriting(1).length > 0) return true;
+      return r.lead !== this.prevSoft.leader || r.role !== this.prevSoft.role;
+    }
     if (r.msgs.length > 0 || r.readStates.length > 0) return true;
     if (r.log.pendingSnapshot) return true;
     if (r.log.stableIndex < r.log.lastIndex()) return true;
@@ -204,6 +220,7 @@ export class RawNode {
 
   ready(): Ready {
     if (this.inFlight) throw new CurveError(StatusCode.BUSY, 'advance() the previous Ready first');
+    if (this.writing) return this.readyWhileWriting();
     const r = this.raft;
     r.flushAppends();
     const hs = this.hardState();
@@ -230,17 +247,88 @@ export class RawNode {
     const rd = this.inFlight;
     if (!rd) return;
     this.inFlight = undefined;
-    const log = this.raft.log;
+    this.handedOut(rd);
+    if (rd.snapshot) this.raft.log.snapshotDone(rd.snapshot.meta.index);
+    this.durable(rd);
+  }
+
+  /**
+   * Acknowledges the last Ready whose messages that need no disk were sent and whose committed
+   * entries were applied, while its write (entries, hard state) still runs; `written()` reports
+   * the write durable. Until then ready() hands out only what needs no disk: messages that are
+   * leader traffic, committed entries (on a follower only those already durable here), read
+   * states and role changes — no entries, no hard state, no acknowledgement or vote (those stay
+   * queued and leave with a later Ready, after its write). A Ready carrying a snapshot must be
+   * advanced with advance() (it is installed, then applied). No-op without a Ready.
+   */
+  advanceWriting(): void {
+    const rd = this.inFlight;
+    if (!rd) return;
+    if (rd.snapshot) throw new CurveError(StatusCode.PARAM_ERROR, 'a Ready with a snapshot is advanced with advance()');
+    if (this.writing) throw new CurveError(StatusCode.BUSY, 'a write is already in flight: call written() first');
+    this.inFlight = undefined;
+    this.handedOut(rd);
+    this.writing = rd;
+  }
+
+  /** The write of the Ready acknowledged by advanceWriting() is durable: our own copy and vote count now. */
+  written(): void {
+    const rd = this.writing;
+    if (!rd) return;
+    this.writing = undefined;
+    this.durable(rd);
+  }
+
+  /** A write acknowledged by advanceWriting() has not been reported durable yet. */
+  get writeInFlight(): boolean {
+    return this.writing !== undefined;
+  }
+
+  /** What the driver was handed: the role and hard state it knows, the entries it applied. */
+  private handedOut(rd: Ready): void {
     if (rd.softState) this.prevSoft = rd.softState;
     if (rd.hardState) this.prevHard = rd.hardState;
-    if (rd.snapshot) log.snapshotDone(rd.snapshot.meta.index);
+    if (rd.committedEntries.length > 0) this.raft.log.appliedTo(rd.committedEntries[rd.committedEntries.length - 1]!.index);
+  }
+
+  /** What `rd` persisted may count now: our own vote, our own copy of the log. */
+  private durable(rd: Ready): void {
     if (rd.entries.length > 0) {
       const last = rd.entries[rd.entries.length - 1]!;
-      log.stableTo(last.index, last.term);
+      this.raft.log.stableTo(last.index, last.term);
     }
-    if (rd.committedEntries.length > 0) log.appliedTo(rd.committedEntries[rd.committedEntries.length - 1]!.index);
-    // What this Ready persisted may count now: our own vote, our own copy of the log.
     this.raft.persisted(rd.hardState);
+  }
+
+  /**
+   * A Ready while a write is in flight: nothing that needs the disk. Entries committed here are
+   * held by a quorum's disks whatever this replica's own write does (a leader counts its own copy
+   * only from written()), so a leader applies them at once; a follower applies only what its own
+   * disk already holds, as it always does before acknowledging.
+   */
+  private readyWhileWriting(): Ready {
+    const r = this.raft;
+    r.flushAppends();
+    const messages: RaftMessage[] = [];
+    const held: RaftMessage[] = [];
+    for (const m of r.msgs) (isLeaderTraffic(m.type) ? messages : held).push(m);
+    r.msgs = held;
+    const rd: Ready = { entries: [], committedEntries: this.committedWhileWriting(r.cfg.maxCommittedSizePerReady), messages, readStates: r.readStates, mustSync: false };
+    r.readStates = [];
+    const ss = this.softState();
+    if (!sameSoft(ss, this.prevSoft)) rd.softState = ss;
+    this.inFlight = rd;
+    return rd;
+  }
+
+  private committedWhileWriting(maxBytes: number): Entry[] {
+    const r = this.raft;
+    const ents = r.log.nextCommittedEntries(maxBytes);
+    if (r.role === Role.Leader) return ents;
+    const stable = r.log.stableIndex;
+    let n = ents.length;
+    while (n > 0 && ents[n - 1]!.index > stable) n--;
+    return n === ents.length ? ents : ents.slice(0, n);
   }
 
   status(): RaftStatus {

@@ -85,6 +85,15 @@ export interface Ready {
   mustSync: boolean;
 }
 
+/**
+ * Messages only a leader sends. They acknowledge nothing and carry no vote, so they need not wait
+ * for the disk: the core counts the leader's own copy of the log, and a candidate's own vote,
+ * only once the driver reports them durable (docs/raft.md, "The Ready contract").
+ */
+export function isLeaderTraffic(type: MessageType): boolean {
+  return type === MessageType.Append || type === MessageType.Heartbeat || type === MessageType.Snapshot || type === MessageType.TimeoutNow;
+}
+
 /** State a node restarts from: what its storage loaded. */
 export interface RestartState {
   hardState: HardState;

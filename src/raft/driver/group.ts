@@ -40,6 +40,8 @@ export class Group {
   /** The node's tick count this group's core has been ticked to (RaftNode.tickCount). */
   ticked = 0;
   snapshotTask: Promise<void> | undefined;
+  /** This leader's log write running behind the rounds (RawNode.advanceWriting), if any. */
+  writeBehind: Promise<void> | undefined;
 
   role: Role;
   leader: NodeId = 0;

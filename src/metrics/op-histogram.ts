@@ -1,5 +1,6 @@
-// A latency histogram by operation name, for the mount's per-request timing: every FUSE request
-// observes it once, so its cost is paid per create, stat, write... prom-client's labelled
+// A latency histogram by operation name, for per-request timing: every FUSE request of a mount
+// and every request a metaserver serves observes it once, so its cost is paid per create, stat,
+// write... prom-client's labelled
 // Histogram hashes the label object on every observe (and keeps a map by that hash); here each
 // operation's series is looked up once by the caller and kept, and an observation is a search
 // over the fixed bounds and two additions. Exposed to the registry as a prom-client metric
