@@ -9,6 +9,9 @@ import type { FencedStore } from './fenced-store.ts';
 import { keys } from './keys.ts';
 import { KeyedMutex } from './mutex.ts';
 
+/** Clients whose last sync seq is remembered (one per connection; connections come and go). */
+const MAX_CLIENTS = 100_000;
+
 function fsIdOfKey(key: string): number {
   return Number(key.slice(keys.quotaPrefix.length).split('/')[0]);
 }
@@ -100,7 +103,13 @@ export class QuotaManager {
         await this.store.commit([...changed.values()].map((q) => ({ type: 'put' as const, key: keys.quota(fsId, q.dirInodeId), value: toBinary(QuotaSchema, q) })));
         for (const q of changed.values()) quotas!.set(q.dirInodeId, q);
       }
-      if (fresh && client) this.applied.set(client, seq);
+      if (fresh && client) {
+        // Most recently synced last; the oldest forgotten past the cap (a client silent that
+        // long has no reply outstanding).
+        this.applied.delete(client);
+        this.applied.set(client, seq);
+        if (this.applied.size > MAX_CLIENTS) this.applied.delete(this.applied.keys().next().value!);
+      }
       return this.list(fsId);
     });
   }
