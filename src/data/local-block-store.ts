@@ -49,6 +49,11 @@ export class LocalBlockStore implements BlockStore {
   private readonly tmpDir: string;
   private readonly fsync: boolean;
   private readonly dirSyncs = new Map<string, { running: Promise<void>; next: Promise<void> | undefined }>();
+  /**
+   * fsyncs made by puts (files' data, directories) and the waits for them in series (one per put):
+   * for benchmarks and tests.
+   */
+  readonly syncs = { data: 0, dirs: 0, serial: 0 };
 
   private constructor(readonly dir: string, opts: LocalBlockStoreOptions) {
     this.objectsDir = join(dir, 'objects');
@@ -125,7 +130,11 @@ export class LocalBlockStore implements BlockStore {
       const dirs = await this.moveIntoPlace(tmp, this.pathOf(key));
       renamed = true;
       // The data and the new entries at once (see the top of the file for why this is safe).
-      if (this.fsync) await Promise.all([fh.datasync(), ...dirs.map((d) => this.syncDir(d))]);
+      if (this.fsync) {
+        this.syncs.data++;
+        this.syncs.serial++;
+        await Promise.all([fh.datasync(), ...dirs.map((d) => this.syncDir(d))]);
+      }
     } catch (e) {
       if (!renamed) await unlink(tmp).catch(() => undefined);
       throw e;
@@ -165,6 +174,7 @@ export class LocalBlockStore implements BlockStore {
     const start = (): Promise<void> => {
       const cur = this.dirSyncs.get(dir)!;
       cur.next = undefined;
+      this.syncs.dirs++;
       cur.running = fsyncDir(dir).finally(() => {
         if (this.dirSyncs.get(dir) === cur && cur.next === undefined) this.dirSyncs.delete(dir);
       });
