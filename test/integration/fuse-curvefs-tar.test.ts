@@ -19,7 +19,6 @@ import type { Connection } from '../../src/client/index.ts';
 import { startCountedMount, type CountedMount } from '../helpers/counted-mount.ts';
 import type { TestMount } from '../helpers/fuse.ts';
 
-let conn: Connection;
 /** A second client of the fs, with no caches: what another mount or SDK user sees. */
 let other: Connection;
 let m: TestMount & { ops: CurvefsOps };
@@ -32,7 +31,7 @@ before(async () => {
   // Chunk ids from a range no other writer of this fs uses (the SDK below only reads).
   let next = 2 ** 40;
   rig = await startCountedMount('tar', async (n) => ((next += n), next - n));
-  ({ conn, m, counts, counted } = rig);
+  ({ m, counts, counted } = rig);
   other = await rig.cluster.connect({ entryTtlMs: 0, attrTtlMs: 0 });
 });
 
