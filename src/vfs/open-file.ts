@@ -5,7 +5,9 @@
 //   write ──▶ WriteBuffer (full blocks upload at once) ──commit──▶ AppendChunks (one log entry)
 //
 // A setattr of a file with buffered writes (tar: write, then utimensat) commits them and the
-// attribute change in one log entry (AppendAndUpdateInode) instead of two.
+// attribute change in one log entry (AppendAndUpdateInode) instead of two. For a file this
+// client created (`deferSetattrs`), a setattr waits for the next commit instead
+// (deferred-attrs.ts): tar's write, utimensat, fchown and fchmod are then one commit at close.
 //
 // A commit runs on fsync, on close (FLUSH), when `commitBytes` were written since the last one,
 // and `commitAgeMs` after the first write since the last one. Reads see buffered data
@@ -19,6 +21,7 @@ import { blockMapOf, type FsCore, type SetAttrArgs } from '../client/index.ts';
 import { appendSlices, WriteBuffer, type BlockMap, type ChunkSlice, type FileDataIO } from '../data/index.ts';
 import type { Inode, InodeAttr } from '../gen/metaserver_pb.ts';
 import { allocationOf, type Allocation } from './allocation.ts';
+import { DeferredAttrs } from './deferred-attrs.ts';
 
 const log = createLogger('vfs');
 const SEQUENTIAL_SLACK = 2 * 1024 * 1024;
@@ -38,12 +41,20 @@ export interface OpenFileOptions {
   clock?: Clock;
 }
 
-export type Timespec = { sec: number; nsec: number };
+export type { Timespec } from './deferred-attrs.ts';
+type Timespec = { sec: number; nsec: number };
 
 export class OpenFile {
   readonly ino: number;
   /** Attributes as last seen from the metaserver (open, commit, truncate). */
-  attr: InodeAttr;
+  private committedAttr: InodeAttr;
+  /** Setattrs waiting for the next commit (only with `deferSetattrs`). */
+  private readonly deferred = new DeferredAttrs();
+  /**
+   * The file was created by this client (its create opened it): a setattr without a size waits
+   * for the next commit (close, fsync, another open), like the data.
+   */
+  deferSetattrs = false;
   /** Committed slices plus those of a commit in flight. */
   map: BlockMap;
   private length: number;
@@ -77,12 +88,48 @@ export class OpenFile {
     inode: Inode,
     private readonly opts: OpenFileOptions,
   ) {
-    this.attr = inode.attr!;
-    this.ino = this.attr.inodeId;
-    this.length = this.attr.length;
+    this.committedAttr = inode.attr!;
+    this.ino = this.committedAttr.inodeId;
+    this.length = this.committedAttr.length;
     this.map = blockMapOf(inode);
     this.xattrs = new Map(Object.entries(inode.xattr));
     this.clock = opts.clock ?? systemClock;
+  }
+
+  /** Attributes as this client shows them: as last seen from the metaserver, with deferred setattrs on top. */
+  get attr(): InodeAttr {
+    return this.deferred.over(this.committedAttr);
+  }
+
+  set attr(a: InodeAttr) {
+    this.committedAttr = a;
+  }
+
+  /** `fresh` (just read from the metaserver) with this client's deferred setattrs on top. */
+  withDeferred(fresh: InodeAttr): InodeAttr {
+    return this.deferred.over(fresh);
+  }
+
+  /** A deferred setattr set mtime after the last write: it, not the write's time, is the mtime. */
+  get deferredMtime(): boolean {
+    return this.deferred.setsMtime;
+  }
+
+  /** Time of the last deferred setattr. */
+  get deferredAt(): Timespec | undefined {
+    return this.deferred.changedAt;
+  }
+
+  /** Setattrs made here and not yet committed. */
+  get dirtyAttrs(): boolean {
+    return !this.deferred.empty;
+  }
+
+  /** Keeps a setattr (no size) for the next commit; answers the attributes as shown after it. */
+  deferSetattr(args: SetAttrArgs): InodeAttr {
+    if (args.size !== undefined) throw new Error('a truncate is never deferred');
+    this.deferred.add(args, this.now());
+    return this.attr;
   }
 
   /** The file's size as this client sees it: committed length or the end of buffered data. */
@@ -178,6 +225,7 @@ export class OpenFile {
       this.dirty.push([offset, end]);
     }
     this.dirtyMtime = this.now();
+    this.deferred.wrote();
     this.sinceCommit += len;
     if (this.dirtySince === undefined) {
       this.dirtySince = this.clock.now();
@@ -217,16 +265,24 @@ export class OpenFile {
    * on the same commit (one log entry: AppendAndUpdateInode), or is made alone when nothing is
    * buffered; answers the attributes after it then.
    */
-  async commitNow(setattr?: SetAttrArgs): Promise<InodeAttr | undefined> {
+  async commitNow(later?: SetAttrArgs): Promise<InodeAttr | undefined> {
     this.throwIfFailed();
     if (this.ageTimer) clearTimeout(this.ageTimer);
     this.ageTimer = undefined;
     this.dirtySince = undefined;
+    const deferred = this.deferred.take();
+    const setattr = deferred && later ? { ...deferred, ...later } : (deferred ?? later);
     const buf = this.buf;
     if (!buf || buf.empty) {
       this.dirty = [];
       if (!setattr) return undefined;
-      return (this.attr = await this.core.setattr(this.ino, setattr));
+      try {
+        return (this.attr = await this.core.setattr(this.ino, setattr));
+      } catch (e) {
+        // Not saved: kept for the next commit (close reports the error if that fails too).
+        if (deferred) this.deferred.restore(deferred, this.now());
+        throw e;
+      }
     }
     const time = this.dirtyMtime ?? this.now();
     this.committing = this.dirty;

@@ -307,12 +307,22 @@ export class Vfs {
 
   /** Attributes of a file open here: fresh from the metaserver, with this client's unsaved writes on top. */
   private openFileAttr(file: OpenFile, fresh: InodeAttr): Attr {
-    const out = this.toAttr(fresh, blocksOf(this.allocationOf(file).allocated));
+    const out = this.toAttr(file.withDeferred(fresh), blocksOf(this.allocationOf(file).allocated));
     if (file.dirtyData) {
       out.size = Math.max(fresh.length, file.size);
-      if (file.dirtyMtime) {
-        out.mtimeSec = out.ctimeSec = file.dirtyMtime.sec;
-        out.mtimeNsec = out.ctimeNsec = file.dirtyMtime.nsec;
+      const w = file.dirtyMtime;
+      if (w) {
+        // A deferred utimensat after the last write sets mtime (tar: write, then utimensat);
+        // ctime is the later of the write and the last deferred change.
+        if (!file.deferredMtime) {
+          out.mtimeSec = w.sec;
+          out.mtimeNsec = w.nsec;
+        }
+        const c = file.deferredAt;
+        if (!c || c.sec < w.sec || (c.sec === w.sec && c.nsec < w.nsec)) {
+          out.ctimeSec = w.sec;
+          out.ctimeNsec = w.nsec;
+        }
       }
     }
     return out;
@@ -464,8 +474,10 @@ export class Vfs {
     if (set.size !== undefined) args.size = set.size;
     if (set.atime !== undefined) args.atime = timeArg(set.atime);
     if (set.mtime !== undefined) args.mtime = timeArg(set.mtime);
+    const file = this.files.get(ino);
     if (this.checking && !isPrivileged(caller)) {
-      const cur = inode?.attr ?? (await this.core.getattr(ino, true));
+      // A file with deferred setattrs: its owner and mode are those this client shows.
+      const cur = file?.dirtyAttrs ? file.attr : (inode?.attr ?? (await this.core.getattr(ino, true)));
       const explicit = (set.atime !== undefined && set.atime !== 'now') || (set.mtime !== undefined && set.mtime !== 'now');
       checkSetattr(cur, { mode: set.mode, uid: set.uid, gid: set.gid, times: explicit ? 'explicit' : undefined }, caller, `inode ${ino}`);
       const isDir = cur.type === FileType.TYPE_DIRECTORY;
@@ -474,7 +486,11 @@ export class Vfs {
       }
       if (args.mode !== undefined) args.mode = setgidCleared(cur, args.mode, caller);
     }
-    const file = this.files.get(ino);
+    if (file?.deferSetattrs && set.size === undefined) {
+      // Created here and open: saved with the data at the next commit (deferred-attrs.ts).
+      const a = file.deferSetattr(args);
+      return { inode: a, attr: this.openFileAttr(file, a) };
+    }
     if (file) {
       // Unsaved writes go first: a later commit must neither undo a truncate nor overwrite mtime.
       // Without a size, the unsaved writes and the change are one commit.
@@ -680,6 +696,7 @@ export class Vfs {
       return { attr, ...(await this.open(caller, attr.ino, flags)) };
     }
     const file = this.openFileFor(create(InodeSchema, { attr: a }));
+    file.deferSetattrs = true;
     const open = await this.openHandle(file, flags, false);
     return { attr: this.toAttr(a, 0), ...open };
   }
@@ -784,8 +801,14 @@ export class Vfs {
 
   /** open of an inode just read (close-to-open: the caller read it fresh). */
   async openInode(caller: Caller, inode: Inode, flags: number): Promise<OpenResult> {
+    const ino = inode.attr!.inodeId;
+    const open = this.files.get(ino);
+    if (open?.dirtyAttrs) {
+      // Close-to-open for every opener: setattrs deferred by a creator's handle are saved first.
+      await open.commit();
+      inode = await this.core.getInode(ino);
+    }
     const a = inode.attr!;
-    const ino = a.inodeId;
     this.note(this.types, ino, a.type);
     if (a.type === FileType.TYPE_DIRECTORY) throw posixError('EISDIR');
     if (!isRegular(a.type)) throw posixError('EINVAL', 'not a regular file');

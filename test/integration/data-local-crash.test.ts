@@ -1,5 +1,6 @@
 // A writer killed with SIGKILL in the middle of a put leaves the object as it was before (old
-// version or absent), never a partial one, and the next open removes its temp file.
+// version or absent), never a partial one, and the next open removes its temp file; every put
+// that answered before the kill is there, whole.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -8,10 +9,11 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
-import { LocalBlockStore } from '../../src/data/index.ts';
+import { LocalBlockStore, objectKey } from '../../src/data/index.ts';
 import { bigPattern } from '../helpers/data-patterns.ts';
 
 const CHILD = join(dirname(fileURLToPath(import.meta.url)), '..', 'helpers', 'data-put-child.ts');
+const MANY_CHILD = join(dirname(fileURLToPath(import.meta.url)), '..', 'helpers', 'data-put-many-child.ts');
 const BIG = 96 * 1024 * 1024;
 
 /** Spawns a writer of `key`, kills it once its temp file has data, returns what was seen. */
@@ -67,6 +69,36 @@ test('SIGKILL during a put: the object is the old version or absent, never parti
       }
       await reopened.close();
     }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('SIGKILL of a writer of many small objects: every acknowledged put is there, whole', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'curvefs-crash-'));
+  try {
+    const child = spawn(process.execPath, ['--import', 'tsx', MANY_CHILD, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    let acked = -1;
+    await new Promise<void>((resolve, reject) => {
+      createInterface({ input: child.stdout! }).on('line', (l) => {
+        const m = /^acked (\d+)$/.exec(l);
+        if (!m) return reject(new Error(l));
+        acked = Number(m[1]);
+        if (acked >= 20) {
+          child.kill('SIGKILL'); // while the next put is under way
+          resolve();
+        }
+      });
+      child.once('exit', () => reject(new Error('writer exited before 20 puts')));
+    });
+    await exited;
+    const store = await LocalBlockStore.open(dir);
+    for (let n = 0; n <= acked; n++) {
+      const key = objectKey(1, 1000 + n, { chunkIndex: 0, chunkId: n + 1, blockIndex: 0, compaction: 0 });
+      assert.ok(Buffer.from(await store.get(key)).equals(bigPattern(4096 + n, n)), `acknowledged object ${n}`);
+    }
+    await store.close();
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
