@@ -17,8 +17,8 @@ import { SeededRandom } from '../../src/common/index.ts';
 import { MdsProcess } from './mds-process.ts';
 import { MetaserverCluster } from './metaserver-cluster.ts';
 import { TestNet } from './netns.ts';
-import { check, type Dump } from './fault-check.ts';
-import type { LogLine } from './fault-model.ts';
+import { check, checkRaces, type Dump } from './fault-check.ts';
+import { RACE_DIRS, type LogLine, type RaceLine } from './fault-model.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CLIENT = join(ROOT, 'test', 'helpers', 'fault-client.ts');
@@ -27,11 +27,62 @@ const METASERVERS = 3;
 const CLIENTS = 3;
 
 export interface Fault {
-  kind: 'isolate' | 'pause' | 'kill';
-  /** Hosts affected ("mds", "ms0", …). */
+  kind: 'isolate' | 'pause' | 'kill' | 'partition';
+  /** Hosts affected ("mds", "ms0", …); for a partition, the hosts named in its shape. */
   targets: string[];
+  /** A partition's shape: majority/minority, a bridge, a ring. */
+  shape?: 'majority' | 'bridge' | 'ring';
+  /** A partition's cut links (both directions); every other link stays up. */
+  cuts?: [string, string][];
   holdMs: number;
   quietMs: number;
+}
+
+const SERVERS = ['mds', ...Array.from({ length: METASERVERS }, (_, i) => `ms${i}`)];
+const CLIENT_HOSTS = Array.from({ length: CLIENTS }, (_, i) => `c${i}`);
+
+/** A seeded permutation (Fisher–Yates). */
+function shuffled<T>(r: SeededRandom, items: readonly T[]): T[] {
+  const a = [...items];
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = r.int(0, i + 1);
+    [a[i], a[j]] = [a[j]!, a[i]!];
+  }
+  return a;
+}
+
+/** Every link between a host of `a` and a host of `b` (clients never talk to each other: not those). */
+function between(a: readonly string[], b: readonly string[]): [string, string][] {
+  return a.flatMap((x) => b.map((y): [string, string] => [x, y])).filter(([x, y]) => !(CLIENT_HOSTS.includes(x) && CLIENT_HOSTS.includes(y)));
+}
+
+/**
+ * The partitions where hosts disagree about who is reachable (Jepsen's nemesis shapes), drawn
+ * from `r`:
+ * - majority: one metaserver and one client on the minority side, everything else (two
+ *   metaservers, the MDS, two clients) on the majority side — the replicas the cut-off metaserver
+ *   leads lose their leader, and a client keeps only the cut-off metaserver;
+ * - bridge: two halves of the servers that see each other only through one bridge server (every
+ *   half sees the bridge, the bridge sees both; clients are on one half or the other);
+ * - ring: the four servers in a ring, each reaching only its two neighbours (clients see all).
+ */
+export function partition(r: SeededRandom, shape: 'majority' | 'bridge' | 'ring'): { targets: string[]; cuts: [string, string][] } {
+  const servers = shuffled(r, SERVERS);
+  if (shape === 'majority') {
+    const m = servers.find((h) => h !== 'mds')!;
+    const client = CLIENT_HOSTS[r.int(0, CLIENTS)]!;
+    const minority = [m, client];
+    const majority = [...SERVERS, ...CLIENT_HOSTS].filter((h) => !minority.includes(h));
+    return { targets: minority, cuts: between(minority, majority) };
+  }
+  if (shape === 'bridge') {
+    const [bridge, a, ...b] = servers as [string, string, ...string[]];
+    const half = [a, ...CLIENT_HOSTS.filter(() => r.int(0, 2) === 0)];
+    const other = [...b, ...CLIENT_HOSTS.filter((c) => !half.includes(c))];
+    return { targets: [bridge], cuts: between(half, other) };
+  }
+  // A ring p0–p1–p2–p3–p0: the diagonals are cut.
+  return { targets: servers, cuts: [[servers[0]!, servers[2]!], [servers[1]!, servers[3]!]] };
 }
 
 /**
@@ -42,7 +93,7 @@ export function* schedule(seed: number): Generator<Fault> {
   const r = new SeededRandom(seed);
   const ms = () => `ms${r.int(0, METASERVERS)}`;
   for (;;) {
-    const k = r.int(0, 7);
+    const k = r.int(0, 10);
     const holdMs = r.int(2000, 6000);
     const quietMs = r.int(1500, 4000);
     if (k === 0) yield { kind: 'isolate', targets: [ms()], holdMs, quietMs };
@@ -53,7 +104,11 @@ export function* schedule(seed: number): Generator<Fault> {
     else if (k === 3) yield { kind: 'pause', targets: [ms()], holdMs: r.int(3000, 6000), quietMs };
     else if (k === 4) yield { kind: 'pause', targets: ['mds'], holdMs: r.int(3000, 6000), quietMs };
     else if (k === 5) yield { kind: 'kill', targets: [ms()], holdMs: r.int(500, 3000), quietMs };
-    else yield { kind: 'kill', targets: ['mds'], holdMs: r.int(500, 3000), quietMs };
+    else if (k === 6) yield { kind: 'kill', targets: ['mds'], holdMs: r.int(500, 3000), quietMs };
+    else {
+      const shape = (['majority', 'bridge', 'ring'] as const)[k - 7]!;
+      yield { kind: 'partition', shape, ...partition(r, shape), holdMs, quietMs };
+    }
   }
 }
 
@@ -90,10 +145,32 @@ export function writesDuring(windows: readonly [number, number][], logs: readonl
   return { windows: [...windows], ok, failed };
 }
 
+/** "partition bridge ms1 (cut c0–mds …)", "kill ms2": for logs. */
+export function describe(f: Fault): string {
+  if (f.kind !== 'partition') return `${f.kind} ${f.targets.join('+')}`;
+  return `partition ${f.shape} ${f.targets.join('+')} (cut ${f.cuts!.map(([a, b]) => `${a}–${b}`).join(' ')})`;
+}
+
+/** A fault's kind for counting: "isolate ms+mds", "partition bridge". */
+export function kindOf(f: Fault): string {
+  return f.kind === 'partition' ? `partition ${f.shape}` : `${f.kind} ${f.targets.map((t) => t.replace(/\d+$/, '')).join('+')}`;
+}
+
+function raceCounts(lines: readonly RaceLine[]): SuiteResult['races'] {
+  const outcomes: Record<string, number> = {};
+  for (const l of lines) {
+    const k = l.r === 'ok' ? 'ok' : `${l.r} ${l.err?.split(' ')[0] ?? ''}`.trim();
+    outcomes[k] = (outcomes[k] ?? 0) + 1;
+  }
+  return { rounds: new Set(lines.map((l) => l.race)).size, outcomes };
+}
+
 export interface SuiteResult {
   seed: number;
   seconds: number;
   ops: { ok: number; unknown: number; error: number; byOp: Record<string, number>; byClient: Record<number, number> };
+  /** The racing directory renames: rounds, and each side's outcome (ok, or the errno). */
+  races: { rounds: number; outcomes: Record<string, number> };
   /** Writes during outages of the MDS alone: they need no MDS (chunk ids are leased ahead). */
   mdsOutage: MdsOutageWrites;
   faults: (Fault & { atMs: number })[];
@@ -211,6 +288,9 @@ export async function runFaultSuite(opts: SuiteOptions): Promise<SuiteResult> {
   const faults: SuiteResult['faults'] = [];
   const mdsWindows: [number, number][] = [];
   const logs: LogLine[] = [];
+  const races: RaceLine[] = [];
+  /** Race rounds waiting for their two sides. */
+  const roundDone = new Map<number, () => void>();
   // Ctrl-C, a timeout's SIGTERM or an uncaught error: the processes on the hosts and the
   // namespaces go too (the finally below never runs then).
   const killAll = () => {
@@ -254,8 +334,27 @@ export async function runFaultSuite(opts: SuiteOptions): Promise<SuiteResult> {
     for (let k = 0; k < CLIENTS; k++) {
       workers.push(startClient(net, `c${k}`, 'work', { ...base, client: k, seed: opts.seed, ...mntOf(`c${k}`) }, (o) => {
         if ((o as LogLine).o) logs.push(o as LogLine);
+        if ((o as RaceLine).race !== undefined) {
+          races.push(o as RaceLine);
+          if (races.filter((l) => l.race === (o as RaceLine).race).length === 2) roundDone.get((o as RaceLine).race)?.();
+        }
       }));
     }
+    // Racing directory renames between c0 and c1 (two hosts; FUSE mounts with --fuse), round after
+    // round beside the workload: rX → rY/rX on one while rY → rX/rY on the other.
+    let racing = true;
+    const racer = (async () => {
+      const rr = new SeededRandom(opts.seed * 7 + 3);
+      for (let n = 1; racing; n++) {
+        const from = rr.int(0, RACE_DIRS);
+        const to = (from + rr.int(1, RACE_DIRS)) % RACE_DIRS;
+        const done = new Promise<void>((res) => roundDone.set(n, res));
+        workers[0]!.proc.stdin!.write(`race ${JSON.stringify({ race: n, from, to })}\n`);
+        workers[1]!.proc.stdin!.write(`race ${JSON.stringify({ race: n, from: to, to: from })}\n`);
+        await done;
+        roundDone.delete(n);
+      }
+    })();
     const hold = (msec: number) => new Promise((r) => setTimeout(r, msec));
     const procOf = (host: string): ChildProcess | undefined => (host === 'mds' ? mds!.proc : ms!.procs[Number(host.slice(2))]!.proc);
     const sched = schedule(opts.seed);
@@ -264,14 +363,19 @@ export async function runFaultSuite(opts: SuiteOptions): Promise<SuiteResult> {
     while (performance.now() - t0 < opts.seconds * 1000) {
       const f = sched.next().value as Fault;
       faults.push({ ...f, atMs: Math.round(performance.now() - t0) });
-      log(`${Math.round((performance.now() - t0) / 1000)}s fault ${f.kind} ${f.targets.join('+')} for ${f.holdMs} ms (ops so far ${logs.length})`);
+      log(`${Math.round((performance.now() - t0) / 1000)}s fault ${describe(f)} for ${f.holdMs} ms (ops so far ${logs.length})`);
       // From the fault taking effect to its healing, on the clock the clients stamp their ops with.
       let from = 0;
       const mdsAlone = f.targets.length === 1 && f.targets[0] === 'mds';
       const healed = () => {
         if (mdsAlone) mdsWindows.push([from, Date.now()]);
       };
-      if (f.kind === 'isolate') {
+      if (f.kind === 'partition') {
+        net.cut(f.cuts!);
+        from = Date.now();
+        await hold(f.holdMs);
+        net.heal();
+      } else if (f.kind === 'isolate') {
         for (const h of f.targets) net.isolate(h);
         from = Date.now();
         await hold(f.holdMs);
@@ -301,6 +405,8 @@ export async function runFaultSuite(opts: SuiteOptions): Promise<SuiteResult> {
       await hold(f.quietMs);
     }
     log(`healed; stopping the clients (ops so far ${logs.length})`);
+    racing = false;
+    await racer;
     for (const w of workers) w.proc.stdin!.write('stop\n');
     await Promise.all(workers.map((w, k) => finish(w, `client ${k}`)));
     const seconds = Math.round((performance.now() - t0) / 1000);
@@ -309,7 +415,7 @@ export async function runFaultSuite(opts: SuiteOptions): Promise<SuiteResult> {
     workers.push(...dumpers.map((d) => d.w));
     await Promise.all(dumpers.map(({ h, w }) => finish(w, `dump on ${h}`)));
     const dumps = dumpers.map(({ w }) => w.lines[0] as Dump);
-    const violations = check(logs, dumps, CLIENTS);
+    const violations = [...check(logs, dumps, CLIENTS), ...checkRaces(races, dumps[0]!)];
     const fsck = await fsckViolations(net, 'c2', mdsAddrs, 'faults');
     log(`fsck: ${fsck.inodes} inodes, ${fsck.dentries} names; ${fsck.findings} finding(s), ${fsck.violations.length} violation(s)`);
     violations.push(...fsck.violations);
@@ -325,12 +431,14 @@ export async function runFaultSuite(opts: SuiteOptions): Promise<SuiteResult> {
       seconds,
       ops: { ok: logs.filter((l) => l.r === 'ok').length, unknown: logs.filter((l) => l.r === 'unknown').length, error: logs.filter((l) => l.r === 'error').length, byOp, byClient },
       mdsOutage: writesDuring(mdsWindows, logs),
+      races: raceCounts(races),
       faults,
       violations,
       dir,
       netTag: net.tag,
     };
     writeFileSync(join(dir, 'ops.jsonl'), logs.map((l) => JSON.stringify(l)).join('\n') + '\n');
+    writeFileSync(join(dir, 'races.jsonl'), races.map((l) => JSON.stringify(l)).join('\n') + '\n');
     writeFileSync(join(dir, 'dumps.json'), JSON.stringify(dumps));
     writeFileSync(join(dir, 'result.json'), JSON.stringify(result, null, 1));
     return result;
@@ -360,9 +468,10 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const keep = process.argv.includes('--keep');
   const r = await runFaultSuite({ seconds: minutes * 60, seed, log: (s) => console.log(s), fuse: process.argv.includes('--fuse') });
   const kinds: Record<string, number> = {};
-  for (const f of r.faults) kinds[`${f.kind} ${f.targets.map((t) => t.replace(/\d+$/, '')).join('+')}`] = (kinds[`${f.kind} ${f.targets.map((t) => t.replace(/\d+$/, '')).join('+')}`] ?? 0) + 1;
+  for (const f of r.faults) kinds[kindOf(f)] = (kinds[kindOf(f)] ?? 0) + 1;
   console.log(`seed ${r.seed}: ${r.seconds} s, ops ok ${r.ops.ok} unknown ${r.ops.unknown} error ${r.ops.error} ${JSON.stringify(r.ops.byOp)}`);
   console.log(`faults ${r.faults.length}: ${JSON.stringify(kinds)}`);
+  console.log(`race rounds ${r.races.rounds}: ${JSON.stringify(r.races.outcomes)}`);
   console.log(`writes inside ${r.mdsOutage.windows.length} outages of the MDS alone: ok ${r.mdsOutage.ok}, failed ${r.mdsOutage.failed}`);
   console.log(`violations ${r.violations.length}`);
   for (const v of r.violations) console.log(`  ${v}`);
