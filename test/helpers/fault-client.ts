@@ -12,7 +12,7 @@ import { CurveError, SeededRandom, StatusCode } from '../../src/common/index.ts'
 import { ChannelPool } from '../../src/rpc/index.ts';
 import { connectFs, MdsAdapter, RotatingMdsConnector, type Connection } from '../../src/client/index.ts';
 import { MdsService } from '../../src/gen/mds_pb.ts';
-import { ClientModel, content, sha, SHARED_DIRS, type LogLine, type Op } from './fault-model.ts';
+import { ClientModel, content, RACE_DIRS, RACE_ROOT, sha, SHARED_DIRS, type LogLine, type Op, type RaceLine } from './fault-model.ts';
 import type { DumpEntry } from './fault-check.ts';
 
 interface Args {
@@ -59,7 +59,7 @@ async function setup(): Promise<void> {
     }
   }
   const c = await connect(pool);
-  for (const d of SHARED_DIRS) {
+  for (const d of [...SHARED_DIRS, RACE_ROOT, ...Array.from({ length: RACE_DIRS }, (_, i) => `${RACE_ROOT}/r${i}`)]) {
     for (;;) {
       try {
         await c.fs.mkdir(d);
@@ -213,15 +213,60 @@ const openTarget = (): Promise<Target> => (args.mnt ? fuseTarget(args.mnt) : sdk
 
 const sizeOf = new Map<number, number>();
 
+/** Where each race directory is now (r<i> → its path), read by walking the racing area. */
+async function raceDirs(target: Target): Promise<Map<number, string>> {
+  const at = new Map<number, string>();
+  const walk = async (dir: string, depth: number) => {
+    if (depth > RACE_DIRS) return;
+    for (const name of await target.readdir(dir)) {
+      const i = Number(name.slice(1));
+      if (!name.startsWith('r') || at.has(i)) continue;
+      at.set(i, `${dir}/${name}`);
+      await walk(`${dir}/${name}`, depth + 1);
+    }
+  };
+  await walk(RACE_ROOT, 0);
+  return at;
+}
+
+/**
+ * One side of a race round: moves race directory `from` into `to` as they are now. The other
+ * side moves `to` into `from` at the same moment, so at most one may succeed; the other fails
+ * (EINVAL: a directory into its own subtree; ENOENT: a path the first move changed).
+ */
+async function race(target: Target, k: number, round: { race: number; from: number; to: number }): Promise<RaceLine> {
+  const line = { race: round.race, c: k, from: round.from, to: round.to };
+  let at: Map<number, string>;
+  try {
+    at = await raceDirs(target);
+  } catch (e) {
+    return { ...line, r: 'skipped', err: `walk failed (${codeOf(e)})` };
+  }
+  const from = at.get(round.from);
+  const to = at.get(round.to);
+  // A walk that ran beside a move can miss a directory: nothing to race with then.
+  if (!from || !to) return { ...line, r: 'skipped', err: 'not found by the walk' };
+  try {
+    await target.perform({ op: 'rename', from, to: `${to}/r${round.from}` });
+    return { ...line, r: 'ok' };
+  } catch (e) {
+    const code = codeOf(e);
+    return { ...line, r: UNKNOWN.has(code) ? 'unknown' : 'error', err: `${code} ${String(e).slice(0, 120)}` };
+  }
+}
+
 async function work(): Promise<void> {
   const k = args.client!;
   const r = new SeededRandom(args.seed! * 1000 + k);
   const model = new ClientModel(k);
   let stopping = false;
+  const target = openTarget();
   createInterface({ input: process.stdin }).on('line', (l) => {
     if (l === 'stop') stopping = true;
+    // A race round from the parent: run beside the workload, answer when done.
+    else if (l.startsWith('race ')) void target.then((t) => race(t, k, JSON.parse(l.slice(5)) as { race: number; from: number; to: number })).then(say);
   });
-  const target = await openTarget();
+  const t = await target;
   let fileSeq = 0;
   for (let n = 1; !stopping; n++) {
     const op = model.choose(r, () => k * 1_000_000 + ++fileSeq);
@@ -233,19 +278,19 @@ async function work(): Promise<void> {
     const t0 = performance.now();
     let line: LogLine;
     try {
-      await target.perform(op);
+      await t.perform(op);
       line = { c: k, n, o: op, r: 'ok' };
     } catch (e) {
       const code = codeOf(e);
       line = { c: k, n, o: op, r: UNKNOWN.has(code) ? 'unknown' : 'error', err: `${code} ${String(e).slice(0, 200)}` };
-      await target.recover(e);
+      await t.recover(e);
     }
     line.ms = Math.round(performance.now() - t0);
     line.t = Date.now();
     model.record(line);
     say(line);
   }
-  await target.close();
+  await t.close();
   say({ done: true });
 }
 

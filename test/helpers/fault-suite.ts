@@ -159,7 +159,8 @@ export function kindOf(f: Fault): string {
 function raceCounts(lines: readonly RaceLine[]): SuiteResult['races'] {
   const outcomes: Record<string, number> = {};
   for (const l of lines) {
-    const k = l.r === 'ok' ? 'ok' : `${l.r} ${l.err?.split(' ')[0] ?? ''}`.trim();
+    // "ok", "error EINVAL", "skipped not found by the walk"
+    const k = l.r === 'ok' ? 'ok' : l.r === 'skipped' ? `skipped ${l.err ?? ''}` : `${l.r} ${l.err?.split(' ')[0] ?? ''}`;
     outcomes[k] = (outcomes[k] ?? 0) + 1;
   }
   return { rounds: new Set(lines.map((l) => l.race)).size, outcomes };
