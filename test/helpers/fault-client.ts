@@ -30,7 +30,7 @@ const args = JSON.parse(json!) as Args;
 const say = (o: unknown) => process.stdout.write('@' + JSON.stringify(o) + '\n');
 
 /** Outcomes a fault can cause: the op may or may not have applied. */
-const UNKNOWN = new Set(['EIO', 'ETIMEDOUT', 'EAGAIN', 'EBUSY', 'ECANCELED', 'ESTALE', 'ECONNRESET', 'ENOTCONN']);
+const UNKNOWN = new Set(['EIO', 'ENOSPC', 'ETIMEDOUT', 'EAGAIN', 'EBUSY', 'ECANCELED', 'ESTALE', 'ECONNRESET', 'ENOTCONN']);
 const codeOf = (e: unknown) => (e instanceof CurveError ? e.code : ((e as { code?: string }).code ?? 'EIO'));
 
 async function connect(pool: ChannelPool): Promise<Connection> {

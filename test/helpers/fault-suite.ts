@@ -17,6 +17,7 @@ import { SeededRandom } from '../../src/common/index.ts';
 import { MdsProcess } from './mds-process.ts';
 import { MetaserverCluster } from './metaserver-cluster.ts';
 import { TestNet } from './netns.ts';
+import { fill, free, mountTmpfs, unmountTmpfs } from './fault-disk.ts';
 import { check, checkRaces, type Dump } from './fault-check.ts';
 import { RACE_DIRS, type LogLine, type RaceLine } from './fault-model.ts';
 
@@ -27,7 +28,7 @@ const METASERVERS = 3;
 const CLIENTS = 3;
 
 export interface Fault {
-  kind: 'isolate' | 'pause' | 'kill' | 'partition';
+  kind: 'isolate' | 'pause' | 'kill' | 'partition' | 'disk-full' | 'replace';
   /** Hosts affected ("mds", "ms0", …); for a partition, the hosts named in its shape. */
   targets: string[];
   /** A partition's shape: majority/minority, a bridge, a ring. */
@@ -89,11 +90,17 @@ export function partition(r: SeededRandom, shape: 'majority' | 'bridge' | 'ring'
  * The nemesis schedule: a pure function of the seed, so a run replays its faults in order
  * (what the processes do in between depends on timing, as on real machines).
  */
-export function* schedule(seed: number): Generator<Fault> {
+export function* schedule(seed: number, opts: { replace?: boolean } = {}): Generator<Fault> {
   const r = new SeededRandom(seed);
   const ms = () => `ms${r.int(0, METASERVERS)}`;
-  for (;;) {
-    const k = r.int(0, 10);
+  // The one replacement of a run, as its n-th fault (its own draws: the other faults stay the same).
+  const replaceAt = opts.replace ? new SeededRandom(seed * 13 + 5).int(3, 8) : -1;
+  for (let n = 0; ; n++) {
+    if (n === replaceAt) {
+      yield { kind: 'replace', targets: [`ms${new SeededRandom(seed * 17 + 1).int(0, METASERVERS)}`], holdMs: 0, quietMs: 3000 };
+      continue;
+    }
+    const k = r.int(0, 11);
     const holdMs = r.int(2000, 6000);
     const quietMs = r.int(1500, 4000);
     if (k === 0) yield { kind: 'isolate', targets: [ms()], holdMs, quietMs };
@@ -105,6 +112,7 @@ export function* schedule(seed: number): Generator<Fault> {
     else if (k === 4) yield { kind: 'pause', targets: ['mds'], holdMs: r.int(3000, 6000), quietMs };
     else if (k === 5) yield { kind: 'kill', targets: [ms()], holdMs: r.int(500, 3000), quietMs };
     else if (k === 6) yield { kind: 'kill', targets: ['mds'], holdMs: r.int(500, 3000), quietMs };
+    else if (k === 10) yield { kind: 'disk-full', targets: [ms()], holdMs: r.int(3000, 8000), quietMs };
     else {
       const shape = (['majority', 'bridge', 'ring'] as const)[k - 7]!;
       yield { kind: 'partition', shape, ...partition(r, shape), holdMs, quietMs };
@@ -174,7 +182,8 @@ export interface SuiteResult {
   races: { rounds: number; outcomes: Record<string, number> };
   /** Writes during outages of the MDS alone: they need no MDS (chunk ids are leased ahead). */
   mdsOutage: MdsOutageWrites;
-  faults: (Fault & { atMs: number })[];
+  /** With a disk-full fault: whether the metaserver logged ENOSPC while its disk was full. */
+  faults: (Fault & { atMs: number; enospc?: boolean })[];
   violations: string[];
   dir: string;
   /** The TestNet tag (its namespaces are cfs-<tag>-*), to check that none is left. */
@@ -237,6 +246,62 @@ export interface SuiteOptions {
    * the SDK, and the tree is dumped through both mounts and through the SDK on c2.
    */
   fuse?: boolean;
+  /**
+   * Once in the run, a metaserver is killed for good and a spare one (its own host) started; the
+   * MDS must heal the lost replicas onto it (its offline bound is 20 s then, with no heal delay).
+   */
+  replace?: boolean;
+}
+
+/** Each metaserver's tmpfs (MiB): room for its copysets' logs and snapshots over a long run. */
+const TMPFS_MIB = 256;
+/**
+ * Small preallocated Raft log segments (1 MiB instead of 64 MiB): they fit the tmpfs many times
+ * over, and a full disk bites at the next segment, not 64 MiB of log later.
+ */
+const MS_ARGS = ['--raft-segment-bytes', String(1 << 20)];
+
+/** Runs `curvefs --json …` from a client host; its exit code and parsed output (undefined: none). */
+async function cliJson(net: TestNet, host: string, mdsAddrs: string[], args: string[]): Promise<{ code: number | null; doc: unknown; stderr: string }> {
+  const exec = net.exec(host);
+  const proc = spawn(exec[0]!, [...exec.slice(1), process.execPath, CURVEFS_BIN, '--mds', mdsAddrs.join(','), '--json', ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, CURVEFS_LOG: 'error' },
+  });
+  let stdout = '';
+  let stderr = '';
+  proc.stdout!.on('data', (d: Buffer) => (stdout += d));
+  proc.stderr!.on('data', (d: Buffer) => (stderr += d));
+  const code = await new Promise<number | null>((r) => proc.once('exit', r));
+  try {
+    return { code, doc: JSON.parse(stdout) as unknown, stderr };
+  } catch {
+    return { code, doc: undefined, stderr };
+  }
+}
+
+interface StatusDoc {
+  copysets: { copyset: string; leader: number; replicas: { id: number; state: string }[] }[];
+}
+
+/**
+ * Polls `curvefs status` until no copyset has metaserver `victim` among its replicas and each
+ * has three answering replicas and a leader: the MDS healed everything the victim held.
+ */
+async function waitHealed(net: TestNet, host: string, mdsAddrs: string[], victim: number, timeoutMs: number): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  let last = '';
+  while (performance.now() < deadline) {
+    const { doc } = await cliJson(net, host, mdsAddrs, ['status']);
+    const st = doc as StatusDoc | undefined;
+    if (st?.copysets) {
+      const pending = st.copysets.filter((c) => c.leader === 0 || c.replicas.length !== 3 || c.replicas.some((x) => x.id === victim || x.state === 'unreachable' || x.state === 'BROKEN'));
+      if (pending.length === 0) return;
+      last = JSON.stringify(pending);
+    }
+  }
+  throw new Error(`metaserver ${victim}'s replicas were not healed elsewhere in ${timeoutMs} ms; still pending: ${last}`);
 }
 
 /**
@@ -250,24 +315,10 @@ const FSCK_VIOLATIONS = new Set(['dangling-dentry', 'nlink', 'orphan-inode', 'di
 
 /** Runs `curvefs fsck` (read-only) from a client host; its findings that are violations. */
 async function fsckViolations(net: TestNet, host: string, mdsAddrs: string[], fsName: string): Promise<{ inodes: number; dentries: number; findings: number; violations: string[] }> {
-  const exec = net.exec(host);
-  const proc = spawn(exec[0]!, [...exec.slice(1), process.execPath, CURVEFS_BIN, '--mds', mdsAddrs.join(','), '--json', 'fsck', fsName], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, CURVEFS_LOG: 'error' },
-  });
-  let stdout = '';
-  let stderr = '';
-  proc.stdout!.on('data', (d: Buffer) => (stdout += d));
-  proc.stderr!.on('data', (d: Buffer) => (stderr += d));
-  const code = await new Promise<number | null>((r) => proc.once('exit', r));
+  const { code, doc, stderr } = await cliJson(net, host, mdsAddrs, ['fsck', fsName]);
   // Exit 1 means findings; anything else without a report is a failure of the check itself.
-  let report: { inodes: number; dentries: number; findings: { kind: string; message: string }[] };
-  try {
-    report = JSON.parse(stdout) as typeof report;
-  } catch {
-    throw new Error(`fsck on ${host} exited with ${code} and no report:\n${stderr}`);
-  }
+  const report = doc as { inodes: number; dentries: number; findings: { kind: string; message: string }[] } | undefined;
+  if (!report?.findings) throw new Error(`fsck on ${host} exited with ${code} and no report:\n${stderr}`);
   const bad = report.findings.filter((f) => FSCK_VIOLATIONS.has(f.kind));
   return { inodes: report.inodes, dentries: report.dentries, findings: report.findings.length, violations: bad.map((f) => `fsck ${f.kind}: ${f.message}`) };
 }
@@ -279,11 +330,14 @@ export async function runFaultSuite(opts: SuiteOptions): Promise<SuiteResult> {
   const log = opts.log ?? (() => undefined);
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'curvefs-faults-'));
   mkdirSync(dir, { recursive: true });
-  const hosts = ['mds', ...Array.from({ length: METASERVERS }, (_, i) => `ms${i}`), ...Array.from({ length: CLIENTS }, (_, i) => `c${i}`)];
+  // ms3 is the spare host: a metaserver runs there only once it replaces one (`replace`).
+  const hosts = [...SERVERS, 'ms3', ...CLIENT_HOSTS];
   const net = await TestNet.create(hosts, { lossPerMille: opts.lossPerMille ?? 5, workDir: dir, delay: linkDelay(opts.seed) });
   log(`network ${net.subnet}.0/24, namespaces cfs-${net.tag}-*, seed ${opts.seed}, loss ${opts.lossPerMille ?? 5}‰, delay ${JSON.stringify(net.delays())}`);
   let mds: MdsProcess | undefined;
   let ms: MetaserverCluster | undefined;
+  let spare: MetaserverCluster | undefined;
+  const tmpfs: string[] = [];
   const workers: Worker[] = [];
   const paused = new Set<ChildProcess>();
   const faults: SuiteResult['faults'] = [];
@@ -297,9 +351,10 @@ export async function runFaultSuite(opts: SuiteOptions): Promise<SuiteResult> {
   const killAll = () => {
     for (const p of paused) p.kill('SIGCONT');
     for (const w of workers) killGroup(w);
-    for (const p of ms?.procs ?? []) p.proc?.kill('SIGKILL');
+    for (const p of [...(ms?.procs ?? []), ...(spare?.procs ?? [])]) p.proc?.kill('SIGKILL');
     mds?.proc?.kill('SIGKILL');
     net.destroy();
+    for (const d of tmpfs.splice(0)) unmountTmpfs(d);
   };
   const onSignal = (sig: NodeJS.Signals) => {
     killAll();
@@ -315,9 +370,15 @@ export async function runFaultSuite(opts: SuiteOptions): Promise<SuiteResult> {
       journal: join(dir, 'mds-journal'),
       host: net.address('mds'),
       wrap: net.exec('mds'),
-      args: ['--offline-after-ms', '600000'],
+      // No heal for a metaserver that is only cut off, paused or restarting; with `replace`, the
+      // one killed for good is healed 20 s after its last heartbeat (longer than any other fault).
+      args: opts.replace ? ['--offline-after-ms', '20000', '--heal-delay-ms', '0'] : ['--offline-after-ms', '600000'],
     });
     const mdsAddrs = [mds.address];
+    for (let i = 0; i < METASERVERS; i++) {
+      mountTmpfs(join(dir, `ms${i}`), TMPFS_MIB);
+      tmpfs.push(join(dir, `ms${i}`));
+    }
     ms = await MetaserverCluster.start({
       n: METASERVERS,
       dir,
@@ -325,7 +386,12 @@ export async function runFaultSuite(opts: SuiteOptions): Promise<SuiteResult> {
       host: (i) => net.address(`ms${i}`),
       wrap: (i) => net.exec(`ms${i}`),
       env: { CURVEFS_LOG: 'warn' },
+      args: () => MS_ARGS,
     });
+    /** The metaserver behind each slot ms0…: after a replacement, the spare on its own host. */
+    const slots = Array.from({ length: METASERVERS }, (_, i) => ({ cluster: ms!, index: i, host: `ms${i}` }));
+    const slotOf = (t: string) => slots[Number(t.slice(2))]!;
+    const hostOf = (t: string) => (t.startsWith('ms') ? slotOf(t).host : t);
     const base = { mds: mdsAddrs, fsName: 'faults', dataDir: join(dir, 'data') };
     await finish(startClient(net, 'c0', 'setup', base), 'setup');
     log('cluster up, fs "faults" created');
@@ -357,8 +423,8 @@ export async function runFaultSuite(opts: SuiteOptions): Promise<SuiteResult> {
       }
     })();
     const hold = (msec: number) => new Promise((r) => setTimeout(r, msec));
-    const procOf = (host: string): ChildProcess | undefined => (host === 'mds' ? mds!.proc : ms!.procs[Number(host.slice(2))]!.proc);
-    const sched = schedule(opts.seed);
+    const procOf = (t: string): ChildProcess | undefined => (t === 'mds' ? mds!.proc : slotOf(t).cluster.procs[slotOf(t).index]!.proc);
+    const sched = schedule(opts.seed, { replace: opts.replace });
     // The nemesis: one fault at a time, held for its duration (the fault itself, not a wait for
     // anything), then healed; a restarted process is back once it says it is ready.
     while (performance.now() - t0 < opts.seconds * 1000) {
@@ -372,12 +438,12 @@ export async function runFaultSuite(opts: SuiteOptions): Promise<SuiteResult> {
         if (mdsAlone) mdsWindows.push([from, Date.now()]);
       };
       if (f.kind === 'partition') {
-        net.cut(f.cuts!);
+        net.cut(f.cuts!.map(([a, b]) => [hostOf(a), hostOf(b)]));
         from = Date.now();
         await hold(f.holdMs);
         net.heal();
       } else if (f.kind === 'isolate') {
-        for (const h of f.targets) net.isolate(h);
+        for (const h of f.targets) net.isolate(hostOf(h));
         from = Date.now();
         await hold(f.holdMs);
         healed();
@@ -393,15 +459,44 @@ export async function runFaultSuite(opts: SuiteOptions): Promise<SuiteResult> {
           p.kill('SIGCONT');
           paused.delete(p);
         }
-      } else {
+      } else if (f.kind === 'kill') {
         const h = f.targets[0]!;
         if (h === 'mds') await mds.kill9();
-        else await ms.kill(Number(h.slice(2)));
+        else await slotOf(h).cluster.kill(slotOf(h).index);
         from = Date.now();
         await hold(f.holdMs);
         healed();
         if (h === 'mds') await mds.start();
-        else await ms.restart(Number(h.slice(2)));
+        else await slotOf(h).cluster.restart(slotOf(h).index);
+      } else if (f.kind === 'disk-full') {
+        const s = slotOf(f.targets[0]!);
+        const d = s.cluster.procs[s.index]!.dir;
+        const bytes = await fill(d);
+        await hold(f.holdMs);
+        await free(d);
+        // What the metaserver said about it (the suite's evidence that the fault bit).
+        const said = s.cluster.procs[s.index]!.stderr.some((l) => l.includes('ENOSPC'));
+        faults[faults.length - 1]!.enospc = said;
+        // A replica that could not persist stepped down and stays down (broken) until its
+        // process restarts, as an operator would restart it once the disk has room again.
+        await s.cluster.kill(s.index);
+        await s.cluster.restart(s.index);
+        log(`  disk of ${s.host} filled (${Math.round(bytes / 1024)} KiB more), freed, metaserver restarted; it logged ENOSPC: ${said}`);
+      } else {
+        // Replacement: the slot's metaserver dies for good; a spare starts on host ms3.
+        const slot = Number(f.targets[0]!.slice(2));
+        const s = slots[slot]!;
+        const victim = s.cluster.procs[s.index]!.id;
+        await s.cluster.kill(s.index);
+        mountTmpfs(join(dir, 'spare', 'ms0'), TMPFS_MIB);
+        tmpfs.push(join(dir, 'spare', 'ms0'));
+        const started = performance.now();
+        spare = await MetaserverCluster.start({ n: 1, dir: join(dir, 'spare'), mdsAddrs, host: () => net.address('ms3'), wrap: () => net.exec('ms3'), env: { CURVEFS_LOG: 'warn' }, args: () => MS_ARGS });
+        slots[slot] = { cluster: spare, index: 0, host: 'ms3' };
+        await waitHealed(net, 'c2', mdsAddrs, victim, 300_000);
+        f.holdMs = Math.round(performance.now() - started);
+        faults[faults.length - 1]!.holdMs = f.holdMs;
+        log(`  metaserver ${victim} replaced by ${spare.procs[0]!.id} on ms3: healed in ${f.holdMs} ms`);
       }
       await hold(f.quietMs);
     }
@@ -449,12 +544,14 @@ export async function runFaultSuite(opts: SuiteOptions): Promise<SuiteResult> {
     process.off('exit', killAll);
     for (const p of paused) p.kill('SIGCONT');
     for (const w of workers) killGroup(w);
-    if (ms) {
-      for (let i = 0; i < METASERVERS; i++) await ms.kill(i);
-      ms.pool.close();
+    for (const c of [ms, spare]) {
+      if (!c) continue;
+      for (let i = 0; i < c.procs.length; i++) await c.kill(i);
+      c.pool.close();
     }
     await mds?.kill9();
     net.destroy();
+    for (const d of tmpfs.splice(0)) unmountTmpfs(d);
   }
 }
 
@@ -467,7 +564,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const minutes = Number(argOf('--minutes') ?? '1');
   const seed = Number(argOf('--seed') ?? String(Date.now() % 100000));
   const keep = process.argv.includes('--keep');
-  const r = await runFaultSuite({ seconds: minutes * 60, seed, log: (s) => console.log(s), fuse: process.argv.includes('--fuse') });
+  const r = await runFaultSuite({ seconds: minutes * 60, seed, log: (s) => console.log(s), fuse: process.argv.includes('--fuse'), replace: !process.argv.includes('--no-replace') });
   const kinds: Record<string, number> = {};
   for (const f of r.faults) kinds[kindOf(f)] = (kinds[kindOf(f)] ?? 0) + 1;
   console.log(`seed ${r.seed}: ${r.seconds} s, ops ok ${r.ops.ok} unknown ${r.ops.unknown} error ${r.ops.error} ${JSON.stringify(r.ops.byOp)}`);
