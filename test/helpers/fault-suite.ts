@@ -94,7 +94,7 @@ export function* schedule(seed: number, opts: { replace?: boolean } = {}): Gener
   const r = new SeededRandom(seed);
   const ms = () => `ms${r.int(0, METASERVERS)}`;
   // The one replacement of a run, as its n-th fault (its own draws: the other faults stay the same).
-  const replaceAt = opts.replace ? new SeededRandom(seed * 13 + 5).int(3, 8) : -1;
+  const replaceAt = opts.replace ? new SeededRandom(seed * 13 + 5).int(2, 6) : -1;
   for (let n = 0; ; n++) {
     if (n === replaceAt) {
       yield { kind: 'replace', targets: [`ms${new SeededRandom(seed * 17 + 1).int(0, METASERVERS)}`], holdMs: 0, quietMs: 3000 };
@@ -253,14 +253,12 @@ export interface SuiteOptions {
   replace?: boolean;
 }
 
-/** Each metaserver's tmpfs (MiB): room for its copysets' logs and snapshots over a long run. */
-const TMPFS_MIB = 256;
 /**
- * Small preallocated Raft log segments (1 MiB instead of 64 MiB): they fit the tmpfs many times
- * over, and a full disk bites at the next segment, not 64 MiB of log later.
+ * Each metaserver's tmpfs (MiB): room for its copysets' logs and snapshots over a long run. Log
+ * segments are sparse until written (the default preallocation), so a full disk fails the next
+ * append, whichever segment it lands in.
  */
-const MS_ARGS = ['--raft-segment-bytes', String(1 << 20)];
-
+const TMPFS_MIB = 256;
 /** Runs `curvefs --json …` from a client host; its exit code and parsed output (undefined: none). */
 async function cliJson(net: TestNet, host: string, mdsAddrs: string[], args: string[]): Promise<{ code: number | null; doc: unknown; stderr: string }> {
   const exec = net.exec(host);
@@ -386,7 +384,6 @@ export async function runFaultSuite(opts: SuiteOptions): Promise<SuiteResult> {
       host: (i) => net.address(`ms${i}`),
       wrap: (i) => net.exec(`ms${i}`),
       env: { CURVEFS_LOG: 'warn' },
-      args: () => MS_ARGS,
     });
     /** The metaserver behind each slot ms0…: after a replacement, the spare on its own host. */
     const slots = Array.from({ length: METASERVERS }, (_, i) => ({ cluster: ms!, index: i, host: `ms${i}` }));
@@ -427,8 +424,11 @@ export async function runFaultSuite(opts: SuiteOptions): Promise<SuiteResult> {
     const sched = schedule(opts.seed, { replace: opts.replace });
     // The nemesis: one fault at a time, held for its duration (the fault itself, not a wait for
     // anything), then healed; a restarted process is back once it says it is ready.
-    while (performance.now() - t0 < opts.seconds * 1000) {
+    // With `replace`, the run goes on until its replacement has happened (every such run has one).
+    let replaced = !opts.replace;
+    while (performance.now() - t0 < opts.seconds * 1000 || !replaced) {
       const f = sched.next().value as Fault;
+      if (f.kind === 'replace') replaced = true;
       faults.push({ ...f, atMs: Math.round(performance.now() - t0) });
       log(`${Math.round((performance.now() - t0) / 1000)}s fault ${describe(f)} for ${f.holdMs} ms (ops so far ${logs.length})`);
       // From the fault taking effect to its healing, on the clock the clients stamp their ops with.
@@ -491,7 +491,7 @@ export async function runFaultSuite(opts: SuiteOptions): Promise<SuiteResult> {
         mountTmpfs(join(dir, 'spare', 'ms0'), TMPFS_MIB);
         tmpfs.push(join(dir, 'spare', 'ms0'));
         const started = performance.now();
-        spare = await MetaserverCluster.start({ n: 1, dir: join(dir, 'spare'), mdsAddrs, host: () => net.address('ms3'), wrap: () => net.exec('ms3'), env: { CURVEFS_LOG: 'warn' }, args: () => MS_ARGS });
+        spare = await MetaserverCluster.start({ n: 1, dir: join(dir, 'spare'), mdsAddrs, host: () => net.address('ms3'), wrap: () => net.exec('ms3'), env: { CURVEFS_LOG: 'warn' } });
         slots[slot] = { cluster: spare, index: 0, host: 'ms3' };
         await waitHealed(net, 'c2', mdsAddrs, victim, 300_000);
         f.holdMs = Math.round(performance.now() - started);
