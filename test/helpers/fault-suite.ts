@@ -18,6 +18,7 @@ import { MdsProcess } from './mds-process.ts';
 import { MetaserverCluster } from './metaserver-cluster.ts';
 import { TestNet } from './netns.ts';
 import { fill, free, mountTmpfs, unmountTmpfs } from './fault-disk.ts';
+import { FaultEtcd } from './fault-etcd.ts';
 import { check, checkRaces, type Dump } from './fault-check.ts';
 import { RACE_DIRS, type LogLine, type RaceLine } from './fault-model.ts';
 
@@ -61,19 +62,20 @@ function between(a: readonly string[], b: readonly string[]): [string, string][]
  * The partitions where hosts disagree about who is reachable (Jepsen's nemesis shapes), drawn
  * from `r`:
  * - majority: one metaserver and one client on the minority side, everything else (two
- *   metaservers, the MDS, two clients) on the majority side — the replicas the cut-off metaserver
+ *   metaservers, the MDS, two clients, and `others`: the etcd members and the second MDS when
+ *   there are) on the majority side — the replicas the cut-off metaserver
  *   leads lose their leader, and a client keeps only the cut-off metaserver;
  * - bridge: two halves of the servers that see each other only through one bridge server (every
  *   half sees the bridge, the bridge sees both; clients are on one half or the other);
  * - ring: the four servers in a ring, each reaching only its two neighbours (clients see all).
  */
-export function partition(r: SeededRandom, shape: 'majority' | 'bridge' | 'ring'): { targets: string[]; cuts: [string, string][] } {
+export function partition(r: SeededRandom, shape: 'majority' | 'bridge' | 'ring', others: readonly string[] = []): { targets: string[]; cuts: [string, string][] } {
   const servers = shuffled(r, SERVERS);
   if (shape === 'majority') {
     const m = servers.find((h) => h !== 'mds')!;
     const client = CLIENT_HOSTS[r.int(0, CLIENTS)]!;
     const minority = [m, client];
-    const majority = [...SERVERS, ...CLIENT_HOSTS].filter((h) => !minority.includes(h));
+    const majority = [...SERVERS, ...others, ...CLIENT_HOSTS].filter((h) => !minority.includes(h));
     return { targets: minority, cuts: between(minority, majority) };
   }
   if (shape === 'bridge') {
@@ -90,7 +92,10 @@ export function partition(r: SeededRandom, shape: 'majority' | 'bridge' | 'ring'
  * The nemesis schedule: a pure function of the seed, so a run replays its faults in order
  * (what the processes do in between depends on timing, as on real machines).
  */
-export function* schedule(seed: number, opts: { replace?: boolean } = {}): Generator<Fault> {
+/** The etcd members' hosts, with `etcd` (and the second MDS's: mds1). */
+export const ETCD_HOSTS = ['e0', 'e1', 'e2'];
+
+export function* schedule(seed: number, opts: { replace?: boolean; etcd?: boolean } = {}): Generator<Fault> {
   const r = new SeededRandom(seed);
   const ms = () => `ms${r.int(0, METASERVERS)}`;
   // The one replacement of a run, as its n-th fault (its own draws: the other faults stay the same).
@@ -100,7 +105,8 @@ export function* schedule(seed: number, opts: { replace?: boolean } = {}): Gener
       yield { kind: 'replace', targets: [`ms${new SeededRandom(seed * 17 + 1).int(0, METASERVERS)}`], holdMs: 0, quietMs: 3000 };
       continue;
     }
-    const k = r.int(0, 11);
+    // With etcd, three more kinds: an etcd member killed, paused or cut off.
+    const k = r.int(0, opts.etcd ? 14 : 11);
     const holdMs = r.int(2000, 6000);
     const quietMs = r.int(1500, 4000);
     if (k === 0) yield { kind: 'isolate', targets: [ms()], holdMs, quietMs };
@@ -113,9 +119,13 @@ export function* schedule(seed: number, opts: { replace?: boolean } = {}): Gener
     else if (k === 5) yield { kind: 'kill', targets: [ms()], holdMs: r.int(500, 3000), quietMs };
     else if (k === 6) yield { kind: 'kill', targets: ['mds'], holdMs: r.int(500, 3000), quietMs };
     else if (k === 10) yield { kind: 'disk-full', targets: [ms()], holdMs: r.int(3000, 8000), quietMs };
+    else if (k >= 11) {
+      const e = ETCD_HOSTS[r.int(0, ETCD_HOSTS.length)]!;
+      yield { kind: (['kill', 'pause', 'isolate'] as const)[k - 11]!, targets: [e], holdMs, quietMs };
+    }
     else {
       const shape = (['majority', 'bridge', 'ring'] as const)[k - 7]!;
-      yield { kind: 'partition', shape, ...partition(r, shape), holdMs, quietMs };
+      yield { kind: 'partition', shape, ...partition(r, shape, opts.etcd ? ['mds1', ...ETCD_HOSTS] : []), holdMs, quietMs };
     }
   }
 }
@@ -251,6 +261,12 @@ export interface SuiteOptions {
    * MDS must heal the lost replicas onto it (its offline bound is 20 s then, with no heal delay).
    */
   replace?: boolean;
+  /**
+   * The MDS keeps its state in a three-member etcd cluster (members on hosts e0–e2) and a second
+   * MDS (host mds1) stands by: an MDS fault is a failover, not an outage. etcd members are
+   * killed, paused and cut off too.
+   */
+  etcd?: boolean;
 }
 
 /**
@@ -329,10 +345,12 @@ export async function runFaultSuite(opts: SuiteOptions): Promise<SuiteResult> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'curvefs-faults-'));
   mkdirSync(dir, { recursive: true });
   // ms3 is the spare host: a metaserver runs there only once it replaces one (`replace`).
-  const hosts = [...SERVERS, 'ms3', ...CLIENT_HOSTS];
+  const hosts = [...SERVERS, 'ms3', ...CLIENT_HOSTS, ...(opts.etcd ? ['mds1', ...ETCD_HOSTS] : [])];
   const net = await TestNet.create(hosts, { lossPerMille: opts.lossPerMille ?? 5, workDir: dir, delay: linkDelay(opts.seed) });
   log(`network ${net.subnet}.0/24, namespaces cfs-${net.tag}-*, seed ${opts.seed}, loss ${opts.lossPerMille ?? 5}‰, delay ${JSON.stringify(net.delays())}`);
   let mds: MdsProcess | undefined;
+  let standby: MdsProcess | undefined;
+  let etcd: FaultEtcd | undefined;
   let ms: MetaserverCluster | undefined;
   let spare: MetaserverCluster | undefined;
   const tmpfs: string[] = [];
@@ -351,6 +369,8 @@ export async function runFaultSuite(opts: SuiteOptions): Promise<SuiteResult> {
     for (const w of workers) killGroup(w);
     for (const p of [...(ms?.procs ?? []), ...(spare?.procs ?? [])]) p.proc?.kill('SIGKILL');
     mds?.proc?.kill('SIGKILL');
+    standby?.proc?.kill('SIGKILL');
+    etcd?.killAll();
     net.destroy();
     for (const d of tmpfs.splice(0)) unmountTmpfs(d);
   };
@@ -362,17 +382,21 @@ export async function runFaultSuite(opts: SuiteOptions): Promise<SuiteResult> {
   process.once('SIGTERM', onSignal);
   process.once('exit', killAll);
   try {
-    mds = await MdsProcess.spawn({
-      etcd: [],
-      dataDir: join(dir, 'mds'),
-      journal: join(dir, 'mds-journal'),
-      host: net.address('mds'),
-      wrap: net.exec('mds'),
-      // No heal for a metaserver that is only cut off, paused or restarting; with `replace`, the
-      // one killed for good is healed 20 s after its last heartbeat (longer than any other fault).
-      args: opts.replace ? ['--offline-after-ms', '20000', '--heal-delay-ms', '0'] : ['--offline-after-ms', '600000'],
-    });
-    const mdsAddrs = [mds.address];
+    if (opts.etcd) etcd = await FaultEtcd.start(net, ETCD_HOSTS, join(dir, 'etcd'));
+    const mdsOn = (host: string) =>
+      MdsProcess.spawn({
+        etcd: etcd?.urls() ?? [],
+        dataDir: join(dir, host),
+        journal: join(dir, `${host}-journal`),
+        host: net.address(host),
+        wrap: net.exec(host),
+        // No heal for a metaserver that is only cut off, paused or restarting; with `replace`, the
+        // one killed for good is healed 20 s after its last heartbeat (longer than any other fault).
+        args: opts.replace ? ['--offline-after-ms', '20000', '--heal-delay-ms', '0'] : ['--offline-after-ms', '600000'],
+      });
+    mds = await mdsOn('mds');
+    if (opts.etcd) standby = await mdsOn('mds1');
+    const mdsAddrs = [mds.address, ...(standby ? [standby.address] : [])];
     for (let i = 0; i < METASERVERS; i++) {
       mountTmpfs(join(dir, `ms${i}`), TMPFS_MIB);
       tmpfs.push(join(dir, `ms${i}`));
@@ -393,11 +417,19 @@ export async function runFaultSuite(opts: SuiteOptions): Promise<SuiteResult> {
     await finish(startClient(net, 'c0', 'setup', base), 'setup');
     log('cluster up, fs "faults" created');
 
-    const t0 = performance.now();
+    // The nemesis starts once every client has finished an op (connected or mounted, and working):
+    // a fault that comes before any client works tests nothing (a full disk no write reaches).
+    const working = new Set<number>();
+    let allWorking = () => {};
+    const clientsWorking = new Promise<void>((r) => (allWorking = r));
     const mntOf = (host: string) => (opts.fuse && FUSE_HOSTS.includes(host) ? { mnt: join(dir, `mnt-${host}`) } : {});
     for (let k = 0; k < CLIENTS; k++) {
       workers.push(startClient(net, `c${k}`, 'work', { ...base, client: k, seed: opts.seed, ...mntOf(`c${k}`) }, (o) => {
-        if ((o as LogLine).o) logs.push(o as LogLine);
+        if ((o as LogLine).o) {
+          logs.push(o as LogLine);
+          working.add((o as LogLine).c);
+          if (working.size === CLIENTS) allWorking();
+        }
         if ((o as RaceLine).race !== undefined) {
           races.push(o as RaceLine);
           if (races.filter((l) => l.race === (o as RaceLine).race).length === 2) roundDone.get((o as RaceLine).race)?.();
@@ -420,8 +452,14 @@ export async function runFaultSuite(opts: SuiteOptions): Promise<SuiteResult> {
       }
     })();
     const hold = (msec: number) => new Promise((r) => setTimeout(r, msec));
-    const procOf = (t: string): ChildProcess | undefined => (t === 'mds' ? mds!.proc : slotOf(t).cluster.procs[slotOf(t).index]!.proc);
-    const sched = schedule(opts.seed, { replace: opts.replace });
+    // (A client that dies first fails the run with its output.)
+    const died = new Promise<never>((_, reject) => {
+      for (const [k, w] of workers.entries()) void w.exited.then((code) => working.size < CLIENTS && reject(new Error(`client ${k} exited with ${code} before working:\n${w.stderr.join('\n')}`)));
+    });
+    await Promise.race([clientsWorking, died]);
+    const t0 = performance.now();
+    const procOf = (t: string): ChildProcess | undefined => (t === 'mds' ? mds!.proc : ETCD_HOSTS.includes(t) ? etcd!.proc(t) : slotOf(t).cluster.procs[slotOf(t).index]!.proc);
+    const sched = schedule(opts.seed, { replace: opts.replace, etcd: opts.etcd });
     // The nemesis: one fault at a time, held for its duration (the fault itself, not a wait for
     // anything), then healed; a restarted process is back once it says it is ready.
     // With `replace`, the run goes on until its replacement has happened (every such run has one).
@@ -433,7 +471,8 @@ export async function runFaultSuite(opts: SuiteOptions): Promise<SuiteResult> {
       log(`${Math.round((performance.now() - t0) / 1000)}s fault ${describe(f)} for ${f.holdMs} ms (ops so far ${logs.length})`);
       // From the fault taking effect to its healing, on the clock the clients stamp their ops with.
       let from = 0;
-      const mdsAlone = f.targets.length === 1 && f.targets[0] === 'mds';
+      // With a standby MDS, taking one away is a failover, not an outage.
+      const mdsAlone = !opts.etcd && f.targets.length === 1 && f.targets[0] === 'mds';
       const healed = () => {
         if (mdsAlone) mdsWindows.push([from, Date.now()]);
       };
@@ -462,11 +501,13 @@ export async function runFaultSuite(opts: SuiteOptions): Promise<SuiteResult> {
       } else if (f.kind === 'kill') {
         const h = f.targets[0]!;
         if (h === 'mds') await mds.kill9();
+        else if (ETCD_HOSTS.includes(h)) await etcd!.kill9(h);
         else await slotOf(h).cluster.kill(slotOf(h).index);
         from = Date.now();
         await hold(f.holdMs);
         healed();
         if (h === 'mds') await mds.start();
+        else if (ETCD_HOSTS.includes(h)) await etcd!.startMember(h);
         else await slotOf(h).cluster.restart(slotOf(h).index);
       } else if (f.kind === 'disk-full') {
         const s = slotOf(f.targets[0]!);
@@ -550,6 +591,8 @@ export async function runFaultSuite(opts: SuiteOptions): Promise<SuiteResult> {
       c.pool.close();
     }
     await mds?.kill9();
+    await standby?.kill9();
+    etcd?.killAll();
     net.destroy();
     for (const d of tmpfs.splice(0)) unmountTmpfs(d);
   }
@@ -564,7 +607,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const minutes = Number(argOf('--minutes') ?? '1');
   const seed = Number(argOf('--seed') ?? String(Date.now() % 100000));
   const keep = process.argv.includes('--keep');
-  const r = await runFaultSuite({ seconds: minutes * 60, seed, log: (s) => console.log(s), fuse: process.argv.includes('--fuse'), replace: !process.argv.includes('--no-replace') });
+  const r = await runFaultSuite({ seconds: minutes * 60, seed, log: (s) => console.log(s), fuse: process.argv.includes('--fuse'), replace: !process.argv.includes('--no-replace'), etcd: process.argv.includes('--etcd') });
   const kinds: Record<string, number> = {};
   for (const f of r.faults) kinds[kindOf(f)] = (kinds[kindOf(f)] ?? 0) + 1;
   console.log(`seed ${r.seed}: ${r.seconds} s, ops ok ${r.ops.ok} unknown ${r.ops.unknown} error ${r.ops.error} ${JSON.stringify(r.ops.byOp)}`);
