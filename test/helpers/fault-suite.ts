@@ -1,10 +1,14 @@
 // The multi-host fault suite (Jepsen style; docs/testing.md): an MDS, three metaservers and
-// three SDK clients, each on its own "host" (a network namespace on a test bridge, TestNet),
-// with a little packet loss on every link; a seeded nemesis cuts hosts off, pauses processes
-// longer than their leases and kill -9s/restarts metaservers and the MDS while the clients run
-// creates, writes with fsync, mkdirs, renames across directories, hard links, unlinks and rmdirs,
-// logging every outcome. After healing everything, two clients on different hosts dump the tree
-// and fault-check.ts compares it with the logs.
+// three clients, each on its own "host" (a network namespace on a test bridge, TestNet), with
+// delay and a little packet loss on every link; a seeded nemesis cuts hosts off, splits the
+// cluster (majority/minority, bridge, ring), pauses processes longer than their leases, kill -9s
+// and restarts metaservers and the MDS, fills a metaserver's disk, and once replaces a
+// metaserver by the MDS heal (with --etcd also: three etcd members and a standby MDS on their own
+// hosts, etcd members faulted too), while the clients run creates, writes with fsync, mkdirs,
+// renames across directories, hard links, unlinks and rmdirs, logging every outcome, and two of
+// them race directory renames against each other. After healing everything, clients on different
+// hosts dump the tree, fault-check.ts compares it with the logs, and `curvefs fsck` checks the
+// metadata.
 //
 //   npx tsx test/helpers/fault-suite.ts --minutes 5 --seed 7   (or node scripts/fault-suite.mjs)
 import { spawn, type ChildProcess } from 'node:child_process';
