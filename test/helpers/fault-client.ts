@@ -230,29 +230,38 @@ async function raceDirs(target: Target): Promise<Map<number, string>> {
 }
 
 /**
- * One side of a race round: moves race directory `from` into `to` as they are now. The other
- * side moves `to` into `from` at the same moment, so at most one may succeed; the other fails
- * (EINVAL: a directory into its own subtree; ENOENT: a path the first move changed).
+ * One side of a race round, in two steps so both sides' renames leave at the same moment:
+ * `walk` finds the two directories as they are now (the parent waits for both sides' walks),
+ * then `go` moves race directory `from` into `to`. The other side moves `to` into `from`, so at
+ * most one may succeed; the other fails (EINVAL: a directory into its own subtree, seen by the
+ * metaserver's loop check when both paths were resolved before either move; ENOENT: a path the
+ * first move changed).
  */
-async function race(target: Target, k: number, round: { race: number; from: number; to: number }): Promise<RaceLine> {
+function raceSide(target: Target, k: number, round: { race: number; from: number; to: number }): { walk: Promise<void>; go: () => Promise<RaceLine> } {
   const line = { race: round.race, c: k, from: round.from, to: round.to };
-  let at: Map<number, string>;
-  try {
-    at = await raceDirs(target);
-  } catch (e) {
-    return { ...line, r: 'skipped', err: `walk failed (${codeOf(e)})` };
-  }
-  const from = at.get(round.from);
-  const to = at.get(round.to);
-  // A walk that ran beside a move can miss a directory: nothing to race with then.
-  if (!from || !to) return { ...line, r: 'skipped', err: 'not found by the walk' };
-  try {
-    await target.perform({ op: 'rename', from, to: `${to}/r${round.from}` });
-    return { ...line, r: 'ok' };
-  } catch (e) {
-    const code = codeOf(e);
-    return { ...line, r: UNKNOWN.has(code) ? 'unknown' : 'error', err: `${code} ${String(e).slice(0, 120)}` };
-  }
+  let found: { from: string; to: string } | RaceLine;
+  const walk = raceDirs(target).then(
+    (at) => {
+      const from = at.get(round.from);
+      const to = at.get(round.to);
+      // A walk that ran beside a move can miss a directory: nothing to race with then.
+      found = from && to ? { from, to } : { ...line, r: 'skipped', err: 'not found by the walk' };
+    },
+    (e: unknown) => {
+      found = { ...line, r: 'skipped', err: `walk failed (${codeOf(e)})` };
+    },
+  );
+  const go = async (): Promise<RaceLine> => {
+    if ('race' in found) return found;
+    try {
+      await target.perform({ op: 'rename', from: found.from, to: `${found.to}/r${round.from}` });
+      return { ...line, r: 'ok' };
+    } catch (e) {
+      const code = codeOf(e);
+      return { ...line, r: UNKNOWN.has(code) ? 'unknown' : 'error', err: `${code} ${String(e).slice(0, 120)}` };
+    }
+  };
+  return { walk, go };
 }
 
 async function work(): Promise<void> {
@@ -261,10 +270,24 @@ async function work(): Promise<void> {
   const model = new ClientModel(k);
   let stopping = false;
   const target = openTarget();
+  const sides = new Map<number, ReturnType<typeof raceSide>>();
   createInterface({ input: process.stdin }).on('line', (l) => {
     if (l === 'stop') stopping = true;
-    // A race round from the parent: run beside the workload, answer when done.
-    else if (l.startsWith('race ')) void target.then((t) => race(t, k, JSON.parse(l.slice(5)) as { race: number; from: number; to: number })).then(say);
+    // A race round from the parent, beside the workload: walk, say so, rename on "go".
+    else if (l.startsWith('race ')) {
+      const round = JSON.parse(l.slice(5)) as { race: number; from: number; to: number };
+      void target.then(async (t) => {
+        const side = raceSide(t, k, round);
+        sides.set(round.race, side);
+        await side.walk;
+        say({ walked: round.race });
+      });
+    } else if (l.startsWith('go ')) {
+      const n = Number(l.slice(3));
+      const side = sides.get(n)!;
+      sides.delete(n);
+      void side.go().then(say);
+    }
   });
   const t = await target;
   let fileSeq = 0;

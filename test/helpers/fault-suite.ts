@@ -364,7 +364,9 @@ export async function runFaultSuite(opts: SuiteOptions): Promise<SuiteResult> {
   const mdsWindows: [number, number][] = [];
   const logs: LogLine[] = [];
   const races: RaceLine[] = [];
-  /** Race rounds waiting for their two sides. */
+  /** Race rounds waiting for their two sides' walks, and for their two outcomes. */
+  const walks = new Map<number, number>();
+  const walksDone = new Map<number, () => void>();
   const roundDone = new Map<number, () => void>();
   // Ctrl-C, a timeout's SIGTERM or an uncaught error: the processes on the hosts and the
   // namespaces go too (the finally below never runs then).
@@ -434,6 +436,11 @@ export async function runFaultSuite(opts: SuiteOptions): Promise<SuiteResult> {
           working.add((o as LogLine).c);
           if (working.size === CLIENTS) allWorking();
         }
+        const walked = (o as { walked?: number }).walked;
+        if (walked !== undefined) {
+          walks.set(walked, (walks.get(walked) ?? 0) + 1);
+          if (walks.get(walked) === 2) walksDone.get(walked)?.();
+        }
         if ((o as RaceLine).race !== undefined) {
           races.push(o as RaceLine);
           if (races.filter((l) => l.race === (o as RaceLine).race).length === 2) roundDone.get((o as RaceLine).race)?.();
@@ -448,10 +455,16 @@ export async function runFaultSuite(opts: SuiteOptions): Promise<SuiteResult> {
       for (let n = 1; racing; n++) {
         const from = rr.int(0, RACE_DIRS);
         const to = (from + rr.int(1, RACE_DIRS)) % RACE_DIRS;
+        const walked = new Promise<void>((res) => walksDone.set(n, res));
         const done = new Promise<void>((res) => roundDone.set(n, res));
         workers[0]!.proc.stdin!.write(`race ${JSON.stringify({ race: n, from, to })}\n`);
         workers[1]!.proc.stdin!.write(`race ${JSON.stringify({ race: n, from: to, to: from })}\n`);
+        // Both sides have found the directories: their renames leave together.
+        await walked;
+        for (const w of workers.slice(0, 2)) w.proc.stdin!.write(`go ${n}\n`);
         await done;
+        walksDone.delete(n);
+        walks.delete(n);
         roundDone.delete(n);
       }
     })();
