@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Runs the multi-host fault suite (test/helpers/fault-suite.ts, docs/testing.md) through tsx.
 // Needs root (network namespaces, nftables).
-//   node scripts/fault-suite.mjs --minutes N --seed S [--keep] [--fuse]
+//   node scripts/fault-suite.mjs --minutes N --seed S [--keep] [--fuse] [--no-replace] [--etcd]
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';

@@ -2,7 +2,7 @@
 // with what each client's log says (fault-model.ts), and checks the invariants no log is needed
 // for: no duplicated name, every file's nlink equals its number of names, no directory reached
 // twice (a loop), and two clients on different hosts see the same tree.
-import { ClientModel, content, sha, type Entry, type FileState, type LogLine } from './fault-model.ts';
+import { ClientModel, content, RACE_DIRS, RACE_ROOT, sha, type Entry, type FileState, type LogLine, type RaceLine } from './fault-model.ts';
 
 export interface DumpEntry {
   path: string;
@@ -91,6 +91,45 @@ export function check(logs: LogLine[], dumps: Dump[], clients: number): string[]
       if (f !== undefined && f !== e.file) v.push(`client ${k}: ${p} shares inode ${a.ino} with another file`);
       inoFile.set(a.ino, e.file);
     }
+  }
+  return v;
+}
+
+/**
+ * The racing directory renames: in one round two clients moved rX into rY and rY into rX at the
+ * same moment, so at most one side may be acknowledged (both would make a loop). Afterwards every
+ * race directory is in the tree exactly once, under the racing area (a loop would detach them
+ * from the root: missing from the dump), and when no move's outcome is unknown each sits where
+ * the acknowledged moves, replayed in order, put it.
+ */
+export function checkRaces(lines: readonly RaceLine[], dump: Dump): string[] {
+  const v: string[] = [];
+  const rounds = new Map<number, RaceLine[]>();
+  for (const l of lines) rounds.set(l.race, [...(rounds.get(l.race) ?? []), l]);
+  const parent = new Map<number, number | undefined>();
+  let unknown = false;
+  for (const [n, sides] of [...rounds].sort((a, b) => a[0] - b[0])) {
+    const ok = sides.filter((l) => l.r === 'ok');
+    if (ok.length > 1) v.push(`race round ${n}: both moves acknowledged (${ok.map((l) => `r${l.from} into r${l.to}`).join(', ')}): a directory loop`);
+    for (const l of ok) parent.set(l.from, l.to);
+    if (sides.some((l) => l.r === 'unknown')) unknown = true;
+  }
+  const at = new Map<number, string[]>();
+  for (const e of dump.entries) {
+    const m = /\/r(\d+)$/.exec(e.path);
+    if (e.type === 'dir' && m && e.path.startsWith(RACE_ROOT + '/')) at.set(Number(m[1]), [...(at.get(Number(m[1])) ?? []), e.path]);
+  }
+  for (let i = 0; i < RACE_DIRS; i++) {
+    const paths = at.get(i) ?? [];
+    if (paths.length !== 1) {
+      v.push(`race directory r${i} is in the tree ${paths.length} times (${paths.join(' ')})`);
+      continue;
+    }
+    if (unknown) continue;
+    const p = parent.get(i);
+    const want = p === undefined ? RACE_ROOT : at.get(p)?.[0];
+    const got = paths[0]!.slice(0, paths[0]!.lastIndexOf('/'));
+    if (want !== got) v.push(`race directory r${i} is at ${paths[0]}, but the acknowledged moves put it under ${want ?? `r${p}`}`);
   }
   return v;
 }

@@ -12,7 +12,7 @@ import { CurveError, SeededRandom, StatusCode } from '../../src/common/index.ts'
 import { ChannelPool } from '../../src/rpc/index.ts';
 import { connectFs, MdsAdapter, RotatingMdsConnector, type Connection } from '../../src/client/index.ts';
 import { MdsService } from '../../src/gen/mds_pb.ts';
-import { ClientModel, content, sha, SHARED_DIRS, type LogLine, type Op } from './fault-model.ts';
+import { ClientModel, content, RACE_DIRS, RACE_ROOT, sha, SHARED_DIRS, type LogLine, type Op, type RaceLine } from './fault-model.ts';
 import type { DumpEntry } from './fault-check.ts';
 
 interface Args {
@@ -30,7 +30,7 @@ const args = JSON.parse(json!) as Args;
 const say = (o: unknown) => process.stdout.write('@' + JSON.stringify(o) + '\n');
 
 /** Outcomes a fault can cause: the op may or may not have applied. */
-const UNKNOWN = new Set(['EIO', 'ETIMEDOUT', 'EAGAIN', 'EBUSY', 'ECANCELED', 'ESTALE', 'ECONNRESET', 'ENOTCONN']);
+const UNKNOWN = new Set(['EIO', 'ENOSPC', 'ETIMEDOUT', 'EAGAIN', 'EBUSY', 'ECANCELED', 'ESTALE', 'ECONNRESET', 'ENOTCONN']);
 const codeOf = (e: unknown) => (e instanceof CurveError ? e.code : ((e as { code?: string }).code ?? 'EIO'));
 
 async function connect(pool: ChannelPool): Promise<Connection> {
@@ -59,7 +59,7 @@ async function setup(): Promise<void> {
     }
   }
   const c = await connect(pool);
-  for (const d of SHARED_DIRS) {
+  for (const d of [...SHARED_DIRS, RACE_ROOT, ...Array.from({ length: RACE_DIRS }, (_, i) => `${RACE_ROOT}/r${i}`)]) {
     for (;;) {
       try {
         await c.fs.mkdir(d);
@@ -213,15 +213,83 @@ const openTarget = (): Promise<Target> => (args.mnt ? fuseTarget(args.mnt) : sdk
 
 const sizeOf = new Map<number, number>();
 
+/** Where each race directory is now (r<i> → its path), read by walking the racing area. */
+async function raceDirs(target: Target): Promise<Map<number, string>> {
+  const at = new Map<number, string>();
+  const walk = async (dir: string, depth: number) => {
+    if (depth > RACE_DIRS) return;
+    for (const name of await target.readdir(dir)) {
+      const i = Number(name.slice(1));
+      if (!name.startsWith('r') || at.has(i)) continue;
+      at.set(i, `${dir}/${name}`);
+      await walk(`${dir}/${name}`, depth + 1);
+    }
+  };
+  await walk(RACE_ROOT, 0);
+  return at;
+}
+
+/**
+ * One side of a race round, in two steps so both sides' renames leave at the same moment:
+ * `walk` finds the two directories as they are now (the parent waits for both sides' walks),
+ * then `go` moves race directory `from` into `to`. The other side moves `to` into `from`, so at
+ * most one may succeed; the other fails (EINVAL: a directory into its own subtree, seen by the
+ * metaserver's loop check when both paths were resolved before either move; ENOENT: a path the
+ * first move changed).
+ */
+function raceSide(target: Target, k: number, round: { race: number; from: number; to: number }): { walk: Promise<void>; go: () => Promise<RaceLine> } {
+  const line = { race: round.race, c: k, from: round.from, to: round.to };
+  let found: { from: string; to: string } | RaceLine;
+  const walk = raceDirs(target).then(
+    (at) => {
+      const from = at.get(round.from);
+      const to = at.get(round.to);
+      // A walk that ran beside a move can miss a directory: nothing to race with then.
+      found = from && to ? { from, to } : { ...line, r: 'skipped', err: 'not found by the walk' };
+    },
+    (e: unknown) => {
+      found = { ...line, r: 'skipped', err: `walk failed (${codeOf(e)})` };
+    },
+  );
+  const go = async (): Promise<RaceLine> => {
+    if ('race' in found) return found;
+    try {
+      await target.perform({ op: 'rename', from: found.from, to: `${found.to}/r${round.from}` });
+      return { ...line, r: 'ok' };
+    } catch (e) {
+      const code = codeOf(e);
+      return { ...line, r: UNKNOWN.has(code) ? 'unknown' : 'error', err: `${code} ${String(e).slice(0, 120)}` };
+    }
+  };
+  return { walk, go };
+}
+
 async function work(): Promise<void> {
   const k = args.client!;
   const r = new SeededRandom(args.seed! * 1000 + k);
   const model = new ClientModel(k);
   let stopping = false;
+  const target = openTarget();
+  const sides = new Map<number, ReturnType<typeof raceSide>>();
   createInterface({ input: process.stdin }).on('line', (l) => {
     if (l === 'stop') stopping = true;
+    // A race round from the parent, beside the workload: walk, say so, rename on "go".
+    else if (l.startsWith('race ')) {
+      const round = JSON.parse(l.slice(5)) as { race: number; from: number; to: number };
+      void target.then(async (t) => {
+        const side = raceSide(t, k, round);
+        sides.set(round.race, side);
+        await side.walk;
+        say({ walked: round.race });
+      });
+    } else if (l.startsWith('go ')) {
+      const n = Number(l.slice(3));
+      const side = sides.get(n)!;
+      sides.delete(n);
+      void side.go().then(say);
+    }
   });
-  const target = await openTarget();
+  const t = await target;
   let fileSeq = 0;
   for (let n = 1; !stopping; n++) {
     const op = model.choose(r, () => k * 1_000_000 + ++fileSeq);
@@ -233,19 +301,19 @@ async function work(): Promise<void> {
     const t0 = performance.now();
     let line: LogLine;
     try {
-      await target.perform(op);
+      await t.perform(op);
       line = { c: k, n, o: op, r: 'ok' };
     } catch (e) {
       const code = codeOf(e);
       line = { c: k, n, o: op, r: UNKNOWN.has(code) ? 'unknown' : 'error', err: `${code} ${String(e).slice(0, 200)}` };
-      await target.recover(e);
+      await t.recover(e);
     }
     line.ms = Math.round(performance.now() - t0);
     line.t = Date.now();
     model.record(line);
     say(line);
   }
-  await target.close();
+  await t.close();
   say({ done: true });
 }
 

@@ -11,6 +11,24 @@ import { SeededRandom } from '../../src/common/index.ts';
 
 export const SHARED_DIRS = ['/d0', '/d1', '/d2', '/d3'];
 
+/**
+ * The racing area: directories /race/r0 … that two clients move into each other at the same
+ * moment (rX → rY/rX on one host while rY → rX/rY on another). They belong to no client's model;
+ * fault-check.ts checks them on their own (RaceLine).
+ */
+export const RACE_ROOT = '/race';
+export const RACE_DIRS = 4;
+
+/** One side of a race round: client c moved race directory `from` into `to`. */
+export interface RaceLine {
+  race: number;
+  c: number;
+  from: number;
+  to: number;
+  r: 'ok' | 'unknown' | 'error' | 'skipped';
+  err?: string;
+}
+
 export type Entry = { kind: 'dir' } | { kind: 'file'; file: number };
 export interface FileState {
   size: number;

@@ -1,10 +1,14 @@
 // The multi-host fault suite (Jepsen style; docs/testing.md): an MDS, three metaservers and
-// three SDK clients, each on its own "host" (a network namespace on a test bridge, TestNet),
-// with a little packet loss on every link; a seeded nemesis cuts hosts off, pauses processes
-// longer than their leases and kill -9s/restarts metaservers and the MDS while the clients run
-// creates, writes with fsync, mkdirs, renames across directories, hard links, unlinks and rmdirs,
-// logging every outcome. After healing everything, two clients on different hosts dump the tree
-// and fault-check.ts compares it with the logs.
+// three clients, each on its own "host" (a network namespace on a test bridge, TestNet), with
+// delay and a little packet loss on every link; a seeded nemesis cuts hosts off, splits the
+// cluster (majority/minority, bridge, ring), pauses processes longer than their leases, kill -9s
+// and restarts metaservers and the MDS, fills a metaserver's disk, and once replaces a
+// metaserver by the MDS heal (with --etcd also: three etcd members and a standby MDS on their own
+// hosts, etcd members faulted too), while the clients run creates, writes with fsync, mkdirs,
+// renames across directories, hard links, unlinks and rmdirs, logging every outcome, and two of
+// them race directory renames against each other. After healing everything, clients on different
+// hosts dump the tree, fault-check.ts compares it with the logs, and `curvefs fsck` checks the
+// metadata.
 //
 //   npx tsx test/helpers/fault-suite.ts --minutes 5 --seed 7   (or node scripts/fault-suite.mjs)
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -17,8 +21,10 @@ import { SeededRandom } from '../../src/common/index.ts';
 import { MdsProcess } from './mds-process.ts';
 import { MetaserverCluster } from './metaserver-cluster.ts';
 import { TestNet } from './netns.ts';
-import { check, type Dump } from './fault-check.ts';
-import type { LogLine } from './fault-model.ts';
+import { fill, free, mountTmpfs, unmountTmpfs } from './fault-disk.ts';
+import { FaultEtcd } from './fault-etcd.ts';
+import { check, checkRaces, type Dump } from './fault-check.ts';
+import { RACE_DIRS, type LogLine, type RaceLine } from './fault-model.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CLIENT = join(ROOT, 'test', 'helpers', 'fault-client.ts');
@@ -27,22 +33,84 @@ const METASERVERS = 3;
 const CLIENTS = 3;
 
 export interface Fault {
-  kind: 'isolate' | 'pause' | 'kill';
-  /** Hosts affected ("mds", "ms0", …). */
+  kind: 'isolate' | 'pause' | 'kill' | 'partition' | 'disk-full' | 'replace';
+  /** Hosts affected ("mds", "ms0", …); for a partition, the hosts named in its shape. */
   targets: string[];
+  /** A partition's shape: majority/minority, a bridge, a ring. */
+  shape?: 'majority' | 'bridge' | 'ring';
+  /** A partition's cut links (both directions); every other link stays up. */
+  cuts?: [string, string][];
   holdMs: number;
   quietMs: number;
+}
+
+const SERVERS = ['mds', ...Array.from({ length: METASERVERS }, (_, i) => `ms${i}`)];
+const CLIENT_HOSTS = Array.from({ length: CLIENTS }, (_, i) => `c${i}`);
+
+/** A seeded permutation (Fisher–Yates). */
+function shuffled<T>(r: SeededRandom, items: readonly T[]): T[] {
+  const a = [...items];
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = r.int(0, i + 1);
+    [a[i], a[j]] = [a[j]!, a[i]!];
+  }
+  return a;
+}
+
+/** Every link between a host of `a` and a host of `b` (clients never talk to each other: not those). */
+function between(a: readonly string[], b: readonly string[]): [string, string][] {
+  return a.flatMap((x) => b.map((y): [string, string] => [x, y])).filter(([x, y]) => !(CLIENT_HOSTS.includes(x) && CLIENT_HOSTS.includes(y)));
+}
+
+/**
+ * The partitions where hosts disagree about who is reachable (Jepsen's nemesis shapes), drawn
+ * from `r`:
+ * - majority: one metaserver and one client on the minority side, everything else (two
+ *   metaservers, the MDS, two clients, and `others`: the etcd members and the second MDS when
+ *   there are) on the majority side — the replicas the cut-off metaserver
+ *   leads lose their leader, and a client keeps only the cut-off metaserver;
+ * - bridge: two halves of the servers that see each other only through one bridge server (every
+ *   half sees the bridge, the bridge sees both; clients are on one half or the other);
+ * - ring: the four servers in a ring, each reaching only its two neighbours (clients see all).
+ */
+export function partition(r: SeededRandom, shape: 'majority' | 'bridge' | 'ring', others: readonly string[] = []): { targets: string[]; cuts: [string, string][] } {
+  const servers = shuffled(r, SERVERS);
+  if (shape === 'majority') {
+    const m = servers.find((h) => h !== 'mds')!;
+    const client = CLIENT_HOSTS[r.int(0, CLIENTS)]!;
+    const minority = [m, client];
+    const majority = [...SERVERS, ...others, ...CLIENT_HOSTS].filter((h) => !minority.includes(h));
+    return { targets: minority, cuts: between(minority, majority) };
+  }
+  if (shape === 'bridge') {
+    const [bridge, a, ...b] = servers as [string, string, ...string[]];
+    const half = [a, ...CLIENT_HOSTS.filter(() => r.int(0, 2) === 0)];
+    const other = [...b, ...CLIENT_HOSTS.filter((c) => !half.includes(c))];
+    return { targets: [bridge], cuts: between(half, other) };
+  }
+  // A ring p0–p1–p2–p3–p0: the diagonals are cut.
+  return { targets: servers, cuts: [[servers[0]!, servers[2]!], [servers[1]!, servers[3]!]] };
 }
 
 /**
  * The nemesis schedule: a pure function of the seed, so a run replays its faults in order
  * (what the processes do in between depends on timing, as on real machines).
  */
-export function* schedule(seed: number): Generator<Fault> {
+/** The etcd members' hosts, with `etcd` (and the second MDS's: mds1). */
+export const ETCD_HOSTS = ['e0', 'e1', 'e2'];
+
+export function* schedule(seed: number, opts: { replace?: boolean; etcd?: boolean } = {}): Generator<Fault> {
   const r = new SeededRandom(seed);
   const ms = () => `ms${r.int(0, METASERVERS)}`;
-  for (;;) {
-    const k = r.int(0, 7);
+  // The one replacement of a run, as its n-th fault (its own draws: the other faults stay the same).
+  const replaceAt = opts.replace ? new SeededRandom(seed * 13 + 5).int(2, 6) : -1;
+  for (let n = 0; ; n++) {
+    if (n === replaceAt) {
+      yield { kind: 'replace', targets: [`ms${new SeededRandom(seed * 17 + 1).int(0, METASERVERS)}`], holdMs: 0, quietMs: 3000 };
+      continue;
+    }
+    // With etcd, three more kinds: an etcd member killed, paused or cut off.
+    const k = r.int(0, opts.etcd ? 14 : 11);
     const holdMs = r.int(2000, 6000);
     const quietMs = r.int(1500, 4000);
     if (k === 0) yield { kind: 'isolate', targets: [ms()], holdMs, quietMs };
@@ -53,7 +121,16 @@ export function* schedule(seed: number): Generator<Fault> {
     else if (k === 3) yield { kind: 'pause', targets: [ms()], holdMs: r.int(3000, 6000), quietMs };
     else if (k === 4) yield { kind: 'pause', targets: ['mds'], holdMs: r.int(3000, 6000), quietMs };
     else if (k === 5) yield { kind: 'kill', targets: [ms()], holdMs: r.int(500, 3000), quietMs };
-    else yield { kind: 'kill', targets: ['mds'], holdMs: r.int(500, 3000), quietMs };
+    else if (k === 6) yield { kind: 'kill', targets: ['mds'], holdMs: r.int(500, 3000), quietMs };
+    else if (k === 10) yield { kind: 'disk-full', targets: [ms()], holdMs: r.int(3000, 8000), quietMs };
+    else if (k >= 11) {
+      const e = ETCD_HOSTS[r.int(0, ETCD_HOSTS.length)]!;
+      yield { kind: (['kill', 'pause', 'isolate'] as const)[k - 11]!, targets: [e], holdMs, quietMs };
+    }
+    else {
+      const shape = (['majority', 'bridge', 'ring'] as const)[k - 7]!;
+      yield { kind: 'partition', shape, ...partition(r, shape, opts.etcd ? ['mds1', ...ETCD_HOSTS] : []), holdMs, quietMs };
+    }
   }
 }
 
@@ -90,13 +167,37 @@ export function writesDuring(windows: readonly [number, number][], logs: readonl
   return { windows: [...windows], ok, failed };
 }
 
+/** "partition bridge ms1 (cut c0–mds …)", "kill ms2": for logs. */
+export function describe(f: Fault): string {
+  if (f.kind !== 'partition') return `${f.kind} ${f.targets.join('+')}`;
+  return `partition ${f.shape} ${f.targets.join('+')} (cut ${f.cuts!.map(([a, b]) => `${a}–${b}`).join(' ')})`;
+}
+
+/** A fault's kind for counting: "isolate ms+mds", "partition bridge". */
+export function kindOf(f: Fault): string {
+  return f.kind === 'partition' ? `partition ${f.shape}` : `${f.kind} ${f.targets.map((t) => t.replace(/\d+$/, '')).join('+')}`;
+}
+
+function raceCounts(lines: readonly RaceLine[]): SuiteResult['races'] {
+  const outcomes: Record<string, number> = {};
+  for (const l of lines) {
+    // "ok", "error EINVAL", "skipped not found by the walk"
+    const k = l.r === 'ok' ? 'ok' : l.r === 'skipped' ? `skipped ${l.err ?? ''}` : `${l.r} ${l.err?.split(' ')[0] ?? ''}`;
+    outcomes[k] = (outcomes[k] ?? 0) + 1;
+  }
+  return { rounds: new Set(lines.map((l) => l.race)).size, outcomes };
+}
+
 export interface SuiteResult {
   seed: number;
   seconds: number;
   ops: { ok: number; unknown: number; error: number; byOp: Record<string, number>; byClient: Record<number, number> };
+  /** The racing directory renames: rounds, and each side's outcome (ok, or the errno). */
+  races: { rounds: number; outcomes: Record<string, number> };
   /** Writes during outages of the MDS alone: they need no MDS (chunk ids are leased ahead). */
   mdsOutage: MdsOutageWrites;
-  faults: (Fault & { atMs: number })[];
+  /** With a disk-full fault: whether the metaserver logged ENOSPC while its disk was full. */
+  faults: (Fault & { atMs: number; enospc?: boolean })[];
   violations: string[];
   dir: string;
   /** The TestNet tag (its namespaces are cfs-<tag>-*), to check that none is left. */
@@ -159,6 +260,66 @@ export interface SuiteOptions {
    * the SDK, and the tree is dumped through both mounts and through the SDK on c2.
    */
   fuse?: boolean;
+  /**
+   * Once in the run, a metaserver is killed for good and a spare one (its own host) started; the
+   * MDS must heal the lost replicas onto it (its offline bound is 20 s then, with no heal delay).
+   */
+  replace?: boolean;
+  /**
+   * The MDS keeps its state in a three-member etcd cluster (members on hosts e0–e2) and a second
+   * MDS (host mds1) stands by: an MDS fault is a failover, not an outage. etcd members are
+   * killed, paused and cut off too.
+   */
+  etcd?: boolean;
+}
+
+/**
+ * Each metaserver's tmpfs (MiB): room for its copysets' logs and snapshots over a long run. Log
+ * segments are sparse until written (the default preallocation), so a full disk fails the next
+ * append, whichever segment it lands in.
+ */
+const TMPFS_MIB = 256;
+/** Runs `curvefs --json …` from a client host; its exit code and parsed output (undefined: none). */
+async function cliJson(net: TestNet, host: string, mdsAddrs: string[], args: string[]): Promise<{ code: number | null; doc: unknown; stderr: string }> {
+  const exec = net.exec(host);
+  const proc = spawn(exec[0]!, [...exec.slice(1), process.execPath, CURVEFS_BIN, '--mds', mdsAddrs.join(','), '--json', ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, CURVEFS_LOG: 'error' },
+  });
+  let stdout = '';
+  let stderr = '';
+  proc.stdout!.on('data', (d: Buffer) => (stdout += d));
+  proc.stderr!.on('data', (d: Buffer) => (stderr += d));
+  const code = await new Promise<number | null>((r) => proc.once('exit', r));
+  try {
+    return { code, doc: JSON.parse(stdout) as unknown, stderr };
+  } catch {
+    return { code, doc: undefined, stderr };
+  }
+}
+
+interface StatusDoc {
+  copysets: { copyset: string; leader: number; replicas: { id: number; state: string }[] }[];
+}
+
+/**
+ * Polls `curvefs status` until no copyset has metaserver `victim` among its replicas and each
+ * has three answering replicas and a leader: the MDS healed everything the victim held.
+ */
+async function waitHealed(net: TestNet, host: string, mdsAddrs: string[], victim: number, timeoutMs: number): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  let last = '';
+  while (performance.now() < deadline) {
+    const { doc } = await cliJson(net, host, mdsAddrs, ['status']);
+    const st = doc as StatusDoc | undefined;
+    if (st?.copysets) {
+      const pending = st.copysets.filter((c) => c.leader === 0 || c.replicas.length !== 3 || c.replicas.some((x) => x.id === victim || x.state === 'unreachable' || x.state === 'BROKEN'));
+      if (pending.length === 0) return;
+      last = JSON.stringify(pending);
+    }
+  }
+  throw new Error(`metaserver ${victim}'s replicas were not healed elsewhere in ${timeoutMs} ms; still pending: ${last}`);
 }
 
 /**
@@ -172,24 +333,10 @@ const FSCK_VIOLATIONS = new Set(['dangling-dentry', 'nlink', 'orphan-inode', 'di
 
 /** Runs `curvefs fsck` (read-only) from a client host; its findings that are violations. */
 async function fsckViolations(net: TestNet, host: string, mdsAddrs: string[], fsName: string): Promise<{ inodes: number; dentries: number; findings: number; violations: string[] }> {
-  const exec = net.exec(host);
-  const proc = spawn(exec[0]!, [...exec.slice(1), process.execPath, CURVEFS_BIN, '--mds', mdsAddrs.join(','), '--json', 'fsck', fsName], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, CURVEFS_LOG: 'error' },
-  });
-  let stdout = '';
-  let stderr = '';
-  proc.stdout!.on('data', (d: Buffer) => (stdout += d));
-  proc.stderr!.on('data', (d: Buffer) => (stderr += d));
-  const code = await new Promise<number | null>((r) => proc.once('exit', r));
+  const { code, doc, stderr } = await cliJson(net, host, mdsAddrs, ['fsck', fsName]);
   // Exit 1 means findings; anything else without a report is a failure of the check itself.
-  let report: { inodes: number; dentries: number; findings: { kind: string; message: string }[] };
-  try {
-    report = JSON.parse(stdout) as typeof report;
-  } catch {
-    throw new Error(`fsck on ${host} exited with ${code} and no report:\n${stderr}`);
-  }
+  const report = doc as { inodes: number; dentries: number; findings: { kind: string; message: string }[] } | undefined;
+  if (!report?.findings) throw new Error(`fsck on ${host} exited with ${code} and no report:\n${stderr}`);
   const bad = report.findings.filter((f) => FSCK_VIOLATIONS.has(f.kind));
   return { inodes: report.inodes, dentries: report.dentries, findings: report.findings.length, violations: bad.map((f) => `fsck ${f.kind}: ${f.message}`) };
 }
@@ -201,24 +348,37 @@ export async function runFaultSuite(opts: SuiteOptions): Promise<SuiteResult> {
   const log = opts.log ?? (() => undefined);
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'curvefs-faults-'));
   mkdirSync(dir, { recursive: true });
-  const hosts = ['mds', ...Array.from({ length: METASERVERS }, (_, i) => `ms${i}`), ...Array.from({ length: CLIENTS }, (_, i) => `c${i}`)];
+  // ms3 is the spare host: a metaserver runs there only once it replaces one (`replace`).
+  const hosts = [...SERVERS, 'ms3', ...CLIENT_HOSTS, ...(opts.etcd ? ['mds1', ...ETCD_HOSTS] : [])];
   const net = await TestNet.create(hosts, { lossPerMille: opts.lossPerMille ?? 5, workDir: dir, delay: linkDelay(opts.seed) });
   log(`network ${net.subnet}.0/24, namespaces cfs-${net.tag}-*, seed ${opts.seed}, loss ${opts.lossPerMille ?? 5}‰, delay ${JSON.stringify(net.delays())}`);
   let mds: MdsProcess | undefined;
+  let standby: MdsProcess | undefined;
+  let etcd: FaultEtcd | undefined;
   let ms: MetaserverCluster | undefined;
+  let spare: MetaserverCluster | undefined;
+  const tmpfs: string[] = [];
   const workers: Worker[] = [];
   const paused = new Set<ChildProcess>();
   const faults: SuiteResult['faults'] = [];
   const mdsWindows: [number, number][] = [];
   const logs: LogLine[] = [];
+  const races: RaceLine[] = [];
+  /** Race rounds waiting for their two sides' walks, and for their two outcomes. */
+  const walks = new Map<number, number>();
+  const walksDone = new Map<number, () => void>();
+  const roundDone = new Map<number, () => void>();
   // Ctrl-C, a timeout's SIGTERM or an uncaught error: the processes on the hosts and the
   // namespaces go too (the finally below never runs then).
   const killAll = () => {
     for (const p of paused) p.kill('SIGCONT');
     for (const w of workers) killGroup(w);
-    for (const p of ms?.procs ?? []) p.proc?.kill('SIGKILL');
+    for (const p of [...(ms?.procs ?? []), ...(spare?.procs ?? [])]) p.proc?.kill('SIGKILL');
     mds?.proc?.kill('SIGKILL');
+    standby?.proc?.kill('SIGKILL');
+    etcd?.killAll();
     net.destroy();
+    for (const d of tmpfs.splice(0)) unmountTmpfs(d);
   };
   const onSignal = (sig: NodeJS.Signals) => {
     killAll();
@@ -228,15 +388,25 @@ export async function runFaultSuite(opts: SuiteOptions): Promise<SuiteResult> {
   process.once('SIGTERM', onSignal);
   process.once('exit', killAll);
   try {
-    mds = await MdsProcess.spawn({
-      etcd: [],
-      dataDir: join(dir, 'mds'),
-      journal: join(dir, 'mds-journal'),
-      host: net.address('mds'),
-      wrap: net.exec('mds'),
-      args: ['--offline-after-ms', '600000'],
-    });
-    const mdsAddrs = [mds.address];
+    if (opts.etcd) etcd = await FaultEtcd.start(net, ETCD_HOSTS, join(dir, 'etcd'));
+    const mdsOn = (host: string) =>
+      MdsProcess.spawn({
+        etcd: etcd?.urls() ?? [],
+        dataDir: join(dir, host),
+        journal: join(dir, `${host}-journal`),
+        host: net.address(host),
+        wrap: net.exec(host),
+        // No heal for a metaserver that is only cut off, paused or restarting; with `replace`, the
+        // one killed for good is healed 20 s after its last heartbeat (longer than any other fault).
+        args: opts.replace ? ['--offline-after-ms', '20000', '--heal-delay-ms', '0'] : ['--offline-after-ms', '600000'],
+      });
+    mds = await mdsOn('mds');
+    if (opts.etcd) standby = await mdsOn('mds1');
+    const mdsAddrs = [mds.address, ...(standby ? [standby.address] : [])];
+    for (let i = 0; i < METASERVERS; i++) {
+      mountTmpfs(join(dir, `ms${i}`), TMPFS_MIB);
+      tmpfs.push(join(dir, `ms${i}`));
+    }
     ms = await MetaserverCluster.start({
       n: METASERVERS,
       dir,
@@ -245,34 +415,91 @@ export async function runFaultSuite(opts: SuiteOptions): Promise<SuiteResult> {
       wrap: (i) => net.exec(`ms${i}`),
       env: { CURVEFS_LOG: 'warn' },
     });
+    /** The metaserver behind each slot ms0…: after a replacement, the spare on its own host. */
+    const slots = Array.from({ length: METASERVERS }, (_, i) => ({ cluster: ms!, index: i, host: `ms${i}` }));
+    const slotOf = (t: string) => slots[Number(t.slice(2))]!;
+    const hostOf = (t: string) => (t.startsWith('ms') ? slotOf(t).host : t);
     const base = { mds: mdsAddrs, fsName: 'faults', dataDir: join(dir, 'data') };
     await finish(startClient(net, 'c0', 'setup', base), 'setup');
     log('cluster up, fs "faults" created');
 
-    const t0 = performance.now();
+    // The nemesis starts once every client has finished an op (connected or mounted, and working):
+    // a fault that comes before any client works tests nothing (a full disk no write reaches).
+    const working = new Set<number>();
+    let allWorking = () => {};
+    const clientsWorking = new Promise<void>((r) => (allWorking = r));
     const mntOf = (host: string) => (opts.fuse && FUSE_HOSTS.includes(host) ? { mnt: join(dir, `mnt-${host}`) } : {});
     for (let k = 0; k < CLIENTS; k++) {
       workers.push(startClient(net, `c${k}`, 'work', { ...base, client: k, seed: opts.seed, ...mntOf(`c${k}`) }, (o) => {
-        if ((o as LogLine).o) logs.push(o as LogLine);
+        if ((o as LogLine).o) {
+          logs.push(o as LogLine);
+          working.add((o as LogLine).c);
+          if (working.size === CLIENTS) allWorking();
+        }
+        const walked = (o as { walked?: number }).walked;
+        if (walked !== undefined) {
+          walks.set(walked, (walks.get(walked) ?? 0) + 1);
+          if (walks.get(walked) === 2) walksDone.get(walked)?.();
+        }
+        if ((o as RaceLine).race !== undefined) {
+          races.push(o as RaceLine);
+          if (races.filter((l) => l.race === (o as RaceLine).race).length === 2) roundDone.get((o as RaceLine).race)?.();
+        }
       }));
     }
+    // Racing directory renames between c0 and c1 (two hosts; FUSE mounts with --fuse), round after
+    // round beside the workload: rX → rY/rX on one while rY → rX/rY on the other.
+    let racing = true;
+    const racer = (async () => {
+      const rr = new SeededRandom(opts.seed * 7 + 3);
+      for (let n = 1; racing; n++) {
+        const from = rr.int(0, RACE_DIRS);
+        const to = (from + rr.int(1, RACE_DIRS)) % RACE_DIRS;
+        const walked = new Promise<void>((res) => walksDone.set(n, res));
+        const done = new Promise<void>((res) => roundDone.set(n, res));
+        workers[0]!.proc.stdin!.write(`race ${JSON.stringify({ race: n, from, to })}\n`);
+        workers[1]!.proc.stdin!.write(`race ${JSON.stringify({ race: n, from: to, to: from })}\n`);
+        // Both sides have found the directories: their renames leave together.
+        await walked;
+        for (const w of workers.slice(0, 2)) w.proc.stdin!.write(`go ${n}\n`);
+        await done;
+        walksDone.delete(n);
+        walks.delete(n);
+        roundDone.delete(n);
+      }
+    })();
     const hold = (msec: number) => new Promise((r) => setTimeout(r, msec));
-    const procOf = (host: string): ChildProcess | undefined => (host === 'mds' ? mds!.proc : ms!.procs[Number(host.slice(2))]!.proc);
-    const sched = schedule(opts.seed);
+    // (A client that dies first fails the run with its output.)
+    const died = new Promise<never>((_, reject) => {
+      for (const [k, w] of workers.entries()) void w.exited.then((code) => working.size < CLIENTS && reject(new Error(`client ${k} exited with ${code} before working:\n${w.stderr.join('\n')}`)));
+    });
+    await Promise.race([clientsWorking, died]);
+    const t0 = performance.now();
+    const procOf = (t: string): ChildProcess | undefined => (t === 'mds' ? mds!.proc : ETCD_HOSTS.includes(t) ? etcd!.proc(t) : slotOf(t).cluster.procs[slotOf(t).index]!.proc);
+    const sched = schedule(opts.seed, { replace: opts.replace, etcd: opts.etcd });
     // The nemesis: one fault at a time, held for its duration (the fault itself, not a wait for
     // anything), then healed; a restarted process is back once it says it is ready.
-    while (performance.now() - t0 < opts.seconds * 1000) {
+    // With `replace`, the run goes on until its replacement has happened (every such run has one).
+    let replaced = !opts.replace;
+    while (performance.now() - t0 < opts.seconds * 1000 || !replaced) {
       const f = sched.next().value as Fault;
+      if (f.kind === 'replace') replaced = true;
       faults.push({ ...f, atMs: Math.round(performance.now() - t0) });
-      log(`${Math.round((performance.now() - t0) / 1000)}s fault ${f.kind} ${f.targets.join('+')} for ${f.holdMs} ms (ops so far ${logs.length})`);
+      log(`${Math.round((performance.now() - t0) / 1000)}s fault ${describe(f)} for ${f.holdMs} ms (ops so far ${logs.length})`);
       // From the fault taking effect to its healing, on the clock the clients stamp their ops with.
       let from = 0;
-      const mdsAlone = f.targets.length === 1 && f.targets[0] === 'mds';
+      // With a standby MDS, taking one away is a failover, not an outage.
+      const mdsAlone = !opts.etcd && f.targets.length === 1 && f.targets[0] === 'mds';
       const healed = () => {
         if (mdsAlone) mdsWindows.push([from, Date.now()]);
       };
-      if (f.kind === 'isolate') {
-        for (const h of f.targets) net.isolate(h);
+      if (f.kind === 'partition') {
+        net.cut(f.cuts!.map(([a, b]) => [hostOf(a), hostOf(b)]));
+        from = Date.now();
+        await hold(f.holdMs);
+        net.heal();
+      } else if (f.kind === 'isolate') {
+        for (const h of f.targets) net.isolate(hostOf(h));
         from = Date.now();
         await hold(f.holdMs);
         healed();
@@ -288,19 +515,52 @@ export async function runFaultSuite(opts: SuiteOptions): Promise<SuiteResult> {
           p.kill('SIGCONT');
           paused.delete(p);
         }
-      } else {
+      } else if (f.kind === 'kill') {
         const h = f.targets[0]!;
         if (h === 'mds') await mds.kill9();
-        else await ms.kill(Number(h.slice(2)));
+        else if (ETCD_HOSTS.includes(h)) await etcd!.kill9(h);
+        else await slotOf(h).cluster.kill(slotOf(h).index);
         from = Date.now();
         await hold(f.holdMs);
         healed();
         if (h === 'mds') await mds.start();
-        else await ms.restart(Number(h.slice(2)));
+        else if (ETCD_HOSTS.includes(h)) await etcd!.startMember(h);
+        else await slotOf(h).cluster.restart(slotOf(h).index);
+      } else if (f.kind === 'disk-full') {
+        const s = slotOf(f.targets[0]!);
+        const d = s.cluster.procs[s.index]!.dir;
+        const bytes = await fill(d);
+        await hold(f.holdMs);
+        await free(d);
+        // What the metaserver said about it (the suite's evidence that the fault bit).
+        const said = s.cluster.procs[s.index]!.stderr.some((l) => l.includes('ENOSPC'));
+        faults[faults.length - 1]!.enospc = said;
+        // A replica that could not persist stepped down and stays down (broken) until its
+        // process restarts, as an operator would restart it once the disk has room again.
+        await s.cluster.kill(s.index);
+        await s.cluster.restart(s.index);
+        log(`  disk of ${s.host} filled (${Math.round(bytes / 1024)} KiB more), freed, metaserver restarted; it logged ENOSPC: ${said}`);
+      } else {
+        // Replacement: the slot's metaserver dies for good; a spare starts on host ms3.
+        const slot = Number(f.targets[0]!.slice(2));
+        const s = slots[slot]!;
+        const victim = s.cluster.procs[s.index]!.id;
+        await s.cluster.kill(s.index);
+        mountTmpfs(join(dir, 'spare', 'ms0'), TMPFS_MIB);
+        tmpfs.push(join(dir, 'spare', 'ms0'));
+        const started = performance.now();
+        spare = await MetaserverCluster.start({ n: 1, dir: join(dir, 'spare'), mdsAddrs, host: () => net.address('ms3'), wrap: () => net.exec('ms3'), env: { CURVEFS_LOG: 'warn' } });
+        slots[slot] = { cluster: spare, index: 0, host: 'ms3' };
+        await waitHealed(net, 'c2', mdsAddrs, victim, 300_000);
+        f.holdMs = Math.round(performance.now() - started);
+        faults[faults.length - 1]!.holdMs = f.holdMs;
+        log(`  metaserver ${victim} replaced by ${spare.procs[0]!.id} on ms3: healed in ${f.holdMs} ms`);
       }
       await hold(f.quietMs);
     }
     log(`healed; stopping the clients (ops so far ${logs.length})`);
+    racing = false;
+    await racer;
     for (const w of workers) w.proc.stdin!.write('stop\n');
     await Promise.all(workers.map((w, k) => finish(w, `client ${k}`)));
     const seconds = Math.round((performance.now() - t0) / 1000);
@@ -309,7 +569,7 @@ export async function runFaultSuite(opts: SuiteOptions): Promise<SuiteResult> {
     workers.push(...dumpers.map((d) => d.w));
     await Promise.all(dumpers.map(({ h, w }) => finish(w, `dump on ${h}`)));
     const dumps = dumpers.map(({ w }) => w.lines[0] as Dump);
-    const violations = check(logs, dumps, CLIENTS);
+    const violations = [...check(logs, dumps, CLIENTS), ...checkRaces(races, dumps[0]!)];
     const fsck = await fsckViolations(net, 'c2', mdsAddrs, 'faults');
     log(`fsck: ${fsck.inodes} inodes, ${fsck.dentries} names; ${fsck.findings} finding(s), ${fsck.violations.length} violation(s)`);
     violations.push(...fsck.violations);
@@ -325,12 +585,14 @@ export async function runFaultSuite(opts: SuiteOptions): Promise<SuiteResult> {
       seconds,
       ops: { ok: logs.filter((l) => l.r === 'ok').length, unknown: logs.filter((l) => l.r === 'unknown').length, error: logs.filter((l) => l.r === 'error').length, byOp, byClient },
       mdsOutage: writesDuring(mdsWindows, logs),
+      races: raceCounts(races),
       faults,
       violations,
       dir,
       netTag: net.tag,
     };
     writeFileSync(join(dir, 'ops.jsonl'), logs.map((l) => JSON.stringify(l)).join('\n') + '\n');
+    writeFileSync(join(dir, 'races.jsonl'), races.map((l) => JSON.stringify(l)).join('\n') + '\n');
     writeFileSync(join(dir, 'dumps.json'), JSON.stringify(dumps));
     writeFileSync(join(dir, 'result.json'), JSON.stringify(result, null, 1));
     return result;
@@ -340,12 +602,16 @@ export async function runFaultSuite(opts: SuiteOptions): Promise<SuiteResult> {
     process.off('exit', killAll);
     for (const p of paused) p.kill('SIGCONT');
     for (const w of workers) killGroup(w);
-    if (ms) {
-      for (let i = 0; i < METASERVERS; i++) await ms.kill(i);
-      ms.pool.close();
+    for (const c of [ms, spare]) {
+      if (!c) continue;
+      for (let i = 0; i < c.procs.length; i++) await c.kill(i);
+      c.pool.close();
     }
     await mds?.kill9();
+    await standby?.kill9();
+    etcd?.killAll();
     net.destroy();
+    for (const d of tmpfs.splice(0)) unmountTmpfs(d);
   }
 }
 
@@ -358,11 +624,12 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const minutes = Number(argOf('--minutes') ?? '1');
   const seed = Number(argOf('--seed') ?? String(Date.now() % 100000));
   const keep = process.argv.includes('--keep');
-  const r = await runFaultSuite({ seconds: minutes * 60, seed, log: (s) => console.log(s), fuse: process.argv.includes('--fuse') });
+  const r = await runFaultSuite({ seconds: minutes * 60, seed, log: (s) => console.log(s), fuse: process.argv.includes('--fuse'), replace: !process.argv.includes('--no-replace'), etcd: process.argv.includes('--etcd') });
   const kinds: Record<string, number> = {};
-  for (const f of r.faults) kinds[`${f.kind} ${f.targets.map((t) => t.replace(/\d+$/, '')).join('+')}`] = (kinds[`${f.kind} ${f.targets.map((t) => t.replace(/\d+$/, '')).join('+')}`] ?? 0) + 1;
+  for (const f of r.faults) kinds[kindOf(f)] = (kinds[kindOf(f)] ?? 0) + 1;
   console.log(`seed ${r.seed}: ${r.seconds} s, ops ok ${r.ops.ok} unknown ${r.ops.unknown} error ${r.ops.error} ${JSON.stringify(r.ops.byOp)}`);
   console.log(`faults ${r.faults.length}: ${JSON.stringify(kinds)}`);
+  console.log(`race rounds ${r.races.rounds}: ${JSON.stringify(r.races.outcomes)}`);
   console.log(`writes inside ${r.mdsOutage.windows.length} outages of the MDS alone: ok ${r.mdsOutage.ok}, failed ${r.mdsOutage.failed}`);
   console.log(`violations ${r.violations.length}`);
   for (const v of r.violations) console.log(`  ${v}`);

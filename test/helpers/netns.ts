@@ -57,7 +57,7 @@ process.once('exit', () => {
 });
 
 export class TestNet {
-  private readonly hosts = new Map<string, { ns: string; address: string; isolated: boolean; delay?: ChildProcess; delayDesc?: string }>();
+  private readonly hosts = new Map<string, { ns: string; address: string; isolated: boolean; cutFrom: Set<string>; delay?: ChildProcess; delayDesc?: string }>();
   private readonly bridgeNs: string;
   private lossPerMille = 0;
 
@@ -100,7 +100,7 @@ export class TestNet {
     const ns = `cfs-${this.tag}-${name}`;
     const address = `${this.subnet}.${11 + i}`;
     run('ip', ['netns', 'add', ns]);
-    this.hosts.set(name, { ns, address, isolated: false });
+    this.hosts.set(name, { ns, address, isolated: false, cutFrom: new Set() });
     // Created directly inside the two namespaces, so the names never meet the root namespace's.
     run('ip', ['link', 'add', 'eth0', 'netns', ns, 'type', 'veth', 'peer', 'name', `p${i}`, 'netns', this.bridgeNs]);
     run('ip', ['-n', this.bridgeNs, 'link', 'set', `p${i}`, 'master', 'br0']);
@@ -172,9 +172,24 @@ export class TestNet {
     this.applyRules(name);
   }
 
+  /**
+   * Cuts the links between pairs of hosts (both directions), leaving each host's other links up:
+   * the partitions where hosts disagree about who is reachable (a bridge, a ring). heal() restores.
+   */
+  cut(pairs: readonly (readonly [string, string])[]): void {
+    const touched = new Set<string>();
+    for (const [a, b] of pairs) {
+      this.host(a).cutFrom.add(b);
+      this.host(b).cutFrom.add(a);
+      touched.add(a).add(b);
+    }
+    for (const n of touched) this.applyRules(n);
+  }
+
   heal(name?: string): void {
     for (const n of name ? [name] : this.hosts.keys()) {
       this.host(n).isolated = false;
+      this.host(n).cutFrom.clear();
       this.applyRules(n);
     }
   }
@@ -191,8 +206,12 @@ export class TestNet {
     if (h.isolated) {
       out.push('oifname "eth0" drop');
       inp.push('iifname "eth0" drop');
-    } else if (this.lossPerMille > 0) {
-      out.push(`oifname "eth0" numgen random mod 1000 < ${this.lossPerMille} drop`);
+    } else {
+      for (const peer of h.cutFrom) {
+        out.push(`oifname "eth0" ip daddr ${this.host(peer).address} drop`);
+        inp.push(`iifname "eth0" ip saddr ${this.host(peer).address} drop`);
+      }
+      if (this.lossPerMille > 0) out.push(`oifname "eth0" numgen random mod 1000 < ${this.lossPerMille} drop`);
     }
     const script = [
       'table inet fault',

@@ -3,8 +3,10 @@
 // accept either outcome of an op whose result the client never learned.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { check, type Dump, type DumpEntry } from '../helpers/fault-check.ts';
-import { content, sha, type LogLine, type Op } from '../helpers/fault-model.ts';
+import { check, checkRaces, type Dump, type DumpEntry } from '../helpers/fault-check.ts';
+import { content, sha, type LogLine, type Op, type RaceLine } from '../helpers/fault-model.ts';
+import { partition } from '../helpers/fault-suite.ts';
+import { SeededRandom } from '../../src/common/index.ts';
 
 const shared = ['/d0', '/d1', '/d2', '/d3'].map((path, i): DumpEntry => ({ path, type: 'dir', ino: 100 + i, nlink: 2, size: 4096 }));
 const file = (path: string, ino: number, nlink: number, f: number, version: number, size: number): DumpEntry => {
@@ -48,4 +50,43 @@ test('an op of unknown outcome may have applied or not, but nothing else', () =>
 test('a definite error the model did not expect is a violation', () => {
   const logs = [...base(), { ...line({ op: 'unlink', path: '/d1/c0-f2' }, 'error'), err: 'ENOENT' }];
   assert.match(check(logs, [dump(...good())], 1).join('\n'), /unexpected ENOENT/);
+});
+
+// The racing directory renames (checkRaces): r0 … r3 under /race, moved into each other in rounds.
+const raceDump = (...paths: string[]): Dump => ({ entries: paths.map((path, i): DumpEntry => ({ path, type: 'dir', ino: 200 + i, nlink: 2, size: 4096 })), problems: [] });
+const side = (race: number, c: number, from: number, to: number, r: RaceLine['r'], err?: string): RaceLine => ({ race, c, from, to, r, ...(err ? { err } : {}) });
+
+test('racing directory renames: one acknowledged move per round, replayed to where the tree has it', () => {
+  const lines = [side(1, 0, 0, 1, 'ok'), side(1, 1, 1, 0, 'error', 'EINVAL'), side(2, 0, 2, 3, 'error', 'ENOENT'), side(2, 1, 3, 2, 'ok')];
+  assert.deepEqual(checkRaces(lines, raceDump('/race', '/race/r1', '/race/r1/r0', '/race/r2', '/race/r2/r3')), []);
+  assert.match(checkRaces(lines, raceDump('/race', '/race/r1', '/race/r0', '/race/r2', '/race/r2/r3')).join('\n'), /r0 is at \/race\/r0, but the acknowledged moves put it under \/race\/r1/);
+});
+
+test('racing directory renames: both sides acknowledged, a lost or a duplicated race directory are caught', () => {
+  const both = [side(1, 0, 0, 1, 'ok'), side(1, 1, 1, 0, 'ok')];
+  assert.match(checkRaces(both, raceDump('/race', '/race/r2', '/race/r3')).join('\n'), /both moves acknowledged/);
+  // A loop r0 ⇄ r1 detaches both from the root: the dump does not reach them.
+  assert.match(checkRaces(both, raceDump('/race', '/race/r2', '/race/r3')).join('\n'), /r0 is in the tree 0 times/);
+  assert.match(checkRaces([], raceDump('/race', '/race/r0', '/race/r1', '/race/r1/r1', '/race/r2', '/race/r3')).join('\n'), /r1 is in the tree 2 times/);
+  // An unknown outcome: either place is right, but each directory still exactly once.
+  const unknown = [side(1, 0, 0, 1, 'unknown'), side(1, 1, 1, 0, 'error', 'ENOENT')];
+  assert.deepEqual(checkRaces(unknown, raceDump('/race', '/race/r1', '/race/r1/r0', '/race/r2', '/race/r3')), []);
+  assert.deepEqual(checkRaces(unknown, raceDump('/race', '/race/r0', '/race/r1', '/race/r2', '/race/r3')), []);
+});
+
+test('partition shapes: majority cuts one metaserver and one client from the rest, bridge keeps one server on both sides, ring cuts the diagonals', () => {
+  for (let seed = 1; seed <= 20; seed++) {
+    const reach = (cuts: [string, string][], a: string, b: string) => !cuts.some(([x, y]) => (x === a && y === b) || (x === b && y === a));
+    const servers = ['mds', 'ms0', 'ms1', 'ms2'];
+    const maj = partition(new SeededRandom(seed), 'majority');
+    assert.equal(maj.targets.length, 2);
+    assert.match(maj.targets[0]!, /^ms\d$/);
+    assert.equal(maj.cuts.length, 2 * 5 - 1 - 1, 'minority × majority links, no client–client one');
+    const br = partition(new SeededRandom(seed), 'bridge');
+    const bridge = br.targets[0]!;
+    for (const s of servers) assert.ok(reach(br.cuts, bridge, s), `the bridge ${bridge} reaches ${s}`);
+    assert.ok(servers.some((a) => servers.some((b) => !reach(br.cuts, a, b))), 'two servers do not see each other');
+    const ring = partition(new SeededRandom(seed), 'ring');
+    for (const s of servers) assert.equal(servers.filter((o) => o !== s && reach(ring.cuts, s, o)).length, 2, `${s} reaches its two neighbours only`);
+  }
 });
