@@ -55,8 +55,8 @@ export interface KvClusterOptions {
   groups?: number;
   /** Turn quiescence off (RaftNodeOptions.quiesce). */
   noQuiesce?: boolean;
-  /** Every round waits for its writes, the leader's too (RaftNodeOptions.asyncWrites false). */
-  syncWrites?: boolean;
+  /** A leader's write behind the rounds (RaftNodeOptions.asyncWrites; off by default). */
+  asyncWrites?: boolean;
   /**
    * Mutual TLS: a `curvefs certs` directory with `metaserver1..3` (the replicas) and `client`
    * (this side's pool). Default: plain TCP.
@@ -119,7 +119,7 @@ export class KvProcessCluster {
     if (this.opts.inlineBytes !== undefined) args.push('--inline-bytes', String(this.opts.inlineBytes));
     if (this.opts.groups !== undefined) args.push('--groups', String(this.opts.groups));
     if (this.opts.noQuiesce) args.push('--no-quiesce');
-    if (this.opts.syncWrites) args.push('--sync-writes');
+    if (this.opts.asyncWrites) args.push('--async-writes');
     if (this.opts.tlsDir !== undefined) args.push('--tls-dir', this.opts.tlsDir);
     if (withPeers) args.push('--peers', this.peers());
     const proc = spawn(process.execPath, args, { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, CURVEFS_LOG: process.env.CURVEFS_LOG ?? 'warn' } });

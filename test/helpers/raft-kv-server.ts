@@ -4,7 +4,7 @@
 //   node --import tsx test/helpers/raft-kv-server.ts --id 1 --dir D [--port P] [--peers 1=h:p,2=h:p,3=h:p]
 //        [--tick-ms MS] [--election-tick N] (RaftNode's defaults: 50, 10) [--snapshot-entries N] [--prealloc truncate|zeros]
 //        [--log-sync dsync|fdatasync] (RaftLogOptions.syncMode) [--inline-bytes N] (RaftLogOptions.inlineBytes)
-//        [--groups N] (default 1: groups 1..N, the KV service serves group 1) [--no-quiesce] [--sync-writes]
+//        [--groups N] (default 1: groups 1..N, the KV service serves group 1) [--no-quiesce] [--async-writes]
 //        [--tls-dir D] (mutual TLS as a metaserver without an MDS runs it: certificate
 //        `metaserver<id>` from D, the layout of `curvefs certs`; Raft batches accepted only over
 //        the sender's own certificate)
@@ -63,7 +63,7 @@ async function main(): Promise<void> {
     snapshotEntries: Number(arg('snapshot-entries', '100000')),
     log: { preallocate: arg('prealloc', 'truncate') === 'zeros' ? 'zeros' : 'truncate', syncMode: arg('log-sync', 'dsync') === 'fdatasync' ? 'fdatasync' : 'dsync', inlineBytes: process.argv.includes('--inline-bytes') ? Number(arg('inline-bytes')) : undefined },
     quiesce: !process.argv.includes('--no-quiesce'),
-    asyncWrites: !process.argv.includes('--sync-writes'),
+    asyncWrites: process.argv.includes('--async-writes'),
   });
   const utf8 = new TextEncoder();
   const enc = (v: unknown) => utf8.encode(JSON.stringify(v));

@@ -57,6 +57,8 @@ export interface DriverScenario {
   lyingDisk?: boolean;
   /** Log writes of a lone small entry made inline (SimDisk.inlineWrites), as on the real disk. */
   inlineWrites?: boolean;
+  /** RaftNodeOptions.asyncWrites: a leader's log write behind the rounds. */
+  asyncWrites: boolean;
 }
 
 export interface DriverSimResult {
@@ -91,6 +93,8 @@ export function driverScenario(seed: number, steps = 3000, over: Partial<DriverS
     corrupt: voters >= 3 && r.next() < 0.3,
     clients: 2 + r.int(0, 3),
     keys: 1 + r.int(0, 4),
+    // Drawn last, so the seeds' other draws (and their recorded traces) stay as they were.
+    asyncWrites: r.next() < 0.5,
   };
   return { ...base, ...over };
 }
@@ -293,6 +297,7 @@ class DriverSim {
       electionTick: 10,
       heartbeatTick: 1,
       quiesce: this.sc.quiesce,
+      asyncWrites: this.sc.asyncWrites,
       raft: { readOnlyOption: this.sc.readOnly, preVote: true, checkQuorum: true, maxSizePerMsg: 4096, maxInflightMsgs: 16 },
       requestTimeoutMs: 500,
       snapshotEntries: this.sc.snapshotEntries,

@@ -509,7 +509,7 @@ test("asynchronous writes: a leader's entry is answered once both followers hold
   let gate = { release: () => {}, crash: () => {} };
   try {
     const sms = new Map<NodeId, KvStateMachine>();
-    const l = await threeWithLeader(h, sms);
+    const l = await threeWithLeader(h, sms, { asyncWrites: true });
     const leader = h.nodes.get(l)!;
     const followers = [1, 2, 3].filter((id) => id !== l);
     gate = holdSyncs(leader);
@@ -550,7 +550,7 @@ test("asynchronous writes: an entry held by one follower only (the other's write
   try {
     const sms = new Map<NodeId, KvStateMachine>();
     const failed: NodeId[] = [];
-    const l = await threeWithLeader(h, sms);
+    const l = await threeWithLeader(h, sms, { asyncWrites: true });
     const leader = h.nodes.get(l)!;
     const [healthy, broken] = [1, 2, 3].filter((id) => id !== l) as [NodeId, NodeId];
     // The broken follower receives x and fails writing it: it must not acknowledge it.
