@@ -192,6 +192,8 @@ export class RaftNode {
   private currentRound: Promise<boolean> | undefined;
   /** Leaders' writes running behind the rounds (see finishWriteBehind). */
   private readonly writesBehind = new Set<Promise<void>>();
+  /** Leaders' writes that finished behind the rounds (asyncWrites), for simulations and tests. */
+  writesBehindDone = 0;
   private again = false;
   private stopped = false;
 
@@ -578,6 +580,7 @@ export class RaftNode {
     const done = persisted
       .then(() => {
         if (g.failed || g.removed) return;
+        this.writesBehindDone++;
         this.send([[g, rd]], false);
         this.ticks.catchUp(g);
         g.node.written();

@@ -193,6 +193,8 @@ class DriverSim {
   readonly net: SimNetwork;
   readonly replicas: Replica[] = [];
   private readonly violations: string[] = [];
+  /** Leaders' writes that finished behind the rounds, over every incarnation (asyncWrites). */
+  private writesBehindDone = 0;
   private readonly leaders = new Map<number, NodeId>();
   /** index -> digest of the history up to that command, as the first replica applied it. */
   private readonly digests = new Map<number, number>();
@@ -351,6 +353,7 @@ class DriverSim {
     r.proc.alive = false;
     this.world.note(`crash ${r.proc.name}${powerLoss ? ' power-loss' : ''}`);
     r.proc = undefined;
+    this.writesBehindDone += r.node?.writesBehindDone ?? 0;
     r.node = undefined;
     r.sm = undefined;
     r.open = false;
@@ -630,7 +633,10 @@ class DriverSim {
       this.stats.diskErrors = (this.stats.diskErrors ?? 0) + r.disk.stats.errors;
       // Only in that mode: every other run's stats, and so its trace hash, stay as they were.
       if (this.sc.inlineWrites) this.stats.inlineWrites = (this.stats.inlineWrites ?? 0) + r.disk.stats.inlineWrites;
+      this.writesBehindDone += r.node?.writesBehindDone ?? 0;
     }
+    // Only when drawn: other runs' stats, and so their trace hashes, stay as they were.
+    if (this.sc.asyncWrites) this.stats.writesBehind = this.writesBehindDone;
     this.world.note(`end ${JSON.stringify(this.stats)}`);
     return {
       ok: this.violations.length === 0,
