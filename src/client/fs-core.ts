@@ -332,6 +332,7 @@ export class FsCore {
       this.space.releaseInode(); // nothing was created
       throw e;
     });
+    this.space.settleInode(attr.inodeId);
     this.remember(attr);
     this.entries.set(this.entryKey(parent, name), { ino: attr.inodeId, type: attr.type });
     return { attr, parent: parentAttr };
@@ -404,6 +405,7 @@ export class FsCore {
           throw e;
         }
       }
+      this.space.settleInode(inode.inodeId);
       this.remember(inode);
       this.entries.set(this.entryKey(parent, name), { ino: inode.inodeId, type: inode.type });
       return inode;

@@ -129,7 +129,7 @@ export class MdsAdapter implements MdsApi {
     // An ended session is not revived (its request windows are gone on the metaservers, which
     // now refuse its mutations with SESSION_EXPIRED): say so instead of failing silently.
     if (!res.sessionValid) throw new CurveError(StatusCode.SESSION_EXPIRED, `session ${sessionId} of fs ${fsName} has ended; mount again`);
-    return { capacity: res.fsCapacity, usedBytes: res.fsUsedBytes, usedInodes: res.fsUsedInodes, complete: res.fsUsageComplete, maxInodes: res.fsMaxInodes };
+    return { capacity: res.fsCapacity, usedBytes: res.fsUsedBytes, usedInodes: res.fsUsedInodes, complete: res.fsUsageComplete, maxInodes: res.fsMaxInodes, nextIds: res.fsPartitionNextIds };
   }
 
   async umount(fsName: string, sessionId: number): Promise<void> {

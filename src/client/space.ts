@@ -12,6 +12,11 @@
 // towards refusing early, never towards accepting past the capacity. Several clients see each
 // other's writes only through the MDS: together they can overshoot by what the others wrote in
 // the last heartbeat + refresh period (docs/architecture.md "Space accounting").
+//
+// Own inodes are counted exactly instead: the report names, per partition, the next inode id as
+// of the count it sums (ids are handed out in order), so an inode this client created is dropped
+// from its tally exactly when the MDS's count includes it — however many refreshes the heartbeat
+// lags, and never counted twice (which refused creates under the limit).
 import { CurveError, StatusCode } from '../common/index.ts';
 
 /** What the MDS says about the fs's space (RefreshSession's answer). */
@@ -24,7 +29,22 @@ export interface SpaceReport {
   complete: boolean;
   /** Inode limit; 0 or absent = none. */
   maxInodes?: number;
+  /**
+   * Each partition's id range and next inode id, as of the report counted in `usedInodes`;
+   * absent from an MDS that predates them.
+   */
+  nextIds?: readonly InodeWatermark[];
 }
+
+/** Inodes start..end of one partition; those below nextId exist or existed. */
+export interface InodeWatermark {
+  start: number;
+  end: number;
+  nextId: number;
+}
+
+/** Reports an own inode stays counted for when no watermark covers it (the MDS lags ≤ 1 refresh). */
+const REPORTS_WITHOUT_WATERMARK = 2;
 
 export class SpaceGuard {
   capacity: number;
@@ -37,9 +57,12 @@ export class SpaceGuard {
   /** Growth committed since the last report, and in the period before it. */
   private current = 0;
   private previous = 0;
-  /** Inodes this client created since the last report, and in the period before it. */
-  private currentInodes = 0;
-  private previousInodes = 0;
+  /** Creates admitted whose answer has not come yet. */
+  private inFlightInodes = 0;
+  /** Inodes this client created that the MDS's count may not include yet → reports seen since. */
+  private readonly ownInodes = new Map<number, number>();
+  /** The watermarks of the last complete report. */
+  private watermarks: readonly InodeWatermark[] = [];
 
   constructor(capacity = 0) {
     this.capacity = capacity;
@@ -55,8 +78,20 @@ export class SpaceGuard {
     this.usedInodes = r.usedInodes;
     this.previous = this.current;
     this.current = 0;
-    this.previousInodes = this.currentInodes;
-    this.currentInodes = 0;
+    this.watermarks = r.nextIds ?? [];
+    for (const [ino, seen] of this.ownInodes) {
+      if (this.reported(ino, seen + 1)) this.ownInodes.delete(ino);
+      else this.ownInodes.set(ino, seen + 1);
+    }
+  }
+
+  /**
+   * Whether the last report's count includes own inode `ino`, `seen` reports after its create:
+   * exactly, by its partition's watermark; without one, by the lag rule.
+   */
+  private reported(ino: number, seen: number): boolean {
+    const w = this.watermarks.find((m) => m.start <= ino && ino <= m.end);
+    return w ? ino < w.nextId : seen >= REPORTS_WITHOUT_WATERMARK;
   }
 
   /** Bytes this client counts as used: the MDS's figure plus its own recent growth. */
@@ -93,24 +128,35 @@ export class SpaceGuard {
     if (bytes > 0) this.pending = Math.max(0, this.pending - bytes);
   }
 
-  /** Inodes this client counts as used: the MDS's figure plus the ones it created recently. */
+  /**
+   * Inodes this client counts as used: the MDS's figure plus its creates in flight and the ones
+   * it made that the figure does not include yet.
+   */
   get inodes(): number {
-    return this.usedInodes + this.previousInodes + this.currentInodes;
+    return this.usedInodes + this.inFlightInodes + this.ownInodes.size;
   }
 
   /**
-   * Admits the creation of one inode, or throws NO_SPACE (ENOSPC) at the inode limit. A create
-   * is committed when it answers, so the inode counts as settled at once; `releaseInode` gives
-   * it back when the create failed.
+   * Admits the creation of one inode, or throws NO_SPACE (ENOSPC) at the inode limit. The caller
+   * then calls `settleInode` with the new inode's id, or `releaseInode` when the create failed.
    */
   admitInode(): void {
     if (this.maxInodes > 0 && this.inodes + 1 > this.maxInodes) {
       throw new CurveError(StatusCode.NO_SPACE, `fs is out of inodes: ${this.inodes} of ${this.maxInodes} used`);
     }
-    this.currentInodes++;
+    this.inFlightInodes++;
+  }
+
+  /**
+   * The admitted create made inode `ino`: counted until a report includes it. A report that came
+   * while the create was in flight may include it already (it was counted twice meanwhile).
+   */
+  settleInode(ino: number): void {
+    this.releaseInode();
+    if (!this.reported(ino, 0)) this.ownInodes.set(ino, 0);
   }
 
   releaseInode(): void {
-    if (this.currentInodes > 0) this.currentInodes--;
+    if (this.inFlightInodes > 0) this.inFlightInodes--;
   }
 }

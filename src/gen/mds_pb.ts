@@ -23,7 +23,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file mds.proto.
  */
 export const file_mds: GenFile = /*@__PURE__*/
-  fileDesc("CgltZHMucHJvdG8SC2N1cnZlZnMubWRzIh0KDkxvY2FsU3RvcmVJbmZvEgsKA2RpchgBIAEoCSJ7CgZTM0luZm8SCgoCYWsYASABKAkSCgoCc2sYAiABKAkSEAoIZW5kcG9pbnQYAyABKAkSEwoLYnVja2V0X25hbWUYBCABKAkSDgoGcmVnaW9uGAUgASgJEhIKCnBhdGhfc3R5bGUYBiABKAgSDgoGcHJlZml4GAcgASgJImQKCURhdGFTdG9yZRIsCgVsb2NhbBgBIAEoCzIbLmN1cnZlZnMubWRzLkxvY2FsU3RvcmVJbmZvSAASIQoCczMYAiABKAsyEy5jdXJ2ZWZzLm1kcy5TM0luZm9IAEIGCgRraW5kIkcKCk1vdW50cG9pbnQSEAoIaG9zdG5hbWUYASABKAkSDAoEcG9ydBgCIAEoDRIMCgRwYXRoGAMgASgJEgsKA2N0bxgEIAEoCCJmCgxNb3VudFNlc3Npb24SKwoKbW91bnRwb2ludBgBIAEoCzIXLmN1cnZlZnMubWRzLk1vdW50cG9pbnQSEgoKc2Vzc2lvbl9pZBgCIAEoARIVCg1tb3VudGVkX2F0X21zGAMgASgBIvkDCgZGc0luZm8SDQoFZnNfaWQYASABKA0SDwoHZnNfbmFtZRgCIAEoCRIlCgZzdGF0dXMYAyABKA4yFS5jdXJ2ZWZzLm1kcy5Gc1N0YXR1cxIVCg1yb290X2lub2RlX2lkGAQgASgBEhAKCGNhcGFjaXR5GAUgASgBEhIKCmJsb2NrX3NpemUYBiABKAESEQoJbW91bnRfbnVtGAcgASgNEi4KC21vdW50cG9pbnRzGAggAygLMhkuY3VydmVmcy5tZHMuTW91bnRTZXNzaW9uEiQKB2ZzX3R5cGUYCSABKA4yEy5jdXJ2ZWZzLm1kcy5Gc1R5cGUSKgoKZGF0YV9zdG9yZRgKIAEoCzIWLmN1cnZlZnMubWRzLkRhdGFTdG9yZRIZChFlbmFibGVfc3VtX2luX2RpchgLIAEoCBINCgVvd25lchgMIAEoCRIZChFyZWN5Y2xlX3RpbWVfaG91chgPIAEoDRISCgpjaHVua19zaXplGBAgASgBEhUKDWNyZWF0ZWRfYXRfbXMYESABKAESEgoKdXNlZF9ieXRlcxgSIAEoARITCgt1c2VkX2lub2RlcxgTIAEoARIWCg51c2FnZV9jb21wbGV0ZRgUIAEoCBISCgptYXhfaW5vZGVzGBUgASgBEhEKCWtlZXBfZGF0YRgWIAEoCCKgAgoPQ3JlYXRlRnNSZXF1ZXN0Eg8KB2ZzX25hbWUYASABKAkSEgoKYmxvY2tfc2l6ZRgCIAEoARIkCgdmc190eXBlGAMgASgOMhMuY3VydmVmcy5tZHMuRnNUeXBlEioKCmRhdGFfc3RvcmUYBCABKAsyFi5jdXJ2ZWZzLm1kcy5EYXRhU3RvcmUSGQoRZW5hYmxlX3N1bV9pbl9kaXIYBSABKAgSDQoFb3duZXIYBiABKAkSEAoIY2FwYWNpdHkYByABKAESGQoRcmVjeWNsZV90aW1lX2hvdXIYCCABKA0SEgoKY2h1bmtfc2l6ZRgJIAEoARIXCg9wYXJ0aXRpb25fY291bnQYCiABKA0SEgoKbWF4X2lub2RlcxgLIAEoASI4ChBDcmVhdGVGc1Jlc3BvbnNlEiQKB2ZzX2luZm8YASABKAsyEy5jdXJ2ZWZzLm1kcy5Gc0luZm8iMgoQR2V0RnNJbmZvUmVxdWVzdBINCgVmc19pZBgBIAEoDRIPCgdmc19uYW1lGAIgASgJIjkKEUdldEZzSW5mb1Jlc3BvbnNlEiQKB2ZzX2luZm8YASABKAsyEy5jdXJ2ZWZzLm1kcy5Gc0luZm8iGgoYTGlzdENsdXN0ZXJGc0luZm9SZXF1ZXN0IkEKGUxpc3RDbHVzdGVyRnNJbmZvUmVzcG9uc2USJAoHZnNfaW5mbxgBIAMoCzITLmN1cnZlZnMubWRzLkZzSW5mbyJuChNVcGRhdGVGc0luZm9SZXF1ZXN0Eg8KB2ZzX25hbWUYASABKAkSEAoIY2FwYWNpdHkYAiABKAESHgoRcmVjeWNsZV90aW1lX2hvdXIYAyABKA1IAIgBAUIUChJfcmVjeWNsZV90aW1lX2hvdXIiPAoUVXBkYXRlRnNJbmZvUmVzcG9uc2USJAoHZnNfaW5mbxgBIAEoCzITLmN1cnZlZnMubWRzLkZzSW5mbyIxCg9EZWxldGVGc1JlcXVlc3QSDwoHZnNfbmFtZRgBIAEoCRINCgVmb3JjZRgCIAEoCCISChBEZWxldGVGc1Jlc3BvbnNlIk4KDk1vdW50RnNSZXF1ZXN0Eg8KB2ZzX25hbWUYASABKAkSKwoKbW91bnRwb2ludBgCIAEoCzIXLmN1cnZlZnMubWRzLk1vdW50cG9pbnQiZwoPTW91bnRGc1Jlc3BvbnNlEiQKB2ZzX2luZm8YASABKAsyEy5jdXJ2ZWZzLm1kcy5Gc0luZm8SEgoKc2Vzc2lvbl9pZBgCIAEoARIaChJzZXNzaW9uX3RpbWVvdXRfbXMYAyABKAEiYwoPVW1vdW50RnNSZXF1ZXN0Eg8KB2ZzX25hbWUYASABKAkSEgoKc2Vzc2lvbl9pZBgCIAEoARIrCgptb3VudHBvaW50GAMgASgLMhcuY3VydmVmcy5tZHMuTW91bnRwb2ludCISChBVbW91bnRGc1Jlc3BvbnNlIoEBChVSZWZyZXNoU2Vzc2lvblJlcXVlc3QSDwoHZnNfbmFtZRgBIAEoCRISCgpzZXNzaW9uX2lkGAIgASgBEisKCm1vdW50cG9pbnQYAyABKAsyFy5jdXJ2ZWZzLm1kcy5Nb3VudHBvaW50EhYKDmZzX2RlbHRhX2J5dGVzGAQgASgBItwBChZSZWZyZXNoU2Vzc2lvblJlc3BvbnNlEhkKEWVuYWJsZV9zdW1faW5fZGlyGAEgASgIEhMKC2ZzX2NhcGFjaXR5GAIgASgBEhUKDWZzX3VzZWRfYnl0ZXMYAyABKAESFQoNc2Vzc2lvbl92YWxpZBgEIAEoCBIaChJzZXNzaW9uX3RpbWVvdXRfbXMYBSABKAESFgoOZnNfdXNlZF9pbm9kZXMYBiABKAESGQoRZnNfdXNhZ2VfY29tcGxldGUYByABKAgSFQoNZnNfbWF4X2lub2RlcxgIIAEoASI9ChZBbGxvY2F0ZVMzQ2h1bmtSZXF1ZXN0Eg0KBWZzX2lkGAEgASgNEhQKDGNodW5rX2lkX251bRgCIAEoDSIxChdBbGxvY2F0ZVMzQ2h1bmtSZXNwb25zZRIWCg5iZWdpbl9jaHVua19pZBgBIAEoASJ7CgVRdW90YRIUCgxkaXJfaW5vZGVfaWQYASABKAESDAoEcGF0aBgCIAEoCRIRCgltYXhfYnl0ZXMYAyABKAESEgoKbWF4X2lub2RlcxgEIAEoARISCgp1c2VkX2J5dGVzGAUgASgBEhMKC3VzZWRfaW5vZGVzGAYgASgBIlgKD1NldFF1b3RhUmVxdWVzdBIPCgdmc19uYW1lGAEgASgJEiEKBXF1b3RhGAIgASgLMhIuY3VydmVmcy5tZHMuUXVvdGESEQoJc2V0X3VzYWdlGAMgASgIIjUKEFNldFF1b3RhUmVzcG9uc2USIQoFcXVvdGEYASABKAsyEi5jdXJ2ZWZzLm1kcy5RdW90YSI4Cg9HZXRRdW90YVJlcXVlc3QSDwoHZnNfbmFtZRgBIAEoCRIUCgxkaXJfaW5vZGVfaWQYAiABKAEiNQoQR2V0UXVvdGFSZXNwb25zZRIhCgVxdW90YRgBIAEoCzISLmN1cnZlZnMubWRzLlF1b3RhIiMKEExpc3RRdW90YVJlcXVlc3QSDwoHZnNfbmFtZRgBIAEoCSI3ChFMaXN0UXVvdGFSZXNwb25zZRIiCgZxdW90YXMYASADKAsyEi5jdXJ2ZWZzLm1kcy5RdW90YSI7ChJEZWxldGVRdW90YVJlcXVlc3QSDwoHZnNfbmFtZRgBIAEoCRIUCgxkaXJfaW5vZGVfaWQYAiABKAEiFQoTRGVsZXRlUXVvdGFSZXNwb25zZSJBCgpRdW90YURlbHRhEhQKDGRpcl9pbm9kZV9pZBgBIAEoARINCgVieXRlcxgCIAEoARIOCgZpbm9kZXMYAyABKAEiaQoQU3luY1F1b3RhUmVxdWVzdBIPCgdmc19uYW1lGAEgASgJEicKBmRlbHRhcxgCIAMoCzIXLmN1cnZlZnMubWRzLlF1b3RhRGVsdGESDgoGY2xpZW50GAMgASgJEgsKA3NlcRgEIAEoASI3ChFTeW5jUXVvdGFSZXNwb25zZRIiCgZxdW90YXMYASADKAsyEi5jdXJ2ZWZzLm1kcy5RdW90YSo2CghGc1N0YXR1cxIKCgZGU19ORVcQABINCglGU19JTklURUQQARIPCgtGU19ERUxFVElORxACKlUKBkZzVHlwZRITCg9GU19UWVBFX1VOS05PV04QABISCg5GU19UWVBFX1ZPTFVNRRABEg4KCkZTX1RZUEVfUzMQAhISCg5GU19UWVBFX0hZQlJJRBADMucICgpNZHNTZXJ2aWNlEkcKCENyZWF0ZUZzEhwuY3VydmVmcy5tZHMuQ3JlYXRlRnNSZXF1ZXN0Gh0uY3VydmVmcy5tZHMuQ3JlYXRlRnNSZXNwb25zZRJKCglHZXRGc0luZm8SHS5jdXJ2ZWZzLm1kcy5HZXRGc0luZm9SZXF1ZXN0Gh4uY3VydmVmcy5tZHMuR2V0RnNJbmZvUmVzcG9uc2USYgoRTGlzdENsdXN0ZXJGc0luZm8SJS5jdXJ2ZWZzLm1kcy5MaXN0Q2x1c3RlckZzSW5mb1JlcXVlc3QaJi5jdXJ2ZWZzLm1kcy5MaXN0Q2x1c3RlckZzSW5mb1Jlc3BvbnNlElMKDFVwZGF0ZUZzSW5mbxIgLmN1cnZlZnMubWRzLlVwZGF0ZUZzSW5mb1JlcXVlc3QaIS5jdXJ2ZWZzLm1kcy5VcGRhdGVGc0luZm9SZXNwb25zZRJHCghEZWxldGVGcxIcLmN1cnZlZnMubWRzLkRlbGV0ZUZzUmVxdWVzdBodLmN1cnZlZnMubWRzLkRlbGV0ZUZzUmVzcG9uc2USRAoHTW91bnRGcxIbLmN1cnZlZnMubWRzLk1vdW50RnNSZXF1ZXN0GhwuY3VydmVmcy5tZHMuTW91bnRGc1Jlc3BvbnNlEkcKCFVtb3VudEZzEhwuY3VydmVmcy5tZHMuVW1vdW50RnNSZXF1ZXN0Gh0uY3VydmVmcy5tZHMuVW1vdW50RnNSZXNwb25zZRJZCg5SZWZyZXNoU2Vzc2lvbhIiLmN1cnZlZnMubWRzLlJlZnJlc2hTZXNzaW9uUmVxdWVzdBojLmN1cnZlZnMubWRzLlJlZnJlc2hTZXNzaW9uUmVzcG9uc2USXAoPQWxsb2NhdGVTM0NodW5rEiMuY3VydmVmcy5tZHMuQWxsb2NhdGVTM0NodW5rUmVxdWVzdBokLmN1cnZlZnMubWRzLkFsbG9jYXRlUzNDaHVua1Jlc3BvbnNlEkcKCFNldFF1b3RhEhwuY3VydmVmcy5tZHMuU2V0UXVvdGFSZXF1ZXN0Gh0uY3VydmVmcy5tZHMuU2V0UXVvdGFSZXNwb25zZRJHCghHZXRRdW90YRIcLmN1cnZlZnMubWRzLkdldFF1b3RhUmVxdWVzdBodLmN1cnZlZnMubWRzLkdldFF1b3RhUmVzcG9uc2USSgoJTGlzdFF1b3RhEh0uY3VydmVmcy5tZHMuTGlzdFF1b3RhUmVxdWVzdBoeLmN1cnZlZnMubWRzLkxpc3RRdW90YVJlc3BvbnNlElAKC0RlbGV0ZVF1b3RhEh8uY3VydmVmcy5tZHMuRGVsZXRlUXVvdGFSZXF1ZXN0GiAuY3VydmVmcy5tZHMuRGVsZXRlUXVvdGFSZXNwb25zZRJKCglTeW5jUXVvdGESHS5jdXJ2ZWZzLm1kcy5TeW5jUXVvdGFSZXF1ZXN0Gh4uY3VydmVmcy5tZHMuU3luY1F1b3RhUmVzcG9uc2ViBnByb3RvMw");
+  fileDesc("CgltZHMucHJvdG8SC2N1cnZlZnMubWRzIh0KDkxvY2FsU3RvcmVJbmZvEgsKA2RpchgBIAEoCSJ7CgZTM0luZm8SCgoCYWsYASABKAkSCgoCc2sYAiABKAkSEAoIZW5kcG9pbnQYAyABKAkSEwoLYnVja2V0X25hbWUYBCABKAkSDgoGcmVnaW9uGAUgASgJEhIKCnBhdGhfc3R5bGUYBiABKAgSDgoGcHJlZml4GAcgASgJImQKCURhdGFTdG9yZRIsCgVsb2NhbBgBIAEoCzIbLmN1cnZlZnMubWRzLkxvY2FsU3RvcmVJbmZvSAASIQoCczMYAiABKAsyEy5jdXJ2ZWZzLm1kcy5TM0luZm9IAEIGCgRraW5kIkcKCk1vdW50cG9pbnQSEAoIaG9zdG5hbWUYASABKAkSDAoEcG9ydBgCIAEoDRIMCgRwYXRoGAMgASgJEgsKA2N0bxgEIAEoCCJmCgxNb3VudFNlc3Npb24SKwoKbW91bnRwb2ludBgBIAEoCzIXLmN1cnZlZnMubWRzLk1vdW50cG9pbnQSEgoKc2Vzc2lvbl9pZBgCIAEoARIVCg1tb3VudGVkX2F0X21zGAMgASgBIvkDCgZGc0luZm8SDQoFZnNfaWQYASABKA0SDwoHZnNfbmFtZRgCIAEoCRIlCgZzdGF0dXMYAyABKA4yFS5jdXJ2ZWZzLm1kcy5Gc1N0YXR1cxIVCg1yb290X2lub2RlX2lkGAQgASgBEhAKCGNhcGFjaXR5GAUgASgBEhIKCmJsb2NrX3NpemUYBiABKAESEQoJbW91bnRfbnVtGAcgASgNEi4KC21vdW50cG9pbnRzGAggAygLMhkuY3VydmVmcy5tZHMuTW91bnRTZXNzaW9uEiQKB2ZzX3R5cGUYCSABKA4yEy5jdXJ2ZWZzLm1kcy5Gc1R5cGUSKgoKZGF0YV9zdG9yZRgKIAEoCzIWLmN1cnZlZnMubWRzLkRhdGFTdG9yZRIZChFlbmFibGVfc3VtX2luX2RpchgLIAEoCBINCgVvd25lchgMIAEoCRIZChFyZWN5Y2xlX3RpbWVfaG91chgPIAEoDRISCgpjaHVua19zaXplGBAgASgBEhUKDWNyZWF0ZWRfYXRfbXMYESABKAESEgoKdXNlZF9ieXRlcxgSIAEoARITCgt1c2VkX2lub2RlcxgTIAEoARIWCg51c2FnZV9jb21wbGV0ZRgUIAEoCBISCgptYXhfaW5vZGVzGBUgASgBEhEKCWtlZXBfZGF0YRgWIAEoCCKgAgoPQ3JlYXRlRnNSZXF1ZXN0Eg8KB2ZzX25hbWUYASABKAkSEgoKYmxvY2tfc2l6ZRgCIAEoARIkCgdmc190eXBlGAMgASgOMhMuY3VydmVmcy5tZHMuRnNUeXBlEioKCmRhdGFfc3RvcmUYBCABKAsyFi5jdXJ2ZWZzLm1kcy5EYXRhU3RvcmUSGQoRZW5hYmxlX3N1bV9pbl9kaXIYBSABKAgSDQoFb3duZXIYBiABKAkSEAoIY2FwYWNpdHkYByABKAESGQoRcmVjeWNsZV90aW1lX2hvdXIYCCABKA0SEgoKY2h1bmtfc2l6ZRgJIAEoARIXCg9wYXJ0aXRpb25fY291bnQYCiABKA0SEgoKbWF4X2lub2RlcxgLIAEoASI4ChBDcmVhdGVGc1Jlc3BvbnNlEiQKB2ZzX2luZm8YASABKAsyEy5jdXJ2ZWZzLm1kcy5Gc0luZm8iMgoQR2V0RnNJbmZvUmVxdWVzdBINCgVmc19pZBgBIAEoDRIPCgdmc19uYW1lGAIgASgJIjkKEUdldEZzSW5mb1Jlc3BvbnNlEiQKB2ZzX2luZm8YASABKAsyEy5jdXJ2ZWZzLm1kcy5Gc0luZm8iGgoYTGlzdENsdXN0ZXJGc0luZm9SZXF1ZXN0IkEKGUxpc3RDbHVzdGVyRnNJbmZvUmVzcG9uc2USJAoHZnNfaW5mbxgBIAMoCzITLmN1cnZlZnMubWRzLkZzSW5mbyJuChNVcGRhdGVGc0luZm9SZXF1ZXN0Eg8KB2ZzX25hbWUYASABKAkSEAoIY2FwYWNpdHkYAiABKAESHgoRcmVjeWNsZV90aW1lX2hvdXIYAyABKA1IAIgBAUIUChJfcmVjeWNsZV90aW1lX2hvdXIiPAoUVXBkYXRlRnNJbmZvUmVzcG9uc2USJAoHZnNfaW5mbxgBIAEoCzITLmN1cnZlZnMubWRzLkZzSW5mbyIxCg9EZWxldGVGc1JlcXVlc3QSDwoHZnNfbmFtZRgBIAEoCRINCgVmb3JjZRgCIAEoCCISChBEZWxldGVGc1Jlc3BvbnNlIk4KDk1vdW50RnNSZXF1ZXN0Eg8KB2ZzX25hbWUYASABKAkSKwoKbW91bnRwb2ludBgCIAEoCzIXLmN1cnZlZnMubWRzLk1vdW50cG9pbnQiZwoPTW91bnRGc1Jlc3BvbnNlEiQKB2ZzX2luZm8YASABKAsyEy5jdXJ2ZWZzLm1kcy5Gc0luZm8SEgoKc2Vzc2lvbl9pZBgCIAEoARIaChJzZXNzaW9uX3RpbWVvdXRfbXMYAyABKAEiYwoPVW1vdW50RnNSZXF1ZXN0Eg8KB2ZzX25hbWUYASABKAkSEgoKc2Vzc2lvbl9pZBgCIAEoARIrCgptb3VudHBvaW50GAMgASgLMhcuY3VydmVmcy5tZHMuTW91bnRwb2ludCISChBVbW91bnRGc1Jlc3BvbnNlIoEBChVSZWZyZXNoU2Vzc2lvblJlcXVlc3QSDwoHZnNfbmFtZRgBIAEoCRISCgpzZXNzaW9uX2lkGAIgASgBEisKCm1vdW50cG9pbnQYAyABKAsyFy5jdXJ2ZWZzLm1kcy5Nb3VudHBvaW50EhYKDmZzX2RlbHRhX2J5dGVzGAQgASgBIpkCChZSZWZyZXNoU2Vzc2lvblJlc3BvbnNlEhkKEWVuYWJsZV9zdW1faW5fZGlyGAEgASgIEhMKC2ZzX2NhcGFjaXR5GAIgASgBEhUKDWZzX3VzZWRfYnl0ZXMYAyABKAESFQoNc2Vzc2lvbl92YWxpZBgEIAEoCBIaChJzZXNzaW9uX3RpbWVvdXRfbXMYBSABKAESFgoOZnNfdXNlZF9pbm9kZXMYBiABKAESGQoRZnNfdXNhZ2VfY29tcGxldGUYByABKAgSFQoNZnNfbWF4X2lub2RlcxgIIAEoARI7ChVmc19wYXJ0aXRpb25fbmV4dF9pZHMYCSADKAsyHC5jdXJ2ZWZzLm1kcy5QYXJ0aXRpb25OZXh0SWQiPgoPUGFydGl0aW9uTmV4dElkEg0KBXN0YXJ0GAEgASgBEgsKA2VuZBgCIAEoARIPCgduZXh0X2lkGAMgASgBIj0KFkFsbG9jYXRlUzNDaHVua1JlcXVlc3QSDQoFZnNfaWQYASABKA0SFAoMY2h1bmtfaWRfbnVtGAIgASgNIjEKF0FsbG9jYXRlUzNDaHVua1Jlc3BvbnNlEhYKDmJlZ2luX2NodW5rX2lkGAEgASgBInsKBVF1b3RhEhQKDGRpcl9pbm9kZV9pZBgBIAEoARIMCgRwYXRoGAIgASgJEhEKCW1heF9ieXRlcxgDIAEoARISCgptYXhfaW5vZGVzGAQgASgBEhIKCnVzZWRfYnl0ZXMYBSABKAESEwoLdXNlZF9pbm9kZXMYBiABKAEiWAoPU2V0UXVvdGFSZXF1ZXN0Eg8KB2ZzX25hbWUYASABKAkSIQoFcXVvdGEYAiABKAsyEi5jdXJ2ZWZzLm1kcy5RdW90YRIRCglzZXRfdXNhZ2UYAyABKAgiNQoQU2V0UXVvdGFSZXNwb25zZRIhCgVxdW90YRgBIAEoCzISLmN1cnZlZnMubWRzLlF1b3RhIjgKD0dldFF1b3RhUmVxdWVzdBIPCgdmc19uYW1lGAEgASgJEhQKDGRpcl9pbm9kZV9pZBgCIAEoASI1ChBHZXRRdW90YVJlc3BvbnNlEiEKBXF1b3RhGAEgASgLMhIuY3VydmVmcy5tZHMuUXVvdGEiIwoQTGlzdFF1b3RhUmVxdWVzdBIPCgdmc19uYW1lGAEgASgJIjcKEUxpc3RRdW90YVJlc3BvbnNlEiIKBnF1b3RhcxgBIAMoCzISLmN1cnZlZnMubWRzLlF1b3RhIjsKEkRlbGV0ZVF1b3RhUmVxdWVzdBIPCgdmc19uYW1lGAEgASgJEhQKDGRpcl9pbm9kZV9pZBgCIAEoASIVChNEZWxldGVRdW90YVJlc3BvbnNlIkEKClF1b3RhRGVsdGESFAoMZGlyX2lub2RlX2lkGAEgASgBEg0KBWJ5dGVzGAIgASgBEg4KBmlub2RlcxgDIAEoASJpChBTeW5jUXVvdGFSZXF1ZXN0Eg8KB2ZzX25hbWUYASABKAkSJwoGZGVsdGFzGAIgAygLMhcuY3VydmVmcy5tZHMuUXVvdGFEZWx0YRIOCgZjbGllbnQYAyABKAkSCwoDc2VxGAQgASgBIjcKEVN5bmNRdW90YVJlc3BvbnNlEiIKBnF1b3RhcxgBIAMoCzISLmN1cnZlZnMubWRzLlF1b3RhKjYKCEZzU3RhdHVzEgoKBkZTX05FVxAAEg0KCUZTX0lOSVRFRBABEg8KC0ZTX0RFTEVUSU5HEAIqVQoGRnNUeXBlEhMKD0ZTX1RZUEVfVU5LTk9XThAAEhIKDkZTX1RZUEVfVk9MVU1FEAESDgoKRlNfVFlQRV9TMxACEhIKDkZTX1RZUEVfSFlCUklEEAMy5wgKCk1kc1NlcnZpY2USRwoIQ3JlYXRlRnMSHC5jdXJ2ZWZzLm1kcy5DcmVhdGVGc1JlcXVlc3QaHS5jdXJ2ZWZzLm1kcy5DcmVhdGVGc1Jlc3BvbnNlEkoKCUdldEZzSW5mbxIdLmN1cnZlZnMubWRzLkdldEZzSW5mb1JlcXVlc3QaHi5jdXJ2ZWZzLm1kcy5HZXRGc0luZm9SZXNwb25zZRJiChFMaXN0Q2x1c3RlckZzSW5mbxIlLmN1cnZlZnMubWRzLkxpc3RDbHVzdGVyRnNJbmZvUmVxdWVzdBomLmN1cnZlZnMubWRzLkxpc3RDbHVzdGVyRnNJbmZvUmVzcG9uc2USUwoMVXBkYXRlRnNJbmZvEiAuY3VydmVmcy5tZHMuVXBkYXRlRnNJbmZvUmVxdWVzdBohLmN1cnZlZnMubWRzLlVwZGF0ZUZzSW5mb1Jlc3BvbnNlEkcKCERlbGV0ZUZzEhwuY3VydmVmcy5tZHMuRGVsZXRlRnNSZXF1ZXN0Gh0uY3VydmVmcy5tZHMuRGVsZXRlRnNSZXNwb25zZRJECgdNb3VudEZzEhsuY3VydmVmcy5tZHMuTW91bnRGc1JlcXVlc3QaHC5jdXJ2ZWZzLm1kcy5Nb3VudEZzUmVzcG9uc2USRwoIVW1vdW50RnMSHC5jdXJ2ZWZzLm1kcy5VbW91bnRGc1JlcXVlc3QaHS5jdXJ2ZWZzLm1kcy5VbW91bnRGc1Jlc3BvbnNlElkKDlJlZnJlc2hTZXNzaW9uEiIuY3VydmVmcy5tZHMuUmVmcmVzaFNlc3Npb25SZXF1ZXN0GiMuY3VydmVmcy5tZHMuUmVmcmVzaFNlc3Npb25SZXNwb25zZRJcCg9BbGxvY2F0ZVMzQ2h1bmsSIy5jdXJ2ZWZzLm1kcy5BbGxvY2F0ZVMzQ2h1bmtSZXF1ZXN0GiQuY3VydmVmcy5tZHMuQWxsb2NhdGVTM0NodW5rUmVzcG9uc2USRwoIU2V0UXVvdGESHC5jdXJ2ZWZzLm1kcy5TZXRRdW90YVJlcXVlc3QaHS5jdXJ2ZWZzLm1kcy5TZXRRdW90YVJlc3BvbnNlEkcKCEdldFF1b3RhEhwuY3VydmVmcy5tZHMuR2V0UXVvdGFSZXF1ZXN0Gh0uY3VydmVmcy5tZHMuR2V0UXVvdGFSZXNwb25zZRJKCglMaXN0UXVvdGESHS5jdXJ2ZWZzLm1kcy5MaXN0UXVvdGFSZXF1ZXN0Gh4uY3VydmVmcy5tZHMuTGlzdFF1b3RhUmVzcG9uc2USUAoLRGVsZXRlUXVvdGESHy5jdXJ2ZWZzLm1kcy5EZWxldGVRdW90YVJlcXVlc3QaIC5jdXJ2ZWZzLm1kcy5EZWxldGVRdW90YVJlc3BvbnNlEkoKCVN5bmNRdW90YRIdLmN1cnZlZnMubWRzLlN5bmNRdW90YVJlcXVlc3QaHi5jdXJ2ZWZzLm1kcy5TeW5jUXVvdGFSZXNwb25zZWIGcHJvdG8z");
 
 /**
  * @generated from message curvefs.mds.LocalStoreInfo
@@ -750,6 +750,15 @@ export type RefreshSessionResponse = Message<"curvefs.mds.RefreshSessionResponse
    * @generated from field: double fs_max_inodes = 8;
    */
   fsMaxInodes: number;
+
+  /**
+   * The inode-id watermark of each partition counted in fs_used_inodes, as of the same report:
+   * an inode with start <= id <= end is in that count iff id < next_id (ids are handed out in
+   * order). A client drops its own creates from its tally exactly when the count includes them.
+   *
+   * @generated from field: repeated curvefs.mds.PartitionNextId fs_partition_next_ids = 9;
+   */
+  fsPartitionNextIds: PartitionNextId[];
 };
 
 /**
@@ -758,6 +767,35 @@ export type RefreshSessionResponse = Message<"curvefs.mds.RefreshSessionResponse
  */
 export const RefreshSessionResponseSchema: GenMessage<RefreshSessionResponse> = /*@__PURE__*/
   messageDesc(file_mds, 21);
+
+/**
+ * One partition's inode-id range and the next id it will hand out, as its leader last reported.
+ *
+ * @generated from message curvefs.mds.PartitionNextId
+ */
+export type PartitionNextId = Message<"curvefs.mds.PartitionNextId"> & {
+  /**
+   * @generated from field: double start = 1;
+   */
+  start: number;
+
+  /**
+   * @generated from field: double end = 2;
+   */
+  end: number;
+
+  /**
+   * @generated from field: double next_id = 3;
+   */
+  nextId: number;
+};
+
+/**
+ * Describes the message curvefs.mds.PartitionNextId.
+ * Use `create(PartitionNextIdSchema)` to create a new message.
+ */
+export const PartitionNextIdSchema: GenMessage<PartitionNextId> = /*@__PURE__*/
+  messageDesc(file_mds, 22);
 
 /**
  * @generated from message curvefs.mds.AllocateS3ChunkRequest
@@ -781,7 +819,7 @@ export type AllocateS3ChunkRequest = Message<"curvefs.mds.AllocateS3ChunkRequest
  * Use `create(AllocateS3ChunkRequestSchema)` to create a new message.
  */
 export const AllocateS3ChunkRequestSchema: GenMessage<AllocateS3ChunkRequest> = /*@__PURE__*/
-  messageDesc(file_mds, 22);
+  messageDesc(file_mds, 23);
 
 /**
  * @generated from message curvefs.mds.AllocateS3ChunkResponse
@@ -800,7 +838,7 @@ export type AllocateS3ChunkResponse = Message<"curvefs.mds.AllocateS3ChunkRespon
  * Use `create(AllocateS3ChunkResponseSchema)` to create a new message.
  */
 export const AllocateS3ChunkResponseSchema: GenMessage<AllocateS3ChunkResponse> = /*@__PURE__*/
-  messageDesc(file_mds, 23);
+  messageDesc(file_mds, 24);
 
 /**
  * Directory quotas (docs/architecture.md "Directory quotas"). A quota limits the recursive
@@ -856,7 +894,7 @@ export type Quota = Message<"curvefs.mds.Quota"> & {
  * Use `create(QuotaSchema)` to create a new message.
  */
 export const QuotaSchema: GenMessage<Quota> = /*@__PURE__*/
-  messageDesc(file_mds, 24);
+  messageDesc(file_mds, 25);
 
 /**
  * @generated from message curvefs.mds.SetQuotaRequest
@@ -886,7 +924,7 @@ export type SetQuotaRequest = Message<"curvefs.mds.SetQuotaRequest"> & {
  * Use `create(SetQuotaRequestSchema)` to create a new message.
  */
 export const SetQuotaRequestSchema: GenMessage<SetQuotaRequest> = /*@__PURE__*/
-  messageDesc(file_mds, 25);
+  messageDesc(file_mds, 26);
 
 /**
  * @generated from message curvefs.mds.SetQuotaResponse
@@ -903,7 +941,7 @@ export type SetQuotaResponse = Message<"curvefs.mds.SetQuotaResponse"> & {
  * Use `create(SetQuotaResponseSchema)` to create a new message.
  */
 export const SetQuotaResponseSchema: GenMessage<SetQuotaResponse> = /*@__PURE__*/
-  messageDesc(file_mds, 26);
+  messageDesc(file_mds, 27);
 
 /**
  * @generated from message curvefs.mds.GetQuotaRequest
@@ -925,7 +963,7 @@ export type GetQuotaRequest = Message<"curvefs.mds.GetQuotaRequest"> & {
  * Use `create(GetQuotaRequestSchema)` to create a new message.
  */
 export const GetQuotaRequestSchema: GenMessage<GetQuotaRequest> = /*@__PURE__*/
-  messageDesc(file_mds, 27);
+  messageDesc(file_mds, 28);
 
 /**
  * @generated from message curvefs.mds.GetQuotaResponse
@@ -942,7 +980,7 @@ export type GetQuotaResponse = Message<"curvefs.mds.GetQuotaResponse"> & {
  * Use `create(GetQuotaResponseSchema)` to create a new message.
  */
 export const GetQuotaResponseSchema: GenMessage<GetQuotaResponse> = /*@__PURE__*/
-  messageDesc(file_mds, 28);
+  messageDesc(file_mds, 29);
 
 /**
  * @generated from message curvefs.mds.ListQuotaRequest
@@ -959,7 +997,7 @@ export type ListQuotaRequest = Message<"curvefs.mds.ListQuotaRequest"> & {
  * Use `create(ListQuotaRequestSchema)` to create a new message.
  */
 export const ListQuotaRequestSchema: GenMessage<ListQuotaRequest> = /*@__PURE__*/
-  messageDesc(file_mds, 29);
+  messageDesc(file_mds, 30);
 
 /**
  * @generated from message curvefs.mds.ListQuotaResponse
@@ -978,7 +1016,7 @@ export type ListQuotaResponse = Message<"curvefs.mds.ListQuotaResponse"> & {
  * Use `create(ListQuotaResponseSchema)` to create a new message.
  */
 export const ListQuotaResponseSchema: GenMessage<ListQuotaResponse> = /*@__PURE__*/
-  messageDesc(file_mds, 30);
+  messageDesc(file_mds, 31);
 
 /**
  * @generated from message curvefs.mds.DeleteQuotaRequest
@@ -1000,7 +1038,7 @@ export type DeleteQuotaRequest = Message<"curvefs.mds.DeleteQuotaRequest"> & {
  * Use `create(DeleteQuotaRequestSchema)` to create a new message.
  */
 export const DeleteQuotaRequestSchema: GenMessage<DeleteQuotaRequest> = /*@__PURE__*/
-  messageDesc(file_mds, 31);
+  messageDesc(file_mds, 32);
 
 /**
  * @generated from message curvefs.mds.DeleteQuotaResponse
@@ -1013,7 +1051,7 @@ export type DeleteQuotaResponse = Message<"curvefs.mds.DeleteQuotaResponse"> & {
  * Use `create(DeleteQuotaResponseSchema)` to create a new message.
  */
 export const DeleteQuotaResponseSchema: GenMessage<DeleteQuotaResponse> = /*@__PURE__*/
-  messageDesc(file_mds, 32);
+  messageDesc(file_mds, 33);
 
 /**
  * A client's usage change of one quota since its last SyncQuota.
@@ -1042,7 +1080,7 @@ export type QuotaDelta = Message<"curvefs.mds.QuotaDelta"> & {
  * Use `create(QuotaDeltaSchema)` to create a new message.
  */
 export const QuotaDeltaSchema: GenMessage<QuotaDelta> = /*@__PURE__*/
-  messageDesc(file_mds, 33);
+  messageDesc(file_mds, 34);
 
 /**
  * @generated from message curvefs.mds.SyncQuotaRequest
@@ -1079,7 +1117,7 @@ export type SyncQuotaRequest = Message<"curvefs.mds.SyncQuotaRequest"> & {
  * Use `create(SyncQuotaRequestSchema)` to create a new message.
  */
 export const SyncQuotaRequestSchema: GenMessage<SyncQuotaRequest> = /*@__PURE__*/
-  messageDesc(file_mds, 34);
+  messageDesc(file_mds, 35);
 
 /**
  * @generated from message curvefs.mds.SyncQuotaResponse
@@ -1098,7 +1136,7 @@ export type SyncQuotaResponse = Message<"curvefs.mds.SyncQuotaResponse"> & {
  * Use `create(SyncQuotaResponseSchema)` to create a new message.
  */
 export const SyncQuotaResponseSchema: GenMessage<SyncQuotaResponse> = /*@__PURE__*/
-  messageDesc(file_mds, 35);
+  messageDesc(file_mds, 36);
 
 /**
  * @generated from enum curvefs.mds.FsStatus

@@ -77,6 +77,7 @@ export function mdsService(ref: NodeRef, access = new FsAccess(false)): ServiceI
         fsUsedBytes: u.bytes,
         fsUsedInodes: u.inodes,
         fsUsageComplete: u.complete,
+        fsPartitionNextIds: u.nextIds,
         sessionValid: r.valid,
         sessionTimeoutMs: t.fs.opts.sessionTimeoutMs,
       };

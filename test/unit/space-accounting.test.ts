@@ -90,21 +90,86 @@ test('SpaceGuard: writes past the capacity are refused with ENOSPC; growth count
   // Deletes free space once the MDS reports them; capacity changes take effect at once.
   s.update({ capacity: 2000, usedBytes: 100, usedInodes: 2, complete: true });
   assert.equal(s.free, 1900);
-  // The inode limit: creates count at once, a failed create gives its inode back.
-  const n = new SpaceGuard(0);
-  n.update({ capacity: 0, usedBytes: 0, usedInodes: 3, complete: true, maxInodes: 5 });
-  n.admitInode();
-  n.admitInode();
-  assert.throws(() => n.admitInode(), (x) => isCurveError(x, StatusCode.NO_SPACE));
-  n.releaseInode();
-  n.admitInode();
-  n.update({ capacity: 0, usedBytes: 0, usedInodes: 5, complete: true, maxInodes: 5 });
-  assert.equal(n.inodes, 7, 'counted until a second report (the first may not include them)');
-  n.update({ capacity: 0, usedBytes: 0, usedInodes: 4, complete: true, maxInodes: 5 });
-  n.admitInode();
-  assert.throws(() => n.admitInode(), (x) => isCurveError(x, StatusCode.NO_SPACE));
   // Unlimited: nothing is refused.
   const u = new SpaceGuard(0);
   u.admit(2 ** 52);
   assert.equal(u.free, Infinity);
+});
+
+/** One partition holding inode ids 1..999 whose leader last reported `nextId` and `used` inodes. */
+const inodeReport = (used: number, nextId: number, maxInodes = 6) => ({ capacity: 0, usedBytes: 0, usedInodes: used, complete: true, maxInodes, nextIds: [{ start: 1, end: 999, nextId }] });
+const refused = (x: unknown) => isCurveError(x, StatusCode.NO_SPACE);
+
+/** Admits and completes the create of inode `ino` (what FsCore does around a create). */
+function create(s: SpaceGuard, ino: number): void {
+  s.admitInode();
+  s.settleInode(ino);
+}
+
+test('SpaceGuard: own creates count until the MDS count includes them, never twice', () => {
+  const s = new SpaceGuard(0);
+  s.update(inodeReport(1, 2)); // the root (id 1)
+  create(s, 2);
+  create(s, 3);
+  assert.equal(s.inodes, 3);
+  // A report that includes both (a refresh between creates): they are not counted again.
+  s.update(inodeReport(3, 4));
+  assert.equal(s.inodes, 3, 'creates the MDS counted are not counted twice');
+  create(s, 4);
+  create(s, 5);
+  create(s, 6);
+  assert.equal(s.inodes, 6);
+  assert.throws(() => s.admitInode(), refused, 'the 7th inode is past the limit');
+});
+
+test('SpaceGuard: a lagging MDS count keeps own creates counted, for as many reports as it lags', () => {
+  const s = new SpaceGuard(0);
+  s.update(inodeReport(1, 2));
+  create(s, 2);
+  create(s, 3);
+  // The leader's heartbeat has not reached the MDS yet, twice: both still count.
+  s.update(inodeReport(1, 2));
+  s.update(inodeReport(1, 2));
+  assert.equal(s.inodes, 3);
+  // It has seen one of them.
+  s.update(inodeReport(2, 3));
+  assert.equal(s.inodes, 3);
+  // An incomplete sum changes nothing.
+  s.update({ ...inodeReport(0, 0), complete: false });
+  assert.equal(s.inodes, 3);
+  s.update(inodeReport(3, 4));
+  assert.equal(s.inodes, 3);
+  // Other clients' creates and the reclaimer's deletes show through the MDS's figure.
+  s.update(inodeReport(2, 9));
+  assert.equal(s.inodes, 2);
+});
+
+test('SpaceGuard: a create in flight counts; one the report already includes when it answers is not added', () => {
+  const s = new SpaceGuard(0);
+  s.update(inodeReport(5, 6));
+  s.admitInode();
+  assert.equal(s.inodes, 6, 'in flight: counted');
+  assert.throws(() => s.admitInode(), refused);
+  // The create (id 6) was applied and reported before its answer came back.
+  s.update(inodeReport(6, 7));
+  assert.equal(s.inodes, 7, 'still in flight: the guard cannot tell it is the one reported');
+  s.settleInode(6);
+  assert.equal(s.inodes, 6, 'answered: the report included it');
+  // A failed create gives its admission back.
+  s.update(inodeReport(4, 7));
+  s.admitInode();
+  s.releaseInode();
+  assert.equal(s.inodes, 4);
+});
+
+test('SpaceGuard: from an MDS that sends no id watermarks, own creates count for two reports', () => {
+  const s = new SpaceGuard(0);
+  s.update({ capacity: 0, usedBytes: 0, usedInodes: 3, complete: true, maxInodes: 5 });
+  create(s, 10);
+  create(s, 11);
+  assert.throws(() => s.admitInode(), refused);
+  s.update({ capacity: 0, usedBytes: 0, usedInodes: 5, complete: true, maxInodes: 5 });
+  assert.equal(s.inodes, 7, 'counted until a second report (the first may not include them)');
+  s.update({ capacity: 0, usedBytes: 0, usedInodes: 4, complete: true, maxInodes: 5 });
+  assert.equal(s.inodes, 4);
 });

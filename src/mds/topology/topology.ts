@@ -76,6 +76,8 @@ export interface FsUsage {
   inodes: number;
   /** False while some partition has not reported since this MDS began to lead. */
   complete: boolean;
+  /** Each reported partition's id range and next inode id, as of the report counted in `inodes`. */
+  nextIds: { start: number; end: number; nextId: number }[];
 }
 
 /** What the copyset's leader told us. */
@@ -604,6 +606,7 @@ export class Topology {
     let bytes = 0;
     let inodes = 0;
     let complete = true;
+    const nextIds: FsUsage['nextIds'] = [];
     for (const p of this.partitionsOfFs(fsId)) {
       const s = this.csRuntime.get(csKey(p.poolId, p.copysetId))?.partitions.get(p.partitionId);
       if (!s) {
@@ -612,8 +615,9 @@ export class Topology {
       }
       bytes += s.fileBytes;
       inodes += s.inodeNum;
+      nextIds.push({ start: p.start, end: p.end, nextId: s.nextId });
     }
-    return { bytes, inodes, complete };
+    return { bytes, inodes, complete, nextIds };
   }
 
   encodeValue(value: string): Uint8Array {
