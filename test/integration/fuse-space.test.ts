@@ -144,20 +144,37 @@ test('the SDK sees the same usage and refuses the same way', async () => {
   }
 });
 
-test('a file system with an inode limit refuses a create past it with ENOSPC', async () => {
+test('a file system with an inode limit takes creates up to it, across refreshes, and refuses one past it with ENOSPC', async () => {
   const dir = await mount('few');
   const start = await waitUntil('a complete usage report', DEADLINE, async () => {
     const f = await info('few');
     return f.usageComplete ? f : undefined;
   });
   assert.equal(start.maxInodes, MAX_INODES);
-  const s0 = await fsp.statfs(dir);
-  assert.deepEqual([s0.files, s0.files - s0.ffree], [MAX_INODES, start.usedInodes]);
   const room = MAX_INODES - start.usedInodes;
   assert.ok(room >= 2, `the root leaves room (${start.usedInodes} used)`);
+  /** Waits until the mount's own usage report (df shows it) counts `used` inodes of the limit. */
+  const mountSees = (used: number) =>
+    waitUntil(`the mount to be told ${used} inodes are used`, DEADLINE, async () => {
+      const s = await fsp.statfs(dir);
+      return s.files === MAX_INODES && s.files - s.ffree === used ? true : undefined;
+    });
+  await mountSees(start.usedInodes);
+  // Each create but the last waits for a refresh that includes it before the next: the mount
+  // must not count its own creates again on top of an MDS figure that has them (it refused
+  // creates under the limit that way).
   await fsp.mkdir(join(dir, 'd'));
-  for (let i = 1; i < room; i++) await fsp.writeFile(join(dir, 'd', `f${i}`), '');
+  await mountSees(start.usedInodes + 1);
+  for (let i = 1; i < room - 1; i++) {
+    await fsp.writeFile(join(dir, 'd', `f${i}`), '');
+    await mountSees(start.usedInodes + 1 + i);
+  }
+  // The last one and those past the limit go at once: the mount's own tally refuses them
+  // whether or not a report has counted the last create yet.
+  await fsp.writeFile(join(dir, 'd', 'last'), '');
   await assert.rejects(fsp.writeFile(join(dir, 'd', 'one-too-many'), ''), { code: 'ENOSPC' });
   await assert.rejects(fsp.mkdir(join(dir, 'e')), { code: 'ENOSPC' });
   await waitUntil('the partitions to count every inode', DEADLINE, async () => ((await info('few')).usedInodes === MAX_INODES ? true : undefined));
+  await mountSees(MAX_INODES);
+  await assert.rejects(fsp.mkdir(join(dir, 'e')), { code: 'ENOSPC' }, 'refused on the MDS figure alone too');
 });
