@@ -11,7 +11,6 @@
 // the server, so that contention is there every time, not by chance.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { FileDataIO } from '../../src/data/index.ts';
 import type { FuseOps } from '../../src/fuse/index.ts';
 import { CurvefsOps } from '../../src/mount/index.ts';
