@@ -103,7 +103,7 @@ export class CurvefsOps implements FuseOps {
 
   async mkdir(ctx: RequestContext, parent: number, name: string, mode: number): Promise<Entry> {
     const attr = await this.vfs.mkdir(ctx, parent, name, mode);
-    this.dirNames.seen(attr.ino, parent, name);
+    this.dirNames.made(attr.ino, parent, name);
     return { attr };
   }
 
@@ -180,7 +180,7 @@ export class CurvefsOps implements FuseOps {
     const list = await this.vfs.readdir(fh, offset, Math.ceil(sizeHint / 160) + 1, true);
     // The kernel links listed entries into its dentry cache (it skips, without failing, a
     // directory it has elsewhere).
-    for (const e of list) if (e.attr && isDir(e.attr.mode) && e.name !== '.' && e.name !== '..') this.dirNames.seen(e.ino, ino, e.name);
+    for (const e of list) if (e.attr && isDir(e.attr.mode) && e.name !== '.' && e.name !== '..') this.dirNames.listed(e.ino, ino, e.name);
     return list.map((e) => ({
       name: e.name,
       cookie: e.cookie,

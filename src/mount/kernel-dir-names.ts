@@ -27,9 +27,18 @@ export class KernelDirNames {
     this.notifier = notifier;
   }
 
-  /** The kernel gets directory `ino` as `name` in `parent` (a lookup, mkdir or listing). */
-  seen(ino: number, parent: number, name: string): void {
+  /** The kernel gets new directory `ino` as `name` in `parent` (mkdir). */
+  made(ino: number, parent: number, name: string): void {
     this.at.set(ino, { parent, name });
+  }
+
+  /**
+   * A listing (READDIRPLUS) showed directory `ino` as `name` in `parent`. Only a directory not
+   * known yet is recorded: one the kernel has elsewhere it may not move there (it then skips
+   * the entry), and the old place is what a later lookup must drop.
+   */
+  listed(ino: number, parent: number, name: string): void {
+    if (!this.at.has(ino)) this.at.set(ino, { parent, name });
   }
 
   /**

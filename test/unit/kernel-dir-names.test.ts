@@ -29,7 +29,8 @@ test('a directory found in another directory drops its old entry; same place, sa
   assert.deepEqual(sent, []);
   await names.moving(10, 5, 'd'); // moved to another directory
   assert.deepEqual(sent, ['1/e']);
-  names.seen(11, 5, 'x'); // from a listing
+  names.listed(11, 5, 'x'); // first seen in a listing
+  names.listed(11, 9, 'x'); // listed elsewhere: the kernel may have kept it at 5/x
   await names.moving(11, 6, 'x');
   assert.deepEqual(sent, ['1/e', '5/x']);
   names.forget(11);
@@ -40,6 +41,6 @@ test('a directory found in another directory drops its old entry; same place, sa
 test('a notification the kernel refuses (ENOENT: no such dentry) does not fail the lookup', async () => {
   const names = new KernelDirNames();
   names.attach({ invalEntry: () => Promise.reject(Object.assign(new Error('gone'), { code: 'ENOENT' })) });
-  names.seen(3, 1, 'a');
+  names.made(3, 1, 'a');
   await names.moving(3, 2, 'a');
 });
