@@ -140,3 +140,15 @@ test('moved into a sibling B has cached, round after round, and with its parent 
     });
   }
 });
+
+test('listing the new parent first (READDIRPLUS shows the moved directory) does not hide the old place', async () => {
+  await ok(a, 'mkdir -p t3/a/d t3/b && touch t3/a/d/f3');
+  assert.equal(await ok(b, 'ls -1 t3/a/d'), 'f3\n');
+  await ok(a, 'mv t3/a/d t3/b/d');
+  await whileBRenames('t3', async () => {
+    // `ls -l` of the new parent: a READDIRPLUS that lists d while B's kernel has it at t3/a/d.
+    const listed = await sh(b, 'ls -l t3/b');
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.deepEqual(await lsB('t3/b/d'), { code: 0, out: 'f3\n' }, 'the moved directory lists at its new path');
+  });
+});
