@@ -222,6 +222,23 @@ export function encodeOutHeader(dv: DataView, len: number, error: number, unique
   setU64(dv, 8, unique);
 }
 
+// ---- notifications (unique 0, the code in the error field) ----
+
+export const FUSE_NOTIFY_INVAL_ENTRY = 3;
+
+/** fuse_out_header + fuse_notify_inval_entry_out { parent, namelen, flags } + name + NUL. */
+export function encodeNotifyInvalEntry(parent: number, name: string): Uint8Array {
+  const nm = Buffer.from(name);
+  const buf = new Uint8Array(OUT_HEADER_SIZE + 16 + nm.length + 1);
+  const dv = new DataView(buf.buffer);
+  encodeOutHeader(dv, buf.length, FUSE_NOTIFY_INVAL_ENTRY, 0);
+  setU64(dv, OUT_HEADER_SIZE, parent);
+  dv.setUint32(OUT_HEADER_SIZE + 8, nm.length, true);
+  dv.setUint32(OUT_HEADER_SIZE + 12, 0, true);
+  buf.set(nm, OUT_HEADER_SIZE + 16);
+  return buf;
+}
+
 // ---- INIT ----
 
 export interface InitIn {

@@ -139,6 +139,17 @@ export interface LookupOps {
    * is the count released by that final FORGET. Only a hint for caches: no reply is possible.
    */
   forget?(ino: number, nlookup: number): void;
+  /** Called once at mount with what the file system may tell the kernel unasked (notifications). */
+  attachNotifier?(notifier: FuseNotifier): void;
+}
+/**
+ * Messages from the file system to the kernel. A notification may wait on kernel locks (the
+ * parent directory's, for an entry): it is written off the main thread and its promise settles
+ * when the kernel has taken it.
+ */
+export interface FuseNotifier {
+  /** FUSE_NOTIFY_INVAL_ENTRY: the kernel drops its dentry of `name` in `parent` (if it has one). */
+  invalEntry(parent: number, name: string): Promise<void>;
 }
 export interface AttrOps {
   getattr(ctx: RequestContext, ino: number, fh?: number): MaybePromise<AttrReply>;

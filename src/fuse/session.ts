@@ -13,11 +13,12 @@
 // descriptors, each close sends FLUSH, and node's spawn blocks the main thread until that exec
 // is done: a deadlock). Serve mounts from a process of their own, as `curvefs mount` does.
 
-import { closeSync, openSync, writeSync, writevSync } from 'node:fs';
+import { closeSync, openSync, write, writeSync, writevSync } from 'node:fs';
 import { createLogger } from '../common/index.ts';
 import { startDeviceReader, type DeviceReader, type ReaderKind } from './device-reader.ts';
 import { Dispatcher, type InitResult, type ReplyWriter } from './dispatch.ts';
 import { fusePreflight, mountDevice, unmountDir } from './mount-cmd.ts';
+import * as abi from './abi.ts';
 import type { FuseOps } from './ops.ts';
 
 export interface MountFuseOptions {
@@ -132,6 +133,15 @@ class FuseSession implements FuseMount {
       },
       this.log,
     );
+    params.ops.attachNotifier?.({
+      // Off the main thread (the thread pool): the kernel takes the parent's lock for it, which
+      // a request waiting on this process may hold.
+      invalEntry: (parent, name) =>
+        new Promise<void>((resolve, reject) => {
+          if (!this.fdOpen) return reject(Object.assign(new Error('FUSE session ended'), { code: 'ENODEV' }));
+          write(fd, abi.encodeNotifyInvalEntry(parent, name), (err) => (err ? reject(err) : resolve()));
+        }),
+    });
   }
 
   get readerKind(): ReaderKind {

@@ -17,6 +17,7 @@ import {
   type DirEntryPlus,
   type Entry,
   type FileLock,
+  type FuseNotifier,
   type FuseOps,
   type OpenReply,
   type RequestContext,
@@ -24,6 +25,7 @@ import {
   type StatFs,
 } from '../fuse/index.ts';
 import { PAGE_SIZE, S_IFDIR, Vfs, type ClusterLocks, type VfsConnection, type VfsOptions } from '../vfs/index.ts';
+import { KernelDirNames } from './kernel-dir-names.ts';
 
 /** What the ops need from a connection (connectFs's result fits). */
 export type CurvefsConnection = VfsConnection;
@@ -49,8 +51,12 @@ function placeholderAttr(ino: number): Attr {
   };
 }
 
+const isDir = (mode: number): boolean => (mode & 0o170000) === S_IFDIR;
+
 export class CurvefsOps implements FuseOps {
   readonly vfs: Vfs;
+  /** Where the kernel has each directory, to drop a dentry another mount's move left behind. */
+  private readonly dirNames = new KernelDirNames();
 
   constructor(conn: CurvefsConnection, opts: CurvefsOpsOptions = {}) {
     // The kernel checks permissions (default_permissions) and tells us when it forgets a node.
@@ -68,11 +74,19 @@ export class CurvefsOps implements FuseOps {
 
   async lookup(ctx: RequestContext, parent: number, name: string): Promise<Entry> {
     const attr = await this.vfs.lookup(ctx, parent, name);
-    return attr ? { attr } : NEGATIVE_ENTRY;
+    if (!attr) return NEGATIVE_ENTRY;
+    // A directory another mount moved: the kernel's dentry of it at the old place goes first.
+    if (isDir(attr.mode)) await this.dirNames.moving(attr.ino, parent, name);
+    return { attr };
   }
 
   forget(ino: number): void {
+    this.dirNames.forget(ino);
     this.vfs.forget(ino);
+  }
+
+  attachNotifier(notifier: FuseNotifier): void {
+    this.dirNames.attach(notifier);
   }
 
   async getattr(ctx: RequestContext, ino: number): Promise<AttrReply> {
@@ -88,7 +102,9 @@ export class CurvefsOps implements FuseOps {
   }
 
   async mkdir(ctx: RequestContext, parent: number, name: string, mode: number): Promise<Entry> {
-    return { attr: await this.vfs.mkdir(ctx, parent, name, mode) };
+    const attr = await this.vfs.mkdir(ctx, parent, name, mode);
+    this.dirNames.made(attr.ino, parent, name);
+    return { attr };
   }
 
   async mknod(ctx: RequestContext, parent: number, name: string, mode: number, rdev: number): Promise<Entry> {
@@ -160,8 +176,11 @@ export class CurvefsOps implements FuseOps {
     return this.vfs.readdir(fh, offset, Math.ceil(sizeHint / 32) + 1);
   }
 
-  async readdirplus(_ctx: RequestContext, _ino: number, fh: number, offset: number, sizeHint: number): Promise<DirEntryPlus[]> {
+  async readdirplus(_ctx: RequestContext, ino: number, fh: number, offset: number, sizeHint: number): Promise<DirEntryPlus[]> {
     const list = await this.vfs.readdir(fh, offset, Math.ceil(sizeHint / 160) + 1, true);
+    // The kernel links listed entries into its dentry cache (it skips, without failing, a
+    // directory it has elsewhere).
+    for (const e of list) if (e.attr && isDir(e.attr.mode) && e.name !== '.' && e.name !== '..') this.dirNames.listed(e.ino, ino, e.name);
     return list.map((e) => ({
       name: e.name,
       cookie: e.cookie,

@@ -16,7 +16,7 @@ const ERRNO_NAMES = new Map<number, string>();
 for (const [name, n] of Object.entries(E)) if (!ERRNO_NAMES.has(n)) ERRNO_NAMES.set(n, name);
 
 /** Ops that are not kernel requests answered by the file system: nothing to time. */
-const UNTIMED = new Set<PropertyKey>(['init']);
+const UNTIMED = new Set<PropertyKey>(['init', 'attachNotifier']);
 
 type AnyFn = (...args: unknown[]) => unknown;
 
