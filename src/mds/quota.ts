@@ -84,6 +84,27 @@ export class QuotaManager {
   }
 
   /**
+   * Deletes the quotas of file systems that no longer exist (the fs reclaimer removed them; their
+   * names were freed at DeleteFs, so no call can reach these records any more). The MDS runs it
+   * after each reclaim pass. At most 64 deletes per store transaction (etcd's limit is 128 ops).
+   */
+  async dropGone(exists: (fsId: number) => boolean): Promise<number> {
+    let dropped = 0;
+    for (const fsId of [...this.byFs.keys()]) {
+      if (exists(fsId)) continue;
+      await this.locks.run(String(fsId), async () => {
+        const inos = [...(this.byFs.get(fsId)?.keys() ?? [])];
+        for (let i = 0; i < inos.length; i += 64) {
+          await this.store.commit(inos.slice(i, i + 64).map((ino) => ({ type: 'delete' as const, key: keys.quota(fsId, ino) })));
+        }
+        this.byFs.delete(fsId);
+        dropped += inos.length;
+      });
+    }
+    return dropped;
+  }
+
+  /**
    * Adds a client's deltas (once per (client, seq)) in one store transaction and answers every
    * quota of the fs. Deltas of quotas deleted meanwhile are dropped.
    */

@@ -100,7 +100,12 @@ export class MdsTerm {
     // have shown every copyset's leader and membership.
     if (tuning.balance.intervalMs > 0) every(tuning.balance.intervalMs, 'balance round', () => this.recovery.balanceRound());
     every(tuning.sessionScanMs, 'session scan', () => this.fs.expireSessions());
-    every(tuning.fsScanMs, 'fs reclaim', () => this.fs.reclaimDeleted());
+    every(tuning.fsScanMs, 'fs reclaim', async () => {
+      await this.fs.reclaimDeleted();
+      // Quotas of a reclaimed fs go with it (its records are unreachable: the name is free).
+      const live = new Set(this.fs.list().map((f) => f.fsId));
+      await this.quota.dropGone((id) => live.has(id));
+    });
   }
 
   close(): void {

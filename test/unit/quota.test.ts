@@ -198,3 +198,20 @@ test('the MDS keeps quotas across terms and applies a retried sync once', async 
   await assert.rejects(next.set(1, quota(10, -1, 0), false), (e) => e instanceof CurveError && e.status === StatusCode.PARAM_ERROR);
   assert.deepEqual((await QuotaManager.load(store)).list(1), []);
 });
+
+test('the quotas of a file system that is gone are deleted from the store (in transactions of at most 64)', async () => {
+  const mem = new MemoryStore();
+  const put = await mem.txn({ ops: [{ type: 'put', key: 'fence', value: te.encode('x') }] });
+  assert.ok(put.ok);
+  const store = new FencedStore(mem, { key: 'fence', revision: put.revision });
+  const m = await QuotaManager.load(store);
+  for (let ino = 10; ino < 10 + 130; ino++) await m.set(1, quota(ino, 100, 5), false);
+  await m.set(2, quota(10, 100, 5), false);
+  assert.equal(await m.dropGone((fsId) => fsId === 2), 130);
+  assert.deepEqual(m.list(1), []);
+  assert.equal(m.list(2).length, 1);
+  const next = await QuotaManager.load(store);
+  assert.deepEqual(next.list(1), [], 'gone from the store too');
+  assert.equal(next.list(2).length, 1, 'a live fs keeps its quota');
+  assert.equal(await next.dropGone(() => true), 0);
+});
