@@ -109,7 +109,8 @@ export async function mountCurvefs(o: MountCurvefsOptions): Promise<CurvefsMount
     const layout = { fsId: v.fsId, chunkSize: v.chunkSize, blockSize: v.blockSize, allocChunkIds: (n: number) => mds.allocateChunkIds(v.fsId, n) };
     const cacheBytes = o.readCacheBytes ?? 256 * 1024 * 1024;
     const cache = cacheBytes > 0 ? new BlockCache(cacheBytes) : undefined;
-    const data = new FileDataIO(store, { ...layout, cache, readaheadObjects: cache ? (o.readaheadObjects ?? 4) : 0 });
+    // Reads may hand out views of cached objects: a reply write only copies them into the kernel.
+    const data = new FileDataIO(store, { ...layout, cache, readaheadObjects: cache ? (o.readaheadObjects ?? 4) : 0, viewsOfCache: true });
     const randomData = new FileDataIO(cache ? new CacheFirstStore(store, cache) : store, layout);
     // What the mount keeps of a directory's attributes lives no longer than the kernel's copy would.
     const dirInfoTtlMs = (o.attrTimeoutSec ?? 1) * 1000;
