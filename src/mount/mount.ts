@@ -18,6 +18,7 @@ import type { MetricsServer } from '../metrics/index.ts';
 import { ChannelPool } from '../rpc/index.ts';
 import { CacheFirstStore } from './cache-first-store.ts';
 import { CurvefsOps, type CurvefsOpsOptions } from './curvefs-ops.ts';
+import { setKernelReadahead } from './kernel-readahead.ts';
 
 const log = createLogger('mount');
 
@@ -33,6 +34,8 @@ export interface MountCurvefsOptions {
   readCacheBytes?: number;
   /** Objects read ahead of a sequential reader. Default 4. */
   readaheadObjects?: number;
+  /** The kernel's readahead window for the mount, KiB (kernel-readahead.ts). Default 16384; 0 keeps the kernel's. */
+  kernelReadaheadKb?: number;
   /** Write buffering, open registration, listing page size. */
   ops?: CurvefsOpsOptions;
   /** FUSE session knobs (reader threads, debug log, allow_other ...). */
@@ -132,6 +135,9 @@ export async function mountCurvefs(o: MountCurvefsOptions): Promise<CurvefsMount
         unmountOnSignal: false,
       },
     });
+    const raKb = o.kernelReadaheadKb ?? 16 * 1024;
+    const raFailed = raKb > 0 ? await setKernelReadahead(mountpoint, raKb) : undefined;
+    if (raFailed) log.warn('kernel readahead left as it was', { error: raFailed });
     const c = conn;
     const closed = fuse.closed.then(async () => {
       await ops.shutdown().catch((e: unknown) => log.error('saving open files at unmount failed', { error: String(e) }));
