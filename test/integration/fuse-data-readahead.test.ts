@@ -37,11 +37,11 @@ after(async () => {
 test('deviceOf finds the last mount at a path, with octal escapes undone', () => {
   const info = [
     '22 1 0:21 / /proc rw - proc proc rw',
-    '40 22 0:40 / /tmp/a\\040b rw - fuse x rw',
-    '41 40 0:41 / /tmp/a\\040b rw - fuse.curvefs y rw',
+    '40 22 0:40 / /mnt/a\\040b rw - fuse x rw',
+    '41 40 0:41 / /mnt/a\\040b rw - fuse.curvefs y rw',
   ].join('\n');
-  assert.equal(deviceOf(info, '/tmp/a b'), '0:41');
-  assert.equal(deviceOf(info, '/tmp/nothing'), undefined);
+  assert.equal(deviceOf(info, '/mnt/a b'), '0:41');
+  assert.equal(deviceOf(info, '/mnt/nothing'), undefined);
 });
 
 test("the mount's kernel readahead window is 16 MiB, and a multi-object file reads back intact after a remount", async () => {
