@@ -153,7 +153,7 @@ test('a setattr of a file this client did not create is committed at once', asyn
   }
 });
 
-test('tar x: every file is one read and two commits, and the tree equals the archive', async () => {
+test('tar x into a directory made here: every file is two commits and no read, and the tree equals the archive', async () => {
   const src = join(m.base, 'src');
   const files = 12;
   await fsp.mkdir(join(src, 'pkg', 'lib'), { recursive: true });
@@ -173,6 +173,7 @@ test('tar x: every file is one read and two commits, and the tree equals the arc
   assert.equal(c.appendChunks ?? 0, 0, `no file's data is a commit of its own: ${JSON.stringify(c)}`);
   assert.equal(c.appendAndUpdateInode, files, 'each file\'s data and setattrs are one commit');
   assert.equal(c.createFile, files + 2, 'a file or directory each');
+  assert.equal(c.getDentry ?? 0, 0, `every name is new in a directory made here: no lookup reads (new-dirs.ts): ${JSON.stringify(c)}`);
   // Each directory: utimensat, fchownat, chmod (not open: each a commit of its own).
   assert.equal(c.updateInode, 3 * 2, JSON.stringify(c));
 
