@@ -117,7 +117,8 @@ export async function mountCurvefs(o: MountCurvefsOptions): Promise<CurvefsMount
     const randomData = new FileDataIO(cache ? new CacheFirstStore(store, cache) : store, layout);
     // What the mount keeps of a directory's attributes lives no longer than the kernel's copy would.
     const dirInfoTtlMs = (o.attrTimeoutSec ?? 1) * 1000;
-    const ops = new CurvefsOps({ core: conn.core, data, randomData, sessionId: conn.sessionId, session: conn.session, view: conn.view }, { dirInfoTtlMs, ...o.ops });
+    const newDirTtlMs = (o.entryTimeoutSec ?? 1) * 1000;
+    const ops = new CurvefsOps({ core: conn.core, data, randomData, sessionId: conn.sessionId, session: conn.session, view: conn.view }, { dirInfoTtlMs, newDirTtlMs, ...o.ops });
     if (mm && o.metrics) {
       if (cache) mm.watchCache(cache);
       mm.watchOpen(() => ops.stats());

@@ -84,6 +84,7 @@ import {
 import { ClusterLocks } from './cluster-locks.ts';
 import { DirChangeAttrs } from './dir-attrs.ts';
 import { XattrAbsence } from './xattr-absence.ts';
+import { NewDirs } from './new-dirs.ts';
 import { DirCursor, type ListedEntry } from './dir-cursor.ts';
 import { OpenFile } from './open-file.ts';
 import { statfsOf } from './statfs.ts';
@@ -141,6 +142,12 @@ export interface VfsOptions {
    * answered by this mount's own change to it (ms): keep at the kernel's attribute timeout. Default 1000.
    */
   dirInfoTtlMs?: number;
+  /**
+   * How long a directory this client made answers names it did not put there as absent without
+   * a read (ms, new-dirs.ts): keep at the kernel's entry timeout. Only with `rememberInodes`
+   * (the mount). Default 1000.
+   */
+  newDirTtlMs?: number;
   /** Entries per ListDentry page. Default 512. */
   listPageSize?: number;
 }
@@ -228,6 +235,8 @@ export class Vfs {
   private readonly opts: Required<VfsOptions>;
   /** Directories' attributes as this client's own last change answered them (dir-attrs.ts). */
   private readonly dirAttrs: DirChangeAttrs<InodeAttr>;
+  /** Directories this client just made: names it did not put there are absent (new-dirs.ts). */
+  private readonly newDirs: NewDirs;
 
   constructor(conn: VfsConnection, opts: VfsOptions = {}) {
     this.core = conn.core;
@@ -246,10 +255,12 @@ export class Vfs {
       commitAgeMs: opts.commitAgeMs ?? 5000,
       bufferBytes: opts.bufferBytes ?? 64 * 1024 * 1024,
       dirInfoTtlMs: opts.dirInfoTtlMs ?? 1000,
+      newDirTtlMs: opts.newDirTtlMs ?? 1000,
       listPageSize: opts.listPageSize ?? 512,
     };
     this.dirAttrs = new DirChangeAttrs(this.opts.dirInfoTtlMs);
     this.noXattrs = new XattrAbsence(this.opts.rememberInodes ? this.opts.dirInfoTtlMs : 0);
+    this.newDirs = new NewDirs(this.opts.rememberInodes ? this.opts.newDirTtlMs : 0);
   }
 
   /** Open handles and open files (for tests and status). */
@@ -431,6 +442,17 @@ export class Vfs {
     return this.attrOfInode(inode);
   }
 
+  /**
+   * Milliseconds for which `name` in `parent` is known absent without a read — a directory this
+   * client made within the entry timeout, and a name it did not put there (new-dirs.ts) — or
+   * undefined: look it up.
+   */
+  knownAbsentMs(parent: number, name: string): number | undefined {
+    if (name === '.' || name === '..') return undefined;
+    checkName(name);
+    return this.newDirs.absentFor(parent, name);
+  }
+
   /** The kernel dropped `ino`: forget what is kept of it. */
   forget(ino: number): void {
     this.types.delete(ino);
@@ -439,6 +461,7 @@ export class Vfs {
     this.dirInfo.delete(ino);
     this.noXattrs.forget(ino);
     this.dirAttrs.drop(ino);
+    this.newDirs.forget(ino);
   }
 
   /**
@@ -633,6 +656,8 @@ export class Vfs {
     if (inherited?.setgid && type === FileType.TYPE_DIRECTORY) bits |= S_ISGID;
     const gid = inherited?.gid ?? caller.gid;
     const charge = await this.core.quota?.admit(parent, { bytes: 0, inodes: 1 }); // EDQUOT at an inode limit
+    this.newDirs.adding(parent, name);
+    const sentAt = this.newDirs.sending();
     const r = await withCharge(charge, () => this.dirChange(
       parent,
       () => this.core.createWithParent(parent, name, { type, mode: bits, uid: caller.uid, gid, rdev: extra.rdev, symlink: extra.symlink }),
@@ -652,6 +677,7 @@ export class Vfs {
     }
     this.note(this.types, a.inodeId, a.type);
     if (isRegular(a.type)) this.note(this.blocks, a.inodeId, 0);
+    if (a.type === FileType.TYPE_DIRECTORY) this.newDirs.made(a.inodeId, sentAt);
     return a;
   }
 
@@ -705,6 +731,7 @@ export class Vfs {
     await this.checkDir(caller, newParent, W_OK | X_OK);
     // A hard link counts in the quotas above its new name like a new file of that length.
     const charge = this.core.quota?.active ? await this.core.quota.admit(newParent, { bytes: bytesOf(await this.core.getattr(ino, true)), inodes: 1 }) : undefined;
+    this.newDirs.adding(newParent, newName);
     const r = await withCharge(charge, () => this.dirChange(newParent, () => this.core.link(ino, newParent, newName), (res) => res.parent));
     this.dirAttrs.drop(ino); // its link count and ctime changed
     return this.attrAfterChange(r.inode, false);
@@ -751,6 +778,9 @@ export class Vfs {
     // FsCore registers a replaced file open here. Both directories change (and the moved
     // directory's "..", which is not cached here); the answer carries their attributes when the
     // leader could vouch for them.
+    // Both names may exist afterwards (RENAME_EXCHANGE keeps the old one).
+    this.newDirs.adding(newParent, newName);
+    this.newDirs.adding(parent, name);
     const run = () => this.core.rename(parent, name, newParent, newName, flags);
     const quota = await this.quotaOfRename(parent, name, newParent, newName, flags);
     const r = await withCharge(quota?.charge, () => parent === newParent
