@@ -68,8 +68,10 @@ export function decodeSegmentHeader(b: Uint8Array): { sequence: number } | { err
 
 /** Frames one record: type, length, the payload `fill` writes at offset 5, checksum. */
 function frame(type: RecordType, payloadLen: number, fill: (view: DataView, b: Uint8Array, p: number) => void): Uint8Array {
-  const b = new Uint8Array(RECORD_OVERHEAD + payloadLen);
-  const v = new DataView(b.buffer);
+  // Every `fill` writes its whole payload, so every byte is set: no zero fill, and a slice of
+  // Node's pool rather than an ArrayBuffer of its own (a hard state record goes with every sync).
+  const b = Buffer.allocUnsafe(RECORD_OVERHEAD + payloadLen);
+  const v = new DataView(b.buffer, b.byteOffset, b.length);
   b[0] = type;
   v.setUint32(1, payloadLen, true);
   fill(v, b, 5);
