@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { connect as connectTcp, createServer as createTcpServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect as connectTls, createServer as createTlsServer } from 'node:tls';
+import { connect as connectTls, createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { makeCerts } from '../src/cli/commands/certs.ts';
 import { loadTlsConfig, skipHostnameCheck } from '../src/rpc/tls.ts';
 import { numberArg } from './proc-cpu.ts';
@@ -36,17 +36,19 @@ async function open(suite: string): Promise<{ socket: Socket; close: () => void 
   const server =
     suite === 'plain'
       ? createTcpServer(echo)
-      : createTlsServer({ ca: srv.ca, cert: srv.cert, key: srv.key, requestCert: true, rejectUnauthorized: true, ciphersuites: suite }, echo);
+      : createTlsServer({ ca: srv.ca, cert: srv.cert, key: srv.key, requestCert: true, rejectUnauthorized: true, ciphers: suite }, echo);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as { port: number }).port;
   const socket: Socket = await new Promise((resolve, reject) => {
     const s =
       suite === 'plain'
         ? connectTcp({ host: '127.0.0.1', port }, () => resolve(s))
-        : connectTls({ host: '127.0.0.1', port, ca: cli.ca, cert: cli.cert, key: cli.key, checkServerIdentity: skipHostnameCheck, ciphersuites: suite }, () => resolve(s));
+        : connectTls({ host: '127.0.0.1', port, ca: cli.ca, cert: cli.cert, key: cli.key, checkServerIdentity: skipHostnameCheck, ciphers: suite }, () => resolve(s));
     s.once('error', reject);
   });
   socket.setNoDelay(true);
+  const got = suite === 'plain' ? 'plain' : (socket as TLSSocket).getCipher().standardName;
+  if (got !== suite) throw new Error(`asked for ${suite}, negotiated ${got}`);
   return { socket, close: () => (socket.destroy(), server.close()) };
 }
 
