@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { clone, create } from '@bufbuild/protobuf';
-import { CurveError, StatusCode } from '../../src/common/index.ts';
+import { CurveError, quotaId, StatusCode } from '../../src/common/index.ts';
 import { QuotaSchema, type Quota, type QuotaDelta } from '../../src/gen/mds_pb.ts';
 import { FileType } from '../../src/gen/common_pb.ts';
 import { FencedStore } from '../../src/mds/fenced-store.ts';
@@ -26,7 +26,7 @@ function quota(dir: number, maxBytes: number, maxInodes: number, usedBytes = 0, 
 
 /** A tracker over PARENT whose "MDS" applies each seq once (like src/mds/quota.ts) and can lose a reply. */
 function tracker(quotas: Quota[], time = new ManualTime()) {
-  const mds = new Map(quotas.map((q) => [q.dirInodeId, clone(QuotaSchema, q)]));
+  const mds = new Map(quotas.map((q) => [quotaId(q), clone(QuotaSchema, q)]));
   const applied = new Set<number>();
   const sent: { seq: number; deltas: QuotaDelta[] }[] = [];
   let parentCalls = 0;
@@ -41,7 +41,7 @@ function tracker(quotas: Quota[], time = new ManualTime()) {
       if (!applied.has(seq)) {
         applied.add(seq);
         for (const d of deltas) {
-          const q = mds.get(d.dirInodeId);
+          const q = mds.get(quotaId(d));
           if (q) {
             q.usedBytes += d.bytes;
             q.usedInodes += d.inodes;
@@ -71,17 +71,17 @@ function quotaExceeded(e: unknown): boolean {
 test('a change is charged to every quota above it (nested), and refused at the tightest limit', async () => {
   const h = tracker([quota(10, 1000, 0), quota(12, 0, 2), quota(20, 50, 0)]);
   await h.t.flush();
-  assert.deepEqual(await h.t.quotasAt(12), [12, 10]);
+  assert.deepEqual(await h.t.quotasAt(12), ['d12', 'd10']);
   assert.deepEqual(await h.t.quotasAt(30), [], 'a tree without a quota');
   await h.t.admit(12, { bytes: 600, inodes: 2 });
-  assert.deepEqual([h.t.usage(10)?.bytes, h.t.usage(10)?.inodes, h.t.usage(12)?.inodes], [600, 2, 2]);
+  assert.deepEqual([h.t.usage('d10')?.bytes, h.t.usage('d10')?.inodes, h.t.usage('d12')?.inodes], [600, 2, 2]);
   await assert.rejects(h.t.admit(12, { bytes: 0, inodes: 1 }), quotaExceeded); // B's inode limit
   await assert.rejects(h.t.admit(11, { bytes: 401, inodes: 0 }), quotaExceeded); // A's byte limit
   await h.t.admit(11, { bytes: 400, inodes: 0 }); // exactly the limit is allowed
   await h.t.admit(11, { bytes: -1000, inodes: 0 }); // giving back is never refused, even when over
   const c = await h.t.admit(20, { bytes: 50, inodes: 0 });
   c.undo();
-  assert.equal(h.t.usage(20)?.bytes, 0, 'an undone charge is given back');
+  assert.equal(h.t.usage('d20')?.bytes, 0, 'an undone charge is given back');
 });
 
 test('with no quota nothing is walked or charged', async () => {
@@ -99,15 +99,15 @@ test('a rename moves usage only between quotas that differ, refusing a tree with
   await h.t.flush();
   // 11 → 12's tree: both under A, so only B gains.
   await h.t.move(11, 12, async () => ({ bytes: 100, inodes: 1 }));
-  assert.deepEqual([h.t.usage(10)?.bytes, h.t.usage(12)?.bytes], [500, 200]);
+  assert.deepEqual([h.t.usage('d10')?.bytes, h.t.usage('d12')?.bytes], [500, 200]);
   // 12 → 20: A and B lose, C gains; C has room for 300 only.
   let asked = 0;
   await assert.rejects(h.t.move(12, 20, async () => (asked++, { bytes: 301, inodes: 2 })), quotaExceeded);
-  assert.deepEqual([h.t.usage(10)?.bytes, h.t.usage(12)?.bytes, h.t.usage(20)?.bytes], [500, 200, 0], 'a refused rename charges nothing');
+  assert.deepEqual([h.t.usage('d10')?.bytes, h.t.usage('d12')?.bytes, h.t.usage('d20')?.bytes], [500, 200, 0], 'a refused rename charges nothing');
   const c = await h.t.move(12, 20, async () => ({ bytes: 200, inodes: 2 }));
-  assert.deepEqual([h.t.usage(10)?.bytes, h.t.usage(12)?.bytes, h.t.usage(20)?.bytes], [300, 0, 200]);
+  assert.deepEqual([h.t.usage('d10')?.bytes, h.t.usage('d12')?.bytes, h.t.usage('d20')?.bytes], [300, 0, 200]);
   c.undo();
-  assert.deepEqual([h.t.usage(10)?.bytes, h.t.usage(12)?.bytes, h.t.usage(20)?.bytes], [500, 200, 0]);
+  assert.deepEqual([h.t.usage('d10')?.bytes, h.t.usage('d12')?.bytes, h.t.usage('d20')?.bytes], [500, 200, 0]);
   // Within one directory: no usage asked for (no walk of a moved tree).
   asked = 0;
   await h.t.move(12, 12, async () => (asked++, { bytes: 1, inodes: 1 }));
@@ -121,14 +121,14 @@ test('deltas reach the MDS once: a batch whose reply was lost is resent with its
   h.loseReplies(true);
   await assert.rejects(h.t.flush());
   await h.t.admit(11, { bytes: 5, inodes: 0 }); // charged while the batch is unacknowledged
-  assert.equal(h.t.usage(10)?.bytes, 15);
+  assert.equal(h.t.usage('d10')?.bytes, 15);
   h.loseReplies(false);
   await h.t.flush(); // the lost batch again, same seq: applied once
   assert.equal(h.sent.at(-1)!.seq, h.sent.at(-2)!.seq);
-  assert.equal(h.mds.get(10)!.usedBytes, 10);
-  assert.equal(h.t.usage(10)?.bytes, 15, 'the new charge is still counted locally');
+  assert.equal(h.mds.get('d10')!.usedBytes, 10);
+  assert.equal(h.t.usage('d10')?.bytes, 15, 'the new charge is still counted locally');
   await h.t.flush();
-  assert.deepEqual([h.mds.get(10)!.usedBytes, h.mds.get(10)!.usedInodes, h.t.usage(10)?.bytes], [15, 1, 15]);
+  assert.deepEqual([h.mds.get('d10')!.usedBytes, h.mds.get('d10')!.usedInodes, h.t.usage('d10')?.bytes], [15, 1, 15]);
 });
 
 test("a directory's parent is trusted for the TTL; this client's own rename updates it at once", async () => {
@@ -139,9 +139,9 @@ test("a directory's parent is trusted for the TTL; this client's own rename upda
   await h.t.quotasAt(12);
   assert.equal(h.parentCalls(), calls, 'remembered');
   h.t.setParent(11, 20); // 11 moved under 20 by this client
-  assert.deepEqual(await h.t.quotasAt(12), [20]);
+  assert.deepEqual(await h.t.quotasAt(12), ['d20']);
   await h.time.advance(1001);
-  assert.deepEqual(await h.t.quotasAt(12), [10], 'after the TTL the servers are asked again');
+  assert.deepEqual(await h.t.quotasAt(12), ['d10'], 'after the TTL the servers are asked again');
 });
 
 test('statfs inside a quota: its limits and usage, the fs figures where no limit is set', () => {
