@@ -246,10 +246,18 @@ export class QuotaTracker {
 
 /** What the VFS's rename and `quota check` need to add up a tree: its listing and attributes. */
 export interface TreeReader {
-  listPage(dir: number, cursor: string, limit?: number, withAttr?: boolean): Promise<{ entries: { inodeId: number; name: string; type: number }[]; attrs: { inodeId: number; length: number; type: number }[]; more: boolean }>;
-  batchGetattr(inos: number[]): Promise<Map<number, { inodeId: number; length: number; type: number }>>;
+  listPage(dir: number, cursor: string, limit?: number, withAttr?: boolean): Promise<{ entries: { inodeId: number; name: string; type: number }[]; attrs: NodeAttr[]; more: boolean }>;
+  batchGetattr(inos: number[]): Promise<Map<number, NodeAttr>>;
 }
 
+/** The attributes quotas look at (the owner only for user and group quotas). */
+export interface NodeAttr {
+  inodeId: number;
+  length: number;
+  type: number;
+  uid?: number;
+  gid?: number;
+}
 
 /** Bytes a node counts: a regular file's length; nothing for anything else. */
 export function bytesOf(a: { type: number; length: number }): number {
@@ -270,6 +278,39 @@ export async function usageOfNode(reader: TreeReader, a: { inodeId: number; type
  */
 export async function treeUsage(reader: TreeReader, dir: number): Promise<Usage> {
   const total: Usage = { bytes: 0, inodes: 0 };
+  await walkTree(reader, dir, false, (type, a) => {
+    total.inodes++;
+    if (type !== FileType.TYPE_DIRECTORY) total.bytes += bytesOf(a ?? { type, length: 0 });
+  });
+  return total;
+}
+
+/**
+ * What each uid and gid owns in the tree under `root` (the root included), by quota id
+ * ("u<uid>", "g<gid>"): every inode once however many names it has, each regular file's length
+ * its bytes. What `quota check` compares user and group quotas with.
+ */
+export async function ownerUsage(reader: TreeReader, root = ROOT): Promise<Map<QuotaId, Usage>> {
+  const out = new Map<QuotaId, Usage>();
+  const seen = new Set<number>();
+  const count = (a: NodeAttr): void => {
+    if (seen.has(a.inodeId)) return; // another name of a hard-linked inode
+    seen.add(a.inodeId);
+    const u = { bytes: bytesOf(a), inodes: 1 };
+    add(out, userQuotaId(a.uid ?? 0), u);
+    add(out, groupQuotaId(a.gid ?? 0), u);
+  };
+  const top = (await reader.batchGetattr([root])).get(root);
+  if (top) count(top);
+  await walkTree(reader, root, true, (_type, a) => a && count(a));
+  return out;
+}
+
+/**
+ * Visits every name under directory `dir` with its attributes, breadth first, a page of names
+ * at a time; a directory's attributes only when `dirAttrs` (a listing may leave them out).
+ */
+async function walkTree(reader: TreeReader, dir: number, dirAttrs: boolean, visit: (type: number, a: NodeAttr | undefined) => void): Promise<void> {
   const queue = [dir];
   while (queue.length > 0) {
     const d = queue.shift()!;
@@ -277,18 +318,16 @@ export async function treeUsage(reader: TreeReader, dir: number): Promise<Usage>
     for (;;) {
       const page = await reader.listPage(d, cursor, 512, true);
       const attrs = new Map(page.attrs.map((a) => [a.inodeId, a]));
-      const missing = page.entries.filter((e) => e.type !== FileType.TYPE_DIRECTORY && !attrs.has(e.inodeId)).map((e) => e.inodeId);
+      const missing = page.entries.filter((e) => (dirAttrs || e.type !== FileType.TYPE_DIRECTORY) && !attrs.has(e.inodeId)).map((e) => e.inodeId);
       if (missing.length > 0) for (const [ino, a] of await reader.batchGetattr(missing)) attrs.set(ino, a);
       for (const e of page.entries) {
-        total.inodes++;
         if (e.type === FileType.TYPE_DIRECTORY) queue.push(e.inodeId);
-        else total.bytes += bytesOf(attrs.get(e.inodeId) ?? { type: e.type, length: 0 });
+        visit(e.type, attrs.get(e.inodeId));
       }
       if (!page.more || page.entries.length === 0) break;
       cursor = page.entries[page.entries.length - 1]!.name;
     }
   }
-  return total;
 }
 
 /** Runs `fn`, giving `charge` back when it fails (the change it paid for did not happen). */
