@@ -1,4 +1,4 @@
-// Directory quota accounting: the client's tracker (src/vfs/quota.ts) — which quotas a change
+// Directory, user and group quota accounting: the client's tracker (src/vfs/quota.ts) — which quotas a change
 // is charged to, refusals at a limit, renames between trees (nested quotas), the deltas sent
 // once per seq even when a reply is lost, parents trusted for a while — and the MDS's records
 // (src/mds/quota.ts): limits, usage kept across a new term, a retried sync applied once.
@@ -6,12 +6,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { clone, create } from '@bufbuild/protobuf';
 import { CurveError, quotaId, StatusCode } from '../../src/common/index.ts';
-import { QuotaSchema, type Quota, type QuotaDelta } from '../../src/gen/mds_pb.ts';
+import { QuotaKind, QuotaSchema, type Quota, type QuotaDelta } from '../../src/gen/mds_pb.ts';
 import { FileType } from '../../src/gen/common_pb.ts';
 import { FencedStore } from '../../src/mds/fenced-store.ts';
 import { QuotaManager } from '../../src/mds/quota.ts';
 import { MemoryStore } from '../../src/mds/store/memory.ts';
-import { QuotaTracker, statfsOfQuota, treeUsage, type TreeReader } from '../../src/vfs/quota.ts';
+import { ownerUsage, QuotaTracker, statfsOfQuota, treeUsage, type TreeReader } from '../../src/vfs/quota.ts';
 import { ManualTime } from '../helpers/manual-time.ts';
 
 const te = new TextEncoder();
@@ -214,4 +214,98 @@ test('the quotas of a file system that is gone are deleted from the store (in tr
   assert.deepEqual(next.list(1), [], 'gone from the store too');
   assert.equal(next.list(2).length, 1, 'a live fs keeps its quota');
   assert.equal(await next.dropGone(() => true), 0);
+});
+
+// ---- user and group quotas ----
+
+function ownerQuota(kind: QuotaKind, ownerId: number, maxBytes: number, maxInodes: number): Quota {
+  return create(QuotaSchema, { kind, ownerId, maxBytes, maxInodes });
+}
+
+test("a change is charged to its owner's user and group quotas, found without walking parents", async () => {
+  const h = tracker([ownerQuota(QuotaKind.QUOTA_USER, 1000, 100, 2), ownerQuota(QuotaKind.QUOTA_GROUP, 50, 0, 0)]);
+  await h.t.flush();
+  assert.ok(h.t.ownersActive);
+  assert.deepEqual(await h.t.quotasAt(12, { uid: 1000, gid: 50 }), ['u1000', 'g50']);
+  assert.deepEqual(await h.t.quotasAt(12, { uid: 7, gid: 7 }), [], "another owner's change counts nowhere");
+  assert.equal(h.parentCalls(), 0, 'no directory quota: no parent is read');
+  await h.t.admit(12, { bytes: 60, inodes: 1 }, { uid: 1000, gid: 50 });
+  await assert.rejects(h.t.admit(11, { bytes: 41, inodes: 0 }, { uid: 1000, gid: 9 }), quotaExceeded);
+  await h.t.admit(11, { bytes: 40, inodes: 1 }, { uid: 1000, gid: 9 }); // exactly the limits
+  assert.deepEqual([h.t.usage('u1000')?.bytes, h.t.usage('u1000')?.inodes, h.t.usage('g50')?.bytes], [100, 2, 60]);
+  await h.t.flush();
+  assert.deepEqual(h.sent.at(-1)!.deltas.map((d) => [d.kind, d.ownerId, d.dirInodeId, d.bytes, d.inodes]), [
+    [QuotaKind.QUOTA_USER, 1000, 0, 100, 2],
+    [QuotaKind.QUOTA_GROUP, 50, 0, 60, 1],
+  ]);
+  assert.deepEqual([h.mds.get('u1000')!.usedBytes, h.mds.get('g50')!.usedInodes], [100, 1]);
+});
+
+test('chown moves usage between owners (refused past the new limit); only a last name frees the owner', async () => {
+  const h = tracker([ownerQuota(QuotaKind.QUOTA_USER, 1, 0, 1), ownerQuota(QuotaKind.QUOTA_USER, 2, 0, 1)]);
+  await h.t.flush();
+  await h.t.admit(0, { bytes: 0, inodes: 1 }, { uid: 1, gid: 0 });
+  await h.t.admit(0, { bytes: 0, inodes: 1 }, { uid: 2, gid: 0 });
+  assert.throws(() => h.t.transfer({ uid: 1, gid: 0 }, { uid: 2, gid: 0 }, { bytes: 5, inodes: 1 }), quotaExceeded);
+  assert.deepEqual([h.t.usage('u1')?.inodes, h.t.usage('u2')?.inodes], [1, 1], 'a refused chown moves nothing');
+  const c = h.t.transfer({ uid: 2, gid: 0 }, { uid: 3, gid: 0 }, { bytes: 5, inodes: 1 });
+  assert.equal(h.t.usage('u2')?.inodes, 0);
+  c.undo();
+  assert.equal(h.t.usage('u2')?.inodes, 1);
+  const file = { type: FileType.TYPE_S3, uid: 1, gid: 0 };
+  assert.deepEqual(h.t.freedBy({ ...file, nlink: 2 }), [], 'another name keeps the inode');
+  assert.deepEqual(h.t.freedBy({ ...file, nlink: 1 }), ['u1']);
+  assert.deepEqual(h.t.freedBy({ type: FileType.TYPE_DIRECTORY, uid: 2, gid: 0, nlink: 2 }), ['u2'], 'a directory has one name');
+});
+
+test('ownerUsage counts each inode once for its uid and gid, the root included', async () => {
+  // 1 (root, 0:0): a (file 10, 5:6), d (dir, 5:7) → d: a2 (a's other name), b (file 3, 0:6)
+  const tree = new Map([
+    [1, [{ inodeId: 2, name: 'a', type: FileType.TYPE_S3 }, { inodeId: 3, name: 'd', type: FileType.TYPE_DIRECTORY }]],
+    [3, [{ inodeId: 2, name: 'a2', type: FileType.TYPE_S3 }, { inodeId: 4, name: 'b', type: FileType.TYPE_S3 }]],
+  ]);
+  const attrs = new Map([
+    [1, { inodeId: 1, length: 0, type: FileType.TYPE_DIRECTORY, uid: 0, gid: 0 }],
+    [2, { inodeId: 2, length: 10, type: FileType.TYPE_S3, uid: 5, gid: 6 }],
+    [3, { inodeId: 3, length: 0, type: FileType.TYPE_DIRECTORY, uid: 5, gid: 7 }],
+    [4, { inodeId: 4, length: 3, type: FileType.TYPE_S3, uid: 0, gid: 6 }],
+  ]);
+  const reader: TreeReader = {
+    async listPage(dir) {
+      return { entries: tree.get(dir) ?? [], attrs: [], more: false };
+    },
+    async batchGetattr(inos) {
+      return new Map(inos.map((i) => [i, attrs.get(i)!]));
+    },
+  };
+  const u = await ownerUsage(reader);
+  assert.deepEqual(Object.fromEntries(u), {
+    u0: { bytes: 3, inodes: 2 },
+    g0: { bytes: 0, inodes: 1 },
+    u5: { bytes: 10, inodes: 2 },
+    g6: { bytes: 13, inodes: 2 },
+    g7: { bytes: 0, inodes: 1 },
+  });
+});
+
+test('the MDS keeps user and group quotas apart from directory quotas, by owner id', async () => {
+  const mem = new MemoryStore();
+  const put = await mem.txn({ ops: [{ type: 'put', key: 'fence', value: te.encode('x') }] });
+  assert.ok(put.ok);
+  const store = new FencedStore(mem, { key: 'fence', revision: put.revision });
+  const m = await QuotaManager.load(store);
+  await m.set(1, quota(1000, 10, 0), false);
+  await m.set(1, ownerQuota(QuotaKind.QUOTA_USER, 1000, 20, 0), false);
+  await m.set(1, ownerQuota(QuotaKind.QUOTA_GROUP, 1000, 30, 0), false);
+  await m.sync(1, [{ kind: QuotaKind.QUOTA_USER, ownerId: 1000, dirInodeId: 0, bytes: 4, inodes: 1 }] as QuotaDelta[], 'c', 1);
+  const again = await QuotaManager.load(store);
+  assert.deepEqual(again.list(1).map((q) => [q.kind, q.dirInodeId, q.ownerId, q.maxBytes, q.usedBytes]), [
+    [QuotaKind.QUOTA_DIRECTORY, 1000, 0, 10, 0],
+    [QuotaKind.QUOTA_USER, 0, 1000, 20, 4],
+    [QuotaKind.QUOTA_GROUP, 0, 1000, 30, 0],
+  ]);
+  await again.delete(1, { kind: QuotaKind.QUOTA_USER, dirInodeId: 0, ownerId: 1000 });
+  assert.throws(() => again.get(1, { kind: QuotaKind.QUOTA_USER, dirInodeId: 0, ownerId: 1000 }), (e) => e instanceof CurveError && e.status === StatusCode.NOT_FOUND);
+  assert.equal(again.get(1, { kind: QuotaKind.QUOTA_GROUP, dirInodeId: 0, ownerId: 1000 }).maxBytes, 30);
+  await assert.rejects(again.set(1, ownerQuota(QuotaKind.QUOTA_USER, 2 ** 32, 1, 0), false), (e) => e instanceof CurveError && e.status === StatusCode.PARAM_ERROR);
 });
