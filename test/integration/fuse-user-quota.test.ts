@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { MdsService, QuotaKind } from '../../src/gen/mds_pb.ts';
 import { CurvefsCluster, waitUntil } from '../helpers/curvefs-cluster.ts';
 import { MountProc, runCurvefs } from '../helpers/curvefs-mount-proc.ts';
+import { writeUntilRefused } from '../helpers/write-until-refused.ts';
 
 const MiB = 2 ** 20;
 /** node has no name for EDQUOT ("Unknown system error -122"): match the number. */
@@ -82,19 +83,7 @@ test("a user's files count in its quota: writes past the byte limit and a chown 
   await fsp.writeFile(f, '');
   await fsp.chown(f, UID, UID); // 2 inodes
   // Whoever writes, the owner's quota pays: 4 MiB fit exactly, the next byte does not.
-  const fh = await fsp.open(f, 'r+');
-  let written = 0;
-  let refused: unknown;
-  try {
-    for (let i = 0; i < 10; i++) {
-      await fh.write(Buffer.alloc(MiB / 2, 7), 0, MiB / 2, written);
-      written += MiB / 2;
-    }
-  } catch (e) {
-    refused = e;
-  } finally {
-    await fh.close();
-  }
+  const { written, refused } = await writeUntilRefused(f, 'r+', MiB / 2, 10, 7);
   assert.equal((refused as NodeJS.ErrnoException | undefined)?.errno, EDQUOT.errno, `refused with ${String(refused)}`);
   assert.equal(written, 4 * MiB);
   await assert.rejects(fsp.truncate(f, 4 * MiB + 1), EDQUOT);

@@ -64,6 +64,14 @@ function tracker(quotas: Quota[], time = new ManualTime()) {
   };
 }
 
+/** An MDS store behind a fence, as a term's QuotaManager gets it. */
+async function fencedStore(): Promise<FencedStore> {
+  const mem = new MemoryStore();
+  const put = await mem.txn({ ops: [{ type: 'put', key: 'fence', value: te.encode('x') }] });
+  assert.ok(put.ok);
+  return new FencedStore(mem, { key: 'fence', revision: put.revision });
+}
+
 function quotaExceeded(e: unknown): boolean {
   return e instanceof CurveError && e.status === StatusCode.QUOTA_EXCEEDED;
 }
@@ -174,10 +182,7 @@ test('treeUsage adds up names (a hard link at each name) and file lengths, page 
 });
 
 test('the MDS keeps quotas across terms and applies a retried sync once', async () => {
-  const mem = new MemoryStore();
-  const put = await mem.txn({ ops: [{ type: 'put', key: 'fence', value: te.encode('x') }] });
-  assert.ok(put.ok);
-  const store = new FencedStore(mem, { key: 'fence', revision: put.revision });
+  const store = await fencedStore();
   const m = await QuotaManager.load(store);
   await m.set(1, quota(10, 100, 5, 7, 7), false);
   assert.deepEqual([m.get(1, { dirInodeId: 10 }).usedBytes, m.get(1, { dirInodeId: 10 }).maxBytes], [0, 100], 'a new quota without set_usage starts at 0');
@@ -200,10 +205,7 @@ test('the MDS keeps quotas across terms and applies a retried sync once', async 
 });
 
 test('the quotas of a file system that is gone are deleted from the store (in transactions of at most 64)', async () => {
-  const mem = new MemoryStore();
-  const put = await mem.txn({ ops: [{ type: 'put', key: 'fence', value: te.encode('x') }] });
-  assert.ok(put.ok);
-  const store = new FencedStore(mem, { key: 'fence', revision: put.revision });
+  const store = await fencedStore();
   const m = await QuotaManager.load(store);
   for (let ino = 10; ino < 10 + 130; ino++) await m.set(1, quota(ino, 100, 5), false);
   await m.set(2, quota(10, 100, 5), false);
@@ -289,10 +291,7 @@ test('ownerUsage counts each inode once for its uid and gid, the root included',
 });
 
 test('the MDS keeps user and group quotas apart from directory quotas, by owner id', async () => {
-  const mem = new MemoryStore();
-  const put = await mem.txn({ ops: [{ type: 'put', key: 'fence', value: te.encode('x') }] });
-  assert.ok(put.ok);
-  const store = new FencedStore(mem, { key: 'fence', revision: put.revision });
+  const store = await fencedStore();
   const m = await QuotaManager.load(store);
   await m.set(1, quota(1000, 10, 0), false);
   await m.set(1, ownerQuota(QuotaKind.QUOTA_USER, 1000, 20, 0), false);
