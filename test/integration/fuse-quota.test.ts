@@ -185,7 +185,7 @@ test('quota check reports an injected drift and --repair puts the usage back; li
   const q = await quotaSet('/chk', ['--inodes', '50']);
   assert.deepEqual([q.usedBytes, q.usedInodes], [5000, 1]);
   // Drift, as a lost delta would leave it.
-  await cluster.mds.client(MdsService).setQuota({ fsName: 'q', quota: { ...q, dirInodeId: q.inode, usedBytes: 123, usedInodes: 9 }, setUsage: true });
+  await cluster.mds.client(MdsService).setQuota({ fsName: 'q', quota: { dirInodeId: q.inode, path: q.path, maxBytes: q.maxBytes, maxInodes: q.maxInodes, usedBytes: 123, usedInodes: 9 }, setUsage: true });
   const found = await cli(['quota', 'check', 'q', '/chk']);
   assert.equal(found.code, 1, 'a drift is a failed check');
   const f = (JSON.parse(found.stdout) as { ok: boolean; recorded: { bytes: number }; walked: { bytes: number; inodes: number } }[])[0]!;
