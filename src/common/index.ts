@@ -9,3 +9,4 @@ export * from './poll.ts';
 export * from './cli-args.ts';
 export * from './trace.ts';
 export * from './posix.ts';
+export * from './quota-id.ts';

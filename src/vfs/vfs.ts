@@ -30,7 +30,7 @@
 //    them), so pages preallocated past the end (FALLOC_FL_KEEP_SIZE) are remembered by this
 //    client only, until a truncate cuts them or the client ends.
 import { create } from '@bufbuild/protobuf';
-import { CurveError, StatusCode, createLogger } from '../common/index.ts';
+import { CurveError, StatusCode, createLogger, type QuotaId } from '../common/index.ts';
 import { blockMapOf, checkName, fileTypeOfMode, modeBitsOfType, type ClientSession, type FsCore, type FsView, type OpenRegistry, type SetAttrArgs } from '../client/index.ts';
 import type { FileDataIO } from '../data/index.ts';
 import { FileType } from '../gen/common_pb.ts';
@@ -88,7 +88,7 @@ import { NewDirs } from './new-dirs.ts';
 import { DirCursor, type ListedEntry } from './dir-cursor.ts';
 import { OpenFile } from './open-file.ts';
 import { statfsOf } from './statfs.ts';
-import { bytesOf, statfsOfQuota, usageOfNode, withCharge, type Charge, type Usage } from './quota.ts';
+import { bytesOf, statfsOfQuota, usageOfNode, withCharge, type Charge, type Owner, type Usage } from './quota.ts';
 
 const log = createLogger('vfs');
 
@@ -484,7 +484,8 @@ export class Vfs {
 
   /** `inode`: the whole inode when the caller just read it (a path walk), which a truncate needs. */
   async setattr(caller: Caller, ino: number, set: SetAttrRequest, inode?: Inode): Promise<Attr> {
-    const r = await this.dirChange(ino, () => this.setattrNow(caller, ino, set, inode?.attr?.inodeId === ino ? inode : undefined), (res) => res.inode);
+    const owners = await this.quotaOfOwnerChange(ino, set, inode);
+    const r = await withCharge(owners, () => this.dirChange(ino, () => this.setattrNow(caller, ino, set, inode?.attr?.inodeId === ino ? inode : undefined), (res) => res.inode));
     return r.attr;
   }
 
@@ -543,6 +544,7 @@ export class Vfs {
     let before: Allocation = { data: [], allocated: [] };
     let oldSize = 0;
     let parent = file?.attr.parent[0] ?? 0;
+    let owner: Owner | undefined = file?.attr;
     if (file) {
       before = this.allocationOf(file);
       oldSize = file.size;
@@ -554,11 +556,12 @@ export class Vfs {
       before = this.allocationOfInode(inode);
       oldSize = inode.attr!.length;
       parent = inode.attr!.parent[0] ?? 0;
+      owner = inode.attr;
     }
     // Growing a file counts against the capacity like a write (the length is what is counted),
     // and a length change against the quotas above the file (src/vfs/quota.ts).
     const grown = Math.max(0, size - oldSize);
-    const charge = await this.core.quota?.admit(parent, { bytes: size - oldSize, inodes: 0 });
+    const charge = await this.core.quota?.admit(parent, { bytes: size - oldSize, inodes: 0 }, owner);
     let a: InodeAttr;
     try {
       this.core.space.admit(grown);
@@ -655,7 +658,7 @@ export class Vfs {
     let bits = mode & 0o7777;
     if (inherited?.setgid && type === FileType.TYPE_DIRECTORY) bits |= S_ISGID;
     const gid = inherited?.gid ?? caller.gid;
-    const charge = await this.core.quota?.admit(parent, { bytes: 0, inodes: 1 }); // EDQUOT at an inode limit
+    const charge = await this.core.quota?.admit(parent, { bytes: 0, inodes: 1 }, { uid: caller.uid, gid }); // EDQUOT at an inode limit
     this.newDirs.adding(parent, name);
     const sentAt = this.newDirs.sending();
     const r = await withCharge(charge, () => this.dirChange(
@@ -672,6 +675,7 @@ export class Vfs {
         const dirBit = type === FileType.TYPE_DIRECTORY ? S_ISGID : 0;
         if (a.gid !== p.gid || (a.mode & dirBit) !== dirBit) {
           a = await this.core.setattr(a.inodeId, { gid: p.gid, mode: (a.mode & 0o7777) | dirBit });
+          this.core.quota?.transfer({ uid: caller.uid, gid }, a, { bytes: 0, inodes: 1 }, false);
         }
       }
     }
@@ -753,9 +757,10 @@ export class Vfs {
     if (name === '.') throw posixError('EINVAL');
     if (name === '..') throw posixError('ENOTEMPTY');
     await this.checkRemove(caller, parent, name);
+    const quota = await this.quotaBelow(parent, name);
     const gone = await this.dirChange(parent, () => this.core.rmdir(parent, name), (r) => r.parent);
     this.dirAttrs.drop(gone.ino);
-    await this.chargeQuotas(parent, { bytes: 0, inodes: -1 });
+    if (quota) this.core.quota!.charge(quota.dirs, { bytes: 0, inodes: -1 });
   }
 
   async rename(caller: Caller, parent: number, name: string, newParent: number, newName: string, flags: number): Promise<void> {
@@ -868,7 +873,7 @@ export class Vfs {
           const cut = file.size;
           await this.core.setattr(ino, { size: 0 });
           await file.reloadNow();
-          await this.chargeQuotas(file.attr.parent[0] ?? 0, { bytes: -cut, inodes: 0 });
+          await this.chargeQuotas(file.attr.parent[0] ?? 0, { bytes: -cut, inodes: 0 }, file.attr);
         });
       } catch (e) {
         await this.releaseHandle(reply.fh);
@@ -1137,21 +1142,38 @@ export class Vfs {
     return nearest === undefined ? fs : statfsOfQuota(fs, quota.usage(nearest)!);
   }
 
-  // ---- directory quotas (src/vfs/quota.ts) ----
+  // ---- directory, user and group quotas (src/vfs/quota.ts) ----
 
-  /** Charges a change that happened (never refused: it gives back) to the quotas above `dir`. */
-  private async chargeQuotas(dir: number, u: Usage): Promise<void> {
+  /**
+   * Charges a change that happened (never refused: it gives back) to the quotas above `dir` and
+   * those of the changed inode's `owner`.
+   */
+  private async chargeQuotas(dir: number, u: Usage, owner?: Owner): Promise<void> {
     const quota = this.core.quota;
-    if (quota?.active) quota.charge(await quota.quotasAt(dir), u);
+    if (quota?.active) quota.charge(await quota.quotasAt(dir, owner), u);
   }
 
-  /** The quotas above `parent` and what `name` there stands for, when a quota is above it. */
-  private async quotaBelow(parent: number, name: string): Promise<{ dirs: number[]; attr: InodeAttr } | undefined> {
+  /**
+   * What removing `name` from `parent` frees: the quotas above `parent`, and its owner's when it
+   * is the inode's last name; and what the name stands for. Undefined when no quota is concerned.
+   */
+  private async quotaBelow(parent: number, name: string): Promise<{ dirs: QuotaId[]; attr: InodeAttr } | undefined> {
     const quota = this.core.quota;
     if (!quota?.active) return undefined;
     const dirs = await quota.quotasAt(parent);
-    if (dirs.length === 0) return undefined;
-    return { dirs, attr: await this.core.lookup(parent, name) };
+    if (dirs.length === 0 && !quota.ownersActive) return undefined;
+    const attr = await this.core.lookup(parent, name);
+    return { dirs: [...dirs, ...quota.freedBy(attr)], attr };
+  }
+
+  /** chown/chgrp: the inode's usage moves to the new owner's quotas (EDQUOT past a limit there). */
+  private async quotaOfOwnerChange(ino: number, set: SetAttrRequest, inode?: Inode): Promise<Charge | undefined> {
+    const quota = this.core.quota;
+    if ((set.uid === undefined && set.gid === undefined) || !quota?.ownersActive) return undefined;
+    const file = this.files.get(ino);
+    const cur = file?.attr ?? (inode?.attr?.inodeId === ino ? inode.attr : await this.core.getattr(ino, true));
+    const length = file ? Math.max(file.size, cur.length) : cur.length;
+    return quota.transfer(cur, { uid: set.uid ?? cur.uid, gid: set.gid ?? cur.gid }, { bytes: bytesOf({ type: cur.type, length }), inodes: 1 });
   }
 
   /**
@@ -1175,7 +1197,7 @@ export class Vfs {
       charges[0]!.undo();
       throw e;
     }
-    const replacedDirs = target && !exchange ? await quota.quotasAt(newParent) : [];
+    const replacedDirs = target && !exchange ? [...(await quota.quotasAt(newParent)), ...quota.freedBy(target)] : [];
     return {
       charge: { undo: () => charges.forEach((c) => c.undo()) },
       done: () => {
