@@ -956,6 +956,8 @@ export class Vfs {
       if (report) throw e;
       log.warn('data of a closed file could not be saved', { ino: file.ino, error: String(e) });
     } finally {
+      // A setattr's answer kept while the file was open predates its writes and truncates.
+      this.dirAttrs.drop(file.ino);
       this.note(this.lastSeen, file.ino, signature(file.attr));
       this.note(this.blocks, file.ino, blocksOf(this.allocationOf(file).allocated));
     }
