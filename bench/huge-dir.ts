@@ -79,6 +79,19 @@ function lsF(dir: string, watch: Record<string, number> = {}): Promise<{ entries
   });
 }
 
+/**
+ * Streams DIR with os.scandir (getdents as entries are consumed; GNU ls reads the whole
+ * directory before it prints anything, so its first output byte is nearly its end): entries,
+ * seconds to the first entry and to the end, measured inside the lister.
+ */
+function scandir(dir: string): { entries: number; firstS: number; totalS: number } {
+  const py = 'import os,sys,time\nt=time.perf_counter();n=0;f=0\nfor e in os.scandir(sys.argv[1]):\n  n+=1\n  if n==1: f=time.perf_counter()-t\nprint(n,f,time.perf_counter()-t)\n';
+  const r = spawnSync('python3', ['-c', py, dir], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`scandir ${dir}: ${r.stderr}`);
+  const [entries, firstS, totalS] = r.stdout.trim().split(' ').map(Number);
+  return { entries: entries!, firstS: firstS!, totalS: totalS! };
+}
+
 // ---- child mode: stream a directory through the SDK, report count, first-entry time, RSS ----
 if (process.argv[2] === '--sdk-list') {
   const [, , , mds, fsName, tokenFile, tlsDir, path] = process.argv;
@@ -154,6 +167,8 @@ try {
     const r = await lsF(join(m.dir, 'big'), { mount: m.pid, ...metaservers });
     if (r.entries !== ENTRIES) throw new Error(`ls -f through the ${label} mount listed ${r.entries} of ${ENTRIES}`);
     results[label] = r.totalS;
+    const sc = scandir(join(m.dir, 'big'));
+    console.log(`scandir via the ${label} mount: ${sc.entries} entries, first entry ${fmt(sc.firstS * 1000)} ms, all ${fmt(sc.totalS)} s`);
     console.log(`ls -f via the ${label} mount: ${r.entries} entries, first entry ${fmt(r.firstS * 1000)} ms, all ${fmt(r.totalS)} s (${fmt(r.entries / r.totalS)}/s); RSS ${memLine(r.mem)}, ls peak ${fmt(r.lsPeak)} MiB; load ${loadavg()[0]!.toFixed(1)}`);
   }
 
@@ -197,6 +212,8 @@ try {
     const r = await lsF(join(listRoot, sub));
     console.log(`ls -f on ${name}: ${r.entries} entries, first entry ${fmt(r.firstS * 1000)} ms, all ${fmt(r.totalS)} s (${fmt(r.entries / r.totalS)}/s); ls peak ${fmt(r.lsPeak)} MiB; load ${loadavg()[0]!.toFixed(1)}`);
     results[name] = r.totalS;
+    const sc = scandir(join(listRoot, sub));
+    console.log(`scandir on ${name}: ${sc.entries} entries, first entry ${fmt(sc.firstS * 1000)} ms, all ${fmt(sc.totalS)} s`);
   }
   const base = results.new!;
   console.log(`ratios of the full ls -f time (same run): ${Object.entries(results).map(([k, v]) => `${k}/new ${(v / base).toFixed(2)}`).join(', ')}`);
