@@ -80,9 +80,9 @@ function lsF(dir: string, watch: Record<string, number> = {}): Promise<{ entries
 }
 
 /**
- * Streams DIR with os.scandir (getdents as entries are consumed; GNU ls reads the whole
- * directory before it prints anything, so its first output byte is nearly its end): entries,
- * seconds to the first entry and to the end, measured inside the lister.
+ * Streams DIR with os.scandir (getdents as entries are consumed): entries, seconds to the first
+ * entry and to the end, measured inside the lister (no pipe between; `ls -f` streams too, in
+ * batches, its first byte after its first batch).
  */
 function scandir(dir: string): { entries: number; firstS: number; totalS: number } {
   const py = 'import os,sys,time\nt=time.perf_counter();n=0;f=0\nfor e in os.scandir(sys.argv[1]):\n  n+=1\n  if n==1: f=time.perf_counter()-t\nprint(n,f,time.perf_counter()-t)\n';
