@@ -4,8 +4,8 @@
 // metaservers before and during each listing. Peers in the same run: `ls -f` of a directory of
 // the same number of entries on bindfs (/tmp/peers/passthrough; built in its tmpfs backing
 // directory, listed through bindfs) and on MooseFS (/tmp/peers/mfs; built through its mount).
-//   npx tsx bench/huge-dir.ts [--entries N] [--peer-entries M] [--in-flight K] [--old-bin PATH]
-// --old-bin: also mount with that build's bin/curvefs.mjs and list through it (paired old/new).
+//   npx tsx bench/huge-dir.ts [--entries N] [--peer-entries M] [--in-flight K] [--old-bin PATH] [--no-peers]
+// --no-peers: curvefs only. --old-bin: also mount with that build's bin/curvefs.mjs and list through it (paired old/new).
 // Entries are built through the SDK, K creates in flight (empty regular files, 1 commit each).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
@@ -202,7 +202,7 @@ try {
     ['bindfs', '/tmp/peers/pt-backing/bindfs', '/tmp/peers/passthrough'],
     ['MooseFS', '/tmp/peers/mfs', '/tmp/peers/mfs'],
   ];
-  for (const [name, buildRoot, listRoot] of peers) {
+  for (const [name, buildRoot, listRoot] of process.argv.includes('--no-peers') ? [] : peers) {
     if (!existsSync(listRoot)) {
       console.log(`${name}: not mounted, skipped`);
       continue;
@@ -231,7 +231,7 @@ try {
     console.log(`scandir on ${name}: ${sc.entries} entries, first entry ${fmt(sc.firstS * 1000)} ms, all ${fmt(sc.totalS)} s`);
   }
   const base = results.new!;
-  console.log(`ratios of the full ls -f time (same run): ${Object.entries(results).map(([k, v]) => `${k}/new ${(v / base).toFixed(2)}`).join(', ')}`);
+  if (Object.keys(results).length > 1) console.log(`ratios of the full ls -f time (same run): ${Object.entries(results).map(([k, v]) => `${k}/new ${(v / base).toFixed(2)}`).join(', ')}`);
 } finally {
   for (const m of mounts) {
     spawnSync('umount', ['-l', m.dir]);
