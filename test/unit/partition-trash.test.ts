@@ -194,6 +194,7 @@ test('a name whose inode lives in another partition: the entry is kept here, res
   const q = (await loadSnapshotBytes(snapshot(p))).get(1)!;
   assert.deepEqual(q.trashList(), p.trashList(), 'entries of remote inodes load (snapshot version 6)');
 
+  rejects(p, { kind: 'trashRestore', fsId: FS, ino: remoteDir, parent: 1, time: at(6) }, StatusCode.CROSS_DEVICE);
   const back = ok(p.apply({ kind: 'trashRestore', fsId: FS, ino: remoteDir, time: at(6) }));
   assert.deepEqual(back.remote, { ino: remoteDir, unlinkParent: 0, linkParent: 0, unseal: true });
   assert.equal(ok(p.getInodeAttr(d)).inode.nlink, dLinks);

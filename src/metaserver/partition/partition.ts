@@ -1303,6 +1303,11 @@ export class Partition {
     }
     const isDir = t.type === FileType.TYPE_DIRECTORY;
     const local = this.isLocal(op.ino);
+    if (!local && isDir && parent !== t.parent) {
+      // Its `..` would change only by the follow-up, after its new name is visible: a directory
+      // move needs the rename's ancestor walk (restore in place, then mv).
+      return err(StatusCode.CROSS_DEVICE, `directory ${op.ino} lives in another partition: restore it in place, then move it`);
+    }
     this.trash.delete(op.ino);
     if (local && parent !== t.parent) {
       // The trashed name kept its old parent in the inode's list: the new directory replaces it.
