@@ -13,7 +13,7 @@
 // is printed too: a figure the machine's load hardly moves, for old/new comparisons. --no-trace
 // leaves the tracing off so that figure is not the tracer's.
 //
-//   npx tsx bench/create-breakdown.ts [--creates 2000] [--warmup 200] [--cpu-prof] [--top 15] [--all] [--keep] [--no-trace] [--json]
+//   npx tsx bench/create-breakdown.ts [--creates 2000] [--warmup 200] [--cpu-prof] [--top 15] [--all] [--keep] [--no-trace] [--json] [--threads]
 // (--all: also every stamp seen in most creates, by occurrence; --keep: keep the traces and profiles)
 import { closeSync, constants, openSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
@@ -246,6 +246,29 @@ async function cpuSeconds(clusterDir: string): Promise<Map<string, number>> {
   return out;
 }
 
+/** CPU ticks (user + system) of every thread of every cluster process, keyed "<process> <tid offset from pid>". */
+async function threadTicks(clusterDir: string): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const [name, r] of pidRecords(clusterDir)) {
+    let tids: string[];
+    try {
+      tids = await readdir(`/proc/${r.pid}/task`);
+    } catch {
+      continue;
+    }
+    for (const tid of tids) {
+      try {
+        const stat = await readFile(`/proc/${r.pid}/task/${tid}/stat`, 'utf8');
+        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        out.set(`${name} +${Number(tid) - r.pid}`, Number(f[11]) + Number(f[12]));
+      } catch {
+        /* gone */
+      }
+    }
+  }
+  return out;
+}
+
 async function main(): Promise<void> {
   const root = await mkdtemp(join(tmpdir(), 'curvefs-breakdown-'));
   const traceDir = join(root, 'trace');
@@ -264,6 +287,7 @@ async function main(): Promise<void> {
     const flags = constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY;
     for (let i = 0; i < WARMUP; i++) closeSync(openSync(join(mnt, `warm${i}`), flags, 0o644));
     const cpu0 = await cpuSeconds(clusterDir);
+    const threads0 = await threadTicks(clusterDir);
     const t0 = now();
     for (let i = 0; i < CREATES; i++) {
       const s = now();
@@ -272,6 +296,16 @@ async function main(): Promise<void> {
     }
     loop = [t0, now()];
     const cpu1 = await cpuSeconds(clusterDir);
+    if (process.argv.includes('--threads')) {
+      // Which thread of each process burns the CPU: +0 is the main (JavaScript) thread; the others
+      // are V8's platform workers (GC, compilers), libuv's pool and Node's helpers, by creation order.
+      const rows: string[] = [];
+      for (const [k, t1] of await threadTicks(clusterDir)) {
+        const us = ((t1 - (threads0.get(k) ?? 0)) / 100 / CREATES) * 1e6;
+        if (us >= 1) rows.push(`${k} ${us.toFixed(0)}`);
+      }
+      console.log(`CPU µs per create, by thread (tid - pid): ${rows.join(', ')}`);
+    }
     const secs = Number(loop[1] - loop[0]) / 1e9;
     const cpuUs: Record<string, number> = {};
     for (const [name, c] of cpu1) if (cpu0.has(name)) cpuUs[name] = Math.round(((c - cpu0.get(name)!) / CREATES) * 1e6);

@@ -10,6 +10,7 @@ import { CurveError, StatusCode, createLogger, systemRandom, type Random } from 
 import { PartitionTable, type CopysetRoute } from './partition-table.ts';
 import { backoffDelay, DEFAULT_BACKOFF, isRetryable, sleep, type BackoffOptions } from './retry.ts';
 import type { MdsApi } from './mds-api.ts';
+import { RequestWindow } from './request-window.ts';
 
 type Svc = typeof MetaServerService;
 export type MetaMethod = keyof Svc['method'];
@@ -68,7 +69,8 @@ export class MetaClient {
   private readonly partitionsPerRequest: number;
   private readonly sessionEnded: ((clientId: number) => Promise<unknown>) | undefined;
   private clientId: number;
-  private seq = 0;
+  /** This session's mutation sequence numbers (request-window.ts); a new one per session. */
+  private window = new RequestWindow();
   private refreshing: Promise<void> | undefined;
   private growing: Promise<void> | undefined;
 
@@ -89,7 +91,7 @@ export class MetaClient {
   setClientId(id: number): void {
     if (id === this.clientId) return;
     this.clientId = id;
-    this.seq = 0;
+    this.window = new RequestWindow();
   }
 
   /** Loads the partition table and the members of every copyset it names. */
@@ -136,8 +138,32 @@ export class MetaClient {
     body: MetaBody<M>,
     signal?: AbortSignal,
   ): Promise<MetaResponse<M>> {
+    if (READ_METHODS.has(method)) return this.attempts(method, pick, body, undefined, signal);
+    let window = this.window;
+    let rid = { clientId: this.clientId, seq: await window.next() };
+    try {
+      return await this.attempts(method, pick, body, rid, signal, async () => {
+        // The same mutation as a new request of the new session.
+        window.done(rid.seq);
+        window = this.window;
+        rid = { clientId: this.clientId, seq: await window.next() };
+        return rid;
+      });
+    } finally {
+      window.done(rid.seq);
+    }
+  }
+
+  /** The attempts of one call under request id `rid` (none for reads) until one answers. */
+  private async attempts<M extends MetaMethod>(
+    method: M,
+    pick: () => PartitionInfo,
+    body: MetaBody<M>,
+    rid: { clientId: number; seq: number } | undefined,
+    signal: AbortSignal | undefined,
+    renumber?: () => Promise<{ clientId: number; seq: number }>,
+  ): Promise<MetaResponse<M>> {
     const deadline = performance.now() + this.callTimeoutMs;
-    let rid = READ_METHODS.has(method) ? undefined : { clientId: this.clientId, seq: ++this.seq };
     let attempt = 0;
     let lastError: unknown;
     // Whether an attempt under `rid` may have been applied: any attempt that failed, except one
@@ -197,7 +223,7 @@ export class MetaClient {
           }
           // Refused before any attempt could apply it: a new request under the new session.
           // (Once: a new session refused as well is not a session that just ended.)
-          rid = { clientId: this.clientId, seq: ++this.seq };
+          rid = await renumber!();
           resentUnderNewSession = true;
           continue;
         }

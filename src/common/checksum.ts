@@ -1,23 +1,75 @@
 // Checksums for every persistent file. CRC-64/XZ (ECMA-182 polynomial, reflected, init and
 // xorout all ones) for the CURVEFS snapshot's 64-bit checksum; CRC-32C for per-record checks
-// (Raft log records, frames). Table-driven; the 64-bit variant works on two 32-bit halves
-// because BigInt per byte is ~50x slower.
+// (Raft log records, frames) and every byte of file data (block objects, written and read).
+//
+// CRC-32C runs in the SSE4.2/ARMv8 CRC instructions of a prebuilt native package
+// (@node-rs/crc32, napi: no install script, no compiler) when one loads for this platform:
+// ~3.4 GiB per CPU-second on 64 KiB segments against ~0.8 for the JavaScript slicing-by-8 below,
+// which is the fallback and the same function (tests hold all three to the bytewise reference).
+// The 64-bit variant works on two 32-bit halves because BigInt per byte is ~50x slower.
+import { createRequire } from 'node:module';
 
-const CRC32C_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let i = 0; i < 256; i++) {
-    let c = i;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0x82f63b78 ^ (c >>> 1) : c >>> 1;
-    t[i] = c >>> 0;
+const CRC32C_POLY = 0x82f63b78;
+
+// Slicing-by-8 tables: T[k * 256 + n] is the CRC of byte n followed by k zero bytes, so eight
+// input bytes fold in with eight independent lookups instead of eight dependent rounds.
+const T = new Int32Array(8 * 256);
+for (let i = 0; i < 256; i++) {
+  let c = i;
+  for (let k = 0; k < 8; k++) c = c & 1 ? CRC32C_POLY ^ (c >>> 1) : c >>> 1;
+  T[i] = c;
+}
+for (let i = 0; i < 256; i++) {
+  for (let t = 1; t < 8; t++) {
+    const prev = T[(t - 1) * 256 + i]!;
+    T[t * 256 + i] = T[prev & 0xff]! ^ (prev >>> 8);
   }
-  return t;
+}
+
+/** CRC-32C one byte at a time: the reference the fast versions are tested against. */
+export function crc32cBytewise(data: Uint8Array, crc = 0): number {
+  let c = ~crc >>> 0;
+  for (let i = 0; i < data.length; i++) c = T[(c ^ data[i]!) & 0xff]! ^ (c >>> 8);
+  return ~c >>> 0;
+}
+
+/** CRC-32C by slicing-by-8 in JavaScript (~5x the bytewise speed). */
+export function crc32cSliced(data: Uint8Array, crc = 0): number {
+  let c = ~crc | 0;
+  let i = 0;
+  const n = data.length;
+  const end8 = n - (n & 7);
+  while (i < end8) {
+    c ^= data[i]! | (data[i + 1]! << 8) | (data[i + 2]! << 16) | (data[i + 3]! << 24);
+    c = T[1792 + (c & 0xff)]! ^ T[1536 + ((c >>> 8) & 0xff)]! ^ T[1280 + ((c >>> 16) & 0xff)]! ^ T[1024 + (c >>> 24)]! ^
+      T[768 + data[i + 4]!]! ^ T[512 + data[i + 5]!]! ^ T[256 + data[i + 6]!]! ^ T[data[i + 7]!]!;
+    i += 8;
+  }
+  while (i < n) c = T[(c ^ data[i++]!) & 0xff]! ^ (c >>> 8);
+  return ~c >>> 0;
+}
+
+type NativeCrc32c = (input: Buffer, initialState?: number) => number;
+
+/** The native CRC-32C, or undefined where its prebuilt binary is missing for this platform. */
+export const crc32cNative: ((data: Uint8Array, crc?: number) => number) | undefined = (() => {
+  let fn: NativeCrc32c;
+  try {
+    fn = (createRequire(import.meta.url)('@node-rs/crc32') as { crc32c: NativeCrc32c }).crc32c;
+  } catch {
+    return undefined;
+  }
+  // The binding takes Buffers: view the same memory, no copy.
+  return (data: Uint8Array, crc = 0) =>
+    fn(Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength), crc) >>> 0;
 })();
 
-/** CRC-32C (Castagnoli). Pass the previous result as `crc` to continue over several buffers. */
+/**
+ * CRC-32C (Castagnoli). Pass the previous result as `crc` to continue over several buffers.
+ * Tiny inputs stay in JavaScript: below ~64 bytes the native call costs more than the table.
+ */
 export function crc32c(data: Uint8Array, crc = 0): number {
-  let c = ~crc >>> 0;
-  for (let i = 0; i < data.length; i++) c = CRC32C_TABLE[(c ^ data[i]!) & 0xff]! ^ (c >>> 8);
-  return ~c >>> 0;
+  return crc32cNative && data.length >= 64 ? crc32cNative(data, crc) : crc32cSliced(data, crc);
 }
 
 // CRC-64/XZ: reflected polynomial 0xC96C5795D7870F42, split in hi/lo 32-bit words.

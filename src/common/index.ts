@@ -9,3 +9,5 @@ export * from './poll.ts';
 export * from './cli-args.ts';
 export * from './trace.ts';
 export * from './posix.ts';
+export * from './quota-id.ts';
+export { RESULTS_KEPT_PER_CLIENT } from './request-results.ts';

@@ -11,8 +11,7 @@
 //   28   4     CRC-32C of bytes [0, 28) followed by the segment table
 //   32   4n    CRC-32C of each data segment
 //   32+4n      data
-import { CurveError, StatusCode } from '../common/index.ts';
-import { crc32cFast as crc32c } from './crc32c-fast.ts';
+import { CurveError, StatusCode, crc32c } from '../common/index.ts';
 
 export const BLOCK_FILE_MAGIC = 'CFSBLOCK';
 export const BLOCK_FILE_VERSION = 1;

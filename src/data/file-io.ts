@@ -6,7 +6,7 @@ import { CurveError, StatusCode } from '../common/index.ts';
 import type { BlockStore } from './block-store.ts';
 import type { BlockCache } from './block-cache.ts';
 import {
-  DEFAULT_BLOCK_SIZE, DEFAULT_CHUNK_SIZE, checkFileRange, isShared, checkLayout, objectRef, objectsOf, splitAtChunks,
+  DEFAULT_BLOCK_SIZE, DEFAULT_CHUNK_SIZE, checkFileRange, isShared, checkLayout, objectsOf, splitAtChunks,
   type BlockMap, type ChunkSlice, type DataLayout, type ObjectRef,
 } from './layout.ts';
 import { objectReads, planRead, type ReadPiece } from './read-plan.ts';
@@ -29,6 +29,12 @@ export interface FileDataIOOptions {
    * the cache in the background, so a sequential reader finds them there (default 0).
    */
   readaheadObjects?: number;
+  /**
+   * With a cache: a read inside one cached object may return a view of that object instead of
+   * a copy. Only for callers that copy the bytes out and never write to them (the mount, whose
+   * reply write copies them into the kernel): cached objects are shared by every reader.
+   */
+  viewsOfCache?: boolean;
 }
 
 export interface CompactionResult {
@@ -51,6 +57,8 @@ export class FileDataIO {
   readonly layout: DataLayout;
   readonly fsId: number;
   private readonly concurrency: number;
+  /** Inode and block of the last readahead planned (one plan per block a reader enters). */
+  private readaheadMark = '';
 
   constructor(readonly store: BlockStore, private readonly opts: FileDataIOOptions) {
     checkId('fs id', opts.fsId);
@@ -141,33 +149,41 @@ export class FileDataIO {
     const end = Math.min(fileLength, offset + length);
     if (end <= offset) return new Uint8Array(0);
     const pieces = planRead(map, offset, end - offset, this.layout);
-    const single = pieces.length === 1 && !this.opts.cache ? objectReads(pieces[0]!, this.layout) : [];
+    const oneObject = pieces.length === 1 && (!this.opts.cache || this.opts.viewsOfCache);
+    const single = oneObject ? objectReads(pieces[0]!, this.layout) : [];
+    let out: Uint8Array;
     if (single.length === 1 && single[0]!.len === end - offset) {
-      // The whole range is one ranged get of one object: hand its buffer over, no copy.
+      // The whole range lies in one object: hand over the ranged get's buffer, or a view of the
+      // cached object — no allocation, no copy (a copy per read was most of the GC work).
       const r = single[0]!;
-      return this.fetch(this.keyOf(inodeId, r.ref), r.ref.size, r.objectOffset, r.len);
+      out = await this.fetch(this.keyOf(inodeId, r.ref), r.ref.size, r.objectOffset, r.len);
+    } else {
+      out = Buffer.allocUnsafe(end - offset); // readPieces writes every byte
+      await this.readPieces(inodeId, pieces, out, offset);
     }
-    const out = Buffer.allocUnsafe(end - offset); // readPieces writes every byte
-    await this.readPieces(inodeId, pieces, out, offset);
-    this.readahead(inodeId, pieces);
+    this.readahead(inodeId, map, fileLength, end);
     return out;
   }
 
-  /** Warms the cache with the objects that follow the last one read, within the same slice. */
-  private readahead(inodeId: number, pieces: readonly ReadPiece[]): void {
+  /**
+   * Warms the cache with the objects holding the `readaheadObjects` blocks of the file after
+   * `from` (across slices and chunks), so a sequential reader finds them there. Planned once
+   * per block boundary crossed, not per read.
+   */
+  private readahead(inodeId: number, map: BlockMap, fileLength: number, from: number): void {
     const n = this.opts.readaheadObjects ?? 0;
     const cache = this.opts.cache;
-    const last = pieces[pieces.length - 1];
-    if (!cache || n <= 0 || !last?.slice) return;
-    const s = last.slice;
+    if (!cache || n <= 0 || from >= fileLength) return;
     const bs = this.layout.blockSize;
-    const lastBlock = Math.floor((last.offset + last.len - 1 - s.offset) / bs);
-    const stored = Math.ceil(Math.min(s.size, s.len) / bs);
-    for (let b = lastBlock + 1; b <= lastBlock + n && b < stored; b++) {
-      const ref = objectRef(s, b, this.layout);
-      const key = this.keyOf(inodeId, ref);
-      void cache.getOrLoad(key, () => this.store.get(key)).catch(() => undefined);
+    const mark = `${inodeId}/${Math.floor(from / bs)}`;
+    if (mark === this.readaheadMark) return;
+    this.readaheadMark = mark;
+    const end = Math.min(fileLength, from + n * bs);
+    const keys = new Set<string>();
+    for (const piece of planRead(map, from, end - from, this.layout)) {
+      for (const r of objectReads(piece, this.layout)) keys.add(this.keyOf(inodeId, r.ref));
     }
+    for (const key of keys) void cache.getOrLoad(key, () => this.store.get(key)).catch(() => undefined);
   }
 
   /**

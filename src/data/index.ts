@@ -1,7 +1,6 @@
 // File data: block stores (local directory, S3), the object key layout, and the mapping of file
 // byte ranges onto chunks, slices and objects.
 export * from './block-store.ts';
-export { crc32cFast } from './crc32c-fast.ts';
 export { LocalBlockStore, type LocalBlockStoreOptions } from './local-block-store.ts';
 export { MemoryBlockStore } from './memory-block-store.ts';
 export { S3BlockStore, type S3BlockStoreOptions } from './s3-block-store.ts';

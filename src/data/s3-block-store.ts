@@ -13,8 +13,7 @@ import { Agent as HttpsAgent } from 'node:https';
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 
 type Sdk = typeof import('@aws-sdk/client-s3');
-import { CurveError, StatusCode } from '../common/index.ts';
-import { crc32cFast as crc32c } from './crc32c-fast.ts';
+import { CurveError, StatusCode, crc32c } from '../common/index.ts';
 import {
   checkKey, checkPrefix, checkRange, closedError,
   type BlockEntry, type BlockInfo, type BlockStore,

@@ -6,6 +6,7 @@
 //   /curvefs/mds/usage/<fsId>                no longer written (used bytes come from partition heartbeats);
 //                                            an older MDS's record is deleted with its fs
 //   /curvefs/mds/quota/<fsId>/<dirIno>      Quota (a directory quota, its limits and usage)
+//   /curvefs/mds/quota/<fsId>/u<uid>        Quota of a user (g<gid>: of a group)
 //   /curvefs/mds/id/<kind>                   highest id reserved so far (decimal)
 //   /curvefs/mds/topo/pool/<id>              PoolInfo
 //   /curvefs/mds/topo/zone/<id>              ZoneInfo
@@ -26,7 +27,8 @@ export const keys = {
   fsPrefix: `${ROOT}fs/`,
   fsName: (name: string) => `${ROOT}fsname/${name}`,
   id: (kind: string) => `${ROOT}id/${kind}`,
-  quota: (fsId: number, dirIno: number) => `${ROOT}quota/${pad(fsId)}/${String(dirIno).padStart(20, '0')}`,
+  /** `id` is a quota id (src/common/quota-id.ts): a directory's keeps the padded inode of old. */
+  quota: (fsId: number, id: string) => `${ROOT}quota/${pad(fsId)}/${id[0] === 'd' ? id.slice(1).padStart(20, '0') : id}`,
   quotaPrefix: `${ROOT}quota/`,
   usage: (fsId: number) => `${ROOT}usage/${pad(fsId)}`,
   usagePrefix: `${ROOT}usage/`,

@@ -1,10 +1,12 @@
-// Directory quotas of one leadership term: the records (limits and recursive usage of the tree
-// under a directory) and the clients' usage deltas (SyncQuota). The MDS only adds up what the
+// Quotas of one leadership term: the records (limits and usage: the recursive usage of the tree
+// under a directory, or what one uid or gid owns across the fs) and the clients' usage deltas
+// (SyncQuota). The MDS only adds up what the
 // clients report; the clients decide what a change costs and refuse past a limit (EDQUOT) from
-// the figures the last sync answered (docs/architecture.md "Directory quotas").
+// the figures the last sync answered (docs/architecture.md "Directory quotas", "User and group
+// quotas"). Records are kept by quota id (src/common/quota-id.ts).
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
-import { CurveError, StatusCode } from '../common/index.ts';
-import { QuotaSchema, type Quota, type QuotaDelta } from '../gen/mds_pb.ts';
+import { compareQuotas, CurveError, quotaId, quotaLabel, StatusCode, type QuotaId, type QuotaTarget } from '../common/index.ts';
+import { QuotaKind, QuotaSchema, type Quota, type QuotaDelta } from '../gen/mds_pb.ts';
 import type { FencedStore } from './fenced-store.ts';
 import { keys } from './keys.ts';
 import { KeyedMutex } from './mutex.ts';
@@ -16,13 +18,24 @@ function fsIdOfKey(key: string): number {
   return Number(key.slice(keys.quotaPrefix.length).split('/')[0]);
 }
 
+/** uid/gid are 32-bit (POSIX id_t). */
+const MAX_OWNER_ID = 0xffff_ffff;
+
+function checkTarget(q: Quota): void {
+  if (q.kind === QuotaKind.QUOTA_DIRECTORY) {
+    if (!(Number.isSafeInteger(q.dirInodeId) && q.dirInodeId > 0)) throw new CurveError(StatusCode.PARAM_ERROR, `invalid directory inode ${q.dirInodeId}`);
+  } else if (q.kind === QuotaKind.QUOTA_USER || q.kind === QuotaKind.QUOTA_GROUP) {
+    if (!(Number.isSafeInteger(q.ownerId) && q.ownerId >= 0 && q.ownerId <= MAX_OWNER_ID)) throw new CurveError(StatusCode.PARAM_ERROR, `invalid ${q.kind === QuotaKind.QUOTA_USER ? 'uid' : 'gid'} ${q.ownerId}`);
+  } else throw new CurveError(StatusCode.PARAM_ERROR, `unknown quota kind ${String(q.kind)}`);
+}
+
 function checkLimit(x: number, what: string): void {
   if (!(Number.isSafeInteger(x) && x >= 0)) throw new CurveError(StatusCode.PARAM_ERROR, `${what} ${x} must be a non-negative integer`);
 }
 
 export class QuotaManager {
-  /** fsId → directory inode → record. */
-  private readonly byFs = new Map<number, Map<number, Quota>>();
+  /** fsId → quota id → record. */
+  private readonly byFs = new Map<number, Map<QuotaId, Quota>>();
   private readonly locks = new KeyedMutex();
   /** client → highest sync seq applied (a retried sync is applied once). */
   private readonly applied = new Map<string, number>();
@@ -33,53 +46,57 @@ export class QuotaManager {
     const m = new QuotaManager(store);
     for (const e of await store.list(keys.quotaPrefix)) {
       const q = fromBinary(QuotaSchema, e.value);
-      m.quotasOf(fsIdOfKey(e.key)).set(q.dirInodeId, q);
+      m.quotasOf(fsIdOfKey(e.key)).set(quotaId(q), q);
     }
     return m;
   }
 
-  private quotasOf(fsId: number): Map<number, Quota> {
+  private quotasOf(fsId: number): Map<QuotaId, Quota> {
     let m = this.byFs.get(fsId);
     if (!m) this.byFs.set(fsId, (m = new Map()));
     return m;
   }
 
   list(fsId: number): Quota[] {
-    return [...(this.byFs.get(fsId)?.values() ?? [])].sort((a, b) => a.dirInodeId - b.dirInodeId);
+    return [...(this.byFs.get(fsId)?.values() ?? [])].sort(compareQuotas);
   }
 
-  get(fsId: number, dirIno: number): Quota {
-    const q = this.byFs.get(fsId)?.get(dirIno);
-    if (!q) throw new CurveError(StatusCode.NOT_FOUND, `no quota on directory inode ${dirIno}`);
+  get(fsId: number, t: QuotaTarget): Quota {
+    const q = this.byFs.get(fsId)?.get(quotaId(t));
+    if (!q) throw new CurveError(StatusCode.NOT_FOUND, t.kind === QuotaKind.QUOTA_DIRECTORY ? `no quota on directory inode ${t.dirInodeId}` : `no quota of ${quotaLabel(t)}`);
     return q;
   }
 
   /** Sets a quota's limits (and its usage when `setUsage`, else a new quota starts at 0). */
   async set(fsId: number, q: Quota, setUsage: boolean): Promise<Quota> {
-    if (!(Number.isSafeInteger(q.dirInodeId) && q.dirInodeId > 0)) throw new CurveError(StatusCode.PARAM_ERROR, `invalid directory inode ${q.dirInodeId}`);
+    checkTarget(q);
     checkLimit(q.maxBytes, 'byte limit');
     checkLimit(q.maxInodes, 'inode limit');
     return this.locks.run(String(fsId), async () => {
-      const old = this.byFs.get(fsId)?.get(q.dirInodeId);
+      const id = quotaId(q);
+      const old = this.byFs.get(fsId)?.get(id);
+      const owned = q.kind !== QuotaKind.QUOTA_DIRECTORY;
       const next = create(QuotaSchema, {
-        dirInodeId: q.dirInodeId,
-        path: q.path || old?.path || '',
+        kind: q.kind,
+        dirInodeId: owned ? 0 : q.dirInodeId,
+        ownerId: owned ? q.ownerId : 0,
+        path: owned ? '' : q.path || old?.path || '',
         maxBytes: q.maxBytes,
         maxInodes: q.maxInodes,
         usedBytes: setUsage ? q.usedBytes : (old?.usedBytes ?? 0),
         usedInodes: setUsage ? q.usedInodes : (old?.usedInodes ?? 0),
       });
-      await this.store.commit([{ type: 'put', key: keys.quota(fsId, next.dirInodeId), value: toBinary(QuotaSchema, next) }]);
-      this.quotasOf(fsId).set(next.dirInodeId, next);
+      await this.store.commit([{ type: 'put', key: keys.quota(fsId, id), value: toBinary(QuotaSchema, next) }]);
+      this.quotasOf(fsId).set(id, next);
       return next;
     });
   }
 
-  delete(fsId: number, dirIno: number): Promise<void> {
+  delete(fsId: number, t: QuotaTarget): Promise<void> {
     return this.locks.run(String(fsId), async () => {
-      this.get(fsId, dirIno);
-      await this.store.commit([{ type: 'delete', key: keys.quota(fsId, dirIno) }]);
-      this.byFs.get(fsId)?.delete(dirIno);
+      const id = quotaId(this.get(fsId, t));
+      await this.store.commit([{ type: 'delete', key: keys.quota(fsId, id) }]);
+      this.byFs.get(fsId)?.delete(id);
     });
   }
 
@@ -93,12 +110,12 @@ export class QuotaManager {
     for (const fsId of [...this.byFs.keys()]) {
       if (exists(fsId)) continue;
       await this.locks.run(String(fsId), async () => {
-        const inos = [...(this.byFs.get(fsId)?.keys() ?? [])];
-        for (let i = 0; i < inos.length; i += 64) {
-          await this.store.commit(inos.slice(i, i + 64).map((ino) => ({ type: 'delete' as const, key: keys.quota(fsId, ino) })));
+        const ids = [...(this.byFs.get(fsId)?.keys() ?? [])];
+        for (let i = 0; i < ids.length; i += 64) {
+          await this.store.commit(ids.slice(i, i + 64).map((id) => ({ type: 'delete' as const, key: keys.quota(fsId, id) })));
         }
         this.byFs.delete(fsId);
-        dropped += inos.length;
+        dropped += ids.length;
       });
     }
     return dropped;
@@ -112,17 +129,18 @@ export class QuotaManager {
     return this.locks.run(String(fsId), async () => {
       const fresh = !client || seq > (this.applied.get(client) ?? 0);
       const quotas = this.byFs.get(fsId);
-      const changed = new Map<number, Quota>();
+      const changed = new Map<QuotaId, Quota>();
       if (fresh && quotas) {
         for (const d of deltas) {
-          const q = changed.get(d.dirInodeId) ?? quotas.get(d.dirInodeId);
+          const id = quotaId(d);
+          const q = changed.get(id) ?? quotas.get(id);
           if (!q || (d.bytes === 0 && d.inodes === 0)) continue;
-          changed.set(d.dirInodeId, create(QuotaSchema, { ...q, usedBytes: q.usedBytes + d.bytes, usedInodes: q.usedInodes + d.inodes }));
+          changed.set(id, create(QuotaSchema, { ...q, usedBytes: q.usedBytes + d.bytes, usedInodes: q.usedInodes + d.inodes }));
         }
       }
       if (changed.size > 0) {
-        await this.store.commit([...changed.values()].map((q) => ({ type: 'put' as const, key: keys.quota(fsId, q.dirInodeId), value: toBinary(QuotaSchema, q) })));
-        for (const q of changed.values()) quotas!.set(q.dirInodeId, q);
+        await this.store.commit([...changed].map(([id, q]) => ({ type: 'put' as const, key: keys.quota(fsId, id), value: toBinary(QuotaSchema, q) })));
+        for (const [id, q] of changed) quotas!.set(id, q);
       }
       if (fresh && client) {
         // Most recently synced last; the oldest forgotten past the cap (a client silent that

@@ -91,7 +91,7 @@ export function mdsService(ref: NodeRef, access = new FsAccess(false)): ServiceI
   };
 }
 
-/** Directory quotas (src/mds/quota.ts): set/get/list/delete for operators, sync for clients. */
+/** Directory, user and group quotas (src/mds/quota.ts): set/get/list/delete for operators, sync for clients. */
 function quotaHandlers(term: () => MdsTerm, access: FsAccess): Pick<ServiceImplOf<typeof MdsService>, 'setQuota' | 'getQuota' | 'listQuota' | 'deleteQuota' | 'syncQuota'> {
   const fsIdOf = (t: MdsTerm, fsName: string) => t.fs.get({ fsName }).fsId;
   return {
@@ -103,7 +103,7 @@ function quotaHandlers(term: () => MdsTerm, access: FsAccess): Pick<ServiceImplO
     getQuota(req, ctx) {
       access.check(ctx, req.fsName, 'GetQuota');
       const t = term();
-      return { quota: t.quota.get(fsIdOf(t, req.fsName), req.dirInodeId) };
+      return { quota: t.quota.get(fsIdOf(t, req.fsName), req) };
     },
     listQuota(req, ctx) {
       access.check(ctx, req.fsName, 'ListQuota');
@@ -112,7 +112,7 @@ function quotaHandlers(term: () => MdsTerm, access: FsAccess): Pick<ServiceImplO
     },
     async deleteQuota(req) {
       const t = term();
-      await t.quota.delete(fsIdOf(t, req.fsName), req.dirInodeId);
+      await t.quota.delete(fsIdOf(t, req.fsName), req);
       return {};
     },
     async syncQuota(req, ctx) {

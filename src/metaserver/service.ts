@@ -19,8 +19,9 @@ import {
 import type { ServiceImplOf } from '../rpc/types.ts';
 import type { DentryInfo, InodeAttr as PInodeAttr, Partition } from './partition/index.ts';
 import type { Copyset } from './copyset/copyset.ts';
-import { OpType } from './copyset/op-codec.ts';
-import type { CopysetStateMachine, SmResult } from './copyset/state-machine.ts';
+import { OpType, type OpMsg } from './copyset/op-codec.ts';
+import type { OpAnswer, OpOk } from './copyset/op-results.ts';
+import type { CopysetStateMachine } from './copyset/state-machine.ts';
 import { DEFAULT_CHUNK_SIZE } from './copyset/state-machine.ts';
 import type { TxCoordinator, TxStep } from './tx/coordinator.ts';
 import { txKey } from './tx/tx-store.ts';
@@ -61,9 +62,10 @@ export function check<R extends { status: StatusCode; message?: string }>(r: R):
   return r as Extract<R, { status: StatusCode.OK }>;
 }
 
-function checkSm(r: SmResult): SmResult {
+/** An entry's answer, or its refusal as a CurveError. */
+function checkSm<T extends OpType>(r: OpAnswer<T>): OpOk<T> {
   if (r.status !== StatusCode.OK) throw new CurveError(r.status, r.message);
-  return r;
+  return r as OpOk<T>;
 }
 
 /**
@@ -200,10 +202,11 @@ export class MetaService {
     });
   }
 
-  private mutate(op: string, p: PartitionRef | undefined, deadline: number, type: OpType, msg: unknown): Promise<SmResult> {
+  /** Proposes `msg` as an entry of `type` in p's copyset; its OK answer, typed by the op. */
+  private mutate<T extends OpType>(op: string, p: PartitionRef | undefined, deadline: number, type: T, msg: OpMsg<T>): Promise<OpOk<T>> {
     return this.timed(op, async () => {
       const cs = this.copysetOf(p);
-      return checkSm(await cs.proposeWaiting(type as never, msg as never, deadline));
+      return checkSm(await cs.proposeWaiting(type, msg, deadline));
     });
   }
 
@@ -300,23 +303,17 @@ export class MetaService {
         this.read('GetDirStats', req.p, this.deadline(ctx.deadline), (part) => ({ stats: check(part.dirStats(req.inodeId)).stats })),
 
       createInode: async (req, ctx) => {
-        const r = (await this.mutate('CreateInode', req.p, this.deadline(ctx.deadline), OpType.CreateInode, { ...req, time: this.now(req.time) })) as SmResult & { inode: PInodeAttr };
+        const r = await this.mutate('CreateInode', req.p, this.deadline(ctx.deadline), OpType.CreateInode, { ...req, time: this.now(req.time) });
         return { inode: answerAttr(r.inode) };
       },
 
       cloneInode: async (req, ctx) => {
-        const r = (await this.mutate('CloneInode', req.p, this.deadline(ctx.deadline), OpType.CloneInode, { ...req, time: this.now(req.time) })) as SmResult & {
-          inode: PInodeAttr;
-          parent?: PInodeAttr;
-        };
+        const r = await this.mutate('CloneInode', req.p, this.deadline(ctx.deadline), OpType.CloneInode, { ...req, time: this.now(req.time) });
         return { inode: answerAttr(r.inode), named: r.parent !== undefined, parent: r.parent ? answerAttr(r.parent) : undefined };
       },
 
       createFile: async (req, ctx) => {
-        const r = (await this.mutate('CreateFile', req.p, this.deadline(ctx.deadline), OpType.CreateFile, { ...req, time: this.now(req.time) })) as SmResult & {
-          inode: PInodeAttr;
-          parent: PInodeAttr;
-        };
+        const r = await this.mutate('CreateFile', req.p, this.deadline(ctx.deadline), OpType.CreateFile, { ...req, time: this.now(req.time) });
         return { inode: answerAttr(r.inode), parent: answerAttr(r.parent) };
       },
 
@@ -337,16 +334,12 @@ export class MetaService {
             return { inode, parent: this.dirAttrNow(cs, req.p, req.dentry!.parentInodeId) };
           });
         }
-        const r = (await this.mutate('CreateDentry', req.p, this.deadline(ctx.deadline), OpType.CreateDentry, { ...req, time: this.now(req.time) })) as SmResult & {
-          parent: PInodeAttr;
-        };
+        const r = await this.mutate('CreateDentry', req.p, this.deadline(ctx.deadline), OpType.CreateDentry, { ...req, time: this.now(req.time) });
         return { parent: answerAttr(r.parent) };
       },
 
       deleteDentry: async (req, ctx) => {
-        const r = (await this.mutate('DeleteDentry', req.p, this.deadline(ctx.deadline), OpType.DeleteDentry, { ...req, time: this.now(req.time) })) as SmResult & {
-          dentry: DentryInfo;
-        };
+        const r = await this.mutate('DeleteDentry', req.p, this.deadline(ctx.deadline), OpType.DeleteDentry, { ...req, time: this.now(req.time) });
         return { dentry: wireDentry(req.p!.fsId, r.dentry) };
       },
 
@@ -355,7 +348,7 @@ export class MetaService {
           const deadline = this.deadline(ctx.deadline);
           const time = this.now(req.time);
           const cs = this.copysetOf(req.p);
-          let answer: SmResult;
+          let answer: OpAnswer<OpType.Unlink>;
           // The leader decides, never the client: every client's unlink gets the fs's trash.
           const toTrash = await this.trashOn(req.p);
           for (;;) {
@@ -366,12 +359,7 @@ export class MetaService {
             // TX_FAILED: a rename landed on the name meanwhile and its inode lives elsewhere now.
             if (answer.status !== StatusCode.TX_FAILED) break;
           }
-          const r = checkSm(answer) as SmResult & {
-            dentry: DentryInfo;
-            effect: { unlinked: boolean; trashed?: boolean };
-            inode?: PInodeAttr;
-            parent?: PInodeAttr;
-          };
+          const r = checkSm(answer);
           return {
             dentry: wireDentry(req.p!.fsId, r.dentry),
             inodeUnlinked: r.effect.unlinked,
@@ -391,17 +379,17 @@ export class MetaService {
         }),
 
       linkInode: async (req, ctx) => {
-        const r = (await this.mutate('LinkInode', req.p, this.deadline(ctx.deadline), OpType.LinkInode, { ...req, time: this.now(req.time) })) as SmResult & { inode: PInodeAttr };
+        const r = await this.mutate('LinkInode', req.p, this.deadline(ctx.deadline), OpType.LinkInode, { ...req, time: this.now(req.time) });
         return { inode: answerAttr(r.inode) };
       },
 
       unlinkInode: async (req, ctx) => {
-        const r = (await this.mutate('UnlinkInode', req.p, this.deadline(ctx.deadline), OpType.UnlinkInode, { ...req, time: this.now(req.time) })) as SmResult & { inode: PInodeAttr };
+        const r = await this.mutate('UnlinkInode', req.p, this.deadline(ctx.deadline), OpType.UnlinkInode, { ...req, time: this.now(req.time) });
         return { inode: answerAttr(r.inode) };
       },
 
       updateInode: async (req, ctx) => {
-        const r = (await this.mutate('UpdateInode', req.p, this.deadline(ctx.deadline), OpType.UpdateInode, { ...req, time: this.now(req.time) })) as SmResult & { inode: PInodeAttr };
+        const r = await this.mutate('UpdateInode', req.p, this.deadline(ctx.deadline), OpType.UpdateInode, { ...req, time: this.now(req.time) });
         return { inode: answerAttr(r.inode) };
       },
 
@@ -422,9 +410,7 @@ export class MetaService {
 
       appendChunks: async (req, ctx) => {
         const chunkSize = req.chunkSize > 0 ? req.chunkSize : this.chunkSizeOf(req.p?.fsId ?? 0);
-        const r = (await this.mutate('AppendChunks', req.p, this.deadline(ctx.deadline), OpType.AppendChunks, { ...req, chunkSize, time: this.now(req.time) })) as SmResult & {
-          inode: PInodeAttr;
-        };
+        const r = await this.mutate('AppendChunks', req.p, this.deadline(ctx.deadline), OpType.AppendChunks, { ...req, chunkSize, time: this.now(req.time) });
         return { inode: answerAttr(r.inode) };
       },
 
@@ -432,9 +418,7 @@ export class MetaService {
         const chunkSize = req.chunkSize > 0 ? req.chunkSize : this.chunkSizeOf(req.p?.fsId ?? 0);
         const time = this.now(req.time);
         const writeTime = req.writeTime && (req.writeTime.sec !== 0 || req.writeTime.nsec !== 0) ? req.writeTime : time;
-        const r = (await this.mutate('AppendAndUpdateInode', req.p, this.deadline(ctx.deadline), OpType.AppendAndUpdateInode, { ...req, chunkSize, time, writeTime })) as SmResult & {
-          inode: PInodeAttr;
-        };
+        const r = await this.mutate('AppendAndUpdateInode', req.p, this.deadline(ctx.deadline), OpType.AppendAndUpdateInode, { ...req, chunkSize, time, writeTime });
         return { inode: answerAttr(r.inode) };
       },
 
@@ -488,9 +472,7 @@ export class MetaService {
       restoreTrash: (req, ctx) =>
         this.timed('RestoreTrash', async () => {
           const cs = this.copysetOf(req.p);
-          const r = checkSm(await proposeTrashOp(cs, this.coordinator, OpType.TrashRestore, { ...req, time: this.now(req.time) }, this.deadline(ctx.deadline))) as SmResult & {
-            dentry: DentryInfo;
-          };
+          const r = checkSm(await proposeTrashOp(cs, this.coordinator, OpType.TrashRestore, { ...req, time: this.now(req.time) }, this.deadline(ctx.deadline)));
           return { dentry: wireDentry(req.p!.fsId, r.dentry) };
         }),
 
@@ -511,7 +493,7 @@ export class MetaService {
             return { granted: out.granted, conflict: out.conflict };
           });
         }
-        const r = (await this.mutate('Lock', req.p, deadline, OpType.Lock, req)) as SmResult & { granted: boolean; conflict?: never };
+        const r = await this.mutate('Lock', req.p, deadline, OpType.Lock, req);
         return { granted: r.granted, conflict: r.conflict };
       },
     };

@@ -73,6 +73,10 @@ export class CurvefsOps implements FuseOps {
   }
 
   async lookup(ctx: RequestContext, parent: number, name: string): Promise<Entry> {
+    // A name in a directory this mount just made, not put there by it: absent, no read. The
+    // kernel keeps that only for what is left of the window (new-dirs.ts: the staleness bound).
+    const absentMs = this.vfs.knownAbsentMs(parent, name);
+    if (absentMs !== undefined) return { ...NEGATIVE_ENTRY, entryTimeoutSec: absentMs / 1000 };
     const attr = await this.vfs.lookup(ctx, parent, name);
     if (!attr) return NEGATIVE_ENTRY;
     // A directory another mount moved: the kernel's dentry of it at the old place goes first.

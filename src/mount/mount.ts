@@ -18,6 +18,7 @@ import type { MetricsServer } from '../metrics/index.ts';
 import { ChannelPool } from '../rpc/index.ts';
 import { CacheFirstStore } from './cache-first-store.ts';
 import { CurvefsOps, type CurvefsOpsOptions } from './curvefs-ops.ts';
+import { setKernelReadahead } from './kernel-readahead.ts';
 
 const log = createLogger('mount');
 
@@ -33,6 +34,8 @@ export interface MountCurvefsOptions {
   readCacheBytes?: number;
   /** Objects read ahead of a sequential reader. Default 4. */
   readaheadObjects?: number;
+  /** The kernel's readahead window for the mount, KiB (kernel-readahead.ts). Default 16384; 0 keeps the kernel's. */
+  kernelReadaheadKb?: number;
   /** Write buffering, open registration, listing page size. */
   ops?: CurvefsOpsOptions;
   /** FUSE session knobs (reader threads, debug log, allow_other ...). */
@@ -109,11 +112,13 @@ export async function mountCurvefs(o: MountCurvefsOptions): Promise<CurvefsMount
     const layout = { fsId: v.fsId, chunkSize: v.chunkSize, blockSize: v.blockSize, allocChunkIds: (n: number) => mds.allocateChunkIds(v.fsId, n) };
     const cacheBytes = o.readCacheBytes ?? 256 * 1024 * 1024;
     const cache = cacheBytes > 0 ? new BlockCache(cacheBytes) : undefined;
-    const data = new FileDataIO(store, { ...layout, cache, readaheadObjects: cache ? (o.readaheadObjects ?? 4) : 0 });
+    // Reads may hand out views of cached objects: a reply write only copies them into the kernel.
+    const data = new FileDataIO(store, { ...layout, cache, readaheadObjects: cache ? (o.readaheadObjects ?? 4) : 0, viewsOfCache: true });
     const randomData = new FileDataIO(cache ? new CacheFirstStore(store, cache) : store, layout);
     // What the mount keeps of a directory's attributes lives no longer than the kernel's copy would.
     const dirInfoTtlMs = (o.attrTimeoutSec ?? 1) * 1000;
-    const ops = new CurvefsOps({ core: conn.core, data, randomData, sessionId: conn.sessionId, session: conn.session, view: conn.view }, { dirInfoTtlMs, ...o.ops });
+    const newDirTtlMs = (o.entryTimeoutSec ?? 1) * 1000;
+    const ops = new CurvefsOps({ core: conn.core, data, randomData, sessionId: conn.sessionId, session: conn.session, view: conn.view }, { dirInfoTtlMs, newDirTtlMs, ...o.ops });
     if (mm && o.metrics) {
       if (cache) mm.watchCache(cache);
       mm.watchOpen(() => ops.stats());
@@ -131,6 +136,9 @@ export async function mountCurvefs(o: MountCurvefsOptions): Promise<CurvefsMount
         unmountOnSignal: false,
       },
     });
+    const raKb = o.kernelReadaheadKb ?? 16 * 1024;
+    const raFailed = raKb > 0 ? await setKernelReadahead(mountpoint, raKb) : undefined;
+    if (raFailed) log.warn('kernel readahead left as it was', { error: raFailed });
     const c = conn;
     const closed = fuse.closed.then(async () => {
       await ops.shutdown().catch((e: unknown) => log.error('saving open files at unmount failed', { error: String(e) }));

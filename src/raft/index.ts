@@ -6,7 +6,7 @@ export type { StateMachine, SnapshotSink, SnapshotSource } from './state-machine
 export type { RaftTransport, RaftTransportHandler, GroupMessage, SnapshotChunk } from './transport.ts';
 export { AddressBook } from './address-book.ts';
 export { LocalNetwork } from './local-transport.ts';
-export { RaftLog } from './log/index.ts';
+export { RaftLog, logSyncCounters } from './log/index.ts';
 export type { RaftLogOptions, LogOpenReport, LogCut } from './log/index.ts';
 export { SnapshotStore } from './snapshot/index.ts';
 export { RpcRaftTransport, type RpcRaftTransportOptions } from './rpc-transport.ts';

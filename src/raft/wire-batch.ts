@@ -82,8 +82,10 @@ class Out {
   private readonly view: DataView;
   pos = 0;
   constructor(size: number) {
-    this.buf = new Uint8Array(size);
-    this.view = new DataView(this.buf.buffer);
+    // Every byte is written (encodeBatch checks the count): no zero fill, and a slice of Node's
+    // pool rather than an ArrayBuffer of its own per batch.
+    this.buf = Buffer.allocUnsafe(size);
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, size);
   }
   byte(b: number): void {
     this.buf[this.pos++] = b;

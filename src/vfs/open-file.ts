@@ -190,10 +190,10 @@ export class OpenFile {
    * nothing is written), counted against the capacity until its commit settles it.
    */
   private async buffer(buf: WriteBuffer, offset: number, data: Uint8Array): Promise<void> {
-    // Quotas above the file (its first parent's tree): found before the growth is computed, so
+    // Quotas above the file (its first parent's tree) and its owner's: found before the growth is computed, so
     // the check and the charge below happen in the same turn as it (src/vfs/quota.ts).
     const quota = this.core.quota?.active ? this.core.quota : undefined;
-    const quotaDirs = quota ? await quota.quotasAt(this.attr.parent[0] ?? 0) : [];
+    const quotaDirs = quota ? await quota.quotasAt(this.attr.parent[0] ?? 0, this.attr) : [];
     const end = offset + data.byteLength;
     const from = Math.max(this.size, this.admittedEnd);
     const grown = end > from ? end - from : 0;

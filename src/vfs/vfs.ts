@@ -30,7 +30,7 @@
 //    them), so pages preallocated past the end (FALLOC_FL_KEEP_SIZE) are remembered by this
 //    client only, until a truncate cuts them or the client ends.
 import { create } from '@bufbuild/protobuf';
-import { CurveError, StatusCode, createLogger } from '../common/index.ts';
+import { CurveError, StatusCode, createLogger, type QuotaId } from '../common/index.ts';
 import { blockMapOf, checkName, fileTypeOfMode, modeBitsOfType, type ClientSession, type FsCore, type FsView, type OpenRegistry, type SetAttrArgs } from '../client/index.ts';
 import type { FileDataIO } from '../data/index.ts';
 import { FileType } from '../gen/common_pb.ts';
@@ -84,10 +84,11 @@ import {
 import { ClusterLocks } from './cluster-locks.ts';
 import { DirChangeAttrs } from './dir-attrs.ts';
 import { XattrAbsence } from './xattr-absence.ts';
+import { NewDirs } from './new-dirs.ts';
 import { DirCursor, type ListedEntry } from './dir-cursor.ts';
 import { OpenFile } from './open-file.ts';
 import { statfsOf } from './statfs.ts';
-import { bytesOf, statfsOfQuota, usageOfNode, withCharge, type Charge, type Usage } from './quota.ts';
+import { bytesOf, statfsOfQuota, usageOfNode, withCharge, type Charge, type Owner, type Usage } from './quota.ts';
 
 const log = createLogger('vfs');
 
@@ -141,6 +142,12 @@ export interface VfsOptions {
    * answered by this mount's own change to it (ms): keep at the kernel's attribute timeout. Default 1000.
    */
   dirInfoTtlMs?: number;
+  /**
+   * How long a directory this client made answers names it did not put there as absent without
+   * a read (ms, new-dirs.ts): keep at the kernel's entry timeout. Only with `rememberInodes`
+   * (the mount). Default 1000.
+   */
+  newDirTtlMs?: number;
   /** Entries per ListDentry page. Default 512. */
   listPageSize?: number;
 }
@@ -228,6 +235,8 @@ export class Vfs {
   private readonly opts: Required<VfsOptions>;
   /** Directories' attributes as this client's own last change answered them (dir-attrs.ts). */
   private readonly dirAttrs: DirChangeAttrs<InodeAttr>;
+  /** Directories this client just made: names it did not put there are absent (new-dirs.ts). */
+  private readonly newDirs: NewDirs;
 
   constructor(conn: VfsConnection, opts: VfsOptions = {}) {
     this.core = conn.core;
@@ -246,10 +255,12 @@ export class Vfs {
       commitAgeMs: opts.commitAgeMs ?? 5000,
       bufferBytes: opts.bufferBytes ?? 64 * 1024 * 1024,
       dirInfoTtlMs: opts.dirInfoTtlMs ?? 1000,
+      newDirTtlMs: opts.newDirTtlMs ?? 1000,
       listPageSize: opts.listPageSize ?? 512,
     };
     this.dirAttrs = new DirChangeAttrs(this.opts.dirInfoTtlMs);
     this.noXattrs = new XattrAbsence(this.opts.rememberInodes ? this.opts.dirInfoTtlMs : 0);
+    this.newDirs = new NewDirs(this.opts.rememberInodes ? this.opts.newDirTtlMs : 0);
   }
 
   /** Open handles and open files (for tests and status). */
@@ -431,6 +442,17 @@ export class Vfs {
     return this.attrOfInode(inode);
   }
 
+  /**
+   * Milliseconds for which `name` in `parent` is known absent without a read — a directory this
+   * client made within the entry timeout, and a name it did not put there (new-dirs.ts) — or
+   * undefined: look it up.
+   */
+  knownAbsentMs(parent: number, name: string): number | undefined {
+    if (name === '.' || name === '..') return undefined;
+    checkName(name);
+    return this.newDirs.absentFor(parent, name);
+  }
+
   /** The kernel dropped `ino`: forget what is kept of it. */
   forget(ino: number): void {
     this.types.delete(ino);
@@ -439,6 +461,7 @@ export class Vfs {
     this.dirInfo.delete(ino);
     this.noXattrs.forget(ino);
     this.dirAttrs.drop(ino);
+    this.newDirs.forget(ino);
   }
 
   /**
@@ -461,7 +484,8 @@ export class Vfs {
 
   /** `inode`: the whole inode when the caller just read it (a path walk), which a truncate needs. */
   async setattr(caller: Caller, ino: number, set: SetAttrRequest, inode?: Inode): Promise<Attr> {
-    const r = await this.dirChange(ino, () => this.setattrNow(caller, ino, set, inode?.attr?.inodeId === ino ? inode : undefined), (res) => res.inode);
+    const owners = await this.quotaOfOwnerChange(ino, set, inode);
+    const r = await withCharge(owners, () => this.dirChange(ino, () => this.setattrNow(caller, ino, set, inode?.attr?.inodeId === ino ? inode : undefined), (res) => res.inode));
     return r.attr;
   }
 
@@ -520,6 +544,7 @@ export class Vfs {
     let before: Allocation = { data: [], allocated: [] };
     let oldSize = 0;
     let parent = file?.attr.parent[0] ?? 0;
+    let owner: Owner | undefined = file?.attr;
     if (file) {
       before = this.allocationOf(file);
       oldSize = file.size;
@@ -531,11 +556,12 @@ export class Vfs {
       before = this.allocationOfInode(inode);
       oldSize = inode.attr!.length;
       parent = inode.attr!.parent[0] ?? 0;
+      owner = inode.attr;
     }
     // Growing a file counts against the capacity like a write (the length is what is counted),
     // and a length change against the quotas above the file (src/vfs/quota.ts).
     const grown = Math.max(0, size - oldSize);
-    const charge = await this.core.quota?.admit(parent, { bytes: size - oldSize, inodes: 0 });
+    const charge = await this.core.quota?.admit(parent, { bytes: size - oldSize, inodes: 0 }, owner);
     let a: InodeAttr;
     try {
       this.core.space.admit(grown);
@@ -632,7 +658,9 @@ export class Vfs {
     let bits = mode & 0o7777;
     if (inherited?.setgid && type === FileType.TYPE_DIRECTORY) bits |= S_ISGID;
     const gid = inherited?.gid ?? caller.gid;
-    const charge = await this.core.quota?.admit(parent, { bytes: 0, inodes: 1 }); // EDQUOT at an inode limit
+    const charge = await this.core.quota?.admit(parent, { bytes: 0, inodes: 1 }, { uid: caller.uid, gid }); // EDQUOT at an inode limit
+    this.newDirs.adding(parent, name);
+    const sentAt = this.newDirs.sending();
     const r = await withCharge(charge, () => this.dirChange(
       parent,
       () => this.core.createWithParent(parent, name, { type, mode: bits, uid: caller.uid, gid, rdev: extra.rdev, symlink: extra.symlink }),
@@ -647,11 +675,13 @@ export class Vfs {
         const dirBit = type === FileType.TYPE_DIRECTORY ? S_ISGID : 0;
         if (a.gid !== p.gid || (a.mode & dirBit) !== dirBit) {
           a = await this.core.setattr(a.inodeId, { gid: p.gid, mode: (a.mode & 0o7777) | dirBit });
+          this.core.quota?.transfer({ uid: caller.uid, gid }, a, { bytes: 0, inodes: 1 }, false);
         }
       }
     }
     this.note(this.types, a.inodeId, a.type);
     if (isRegular(a.type)) this.note(this.blocks, a.inodeId, 0);
+    if (a.type === FileType.TYPE_DIRECTORY) this.newDirs.made(a.inodeId, sentAt);
     return a;
   }
 
@@ -705,6 +735,7 @@ export class Vfs {
     await this.checkDir(caller, newParent, W_OK | X_OK);
     // A hard link counts in the quotas above its new name like a new file of that length.
     const charge = this.core.quota?.active ? await this.core.quota.admit(newParent, { bytes: bytesOf(await this.core.getattr(ino, true)), inodes: 1 }) : undefined;
+    this.newDirs.adding(newParent, newName);
     const r = await withCharge(charge, () => this.dirChange(newParent, () => this.core.link(ino, newParent, newName), (res) => res.parent));
     this.dirAttrs.drop(ino); // its link count and ctime changed
     return this.attrAfterChange(r.inode, false);
@@ -726,9 +757,10 @@ export class Vfs {
     if (name === '.') throw posixError('EINVAL');
     if (name === '..') throw posixError('ENOTEMPTY');
     await this.checkRemove(caller, parent, name);
+    const quota = await this.quotaBelow(parent, name);
     const gone = await this.dirChange(parent, () => this.core.rmdir(parent, name), (r) => r.parent);
     this.dirAttrs.drop(gone.ino);
-    await this.chargeQuotas(parent, { bytes: 0, inodes: -1 });
+    if (quota) this.core.quota!.charge(quota.dirs, { bytes: 0, inodes: -1 });
   }
 
   async rename(caller: Caller, parent: number, name: string, newParent: number, newName: string, flags: number): Promise<void> {
@@ -751,6 +783,9 @@ export class Vfs {
     // FsCore registers a replaced file open here. Both directories change (and the moved
     // directory's "..", which is not cached here); the answer carries their attributes when the
     // leader could vouch for them.
+    // Both names may exist afterwards (RENAME_EXCHANGE keeps the old one).
+    this.newDirs.adding(newParent, newName);
+    this.newDirs.adding(parent, name);
     const run = () => this.core.rename(parent, name, newParent, newName, flags);
     const quota = await this.quotaOfRename(parent, name, newParent, newName, flags);
     const r = await withCharge(quota?.charge, () => parent === newParent
@@ -838,7 +873,7 @@ export class Vfs {
           const cut = file.size;
           await this.core.setattr(ino, { size: 0 });
           await file.reloadNow();
-          await this.chargeQuotas(file.attr.parent[0] ?? 0, { bytes: -cut, inodes: 0 });
+          await this.chargeQuotas(file.attr.parent[0] ?? 0, { bytes: -cut, inodes: 0 }, file.attr);
         });
       } catch (e) {
         await this.releaseHandle(reply.fh);
@@ -921,6 +956,8 @@ export class Vfs {
       if (report) throw e;
       log.warn('data of a closed file could not be saved', { ino: file.ino, error: String(e) });
     } finally {
+      // A setattr's answer kept while the file was open predates its writes and truncates.
+      this.dirAttrs.drop(file.ino);
       this.note(this.lastSeen, file.ino, signature(file.attr));
       this.note(this.blocks, file.ino, blocksOf(this.allocationOf(file).allocated));
     }
@@ -1107,21 +1144,38 @@ export class Vfs {
     return nearest === undefined ? fs : statfsOfQuota(fs, quota.usage(nearest)!);
   }
 
-  // ---- directory quotas (src/vfs/quota.ts) ----
+  // ---- directory, user and group quotas (src/vfs/quota.ts) ----
 
-  /** Charges a change that happened (never refused: it gives back) to the quotas above `dir`. */
-  private async chargeQuotas(dir: number, u: Usage): Promise<void> {
+  /**
+   * Charges a change that happened (never refused: it gives back) to the quotas above `dir` and
+   * those of the changed inode's `owner`.
+   */
+  private async chargeQuotas(dir: number, u: Usage, owner?: Owner): Promise<void> {
     const quota = this.core.quota;
-    if (quota?.active) quota.charge(await quota.quotasAt(dir), u);
+    if (quota?.active) quota.charge(await quota.quotasAt(dir, owner), u);
   }
 
-  /** The quotas above `parent` and what `name` there stands for, when a quota is above it. */
-  private async quotaBelow(parent: number, name: string): Promise<{ dirs: number[]; attr: InodeAttr } | undefined> {
+  /**
+   * What removing `name` from `parent` frees: the quotas above `parent`, and its owner's when it
+   * is the inode's last name; and what the name stands for. Undefined when no quota is concerned.
+   */
+  private async quotaBelow(parent: number, name: string): Promise<{ dirs: QuotaId[]; attr: InodeAttr } | undefined> {
     const quota = this.core.quota;
     if (!quota?.active) return undefined;
     const dirs = await quota.quotasAt(parent);
-    if (dirs.length === 0) return undefined;
-    return { dirs, attr: await this.core.lookup(parent, name) };
+    if (dirs.length === 0 && !quota.ownersActive) return undefined;
+    const attr = await this.core.lookup(parent, name);
+    return { dirs: [...dirs, ...quota.freedBy(attr)], attr };
+  }
+
+  /** chown/chgrp: the inode's usage moves to the new owner's quotas (EDQUOT past a limit there). */
+  private async quotaOfOwnerChange(ino: number, set: SetAttrRequest, inode?: Inode): Promise<Charge | undefined> {
+    const quota = this.core.quota;
+    if ((set.uid === undefined && set.gid === undefined) || !quota?.ownersActive) return undefined;
+    const file = this.files.get(ino);
+    const cur = file?.attr ?? (inode?.attr?.inodeId === ino ? inode.attr : await this.core.getattr(ino, true));
+    const length = file ? Math.max(file.size, cur.length) : cur.length;
+    return quota.transfer(cur, { uid: set.uid ?? cur.uid, gid: set.gid ?? cur.gid }, { bytes: bytesOf({ type: cur.type, length }), inodes: 1 });
   }
 
   /**
@@ -1145,7 +1199,7 @@ export class Vfs {
       charges[0]!.undo();
       throw e;
     }
-    const replacedDirs = target && !exchange ? await quota.quotasAt(newParent) : [];
+    const replacedDirs = target && !exchange ? [...(await quota.quotasAt(newParent)), ...quota.freedBy(target)] : [];
     return {
       charge: { undo: () => charges.forEach((c) => c.undo()) },
       done: () => {

@@ -26,6 +26,11 @@ export interface ReplicaStatus {
   leads: number;
   leaderless: number;
   quiesced: number;
+  /** The groups this replica leads (when the process hosts ≤ 256). */
+  ledGroups?: number[];
+  /** Durable log writes of the process so far, and how many of them were on its main thread. */
+  syncs?: number;
+  inlineSyncs?: number;
 }
 
 interface Replica {

@@ -17,12 +17,15 @@
 //   curvefs.rafttest.Kv/Status   -> {"role", "leader", "term", "commit", "applied", "cpuUs"} of group 1,
 //                                   and over all groups: "leads", "leaderless", "quiesced" (counts)
 //   curvefs.rafttest.Kv/Ping     -> empty (the RPC round trip alone)
+//   curvefs.rafttest.Kv/ProposeIn body: group id (u32 LE) + a KV command -> {"prev": ...} (any group)
+// Status also lists the groups this replica leads ("ledGroups", when --groups ≤ 256) and the
+// process's durable log writes so far ("syncs", "inlineSyncs": logSyncCounters).
 // NOT_LEADER answers carry the leader's address.
 import { createInterface } from 'node:readline';
 import { ChannelPool, RpcServer, loadTlsConfig } from '../../src/rpc/index.ts';
-import { AddressBook, RaftNode, RpcRaftTransport, Role } from '../../src/raft/index.ts';
+import { AddressBook, RaftNode, RpcRaftTransport, Role, logSyncCounters } from '../../src/raft/index.ts';
 import { RaftPeerIdentity, fixedNames } from '../../src/mds/auth/peer-identity.ts';
-import { KV_DUMP, KV_PING, KV_PROPOSE, KV_STATUS, KvStateMachine } from './raft-kv.ts';
+import { KV_DUMP, KV_PING, KV_PROPOSE, KV_PROPOSE_IN, KV_STATUS, KvStateMachine } from './raft-kv.ts';
 
 const GROUP = 1;
 
@@ -68,6 +71,10 @@ async function main(): Promise<void> {
   const utf8 = new TextEncoder();
   const enc = (v: unknown) => utf8.encode(JSON.stringify(v));
   server.registerRaw(KV_PROPOSE, async (body) => enc({ prev: await node.propose(GROUP, body.slice()) }));
+  server.registerRaw(KV_PROPOSE_IN, async (body) => {
+    const group = new DataView(body.buffer, body.byteOffset, body.length).getUint32(0, true);
+    return enc({ prev: await node.propose(group, body.slice(4)) });
+  });
   const empty = new Uint8Array(0);
   server.registerRaw(KV_PING, () => empty);
   server.registerRaw(KV_DUMP, () => enc({ applied: node.status(GROUP).applied, data: [...sm.data] }));
@@ -77,16 +84,19 @@ async function main(): Promise<void> {
     let leads = 0;
     let leaderless = 0;
     let quiesced = 0;
+    const ledGroups: number[] = [];
     for (let g = 1; g <= groups; g++) {
       if (!node.hasGroup(g)) continue;
       const gs = node.status(g);
       if (gs.role === Role.Leader) leads++;
+      if (gs.role === Role.Leader && groups <= 256) ledGroups.push(g);
       if (gs.leader === 0) leaderless++;
       if (gs.quiesced) quiesced++;
     }
     return enc({
       role: s.role === Role.Leader ? 'leader' : 'other', leader: s.leader, term: s.term, commit: s.commit, applied: s.applied,
       cpuUs: cpu.user + cpu.system, leads, leaderless, quiesced, pid: process.pid,
+      ledGroups, syncs: logSyncCounters.writes, inlineSyncs: logSyncCounters.inline,
     });
   });
   const port = await server.listen();

@@ -11,6 +11,16 @@ export const KV_DUMP = 'curvefs.rafttest.Kv/Dump';
 export const KV_STATUS = 'curvefs.rafttest.Kv/Status';
 /** Answers at once with an empty body: the RPC round trip alone (the bench's floor). */
 export const KV_PING = 'curvefs.rafttest.Kv/Ping';
+/** Propose to any group: body = the group id (u32 little-endian), then the KV command. */
+export const KV_PROPOSE_IN = 'curvefs.rafttest.Kv/ProposeIn';
+
+/** The body of a KV_PROPOSE_IN call. */
+export function proposeInBody(group: number, cmd: Uint8Array): Uint8Array {
+  const b = new Uint8Array(4 + cmd.length);
+  new DataView(b.buffer).setUint32(0, group, true);
+  b.set(cmd, 4);
+  return b;
+}
 
 export type KvCommand = { op: 'put'; key: string; value: string } | { op: 'fail' };
 

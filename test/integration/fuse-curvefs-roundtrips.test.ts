@@ -2,7 +2,8 @@
 // mount's ops served by this process (so only async fs calls touch the mount) over a real
 // 3-replica cluster. Pins: a create is one commit (no open registration); a lookup is one
 // GetDentry that brings the inode; a missing name is cached by the kernel (negative entry) and
-// a create through the mount replaces it at once; unlink is one commit, plus one registration
+// a create through the mount replaces it at once; in a directory the mount made, a name it did
+// not put there is absent without a read (new-dirs.ts); unlink is one commit, plus one registration
 // only when the file is open here; the GETATTR of a directory the kernel sends (default_permissions)
 // before walking through it after a change is answered from that change's own answer.
 import { after, before, test } from 'node:test';
@@ -117,6 +118,30 @@ test('stat of a name the kernel does not know is one GetDentry (it brings the in
   assert.equal(st.size, 3);
   assert.equal(st.blocks, 8, 'st_blocks from the block map that came with the dentry');
   assert.deepEqual(counted(), { getDentry: 1 });
+});
+
+test('in a directory made here, a name not put there by this mount is absent without a read (create, mkdir, rename, link into it)', async () => {
+  const n = join(m.dir, 'made-here');
+  await fsp.mkdir(n);
+  counts.clear();
+  await assert.rejects(fsp.stat(join(n, 'missing')), { code: 'ENOENT' });
+  await (await fsp.open(join(n, 'f'), 'wx')).close();
+  await fsp.mkdir(join(n, 'sub'));
+  await (await fsp.open(join(n, 'sub', 'g'), 'wx')).close();
+  await fsp.rename(join(n, 'f'), join(n, 'f2'));
+  await fsp.link(join(n, 'f2'), join(n, 'f3'));
+  let c = counted();
+  assert.equal(c.getDentry ?? 0, 0, `the lookups before the create, mkdir, rename and link read nothing: ${JSON.stringify(c)}`);
+  // An exclusive create makes the kernel look the name up again even when it has it: a name
+  // put there by this mount is read.
+  await assert.rejects(fsp.open(join(n, 'sub', 'g'), 'wx'), { code: 'EEXIST' });
+  c = counted();
+  assert.equal(c.getDentry, 1, JSON.stringify(c));
+  assert.equal(c.createFile, 3, JSON.stringify(c));
+  // What this mount made is there, as another client sees it.
+  assert.deepEqual((await conn.fs.readdir('/made-here')).sort(), ['f2', 'f3', 'sub']);
+  assert.equal((await conn.fs.stat('/made-here/f3')).nlink, 2);
+  assert.deepEqual(await conn.fs.readdir('/made-here/sub'), ['g']);
 });
 
 test('unlink is one commit; of a file open here, one more to register the open (released at close)', async () => {

@@ -13,6 +13,7 @@ import { StatusCode, isCurveError } from '../../src/common/index.ts';
 import { MdsAdapter, connectFs } from '../../src/client/index.ts';
 import { CurvefsCluster, waitUntil } from '../helpers/curvefs-cluster.ts';
 import { MountProc, runCurvefs } from '../helpers/curvefs-mount-proc.ts';
+import { writeUntilRefused } from '../helpers/write-until-refused.ts';
 
 const MiB = 2 ** 20;
 /** node has no name for EDQUOT ("Unknown system error -122"): match the number. */
@@ -94,19 +95,7 @@ test('a write past a byte quota fails with EDQUOT, the file keeps what was ackno
   assert.notEqual((await fsp.statfs(mnt)).blocks * s.bsize, 4 * MiB);
 
   // 4 MiB more in one file: the first 3 MiB fit, the rest is refused.
-  const fh = await fsp.open(join(dir, 'big'), 'w');
-  let written = 0;
-  let refused: unknown;
-  try {
-    for (let i = 0; i < 8; i++) {
-      await fh.write(Buffer.alloc(MiB / 2, 2), 0, MiB / 2, written);
-      written += MiB / 2;
-    }
-  } catch (e) {
-    refused = e;
-  } finally {
-    await fh.close();
-  }
+  const { written, refused } = await writeUntilRefused(join(dir, 'big'), 'w', MiB / 2, 8, 2);
   assert.equal((refused as NodeJS.ErrnoException | undefined)?.errno, EDQUOT.errno, `refused with ${String(refused)}`);
   assert.equal(written, 3 * MiB, 'every write that fitted was acknowledged');
   const onDisk = await fsp.readFile(join(dir, 'big'));
@@ -196,7 +185,7 @@ test('quota check reports an injected drift and --repair puts the usage back; li
   const q = await quotaSet('/chk', ['--inodes', '50']);
   assert.deepEqual([q.usedBytes, q.usedInodes], [5000, 1]);
   // Drift, as a lost delta would leave it.
-  await cluster.mds.client(MdsService).setQuota({ fsName: 'q', quota: { ...q, dirInodeId: q.inode, usedBytes: 123, usedInodes: 9 }, setUsage: true });
+  await cluster.mds.client(MdsService).setQuota({ fsName: 'q', quota: { dirInodeId: q.inode, path: q.path, maxBytes: q.maxBytes, maxInodes: q.maxInodes, usedBytes: 123, usedInodes: 9 }, setUsage: true });
   const found = await cli(['quota', 'check', 'q', '/chk']);
   assert.equal(found.code, 1, 'a drift is a failed check');
   const f = (JSON.parse(found.stdout) as { ok: boolean; recorded: { bytes: number }; walked: { bytes: number; inodes: number } }[])[0]!;

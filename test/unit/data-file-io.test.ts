@@ -2,9 +2,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { StatusCode, crc32c } from '../../src/common/index.ts';
+import { StatusCode } from '../../src/common/index.ts';
 import {
-  BlockCache, FileDataIO, crc32cFast, MemoryBlockStore, appendSlices, objectKey, objectsOf, parseObjectKey, planRead,
+  BlockCache, FileDataIO, MemoryBlockStore, appendSlices, objectKey, objectsOf, parseObjectKey, planRead,
   splitAtChunks, truncateMap, inodePrefix, type BlockMap, type BlockStore, type ChunkSlice,
 } from '../../src/data/index.ts';
 import { pattern, rejectsWith } from '../helpers/block-store-conformance.ts';
@@ -202,16 +202,6 @@ test('block cache: bounded by bytes, least recently used out first, one load per
   assert.ok(cache.stats().bytes <= 100);
 });
 
-test('crc32cFast equals the common crc32c on every length and alignment', () => {
-  const data = pattern(4096 + 64, 77);
-  for (let start = 0; start < 9; start++) {
-    for (const len of [0, 1, 7, 8, 9, 15, 16, 17, 63, 64, 65, 1000, 4096]) {
-      const part = data.subarray(start, start + len);
-      assert.equal(crc32cFast(part), crc32c(part), `start ${start} len ${len}`);
-    }
-  }
-  assert.equal(crc32cFast(data.subarray(100), crc32cFast(data.subarray(0, 100))), crc32c(data));
-});
 
 test("a clone's shared slices read from their owner's keys; compaction and deleteAll leave the owner's objects alone", async () => {
   const store = new MemoryBlockStore();

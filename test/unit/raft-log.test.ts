@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { RaftLog, LogDamagedError, SEGMENT_HEADER_BYTES } from '../../src/raft/log/index.ts';
 import { encodeEntryRecord } from '../../src/raft/log/format.ts';
 import type { Entry, HardState } from '../../src/raft/core/types.ts';
-import type { Logger } from '../../src/common/index.ts';
+import { crc32c, type Logger } from '../../src/common/index.ts';
 
 // The cuts these tests provoke are expected: keep their warnings out of the test output.
 const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => quiet };
@@ -568,4 +568,14 @@ test('a crash during the last write, any subset of its sectors lost, always open
     ),
     { numRuns: 60 },
   );
+});
+
+test('records carry the CRC-32C of the format (the fast checksum writes the same values the bytewise one did)', () => {
+  for (const len of [0, 1, 7, 8, 9, 100, 4097]) {
+    const data = new Uint8Array(len).map((_, i) => (i * 31 + len) & 0xff);
+    const rec = encodeEntryRecord({ index: 5, term: 2, type: 0, data });
+    const end = rec.length - 4;
+    const stored = new DataView(rec.buffer, rec.byteOffset, rec.length).getUint32(end, true);
+    assert.equal(stored, crc32c(rec.subarray(0, end)), `payload of ${len} bytes`);
+  }
 });

@@ -1,15 +1,13 @@
 // One copyset on this metaserver: its replicated state machine and its consensus group, plus
 // the waiting that transaction locks need (an entry refused with TX_KEY_LOCKED is proposed again
 // after the next lock release; a read of a key a participant holds waits for it).
-import type { MessageShape } from '@bufbuild/protobuf';
 import { CurveError, StatusCode, systemClock, systemTimer, type Clock, type Timer } from '../../common/index.ts';
 import type { Peer } from '../../gen/common_pb.ts';
 import { copysetGroupId, copysetName } from './group-id.ts';
 import type { ConsensusGroup } from './group.ts';
-import { encodeOp, type OpType } from './op-codec.ts';
+import { encodeOp, type OpMsg, type OpType } from './op-codec.ts';
+import type { OpAnswer } from './op-results.ts';
 import { CopysetStateMachine, type SmResult } from './state-machine.ts';
-
-type OpMsg<T extends OpType> = Parameters<typeof encodeOp<T>>[1];
 
 export class Copyset {
   readonly poolId: number;
@@ -60,19 +58,23 @@ export class Copyset {
     return this.group.status().leaderAddress;
   }
 
-  async propose<T extends OpType>(type: T, msg: OpMsg<T>, timeoutMs?: number): Promise<SmResult> {
-    return this.group.propose(encodeOp(type, msg as MessageShape<never>), timeoutMs);
+  /**
+   * Proposes an entry and resolves with what apply answered for it, typed by the op (op-results.ts:
+   * the state machine's apply is checked against the same map, so this is the one cast).
+   */
+  async propose<T extends OpType>(type: T, msg: OpMsg<T>, timeoutMs?: number): Promise<OpAnswer<T>> {
+    return (await this.group.propose(encodeOp(type, msg), timeoutMs)) as OpAnswer<T>;
   }
 
   /**
    * Proposes until the entry is not refused for a transaction lock, waiting for lock releases in
    * between; TX_INPROGRESS (retryable) when `deadline` (clock ms) passes first.
    */
-  async proposeWaiting<T extends OpType>(type: T, msg: OpMsg<T>, deadline: number): Promise<SmResult> {
+  async proposeWaiting<T extends OpType>(type: T, msg: OpMsg<T>, deadline: number): Promise<OpAnswer<T>> {
     for (;;) {
       const r = await this.propose(type, msg, this.remaining(deadline));
       if (r.status !== StatusCode.TX_KEY_LOCKED) return r;
-      await this.waitRelease((r as { lockEpoch?: number }).lockEpoch ?? this.sm.lockEpoch, deadline, r.message);
+      await this.waitRelease(r.lockEpoch ?? this.sm.lockEpoch, deadline, r.message);
     }
   }
 

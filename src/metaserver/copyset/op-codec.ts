@@ -133,6 +133,8 @@ type Schemas = typeof SCHEMAS;
 /** A decoded log operation: its type and its message, typed together. */
 export type Op = { [T in OpType]: { type: T; msg: MessageShape<Schemas[T]> } }[OpType];
 export type OpOf<T extends OpType> = Extract<Op, { type: T }>;
+/** The message an op of type T carries. */
+export type OpMsg<T extends OpType> = MessageShape<Schemas[T]>;
 
 export function opName(type: number): string {
   return OP_NAMES.get(type) ?? `op#${type}`;

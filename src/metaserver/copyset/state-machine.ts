@@ -24,6 +24,7 @@ import { Partition, ROOT_INODE_ID, SessionView, type ChunkAppend, type ChunkSlic
 import { TxStore } from '../tx/tx-store.ts';
 import { applyTxOp, isTxOp, buildRenameFollowups, buildTrashFollowup } from '../tx/tx-apply.ts';
 import { decodeOp, OpType, type Op } from './op-codec.ts';
+import type { OpAnswer } from './op-results.ts';
 import { FileLockTable } from './file-locks.ts';
 import { OpenHandleTable } from './open-handles.ts';
 
@@ -44,8 +45,16 @@ export function fail(status: StatusCode, message: string): SmResult {
   return { status, message };
 }
 
-function ok<T extends object>(data: T): SmResult & T {
+function ok<T extends object>(data: T): { status: StatusCode.OK } & T {
   return { status: StatusCode.OK, ...data };
+}
+
+/**
+ * An answer of an op of `type`, checked against what op-results.ts says that op answers: the
+ * proposer reads it typed by that map, so what apply returns and what the proposer reads cannot drift.
+ */
+function answer<T extends OpType>(_type: T, r: OpAnswer<T>): SmResult {
+  return r;
 }
 
 function rid(r: RequestId | undefined): { clientId: number; seq: number } | undefined {
@@ -147,10 +156,10 @@ export class CopysetStateMachine {
     switch (op.type) {
       case OpType.CreateInode: {
         const r = op.msg;
-        return part.apply({
+        return answer(op.type, part.apply({
           kind: 'createInode', fsId, requestId: rid(r.rid), parent: r.parent, type: r.type, mode: r.mode, uid: r.uid, gid: r.gid,
           rdev: r.rdev, symlink: r.symlink, length: r.length || undefined, time: ts(r.time),
-        });
+        }));
       }
       case OpType.CloneInode: {
         const r = op.msg;
@@ -158,20 +167,20 @@ export class CopysetStateMachine {
         if (this.reclaiming.get(part.partitionId)?.has(r.sourceInodeId)) return fail(StatusCode.NOT_FOUND, `inode ${r.sourceInodeId} is being reclaimed`);
         const locked = this.inodeLocked(fsId, r.sourceInodeId) ?? (part.owns(r.parent) ? this.dentryLocked(fsId, r.parent, r.name) : undefined);
         if (locked) return locked;
-        return part.apply({ kind: 'cloneInode', fsId, requestId: rid(r.rid), source: r.sourceInodeId, parent: r.parent, name: r.name, time: ts(r.time) });
+        return answer(op.type, part.apply({ kind: 'cloneInode', fsId, requestId: rid(r.rid), source: r.sourceInodeId, parent: r.parent, name: r.name, time: ts(r.time) }));
       }
       case OpType.CreateFile: {
         const r = op.msg;
         const locked = this.dentryLocked(fsId, r.parent, r.name);
         if (locked) return locked;
-        return part.apply({
+        return answer(op.type, part.apply({
           kind: 'createFile', fsId, requestId: rid(r.rid), parent: r.parent, name: r.name, type: r.type, mode: r.mode, uid: r.uid,
           gid: r.gid, rdev: r.rdev, symlink: r.symlink, time: ts(r.time),
-        });
+        }));
       }
       case OpType.CreateRootInode: {
         const r = op.msg;
-        return part.apply({ kind: 'createRootInode', fsId, mode: r.mode, uid: r.uid, gid: r.gid, time: ts(r.time) });
+        return answer(op.type, part.apply({ kind: 'createRootInode', fsId, mode: r.mode, uid: r.uid, gid: r.gid, time: ts(r.time) }));
       }
       case OpType.CreateDentry: {
         const r = op.msg;
@@ -179,17 +188,17 @@ export class CopysetStateMachine {
         if (!d) return fail(StatusCode.PARAM_ERROR, 'CreateDentry without a dentry');
         const locked = this.dentryLocked(fsId, d.parentInodeId, d.name);
         if (locked) return locked;
-        return part.apply({
+        return answer(op.type, part.apply({
           kind: 'createDentry', fsId, requestId: rid(r.rid), parent: d.parentInodeId, name: d.name, ino: d.inodeId, type: d.type,
           length: r.length || undefined, time: ts(r.time),
-        });
+        }));
       }
       case OpType.DeleteDentry: {
         const r = op.msg;
         const locked = this.dentryLocked(fsId, r.parentInodeId, r.name);
         if (locked) return locked;
         const expectDir = r.type === FileType.FILE_TYPE_UNKNOWN ? undefined : r.type === FileType.TYPE_DIRECTORY;
-        return part.apply({ kind: 'deleteDentry', fsId, requestId: rid(r.rid), parent: r.parentInodeId, name: r.name, expectDir, time: ts(r.time) });
+        return answer(op.type, part.apply({ kind: 'deleteDentry', fsId, requestId: rid(r.rid), parent: r.parentInodeId, name: r.name, expectDir, time: ts(r.time) }));
       }
       case OpType.Unlink: {
         const r = op.msg;
@@ -201,10 +210,10 @@ export class CopysetStateMachine {
         if (locked) return locked;
         const remote = r.localInodeOnly ? this.remoteChild(part, r.parentInodeId, r.name) : undefined;
         if (remote) return remote;
-        return part.apply({
+        return answer(op.type, part.apply({
           kind: 'deleteDentry', fsId, requestId: rid(r.rid), parent: r.parentInodeId, name: r.name, expectDir: false, unlinkInode: true,
           toTrash: r.toTrash, time: ts(r.time),
-        });
+        }));
       }
       case OpType.TrashRestore: {
         const r = op.msg;
@@ -217,7 +226,7 @@ export class CopysetStateMachine {
         const res = part.apply({
           kind: 'trashRestore', fsId, requestId: rid(r.rid), ino: r.inodeId, time: ts(r.time), parent: r.toParentInodeId, name: r.toName,
         });
-        return res.status === StatusCode.OK && res.remote ? ok({ ...res, followup: buildTrashFollowup(this, r.p!, r.inodeP!, res.remote, ts(r.time)) }) : res;
+        return answer(op.type, res.status === StatusCode.OK && res.remote ? ok({ ...res, followup: buildTrashFollowup(this, r.p!, r.inodeP!, res.remote, ts(r.time)) }) : res);
       }
       case OpType.TrashPurge: {
         const r = op.msg;
@@ -226,7 +235,7 @@ export class CopysetStateMachine {
         const unroutable = this.trashUnroutable(part, r);
         if (unroutable) return unroutable;
         const res = part.apply({ kind: 'trashPurge', fsId, requestId: rid(r.rid), ino: r.inodeId, time: ts(r.time) });
-        return res.status === StatusCode.OK && res.remote ? ok({ ...res, followup: buildTrashFollowup(this, r.p!, r.inodeP!, res.remote, ts(r.time)) }) : res;
+        return answer(op.type, res.status === StatusCode.OK && res.remote ? ok({ ...res, followup: buildTrashFollowup(this, r.p!, r.inodeP!, res.remote, ts(r.time)) }) : res);
       }
       case OpType.Rmdir:
         return this.rmdirLocal(part, op.msg.rid, op.msg.parentInodeId, op.msg.name, ts(op.msg.time), op.msg.toTrash);
@@ -234,21 +243,21 @@ export class CopysetStateMachine {
         const r = op.msg;
         const locked = this.inodeLocked(fsId, r.inodeId);
         if (locked) return locked;
-        return part.apply({ kind: 'link', fsId, requestId: rid(r.rid), ino: r.inodeId, parent: r.newParent, time: ts(r.time) });
+        return answer(op.type, part.apply({ kind: 'link', fsId, requestId: rid(r.rid), ino: r.inodeId, parent: r.newParent, time: ts(r.time) }));
       }
       case OpType.UnlinkInode: {
         const r = op.msg;
         const locked = this.inodeLocked(fsId, r.inodeId);
         if (locked) return locked;
-        return part.apply({ kind: 'unlink', fsId, requestId: rid(r.rid), ino: r.inodeId, parent: r.parent, time: ts(r.time) });
+        return answer(op.type, part.apply({ kind: 'unlink', fsId, requestId: rid(r.rid), ino: r.inodeId, parent: r.parent, time: ts(r.time) }));
       }
       case OpType.UpdateInode: {
         const r = op.msg;
-        return part.apply({
+        return answer(op.type, part.apply({
           kind: 'setattr', fsId, requestId: rid(r.rid), ino: r.inodeId, mask: r.mask, mode: r.mode, uid: r.uid, gid: r.gid,
           length: r.length, atime: r.atime ? ts(r.atime) : undefined, mtime: r.mtime ? ts(r.mtime) : undefined,
           ctime: r.ctime ? ts(r.ctime) : undefined, time: ts(r.time),
-        });
+        }));
       }
       case OpType.DeleteInode: {
         const r = op.msg;
@@ -277,11 +286,11 @@ export class CopysetStateMachine {
       }
       case OpType.SetXAttr: {
         const r = op.msg;
-        return part.apply({ kind: 'setXattr', fsId, requestId: rid(r.rid), ino: r.inodeId, name: r.name, value: r.value, flags: r.flags, time: ts(r.time) });
+        return answer(op.type, part.apply({ kind: 'setXattr', fsId, requestId: rid(r.rid), ino: r.inodeId, name: r.name, value: r.value, flags: r.flags, time: ts(r.time) }));
       }
       case OpType.RemoveXAttr: {
         const r = op.msg;
-        return part.apply({ kind: 'removeXattr', fsId, requestId: rid(r.rid), ino: r.inodeId, name: r.name, time: ts(r.time) });
+        return answer(op.type, part.apply({ kind: 'removeXattr', fsId, requestId: rid(r.rid), ino: r.inodeId, name: r.name, time: ts(r.time) }));
       }
       case OpType.AppendChunks:
         return this.appendChunks(part, op.msg);
@@ -289,10 +298,10 @@ export class CopysetStateMachine {
         return this.appendAndUpdateInode(part, op.msg);
       case OpType.ReplaceChunks: {
         const r = op.msg;
-        return part.apply({
+        return answer(op.type, part.apply({
           kind: 'replaceChunks', fsId, requestId: rid(r.rid), ino: r.inodeId, index: r.chunkIndex,
           expected: r.expected.map(plainSlice), slices: r.slices.map(plainSlice),
-        });
+        }));
       }
       case OpType.Rename:
         return this.renameLocal(part, op.msg);
@@ -329,7 +338,7 @@ export class CopysetStateMachine {
         if (a.status !== StatusCode.OK) return a;
         const table = this.locksOf(part.partitionId);
         const out = r.testOnly ? table.test(r.inodeId, r.lock) : table.apply(r.inodeId, r.lock);
-        return ok({ granted: out.granted, conflict: out.conflict });
+        return answer(op.type, ok({ granted: out.granted, conflict: out.conflict }));
       }
       default:
         return fail(StatusCode.PARAM_ERROR, `op ${(m as { $typeName?: string }).$typeName ?? '?'} is not a copyset op`);
@@ -415,29 +424,29 @@ export class CopysetStateMachine {
       if (cl) return cl;
       if (this.tx.hasLocksUnder(fsId, child)) return fail(StatusCode.TX_KEY_LOCKED, `an entry is being renamed into ${child}`);
     }
-    return part.apply({ kind: 'deleteDentry', fsId, requestId: id, parent, name, expectDir: true, unlinkInode: true, toTrash, time });
+    return answer(OpType.Rmdir, part.apply({ kind: 'deleteDentry', fsId, requestId: id, parent, name, expectDir: true, unlinkInode: true, toTrash, time }));
   }
 
   private appendChunks(part: Partition, r: AppendChunksRequest): SmResult {
     const chunks = chunksOf(r);
     if (!chunks) return fail(StatusCode.PARAM_ERROR, 'bad chunk size');
-    return part.apply({
+    return answer(OpType.AppendChunks, part.apply({
       kind: 'appendChunks', fsId: part.fsId, requestId: rid(r.rid), ino: r.inodeId, chunks,
       minLength: r.minLength || undefined, time: ts(r.time),
-    });
+    }));
   }
 
   private appendAndUpdateInode(part: Partition, r: AppendAndUpdateInodeRequest): SmResult {
     const chunks = chunksOf(r);
     if (!chunks) return fail(StatusCode.PARAM_ERROR, 'bad chunk size');
-    return part.apply({
+    return answer(OpType.AppendAndUpdateInode, part.apply({
       kind: 'appendSetattr', fsId: part.fsId, requestId: rid(r.rid),
       append: { ino: r.inodeId, chunks, minLength: r.minLength || undefined, time: ts(r.writeTime) },
       setattr: {
         ino: r.inodeId, mask: r.mask, mode: r.mode, uid: r.uid, gid: r.gid,
         atime: r.atime ? ts(r.atime) : undefined, mtime: r.mtime ? ts(r.mtime) : undefined, time: ts(r.time),
       },
-    });
+    }));
   }
 
   /**
@@ -498,7 +507,7 @@ export class CopysetStateMachine {
     });
     if (res.status !== StatusCode.OK || res.noop) return res;
     const followup = buildRenameFollowups(this, part, entry, res);
-    return followup ? ok({ ...res, followup }) : res;
+    return answer(OpType.Rename, followup ? ok({ ...res, followup }) : res);
   }
 
   /**
@@ -536,7 +545,7 @@ export class CopysetStateMachine {
     }
     const old = this.partitions.get(info.partitionId);
     if (old) {
-      if (old.fsId === info.fsId && old.start === info.start && old.end === info.end) return ok({ existed: true });
+      if (old.fsId === info.fsId && old.start === info.start && old.end === info.end) return answer(OpType.CreatePartition, ok({ existed: true }));
       return fail(StatusCode.PARTITION_EXIST, `partition ${info.partitionId} exists with another fs or range`);
     }
     let p: Partition;

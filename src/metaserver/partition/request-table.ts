@@ -10,9 +10,12 @@
 // refused with SESSION_EXPIRED: the client re-registers with a new session id and cannot retry
 // an old request, because nobody can tell any more whether it was applied.
 //
-// Bound: `window` results per client (the oldest sequence is evicted first and raises the
+// Bound: `window` results per client (the first applied is evicted first and raises the
 // client's `floor`: a retry at or below the floor is answered STALE, because we can no longer
-// tell whether it was applied). Memory is therefore window × live sessions.
+// tell whether it was applied). Memory is therefore window × live sessions. A client keeps its
+// mutations in flight within half the window (src/client/request-window.ts), so a retry it can
+// still send always finds its result.
+import { RESULTS_KEPT_PER_CLIENT } from '../../common/index.ts';
 import type { Cow } from './inode-store.ts';
 import type { OpResult } from './types.ts';
 
@@ -20,7 +23,7 @@ export interface RequestTableLimits {
   window: number;
 }
 
-export const DEFAULT_REQUEST_LIMITS: RequestTableLimits = { window: 64 };
+export const DEFAULT_REQUEST_LIMITS: RequestTableLimits = { window: RESULTS_KEPT_PER_CLIENT };
 
 /**
  * What a copyset knows of the MDS's mount sessions (replicated: changed only by ExpireSessions

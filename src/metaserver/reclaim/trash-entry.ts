@@ -6,8 +6,8 @@
 import { create, type MessageInitShape } from '@bufbuild/protobuf';
 import { TrashEntryRequestSchema, type PartitionRef, type TxId } from '../../gen/metaserver_pb.ts';
 import type { Copyset } from '../copyset/copyset.ts';
-import { OpType } from '../copyset/op-codec.ts';
-import type { SmResult } from '../copyset/state-machine.ts';
+import { OpType, type OpMsg } from '../copyset/op-codec.ts';
+import type { OpAnswer } from '../copyset/op-results.ts';
 import { txKey } from '../tx/tx-store.ts';
 
 export interface TrashRouting {
@@ -31,15 +31,15 @@ export async function routedTrashRequest(
 }
 
 /** Proposes TrashRestore or TrashPurge (waiting out transaction locks until `deadline`). */
-export async function proposeTrashOp(
+export async function proposeTrashOp<T extends OpType.TrashRestore | OpType.TrashPurge>(
   cs: Copyset,
   routing: TrashRouting,
-  type: OpType.TrashRestore | OpType.TrashPurge,
+  type: T,
   req: MessageInitShape<typeof TrashEntryRequestSchema>,
   deadline: number,
-): Promise<SmResult> {
+): Promise<OpAnswer<T>> {
   const routed = create(TrashEntryRequestSchema, await routedTrashRequest(cs, routing, req));
-  const r = await cs.proposeWaiting(type, routed, deadline);
+  const r = await cs.proposeWaiting(type, routed as OpMsg<T>, deadline);
   const followup = (r as { followup?: TxId }).followup;
   if (followup) void routing.recoverOne(cs, txKey(followup));
   return r;

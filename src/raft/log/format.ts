@@ -20,7 +20,10 @@
 // The log is append-only: a conflicting suffix is replaced by appending entries with lower
 // indexes (or a Truncate record); replay applies the records in order, so the last write wins.
 // Old bytes are never overwritten in place, so stale records cannot resurface after a crash.
-import { crc32c } from '../../common/index.ts';
+// common's crc32c (SSE4.2 through a native package for long inputs, slicing-by-8 in JS for short
+// ones; the same values as the bytewise reference): every entry is checksummed once when written
+// and once when read back.
+import { crc32c } from '../../common/checksum.ts';
 import type { Entry, EntryType, HardState } from '../core/types.ts';
 import { getU64, putU64 } from '../bytes.ts';
 
@@ -66,8 +69,10 @@ export function decodeSegmentHeader(b: Uint8Array): { sequence: number } | { err
 
 /** Frames one record: type, length, the payload `fill` writes at offset 5, checksum. */
 function frame(type: RecordType, payloadLen: number, fill: (view: DataView, b: Uint8Array, p: number) => void): Uint8Array {
-  const b = new Uint8Array(RECORD_OVERHEAD + payloadLen);
-  const v = new DataView(b.buffer);
+  // Every `fill` writes its whole payload, so every byte is set: no zero fill, and a slice of
+  // Node's pool rather than an ArrayBuffer of its own (a hard state record goes with every sync).
+  const b = Buffer.allocUnsafe(RECORD_OVERHEAD + payloadLen);
+  const v = new DataView(b.buffer, b.byteOffset, b.length);
   b[0] = type;
   v.setUint32(1, payloadLen, true);
   fill(v, b, 5);

@@ -125,6 +125,13 @@ function record(bytes: Uint8Array, rest: Omit<PendingRecord, 'bytes' | 'size'>):
   return { bytes, size: bytes.length, ...rest };
 }
 
+/**
+ * Durable writes of every RaftLog in this process since it started: `writes` counts the writes that
+ * return durable (O_DSYNC) plus fdatasyncs, `inline` those made on the calling thread. A benchmark
+ * reads them to report disk syncs per commit (bench/raft-groups.ts); nothing else depends on them.
+ */
+export const logSyncCounters = { writes: 0, inline: 0 };
+
 const segName = (seq: number): string => `${String(seq).padStart(20, '0')}.seg`;
 
 /**
@@ -447,8 +454,11 @@ export class RaftLog {
           if (r.last !== undefined) this.writtenLastIndex = r.last;
         }
         const fh = this.fh!;
-        if (bytes <= inlineBytes && fh.writeSync) writeFullySync(fh.writeSync.bind(fh), buf, this.offset);
-        else await writeFully(fh, buf, this.offset);
+        if (this.dsync) logSyncCounters.writes++;
+        if (bytes <= inlineBytes && fh.writeSync) {
+          logSyncCounters.inline++;
+          writeFullySync(fh.writeSync.bind(fh), buf, this.offset);
+        } else await writeFully(fh, buf, this.offset);
         this.offset += bytes;
         i = j;
       }
@@ -456,12 +466,17 @@ export class RaftLog {
         // The old segment must be durable before the next one starts: replay stops at the
         // first segment's end, and a gap there would lose entries the new segment depends on.
         // (O_DSYNC: every write already was.)
-        if (!this.dsync) await this.fh!.datasync();
+        if (!this.dsync) await this.datasync();
         await this.rotate();
       }
     }
     // O_DSYNC writes are durable when they return, so even a sync(false) batch is.
-    if (durable && batch.length > 0 && !this.dsync) await this.fh!.datasync();
+    if (durable && batch.length > 0 && !this.dsync) await this.datasync();
+  }
+
+  private datasync(): Promise<void> {
+    logSyncCounters.writes++;
+    return this.fh!.datasync();
   }
 
   /** Opens a segment for appending; O_DSYNC in 'dsync' mode (see the header). */
