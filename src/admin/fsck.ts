@@ -95,6 +95,16 @@ export async function fsck(ctx: AdminContext, opts: FsckOptions): Promise<FsckRe
     if (!f || f.nlink === 0) dangling.push({ parent: d.parentInodeId, name: d.name, ino: d.inodeId, type: d.type });
   }
 
+  // A trash entry keeps a removed name (architecture.md §6c): its inode's link (a directory's
+  // links) stays, so it counts as a name and a trashed directory is reached through it. It does
+  // not count as a subdirectory: the rmdir dropped its parent's link.
+  for (const t of await listTrash(ctx.meta)) {
+    const ref = { parent: t.parentInodeId, name: t.name, type: t.type };
+    const list = names.get(t.inodeId);
+    if (list) list.push(ref);
+    else names.set(t.inodeId, [ref]);
+  }
+
   // 3. Dangling dentries.
   for (const d of dangling) {
     const still = (await dentryNow(ctx, d.parent, d.name)) === d.ino && !((await inodeNow(ctx, d.ino))?.attr?.nlink);
@@ -111,8 +121,7 @@ export async function fsck(ctx: AdminContext, opts: FsckOptions): Promise<FsckRe
     findings.push(f);
   }
 
-  // 4. Link counts and orphans. A trashed inode keeps one link that no dentry backs (trash.ts).
-  const trashed = new Set((await listTrash(ctx.meta)).map((t) => t.inodeId));
+  // 4. Link counts and orphans (a trashed inode's kept link is backed by its trash entry, above).
   let lostFound: number | undefined;
   const lostAndFound = async () => (lostFound ??= await ensureLostFound(ctx));
   const multiNamed: number[] = [];
@@ -121,7 +130,7 @@ export async function fsck(ctx: AdminContext, opts: FsckOptions): Promise<FsckRe
     const seen = names.get(ino) ?? [];
     const isDir = fact.type === FileType.TYPE_DIRECTORY;
     if (!isDir) {
-      if (seen.length === fact.nlink - (trashed.has(ino) ? 1 : 0)) continue;
+      if (seen.length === fact.nlink) continue;
       const r = await checkFileLinks(ctx, ino, seen, opts.repair, lostAndFound);
       if (r) findings.push(r);
       else dropped++;

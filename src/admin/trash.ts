@@ -1,8 +1,11 @@
 // `curvefs trash list|restore|purge` (docs/operations.md "Trash"): the names unlinks moved to
 // the trash of each partition of an fs (docs/architecture.md §6c), put back or emptied for good.
-// Each entry lives in one partition, so each restore or purge is one log entry there.
+// Each entry lives in one partition (a removed directory's: its parent's), so each restore or purge
+// is one log entry there (and, for an inode in another partition, a follow-up the leader delivers).
 import { CurveError, StatusCode } from '../common/index.ts';
 import { checkName, type Fs, type MetaClient } from '../client/index.ts';
+import type { MetaBody } from '../client/index.ts';
+import type { PartitionInfo } from '../gen/common_pb.ts';
 import { FileType } from '../gen/common_pb.ts';
 import type { TrashEntry } from '../gen/metaserver_pb.ts';
 import { fsPartitions } from './scan.ts';
@@ -82,21 +85,60 @@ export async function restoreTarget(fs: Fs, dir: string, name?: string): Promise
   return { parentInodeId: attr.inodeId, name };
 }
 
+/** The partition each trashed inode's entry lives in (a directory's entry: its parent's partition). */
+async function entryPartitions(meta: MetaClient): Promise<{ items: Map<number, TrashItem>; parts: Map<number, PartitionInfo> }> {
+  const items = new Map((await listTrash(meta)).map((t) => [t.inodeId, t]));
+  const parts = new Map((await fsPartitions(meta)).map((p) => [p.partitionId, p]));
+  return { items, parts };
+}
+
+/** Calls `method` at the partition holding `ino`'s trash entry (NOT_FOUND when none does). */
+function atEntry<M extends 'restoreTrash' | 'purgeTrash'>(meta: MetaClient, where: Awaited<ReturnType<typeof entryPartitions>>, method: M, ino: number, body: MetaBody<M>) {
+  const part = where.parts.get(where.items.get(ino)?.partitionId ?? -1);
+  if (!part) throw new CurveError(StatusCode.NOT_FOUND, `inode ${ino} is not in the trash`);
+  return meta.callPartition(method, () => part, body);
+}
+
 /**
- * Puts each inode back under its old parent and name, or into `to`; one that cannot go back is
+ * The ids with, before each one restored in place, its ancestors that are in the trash too
+ * (outermost first): a child goes back under its restored parent (`rm -rf d`, then restoring d/x
+ * restores d first). Each id once.
+ */
+export function restoreOrder(ids: readonly number[], items: ReadonlyMap<number, Pick<TrashItem, 'parentInodeId'>>, inPlace: boolean): number[] {
+  const out: number[] = [];
+  const seen = new Set<number>();
+  for (const id of ids) {
+    const chain: number[] = [];
+    for (let cur: number | undefined = id; cur !== undefined && !seen.has(cur); ) {
+      chain.push(cur);
+      seen.add(cur);
+      if (!inPlace) break;
+      const parent: number | undefined = items.get(cur)?.parentInodeId;
+      cur = parent !== undefined && items.has(parent) ? parent : undefined;
+    }
+    out.push(...chain.reverse());
+  }
+  return out;
+}
+
+/**
+ * Puts each inode back under its old parent and name — a directory before its children, and a
+ * trashed ancestor of one restored in place before it — or into `to`; one that cannot go back is
  * reported (the name is taken, the directory is gone or in another partition).
  */
-export function restoreTrash(meta: MetaClient, ids: readonly number[], to?: RestoreTarget): Promise<TrashOutcome[]> {
-  return each(ids, async (ino) => {
-    const r = await meta.callForInode('restoreTrash', ino, { inodeId: ino, toParentInodeId: to?.parentInodeId, toName: to?.name });
+export async function restoreTrash(meta: MetaClient, ids: readonly number[], to?: RestoreTarget): Promise<TrashOutcome[]> {
+  const where = await entryPartitions(meta);
+  return each(restoreOrder(ids, where.items, to === undefined), async (ino) => {
+    const r = await atEntry(meta, where, 'restoreTrash', ino, { inodeId: ino, toParentInodeId: to?.parentInodeId, toName: to?.name });
     return { parentInodeId: r.dentry?.parentInodeId, name: r.dentry?.name };
   });
 }
 
 /** Empties each for good (the reclaimer then deletes its data after the usual grace). */
-export function purgeTrash(meta: MetaClient, ids: readonly number[]): Promise<TrashOutcome[]> {
+export async function purgeTrash(meta: MetaClient, ids: readonly number[]): Promise<TrashOutcome[]> {
+  const where = await entryPartitions(meta);
   return each(ids, async (ino) => {
-    await meta.callForInode('purgeTrash', ino, { inodeId: ino });
+    await atEntry(meta, where, 'purgeTrash', ino, { inodeId: ino });
     return {};
   });
 }

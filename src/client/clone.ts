@@ -30,9 +30,44 @@ export async function cloneTree(fs: Fs, from: string, to: string, opts: CloneOpt
   const src = await fs.resolve(from, false);
   const { parent, name } = await fs.resolveParent(to);
   if (await fs.exists(to)) throw new CurveError(StatusCode.DENTRY_EXIST, `${to} exists`);
+  await checkRoom(fs, src, from);
   const report: CloneReport = { files: 0, dirs: 0, symlinks: 0, others: 0 };
   await new TreeCloner(fs, report, opts.concurrency ?? 32).node(src, parent.inodeId, name);
   return report;
+}
+
+/** What a clone of `src` adds to the fs's usage: its files' lengths (a clone counts as used, §6a) and its inodes. */
+async function cloneSize(fs: Fs, src: InodeAttr): Promise<{ bytes: number; inodes: number }> {
+  if (src.type !== FileType.TYPE_DIRECTORY) return { bytes: isRegular(src.type) ? src.length : 0, inodes: 1 };
+  // One GetDirStats per directory: its entries and its files' bytes, kept by the partition.
+  let bytes = 0;
+  let inodes = 1;
+  const dirs = [src.inodeId];
+  for (let dir = dirs.pop(); dir !== undefined; dir = dirs.pop()) {
+    const stats = (await fs.core.meta.callForInode('getDirStats', dir, { inodeId: dir })).stats;
+    bytes += stats?.bytes ?? 0;
+    inodes += stats?.entries ?? 0;
+    if ((stats?.subdirs ?? 0) === 0) continue;
+    for await (const d of fs.core.list(dir)) if (d.type === FileType.TYPE_DIRECTORY) dirs.push(d.inodeId);
+  }
+  return { bytes, inodes };
+}
+
+/**
+ * Refuses (NO_SPACE, nothing made) a clone the fs has no room for, as the client last heard from
+ * the MDS: its bytes over the capacity or its inodes over the inode limit. Checked once before the
+ * walk; each file's CloneInode is still admitted against the inode limit like any create.
+ */
+async function checkRoom(fs: Fs, src: InodeAttr, from: string): Promise<void> {
+  const space = fs.core.space;
+  if (space.capacity <= 0 && space.maxInodes <= 0) return;
+  const need = await cloneSize(fs, src);
+  if (space.capacity > 0 && need.bytes > space.free) {
+    throw new CurveError(StatusCode.NO_SPACE, `no space for a clone of ${from}: it adds ${need.bytes} bytes (clones count as used), the fs has ${space.free} of ${space.capacity} free`);
+  }
+  if (space.maxInodes > 0 && space.inodes + need.inodes > space.maxInodes) {
+    throw new CurveError(StatusCode.NO_SPACE, `no inodes for a clone of ${from}: it adds ${need.inodes}, the fs has ${space.maxInodes - space.inodes} of ${space.maxInodes} left`);
+  }
 }
 
 class TreeCloner {

@@ -11,6 +11,8 @@ import {
   GetDentryResponseSchema,
   ListDentryRequestSchema,
   ListDentryResponseSchema,
+  ListTrashRequestSchema,
+  ListTrashResponseSchema,
   CopysetService,
   MetaServerInternalService,
   MetaServerService,
@@ -151,9 +153,21 @@ export class RpcCluster implements Cluster {
         throw e;
       }
       if (r.dentrys.some((d) => d.inodeId === ino)) return true;
-      if (!r.more || r.dentrys.length === 0) return false;
+      if (!r.more || r.dentrys.length === 0) return this.trashNames(ref, parent, ino, deadline);
       last = r.dentrys[r.dentrys.length - 1]!.name;
     }
+  }
+
+  /** True when the partition's trash keeps a name of `ino` under `parent` (architecture.md §6c). */
+  private async trashNames(ref: PartitionRef, parent: number, ino: number, deadline: number): Promise<boolean> {
+    const req = create(ListTrashRequestSchema, { p: ref });
+    const r = await this.withLeader(
+      ref,
+      deadline,
+      async (ctx) => create(ListTrashResponseSchema, await this.local!.meta.listTrash(req, ctx)),
+      (addr, o) => this.pool.client(MetaServerService, addr).listTrash(req, o),
+    );
+    return r.entries.some((e) => e.inodeId === ino && e.parentInodeId === parent);
   }
 
   async prepare(ref: PartitionRef, req: TxPrepareRequest, deadline: number): Promise<void> {

@@ -193,6 +193,7 @@ export class MetaServer {
     this.trashExpiry = new TrashExpiry({
       copysets: () => this.manager.list(),
       retention: this.opts.trash?.retention ?? noTrash,
+      routing: this.coordinator,
       intervalMs: this.opts.trash?.intervalMs,
       clock: this.clock,
       timer: this.timer,

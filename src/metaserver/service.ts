@@ -28,6 +28,7 @@ import { txKey } from './tx/tx-store.ts';
 import type { OpMetrics } from './metrics.ts';
 import { listDentriesPage, listInodesPage } from './scan-service.ts';
 import { noTrash, type TrashRetention } from './trash-policy.ts';
+import { proposeTrashOp } from './reclaim/trash-entry.ts';
 // st_blocks by the client's rule (one place for it): a pure module over the data layer's slice overlay.
 import { blocksOfMap } from '../vfs/allocation.ts';
 
@@ -209,6 +210,13 @@ export class MetaService {
     });
   }
 
+  /** Whether the fs of `p` keeps a trash now (the leader stamps unlinks and rmdirs with it). */
+  private async trashOn(p: PartitionRef | undefined): Promise<boolean> {
+    if (!p) return false;
+    const retention = this.trash.retentionSec(p.fsId);
+    return (typeof retention === 'number' ? retention : await retention) > 0;
+  }
+
   /** The RPC implementation. */
   impl(): ServiceImplOf<typeof MetaServerService> {
     return (this.implCache ??= this.buildImpl());
@@ -341,13 +349,12 @@ export class MetaService {
           const time = this.now(req.time);
           const cs = this.copysetOf(req.p);
           let answer: OpAnswer<OpType.Unlink>;
+          // The leader decides, never the client: every client's unlink gets the fs's trash.
+          const toTrash = await this.trashOn(req.p);
           for (;;) {
             // A name whose inode lives elsewhere: one transaction drops both (no second client step).
-            const viaTx = await this.coordinator.unlinkRemote(cs, { ...req, time }, deadline);
+            const viaTx = await this.coordinator.unlinkRemote(cs, { ...req, toTrash, time }, deadline);
             if (viaTx) return viaTx;
-            // The leader decides, never the client: every client's unlink gets the fs's trash.
-            const retention = req.p ? this.trash.retentionSec(req.p.fsId) : 0;
-            const toTrash = (typeof retention === 'number' ? retention : await retention) > 0;
             answer = await cs.proposeWaiting(OpType.Unlink, { ...req, toTrash, localInodeOnly: true, time }, deadline);
             // TX_FAILED: a rename landed on the name meanwhile and its inode lives elsewhere now.
             if (answer.status !== StatusCode.TX_FAILED) break;
@@ -365,7 +372,9 @@ export class MetaService {
       rmdir: (req, ctx) =>
         this.timed('Rmdir', async () => {
           const cs = this.copysetOf(req.p);
-          const out = await this.coordinator.rmdir(cs, { ...req, time: this.now(req.time) }, this.deadline(ctx.deadline));
+          // As unlink: the leader stamps the fs's trash; the directory keeps its inode there.
+          const toTrash = await this.trashOn(req.p);
+          const out = await this.coordinator.rmdir(cs, { ...req, toTrash, time: this.now(req.time) }, this.deadline(ctx.deadline));
           return { dentry: out.dentry, parent: this.attrAfterChange(cs, req.p, req.parentInodeId) };
         }),
 
@@ -460,15 +469,19 @@ export class MetaService {
           }),
         })),
 
-      restoreTrash: async (req, ctx) => {
-        const r = await this.mutate('RestoreTrash', req.p, this.deadline(ctx.deadline), OpType.TrashRestore, { ...req, time: this.now(req.time) });
-        return { dentry: wireDentry(req.p!.fsId, r.dentry) };
-      },
+      restoreTrash: (req, ctx) =>
+        this.timed('RestoreTrash', async () => {
+          const cs = this.copysetOf(req.p);
+          const r = checkSm(await proposeTrashOp(cs, this.coordinator, OpType.TrashRestore, { ...req, time: this.now(req.time) }, this.deadline(ctx.deadline)));
+          return { dentry: wireDentry(req.p!.fsId, r.dentry) };
+        }),
 
-      purgeTrash: async (req, ctx) => {
-        await this.mutate('PurgeTrash', req.p, this.deadline(ctx.deadline), OpType.TrashPurge, { ...req, time: this.now(req.time) });
-        return {};
-      },
+      purgeTrash: (req, ctx) =>
+        this.timed('PurgeTrash', async () => {
+          const cs = this.copysetOf(req.p);
+          checkSm(await proposeTrashOp(cs, this.coordinator, OpType.TrashPurge, { ...req, time: this.now(req.time) }, this.deadline(ctx.deadline)));
+          return {};
+        }),
 
       lock: async (req, ctx) => {
         const deadline = this.deadline(ctx.deadline);

@@ -1,8 +1,10 @@
 // The trash on a real cluster (an MDS and 3 metaserver processes) through a `curvefs mount`
 // process and the `curvefs trash` CLI (docs/architecture.md §6c, docs/operations.md "Trash"):
 // rm → listed in the trash, its bytes still counted → restore → content intact; a name taken
-// meanwhile is refused; `rm -rf` of a tree leaves its files in the trash (their directories are
-// gone, so restore says so, and `restore --to DIR` puts them into another directory); purge and a retention of 0 empty it and the space comes back.
+// meanwhile is refused; `rm -rf` of a tree leaves its files and directories in the trash and
+// restore puts the tree back (contents, modes; a file's trashed directories first); `restore --to
+// DIR` puts a name into another directory; purge and a retention of 0 empty it (directories too)
+// and the space and inodes come back.
 // Every wait polls a predicate with a deadline.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -123,71 +125,92 @@ test('rm puts a file in the trash (space still counted); restore brings it back 
   assert.deepEqual(await trashList(), []);
 });
 
-test('rm -rf of a tree: its files wait in the trash; restore says their directory is gone, --to puts them into another; purge frees the space', async () => {
+test('rm -rf of a tree: files and directories wait in the trash; restore puts the tree back (contents, modes); --to; purge frees the space', async () => {
   const tree = join(dir, 'tree');
   await fsp.mkdir(join(tree, 'a', 'b'), { recursive: true });
   const sizes = [1000, 2000, 3000];
-  await fsp.writeFile(join(tree, 'top'), content(sizes[0]!, 1));
-  await fsp.writeFile(join(tree, 'a', 'mid'), content(sizes[1]!, 2));
-  await fsp.writeFile(join(tree, 'a', 'b', 'deep'), content(sizes[2]!, 3));
+  const files = [join(tree, 'top'), join(tree, 'a', 'mid'), join(tree, 'a', 'b', 'deep')];
+  for (const [k, f] of files.entries()) await fsp.writeFile(f, content(sizes[k]!, k + 1));
+  const modes = new Map([[tree, 0o755], [join(tree, 'a'), 0o750], [join(tree, 'a', 'b'), 0o700], [files[0]!, 0o640], [files[1]!, 0o600], [files[2]!, 0o444]]);
+  for (const [path, mode] of modes) await fsp.chmod(path, mode);
   const trashBytes = async () => (await trashList()).reduce((a, t) => a + t.length, 0);
   const before = await usageIs('usage to show the tree', async () => (await namedBytes(dir)) + (await trashBytes()));
+  const inodesBefore = (await info()).usedInodes;
   await fsp.rm(tree, { recursive: true });
+  await assert.rejects(fsp.stat(tree), { code: 'ENOENT' });
   const items = await trashList();
-  assert.deepEqual(items.map((t) => t.name).sort(), ['deep', 'mid', 'top']);
+  assert.deepEqual(items.map((t) => t.name).sort(), ['a', 'b', 'deep', 'mid', 'top', 'tree'], 'the directories are in the trash too');
   assert.equal((await info()).usedBytes, before, 'the trashed tree is still counted');
-  // fsck sees the trash's links as backed, not as orphans to put in lost+found.
+  assert.equal((await info()).usedInodes, inodesBefore, 'and its inodes');
+  // fsck sees the trash's links as backed and its directories as reachable, not as orphans.
   const check = await cli('--json', 'fsck', FS);
   assert.equal(check.code, 0, check.stdout + check.stderr);
-  const r = await cli('trash', 'restore', FS, '--all');
-  assert.equal(r.code, 1);
-  assert.equal((r.stdout.match(/is gone/g) ?? []).length, 3, r.stdout);
 
-  // --to DIR puts them into an existing directory instead. Refused, changing nothing, when DIR
+  // One file back in place: its trashed directories go back first (outermost first).
+  const deep = items.find((t) => t.name === 'deep')!;
+  const one = await cli('trash', 'restore', FS, String(deep.inodeId));
+  assert.equal(one.code, 0, one.stdout + one.stderr);
+  assert.deepEqual(await fsp.readFile(files[2]!), content(sizes[2]!, 3));
+  assert.deepEqual((await trashList()).map((t) => t.name).sort(), ['mid', 'top']);
+  const all = await cli('trash', 'restore', FS, '--all');
+  assert.equal(all.code, 0, all.stdout + all.stderr);
+  assert.deepEqual(await trashList(), []);
+  for (const [k, f] of files.entries()) assert.deepEqual(await fsp.readFile(f), content(sizes[k]!, k + 1));
+  for (const [path, mode] of modes) assert.equal((await fsp.stat(path)).mode & 0o7777, mode, path);
+  // The restored directories take entries again.
+  await fsp.writeFile(join(tree, 'a', 'b', 'new'), 'x');
+  await fsp.rm(join(tree, 'a', 'b', 'new'));
+  await fsp.rm(tree, { recursive: true });
+
+  // --to DIR puts a name into an existing directory instead. Refused, changing nothing, when DIR
   // is missing or not a directory, or the name is taken there.
-  const missing = await cli('trash', 'restore', FS, '--all', '--to', '/saved');
+  const inTrash = await trashList(); // the tree, and the 'new' file made and removed above
+  const top = inTrash.find((t) => t.name === 'top')!;
+  const missing = await cli('trash', 'restore', FS, String(top.inodeId), '--to', '/saved');
   assert.equal(missing.code, 3, missing.stdout + missing.stderr); // the CLI's "not found"
   assert.match(missing.stderr, /\/saved/);
   await fsp.mkdir(join(dir, 'saved'));
   await fsp.writeFile(join(dir, 'saved', 'top'), 'in the way');
-  const notDir = await cli('trash', 'restore', FS, '--all', '--to', '/saved/top');
+  const notDir = await cli('trash', 'restore', FS, String(top.inodeId), '--to', '/saved/top');
   assert.equal(notDir.code, 6, notDir.stdout + notDir.stderr); // the CLI's "invalid input"
   assert.match(notDir.stderr, /not a directory/);
-  const top = items.find((t) => t.name === 'top')!;
   const taken = await cli('trash', 'restore', FS, String(top.inodeId), '--to', '/saved');
   assert.equal(taken.code, 1);
-  assert.match(taken.stdout, /^not restored \d+: DENTRY_EXIST: inode \d+: "top" already exists/);
-  assert.equal((await trashList()).length, 3, 'the refusals changed nothing');
-  const renamed = await cli('trash', 'restore', FS, String(top.inodeId), '--to', '/saved', '--name', 'top.restored');
-  assert.equal(renamed.code, 0, renamed.stdout + renamed.stderr);
-  const rest = await cli('trash', 'restore', FS, '--all', '--to', 'saved');
-  assert.equal(rest.code, 0, rest.stdout + rest.stderr);
-  assert.deepEqual(await trashList(), []);
-  assert.deepEqual((await fsp.readdir(join(dir, 'saved'))).sort(), ['deep', 'mid', 'top', 'top.restored']);
-  assert.deepEqual(await fsp.readFile(join(dir, 'saved', 'top.restored')), content(sizes[0]!, 1));
-  assert.deepEqual(await fsp.readFile(join(dir, 'saved', 'mid')), content(sizes[1]!, 2));
-  assert.deepEqual(await fsp.readFile(join(dir, 'saved', 'deep')), content(sizes[2]!, 3));
-  // Back into the trash (with the file that was in the way) for the purge below.
+  assert.match(taken.stdout, /^not restored \d+: (DENTRY_EXIST: inode \d+: "top" already exists|CROSS_DEVICE)/);
+  assert.deepEqual(await trashList(), inTrash, 'the refusals changed nothing');
   await fsp.rm(join(dir, 'saved'), { recursive: true });
-  assert.equal((await trashList()).length, 4);
 
   const purged = await cli('trash', 'purge', FS, '--all');
   assert.equal(purged.code, 0, purged.stdout + purged.stderr);
   assert.deepEqual(await trashList(), []);
-  // Space in the trash was counted until the purge; the reclaimer then gives it back.
+  // Space in the trash was counted until the purge; the reclaimer then gives it back, and the
+  // directories' inodes too.
   await usageIs('the purged bytes to be reclaimed', async () => before - sizes.reduce((a, b) => a + b, 0));
+  await waitUntil('the purged inodes to be reclaimed', DEADLINE, async () => ((await info()).usedInodes === inodesBefore - modes.size ? true : undefined));
 });
 
 test('retention 0 turns the trash off: the expiry pass empties it and rm deletes again', async () => {
+  const inodesBefore = await waitUntil('a complete usage report', DEADLINE, async () => {
+    const f = await info();
+    return f.usageComplete ? f.usedInodes : undefined;
+  });
   await fsp.writeFile(join(dir, 'last'), content(4096, 9));
+  await fsp.mkdir(join(dir, 'gone', 'sub'), { recursive: true });
+  await fsp.writeFile(join(dir, 'gone', 'sub', 'f'), 'y');
+  await waitUntil('usage to count the 4 new inodes', DEADLINE, async () => ((await info()).usedInodes === inodesBefore + 4 ? true : undefined));
   await fsp.rm(join(dir, 'last'));
-  assert.equal((await trashList()).length, 1);
+  await fsp.rm(join(dir, 'gone'), { recursive: true });
+  assert.deepEqual((await trashList()).map((t) => t.name).sort(), ['f', 'gone', 'last', 'sub']);
   const set = await cli('trash', 'retention', FS, '0');
   assert.equal(set.code, 0, set.stderr);
   assert.match(set.stdout, /no trash/);
   assert.equal((await info()).recycleTimeHour, 0);
   // The metaservers see the new retention within their cache period, then the pass purges.
   await waitUntil('the expiry pass to empty the trash', DEADLINE, async () => ((await trashList()).length === 0 ? true : undefined));
+  // Expired directories are removed like the files: every inode is reclaimed.
+  await waitUntil('the expired inodes to be reclaimed', DEADLINE, async () => ((await info()).usedInodes === inodesBefore ? true : undefined));
+  const check = await cli('--json', 'fsck', FS);
+  assert.equal(check.code, 0, check.stdout + check.stderr);
   await fsp.writeFile(join(dir, 'after'), 'x');
   await fsp.rm(join(dir, 'after'));
   assert.deepEqual(await trashList(), []);

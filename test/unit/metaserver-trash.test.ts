@@ -148,6 +148,11 @@ test('restore --to: into another directory of the partition under a new name; re
   const u = await meta.unlink({ p: P, rid: rid(), parentInodeId: tree, name: 'lost' });
   assert.equal(u.trashed, true);
   await meta.rmdir({ p: P, rid: rid(), parentInodeId: 1, name: 'tree' });
+  // The directory is in the trash too: the file cannot go back before it; once it is purged, its
+  // place is gone.
+  assert.ok((await meta.listTrash({ p: P })).entries.some((t) => t.inodeId === tree && t.type === FileType.TYPE_DIRECTORY));
+  await assert.rejects(meta.restoreTrash({ p: P, rid: rid(), inodeId: ino }), (e) => statusOf(e) === 'DIRECTORY_REMOVED');
+  await meta.purgeTrash({ p: P, rid: rid(), inodeId: tree });
   await assert.rejects(meta.restoreTrash({ p: P, rid: rid(), inodeId: ino }), (e) => statusOf(e) === 'NOT_FOUND' && /is gone/.test(String(e)));
 
   // A directory of another partition of the fs: the move would need a transaction.

@@ -229,8 +229,8 @@ test('wrong magic and version have their own errors', async () => {
   magic.set(enc('CURVEFX'), 0);
   await assert.rejects(loadSnapshotBytes(magic), /bad magic at byte 6/);
   const version = good.slice();
-  version[7] = 6;
-  await assert.rejects(loadSnapshotBytes(version), /unsupported version at byte 7: version 6/);
+  version[7] = 7;
+  await assert.rejects(loadSnapshotBytes(version), /unsupported version at byte 7: version 7/);
 });
 
 test('files: atomic write, load, inspect', async () => {
@@ -278,7 +278,7 @@ test('files: atomic write, load, inspect', async () => {
     assert.equal(codeJson, 0);
     assert.equal(codeImage, 0);
     assert.match(text, /copyset image \(CURVECS extras skipped\)/);
-    assert.match(text, /magic CURVEFS {2}version 5 {2}pairs \d+/);
+    assert.match(text, /magic CURVEFS {2}version 6 {2}pairs \d+/);
     assert.match(text, /checksum CRC-64\/XZ 0x[0-9a-f]{16}: OK/);
     assert.match(text, /dentry p1 \{"parent":3,"name":"file"\} \{"ino":4,"type":"TYPE_S3"\}/);
     assert.match(text, /INVALID \(checksum-mismatch/);

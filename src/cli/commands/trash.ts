@@ -38,7 +38,7 @@ function report(outcomes: TrashOutcome[], verb: string, json: boolean): void {
 }
 
 export function registerTrashCommands(program: Command, g: () => GlobalOptions): void {
-  const trash = program.command('trash').description("an fs's trash: removed files kept for its retention (list, restore, purge)");
+  const trash = program.command('trash').description("an fs's trash: removed files and directories kept for its retention (list, restore, purge)");
 
   trash
     .command('list')
@@ -57,7 +57,7 @@ export function registerTrashCommands(program: Command, g: () => GlobalOptions):
 
   trash
     .command('restore')
-    .description('put names back where they were, or into another directory (refused when the name is taken or the directory is gone)')
+    .description('put names back where they were (a trashed parent directory first), or into another directory (refused when the name is taken or the directory is gone)')
     .argument('<fs>', 'file system name')
     .argument('[inodes...]', 'inode ids (from `trash list`)')
     .option('--all', 'every name in the trash')

@@ -18,10 +18,11 @@ import {
   type PartitionRef,
   type RenameEntry,
   type RequestId,
+  type TrashEntryRequest,
 } from '../../gen/metaserver_pb.ts';
 import { Partition, ROOT_INODE_ID, SessionView, type ChunkAppend, type ChunkSlice, type PartitionOp, type Timestamp } from '../partition/index.ts';
 import { TxStore } from '../tx/tx-store.ts';
-import { applyTxOp, isTxOp, buildRenameFollowups } from '../tx/tx-apply.ts';
+import { applyTxOp, isTxOp, buildRenameFollowups, buildTrashFollowup } from '../tx/tx-apply.ts';
 import { decodeOp, OpType, type Op } from './op-codec.ts';
 import type { OpAnswer } from './op-results.ts';
 import { FileLockTable } from './file-locks.ts';
@@ -220,18 +221,24 @@ export class CopysetStateMachine {
         const to = entry ? { parent: r.toParentInodeId ?? entry.parent, name: r.toName ?? entry.name } : undefined;
         const locked = this.inodeLocked(fsId, r.inodeId) ?? (to ? this.dentryLocked(fsId, to.parent, to.name) : undefined);
         if (locked) return locked;
-        return answer(op.type, part.apply({
+        const unroutable = this.trashUnroutable(part, r);
+        if (unroutable) return unroutable;
+        const res = part.apply({
           kind: 'trashRestore', fsId, requestId: rid(r.rid), ino: r.inodeId, time: ts(r.time), parent: r.toParentInodeId, name: r.toName,
-        }));
+        });
+        return answer(op.type, res.status === StatusCode.OK && res.remote ? ok({ ...res, followup: buildTrashFollowup(this, r.p!, r.inodeP!, res.remote, ts(r.time)) }) : res);
       }
       case OpType.TrashPurge: {
         const r = op.msg;
         const locked = this.inodeLocked(fsId, r.inodeId);
         if (locked) return locked;
-        return answer(op.type, part.apply({ kind: 'trashPurge', fsId, requestId: rid(r.rid), ino: r.inodeId, time: ts(r.time) }));
+        const unroutable = this.trashUnroutable(part, r);
+        if (unroutable) return unroutable;
+        const res = part.apply({ kind: 'trashPurge', fsId, requestId: rid(r.rid), ino: r.inodeId, time: ts(r.time) });
+        return answer(op.type, res.status === StatusCode.OK && res.remote ? ok({ ...res, followup: buildTrashFollowup(this, r.p!, r.inodeP!, res.remote, ts(r.time)) }) : res);
       }
       case OpType.Rmdir:
-        return this.rmdirLocal(part, op.msg.rid, op.msg.parentInodeId, op.msg.name, ts(op.msg.time));
+        return this.rmdirLocal(part, op.msg.rid, op.msg.parentInodeId, op.msg.name, ts(op.msg.time), op.msg.toTrash);
       case OpType.LinkInode: {
         const r = op.msg;
         const locked = this.inodeLocked(fsId, r.inodeId);
@@ -382,7 +389,21 @@ export class CopysetStateMachine {
 
   // ---- ops with copyset-level logic ------------------------------------------------------------
 
-  private rmdirLocal(part: Partition, r: RequestId | undefined, parent: number, name: string, time: Timestamp): SmResult {
+  /**
+   * A trash entry whose inode lives in another partition changes it there by a follow-up: the
+   * entry must say where (the leader sets `inode_p`), or nothing changes. A retry finds its first
+   * answer in the request table before this.
+   */
+  private trashUnroutable(part: Partition, r: TrashEntryRequest): SmResult | undefined {
+    const id = rid(r.rid);
+    if (id && part.requests.lookup(id.clientId, id.seq).kind === 'duplicate') return undefined;
+    if (!part.trash.has(r.inodeId) || part.owns(r.inodeId)) return undefined;
+    const to = r.inodeP;
+    if (!to || to.fsId !== part.fsId || !r.p) return fail(StatusCode.PARAM_ERROR, `inode ${r.inodeId} lives in another partition: the request must say which (inode_p)`);
+    return undefined;
+  }
+
+  private rmdirLocal(part: Partition, r: RequestId | undefined, parent: number, name: string, time: Timestamp, toTrash: boolean): SmResult {
     const fsId = part.fsId;
     const id = rid(r);
     if (id) {
@@ -403,7 +424,7 @@ export class CopysetStateMachine {
       if (cl) return cl;
       if (this.tx.hasLocksUnder(fsId, child)) return fail(StatusCode.TX_KEY_LOCKED, `an entry is being renamed into ${child}`);
     }
-    return answer(OpType.Rmdir, part.apply({ kind: 'deleteDentry', fsId, requestId: id, parent, name, expectDir: true, unlinkInode: true, time }));
+    return answer(OpType.Rmdir, part.apply({ kind: 'deleteDentry', fsId, requestId: id, parent, name, expectDir: true, unlinkInode: true, toTrash, time }));
   }
 
   private appendChunks(part: Partition, r: AppendChunksRequest): SmResult {

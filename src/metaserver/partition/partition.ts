@@ -802,9 +802,7 @@ export class Partition {
       return err(StatusCode.DIRECTORY_NOT_EMPTY, `directory ${ino} is not empty`);
     }
     let unlink = op.unlinkInode === true && !move && local && this.nlinkOf(ino) > 0;
-    // The last name of a non-directory that lives here goes to the trash: same commit, and the
-    // inode keeps its link (a hard link's other names, or an inode elsewhere: removed as before).
-    const trashIt = unlink && op.toTrash === true && !isDir && this.nlinkOf(ino) === 1;
+    const trashIt = op.toTrash === true && this.trashable(ino, isDir, local, unlink);
     if (trashIt) unlink = false;
 
     const bytes = this.childBytes(ino, type, op.length);
@@ -817,7 +815,11 @@ export class Partition {
     if (unlink) this.dropLink(ino, op.parent, op.time);
     if (trashIt) {
       this.trash.set(ino, { ino, parent: op.parent, name: op.name, type, trashedAt: op.time.sec });
-      this.touch(ino, op.time, false, true);
+      if (local) {
+        this.touch(ino, op.time, false, true);
+        // A kept directory takes no entry until it is restored (as during an rmdir transaction).
+        if (isDir) this.writableDir(ino).sealed = true;
+      }
     }
     const result: OpResult<DeleteDentryOp> = {
       status: StatusCode.OK,
@@ -827,6 +829,19 @@ export class Partition {
     };
     if (unlink) result.inode = this.attr(ino);
     return result;
+  }
+
+  /**
+   * Whether a removed name goes to the trash (§6c): the last name of a file that lives here, an
+   * empty directory that lives here, or any name whose inode lives elsewhere (only transaction
+   * commits ask for these, and their share there keeps the link). Other names of a hard-linked
+   * file are removed as before; an inode already in this trash (a second name of a remote inode)
+   * too.
+   */
+  private trashable(ino: number, isDir: boolean, local: boolean, unlink: boolean): boolean {
+    if (this.trash.has(ino)) return false;
+    if (!local) return true;
+    return unlink && (isDir || this.nlinkOf(ino) === 1);
   }
 
   /** nlink−1 (a directory goes straight to 0), one `parent` occurrence removed, ctime = t. */
@@ -1271,21 +1286,30 @@ export class Partition {
       if (this.checkDir(parent) !== undefined) return err(StatusCode.NOT_FOUND, `inode ${op.ino}: its directory ${parent} is gone`);
     } else {
       if (!isId(parent)) return err(StatusCode.PARAM_ERROR, 'bad parent id');
-      // The dentry and the inode's parent list change in this one log entry, so the directory
-      // must be here; moving across partitions would need a transaction (restore, then mv).
+      // The dentry and the inode's parent list change in this one log entry (or, for an inode
+      // elsewhere, by its follow-up), so the directory must be here; moving across partitions
+      // would need a transaction (restore, then mv).
       if (!this.owns(parent)) {
-        return err(StatusCode.CROSS_DEVICE, `inode ${op.ino}: directory ${parent} lives in another partition than the inode (ids ${this.start}..${this.end})`);
+        return err(StatusCode.CROSS_DEVICE, `inode ${op.ino}: directory ${parent} lives in another partition than the trash entry (ids ${this.start}..${this.end})`);
       }
     }
-    // A directory being removed (sealed by an rmdir transaction) takes no new entry.
+    // A directory being removed (sealed by an rmdir transaction, or itself in the trash) takes
+    // no new entry: restore the parent first.
     const refused = this.checkCreateParent(parent) ?? (op.name === undefined ? undefined : this.checkNameArg(name));
     if (refused) return refused;
     const d = this.dir(parent);
     if (d !== undefined && d.lookup(name) >= 0) {
       return err(StatusCode.DENTRY_EXIST, `inode ${op.ino}: ${JSON.stringify(name)} already exists in directory ${parent}`);
     }
+    const isDir = t.type === FileType.TYPE_DIRECTORY;
+    const local = this.isLocal(op.ino);
+    if (!local && isDir && parent !== t.parent) {
+      // Its `..` would change only by the follow-up, after its new name is visible: a directory
+      // move needs the rename's ancestor walk (restore in place, then mv).
+      return err(StatusCode.CROSS_DEVICE, `directory ${op.ino} lives in another partition: restore it in place, then move it`);
+    }
     this.trash.delete(op.ino);
-    if (parent !== t.parent) {
+    if (local && parent !== t.parent) {
       // The trashed name kept its old parent in the inode's list: the new directory replaces it.
       const parents = this.parentsOf(op.ino);
       const k = parents.indexOf(t.parent);
@@ -1294,8 +1318,15 @@ export class Partition {
       this.setParents(op.ino, parents);
     }
     this.addEntry(parent, name, op.ino, t.type, this.childBytes(op.ino, t.type, undefined), op.time);
-    this.touch(op.ino, op.time, false, true);
-    return { status: StatusCode.OK, dentry: { parent, name, ino: op.ino, type: t.type }, parent: this.attr(parent) };
+    const result: OpResult<TrashRestoreOp> = { status: StatusCode.OK, dentry: { parent, name, ino: op.ino, type: t.type }, parent: this.attr(parent) };
+    if (local) {
+      this.touch(op.ino, op.time, false, true);
+      if (isDir) this.writableDir(op.ino).sealed = false;
+    } else if (isDir || parent !== t.parent) {
+      const moved = parent !== t.parent;
+      result.remote = { ino: op.ino, unlinkParent: moved ? t.parent : 0, linkParent: moved ? parent : 0, unseal: isDir };
+    }
+    return result;
   }
 
   private trashPurge(op: TrashPurgeOp): OpResult {
@@ -1304,6 +1335,8 @@ export class Partition {
     const t = this.trash.get(op.ino);
     if (t === undefined) return err(StatusCode.NOT_FOUND, `inode ${op.ino} is not in the trash`);
     this.trash.delete(op.ino);
+    if (!this.isLocal(op.ino)) return { status: StatusCode.OK, remote: { ino: op.ino, unlinkParent: t.parent, linkParent: 0, unseal: false } };
+    // A directory goes straight to nlink 0 (it is empty: sealed since its rmdir).
     this.dropLink(op.ino, t.parent, op.time);
     return { status: StatusCode.OK, inode: this.attr(op.ino, false) };
   }

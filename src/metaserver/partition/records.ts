@@ -68,6 +68,13 @@ export const TRASH_VERSION = 4;
  */
 export const SLICE_OWNER_VERSION = 5;
 
+/**
+ * The first snapshot version whose TRASH records may hold a directory or an inode of another
+ * partition (removed directories go to the trash, architecture.md §6c). Same record layout; an
+ * older reader refuses the version rather than one of these entries.
+ */
+export const TRASH_DIR_VERSION = 6;
+
 /** Inode record flag: the directory is sealed. */
 const FLAG_SEALED = 1;
 
@@ -753,11 +760,17 @@ export class SnapshotLoader {
     const type = v.varint();
     const trashedAt = v.varint();
     const name = utf8.decode(v.take(v.varint()));
-    if (!p.owns(ino) || !p.store.exists(ino)) throw new RecordError(`trash entry for missing inode ${ino}`);
-    const page = p.store.page(ino)!;
-    const i = p.store.index(ino);
-    if (page.u32[i * U32_STRIDE + U_NLINK] === 0) throw new RecordError(`trash entry for unlinked inode ${ino}`);
-    if (type === FileType.TYPE_DIRECTORY || FileType[type] === undefined) throw new RecordError(`trash entry of inode ${ino}: bad type ${type}`);
+    const wide = this.version >= TRASH_DIR_VERSION;
+    if (FileType[type] === undefined || (!wide && type === FileType.TYPE_DIRECTORY)) throw new RecordError(`trash entry of inode ${ino}: bad type ${type}`);
+    if (p.owns(ino)) {
+      if (!p.store.exists(ino)) throw new RecordError(`trash entry for missing inode ${ino}`);
+      const page = p.store.page(ino)!;
+      const i = p.store.index(ino);
+      if (page.u32[i * U32_STRIDE + U_NLINK] === 0) throw new RecordError(`trash entry for unlinked inode ${ino}`);
+      if (page.type[i] !== type) throw new RecordError(`trash entry of inode ${ino}: type ${type} is not the inode's`);
+    } else if (!wide || ino < 1) {
+      throw new RecordError(`trash entry for missing inode ${ino}`);
+    }
     if (!p.owns(parent)) throw new RecordError(`trash entry of inode ${ino}: parent ${parent} is not in this partition`);
     if (checkName(name) !== StatusCode.OK) throw new RecordError(`trash entry of inode ${ino}: bad name`);
     p.trash.set(ino, { ino, parent, name, type: type as FileType, trashedAt });

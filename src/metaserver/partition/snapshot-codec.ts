@@ -6,7 +6,7 @@
 // holds the whole file. A loaded state is returned only after the checksum matched.
 import { Crc64 } from '../../common/index.ts';
 import { Out, readU32le, readU64le } from './bytes.ts';
-import { encodeRecords, RECORD_TYPES, RecordError, SnapshotLoader, SLICE_OWNER_VERSION } from './records.ts';
+import { encodeRecords, RECORD_TYPES, RecordError, SnapshotLoader, TRASH_DIR_VERSION } from './records.ts';
 import type { Partition } from './partition.ts';
 import type { PartitionView } from './view.ts';
 
@@ -18,7 +18,9 @@ export const SNAPSHOT_MAGIC = 'CURVEFS';
 // Version 4: TRASH records (records.ts, TRASH_VERSION); older versions have none and still load.
 // Version 5: each slice of a chunk record carries its owner (records.ts, SLICE_OWNER_VERSION:
 // clones share objects); older versions have none (every slice its inode's own) and still load.
-export const SNAPSHOT_VERSION = SLICE_OWNER_VERSION;
+// Version 6: TRASH records may hold directories and inodes of other partitions (records.ts,
+// TRASH_DIR_VERSION); older versions have file entries of their own partition only and still load.
+export const SNAPSHOT_VERSION = TRASH_DIR_VERSION;
 const OLDEST_READABLE_VERSION = 1;
 export const SNAPSHOT_EOF = 0xff;
 export const HEADER_BYTES = 19;

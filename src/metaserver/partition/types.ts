@@ -274,7 +274,9 @@ export interface DeleteDentryOp extends OpBase {
   length?: number;
   /**
    * The fs keeps a trash (stamped by the leader from the fs's retention): a file's LAST name whose
-   * inode lives here goes to this partition's trash instead (the inode keeps its link; trash.ts).
+   * inode lives here, an empty directory (rmdir), or a name whose inode lives in another partition
+   * (the commit of an rmdir or unlink transaction, whose share there keeps the link) goes to this
+   * partition's trash instead (architecture.md §6c). A local directory kept there is sealed.
    */
   toTrash?: boolean;
   time: Timestamp;
@@ -425,7 +427,11 @@ export interface SetStatusOp extends OpBase {
   status: PartitionStatus;
 }
 
-/** A name in the trash: the entry an unlink took away, kept with its inode's one link. */
+/**
+ * A name in the trash: the entry an unlink or rmdir took away, kept with its inode's one link (a
+ * directory: its links, sealed). The inode may live in another partition (a directory, or a file
+ * whose parent's partition was full): its share then changes by a follow-up (TrashFollowup).
+ */
 export interface TrashEntry {
   ino: number;
   parent: number;
@@ -445,6 +451,18 @@ export interface TrashRestoreOp extends OpBase {
   time: Timestamp;
   parent?: number;
   name?: string;
+}
+
+/**
+ * What a restore or purge of an entry whose inode lives in another partition leaves to do there:
+ * the parent list (`unlinkParent` → `linkParent`; only `unlinkParent`: drop the link) and, for a
+ * directory back from the trash, the seal. The leader delivers it as a transaction follow-up.
+ */
+export interface TrashFollowup {
+  ino: number;
+  unlinkParent: number;
+  linkParent: number;
+  unseal: boolean;
 }
 
 /** Empties trashed inode `ino` for good: its link goes, the reclaimer deletes it (§6). */
@@ -542,8 +560,9 @@ export interface OpResultMap {
   adjustDirStats: { stats: DirStats };
   deleteInode: object;
   setStatus: { partitionStatus: PartitionStatus };
-  trashRestore: { dentry: DentryInfo; parent: InodeAttr };
-  trashPurge: { inode: InodeAttr };
+  trashRestore: { dentry: DentryInfo; parent: InodeAttr; remote?: TrashFollowup };
+  /** inode: absent when it lives in another partition (then `remote` says what to do there). */
+  trashPurge: { inode?: InodeAttr; remote?: TrashFollowup };
 }
 
 export type OpResult<O extends PartitionOp = PartitionOp> = Result<OpResultMap[O['kind']]>;

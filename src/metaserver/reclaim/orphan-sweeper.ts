@@ -10,7 +10,9 @@
 // What is a candidate: an inode with nlink > 0, exactly one parent, that parent in ANOTHER
 // partition (an inode made together with its entry, by CreateFile, cannot be orphaned this way),
 // not locked by a transaction, and — a directory — without entries. For each, the leader asks the
-// parent's partition whether the parent lists it (ListDentry pages, at that copyset's leader).
+// parent's partition whether the parent lists it (ListDentry pages, at that copyset's leader) or
+// its trash keeps its name (a removed directory, or a file whose parent's partition was full, in
+// the fs's trash: architecture.md §6c).
 //
 // When is it an orphan: unnamed at two looks at least `ageMs` apart (10 min by default), with the
 // inode unchanged in between (same parent, same ctime). Two looks on this leader's own clock, so

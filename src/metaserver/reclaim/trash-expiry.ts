@@ -1,23 +1,29 @@
 // The trash's expiry pass (docs/architecture.md §6c), run by the leader of each copyset: a name
 // that has been in its partition's trash for the fs's retention is purged (TrashPurge: the inode
 // loses its last link and joins the deletion list, where the reclaimer deletes its blocks after
-// the usual grace). Expiry is judged on this leader's clock against the unlink's time stamped in
+// the usual grace; a directory, or an inode in another partition, loses it by a follow-up there:
+// trash-entry.ts). Expiry is judged on this leader's clock against the unlink's time stamped in
 // the log; a retention of 0 (trash turned off) empties the trash on the next pass.
 import { create } from '@bufbuild/protobuf';
 import { StatusCode, createLogger, systemClock, systemTimer, type Clock, type Timer } from '../../common/index.ts';
 import { TimespecSchema } from '../../gen/common_pb.ts';
-import { PartitionRefSchema, TrashEntryRequestSchema } from '../../gen/metaserver_pb.ts';
+import { PartitionRefSchema } from '../../gen/metaserver_pb.ts';
 import type { Copyset } from '../copyset/copyset.ts';
 import { OpType } from '../copyset/op-codec.ts';
 import { PartitionStatus } from '../partition/index.ts';
 import type { TrashRetention } from '../trash-policy.ts';
 import { LeaderPass } from './leader-pass.ts';
+import { proposeTrashOp, type TrashRouting } from './trash-entry.ts';
 
 const log = createLogger('metaserver-trash');
+/** How long one purge may wait out transaction locks. */
+const PURGE_TIMEOUT_MS = 5000;
 
 export interface TrashExpiryOptions {
   copysets: () => Iterable<Copyset>;
   retention: TrashRetention;
+  /** Where an entry's inode lives when that is another partition (a directory: its purge there is a follow-up). */
+  routing: TrashRouting;
   clock?: Clock;
   timer?: Timer;
   /** Pass period (default 60 s). */
@@ -54,13 +60,16 @@ export class TrashExpiry extends LeaderPass {
       const expired = part.trashList().filter((t) => sec - t.trashedAt >= retention);
       for (const t of expired) {
         if (budget-- <= 0) return;
-        const r = await cs.propose(
+        const r = await proposeTrashOp(
+          cs,
+          this.opts.routing,
           OpType.TrashPurge,
-          create(TrashEntryRequestSchema, {
+          {
             p: create(PartitionRefSchema, { poolId: cs.poolId, copysetId: cs.copysetId, partitionId: part.partitionId, fsId: part.fsId }),
             inodeId: t.ino,
             time: create(TimespecSchema, { sec, nsec }),
-          }),
+          },
+          this.clock.now() + PURGE_TIMEOUT_MS,
         );
         if (r.status === StatusCode.OK) this.stats.purged++;
         else if (r.status !== StatusCode.NOT_FOUND) log.warn('TrashPurge refused', { copyset: cs.name, ino: t.ino, status: StatusCode[r.status], message: r.message });

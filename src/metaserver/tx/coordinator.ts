@@ -316,10 +316,11 @@ export class TxCoordinator {
           kind: TxKind.TX_RMDIR,
           local: create(TxPartSchema, {
             p: partRef(part, cs),
-            dentries: [create(TxDentryActionSchema, { parent: req.parentInodeId, name: req.name, expectInode: c, expectType: FileType.TYPE_DIRECTORY })],
+            dentries: [create(TxDentryActionSchema, { parent: req.parentInodeId, name: req.name, expectInode: c, expectType: FileType.TYPE_DIRECTORY, toTrash: req.toTrash })],
           }),
+          // Into the trash: the directory keeps its links and stays sealed (architecture.md §6c).
           participants: [create(TxParticipantSchema, {
-            part: create(TxPartSchema, { p: cRef, inodes: [create(TxInodeActionSchema, { inode: c, unlinkParent: req.parentInodeId, seal: true })] }),
+            part: create(TxPartSchema, { p: cRef, inodes: [create(TxInodeActionSchema, { inode: c, unlinkParent: req.toTrash ? 0 : req.parentInodeId, seal: true })] }),
             prepared: true,
           })],
           time: req.time,
@@ -364,16 +365,20 @@ export class TxCoordinator {
       const type = d.dentry.type;
       try {
         const xRef = await this.cluster.locate(part.fsId, x);
-        const len = isRegular(type) ? (await this.cluster.getInodeAttr(xRef, x, deadline)).length : 0;
+        const attr = await this.cluster.getInodeAttr(xRef, x, deadline);
+        const len = isRegular(type) ? attr.length : 0;
+        // The fs's trash takes a last name (a clone or a file whose parent's partition was full):
+        // the name goes to this partition's trash and the inode keeps its link (§6c).
+        const trash = req.toTrash && attr.nlink === 1;
         const rec = create(TxRecordSchema, {
           rid: req.rid,
           kind: TxKind.TX_UNLINK,
           local: create(TxPartSchema, {
             p: partRef(part, cs),
-            dentries: [create(TxDentryActionSchema, { parent: req.parentInodeId, name: req.name, expectInode: x, expectType: type, expectLength: len })],
+            dentries: [create(TxDentryActionSchema, { parent: req.parentInodeId, name: req.name, expectInode: x, expectType: type, expectLength: len, toTrash: trash })],
           }),
           participants: [create(TxParticipantSchema, {
-            part: create(TxPartSchema, { p: xRef, inodes: [create(TxInodeActionSchema, { inode: x, unlinkParent: req.parentInodeId })] }),
+            part: create(TxPartSchema, { p: xRef, inodes: [create(TxInodeActionSchema, { inode: x, unlinkParent: trash ? 0 : req.parentInodeId })] }),
             prepared: true,
           })],
           time: req.time,
@@ -381,7 +386,7 @@ export class TxCoordinator {
           beganMs: this.clock.wallTime()[0] * 1000,
         });
         await this.runTx(cs, { kind: 'tx', rec, moves: [] }, deadline);
-        return { dentry: { fsId: part.fsId, inodeId: x, parentInodeId: req.parentInodeId, name: req.name, type }, inodeUnlinked: true };
+        return { dentry: { fsId: part.fsId, inodeId: x, parentInodeId: req.parentInodeId, name: req.name, type }, inodeUnlinked: !trash, trashed: trash };
       } catch (e) {
         if (!(e instanceof Replan)) throw e;
         await this.backoff(cs, e, attempt, deadline);
@@ -696,6 +701,11 @@ export class TxCoordinator {
   private renameFromKnown(k: Known): RenameOut {
     if ('result' in k) return renameOut(k.result);
     return { movedInodeId: k.movedInode, replacedInodeId: k.replacedInode };
+  }
+
+  /** The partition holding inode `ino` (the trash routes entries whose inode lives elsewhere). */
+  locate(fsId: number, ino: number): Promise<PartitionRef> {
+    return this.cluster.locate(fsId, ino);
   }
 
   // ---- recovery -------------------------------------------------------------------------------

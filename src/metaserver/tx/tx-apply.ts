@@ -21,7 +21,7 @@ import {
   type TxFinishRequest,
   type TxRecord,
 } from '../../gen/metaserver_pb.ts';
-import { ROOT_INODE_ID, sessionExpired, type OpResult, type Partition, type RenameResult, type Timestamp } from '../partition/index.ts';
+import { ROOT_INODE_ID, sessionExpired, type OpResult, type Partition, type RenameResult, type Timestamp, type TrashFollowup } from '../partition/index.ts';
 import type { CopysetStateMachine, SmResult } from '../copyset/state-machine.ts';
 import { OpType, type Op, type OpOf } from '../copyset/op-codec.ts';
 import { txKey, type LockRole, type TxOutcome } from './tx-store.ts';
@@ -299,13 +299,14 @@ function commitPart(part: Partition, txPart: TxPart, t: Timestamp, rec: TxRecord
   } else {
     for (const d of ds) {
       if (d.expectInode !== 0 && d.setInode !== d.expectInode) {
+        // to_trash: the name goes to this partition's trash (architecture.md §6c).
         if (d.setInode === 0 && rec?.kind === TxKind.TX_RMDIR) {
-          note('rmdir', part.apply({ kind: 'deleteDentry', fsId, parent: d.parent, name: d.name, ino: d.expectInode, expectDir: true, time: t }));
+          note('rmdir', part.apply({ kind: 'deleteDentry', fsId, parent: d.parent, name: d.name, ino: d.expectInode, expectDir: true, toTrash: d.toTrash, time: t }));
         } else {
           // The entry moves (or is replaced): no emptiness check, the child keeps its links.
           note('remove', part.apply({
             kind: 'deleteDentry', fsId, parent: d.parent, name: d.name, ino: d.expectInode, move: true,
-            length: d.expectLength || undefined, time: t,
+            length: d.expectLength || undefined, toTrash: d.toTrash, time: t,
           }));
         }
       }
@@ -325,6 +326,7 @@ function commitPart(part: Partition, txPart: TxPart, t: Timestamp, rec: TxRecord
     } else if (i.linkParent !== 0) {
       note('link', part.apply({ kind: 'link', fsId, ino: i.inode, parent: i.linkParent, time: t }));
     }
+    if (i.unseal) note('unseal', part.apply({ kind: 'unsealDirectory', fsId, ino: i.inode }));
   }
 }
 
@@ -360,6 +362,29 @@ export function buildRenameFollowups(sm: CopysetStateMachine, part: Partition, e
   });
   sm.tx.addRecord(rec);
   return rec.id;
+}
+
+/**
+ * After a TrashRestore or TrashPurge of an entry whose inode lives in another partition (`route`):
+ * its share there (unseal, new parent, dropped link) becomes a decided record whose follow-up the
+ * leader delivers until acknowledged, like a one-entry rename's (architecture.md §6c).
+ */
+export function buildTrashFollowup(sm: CopysetStateMachine, coordinator: PartitionRef, route: PartitionRef, f: TrashFollowup, time: Timestamp): TxId {
+  const share = create(TxPartSchema, {
+    p: route,
+    inodes: [create(TxInodeActionSchema, { inode: f.ino, unlinkParent: f.unlinkParent, linkParent: f.linkParent, unseal: f.unseal })],
+  });
+  const rec = create(TxRecordSchema, {
+    id: create(TxIdSchema, { partitionId: coordinator.partitionId, index: sm.appliedIndex }),
+    kind: TxKind.TX_UNLINK,
+    state: TxState.TX_COMMITTED,
+    local: create(TxPartSchema, { p: coordinator }),
+    participants: [create(TxParticipantSchema, { part: share, prepared: false })],
+    time: { $typeName: 'curvefs.common.Timespec', sec: time.sec, nsec: time.nsec },
+    movedInode: f.ino,
+  });
+  sm.tx.addRecord(rec);
+  return rec.id!;
 }
 
 export type { TxId };
