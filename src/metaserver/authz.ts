@@ -41,18 +41,21 @@ export class FsScope {
     const p = ctx.principal;
     // Without a principal the RPC layer already refused (auth on) or there is no auth at all.
     if (!p || p.role !== 'fs') return;
-    const { p: ref, newP } = req as PartitionRefs;
-    const first = ref ? this.checkOne(op, p, ref.fsId) : undefined;
-    let second: void | Promise<void>;
+    const refs = req as PartitionRefs;
+    let pending: Promise<void>[] | undefined; // only while an fs name is being looked up
     try {
-      second = newP ? this.checkOne(op, p, newP.fsId) : undefined;
+      for (const field of PARTITION_REF_FIELDS) {
+        const ref = refs[field];
+        const r = ref ? this.checkOne(op, p, ref.fsId) : undefined;
+        if (r) (pending ??= []).push(r);
+      }
     } catch (e) {
-      // Refused at once: the first check's pending answer has nobody waiting for it any more.
-      if (first) first.catch(() => undefined);
+      // Refused at once: the pending answers have nobody waiting for them any more.
+      for (const r of pending ?? []) r.catch(() => undefined);
       throw e;
     }
-    if (first && second) return Promise.all([first, second]).then(() => undefined);
-    return first ?? second;
+    if (!pending) return;
+    return pending.length === 1 ? pending[0] : Promise.all(pending).then(() => undefined);
   }
 
   private checkOne(op: string, p: Principal, fsId: number): void | Promise<void> {
@@ -94,15 +97,13 @@ export class FsScope {
 }
 
 /**
- * Where data-path requests name partitions: every request's `p`, and a rename's destination
- * `newP` (test/unit/metaserver-authz.test.ts checks that no request has another PartitionRef).
+ * Where data-path requests name partitions: every request's `p`, a rename's destination `newP`,
+ * a trash entry's inode partition `inodeP` (test/unit/metaserver-authz.test.ts checks that no
+ * request has another PartitionRef).
  */
-export const PARTITION_REF_FIELDS = ['p', 'newP'] as const;
+export const PARTITION_REF_FIELDS = ['p', 'newP', 'inodeP'] as const;
 
-interface PartitionRefs {
-  p?: { fsId: number };
-  newP?: { fsId: number };
-}
+type PartitionRefs = { [F in (typeof PARTITION_REF_FIELDS)[number]]?: { fsId: number } };
 
 type Handler = (req: never, ctx: CallContext) => unknown;
 

@@ -30,10 +30,13 @@ test('a client of fs alpha: alpha passes (the name asked once), beta is FORBIDDE
   assert.deepEqual(asked, [1], 'one look-up for concurrent first calls');
   await assert.rejects(Promise.resolve().then(() => scope.check('GetInode', alpha, { p: ref(2) })), (e: unknown) => e instanceof CurveError && e.status === StatusCode.FORBIDDEN && /GetInode on fs 2 \(beta\): this credential is a client of fs alpha/.test(e.message));
   assert.throws(() => scope.check('Rename', alpha, { p: ref(1), newP: ref(2) }), (e: unknown) => e instanceof CurveError && e.status === StatusCode.FORBIDDEN);
+  // A trash entry whose inode lives in another partition names that partition too.
+  assert.throws(() => scope.check('RestoreTrash', alpha, { p: ref(1), inodeP: ref(2) }), (e: unknown) => e instanceof CurveError && e.status === StatusCode.FORBIDDEN);
   await assert.rejects(Promise.resolve().then(() => scope.check('GetInode', alpha, { p: ref(9) })), /fs 9 \(no such fs\)/);
   for (const role of ['admin', 'cluster'] as const) assert.equal(scope.check('GetInode', ctx({ role }), { p: ref(2) }), undefined);
   assert.match(await metrics.text(), /curvefs_metaserver_fs_scope_refused_total\{op="GetInode"\} 2/);
   assert.match(await metrics.text(), /curvefs_metaserver_fs_scope_refused_total\{op="Rename"\} 1/);
+  assert.match(await metrics.text(), /curvefs_metaserver_fs_scope_refused_total\{op="RestoreTrash"\} 1/);
 });
 
 test('the MDS cannot answer: UNAVAILABLE (retried by the client), and the next call asks again', async () => {
