@@ -274,3 +274,39 @@ test('dump and load: a clone whose source is gone loads as a file with objects o
   conns.push(lc);
   assert.ok(Buffer.from(await lc.fs.readFile('/l/dst')).equals(data), 'the loaded clone reads whole');
 });
+
+test('a clone the fs has no room for is refused with NO_SPACE and makes nothing; one that fits is made', async () => {
+  const NAME = 'clones-full';
+  await cluster.createFs(NAME, { capacity: 1024 * 1024, maxInodes: 12 });
+  const fc = await connectFs({ mds: new MdsAdapter(cluster.mds), fsName: NAME, pool: cluster.pool, entryTtlMs: 0, attrTtlMs: 0 });
+  conns.push(fc);
+  // Waits until the MDS reports at least this much in use (the CLI's client starts from that view).
+  const reported = (bytes: number, inodes: number) =>
+    waitUntil(`the MDS reports ${bytes} bytes and ${inodes} inodes used`, DEADLINE, async () => {
+      const r = await cli('--json', 'fs', 'info', NAME);
+      const info = JSON.parse(r.stdout) as { usedBytes: number; usedInodes: number; usageComplete: boolean };
+      return info.usageComplete && info.usedBytes >= bytes && info.usedInodes >= inodes ? true : undefined;
+    });
+  const absent = async (p: string) => assert.equal(await fc.fs.stat(p).then(() => true, () => false), false, `${p} was made`);
+
+  await fc.fs.writeFile('/big', content(600_000, 31));
+  await reported(600_000, 2);
+  const bytes = await cli('clone', NAME, '/big', '/big2');
+  assert.notEqual(bytes.code, 0, 'a 600,000-byte clone in 1 MiB with 600,000 used');
+  assert.match(bytes.stderr, /no space for a clone of \/big/);
+  await absent('/big2');
+
+  // root + /big + /t + 8 files = 11 of 12 inodes: /t's clone needs 9 more.
+  await fc.fs.mkdir('/t');
+  for (let i = 0; i < 8; i++) await fc.fs.writeFile(`/t/f${i}`, 'x');
+  await reported(600_008, 11);
+  const inodes = await cli('clone', NAME, '/t', '/t2');
+  assert.notEqual(inodes.code, 0, 'a 9-inode clone with 1 inode left');
+  assert.match(inodes.stderr, /no inodes for a clone of \/t/);
+  await absent('/t2');
+
+  // One inode and one byte fit.
+  const fits = await cli('clone', NAME, '/t/f0', '/one');
+  assert.equal(fits.code, 0, fits.stderr);
+  assert.equal(Buffer.from(await fc.fs.readFile('/one')).toString(), 'x');
+});
