@@ -310,3 +310,31 @@ test('a clone the fs has no room for is refused with NO_SPACE and makes nothing;
   assert.equal(fits.code, 0, fits.stderr);
   assert.equal(Buffer.from(await fc.fs.readFile('/one')).toString(), 'x');
 });
+
+test('in an fs with a trash: a clone whose inode lives in another partition than its name goes to the trash and comes back whole', async () => {
+  const NAME = 'clones-away';
+  await cluster.createFs(NAME, { trashHours: 24 });
+  const ac = await connectFs({ mds: new MdsAdapter(cluster.mds), fsName: NAME, pool: cluster.pool, entryTtlMs: 0, attrTtlMs: 0 });
+  conns.push(ac);
+  const data = content(70_000, 41);
+  await ac.fs.writeFile('/src', data);
+  const srcPart = ac.core.meta.partitionOf((await ac.fs.stat('/src')).ino).partitionId;
+  // A new directory goes to the least loaded writable partition: with /src's partition taken out
+  // of this client's choice (as when it runs out of ids), the next one lands in another.
+  ac.core.meta.table.markReadonly(srcPart);
+  const away = '/away';
+  await ac.fs.mkdir(away);
+  assert.notEqual(ac.core.meta.partitionOf((await ac.fs.stat(away)).ino).partitionId, srcPart, 'the directory is in another partition');
+  const r = await cli('clone', NAME, '/src', `${away}/copy`);
+  assert.equal(r.code, 0, r.stderr);
+  const copy = (await ac.fs.stat(`${away}/copy`)).ino;
+  assert.equal(ac.core.meta.partitionOf(copy).partitionId, srcPart, 'the clone is made in its source\'s partition');
+
+  await ac.fs.unlink(`${away}/copy`);
+  const listed = JSON.parse((await cli('--json', 'trash', 'list', NAME)).stdout) as { inodeId: number; name: string }[];
+  assert.deepEqual(listed.map((t) => [t.inodeId, t.name]), [[copy, 'copy']], 'the clone is in the trash');
+  const back = await cli('trash', 'restore', NAME, String(copy));
+  assert.equal(back.code, 0, back.stdout + back.stderr);
+  assert.ok(Buffer.from(await ac.fs.readFile(`${away}/copy`)).equals(data), 'the restored clone reads whole');
+  assert.equal((await ac.fs.stat(`${away}/copy`)).nlink, 1);
+});
