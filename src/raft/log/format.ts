@@ -20,10 +20,7 @@
 // The log is append-only: a conflicting suffix is replaced by appending entries with lower
 // indexes (or a Truncate record); replay applies the records in order, so the last write wins.
 // Old bytes are never overwritten in place, so stale records cannot resurface after a crash.
-// common's crc32c (SSE4.2 through a native package for long inputs, slicing-by-8 in JS for short
-// ones; the same values as the bytewise reference): every entry is checksummed once when written
-// and once when read back.
-import { crc32c } from '../../common/checksum.ts';
+import { crc32c } from '../../common/index.ts';
 import type { Entry, EntryType, HardState } from '../core/types.ts';
 import { getU64, putU64 } from '../bytes.ts';
 
